@@ -1,0 +1,183 @@
+/**
+ * `optionsFromEnv`: one way to configure every adapter and example from the environment.
+ * @module
+ */
+import { InvalidOptionError } from './errors.js';
+import { RangeMatcher } from './net/matcher.js';
+import { type Mode, type OriginGuardOptions, resolveOptions } from './options.js';
+
+/** The environment variables read by {@link optionsFromEnv}. */
+export const ENV_VARIABLES = [
+  'CDN_ORIGIN_GUARD_SECRET',
+  'CDN_ORIGIN_GUARD_SECRET_ID',
+  'CDN_ORIGIN_GUARD_SECRET_JSON_KEY',
+  'CDN_ORIGIN_GUARD_SECRET_STAGES',
+  'CDN_ORIGIN_GUARD_HEADER',
+  'CDN_ORIGIN_GUARD_RANGES',
+  'CDN_ORIGIN_GUARD_IP_RANGES_URL',
+  'CDN_ORIGIN_GUARD_IPV6',
+  'CDN_ORIGIN_GUARD_PROXY_HOPS',
+  'CDN_ORIGIN_GUARD_TRUSTED_PROXIES',
+  'CDN_ORIGIN_GUARD_HEALTH_PATHS',
+  'CDN_ORIGIN_GUARD_EXCLUDE_PATHS',
+  'CDN_ORIGIN_GUARD_MODE',
+  'CDN_ORIGIN_GUARD_REQUIRE_CF_ID',
+  'CDN_ORIGIN_GUARD_REFRESH_SECONDS',
+  'CDN_ORIGIN_GUARD_RANGES_REFRESH_SECONDS',
+  'CDN_ORIGIN_GUARD_TIMEOUT_MS',
+] as const;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const VARIABLE_OF_OPTION: Readonly<Record<string, string>> = {
+  secret: 'CDN_ORIGIN_GUARD_SECRET',
+  secretId: 'CDN_ORIGIN_GUARD_SECRET_ID',
+  jsonKey: 'CDN_ORIGIN_GUARD_SECRET_JSON_KEY',
+  secretStages: 'CDN_ORIGIN_GUARD_SECRET_STAGES',
+  headerName: 'CDN_ORIGIN_GUARD_HEADER',
+  ranges: 'CDN_ORIGIN_GUARD_RANGES',
+  ipRangesUrl: 'CDN_ORIGIN_GUARD_IP_RANGES_URL',
+  ipv6: 'CDN_ORIGIN_GUARD_IPV6',
+  proxyHops: 'CDN_ORIGIN_GUARD_PROXY_HOPS',
+  trustedProxies: 'CDN_ORIGIN_GUARD_TRUSTED_PROXIES',
+  healthCheckPaths: 'CDN_ORIGIN_GUARD_HEALTH_PATHS',
+  excludePaths: 'CDN_ORIGIN_GUARD_EXCLUDE_PATHS',
+  mode: 'CDN_ORIGIN_GUARD_MODE',
+  requireCfId: 'CDN_ORIGIN_GUARD_REQUIRE_CF_ID',
+  secretRefreshMs: 'CDN_ORIGIN_GUARD_REFRESH_SECONDS',
+  rangesRefreshMs: 'CDN_ORIGIN_GUARD_RANGES_REFRESH_SECONDS',
+  timeoutMs: 'CDN_ORIGIN_GUARD_TIMEOUT_MS',
+};
+
+function list(env: Env, name: string): string[] | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (items.length === 0)
+    throw new InvalidOptionError(name, 'lists nothing; unset it or give comma-separated values.');
+  return items;
+}
+
+function seconds(env: Env, name: string): number | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d+$/.test(raw))
+    throw new InvalidOptionError(name, `is "${raw}"; expected a whole number of seconds.`);
+  return Number(raw) * 1000;
+}
+
+function whole(env: Env, name: string): number | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d+$/.test(raw))
+    throw new InvalidOptionError(name, `is "${raw}"; expected a whole number.`);
+  return Number(raw);
+}
+
+function bool(env: Env, name: string): boolean | undefined {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return undefined;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new InvalidOptionError(name, `is "${env[name]}"; expected true or false.`);
+}
+
+/**
+ * Build guard options from environment variables (see the README's table). Unset variables
+ * leave the option at its default; bad values throw `InvalidOptionError` naming the variable.
+ * The returned object can be spread with your own overrides and passed to any adapter.
+ *
+ * @example
+ * ```ts
+ * import { createOriginVerifier, optionsFromEnv } from '@cdn-origin-guard/core';
+ * const verifier = createOriginVerifier({ ...optionsFromEnv(), onDecision: (d) => d.allowed || console.log(d.reason) });
+ * ```
+ */
+export function optionsFromEnv(env: Env = process.env): OriginGuardOptions {
+  const options: Record<string, unknown> = {};
+  const secret = list(env, 'CDN_ORIGIN_GUARD_SECRET');
+  const secretId = env.CDN_ORIGIN_GUARD_SECRET_ID?.trim() || undefined;
+  if (secret && secretId)
+    throw new InvalidOptionError(
+      'CDN_ORIGIN_GUARD_SECRET',
+      'and CDN_ORIGIN_GUARD_SECRET_ID are both set; use CDN_ORIGIN_GUARD_SECRET_ID in production and CDN_ORIGIN_GUARD_SECRET only for development.',
+    );
+  if (!secret && !secretId)
+    throw new InvalidOptionError(
+      'CDN_ORIGIN_GUARD_SECRET_ID',
+      'is not set; set it to the Secrets Manager secret holding the X-Origin-Verify value (or CDN_ORIGIN_GUARD_SECRET to static values for development).',
+    );
+  if (secret) options.secret = secret;
+  if (secretId) {
+    options.secretId = secretId;
+    const jsonKey = env.CDN_ORIGIN_GUARD_SECRET_JSON_KEY?.trim();
+    if (jsonKey) options.jsonKey = jsonKey;
+    const stages = list(env, 'CDN_ORIGIN_GUARD_SECRET_STAGES');
+    if (stages) options.secretStages = stages;
+  } else {
+    for (const name of ['CDN_ORIGIN_GUARD_SECRET_JSON_KEY', 'CDN_ORIGIN_GUARD_SECRET_STAGES'])
+      if (env[name]?.trim())
+        throw new InvalidOptionError(name, 'only applies with CDN_ORIGIN_GUARD_SECRET_ID.');
+  }
+  const header = env.CDN_ORIGIN_GUARD_HEADER?.trim();
+  if (header) options.headerName = header;
+  const ranges = env.CDN_ORIGIN_GUARD_RANGES?.trim();
+  if (ranges) {
+    const lower = ranges.toLowerCase();
+    if (lower === 'prefix-list' || lower === 'ip-ranges') options.ranges = lower;
+    else options.ranges = list(env, 'CDN_ORIGIN_GUARD_RANGES');
+  }
+  const url = env.CDN_ORIGIN_GUARD_IP_RANGES_URL?.trim();
+  if (url) options.ipRangesUrl = url;
+  const ipv6 = bool(env, 'CDN_ORIGIN_GUARD_IPV6');
+  if (ipv6 !== undefined) options.ipv6 = ipv6;
+  const hops = whole(env, 'CDN_ORIGIN_GUARD_PROXY_HOPS');
+  if (hops !== undefined) options.proxyHops = hops;
+  const trusted = list(env, 'CDN_ORIGIN_GUARD_TRUSTED_PROXIES');
+  if (trusted) options.trustedProxies = trusted;
+  const health = list(env, 'CDN_ORIGIN_GUARD_HEALTH_PATHS');
+  if (health) options.healthCheckPaths = health;
+  const exclude = list(env, 'CDN_ORIGIN_GUARD_EXCLUDE_PATHS');
+  if (exclude) options.excludePaths = exclude;
+  const mode = env.CDN_ORIGIN_GUARD_MODE?.trim().toLowerCase();
+  if (mode) {
+    if (mode !== 'enforce' && mode !== 'report')
+      throw new InvalidOptionError(
+        'CDN_ORIGIN_GUARD_MODE',
+        `is "${env.CDN_ORIGIN_GUARD_MODE}"; expected "enforce" or "report".`,
+      );
+    options.mode = mode satisfies Mode;
+  }
+  const requireCfId = bool(env, 'CDN_ORIGIN_GUARD_REQUIRE_CF_ID');
+  if (requireCfId !== undefined) options.requireCfId = requireCfId;
+  const refresh = seconds(env, 'CDN_ORIGIN_GUARD_REFRESH_SECONDS');
+  if (refresh !== undefined) options.secretRefreshMs = refresh;
+  const rangesRefresh = seconds(env, 'CDN_ORIGIN_GUARD_RANGES_REFRESH_SECONDS');
+  if (rangesRefresh !== undefined) options.rangesRefreshMs = rangesRefresh;
+  const timeout = whole(env, 'CDN_ORIGIN_GUARD_TIMEOUT_MS');
+  if (timeout !== undefined) options.timeoutMs = timeout;
+  // Validate now so a bad value is reported against its variable, not the option it feeds.
+  const result = options as unknown as OriginGuardOptions;
+  try {
+    resolveOptions(result);
+    if (Array.isArray(options.ranges)) RangeMatcher.compile(options.ranges as string[], 'ranges');
+    if (Array.isArray(options.trustedProxies))
+      RangeMatcher.compile(options.trustedProxies as string[], 'trustedProxies');
+  } catch (error) {
+    if (error instanceof InvalidOptionError) {
+      const root = error.option.split(/[.[]/)[0]!;
+      const variable = VARIABLE_OF_OPTION[root];
+      if (variable) {
+        const detail = error.message.replace(/^@cdn-origin-guard: option `[^`]*` /, '');
+        throw new InvalidOptionError(variable, `(option \`${error.option}\`) ${detail}`, {
+          cause: error,
+        });
+      }
+    }
+    throw error;
+  }
+  return result;
+}

@@ -1,0 +1,65 @@
+/**
+ * @cdn-origin-guard/core: verify that a request came through your own CloudFront distribution.
+ * @packageDocumentation
+ */
+export type {
+  AllowedDecision,
+  AllowReason,
+  BypassDecision,
+  CheckName,
+  Decision,
+  DeniedDecision,
+  DenyReason,
+  Reason,
+  ReportedDecision,
+  SecretStage,
+  VerifiedDecision,
+} from './decision.js';
+export { ALLOW_REASONS, CHECK_OF_REASON, DENY_REASONS } from './decision.js';
+export { ENV_VARIABLES, optionsFromEnv } from './env.js';
+export {
+  CdnOriginGuardError,
+  type ErrorCode,
+  InvalidOptionError,
+  NotReadyError,
+  SourceError,
+} from './errors.js';
+export { formatIp, normalizeIp, parseIp } from './net/address.js';
+export { RangeMatcher, TRUSTED_PROXY_NAMES } from './net/matcher.js';
+export {
+  CLOUDFRONT_PREFIX_LIST,
+  CLOUDFRONT_PREFIX_LIST_IPV6,
+  DEFAULT_IP_RANGES_URL,
+  DEFAULT_SECRET_STAGES,
+  type DenyResponse,
+  type DenyResponseOptions,
+  type LogLevel,
+  type Mode,
+  type OriginGuardOptions,
+  type RangesOption,
+  type SecretsManagerOptions,
+  type StaticSecretOptions,
+  type TrustedProxyName,
+  type VerifyInput,
+} from './options.js';
+export type { SourceStats } from './sources/cache.js';
+export { type IpRangesSourceOptions, ipRangesSource } from './sources/ip-ranges.js';
+export { type PrefixListSourceOptions, prefixListSource } from './sources/prefix-list.js';
+export {
+  type SecretsManagerSourceOptions,
+  secretsManagerSource,
+} from './sources/secrets-manager.js';
+export { type StaticSecret, staticRangeSource, staticSecretSource } from './sources/static.js';
+export type {
+  RangeSnapshot,
+  RangeSource,
+  SecretSnapshot,
+  SecretSource,
+  SecretValue,
+} from './sources/types.js';
+export {
+  createOriginVerifier,
+  isWellFormedCfId,
+  type OriginVerifier,
+  type VerifierStats,
+} from './verifier.js';

@@ -1,0 +1,95 @@
+/**
+ * Constant-time comparison of a header value against every accepted secret value.
+ *
+ * Each accepted value is stored once, at load, left-aligned in a zero-filled buffer of a fixed
+ * size (`SLOT_BYTES`). Per request, the candidate is written into one scratch buffer of the
+ * same size, and `crypto.timingSafeEqual` runs against *every* slot, without stopping at the
+ * first match. The time taken therefore does not depend on where the candidate first differs
+ * nor on the secret's length; it depends only on the number of accepted values and on the
+ * candidate's own length (which the attacker already knows). Lengths are compared as integers
+ * after the byte compare, folded into the same result.
+ *
+ * Accepted values are printable ASCII. The candidate is written as UTF-8, so any character
+ * outside ASCII becomes bytes >= 0x80 that can never equal an accepted value's bytes (a latin1
+ * write would fold U+0141 onto 0x41 and could alias).
+ * @module
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { SecretStage } from '../decision.js';
+import type { SecretValue } from '../sources/types.js';
+
+/** Longest accepted secret, in bytes. A candidate longer than this never matches. */
+export const MAX_SECRET_LENGTH = 256;
+/** Shortest accepted secret, in bytes. */
+export const MIN_SECRET_LENGTH = 16;
+const SLOT_BYTES = MAX_SECRET_LENGTH;
+
+/**
+ * Why a value cannot be an accepted secret, or `undefined` when it can. Never includes the value.
+ */
+export function secretValueProblem(value: unknown): string | undefined {
+  if (typeof value !== 'string')
+    return `is a ${value === null ? 'null' : typeof value}, expected a string`;
+  if (value.length < MIN_SECRET_LENGTH)
+    return `is ${value.length} characters long; use at least ${MIN_SECRET_LENGTH} (32+ random characters recommended)`;
+  if (value.length > MAX_SECRET_LENGTH)
+    return `is ${value.length} characters long; at most ${MAX_SECRET_LENGTH} are accepted`;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e)
+      return `has a character outside printable ASCII (0x21-0x7E) at position ${i}; CloudFront custom header values must be printable ASCII without spaces`;
+  }
+  return undefined;
+}
+
+/**
+ * A compiled set of accepted values. Holds the values only as padded byte buffers; it exposes
+ * stages and counts, never the values.
+ */
+export class SecretMatcher {
+  readonly #slots: Buffer[];
+  readonly #lengths: Int32Array;
+  readonly #stages: readonly SecretStage[];
+  readonly #scratch = Buffer.alloc(SLOT_BYTES);
+
+  /** @param values accepted values; each must pass {@link secretValueProblem}. */
+  constructor(values: readonly SecretValue[]) {
+    this.#slots = values.map((v) => {
+      const slot = Buffer.alloc(SLOT_BYTES);
+      slot.write(v.value, 0, 'latin1');
+      return slot;
+    });
+    this.#lengths = Int32Array.from(values, (v) => v.value.length);
+    this.#stages = Object.freeze(values.map((v) => v.stage));
+  }
+
+  /** The stages held, in order. */
+  get stages(): readonly SecretStage[] {
+    return this.#stages;
+  }
+
+  /**
+   * The index of the accepted value equal to `candidate`, or -1. Runs in time independent of
+   * the accepted values' contents and lengths.
+   */
+  match(candidate: string): number {
+    const scratch = this.#scratch;
+    const length = candidate.length;
+    // Over-long candidates are compared as an all-zero buffer so the work stays the same.
+    scratch.fill(0);
+    if (length <= SLOT_BYTES) scratch.write(candidate, 0, 'utf8');
+    let found = -1;
+    const slots = this.#slots;
+    for (let i = 0; i < slots.length; i++) {
+      const equal = timingSafeEqual(scratch, slots[i]!) && length === this.#lengths[i];
+      // Record the first match but keep comparing against every remaining value.
+      found = equal && found < 0 ? i : found;
+    }
+    return found;
+  }
+
+  /** The stage of the value at `index`. */
+  stageAt(index: number): SecretStage {
+    return this.#stages[index]!;
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * The one place where sources are cached and refreshed: refresh interval with jitter,
+ * stale-while-revalidate, one load in flight at a time, a timeout on every load,
+ * last-known-good kept on errors, rate-limited forced refreshes, and a rebuild of the
+ * compiled form only when the source's version changes.
+ * @module
+ */
+import { LRUCache } from 'lru-cache';
+import { SourceError } from '../errors.js';
+
+/** A compiled value and the version it was built from. */
+interface Entry<C> {
+  readonly compiled: C;
+  readonly version: string | undefined;
+}
+
+/** What every source load returns: something with an optional version. */
+interface Versioned {
+  readonly version?: string | undefined;
+}
+
+/** Health of one cached source, as shown by `stats()`. Never includes a value. */
+export interface SourceStats {
+  /** The source's name. */
+  readonly name: string;
+  /** Whether a value was ever loaded. */
+  readonly loaded: boolean;
+  /** The version in use (e.g. a prefix-list version or `syncToken`). */
+  readonly version: string | undefined;
+  /** When the value in use was loaded (ms since epoch), or undefined. */
+  readonly loadedAt: number | undefined;
+  /** Successful loads. */
+  readonly loads: number;
+  /** Failed loads (the last-known-good value stayed in use). */
+  readonly failures: number;
+  /** Loads that returned a new version and rebuilt the compiled form. */
+  readonly rebuilds: number;
+  /** Refreshes forced by a mismatch (e.g. an unknown secret during rotation). */
+  readonly forcedRefreshes: number;
+  /** The last failure, if the last load failed: code and message, never a value. */
+  readonly lastError: { readonly code: string; readonly message: string } | undefined;
+}
+
+/** Options of a {@link CachedSource}. */
+export interface CachedSourceOptions<S, C> {
+  /** Load the raw snapshot. */
+  readonly load: (signal: AbortSignal) => Promise<S>;
+  /** Turn a snapshot into its compiled form; throw to reject a bad snapshot. */
+  readonly compile: (snapshot: S) => C;
+  /** Source name for stats and errors. */
+  readonly name: string;
+  /** Refresh interval in ms. */
+  readonly refreshMs: number;
+  /** Jitter as a fraction of the interval (0.1 = +-10 %). */
+  readonly jitter: number;
+  /** Timeout of one load in ms. */
+  readonly timeoutMs: number;
+  /** Minimum time between two forced refreshes in ms. */
+  readonly minForcedIntervalMs: number;
+  /** Called after every failed load (for logging). */
+  readonly onError?: ((error: SourceError) => void) | undefined;
+  /** A source whose value never changes: load once, never schedule refreshes. */
+  readonly fixed?: boolean;
+  /** Clock, for tests. */
+  readonly now?: () => number;
+  /** Random in [0, 1), for tests. */
+  readonly random?: () => number;
+}
+
+const KEY = 'value';
+const FIRST_RETRY_MS = 1_000;
+
+function asSourceError(name: string, error: unknown): SourceError {
+  if (error instanceof SourceError) return error;
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))
+    return new SourceError(name, `load timed out or was aborted (${error.name})`, {
+      cause: error,
+      awsCode: error.name,
+    });
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new SourceError(name, `load failed: ${message}`, { cause: error });
+}
+
+/**
+ * A source behind an lru-cache entry. `current` is a plain field read on the hot path: no
+ * promise, no I/O. Everything asynchronous happens on timers and forced refreshes.
+ */
+export class CachedSource<S extends Versioned, C> {
+  /** The compiled value in use, or undefined when nothing was ever loaded. Hot path. */
+  current: C | undefined = undefined;
+
+  readonly #options: CachedSourceOptions<S, C>;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #cache: LRUCache<string, Entry<C>>;
+  readonly #closed = new AbortController();
+  #timer: NodeJS.Timeout | undefined;
+  #version: string | undefined;
+  #loadedAt: number | undefined;
+  #loads = 0;
+  #failures = 0;
+  #consecutiveFailures = 0;
+  #rebuilds = 0;
+  #forced = 0;
+  #lastForcedAt = Number.NEGATIVE_INFINITY;
+  #lastError: SourceError | undefined;
+  #started = false;
+
+  constructor(options: CachedSourceOptions<S, C>) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#random = options.random ?? Math.random;
+    this.#cache = new LRUCache<string, Entry<C>>({
+      max: 1,
+      ttl: options.refreshMs,
+      // Serve the last-known-good entry while a refresh runs and after a refresh fails.
+      allowStale: false,
+      noDeleteOnFetchRejection: true,
+      allowStaleOnFetchRejection: true,
+      fetchMethod: (_key, stale, { signal }) => this.#fetch(stale, signal),
+    });
+  }
+
+  /** The source's name. */
+  get name(): string {
+    return this.#options.name;
+  }
+
+  async #fetch(stale: Entry<C> | undefined, signal: AbortSignal): Promise<Entry<C>> {
+    const { name, timeoutMs } = this.#options;
+    const combined = AbortSignal.any([signal, this.#closed.signal, AbortSignal.timeout(timeoutMs)]);
+    try {
+      // Race the load against the signal so a source that ignores it cannot hang a refresh.
+      const snapshot = await new Promise<S>((resolve, reject) => {
+        const onAbort = () => reject(combined.reason);
+        if (combined.aborted) return onAbort();
+        combined.addEventListener('abort', onAbort, { once: true });
+        this.#options.load(combined).then(
+          (value) => {
+            combined.removeEventListener('abort', onAbort);
+            resolve(value);
+          },
+          (error: unknown) => {
+            combined.removeEventListener('abort', onAbort);
+            reject(error);
+          },
+        );
+      });
+      const version = snapshot.version;
+      let entry: Entry<C>;
+      if (stale !== undefined && version !== undefined && stale.version === version) {
+        entry = stale;
+      } else {
+        entry = { compiled: this.#options.compile(snapshot), version };
+        this.#rebuilds++;
+      }
+      this.#loads++;
+      this.#consecutiveFailures = 0;
+      this.#lastError = undefined;
+      this.#version = version;
+      this.#loadedAt = this.#now();
+      this.current = entry.compiled;
+      return entry;
+    } catch (error) {
+      const sourceError = asSourceError(name, error);
+      this.#failures++;
+      this.#consecutiveFailures++;
+      this.#lastError = sourceError;
+      this.#options.onError?.(sourceError);
+      throw sourceError;
+    }
+  }
+
+  /**
+   * Load now (or join the load in flight). Resolves when it settles; rejects with the load's
+   * `SourceError` when it failed. The last-known-good value stays in use either way.
+   */
+  async refresh(): Promise<void> {
+    if (this.#closed.signal.aborted) return;
+    const failuresBefore = this.#failures;
+    const loadsBefore = this.#loads;
+    try {
+      await this.#cache.fetch(KEY, { forceRefresh: true, allowStale: false });
+    } catch {
+      // Recorded in #fetch; reported below.
+    }
+    this.#schedule();
+    if (this.#loads === loadsBefore && this.#failures > failuresBefore && this.#lastError)
+      throw this.#lastError;
+  }
+
+  /**
+   * Force a refresh unless one was forced less than `minForcedIntervalMs` ago. Returns the
+   * refresh's promise, or undefined when rate-limited.
+   */
+  forceRefresh(): Promise<void> | undefined {
+    const now = this.#now();
+    if (this.#closed.signal.aborted) return undefined;
+    if (now - this.#lastForcedAt < this.#options.minForcedIntervalMs) return undefined;
+    this.#lastForcedAt = now;
+    this.#forced++;
+    return this.refresh().catch(() => undefined);
+  }
+
+  /** Start the refresh timer and make the first load. Idempotent. */
+  start(): Promise<void> {
+    if (this.#options.fixed && this.current !== undefined) return Promise.resolve();
+    if (!this.#started) {
+      this.#started = true;
+      return this.refresh();
+    }
+    return this.current === undefined ? this.refresh() : Promise.resolve();
+  }
+
+  /** Install a value compiled synchronously at construction (fixed sources). */
+  prime(snapshot: S): void {
+    const compiled = this.#options.compile(snapshot);
+    this.#cache.set(KEY, { compiled, version: snapshot.version });
+    this.#version = snapshot.version;
+    this.#loadedAt = this.#now();
+    this.#loads++;
+    this.#rebuilds++;
+    this.current = compiled;
+  }
+
+  #schedule(): void {
+    if (this.#closed.signal.aborted) return;
+    if (this.#options.fixed && this.current !== undefined) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    const { refreshMs, jitter } = this.#options;
+    // After failures, retry sooner with exponential backoff, never later than the interval.
+    const base =
+      this.#consecutiveFailures === 0
+        ? refreshMs
+        : Math.min(refreshMs, FIRST_RETRY_MS * 2 ** Math.min(this.#consecutiveFailures - 1, 20));
+    const delay = Math.max(1, Math.round(base * (1 + jitter * (2 * this.#random() - 1))));
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.refresh().catch(() => undefined);
+    }, delay);
+    this.#timer.unref();
+  }
+
+  /** Stop timers and abort a load in flight. The current value stays readable. */
+  close(): void {
+    this.#closed.abort(new Error('closed'));
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Counters and health, without any value. */
+  stats(): SourceStats {
+    const e = this.#lastError;
+    return {
+      name: this.#options.name,
+      loaded: this.current !== undefined,
+      version: this.#version,
+      loadedAt: this.#loadedAt,
+      loads: this.#loads,
+      failures: this.#failures,
+      rebuilds: this.#rebuilds,
+      forcedRefreshes: this.#forced,
+      lastError: e ? { code: e.awsCode ?? e.code, message: e.message } : undefined,
+    };
+  }
+}

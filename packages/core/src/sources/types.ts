@@ -1,0 +1,61 @@
+/**
+ * The source interfaces. A source only loads; caching, refresh timers, jitter, single-flight
+ * and last-known-good live in one place (`cache.ts`), not in each source.
+ * @module
+ */
+import type { SecretStage } from '../decision.js';
+
+/** One accepted secret value and the stage it came from. */
+export interface SecretValue {
+  /** The staging label (e.g. `AWSCURRENT`) or a label for a static value. */
+  readonly stage: SecretStage;
+  /** The header value CloudFront sends. Printable ASCII. */
+  readonly value: string;
+  /** Secrets Manager version id, when known. Safe to log. */
+  readonly versionId?: string | undefined;
+}
+
+/** What a secret source returns on each load. */
+export interface SecretSnapshot {
+  /** Every accepted value. Must not be empty. */
+  readonly values: readonly SecretValue[];
+  /**
+   * A version tag safe to log (e.g. joined version ids); when it equals the previous load's,
+   * the compiled comparison table is kept as is.
+   */
+  readonly version?: string | undefined;
+}
+
+/** Where accepted secret values come from: static values, Secrets Manager, or your own. */
+export interface SecretSource {
+  /** A name for logs and errors, e.g. `static` or `secrets-manager:prod/origin-verify`. */
+  readonly name: string;
+  /**
+   * Load the current accepted values. Reject (ideally with a `SourceError`) on failure; the
+   * guard keeps the last-known-good values. Must honour `signal`.
+   */
+  load(signal: AbortSignal): Promise<SecretSnapshot>;
+  /** Release resources (e.g. an SDK client the source created). Optional. */
+  close?(): void | Promise<void>;
+}
+
+/** What a range source returns on each load. */
+export interface RangeSnapshot {
+  /** IPv4 and IPv6 CIDRs (`13.32.0.0/15`, `2600:9000::/28`). Must not be empty. */
+  readonly cidrs: readonly string[];
+  /**
+   * The list version (prefix-list version, ip-ranges `syncToken`); when it equals the
+   * previous load's, the compiled matcher is kept as is.
+   */
+  readonly version?: string | undefined;
+}
+
+/** Where CloudFront's origin-facing ranges come from: EC2 prefix list, ip-ranges, static, your own. */
+export interface RangeSource {
+  /** A name for logs and errors, e.g. `prefix-list` or `ip-ranges`. */
+  readonly name: string;
+  /** Load the current ranges. Reject on failure; the guard keeps the last-known-good list. */
+  load(signal: AbortSignal): Promise<RangeSnapshot>;
+  /** Release resources. Optional. */
+  close?(): void | Promise<void>;
+}

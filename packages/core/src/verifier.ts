@@ -1,0 +1,561 @@
+/**
+ * `createOriginVerifier`: the decision pipeline. Options are resolved once; `verify` is
+ * synchronous and does no I/O once sources are loaded.
+ * @module
+ */
+import {
+  CHECK_OF_REASON,
+  type CheckName,
+  type Decision,
+  type DeniedDecision,
+  type DenyReason,
+  type Reason,
+  type SecretStage,
+} from './decision.js';
+import { NotReadyError, SourceError } from './errors.js';
+import { type Family, formatIp, parseForwardedEntry, parseIp } from './net/address.js';
+import { RangeMatcher } from './net/matcher.js';
+import {
+  type DenyResponse,
+  type LogLevel,
+  type OriginGuardOptions,
+  type ResolvedOptions,
+  resolveOptions,
+  type VerifyInput,
+} from './options.js';
+import { SecretMatcher, secretValueProblem } from './secret/compare.js';
+import { CachedSource, type SourceStats } from './sources/cache.js';
+import { ipRangesSource } from './sources/ip-ranges.js';
+import { prefixListSource } from './sources/prefix-list.js';
+import { secretsManagerSource } from './sources/secrets-manager.js';
+import type { RangeSnapshot, RangeSource, SecretSnapshot, SecretSource } from './sources/types.js';
+
+/** Counters since the verifier was created. Contains no secret value. */
+export interface VerifierStats {
+  /** Decisions made. */
+  readonly total: number;
+  /** Allowed decisions (including report-mode ones). */
+  readonly allowed: number;
+  /** Denied decisions. */
+  readonly denied: number;
+  /** Decisions by reason code (the final reason of each decision). */
+  readonly byReason: Readonly<Record<Reason, number>>;
+  /** Failures seen by reason, including the ones only reported (report mode). */
+  readonly failures: Readonly<Record<DenyReason, number>>;
+  /** Verified requests by the secret stage that matched (e.g. `AWSPREVIOUS` falling to 0 after a rotation). */
+  readonly bySecretStage: Readonly<Record<string, number>>;
+  /** Health of the two sources. */
+  readonly sources: { readonly secret: SourceStats; readonly ranges: SourceStats };
+}
+
+/** A verifier made by {@link createOriginVerifier}. */
+export interface OriginVerifier {
+  /**
+   * Decide on one request, synchronously. Before sources are loaded it denies with
+   * `secret-unavailable` / `ranges-unavailable` (static sources are loaded at construction).
+   */
+  verify(input: VerifyInput): Decision;
+  /**
+   * Like `verify`, but returns a promise in the two cases where waiting helps: sources are
+   * still loading for the first time, or the secret did not match and a rate-limited refresh
+   * may pick up a rotation. Otherwise returns the decision synchronously. Adapters use this.
+   */
+  check(input: VerifyInput): Decision | Promise<Decision>;
+  /** Load every source (first call starts refresh timers). Rejects with `NotReadyError` if a source never loaded. */
+  ready(): Promise<void>;
+  /** Whether every source has a value. */
+  readonly isReady: boolean;
+  /** Stop timers and abort loads in flight. Decisions keep using the last values. */
+  close(): Promise<void>;
+  /** Counters by outcome, reason and secret stage, and source health. */
+  stats(): VerifierStats;
+  /** The resolved `headerName` (lower case), for adapters. */
+  readonly headerName: string;
+  /** The uniform deny response adapters write (status, headers, body). */
+  readonly denyResponse: DenyResponse;
+  /** The level adapters with a logger use for deny lines. */
+  readonly logLevel: LogLevel;
+  /** Whether adapter startup should fail when `ready()` rejects. */
+  readonly failOnStartupError: boolean;
+}
+
+const CF_ID_MIN = 16;
+const CF_ID_MAX = 128;
+
+/** Whether `s` looks like a CloudFront request id: base64/base64url, bounded length. */
+export function isWellFormedCfId(s: string): boolean {
+  const n = s.length;
+  if (n < CF_ID_MIN || n > CF_ID_MAX) return false;
+  let i = 0;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    const ok =
+      (c >= 0x30 && c <= 0x39) || // 0-9
+      (c >= 0x41 && c <= 0x5a) || // A-Z
+      (c >= 0x61 && c <= 0x7a) || // a-z
+      c === 0x2d || // -
+      c === 0x5f || // _
+      c === 0x2b || // +
+      c === 0x2f; // /
+    if (!ok) break;
+  }
+  // Up to two '=' of padding, only at the end.
+  const pad = n - i;
+  if (pad > 2) return false;
+  for (; i < n; i++) if (s.charCodeAt(i) !== 0x3d) return false;
+  return true;
+}
+
+function single(value: string | readonly string[] | undefined): string | undefined | null {
+  if (value === undefined || typeof value === 'string') return value;
+  // Several header lines: null tells the caller "present but not a single value".
+  return value.length === 1 ? value[0] : null;
+}
+
+function compileSecret(name: string) {
+  return (snapshot: SecretSnapshot): SecretMatcher => {
+    if (!snapshot || !Array.isArray(snapshot.values) || snapshot.values.length === 0)
+      throw new SourceError(name, 'returned no secret values');
+    snapshot.values.forEach((v, i) => {
+      const problem = secretValueProblem(v?.value);
+      if (problem)
+        throw new SourceError(name, `value #${i} (stage ${String(v?.stage)}) ${problem}`);
+    });
+    return new SecretMatcher(snapshot.values);
+  };
+}
+
+function compileRanges(name: string) {
+  return (snapshot: RangeSnapshot): RangeMatcher => {
+    if (!snapshot || !Array.isArray(snapshot.cidrs) || snapshot.cidrs.length === 0)
+      throw new SourceError(name, 'returned no ranges; keeping the last-known-good list');
+    try {
+      return RangeMatcher.compile(snapshot.cidrs, name);
+    } catch (error) {
+      throw new SourceError(name, `returned an invalid range list: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  };
+}
+
+function makeSecretSource(r: ResolvedOptions): SecretSource | undefined {
+  const s = r.secret;
+  if (s.kind === 'source') return s.source;
+  if (s.kind === 'static') return undefined;
+  return secretsManagerSource({
+    secretId: s.secretId,
+    jsonKey: s.jsonKey,
+    stages: s.stages,
+    // biome-ignore lint/suspicious/noExplicitAny: validated in options (has `send`)
+    client: s.client as any,
+    region: r.region,
+    timeoutMs: r.timeoutMs,
+  });
+}
+
+function makeRangeSource(r: ResolvedOptions): RangeSource | undefined {
+  const g = r.ranges;
+  switch (g.kind) {
+    case 'source':
+      return g.source;
+    case 'static':
+      return undefined;
+    case 'prefix-list':
+      return prefixListSource({
+        names: g.names,
+        // biome-ignore lint/suspicious/noExplicitAny: validated in options (has `send`)
+        client: g.client as any,
+        region: r.region,
+        timeoutMs: r.timeoutMs,
+      });
+    case 'ip-ranges':
+      return ipRangesSource({ url: g.url, timeoutMs: r.timeoutMs });
+  }
+}
+
+function zeroRecord<K extends string>(keys: readonly K[]): Record<K, number> {
+  return Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
+}
+
+const ALL_REASONS: readonly Reason[] = [
+  'verified',
+  'health-check',
+  'excluded',
+  'reported',
+  ...(Object.keys(CHECK_OF_REASON) as DenyReason[]),
+];
+
+class Verifier implements OriginVerifier {
+  readonly #o: ResolvedOptions;
+  readonly #secret: CachedSource<SecretSnapshot, SecretMatcher>;
+  readonly #ranges: CachedSource<RangeSnapshot, RangeMatcher>;
+  readonly #trusted: RangeMatcher;
+  readonly #ownedSources: (SecretSource | RangeSource)[] = [];
+  readonly #scratch = new Uint32Array(4);
+  readonly #enforce: Readonly<Record<CheckName, boolean>>;
+  #firstLoad: Promise<void> | undefined;
+  #closed = false;
+  // Counters.
+  #total = 0;
+  #allowed = 0;
+  #denied = 0;
+  readonly #byReason = zeroRecord(ALL_REASONS);
+  readonly #failures = zeroRecord(Object.keys(CHECK_OF_REASON) as DenyReason[]);
+  readonly #byStage: Record<string, number> = Object.create(null);
+
+  constructor(options: Readonly<OriginGuardOptions>) {
+    const o = resolveOptions(options);
+    this.#o = o;
+    this.#enforce = Object.freeze({
+      secret: o.modes.secret === 'enforce',
+      edge: o.modes.edge === 'enforce',
+      cfId: o.modes.cfId === 'enforce',
+    });
+    this.#trusted = RangeMatcher.compile(o.trustedProxies, 'trustedProxies');
+    // Static ranges are compiled here so a bad CIDR is an error at construction.
+    const staticRanges =
+      o.ranges.kind === 'static' ? RangeMatcher.compile(o.ranges.cidrs, 'ranges') : undefined;
+
+    const secretSource = makeSecretSource(o);
+    const rangeSource = makeRangeSource(o);
+    if (secretSource && o.secret.kind === 'secrets-manager') this.#ownedSources.push(secretSource);
+    if (rangeSource && (o.ranges.kind === 'prefix-list' || o.ranges.kind === 'ip-ranges'))
+      this.#ownedSources.push(rangeSource);
+    const onError = o.onSourceError;
+    const secretName = secretSource?.name ?? 'static-secret';
+    const rangesName = rangeSource?.name ?? 'static-ranges';
+    this.#secret = new CachedSource<SecretSnapshot, SecretMatcher>({
+      name: secretName,
+      load: (signal) =>
+        secretSource
+          ? secretSource.load(signal)
+          : Promise.resolve((o.secret as { snapshot: SecretSnapshot }).snapshot),
+      compile: compileSecret(secretName),
+      refreshMs: o.secretRefreshMs,
+      jitter: o.refreshJitter,
+      timeoutMs: o.timeoutMs,
+      minForcedIntervalMs: o.mismatchRefreshMs,
+      onError,
+      fixed: secretSource === undefined,
+    });
+    this.#ranges = new CachedSource<RangeSnapshot, RangeMatcher>({
+      name: rangesName,
+      load: (signal) =>
+        rangeSource
+          ? rangeSource.load(signal)
+          : Promise.resolve({
+              cidrs: (o.ranges as { cidrs: readonly string[] }).cidrs,
+              version: 'static',
+            }),
+      compile: (snapshot) => staticRanges ?? compileRanges(rangesName)(snapshot),
+      refreshMs: o.rangesRefreshMs,
+      jitter: o.refreshJitter,
+      timeoutMs: o.timeoutMs,
+      minForcedIntervalMs: o.mismatchRefreshMs,
+      onError,
+      fixed: rangeSource === undefined,
+    });
+    if (o.secret.kind === 'static') this.#secret.prime(o.secret.snapshot);
+    if (o.ranges.kind === 'static')
+      this.#ranges.prime({ cidrs: o.ranges.cidrs, version: 'static' });
+  }
+
+  get headerName(): string {
+    return this.#o.headerName;
+  }
+
+  get denyResponse(): DenyResponse {
+    return this.#o.denyResponse;
+  }
+
+  get logLevel(): LogLevel {
+    return this.#o.logLevel;
+  }
+
+  get failOnStartupError(): boolean {
+    return this.#o.failOnStartupError;
+  }
+
+  get isReady(): boolean {
+    return this.#secret.current !== undefined && this.#ranges.current !== undefined;
+  }
+
+  ready(): Promise<void> {
+    if (this.#closed) return Promise.reject(new NotReadyError('the verifier is closed'));
+    if (this.isReady && this.#firstLoad) return this.#firstLoad;
+    if (!this.#firstLoad || !this.isReady) {
+      this.#firstLoad = this.#load();
+    }
+    return this.#firstLoad;
+  }
+
+  async #load(): Promise<void> {
+    const results = await Promise.allSettled([this.#secret.start(), this.#ranges.start()]);
+    const problems: SourceError[] = [];
+    const caches = [this.#secret, this.#ranges] as const;
+    results.forEach((r, i) => {
+      if (caches[i]!.current === undefined) {
+        const e = r.status === 'rejected' ? r.reason : undefined;
+        problems.push(
+          e instanceof SourceError
+            ? e
+            : new SourceError(caches[i]!.name, 'did not load', { cause: e }),
+        );
+      }
+    });
+    if (problems.length > 0) {
+      const detail = problems
+        .map((p) => `${p.source}${p.awsCode ? ` (${p.awsCode})` : ''}: ${p.message}`)
+        .join('; ');
+      throw new NotReadyError(
+        `could not load ${problems.map((p) => p.source).join(' and ')}; requests are denied until they load. ${detail}`,
+        { cause: problems.length === 1 ? problems[0] : new AggregateError(problems) },
+      );
+    }
+  }
+
+  verify(input: VerifyInput): Decision {
+    return this.#record(this.#decide(input), input);
+  }
+
+  check(input: VerifyInput): Decision | Promise<Decision> {
+    if (!this.isReady && !this.#closed) {
+      const load = this.#firstLoad ?? this.ready();
+      return load.then(
+        () => this.verify(input),
+        () => this.verify(input),
+      );
+    }
+    const decision = this.#decide(input);
+    if (
+      (decision.reason === 'invalid-secret' ||
+        (decision.reason === 'reported' && decision.failures.includes('invalid-secret'))) &&
+      !this.#closed
+    ) {
+      const refresh = this.#secret.forceRefresh();
+      if (refresh) return refresh.then(() => this.verify(input));
+    }
+    return this.#record(decision, input);
+  }
+
+  #record(decision: Decision, input: VerifyInput): Decision {
+    this.#total++;
+    this.#byReason[decision.reason]++;
+    if (decision.allowed) {
+      this.#allowed++;
+      if (decision.reason === 'verified')
+        this.#byStage[decision.secretStage] = (this.#byStage[decision.secretStage] ?? 0) + 1;
+      else if (decision.reason === 'reported')
+        for (const f of decision.failures) this.#failures[f]++;
+    } else {
+      this.#denied++;
+      for (const f of decision.failures) this.#failures[f]++;
+    }
+    const hook = this.#o.onDecision;
+    if (hook) {
+      try {
+        hook(decision, input);
+      } catch {
+        // A logging hook must never turn into a 500.
+      }
+    }
+    return decision;
+  }
+
+  #decide(input: VerifyInput): Decision {
+    const o = this.#o;
+    const scratch = this.#scratch;
+    const headers = input.headers;
+
+    // Path exclusions and health checks.
+    let path = input.path;
+    if (path !== undefined) {
+      const q = path.indexOf('?');
+      if (q >= 0) path = path.slice(0, q);
+    }
+    const remote = input.remoteAddress;
+    const peerFamily: Family = typeof remote === 'string' ? parseIp(remote, scratch) : 0;
+    const peerTrusted = peerFamily !== 0 && this.#trusted.contains(peerFamily, scratch);
+    const peerAddress =
+      peerFamily === 0
+        ? undefined
+        : peerFamily === 4 && remote!.includes(':')
+          ? formatIp(4, scratch)
+          : remote;
+    if (path !== undefined) {
+      if (o.excludeExact.has(path)) return { allowed: true, reason: 'excluded', peerAddress };
+      for (const re of o.excludePatterns)
+        if (re.test(path)) return { allowed: true, reason: 'excluded', peerAddress };
+    }
+    const xffRaw = headers['x-forwarded-for'];
+    if (
+      path !== undefined &&
+      peerTrusted &&
+      (xffRaw === undefined || xffRaw === '' || (Array.isArray(xffRaw) && xffRaw.length === 0)) &&
+      o.healthCheckPaths.has(path)
+    )
+      return { allowed: true, reason: 'health-check', peerAddress };
+
+    let failures: DenyReason[] | undefined;
+    let edgeAddress: string | undefined;
+    let viewerAddress: string | undefined;
+    let cfId: string | undefined;
+    const fail = (reason: DenyReason): DeniedDecision | undefined => {
+      if (failures === undefined) failures = [reason];
+      else failures.push(reason);
+      const check = CHECK_OF_REASON[reason];
+      if (!this.#enforce[check]) return undefined;
+      return {
+        allowed: false,
+        reason,
+        check,
+        failures,
+        peerAddress,
+        edgeAddress,
+        viewerAddress,
+        cfId,
+      };
+    };
+
+    // 1. Edge: trusted peer, X-Forwarded-For hops, CloudFront origin-facing edge.
+    const edgeFailure = this.#edge(peerTrusted, xffRaw);
+    if (typeof edgeFailure === 'string') {
+      const denied = fail(edgeFailure);
+      if (denied) return denied;
+    } else {
+      edgeAddress = edgeFailure.edge;
+      viewerAddress = edgeFailure.viewer;
+    }
+
+    // 2. CloudFront request id.
+    if (o.requireCfId) {
+      const raw = single(headers['x-amz-cf-id']);
+      if (raw === undefined || raw === '') {
+        const denied = fail('missing-cf-id');
+        if (denied) return denied;
+      } else if (raw === null || !isWellFormedCfId(raw)) {
+        const denied = fail('invalid-cf-id');
+        if (denied) return denied;
+      } else cfId = raw;
+    } else {
+      const raw = single(headers['x-amz-cf-id']);
+      if (typeof raw === 'string' && isWellFormedCfId(raw)) cfId = raw;
+    }
+
+    // 3. Secret header, compared in constant time against every accepted value.
+    let secretStage: SecretStage | undefined;
+    const matcher = this.#secret.current;
+    const candidate = single(headers[o.headerName]);
+    if (matcher === undefined) {
+      const denied = fail('secret-unavailable');
+      if (denied) return denied;
+    } else if (candidate === undefined || candidate === '') {
+      const denied = fail('missing-secret');
+      if (denied) return denied;
+    } else {
+      const index = candidate === null ? -1 : matcher.match(candidate);
+      if (index < 0) {
+        const denied = fail('invalid-secret');
+        if (denied) return denied;
+      } else secretStage = matcher.stageAt(index);
+    }
+
+    if (failures !== undefined)
+      return {
+        allowed: true,
+        reason: 'reported',
+        failures,
+        peerAddress,
+        edgeAddress,
+        viewerAddress,
+        cfId,
+        secretStage,
+      };
+    return {
+      allowed: true,
+      reason: 'verified',
+      peerAddress,
+      edgeAddress: edgeAddress!,
+      viewerAddress: viewerAddress!,
+      cfId: cfId ?? '',
+      secretStage: secretStage!,
+    };
+  }
+
+  /** The edge check. Returns the failure reason, or the edge and viewer addresses. */
+  #edge(
+    peerTrusted: boolean,
+    xffRaw: string | readonly string[] | undefined,
+  ): DenyReason | { edge: string; viewer: string } {
+    if (!peerTrusted) return 'untrusted-peer';
+    const xff = typeof xffRaw === 'string' ? xffRaw : xffRaw === undefined ? '' : xffRaw.join(',');
+    if (xff.length === 0) return 'missing-forwarded-for';
+    if (xff.length > this.#o.maxForwardedForLength) return 'malformed-forwarded-for';
+    const scratch = this.#scratch;
+    const hops = this.#o.proxyHops;
+    let end = xff.length;
+    // Walk from the right: hops appended by our inner proxies, then the edge, then the viewer.
+    for (let k = 0; k < hops; k++) {
+      if (end < 0) return 'malformed-forwarded-for';
+      const start = end === 0 ? 0 : xff.lastIndexOf(',', end - 1) + 1;
+      const family = parseForwardedEntry(xff, start, end, scratch);
+      if (family === 0) return 'malformed-forwarded-for';
+      if (k < hops - 1) {
+        if (!this.#trusted.contains(family, scratch)) return 'untrusted-peer';
+      } else {
+        const ranges = this.#ranges.current;
+        if (ranges === undefined) return 'ranges-unavailable';
+        if (!ranges.contains(family, scratch)) return 'edge-not-cloudfront';
+        const edge = formatIp(family, scratch);
+        // The viewer entry, appended by CloudFront.
+        const vEnd = start - 1;
+        if (vEnd < 0) return 'malformed-forwarded-for';
+        const vStart = vEnd === 0 ? 0 : xff.lastIndexOf(',', vEnd - 1) + 1;
+        const vFamily = parseForwardedEntry(xff, vStart, vEnd, scratch);
+        if (vFamily === 0) return 'malformed-forwarded-for';
+        return { edge, viewer: formatIp(vFamily, scratch) };
+      }
+      end = start - 1;
+    }
+    return 'malformed-forwarded-for';
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#secret.close();
+    this.#ranges.close();
+    await Promise.allSettled(this.#ownedSources.map((s) => s.close?.()));
+  }
+
+  stats(): VerifierStats {
+    return {
+      total: this.#total,
+      allowed: this.#allowed,
+      denied: this.#denied,
+      byReason: { ...this.#byReason },
+      failures: { ...this.#failures },
+      bySecretStage: { ...this.#byStage },
+      sources: { secret: this.#secret.stats(), ranges: this.#ranges.stats() },
+    };
+  }
+}
+
+/**
+ * Create a verifier. Validates `options` once (throws `InvalidOptionError` naming the option
+ * and the fix). Static sources are usable at once; AWS sources load on `ready()`.
+ *
+ * @example
+ * ```ts
+ * import { createOriginVerifier } from '@cdn-origin-guard/core';
+ *
+ * const verifier = createOriginVerifier({ secretId: 'prod/cloudfront/origin-verify', ranges: 'prefix-list' });
+ * await verifier.ready();
+ * const decision = verifier.verify({ headers: req.headers, remoteAddress: req.socket.remoteAddress, path: req.url });
+ * if (!decision.allowed) console.warn('denied', decision.reason);
+ * ```
+ */
+export function createOriginVerifier(options: Readonly<OriginGuardOptions>): OriginVerifier {
+  return new Verifier(options);
+}

@@ -1,0 +1,475 @@
+import { describe, expect, it, vi } from 'vitest';
+import {
+  createOriginVerifier,
+  type Decision,
+  NotReadyError,
+  type OriginGuardOptions,
+  type SecretSnapshot,
+  type SecretSource,
+} from '../src/index.js';
+import {
+  ALB,
+  CF_ID,
+  CF_RANGES,
+  EDGE,
+  PREVIOUS,
+  SECRET,
+  throughCloudFront,
+  VIEWER,
+} from './fixtures.js';
+
+const base = { secret: [SECRET], ranges: CF_RANGES } as const;
+const make = (extra: Partial<OriginGuardOptions> = {}) =>
+  createOriginVerifier({ ...base, ...extra } as OriginGuardOptions);
+
+function denied(d: Decision) {
+  if (d.allowed) throw new Error(`expected a deny, got allowed (${d.reason})`);
+  return d;
+}
+
+describe('the threat model (DESIGN.md), one test per row', () => {
+  it('allows our own CloudFront traffic and reports edge, viewer, cf-id and stage', () => {
+    const verifier = make();
+    const d = verifier.verify(throughCloudFront());
+    expect(d).toMatchObject({
+      allowed: true,
+      reason: 'verified',
+      edgeAddress: EDGE,
+      viewerAddress: VIEWER,
+      cfId: CF_ID,
+      secretStage: 'static:0',
+      peerAddress: ALB,
+    });
+  });
+
+  it('denies a bot that hits the ALB directly: edge hop is the bot, no secret, no cf-id', () => {
+    const verifier = make({ mode: 'report' });
+    const d = verifier.verify({
+      remoteAddress: ALB,
+      headers: { 'x-forwarded-for': '203.0.113.9' },
+      path: '/.env',
+    });
+    expect(d.allowed).toBe(true);
+    expect(d.reason).toBe('reported');
+    if (d.reason === 'reported')
+      expect(d.failures).toEqual(['edge-not-cloudfront', 'missing-cf-id', 'missing-secret']);
+    const enforced = make().verify({
+      remoteAddress: ALB,
+      headers: { 'x-forwarded-for': '203.0.113.9' },
+    });
+    expect(denied(enforced).reason).toBe('edge-not-cloudfront');
+  });
+
+  it("denies someone else's CloudFront distribution: real edge and cf-id, but no or a wrong secret", () => {
+    const verifier = make();
+    expect(
+      denied(verifier.verify(throughCloudFront({ headers: { 'x-origin-verify': undefined } })))
+        .reason,
+    ).toBe('missing-secret');
+    expect(
+      denied(
+        verifier.verify(
+          throughCloudFront({ headers: { 'x-origin-verify': 'their-own-secret-value-xyz' } }),
+        ),
+      ).reason,
+    ).toBe('invalid-secret');
+  });
+
+  it('denies a forged X-Forwarded-For whose right-most hop (appended by the ALB) is not CloudFront', () => {
+    const d = make().verify(
+      throughCloudFront({ headers: { 'x-forwarded-for': `${EDGE}, 203.0.113.9` } }),
+    );
+    expect(denied(d).reason).toBe('edge-not-cloudfront');
+  });
+
+  it('denies a client that reaches the app around the ALB (socket peer is not a trusted proxy)', () => {
+    const d = make().verify(throughCloudFront({ remoteAddress: '203.0.113.50' }));
+    expect(denied(d)).toMatchObject({ reason: 'untrusted-peer', check: 'edge' });
+  });
+
+  it('accepts both values while a rotation is in flight and says which stage matched', () => {
+    const verifier = make({
+      secret: [
+        { value: SECRET, stage: 'AWSCURRENT' },
+        { value: PREVIOUS, stage: 'AWSPREVIOUS' },
+      ],
+    });
+    const current = verifier.verify(throughCloudFront());
+    const previous = verifier.verify(
+      throughCloudFront({ headers: { 'x-origin-verify': PREVIOUS } }),
+    );
+    expect(current).toMatchObject({ reason: 'verified', secretStage: 'AWSCURRENT' });
+    expect(previous).toMatchObject({ reason: 'verified', secretStage: 'AWSPREVIOUS' });
+    expect(verifier.stats().bySecretStage).toEqual({ AWSCURRENT: 1, AWSPREVIOUS: 1 });
+  });
+
+  it('keeps last-known-good values when the secret source fails after warm-up', async () => {
+    let fail = false;
+    const source: SecretSource = {
+      name: 'flaky',
+      load: async () => {
+        if (fail) throw new Error('Secrets Manager is down');
+        return { values: [{ stage: 'AWSCURRENT', value: SECRET }], version: 'v1' };
+      },
+    };
+    const verifier = make({ secret: source, mismatchRefreshMs: 0 });
+    await verifier.ready();
+    fail = true;
+    // A mismatch forces a refresh, which fails; the good value must stay in use.
+    await verifier.check(
+      throughCloudFront({ headers: { 'x-origin-verify': 'a-wrong-value-0123456789' } }),
+    );
+    expect(verifier.verify(throughCloudFront()).reason).toBe('verified');
+    expect(verifier.stats().sources.secret).toMatchObject({ loaded: true, failures: 1, loads: 1 });
+    await verifier.close();
+  });
+
+  it('fails closed with secret-unavailable when the secret never loaded, and ready() says why', async () => {
+    const source: SecretSource = {
+      name: 'down',
+      load: async () => {
+        throw new Error('AccessDeniedException');
+      },
+    };
+    const verifier = make({ secret: source });
+    await expect(verifier.ready()).rejects.toBeInstanceOf(NotReadyError);
+    await expect(verifier.ready()).rejects.toThrow(/down/);
+    expect(denied(verifier.verify(throughCloudFront())).reason).toBe('secret-unavailable');
+    await verifier.close();
+  });
+});
+
+describe('secret header', () => {
+  const verifier = make();
+  const reasonFor = (value: string | string[] | undefined) =>
+    verifier.verify(throughCloudFront({ headers: { 'x-origin-verify': value } })).reason;
+
+  it('denies a wrong secret of the same length', () => {
+    const wrong = `${SECRET.slice(0, -1)}${SECRET.endsWith('f') ? 'e' : 'f'}`;
+    expect(wrong).toHaveLength(SECRET.length);
+    expect(reasonFor(wrong)).toBe('invalid-secret');
+  });
+  it('denies a prefix of the secret', () =>
+    expect(reasonFor(SECRET.slice(0, 20))).toBe('invalid-secret'));
+  it('denies the secret with extra characters', () =>
+    expect(reasonFor(`${SECRET}x`)).toBe('invalid-secret'));
+  it('denies a far too long value without crashing', () =>
+    expect(reasonFor(SECRET.repeat(100))).toBe('invalid-secret'));
+  it('denies two header lines even when one of them is right', () =>
+    expect(reasonFor([SECRET, SECRET])).toBe('invalid-secret'));
+  it('treats a single-element header array as the value', () =>
+    expect(reasonFor([SECRET])).toBe('verified'));
+  it('denies an empty header as missing', () => expect(reasonFor('')).toBe('missing-secret'));
+  it('denies non-ASCII bytes, including characters that fold onto the secret in latin1', () => {
+    expect(reasonFor(`${SECRET.slice(0, -1)}\u00e9`)).toBe('invalid-secret');
+    // U+0141 would become 0x41 ('A') in a latin1 write: it must not alias.
+    const aliased = SECRET.replace('S', String.fromCharCode(0x0100 + 'S'.charCodeAt(0)));
+    expect(reasonFor(aliased)).toBe('invalid-secret');
+    expect(reasonFor('\u0000'.repeat(SECRET.length))).toBe('invalid-secret');
+  });
+  it('reads a custom header name, case-insensitively configured', () => {
+    const custom = make({ headerName: 'X-Edge-Secret' });
+    const d = custom.verify(
+      throughCloudFront({ headers: { 'x-origin-verify': undefined, 'x-edge-secret': SECRET } }),
+    );
+    expect(d.reason).toBe('verified');
+  });
+});
+
+describe('X-Forwarded-For and hops', () => {
+  const verifier = make();
+  const reasonFor = (xff: string | string[] | undefined, extra: Partial<OriginGuardOptions> = {}) =>
+    (Object.keys(extra).length ? make(extra) : verifier).verify(
+      throughCloudFront({ headers: { 'x-forwarded-for': xff } }),
+    ).reason;
+
+  it('denies a missing or empty X-Forwarded-For', () => {
+    expect(reasonFor(undefined)).toBe('missing-forwarded-for');
+    expect(reasonFor('')).toBe('missing-forwarded-for');
+  });
+  it('accepts an IPv6 edge and normalises it', () => {
+    const d = verifier.verify(
+      throughCloudFront({ headers: { 'x-forwarded-for': `${VIEWER}, 2600:9000:EEE:0:0::1` } }),
+    );
+    expect(d).toMatchObject({ reason: 'verified', edgeAddress: '2600:9000:eee::1' });
+  });
+  it('accepts ALB client ports on v4 and v6 entries', () => {
+    expect(reasonFor(`${VIEWER}, ${EDGE}:53211`)).toBe('verified');
+    expect(reasonFor(`[2001:db8::7]:443, [2600:9000:ddd::5]:40000`)).toBe('verified');
+  });
+  it('normalises IPv4-mapped IPv6 entries and peers', () => {
+    const d = verifier.verify(
+      throughCloudFront({
+        remoteAddress: `::ffff:${ALB}`,
+        headers: { 'x-forwarded-for': `${VIEWER}, ::ffff:${EDGE}` },
+      }),
+    );
+    expect(d).toMatchObject({ reason: 'verified', edgeAddress: EDGE, peerAddress: ALB });
+  });
+  it('joins several header lines', () => expect(reasonFor([VIEWER, EDGE])).toBe('verified'));
+  it('denies malformed entries on the hops it reads', () => {
+    expect(reasonFor(`${VIEWER}, not-an-ip`)).toBe('malformed-forwarded-for');
+    expect(reasonFor(`${VIEWER}, ${EDGE}:99999`)).toBe('malformed-forwarded-for');
+    expect(reasonFor(`${VIEWER},`)).toBe('malformed-forwarded-for');
+    expect(reasonFor(`garbage, ${EDGE}`)).toBe('malformed-forwarded-for');
+    expect(reasonFor(`${EDGE}`)).toBe('malformed-forwarded-for');
+    expect(reasonFor(`${VIEWER}, ${EDGE}\u00e9`)).toBe('malformed-forwarded-for');
+  });
+  it('ignores junk left of the viewer entry (written by the client, proves nothing)', () => {
+    expect(reasonFor(`<script>, 1.1.1.1, ${VIEWER}, ${EDGE}`)).toBe('verified');
+  });
+  it('handles a 1,000-entry X-Forwarded-For by reading only the right-most hops', () => {
+    const long = `${Array.from({ length: 998 }, (_, i) => `10.${(i >> 8) & 255}.${i & 255}.1`).join(', ')}, ${VIEWER}, ${EDGE}`;
+    expect(long.split(',')).toHaveLength(1000);
+    expect(reasonFor(long)).toBe('verified');
+    expect(reasonFor(`${long}, 203.0.113.9`)).toBe('edge-not-cloudfront');
+  });
+  it('denies a header longer than maxForwardedForLength', () => {
+    const long = `${'1.1.1.1, '.repeat(3000)}${VIEWER}, ${EDGE}`;
+    expect(reasonFor(long)).toBe('malformed-forwarded-for');
+  });
+  it('with proxyHops 2 takes the edge from the outer proxy and requires the inner hop to be trusted', () => {
+    expect(reasonFor(`${VIEWER}, ${EDGE}, 10.0.2.2`, { proxyHops: 2 })).toBe('verified');
+    expect(reasonFor(`${VIEWER}, ${EDGE}, 203.0.113.1`, { proxyHops: 2 })).toBe('untrusted-peer');
+    // Only one hop: the right-most entry is taken as the inner proxy's, and the edge is not trusted.
+    expect(reasonFor(`${VIEWER}, ${EDGE}`, { proxyHops: 2 })).toBe('untrusted-peer');
+    expect(reasonFor(`${EDGE}, 10.0.2.2`, { proxyHops: 2 })).toBe('malformed-forwarded-for');
+  });
+  it('denies a peer outside custom trustedProxies', () => {
+    const v = make({ trustedProxies: ['10.0.1.0/24'] });
+    expect(v.verify(throughCloudFront()).reason).toBe('verified');
+    expect(v.verify(throughCloudFront({ remoteAddress: '10.0.9.9' })).reason).toBe(
+      'untrusted-peer',
+    );
+    expect(v.verify(throughCloudFront({ remoteAddress: undefined })).reason).toBe('untrusted-peer');
+    expect(v.verify(throughCloudFront({ remoteAddress: 'garbage' })).reason).toBe('untrusted-peer');
+  });
+});
+
+describe('X-Amz-Cf-Id', () => {
+  const verifier = make();
+  const reasonFor = (id: string | string[] | undefined) =>
+    verifier.verify(throughCloudFront({ headers: { 'x-amz-cf-id': id } })).reason;
+  it('requires it by default', () => {
+    expect(reasonFor(undefined)).toBe('missing-cf-id');
+    expect(reasonFor('')).toBe('missing-cf-id');
+  });
+  it('denies bad charsets, bad padding, bounds and several values', () => {
+    expect(reasonFor('not a cf id, with spaces and commas')).toBe('invalid-cf-id');
+    expect(reasonFor('short')).toBe('invalid-cf-id');
+    expect(reasonFor('A'.repeat(129))).toBe('invalid-cf-id');
+    expect(reasonFor(`${CF_ID}=`)).toBe('invalid-cf-id');
+    expect(reasonFor(`==${CF_ID.replace(/=/g, '')}`)).toBe('invalid-cf-id');
+    expect(reasonFor([CF_ID, CF_ID])).toBe('invalid-cf-id');
+    expect(reasonFor(`${CF_ID}, ${CF_ID}`)).toBe('invalid-cf-id');
+  });
+  it('can be made optional', () => {
+    const v = make({ requireCfId: false });
+    expect(v.verify(throughCloudFront({ headers: { 'x-amz-cf-id': undefined } })).reason).toBe(
+      'verified',
+    );
+  });
+});
+
+describe('health checks and exclusions', () => {
+  const verifier = make({
+    healthCheckPaths: ['/healthz'],
+    excludePaths: ['/public', /^\/assets\//],
+  });
+  it('lets the ALB health check through: trusted peer, no X-Forwarded-For', () => {
+    const d = verifier.verify({
+      remoteAddress: '10.0.3.4',
+      path: '/healthz',
+      headers: { 'user-agent': 'ELB-HealthChecker/2.0' },
+    });
+    expect(d).toMatchObject({ allowed: true, reason: 'health-check' });
+    expect(
+      verifier.verify({ remoteAddress: '10.0.3.4', path: '/healthz?x=1', headers: {} }).reason,
+    ).toBe('health-check');
+  });
+  it('does not let a forwarded request use the health path as a bypass', () => {
+    const d = verifier.verify({
+      remoteAddress: ALB,
+      path: '/healthz',
+      headers: { 'x-forwarded-for': '203.0.113.9' },
+    });
+    expect(denied(d).reason).toBe('edge-not-cloudfront');
+  });
+  it('does not let an untrusted peer use the health path', () => {
+    const d = verifier.verify({ remoteAddress: '203.0.113.9', path: '/healthz', headers: {} });
+    expect(denied(d).reason).toBe('untrusted-peer');
+  });
+  it('health paths are off by default', () => {
+    expect(make().verify({ remoteAddress: '10.0.3.4', path: '/healthz', headers: {} }).reason).toBe(
+      'missing-forwarded-for',
+    );
+  });
+  it('lets excluded paths through unchecked', () => {
+    expect(
+      verifier.verify({ remoteAddress: '203.0.113.9', path: '/public', headers: {} }).reason,
+    ).toBe('excluded');
+    expect(
+      verifier.verify({ remoteAddress: '203.0.113.9', path: '/assets/app.js', headers: {} }).reason,
+    ).toBe('excluded');
+    expect(
+      verifier.verify({ remoteAddress: '203.0.113.9', path: '/publicity', headers: {} }).allowed,
+    ).toBe(false);
+  });
+});
+
+describe('report mode', () => {
+  it('never blocks in report mode and lists every failure', () => {
+    const v = make({ mode: 'report' });
+    const d = v.verify({ remoteAddress: '203.0.113.9', headers: {} });
+    expect(d).toMatchObject({
+      allowed: true,
+      reason: 'reported',
+      failures: ['untrusted-peer', 'missing-cf-id', 'missing-secret'],
+    });
+    expect(v.stats().failures['untrusted-peer']).toBe(1);
+    expect(v.stats().byReason.reported).toBe(1);
+  });
+  it('enforces the secret while only reporting the edge check', () => {
+    const v = make({ mode: { secret: 'enforce', edge: 'report' } });
+    const badEdge = v.verify(
+      throughCloudFront({ headers: { 'x-forwarded-for': `${VIEWER}, 203.0.113.9` } }),
+    );
+    expect(badEdge).toMatchObject({
+      allowed: true,
+      reason: 'reported',
+      failures: ['edge-not-cloudfront'],
+      secretStage: 'static:0',
+    });
+    const badSecret = v.verify(
+      throughCloudFront({ headers: { 'x-origin-verify': 'nope-nope-nope-nope-nope' } }),
+    );
+    expect(denied(badSecret)).toMatchObject({ reason: 'invalid-secret', check: 'secret' });
+  });
+});
+
+describe('hooks and stats', () => {
+  it('calls onDecision with every decision and survives a throwing hook', () => {
+    const seen: string[] = [];
+    const v = make({
+      onDecision: (d) => {
+        seen.push(d.reason);
+        throw new Error('logger exploded');
+      },
+    });
+    expect(v.verify(throughCloudFront()).reason).toBe('verified');
+    v.verify({ remoteAddress: '203.0.113.9', headers: {} });
+    expect(seen).toEqual(['verified', 'untrusted-peer']);
+  });
+  it('counts by outcome and reason', () => {
+    const v = make();
+    v.verify(throughCloudFront());
+    v.verify(throughCloudFront());
+    v.verify(throughCloudFront({ headers: { 'x-origin-verify': undefined } }));
+    const s = v.stats();
+    expect(s).toMatchObject({ total: 3, allowed: 2, denied: 1 });
+    expect(s.byReason.verified).toBe(2);
+    expect(s.byReason['missing-secret']).toBe(1);
+    expect(s.sources.secret).toMatchObject({ loaded: true, name: 'static-secret' });
+  });
+});
+
+describe('check(): waiting where it helps', () => {
+  function rotatingSource() {
+    let values: SecretSnapshot['values'] = [{ stage: 'AWSCURRENT', value: SECRET }];
+    let loads = 0;
+    const source: SecretSource = {
+      name: 'rotating',
+      load: async () => {
+        loads++;
+        return { values, version: values.map((v) => v.value.length + v.stage).join() + loads };
+      },
+    };
+    return {
+      source,
+      rotate: (next: string) => {
+        values = [
+          { stage: 'AWSCURRENT', value: next },
+          { stage: 'AWSPREVIOUS', value: values[0]!.value },
+        ];
+      },
+      loads: () => loads,
+    };
+  }
+
+  it('waits for the first load instead of denying the first requests', async () => {
+    const r = rotatingSource();
+    const v = make({ secret: r.source });
+    const decisions = await Promise.all(
+      Array.from({ length: 100 }, () => v.check(throughCloudFront())),
+    );
+    expect(decisions.every((d) => d.reason === 'verified')).toBe(true);
+    expect(r.loads()).toBe(1);
+    await v.close();
+  });
+
+  it('picks up a rotation on the first request with the new value, and rate-limits forced refreshes', async () => {
+    const r = rotatingSource();
+    const v = make({ secret: r.source, mismatchRefreshMs: 60_000 });
+    await v.ready();
+    const NEW = 'Brand-New-Origin-Verify-Value-0123456789';
+    r.rotate(NEW);
+    const d = await v.check(throughCloudFront({ headers: { 'x-origin-verify': NEW } }));
+    expect(d).toMatchObject({ reason: 'verified', secretStage: 'AWSCURRENT' });
+    expect(r.loads()).toBe(2);
+    // A flood of wrong values right after causes no more loads.
+    for (let i = 0; i < 50; i++)
+      await v.check(
+        throughCloudFront({ headers: { 'x-origin-verify': `wrong-value-number-${i}-xxxxxx` } }),
+      );
+    expect(r.loads()).toBe(2);
+    expect(v.stats().sources.secret.forcedRefreshes).toBe(1);
+    await v.close();
+  });
+
+  it('refreshes on an interval with jitter, using fake timers', async () => {
+    vi.useFakeTimers();
+    try {
+      const r = rotatingSource();
+      const v = make({ secret: r.source, secretRefreshMs: 60_000, refreshJitter: 0.1 });
+      await v.ready();
+      expect(r.loads()).toBe(1);
+      await vi.advanceTimersByTimeAsync(53_000);
+      expect(r.loads()).toBe(1);
+      await vi.advanceTimersByTimeAsync(14_000);
+      expect(r.loads()).toBe(2);
+      await v.close();
+      await vi.advanceTimersByTimeAsync(200_000);
+      expect(r.loads()).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
+describe('the secret never leaks', () => {
+  it('appears in no decision, stats, hook argument or error', async () => {
+    const captured: unknown[] = [];
+    const v = make({ onDecision: (d) => captured.push(d), mode: { edge: 'report' } });
+    captured.push(v.verify(throughCloudFront()));
+    captured.push(v.verify(throughCloudFront({ headers: { 'x-origin-verify': `${SECRET}x` } })));
+    captured.push(v.verify(throughCloudFront({ headers: { 'x-forwarded-for': 'bad' } })));
+    captured.push(v.stats());
+    const errors: Error[] = [];
+    for (const bad of [
+      { secret: SECRET.slice(0, 10) },
+      { secret: [SECRET, `${SECRET} with space`] },
+      { secret: SECRET, secretId: 'x' },
+      { secret: SECRET, scret: SECRET },
+    ]) {
+      try {
+        createOriginVerifier({ ranges: CF_RANGES, ...bad } as unknown as OriginGuardOptions);
+      } catch (e) {
+        errors.push(e as Error);
+      }
+    }
+    expect(errors).toHaveLength(4);
+    const text = JSON.stringify(captured) + errors.map((e) => `${e.message}${e.stack}`).join('');
+    expect(text).not.toContain(SECRET);
+    expect(text).not.toContain(SECRET.slice(0, 10));
+  });
+});

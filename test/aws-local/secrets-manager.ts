@@ -1,0 +1,412 @@
+/**
+ * Local Secrets Manager (AWS JSON 1.1): an in-memory store of secrets with versions and
+ * staging labels, and the handler for `GetSecretValue`, `DescribeSecret` and
+ * `ListSecretVersionIds`.
+ * @module
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { jsonReply, type Reply } from './reply.js';
+
+/** Staging labels Secrets Manager manages itself. */
+export const AWSCURRENT = 'AWSCURRENT';
+export const AWSPREVIOUS = 'AWSPREVIOUS';
+export const AWSPENDING = 'AWSPENDING';
+
+/** How many unlabelled (deprecated) versions are kept per secret, like AWS keeps ~100. */
+const MAX_DEPRECATED_VERSIONS = 20;
+
+interface StoredVersion {
+  readonly id: string;
+  readonly secretString: string;
+  readonly createdDate: number;
+  readonly stages: Set<string>;
+}
+
+interface StoredSecret {
+  readonly name: string;
+  readonly arn: string;
+  readonly createdDate: number;
+  lastChangedDate: number;
+  lastAccessedDate: number | undefined;
+  denied: boolean;
+  /** Insertion-ordered: oldest first. */
+  readonly versions: Map<string, StoredVersion>;
+}
+
+/** A secret value: a string, or an object stored as its JSON text. */
+export type LocalSecretValue = string | Readonly<Record<string, unknown>>;
+
+/** Options of {@link LocalSecrets.put} and friends. */
+export interface LocalSecretPutOptions {
+  /** Store `JSON.stringify(json)` as the SecretString (the `value` argument is then ignored). */
+  readonly json?: Readonly<Record<string, unknown>>;
+}
+
+/** A read-only view of a stored secret, for assertions. */
+export interface LocalSecretInfo {
+  readonly name: string;
+  readonly arn: string;
+  readonly denied: boolean;
+  /** Oldest first. */
+  readonly versions: readonly {
+    readonly versionId: string;
+    readonly stages: readonly string[];
+    readonly secretString: string;
+  }[];
+  /** Version id holding each staging label. */
+  readonly stages: Readonly<Record<string, string>>;
+}
+
+/** Test helpers to arrange secrets on the local endpoint. `id` is a secret name or its ARN. */
+export interface LocalSecrets {
+  /**
+   * Create a secret (its first version is `AWSCURRENT`), or, when it exists, add a version the
+   * way `PutSecretValue` does: the new version becomes `AWSCURRENT`, the old current becomes
+   * `AWSPREVIOUS`, and the version that was `AWSPREVIOUS` loses the label.
+   */
+  put(
+    id: string,
+    value: LocalSecretValue,
+    options?: LocalSecretPutOptions,
+  ): { arn: string; name: string; versionId: string };
+  /** Add a version labelled `AWSPENDING` (the label leaves any other version), as rotation's createSecret step does. */
+  stagePending(id: string, value: LocalSecretValue, options?: LocalSecretPutOptions): string;
+  /**
+   * Rotation's finishSecret: `AWSCURRENT` moves to the pending version, the old current becomes
+   * `AWSPREVIOUS` (the version that held it loses it), and `AWSPENDING` is removed.
+   * Throws when the secret has no pending version.
+   */
+  promote(id: string): { current: string; previous: string | undefined };
+  /** `stagePending` then `promote`. Returns the new current version id. */
+  rotate(id: string, newValue: LocalSecretValue, options?: LocalSecretPutOptions): string;
+  /** Answer `AccessDeniedException` for this secret (`false` undoes it). */
+  deny(id: string, denied?: boolean): void;
+  /** Delete a secret; later calls answer `ResourceNotFoundException`. */
+  remove(id: string): boolean;
+  /** A snapshot of a secret, or `undefined`. */
+  get(id: string): LocalSecretInfo | undefined;
+  /** Delete every secret. */
+  clear(): void;
+}
+
+class ServiceError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+const epochSeconds = (): number => Date.now() / 1000;
+
+function serialise(value: LocalSecretValue, options?: LocalSecretPutOptions): string {
+  if (options?.json !== undefined) return JSON.stringify(options.json);
+  if (typeof value === 'string') return value;
+  return JSON.stringify(value);
+}
+
+function arnSuffix(): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  const bytes = randomBytes(6);
+  let out = '';
+  for (const b of bytes) out += alphabet[b % alphabet.length];
+  return out;
+}
+
+/** The store plus its wire handler. */
+export class SecretsManagerService implements LocalSecrets {
+  readonly #byName = new Map<string, StoredSecret>();
+  readonly #byArn = new Map<string, StoredSecret>();
+  readonly #region: string;
+  readonly #accountId: string;
+
+  constructor(region: string, accountId: string) {
+    this.#region = region;
+    this.#accountId = accountId;
+  }
+
+  // ---- helpers for tests -------------------------------------------------------------------
+
+  put(
+    id: string,
+    value: LocalSecretValue,
+    options?: LocalSecretPutOptions,
+  ): { arn: string; name: string; versionId: string } {
+    const secretString = serialise(value, options);
+    let secret = this.#find(id);
+    if (secret === undefined) {
+      if (id.startsWith('arn:')) throw new Error(`local secrets.put: create secrets by name, not ARN (${id})`);
+      const now = epochSeconds();
+      secret = {
+        name: id,
+        arn: `arn:aws:secretsmanager:${this.#region}:${this.#accountId}:secret:${id}-${arnSuffix()}`,
+        createdDate: now,
+        lastChangedDate: now,
+        lastAccessedDate: undefined,
+        denied: false,
+        versions: new Map(),
+      };
+      this.#byName.set(secret.name, secret);
+      this.#byArn.set(secret.arn, secret);
+    }
+    const version = this.#addVersion(secret, secretString);
+    this.#moveCurrentTo(secret, version);
+    return { arn: secret.arn, name: secret.name, versionId: version.id };
+  }
+
+  stagePending(id: string, value: LocalSecretValue, options?: LocalSecretPutOptions): string {
+    const secret = this.#require(id);
+    const version = this.#addVersion(secret, serialise(value, options));
+    this.#moveLabel(secret, AWSPENDING, version);
+    return version.id;
+  }
+
+  promote(id: string): { current: string; previous: string | undefined } {
+    const secret = this.#require(id);
+    const pending = this.#holder(secret, AWSPENDING);
+    if (pending === undefined) throw new Error(`local secrets.promote: ${id} has no AWSPENDING version`);
+    const previous = this.#moveCurrentTo(secret, pending);
+    pending.stages.delete(AWSPENDING);
+    this.#prune(secret);
+    return { current: pending.id, previous };
+  }
+
+  rotate(id: string, newValue: LocalSecretValue, options?: LocalSecretPutOptions): string {
+    this.stagePending(id, newValue, options);
+    return this.promote(id).current;
+  }
+
+  deny(id: string, denied = true): void {
+    this.#require(id).denied = denied;
+  }
+
+  remove(id: string): boolean {
+    const secret = this.#find(id);
+    if (secret === undefined) return false;
+    this.#byName.delete(secret.name);
+    this.#byArn.delete(secret.arn);
+    return true;
+  }
+
+  get(id: string): LocalSecretInfo | undefined {
+    const secret = this.#find(id);
+    if (secret === undefined) return undefined;
+    const stages: Record<string, string> = {};
+    const versions = [...secret.versions.values()].map((v) => {
+      for (const s of v.stages) stages[s] = v.id;
+      return { versionId: v.id, stages: [...v.stages], secretString: v.secretString };
+    });
+    return { name: secret.name, arn: secret.arn, denied: secret.denied, versions, stages };
+  }
+
+  clear(): void {
+    this.#byName.clear();
+    this.#byArn.clear();
+  }
+
+  // ---- wire --------------------------------------------------------------------------------
+
+  /** Handle one JSON 1.1 call. `target` is the X-Amz-Target operation (without the prefix). */
+  handle(operation: string, body: string, requestId: string): Reply {
+    try {
+      let input: unknown;
+      try {
+        input = body.length === 0 ? {} : JSON.parse(body);
+      } catch {
+        throw new ServiceError('SerializationException', 'Start of structure or map found where not expected.');
+      }
+      if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+        throw new ServiceError('SerializationException', 'Start of structure or map found where not expected.');
+      }
+      const params = input as Record<string, unknown>;
+      switch (operation) {
+        case 'GetSecretValue':
+          return jsonReply(200, this.#getSecretValue(params, operation), requestId);
+        case 'DescribeSecret':
+          return jsonReply(200, this.#describeSecret(params, operation), requestId);
+        case 'ListSecretVersionIds':
+          return jsonReply(200, this.#listSecretVersionIds(params, operation), requestId);
+        default:
+          throw new ServiceError('UnknownOperationException', `Unknown operation ${operation}`);
+      }
+    } catch (error) {
+      if (error instanceof ServiceError) return secretsManagerError(error.type, error.message, requestId, error.status);
+      return secretsManagerError('InternalServiceError', 'An error occurred on the server side.', requestId, 500);
+    }
+  }
+
+  #getSecretValue(params: Record<string, unknown>, operation: string): Record<string, unknown> {
+    const secret = this.#secretFor(params, operation);
+    const versionId = optionalString(params, 'VersionId');
+    const stage = optionalString(params, 'VersionStage');
+    let version: StoredVersion | undefined;
+    if (versionId !== undefined) {
+      version = secret.versions.get(versionId);
+      if (version === undefined) {
+        throw new ServiceError(
+          'ResourceNotFoundException',
+          `Secrets Manager can't find the specified secret value for VersionId: ${versionId}`,
+        );
+      }
+      if (stage !== undefined && !version.stages.has(stage)) {
+        throw new ServiceError(
+          'ResourceNotFoundException',
+          'You provided a VersionStage that is not associated to the provided VersionId.',
+        );
+      }
+    } else {
+      const label = stage ?? AWSCURRENT;
+      version = this.#holder(secret, label);
+      if (version === undefined) {
+        throw new ServiceError(
+          'ResourceNotFoundException',
+          `Secrets Manager can't find the specified secret value for staging label: ${label}`,
+        );
+      }
+    }
+    secret.lastAccessedDate = Math.floor(epochSeconds() / 86_400) * 86_400;
+    return {
+      ARN: secret.arn,
+      Name: secret.name,
+      VersionId: version.id,
+      SecretString: version.secretString,
+      VersionStages: [...version.stages],
+      CreatedDate: version.createdDate,
+    };
+  }
+
+  #describeSecret(params: Record<string, unknown>, operation: string): Record<string, unknown> {
+    const secret = this.#secretFor(params, operation);
+    const versionIdsToStages: Record<string, string[]> = {};
+    for (const v of secret.versions.values()) {
+      if (v.stages.size > 0) versionIdsToStages[v.id] = [...v.stages];
+    }
+    const out: Record<string, unknown> = {
+      ARN: secret.arn,
+      Name: secret.name,
+      RotationEnabled: false,
+      LastChangedDate: secret.lastChangedDate,
+      VersionIdsToStages: versionIdsToStages,
+      CreatedDate: secret.createdDate,
+    };
+    if (secret.lastAccessedDate !== undefined) out.LastAccessedDate = secret.lastAccessedDate;
+    return out;
+  }
+
+  #listSecretVersionIds(params: Record<string, unknown>, operation: string): Record<string, unknown> {
+    const secret = this.#secretFor(params, operation);
+    const includeDeprecated = params.IncludeDeprecated === true;
+    const versions = [...secret.versions.values()]
+      .filter((v) => includeDeprecated || v.stages.size > 0)
+      .map((v) => ({ VersionId: v.id, VersionStages: [...v.stages], CreatedDate: v.createdDate }));
+    return { ARN: secret.arn, Name: secret.name, Versions: versions };
+  }
+
+  #secretFor(params: Record<string, unknown>, operation: string): StoredSecret {
+    const id = optionalString(params, 'SecretId');
+    if (id === undefined || id.length === 0) {
+      throw new ServiceError('InvalidParameterException', 'You must provide a SecretId.');
+    }
+    const secret = this.#find(id);
+    if (secret === undefined) {
+      throw new ServiceError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+    }
+    if (secret.denied) {
+      throw new ServiceError(
+        'AccessDeniedException',
+        `User: arn:aws:iam::${this.#accountId}:user/test is not authorized to perform: secretsmanager:${operation} on resource: ${id} because no identity-based policy allows the secretsmanager:${operation} action`,
+      );
+    }
+    return secret;
+  }
+
+  // ---- internals ---------------------------------------------------------------------------
+
+  #find(id: string): StoredSecret | undefined {
+    const byName = this.#byName.get(id);
+    if (byName !== undefined) return byName;
+    const byArn = this.#byArn.get(id);
+    if (byArn !== undefined) return byArn;
+    // A partial ARN (without the random 6-character suffix) is accepted too.
+    if (id.startsWith('arn:')) {
+      for (const secret of this.#byArn.values()) {
+        if (secret.arn.slice(0, -7) === id) return secret;
+      }
+    }
+    return undefined;
+  }
+
+  #require(id: string): StoredSecret {
+    const secret = this.#find(id);
+    if (secret === undefined) throw new Error(`local secrets: no secret ${id}; call secrets.put first`);
+    return secret;
+  }
+
+  #addVersion(secret: StoredSecret, secretString: string): StoredVersion {
+    if (secretString.length === 0) throw new Error('local secrets: a SecretString must not be empty');
+    const version: StoredVersion = {
+      id: randomUUID(),
+      secretString,
+      createdDate: epochSeconds(),
+      stages: new Set(),
+    };
+    secret.versions.set(version.id, version);
+    secret.lastChangedDate = version.createdDate;
+    return version;
+  }
+
+  #holder(secret: StoredSecret, label: string): StoredVersion | undefined {
+    for (const v of secret.versions.values()) if (v.stages.has(label)) return v;
+    return undefined;
+  }
+
+  #moveLabel(secret: StoredSecret, label: string, to: StoredVersion): void {
+    for (const v of secret.versions.values()) v.stages.delete(label);
+    to.stages.add(label);
+  }
+
+  /** Moves AWSCURRENT to `to`; the old current becomes AWSPREVIOUS. Returns the old current's id. */
+  #moveCurrentTo(secret: StoredSecret, to: StoredVersion): string | undefined {
+    const current = this.#holder(secret, AWSCURRENT);
+    if (current === to) return this.#holder(secret, AWSPREVIOUS)?.id;
+    if (current !== undefined) this.#moveLabel(secret, AWSPREVIOUS, current);
+    this.#moveLabel(secret, AWSCURRENT, to);
+    this.#prune(secret);
+    return current?.id;
+  }
+
+  #prune(secret: StoredSecret): void {
+    let deprecated = 0;
+    for (const v of secret.versions.values()) if (v.stages.size === 0) deprecated++;
+    for (const v of secret.versions.values()) {
+      if (deprecated <= MAX_DEPRECATED_VERSIONS) break;
+      if (v.stages.size === 0) {
+        secret.versions.delete(v.id);
+        deprecated--;
+      }
+    }
+  }
+}
+
+function optionalString(params: Record<string, unknown>, key: string): string | undefined {
+  const value = params[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') {
+    throw new ServiceError('SerializationException', `${key} must be a string.`);
+  }
+  return value;
+}
+
+/** An AWS JSON 1.1 error reply, as Secrets Manager sends it. */
+export function secretsManagerError(
+  type: string,
+  message: string,
+  requestId: string,
+  status = 400,
+): Reply {
+  const reply = jsonReply(status, { __type: type, message }, requestId);
+  reply.headers['x-amzn-errortype'] = type;
+  return reply;
+}
