@@ -90,7 +90,8 @@ export function cdnOriginGuard(
       deny(res);
       return;
     }
-    if (result instanceof Promise) result.then(apply, () => deny(res));
+    // `.catch` last: a throw in `apply` must not become an unhandled rejection (a crash).
+    if (result instanceof Promise) result.then(apply).catch(() => deny(res));
     else apply(result);
   }
 

@@ -1,6 +1,225 @@
-// PLACEHOLDER written by the lead so other work can compile; the AWS-sources helper replaces this file entirely.
-import type { RangeSource } from './types.js';
-export interface IpRangesSourceOptions { readonly url?: string; readonly timeoutMs?: number }
-export function ipRangesSource(_options: IpRangesSourceOptions = {}): RangeSource {
-  return { name: 'ip-ranges', load: async () => { throw new Error('not implemented'); } };
+/**
+ * Range source backed by AWS's public ip-ranges.json, filtered to CloudFront's origin-facing
+ * service. Only loads; caching, refresh and last-known-good live in the cache layer.
+ * @module
+ */
+import { SourceError } from '../errors.js';
+import { DEFAULT_IP_RANGES_URL } from '../options.js';
+import type { RangeSnapshot, RangeSource } from './types.js';
+
+const DEFAULT_TIMEOUT_MS = 3000;
+const DEFAULT_SERVICE = 'CLOUDFRONT_ORIGIN_FACING';
+const SOURCE_NAME = 'ip-ranges';
+
+/** Options of {@link ipRangesSource}. */
+export interface IpRangesSourceOptions {
+  /**
+   * Where to fetch the document (http or https), e.g. a mirror inside your network.
+   * Defaults to `https://ip-ranges.amazonaws.com/ip-ranges.json`.
+   * @example
+   * ipRangesSource({ url: 'https://mirror.internal/ip-ranges.json' });
+   */
+  readonly url?: string;
+  /**
+   * The `service` whose prefixes are taken. Never use `CLOUDFRONT`: those are the
+   * viewer-facing edge addresses, not the ones that connect to your origin.
+   * Defaults to `CLOUDFRONT_ORIGIN_FACING`.
+   * @example
+   * ipRangesSource({ service: 'CLOUDFRONT_ORIGIN_FACING' });
+   */
+  readonly service?: string;
+  /**
+   * Upper bound in milliseconds for one whole `load()` (request and body). Defaults to `3000`.
+   * @example
+   * ipRangesSource({ timeoutMs: 5000 });
+   */
+  readonly timeoutMs?: number;
+  /**
+   * The fetch implementation (e.g. one with a proxy dispatcher). Defaults to the global `fetch`.
+   * @example
+   * ipRangesSource({ fetch: (input, init) => fetch(input, { ...init, keepalive: true }) });
+   */
+  readonly fetch?: typeof fetch;
+}
+
+/**
+ * A {@link RangeSource} reading CloudFront's origin-facing ranges from AWS's public
+ * ip-ranges.json: IPv4 `prefixes[].ip_prefix` and IPv6 `ipv6_prefixes[].ipv6_prefix` whose
+ * `service` is `CLOUDFRONT_ORIGIN_FACING`. `snapshot.version` is the document's `syncToken`.
+ * Sends `If-None-Match` with the last ETag; a 304 answers the previous snapshot. A non-2xx
+ * status (`awsCode` `HTTP <status>`), invalid JSON, an unexpected shape or no matching prefix
+ * fails the load with a `SourceError`, so the guard keeps its last-known-good ranges.
+ *
+ * Needs no AWS credentials. Defaults to AWS's URL, `CLOUDFRONT_ORIGIN_FACING` and a 3000 ms timeout.
+ * @example
+ * import { createOriginVerifier, ipRangesSource } from '@cdn-origin-guard/core';
+ *
+ * const verifier = createOriginVerifier({
+ *   secret: process.env.ORIGIN_SECRET,
+ *   ranges: ipRangesSource(),
+ * });
+ */
+export function ipRangesSource(options: Readonly<IpRangesSourceOptions> = {}): RangeSource {
+  const url = options.url ?? DEFAULT_IP_RANGES_URL;
+  let parsedUrl: URL;
+  try {
+    parsedUrl = new URL(url);
+  } catch {
+    throw new SourceError(SOURCE_NAME, '`url` is not a valid URL.');
+  }
+  if (parsedUrl.protocol !== 'https:' && parsedUrl.protocol !== 'http:') {
+    throw new SourceError(SOURCE_NAME, `\`url\` must be http or https, got ${parsedUrl.protocol}.`);
+  }
+  // Never echo credentials or query strings (e.g. a presigned mirror URL) in messages.
+  const shownUrl = `${parsedUrl.origin}${parsedUrl.pathname}`;
+  const service = options.service ?? DEFAULT_SERVICE;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw new SourceError(
+      SOURCE_NAME,
+      `\`timeoutMs\` must be a positive number of milliseconds, got ${String(timeoutMs)}.`,
+    );
+  }
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  if (typeof fetchImpl !== 'function') {
+    throw new SourceError(SOURCE_NAME, 'no `fetch` available; pass the `fetch` option.');
+  }
+  let last: { etag: string; snapshot: RangeSnapshot } | undefined;
+
+  const invalid = (problem: string): SourceError =>
+    new SourceError(SOURCE_NAME, `${shownUrl} is not a valid ip-ranges document: ${problem}.`);
+
+  const parse = (text: string): RangeSnapshot => {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      throw invalid('the body is not JSON');
+    }
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+      throw invalid('expected a JSON object');
+    const { syncToken, prefixes, ipv6_prefixes: ipv6Prefixes } = doc as Record<string, unknown>;
+    if (
+      (typeof syncToken !== 'string' || syncToken.length === 0) &&
+      typeof syncToken !== 'number'
+    ) {
+      throw invalid('`syncToken` is missing');
+    }
+    if (!Array.isArray(prefixes)) throw invalid('`prefixes` is not an array');
+    if (ipv6Prefixes !== undefined && !Array.isArray(ipv6Prefixes))
+      throw invalid('`ipv6_prefixes` is not an array');
+    const cidrs = new Set<string>();
+    const take = (
+      list: readonly unknown[],
+      listName: string,
+      key: string,
+      separator: string,
+    ): void => {
+      for (const [i, item] of list.entries()) {
+        if (item === null || typeof item !== 'object')
+          throw invalid(`\`${listName}[${i}]\` is not an object`);
+        const entry = item as Record<string, unknown>;
+        if (entry.service !== service) continue;
+        const cidr = entry[key];
+        if (typeof cidr !== 'string' || !cidr.includes('/') || !cidr.includes(separator)) {
+          throw invalid(
+            `\`${listName}[${i}].${key}\` is not an ${separator === '.' ? 'IPv4' : 'IPv6'} CIDR`,
+          );
+        }
+        cidrs.add(cidr.trim());
+      }
+    };
+    take(prefixes, 'prefixes', 'ip_prefix', '.');
+    take(ipv6Prefixes ?? [], 'ipv6_prefixes', 'ipv6_prefix', ':');
+    const version = String(syncToken);
+    if (cidrs.size === 0) {
+      throw new SourceError(
+        SOURCE_NAME,
+        `${shownUrl} (syncToken ${version}) lists no ${service} prefixes; an empty list never replaces the current ranges.`,
+      );
+    }
+    return { cidrs: [...cidrs], version };
+  };
+
+  return {
+    name: SOURCE_NAME,
+    async load(signal: AbortSignal): Promise<RangeSnapshot> {
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const combined = AbortSignal.any([signal, timeout]);
+      const failed = (error: unknown): SourceError => {
+        if (error instanceof SourceError) return error;
+        if (timeout.aborted && !signal.aborted) {
+          return new SourceError(SOURCE_NAME, `GET ${shownUrl} timed out after ${timeoutMs} ms.`, {
+            cause: error,
+            awsCode: 'TimeoutError',
+          });
+        }
+        if (signal.aborted) {
+          return new SourceError(SOURCE_NAME, `GET ${shownUrl} was aborted.`, {
+            cause: signal.reason,
+            awsCode: 'AbortError',
+          });
+        }
+        const cause = (error as { cause?: { code?: unknown } } | undefined)?.cause;
+        const code = typeof cause?.code === 'string' ? cause.code : undefined;
+        const message = error instanceof Error ? error.message : String(error);
+        return new SourceError(
+          SOURCE_NAME,
+          `GET ${shownUrl} failed: ${code === undefined ? message : `${code} (${message})`}.`,
+          { cause: error, awsCode: code },
+        );
+      };
+      try {
+        const headers: Record<string, string> = { accept: 'application/json' };
+        if (last !== undefined) headers['if-none-match'] = last.etag;
+        const work = (async (): Promise<RangeSnapshot> => {
+          const response = await fetchImpl(url, { headers, signal: combined, redirect: 'follow' });
+          if (response.status === 304 && last !== undefined) {
+            await response.body?.cancel().catch(() => undefined);
+            return last.snapshot;
+          }
+          if (!response.ok) {
+            await response.body?.cancel().catch(() => undefined);
+            throw new SourceError(
+              SOURCE_NAME,
+              `GET ${shownUrl} answered HTTP ${response.status}.`,
+              {
+                awsCode: `HTTP ${response.status}`,
+              },
+            );
+          }
+          const snapshot = parse(await response.text());
+          const etag = response.headers.get('etag');
+          last = etag === null ? undefined : { etag, snapshot };
+          return snapshot;
+        })();
+        // Also bound a custom `fetch` that ignores the signal.
+        return await untilAborted(work, combined);
+      } catch (error) {
+        throw failed(error);
+      }
+    },
+  };
+}
+
+/** `promise`, or a rejection as soon as `signal` aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }

@@ -1,6 +1,491 @@
-// PLACEHOLDER written by the lead so other work can compile; the AWS-sources helper replaces this file entirely.
-import type { RangeSource } from './types.js';
-export interface PrefixListSourceOptions { readonly names?: readonly string[]; readonly ipv6?: boolean; readonly client?: unknown; readonly region?: string | undefined; readonly timeoutMs?: number }
-export function prefixListSource(_options: PrefixListSourceOptions = {}): RangeSource {
-  return { name: 'prefix-list', load: async () => { throw new Error('not implemented'); } };
+/**
+ * Range source backed by EC2 managed prefix lists (CloudFront's origin-facing lists by default):
+ * resolve each name to its id, then read the entries with pagination.
+ * Only loads; caching, refresh and last-known-good live in the cache layer.
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import type { EC2Client, EC2ClientConfig, ManagedPrefixList } from '@aws-sdk/client-ec2';
+import { SourceError } from '../errors.js';
+import { CLOUDFRONT_PREFIX_LIST, CLOUDFRONT_PREFIX_LIST_IPV6 } from '../options.js';
+import type { RangeSnapshot, RangeSource } from './types.js';
+
+const DEFAULT_TIMEOUT_MS = 3000;
+const MAX_PAGE_SIZE = 100;
+/** Guard against a NextToken loop: 100 pages of 100 entries is far above any real list. */
+const MAX_PAGES = 100;
+const NOT_FOUND = 'InvalidPrefixListID.NotFound';
+const SOURCE_NAME = 'prefix-list';
+
+/** Options of {@link prefixListSource}. */
+export interface PrefixListSourceOptions {
+  /**
+   * Names of the managed prefix lists to read. Each is resolved to its id (ids differ per
+   * region) once per source and again when EC2 reports the id unknown.
+   * Defaults to `['com.amazonaws.global.cloudfront.origin-facing']`.
+   * @example
+   * prefixListSource({ names: ['com.amazonaws.global.cloudfront.origin-facing'] });
+   */
+  readonly names?: readonly string[];
+  /**
+   * Also read `com.amazonaws.global.ipv6.cloudfront.origin-facing`. Defaults to `false`.
+   * @example
+   * prefixListSource({ ipv6: true });
+   */
+  readonly ipv6?: boolean;
+  /**
+   * A client to use as is (the source never destroys it). Its own timeouts and retries apply
+   * per attempt; `timeoutMs` still bounds the whole load. Defaults to a client created on the
+   * first load (the SDK is an optional peer dependency) and destroyed by `close()`.
+   * @example
+   * import { EC2Client } from '@aws-sdk/client-ec2';
+   * prefixListSource({ client: new EC2Client({ region: 'eu-west-1' }) });
+   */
+  readonly client?: EC2Client;
+  /**
+   * Region of the created client. Ignored with `client`. Defaults to the SDK's default chain
+   * (`AWS_REGION`, shared config, ...).
+   * @example
+   * prefixListSource({ region: 'eu-west-1' });
+   */
+  readonly region?: string;
+  /**
+   * Endpoint of the created client. Ignored with `client`. Defaults to the SDK's resolution,
+   * which honours `AWS_ENDPOINT_URL_EC2`.
+   * @example
+   * prefixListSource({ endpoint: 'http://127.0.0.1:4566' });
+   */
+  readonly endpoint?: string;
+  /**
+   * Upper bound in milliseconds for one whole `load()`, every page and SDK retry included;
+   * also the created client's connection and request timeouts. Defaults to `3000`.
+   * @example
+   * prefixListSource({ timeoutMs: 5000 });
+   */
+  readonly timeoutMs?: number;
+  /**
+   * `MaxResults` of each `GetManagedPrefixListEntries` page, 1 to 100. Defaults to `100`.
+   * @example
+   * prefixListSource({ pageSize: 50 });
+   */
+  readonly pageSize?: number;
+}
+
+interface ListInfo {
+  readonly name: string;
+  readonly id: string;
+  readonly version: number | undefined;
+}
+
+/**
+ * A {@link RangeSource} reading CloudFront's origin-facing ranges from EC2 managed prefix lists.
+ *
+ * Each `load()` sends one `DescribeManagedPrefixLists` for all lists (by cached id, or by name
+ * on the first load and after `InvalidPrefixListID.NotFound`), then, for each list whose
+ * version changed since this source last read it, `GetManagedPrefixListEntries` page by page
+ * pinned to that version (`TargetVersion`), so pages never mix two versions. An unchanged
+ * version reuses the entries this source read before: a steady-state refresh is one API call.
+ * `snapshot.version` is `name@version` per list (a hash of the sorted entries when EC2 leaves
+ * the version out). An unknown name or an empty list fails the load with a `SourceError`, so
+ * the guard keeps its last-known-good ranges.
+ *
+ * Needs `ec2:DescribeManagedPrefixLists` and `ec2:GetManagedPrefixListEntries`.
+ * Defaults to the IPv4 CloudFront origin-facing list and a 3000 ms timeout.
+ * @example
+ * import { createOriginVerifier, prefixListSource } from '@cdn-origin-guard/core';
+ *
+ * const verifier = createOriginVerifier({
+ *   secret: process.env.ORIGIN_SECRET,
+ *   ranges: prefixListSource({ ipv6: true }),
+ * });
+ */
+export function prefixListSource(options: Readonly<PrefixListSourceOptions> = {}): RangeSource {
+  const names = [
+    ...new Set([
+      ...(options.names ?? [CLOUDFRONT_PREFIX_LIST]),
+      ...(options.ipv6 === true ? [CLOUDFRONT_PREFIX_LIST_IPV6] : []),
+    ]),
+  ];
+  if (names.length === 0 || names.some((n) => typeof n !== 'string' || n.length === 0)) {
+    throw new SourceError(SOURCE_NAME, '`names` must be a non-empty list of prefix list names.');
+  }
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw new SourceError(
+      SOURCE_NAME,
+      `\`timeoutMs\` must be a positive number of milliseconds, got ${String(timeoutMs)}.`,
+    );
+  }
+  const pageSize = options.pageSize ?? MAX_PAGE_SIZE;
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
+    throw new SourceError(
+      SOURCE_NAME,
+      `\`pageSize\` must be an integer from 1 to ${MAX_PAGE_SIZE}, got ${String(pageSize)}.`,
+    );
+  }
+  const injected = options.client;
+  /** name -> prefix list id, resolved by name at least once per source. */
+  const ids = new Map<string, string>();
+  /** id -> the entries read for a version, reused while the version does not change. */
+  const lastRead = new Map<string, { version: number; cidrs: readonly string[] }>();
+  let created: Promise<EC2Client> | undefined;
+  let sdk: Promise<SdkModule> | undefined;
+  let closed = false;
+
+  const loadSdk = (): Promise<SdkModule> => {
+    sdk ??= import('@aws-sdk/client-ec2').catch((cause: unknown) => {
+      sdk = undefined;
+      throw new SourceError(
+        SOURCE_NAME,
+        'needs the optional peer dependency `@aws-sdk/client-ec2`; install it next to @cdn-origin-guard/core.',
+        { cause },
+      );
+    });
+    return sdk;
+  };
+
+  const getClient = (): Promise<EC2Client> => {
+    if (injected !== undefined) return Promise.resolve(injected);
+    created ??= (async () => {
+      const { EC2Client } = await loadSdk();
+      const config: EC2ClientConfig = { requestHandler: await createRequestHandler(timeoutMs) };
+      if (options.region !== undefined) config.region = options.region;
+      if (options.endpoint !== undefined) config.endpoint = options.endpoint;
+      return new EC2Client(config);
+    })().catch((error: unknown) => {
+      created = undefined;
+      throw error;
+    });
+    return created;
+  };
+
+  const fail = (what: string, error: unknown): SourceError => {
+    const code = awsErrorCode(error);
+    return new SourceError(
+      SOURCE_NAME,
+      `${what} failed with ${code ?? 'an unknown error'}${describeAwsError(error)}.`,
+      { cause: error, awsCode: code },
+    );
+  };
+
+  /** Every page of DescribeManagedPrefixLists for one request. */
+  const describe = async (
+    client: EC2Client,
+    mod: SdkModule,
+    input: { PrefixListIds?: string[]; Filters?: { Name: string; Values: string[] }[] },
+    signal: AbortSignal,
+  ): Promise<ManagedPrefixList[]> => {
+    const lists: ManagedPrefixList[] = [];
+    let token: string | undefined;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const out = await client.send(
+        new mod.DescribeManagedPrefixListsCommand({ ...input, NextToken: token }),
+        { abortSignal: signal },
+      );
+      lists.push(...(out.PrefixLists ?? []));
+      token = out.NextToken || undefined;
+      if (token === undefined) return lists;
+    }
+    throw new SourceError(
+      SOURCE_NAME,
+      `DescribeManagedPrefixLists returned more than ${MAX_PAGES} pages.`,
+    );
+  };
+
+  /** Current id and version of every list, re-resolving by name when a cached id is unknown. */
+  const resolve = async (
+    client: EC2Client,
+    mod: SdkModule,
+    signal: AbortSignal,
+  ): Promise<ListInfo[]> => {
+    const cached = names.map((n) => ids.get(n));
+    if (cached.every((id): id is string => id !== undefined)) {
+      try {
+        const found = await describe(client, mod, { PrefixListIds: cached }, signal);
+        const infos = names.map((name) =>
+          pick(
+            name,
+            found.filter((l) => l.PrefixListName === name),
+          ),
+        );
+        if (infos.every((i): i is ListInfo => i !== undefined && i.id === ids.get(i.name)))
+          return infos;
+      } catch (error) {
+        if (awsErrorCode(error) !== NOT_FOUND) throw error;
+      }
+      ids.clear();
+    }
+    const found = await describe(
+      client,
+      mod,
+      { Filters: [{ Name: 'prefix-list-name', Values: names }] },
+      signal,
+    );
+    return names.map((name) => {
+      const info = pick(
+        name,
+        found.filter((l) => l.PrefixListName === name),
+      );
+      if (info === undefined) {
+        throw new SourceError(
+          SOURCE_NAME,
+          `managed prefix list "${name}" was not found (DescribeManagedPrefixLists by name returned no such list in the client's region).`,
+        );
+      }
+      ids.set(name, info.id);
+      return info;
+    });
+  };
+
+  /** Every entry of one list at `info.version`, or the entries read before for that version. */
+  const entries = async (
+    client: EC2Client,
+    mod: SdkModule,
+    info: ListInfo,
+    signal: AbortSignal,
+  ): Promise<readonly string[]> => {
+    const previous = lastRead.get(info.id);
+    if (info.version !== undefined && previous?.version === info.version) return previous.cidrs;
+    const cidrs = new Set<string>();
+    const seen = new Set<string>();
+    let token: string | undefined;
+    for (let page = 0; ; page++) {
+      if (page >= MAX_PAGES) {
+        throw new SourceError(
+          SOURCE_NAME,
+          `prefix list "${info.name}" (${info.id}) returned more than ${MAX_PAGES} pages.`,
+        );
+      }
+      const out = await client.send(
+        new mod.GetManagedPrefixListEntriesCommand({
+          PrefixListId: info.id,
+          MaxResults: pageSize,
+          NextToken: token,
+          TargetVersion: info.version,
+        }),
+        { abortSignal: signal },
+      );
+      for (const entry of out.Entries ?? []) {
+        const cidr = entry.Cidr?.trim();
+        if (cidr === undefined || cidr.length === 0 || !cidr.includes('/')) {
+          throw new SourceError(
+            SOURCE_NAME,
+            `prefix list "${info.name}" (${info.id}) has an entry without a CIDR.`,
+          );
+        }
+        cidrs.add(cidr);
+      }
+      token = out.NextToken || undefined;
+      if (token === undefined) break;
+      if (seen.has(token)) {
+        throw new SourceError(
+          SOURCE_NAME,
+          `prefix list "${info.name}" (${info.id}): EC2 repeated a NextToken.`,
+        );
+      }
+      seen.add(token);
+    }
+    if (cidrs.size === 0) {
+      throw new SourceError(
+        SOURCE_NAME,
+        `prefix list "${info.name}" (${info.id}) has no entries; an empty list never replaces the current ranges.`,
+      );
+    }
+    const list = [...cidrs];
+    if (info.version !== undefined) lastRead.set(info.id, { version: info.version, cidrs: list });
+    return list;
+  };
+
+  /** `staleId.value` is set when an id resolved in this load was unknown to GetManagedPrefixListEntries. */
+  const loadOnce = async (
+    signal: AbortSignal,
+    staleId: { value: boolean },
+  ): Promise<RangeSnapshot> => {
+    const [client, mod] = await Promise.all([getClient(), loadSdk()]);
+    let infos: ListInfo[];
+    try {
+      infos = await resolve(client, mod, signal);
+    } catch (error) {
+      if (error instanceof SourceError || signal.aborted) throw error;
+      throw fail(`DescribeManagedPrefixLists for ${names.map((n) => `"${n}"`).join(', ')}`, error);
+    }
+    const lists = await Promise.all(
+      infos.map(async (info) => {
+        try {
+          return { info, cidrs: await entries(client, mod, info, signal) };
+        } catch (error) {
+          if (error instanceof SourceError || signal.aborted) throw error;
+          if (awsErrorCode(error) === NOT_FOUND) {
+            ids.delete(info.name);
+            staleId.value = true;
+          }
+          throw fail(
+            `GetManagedPrefixListEntries for prefix list "${info.name}" (${info.id})`,
+            error,
+          );
+        }
+      }),
+    );
+    const cidrs = [...new Set(lists.flatMap((l) => l.cidrs))];
+    const version = lists
+      .map(({ info, cidrs: c }) => `${info.name}@${info.version ?? `sha256:${digest(c)}`}`)
+      .join(',');
+    return { cidrs, version };
+  };
+
+  return {
+    name: SOURCE_NAME,
+    async load(signal: AbortSignal): Promise<RangeSnapshot> {
+      if (closed) throw new SourceError(SOURCE_NAME, 'load() called after close().');
+      const deadline = createDeadline(signal, timeoutMs);
+      try {
+        const run = async (): Promise<RangeSnapshot> => {
+          const staleId = { value: false };
+          try {
+            return await loadOnce(deadline.signal, staleId);
+          } catch (error) {
+            // The id went away between Describe and Get (list recreated): resolve by name once more.
+            if (staleId.value && !deadline.signal.aborted)
+              return loadOnce(deadline.signal, { value: false });
+            throw error;
+          }
+        };
+        return await untilAborted(run(), deadline.signal);
+      } catch (error) {
+        if (deadline.signal.aborted)
+          throw deadline.error(
+            SOURCE_NAME,
+            `reading prefix lists ${names.map((n) => `"${n}"`).join(', ')}`,
+          );
+        if (error instanceof SourceError) throw error;
+        throw fail('loading prefix lists', error);
+      } finally {
+        deadline.dispose();
+      }
+    },
+    async close(): Promise<void> {
+      closed = true;
+      const pending = created;
+      created = undefined;
+      if (pending !== undefined) {
+        const client = await pending.catch(() => undefined);
+        client?.destroy();
+      }
+    },
+  };
+}
+
+type SdkModule = typeof import('@aws-sdk/client-ec2');
+
+/** The list for `name`, preferring an AWS-managed one when several share the name. */
+function pick(name: string, lists: readonly ManagedPrefixList[]): ListInfo | undefined {
+  const chosen = lists.find((l) => l.OwnerId === 'AWS') ?? lists[0];
+  if (chosen?.PrefixListId === undefined) return undefined;
+  return { name, id: chosen.PrefixListId, version: chosen.Version ?? undefined };
+}
+
+function digest(cidrs: readonly string[]): string {
+  return createHash('sha256')
+    .update([...cidrs].sort().join('\n'))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+// ---- shared with secrets-manager.ts (kept file-local on purpose: each source is one file) --
+
+/** The SDK's request handler with connection/request timeouts that throw. */
+async function createRequestHandler(timeoutMs: number): Promise<EC2ClientConfig['requestHandler']> {
+  const settings = {
+    connectionTimeout: timeoutMs,
+    requestTimeout: timeoutMs,
+    throwOnRequestTimeout: true,
+  };
+  try {
+    const { NodeHttpHandler } = await import('@smithy/node-http-handler');
+    return new NodeHttpHandler(settings);
+  } catch {
+    // Not resolvable from here (strict installs): the client builds the same handler from options.
+    return settings;
+  }
+}
+
+interface Deadline {
+  readonly signal: AbortSignal;
+  error(source: string, what: string): SourceError;
+  dispose(): void;
+}
+
+/** The caller's signal combined with a timeout; detaches from the caller's signal on dispose. */
+function createDeadline(parent: AbortSignal, timeoutMs: number): Deadline {
+  const controller = new AbortController();
+  let timedOut = false;
+  const onAbort = (): void => controller.abort(parent.reason);
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError'));
+  }, timeoutMs);
+  if (parent.aborted) onAbort();
+  else parent.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    error(source, what) {
+      return timedOut
+        ? new SourceError(source, `${what} timed out after ${timeoutMs} ms.`, {
+            cause: controller.signal.reason,
+            awsCode: 'TimeoutError',
+          })
+        : new SourceError(source, `${what} was aborted.`, {
+            cause: parent.reason,
+            awsCode: 'AbortError',
+          });
+    },
+    dispose() {
+      clearTimeout(timer);
+      parent.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+/** `promise`, or a rejection as soon as `signal` aborts (the SDK may sleep between retries). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** The AWS error code (the SDK error's `name`), e.g. `UnauthorizedOperation`. */
+function awsErrorCode(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'name' in error) {
+    const value = (error as { name?: unknown }).name;
+    return typeof value === 'string' && value.length > 0 && value !== 'Error' ? value : undefined;
+  }
+  return undefined;
+}
+
+/** ` (HTTP 400 after 1 attempt): message` from an SDK error, on one line and capped. */
+function describeAwsError(error: unknown): string {
+  if (typeof error !== 'object' || error === null) return '';
+  const meta = (error as { $metadata?: { httpStatusCode?: number; attempts?: number } }).$metadata;
+  const parts: string[] = [];
+  if (meta?.httpStatusCode !== undefined) parts.push(`HTTP ${meta.httpStatusCode}`);
+  if (meta?.attempts !== undefined)
+    parts.push(`after ${meta.attempts} attempt${meta.attempts === 1 ? '' : 's'}`);
+  const raw = (error as { message?: unknown }).message;
+  const message = typeof raw === 'string' ? raw.replace(/\s+/g, ' ').trim().slice(0, 300) : '';
+  return `${parts.length > 0 ? ` (${parts.join(' ')})` : ''}${message.length > 0 ? `: ${message}` : ''}`;
 }

@@ -1,6 +1,376 @@
-// PLACEHOLDER written by the lead so other work can compile; the AWS-sources helper replaces this file entirely.
-import type { SecretSource } from './types.js';
-export interface SecretsManagerSourceOptions { readonly secretId: string; readonly jsonKey?: string | undefined; readonly stages?: readonly string[]; readonly client?: unknown; readonly region?: string | undefined; readonly timeoutMs?: number }
-export function secretsManagerSource(options: SecretsManagerSourceOptions): SecretSource {
-  return { name: `secrets-manager:${options.secretId}`, load: async () => { throw new Error('not implemented'); } };
+/**
+ * Secret source backed by AWS Secrets Manager: one `GetSecretValue` per staging label.
+ * Only loads; caching, refresh and last-known-good live in the cache layer.
+ * @module
+ */
+import type {
+  GetSecretValueCommandOutput,
+  SecretsManagerClient,
+  SecretsManagerClientConfig,
+} from '@aws-sdk/client-secrets-manager';
+import type { SecretStage } from '../decision.js';
+import { SourceError } from '../errors.js';
+import { DEFAULT_SECRET_STAGES } from '../options.js';
+import { secretValueProblem } from '../secret/compare.js';
+import type { SecretSnapshot, SecretSource, SecretValue } from './types.js';
+
+const DEFAULT_TIMEOUT_MS = 3000;
+const REQUIRED_STAGE = 'AWSCURRENT';
+
+/** Options of {@link secretsManagerSource}. */
+export interface SecretsManagerSourceOptions {
+  /**
+   * The secret's name or ARN.
+   * @example
+   * secretsManagerSource({ secretId: 'prod/cloudfront/origin-verify' });
+   */
+  readonly secretId: string;
+  /**
+   * Read this key of a JSON `SecretString` (`{"header":"..."}`) instead of the whole string.
+   * The key's value must be a string. Defaults to `undefined` (the whole SecretString).
+   * @example
+   * secretsManagerSource({ secretId: 'prod/cloudfront', jsonKey: 'originVerify' });
+   */
+  readonly jsonKey?: string;
+  /**
+   * Staging labels to load. `AWSCURRENT` is required and always loaded; the others are
+   * optional (a label that does not exist on the secret is skipped). Defaults to
+   * `['AWSCURRENT', 'AWSPREVIOUS', 'AWSPENDING']`.
+   * @example
+   * secretsManagerSource({ secretId: 'prod/origin-verify', stages: ['AWSCURRENT', 'AWSPREVIOUS'] });
+   */
+  readonly stages?: readonly SecretStage[];
+  /**
+   * A client to use as is (the source never destroys it). Its own timeouts and retries apply
+   * per attempt; `timeoutMs` still bounds the whole load. Defaults to a client created on the
+   * first load (the SDK is an optional peer dependency) and destroyed by `close()`.
+   * @example
+   * import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+   * secretsManagerSource({ secretId: 'prod/origin-verify', client: new SecretsManagerClient({}) });
+   */
+  readonly client?: SecretsManagerClient;
+  /**
+   * Region of the created client. Ignored with `client`. Defaults to the SDK's default chain
+   * (`AWS_REGION`, shared config, ...).
+   * @example
+   * secretsManagerSource({ secretId: 'prod/origin-verify', region: 'eu-west-1' });
+   */
+  readonly region?: string;
+  /**
+   * Endpoint of the created client (e.g. a VPC endpoint or a local test server). Ignored with
+   * `client`. Defaults to the SDK's resolution, which honours `AWS_ENDPOINT_URL_SECRETS_MANAGER`.
+   * @example
+   * secretsManagerSource({ secretId: 'prod/origin-verify', endpoint: 'http://127.0.0.1:4566' });
+   */
+  readonly endpoint?: string;
+  /**
+   * Upper bound in milliseconds for one whole `load()`, SDK retries included; also the created
+   * client's connection and request timeouts. Defaults to `3000`.
+   * @example
+   * secretsManagerSource({ secretId: 'prod/origin-verify', timeoutMs: 1500 });
+   */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * A {@link SecretSource} reading the secret header value from AWS Secrets Manager.
+ *
+ * Each `load()` sends one `GetSecretValue` per stage, in parallel, and resolves with one
+ * value per stage found (two stages on the same version still give two entries, so stats can
+ * tell them apart). `AWSCURRENT` must load. A missing optional stage (`ResourceNotFoundException`,
+ * e.g. no `AWSPREVIOUS` before the first rotation) is skipped; any other failure of an optional
+ * stage, and an invalid value at any stage, fail the whole load so the guard keeps its
+ * last-known-good values instead of silently dropping a value still in use during a rotation.
+ * Values must be 16-256 printable ASCII characters (0x21-0x7E). Errors are `SourceError`s
+ * naming the secret id, the stage and the AWS error code (`awsCode`); they never contain a value.
+ *
+ * Defaults to stages `AWSCURRENT`, `AWSPREVIOUS` and `AWSPENDING`, and a 3000 ms timeout.
+ * @example
+ * import { createOriginVerifier, secretsManagerSource } from '@cdn-origin-guard/core';
+ *
+ * const verifier = createOriginVerifier({
+ *   secret: secretsManagerSource({ secretId: 'prod/cloudfront/origin-verify' }),
+ * });
+ */
+export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptions>): SecretSource {
+  const secretId = options.secretId;
+  if (typeof secretId !== 'string' || secretId.length === 0) {
+    throw new SourceError(
+      'secrets-manager',
+      '`secretId` must be a non-empty string (a secret name or ARN).',
+    );
+  }
+  const name = `secrets-manager:${secretId}`;
+  const jsonKey = options.jsonKey;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw new SourceError(
+      name,
+      `\`timeoutMs\` must be a positive number of milliseconds, got ${String(timeoutMs)}.`,
+    );
+  }
+  const stages = [...new Set([REQUIRED_STAGE, ...(options.stages ?? DEFAULT_SECRET_STAGES)])];
+  const injected = options.client;
+  let created: Promise<SecretsManagerClient> | undefined;
+  let sdk: Promise<SdkModule> | undefined;
+  let closed = false;
+
+  const loadSdk = (): Promise<SdkModule> => {
+    sdk ??= import('@aws-sdk/client-secrets-manager').catch((cause: unknown) => {
+      sdk = undefined;
+      throw new SourceError(
+        name,
+        'needs the optional peer dependency `@aws-sdk/client-secrets-manager`; install it next to @cdn-origin-guard/core.',
+        { cause },
+      );
+    });
+    return sdk;
+  };
+
+  const getClient = (): Promise<SecretsManagerClient> => {
+    if (injected !== undefined) return Promise.resolve(injected);
+    created ??= (async () => {
+      const { SecretsManagerClient } = await loadSdk();
+      const config: SecretsManagerClientConfig = {
+        requestHandler: await createRequestHandler(timeoutMs),
+      };
+      if (options.region !== undefined) config.region = options.region;
+      if (options.endpoint !== undefined) config.endpoint = options.endpoint;
+      return new SecretsManagerClient(config);
+    })().catch((error: unknown) => {
+      created = undefined;
+      throw error;
+    });
+    return created;
+  };
+
+  const fail = (stage: string, error: unknown): SourceError => {
+    const code = awsErrorCode(error);
+    return new SourceError(
+      name,
+      `GetSecretValue for stage ${stage} of secret "${secretId}" failed with ${code ?? 'an unknown error'}${describeAwsError(error)}.`,
+      { cause: error, awsCode: code },
+    );
+  };
+
+  const toValue = (stage: string, output: GetSecretValueCommandOutput): SecretValue => {
+    const where = `secret "${secretId}" stage ${stage}${output.VersionId === undefined ? '' : ` (version ${output.VersionId})`}`;
+    const raw = output.SecretString;
+    if (typeof raw !== 'string') {
+      throw new SourceError(
+        name,
+        `${where} has no SecretString; binary secrets are not supported.`,
+      );
+    }
+    let value = raw;
+    if (jsonKey !== undefined) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw);
+      } catch {
+        // The parser's message quotes the input, so it is deliberately not kept as the cause.
+        throw new SourceError(
+          name,
+          `${where} is not a JSON object, so \`jsonKey\` "${jsonKey}" cannot be read.`,
+        );
+      }
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+        throw new SourceError(
+          name,
+          `${where} is not a JSON object, so \`jsonKey\` "${jsonKey}" cannot be read.`,
+        );
+      }
+      const record = parsed as Record<string, unknown>;
+      if (!Object.hasOwn(record, jsonKey)) {
+        const keys = Object.keys(record).slice(0, 10);
+        throw new SourceError(
+          name,
+          `${where} has no key "${jsonKey}" (\`jsonKey\`); its keys are: ${keys.length === 0 ? '(none)' : keys.map((k) => `"${k}"`).join(', ')}.`,
+        );
+      }
+      const picked = record[jsonKey];
+      if (typeof picked !== 'string') {
+        throw new SourceError(
+          name,
+          `${where} key "${jsonKey}" holds ${picked === null ? 'null' : Array.isArray(picked) ? 'an array' : `a ${typeof picked}`}; expected a string.`,
+        );
+      }
+      value = picked;
+    }
+    const problem = secretValueProblem(value);
+    if (problem !== undefined) {
+      throw new SourceError(
+        name,
+        `${where}${jsonKey === undefined ? '' : ` key "${jsonKey}"`} is not a usable header value: it ${problem}.`,
+      );
+    }
+    return { stage, value, versionId: output.VersionId };
+  };
+
+  return {
+    name,
+    async load(signal: AbortSignal): Promise<SecretSnapshot> {
+      if (closed) throw new SourceError(name, 'load() called after close().');
+      const deadline = createDeadline(signal, timeoutMs);
+      try {
+        const work = (async () => {
+          const [client, { GetSecretValueCommand }] = await Promise.all([getClient(), loadSdk()]);
+          return Promise.allSettled(
+            stages.map((stage) =>
+              client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage }), {
+                abortSignal: deadline.signal,
+              }),
+            ),
+          );
+        })();
+        const settled = await untilAborted(work, deadline.signal);
+        const values: SecretValue[] = [];
+        for (const [i, result] of settled.entries()) {
+          const stage = stages[i] as string;
+          if (result.status === 'rejected') {
+            if (deadline.signal.aborted)
+              throw deadline.error(name, `GetSecretValue of secret "${secretId}"`);
+            if (
+              stage !== REQUIRED_STAGE &&
+              awsErrorCode(result.reason) === 'ResourceNotFoundException'
+            )
+              continue;
+            throw fail(stage, result.reason);
+          }
+          values.push(toValue(stage, result.value));
+        }
+        const version = values
+          .map((v) => `${v.stage}:${v.versionId ?? '?'}`)
+          .sort()
+          .join(',');
+        return { values, version };
+      } catch (error) {
+        if (error instanceof SourceError) throw error;
+        if (deadline.signal.aborted)
+          throw deadline.error(name, `GetSecretValue of secret "${secretId}"`);
+        throw fail(REQUIRED_STAGE, error);
+      } finally {
+        deadline.dispose();
+      }
+    },
+    async close(): Promise<void> {
+      closed = true;
+      const pending = created;
+      created = undefined;
+      if (pending !== undefined) {
+        const client = await pending.catch(() => undefined);
+        client?.destroy();
+      }
+    },
+  };
+}
+
+type SdkModule = typeof import('@aws-sdk/client-secrets-manager');
+
+// ---- shared with prefix-list.ts (kept file-local on purpose: each source is one file) ------
+
+/** The SDK's request handler with connection/request timeouts that throw. */
+async function createRequestHandler(
+  timeoutMs: number,
+): Promise<SecretsManagerClientConfig['requestHandler']> {
+  const settings = {
+    connectionTimeout: timeoutMs,
+    requestTimeout: timeoutMs,
+    throwOnRequestTimeout: true,
+  };
+  try {
+    const { NodeHttpHandler } = await import('@smithy/node-http-handler');
+    return new NodeHttpHandler(settings);
+  } catch {
+    // Not resolvable from here (strict installs): the client builds the same handler from options.
+    return settings;
+  }
+}
+
+interface Deadline {
+  /** Aborts when the caller's signal aborts or `timeoutMs` passes. */
+  readonly signal: AbortSignal;
+  /** A SourceError saying whether the load timed out or was aborted. */
+  error(source: string, what: string): SourceError;
+  dispose(): void;
+}
+
+/**
+ * The caller's signal combined with a timeout. Hand-rolled rather than
+ * `AbortSignal.any([signal, AbortSignal.timeout(ms)])`: it detaches from a long-lived caller
+ * signal when the load ends (AbortSignal.any retains dependants, nodejs/node#55351) and tells
+ * a timeout from an abort.
+ */
+function createDeadline(parent: AbortSignal, timeoutMs: number): Deadline {
+  const controller = new AbortController();
+  let timedOut = false;
+  const onAbort = (): void => controller.abort(parent.reason);
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError'));
+  }, timeoutMs);
+  if (parent.aborted) onAbort();
+  else parent.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    error(source, what) {
+      return timedOut
+        ? new SourceError(source, `${what} timed out after ${timeoutMs} ms.`, {
+            cause: controller.signal.reason,
+            awsCode: 'TimeoutError',
+          })
+        : new SourceError(source, `${what} was aborted.`, {
+            cause: parent.reason,
+            awsCode: 'AbortError',
+          });
+    },
+    dispose() {
+      clearTimeout(timer);
+      parent.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+/** `promise`, or a rejection as soon as `signal` aborts (the SDK may sleep between retries). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** The AWS error code (the SDK error's `name`), e.g. `AccessDeniedException`. */
+function awsErrorCode(error: unknown): string | undefined {
+  if (error instanceof Error || (typeof error === 'object' && error !== null && 'name' in error)) {
+    const value = (error as { name?: unknown }).name;
+    return typeof value === 'string' && value.length > 0 && value !== 'Error' ? value : undefined;
+  }
+  return undefined;
+}
+
+/** ` (HTTP 400 after 1 attempt): message` from an SDK error, on one line and capped. */
+function describeAwsError(error: unknown): string {
+  if (typeof error !== 'object' || error === null) return '';
+  const meta = (error as { $metadata?: { httpStatusCode?: number; attempts?: number } }).$metadata;
+  const parts: string[] = [];
+  if (meta?.httpStatusCode !== undefined) parts.push(`HTTP ${meta.httpStatusCode}`);
+  if (meta?.attempts !== undefined)
+    parts.push(`after ${meta.attempts} attempt${meta.attempts === 1 ? '' : 's'}`);
+  const raw = (error as { message?: unknown }).message;
+  const message = typeof raw === 'string' ? raw.replace(/\s+/g, ' ').trim().slice(0, 300) : '';
+  return `${parts.length > 0 ? ` (${parts.join(' ')})` : ''}${message.length > 0 ? `: ${message}` : ''}`;
 }

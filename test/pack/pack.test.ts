@@ -1,0 +1,161 @@
+/**
+ * Consumer check: pack every publishable package with `npm pack`, install the tarballs into a
+ * scratch project, and import them with `import` (ESM) and `require` (CommonJS), then
+ * typecheck a consumer file in both module systems.
+ */
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const packages = ['core', 'express', 'fastify', 'nestjs'].filter((p) =>
+  existsSync(join(root, 'packages', p, 'src', 'index.ts')),
+);
+const SECRET = 'Pack-Test-Origin-Verify-Value-0123456789';
+let scratch: string;
+
+function run(cmd: string, args: string[], cwd: string): string {
+  return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+beforeAll(() => {
+  if (packages.some((p) => !existsSync(join(root, 'packages', p, 'dist', 'cjs', 'index.js'))))
+    run(process.execPath, [join(root, 'scripts', 'build.mjs')], root);
+  scratch = mkdtempSync(join(tmpdir(), 'cdn-origin-guard-pack-'));
+  const tarballs = join(scratch, 'tarballs');
+  mkdirSync(tarballs);
+  run(
+    'npm',
+    [
+      'pack',
+      '--silent',
+      '--pack-destination',
+      tarballs,
+      ...packages.flatMap((p) => ['--workspace', `packages/${p}`]),
+    ],
+    root,
+  );
+  const files = readdirSync(tarballs).map((f) => join(tarballs, f));
+  const app = join(scratch, 'app');
+  mkdirSync(app);
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
+  // Install the tarballs and their own dependencies; the frameworks (peer dependencies) are
+  // linked from the root install, as an app that already has them would provide them.
+  run(
+    'npm',
+    [
+      'install',
+      '--prefer-offline',
+      '--legacy-peer-deps',
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+      ...files,
+    ],
+    app,
+  );
+  for (const peer of ['@nestjs', 'reflect-metadata', 'rxjs', 'express', 'fastify', 'tslib']) {
+    const target = join(app, 'node_modules', peer);
+    if (!existsSync(target)) symlinkSync(join(root, 'node_modules', peer), target);
+  }
+}, 240_000);
+
+afterAll(() => {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+const usage = (load: string) => `
+  ${load}
+  const v = core.createOriginVerifier({ secret: '${SECRET}', ranges: ['130.176.0.0/17'] });
+  const d = v.verify({ remoteAddress: '10.0.0.1', headers: {
+    'x-forwarded-for': '198.51.100.1, 130.176.1.2',
+    'x-amz-cf-id': 'eXAmPlEbIK6UQ6FXVQfxbTC1rZvq8J3Y4H6m2lqqvB3WqLz0PlkVXw==',
+    'x-origin-verify': '${SECRET}' } });
+  const adapters = { express: typeof express.cdnOriginGuard, fastify: typeof fastify.cdnOriginGuard, nestjs: typeof (nestjs && nestjs.CdnOriginGuardModule) };
+  console.log(JSON.stringify({ reason: d.reason, edge: d.edgeAddress, adapters }));
+`;
+
+describe('packed tarballs in a scratch project', () => {
+  it('import (ESM) resolves every package to working code', () => {
+    const script = usage(`
+      const core = await import('@cdn-origin-guard/core');
+      const express = await import('@cdn-origin-guard/express');
+      const fastify = await import('@cdn-origin-guard/fastify');
+      const nestjs = ${packages.includes('nestjs') ? "await import('@cdn-origin-guard/nestjs')" : 'null'};
+      if (!import.meta.resolve('@cdn-origin-guard/core').includes('/dist/esm/')) throw new Error('not the ESM build');
+    `);
+    const out = JSON.parse(
+      run(process.execPath, ['--input-type=module', '-e', script], join(scratch, 'app')),
+    );
+    expect(out.reason).toBe('verified');
+    expect(out.edge).toBe('130.176.1.2');
+    expect(out.adapters.express).toBe('function');
+    expect(out.adapters.fastify).toBe('function');
+    if (packages.includes('nestjs')) expect(out.adapters.nestjs).toBe('function');
+  }, 60_000);
+
+  it('require (CommonJS) resolves every package to the CommonJS build', () => {
+    const script = usage(`
+      const core = require('@cdn-origin-guard/core');
+      const express = require('@cdn-origin-guard/express');
+      const fastify = require('@cdn-origin-guard/fastify');
+      const nestjs = ${packages.includes('nestjs') ? "require('@cdn-origin-guard/nestjs')" : 'null'};
+      if (!require.resolve('@cdn-origin-guard/core').includes('/dist/cjs/')) throw new Error('not the CJS build');
+    `);
+    const out = JSON.parse(
+      run(
+        process.execPath,
+        ['--no-warnings', '--input-type=commonjs', '-e', script],
+        join(scratch, 'app'),
+      ),
+    );
+    expect(out.reason).toBe('verified');
+    expect(out.adapters.express).toBe('function');
+    expect(out.adapters.fastify).toBe('function');
+  }, 60_000);
+
+  it('ships type declarations that typecheck from ESM and CommonJS consumers', () => {
+    const app = join(scratch, 'app');
+    const body = `
+      const v = createOriginVerifier({ secret: '${SECRET}', ranges: ['130.176.0.0/17'] });
+      const d = v.verify({ remoteAddress: '10.0.0.1', headers: {} });
+      if (d.allowed && d.reason === 'verified') { const edge: string = d.edgeAddress; void edge; }
+      if (!d.allowed) { const r: import('@cdn-origin-guard/core').DenyReason = d.reason; void r; }
+    `;
+    writeFileSync(
+      join(app, 'esm.mts'),
+      `import { createOriginVerifier } from '@cdn-origin-guard/core';\n${body}`,
+    );
+    writeFileSync(
+      join(app, 'cjs.cts'),
+      `import { createOriginVerifier } from '@cdn-origin-guard/core';\n${body}`,
+    );
+    writeFileSync(
+      join(app, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          types: [],
+        },
+        files: ['esm.mts', 'cjs.cts'],
+      }),
+    );
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    expect(() => run(process.execPath, [tsc, '-p', join(app, 'tsconfig.json')], app)).not.toThrow();
+  }, 60_000);
+});
