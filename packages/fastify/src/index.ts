@@ -5,8 +5,10 @@
 import {
   createOriginVerifier,
   type Decision,
+  type DeniedDecision,
   type OriginGuardOptions,
   type OriginVerifier,
+  type ReportedDecision,
 } from '@cdn-origin-guard/core';
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -25,13 +27,18 @@ declare module 'fastify' {
   }
 }
 
-/** Plugin options: the core options, or `{ verifier }` to share one you created. */
+/**
+ * Plugin options: the core options, or `{ verifier }` to share one you created (you close it;
+ * the app's `onClose` only closes a verifier the plugin created).
+ */
 export type CdnOriginGuardPluginOptions =
   | Readonly<OriginGuardOptions>
   | { readonly verifier: OriginVerifier };
 
 const plugin: FastifyPluginCallback<CdnOriginGuardPluginOptions> = (fastify, options, done) => {
   let verifier: OriginVerifier;
+  // A verifier passed in belongs to the caller, who closes it; one created here is ours.
+  const owned = !('verifier' in options);
   try {
     verifier =
       'verifier' in options ? options.verifier : createOriginVerifier(stripFastifyKeys(options));
@@ -45,27 +52,36 @@ const plugin: FastifyPluginCallback<CdnOriginGuardPluginOptions> = (fastify, opt
   fastify.decorate('cdnOriginGuard', verifier);
   fastify.decorateRequest('cdnOriginGuard', null);
 
-  const deny = (request: FastifyRequest, reply: FastifyReply, decision: Decision | undefined) => {
-    if (level !== 'silent' && decision && !decision.allowed)
-      request.log[level](
-        {
-          cdnOriginGuard: {
-            reason: decision.reason,
-            check: decision.check,
-            peer: decision.peerAddress,
-            edge: decision.edgeAddress,
-          },
+  // One line per deny (and per would-be deny in report mode): reason codes, never a value.
+  const log = (request: FastifyRequest, decision: DeniedDecision | ReportedDecision) => {
+    if (level === 'silent') return;
+    request.log[level](
+      {
+        cdnOriginGuard: {
+          reason: decision.reason,
+          failures: decision.failures,
+          method: request.method,
+          path: request.url.split('?', 1)[0],
+          peer: decision.peerAddress,
+          edge: decision.edgeAddress,
         },
-        'cdn-origin-guard denied request',
-      );
+      },
+      decision.allowed
+        ? 'cdn-origin-guard would deny request (report mode)'
+        : 'cdn-origin-guard denied request',
+    );
+  };
+
+  const deny = (reply: FastifyReply) => {
     reply.code(status).headers(headers).send(body);
   };
 
   fastify.addHook('onRequest', (request, reply, hookDone) => {
     const apply = (decision: Decision) => {
       request.cdnOriginGuard = decision;
+      if (!decision.allowed || decision.reason === 'reported') log(request, decision);
       if (decision.allowed) hookDone();
-      else deny(request, reply, decision);
+      else deny(reply);
     };
     let result: Decision | Promise<Decision>;
     try {
@@ -76,22 +92,27 @@ const plugin: FastifyPluginCallback<CdnOriginGuardPluginOptions> = (fastify, opt
         path: request.url,
       });
     } catch {
-      deny(request, reply, undefined);
+      // Fail closed with the uniform response; never a 500 with a stack.
+      deny(reply);
       return;
     }
-    if (result instanceof Promise) result.then(apply, () => deny(request, reply, undefined));
+    if (result instanceof Promise) result.then(apply).catch(() => reply.sent || deny(reply));
     else apply(result);
   });
 
-  fastify.addHook('onClose', (_instance, closeDone) => {
-    verifier.close().then(() => closeDone(), closeDone);
-  });
+  if (owned)
+    fastify.addHook('onClose', (_instance, closeDone) => {
+      verifier.close().then(() => closeDone(), closeDone);
+    });
 
   verifier.ready().then(
     () => done(),
     (error: Error) => {
-      if (verifier.failOnStartupError) done(error);
-      else {
+      if (verifier.failOnStartupError) {
+        // Boot fails: stop the retry timers of a verifier nobody else will close.
+        if (owned) verifier.close().catch(() => undefined);
+        done(error);
+      } else {
         fastify.log.warn(
           { err: error },
           'cdn-origin-guard sources not loaded yet; denying until they load',

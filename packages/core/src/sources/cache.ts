@@ -196,6 +196,8 @@ export class CachedSource<S extends Versioned, C> {
   forceRefresh(): Promise<void> | undefined {
     const now = this.#now();
     if (this.#closed.signal.aborted) return undefined;
+    // A fixed source can never change: refreshing it cannot help.
+    if (this.#options.fixed) return undefined;
     if (now - this.#lastForcedAt < this.#options.minForcedIntervalMs) return undefined;
     this.#lastForcedAt = now;
     this.#forced++;

@@ -1,0 +1,439 @@
+import { once } from 'node:events';
+import { type AddressInfo, connect } from 'node:net';
+import {
+  DENY_REASONS,
+  type Decision,
+  type OriginGuardOptions,
+  type Reason,
+  type SecretSnapshot,
+  type SecretSource,
+} from '@cdn-origin-guard/core';
+import { type CdnOriginGuardMiddleware, cdnOriginGuard } from '@cdn-origin-guard/express';
+import express from 'express';
+import express4 from 'express4';
+import request, { type Response } from 'supertest';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const SECRET = 'S3cr3t-Origin-Verify-Value-0123456789abcdef';
+const RANGES = ['130.176.0.0/17', '2600:9000:eee::/48'];
+const CF_ID = 'eXAmPlEbIK6UQ6FXVQfxbTC1rZvq8J3Y4H6m2lqqvB3WqLz0PlkVXw==';
+const VIEWER = '198.51.100.23';
+const EDGE = '130.176.12.34';
+const BASE = { secret: [SECRET], ranges: RANGES, healthCheckPaths: ['/healthz'] } as const;
+
+/** Headers of a request that came through our CloudFront distribution and the ALB. */
+const OUR_CLOUDFRONT: Readonly<Record<string, string>> = {
+  'x-forwarded-for': `${VIEWER}, ${EDGE}`,
+  'x-amz-cf-id': CF_ID,
+  'x-origin-verify': SECRET,
+};
+
+type ExpressFactory = typeof express;
+type App = ReturnType<ExpressFactory>;
+
+const frameworks: [string, ExpressFactory][] = [
+  ['Express 5', express],
+  ['Express 4', express4],
+];
+
+/** Every guard made in a test, closed after it. */
+const guards: CdnOriginGuardMiddleware[] = [];
+afterEach(async () => {
+  await Promise.all(guards.splice(0).map((g) => g.close()));
+});
+
+function makeGuard(options: Partial<OriginGuardOptions> = {}) {
+  const decisions: Reason[] = [];
+  const guard = cdnOriginGuard({
+    ...BASE,
+    onDecision: (d: Decision) => decisions.push(d.reason),
+    ...options,
+  } as OriginGuardOptions);
+  guards.push(guard);
+  return { guard, decisions };
+}
+
+/** A real app: the guard in front of `/`, `/healthz` and a catch-all, each echoing the decision. */
+function makeApp(
+  framework: ExpressFactory,
+  options: Partial<OriginGuardOptions> = {},
+  before?: (app: App) => void,
+) {
+  const app = framework();
+  before?.(app);
+  const { guard, decisions } = makeGuard(options);
+  app.use(guard);
+  app.get('/', (req, res) => {
+    res.json(req.cdnOriginGuard);
+  });
+  app.get('/healthz', (req, res) => {
+    res.json({ ok: true, reason: req.cdnOriginGuard?.reason });
+  });
+  return { app, guard, decisions };
+}
+
+/** Send raw bytes and read the whole raw response (the server closes the connection). */
+function rawHttp(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = connect(port, '127.0.0.1', () => socket.end(text));
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    socket.on('error', reject);
+  });
+}
+
+function send(
+  app: App,
+  path: string,
+  headers: Readonly<Record<string, string>> = {},
+  method: 'get' | 'head' = 'get',
+): Promise<Response> {
+  return request(app)[method](path).set(headers);
+}
+
+/** What makes two deny responses identical, minus the per-response `Date`. */
+function shape(res: Response) {
+  const { date: _date, ...headers } = res.headers as Record<string, string>;
+  return { status: res.status, headers, body: res.text };
+}
+
+/** The secret and every reason code, nowhere in the response (headers or body). */
+function expectNothingRevealed(res: Response) {
+  const raw = `${JSON.stringify(res.headers)}\n${res.text ?? ''}`;
+  expect(raw).not.toContain(SECRET);
+  for (const reason of DENY_REASONS) expect(raw).not.toContain(reason);
+}
+
+describe.each(frameworks)('%s adapter', (_name, framework) => {
+  describe('the attack table', () => {
+    it('denies a bot that hits the ALB directly (/.env, X-Forwarded-For = bot only)', async () => {
+      const { app, decisions } = makeApp(framework);
+
+      const env = await send(app, '/.env', { 'x-forwarded-for': '203.0.113.9' });
+      const wp = await send(app, '/wp-admin', { 'x-forwarded-for': '203.0.113.9' });
+
+      expect(env.status).toBe(403);
+      expect(wp.status).toBe(403);
+      expect(decisions).toEqual(['edge-not-cloudfront', 'edge-not-cloudfront']);
+    });
+
+    it("denies someone else's CloudFront distribution without our secret", async () => {
+      const { app, decisions } = makeApp(framework);
+      const { 'x-origin-verify': _secret, ...withoutSecret } = OUR_CLOUDFRONT;
+
+      const res = await send(app, '/', withoutSecret);
+
+      expect(res.status).toBe(403);
+      expect(decisions).toEqual(['missing-secret']);
+    });
+
+    it("denies someone else's CloudFront distribution sending a wrong secret", async () => {
+      const { app, decisions } = makeApp(framework);
+
+      const res = await send(app, '/', {
+        ...OUR_CLOUDFRONT,
+        'x-origin-verify': 'their-own-secret-value-0123456789abcdef',
+      });
+
+      expect(res.status).toBe(403);
+      expect(decisions).toEqual(['invalid-secret']);
+    });
+
+    it('denies a forged X-Forwarded-For whose right-most hop is not CloudFront', async () => {
+      const { app, decisions } = makeApp(framework);
+
+      const res = await send(app, '/', {
+        ...OUR_CLOUDFRONT,
+        'x-forwarded-for': `${EDGE}, 203.0.113.9`,
+      });
+
+      expect(res.status).toBe(403);
+      expect(decisions).toEqual(['edge-not-cloudfront']);
+    });
+
+    it('denies a client that reaches the app around the ALB (socket peer not trusted)', async () => {
+      const { app, decisions } = makeApp(framework, { trustedProxies: ['10.0.0.0/8'] });
+
+      const res = await send(app, '/', OUR_CLOUDFRONT);
+
+      expect(res.status).toBe(403);
+      expect(decisions).toEqual(['untrusted-peer']);
+    });
+
+    it('allows our CloudFront and gives the route edge, viewer and cf-id on req.cdnOriginGuard', async () => {
+      const { app } = makeApp(framework);
+
+      const res = await send(app, '/', OUR_CLOUDFRONT);
+
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({
+        allowed: true,
+        reason: 'verified',
+        edgeAddress: EDGE,
+        viewerAddress: VIEWER,
+        cfId: CF_ID,
+        peerAddress: '127.0.0.1',
+      });
+      expect(JSON.stringify(res.body)).not.toContain(SECRET);
+    });
+
+    it('allows our CloudFront over an IPv6 origin-facing edge', async () => {
+      const { app } = makeApp(framework);
+
+      const res = await send(app, '/', {
+        ...OUR_CLOUDFRONT,
+        'x-forwarded-for': `2001:db8::7, 2600:9000:eee::12`,
+      });
+
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({
+        edgeAddress: '2600:9000:eee::12',
+        viewerAddress: '2001:db8::7',
+      });
+    });
+  });
+
+  describe('the deny response', () => {
+    it('is byte-identical whatever the reason, and reveals neither the secret nor the reason', async () => {
+      const { app, decisions } = makeApp(framework);
+      const { app: aroundAlb } = makeApp(framework, { trustedProxies: ['10.0.0.0/8'] });
+      const attempts: [App, string, Record<string, string>][] = [
+        [app, '/.env', { 'x-forwarded-for': '203.0.113.9' }],
+        [app, '/', {}],
+        [app, '/', { ...OUR_CLOUDFRONT, 'x-forwarded-for': 'not-an-ip' }],
+        [app, '/', { ...OUR_CLOUDFRONT, 'x-amz-cf-id': '' }],
+        [app, '/', { ...OUR_CLOUDFRONT, 'x-amz-cf-id': 'not a cf id!' }],
+        [app, '/', { ...OUR_CLOUDFRONT, 'x-origin-verify': '' }],
+        [app, '/', { ...OUR_CLOUDFRONT, 'x-origin-verify': `${SECRET}x` }],
+        [aroundAlb, '/', OUR_CLOUDFRONT],
+      ];
+
+      const responses = [];
+      for (const [target, path, headers] of attempts)
+        responses.push(await send(target, path, headers));
+
+      expect(new Set(decisions).size).toBe(7);
+      const first = shape(responses[0]!);
+      expect(first.status).toBe(403);
+      expect(first.headers['content-type']).toBe('text/plain; charset=utf-8');
+      expect(first.body).toBe('Forbidden');
+      for (const res of responses) {
+        expect(shape(res)).toEqual(first);
+        expectNothingRevealed(res);
+      }
+    });
+
+    it('honours a custom denyResponse (404 with a JSON body)', async () => {
+      const { app } = makeApp(framework, {
+        denyResponse: { status: 404, body: { error: 'not found' } },
+      });
+
+      const res = await send(app, '/', { 'x-forwarded-for': '203.0.113.9' });
+
+      expect(res.status).toBe(404);
+      expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(res.text).toBe('{"error":"not found"}');
+      expectNothingRevealed(res);
+    });
+
+    it('sends no body to a denied HEAD request, and lets an allowed HEAD through', async () => {
+      // Raw bytes over a real socket: supertest would hide a HEAD body.
+      const { app } = makeApp(framework);
+      const server = app.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const { port } = server.address() as AddressInfo;
+      const head = (path: string, headers: Record<string, string> = {}) =>
+        rawHttp(
+          port,
+          `HEAD ${path} HTTP/1.1\r\nHost: origin\r\nConnection: close\r\n${Object.entries(headers)
+            .map(([k, v]) => `${k}: ${v}\r\n`)
+            .join('')}\r\n`,
+        );
+
+      try {
+        const denied = await head('/.env');
+        const allowed = await head('/', OUR_CLOUDFRONT);
+
+        expect(denied).toMatch(/^HTTP\/1\.1 403 /);
+        expect(denied).toMatch(/content-length: 9\r\n/i);
+        expect(denied.endsWith('\r\n\r\n')).toBe(true);
+        expect(allowed).toMatch(/^HTTP\/1\.1 200 /);
+      } finally {
+        server.close();
+      }
+    });
+  });
+
+  describe('Express integration', () => {
+    it("ignores `trust proxy`: the peer is the socket's address, not req.ip", async () => {
+      let ip: string | undefined;
+      const { app } = makeApp(framework, {}, (a) => {
+        a.set('trust proxy', true);
+        a.use((req, _res, next) => {
+          ip = req.ip;
+          next();
+        });
+      });
+
+      const allowed = await send(app, '/', OUR_CLOUDFRONT);
+      const bot = await send(app, '/', { 'x-forwarded-for': '203.0.113.9' });
+
+      expect(ip).toBe('203.0.113.9');
+      expect(allowed.status).toBe(200);
+      expect(allowed.body.peerAddress).toBe('127.0.0.1');
+      expect(bot.status).toBe(403);
+    });
+
+    it('runs middleware mounted before the guard, and not the route after it, on a deny', async () => {
+      const seen: string[] = [];
+      const { app } = makeApp(framework, {}, (a) => {
+        a.use((_req, _res, next) => {
+          seen.push('before');
+          next();
+        });
+      });
+      app.get('/after', (_req, res) => {
+        seen.push('route');
+        res.send('ran');
+      });
+
+      const res = await send(app, '/after', { 'x-forwarded-for': '203.0.113.9' });
+
+      expect(res.status).toBe(403);
+      expect(seen).toEqual(['before']);
+    });
+
+    it('guards only the sub-path or router it is mounted on', async () => {
+      const app = framework();
+      const { guard } = makeGuard();
+      const router = framework.Router();
+      router.use(guard);
+      router.get('/orders', (_req, res) => {
+        res.send('orders');
+      });
+      app.use('/admin', guard);
+      app.get('/admin/panel', (_req, res) => {
+        res.send('panel');
+      });
+      app.use('/api', router);
+      app.get('/public', (_req, res) => {
+        res.send('public');
+      });
+
+      const admin = await send(app, '/admin/panel');
+      const api = await send(app, '/api/orders');
+      const publicPage = await send(app, '/public');
+      const apiThroughCloudFront = await send(app, '/api/orders', OUR_CLOUDFRONT);
+
+      expect(admin.status).toBe(403);
+      expect(api.status).toBe(403);
+      expect(publicPage.status).toBe(200);
+      expect(apiThroughCloudFront.text).toBe('orders');
+    });
+
+    it('denies with the uniform response, not a 500, when a custom SecretSource rejects', async () => {
+      const rejecting: SecretSource = {
+        name: 'rejecting',
+        load: () => Promise.reject(new Error('AccessDeniedException: boom')),
+      };
+      const { app, guard } = makeApp(framework, { secret: rejecting });
+
+      const res = await send(app, '/', OUR_CLOUDFRONT);
+
+      expect(shape(res)).toMatchObject({ status: 403, body: 'Forbidden' });
+      expect(res.text).not.toMatch(/boom|Error|at /);
+      expect(guard.verifier.stats().byReason['secret-unavailable']).toBe(1);
+    });
+
+    it('denies with the uniform response when a SecretSource throws synchronously in load', async () => {
+      const throwing: SecretSource = {
+        name: 'throwing',
+        load(): Promise<SecretSnapshot> {
+          throw new Error('sync boom');
+        },
+      };
+      const { app, decisions } = makeApp(framework, { secret: throwing });
+
+      const res = await send(app, '/', OUR_CLOUDFRONT);
+
+      expect(shape(res)).toMatchObject({ status: 403, body: 'Forbidden' });
+      expect(decisions).toEqual(['secret-unavailable']);
+    });
+
+    it('lets the first requests wait for a source that is still loading, then pass', async () => {
+      const slow: SecretSource = {
+        name: 'slow',
+        load: () =>
+          new Promise((resolve) =>
+            setTimeout(
+              () => resolve({ values: [{ stage: 'AWSCURRENT', value: SECRET }], version: 'v1' }),
+              200,
+            ),
+          ),
+      };
+      const { app, guard } = makeApp(framework, { secret: slow });
+      expect(guard.verifier.isReady).toBe(false);
+
+      const responses = await Promise.all([1, 2, 3].map(() => send(app, '/', OUR_CLOUDFRONT)));
+
+      for (const res of responses) {
+        expect(res.status).toBe(200);
+        expect(res.body.secretStage).toBe('AWSCURRENT');
+      }
+    });
+  });
+
+  describe('health checks, report mode and stats', () => {
+    it('lets an ALB health check through: health path, trusted peer, no X-Forwarded-For', async () => {
+      const { app } = makeApp(framework);
+
+      const res = await send(app, '/healthz');
+
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ ok: true, reason: 'health-check' });
+    });
+
+    it('verifies the health path normally when it carries X-Forwarded-For', async () => {
+      const { app } = makeApp(framework);
+
+      const bot = await send(app, '/healthz', { 'x-forwarded-for': '203.0.113.9' });
+      const ours = await send(app, '/healthz', OUR_CLOUDFRONT);
+
+      expect(bot.status).toBe(403);
+      expect(ours.body).toEqual({ ok: true, reason: 'verified' });
+    });
+
+    it("lets a bad request through in report mode with reason 'reported' and its failures", async () => {
+      const { app } = makeApp(framework, { mode: 'report' });
+
+      const res = await send(app, '/', { 'x-forwarded-for': '203.0.113.9' });
+
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({
+        allowed: true,
+        reason: 'reported',
+        failures: ['edge-not-cloudfront', 'missing-cf-id', 'missing-secret'],
+      });
+    });
+
+    it('counts decisions in guard.verifier.stats()', async () => {
+      const { app, guard } = makeApp(framework);
+
+      await send(app, '/', OUR_CLOUDFRONT);
+      await send(app, '/', OUR_CLOUDFRONT);
+      await send(app, '/.env', { 'x-forwarded-for': '203.0.113.9' });
+      await send(app, '/healthz');
+
+      const stats = guard.verifier.stats();
+      expect(stats).toMatchObject({ total: 4, allowed: 3, denied: 1 });
+      expect(stats.byReason).toMatchObject({
+        verified: 2,
+        'health-check': 1,
+        'edge-not-cloudfront': 1,
+      });
+      expect(stats.bySecretStage).toEqual({ 'static:0': 2 });
+      expect(JSON.stringify(stats)).not.toContain(SECRET);
+    });
+  });
+});

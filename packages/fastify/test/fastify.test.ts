@@ -1,0 +1,528 @@
+import { type AddressInfo, connect } from 'node:net';
+import {
+  createOriginVerifier,
+  DENY_REASONS,
+  type Decision,
+  NotReadyError,
+  type OriginGuardOptions,
+  type OriginVerifier,
+  type Reason,
+  type SecretSnapshot,
+  type SecretSource,
+} from '@cdn-origin-guard/core';
+import { cdnOriginGuard } from '@cdn-origin-guard/fastify';
+import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
+import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
+
+const SECRET = 'S3cr3t-Origin-Verify-Value-0123456789abcdef';
+const RANGES = ['130.176.0.0/17', '2600:9000:eee::/48'];
+const CF_ID = 'eXAmPlEbIK6UQ6FXVQfxbTC1rZvq8J3Y4H6m2lqqvB3WqLz0PlkVXw==';
+const VIEWER = '198.51.100.23';
+const EDGE = '130.176.12.34';
+const BASE = { secret: [SECRET], ranges: RANGES, healthCheckPaths: ['/healthz'] } as const;
+
+/** Headers of a request that came through our CloudFront distribution and the ALB. */
+const OUR_CLOUDFRONT: Readonly<Record<string, string>> = {
+  'x-forwarded-for': `${VIEWER}, ${EDGE}`,
+  'x-amz-cf-id': CF_ID,
+  'x-origin-verify': SECRET,
+};
+const BOT = { 'x-forwarded-for': '203.0.113.9' };
+
+interface LogLine {
+  level: number;
+  msg: string;
+  cdnOriginGuard?: Record<string, unknown>;
+}
+
+/** Every app made in a test, closed after it. */
+const apps: FastifyInstance[] = [];
+afterEach(async () => {
+  await Promise.allSettled(apps.splice(0).map((a) => a.close()));
+});
+
+/**
+ * A real Fastify app with the guard registered at the root, routes `/` and `/healthz` echoing
+ * the decision, and every log line captured as JSON.
+ */
+async function makeApp(options: Partial<OriginGuardOptions> = {}) {
+  const logs: LogLine[] = [];
+  const raw: string[] = [];
+  const app = Fastify({
+    logger: {
+      level: 'trace',
+      stream: {
+        write(line: string) {
+          raw.push(line);
+          logs.push(JSON.parse(line) as LogLine);
+        },
+      },
+    },
+  });
+  apps.push(app);
+  const decisions: Reason[] = [];
+  await app.register(cdnOriginGuard, {
+    ...BASE,
+    onDecision: (d: Decision) => decisions.push(d.reason),
+    ...options,
+  } as OriginGuardOptions);
+  app.get('/', async (request) => ({
+    decision: request.cdnOriginGuard,
+    socket: request.raw.socket.remoteAddress,
+  }));
+  app.get('/healthz', async (request) => ({ ok: true, reason: request.cdnOriginGuard?.reason }));
+  const guardLogs = () => logs.filter((l) => l.cdnOriginGuard !== undefined);
+  return { app, decisions, logs, raw, guardLogs };
+}
+
+/** Send raw bytes and read the whole raw response (the server closes the connection). */
+function rawHttp(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = connect(port, '127.0.0.1', () => socket.end(text));
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    socket.on('error', reject);
+  });
+}
+
+function inject(
+  app: FastifyInstance,
+  url: string,
+  headers: Readonly<Record<string, string>> = {},
+  method: 'GET' | 'HEAD' = 'GET',
+): Promise<LightMyRequestResponse> {
+  return app.inject({ method, url, headers });
+}
+
+/** What makes two deny responses identical, minus the per-response `Date`. */
+function shape(res: LightMyRequestResponse) {
+  const { date: _date, ...headers } = res.headers;
+  return { status: res.statusCode, headers, body: res.body };
+}
+
+/** The secret and every reason code, nowhere in the response (headers or body). */
+function expectNothingRevealed(res: LightMyRequestResponse) {
+  const raw = `${JSON.stringify(res.headers)}\n${res.body}`;
+  expect(raw).not.toContain(SECRET);
+  for (const reason of DENY_REASONS) expect(raw).not.toContain(reason);
+}
+
+const rejectingSource: SecretSource = {
+  name: 'rejecting',
+  load: () => Promise.reject(new Error('AccessDeniedException: boom')),
+};
+
+describe('the attack table (inject)', () => {
+  it('denies a bot that hits the ALB directly (/.env, /wp-admin, X-Forwarded-For = bot only)', async () => {
+    const { app, decisions } = await makeApp();
+
+    const env = await inject(app, '/.env', BOT);
+    const wp = await inject(app, '/wp-admin', BOT);
+
+    expect(env.statusCode).toBe(403);
+    expect(wp.statusCode).toBe(403);
+    expect(decisions).toEqual(['edge-not-cloudfront', 'edge-not-cloudfront']);
+  });
+
+  it("denies someone else's CloudFront distribution without our secret", async () => {
+    const { app, decisions } = await makeApp();
+    const { 'x-origin-verify': _secret, ...withoutSecret } = OUR_CLOUDFRONT;
+
+    const res = await inject(app, '/', withoutSecret);
+
+    expect(res.statusCode).toBe(403);
+    expect(decisions).toEqual(['missing-secret']);
+  });
+
+  it("denies someone else's CloudFront distribution sending a wrong secret", async () => {
+    const { app, decisions } = await makeApp();
+
+    const res = await inject(app, '/', {
+      ...OUR_CLOUDFRONT,
+      'x-origin-verify': 'their-own-secret-value-0123456789abcdef',
+    });
+
+    expect(res.statusCode).toBe(403);
+    expect(decisions).toEqual(['invalid-secret']);
+  });
+
+  it('denies a forged X-Forwarded-For whose right-most hop is not CloudFront', async () => {
+    const { app, decisions } = await makeApp();
+
+    const res = await inject(app, '/', {
+      ...OUR_CLOUDFRONT,
+      'x-forwarded-for': `${EDGE}, 203.0.113.9`,
+    });
+
+    expect(res.statusCode).toBe(403);
+    expect(decisions).toEqual(['edge-not-cloudfront']);
+  });
+
+  it('denies a client that reaches the app around the ALB (socket peer not trusted)', async () => {
+    const { app, decisions } = await makeApp({ trustedProxies: ['10.0.0.0/8'] });
+
+    const res = await inject(app, '/', OUR_CLOUDFRONT);
+
+    expect(res.statusCode).toBe(403);
+    expect(decisions).toEqual(['untrusted-peer']);
+  });
+
+  it('allows our CloudFront and puts edge, viewer and cf-id on request.cdnOriginGuard', async () => {
+    const { app } = await makeApp();
+
+    const res = await inject(app, '/', OUR_CLOUDFRONT);
+
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({
+      socket: '127.0.0.1',
+      decision: {
+        allowed: true,
+        reason: 'verified',
+        edgeAddress: EDGE,
+        viewerAddress: VIEWER,
+        cfId: CF_ID,
+        peerAddress: '127.0.0.1',
+        secretStage: 'static:0',
+      },
+    });
+    expect(res.body).not.toContain(SECRET);
+  });
+});
+
+describe('over a real socket (listen on 127.0.0.1, port 0)', () => {
+  it('allows our CloudFront and denies a bot, reading the socket peer', async () => {
+    const { app } = await makeApp();
+    const url = await app.listen({ port: 0, host: '127.0.0.1' });
+
+    const ours = await fetch(`${url}/`, { headers: OUR_CLOUDFRONT });
+    const bot = await fetch(`${url}/.env`, { headers: BOT });
+
+    expect(ours.status).toBe(200);
+    expect(((await ours.json()) as { decision: Decision }).decision).toMatchObject({
+      reason: 'verified',
+      peerAddress: '127.0.0.1',
+      edgeAddress: EDGE,
+    });
+    expect(bot.status).toBe(403);
+    expect(await bot.text()).toBe('Forbidden');
+  });
+});
+
+describe('the deny response', () => {
+  it('is byte-identical whatever the reason, and reveals neither the secret nor the reason', async () => {
+    const { app, decisions } = await makeApp();
+    const { app: aroundAlb } = await makeApp({ trustedProxies: ['10.0.0.0/8'] });
+    const attempts: [FastifyInstance, string, Record<string, string>][] = [
+      [app, '/.env', BOT],
+      [app, '/', {}],
+      [app, '/', { ...OUR_CLOUDFRONT, 'x-forwarded-for': 'not-an-ip' }],
+      [app, '/', { ...OUR_CLOUDFRONT, 'x-amz-cf-id': '' }],
+      [app, '/', { ...OUR_CLOUDFRONT, 'x-amz-cf-id': 'not a cf id!' }],
+      [app, '/', { ...OUR_CLOUDFRONT, 'x-origin-verify': '' }],
+      [app, '/', { ...OUR_CLOUDFRONT, 'x-origin-verify': `${SECRET}x` }],
+      [aroundAlb, '/', OUR_CLOUDFRONT],
+    ];
+
+    const responses = [];
+    for (const [target, url, headers] of attempts)
+      responses.push(await inject(target, url, headers));
+
+    expect(new Set(decisions).size).toBe(7);
+    const first = shape(responses[0]!);
+    expect(first.status).toBe(403);
+    expect(first.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(first.body).toBe('Forbidden');
+    for (const res of responses) {
+      expect(shape(res)).toEqual(first);
+      expectNothingRevealed(res);
+    }
+  });
+
+  it('honours a custom denyResponse (404 with a JSON body)', async () => {
+    const { app } = await makeApp({ denyResponse: { status: 404, body: { error: 'not found' } } });
+
+    const res = await inject(app, '/', BOT);
+
+    expect(res.statusCode).toBe(404);
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(res.body).toBe('{"error":"not found"}');
+    expectNothingRevealed(res);
+  });
+
+  it('sends no body to a denied HEAD request, and lets an allowed HEAD through (real socket)', async () => {
+    // Raw bytes over a real socket: inject() and fetch() would both hide a HEAD body.
+    const { app } = await makeApp();
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+
+    const denied = await rawHttp(
+      port,
+      'HEAD /.env HTTP/1.1\r\nHost: origin\r\nConnection: close\r\n\r\n',
+    );
+    const allowed = await rawHttp(
+      port,
+      `HEAD / HTTP/1.1\r\nHost: origin\r\nConnection: close\r\n${Object.entries(OUR_CLOUDFRONT)
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('')}\r\n`,
+    );
+
+    expect(denied).toMatch(/^HTTP\/1\.1 403 /);
+    expect(denied).toMatch(/content-length: 9\r\n/i);
+    expect(denied.endsWith('\r\n\r\n')).toBe(true);
+    expect(allowed).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
+  it('denies with the uniform response, not a 500, when a SecretSource rejects or throws', async () => {
+    const throwing: SecretSource = {
+      name: 'throwing',
+      load(): Promise<SecretSnapshot> {
+        throw new Error('sync boom');
+      },
+    };
+    const { app: rejecting } = await makeApp({
+      secret: rejectingSource,
+      failOnStartupError: false,
+    });
+    const { app: thrown } = await makeApp({ secret: throwing, failOnStartupError: false });
+
+    const a = await inject(rejecting, '/', OUR_CLOUDFRONT);
+    const b = await inject(thrown, '/', OUR_CLOUDFRONT);
+
+    for (const res of [a, b]) {
+      expect(shape(res)).toMatchObject({ status: 403, body: 'Forbidden' });
+      expect(res.body).not.toMatch(/boom|Error/);
+    }
+    expect(rejecting.cdnOriginGuard.stats().byReason['secret-unavailable']).toBe(1);
+  });
+});
+
+describe('Fastify integration', () => {
+  it('declares request.cdnOriginGuard and app.cdnOriginGuard with their types', async () => {
+    const { app } = await makeApp();
+    let seen: Decision | null = null;
+    app.get('/typed', async (request) => {
+      expectTypeOf(request.cdnOriginGuard).toEqualTypeOf<Decision | null>();
+      seen = request.cdnOriginGuard;
+      return 'ok';
+    });
+
+    await inject(app, '/typed', OUR_CLOUDFRONT);
+
+    expectTypeOf(app.cdnOriginGuard).toEqualTypeOf<OriginVerifier>();
+    expect(seen).toMatchObject({ allowed: true, reason: 'verified' });
+  });
+
+  it('makes `await app.ready()` reject with NotReadyError when a source cannot load', async () => {
+    const app = Fastify();
+    apps.push(app);
+    app.register(cdnOriginGuard, { secret: rejectingSource, ranges: RANGES });
+
+    await expect(app.ready()).rejects.toBeInstanceOf(NotReadyError);
+  });
+
+  it('boots with failOnStartupError: false and denies until the source loads', async () => {
+    const { app, decisions } = await makeApp({
+      secret: rejectingSource,
+      failOnStartupError: false,
+    });
+
+    const res = await inject(app, '/', OUR_CLOUDFRONT);
+
+    expect(res.statusCode).toBe(403);
+    expect(decisions).toEqual(['secret-unavailable']);
+  });
+
+  it('holds boot until a slow source loads, so the first requests pass', async () => {
+    const slow: SecretSource = {
+      name: 'slow',
+      load: () =>
+        new Promise((resolve) =>
+          setTimeout(
+            () => resolve({ values: [{ stage: 'AWSCURRENT', value: SECRET }], version: 'v1' }),
+            200,
+          ),
+        ),
+    };
+    const app = Fastify();
+    apps.push(app);
+    app.register(cdnOriginGuard, { secret: slow, ranges: RANGES });
+    app.get('/', async (request) => request.cdnOriginGuard);
+
+    const responses = await Promise.all([1, 2, 3].map(() => inject(app, '/', OUR_CLOUDFRONT)));
+
+    for (const res of responses) expect(res.json()).toMatchObject({ secretStage: 'AWSCURRENT' });
+  });
+
+  it('closes the verifier it created on app.close(); stats stay readable', async () => {
+    const { app } = await makeApp();
+    const verifier = app.cdnOriginGuard;
+    await inject(app, '/', OUR_CLOUDFRONT);
+
+    await app.close();
+
+    await expect(verifier.ready()).rejects.toThrow(/closed/);
+    expect(verifier.stats().total).toBe(1);
+  });
+
+  it('leaves a verifier passed in as { verifier } open on app.close() (its owner closes it)', async () => {
+    const verifier = createOriginVerifier({ secret: [SECRET], ranges: RANGES });
+    const app = Fastify();
+    await app.register(cdnOriginGuard, { verifier });
+    app.get('/', async () => 'ok');
+    const before = await inject(app, '/', OUR_CLOUDFRONT);
+
+    await app.close();
+
+    expect(before.statusCode).toBe(200);
+    await expect(verifier.ready()).resolves.toBeUndefined();
+    await verifier.close();
+  });
+
+  it('applies to the instance it is registered on and its children, not to siblings', async () => {
+    const app = Fastify();
+    apps.push(app);
+    app.get('/open', async () => 'open');
+    await app.register(
+      async (child) => {
+        await child.register(cdnOriginGuard, { ...BASE });
+        child.get('/guarded', async () => 'guarded');
+        await child.register(async (grandchild) => {
+          grandchild.get('/nested', async () => 'nested');
+        });
+      },
+      { prefix: '/admin' },
+    );
+    await app.register(async (sibling) => {
+      sibling.get('/sibling', async () => 'sibling');
+    });
+
+    const open = await inject(app, '/open');
+    const sibling = await inject(app, '/sibling');
+    const guarded = await inject(app, '/admin/guarded');
+    const nested = await inject(app, '/admin/nested');
+    const allowed = await inject(app, '/admin/nested', OUR_CLOUDFRONT);
+
+    expect(open.body).toBe('open');
+    expect(sibling.body).toBe('sibling');
+    expect(guarded.statusCode).toBe(403);
+    expect(nested.statusCode).toBe(403);
+    expect(allowed.body).toBe('nested');
+  });
+
+  it('guards routes of child plugins when registered at the root', async () => {
+    const { app } = await makeApp();
+    await app.register(async (child) => {
+      child.get('/child', async () => 'child');
+    });
+
+    const res = await inject(app, '/child', BOT);
+
+    expect(res.statusCode).toBe(403);
+  });
+});
+
+describe('logging through request.log', () => {
+  it('logs one deny line at logLevel with reason, method, path and peer, never the secret', async () => {
+    const { app, guardLogs, raw } = await makeApp({ logLevel: 'warn' });
+
+    await inject(app, '/orders?page=2', {
+      ...OUR_CLOUDFRONT,
+      'x-forwarded-for': `${EDGE}, 203.0.113.9`,
+    });
+
+    const lines = guardLogs();
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      level: 40,
+      msg: 'cdn-origin-guard denied request',
+      cdnOriginGuard: {
+        reason: 'edge-not-cloudfront',
+        method: 'GET',
+        path: '/orders',
+        peer: '127.0.0.1',
+      },
+    });
+    expect(raw.join('')).not.toContain(SECRET);
+  });
+
+  it("logs nothing from the guard with logLevel: 'silent'", async () => {
+    const { app, guardLogs } = await makeApp({ logLevel: 'silent' });
+
+    const res = await inject(app, '/.env', BOT);
+
+    expect(res.statusCode).toBe(403);
+    expect(guardLogs()).toEqual([]);
+  });
+
+  it('logs nothing for allowed requests', async () => {
+    const { app, guardLogs } = await makeApp();
+
+    await inject(app, '/', OUR_CLOUDFRONT);
+    await inject(app, '/healthz');
+
+    expect(guardLogs()).toEqual([]);
+  });
+});
+
+describe('health checks, report mode and stats', () => {
+  it('lets an ALB health check through: health path, trusted peer, no X-Forwarded-For', async () => {
+    const { app } = await makeApp();
+
+    const res = await inject(app, '/healthz');
+
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ ok: true, reason: 'health-check' });
+  });
+
+  it('verifies the health path normally when it carries X-Forwarded-For', async () => {
+    const { app } = await makeApp();
+
+    const bot = await inject(app, '/healthz', BOT);
+    const ours = await inject(app, '/healthz', OUR_CLOUDFRONT);
+
+    expect(bot.statusCode).toBe(403);
+    expect(ours.json()).toEqual({ ok: true, reason: 'verified' });
+  });
+
+  it("lets a bad request through in report mode with reason 'reported', and logs what it would deny", async () => {
+    const { app, guardLogs } = await makeApp({ mode: 'report' });
+
+    const res = await inject(app, '/', BOT);
+
+    expect(res.statusCode).toBe(200);
+    expect(res.json().decision).toMatchObject({
+      allowed: true,
+      reason: 'reported',
+      failures: ['edge-not-cloudfront', 'missing-cf-id', 'missing-secret'],
+    });
+    expect(guardLogs()).toMatchObject([
+      {
+        level: 30,
+        msg: 'cdn-origin-guard would deny request (report mode)',
+        cdnOriginGuard: {
+          reason: 'reported',
+          failures: ['edge-not-cloudfront', 'missing-cf-id', 'missing-secret'],
+        },
+      },
+    ]);
+  });
+
+  it('counts decisions in app.cdnOriginGuard.stats()', async () => {
+    const { app } = await makeApp();
+
+    await inject(app, '/', OUR_CLOUDFRONT);
+    await inject(app, '/', OUR_CLOUDFRONT);
+    await inject(app, '/.env', BOT);
+    await inject(app, '/healthz');
+
+    const stats = app.cdnOriginGuard.stats();
+    expect(stats).toMatchObject({ total: 4, allowed: 3, denied: 1 });
+    expect(stats.byReason).toMatchObject({
+      verified: 2,
+      'health-check': 1,
+      'edge-not-cloudfront': 1,
+    });
+    expect(stats.bySecretStage).toEqual({ 'static:0': 2 });
+  });
+});
