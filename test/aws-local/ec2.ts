@@ -97,7 +97,8 @@ export class Ec2Service implements LocalEc2 {
     options: LocalPrefixListOptions = {},
   ): { id: string; version: number } {
     const entries = [...new Set(cidrs)];
-    const family = options.addressFamily ?? (entries.some((c) => c.includes(':')) ? 'IPv6' : 'IPv4');
+    const family =
+      options.addressFamily ?? (entries.some((c) => c.includes(':')) ? 'IPv6' : 'IPv4');
     let list = this.#byName.get(name);
     if (list === undefined) {
       const id = options.id ?? randomPrefixListId();
@@ -119,7 +120,8 @@ export class Ec2Service implements LocalEc2 {
       return { id, version: 1 };
     }
     if (options.id !== undefined && options.id !== list.id) {
-      if (this.#byId.has(options.id)) throw new Error(`local ec2.setPrefixList: id ${options.id} is already used`);
+      if (this.#byId.has(options.id))
+        throw new Error(`local ec2.setPrefixList: id ${options.id} is already used`);
       this.#byId.delete(list.id);
       list.id = options.id;
       this.#byId.set(list.id, list);
@@ -169,7 +171,11 @@ export class Ec2Service implements LocalEc2 {
   handle(action: string, params: URLSearchParams, requestId: string): Reply {
     try {
       if (this.#denied) {
-        throw new Ec2Error('UnauthorizedOperation', 'You are not authorized to perform this operation.', 403);
+        throw new Ec2Error(
+          'UnauthorizedOperation',
+          'You are not authorized to perform this operation.',
+          403,
+        );
       }
       switch (action) {
         case 'DescribeManagedPrefixLists':
@@ -179,10 +185,14 @@ export class Ec2Service implements LocalEc2 {
         case '':
           throw new Ec2Error('MissingAction', 'The request must contain the parameter Action.');
         default:
-          throw new Ec2Error('InvalidAction', `The action ${action} is not valid for this web service.`);
+          throw new Ec2Error(
+            'InvalidAction',
+            `The action ${action} is not valid for this web service.`,
+          );
       }
     } catch (error) {
-      if (error instanceof Ec2Error) return ec2Error(error.code, error.message, requestId, error.status);
+      if (error instanceof Ec2Error)
+        return ec2Error(error.code, error.message, requestId, error.status);
       return ec2Error('InternalError', 'An internal error has occurred.', requestId, 500);
     }
   }
@@ -196,7 +206,10 @@ export class Ec2Service implements LocalEc2 {
       lists = ids.map((id) => {
         const list = this.#byId.get(id);
         if (list === undefined) {
-          throw new Ec2Error('InvalidPrefixListID.NotFound', `The prefix list ID '${id}' does not exist`);
+          throw new Ec2Error(
+            'InvalidPrefixListID.NotFound',
+            `The prefix list ID '${id}' does not exist`,
+          );
         }
         return list;
       });
@@ -205,10 +218,16 @@ export class Ec2Service implements LocalEc2 {
     }
     for (const { name, values } of filters) {
       const field = FILTER_FIELDS[name];
-      if (field === undefined) throw new Ec2Error('InvalidParameterValue', `The filter '${name}' is invalid`);
+      if (field === undefined)
+        throw new Ec2Error('InvalidParameterValue', `The filter '${name}' is invalid`);
       lists = lists.filter((list) => values.includes(field(list)));
     }
-    const { start, end, nextToken } = page(params.get('NextToken'), lists.length, maxResults, 'describe');
+    const { start, end, nextToken } = page(
+      params.get('NextToken'),
+      lists.length,
+      maxResults,
+      'describe',
+    );
     const items = lists.slice(start, end).map((list) => {
       const parts = [
         `<prefixListId>${escapeXml(list.id)}</prefixListId>`,
@@ -238,7 +257,10 @@ export class Ec2Service implements LocalEc2 {
     }
     const list = this.#byId.get(id);
     if (list === undefined) {
-      throw new Ec2Error('InvalidPrefixListID.NotFound', `The prefix list ID '${id}' does not exist`);
+      throw new Ec2Error(
+        'InvalidPrefixListID.NotFound',
+        `The prefix list ID '${id}' does not exist`,
+      );
     }
     const maxResults = parseMaxResults(params.get('MaxResults'));
     const token = params.get('NextToken');
@@ -247,7 +269,10 @@ export class Ec2Service implements LocalEc2 {
     if (targetParam !== null) {
       version = Number(targetParam);
       if (!Number.isInteger(version) || version < 1) {
-        throw new Ec2Error('InvalidParameterValue', `Invalid value '${targetParam}' for TargetVersion`);
+        throw new Ec2Error(
+          'InvalidParameterValue',
+          `Invalid value '${targetParam}' for TargetVersion`,
+        );
       }
     }
     // A NextToken pins the version it was issued for, so pages never mix two versions.
@@ -260,7 +285,13 @@ export class Ec2Service implements LocalEc2 {
         `The prefix list version ${version} does not exist for prefix list ${list.id}`,
       );
     }
-    const { start, end, nextToken } = page(token, entries.length, maxResults, `entries:${list.id}`, version);
+    const { start, end, nextToken } = page(
+      token,
+      entries.length,
+      maxResults,
+      `entries:${list.id}`,
+      version,
+    );
     const items = entries
       .slice(start, end)
       .map((cidr) => `<item><cidr>${escapeXml(cidr)}</cidr></item>`)
@@ -334,7 +365,9 @@ interface PageToken {
 
 function decodeToken(token: string, scope: string): PageToken {
   try {
-    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Partial<PageToken>;
+    const parsed = JSON.parse(
+      Buffer.from(token, 'base64url').toString('utf8'),
+    ) as Partial<PageToken>;
     if (
       parsed.scope === scope &&
       Number.isInteger(parsed.offset) &&

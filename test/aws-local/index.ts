@@ -3,8 +3,9 @@
  * EC2 managed prefix lists and ip-ranges.json on one 127.0.0.1 server. No network access.
  * @module
  */
-export { setEnv } from './env.js';
+
 export type { LocalEc2, LocalPrefixListInfo, LocalPrefixListOptions } from './ec2.js';
+export { setEnv } from './env.js';
 export {
   CLOUDFRONT_ORIGIN_FACING_V4,
   CLOUDFRONT_ORIGIN_FACING_V6,
@@ -25,9 +26,9 @@ export type {
   LocalSecretValue,
 } from './secrets-manager.js';
 export {
+  type CallRecord,
   CLOUDFRONT_PREFIX_LIST_V4,
   CLOUDFRONT_PREFIX_LIST_V6,
-  type CallRecord,
   type FaultConfig,
   IP_RANGES_ACTION,
   type LocalAws,

@@ -83,7 +83,8 @@ export function buildIpRangesDocument(
   v6: readonly string[],
   syncToken: number,
 ): IpRangesDocument {
-  const region = (i: number): string => ORIGIN_FACING_REGIONS[i % ORIGIN_FACING_REGIONS.length] ?? 'GLOBAL';
+  const region = (i: number): string =>
+    ORIGIN_FACING_REGIONS[i % ORIGIN_FACING_REGIONS.length] ?? 'GLOBAL';
   const prefixes: IpRangesPrefix[] = [
     ...OTHER_AWS_V4.map((e) => entry('ip_prefix', e.cidr, e.service, e.region)),
     ...CLOUDFRONT_VIEWER_FACING_V4.map((c) => entry('ip_prefix', c, 'CLOUDFRONT', 'GLOBAL')),
@@ -96,7 +97,12 @@ export function buildIpRangesDocument(
     ...CLOUDFRONT_VIEWER_FACING_V6.map((c) => entry('ipv6_prefix', c, 'CLOUDFRONT', 'GLOBAL')),
     ...v6.map((c, i) => entry('ipv6_prefix', c, 'CLOUDFRONT_ORIGIN_FACING', region(i))),
   ];
-  return { syncToken: String(syncToken), createDate: createDateOf(syncToken), prefixes, ipv6_prefixes };
+  return {
+    syncToken: String(syncToken),
+    createDate: createDateOf(syncToken),
+    prefixes,
+    ipv6_prefixes,
+  };
 }
 
 /** The store plus its wire handler. */
@@ -168,7 +174,7 @@ export class IpRangesService implements LocalIpRanges {
       etag: this.#etag,
       'x-amz-request-id': requestId,
     };
-    if (ifNoneMatch !== undefined && ifNoneMatch.split(',').some((t) => t.trim() === this.#etag)) {
+    if (ifNoneMatch?.split(',').some((t) => t.trim() === this.#etag)) {
       return { status: 304, headers, body: '' };
     }
     return { status: 200, headers, body: method === 'HEAD' ? '' : this.#body };

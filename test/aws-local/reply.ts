@@ -31,15 +31,9 @@ export function xmlReply(status: number, body: string, requestId: string): Reply
   };
 }
 
-const XML_ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&apos;',
-};
+const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;' };
 
-/** Escape text for an XML element or attribute. */
+/** Escape text for XML element content (as AWS does: quotes are left as they are). */
 export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => XML_ESCAPES[c] ?? c);
+  return text.replace(/[&<>]/g, (c) => XML_ESCAPES[c] ?? c);
 }

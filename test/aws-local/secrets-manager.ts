@@ -29,6 +29,8 @@ interface StoredSecret {
   lastChangedDate: number;
   lastAccessedDate: number | undefined;
   denied: boolean;
+  /** stage -> error type answered by GetSecretValue for that stage. */
+  readonly failingStages: Map<string, string>;
   /** Insertion-ordered: oldest first. */
   readonly versions: Map<string, StoredVersion>;
 }
@@ -79,8 +81,18 @@ export interface LocalSecrets {
   promote(id: string): { current: string; previous: string | undefined };
   /** `stagePending` then `promote`. Returns the new current version id. */
   rotate(id: string, newValue: LocalSecretValue, options?: LocalSecretPutOptions): string;
+  /**
+   * UpdateSecretVersionStage: attach `stage` to `versionId` (taking it from whichever version
+   * had it). Moving `AWSCURRENT` makes the old current `AWSPREVIOUS`, as AWS does.
+   */
+  moveStage(id: string, stage: string, versionId: string): void;
   /** Answer `AccessDeniedException` for this secret (`false` undoes it). */
   deny(id: string, denied?: boolean): void;
+  /**
+   * Make `GetSecretValue` for one staging label of this secret answer an error (e.g.
+   * `InternalServiceError` 500, `AccessDeniedException` 400); `undefined` undoes it.
+   */
+  failStage(id: string, stage: string, errorType: string | undefined): void;
   /** Delete a secret; later calls answer `ResourceNotFoundException`. */
   remove(id: string): boolean;
   /** A snapshot of a secret, or `undefined`. */
@@ -137,7 +149,8 @@ export class SecretsManagerService implements LocalSecrets {
     const secretString = serialise(value, options);
     let secret = this.#find(id);
     if (secret === undefined) {
-      if (id.startsWith('arn:')) throw new Error(`local secrets.put: create secrets by name, not ARN (${id})`);
+      if (id.startsWith('arn:'))
+        throw new Error(`local secrets.put: create secrets by name, not ARN (${id})`);
       const now = epochSeconds();
       secret = {
         name: id,
@@ -146,6 +159,7 @@ export class SecretsManagerService implements LocalSecrets {
         lastChangedDate: now,
         lastAccessedDate: undefined,
         denied: false,
+        failingStages: new Map(),
         versions: new Map(),
       };
       this.#byName.set(secret.name, secret);
@@ -166,7 +180,8 @@ export class SecretsManagerService implements LocalSecrets {
   promote(id: string): { current: string; previous: string | undefined } {
     const secret = this.#require(id);
     const pending = this.#holder(secret, AWSPENDING);
-    if (pending === undefined) throw new Error(`local secrets.promote: ${id} has no AWSPENDING version`);
+    if (pending === undefined)
+      throw new Error(`local secrets.promote: ${id} has no AWSPENDING version`);
     const previous = this.#moveCurrentTo(secret, pending);
     pending.stages.delete(AWSPENDING);
     this.#prune(secret);
@@ -178,8 +193,23 @@ export class SecretsManagerService implements LocalSecrets {
     return this.promote(id).current;
   }
 
+  moveStage(id: string, stage: string, versionId: string): void {
+    const secret = this.#require(id);
+    const version = secret.versions.get(versionId);
+    if (version === undefined)
+      throw new Error(`local secrets.moveStage: ${id} has no version ${versionId}`);
+    if (stage === AWSCURRENT) this.#moveCurrentTo(secret, version);
+    else this.#moveLabel(secret, stage, version);
+  }
+
   deny(id: string, denied = true): void {
     this.#require(id).denied = denied;
+  }
+
+  failStage(id: string, stage: string, errorType: string | undefined): void {
+    const secret = this.#require(id);
+    if (errorType === undefined) secret.failingStages.delete(stage);
+    else secret.failingStages.set(stage, errorType);
   }
 
   remove(id: string): boolean {
@@ -215,10 +245,16 @@ export class SecretsManagerService implements LocalSecrets {
       try {
         input = body.length === 0 ? {} : JSON.parse(body);
       } catch {
-        throw new ServiceError('SerializationException', 'Start of structure or map found where not expected.');
+        throw new ServiceError(
+          'SerializationException',
+          'Start of structure or map found where not expected.',
+        );
       }
       if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-        throw new ServiceError('SerializationException', 'Start of structure or map found where not expected.');
+        throw new ServiceError(
+          'SerializationException',
+          'Start of structure or map found where not expected.',
+        );
       }
       const params = input as Record<string, unknown>;
       switch (operation) {
@@ -232,8 +268,14 @@ export class SecretsManagerService implements LocalSecrets {
           throw new ServiceError('UnknownOperationException', `Unknown operation ${operation}`);
       }
     } catch (error) {
-      if (error instanceof ServiceError) return secretsManagerError(error.type, error.message, requestId, error.status);
-      return secretsManagerError('InternalServiceError', 'An error occurred on the server side.', requestId, 500);
+      if (error instanceof ServiceError)
+        return secretsManagerError(error.type, error.message, requestId, error.status);
+      return secretsManagerError(
+        'InternalServiceError',
+        'An error occurred on the server side.',
+        requestId,
+        500,
+      );
     }
   }
 
@@ -241,6 +283,14 @@ export class SecretsManagerService implements LocalSecrets {
     const secret = this.#secretFor(params, operation);
     const versionId = optionalString(params, 'VersionId');
     const stage = optionalString(params, 'VersionStage');
+    const injected = secret.failingStages.get(stage ?? (versionId === undefined ? AWSCURRENT : ''));
+    if (injected !== undefined) {
+      throw new ServiceError(
+        injected,
+        `Injected ${injected} for staging label ${stage ?? AWSCURRENT}.`,
+        injected === 'InternalServiceError' ? 500 : 400,
+      );
+    }
     let version: StoredVersion | undefined;
     if (versionId !== undefined) {
       version = secret.versions.get(versionId);
@@ -295,7 +345,10 @@ export class SecretsManagerService implements LocalSecrets {
     return out;
   }
 
-  #listSecretVersionIds(params: Record<string, unknown>, operation: string): Record<string, unknown> {
+  #listSecretVersionIds(
+    params: Record<string, unknown>,
+    operation: string,
+  ): Record<string, unknown> {
     const secret = this.#secretFor(params, operation);
     const includeDeprecated = params.IncludeDeprecated === true;
     const versions = [...secret.versions.values()]
@@ -311,7 +364,10 @@ export class SecretsManagerService implements LocalSecrets {
     }
     const secret = this.#find(id);
     if (secret === undefined) {
-      throw new ServiceError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+      throw new ServiceError(
+        'ResourceNotFoundException',
+        "Secrets Manager can't find the specified secret.",
+      );
     }
     if (secret.denied) {
       throw new ServiceError(
@@ -340,12 +396,14 @@ export class SecretsManagerService implements LocalSecrets {
 
   #require(id: string): StoredSecret {
     const secret = this.#find(id);
-    if (secret === undefined) throw new Error(`local secrets: no secret ${id}; call secrets.put first`);
+    if (secret === undefined)
+      throw new Error(`local secrets: no secret ${id}; call secrets.put first`);
     return secret;
   }
 
   #addVersion(secret: StoredSecret, secretString: string): StoredVersion {
-    if (secretString.length === 0) throw new Error('local secrets: a SecretString must not be empty');
+    if (secretString.length === 0)
+      throw new Error('local secrets: a SecretString must not be empty');
     const version: StoredVersion = {
       id: randomUUID(),
       secretString,

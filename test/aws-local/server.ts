@@ -12,7 +12,11 @@ import { Ec2Service, ec2Error, type LocalEc2 } from './ec2.js';
 import { CLOUDFRONT_ORIGIN_FACING_V4, CLOUDFRONT_ORIGIN_FACING_V6 } from './fixtures.js';
 import { IpRangesService, ipRangesError, type LocalIpRanges } from './ip-ranges.js';
 import type { Reply } from './reply.js';
-import { type LocalSecrets, SecretsManagerService, secretsManagerError } from './secrets-manager.js';
+import {
+  type LocalSecrets,
+  SecretsManagerService,
+  secretsManagerError,
+} from './secrets-manager.js';
 
 /** Names of the two AWS-managed CloudFront origin-facing prefix lists. */
 export const CLOUDFRONT_PREFIX_LIST_V4 = 'com.amazonaws.global.cloudfront.origin-facing';
@@ -198,7 +202,12 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       case 'secretsmanager':
         return kind === 'throttle'
           ? secretsManagerError('ThrottlingException', 'Rate exceeded', requestId, 400)
-          : secretsManagerError('InternalServiceError', 'An error occurred on the server side.', requestId, 500);
+          : secretsManagerError(
+              'InternalServiceError',
+              'An error occurred on the server side.',
+              requestId,
+              500,
+            );
       case 'ec2':
         return kind === 'throttle'
           ? ec2Error('RequestLimitExceeded', 'Request limit exceeded.', requestId, 503)
@@ -216,7 +225,12 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
           requestId,
           400,
         )
-      : ec2Error('AuthFailure', 'AWS was not able to validate the provided access credentials', requestId, 401);
+      : ec2Error(
+          'AuthFailure',
+          'AWS was not able to validate the provided access credentials',
+          requestId,
+          401,
+        );
 
   const send = (res: ServerResponse, reply: Reply): void => {
     if (res.destroyed || res.writableEnded) return;
@@ -229,7 +243,12 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     res.end(body);
   };
 
-  const route = (req: IncomingMessage, path: string, body: string, requestId: string): Routed | Reply => {
+  const route = (
+    req: IncomingMessage,
+    path: string,
+    body: string,
+    requestId: string,
+  ): Routed | Reply => {
     const method = req.method ?? 'GET';
     if (path === '/ip-ranges.json') {
       if (method !== 'GET' && method !== 'HEAD') return ipRangesError(405, requestId);
@@ -240,14 +259,19 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
         run: () => ipRanges.handle(method, inm, requestId),
       };
     }
-    if (path !== '/') return { status: 404, headers: { 'content-type': 'text/plain' }, body: 'Not Found' };
+    if (path !== '/')
+      return { status: 404, headers: { 'content-type': 'text/plain' }, body: 'Not Found' };
     const target = req.headers['x-amz-target'];
     if (typeof target === 'string') {
       const dot = target.indexOf('.');
       const prefix = dot < 0 ? '' : target.slice(0, dot);
       const operation = dot < 0 ? target : target.slice(dot + 1);
       if (prefix !== 'secretsmanager') {
-        return secretsManagerError('UnknownOperationException', `Unknown target ${target}`, requestId);
+        return secretsManagerError(
+          'UnknownOperationException',
+          `Unknown target ${target}`,
+          requestId,
+        );
       }
       return {
         action: `secretsmanager.${operation}`,
@@ -258,7 +282,11 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     const query = (req.url ?? '/').split('?')[1] ?? '';
     const params = new URLSearchParams(method === 'POST' ? body : query);
     const action = params.get('Action') ?? '';
-    return { action: `ec2.${action}`, service: 'ec2', run: () => ec2.handle(action, params, requestId) };
+    return {
+      action: `ec2.${action}`,
+      service: 'ec2',
+      run: () => ec2.handle(action, params, requestId),
+    };
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -266,7 +294,11 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const body = await readBody(req);
     if (body === undefined) {
-      send(res, { status: 413, headers: { 'content-type': 'text/plain' }, body: 'Payload Too Large' });
+      send(res, {
+        status: 413,
+        headers: { 'content-type': 'text/plain' },
+        body: 'Payload Too Large',
+      });
       return;
     }
     const routed = route(req, path, body, requestId);
@@ -316,7 +348,11 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
           send(res, faultReply(routed, 'error', requestId));
           return;
         }
-        if (faults.errorRate !== undefined && faults.errorRate > 0 && Math.random() < faults.errorRate) {
+        if (
+          faults.errorRate !== undefined &&
+          faults.errorRate > 0 &&
+          Math.random() < faults.errorRate
+        ) {
           send(res, faultReply(routed, 'error', requestId));
           return;
         }
@@ -328,7 +364,11 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
   const server = createServer((req, res) => {
     handle(req, res).catch(() => {
       if (!res.headersSent && !res.destroyed) {
-        send(res, { status: 500, headers: { 'content-type': 'text/plain' }, body: 'Internal Server Error' });
+        send(res, {
+          status: 500,
+          headers: { 'content-type': 'text/plain' },
+          body: 'Internal Server Error',
+        });
       } else {
         res.destroy();
       }
@@ -357,7 +397,10 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
 
   const faultsApi: LocalFaults = {
     set(config) {
-      faults = { ...config, actions: config.actions === undefined ? undefined : [...config.actions] };
+      faults = {
+        ...config,
+        actions: config.actions === undefined ? undefined : [...config.actions],
+      };
       failNextLeft = config.failNext ?? 0;
       if (config.outage !== 'hang') releaseHung();
     },

@@ -106,7 +106,7 @@ function parseV6(text: string, s: number, e: number, out: Uint32Array): boolean 
       const c = text.charCodeAt(i);
       if (c === DOT) {
         // Embedded IPv4 tail: must be the last 32 bits and run to the end.
-        if (n > 7) return false;
+        if (n > 6) return false;
         const v4 = parseV4(text, groupStart, e);
         if (v4 < 0) return false;
         groups[n++] = v4 >>> 16;

@@ -73,7 +73,9 @@ function describeBadAddress(text: string, end: number): string {
   if (part.trim() !== part) return 'it has surrounding whitespace';
   if (part.includes('%')) return 'zone ids (`%...`) are not allowed';
   if (part.startsWith('[')) return 'brackets are not allowed around an IPv6 address';
-  if (end < text.length) return `the address ${JSON.stringify(part)} is not a valid IPv4 or IPv6 address`;
+  if (end < text.length) {
+    return `the address ${JSON.stringify(part)} is not a valid IPv4 or IPv6 address`;
+  }
   return 'it is not a valid IPv4 or IPv6 address or CIDR';
 }
 

@@ -57,8 +57,10 @@ export interface PrefixListSourceOptions {
    */
   readonly endpoint?: string;
   /**
-   * Upper bound in milliseconds for one whole `load()`, every page and SDK retry included;
-   * also the created client's connection and request timeouts. Defaults to `3000`.
+   * Upper bound in milliseconds for the AWS calls of one `load()`, every page and SDK retry
+   * included; also the created client's connection and request timeouts. The one-time SDK
+   * import (`@aws-sdk/client-ec2` takes ~0.6 s cold) and client creation of the first load are
+   * not counted (the caller's signal still aborts them). Defaults to `3000`.
    * @example
    * prefixListSource({ timeoutMs: 5000 });
    */
@@ -298,10 +300,11 @@ export function prefixListSource(options: Readonly<PrefixListSourceOptions> = {}
 
   /** `staleId.value` is set when an id resolved in this load was unknown to GetManagedPrefixListEntries. */
   const loadOnce = async (
+    client: EC2Client,
+    mod: SdkModule,
     signal: AbortSignal,
     staleId: { value: boolean },
   ): Promise<RangeSnapshot> => {
-    const [client, mod] = await Promise.all([getClient(), loadSdk()]);
     let infos: ListInfo[];
     try {
       infos = await resolve(client, mod, signal);
@@ -339,14 +342,20 @@ export function prefixListSource(options: Readonly<PrefixListSourceOptions> = {}
       if (closed) throw new SourceError(SOURCE_NAME, 'load() called after close().');
       const deadline = createDeadline(signal, timeoutMs);
       try {
+        const [client, mod] = await untilAborted(
+          Promise.all([getClient(), loadSdk()]),
+          deadline.signal,
+        );
+        deadline.start();
         const run = async (): Promise<RangeSnapshot> => {
           const staleId = { value: false };
           try {
-            return await loadOnce(deadline.signal, staleId);
+            return await loadOnce(client, mod, deadline.signal, staleId);
           } catch (error) {
             // The id went away between Describe and Get (list recreated): resolve by name once more.
-            if (staleId.value && !deadline.signal.aborted)
-              return loadOnce(deadline.signal, { value: false });
+            if (staleId.value && !deadline.signal.aborted) {
+              return loadOnce(client, mod, deadline.signal, { value: false });
+            }
             throw error;
           }
         };
@@ -411,6 +420,8 @@ async function createRequestHandler(timeoutMs: number): Promise<EC2ClientConfig[
 
 interface Deadline {
   readonly signal: AbortSignal;
+  /** Start the timeout (the one-time SDK import and client creation are not counted). */
+  start(): void;
   error(source: string, what: string): SourceError;
   dispose(): void;
 }
@@ -419,15 +430,19 @@ interface Deadline {
 function createDeadline(parent: AbortSignal, timeoutMs: number): Deadline {
   const controller = new AbortController();
   let timedOut = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const onAbort = (): void => controller.abort(parent.reason);
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError'));
-  }, timeoutMs);
   if (parent.aborted) onAbort();
   else parent.addEventListener('abort', onAbort, { once: true });
   return {
     signal: controller.signal,
+    start() {
+      if (timer !== undefined || controller.signal.aborted) return;
+      timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError'));
+      }, timeoutMs);
+    },
     error(source, what) {
       return timedOut
         ? new SourceError(source, `${what} timed out after ${timeoutMs} ms.`, {

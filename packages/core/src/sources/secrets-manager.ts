@@ -64,8 +64,10 @@ export interface SecretsManagerSourceOptions {
    */
   readonly endpoint?: string;
   /**
-   * Upper bound in milliseconds for one whole `load()`, SDK retries included; also the created
-   * client's connection and request timeouts. Defaults to `3000`.
+   * Upper bound in milliseconds for the AWS calls of one `load()`, SDK retries included; also
+   * the created client's connection and request timeouts. The one-time SDK import and client
+   * creation of the first load are not counted (the caller's signal still aborts them).
+   * Defaults to `3000`.
    * @example
    * secretsManagerSource({ secretId: 'prod/origin-verify', timeoutMs: 1500 });
    */
@@ -213,16 +215,19 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
       if (closed) throw new SourceError(name, 'load() called after close().');
       const deadline = createDeadline(signal, timeoutMs);
       try {
-        const work = (async () => {
-          const [client, { GetSecretValueCommand }] = await Promise.all([getClient(), loadSdk()]);
-          return Promise.allSettled(
-            stages.map((stage) =>
-              client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage }), {
-                abortSignal: deadline.signal,
-              }),
-            ),
-          );
-        })();
+        const [client, { GetSecretValueCommand }] = await untilAborted(
+          Promise.all([getClient(), loadSdk()]),
+          deadline.signal,
+        );
+        deadline.start();
+        const work = Promise.allSettled(
+          stages.map((stage) =>
+            client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage }), {
+              abortSignal: deadline.signal,
+            }),
+          ),
+        );
+        // allSettled never rejects: this only returns early when the deadline fires.
         const settled = await untilAborted(work, deadline.signal);
         const values: SecretValue[] = [];
         for (const [i, result] of settled.entries()) {
@@ -290,6 +295,8 @@ async function createRequestHandler(
 interface Deadline {
   /** Aborts when the caller's signal aborts or `timeoutMs` passes. */
   readonly signal: AbortSignal;
+  /** Start the timeout (the one-time SDK import and client creation are not counted). */
+  start(): void;
   /** A SourceError saying whether the load timed out or was aborted. */
   error(source: string, what: string): SourceError;
   dispose(): void;
@@ -304,15 +311,19 @@ interface Deadline {
 function createDeadline(parent: AbortSignal, timeoutMs: number): Deadline {
   const controller = new AbortController();
   let timedOut = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const onAbort = (): void => controller.abort(parent.reason);
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError'));
-  }, timeoutMs);
   if (parent.aborted) onAbort();
   else parent.addEventListener('abort', onAbort, { once: true });
   return {
     signal: controller.signal,
+    start() {
+      if (timer !== undefined || controller.signal.aborted) return;
+      timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError'));
+      }, timeoutMs);
+    },
     error(source, what) {
       return timedOut
         ? new SourceError(source, `${what} timed out after ${timeoutMs} ms.`, {

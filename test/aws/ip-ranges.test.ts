@@ -1,0 +1,232 @@
+/**
+ * ipRangesSource against the local endpoint's ip-ranges.json, over real HTTP with global fetch.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { SourceError } from '../../packages/core/src/errors.js';
+import {
+  type IpRangesSourceOptions,
+  ipRangesSource,
+} from '../../packages/core/src/sources/ip-ranges.js';
+import type { RangeSource } from '../../packages/core/src/sources/types.js';
+import {
+  buildIpRangesDocument,
+  CLOUDFRONT_ORIGIN_FACING_V4,
+  CLOUDFRONT_ORIGIN_FACING_V6,
+  CLOUDFRONT_VIEWER_FACING_V4,
+  CLOUDFRONT_VIEWER_FACING_V6,
+  type LocalAws,
+  startLocalAws,
+} from '../aws-local/index.js';
+
+const TIMEOUT_MS = 300;
+const MARGIN_MS = 250;
+
+let aws: LocalAws;
+
+function source(options: IpRangesSourceOptions = {}): RangeSource {
+  return ipRangesSource({ url: aws.ipRangesUrl, timeoutMs: 5_000, ...options });
+}
+
+function load(s: RangeSource, signal = new AbortController().signal) {
+  return s.load(signal);
+}
+
+async function loadError(s: RangeSource, signal?: AbortSignal): Promise<SourceError> {
+  const error = await load(s, signal).then(
+    () => {
+      throw new Error('expected load() to reject');
+    },
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(SourceError);
+  return error as SourceError;
+}
+
+async function waitFor(condition: () => boolean, ms = 1_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (condition()) return true;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return condition();
+}
+
+const sorted = (list: readonly string[]) => [...list].sort();
+
+beforeAll(async () => {
+  aws = await startLocalAws();
+});
+
+afterAll(async () => {
+  await aws.close();
+});
+
+beforeEach(() => {
+  aws.faults.clear();
+  aws.ipRanges.setOriginFacing(CLOUDFRONT_ORIGIN_FACING_V4, CLOUDFRONT_ORIGIN_FACING_V6);
+  aws.resetCalls();
+});
+
+describe('ipRangesSource: the document', () => {
+  it('takes only CLOUDFRONT_ORIGIN_FACING prefixes, IPv4 and IPv6', async () => {
+    const snapshot = await load(source());
+
+    expect(sorted(snapshot.cidrs)).toEqual(
+      sorted([...CLOUDFRONT_ORIGIN_FACING_V4, ...CLOUDFRONT_ORIGIN_FACING_V6]),
+    );
+    // Viewer-facing CLOUDFRONT, EC2 and AMAZON-only ranges are in the document but not taken.
+    for (const other of [
+      ...CLOUDFRONT_VIEWER_FACING_V4,
+      ...CLOUDFRONT_VIEWER_FACING_V6,
+      '18.208.0.0/13',
+      '3.5.140.0/22',
+    ]) {
+      expect(snapshot.cidrs).not.toContain(other);
+    }
+  });
+
+  it('uses syncToken as the version and sees a change', async () => {
+    const s = source();
+    const served = aws.ipRanges.syncToken;
+    const first = await load(s);
+
+    const token = aws.ipRanges.setOriginFacing([...CLOUDFRONT_ORIGIN_FACING_V4, '3.172.0.0/18']);
+    const second = await load(s);
+
+    expect(first.version).toBe(served);
+    expect(second.version).toBe(token);
+    expect(second.version).not.toBe(first.version);
+    expect(second.cidrs).toContain('3.172.0.0/18');
+    expect(second.cidrs).not.toContain(CLOUDFRONT_ORIGIN_FACING_V6[0]);
+  });
+
+  it('sends If-None-Match and reuses the previous snapshot on 304', async () => {
+    const statuses: number[] = [];
+    const s = source({
+      fetch: async (input, init) => {
+        const response = await fetch(input, init);
+        statuses.push(response.status);
+        return response;
+      },
+    });
+
+    const first = await load(s);
+    const second = await load(s);
+
+    expect(statuses).toEqual([200, 304]);
+    expect(second).toBe(first);
+  });
+
+  it('honours another `service`', async () => {
+    const snapshot = await load(source({ service: 'CLOUDFRONT' }));
+
+    expect(sorted(snapshot.cidrs)).toEqual(
+      sorted([...CLOUDFRONT_VIEWER_FACING_V4, ...CLOUDFRONT_VIEWER_FACING_V6]),
+    );
+  });
+});
+
+describe('ipRangesSource: failures', () => {
+  it.each([
+    [{ outage: 'error' as const }, 'HTTP 500'],
+    [{ throttle: true }, 'HTTP 503'],
+  ])('surfaces a non-2xx answer (%o) as awsCode %s', async (fault, code) => {
+    aws.faults.set({ ...fault, actions: ['ip-ranges'] });
+
+    const error = await loadError(source());
+
+    expect(error.awsCode).toBe(code);
+    expect(error.message).toContain(`answered ${code}`);
+    expect(error.source).toBe('ip-ranges');
+  });
+
+  it('rejects a body that is not JSON', async () => {
+    aws.ipRanges.setRaw('{"syncToken": "1700000000", "prefixes": [');
+
+    const error = await loadError(source());
+
+    expect(error.message).toContain('the body is not JSON');
+  });
+
+  it.each([
+    ['an array', []],
+    ['no syncToken', { prefixes: [], ipv6_prefixes: [] }],
+    ['prefixes not an array', { syncToken: '1', prefixes: {}, ipv6_prefixes: [] }],
+    ['ipv6_prefixes not an array', { syncToken: '1', prefixes: [], ipv6_prefixes: 'x' }],
+    [
+      'an origin-facing entry without ip_prefix',
+      {
+        syncToken: '1',
+        prefixes: [{ service: 'CLOUDFRONT_ORIGIN_FACING', region: 'GLOBAL' }],
+        ipv6_prefixes: [],
+      },
+    ],
+  ])('rejects a document with %s', async (_label, doc) => {
+    aws.ipRanges.set(doc);
+
+    const error = await loadError(source());
+
+    expect(error.message).toContain('is not a valid ip-ranges document');
+  });
+
+  it('refuses a document with no origin-facing prefix', async () => {
+    aws.ipRanges.set(buildIpRangesDocument([], [], 1_700_000_000));
+
+    const error = await loadError(source());
+
+    expect(error.message).toContain('lists no CLOUDFRONT_ORIGIN_FACING prefixes');
+  });
+
+  it('reports a refused connection with its code, and never echoes the query string', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+
+    const error = await loadError(
+      ipRangesSource({ url: `http://127.0.0.1:${port}/ip-ranges.json?X-Amz-Signature=abc` }),
+    );
+
+    expect(error.awsCode).toBe('ECONNREFUSED');
+    expect(error.message).not.toContain('X-Amz-Signature');
+  });
+
+  it('rejects a URL that is not http(s) at construction', () => {
+    expect(() => ipRangesSource({ url: 'file:///etc/passwd' })).toThrow(/http or https/);
+  });
+});
+
+describe('ipRangesSource: timeouts and abort', () => {
+  it(`rejects within about timeoutMs (${TIMEOUT_MS} ms) when the server hangs, and closes the request`, async () => {
+    aws.faults.set({ outage: 'hang', actions: ['ip-ranges'] });
+
+    const start = performance.now();
+    const error = await loadError(source({ timeoutMs: TIMEOUT_MS }));
+    const ms = performance.now() - start;
+
+    expect(error.awsCode).toBe('TimeoutError');
+    expect(error.message).toContain(`timed out after ${TIMEOUT_MS} ms`);
+    expect(ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
+    expect(ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
+    expect(aws.callCount('ip-ranges')).toBe(1);
+    expect(await waitFor(() => aws.faults.hanging === 0)).toBe(true);
+  });
+
+  it('rejects promptly when the caller aborts', async () => {
+    aws.faults.set({ outage: 'hang', actions: ['ip-ranges'] });
+    const controller = new AbortController();
+    const pending = loadError(source(), controller.signal);
+    expect(await waitFor(() => aws.faults.hanging === 1, 3_000)).toBe(true);
+
+    const start = performance.now();
+    controller.abort();
+    const error = await pending;
+    const ms = performance.now() - start;
+
+    expect(error.awsCode).toBe('AbortError');
+    expect(ms).toBeLessThan(MARGIN_MS);
+    expect(await waitFor(() => aws.faults.hanging === 0)).toBe(true);
+  });
+});
