@@ -328,11 +328,13 @@ class Verifier implements OriginVerifier {
       );
     }
     const decision = this.#decide(input);
-    if (
-      (decision.reason === 'invalid-secret' ||
-        (decision.reason === 'reported' && decision.failures.includes('invalid-secret'))) &&
-      !this.#closed
-    ) {
+    // Only a request whose every other check passed (it came through a CloudFront edge with a
+    // well-formed cf-id) may force a refresh: a bot at the ALB cannot drive AWS calls.
+    const onlySecretFailed =
+      (decision.reason === 'invalid-secret' || decision.reason === 'reported') &&
+      decision.failures.length === 1 &&
+      decision.failures[0] === 'invalid-secret';
+    if (onlySecretFailed && !this.#closed) {
       const refresh = this.#secret.forceRefresh();
       if (refresh) return refresh.then(() => this.verify(input));
     }

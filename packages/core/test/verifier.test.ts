@@ -426,6 +426,42 @@ describe('check(): waiting where it helps', () => {
     await v.close();
   });
 
+  it('lets only requests that came through a CloudFront edge force a refresh', async () => {
+    const r = rotatingSource();
+    const v = make({ secret: r.source, mismatchRefreshMs: 0 });
+    await v.ready();
+    // A bot at the ALB (edge is its own address) with a wrong secret: denied on the edge, no load.
+    for (let i = 0; i < 20; i++)
+      await v.check(
+        throughCloudFront({
+          headers: { 'x-forwarded-for': '203.0.113.9', 'x-origin-verify': `guess-${i}-0123456789abc` },
+        }),
+      );
+    expect(r.loads()).toBe(1);
+    await v.check(throughCloudFront({ headers: { 'x-origin-verify': 'a-wrong-value-0123456789' } }));
+    expect(r.loads()).toBe(2);
+    await v.close();
+  });
+
+  it('still picks up a rotation within one window while wrong values keep the window busy', async () => {
+    const r = rotatingSource();
+    const v = make({ secret: r.source, mismatchRefreshMs: 300 });
+    await v.ready();
+    // An attacker behind some CloudFront distribution uses the forced refresh first...
+    await v.check(throughCloudFront({ headers: { 'x-origin-verify': 'attacker-value-0123456789' } }));
+    expect(r.loads()).toBe(2);
+    // ...then our distribution switches to a new value inside the same window.
+    const NEW = 'Rotated-While-Rate-Limited-0123456789';
+    r.rotate(NEW);
+    const early = await v.check(throughCloudFront({ headers: { 'x-origin-verify': NEW } }));
+    expect(early.reason).toBe('invalid-secret');
+    // The rate-limited mismatch scheduled one trailing refresh at the end of the window.
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    expect(r.loads()).toBe(3);
+    expect(v.verify(throughCloudFront({ headers: { 'x-origin-verify': NEW } })).reason).toBe('verified');
+    await v.close();
+  });
+
   it('refreshes on an interval with jitter, using fake timers', async () => {
     vi.useFakeTimers();
     try {

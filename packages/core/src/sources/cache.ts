@@ -95,6 +95,8 @@ export class CachedSource<S extends Versioned, C> {
   readonly #cache: LRUCache<string, Entry<C>>;
   readonly #closed = new AbortController();
   #timer: NodeJS.Timeout | undefined;
+  #trailing: NodeJS.Timeout | undefined;
+  #inFlight: Promise<void> | undefined;
   #version: string | undefined;
   #loadedAt: number | undefined;
   #loads = 0;
@@ -128,7 +130,24 @@ export class CachedSource<S extends Versioned, C> {
 
   async #fetch(stale: Entry<C> | undefined, signal: AbortSignal): Promise<Entry<C>> {
     const { name, timeoutMs } = this.#options;
-    const combined = AbortSignal.any([signal, this.#closed.signal, AbortSignal.timeout(timeoutMs)]);
+    // One controller per load, aborted by the cache, by close() or by the deadline. Listeners
+    // are removed when the load settles (AbortSignal.any on a long-lived signal would leak).
+    const controller = new AbortController();
+    const abort = (reason: unknown) => controller.abort(reason);
+    const onCacheAbort = () => abort(signal.reason);
+    const onClose = () => abort(this.#closed.signal.reason);
+    // Sources bound each AWS call by `timeoutMs` themselves (after their client is ready); this
+    // outer deadline is a safety net for sources that ignore their signal.
+    const deadline = setTimeout(
+      () => abort(new DOMException(`load exceeded ${timeoutMs * 2 + 2_000} ms`, 'TimeoutError')),
+      timeoutMs * 2 + 2_000,
+    );
+    deadline.unref();
+    signal.addEventListener('abort', onCacheAbort, { once: true });
+    this.#closed.signal.addEventListener('abort', onClose, { once: true });
+    if (signal.aborted) onCacheAbort();
+    if (this.#closed.signal.aborted) onClose();
+    const combined = controller.signal;
     try {
       // Race the load against the signal so a source that ignores it cannot hang a refresh.
       const snapshot = await new Promise<S>((resolve, reject) => {
@@ -168,6 +187,10 @@ export class CachedSource<S extends Versioned, C> {
       this.#lastError = sourceError;
       this.#options.onError?.(sourceError);
       throw sourceError;
+    } finally {
+      clearTimeout(deadline);
+      signal.removeEventListener('abort', onCacheAbort);
+      this.#closed.signal.removeEventListener('abort', onClose);
     }
   }
 
@@ -175,8 +198,17 @@ export class CachedSource<S extends Versioned, C> {
    * Load now (or join the load in flight). Resolves when it settles; rejects with the load's
    * `SourceError` when it failed. The last-known-good value stays in use either way.
    */
-  async refresh(): Promise<void> {
-    if (this.#closed.signal.aborted) return;
+  refresh(): Promise<void> {
+    if (this.#closed.signal.aborted) return Promise.resolve();
+    if (this.#inFlight) return this.#inFlight;
+    const run = this.#refresh().finally(() => {
+      this.#inFlight = undefined;
+    });
+    this.#inFlight = run;
+    return run;
+  }
+
+  async #refresh(): Promise<void> {
     const failuresBefore = this.#failures;
     const loadsBefore = this.#loads;
     try {
@@ -191,14 +223,28 @@ export class CachedSource<S extends Versioned, C> {
 
   /**
    * Force a refresh unless one was forced less than `minForcedIntervalMs` ago. Returns the
-   * refresh's promise, or undefined when rate-limited.
+   * refresh's promise (joining one already in flight), or undefined when rate-limited. A
+   * rate-limited call schedules one trailing refresh at the end of the window, so a value
+   * that appeared in the meantime (a rotation) is picked up within `minForcedIntervalMs`
+   * even while a flood of bad values keeps the window busy.
    */
   forceRefresh(): Promise<void> | undefined {
-    const now = this.#now();
     if (this.#closed.signal.aborted) return undefined;
     // A fixed source can never change: refreshing it cannot help.
     if (this.#options.fixed) return undefined;
-    if (now - this.#lastForcedAt < this.#options.minForcedIntervalMs) return undefined;
+    if (this.#inFlight) return this.#inFlight.catch(() => undefined);
+    const now = this.#now();
+    const wait = this.#lastForcedAt + this.#options.minForcedIntervalMs - now;
+    if (wait > 0) {
+      if (!this.#trailing) {
+        this.#trailing = setTimeout(() => {
+          this.#trailing = undefined;
+          this.forceRefresh();
+        }, wait);
+        this.#trailing.unref();
+      }
+      return undefined;
+    }
     this.#lastForcedAt = now;
     this.#forced++;
     return this.refresh().catch(() => undefined);
@@ -247,7 +293,9 @@ export class CachedSource<S extends Versioned, C> {
   close(): void {
     this.#closed.abort(new Error('closed'));
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#trailing) clearTimeout(this.#trailing);
     this.#timer = undefined;
+    this.#trailing = undefined;
   }
 
   /** Counters and health, without any value. */
