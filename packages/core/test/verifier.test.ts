@@ -434,11 +434,16 @@ describe('check(): waiting where it helps', () => {
     for (let i = 0; i < 20; i++)
       await v.check(
         throughCloudFront({
-          headers: { 'x-forwarded-for': '203.0.113.9', 'x-origin-verify': `guess-${i}-0123456789abc` },
+          headers: {
+            'x-forwarded-for': '203.0.113.9',
+            'x-origin-verify': `guess-${i}-0123456789abc`,
+          },
         }),
       );
     expect(r.loads()).toBe(1);
-    await v.check(throughCloudFront({ headers: { 'x-origin-verify': 'a-wrong-value-0123456789' } }));
+    await v.check(
+      throughCloudFront({ headers: { 'x-origin-verify': 'a-wrong-value-0123456789' } }),
+    );
     expect(r.loads()).toBe(2);
     await v.close();
   });
@@ -448,7 +453,9 @@ describe('check(): waiting where it helps', () => {
     const v = make({ secret: r.source, mismatchRefreshMs: 300 });
     await v.ready();
     // An attacker behind some CloudFront distribution uses the forced refresh first...
-    await v.check(throughCloudFront({ headers: { 'x-origin-verify': 'attacker-value-0123456789' } }));
+    await v.check(
+      throughCloudFront({ headers: { 'x-origin-verify': 'attacker-value-0123456789' } }),
+    );
     expect(r.loads()).toBe(2);
     // ...then our distribution switches to a new value inside the same window.
     const NEW = 'Rotated-While-Rate-Limited-0123456789';
@@ -458,7 +465,9 @@ describe('check(): waiting where it helps', () => {
     // The rate-limited mismatch scheduled one trailing refresh at the end of the window.
     await new Promise((resolve) => setTimeout(resolve, 450));
     expect(r.loads()).toBe(3);
-    expect(v.verify(throughCloudFront({ headers: { 'x-origin-verify': NEW } })).reason).toBe('verified');
+    expect(v.verify(throughCloudFront({ headers: { 'x-origin-verify': NEW } })).reason).toBe(
+      'verified',
+    );
     await v.close();
   });
 
