@@ -24,8 +24,8 @@ export {
   NotReadyError,
   SourceError,
 } from './errors.js';
-export { formatIp, normalizeIp, parseIp } from './net/address.js';
-export { RangeMatcher, TRUSTED_PROXY_NAMES } from './net/matcher.js';
+export { type Family, formatIp, normalizeIp, parseForwardedEntry, parseIp } from './net/address.js';
+export { type Cidr, parseCidr, RangeMatcher, TRUSTED_PROXY_NAMES } from './net/matcher.js';
 export {
   CLOUDFRONT_PREFIX_LIST,
   CLOUDFRONT_PREFIX_LIST_IPV6,

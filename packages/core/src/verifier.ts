@@ -376,7 +376,12 @@ class Verifier implements OriginVerifier {
       const q = path.indexOf('?');
       if (q >= 0) path = path.slice(0, q);
     }
-    const remote = input.remoteAddress;
+    let remote = input.remoteAddress;
+    // A link-local socket address may carry a zone (`fe80::1%eth0`); only the peer may have one.
+    if (typeof remote === 'string') {
+      const zone = remote.indexOf('%');
+      if (zone > 0) remote = remote.slice(0, zone);
+    }
     const peerFamily: Family = typeof remote === 'string' ? parseIp(remote, scratch) : 0;
     const peerTrusted = peerFamily !== 0 && this.#trusted.contains(peerFamily, scratch);
     const peerAddress =

@@ -228,6 +228,10 @@ describe('parseForwardedEntry', () => {
     ['1.2.3.4:-1', 'a signed port'],
     ['1.2.3.4:80:90', 'two ports'],
     ['1.2.3.4 :80', 'a blank before the port'],
+    ['1.2.3.4x80', 'a letter instead of the port colon'],
+    ['1.2.3.4.80', 'a dot instead of the port colon'],
+    ['1.2.3.4/24', 'a CIDR'],
+    ['1.2.3.4]:80', 'a closing bracket after IPv4'],
     ['[::1', 'an unclosed bracket'],
     ['::1]:80', 'a closing bracket without an opening one'],
     ['[::1]:', 'an empty port after brackets'],
@@ -429,6 +433,67 @@ describe('formatIp is canonical (property)', () => {
         expect(formatIp(4, scratch)).toBe(new net.SocketAddress({ address: text }).address);
       }),
       { numRuns: 2_000 },
+    );
+  });
+});
+
+describe('parseForwardedEntry agrees with a regex and net.isIP oracle (property)', () => {
+  /** Independent oracle: the host part of a valid entry, or undefined. */
+  function oracleHost(entry: string): string | undefined {
+    const trimmed = entry.replace(/^[ \t]+|[ \t]+$/g, '');
+    const validPort = (p: string | undefined) => p === undefined || Number(p) <= 65535;
+    const bracketed = /^\[([^\]]*)\](?::([0-9]{1,5}))?$/.exec(trimmed);
+    if (bracketed) {
+      const [, host, port] = bracketed as unknown as [string, string, string | undefined];
+      return net.isIPv6(host) && !host.includes('%') && validPort(port) ? host : undefined;
+    }
+    const ported = /^([0-9.]+):([0-9]{1,5})$/.exec(trimmed);
+    if (ported && net.isIPv4(ported[1]!)) return validPort(ported[2]) ? ported[1] : undefined;
+    return net.isIP(trimmed) !== 0 && !trimmed.includes('%') ? trimmed : undefined;
+  }
+
+  const tokens = fc.constantFrom(
+    '1.2.3.4',
+    '255.0.0.1',
+    '01',
+    '0',
+    '1',
+    '80',
+    '65535',
+    '65536',
+    '123456',
+    'ffff',
+    'db8',
+    ':',
+    '::',
+    '.',
+    '[',
+    ']',
+    ' ',
+    '\t',
+    '%',
+    'x',
+    '/',
+    '\u00e9',
+  );
+
+  it('on near-valid entries built from address, port and bracket tokens (10,000 runs)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(tokens, { maxLength: 12 }).map((t) => t.join('')),
+        (entry) => {
+          const host = oracleHost(entry);
+          const family = parseForwardedEntry(entry, 0, entry.length, scratch);
+          const got = [...scratch];
+          if (host === undefined) {
+            expect(family).toBe(0);
+          } else {
+            expect(family).toBe(parseIp(host, scratch));
+            expect(got).toEqual([...scratch]);
+          }
+        },
+      ),
+      { numRuns: 10_000 },
     );
   });
 });

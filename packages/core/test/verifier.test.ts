@@ -235,6 +235,14 @@ describe('X-Forwarded-For and hops', () => {
     expect(reasonFor(`${VIEWER}, ${EDGE}`, { proxyHops: 2 })).toBe('untrusted-peer');
     expect(reasonFor(`${EDGE}, 10.0.2.2`, { proxyHops: 2 })).toBe('malformed-forwarded-for');
   });
+  it('accepts a link-local peer with a zone id when linklocal is trusted', () => {
+    const v = make({ trustedProxies: ['linklocal'] });
+    expect(v.verify(throughCloudFront({ remoteAddress: 'fe80::1%eth0' })).reason).toBe('verified');
+    expect(v.verify(throughCloudFront({ remoteAddress: 'fe81::1%eth0' })).reason).toBe('verified');
+    expect(v.verify(throughCloudFront({ remoteAddress: 'fec0::1%eth0' })).reason).toBe(
+      'untrusted-peer',
+    );
+  });
   it('denies a peer outside custom trustedProxies', () => {
     const v = make({ trustedProxies: ['10.0.1.0/24'] });
     expect(v.verify(throughCloudFront()).reason).toBe('verified');

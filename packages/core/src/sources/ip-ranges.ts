@@ -5,9 +5,9 @@
  */
 import { SourceError } from '../errors.js';
 import { DEFAULT_IP_RANGES_URL } from '../options.js';
+import { resolveTimeoutMs, untilAborted } from './aws-shared.js';
 import type { RangeSnapshot, RangeSource } from './types.js';
 
-const DEFAULT_TIMEOUT_MS = 3000;
 const DEFAULT_SERVICE = 'CLOUDFRONT_ORIGIN_FACING';
 const SOURCE_NAME = 'ip-ranges';
 
@@ -73,13 +73,7 @@ export function ipRangesSource(options: Readonly<IpRangesSourceOptions> = {}): R
   // Never echo credentials or query strings (e.g. a presigned mirror URL) in messages.
   const shownUrl = `${parsedUrl.origin}${parsedUrl.pathname}`;
   const service = options.service ?? DEFAULT_SERVICE;
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new SourceError(
-      SOURCE_NAME,
-      `\`timeoutMs\` must be a positive number of milliseconds, got ${String(timeoutMs)}.`,
-    );
-  }
+  const timeoutMs = resolveTimeoutMs(SOURCE_NAME, options.timeoutMs);
   const fetchImpl = options.fetch ?? globalThis.fetch;
   if (typeof fetchImpl !== 'function') {
     throw new SourceError(SOURCE_NAME, 'no `fetch` available; pass the `fetch` option.');
@@ -200,26 +194,4 @@ export function ipRangesSource(options: Readonly<IpRangesSourceOptions> = {}): R
       }
     },
   };
-}
-
-/** `promise`, or a rejection as soon as `signal` aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => undefined);
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

@@ -5,12 +5,19 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import type { EC2Client, EC2ClientConfig, ManagedPrefixList } from '@aws-sdk/client-ec2';
+import type { EC2Client, ManagedPrefixList } from '@aws-sdk/client-ec2';
 import { SourceError } from '../errors.js';
 import { CLOUDFRONT_PREFIX_LIST, CLOUDFRONT_PREFIX_LIST_IPV6 } from '../options.js';
+import {
+  awsCallError,
+  awsErrorCode,
+  createDeadline,
+  lazyAwsClient,
+  resolveTimeoutMs,
+  untilAborted,
+} from './aws-shared.js';
 import type { RangeSnapshot, RangeSource } from './types.js';
 
-const DEFAULT_TIMEOUT_MS = 3000;
 const MAX_PAGE_SIZE = 100;
 /** Guard against a NextToken loop: 100 pages of 100 entries is far above any real list. */
 const MAX_PAGES = 100;
@@ -111,13 +118,7 @@ export function prefixListSource(options: Readonly<PrefixListSourceOptions> = {}
   if (names.length === 0 || names.some((n) => typeof n !== 'string' || n.length === 0)) {
     throw new SourceError(SOURCE_NAME, '`names` must be a non-empty list of prefix list names.');
   }
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new SourceError(
-      SOURCE_NAME,
-      `\`timeoutMs\` must be a positive number of milliseconds, got ${String(timeoutMs)}.`,
-    );
-  }
+  const timeoutMs = resolveTimeoutMs(SOURCE_NAME, options.timeoutMs);
   const pageSize = options.pageSize ?? MAX_PAGE_SIZE;
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
     throw new SourceError(
@@ -125,50 +126,18 @@ export function prefixListSource(options: Readonly<PrefixListSourceOptions> = {}
       `\`pageSize\` must be an integer from 1 to ${MAX_PAGE_SIZE}, got ${String(pageSize)}.`,
     );
   }
-  const injected = options.client;
   /** name -> prefix list id, resolved by name at least once per source. */
   const ids = new Map<string, string>();
   /** id -> the entries read for a version, reused while the version does not change. */
   const lastRead = new Map<string, { version: number; cidrs: readonly string[] }>();
-  let created: Promise<EC2Client> | undefined;
-  let sdk: Promise<SdkModule> | undefined;
-  let closed = false;
+  const aws = lazyAwsClient(SOURCE_NAME, options, timeoutMs, {
+    packageName: '@aws-sdk/client-ec2',
+    importSdk: () => import('@aws-sdk/client-ec2'),
+    create: ({ EC2Client }, config) => new EC2Client(config),
+  });
 
-  const loadSdk = (): Promise<SdkModule> => {
-    sdk ??= import('@aws-sdk/client-ec2').catch((cause: unknown) => {
-      sdk = undefined;
-      throw new SourceError(
-        SOURCE_NAME,
-        'needs the optional peer dependency `@aws-sdk/client-ec2`; install it next to @cdn-origin-guard/core.',
-        { cause },
-      );
-    });
-    return sdk;
-  };
-
-  const getClient = (): Promise<EC2Client> => {
-    if (injected !== undefined) return Promise.resolve(injected);
-    created ??= (async () => {
-      const { EC2Client } = await loadSdk();
-      const config: EC2ClientConfig = { requestHandler: await createRequestHandler(timeoutMs) };
-      if (options.region !== undefined) config.region = options.region;
-      if (options.endpoint !== undefined) config.endpoint = options.endpoint;
-      return new EC2Client(config);
-    })().catch((error: unknown) => {
-      created = undefined;
-      throw error;
-    });
-    return created;
-  };
-
-  const fail = (what: string, error: unknown): SourceError => {
-    const code = awsErrorCode(error);
-    return new SourceError(
-      SOURCE_NAME,
-      `${what} failed with ${code ?? 'an unknown error'}${describeAwsError(error)}.`,
-      { cause: error, awsCode: code },
-    );
-  };
+  const fail = (what: string, error: unknown): SourceError =>
+    awsCallError(SOURCE_NAME, what, error);
 
   /** Every page of DescribeManagedPrefixLists for one request. */
   const describe = async (
@@ -339,13 +308,10 @@ export function prefixListSource(options: Readonly<PrefixListSourceOptions> = {}
   return {
     name: SOURCE_NAME,
     async load(signal: AbortSignal): Promise<RangeSnapshot> {
-      if (closed) throw new SourceError(SOURCE_NAME, 'load() called after close().');
+      if (aws.closed) throw new SourceError(SOURCE_NAME, 'load() called after close().');
       const deadline = createDeadline(signal, timeoutMs);
       try {
-        const [client, mod] = await untilAborted(
-          Promise.all([getClient(), loadSdk()]),
-          deadline.signal,
-        );
+        const [client, mod] = await aws.open(deadline.signal);
         deadline.start();
         const run = async (): Promise<RangeSnapshot> => {
           const staleId = { value: false };
@@ -372,14 +338,8 @@ export function prefixListSource(options: Readonly<PrefixListSourceOptions> = {}
         deadline.dispose();
       }
     },
-    async close(): Promise<void> {
-      closed = true;
-      const pending = created;
-      created = undefined;
-      if (pending !== undefined) {
-        const client = await pending.catch(() => undefined);
-        client?.destroy();
-      }
+    close(): Promise<void> {
+      return aws.close();
     },
   };
 }
@@ -398,109 +358,4 @@ function digest(cidrs: readonly string[]): string {
     .update([...cidrs].sort().join('\n'))
     .digest('hex')
     .slice(0, 16);
-}
-
-// ---- shared with secrets-manager.ts (kept file-local on purpose: each source is one file) --
-
-/** The SDK's request handler with connection/request timeouts that throw. */
-async function createRequestHandler(timeoutMs: number): Promise<EC2ClientConfig['requestHandler']> {
-  const settings = {
-    connectionTimeout: timeoutMs,
-    requestTimeout: timeoutMs,
-    throwOnRequestTimeout: true,
-  };
-  try {
-    const { NodeHttpHandler } = await import('@smithy/node-http-handler');
-    return new NodeHttpHandler(settings);
-  } catch {
-    // Not resolvable from here (strict installs): the client builds the same handler from options.
-    return settings;
-  }
-}
-
-interface Deadline {
-  readonly signal: AbortSignal;
-  /** Start the timeout (the one-time SDK import and client creation are not counted). */
-  start(): void;
-  error(source: string, what: string): SourceError;
-  dispose(): void;
-}
-
-/** The caller's signal combined with a timeout; detaches from the caller's signal on dispose. */
-function createDeadline(parent: AbortSignal, timeoutMs: number): Deadline {
-  const controller = new AbortController();
-  let timedOut = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const onAbort = (): void => controller.abort(parent.reason);
-  if (parent.aborted) onAbort();
-  else parent.addEventListener('abort', onAbort, { once: true });
-  return {
-    signal: controller.signal,
-    start() {
-      if (timer !== undefined || controller.signal.aborted) return;
-      timer = setTimeout(() => {
-        timedOut = true;
-        controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError'));
-      }, timeoutMs);
-    },
-    error(source, what) {
-      return timedOut
-        ? new SourceError(source, `${what} timed out after ${timeoutMs} ms.`, {
-            cause: controller.signal.reason,
-            awsCode: 'TimeoutError',
-          })
-        : new SourceError(source, `${what} was aborted.`, {
-            cause: parent.reason,
-            awsCode: 'AbortError',
-          });
-    },
-    dispose() {
-      clearTimeout(timer);
-      parent.removeEventListener('abort', onAbort);
-    },
-  };
-}
-
-/** `promise`, or a rejection as soon as `signal` aborts (the SDK may sleep between retries). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => undefined);
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-/** The AWS error code (the SDK error's `name`), e.g. `UnauthorizedOperation`. */
-function awsErrorCode(error: unknown): string | undefined {
-  if (typeof error === 'object' && error !== null && 'name' in error) {
-    const value = (error as { name?: unknown }).name;
-    return typeof value === 'string' && value.length > 0 && value !== 'Error' ? value : undefined;
-  }
-  return undefined;
-}
-
-/** ` (HTTP 400 after 1 attempt): message` from an SDK error, on one line and capped. */
-function describeAwsError(error: unknown): string {
-  if (typeof error !== 'object' || error === null) return '';
-  const meta = (error as { $metadata?: { httpStatusCode?: number; attempts?: number } }).$metadata;
-  const parts: string[] = [];
-  if (meta?.httpStatusCode !== undefined) parts.push(`HTTP ${meta.httpStatusCode}`);
-  if (meta?.attempts !== undefined)
-    parts.push(`after ${meta.attempts} attempt${meta.attempts === 1 ? '' : 's'}`);
-  const raw = (error as { message?: unknown }).message;
-  const message = typeof raw === 'string' ? raw.replace(/\s+/g, ' ').trim().slice(0, 300) : '';
-  return `${parts.length > 0 ? ` (${parts.join(' ')})` : ''}${message.length > 0 ? `: ${message}` : ''}`;
 }

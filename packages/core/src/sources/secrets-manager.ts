@@ -6,15 +6,21 @@
 import type {
   GetSecretValueCommandOutput,
   SecretsManagerClient,
-  SecretsManagerClientConfig,
 } from '@aws-sdk/client-secrets-manager';
 import type { SecretStage } from '../decision.js';
 import { SourceError } from '../errors.js';
 import { DEFAULT_SECRET_STAGES } from '../options.js';
 import { secretValueProblem } from '../secret/compare.js';
+import {
+  awsCallError,
+  awsErrorCode,
+  createDeadline,
+  lazyAwsClient,
+  resolveTimeoutMs,
+  untilAborted,
+} from './aws-shared.js';
 import type { SecretSnapshot, SecretSource, SecretValue } from './types.js';
 
-const DEFAULT_TIMEOUT_MS = 3000;
 const REQUIRED_STAGE = 'AWSCURRENT';
 
 /** Options of {@link secretsManagerSource}. */
@@ -104,56 +110,16 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
   }
   const name = `secrets-manager:${secretId}`;
   const jsonKey = options.jsonKey;
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new SourceError(
-      name,
-      `\`timeoutMs\` must be a positive number of milliseconds, got ${String(timeoutMs)}.`,
-    );
-  }
+  const timeoutMs = resolveTimeoutMs(name, options.timeoutMs);
   const stages = [...new Set([REQUIRED_STAGE, ...(options.stages ?? DEFAULT_SECRET_STAGES)])];
-  const injected = options.client;
-  let created: Promise<SecretsManagerClient> | undefined;
-  let sdk: Promise<SdkModule> | undefined;
-  let closed = false;
+  const aws = lazyAwsClient(name, options, timeoutMs, {
+    packageName: '@aws-sdk/client-secrets-manager',
+    importSdk: () => import('@aws-sdk/client-secrets-manager'),
+    create: ({ SecretsManagerClient }, config) => new SecretsManagerClient(config),
+  });
 
-  const loadSdk = (): Promise<SdkModule> => {
-    sdk ??= import('@aws-sdk/client-secrets-manager').catch((cause: unknown) => {
-      sdk = undefined;
-      throw new SourceError(
-        name,
-        'needs the optional peer dependency `@aws-sdk/client-secrets-manager`; install it next to @cdn-origin-guard/core.',
-        { cause },
-      );
-    });
-    return sdk;
-  };
-
-  const getClient = (): Promise<SecretsManagerClient> => {
-    if (injected !== undefined) return Promise.resolve(injected);
-    created ??= (async () => {
-      const { SecretsManagerClient } = await loadSdk();
-      const config: SecretsManagerClientConfig = {
-        requestHandler: await createRequestHandler(timeoutMs),
-      };
-      if (options.region !== undefined) config.region = options.region;
-      if (options.endpoint !== undefined) config.endpoint = options.endpoint;
-      return new SecretsManagerClient(config);
-    })().catch((error: unknown) => {
-      created = undefined;
-      throw error;
-    });
-    return created;
-  };
-
-  const fail = (stage: string, error: unknown): SourceError => {
-    const code = awsErrorCode(error);
-    return new SourceError(
-      name,
-      `GetSecretValue for stage ${stage} of secret "${secretId}" failed with ${code ?? 'an unknown error'}${describeAwsError(error)}.`,
-      { cause: error, awsCode: code },
-    );
-  };
+  const fail = (stage: string, error: unknown): SourceError =>
+    awsCallError(name, `GetSecretValue for stage ${stage} of secret "${secretId}"`, error);
 
   const toValue = (stage: string, output: GetSecretValueCommandOutput): SecretValue => {
     const where = `secret "${secretId}" stage ${stage}${output.VersionId === undefined ? '' : ` (version ${output.VersionId})`}`;
@@ -212,13 +178,10 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
   return {
     name,
     async load(signal: AbortSignal): Promise<SecretSnapshot> {
-      if (closed) throw new SourceError(name, 'load() called after close().');
+      if (aws.closed) throw new SourceError(name, 'load() called after close().');
       const deadline = createDeadline(signal, timeoutMs);
       try {
-        const [client, { GetSecretValueCommand }] = await untilAborted(
-          Promise.all([getClient(), loadSdk()]),
-          deadline.signal,
-        );
+        const [client, { GetSecretValueCommand }] = await aws.open(deadline.signal);
         deadline.start();
         const work = Promise.allSettled(
           stages.map((stage) =>
@@ -258,130 +221,8 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
         deadline.dispose();
       }
     },
-    async close(): Promise<void> {
-      closed = true;
-      const pending = created;
-      created = undefined;
-      if (pending !== undefined) {
-        const client = await pending.catch(() => undefined);
-        client?.destroy();
-      }
+    close(): Promise<void> {
+      return aws.close();
     },
   };
-}
-
-type SdkModule = typeof import('@aws-sdk/client-secrets-manager');
-
-// ---- shared with prefix-list.ts (kept file-local on purpose: each source is one file) ------
-
-/** The SDK's request handler with connection/request timeouts that throw. */
-async function createRequestHandler(
-  timeoutMs: number,
-): Promise<SecretsManagerClientConfig['requestHandler']> {
-  const settings = {
-    connectionTimeout: timeoutMs,
-    requestTimeout: timeoutMs,
-    throwOnRequestTimeout: true,
-  };
-  try {
-    const { NodeHttpHandler } = await import('@smithy/node-http-handler');
-    return new NodeHttpHandler(settings);
-  } catch {
-    // Not resolvable from here (strict installs): the client builds the same handler from options.
-    return settings;
-  }
-}
-
-interface Deadline {
-  /** Aborts when the caller's signal aborts or `timeoutMs` passes. */
-  readonly signal: AbortSignal;
-  /** Start the timeout (the one-time SDK import and client creation are not counted). */
-  start(): void;
-  /** A SourceError saying whether the load timed out or was aborted. */
-  error(source: string, what: string): SourceError;
-  dispose(): void;
-}
-
-/**
- * The caller's signal combined with a timeout. Hand-rolled rather than
- * `AbortSignal.any([signal, AbortSignal.timeout(ms)])`: it detaches from a long-lived caller
- * signal when the load ends (AbortSignal.any retains dependants, nodejs/node#55351) and tells
- * a timeout from an abort.
- */
-function createDeadline(parent: AbortSignal, timeoutMs: number): Deadline {
-  const controller = new AbortController();
-  let timedOut = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const onAbort = (): void => controller.abort(parent.reason);
-  if (parent.aborted) onAbort();
-  else parent.addEventListener('abort', onAbort, { once: true });
-  return {
-    signal: controller.signal,
-    start() {
-      if (timer !== undefined || controller.signal.aborted) return;
-      timer = setTimeout(() => {
-        timedOut = true;
-        controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError'));
-      }, timeoutMs);
-    },
-    error(source, what) {
-      return timedOut
-        ? new SourceError(source, `${what} timed out after ${timeoutMs} ms.`, {
-            cause: controller.signal.reason,
-            awsCode: 'TimeoutError',
-          })
-        : new SourceError(source, `${what} was aborted.`, {
-            cause: parent.reason,
-            awsCode: 'AbortError',
-          });
-    },
-    dispose() {
-      clearTimeout(timer);
-      parent.removeEventListener('abort', onAbort);
-    },
-  };
-}
-
-/** `promise`, or a rejection as soon as `signal` aborts (the SDK may sleep between retries). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => undefined);
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-/** The AWS error code (the SDK error's `name`), e.g. `AccessDeniedException`. */
-function awsErrorCode(error: unknown): string | undefined {
-  if (error instanceof Error || (typeof error === 'object' && error !== null && 'name' in error)) {
-    const value = (error as { name?: unknown }).name;
-    return typeof value === 'string' && value.length > 0 && value !== 'Error' ? value : undefined;
-  }
-  return undefined;
-}
-
-/** ` (HTTP 400 after 1 attempt): message` from an SDK error, on one line and capped. */
-function describeAwsError(error: unknown): string {
-  if (typeof error !== 'object' || error === null) return '';
-  const meta = (error as { $metadata?: { httpStatusCode?: number; attempts?: number } }).$metadata;
-  const parts: string[] = [];
-  if (meta?.httpStatusCode !== undefined) parts.push(`HTTP ${meta.httpStatusCode}`);
-  if (meta?.attempts !== undefined)
-    parts.push(`after ${meta.attempts} attempt${meta.attempts === 1 ? '' : 's'}`);
-  const raw = (error as { message?: unknown }).message;
-  const message = typeof raw === 'string' ? raw.replace(/\s+/g, ' ').trim().slice(0, 300) : '';
-  return `${parts.length > 0 ? ` (${parts.join(' ')})` : ''}${message.length > 0 ? `: ${message}` : ''}`;
 }
