@@ -194,7 +194,10 @@ class Verifier implements OriginVerifier {
   readonly #ownedSources: (SecretSource | RangeSource)[] = [];
   readonly #scratch = new Uint32Array(4);
   readonly #enforce: Readonly<Record<CheckName, boolean>>;
-  #firstLoad: Promise<void> | undefined;
+  /** The load `ready()` started, while it runs. */
+  #loading: Promise<void> | undefined;
+  /** Whether `ready()` ever ran (refresh timers started). */
+  #started = false;
   #closed = false;
   // Counters.
   #total = 0;
@@ -283,11 +286,15 @@ class Verifier implements OriginVerifier {
 
   ready(): Promise<void> {
     if (this.#closed) return Promise.reject(new NotReadyError('the verifier is closed'));
-    if (this.isReady && this.#firstLoad) return this.#firstLoad;
-    if (!this.#firstLoad || !this.isReady) {
-      this.#firstLoad = this.#load();
+    // Loaded (possibly by a background retry after an earlier failed ready()): nothing to wait for.
+    if (this.isReady && this.#started) return Promise.resolve();
+    if (!this.#loading) {
+      this.#started = true;
+      this.#loading = this.#load().finally(() => {
+        this.#loading = undefined;
+      });
     }
-    return this.#firstLoad;
+    return this.#loading;
   }
 
   async #load(): Promise<void> {
@@ -321,11 +328,15 @@ class Verifier implements OriginVerifier {
 
   check(input: VerifyInput): Decision | Promise<Decision> {
     if (!this.isReady && !this.#closed) {
-      const load = this.#firstLoad ?? this.ready();
-      return load.then(
-        () => this.verify(input),
-        () => this.verify(input),
-      );
+      // Wait for a first load in flight (or start the first one). Once a load has failed, deny
+      // at once with *-unavailable: refresh timers retry with backoff, and requests must not
+      // drive AWS calls during an outage.
+      const load = this.#loading ?? (this.#started ? undefined : this.ready());
+      if (load)
+        return load.then(
+          () => this.verify(input),
+          () => this.verify(input),
+        );
     }
     const decision = this.#decide(input);
     // Only a request whose every other check passed (it came through a CloudFront edge with a

@@ -434,6 +434,26 @@ describe('check(): waiting where it helps', () => {
     await v.close();
   });
 
+  it('does not let requests drive loads during an outage that started before the first load', async () => {
+    let loads = 0;
+    const down: SecretSource = {
+      name: 'down',
+      load: async () => {
+        loads++;
+        throw new Error('Secrets Manager is down');
+      },
+    };
+    const v = make({ secret: down });
+    await expect(v.ready()).rejects.toBeInstanceOf(NotReadyError);
+    const loadsAfterReady = loads;
+    const decisions = await Promise.all(
+      Array.from({ length: 50 }, () => v.check(throughCloudFront())),
+    );
+    expect(decisions.every((d) => d.reason === 'secret-unavailable')).toBe(true);
+    expect(loads).toBe(loadsAfterReady);
+    await v.close();
+  });
+
   it('lets only requests that came through a CloudFront edge force a refresh', async () => {
     const r = rotatingSource();
     const v = make({ secret: r.source, mismatchRefreshMs: 0 });
