@@ -178,6 +178,15 @@ function zeroRecord<K extends string>(keys: readonly K[]): Record<K, number> {
   return Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
 }
 
+/** Whether the secret is the only check that failed (the request came through a CloudFront edge). */
+function onlySecretFailed(decision: Decision): boolean {
+  return (
+    (decision.reason === 'invalid-secret' || decision.reason === 'reported') &&
+    decision.failures.length === 1 &&
+    decision.failures[0] === 'invalid-secret'
+  );
+}
+
 const ALL_REASONS: readonly Reason[] = [
   'verified',
   'health-check',
@@ -341,13 +350,20 @@ class Verifier implements OriginVerifier {
     const decision = this.#decide(input);
     // Only a request whose every other check passed (it came through a CloudFront edge with a
     // well-formed cf-id) may force a refresh: a bot at the ALB cannot drive AWS calls.
-    const onlySecretFailed =
-      (decision.reason === 'invalid-secret' || decision.reason === 'reported') &&
-      decision.failures.length === 1 &&
-      decision.failures[0] === 'invalid-secret';
-    if (onlySecretFailed && !this.#closed) {
+    if (onlySecretFailed(decision) && !this.#closed) {
+      // A load already in flight may have started before the new value existed: join it, and
+      // if the value still matches nothing, force one load of our own (rate-limited).
+      const joined = this.#secret.loading;
       const refresh = this.#secret.forceRefresh();
-      if (refresh) return refresh.then(() => this.verify(input));
+      if (refresh)
+        return refresh.then(() => {
+          const again = this.#decide(input);
+          if (joined && onlySecretFailed(again)) {
+            const own = this.#secret.forceRefresh();
+            if (own) return own.then(() => this.verify(input));
+          }
+          return this.#record(again, input);
+        });
     }
     return this.#record(decision, input);
   }

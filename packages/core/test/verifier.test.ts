@@ -454,6 +454,39 @@ describe('check(): waiting where it helps', () => {
     await v.close();
   });
 
+  it('forces its own load when the load it joined started before the new value existed', async () => {
+    let current = SECRET;
+    let loads = 0;
+    const slow: SecretSource = {
+      name: 'slow',
+      load: async () => {
+        loads++;
+        const seen = current; // the state when the load was asked for
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return { values: [{ stage: 'AWSCURRENT', value: seen }], version: seen };
+      },
+    };
+    const v = make({
+      secret: slow,
+      mismatchRefreshMs: 0,
+      secretRefreshMs: 1_000,
+      refreshJitter: 0,
+    });
+    await v.ready();
+    // A refresh starts (timer or another request), then the secret rotates and our CloudFront
+    // switches before that refresh returns.
+    const NEW = 'Switched-During-A-Slow-Load-0123456789';
+    const inFlight = v.check(
+      throughCloudFront({ headers: { 'x-origin-verify': 'unrelated-wrong-value-0123' } }),
+    );
+    current = NEW;
+    const d = await v.check(throughCloudFront({ headers: { 'x-origin-verify': NEW } }));
+    await inFlight;
+    expect(d).toMatchObject({ reason: 'verified', secretStage: 'AWSCURRENT' });
+    expect(loads).toBe(3);
+    await v.close();
+  });
+
   it('lets only requests that came through a CloudFront edge force a refresh', async () => {
     const r = rotatingSource();
     const v = make({ secret: r.source, mismatchRefreshMs: 0 });

@@ -123,6 +123,11 @@ export class CachedSource<S extends Versioned, C> {
     });
   }
 
+  /** Whether a load is in flight right now. */
+  get loading(): boolean {
+    return this.#inFlight !== undefined;
+  }
+
   /** The source's name. */
   get name(): string {
     return this.#options.name;
