@@ -13,7 +13,13 @@ import {
   type SecretStage,
 } from './decision.js';
 import { NotReadyError, SourceError } from './errors.js';
-import { type Family, formatIp, parseForwardedEntry, parseIp } from './net/address.js';
+import {
+  type Family,
+  formatIp,
+  forwardedV4Span,
+  parseForwardedEntry,
+  parseIp,
+} from './net/address.js';
 import { RangeMatcher } from './net/matcher.js';
 import {
   type DenyResponse,
@@ -82,27 +88,26 @@ export interface OriginVerifier {
 const CF_ID_MIN = 16;
 const CF_ID_MAX = 128;
 
+/** 1 for the base64 and base64url characters a cf-id may hold (padding handled apart). */
+const CF_ID_CHARS = (() => {
+  const table = new Uint8Array(128);
+  for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/')
+    table[c.charCodeAt(0)] = 1;
+  return table;
+})();
+
 /** Whether `s` looks like a CloudFront request id: base64/base64url, bounded length. */
 export function isWellFormedCfId(s: string): boolean {
   const n = s.length;
   if (n < CF_ID_MIN || n > CF_ID_MAX) return false;
-  let i = 0;
-  for (; i < n; i++) {
-    const c = s.charCodeAt(i);
-    const ok =
-      (c >= 0x30 && c <= 0x39) || // 0-9
-      (c >= 0x41 && c <= 0x5a) || // A-Z
-      (c >= 0x61 && c <= 0x7a) || // a-z
-      c === 0x2d || // -
-      c === 0x5f || // _
-      c === 0x2b || // +
-      c === 0x2f; // /
-    if (!ok) break;
-  }
   // Up to two '=' of padding, only at the end.
-  const pad = n - i;
-  if (pad > 2) return false;
-  for (; i < n; i++) if (s.charCodeAt(i) !== 0x3d) return false;
+  let end = n;
+  if (s.charCodeAt(end - 1) === 0x3d) end--;
+  if (s.charCodeAt(end - 1) === 0x3d) end--;
+  for (let i = 0; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || CF_ID_CHARS[c] === 0) return false;
+  }
   return true;
 }
 
@@ -417,7 +422,7 @@ class Verifier implements OriginVerifier {
         : peerFamily === 4 && remote!.includes(':')
           ? formatIp(4, scratch)
           : remote;
-    if (path !== undefined) {
+    if (path !== undefined && (o.excludeExact.size > 0 || o.excludePatterns.length > 0)) {
       if (o.excludeExact.has(path)) return { allowed: true, reason: 'excluded', peerAddress };
       for (const re of o.excludePatterns)
         if (re.test(path)) return { allowed: true, reason: 'excluded', peerAddress };
@@ -431,68 +436,77 @@ class Verifier implements OriginVerifier {
     )
       return { allowed: true, reason: 'health-check', peerAddress };
 
+    // Each check either passes, fails in report mode (recorded in `failures`, go on), or fails
+    // enforced (deny now). No closure and no intermediate object on the hot path.
     let failures: DenyReason[] | undefined;
     let edgeAddress: string | undefined;
     let viewerAddress: string | undefined;
     let cfId: string | undefined;
-    const fail = (reason: DenyReason): DeniedDecision | undefined => {
-      if (failures === undefined) failures = [reason];
-      else failures.push(reason);
-      const check = CHECK_OF_REASON[reason];
-      if (!this.#enforce[check]) return undefined;
-      return {
-        allowed: false,
-        reason,
-        check,
-        failures,
-        peerAddress,
-        edgeAddress,
-        viewerAddress,
-        cfId,
-      };
-    };
+    const enforce = this.#enforce;
 
     // 1. Edge: trusted peer, X-Forwarded-For hops, CloudFront origin-facing edge.
     const edgeFailure = this.#edge(peerTrusted, xffRaw);
-    if (typeof edgeFailure === 'string') {
-      const denied = fail(edgeFailure);
-      if (denied) return denied;
+    if (edgeFailure === undefined) {
+      edgeAddress = this.#edgeText;
+      viewerAddress = this.#viewerText;
     } else {
-      edgeAddress = edgeFailure.edge;
-      viewerAddress = edgeFailure.viewer;
+      failures = [edgeFailure];
+      if (enforce.edge)
+        return this.#deny(
+          edgeFailure,
+          'edge',
+          failures,
+          peerAddress,
+          undefined,
+          undefined,
+          undefined,
+        );
     }
 
     // 2. CloudFront request id.
-    if (o.requireCfId) {
-      const raw = single(headers['x-amz-cf-id']);
-      if (raw === undefined || raw === '') {
-        const denied = fail('missing-cf-id');
-        if (denied) return denied;
-      } else if (raw === null || !isWellFormedCfId(raw)) {
-        const denied = fail('invalid-cf-id');
-        if (denied) return denied;
-      } else cfId = raw;
-    } else {
-      const raw = single(headers['x-amz-cf-id']);
-      if (typeof raw === 'string' && isWellFormedCfId(raw)) cfId = raw;
+    const rawCfId = single(headers['x-amz-cf-id']);
+    if (typeof rawCfId === 'string' && rawCfId !== '' && isWellFormedCfId(rawCfId)) cfId = rawCfId;
+    else if (o.requireCfId) {
+      const reason = rawCfId === undefined || rawCfId === '' ? 'missing-cf-id' : 'invalid-cf-id';
+      if (failures === undefined) failures = [reason];
+      else failures.push(reason);
+      if (enforce.cfId)
+        return this.#deny(
+          reason,
+          'cfId',
+          failures,
+          peerAddress,
+          edgeAddress,
+          viewerAddress,
+          undefined,
+        );
     }
 
     // 3. Secret header, compared in constant time against every accepted value.
     let secretStage: SecretStage | undefined;
     const matcher = this.#secret.current;
     const candidate = single(headers[o.headerName]);
-    if (matcher === undefined) {
-      const denied = fail('secret-unavailable');
-      if (denied) return denied;
-    } else if (candidate === undefined || candidate === '') {
-      const denied = fail('missing-secret');
-      if (denied) return denied;
-    } else {
+    let secretFailure: DenyReason | undefined;
+    if (matcher === undefined) secretFailure = 'secret-unavailable';
+    else if (candidate === undefined || candidate === '') secretFailure = 'missing-secret';
+    else {
       const index = candidate === null ? -1 : matcher.match(candidate);
-      if (index < 0) {
-        const denied = fail('invalid-secret');
-        if (denied) return denied;
-      } else secretStage = matcher.stageAt(index);
+      if (index < 0) secretFailure = 'invalid-secret';
+      else secretStage = matcher.stageAt(index);
+    }
+    if (secretFailure !== undefined) {
+      if (failures === undefined) failures = [secretFailure];
+      else failures.push(secretFailure);
+      if (enforce.secret)
+        return this.#deny(
+          secretFailure,
+          'secret',
+          failures,
+          peerAddress,
+          edgeAddress,
+          viewerAddress,
+          cfId,
+        );
     }
 
     if (failures !== undefined)
@@ -517,11 +531,47 @@ class Verifier implements OriginVerifier {
     };
   }
 
-  /** The edge check. Returns the failure reason, or the edge and viewer addresses. */
+  #deny(
+    reason: DenyReason,
+    check: CheckName,
+    failures: DenyReason[],
+    peerAddress: string | undefined,
+    edgeAddress: string | undefined,
+    viewerAddress: string | undefined,
+    cfId: string | undefined,
+  ): DeniedDecision {
+    return {
+      allowed: false,
+      reason,
+      check,
+      failures,
+      peerAddress,
+      edgeAddress,
+      viewerAddress,
+      cfId,
+    };
+  }
+
+  /** Text of the edge and viewer addresses found by the last successful {@link #edge} call. */
+  #edgeText = '';
+  #viewerText = '';
+
+  /** Text of the address the last `parseForwardedEntry` call parsed into the scratch words. */
+  #entryText(xff: string, family: 4 | 6): string {
+    // A plain dotted quad is already canonical: slice it instead of formatting the words.
+    return forwardedV4Span[0]! >= 0
+      ? xff.slice(forwardedV4Span[0], forwardedV4Span[1])
+      : formatIp(family, this.#scratch);
+  }
+
+  /**
+   * The edge check. Returns the failure reason, or undefined with the edge and viewer addresses
+   * left in `#edgeText` / `#viewerText`.
+   */
   #edge(
     peerTrusted: boolean,
     xffRaw: string | readonly string[] | undefined,
-  ): DenyReason | { edge: string; viewer: string } {
+  ): DenyReason | undefined {
     if (!peerTrusted) return 'untrusted-peer';
     const xff = typeof xffRaw === 'string' ? xffRaw : xffRaw === undefined ? '' : xffRaw.join(',');
     if (xff.length === 0) return 'missing-forwarded-for';
@@ -530,6 +580,7 @@ class Verifier implements OriginVerifier {
     const hops = this.#o.proxyHops;
     let end = xff.length;
     // Walk from the right: hops appended by our inner proxies, then the edge, then the viewer.
+    // Only these entries are read, so a long forged header costs nothing extra.
     for (let k = 0; k < hops; k++) {
       if (end < 0) return 'malformed-forwarded-for';
       const start = end === 0 ? 0 : xff.lastIndexOf(',', end - 1) + 1;
@@ -537,20 +588,22 @@ class Verifier implements OriginVerifier {
       if (family === 0) return 'malformed-forwarded-for';
       if (k < hops - 1) {
         if (!this.#trusted.contains(family, scratch)) return 'untrusted-peer';
-      } else {
-        const ranges = this.#ranges.current;
-        if (ranges === undefined) return 'ranges-unavailable';
-        if (!ranges.contains(family, scratch)) return 'edge-not-cloudfront';
-        const edge = formatIp(family, scratch);
-        // The viewer entry, appended by CloudFront.
-        const vEnd = start - 1;
-        if (vEnd < 0) return 'malformed-forwarded-for';
-        const vStart = vEnd === 0 ? 0 : xff.lastIndexOf(',', vEnd - 1) + 1;
-        const vFamily = parseForwardedEntry(xff, vStart, vEnd, scratch);
-        if (vFamily === 0) return 'malformed-forwarded-for';
-        return { edge, viewer: formatIp(vFamily, scratch) };
+        end = start - 1;
+        continue;
       }
-      end = start - 1;
+      const ranges = this.#ranges.current;
+      if (ranges === undefined) return 'ranges-unavailable';
+      if (!ranges.contains(family, scratch)) return 'edge-not-cloudfront';
+      const edge = this.#entryText(xff, family);
+      // The viewer entry, appended by CloudFront.
+      const vEnd = start - 1;
+      if (vEnd < 0) return 'malformed-forwarded-for';
+      const vStart = vEnd === 0 ? 0 : xff.lastIndexOf(',', vEnd - 1) + 1;
+      const vFamily = parseForwardedEntry(xff, vStart, vEnd, scratch);
+      if (vFamily === 0) return 'malformed-forwarded-for';
+      this.#edgeText = edge;
+      this.#viewerText = this.#entryText(xff, vFamily);
+      return undefined;
     }
     return 'malformed-forwarded-for';
   }

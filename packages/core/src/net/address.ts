@@ -234,6 +234,13 @@ function isPort(text: string, s: number, e: number): boolean {
 }
 
 /**
+ * Where the last {@link parseForwardedEntry} call found a plain dotted-quad IPv4 address in its
+ * text: `[start, end)`, already canonical, so callers can slice it instead of formatting the
+ * words. `[-1, -1]` after any other result. @internal
+ */
+export const forwardedV4Span = new Int32Array([-1, -1]);
+
+/**
  * Parses one `X-Forwarded-For` entry occupying text[start, end), without allocating.
  *
  * Trims ASCII spaces and tabs on both sides, then accepts `IPv4`, `IPv4:port`, `IPv6`,
@@ -261,6 +268,8 @@ export function parseForwardedEntry(
   end: number,
   out: Uint32Array,
 ): Family {
+  forwardedV4Span[0] = -1;
+  forwardedV4Span[1] = -1;
   let s = start;
   let e = end;
   while (s < e) {
@@ -290,9 +299,10 @@ export function parseForwardedEntry(
   const v4 = parseV4Prefix(text, s, e);
   if (v4 >= 0) {
     const stop = v4Stop;
-    if (stop === e) return storeV4(v4, out);
-    if (text.charCodeAt(stop) === COLON && isPort(text, stop + 1, e)) return storeV4(v4, out);
-    return 0;
+    if (stop !== e && (text.charCodeAt(stop) !== COLON || !isPort(text, stop + 1, e))) return 0;
+    forwardedV4Span[0] = s;
+    forwardedV4Span[1] = stop;
+    return storeV4(v4, out);
   }
   return parseV6(text, s, e, out) ? finishV6(out) : 0;
 }

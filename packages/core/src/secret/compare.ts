@@ -2,7 +2,7 @@
  * Constant-time comparison of a header value against every accepted secret value.
  *
  * Each accepted value is stored once, at load, left-aligned in a zero-filled buffer of a fixed
- * size (`SLOT_BYTES`). Per request, the candidate is written into one scratch buffer of the
+ * size (the longest accepted value rounded up to 32 bytes: it depends on the accepted set only). Per request, the candidate is written into one scratch buffer of the
  * same size, and `crypto.timingSafeEqual` runs against *every* slot, without stopping at the
  * first match. The time taken therefore does not depend on where the candidate first differs
  * nor on the secret's length; it depends only on the number of accepted values and on the
@@ -22,7 +22,6 @@ import type { SecretValue } from '../sources/types.js';
 export const MAX_SECRET_LENGTH = 256;
 /** Shortest accepted secret, in bytes. */
 export const MIN_SECRET_LENGTH = 16;
-const SLOT_BYTES = MAX_SECRET_LENGTH;
 
 /**
  * Why a value cannot be an accepted secret, or `undefined` when it can. Never includes the value.
@@ -50,12 +49,20 @@ export class SecretMatcher {
   readonly #slots: Buffer[];
   readonly #lengths: Int32Array;
   readonly #stages: readonly SecretStage[];
-  readonly #scratch = Buffer.alloc(SLOT_BYTES);
+  /** Bytes per slot: the longest accepted value rounded up to 32, at most `MAX_SECRET_LENGTH`. */
+  readonly #slotBytes: number;
+  readonly #scratch: Buffer;
+  /** How many leading scratch bytes the previous candidate may have left non-zero. */
+  #dirty = 0;
 
   /** @param values accepted values; each must pass {@link secretValueProblem}. */
   constructor(values: readonly SecretValue[]) {
+    const longest = values.reduce((max, v) => Math.max(max, v.value.length), 0);
+    // The slot size depends only on the accepted values, never on a candidate.
+    this.#slotBytes = Math.min(MAX_SECRET_LENGTH, Math.max(32, Math.ceil(longest / 32) * 32));
+    this.#scratch = Buffer.alloc(this.#slotBytes);
     this.#slots = values.map((v) => {
-      const slot = Buffer.alloc(SLOT_BYTES);
+      const slot = Buffer.alloc(this.#slotBytes);
       slot.write(v.value, 0, 'latin1');
       return slot;
     });
@@ -74,14 +81,19 @@ export class SecretMatcher {
    */
   match(candidate: string): number {
     const scratch = this.#scratch;
+    const size = this.#slotBytes;
     const length = candidate.length;
     // Over-long candidates are compared as an all-zero buffer so the work stays the same.
-    scratch.fill(0);
-    if (length <= SLOT_BYTES) scratch.write(candidate, 0, 'utf8');
+    let written = 0;
+    if (length <= size) written = scratch.write(candidate, 0, 'utf8');
+    // Clear what the previous candidate left beyond this one (usually nothing).
+    if (this.#dirty > written) scratch.fill(0, written, this.#dirty);
+    this.#dirty = written;
     let found = -1;
     const slots = this.#slots;
+    const lengths = this.#lengths;
     for (let i = 0; i < slots.length; i++) {
-      const equal = timingSafeEqual(scratch, slots[i]!) && length === this.#lengths[i];
+      const equal = timingSafeEqual(scratch, slots[i]!) && length === lengths[i];
       // Record the first match but keep comparing against every remaining value.
       found = equal && found < 0 ? i : found;
     }
