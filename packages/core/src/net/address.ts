@@ -331,16 +331,15 @@ export function formatIp(family: 4 | 6, words: Uint32Array): string {
   const w2 = words[2]!;
   const w3 = words[3]!;
   if (w0 === 0 && w1 === 0 && w2 === 0xffff) return `::ffff:${formatV4(w3)}`;
-  const g = [
-    w0 >>> 16,
-    w0 & 0xffff,
-    w1 >>> 16,
-    w1 & 0xffff,
-    w2 >>> 16,
-    w2 & 0xffff,
-    w3 >>> 16,
-    w3 & 0xffff,
-  ];
+  const g = formatGroups;
+  g[0] = w0 >>> 16;
+  g[1] = w0 & 0xffff;
+  g[2] = w1 >>> 16;
+  g[3] = w1 & 0xffff;
+  g[4] = w2 >>> 16;
+  g[5] = w2 & 0xffff;
+  g[6] = w3 >>> 16;
+  g[7] = w3 & 0xffff;
   let bestStart = -1;
   let bestLen = 1; // a single zero group is never compressed
   for (let i = 0; i < 8; ) {
@@ -356,11 +355,22 @@ export function formatIp(family: 4 | 6, words: Uint32Array): string {
     }
     i = j;
   }
-  if (bestStart < 0) return g.map((x) => x.toString(16)).join(':');
-  const head = g.slice(0, bestStart).map((x) => x.toString(16));
-  const tail = g.slice(bestStart + bestLen).map((x) => x.toString(16));
-  return `${head.join(':')}::${tail.join(':')}`;
+  // One string built left to right: no arrays, no map/join.
+  let text = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      text += i === 0 ? '::' : ':';
+      i += bestLen - 1;
+      continue;
+    }
+    text += g[i]!.toString(16);
+    if (i < 7) text += ':';
+  }
+  return text;
 }
+
+/** Scratch for {@link formatIp}'s eight groups (module-level, never escapes). */
+const formatGroups = new Uint16Array(8);
 
 function formatV4(v: number): string {
   return `${v >>> 24}.${(v >>> 16) & 0xff}.${(v >>> 8) & 0xff}.${v & 0xff}`;

@@ -2,7 +2,7 @@
  * Constant-time comparison of a header value against every accepted secret value.
  *
  * Each accepted value is stored once, at load, left-aligned in a zero-filled buffer of a fixed
- * size (the longest accepted value rounded up to 32 bytes: it depends on the accepted set only). Per request, the candidate is written into one scratch buffer of the
+ * size (`MAX_SECRET_LENGTH`, the same for every accepted set). Per request, the candidate is written into one scratch buffer of the
  * same size, and `crypto.timingSafeEqual` runs against *every* slot, without stopping at the
  * first match. The time taken therefore does not depend on where the candidate first differs
  * nor on the secret's length; it depends only on the number of accepted values and on the
@@ -22,6 +22,12 @@ import type { SecretValue } from '../sources/types.js';
 export const MAX_SECRET_LENGTH = 256;
 /** Shortest accepted secret, in bytes. */
 export const MIN_SECRET_LENGTH = 16;
+/**
+ * Bytes per slot: one fixed size for every matcher, so the time taken does not even tell the
+ * length of the longest accepted value (a size fitted to the values would; measured in
+ * test/reliability/timing.test.ts).
+ */
+const SLOT_BYTES = MAX_SECRET_LENGTH;
 
 /**
  * Why a value cannot be an accepted secret, or `undefined` when it can. Never includes the value.
@@ -49,20 +55,15 @@ export class SecretMatcher {
   readonly #slots: Buffer[];
   readonly #lengths: Int32Array;
   readonly #stages: readonly SecretStage[];
-  /** Bytes per slot: the longest accepted value rounded up to 32, at most `MAX_SECRET_LENGTH`. */
-  readonly #slotBytes: number;
   readonly #scratch: Buffer;
   /** How many leading scratch bytes the previous candidate may have left non-zero. */
   #dirty = 0;
 
   /** @param values accepted values; each must pass {@link secretValueProblem}. */
   constructor(values: readonly SecretValue[]) {
-    const longest = values.reduce((max, v) => Math.max(max, v.value.length), 0);
-    // The slot size depends only on the accepted values, never on a candidate.
-    this.#slotBytes = Math.min(MAX_SECRET_LENGTH, Math.max(32, Math.ceil(longest / 32) * 32));
-    this.#scratch = Buffer.alloc(this.#slotBytes);
+    this.#scratch = Buffer.alloc(SLOT_BYTES);
     this.#slots = values.map((v) => {
-      const slot = Buffer.alloc(this.#slotBytes);
+      const slot = Buffer.alloc(SLOT_BYTES);
       slot.write(v.value, 0, 'latin1');
       return slot;
     });
@@ -81,11 +82,10 @@ export class SecretMatcher {
    */
   match(candidate: string): number {
     const scratch = this.#scratch;
-    const size = this.#slotBytes;
     const length = candidate.length;
     // Over-long candidates are compared as an all-zero buffer so the work stays the same.
     let written = 0;
-    if (length <= size) written = scratch.write(candidate, 0, 'utf8');
+    if (length <= SLOT_BYTES) written = scratch.write(candidate, 0, 'utf8');
     // Clear what the previous candidate left beyond this one (usually nothing).
     if (this.#dirty > written) scratch.fill(0, written, this.#dirty);
     this.#dirty = written;
