@@ -773,11 +773,22 @@ export function rawRequestArb(secrets: readonly string[]): fc.Arbitrary<RawReque
 }
 
 /** Re-parse the serialised head the way a strict HTTP/1.1 parser splits it into header lines. */
-function headerLines(bytes: Buffer): { list: [string, string][]; malformed: boolean } {
+function headerLines(bytes: Buffer): {
+  list: [string, string][];
+  malformed: boolean;
+  split: boolean;
+} {
   const text = bytes.toString('latin1');
-  const lines = text.slice(0, -4).split('\r\n').slice(1);
+  let lines = text.slice(0, -4).split('\r\n').slice(1);
+  // An injected blank line ends the head early: the server answers the request made of the
+  // lines before it, then reads the rest as a second (usually malformed) request on the same
+  // connection. Judge the first answer on those lines; the caller drops the connection.
+  const blank = lines.indexOf('');
+  const split = blank >= 0;
+  if (split) lines = lines.slice(0, blank);
+  const head = split ? `${text.slice(0, text.indexOf('\r\n\r\n'))}` : text.slice(0, -4);
   // A CR or LF that is not part of a CRLF pair.
-  let malformed = /[\r\n]/.test(text.slice(0, -4).replace(/\r\n/g, '  '));
+  let malformed = /[\r\n]/.test(head.replace(/\r\n/g, '  '));
   const list: [string, string][] = [];
   for (const line of lines) {
     if (line.startsWith(' ') || line.startsWith('\t')) {
@@ -791,7 +802,7 @@ function headerLines(bytes: Buffer): { list: [string, string][]; malformed: bool
     }
     list.push([line.slice(0, colon), line.slice(colon + 1)]);
   }
-  return { list, malformed };
+  return { list, malformed, split };
 }
 
 export interface HostileHttpResult {
@@ -859,7 +870,7 @@ export async function runHostileHttp(options: {
             while (next < batch.length) {
               const req = batch[next++]!;
               const bytes = serialize(req);
-              const { list, malformed } = headerLines(bytes);
+              const { list, malformed, split } = headerLines(bytes);
               const view = nodeView({ ...req, headers: list }, bytes.length);
               const rejectable =
                 malformed || view.rejectable || /[\u0000-\u001f\u007f]/.test(req.path);
@@ -868,7 +879,10 @@ export async function runHostileHttp(options: {
               let res: RawResponse;
               try {
                 res = await connection.request(bytes, req.method === 'HEAD');
+                // The rest of a split request is still on the wire: never reuse the stream.
+                if (split) connection.reset();
               } catch (error) {
+                if (split) connection.reset();
                 // Node (or Fastify's clientError handler) may answer a request it cannot parse
                 // and reset the connection at once, losing the answer: fine for those bytes only.
                 if (rejectable || oversize) {
@@ -889,7 +903,9 @@ export async function runHostileHttp(options: {
               }
               if (res.status === 400 || res.status === 431) {
                 parserRejected++;
-                if (!(rejectable || (oversize && res.status === 431))) {
+                // After a split request the parser's 400 for the rest may overtake the first
+                // answer (Fastify's clientError handler writes it at once and closes).
+                if (!(rejectable || split || (oversize && res.status === 431))) {
                   mismatches++;
                   note(
                     `unexpected ${res.status} for a clean request: ${bytes.toString('latin1').slice(0, 300)}`,

@@ -67,6 +67,13 @@ export class RawConnection {
     return socket;
   }
 
+  /** Drop the connection (e.g. after bytes that held more than one request); the next request opens a new one. */
+  reset(): void {
+    this.#socket?.destroy();
+    this.#socket = undefined;
+    this.#buffer = Buffer.alloc(0);
+  }
+
   /** Parse one response from the buffer; returns whether the pending request was settled. */
   #tryParse(atEnd: boolean): boolean {
     const p = this.#pending;
