@@ -149,7 +149,7 @@ export interface DenyResponse {
 /** Secret given as static values (development, tests) or your own source. */
 export interface StaticSecretOptions extends BaseOptions {
   /**
-   * Accepted secret values (printable ASCII, 16 to 256 characters), or your own `SecretSource`.
+   * Accepted secret values (printable ASCII, 16 to 128 characters), or your own `SecretSource`.
    * Exclusive with `secretId`.
    * @example
    * ```ts

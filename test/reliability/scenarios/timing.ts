@@ -15,7 +15,10 @@
  * @module
  */
 import { createOriginVerifier, type VerifyInput } from '@cdn-origin-guard/core';
-import { SecretMatcher } from '../../../packages/core/src/secret/compare.js';
+import { MAX_SECRET_LENGTH, SecretMatcher } from '../../../packages/core/src/secret/compare.js';
+
+const L = MAX_SECRET_LENGTH;
+
 import { ksDistance, mannWhitney, median, quantile } from '../support/stats.js';
 import { newSecret, prng } from '../support/traffic.js';
 
@@ -112,13 +115,13 @@ function compare(
 
 /** An early-exit comparison over the same padded buffers: what a naive compare leaks. */
 function leakyMatcher(secret: string) {
-  const slot = Buffer.alloc(256);
+  const slot = Buffer.alloc(L);
   slot.write(secret, 0, 'latin1');
-  const scratch = Buffer.alloc(256);
+  const scratch = Buffer.alloc(L);
   return (candidate: string): boolean => {
     scratch.fill(0);
-    if (candidate.length <= 256) scratch.write(candidate, 0, 'utf8');
-    for (let i = 0; i < 256; i++) if (scratch[i] !== slot[i]) return false;
+    if (candidate.length <= L) scratch.write(candidate, 0, 'utf8');
+    for (let i = 0; i < L; i++) if (scratch[i] !== slot[i]) return false;
     return candidate.length === secret.length;
   };
 }
@@ -131,9 +134,9 @@ export interface TimingResult {
 export function runTiming(options: { batches: number; calls: number; seed: number }): TimingResult {
   const started = performance.now();
   const { batches, calls, seed } = options;
-  // A long secret makes a prefix leak as large as it can be (256 is the maximum length).
-  const secret = newSecret('ov', 256);
-  const previous = newSecret('pv', 200);
+  // A long secret makes a prefix leak as large as it can be (the maximum length).
+  const secret = newSecret('ov', L);
+  const previous = newSecret('pv', L - 8);
   const lastDiffers = `${secret.slice(0, -1)}${secret.endsWith('A') ? 'B' : 'A'}`;
   const firstDiffers = `${secret.startsWith('A') ? 'B' : 'A'}${secret.slice(1)}`;
   // Same length (120), one sharing its first 119 characters with the secret.
@@ -145,11 +148,11 @@ export function runTiming(options: { batches: number; calls: number; seed: numbe
     { stage: 'AWSCURRENT', value: secret },
     { stage: 'AWSPREVIOUS', value: previous },
   ]);
-  // One wrong 64-character candidate against a 64-character secret and a 200-character one:
+  // One wrong 64-character candidate against a 64-character secret and a maximum-length one:
   // the time must not tell whether the candidate has the secret's length.
   const candidate64 = newSecret('c', 64);
   const secret64 = new SecretMatcher([{ stage: 'AWSCURRENT', value: newSecret('s', 64) }]);
-  const secret200 = new SecretMatcher([{ stage: 'AWSCURRENT', value: newSecret('s', 200) }]);
+  const secretLong = new SecretMatcher([{ stage: 'AWSCURRENT', value: newSecret('s', L) }]);
   let sink = 0;
   const m = (c: string) => () => {
     sink += matcher.match(c);
@@ -183,7 +186,7 @@ export function runTiming(options: { batches: number; calls: number; seed: numbe
   const vCalls = Math.max(100, Math.round(calls / 4));
   const comparisons = [
     compare(
-      'SecretMatcher: shares 255 of 256 chars vs first char differs',
+      `SecretMatcher: shares ${L - 1} of ${L} chars vs first char differs`,
       ['first differs', 'last differs'],
       m(firstDiffers),
       m(lastDiffers),
@@ -201,10 +204,10 @@ export function runTiming(options: { batches: number; calls: number; seed: numbe
       seed + 2,
     ),
     compare(
-      'SecretMatcher: 64-char wrong value vs a 200-char and a 64-char secret',
+      `SecretMatcher: 64-char wrong value vs a ${L}-char and a 64-char secret`,
       ['secret length differs', 'secret length equal'],
       () => {
-        sink += secret200.match(candidate64);
+        sink += secretLong.match(candidate64);
       },
       () => {
         sink += secret64.match(candidate64);
@@ -214,7 +217,7 @@ export function runTiming(options: { batches: number; calls: number; seed: numbe
       seed + 3,
     ),
     compare(
-      'verify(): shares 255 of 256 chars vs first char differs',
+      `verify(): shares ${L - 1} of ${L} chars vs first char differs`,
       ['first differs', 'last differs'],
       v(firstDiffers),
       v(lastDiffers),
@@ -232,7 +235,7 @@ export function runTiming(options: { batches: number; calls: number; seed: numbe
       seed + 5,
     ),
     compare(
-      'control, early-exit compare: shares 255 of 256 chars vs first differs',
+      `control, early-exit compare: shares ${L - 1} of ${L} chars vs first differs`,
       ['first differs', 'last differs'],
       l(firstDiffers),
       l(lastDiffers),

@@ -18,8 +18,11 @@ import { timingSafeEqual } from 'node:crypto';
 import type { SecretStage } from '../decision.js';
 import type { SecretValue } from '../sources/types.js';
 
-/** Longest accepted secret, in bytes. A candidate longer than this never matches. */
-export const MAX_SECRET_LENGTH = 256;
+/**
+ * Longest accepted secret, in bytes. A candidate longer than this never matches. 128 printable
+ * characters is far beyond any useful entropy, and every byte of slot costs time on every request.
+ */
+export const MAX_SECRET_LENGTH = 128;
 /** Shortest accepted secret, in bytes. */
 export const MIN_SECRET_LENGTH = 16;
 /**
