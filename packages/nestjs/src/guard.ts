@@ -118,8 +118,13 @@ const LOG_METHOD = {
   error: 'error',
 } as const;
 
-/** Requests this guard already allowed, and by which verifier (a global guard plus `@RequireOriginGuard()` runs twice). */
-const allowedBy = new WeakMap<object, OriginVerifier>();
+/**
+ * Marks a request this guard already allowed, and by which verifier (a global guard plus
+ * `@RequireOriginGuard()` runs twice). A symbol-keyed property rather than a WeakMap: one
+ * WeakMap entry per request makes every garbage collection walk a table of short-lived keys.
+ */
+const ALLOWED_BY = Symbol('cdn-origin-guard.allowedBy');
+type Marked = { [ALLOWED_BY]?: OriginVerifier };
 
 /**
  * Nest guard (`CanActivate`) that lets an HTTP request through only when it came through your
@@ -161,12 +166,12 @@ export class CdnOriginGuard implements CanActivate {
     if (rule === 'skip') return true;
     const http = context.switchToHttp();
     const request = http.getRequest<PlatformRequest>();
-    if (allowedBy.get(request) === this.verifier) return true;
+    if ((request as Marked)[ALLOWED_BY] === this.verifier) return true;
     const response = http.getResponse<PlatformResponse>();
     const apply = (decision: Decision | undefined): true => {
       request.cdnOriginGuard = decision;
       if (decision?.allowed) {
-        allowedBy.set(request, this.verifier);
+        (request as Marked)[ALLOWED_BY] = this.verifier;
         return true;
       }
       this.logDeny(decision);
