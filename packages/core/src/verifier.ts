@@ -34,6 +34,7 @@ import { CachedSource, type SourceStats } from './sources/cache.js';
 import { ipRangesSource } from './sources/ip-ranges.js';
 import { prefixListSource } from './sources/prefix-list.js';
 import { secretsManagerSource } from './sources/secrets-manager.js';
+import { staticRangeSource } from './sources/static.js';
 import type { RangeSnapshot, RangeSource, SecretSnapshot, SecretSource } from './sources/types.js';
 
 /** Counters since the verifier was created. Contains no secret value. */
@@ -144,28 +145,33 @@ function compileRanges(name: string) {
   };
 }
 
-function makeSecretSource(r: ResolvedOptions): SecretSource | undefined {
+function makeSecretSource(r: ResolvedOptions): SecretSource {
   const s = r.secret;
-  if (s.kind === 'source') return s.source;
-  if (s.kind === 'static') return undefined;
-  return secretsManagerSource({
-    secretId: s.secretId,
-    jsonKey: s.jsonKey,
-    stages: s.stages,
-    // biome-ignore lint/suspicious/noExplicitAny: validated in options (has `send`)
-    client: s.client as any,
-    region: r.region,
-    timeoutMs: r.timeoutMs,
-  });
+  switch (s.kind) {
+    case 'source':
+      return s.source;
+    case 'static':
+      return { name: 'static-secret', load: async () => s.snapshot };
+    case 'secrets-manager':
+      return secretsManagerSource({
+        secretId: s.secretId,
+        jsonKey: s.jsonKey,
+        stages: s.stages,
+        // biome-ignore lint/suspicious/noExplicitAny: validated in options (has `send`)
+        client: s.client as any,
+        region: r.region,
+        timeoutMs: r.timeoutMs,
+      });
+  }
 }
 
-function makeRangeSource(r: ResolvedOptions): RangeSource | undefined {
+function makeRangeSource(r: ResolvedOptions): RangeSource {
   const g = r.ranges;
   switch (g.kind) {
     case 'source':
       return g.source;
     case 'static':
-      return undefined;
+      return staticRangeSource(g.cidrs);
     case 'prefix-list':
       return prefixListSource({
         names: g.names,
@@ -236,43 +242,33 @@ class Verifier implements OriginVerifier {
 
     const secretSource = makeSecretSource(o);
     const rangeSource = makeRangeSource(o);
-    if (secretSource && o.secret.kind === 'secrets-manager') this.#ownedSources.push(secretSource);
-    if (rangeSource && (o.ranges.kind === 'prefix-list' || o.ranges.kind === 'ip-ranges'))
+    // Sources the guard created are the guard's to close; yours stay yours.
+    if (o.secret.kind === 'secrets-manager') this.#ownedSources.push(secretSource);
+    if (o.ranges.kind === 'prefix-list' || o.ranges.kind === 'ip-ranges')
       this.#ownedSources.push(rangeSource);
-    const onError = o.onSourceError;
-    const secretName = secretSource?.name ?? 'static-secret';
-    const rangesName = rangeSource?.name ?? 'static-ranges';
-    this.#secret = new CachedSource<SecretSnapshot, SecretMatcher>({
-      name: secretName,
-      load: (signal) =>
-        secretSource
-          ? secretSource.load(signal)
-          : Promise.resolve((o.secret as { snapshot: SecretSnapshot }).snapshot),
-      compile: compileSecret(secretName),
-      refreshMs: o.secretRefreshMs,
+    const common = {
       jitter: o.refreshJitter,
       timeoutMs: o.timeoutMs,
       minForcedIntervalMs: o.mismatchRefreshMs,
-      onError,
-      fixed: secretSource === undefined,
+      onError: o.onSourceError,
+    };
+    this.#secret = new CachedSource<SecretSnapshot, SecretMatcher>({
+      ...common,
+      name: secretSource.name,
+      load: (signal) => secretSource.load(signal),
+      compile: compileSecret(secretSource.name),
+      refreshMs: o.secretRefreshMs,
+      fixed: o.secret.kind === 'static',
     });
     this.#ranges = new CachedSource<RangeSnapshot, RangeMatcher>({
-      name: rangesName,
-      load: (signal) =>
-        rangeSource
-          ? rangeSource.load(signal)
-          : Promise.resolve({
-              cidrs: (o.ranges as { cidrs: readonly string[] }).cidrs,
-              version: 'static',
-            }),
-      compile: (snapshot) => staticRanges ?? compileRanges(rangesName)(snapshot),
+      ...common,
+      name: rangeSource.name,
+      load: (signal) => rangeSource.load(signal),
+      compile: staticRanges ? () => staticRanges : compileRanges(rangeSource.name),
       refreshMs: o.rangesRefreshMs,
-      jitter: o.refreshJitter,
-      timeoutMs: o.timeoutMs,
-      minForcedIntervalMs: o.mismatchRefreshMs,
-      onError,
-      fixed: rangeSource === undefined,
+      fixed: o.ranges.kind === 'static',
     });
+    // Static values are usable at once, without ready().
     if (o.secret.kind === 'static') this.#secret.prime(o.secret.snapshot);
     if (o.ranges.kind === 'static')
       this.#ranges.prime({ cidrs: o.ranges.cidrs, version: 'static' });
