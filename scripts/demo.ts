@@ -27,9 +27,15 @@ const yellow = (t: string) => paint('33', t);
 const dim = (t: string) => paint('2', t);
 const bold = (t: string) => paint('1', t);
 
-/** A fresh secret value, as a rotation Lambda would generate (never printed in full). */
-const newSecret = () => randomBytes(24).toString('base64url');
-const masked = (s: string) => `${s.slice(0, 4)}…`;
+/** Labels for the secret values, so the demo never prints any part of one. */
+const labels = new Map<string, string>();
+/** A fresh secret value, as a rotation Lambda would generate; shown only as `v1`, `v2`, ... */
+const newSecret = () => {
+  const value = randomBytes(24).toString('base64url');
+  labels.set(value, `v${labels.size + 1}`);
+  return value;
+};
+const masked = (s: string) => labels.get(s) ?? 'an unknown value';
 const cfId = () => randomBytes(42).toString('base64url');
 
 // An address inside CloudFront's origin-facing list the local EC2 endpoint serves.
