@@ -485,18 +485,24 @@ function resolveSecret(o: Record<string, unknown>): ResolvedOptions['secret'] {
   const stages = stringList('secretStages', o.secretStages, DEFAULT_SECRET_STAGES);
   if (stages.length === 0)
     throw new InvalidOptionError('secretStages', 'is empty; list at least `AWSCURRENT`.');
-  const client = o.secretsManagerClient;
-  if (
-    client !== undefined &&
-    (typeof client !== 'object' ||
-      client === null ||
-      typeof (client as { send?: unknown }).send !== 'function')
-  )
-    throw new InvalidOptionError(
-      'secretsManagerClient',
-      `is ${describe(client)}; expected a SecretsManagerClient from @aws-sdk/client-secrets-manager.`,
-    );
+  const client = awsClient(
+    'secretsManagerClient',
+    o.secretsManagerClient,
+    'a SecretsManagerClient from @aws-sdk/client-secrets-manager',
+  );
   return { kind: 'secrets-manager', secretId: secretId.trim(), jsonKey, stages, client };
+}
+
+/** An AWS SDK v3 client the user brings (anything with `send`), or undefined. */
+function awsClient(name: string, value: unknown, expected: string): unknown {
+  if (
+    value !== undefined &&
+    (typeof value !== 'object' ||
+      value === null ||
+      typeof (value as { send?: unknown }).send !== 'function')
+  )
+    throw new InvalidOptionError(name, `is ${describe(value)}; expected ${expected}.`);
+  return value;
 }
 
 function resolveRanges(o: Record<string, unknown>): ResolvedOptions['ranges'] {
@@ -528,17 +534,7 @@ function resolveRanges(o: Record<string, unknown>): ResolvedOptions['ranges'] {
         'prefixListNames',
         'is empty; list at least one prefix-list name.',
       );
-    const client = o.ec2Client;
-    if (
-      client !== undefined &&
-      (typeof client !== 'object' ||
-        client === null ||
-        typeof (client as { send?: unknown }).send !== 'function')
-    )
-      throw new InvalidOptionError(
-        'ec2Client',
-        `is ${describe(client)}; expected an EC2Client from @aws-sdk/client-ec2.`,
-      );
+    const client = awsClient('ec2Client', o.ec2Client, 'an EC2Client from @aws-sdk/client-ec2');
     return { kind: 'prefix-list', names: list, client };
   }
   if (ranges === 'ip-ranges') {
