@@ -13,21 +13,18 @@ import {
 import { cdnOriginGuard } from '@cdn-origin-guard/fastify';
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
-
-const SECRET = 'S3cr3t-Origin-Verify-Value-0123456789abcdef';
-const RANGES = ['130.176.0.0/17', '2600:9000:eee::/48'];
-const CF_ID = 'eXAmPlEbIK6UQ6FXVQfxbTC1rZvq8J3Y4H6m2lqqvB3WqLz0PlkVXw==';
-const VIEWER = '198.51.100.23';
-const EDGE = '130.176.12.34';
-const BASE = { secret: [SECRET], ranges: RANGES, healthCheckPaths: ['/healthz'] } as const;
-
-/** Headers of a request that came through our CloudFront distribution and the ALB. */
-const OUR_CLOUDFRONT: Readonly<Record<string, string>> = {
-  'x-forwarded-for': `${VIEWER}, ${EDGE}`,
-  'x-amz-cf-id': CF_ID,
-  'x-origin-verify': SECRET,
-};
-const BOT = { 'x-forwarded-for': '203.0.113.9' };
+import {
+  BASE,
+  BOT,
+  CF_ID,
+  EDGE,
+  OUR_CLOUDFRONT,
+  RANGES,
+  SECRET,
+  UNIFORM_DENY_CASES,
+  UNIFORM_DENY_REASONS,
+  VIEWER,
+} from '../../../test/support/adapter-fixtures.js';
 
 interface LogLine {
   level: number;
@@ -213,22 +210,11 @@ describe('the deny response', () => {
   it('is byte-identical whatever the reason, and reveals neither the secret nor the reason', async () => {
     const { app, decisions } = await makeApp();
     const { app: aroundAlb } = await makeApp({ trustedProxies: ['10.0.0.0/8'] });
-    const attempts: [FastifyInstance, string, Record<string, string>][] = [
-      [app, '/.env', BOT],
-      [app, '/', {}],
-      [app, '/', { ...OUR_CLOUDFRONT, 'x-forwarded-for': 'not-an-ip' }],
-      [app, '/', { ...OUR_CLOUDFRONT, 'x-amz-cf-id': '' }],
-      [app, '/', { ...OUR_CLOUDFRONT, 'x-amz-cf-id': 'not a cf id!' }],
-      [app, '/', { ...OUR_CLOUDFRONT, 'x-origin-verify': '' }],
-      [app, '/', { ...OUR_CLOUDFRONT, 'x-origin-verify': `${SECRET}x` }],
-      [aroundAlb, '/', OUR_CLOUDFRONT],
-    ];
-
     const responses = [];
-    for (const [target, url, headers] of attempts)
-      responses.push(await inject(target, url, headers));
+    for (const c of UNIFORM_DENY_CASES)
+      responses.push(await inject(c.aroundAlb ? aroundAlb : app, c.path, c.headers));
 
-    expect(new Set(decisions).size).toBe(7);
+    expect(new Set(decisions).size).toBe(UNIFORM_DENY_REASONS);
     const first = shape(responses[0]!);
     expect(first.status).toBe(403);
     expect(first.headers['content-type']).toBe('text/plain; charset=utf-8');

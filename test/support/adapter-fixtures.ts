@@ -1,0 +1,45 @@
+/**
+ * The requests every adapter suite plays: one legitimate request through our CloudFront
+ * distribution and the ALB, and the denied ones whose responses must all be identical.
+ * Shared so the Express and Fastify suites (and any future adapter) test the same contract.
+ */
+
+export const SECRET = 'S3cr3t-Origin-Verify-Value-0123456789abcdef';
+export const RANGES = ['130.176.0.0/17', '2600:9000:eee::/48'];
+export const CF_ID = 'eXAmPlEbIK6UQ6FXVQfxbTC1rZvq8J3Y4H6m2lqqvB3WqLz0PlkVXw==';
+export const VIEWER = '198.51.100.23';
+export const EDGE = '130.176.12.34';
+/** Guard options of every adapter test app (static secret and ranges, `/healthz` for the ALB). */
+export const BASE = { secret: [SECRET], ranges: RANGES, healthCheckPaths: ['/healthz'] } as const;
+
+/** Headers of a request that came through our CloudFront distribution and the ALB. */
+export const OUR_CLOUDFRONT: Readonly<Record<string, string>> = {
+  'x-forwarded-for': `${VIEWER}, ${EDGE}`,
+  'x-amz-cf-id': CF_ID,
+  'x-origin-verify': SECRET,
+};
+
+/** A bot straight at the ALB: the ALB appended the bot's own address. */
+export const BOT: Readonly<Record<string, string>> = { 'x-forwarded-for': '203.0.113.9' };
+
+/** One denied request: path, headers, and whether it reaches an app whose peer is untrusted. */
+export interface DenyCase {
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Send it to an app that trusts only 10.0.0.0/8, so the loopback peer is "around the ALB". */
+  readonly aroundAlb: boolean;
+}
+
+/** Eight requests denied for seven different reasons; their responses must be byte-identical. */
+export const UNIFORM_DENY_CASES: readonly DenyCase[] = [
+  { path: '/.env', headers: BOT, aroundAlb: false },
+  { path: '/', headers: {}, aroundAlb: false },
+  { path: '/', headers: { ...OUR_CLOUDFRONT, 'x-forwarded-for': 'not-an-ip' }, aroundAlb: false },
+  { path: '/', headers: { ...OUR_CLOUDFRONT, 'x-amz-cf-id': '' }, aroundAlb: false },
+  { path: '/', headers: { ...OUR_CLOUDFRONT, 'x-amz-cf-id': 'not a cf id!' }, aroundAlb: false },
+  { path: '/', headers: { ...OUR_CLOUDFRONT, 'x-origin-verify': '' }, aroundAlb: false },
+  { path: '/', headers: { ...OUR_CLOUDFRONT, 'x-origin-verify': `${SECRET}x` }, aroundAlb: false },
+  { path: '/', headers: OUR_CLOUDFRONT, aroundAlb: true },
+];
+/** How many distinct deny reasons {@link UNIFORM_DENY_CASES} produce. */
+export const UNIFORM_DENY_REASONS = 7;
