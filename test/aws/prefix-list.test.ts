@@ -18,6 +18,7 @@ import {
   setEnv,
   startLocalAws,
 } from '../aws-local/index.js';
+import { load, loadError, sorted, waitFor } from './support.js';
 
 const TIMEOUT_MS = 300;
 const MARGIN_MS = 250;
@@ -33,32 +34,6 @@ function source(options: PrefixListSourceOptions = {}): RangeSource {
   sources.push(s);
   return s;
 }
-
-function load(s: RangeSource, signal = new AbortController().signal) {
-  return s.load(signal);
-}
-
-async function loadError(s: RangeSource, signal?: AbortSignal): Promise<SourceError> {
-  const error = await load(s, signal).then(
-    () => {
-      throw new Error('expected load() to reject');
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SourceError);
-  return error as SourceError;
-}
-
-async function waitFor(condition: () => boolean, ms = 1_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (condition()) return true;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return condition();
-}
-
-const sorted = (list: readonly string[]) => [...list].sort();
 
 beforeAll(async () => {
   aws = await startLocalAws({ requireAccessKeyId: 'test' });

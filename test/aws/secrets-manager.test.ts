@@ -7,6 +7,7 @@ import { SourceError } from '../../packages/core/src/errors.js';
 import { secretsManagerSource } from '../../packages/core/src/sources/secrets-manager.js';
 import type { SecretSource } from '../../packages/core/src/sources/types.js';
 import { type LocalAws, setEnv, startLocalAws } from '../aws-local/index.js';
+import { load, loadError as sharedLoadError, waitFor } from './support.js';
 
 // Recognisable values: no error message may ever contain them.
 const V1 = 'origin-verify-V1-7f3a9c2e4b6d8f10';
@@ -39,19 +40,8 @@ function source(
   return s;
 }
 
-function load(s: SecretSource, signal = new AbortController().signal) {
-  return s.load(signal);
-}
-
 async function loadError(s: SecretSource, signal?: AbortSignal): Promise<SourceError> {
-  const error = await load(s, signal).then(
-    () => {
-      throw new Error('expected load() to reject');
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SourceError);
-  const sourceError = error as SourceError;
+  const sourceError = await sharedLoadError(s, signal);
   expectNoSecretIn(sourceError);
   return sourceError;
 }
@@ -70,15 +60,6 @@ async function elapsed<T>(fn: () => Promise<T>): Promise<{ ms: number; result: T
   const start = performance.now();
   const result = await fn();
   return { ms: performance.now() - start, result };
-}
-
-async function waitFor(condition: () => boolean, ms = 1_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (condition()) return true;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return condition();
 }
 
 beforeAll(async () => {

@@ -29,6 +29,7 @@ import {
   setEnv,
   startLocalAws,
 } from '../aws-local/index.js';
+import { waitFor } from './support.js';
 
 // Recognisable values: no error message may ever contain them.
 const V1 = 'origin-verify-V1-7f3a9c2e4b6d8f10';
@@ -101,15 +102,6 @@ function verifier(options: SecretsManagerOptions): OriginVerifier {
   const v = createOriginVerifier(options);
   verifiers.push(v);
   return v;
-}
-
-async function waitFor(condition: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (condition()) return true;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return condition();
 }
 
 /** Attempts (successful or failed) of one cached source so far. */
