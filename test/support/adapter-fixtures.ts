@@ -3,6 +3,7 @@
  * distribution and the ALB, and the denied ones whose responses must all be identical.
  * Shared so the Express and Fastify suites (and any future adapter) test the same contract.
  */
+import { connect } from 'node:net';
 
 export const SECRET = 'S3cr3t-Origin-Verify-Value-0123456789abcdef';
 export const RANGES = ['130.176.0.0/17', '2600:9000:eee::/48'];
@@ -43,3 +44,14 @@ export const UNIFORM_DENY_CASES: readonly DenyCase[] = [
 ];
 /** How many distinct deny reasons {@link UNIFORM_DENY_CASES} produce. */
 export const UNIFORM_DENY_REASONS = 7;
+
+/** Send raw bytes and read the whole raw response (the server closes the connection). */
+export function rawHttp(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = connect(port, '127.0.0.1', () => socket.end(text));
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    socket.on('error', reject);
+  });
+}

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { type AddressInfo, connect } from 'node:net';
+import { type AddressInfo } from 'node:net';
 import {
   DENY_REASONS,
   type Decision,
@@ -18,6 +18,7 @@ import {
   CF_ID,
   EDGE,
   OUR_CLOUDFRONT,
+  rawHttp,
   SECRET,
   UNIFORM_DENY_CASES,
   UNIFORM_DENY_REASONS,
@@ -66,17 +67,6 @@ function makeApp(
     res.json({ ok: true, reason: req.cdnOriginGuard?.reason });
   });
   return { app, guard, decisions };
-}
-
-/** Send raw bytes and read the whole raw response (the server closes the connection). */
-function rawHttp(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const socket = connect(port, '127.0.0.1', () => socket.end(text));
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
-    socket.on('error', reject);
-  });
 }
 
 function send(

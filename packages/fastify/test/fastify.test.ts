@@ -1,4 +1,4 @@
-import { type AddressInfo, connect } from 'node:net';
+import { type AddressInfo } from 'node:net';
 import {
   createOriginVerifier,
   DENY_REASONS,
@@ -20,6 +20,7 @@ import {
   EDGE,
   OUR_CLOUDFRONT,
   RANGES,
+  rawHttp,
   SECRET,
   UNIFORM_DENY_CASES,
   UNIFORM_DENY_REASONS,
@@ -70,17 +71,6 @@ async function makeApp(options: Partial<OriginGuardOptions> = {}) {
   app.get('/healthz', async (request) => ({ ok: true, reason: request.cdnOriginGuard?.reason }));
   const guardLogs = () => logs.filter((l) => l.cdnOriginGuard !== undefined);
   return { app, decisions, logs, raw, guardLogs };
-}
-
-/** Send raw bytes and read the whole raw response (the server closes the connection). */
-function rawHttp(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const socket = connect(port, '127.0.0.1', () => socket.end(text));
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
-    socket.on('error', reject);
-  });
 }
 
 function inject(
