@@ -11,6 +11,8 @@ export default defineConfig({
       '@cdn-origin-guard/express': src('express'),
       '@cdn-origin-guard/fastify': src('fastify'),
       '@cdn-origin-guard/nestjs': src('nestjs'),
+      '@cdn-origin-guard/rotation': src('rotation'),
+      '@cdn-origin-guard/audit': src('audit'),
     },
   },
   test: {

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const packages = ['core', 'express', 'fastify', 'nestjs'];
+const packages = ['core', 'express', 'fastify', 'nestjs', 'rotation', 'audit'];
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 
 for (const name of packages) {
