@@ -89,8 +89,21 @@ export interface BypassDecision extends DecisionCommon {
   readonly reason: 'health-check' | 'excluded';
 }
 
+/** What denied and reported decisions add: which hop failed and how many hops were walked. */
+interface HopDetail {
+  /**
+   * For `edge-not-cloudfront`, `untrusted-peer` and `malformed-forwarded-for`: the address or
+   * `X-Forwarded-For` entry that was checked and failed, control characters escaped and cut to
+   * at most 64 characters. Undefined for every other reason (and when no single entry failed,
+   * e.g. several `X-Forwarded-For` lines or a header over `maxForwardedForLength`).
+   */
+  readonly offendingHop: string | undefined;
+  /** The `proxyHops` in use, so a wrong hop count is obvious from one log line. */
+  readonly proxyHops: number;
+}
+
 /** A request that failed at least one check that is only in report mode. */
-export interface ReportedDecision extends DecisionCommon {
+export interface ReportedDecision extends DecisionCommon, HopDetail {
   readonly allowed: true;
   readonly reason: 'reported';
   /** Every failed check's reason, first failure first. Never empty. */
@@ -102,7 +115,7 @@ export interface ReportedDecision extends DecisionCommon {
 }
 
 /** A request that failed an enforced check. */
-export interface DeniedDecision extends DecisionCommon {
+export interface DeniedDecision extends DecisionCommon, HopDetail {
   readonly allowed: false;
   /** The first enforced check that failed. */
   readonly reason: DenyReason;

@@ -27,6 +27,7 @@ export {
 export { type Family, formatIp, normalizeIp, parseForwardedEntry, parseIp } from './net/address.js';
 export { type Cidr, parseCidr, RangeMatcher, TRUSTED_PROXY_NAMES } from './net/matcher.js';
 export {
+  type BaseGuardOptions,
   CLOUDFRONT_PREFIX_LIST,
   CLOUDFRONT_PREFIX_LIST_IPV6,
   DEFAULT_IP_RANGES_URL,
@@ -61,5 +62,6 @@ export {
   createOriginVerifier,
   isWellFormedCfId,
   type OriginVerifier,
+  type SourceEvent,
   type VerifierStats,
 } from './verifier.js';

@@ -25,12 +25,32 @@ export interface VerifyInput {
   readonly remoteAddress: string | undefined;
   /** The HTTP method, for logs and hooks. */
   readonly method?: string | undefined;
-  /** The request path without the query string (a query string is ignored if present). */
+  /**
+   * The path the framework routes on (its parsed pathname), else the raw request target. The
+   * guard cuts it at the first `?` or `#` and turns an absolute-form target
+   * (`http://host/p`) into its path; health-check paths and exclusions only ever match a path
+   * that starts with `/` and has no `.`/`..` segment, `;`, `\` or encoded `.`, `/`, `\`.
+   */
   readonly path?: string | undefined;
+  /**
+   * Node's `req.rawHeaders` (name, value, name, value, ...). When given, a request with more
+   * than one `X-Forwarded-For` line is denied with `malformed-forwarded-for`. Adapters pass it.
+   */
+  readonly rawHeaders?: readonly string[] | undefined;
 }
 
-/** Options shared by both ways of giving the secret. */
-interface BaseOptions {
+/**
+ * Options shared by both ways of giving the secret: everything but `secret`, `secretId`,
+ * `jsonKey`, `secretStages` and `secretsManagerClient`. Type your overrides with it to spread
+ * them over `optionsFromEnv()`'s result.
+ * @example
+ * ```ts
+ * import { type BaseGuardOptions, createOriginVerifier, optionsFromEnv } from '@cdn-origin-guard/core';
+ * const overrides: BaseGuardOptions = { proxyHops: 2 };
+ * createOriginVerifier({ ...optionsFromEnv(), ...overrides });
+ * ```
+ */
+export interface BaseGuardOptions {
   /**
    * Header that carries the secret, as CloudFront's custom origin header is named.
    * Defaults to `x-origin-verify`.
@@ -88,7 +108,10 @@ interface BaseOptions {
    * Defaults to `'enforce'`.
    */
   readonly mode?: Mode | Readonly<Partial<Record<CheckName, Mode>>>;
-  /** Called with every decision (logging, metrics). Errors it throws are swallowed. Defaults to none. */
+  /**
+   * Called with every decision (logging, metrics). `input` is a copy whose `headers` and
+   * `rawHeaders` hold no secret header. Errors it throws are swallowed. Defaults to none.
+   */
   readonly onDecision?: (decision: Decision, input: VerifyInput) => void;
   /** Called when a source fails to load (the last-known-good value stays in use). Defaults to none. */
   readonly onSourceError?: (error: Error) => void;
@@ -147,7 +170,7 @@ export interface DenyResponse {
 }
 
 /** Secret given as static values (development, tests) or your own source. */
-export interface StaticSecretOptions extends BaseOptions {
+export interface StaticSecretOptions extends BaseGuardOptions {
   /**
    * Accepted secret values (printable ASCII, 16 to 128 characters), or your own `SecretSource`.
    * Exclusive with `secretId`.
@@ -165,7 +188,7 @@ export interface StaticSecretOptions extends BaseOptions {
 }
 
 /** Secret loaded from AWS Secrets Manager. */
-export interface SecretsManagerOptions extends BaseOptions {
+export interface SecretsManagerOptions extends BaseGuardOptions {
   readonly secret?: never;
   /**
    * Secrets Manager secret name or ARN holding the header value. Exclusive with `secret`.

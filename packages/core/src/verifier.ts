@@ -29,6 +29,8 @@ import {
   resolveOptions,
   type VerifyInput,
 } from './options.js';
+import { forwardedForLines, showHop } from './request/forwarded.js';
+import { matchablePath } from './request/path.js';
 import { SecretMatcher, secretValueProblem } from './secret/compare.js';
 import { CachedSource, type SourceStats } from './sources/cache.js';
 import { ipRangesSource } from './sources/ip-ranges.js';
@@ -36,6 +38,16 @@ import { prefixListSource } from './sources/prefix-list.js';
 import { secretsManagerSource } from './sources/secrets-manager.js';
 import { staticRangeSource } from './sources/static.js';
 import type { RangeSnapshot, RangeSource, SecretSnapshot, SecretSource } from './sources/types.js';
+
+/** What the edge walk found, through a reused output object. */
+interface EdgeWalk {
+  /** The edge address, on success. */
+  edge: string;
+  /** The viewer address, on success. */
+  viewer: string;
+  /** The entry that failed, shown safely, when one entry failed. */
+  offendingHop: string | undefined;
+}
 
 /** Counters since the verifier was created. Contains no secret value. */
 export interface VerifierStats {
@@ -54,6 +66,28 @@ export interface VerifierStats {
   /** Health of the two sources. */
   readonly sources: { readonly secret: SourceStats; readonly ranges: SourceStats };
 }
+
+/**
+ * A change in a source's health, for logs: `failing` once at the start of a failure streak
+ * (including a failed first load), `recovered` once when the source loads again. Never sent per
+ * request. `error` is a `SourceError`, whose message never contains a secret value.
+ */
+export type SourceEvent =
+  | {
+      readonly type: 'failing';
+      readonly source: 'secret' | 'ranges';
+      readonly error: Error;
+      /** Whether the source had loaded before (a last-known-good value is in use). */
+      readonly everLoaded: boolean;
+    }
+  | {
+      readonly type: 'recovered';
+      readonly source: 'secret' | 'ranges';
+      /** Failed loads in the streak that just ended. */
+      readonly failedAttempts: number;
+      /** Time from the first failure of the streak to the successful load, in ms. */
+      readonly downMs: number;
+    };
 
 /** A verifier made by {@link createOriginVerifier}. */
 export interface OriginVerifier {
@@ -76,6 +110,11 @@ export interface OriginVerifier {
   close(): Promise<void>;
   /** Counters by outcome, reason and secret stage, and source health. */
   stats(): VerifierStats;
+  /**
+   * Listen to source health changes (see {@link SourceEvent}); returns a function that removes
+   * the listener. Errors a listener throws are swallowed.
+   */
+  onSourceEvent(listener: (event: SourceEvent) => void): () => void;
   /** The resolved `headerName` (lower case), for adapters. */
   readonly headerName: string;
   /** The uniform deny response adapters write (status, headers, body). */
@@ -189,6 +228,25 @@ function zeroRecord<K extends string>(keys: readonly K[]): Record<K, number> {
   return Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
 }
 
+/**
+ * A copy of `input` whose `headers` and `rawHeaders` hold no `headerName` header, for hooks.
+ * Built only when a hook is set.
+ */
+function withoutSecret(input: VerifyInput, headerName: string): VerifyInput {
+  const headers: Record<string, string | readonly string[] | undefined> = {};
+  for (const key of Object.keys(input.headers))
+    if (key.toLowerCase() !== headerName) headers[key] = input.headers[key];
+  const copy: { -readonly [K in keyof VerifyInput]: VerifyInput[K] } = { ...input, headers };
+  const raw = input.rawHeaders;
+  if (raw !== undefined) {
+    const kept: string[] = [];
+    for (let i = 0; i + 1 < raw.length; i += 2)
+      if (String(raw[i]).toLowerCase() !== headerName) kept.push(raw[i]!, raw[i + 1]!);
+    copy.rawHeaders = kept;
+  }
+  return copy;
+}
+
 /** Whether the secret is the only check that failed (the request came through a CloudFront edge). */
 function onlySecretFailed(decision: Decision): boolean {
   return (
@@ -214,6 +272,8 @@ class Verifier implements OriginVerifier {
   readonly #ownedSources: (SecretSource | RangeSource)[] = [];
   readonly #scratch = new Uint32Array(4);
   readonly #enforce: Readonly<Record<CheckName, boolean>>;
+  /** Whether any health-check path or exclusion is configured (else the path is not read). */
+  readonly #hasPathRules: boolean;
   /** The load `ready()` started, while it runs. */
   #loading: Promise<void> | undefined;
   /** Whether `ready()` ever ran (refresh timers started). */
@@ -226,6 +286,7 @@ class Verifier implements OriginVerifier {
   readonly #byReason = zeroRecord(ALL_REASONS);
   readonly #failures = zeroRecord(Object.keys(CHECK_OF_REASON) as DenyReason[]);
   readonly #byStage: Record<string, number> = Object.create(null);
+  readonly #listeners = new Set<(event: SourceEvent) => void>();
 
   constructor(options: Readonly<OriginGuardOptions>) {
     const o = resolveOptions(options);
@@ -235,6 +296,8 @@ class Verifier implements OriginVerifier {
       edge: o.modes.edge === 'enforce',
       cfId: o.modes.cfId === 'enforce',
     });
+    this.#hasPathRules =
+      o.healthCheckPaths.size > 0 || o.excludeExact.size > 0 || o.excludePatterns.length > 0;
     this.#trusted = RangeMatcher.compile(o.trustedProxies, 'trustedProxies');
     // Static ranges are compiled here so a bad CIDR is an error at construction.
     const staticRanges =
@@ -254,6 +317,7 @@ class Verifier implements OriginVerifier {
     };
     this.#secret = new CachedSource<SecretSnapshot, SecretMatcher>({
       ...common,
+      onStreak: (event) => this.#emit({ ...event, source: 'secret' }),
       name: secretSource.name,
       load: (signal) => secretSource.load(signal),
       compile: compileSecret(secretSource.name),
@@ -262,6 +326,7 @@ class Verifier implements OriginVerifier {
     });
     this.#ranges = new CachedSource<RangeSnapshot, RangeMatcher>({
       ...common,
+      onStreak: (event) => this.#emit({ ...event, source: 'ranges' }),
       name: rangeSource.name,
       load: (signal) => rangeSource.load(signal),
       compile: staticRanges ? () => staticRanges : compileRanges(rangeSource.name),
@@ -272,6 +337,27 @@ class Verifier implements OriginVerifier {
     if (o.secret.kind === 'static') this.#secret.prime(o.secret.snapshot);
     if (o.ranges.kind === 'static')
       this.#ranges.prime({ cidrs: o.ranges.cidrs, version: 'static' });
+  }
+
+  #emit(event: SourceEvent): void {
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(event);
+      } catch {
+        // A logging listener must never break a refresh.
+      }
+    }
+  }
+
+  onSourceEvent(listener: (event: SourceEvent) => void): () => void {
+    if (typeof listener !== 'function')
+      throw new TypeError('@cdn-origin-guard: onSourceEvent() expects a function.');
+    // Wrapped so the same function subscribed twice gets two independent subscriptions.
+    const entry = (event: SourceEvent) => listener(event);
+    this.#listeners.add(entry);
+    return () => {
+      this.#listeners.delete(entry);
+    };
   }
 
   get headerName(): string {
@@ -385,7 +471,7 @@ class Verifier implements OriginVerifier {
     const hook = this.#o.onDecision;
     if (hook) {
       try {
-        hook(decision, input);
+        hook(decision, withoutSecret(input, this.#o.headerName));
       } catch {
         // A logging hook must never turn into a 500.
       }
@@ -398,12 +484,9 @@ class Verifier implements OriginVerifier {
     const scratch = this.#scratch;
     const headers = input.headers;
 
-    // Path exclusions and health checks.
-    let path = input.path;
-    if (path !== undefined) {
-      const q = path.indexOf('?');
-      if (q >= 0) path = path.slice(0, q);
-    }
+    // Path exclusions and health checks apply only to a path the framework routes the same way.
+    const path =
+      input.path !== undefined && this.#hasPathRules ? matchablePath(input.path) : undefined;
     let remote = input.remoteAddress;
     // A link-local socket address may carry a zone (`fe80::1%eth0`); only the peer may have one.
     if (typeof remote === 'string') {
@@ -423,7 +506,15 @@ class Verifier implements OriginVerifier {
       for (const re of o.excludePatterns)
         if (re.test(path)) return { allowed: true, reason: 'excluded', peerAddress };
     }
-    const xffRaw = headers['x-forwarded-for'];
+    let xffRaw: string | readonly string[] | undefined | null = headers['x-forwarded-for'];
+    // Several X-Forwarded-For lines: Node joins them, and which one the ALB appended to is not
+    // certain. Deny (the edge walk treats `null` as malformed).
+    const raw = input.rawHeaders;
+    if (
+      (raw !== undefined && forwardedForLines(raw) > 1) ||
+      (Array.isArray(xffRaw) && xffRaw.length > 1)
+    )
+      xffRaw = null;
     if (
       path !== undefined &&
       peerTrusted &&
@@ -437,26 +528,25 @@ class Verifier implements OriginVerifier {
     let failures: DenyReason[] | undefined;
     let edgeAddress: string | undefined;
     let viewerAddress: string | undefined;
+    let offendingHop: string | undefined;
     let cfId: string | undefined;
     const enforce = this.#enforce;
 
     // 1. Edge: trusted peer, X-Forwarded-For hops, CloudFront origin-facing edge.
-    const edgeFailure = this.#edge(peerTrusted, xffRaw);
+    const walk = this.#walk;
+    const edgeFailure = this.#edge(peerTrusted, xffRaw, walk);
     if (edgeFailure === undefined) {
-      edgeAddress = this.#edgeText;
-      viewerAddress = this.#viewerText;
+      edgeAddress = walk.edge;
+      viewerAddress = walk.viewer;
     } else {
       failures = [edgeFailure];
-      if (enforce.edge)
-        return this.#deny(
-          edgeFailure,
-          'edge',
-          failures,
-          peerAddress,
-          undefined,
-          undefined,
-          undefined,
-        );
+      offendingHop =
+        edgeFailure === 'untrusted-peer' && !peerTrusted
+          ? typeof input.remoteAddress === 'string'
+            ? showHop(input.remoteAddress)
+            : undefined
+          : walk.offendingHop;
+      if (enforce.edge) return this.#deny(edgeFailure, 'edge', failures, peerAddress, offendingHop);
     }
 
     // 2. CloudFront request id.
@@ -467,15 +557,10 @@ class Verifier implements OriginVerifier {
       if (failures === undefined) failures = [reason];
       else failures.push(reason);
       if (enforce.cfId)
-        return this.#deny(
-          reason,
-          'cfId',
-          failures,
-          peerAddress,
+        return this.#deny(reason, 'cfId', failures, peerAddress, offendingHop, {
           edgeAddress,
           viewerAddress,
-          undefined,
-        );
+        });
     }
 
     // 3. Secret header, compared in constant time against every accepted value.
@@ -494,15 +579,11 @@ class Verifier implements OriginVerifier {
       if (failures === undefined) failures = [secretFailure];
       else failures.push(secretFailure);
       if (enforce.secret)
-        return this.#deny(
-          secretFailure,
-          'secret',
-          failures,
-          peerAddress,
+        return this.#deny(secretFailure, 'secret', failures, peerAddress, offendingHop, {
           edgeAddress,
           viewerAddress,
           cfId,
-        );
+        });
     }
 
     if (failures !== undefined)
@@ -515,6 +596,8 @@ class Verifier implements OriginVerifier {
         viewerAddress,
         cfId,
         secretStage,
+        offendingHop,
+        proxyHops: o.proxyHops,
       };
     return {
       allowed: true,
@@ -532,9 +615,8 @@ class Verifier implements OriginVerifier {
     check: CheckName,
     failures: DenyReason[],
     peerAddress: string | undefined,
-    edgeAddress: string | undefined,
-    viewerAddress: string | undefined,
-    cfId: string | undefined,
+    offendingHop: string | undefined,
+    seen: { edgeAddress?: string; viewerAddress?: string; cfId?: string } = {},
   ): DeniedDecision {
     return {
       allowed: false,
@@ -542,15 +624,16 @@ class Verifier implements OriginVerifier {
       check,
       failures,
       peerAddress,
-      edgeAddress,
-      viewerAddress,
-      cfId,
+      edgeAddress: seen.edgeAddress,
+      viewerAddress: seen.viewerAddress,
+      cfId: seen.cfId,
+      offendingHop,
+      proxyHops: this.#o.proxyHops,
     };
   }
 
-  /** Text of the edge and viewer addresses found by the last successful {@link #edge} call. */
-  #edgeText = '';
-  #viewerText = '';
+  /** The output object {@link #edge} fills, reused across requests (one request at a time). */
+  readonly #walk: EdgeWalk = { edge: '', viewer: '', offendingHop: undefined };
 
   /** Text of the address the last `parseForwardedEntry` call parsed into the scratch words. */
   #entryText(xff: string, family: 4 | 6): string {
@@ -562,13 +645,17 @@ class Verifier implements OriginVerifier {
 
   /**
    * The edge check. Returns the failure reason, or undefined with the edge and viewer addresses
-   * left in `#edgeText` / `#viewerText`.
+   * in `out`. On a failure of one `X-Forwarded-For` entry, `out.offendingHop` shows it.
+   * `xffRaw` null means several header lines.
    */
   #edge(
     peerTrusted: boolean,
-    xffRaw: string | readonly string[] | undefined,
+    xffRaw: string | readonly string[] | undefined | null,
+    out: EdgeWalk,
   ): DenyReason | undefined {
+    out.offendingHop = undefined;
     if (!peerTrusted) return 'untrusted-peer';
+    if (xffRaw === null) return 'malformed-forwarded-for';
     const xff = typeof xffRaw === 'string' ? xffRaw : xffRaw === undefined ? '' : xffRaw.join(',');
     if (xff.length === 0) return 'missing-forwarded-for';
     if (xff.length > this.#o.maxForwardedForLength) return 'malformed-forwarded-for';
@@ -581,27 +668,41 @@ class Verifier implements OriginVerifier {
       if (end < 0) return 'malformed-forwarded-for';
       const start = end === 0 ? 0 : xff.lastIndexOf(',', end - 1) + 1;
       const family = parseForwardedEntry(xff, start, end, scratch);
-      if (family === 0) return 'malformed-forwarded-for';
+      if (family === 0) return this.#offending(out, xff, start, end, 'malformed-forwarded-for');
       if (k < hops - 1) {
-        if (!this.#trusted.contains(family, scratch)) return 'untrusted-peer';
+        if (!this.#trusted.contains(family, scratch))
+          return this.#offending(out, xff, start, end, 'untrusted-peer');
         end = start - 1;
         continue;
       }
       const ranges = this.#ranges.current;
       if (ranges === undefined) return 'ranges-unavailable';
-      if (!ranges.contains(family, scratch)) return 'edge-not-cloudfront';
+      if (!ranges.contains(family, scratch))
+        return this.#offending(out, xff, start, end, 'edge-not-cloudfront');
       const edge = this.#entryText(xff, family);
       // The viewer entry, appended by CloudFront.
       const vEnd = start - 1;
       if (vEnd < 0) return 'malformed-forwarded-for';
       const vStart = vEnd === 0 ? 0 : xff.lastIndexOf(',', vEnd - 1) + 1;
       const vFamily = parseForwardedEntry(xff, vStart, vEnd, scratch);
-      if (vFamily === 0) return 'malformed-forwarded-for';
-      this.#edgeText = edge;
-      this.#viewerText = this.#entryText(xff, vFamily);
+      if (vFamily === 0) return this.#offending(out, xff, vStart, vEnd, 'malformed-forwarded-for');
+      out.edge = edge;
+      out.viewer = this.#entryText(xff, vFamily);
       return undefined;
     }
     return 'malformed-forwarded-for';
+  }
+
+  /** Record the entry `xff[start, end)` as the offending hop and return `reason`. */
+  #offending(
+    out: EdgeWalk,
+    xff: string,
+    start: number,
+    end: number,
+    reason: DenyReason,
+  ): DenyReason {
+    out.offendingHop = showHop(xff.slice(start, end));
+    return reason;
   }
 
   async close(): Promise<void> {

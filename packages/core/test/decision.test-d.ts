@@ -1,11 +1,16 @@
 import { describe, expectTypeOf, it } from 'vitest';
-import type {
-  Decision,
-  DeniedDecision,
-  DenyReason,
-  OriginGuardOptions,
-  SecretStage,
-  VerifiedDecision,
+import {
+  type BaseGuardOptions,
+  createOriginVerifier,
+  type Decision,
+  type DeniedDecision,
+  type DenyReason,
+  type OriginGuardOptions,
+  optionsFromEnv,
+  type ReportedDecision,
+  type SecretStage,
+  type SourceEvent,
+  type VerifiedDecision,
 } from '../src/index.js';
 
 declare const decision: Decision;
@@ -59,5 +64,48 @@ describe('OriginGuardOptions', () => {
     expectTypeOf({ secret: 'x', ranges: 'ip-ranges' } as const).toExtend<OriginGuardOptions>();
     expectTypeOf({ secretId: 'prod/x' } as const).toExtend<OriginGuardOptions>();
     expectTypeOf({ secret: 'x', secretId: 'prod/x' } as const).not.toExtend<OriginGuardOptions>();
+  });
+});
+
+describe('hop detail on denied and reported decisions', () => {
+  it('gives offendingHop and proxyHops on a deny and a report, not on a verified decision', () => {
+    expectTypeOf<DeniedDecision['offendingHop']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<DeniedDecision['proxyHops']>().toEqualTypeOf<number>();
+    expectTypeOf<ReportedDecision['offendingHop']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<ReportedDecision['proxyHops']>().toEqualTypeOf<number>();
+    expectTypeOf<VerifiedDecision>().not.toHaveProperty('offendingHop');
+  });
+});
+
+describe('SourceEvent', () => {
+  it('narrows on type', () => {
+    const handle = (e: SourceEvent) => {
+      if (e.type === 'failing') {
+        expectTypeOf(e.error).toEqualTypeOf<Error>();
+        expectTypeOf(e.everLoaded).toEqualTypeOf<boolean>();
+      } else {
+        expectTypeOf(e.failedAttempts).toEqualTypeOf<number>();
+        expectTypeOf(e.downMs).toEqualTypeOf<number>();
+      }
+      expectTypeOf(e.source).toEqualTypeOf<'secret' | 'ranges'>();
+    };
+    expectTypeOf(handle).toBeFunction();
+  });
+});
+
+describe('BaseGuardOptions composes', () => {
+  it('spreads over optionsFromEnv() into createOriginVerifier', () => {
+    const overrides: BaseGuardOptions = { proxyHops: 2, excludePaths: ['/public'] };
+    const options = { ...optionsFromEnv(), ...overrides };
+    expectTypeOf(options).toExtend<OriginGuardOptions>();
+    expectTypeOf(createOriginVerifier).toBeCallableWith(options);
+    expectTypeOf(createOriginVerifier).toBeCallableWith({ secretId: 'x', ...overrides });
+  });
+  it('holds no secret-style key', () => {
+    expectTypeOf<BaseGuardOptions>().not.toHaveProperty('secret');
+    expectTypeOf<BaseGuardOptions>().not.toHaveProperty('secretId');
+    // @ts-expect-error a secret is not a base option
+    const bad: BaseGuardOptions = { secret: 'x' };
+    expectTypeOf(bad).toEqualTypeOf<BaseGuardOptions>();
   });
 });

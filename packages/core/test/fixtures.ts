@@ -26,6 +26,7 @@ export function throughCloudFront(
     remoteAddress: 'remoteAddress' in overrides ? overrides.remoteAddress : ALB,
     method: overrides.method ?? 'GET',
     path: overrides.path ?? '/orders',
+    ...(overrides.rawHeaders ? { rawHeaders: overrides.rawHeaders } : {}),
     headers: {
       host: 'origin.example.com',
       'x-forwarded-for': `${VIEWER}, ${EDGE}`,

@@ -206,7 +206,10 @@ describe('X-Forwarded-For and hops', () => {
     );
     expect(d).toMatchObject({ reason: 'verified', edgeAddress: EDGE, peerAddress: ALB });
   });
-  it('joins several header lines', () => expect(reasonFor([VIEWER, EDGE])).toBe('verified'));
+  it('denies several header lines given as an array (which line the ALB appended to is not certain)', () =>
+    expect(reasonFor([VIEWER, EDGE])).toBe('malformed-forwarded-for'));
+  it('treats a one-element header array as the header', () =>
+    expect(reasonFor([`${VIEWER}, ${EDGE}`])).toBe('verified'));
   it('denies malformed entries on the hops it reads', () => {
     expect(reasonFor(`${VIEWER}, not-an-ip`)).toBe('malformed-forwarded-for');
     expect(reasonFor(`${VIEWER}, ${EDGE}:99999`)).toBe('malformed-forwarded-for');
@@ -577,5 +580,41 @@ describe('the secret never leaks', () => {
     const text = JSON.stringify(captured) + errors.map((e) => `${e.message}${e.stack}`).join('');
     expect(text).not.toContain(SECRET);
     expect(text).not.toContain(SECRET.slice(0, 10));
+  });
+
+  it('hands onDecision an input without the secret header, in headers and rawHeaders', () => {
+    const logged: string[] = [];
+    const v = make({
+      headerName: 'X-Edge-Secret',
+      mode: { edge: 'report' },
+      onDecision: (...args) => logged.push(JSON.stringify(args)),
+    });
+    const request = (value: string) =>
+      throughCloudFront({
+        headers: { 'x-origin-verify': undefined, 'x-edge-secret': value },
+        rawHeaders: [
+          'Host',
+          'origin.example.com',
+          'X-Edge-Secret',
+          value,
+          'X-Forwarded-For',
+          VIEWER,
+        ],
+      });
+    const good = request(SECRET);
+    v.verify(good);
+    v.verify(request(`${SECRET}-wrong`));
+    v.verify({ ...good, headers: { ...good.headers, 'x-forwarded-for': 'junk' } });
+    expect(logged).toHaveLength(3);
+    for (const line of logged) {
+      expect(line).not.toContain(SECRET);
+      expect(line.toLowerCase()).not.toContain('x-edge-secret');
+      // Everything else is still there for the hook to log.
+      expect(line).toContain('origin.example.com');
+      expect(line).toContain('X-Forwarded-For');
+    }
+    // The caller's input is left as it was.
+    expect(good.headers['x-edge-secret']).toBe(SECRET);
+    expect(good.rawHeaders).toContain(SECRET);
   });
 });

@@ -41,6 +41,14 @@ export interface SourceStats {
   readonly lastError: { readonly code: string; readonly message: string } | undefined;
 }
 
+/**
+ * A change in a source's health: the first failure of a streak (including a failed first
+ * load), or the first success after one. Never sent per load or per request.
+ */
+export type StreakEvent =
+  | { readonly type: 'failing'; readonly error: SourceError; readonly everLoaded: boolean }
+  | { readonly type: 'recovered'; readonly failedAttempts: number; readonly downMs: number };
+
 /** Options of a {@link CachedSource}. */
 export interface CachedSourceOptions<S, C> {
   /** Load the raw snapshot. */
@@ -59,6 +67,8 @@ export interface CachedSourceOptions<S, C> {
   readonly minForcedIntervalMs: number;
   /** Called after every failed load (for logging). */
   readonly onError?: ((error: SourceError) => void) | undefined;
+  /** Called at the start and at the end of each failure streak. */
+  readonly onStreak?: ((event: StreakEvent) => void) | undefined;
   /** A source whose value never changes: load once, never schedule refreshes. */
   readonly fixed?: boolean;
   /** Clock, for tests. */
@@ -102,6 +112,8 @@ export class CachedSource<S extends Versioned, C> {
   #loads = 0;
   #failures = 0;
   #consecutiveFailures = 0;
+  /** When the current failure streak started (ms since epoch). */
+  #streakStartedAt = 0;
   #rebuilds = 0;
   #forced = 0;
   #lastForcedAt = Number.NEGATIVE_INFINITY;
@@ -179,23 +191,42 @@ export class CachedSource<S extends Versioned, C> {
         this.#rebuilds++;
       }
       this.#loads++;
+      const failedAttempts = this.#consecutiveFailures;
       this.#consecutiveFailures = 0;
       this.#lastError = undefined;
       this.#version = version;
       this.#loadedAt = this.#now();
       this.current = entry.compiled;
+      if (failedAttempts > 0)
+        this.#emit({
+          type: 'recovered',
+          failedAttempts,
+          downMs: Math.max(0, this.#loadedAt - this.#streakStartedAt),
+        });
       return entry;
     } catch (error) {
       const sourceError = asSourceError(name, error);
       this.#failures++;
       this.#consecutiveFailures++;
       this.#lastError = sourceError;
+      if (this.#consecutiveFailures === 1) {
+        this.#streakStartedAt = this.#now();
+        this.#emit({ type: 'failing', error: sourceError, everLoaded: this.#loads > 0 });
+      }
       this.#options.onError?.(sourceError);
       throw sourceError;
     } finally {
       clearTimeout(deadline);
       signal.removeEventListener('abort', onCacheAbort);
       this.#closed.signal.removeEventListener('abort', onClose);
+    }
+  }
+
+  #emit(event: StreakEvent): void {
+    try {
+      this.#options.onStreak?.(event);
+    } catch {
+      // A listener must never break a refresh.
     }
   }
 

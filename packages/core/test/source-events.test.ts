@@ -1,0 +1,139 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  createOriginVerifier,
+  type OriginGuardOptions,
+  type SecretSource,
+  type SourceEvent,
+} from '../src/index.js';
+import { CF_RANGES, SECRET } from './fixtures.js';
+
+/** A secret source whose next loads fail while `down` is true. */
+function switchableSource(down = false) {
+  const state = { down, loads: 0 };
+  const source: SecretSource = {
+    name: 'switchable',
+    load: async () => {
+      state.loads++;
+      if (state.down) throw new Error('Secrets Manager is down');
+      return { values: [{ stage: 'AWSCURRENT', value: SECRET }], version: 'v1' };
+    },
+  };
+  return { source, state };
+}
+
+const make = (extra: Partial<OriginGuardOptions>) =>
+  createOriginVerifier({
+    secret: [SECRET],
+    ranges: CF_RANGES,
+    secretRefreshMs: 60_000,
+    refreshJitter: 0,
+    ...extra,
+  } as OriginGuardOptions);
+
+describe('onSourceEvent: one event per failure streak and per recovery', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('emits failing once for a streak of failed refreshes, then recovered once with the count and downtime', async () => {
+    const { source, state } = switchableSource();
+    const v = make({ secret: source });
+    const events: SourceEvent[] = [];
+    v.onSourceEvent((e) => events.push(e));
+    await v.ready();
+    expect(events).toEqual([]);
+
+    state.down = true;
+    // First failure at 60 s, then backoff retries at +1 s, +2 s, +4 s.
+    await vi.advanceTimersByTimeAsync(60_000);
+    await vi.advanceTimersByTimeAsync(7_000);
+    expect(state.loads).toBe(5);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ type: 'failing', source: 'secret', everLoaded: true });
+    const failing = events[0] as Extract<SourceEvent, { type: 'failing' }>;
+    expect(failing.error.message).toContain('Secrets Manager is down');
+
+    state.down = false;
+    await vi.advanceTimersByTimeAsync(8_000);
+    expect(events).toHaveLength(2);
+    expect(events[1]).toEqual({
+      type: 'recovered',
+      source: 'secret',
+      failedAttempts: 4,
+      downMs: 1_000 + 2_000 + 4_000 + 8_000,
+    });
+
+    // Steady state again: further successful refreshes emit nothing.
+    await vi.advanceTimersByTimeAsync(180_000);
+    expect(events).toHaveLength(2);
+    await v.close();
+  });
+
+  it('emits failing with everLoaded false for a failed first load, and recovered when it loads', async () => {
+    const { source, state } = switchableSource(true);
+    const v = make({ secret: source });
+    const events: SourceEvent[] = [];
+    v.onSourceEvent((e) => events.push(e));
+    await expect(v.ready()).rejects.toThrow(/could not load/);
+    expect(events).toEqual([expect.objectContaining({ type: 'failing', everLoaded: false })]);
+    state.down = false;
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(v.isReady).toBe(true);
+    expect(events[1]).toMatchObject({ type: 'recovered', failedAttempts: 1, downMs: 1_000 });
+    await v.close();
+  });
+
+  it('never emits per request, and labels range events with source ranges', async () => {
+    let rangesDown = true;
+    const v = make({
+      ranges: {
+        name: 'ranges-switch',
+        load: async () => {
+          if (rangesDown) throw new Error('no route to host');
+          return { cidrs: [...CF_RANGES], version: '1' };
+        },
+      },
+      rangesRefreshMs: 60_000,
+    });
+    const events: SourceEvent[] = [];
+    v.onSourceEvent((e) => events.push(e));
+    await v.ready().catch(() => undefined);
+    for (let i = 0; i < 100; i++)
+      await v.check({ headers: {}, remoteAddress: '10.0.0.1', path: '/' });
+    expect(events).toEqual([
+      expect.objectContaining({ type: 'failing', source: 'ranges', everLoaded: false }),
+    ]);
+    rangesDown = false;
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(events.map((e) => `${e.source}:${e.type}`)).toEqual([
+      'ranges:failing',
+      'ranges:recovered',
+    ]);
+    await v.close();
+  });
+
+  it('stops calling a listener after unsubscribe, and survives a throwing listener', async () => {
+    const { source, state } = switchableSource(true);
+    const v = make({ secret: source });
+    const seen: string[] = [];
+    v.onSourceEvent(() => {
+      throw new Error('listener bug');
+    });
+    const off = v.onSourceEvent((e) => seen.push(e.type));
+    await v.ready().catch(() => undefined);
+    off();
+    state.down = false;
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(v.isReady).toBe(true);
+    expect(seen).toEqual(['failing']);
+    await v.close();
+  });
+
+  it('rejects a listener that is not a function', () => {
+    const v = make({});
+    expect(() => v.onSourceEvent(undefined as unknown as () => void)).toThrow(/expects a function/);
+  });
+});
