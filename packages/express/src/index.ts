@@ -9,9 +9,12 @@ import {
   type OriginGuardOptions,
   type OriginVerifier,
 } from '@cdn-origin-guard/core';
+import parseurl from 'parseurl';
+import { createGuardLog, type GuardLogger } from './log.js';
 
 export type { Decision, OriginGuardOptions, OriginVerifier } from '@cdn-origin-guard/core';
 export { optionsFromEnv } from '@cdn-origin-guard/core';
+export type { GuardLogger } from './log.js';
 
 declare global {
   namespace Express {
@@ -25,20 +28,49 @@ declare global {
 /** A request as the middleware reads it: Express's request is one. */
 type GuardRequest = IncomingMessage & { originalUrl?: string; cdnOriginGuard?: Decision };
 
+/**
+ * Options of {@link cdnOriginGuard}: the core options plus `logger`.
+ *
+ * @example
+ * ```ts
+ * import { cdnOriginGuard, optionsFromEnv, type CdnOriginGuardOptions } from '@cdn-origin-guard/express';
+ * const options: CdnOriginGuardOptions = { ...optionsFromEnv(), logger: console };
+ * cdnOriginGuard(options);
+ * ```
+ */
+export type CdnOriginGuardOptions = OriginGuardOptions & {
+  /**
+   * Where deny lines, report-mode lines, startup failures and source failures/recoveries go:
+   * `console` or any pino/winston-like object with `error`, `warn` and `info` (`debug`/`trace`
+   * used when present). Lines are single strings; the secret is never in them.
+   * Defaults to `console`.
+   */
+  readonly logger?: GuardLogger;
+};
+
 /** The middleware returned by {@link cdnOriginGuard}, with its verifier attached. */
 export interface CdnOriginGuardMiddleware {
   (req: GuardRequest, res: ServerResponse, next: (error?: unknown) => void): void;
-  /** The core verifier: `await guard.verifier.ready()` before `listen` to start warm. */
+  /** The core verifier (stats, readiness, the deny response). */
   readonly verifier: OriginVerifier;
+  /**
+   * Wait for the sources to load: `await guard.ready()` before `app.listen`. Rejects with
+   * `NotReadyError` when they cannot load and `failOnStartupError` is `true` (the default);
+   * with `failOnStartupError: false` it logs a warning and resolves (the guard denies until
+   * the sources load).
+   */
+  ready(): Promise<void>;
   /** Stop the verifier's refresh timers (call on shutdown). */
   close(): Promise<void>;
 }
 
 /**
  * Express middleware (Express 4 and 5) that lets a request through only when it came through
- * your own CloudFront distribution. Reads the socket's peer address, never `req.ip`. Every deny
- * gets the same response; the decision is on `req.cdnOriginGuard`. Sources start loading at
- * once; `await guard.verifier.ready()` before listening to fail fast on a bad setup.
+ * your own CloudFront distribution. Reads the socket's peer address, never `req.ip`, and
+ * matches exclusions and health paths on the pathname Express routes on. Every deny gets the
+ * same response; the decision is on `req.cdnOriginGuard`. Sources start loading at once;
+ * `await guard.ready()` before listening fails fast on a bad setup, and a startup failure
+ * nobody awaited is logged at `error`.
  *
  * @example
  * ```ts
@@ -48,17 +80,26 @@ export interface CdnOriginGuardMiddleware {
  * const app = express();
  * const guard = cdnOriginGuard({ secretId: 'prod/cloudfront/origin-verify', ranges: 'prefix-list' });
  * app.use(guard);
- * await guard.verifier.ready();
+ * await guard.ready();
  * app.listen(3000);
  * ```
  */
 export function cdnOriginGuard(
-  options: Readonly<OriginGuardOptions> | OriginVerifier,
+  options: Readonly<CdnOriginGuardOptions> | OriginVerifier,
 ): CdnOriginGuardMiddleware {
-  const verifier = isVerifier(options) ? options : createOriginVerifier(options);
-  // Start loading now; failures are reported by ready() and by denies, never as a crash.
-  verifier.ready().catch(() => undefined);
+  const { logger, core } = splitOptions(options);
+  const verifier = isVerifier(core) ? core : createOriginVerifier(core);
+  const log = createGuardLog(logger ?? console, verifier.logLevel);
+  const unsubscribe = log.sourceEvents(verifier);
   const { status, headers, body } = verifier.denyResponse;
+
+  // Start loading now. A failure is the caller's to handle once they awaited `ready()`;
+  // until then it must not pass unseen (an app that answers 403 to everything, silently).
+  let awaited = false;
+  const loading = verifier.ready();
+  loading.catch((error: Error) => {
+    if (!awaited) log.startupNotAwaited(error);
+  });
 
   function deny(res: ServerResponse): void {
     if (res.headersSent) return;
@@ -72,18 +113,24 @@ export function cdnOriginGuard(
     res: ServerResponse,
     next: (error?: unknown) => void,
   ): void {
+    let path: string | undefined;
     const apply = (decision: Decision) => {
       req.cdnOriginGuard = decision;
+      if (!decision.allowed || decision.reason === 'reported')
+        log.decision(decision, req.method, path);
       if (decision.allowed) next();
       else deny(res);
     };
     let result: Decision | Promise<Decision>;
     try {
+      // The pathname Express routes on (fragment and query cut, absolute form resolved).
+      path = parseurl.original(req)?.pathname ?? undefined;
       result = verifier.check({
         headers: req.headers,
+        rawHeaders: req.rawHeaders,
         remoteAddress: req.socket?.remoteAddress,
         method: req.method,
-        path: req.originalUrl ?? req.url,
+        path,
       });
     } catch {
       // Fail closed with the uniform response; never a 500 with a stack.
@@ -97,8 +144,35 @@ export function cdnOriginGuard(
 
   return Object.assign(cdnOriginGuardMiddleware, {
     verifier,
-    close: () => verifier.close(),
+    ready: async () => {
+      awaited = true;
+      try {
+        await loading;
+      } catch (error) {
+        if (verifier.failOnStartupError) throw error;
+        log.startupTolerated(error as Error);
+      }
+    },
+    close: async () => {
+      unsubscribe();
+      await verifier.close();
+    },
   });
+}
+
+function splitOptions(options: Readonly<CdnOriginGuardOptions> | OriginVerifier): {
+  logger: GuardLogger | undefined;
+  core: Readonly<OriginGuardOptions> | OriginVerifier;
+} {
+  if (
+    isVerifier(options) ||
+    options === null ||
+    typeof options !== 'object' ||
+    !('logger' in options)
+  )
+    return { logger: undefined, core: options };
+  const { logger, ...core } = options;
+  return { logger, core };
 }
 
 function isVerifier(value: unknown): value is OriginVerifier {

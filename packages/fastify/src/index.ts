@@ -3,6 +3,7 @@
  * @packageDocumentation
  */
 import {
+  CdnOriginGuardError,
   createOriginVerifier,
   type Decision,
   type DeniedDecision,
@@ -10,13 +11,17 @@ import {
   type OriginVerifier,
   type ReportedDecision,
 } from '@cdn-origin-guard/core';
-import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
 export type { Decision, OriginGuardOptions, OriginVerifier } from '@cdn-origin-guard/core';
 export { optionsFromEnv } from '@cdn-origin-guard/core';
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** `false` opts this route out of the guard (declare it on routes you mean to be public). */
+    cdnOriginGuard?: boolean;
+  }
   interface FastifyRequest {
     /** The cdn-origin-guard decision for this request (null before the hook ran). */
     cdnOriginGuard: Decision | null;
@@ -35,17 +40,19 @@ export type CdnOriginGuardPluginOptions =
   | Readonly<OriginGuardOptions>
   | { readonly verifier: OriginVerifier };
 
-const plugin: FastifyPluginCallback<CdnOriginGuardPluginOptions> = (fastify, options, done) => {
-  let verifier: OriginVerifier;
+async function cdnOriginGuardPlugin(
+  fastify: FastifyInstance,
+  options: CdnOriginGuardPluginOptions,
+): Promise<void> {
+  if (fastify.hasDecorator('cdnOriginGuard') || fastify.hasRequestDecorator('cdnOriginGuard'))
+    throw new CdnOriginGuardError(
+      'ERR_CDN_ORIGIN_GUARD_OPTION',
+      '@cdn-origin-guard/fastify is already registered on this instance or a parent of it; register it once (a child instance inherits it). To share one verifier across apps, pass { verifier }.',
+    );
   // A verifier passed in belongs to the caller, who closes it; one created here is ours.
   const owned = !('verifier' in options);
-  try {
-    verifier =
-      'verifier' in options ? options.verifier : createOriginVerifier(stripFastifyKeys(options));
-  } catch (error) {
-    done(error as Error);
-    return;
-  }
+  const verifier =
+    'verifier' in options ? options.verifier : createOriginVerifier(stripFastifyKeys(options));
   const { status, headers, body } = verifier.denyResponse;
   const level = verifier.logLevel;
 
@@ -53,15 +60,21 @@ const plugin: FastifyPluginCallback<CdnOriginGuardPluginOptions> = (fastify, opt
   fastify.decorateRequest('cdnOriginGuard', null);
 
   // One line per deny (and per would-be deny in report mode): reason codes, never a value.
-  const log = (request: FastifyRequest, decision: DeniedDecision | ReportedDecision) => {
+  const log = (
+    request: FastifyRequest,
+    decision: DeniedDecision | ReportedDecision,
+    target: string,
+  ) => {
     if (level === 'silent') return;
     request.log[level](
       {
         cdnOriginGuard: {
           reason: decision.reason,
           failures: decision.failures,
+          offendingHop: decision.offendingHop,
+          proxyHops: decision.proxyHops,
           method: request.method,
-          path: request.url.split('?', 1)[0],
+          path: target.split(/[?#]/, 1)[0],
           peer: decision.peerAddress,
           edge: decision.edgeAddress,
         },
@@ -76,20 +89,29 @@ const plugin: FastifyPluginCallback<CdnOriginGuardPluginOptions> = (fastify, opt
     reply.code(status).headers(headers).send(body);
   };
 
-  fastify.addHook('onRequest', (request, reply, hookDone) => {
+  fastify.addHook('onRequest', function cdnOriginGuardOnRequest(request, reply, done) {
+    // Per-route opt-out, declared by the app on its own route: `config: { cdnOriginGuard: false }`.
+    if (request.routeOptions.config.cdnOriginGuard === false) {
+      done();
+      return;
+    }
+    // The raw target: the core cuts it at `?`/`#`, resolves an absolute form and never
+    // matches an exclusion or health path on one a router could read another way (`;`, `%2e`).
+    const path = request.url;
     const apply = (decision: Decision) => {
       request.cdnOriginGuard = decision;
-      if (!decision.allowed || decision.reason === 'reported') log(request, decision);
-      if (decision.allowed) hookDone();
+      if (!decision.allowed || decision.reason === 'reported') log(request, decision, path);
+      if (decision.allowed) done();
       else deny(reply);
     };
     let result: Decision | Promise<Decision>;
     try {
       result = verifier.check({
         headers: request.headers,
+        rawHeaders: request.raw.rawHeaders,
         remoteAddress: request.raw.socket?.remoteAddress,
         method: request.method,
-        path: request.url,
+        path,
       });
     } catch {
       // Fail closed with the uniform response; never a 500 with a stack.
@@ -100,28 +122,40 @@ const plugin: FastifyPluginCallback<CdnOriginGuardPluginOptions> = (fastify, opt
     else apply(result);
   });
 
-  if (owned)
-    fastify.addHook('onClose', (_instance, closeDone) => {
-      verifier.close().then(() => closeDone(), closeDone);
-    });
+  const unsubscribe = verifier.onSourceEvent((event) => {
+    // A first load failing is the startup failure, reported below.
+    if (event.type === 'failing' && !event.everLoaded) return;
+    if (event.type === 'failing')
+      fastify.log.error(
+        { err: event.error, source: event.source },
+        `cdn-origin-guard ${event.source} source failing; serving the last-known-good value`,
+      );
+    else
+      fastify.log.info(
+        { source: event.source, failedAttempts: event.failedAttempts, downMs: event.downMs },
+        `cdn-origin-guard ${event.source} source recovered`,
+      );
+  });
 
-  verifier.ready().then(
-    () => done(),
-    (error: Error) => {
-      if (verifier.failOnStartupError) {
-        // Boot fails: stop the retry timers of a verifier nobody else will close.
-        if (owned) verifier.close().catch(() => undefined);
-        done(error);
-      } else {
-        fastify.log.warn(
-          { err: error },
-          'cdn-origin-guard sources not loaded yet; denying until they load',
-        );
-        done();
-      }
-    },
-  );
-};
+  fastify.addHook('onClose', async function cdnOriginGuardOnClose() {
+    unsubscribe();
+    if (owned) await verifier.close();
+  });
+
+  try {
+    await verifier.ready();
+  } catch (error) {
+    if (verifier.failOnStartupError) {
+      // Boot fails: stop the retry timers of a verifier nobody else will close.
+      unsubscribe();
+      if (owned) await verifier.close().catch(() => undefined);
+      throw error;
+    }
+    fastify.log.warn(
+      `cdn-origin-guard sources not loaded yet; denying until they load (failOnStartupError: false): ${(error as Error).message}`,
+    );
+  }
+}
 
 function stripFastifyKeys(options: Readonly<OriginGuardOptions>): OriginGuardOptions {
   // Fastify may pass its own registration keys (prefix, logLevel handled by core) along.
@@ -146,7 +180,7 @@ function stripFastifyKeys(options: Readonly<OriginGuardOptions>): OriginGuardOpt
  * await app.listen({ port: 3000 });
  * ```
  */
-export const cdnOriginGuard = fp(plugin, {
+export const cdnOriginGuard = fp(cdnOriginGuardPlugin, {
   name: '@cdn-origin-guard/fastify',
   fastify: '5.x',
 });

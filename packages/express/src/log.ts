@@ -1,0 +1,115 @@
+/**
+ * The Express adapter's log lines: one single-string line per deny, per would-be deny in report
+ * mode, per startup failure and per source failure streak or recovery. Never a header value,
+ * so never the secret.
+ * @module
+ */
+import {
+  type DeniedDecision,
+  InvalidOptionError,
+  type LogLevel,
+  type OriginVerifier,
+  type ReportedDecision,
+  type SourceEvent,
+} from '@cdn-origin-guard/core';
+
+type LogMethod = (message: string, ...rest: unknown[]) => unknown;
+
+/**
+ * A logger the Express adapter writes to: `console`, pino, winston, bunyan or anything with
+ * `error`, `warn` and `info` methods taking a message string. `debug` and `trace` are used
+ * when present (else `info`).
+ *
+ * @example
+ * ```ts
+ * import pino from 'pino';
+ * import { cdnOriginGuard, type GuardLogger } from '@cdn-origin-guard/express';
+ * const logger: GuardLogger = pino();
+ * cdnOriginGuard({ secret: process.env.ORIGIN_SECRET!, ranges: 'ip-ranges', logger });
+ * ```
+ */
+export interface GuardLogger {
+  /** Startup failures nobody awaited, and source failures. */
+  error: LogMethod;
+  /** The default level of deny lines. */
+  warn: LogMethod;
+  /** Report-mode lines and source recoveries. */
+  info: LogMethod;
+  /** Used for `logLevel: 'debug'` when present. */
+  debug?: LogMethod;
+  /** Used for `logLevel: 'trace'` when present (never `console.trace`, which prints a stack). */
+  trace?: LogMethod;
+}
+
+/** What the middleware logs, bound to one logger and level. */
+export interface GuardLog {
+  decision(decision: DeniedDecision | ReportedDecision, method?: string, path?: string): void;
+  startupNotAwaited(error: Error): void;
+  startupTolerated(error: Error): void;
+  /** Log the verifier's source events; returns the unsubscribe function. */
+  sourceEvents(verifier: OriginVerifier): () => void;
+}
+
+/** The deny/report line: reason, failures, the hop that failed and the hop count in use. */
+export function decisionLine(
+  decision: DeniedDecision | ReportedDecision,
+  method?: string,
+  path?: string,
+): string {
+  const head = decision.allowed
+    ? 'cdn-origin-guard would deny request (report mode)'
+    : 'cdn-origin-guard denied request';
+  const reason = decision.allowed ? decision.failures.join(',') : decision.reason;
+  return (
+    `${head}: reason=${reason} check=${decision.allowed ? '-' : decision.check}` +
+    ` hop=${decision.offendingHop ?? '-'} proxyHops=${decision.proxyHops}` +
+    ` method=${method ?? '-'} path=${path ?? '-'}` +
+    ` peer=${decision.peerAddress ?? '-'} edge=${decision.edgeAddress ?? '-'}`
+  );
+}
+
+function sourceLine(event: SourceEvent): string {
+  return event.type === 'failing'
+    ? `cdn-origin-guard ${event.source} source failing${event.everLoaded ? ' (serving the last-known-good value)' : ' (never loaded: denying)'}: ${event.error.message}`
+    : `cdn-origin-guard ${event.source} source recovered after ${event.failedAttempts} failed attempt(s), ${Math.round(event.downMs / 1000)} s`;
+}
+
+export function createGuardLog(logger: GuardLogger, level: LogLevel): GuardLog {
+  for (const method of ['error', 'warn', 'info'] as const)
+    if (typeof logger?.[method] !== 'function')
+      throw new InvalidOptionError(
+        'logger',
+        `has no ${method}() method; pass console or a pino/winston-like logger.`,
+      );
+  const call = (name: keyof GuardLogger, line: string) => {
+    const method = logger[name] ?? logger.info;
+    // A logger that throws must never break a request.
+    try {
+      method.call(logger, line);
+    } catch {}
+  };
+  // console.trace prints a stack trace: for console, trace lines go to debug.
+  const levelMethod: keyof GuardLogger | undefined =
+    level === 'silent' ? undefined : level === 'trace' && logger === console ? 'debug' : level;
+  return {
+    decision: (decision, method, path) => {
+      if (levelMethod) call(levelMethod, decisionLine(decision, method, path));
+    },
+    startupNotAwaited: (error) =>
+      call(
+        'error',
+        `cdn-origin-guard sources failed to load and guard.ready() was never awaited; every request is denied until they load: ${error.message}`,
+      ),
+    startupTolerated: (error) =>
+      call(
+        'warn',
+        `cdn-origin-guard sources not loaded yet; denying until they load (failOnStartupError: false): ${error.message}`,
+      ),
+    sourceEvents: (verifier) =>
+      verifier.onSourceEvent((event) => {
+        // A first load failing is the startup failure, logged by ready() above.
+        if (event.type === 'failing' && !event.everLoaded) return;
+        call(event.type === 'failing' ? 'error' : 'info', sourceLine(event));
+      }),
+  };
+}
