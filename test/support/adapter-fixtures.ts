@@ -4,6 +4,7 @@
  * Shared so the Express and Fastify suites (and any future adapter) test the same contract.
  */
 import { connect } from 'node:net';
+import type { SecretSource } from '@cdn-origin-guard/core';
 
 export const SECRET = 'S3cr3t-Origin-Verify-Value-0123456789abcdef';
 export const RANGES = ['130.176.0.0/17', '2600:9000:eee::/48'];
@@ -54,4 +55,57 @@ export function rawHttp(port: number, text: string): Promise<string> {
     socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
     socket.on('error', reject);
   });
+}
+
+/** Our CloudFront with a wrong secret: denied, and it makes the verifier refresh the secret. */
+export const WRONG_SECRET: Readonly<Record<string, string>> = {
+  ...OUR_CLOUDFRONT,
+  'x-origin-verify': 'Wr0ng-Origin-Verify-Value-0123456789abcdef',
+};
+
+/**
+ * A secret source that loads until `state.failing` is set, so a test can start a failure
+ * streak after startup and end it. With `mismatchRefreshMs: 0`, each {@link WRONG_SECRET}
+ * request forces a load, so the streak follows the requests, not a clock.
+ */
+export function switchableSecret(): {
+  source: SecretSource;
+  state: { failing: boolean };
+} {
+  const state = { failing: false };
+  const source: SecretSource = {
+    name: 'switchable',
+    load: async () => {
+      if (state.failing) throw new Error('AccessDeniedException: secret unreadable');
+      return { values: [{ stage: 'AWSCURRENT', value: SECRET }], version: 'v1' };
+    },
+  };
+  return { source, state };
+}
+
+/** Drive one failure streak and its recovery with WRONG_SECRET requests sent by `send`. */
+export async function failAndRecover(
+  state: { failing: boolean },
+  send: () => Promise<unknown>,
+  recovered: () => boolean,
+): Promise<void> {
+  state.failing = true;
+  for (let i = 0; i < 3; i++) await send();
+  state.failing = false;
+  await waitFor(() => recovered(), 5_000, send);
+}
+
+/** Poll `condition` (sending `poke` between tries) until it holds or `ms` pass. */
+export async function waitFor(
+  condition: () => boolean,
+  ms: number,
+  poke?: () => Promise<unknown>,
+): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (condition()) return true;
+    await poke?.();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return condition();
 }

@@ -39,3 +39,6 @@ export const ORIGIN_GUARD_RULE = 'cdn-origin-guard:rule';
  * ```
  */
 export type OriginGuardRule = 'require' | 'skip';
+
+/** Injection token of the module's wiring options (`applyGlobally`, `allowContextTypes`, ...). */
+export const CDN_ORIGIN_GUARD_WIRING = 'CDN_ORIGIN_GUARD_WIRING';

@@ -1,9 +1,9 @@
 /**
- * `CdnOriginGuard`: translates a Nest HTTP request (Express or Fastify) into the core's input
- * and a deny decision into the uniform deny response.
+ * `CdnOriginGuard`: translates a Nest request (Express or Fastify platform, or GraphQL over
+ * HTTP) into the core's input and a deny decision into {@link OriginDeniedException}.
  * @module
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Decision, DenyResponse, OriginVerifier, VerifyInput } from '@cdn-origin-guard/core';
 import {
   type CanActivate,
@@ -12,9 +12,16 @@ import {
   Inject,
   Injectable,
   Logger,
+  Optional,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { CDN_ORIGIN_GUARD_VERIFIER, ORIGIN_GUARD_RULE, type OriginGuardRule } from './constants.js';
+import parseurl from 'parseurl';
+import {
+  CDN_ORIGIN_GUARD_VERIFIER,
+  CDN_ORIGIN_GUARD_WIRING,
+  ORIGIN_GUARD_RULE,
+  type OriginGuardRule,
+} from './constants.js';
 
 /**
  * The request as handlers see it once the guard ran: `request.cdnOriginGuard` holds the
@@ -37,29 +44,33 @@ export interface OriginGuardRequest {
 }
 
 /**
- * Thrown by {@link CdnOriginGuard} after it has written the uniform deny response itself, so
- * that Nest stops the request. Its status is the deny response's; exception filters see the
- * headers already sent (Nest's own filter then only ends the response) and can recognise it
- * with `instanceof` to skip it.
+ * Thrown by {@link CdnOriginGuard} on a deny; nothing has been written yet. It is an ordinary
+ * `HttpException` with the deny response's status and body (the same for every reason), so any
+ * exception filter can answer it, including Nest's documented `AllExceptionsFilter`. The
+ * module's own filter writes it as the exact uniform deny response (`denyResponse` below) when
+ * no filter of yours catches it first.
  *
  * @example
  * ```ts
  * import { ArgumentsHost, Catch, ExceptionFilter } from '@nestjs/common';
  * import { OriginDeniedException } from '@cdn-origin-guard/nestjs';
  *
- * @Catch()
- * export class AllErrorsFilter implements ExceptionFilter {
- *   catch(error: unknown, host: ArgumentsHost) {
- *     if (error instanceof OriginDeniedException) return; // already answered
- *     // ...
+ * @Catch(OriginDeniedException)
+ * export class DenyFilter implements ExceptionFilter {
+ *   catch(error: OriginDeniedException, host: ArgumentsHost) {
+ *     const { status, headers, body } = error.denyResponse;
+ *     host.switchToHttp().getResponse().status(status).set(headers).send(body);
  *   }
  * }
  * ```
  */
 export class OriginDeniedException extends HttpException {
+  /** The uniform deny response (status, headers, body) to write. */
+  readonly denyResponse: DenyResponse;
   constructor(denyResponse: DenyResponse) {
     super(denyResponse.body, denyResponse.status);
     this.name = 'OriginDeniedException';
+    this.denyResponse = denyResponse;
   }
 }
 
@@ -70,44 +81,44 @@ type PlatformRequest = OriginGuardRequest &
     | { raw: IncomingMessage; originalUrl?: string }
   );
 
-/** Express's response is a `ServerResponse`; Fastify's reply wraps one in `raw`. */
-type PlatformResponse =
-  | ServerResponse
-  | { raw: ServerResponse; hijack(): unknown; getHeaders(): Record<string, unknown> };
+/**
+ * Marks a Node request this module already allowed, and by which verifier (the all-routes
+ * middleware, then the guard; or a global guard plus `@RequireOriginGuard()`). A symbol-keyed
+ * property rather than a WeakMap: one WeakMap entry per request makes every garbage
+ * collection walk a table of short-lived keys.
+ */
+const ALLOWED_BY = Symbol.for('cdn-origin-guard.allowedBy');
+type Marked = IncomingMessage & { [ALLOWED_BY]?: OriginVerifier; cdnOriginGuard?: Decision };
 
-function toVerifyInput(request: PlatformRequest): VerifyInput {
-  const raw: IncomingMessage = request.raw ?? (request as IncomingMessage);
+/**
+ * The core's input for a Node request. The path is the one the platform routes on: Express's
+ * parsed pathname (parseurl, as Express itself), Fastify's raw target (the core cuts it at
+ * `?`/`#` and never excludes one find-my-way could read another way).
+ */
+export function toVerifyInput(raw: IncomingMessage & { originalUrl?: string }): VerifyInput {
+  const express = typeof (raw as { app?: unknown }).app === 'function';
   return {
     headers: raw.headers,
+    rawHeaders: raw.rawHeaders,
     remoteAddress: raw.socket?.remoteAddress, // the socket peer, never req.ip
     method: raw.method,
-    path: request.originalUrl ?? raw.url,
+    path: express ? (parseurl.original(raw)?.pathname ?? undefined) : (raw.originalUrl ?? raw.url),
   };
 }
 
-/**
- * Writes the deny response on the raw Node response and ends it, on both platforms, before
- * Nest's exception layer runs. Why not an `HttpException` carrying the body: Nest's filter
- * would wrap a string body as `{ statusCode, message }` JSON with its own content type, and any
- * user filter could replace it. Once the response has ended no filter can change what the
- * client got, and Nest's own filter only ends it when headers are already sent. On Fastify the
- * reply is hijacked first, so Fastify neither sends a second reply nor warns, and the headers
- * its earlier hooks set on the reply (e.g. @fastify/helmet) are carried over.
- */
-function writeDeny(response: PlatformResponse, deny: DenyResponse): void {
-  let res: ServerResponse;
-  if ('hijack' in response && typeof response.hijack === 'function') {
-    const inherited = response.getHeaders();
-    response.hijack();
-    res = response.raw;
-    if (!res.headersSent)
-      for (const [name, value] of Object.entries(inherited))
-        if (value !== undefined) res.setHeader(name, value as string | string[]);
-  } else res = response as ServerResponse;
-  if (res.headersSent || res.writableEnded) return;
-  res.statusCode = deny.status;
-  for (const [name, value] of Object.entries(deny.headers)) res.setHeader(name, value);
-  res.end(deny.body);
+/** Whether this verifier already allowed the request (its decision is then on it). */
+export function allowedBefore(raw: IncomingMessage, verifier: OriginVerifier): boolean {
+  return (raw as Marked)[ALLOWED_BY] === verifier;
+}
+
+/** Record an allowed decision on the Node request, for the guard and `@OriginDecision()`. */
+export function markAllowed(
+  raw: IncomingMessage,
+  verifier: OriginVerifier,
+  decision: Decision,
+): void {
+  (raw as Marked)[ALLOWED_BY] = verifier;
+  (raw as Marked).cdnOriginGuard = decision;
 }
 
 const LOG_METHOD = {
@@ -118,83 +129,117 @@ const LOG_METHOD = {
   error: 'error',
 } as const;
 
-/**
- * Marks a request this guard already allowed, and by which verifier (a global guard plus
- * `@RequireOriginGuard()` runs twice). A symbol-keyed property rather than a WeakMap: one
- * WeakMap entry per request makes every garbage collection walk a table of short-lived keys.
- */
-const ALLOWED_BY = Symbol('cdn-origin-guard.allowedBy');
-type Marked = { [ALLOWED_BY]?: OriginVerifier };
+/** One deny (or report-mode) line at the verifier's `logLevel`: codes and addresses, never a header value. */
+export function logDecision(
+  logger: Logger,
+  verifier: OriginVerifier,
+  decision: Decision | undefined,
+  input: VerifyInput | undefined,
+): void {
+  const level = verifier.logLevel;
+  if (level === 'silent') return;
+  const where = `method=${input?.method ?? '-'} path=${input?.path?.split(/[?#]/, 1)[0] ?? '-'}`;
+  let line: string;
+  if (decision === undefined)
+    line = `cdn-origin-guard denied request: the verifier failed ${where}`;
+  else if (decision.allowed && decision.reason !== 'reported') return;
+  else
+    line =
+      `${decision.allowed ? 'cdn-origin-guard would deny request (report mode)' : 'cdn-origin-guard denied request'}: ` +
+      `reason=${decision.allowed ? decision.failures.join(',') : decision.reason} ` +
+      `hop=${decision.offendingHop ?? '-'} proxyHops=${decision.proxyHops} ${where} ` +
+      `peer=${decision.peerAddress ?? '-'} edge=${decision.edgeAddress ?? '-'}`;
+  logger[LOG_METHOD[level]](line);
+}
+
+/** Where a GraphQL-over-HTTP request lives in a resolver's context (Apollo: `req`; Mercurius: `reply.request`). */
+function graphqlRequest(context: ExecutionContext): PlatformRequest | undefined {
+  const gql = context.getArgByIndex<
+    | { req?: PlatformRequest; request?: PlatformRequest; reply?: { request?: PlatformRequest } }
+    | undefined
+  >(2);
+  return gql?.req ?? gql?.request ?? gql?.reply?.request;
+}
 
 /**
- * Nest guard (`CanActivate`) that lets an HTTP request through only when it came through your
- * own CloudFront distribution, on both the Express and the Fastify platform. Puts the decision
- * on `request.cdnOriginGuard`; on deny it writes the one uniform deny response itself (never the
- * reason) and logs the reason code with Nest's `Logger` at the `logLevel` option. Honours
- * `@SkipOriginGuard()` / `@RequireOriginGuard()`, method over class. Only HTTP contexts are
- * checked: RPC, WebSocket and GraphQL contexts pass (guard GraphQL with the Express or Fastify
- * adapter instead). Needs `CdnOriginGuardModule` imported.
+ * Nest guard (`CanActivate`) that lets a request through only when it came through your own
+ * CloudFront distribution, on both the Express and the Fastify platform. Puts the decision on
+ * `request.cdnOriginGuard`; on deny it logs the reason code, the offending hop, method and path
+ * with Nest's `Logger` at the `logLevel` option and throws {@link OriginDeniedException}
+ * (written as the uniform deny response by the module's filter). Honours `@SkipOriginGuard()` /
+ * `@RequireOriginGuard()`, method over class. GraphQL over HTTP is checked on the request in
+ * the GraphQL context (`req`, `request` or `reply.request`); other non-HTTP contexts (`rpc`,
+ * `ws`, a GraphQL context without a request) are denied unless listed in the module's
+ * `allowContextTypes`. Needs `CdnOriginGuardModule` imported.
  *
  * @example
  * ```ts
  * import { Module } from '@nestjs/common';
- * import { APP_GUARD } from '@nestjs/core';
- * import { CdnOriginGuard, CdnOriginGuardModule } from '@cdn-origin-guard/nestjs';
+ * import { CdnOriginGuardModule } from '@cdn-origin-guard/nestjs';
  *
- * @Module({
- *   imports: [CdnOriginGuardModule.forRoot({ secretId: 'prod/cloudfront/origin-verify', ranges: 'prefix-list' })],
- *   providers: [{ provide: APP_GUARD, useClass: CdnOriginGuard }],
- * })
+ * // Guards every route (and every unknown path) by default.
+ * @Module({ imports: [CdnOriginGuardModule.forRoot({ secretId: 'prod/cloudfront/origin-verify', ranges: 'prefix-list' })] })
  * export class AppModule {}
  * ```
  */
 @Injectable()
 export class CdnOriginGuard implements CanActivate {
   private readonly logger = new Logger('CdnOriginGuard');
+  private readonly allowedTypes: ReadonlySet<string>;
 
   constructor(
     @Inject(CDN_ORIGIN_GUARD_VERIFIER) private readonly verifier: OriginVerifier,
     @Inject(Reflector) private readonly reflector: Reflector,
-  ) {}
+    @Optional() @Inject(CDN_ORIGIN_GUARD_WIRING) wiring?: { allowContextTypes?: readonly string[] },
+  ) {
+    this.allowedTypes = new Set(wiring?.allowContextTypes ?? []);
+  }
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
-    if (context.getType() !== 'http') return true;
     const rule = this.reflector.getAllAndOverride<OriginGuardRule | undefined>(ORIGIN_GUARD_RULE, [
       context.getHandler(),
       context.getClass(),
     ]);
     if (rule === 'skip') return true;
-    const http = context.switchToHttp();
-    const request = http.getRequest<PlatformRequest>();
-    if ((request as Marked)[ALLOWED_BY] === this.verifier) return true;
-    const response = http.getResponse<PlatformResponse>();
+    const type = context.getType<string>();
+    if (this.allowedTypes.has(type)) return true;
+    const request =
+      type === 'http'
+        ? context.switchToHttp().getRequest<PlatformRequest>()
+        : type === 'graphql'
+          ? graphqlRequest(context)
+          : undefined;
+    if (request === undefined) {
+      // rpc, ws, or GraphQL without an HTTP request: nothing to verify, so nothing passes.
+      this.logger.warn(
+        `cdn-origin-guard denied a ${type} context: no HTTP request to verify (allow it with allowContextTypes: ['${type}'])`,
+      );
+      return false;
+    }
+    const raw: IncomingMessage = request.raw ?? (request as IncomingMessage);
+    if (allowedBefore(raw, this.verifier)) {
+      request.cdnOriginGuard = (raw as OriginGuardRequest).cdnOriginGuard;
+      return true;
+    }
+    let input: VerifyInput | undefined;
     const apply = (decision: Decision | undefined): true => {
       request.cdnOriginGuard = decision;
       if (decision?.allowed) {
-        (request as Marked)[ALLOWED_BY] = this.verifier;
+        markAllowed(raw, this.verifier, decision);
+        if (decision.reason === 'reported')
+          logDecision(this.logger, this.verifier, decision, input);
         return true;
       }
-      this.logDeny(decision);
-      writeDeny(response, this.verifier.denyResponse);
+      logDecision(this.logger, this.verifier, decision, input);
       throw new OriginDeniedException(this.verifier.denyResponse);
     };
     let result: Decision | Promise<Decision>;
     try {
-      result = this.verifier.check(toVerifyInput(request));
+      input = toVerifyInput(raw);
+      result = this.verifier.check(input);
     } catch {
       return apply(undefined); // fail closed with the uniform response, never a 500
     }
     return result instanceof Promise ? result.then(apply, () => apply(undefined)) : apply(result);
-  }
-
-  private logDeny(decision: Decision | undefined): void {
-    const level = this.verifier.logLevel;
-    if (level === 'silent') return;
-    // The reason code and addresses only: never a header value, so never the secret.
-    const line =
-      decision && !decision.allowed
-        ? `cdn-origin-guard denied request: reason=${decision.reason} check=${decision.check} peer=${decision.peerAddress ?? '-'} edge=${decision.edgeAddress ?? '-'}`
-        : 'cdn-origin-guard denied request: the verifier failed';
-    this.logger[LOG_METHOD[level]](line);
   }
 }

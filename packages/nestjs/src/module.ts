@@ -1,6 +1,6 @@
 /**
- * `CdnOriginGuardModule`: provides the verifier, loads its sources during module init and
- * closes it on shutdown.
+ * `CdnOriginGuardModule`: provides the verifier, guards every path by default, loads its
+ * sources during module init, logs source failures and closes the verifier on shutdown.
  * @module
  */
 import {
@@ -14,40 +14,93 @@ import {
   type FactoryProvider,
   Inject,
   Logger,
+  type MiddlewareConsumer,
   Module,
   type ModuleMetadata,
+  type NestModule,
+  type OnApplicationBootstrap,
   type OnModuleDestroy,
   type OnModuleInit,
   type Provider,
+  type Type,
 } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
-import { CDN_ORIGIN_GUARD_OPTIONS, CDN_ORIGIN_GUARD_VERIFIER } from './constants.js';
+import {
+  APP_FILTER,
+  APP_GUARD,
+  DiscoveryModule,
+  DiscoveryService,
+  MetadataScanner,
+  ModulesContainer,
+  Reflector,
+} from '@nestjs/core';
+import {
+  CDN_ORIGIN_GUARD_OPTIONS,
+  CDN_ORIGIN_GUARD_VERIFIER,
+  CDN_ORIGIN_GUARD_WIRING,
+} from './constants.js';
 import { CdnOriginGuard } from './guard.js';
+import { CdnOriginGuardMiddleware, OriginDeniedFilter } from './middleware.js';
+import { type RouteScan, skippedRoutes, usedAsAppGuard, usedByAnyRoute } from './routes.js';
 
 /** How the module is wired into the app; not passed to the core. */
-interface ModuleWiring {
-  /** Register the module globally, so any module can use the guard and the verifier. Defaults to `true`. */
+export interface CdnOriginGuardModuleWiring {
+  /** Register the module globally, so any module can inject the guard and the verifier. Defaults to `true`. */
+  readonly isGlobal?: boolean;
+  /** @deprecated Use `isGlobal`. The same setting under its old name. */
   readonly global?: boolean;
-  /** Register `CdnOriginGuard` as an `APP_GUARD`, guarding every route. Defaults to `false`. */
+  /**
+   * Guard every route: `CdnOriginGuard` as an `APP_GUARD` plus a middleware on every path, so
+   * unknown paths get the same deny as guarded ones. Opt a route out with
+   * `@SkipOriginGuard()`. `false` guards only `@RequireOriginGuard()` routes (and warns at
+   * bootstrap when there are none). Defaults to `true`.
+   */
   readonly applyGlobally?: boolean;
+  /**
+   * Execution context types let through unchecked (`'rpc'`, `'ws'`, `'graphql'`): they carry
+   * no CloudFront request to verify. GraphQL over HTTP is checked on its HTTP request unless
+   * listed here; anything not listed and without an HTTP request is denied. Defaults to `[]`.
+   */
+  readonly allowContextTypes?: readonly ('rpc' | 'ws' | 'graphql' | (string & {}))[];
 }
 
 /**
- * Options of {@link CdnOriginGuardModule.forRoot}: the core options plus `global` (defaults to
- * `true`) and `applyGlobally` (defaults to `false`).
+ * Options of {@link CdnOriginGuardModule.forRoot}: the core options plus the wiring
+ * (`isGlobal`, `applyGlobally`, `allowContextTypes`).
  *
  * @example
  * ```ts
- * import { CdnOriginGuardModule, type CdnOriginGuardModuleOptions } from '@cdn-origin-guard/nestjs';
- * const options: CdnOriginGuardModuleOptions = { secretId: 'prod/cloudfront/origin-verify', applyGlobally: true };
+ * import { CdnOriginGuardModule, optionsFromEnv, type CdnOriginGuardModuleOptions } from '@cdn-origin-guard/nestjs';
+ * const options: CdnOriginGuardModuleOptions = { ...optionsFromEnv(), proxyHops: 2 };
  * CdnOriginGuardModule.forRoot(options);
  * ```
  */
-export type CdnOriginGuardModuleOptions = OriginGuardOptions & ModuleWiring;
+export type CdnOriginGuardModuleOptions = OriginGuardOptions & CdnOriginGuardModuleWiring;
 
 /**
- * Options of {@link CdnOriginGuardModule.forRootAsync}. `global` and `applyGlobally` are given
- * here, not by the factory, because they decide how the module is wired before it runs.
+ * A class that builds the core options, for `forRootAsync({ useClass })` / `{ useExisting }`.
+ *
+ * @example
+ * ```ts
+ * import { Injectable } from '@nestjs/common';
+ * import type { CdnOriginGuardOptionsFactory } from '@cdn-origin-guard/nestjs';
+ *
+ * @Injectable()
+ * export class GuardConfig implements CdnOriginGuardOptionsFactory {
+ *   createCdnOriginGuardOptions() { return { secretId: 'prod/cloudfront/origin-verify', ranges: 'prefix-list' as const }; }
+ * }
+ * ```
+ */
+export interface CdnOriginGuardOptionsFactory {
+  /** Returns the core options (sync or async). */
+  createCdnOriginGuardOptions():
+    | Readonly<OriginGuardOptions>
+    | Promise<Readonly<OriginGuardOptions>>;
+}
+
+/**
+ * Options of {@link CdnOriginGuardModule.forRootAsync}: exactly one of `useFactory`,
+ * `useClass` or `useExisting`. The wiring options are given here, not by the factory, because
+ * they decide how the module is wired before it runs.
  *
  * @example
  * ```ts
@@ -58,24 +111,71 @@ export type CdnOriginGuardModuleOptions = OriginGuardOptions & ModuleWiring;
  *   imports: [ConfigModule],
  *   inject: [ConfigService],
  *   useFactory: (config: ConfigService) => ({ secretId: config.getOrThrow('ORIGIN_SECRET_ID'), ranges: 'prefix-list' }),
- *   applyGlobally: true,
  * });
  * ```
  */
-export interface CdnOriginGuardModuleAsyncOptions extends ModuleWiring {
-  /** Modules exporting the providers listed in `inject`. Defaults to `[]`. */
+export interface CdnOriginGuardModuleAsyncOptions extends CdnOriginGuardModuleWiring {
+  /** Modules exporting the providers listed in `inject` or used by `useExisting`. Defaults to `[]`. */
   readonly imports?: ModuleMetadata['imports'];
   /** Returns the core options (sync or async), given the `inject` providers in order. */
-  readonly useFactory: (
+  readonly useFactory?: (
     ...args: never[]
   ) => Readonly<OriginGuardOptions> | Promise<Readonly<OriginGuardOptions>>;
   /** Providers passed to `useFactory`. Defaults to `[]`. */
   readonly inject?: FactoryProvider['inject'];
+  /** A class the module instantiates to build the options. Defaults to none. */
+  readonly useClass?: Type<CdnOriginGuardOptionsFactory>;
+  /** An existing provider (from `imports`) that builds the options. Defaults to none. */
+  readonly useExisting?: Type<CdnOriginGuardOptionsFactory> | string | symbol;
 }
 
+const WIRING_KEYS = ['isGlobal', 'global', 'applyGlobally', 'allowContextTypes'] as const;
+
 function coreOptions(options: Readonly<CdnOriginGuardModuleOptions>): OriginGuardOptions {
-  const { global: _global, applyGlobally: _applyGlobally, ...core } = options;
-  return core as OriginGuardOptions;
+  const core: Record<string, unknown> = { ...options };
+  for (const key of WIRING_KEYS) delete core[key];
+  return core as unknown as OriginGuardOptions;
+}
+
+/** The core options a `forRootAsync` source returned: never a wiring key. */
+function checkedCoreOptions(result: Readonly<OriginGuardOptions>): Readonly<OriginGuardOptions> {
+  for (const key of WIRING_KEYS)
+    if (result && typeof result === 'object' && key in result)
+      throw new InvalidOptionError(
+        key,
+        `decides how the module is wired; pass it to forRootAsync({ ${key} }) itself, not from the options factory.`,
+      );
+  return result;
+}
+
+function asyncOptionsProviders(options: Readonly<CdnOriginGuardModuleAsyncOptions>): Provider[] {
+  const given = (['useFactory', 'useClass', 'useExisting'] as const).filter(
+    (key) => options[key] !== undefined,
+  );
+  if (given.length !== 1)
+    throw new InvalidOptionError(
+      'forRootAsync',
+      `needs exactly one of useFactory, useClass or useExisting; got ${given.length === 0 ? 'none' : given.join(' and ')}.`,
+    );
+  const { useFactory, useClass, useExisting } = options;
+  if (useFactory)
+    return [
+      {
+        provide: CDN_ORIGIN_GUARD_OPTIONS,
+        useFactory: async (...args: never[]) => checkedCoreOptions(await useFactory(...args)),
+        inject: options.inject ?? [],
+      },
+    ];
+  const factoryToken = (useClass ?? useExisting) as Type<CdnOriginGuardOptionsFactory>;
+  return [
+    ...(useClass ? [{ provide: useClass, useClass }] : []),
+    {
+      provide: CDN_ORIGIN_GUARD_OPTIONS,
+      useFactory: async (factory: CdnOriginGuardOptionsFactory) =>
+        checkedCoreOptions(await factory.createCdnOriginGuardOptions()),
+      inject: [factoryToken],
+    },
+  ];
 }
 
 const verifierProvider: Provider = {
@@ -84,11 +184,20 @@ const verifierProvider: Provider = {
   inject: [CDN_ORIGIN_GUARD_OPTIONS],
 };
 
+/** The wiring with its defaults applied. */
+interface Wiring {
+  readonly applyGlobally: boolean;
+  readonly allowContextTypes: readonly string[];
+}
+
 /**
  * Nest module providing the verifier (token `CDN_ORIGIN_GUARD_VERIFIER`) and `CdnOriginGuard`.
- * Sources load during module init: bootstrap fails with a `NotReadyError` when they cannot
- * load, or, with `failOnStartupError: false`, logs a warning and denies until they load. The
- * verifier is closed when the app closes.
+ * By default it guards every route and every unknown path on both platforms (an `APP_GUARD`
+ * plus a middleware on all routes but `@SkipOriginGuard()` ones); `applyGlobally: false`
+ * guards only `@RequireOriginGuard()` routes. Sources load during module init: bootstrap fails
+ * with a `NotReadyError` when they cannot load, or, with `failOnStartupError: false`, logs a
+ * warning and denies until they load. Source failures after startup and their recovery are
+ * logged once per streak. The verifier is closed when the app closes.
  *
  * @example
  * ```ts
@@ -96,39 +205,61 @@ const verifierProvider: Provider = {
  * import { CdnOriginGuardModule } from '@cdn-origin-guard/nestjs';
  *
  * @Module({
- *   imports: [
- *     CdnOriginGuardModule.forRoot({ secretId: 'prod/cloudfront/origin-verify', ranges: 'prefix-list', applyGlobally: true }),
- *   ],
+ *   imports: [CdnOriginGuardModule.forRoot({ secretId: 'prod/cloudfront/origin-verify', ranges: 'prefix-list' })],
  * })
  * export class AppModule {}
  * ```
  */
 @Module({})
-export class CdnOriginGuardModule implements OnModuleInit, OnModuleDestroy {
+export class CdnOriginGuardModule
+  implements NestModule, OnModuleInit, OnApplicationBootstrap, OnModuleDestroy
+{
   private readonly logger = new Logger('CdnOriginGuardModule');
+  private readonly unsubscribe: () => void;
 
-  constructor(@Inject(CDN_ORIGIN_GUARD_VERIFIER) private readonly verifier: OriginVerifier) {}
-
-  /**
-   * Configure the module with static options. `global` defaults to `true`, `applyGlobally`
-   * to `false`.
-   *
-   * @example
-   * ```ts
-   * import { CdnOriginGuardModule } from '@cdn-origin-guard/nestjs';
-   * CdnOriginGuardModule.forRoot({ secret: process.env.ORIGIN_SECRET!, ranges: 'ip-ranges', applyGlobally: true });
-   * ```
-   */
-  static forRoot(options: Readonly<CdnOriginGuardModuleOptions>): DynamicModule {
-    return CdnOriginGuardModule.wire(options, [], {
-      provide: CDN_ORIGIN_GUARD_OPTIONS,
-      useValue: coreOptions(options),
+  constructor(
+    @Inject(CDN_ORIGIN_GUARD_VERIFIER) private readonly verifier: OriginVerifier,
+    @Inject(CDN_ORIGIN_GUARD_WIRING) private readonly wiring: Wiring,
+    @Inject(DiscoveryService) private readonly discovery: DiscoveryService,
+    @Inject(MetadataScanner) private readonly scanner: MetadataScanner,
+    @Inject(Reflector) private readonly reflector: Reflector,
+    @Inject(ModulesContainer) private readonly modules: ModulesContainer,
+  ) {
+    this.unsubscribe = verifier.onSourceEvent((event) => {
+      // A first load failing is the startup failure, reported by onModuleInit.
+      if (event.type === 'failing' && !event.everLoaded) return;
+      if (event.type === 'failing')
+        this.logger.error(
+          `${event.source} source failing; serving the last-known-good value: ${event.error.message}`,
+        );
+      else
+        this.logger.log(
+          `${event.source} source recovered after ${event.failedAttempts} failed attempt(s), ${Math.round(event.downMs / 1000)} s`,
+        );
     });
   }
 
   /**
-   * Configure the module from providers, e.g. a `ConfigService`. `global` defaults to `true`,
-   * `applyGlobally` to `false`.
+   * Configure the module with static options. `isGlobal` and `applyGlobally` default to
+   * `true`, `allowContextTypes` to `[]`.
+   *
+   * @example
+   * ```ts
+   * import { CdnOriginGuardModule } from '@cdn-origin-guard/nestjs';
+   * CdnOriginGuardModule.forRoot({ secret: process.env.ORIGIN_SECRET!, ranges: 'ip-ranges' });
+   * ```
+   */
+  static forRoot(options: Readonly<CdnOriginGuardModuleOptions>): DynamicModule {
+    return CdnOriginGuardModule.wire(
+      options,
+      [],
+      [{ provide: CDN_ORIGIN_GUARD_OPTIONS, useValue: coreOptions(options) }],
+    );
+  }
+
+  /**
+   * Configure the module from providers, e.g. a `ConfigService`: `useFactory`, `useClass` or
+   * `useExisting`. `isGlobal` and `applyGlobally` default to `true`.
    *
    * @example
    * ```ts
@@ -137,40 +268,55 @@ export class CdnOriginGuardModule implements OnModuleInit, OnModuleDestroy {
    * ```
    */
   static forRootAsync(options: Readonly<CdnOriginGuardModuleAsyncOptions>): DynamicModule {
-    const { useFactory } = options;
-    return CdnOriginGuardModule.wire(options, options.imports ?? [], {
-      provide: CDN_ORIGIN_GUARD_OPTIONS,
-      useFactory: async (...args: never[]) => {
-        const result = await useFactory(...args);
-        for (const key of ['global', 'applyGlobally'] as const)
-          if (result && typeof result === 'object' && key in result)
-            throw new InvalidOptionError(
-              key,
-              `decides how the module is wired; pass it to forRootAsync({ ${key} }) itself, not from useFactory.`,
-            );
-        return result;
-      },
-      inject: options.inject ?? [],
-    });
+    return CdnOriginGuardModule.wire(
+      options,
+      options.imports ?? [],
+      asyncOptionsProviders(options),
+    );
   }
 
   private static wire(
-    wiring: ModuleWiring,
+    options: CdnOriginGuardModuleWiring,
     imports: NonNullable<ModuleMetadata['imports']>,
-    optionsProvider: Provider,
+    optionsProviders: Provider[],
   ): DynamicModule {
+    const wiring: Wiring = {
+      applyGlobally: options.applyGlobally ?? true,
+      allowContextTypes: [...(options.allowContextTypes ?? [])],
+    };
     return {
       module: CdnOriginGuardModule,
-      global: wiring.global ?? true,
-      imports,
+      global: options.isGlobal ?? options.global ?? true,
+      imports: [DiscoveryModule, ...imports],
       providers: [
-        optionsProvider,
+        ...optionsProviders,
         verifierProvider,
+        { provide: CDN_ORIGIN_GUARD_WIRING, useValue: wiring },
         CdnOriginGuard,
+        CdnOriginGuardMiddleware,
+        { provide: APP_FILTER, useClass: OriginDeniedFilter },
         ...(wiring.applyGlobally ? [{ provide: APP_GUARD, useClass: CdnOriginGuard }] : []),
       ],
       exports: [CDN_ORIGIN_GUARD_VERIFIER, CdnOriginGuard],
     };
+  }
+
+  private get scan(): RouteScan {
+    return {
+      discovery: this.discovery,
+      scanner: this.scanner,
+      reflector: this.reflector,
+      modules: this.modules,
+    };
+  }
+
+  /** Installs the deny-by-default middleware on every path but `@SkipOriginGuard()` routes. */
+  configure(consumer: MiddlewareConsumer): void {
+    if (!this.wiring.applyGlobally) return;
+    consumer
+      .apply(CdnOriginGuardMiddleware)
+      .exclude(...skippedRoutes(this.scan))
+      .forRoutes('*');
   }
 
   /** Loads the sources; rejects bootstrap when they cannot load and `failOnStartupError` is true. */
@@ -185,8 +331,19 @@ export class CdnOriginGuardModule implements OnModuleInit, OnModuleDestroy {
     }
   }
 
+  /** Warns when nothing uses the guard: a module that guards nothing must not look like one that does. */
+  onApplicationBootstrap(): void {
+    if (this.wiring.applyGlobally) return;
+    if (usedAsAppGuard(this.scan, CdnOriginGuard) || usedByAnyRoute(this.scan, CdnOriginGuard))
+      return;
+    this.logger.warn(
+      'CdnOriginGuard is registered nowhere: applyGlobally is false, no APP_GUARD provides it and no route uses @RequireOriginGuard() or @UseGuards(CdnOriginGuard). Nothing is guarded.',
+    );
+  }
+
   /** Stops the verifier's refresh timers. */
   async onModuleDestroy(): Promise<void> {
+    this.unsubscribe();
     await this.verifier.close();
   }
 }

@@ -13,12 +13,14 @@ import {
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  AppController,
   BASE_OPTIONS,
   CF_ID,
   CONTROLLERS,
   create,
   PLATFORMS,
   type Reply,
+  RequiredController,
   SECRET,
   type Started,
   send,
@@ -191,6 +193,76 @@ describe.each(PLATFORMS)('CdnOriginGuard on the %s platform', (_platform, adapte
       expect((await send(started.url, '/open', THROUGH_CLOUDFRONT)).status).toBe(200);
     });
 
+    it('guards every route by default: forRoot(options) alone', async () => {
+      const started = await boot({
+        imports: [CdnOriginGuardModule.forRoot(BASE_OPTIONS)],
+        controllers: CONTROLLERS,
+      });
+
+      expect((await send(started.url, '/open')).status).toBe(403);
+      expect((await send(started.url, '/')).status).toBe(403);
+      expect((await send(started.url, '/open', THROUGH_CLOUDFRONT)).status).toBe(200);
+      expect((await send(started.url, '/skipped')).status).toBe(200);
+    });
+
+    it('answers an unknown path exactly as a guarded one, so a bot cannot enumerate routes', async () => {
+      const started = await boot({
+        imports: [CdnOriginGuardModule.forRoot(BASE_OPTIONS)],
+        controllers: CONTROLLERS,
+      });
+      const bot = { 'x-forwarded-for': '203.0.113.9' };
+
+      const replies = await Promise.all(
+        ['/.env', '/', '/open', '/no/such/route', '/wp-admin/setup.php'].map((path) =>
+          send(started.url, path, bot),
+        ),
+      );
+      const post = await send(started.url, '/.env', bot, 'POST');
+
+      const shapes = [...replies, post].map((r) => {
+        const headers = Object.fromEntries(r.headers);
+        delete headers.date;
+        return JSON.stringify({ status: r.status, body: r.body, headers });
+      });
+      expect(new Set(shapes).size).toBe(1);
+      expectUniformDeny(replies[0]!, started);
+      expect(started.logger.text()).not.toMatch(/Cannot GET/);
+    });
+
+    it('lets our CloudFront reach an unknown path and get the framework 404', async () => {
+      const started = await boot({
+        imports: [CdnOriginGuardModule.forRoot(BASE_OPTIONS)],
+        controllers: CONTROLLERS,
+      });
+
+      const reply = await send(started.url, '/.env', THROUGH_CLOUDFRONT);
+
+      expect(reply.status).toBe(404);
+    });
+
+    it('warns at bootstrap when the guard is registered nowhere', async () => {
+      const nowhere = await boot({
+        imports: [CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, applyGlobally: false })],
+        controllers: [AppController],
+      });
+      const required = await boot({
+        imports: [CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, applyGlobally: false })],
+        controllers: [RequiredController],
+      });
+      const appGuard = await boot({
+        imports: [CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, applyGlobally: false })],
+        controllers: [AppController],
+        providers: [{ provide: APP_GUARD, useClass: CdnOriginGuard }],
+      });
+
+      const warning = /registered nowhere/;
+      expect(nowhere.logger.lines).toContainEqual(
+        expect.objectContaining({ level: 'warn', message: expect.stringMatching(warning) }),
+      );
+      expect(required.logger.text()).not.toMatch(warning);
+      expect(appGuard.logger.text()).not.toMatch(warning);
+    });
+
     it('guards every route when the app provides it as APP_GUARD', async () => {
       const started = await boot({
         imports: [CdnOriginGuardModule.forRoot(BASE_OPTIONS)],
@@ -202,9 +274,9 @@ describe.each(PLATFORMS)('CdnOriginGuard on the %s platform', (_platform, adapte
       expect((await send(started.url, '/open', THROUGH_CLOUDFRONT)).status).toBe(200);
     });
 
-    it('guards only @RequireOriginGuard() controllers when not applied globally', async () => {
+    it('guards only @RequireOriginGuard() controllers with applyGlobally: false', async () => {
       const started = await boot({
-        imports: [CdnOriginGuardModule.forRoot(BASE_OPTIONS)],
+        imports: [CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, applyGlobally: false })],
         controllers: CONTROLLERS,
       });
 

@@ -1,0 +1,111 @@
+/**
+ * The module's all-routes middleware (every path, routed or not, gets the uniform deny) and the
+ * filter that writes {@link OriginDeniedException} as the uniform deny response.
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Decision, DenyResponse, OriginVerifier, VerifyInput } from '@cdn-origin-guard/core';
+import {
+  type ArgumentsHost,
+  Catch,
+  type ExceptionFilter,
+  Inject,
+  Injectable,
+  Logger,
+  type NestMiddleware,
+} from '@nestjs/common';
+import { CDN_ORIGIN_GUARD_VERIFIER } from './constants.js';
+import {
+  allowedBefore,
+  logDecision,
+  markAllowed,
+  OriginDeniedException,
+  toVerifyInput,
+} from './guard.js';
+
+/** The part of Fastify's reply the filter uses (the package does not depend on Fastify). */
+interface FastifyLikeReply {
+  readonly raw: ServerResponse;
+  readonly sent: boolean;
+  hijack(): unknown;
+  getHeaders(): Record<string, unknown>;
+}
+
+/** Write the deny response on a Node response and end it (nothing is written twice). */
+function writeDeny(res: ServerResponse, deny: DenyResponse): void {
+  if (res.headersSent || res.writableEnded) return;
+  res.statusCode = deny.status;
+  for (const [name, value] of Object.entries(deny.headers)) res.setHeader(name, value);
+  res.end(deny.body);
+}
+
+/**
+ * Runs before routing on both platforms (Express: `app.use`; Fastify: `@fastify/middie`), so
+ * a path no controller declares gets the same deny as a guarded one: a bot cannot tell
+ * `/.env` from `/admin`. Installed by the module for every route but those that resolve to
+ * `@SkipOriginGuard()`; an allowed request is marked so the guard does not decide twice.
+ */
+@Injectable()
+export class CdnOriginGuardMiddleware implements NestMiddleware {
+  private readonly logger = new Logger('CdnOriginGuard');
+
+  constructor(@Inject(CDN_ORIGIN_GUARD_VERIFIER) private readonly verifier: OriginVerifier) {}
+
+  use(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void {
+    if (allowedBefore(req, this.verifier)) {
+      next();
+      return;
+    }
+    let input: VerifyInput | undefined;
+    const apply = (decision: Decision | undefined) => {
+      if (decision?.allowed) {
+        markAllowed(req, this.verifier, decision);
+        if (decision.reason === 'reported')
+          logDecision(this.logger, this.verifier, decision, input);
+        next();
+        return;
+      }
+      logDecision(this.logger, this.verifier, decision, input);
+      writeDeny(res, this.verifier.denyResponse);
+    };
+    let result: Decision | Promise<Decision>;
+    try {
+      input = toVerifyInput(req);
+      result = this.verifier.check(input);
+    } catch {
+      apply(undefined); // fail closed with the uniform response, never a 500
+      return;
+    }
+    if (result instanceof Promise)
+      result
+        .then(apply, () => apply(undefined))
+        .catch(() => writeDeny(res, this.verifier.denyResponse));
+    else apply(result);
+  }
+}
+
+/**
+ * Writes {@link OriginDeniedException} as the uniform deny response on both platforms. Nest
+ * picks the first matching filter, so a catch-all filter of yours may answer it instead: with
+ * its own body, but the same one for every deny reason, and without a double write.
+ */
+@Catch(OriginDeniedException)
+export class OriginDeniedFilter implements ExceptionFilter<OriginDeniedException> {
+  catch(exception: OriginDeniedException, host: ArgumentsHost): unknown {
+    // GraphQL (and any other context) reports the error its own way.
+    if (host.getType() !== 'http') return exception;
+    const response = host.switchToHttp().getResponse<ServerResponse | FastifyLikeReply>();
+    if ('hijack' in response && typeof response.hijack === 'function') {
+      // Fastify: write on the raw response, so Fastify neither sends a second reply nor warns;
+      // headers earlier hooks set on the reply (e.g. @fastify/helmet) are carried over.
+      if (response.sent) return undefined;
+      const inherited = response.getHeaders();
+      response.hijack();
+      for (const [name, value] of Object.entries(inherited))
+        if (value !== undefined && !response.raw.headersSent)
+          response.raw.setHeader(name, value as string | string[]);
+      writeDeny(response.raw, exception.denyResponse);
+    } else writeDeny(response as ServerResponse, exception.denyResponse);
+    return undefined;
+  }
+}
