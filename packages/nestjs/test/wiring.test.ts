@@ -1,0 +1,308 @@
+import 'reflect-metadata';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Decision, OriginVerifier } from '@cdn-origin-guard/core';
+import {
+  CDN_ORIGIN_GUARD_VERIFIER,
+  CdnOriginGuard,
+  CdnOriginGuardModule,
+  type CdnOriginGuardOptionsFactory,
+  OriginDeniedException,
+} from '@cdn-origin-guard/nestjs';
+import {
+  type ArgumentsHost,
+  Catch,
+  type ExceptionFilter,
+  HttpException,
+  HttpStatus,
+  type INestApplication,
+  Inject,
+  Injectable,
+  Module,
+} from '@nestjs/common';
+import { APP_FILTER, HttpAdapterHost, Reflector } from '@nestjs/core';
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  failAndRecover,
+  switchableSecret,
+  WRONG_SECRET as WRONG_SECRET_HEADERS,
+} from '../../../test/support/adapter-fixtures.js';
+import {
+  BASE_OPTIONS,
+  CONTROLLERS,
+  create,
+  PLATFORMS,
+  RequiredController,
+  SECRET,
+  send,
+  start,
+  THROUGH_CLOUDFRONT,
+} from './fixtures.js';
+
+/** Nest's documented catch-all filter (docs.nestjs.com/exception-filters#catch-everything). */
+@Catch()
+class AllExceptionsFilter implements ExceptionFilter {
+  constructor(private readonly httpAdapterHost: HttpAdapterHost) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const { httpAdapter } = this.httpAdapterHost;
+    const ctx = host.switchToHttp();
+    const httpStatus =
+      exception instanceof HttpException ? exception.getStatus() : HttpStatus.INTERNAL_SERVER_ERROR;
+    const responseBody = {
+      statusCode: httpStatus,
+      timestamp: new Date().toISOString(),
+      path: httpAdapter.getRequestUrl(ctx.getRequest()),
+    };
+    httpAdapter.reply(ctx.getResponse(), responseBody, httpStatus);
+  }
+}
+
+/** What the documented filter met: a response already sent, or a throw from its reply. */
+const filterTrouble: string[] = [];
+
+/** The documented filter, watched: it must never get a response someone already sent. */
+@Catch()
+class WatchedAllExceptionsFilter extends AllExceptionsFilter {
+  constructor(@Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost) {
+    super(adapterHost);
+  }
+
+  override catch(exception: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse();
+    if (this.adapterHost.httpAdapter.isHeadersSent(response)) filterTrouble.push('headers sent');
+    try {
+      super.catch(exception, host);
+    } catch (error) {
+      filterTrouble.push(String((error as Error).message));
+      throw error;
+    }
+  }
+}
+
+@Injectable()
+class GuardConfig implements CdnOriginGuardOptionsFactory {
+  createCdnOriginGuardOptions() {
+    return { ...BASE_OPTIONS };
+  }
+}
+
+@Module({ providers: [GuardConfig], exports: [GuardConfig] })
+class GuardConfigModule {}
+
+/** A provider outside the guard module that needs the verifier. */
+@Injectable()
+class NeedsVerifier {
+  constructor(@Inject(CDN_ORIGIN_GUARD_VERIFIER) readonly verifier: OriginVerifier) {}
+}
+
+@Module({ providers: [NeedsVerifier] })
+class FeatureModule {}
+
+describe.each(PLATFORMS)('CdnOriginGuardModule wiring on the %s platform', (_name, adapter) => {
+  const apps: INestApplication[] = [];
+  const boot = async (
+    ...args: Parameters<typeof start> extends [unknown, ...infer R] ? R : never
+  ) => {
+    const started = await start(adapter, ...args);
+    apps.push(started.app);
+    return started;
+  };
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((app) => app.close()));
+  });
+
+  describe("a user's global exception filter (Nest's AllExceptionsFilter)", () => {
+    it.each([
+      ['per route (@RequireOriginGuard(), applyGlobally: false)', false, '/required'],
+      ['applied globally', true, '/'],
+    ])('answers every deny without ERR_HTTP_HEADERS_SENT, %s', async (_how, globally, path) => {
+      const started = await boot({
+        imports: [CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, applyGlobally: globally })],
+        controllers: CONTROLLERS,
+        providers: [{ provide: APP_FILTER, useClass: WatchedAllExceptionsFilter }],
+      });
+      filterTrouble.length = 0;
+
+      const bot = await send(started.url, path, { 'x-forwarded-for': '203.0.113.9' });
+      const wrong = await send(started.url, path, WRONG_SECRET_HEADERS);
+      const ours = await send(started.url, path, THROUGH_CLOUDFRONT);
+
+      expect([bot.status, wrong.status]).toEqual([403, 403]);
+      // Whoever wrote the deny (the module's filter or the user's), both reasons look alike.
+      const strip = (body: string) => body.replace(/"timestamp":"[^"]*",?/, '');
+      expect(strip(bot.body)).toBe(strip(wrong.body));
+      expect(ours.status).toBe(200);
+      expect(filterTrouble).toEqual([]);
+      expect(bot.body).not.toContain(SECRET);
+    });
+  });
+
+  describe('forRootAsync', () => {
+    it.each([
+      ['useClass', { useClass: GuardConfig }],
+      ['useExisting', { imports: [GuardConfigModule], useExisting: GuardConfig }],
+    ])('builds the options with %s', async (_how, options) => {
+      const started = await boot({
+        imports: [CdnOriginGuardModule.forRootAsync(options)],
+        controllers: CONTROLLERS,
+      });
+
+      expect((await send(started.url, '/')).status).toBe(403);
+      expect((await send(started.url, '/', THROUGH_CLOUDFRONT)).status).toBe(200);
+    });
+
+    it('rejects options with none or two of useFactory, useClass, useExisting', () => {
+      expect(() => CdnOriginGuardModule.forRootAsync({})).toThrow(
+        /exactly one of useFactory, useClass or useExisting; got none/,
+      );
+      expect(() =>
+        CdnOriginGuardModule.forRootAsync({ useClass: GuardConfig, useExisting: GuardConfig }),
+      ).toThrow(/got useClass and useExisting/);
+    });
+  });
+
+  describe('isGlobal', () => {
+    it('makes the verifier injectable everywhere by default, and only where imported with false', async () => {
+      const globalApp = await create(adapter, {
+        imports: [CdnOriginGuardModule.forRoot(BASE_OPTIONS), FeatureModule],
+      });
+      apps.push(globalApp);
+      const local = create(adapter, {
+        imports: [
+          CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, isGlobal: false }),
+          FeatureModule,
+        ],
+      });
+
+      expect(globalApp.get(NeedsVerifier).verifier.headerName).toBe('x-origin-verify');
+      await expect(local).rejects.toThrow(/CDN_ORIGIN_GUARD_VERIFIER/);
+    });
+  });
+
+  describe('logs', () => {
+    it('name the offending hop, the hop count, method and path on a deny line', async () => {
+      const started = await boot({
+        imports: [CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, proxyHops: 1 })],
+        controllers: CONTROLLERS,
+      });
+
+      await send(
+        started.url,
+        '/open?page=2',
+        { 'x-forwarded-for': '198.51.100.23, 203.0.113.9' },
+        'DELETE',
+      );
+
+      const line = started.logger.lines.find((l) => l.message.includes('denied request'));
+      expect(line?.message).toMatch(/reason=edge-not-cloudfront/);
+      expect(line?.message).toMatch(/hop=203\.0\.113\.9 proxyHops=1/);
+      expect(line?.message).toMatch(/method=DELETE path=\/open( |$)/);
+    });
+
+    it('log a source failure streak once and its recovery once, through the Nest logger', async () => {
+      const { source, state } = switchableSecret();
+      const started = await boot({
+        imports: [
+          CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, secret: source, mismatchRefreshMs: 0 }),
+        ],
+        controllers: CONTROLLERS,
+      });
+      const lines = (re: RegExp) => started.logger.lines.filter((l) => re.test(l.message));
+
+      await failAndRecover(
+        state,
+        () => send(started.url, '/', WRONG_SECRET_HEADERS),
+        () => lines(/source recovered/).length > 0,
+      );
+
+      expect(lines(/secret source failing/)).toEqual([
+        expect.objectContaining({ level: 'error', message: expect.stringMatching(/unreadable/) }),
+      ]);
+      expect(lines(/secret source recovered/)).toEqual([expect.objectContaining({ level: 'log' })]);
+    });
+  });
+});
+
+describe('non-HTTP execution contexts', () => {
+  const apps: INestApplication[] = [];
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((app) => app.close()));
+  });
+
+  async function guardOf(allowContextTypes?: string[]) {
+    const app = await create(PLATFORMS[0]![1], {
+      imports: [CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, allowContextTypes })],
+    });
+    apps.push(app);
+    await app.init();
+    return new CdnOriginGuard(app.get(CDN_ORIGIN_GUARD_VERIFIER), app.get(Reflector), {
+      allowContextTypes,
+    });
+  }
+
+  /** An execution context of `type` for a handler of RequiredController, as Nest builds one. */
+  function contextOf(type: string, args: unknown[]) {
+    const context = new ExecutionContextHost(
+      args,
+      RequiredController,
+      RequiredController.prototype.required,
+    );
+    context.setType(type);
+    return context;
+  }
+
+  /** A real Node request to 127.0.0.1 carrying `headers`, handed to `use` while it is open. */
+  async function withRequest<T>(
+    headers: Record<string, string>,
+    use: (req: IncomingMessage) => Promise<T>,
+  ): Promise<T> {
+    let result!: Promise<T>;
+    const server = createServer((req, res) => {
+      result = use(req);
+      result.finally(() => res.end('done'));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`, {
+        method: 'POST',
+        headers,
+      });
+      return await result;
+    } finally {
+      server.close();
+    }
+  }
+
+  it.each(['rpc', 'ws'])('denies a %s context unless allowContextTypes lists it', async (type) => {
+    const denying = await guardOf();
+    const allowing = await guardOf([type]);
+
+    expect(await denying.canActivate(contextOf(type, [{}, {}]))).toBe(false);
+    expect(await allowing.canActivate(contextOf(type, [{}, {}]))).toBe(true);
+  });
+
+  it('checks GraphQL over HTTP on the request in the GraphQL context (args[2].req)', async () => {
+    const guard = await guardOf();
+    const gql = (req: IncomingMessage | undefined) =>
+      contextOf('graphql', [{}, {}, req ? { req } : {}, {}]);
+
+    const ours = await withRequest(THROUGH_CLOUDFRONT, async (req) => {
+      const allowed = await guard.canActivate(gql(req));
+      return { allowed, decision: (req as { cdnOriginGuard?: Decision }).cdnOriginGuard };
+    });
+    const bot = await withRequest({ 'x-forwarded-for': '203.0.113.9' }, async (req) =>
+      Promise.resolve()
+        .then(() => guard.canActivate(gql(req)))
+        .catch((error: unknown) => error),
+    );
+    const noRequest = await guard.canActivate(gql(undefined));
+
+    expect(ours).toMatchObject({ allowed: true, decision: { reason: 'verified' } });
+    expect(bot).toBeInstanceOf(OriginDeniedException);
+    expect(noRequest).toBe(false);
+  });
+});
