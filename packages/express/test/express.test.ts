@@ -3,12 +3,15 @@ import { type AddressInfo } from 'node:net';
 import {
   DENY_REASONS,
   type Decision,
-  type OriginGuardOptions,
   type Reason,
   type SecretSnapshot,
   type SecretSource,
 } from '@cdn-origin-guard/core';
-import { type CdnOriginGuardMiddleware, cdnOriginGuard } from '@cdn-origin-guard/express';
+import {
+  type CdnOriginGuardMiddleware,
+  type CdnOriginGuardOptions,
+  cdnOriginGuard,
+} from '@cdn-origin-guard/express';
 import express from 'express';
 import express4 from 'express4';
 import request, { type Response } from 'supertest';
@@ -17,12 +20,15 @@ import {
   BASE,
   CF_ID,
   EDGE,
+  failAndRecover,
   OUR_CLOUDFRONT,
   rawHttp,
   SECRET,
+  switchableSecret,
   UNIFORM_DENY_CASES,
   UNIFORM_DENY_REASONS,
   VIEWER,
+  WRONG_SECRET,
 } from '../../../test/support/adapter-fixtures.js';
 
 type ExpressFactory = typeof express;
@@ -33,19 +39,23 @@ const frameworks: [string, ExpressFactory][] = [
   ['Express 4', express4],
 ];
 
+/** A logger that drops every line (tests that read lines pass their own). */
+const QUIET = { error() {}, warn() {}, info() {} };
+
 /** Every guard made in a test, closed after it. */
 const guards: CdnOriginGuardMiddleware[] = [];
 afterEach(async () => {
   await Promise.all(guards.splice(0).map((g) => g.close()));
 });
 
-function makeGuard(options: Partial<OriginGuardOptions> = {}) {
+function makeGuard(options: Partial<CdnOriginGuardOptions> = {}) {
   const decisions: Reason[] = [];
   const guard = cdnOriginGuard({
     ...BASE,
     onDecision: (d: Decision) => decisions.push(d.reason),
+    logger: QUIET,
     ...options,
-  } as OriginGuardOptions);
+  } as CdnOriginGuardOptions);
   guards.push(guard);
   return { guard, decisions };
 }
@@ -53,7 +63,7 @@ function makeGuard(options: Partial<OriginGuardOptions> = {}) {
 /** A real app: the guard in front of `/`, `/healthz` and a catch-all, each echoing the decision. */
 function makeApp(
   framework: ExpressFactory,
-  options: Partial<OriginGuardOptions> = {},
+  options: Partial<CdnOriginGuardOptions> = {},
   before?: (app: App) => void,
 ) {
   const app = framework();
@@ -410,5 +420,137 @@ describe.each(frameworks)('%s adapter', (_name, framework) => {
       expect(stats.bySecretStage).toEqual({ 'static:0': 2 });
       expect(JSON.stringify(stats)).not.toContain(SECRET);
     });
+  });
+});
+
+/** A pino/winston-like logger that keeps every line. */
+function recordingLogger() {
+  const lines: { level: string; line: string }[] = [];
+  const at = (level: string) => (line: string) => {
+    lines.push({ level, line });
+  };
+  return {
+    logger: { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') },
+    lines,
+    text: () => lines.map((l) => `${l.level} ${l.line}`).join('\n'),
+  };
+}
+
+describe('logging and startup (issue 10)', () => {
+  const down: SecretSource = {
+    name: 'down',
+    load: () => Promise.reject(new Error('AccessDeniedException: not allowed')),
+  };
+
+  it('logs one deny line naming the offending hop, the hop count, method and path', async () => {
+    const { logger, lines } = recordingLogger();
+    const { app } = makeApp(express, { logger, logLevel: 'warn' });
+
+    await send(app, '/orders?page=2', {
+      ...OUR_CLOUDFRONT,
+      'x-forwarded-for': `${EDGE}, 203.0.113.9`,
+    });
+
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.level).toBe('warn');
+    expect(lines[0]!.line).toMatch(
+      /denied request: reason=edge-not-cloudfront .*hop=203\.0\.113\.9 proxyHops=1 method=GET path=\/orders /,
+    );
+    expect(lines[0]!.line).not.toContain(SECRET);
+  });
+
+  it('logs report-mode lines at logLevel and nothing with logLevel: silent', async () => {
+    const report = recordingLogger();
+    const silent = recordingLogger();
+    const { app: reporting } = makeApp(express, {
+      mode: 'report',
+      logLevel: 'info',
+      logger: report.logger,
+    });
+    const { app: quiet } = makeApp(express, {
+      logLevel: 'silent',
+      logger: silent.logger,
+    });
+
+    await send(reporting, '/', { 'x-forwarded-for': '203.0.113.9' });
+    await send(quiet, '/', { 'x-forwarded-for': '203.0.113.9' });
+
+    expect(report.lines).toEqual([
+      { level: 'info', line: expect.stringMatching(/would deny request \(report mode\)/) },
+    ]);
+    expect(silent.lines).toEqual([]);
+  });
+
+  it('rejects guard.ready() when a source cannot load, and logs a tolerated failure with failOnStartupError: false', async () => {
+    const strict = recordingLogger();
+    const lenient = recordingLogger();
+    const failing = cdnOriginGuard({ ...BASE, secret: down, logger: strict.logger });
+    const tolerant = cdnOriginGuard({
+      ...BASE,
+      secret: down,
+      failOnStartupError: false,
+      logger: lenient.logger,
+    });
+    guards.push(failing, tolerant);
+
+    const strictReady = failing.ready();
+    const lenientReady = tolerant.ready();
+
+    await expect(strictReady).rejects.toThrow(/could not load down/);
+    await expect(lenientReady).resolves.toBeUndefined();
+
+    expect(strict.lines).toEqual([]);
+    expect(lenient.lines).toEqual([
+      { level: 'warn', line: expect.stringMatching(/not loaded yet; denying until they load/) },
+    ]);
+  });
+
+  it('logs a loud error when loading fails and guard.ready() was never awaited', async () => {
+    const { logger, lines } = recordingLogger();
+    const guard = cdnOriginGuard({ ...BASE, secret: down, logger });
+    guards.push(guard);
+
+    await guard.verifier.ready().catch(() => undefined);
+    await new Promise((resolve) => setImmediate(resolve));
+
+    expect(lines).toEqual([
+      {
+        level: 'error',
+        line: expect.stringMatching(
+          /failed to load and guard\.ready\(\) was never awaited.*not allowed/,
+        ),
+      },
+    ]);
+  });
+
+  it('logs a source failure streak once and its recovery once', async () => {
+    const { logger, lines } = recordingLogger();
+    const { source, state } = switchableSecret();
+    const { app, guard } = makeApp(express, {
+      secret: source,
+      mismatchRefreshMs: 0,
+      logger,
+    });
+    await guard.ready();
+    const matching = (re: RegExp) => lines.filter((l) => re.test(l.line));
+
+    await failAndRecover(
+      state,
+      () => send(app, '/', WRONG_SECRET),
+      () => matching(/source recovered/).length > 0,
+    );
+
+    expect(matching(/secret source failing/)).toEqual([
+      { level: 'error', line: expect.stringMatching(/last-known-good.*unreadable/) },
+    ]);
+    expect(matching(/secret source recovered/)).toEqual([
+      { level: 'info', line: expect.stringMatching(/after \d+ failed attempt/) },
+    ]);
+  });
+
+  it('rejects a logger without error/warn/info, naming the option', () => {
+    expect(() => cdnOriginGuard({ ...BASE, logger: { info() {} } as never })).toThrow(
+      /logger.*error\(\)/,
+    );
   });
 });
