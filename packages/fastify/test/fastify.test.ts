@@ -18,13 +18,16 @@ import {
   BOT,
   CF_ID,
   EDGE,
+  failAndRecover,
   OUR_CLOUDFRONT,
   RANGES,
   rawHttp,
   SECRET,
+  switchableSecret,
   UNIFORM_DENY_CASES,
   UNIFORM_DENY_REASONS,
   VIEWER,
+  WRONG_SECRET,
 } from '../../../test/support/adapter-fixtures.js';
 
 interface LogLine {
@@ -500,5 +503,77 @@ describe('health checks, report mode and stats', () => {
       'edge-not-cloudfront': 1,
     });
     expect(stats.bySecretStage).toEqual({ 'static:0': 2 });
+  });
+});
+
+describe('plugin shape (issue 14) and logs (issue 10)', () => {
+  it('lets a route the app declared with config: { cdnOriginGuard: false } through, and only that one', async () => {
+    const { app } = await makeApp();
+    app.get('/status', { config: { cdnOriginGuard: false } }, async () => 'status');
+    app.get('/other', { config: { cdnOriginGuard: true } }, async () => 'other');
+
+    const status = await inject(app, '/status', BOT);
+    const other = await inject(app, '/other', BOT);
+    const unknown = await inject(app, '/status/../.env', BOT);
+
+    expect(status.statusCode).toBe(200);
+    expect(status.body).toBe('status');
+    expect(other.statusCode).toBe(403);
+    expect(unknown.statusCode).toBe(403);
+  });
+
+  it('rejects app.ready() with a clear error when registered twice, not a crash', async () => {
+    const app = Fastify();
+    apps.push(app);
+    app.register(cdnOriginGuard, { ...BASE });
+    app.register(cdnOriginGuard, { ...BASE });
+
+    await expect(app.ready()).rejects.toThrow(/already registered on this instance or a parent/);
+  });
+
+  it('rejects a second registration in a child instance too', async () => {
+    const app = Fastify();
+    apps.push(app);
+    app.register(cdnOriginGuard, { ...BASE });
+    app.register(async (child) => {
+      await child.register(cdnOriginGuard, { ...BASE });
+    });
+
+    await expect(app.ready()).rejects.toThrow(/already registered/);
+  });
+
+  it('logs the offending hop and the hop count on a deny line', async () => {
+    const { app, guardLogs } = await makeApp({ logLevel: 'warn', proxyHops: 1 });
+
+    await inject(app, '/', { ...OUR_CLOUDFRONT, 'x-forwarded-for': `${EDGE}, 203.0.113.9` });
+
+    expect(guardLogs()[0]?.cdnOriginGuard).toMatchObject({
+      offendingHop: '203.0.113.9',
+      proxyHops: 1,
+    });
+  });
+
+  it('logs a source failure streak once and its recovery once, through the app logger', async () => {
+    const { source, state } = switchableSecret();
+    const { app, logs } = await makeApp({ secret: source, mismatchRefreshMs: 0 });
+    const matching = (re: RegExp) => logs.filter((l) => re.test(l.msg));
+
+    await failAndRecover(
+      state,
+      () => inject(app, '/', WRONG_SECRET),
+      () => matching(/source recovered/).length > 0,
+    );
+
+    expect(matching(/secret source failing/)).toEqual([expect.objectContaining({ level: 50 })]);
+    expect(matching(/secret source recovered/)).toEqual([expect.objectContaining({ level: 30 })]);
+  });
+
+  it('warns once, with the cause once, when failOnStartupError is false', async () => {
+    const { logs } = await makeApp({ secret: rejectingSource, failOnStartupError: false });
+
+    const warnings = logs.filter((l) => /not loaded yet/.test(l.msg));
+
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.msg.match(/AccessDeniedException/g)).toHaveLength(1);
   });
 });
