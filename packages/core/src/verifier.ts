@@ -220,7 +220,11 @@ function makeRangeSource(r: ResolvedOptions): RangeSource {
         timeoutMs: r.timeoutMs,
       });
     case 'ip-ranges':
-      return ipRangesSource({ url: g.url, timeoutMs: r.timeoutMs });
+      return ipRangesSource({
+        url: g.url,
+        timeoutMs: r.timeoutMs,
+        allowInsecureUrl: g.allowInsecure,
+      });
   }
 }
 
