@@ -4,7 +4,7 @@
  * client and global fetch against the local endpoint; the verifier reports why through
  * `onSourceError` and keeps its last-known-good ranges, so the edge check stays on.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   createOriginVerifier,
   type OriginGuardOptions,
@@ -17,11 +17,8 @@ import {
   CLOUDFRONT_ORIGIN_FACING_V6,
   CLOUDFRONT_PREFIX_LIST_V4,
   CLOUDFRONT_PREFIX_LIST_V6,
-  type LocalAws,
-  setEnv,
-  startLocalAws,
 } from '../aws-local/index.js';
-import { load, loadError, waitFor } from './support.js';
+import { load, loadError, useLocalAws, waitFor } from './support.js';
 
 const SECRET = 'hostile-feed-secret-0123456789abcdef';
 const CF_ID = 'eXAmPlEbIK6UQ6FXVQfxbTC1rZvq8J3Y4H6m2lqqvB3WqLz0PlkVXw==';
@@ -43,27 +40,18 @@ const HOSTILE: readonly [string, RegExp][] = [
   ['2600::/15', /broader than \/16/],
 ];
 
-let aws: LocalAws;
-let restoreEnv: () => void = () => undefined;
+const localAws = useLocalAws();
 const verifiers: OriginVerifier[] = [];
 
-beforeAll(async () => {
-  aws = await startLocalAws();
-});
-afterAll(async () => {
-  await aws.close();
-});
 beforeEach(() => {
-  aws.faults.clear();
+  const aws = localAws();
   aws.ec2.removePrefixList(CLOUDFRONT_PREFIX_LIST_V4);
   aws.ec2.removePrefixList(CLOUDFRONT_PREFIX_LIST_V6);
   aws.ec2.setPrefixList(CLOUDFRONT_PREFIX_LIST_V4, CLOUDFRONT_ORIGIN_FACING_V4);
   aws.ec2.setPrefixList(CLOUDFRONT_PREFIX_LIST_V6, CLOUDFRONT_ORIGIN_FACING_V6);
   aws.ipRanges.setOriginFacing(CLOUDFRONT_ORIGIN_FACING_V4, CLOUDFRONT_ORIGIN_FACING_V6);
-  restoreEnv = setEnv(aws.env());
 });
 afterEach(async () => {
-  restoreEnv();
   await Promise.all(verifiers.splice(0).map((v) => v.close()));
 });
 
@@ -86,15 +74,19 @@ describe('ipRangesSource refuses a document with an entry no CloudFront list hol
     const v6 = entry.includes(':')
       ? [...CLOUDFRONT_ORIGIN_FACING_V6, entry]
       : CLOUDFRONT_ORIGIN_FACING_V6;
-    aws.ipRanges.setOriginFacing(v4, v6);
-    const error = await loadError(ipRangesSource({ url: aws.ipRangesUrl, allowInsecureUrl: true }));
+    localAws().ipRanges.setOriginFacing(v4, v6);
+    const error = await loadError(
+      ipRangesSource({ url: localAws().ipRangesUrl, allowInsecureUrl: true }),
+    );
     expect(error.message).toMatch(why);
     expect(error.message).toMatch(/was refused.*keeping the last-known-good ranges/);
     expect(error.awsCode).toBe('HostileRangeList');
   });
 
   it('accepts the real list, whose broadest entries are far narrower than the floor', async () => {
-    const snapshot = await load(ipRangesSource({ url: aws.ipRangesUrl, allowInsecureUrl: true }));
+    const snapshot = await load(
+      ipRangesSource({ url: localAws().ipRangesUrl, allowInsecureUrl: true }),
+    );
     expect(snapshot.cidrs.length).toBe(
       CLOUDFRONT_ORIGIN_FACING_V4.length + CLOUDFRONT_ORIGIN_FACING_V6.length,
     );
@@ -105,7 +97,7 @@ describe('prefixListSource refuses a list with an entry no CloudFront list holds
   it.each(HOSTILE)('refuses %s and says why', async (entry, why) => {
     const name = entry.includes(':') ? CLOUDFRONT_PREFIX_LIST_V6 : CLOUDFRONT_PREFIX_LIST_V4;
     const base = entry.includes(':') ? CLOUDFRONT_ORIGIN_FACING_V6 : CLOUDFRONT_ORIGIN_FACING_V4;
-    aws.ec2.setPrefixList(name, [...base, entry]);
+    localAws().ec2.setPrefixList(name, [...base, entry]);
     const source = prefixListSource({ ipv6: true, timeoutMs: 5_000 });
     try {
       const error = await loadError(source);
@@ -132,7 +124,7 @@ describe('the verifier keeps its last-known-good ranges when a feed turns hostil
         refreshJitter: 0,
         onSourceError: (e: Error) => errors.push(e),
         ...extra,
-        ...(extra.ranges === 'ip-ranges' ? { ipRangesUrl: aws.ipRangesUrl } : {}),
+        ...(extra.ranges === 'ip-ranges' ? { ipRangesUrl: localAws().ipRangesUrl } : {}),
       } as OriginGuardOptions;
       const v = createOriginVerifier(options);
       verifiers.push(v);
@@ -141,12 +133,12 @@ describe('the verifier keeps its last-known-good ranges when a feed turns hostil
 
       // Act: the feed now also lists 0.0.0.0/0.
       if (extra.ranges === 'ip-ranges')
-        aws.ipRanges.setOriginFacing(
+        localAws().ipRanges.setOriginFacing(
           [...CLOUDFRONT_ORIGIN_FACING_V4, '0.0.0.0/0'],
           CLOUDFRONT_ORIGIN_FACING_V6,
         );
       else
-        aws.ec2.setPrefixList(CLOUDFRONT_PREFIX_LIST_V4, [
+        localAws().ec2.setPrefixList(CLOUDFRONT_PREFIX_LIST_V4, [
           ...CLOUDFRONT_ORIGIN_FACING_V4,
           '0.0.0.0/0',
         ]);

@@ -327,6 +327,7 @@ class Verifier implements OriginVerifier {
       compile: compileSecret(secretSource.name),
       refreshMs: o.secretRefreshMs,
       fixed: o.secret.kind === 'static',
+      maxStaleMs: o.secret.kind === 'static' ? undefined : o.maxStaleMs,
     });
     this.#ranges = new CachedSource<RangeSnapshot, RangeMatcher>({
       ...common,
