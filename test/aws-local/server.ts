@@ -101,6 +101,8 @@ export interface LocalAwsEnv {
   AWS_ACCESS_KEY_ID: string;
   AWS_SECRET_ACCESS_KEY: string;
   CDN_ORIGIN_GUARD_IP_RANGES_URL: string;
+  /** The local endpoint is plain HTTP: `true`. */
+  CDN_ORIGIN_GUARD_ALLOW_INSECURE_IP_RANGES_URL: string;
   [name: string]: string;
 }
 
@@ -448,6 +450,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
         AWS_ACCESS_KEY_ID: 'test',
         AWS_SECRET_ACCESS_KEY: 'test',
         CDN_ORIGIN_GUARD_IP_RANGES_URL: `${url}/ip-ranges.json`,
+        CDN_ORIGIN_GUARD_ALLOW_INSECURE_IP_RANGES_URL: 'true',
       };
     },
     close() {

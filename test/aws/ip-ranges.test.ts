@@ -26,7 +26,12 @@ const MARGIN_MS = 250;
 let aws: LocalAws;
 
 function source(options: IpRangesSourceOptions = {}): RangeSource {
-  return ipRangesSource({ url: aws.ipRangesUrl, timeoutMs: 5_000, ...options });
+  return ipRangesSource({
+    url: aws.ipRangesUrl,
+    allowInsecureUrl: true,
+    timeoutMs: 5_000,
+    ...options,
+  });
 }
 
 beforeAll(async () => {
@@ -160,7 +165,10 @@ describe('ipRangesSource: failures', () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
 
     const error = await loadError(
-      ipRangesSource({ url: `http://127.0.0.1:${port}/ip-ranges.json?X-Amz-Signature=abc` }),
+      ipRangesSource({
+        url: `http://127.0.0.1:${port}/ip-ranges.json?X-Amz-Signature=abc`,
+        allowInsecureUrl: true,
+      }),
     );
 
     expect(error.awsCode).toBe('ECONNREFUSED');
@@ -168,7 +176,17 @@ describe('ipRangesSource: failures', () => {
   });
 
   it('rejects a URL that is not http(s) at construction', () => {
-    expect(() => ipRangesSource({ url: 'file:///etc/passwd' })).toThrow(/http or https/);
+    expect(() => ipRangesSource({ url: 'file:///etc/passwd' })).toThrow(/must be https/);
+    expect(() => ipRangesSource({ url: 'file:///etc/passwd', allowInsecureUrl: true })).toThrow(
+      /must be https/,
+    );
+  });
+
+  it('rejects an http URL unless allowInsecureUrl is set', () => {
+    expect(() => ipRangesSource({ url: aws.ipRangesUrl })).toThrow(
+      /must be https \(http only with `allowInsecureUrl: true`\), got http:/,
+    );
+    expect(() => ipRangesSource({ url: aws.ipRangesUrl, allowInsecureUrl: true })).not.toThrow();
   });
 });
 

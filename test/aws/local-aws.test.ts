@@ -264,6 +264,7 @@ describe('local AWS endpoint: ip-ranges, faults, counters, shutdown', () => {
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
       CDN_ORIGIN_GUARD_IP_RANGES_URL: `${aws.url}/ip-ranges.json`,
+      CDN_ORIGIN_GUARD_ALLOW_INSECURE_IP_RANGES_URL: 'true',
     });
     expect(aws.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });

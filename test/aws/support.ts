@@ -1,6 +1,7 @@
 /** Helpers shared by the over-the-wire source tests. */
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { SourceError } from '../../packages/core/src/errors.js';
+import { type LocalAws, type LocalAwsOptions, setEnv, startLocalAws } from '../aws-local/index.js';
 
 /** Anything with the sources' `load(signal)`. */
 interface Loadable<T> {
@@ -36,3 +37,31 @@ export async function waitFor(condition: () => boolean, ms = 1_000): Promise<boo
 
 /** A sorted copy, for order-insensitive comparisons. */
 export const sorted = (list: readonly string[]): string[] => [...list].sort();
+
+/**
+ * Start the local AWS endpoint for a test file: started before all tests and closed after,
+ * faults cleared and its variables (AWS endpoint, region, credentials) applied around each test.
+ * Returns a getter for the running endpoint.
+ */
+export function useLocalAws(options?: LocalAwsOptions): () => LocalAws {
+  let aws: LocalAws | undefined;
+  let restoreEnv: () => void = () => undefined;
+  beforeAll(async () => {
+    aws = await startLocalAws(options);
+  });
+  afterAll(async () => {
+    await aws?.close();
+  });
+  beforeEach(() => {
+    aws?.faults.clear();
+    if (aws) restoreEnv = setEnv(aws.env());
+  });
+  afterEach(() => {
+    aws?.faults.clear();
+    restoreEnv();
+  });
+  return () => {
+    if (!aws) throw new Error('the local AWS endpoint is not started yet');
+    return aws;
+  };
+}

@@ -500,6 +500,7 @@ describe('createOriginVerifier over the wire: sources in use', () => {
       secretId: id,
       ranges: 'ip-ranges',
       ipRangesUrl: aws.ipRangesUrl,
+      allowInsecureIpRangesUrl: true,
       rangesRefreshMs: REFRESH_MS,
       refreshJitter: 0,
     });

@@ -250,10 +250,11 @@ describe('secret hygiene', () => {
           }),
       ],
       [
-        'env: short part after a comma',
+        'env: short previous value',
         () =>
           optionsFromEnv({
-            CDN_ORIGIN_GUARD_SECRET: `${SECRET},short`,
+            CDN_ORIGIN_GUARD_SECRET: SECRET,
+            CDN_ORIGIN_GUARD_SECRET_PREVIOUS: 'short',
             CDN_ORIGIN_GUARD_RANGES: CF_RANGES_ENV,
           }),
       ],
@@ -356,7 +357,11 @@ describe('secret hygiene', () => {
     // Express example app: static values, then Secrets Manager.
     const expressLines: string[] = [];
     for (const env of [
-      { CDN_ORIGIN_GUARD_SECRET: `${SECRET},${PREVIOUS}`, CDN_ORIGIN_GUARD_RANGES: CF_RANGES_ENV },
+      {
+        CDN_ORIGIN_GUARD_SECRET: SECRET,
+        CDN_ORIGIN_GUARD_SECRET_PREVIOUS: PREVIOUS,
+        CDN_ORIGIN_GUARD_RANGES: CF_RANGES_ENV,
+      },
       {
         CDN_ORIGIN_GUARD_SECRET_ID: 'prod/hygiene/express',
         CDN_ORIGIN_GUARD_RANGES: CF_RANGES_ENV,
@@ -385,7 +390,11 @@ describe('secret hygiene', () => {
     aws.secrets.put('prod/hygiene/fastify', PREVIOUS);
     aws.secrets.put('prod/hygiene/fastify', SECRET);
     for (const env of [
-      { CDN_ORIGIN_GUARD_SECRET: `${SECRET},${PREVIOUS}`, CDN_ORIGIN_GUARD_RANGES: CF_RANGES_ENV },
+      {
+        CDN_ORIGIN_GUARD_SECRET: SECRET,
+        CDN_ORIGIN_GUARD_SECRET_PREVIOUS: PREVIOUS,
+        CDN_ORIGIN_GUARD_RANGES: CF_RANGES_ENV,
+      },
       {
         CDN_ORIGIN_GUARD_SECRET_ID: 'prod/hygiene/fastify',
         CDN_ORIGIN_GUARD_RANGES: CF_RANGES_ENV,

@@ -4,17 +4,27 @@
  */
 import { InvalidOptionError } from './errors.js';
 import { RangeMatcher } from './net/matcher.js';
-import { type Mode, type OriginGuardOptions, resolveOptions } from './options.js';
+import {
+  INTERVALS,
+  LOG_LEVELS,
+  type LogLevel,
+  type Mode,
+  type OriginGuardOptions,
+  resolveOptions,
+  suggestOption,
+} from './options.js';
 
 /** The environment variables read by {@link optionsFromEnv}. */
 export const ENV_VARIABLES = [
   'CDN_ORIGIN_GUARD_SECRET',
+  'CDN_ORIGIN_GUARD_SECRET_PREVIOUS',
   'CDN_ORIGIN_GUARD_SECRET_ID',
   'CDN_ORIGIN_GUARD_SECRET_JSON_KEY',
   'CDN_ORIGIN_GUARD_SECRET_STAGES',
   'CDN_ORIGIN_GUARD_HEADER',
   'CDN_ORIGIN_GUARD_RANGES',
   'CDN_ORIGIN_GUARD_IP_RANGES_URL',
+  'CDN_ORIGIN_GUARD_ALLOW_INSECURE_IP_RANGES_URL',
   'CDN_ORIGIN_GUARD_IPV6',
   'CDN_ORIGIN_GUARD_PROXY_HOPS',
   'CDN_ORIGIN_GUARD_TRUSTED_PROXIES',
@@ -23,9 +33,16 @@ export const ENV_VARIABLES = [
   'CDN_ORIGIN_GUARD_MODE',
   'CDN_ORIGIN_GUARD_REQUIRE_CF_ID',
   'CDN_ORIGIN_GUARD_REFRESH_SECONDS',
+  'CDN_ORIGIN_GUARD_SECRET_REFRESH_SECONDS',
   'CDN_ORIGIN_GUARD_RANGES_REFRESH_SECONDS',
+  'CDN_ORIGIN_GUARD_MAX_STALE_SECONDS',
   'CDN_ORIGIN_GUARD_TIMEOUT_MS',
+  'CDN_ORIGIN_GUARD_LOG_LEVEL',
+  'CDN_ORIGIN_GUARD_FAIL_ON_STARTUP_ERROR',
 ] as const;
+
+/** Prefix of every variable {@link optionsFromEnv} reads; any other variable with it is an error. */
+const PREFIX = 'CDN_ORIGIN_GUARD_';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -37,6 +54,7 @@ const VARIABLE_OF_OPTION: Readonly<Record<string, string>> = {
   headerName: 'CDN_ORIGIN_GUARD_HEADER',
   ranges: 'CDN_ORIGIN_GUARD_RANGES',
   ipRangesUrl: 'CDN_ORIGIN_GUARD_IP_RANGES_URL',
+  allowInsecureIpRangesUrl: 'CDN_ORIGIN_GUARD_ALLOW_INSECURE_IP_RANGES_URL',
   ipv6: 'CDN_ORIGIN_GUARD_IPV6',
   proxyHops: 'CDN_ORIGIN_GUARD_PROXY_HOPS',
   trustedProxies: 'CDN_ORIGIN_GUARD_TRUSTED_PROXIES',
@@ -44,9 +62,12 @@ const VARIABLE_OF_OPTION: Readonly<Record<string, string>> = {
   excludePaths: 'CDN_ORIGIN_GUARD_EXCLUDE_PATHS',
   mode: 'CDN_ORIGIN_GUARD_MODE',
   requireCfId: 'CDN_ORIGIN_GUARD_REQUIRE_CF_ID',
-  secretRefreshMs: 'CDN_ORIGIN_GUARD_REFRESH_SECONDS',
+  secretRefreshMs: 'CDN_ORIGIN_GUARD_SECRET_REFRESH_SECONDS',
   rangesRefreshMs: 'CDN_ORIGIN_GUARD_RANGES_REFRESH_SECONDS',
+  maxStaleMs: 'CDN_ORIGIN_GUARD_MAX_STALE_SECONDS',
   timeoutMs: 'CDN_ORIGIN_GUARD_TIMEOUT_MS',
+  logLevel: 'CDN_ORIGIN_GUARD_LOG_LEVEL',
+  failOnStartupError: 'CDN_ORIGIN_GUARD_FAIL_ON_STARTUP_ERROR',
 };
 
 function list(env: Env, name: string): string[] | undefined {
@@ -61,12 +82,32 @@ function list(env: Env, name: string): string[] | undefined {
   return items;
 }
 
-function seconds(env: Env, name: string): number | undefined {
+/** A seconds variable feeding the interval option `option`, in ms; errors speak seconds. */
+function seconds(env: Env, name: string, option: keyof typeof INTERVALS): number | undefined {
   const raw = env[name]?.trim();
   if (raw === undefined || raw === '') return undefined;
-  if (!/^\d+$/.test(raw))
-    throw new InvalidOptionError(name, `is "${raw}"; expected a whole number of seconds.`);
-  return Number(raw) * 1000;
+  const min = INTERVALS[option].min / 1000;
+  const max = INTERVALS[option].max / 1000;
+  const n = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(n >= min && n <= max))
+    throw new InvalidOptionError(
+      name,
+      `is "${raw}"; expected a whole number of seconds from ${min} to ${max} (option \`${option}\`).`,
+    );
+  return n * 1000;
+}
+
+/** Throw on a `CDN_ORIGIN_GUARD_*` variable that is not read, with the closest known name. */
+function rejectUnknown(env: Env): void {
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith(PREFIX) || env[name] === undefined) continue;
+    if ((ENV_VARIABLES as readonly string[]).includes(name)) continue;
+    const hint = suggestOption(name, ENV_VARIABLES);
+    throw new InvalidOptionError(
+      name,
+      `is not a variable cdn-origin-guard reads.${hint ? ` Did you mean ${hint}?` : ''} The variables are listed in the README (ENV_VARIABLES).`,
+    );
+  }
 }
 
 function whole(env: Env, name: string): number | undefined {
@@ -97,9 +138,19 @@ function bool(env: Env, name: string): boolean | undefined {
  * ```
  */
 export function optionsFromEnv(env: Env = process.env): OriginGuardOptions {
+  if (typeof env !== 'object' || env === null)
+    throw new InvalidOptionError('env', 'must be an object of environment variables.');
+  rejectUnknown(env);
   const options: Record<string, unknown> = {};
-  const secret = list(env, 'CDN_ORIGIN_GUARD_SECRET');
+  // One value each, never split: a secret may contain a comma.
+  const secret = env.CDN_ORIGIN_GUARD_SECRET?.trim() || undefined;
+  const previous = env.CDN_ORIGIN_GUARD_SECRET_PREVIOUS?.trim() || undefined;
   const secretId = env.CDN_ORIGIN_GUARD_SECRET_ID?.trim() || undefined;
+  if (previous && !secret)
+    throw new InvalidOptionError(
+      'CDN_ORIGIN_GUARD_SECRET_PREVIOUS',
+      'only applies with CDN_ORIGIN_GUARD_SECRET (the value being rotated out, accepted next to it).',
+    );
   if (secret && secretId)
     throw new InvalidOptionError(
       'CDN_ORIGIN_GUARD_SECRET',
@@ -110,7 +161,7 @@ export function optionsFromEnv(env: Env = process.env): OriginGuardOptions {
       'CDN_ORIGIN_GUARD_SECRET_ID',
       'is not set; set it to the Secrets Manager secret holding the X-Origin-Verify value (or CDN_ORIGIN_GUARD_SECRET to static values for development).',
     );
-  if (secret) options.secret = secret;
+  if (secret) options.secret = previous ? [secret, previous] : secret;
   if (secretId) {
     options.secretId = secretId;
     const jsonKey = env.CDN_ORIGIN_GUARD_SECRET_JSON_KEY?.trim();
@@ -132,6 +183,10 @@ export function optionsFromEnv(env: Env = process.env): OriginGuardOptions {
   }
   const url = env.CDN_ORIGIN_GUARD_IP_RANGES_URL?.trim();
   if (url) options.ipRangesUrl = url;
+  const insecure = bool(env, 'CDN_ORIGIN_GUARD_ALLOW_INSECURE_IP_RANGES_URL');
+  // Only meaningful with ip-ranges; harmless (and not an error) with other ranges.
+  if (insecure !== undefined && (options.ranges ?? 'ip-ranges') === 'ip-ranges')
+    options.allowInsecureIpRangesUrl = insecure;
   const ipv6 = bool(env, 'CDN_ORIGIN_GUARD_IPV6');
   if (ipv6 !== undefined) options.ipv6 = ipv6;
   const hops = whole(env, 'CDN_ORIGIN_GUARD_PROXY_HOPS');
@@ -153,12 +208,36 @@ export function optionsFromEnv(env: Env = process.env): OriginGuardOptions {
   }
   const requireCfId = bool(env, 'CDN_ORIGIN_GUARD_REQUIRE_CF_ID');
   if (requireCfId !== undefined) options.requireCfId = requireCfId;
-  const refresh = seconds(env, 'CDN_ORIGIN_GUARD_REFRESH_SECONDS');
-  if (refresh !== undefined) options.secretRefreshMs = refresh;
-  const rangesRefresh = seconds(env, 'CDN_ORIGIN_GUARD_RANGES_REFRESH_SECONDS');
-  if (rangesRefresh !== undefined) options.rangesRefreshMs = rangesRefresh;
+  // REFRESH_SECONDS sets both intervals; the specific variables override it.
+  const refresh = seconds(env, 'CDN_ORIGIN_GUARD_REFRESH_SECONDS', 'secretRefreshMs');
+  const secretRefresh = seconds(env, 'CDN_ORIGIN_GUARD_SECRET_REFRESH_SECONDS', 'secretRefreshMs');
+  const rangesRefresh = seconds(env, 'CDN_ORIGIN_GUARD_RANGES_REFRESH_SECONDS', 'rangesRefreshMs');
+  if ((secretRefresh ?? refresh) !== undefined) options.secretRefreshMs = secretRefresh ?? refresh;
+  if ((rangesRefresh ?? refresh) !== undefined) options.rangesRefreshMs = rangesRefresh ?? refresh;
+  const maxStale = seconds(env, 'CDN_ORIGIN_GUARD_MAX_STALE_SECONDS', 'maxStaleMs');
+  if (maxStale !== undefined) {
+    const interval =
+      (options.secretRefreshMs as number | undefined) ?? INTERVALS.secretRefreshMs.default;
+    if (maxStale < interval)
+      throw new InvalidOptionError(
+        'CDN_ORIGIN_GUARD_MAX_STALE_SECONDS',
+        `is ${maxStale / 1000} seconds, shorter than the secret refresh interval (${interval / 1000} seconds); set it to at least that (a few intervals is typical).`,
+      );
+    options.maxStaleMs = maxStale;
+  }
   const timeout = whole(env, 'CDN_ORIGIN_GUARD_TIMEOUT_MS');
   if (timeout !== undefined) options.timeoutMs = timeout;
+  const logLevel = env.CDN_ORIGIN_GUARD_LOG_LEVEL?.trim().toLowerCase();
+  if (logLevel) {
+    if (!LOG_LEVELS.includes(logLevel as LogLevel))
+      throw new InvalidOptionError(
+        'CDN_ORIGIN_GUARD_LOG_LEVEL',
+        `is "${env.CDN_ORIGIN_GUARD_LOG_LEVEL}"; expected one of ${LOG_LEVELS.join(', ')}.`,
+      );
+    options.logLevel = logLevel;
+  }
+  const failOnStartupError = bool(env, 'CDN_ORIGIN_GUARD_FAIL_ON_STARTUP_ERROR');
+  if (failOnStartupError !== undefined) options.failOnStartupError = failOnStartupError;
   // Validate now so a bad value is reported against its variable, not the option it feeds.
   const result = options as unknown as OriginGuardOptions;
   try {
@@ -169,7 +248,10 @@ export function optionsFromEnv(env: Env = process.env): OriginGuardOptions {
   } catch (error) {
     if (error instanceof InvalidOptionError) {
       const root = error.option.split(/[.[]/)[0]!;
-      const variable = VARIABLE_OF_OPTION[root];
+      const variable =
+        error.option === 'secret[1]'
+          ? 'CDN_ORIGIN_GUARD_SECRET_PREVIOUS'
+          : VARIABLE_OF_OPTION[root];
       if (variable) {
         const detail = error.message.replace(/^@cdn-origin-guard: option `[^`]*` /, '');
         throw new InvalidOptionError(variable, `(option \`${error.option}\`) ${detail}`, {

@@ -76,8 +76,16 @@ export interface BaseGuardOptions {
   readonly prefixListNames?: readonly string[];
   /** Also load CloudFront's IPv6 origin-facing prefix list (`prefix-list` only). Defaults to `false`. */
   readonly ipv6?: boolean;
-  /** URL of the ip-ranges document for `ranges: 'ip-ranges'`. Defaults to AWS's public URL. */
+  /**
+   * URL of the ip-ranges document for `ranges: 'ip-ranges'`; must be `https:` unless
+   * `allowInsecureIpRangesUrl` is true. Defaults to AWS's public URL.
+   */
   readonly ipRangesUrl?: string;
+  /**
+   * Accept an `http:` `ipRangesUrl` (local tests, a mirror on a trusted network). Anyone on the
+   * path of a plain-HTTP fetch can widen the edge check. Defaults to `false`.
+   */
+  readonly allowInsecureIpRangesUrl?: boolean;
   /** An EC2 client to use for `prefix-list` (yours is never closed by the guard). Defaults to one created with `region`. */
   readonly ec2Client?: unknown;
   /** AWS region for the clients the guard creates. Defaults to the SDK's default chain (`AWS_REGION`). */
@@ -117,6 +125,14 @@ export interface BaseGuardOptions {
   readonly onSourceError?: (error: Error) => void;
   /** Secret refresh interval in ms. Defaults to `300000` (5 minutes). */
   readonly secretRefreshMs?: number;
+  /**
+   * Longest time, in ms, the guard keeps trusting secret values it could not re-read: when no
+   * secret load has succeeded for this long (Secrets Manager keeps failing), requests are denied
+   * with `secret-unavailable` until a load succeeds, so a revoked value is not accepted forever.
+   * At least `secretRefreshMs`; ignored for a static `secret`. Defaults to off (`undefined`:
+   * the last-known-good values stay in use for as long as the outage lasts).
+   */
+  readonly maxStaleMs?: number;
   /** Ranges refresh interval in ms. Defaults to `3600000` (1 hour). */
   readonly rangesRefreshMs?: number;
   /** Jitter on refresh timers, as a fraction of the interval (0 to 0.5). Defaults to `0.1`. */
@@ -235,7 +251,7 @@ export interface ResolvedOptions {
         readonly names: readonly string[];
         readonly client: unknown;
       }
-    | { readonly kind: 'ip-ranges'; readonly url: string };
+    | { readonly kind: 'ip-ranges'; readonly url: string; readonly allowInsecure: boolean };
   readonly region: string | undefined;
   readonly proxyHops: number;
   readonly trustedProxies: readonly string[];
@@ -247,6 +263,7 @@ export interface ResolvedOptions {
   readonly onDecision: ((decision: Decision, input: VerifyInput) => void) | undefined;
   readonly onSourceError: ((error: Error) => void) | undefined;
   readonly secretRefreshMs: number;
+  readonly maxStaleMs: number | undefined;
   readonly rangesRefreshMs: number;
   readonly refreshJitter: number;
   readonly mismatchRefreshMs: number;
@@ -281,6 +298,7 @@ const KNOWN_OPTIONS = [
   'prefixListNames',
   'ipv6',
   'ipRangesUrl',
+  'allowInsecureIpRangesUrl',
   'ec2Client',
   'region',
   'proxyHops',
@@ -292,6 +310,7 @@ const KNOWN_OPTIONS = [
   'onDecision',
   'onSourceError',
   'secretRefreshMs',
+  'maxStaleMs',
   'rangesRefreshMs',
   'refreshJitter',
   'mismatchRefreshMs',
@@ -302,7 +321,32 @@ const KNOWN_OPTIONS = [
   'failOnStartupError',
 ] as const;
 
-const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'silent'];
+/**
+ * Defaults and bounds of the interval options, in ms: one table read by the resolution and by
+ * `optionsFromEnv` (which shows them in seconds).
+ */
+export const INTERVALS = {
+  secretRefreshMs: { default: 300_000, min: 1_000, max: 86_400_000 },
+  rangesRefreshMs: { default: 3_600_000, min: 1_000, max: 604_800_000 },
+  // setTimeout holds at most 2^31-1 ms (~24.8 days).
+  maxStaleMs: { default: undefined, min: 1_000, max: 1_728_000_000 },
+} as const satisfies Record<string, { default: number | undefined; min: number; max: number }>;
+
+/** An interval option, in ms, within its {@link INTERVALS} bounds. */
+function msOption(name: keyof typeof INTERVALS, value: unknown): number {
+  const { min, max } = INTERVALS[name];
+  return integer(name, value, INTERVALS[name].default ?? min, min, max, ' (ms)');
+}
+
+/** The log levels, in order. */
+export const LOG_LEVELS: readonly LogLevel[] = [
+  'trace',
+  'debug',
+  'info',
+  'warn',
+  'error',
+  'silent',
+];
 
 function resolveDenyResponse(value: unknown): DenyResponse {
   if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value)))
@@ -561,6 +605,7 @@ function resolveRanges(o: Record<string, unknown>): ResolvedOptions['ranges'] {
     return { kind: 'prefix-list', names: list, client };
   }
   if (ranges === 'ip-ranges') {
+    const allowInsecure = boolean('allowInsecureIpRangesUrl', o.allowInsecureIpRangesUrl, false);
     const url = o.ipRangesUrl ?? DEFAULT_IP_RANGES_URL;
     let parsed: URL | undefined;
     try {
@@ -571,9 +616,14 @@ function resolveRanges(o: Record<string, unknown>): ResolvedOptions['ranges'] {
     if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:'))
       throw new InvalidOptionError(
         'ipRangesUrl',
-        `is ${describe(url)}; expected an http(s) URL of an ip-ranges.json document.`,
+        `is ${describe(url)}; expected an https URL of an ip-ranges.json document.`,
       );
-    return { kind: 'ip-ranges', url: parsed.href };
+    if (parsed.protocol === 'http:' && !allowInsecure)
+      throw new InvalidOptionError(
+        'ipRangesUrl',
+        `is an http: URL (${parsed.origin}); use https:, or set \`allowInsecureIpRangesUrl: true\` for a local test server or a mirror on a trusted network.`,
+      );
+    return { kind: 'ip-ranges', url: parsed.href, allowInsecure };
   }
   if (isSource(ranges)) {
     if (typeof ranges.name !== 'string')
@@ -725,22 +775,9 @@ export function resolveOptions(options: Readonly<OriginGuardOptions>): ResolvedO
     modes: Object.freeze(resolveModes(o.mode)),
     onDecision: optionalFunction('onDecision', o.onDecision),
     onSourceError: optionalFunction('onSourceError', o.onSourceError),
-    secretRefreshMs: integer(
-      'secretRefreshMs',
-      o.secretRefreshMs,
-      300_000,
-      1_000,
-      86_400_000,
-      ' (ms)',
-    ),
-    rangesRefreshMs: integer(
-      'rangesRefreshMs',
-      o.rangesRefreshMs,
-      3_600_000,
-      1_000,
-      604_800_000,
-      ' (ms)',
-    ),
+    secretRefreshMs: msOption('secretRefreshMs', o.secretRefreshMs),
+    maxStaleMs: o.maxStaleMs === undefined ? undefined : msOption('maxStaleMs', o.maxStaleMs),
+    rangesRefreshMs: msOption('rangesRefreshMs', o.rangesRefreshMs),
     refreshJitter: refreshJitterRaw,
     mismatchRefreshMs: integer(
       'mismatchRefreshMs',
@@ -762,6 +799,11 @@ export function resolveOptions(options: Readonly<OriginGuardOptions>): ResolvedO
     logLevel: resolveLogLevel(o.logLevel),
     failOnStartupError: boolean('failOnStartupError', o.failOnStartupError, true),
   };
+  if (resolved.maxStaleMs !== undefined && resolved.maxStaleMs < resolved.secretRefreshMs)
+    throw new InvalidOptionError(
+      'maxStaleMs',
+      `is ${resolved.maxStaleMs} ms, shorter than \`secretRefreshMs\` (${resolved.secretRefreshMs} ms), so values would expire between two refreshes; set it to at least \`secretRefreshMs\` (a few intervals is typical).`,
+    );
   if (resolved.headerName === 'x-forwarded-for' || resolved.headerName === 'x-amz-cf-id')
     throw new InvalidOptionError(
       'headerName',

@@ -220,7 +220,11 @@ function makeRangeSource(r: ResolvedOptions): RangeSource {
         timeoutMs: r.timeoutMs,
       });
     case 'ip-ranges':
-      return ipRangesSource({ url: g.url, timeoutMs: r.timeoutMs });
+      return ipRangesSource({
+        url: g.url,
+        timeoutMs: r.timeoutMs,
+        allowInsecureUrl: g.allowInsecure,
+      });
   }
 }
 
@@ -323,6 +327,7 @@ class Verifier implements OriginVerifier {
       compile: compileSecret(secretSource.name),
       refreshMs: o.secretRefreshMs,
       fixed: o.secret.kind === 'static',
+      maxStaleMs: o.secret.kind === 'static' ? undefined : o.maxStaleMs,
     });
     this.#ranges = new CachedSource<RangeSnapshot, RangeMatcher>({
       ...common,

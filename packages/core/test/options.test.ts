@@ -51,7 +51,7 @@ describe('options are validated once, at construction', () => {
       'secretsManagerClient',
       /SecretsManagerClient/,
     ],
-    [{ ...good, ranges: 'ip-ranges', ipRangesUrl: 'ftp://x' }, 'ipRangesUrl', /http\(s\) URL/],
+    [{ ...good, ranges: 'ip-ranges', ipRangesUrl: 'ftp://x' }, 'ipRangesUrl', /https URL/],
     [{ ...good, ipv6: true }, 'ipv6', /prefix-list/],
     [{ ...good, secret: 'short' }, 'secret', /at least 16/],
     [{ ...good, secret: [SECRET, 'has a space in it 0123'] }, 'secret[1]', /printable ASCII/],
@@ -81,7 +81,8 @@ describe('options are validated once, at construction', () => {
 
 describe('optionsFromEnv', () => {
   const env = {
-    CDN_ORIGIN_GUARD_SECRET: `${SECRET},Another-Secret-Value-0123456789`,
+    CDN_ORIGIN_GUARD_SECRET: SECRET,
+    CDN_ORIGIN_GUARD_SECRET_PREVIOUS: 'Another-Secret-Value-0123456789',
     CDN_ORIGIN_GUARD_RANGES: '130.176.0.0/17, 2600:9000:eee::/48',
   };
 
@@ -104,6 +105,7 @@ describe('optionsFromEnv', () => {
       healthCheckPaths: ['/healthz', '/ready'],
       mode: 'report',
       secretRefreshMs: 120_000,
+      rangesRefreshMs: 120_000,
     });
     expect(createOriginVerifier(options).isReady).toBe(true);
   });
@@ -143,5 +145,139 @@ describe('optionsFromEnv', () => {
     expect(error).toBeInstanceOf(InvalidOptionError);
     expect((error as InvalidOptionError).option).toBe(variable);
     expect((error as Error).message).not.toContain(SECRET);
+  });
+
+  it('reads CDN_ORIGIN_GUARD_SECRET as one value: a comma is part of the secret', () => {
+    const withComma = 'Secret,With,Commas-0123456789abcdef';
+    const options = optionsFromEnv({
+      ...env,
+      CDN_ORIGIN_GUARD_SECRET_PREVIOUS: undefined,
+      CDN_ORIGIN_GUARD_SECRET: withComma,
+    });
+    expect(options.secret).toBe(withComma);
+    const v = createOriginVerifier(options);
+    const verify = (value: string) =>
+      v.verify({
+        remoteAddress: '10.0.0.1',
+        headers: {
+          'x-forwarded-for': '198.51.100.1, 130.176.1.1',
+          'x-amz-cf-id': 'eXAmPlEbIK6UQ6FXVQfxbTC1rZvq8J3Y4H6m2lqqvB3WqLz0PlkVXw==',
+          'x-origin-verify': value,
+        },
+      }).reason;
+    expect(verify(withComma)).toBe('verified');
+    // Neither half is accepted on its own.
+    expect(verify('With,Commas-0123456789abcdef')).toBe('invalid-secret');
+  });
+
+  it('accepts the previous value from CDN_ORIGIN_GUARD_SECRET_PREVIOUS, and only with SECRET', () => {
+    expect(optionsFromEnv(env).secret).toEqual([SECRET, 'Another-Secret-Value-0123456789']);
+    let error: unknown;
+    try {
+      optionsFromEnv({
+        CDN_ORIGIN_GUARD_SECRET_ID: 'prod/x',
+        CDN_ORIGIN_GUARD_SECRET_PREVIOUS: 'Another-Secret-Value-0123456789',
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as InvalidOptionError).option).toBe('CDN_ORIGIN_GUARD_SECRET_PREVIOUS');
+    expect(() => optionsFromEnv({ ...env, CDN_ORIGIN_GUARD_SECRET_PREVIOUS: 'short' })).toThrow(
+      /`CDN_ORIGIN_GUARD_SECRET_PREVIOUS`/,
+    );
+  });
+
+  it('sets both refresh intervals from REFRESH_SECONDS, the specific variables overriding', () => {
+    expect(optionsFromEnv({ ...env, CDN_ORIGIN_GUARD_REFRESH_SECONDS: '90' })).toMatchObject({
+      secretRefreshMs: 90_000,
+      rangesRefreshMs: 90_000,
+    });
+    expect(
+      optionsFromEnv({
+        ...env,
+        CDN_ORIGIN_GUARD_REFRESH_SECONDS: '90',
+        CDN_ORIGIN_GUARD_SECRET_REFRESH_SECONDS: '30',
+        CDN_ORIGIN_GUARD_RANGES_REFRESH_SECONDS: '7200',
+      }),
+    ).toMatchObject({ secretRefreshMs: 30_000, rangesRefreshMs: 7_200_000 });
+    const none = optionsFromEnv(env);
+    expect(none.secretRefreshMs).toBeUndefined();
+    expect(none.rangesRefreshMs).toBeUndefined();
+  });
+
+  it.each([
+    ['CDN_ORIGIN_GUARD_REFRESH_SECONDS', '0', /from 1 to 86400 \(option `secretRefreshMs`\)/],
+    ['CDN_ORIGIN_GUARD_REFRESH_SECONDS', '5m', /whole number of seconds/],
+    ['CDN_ORIGIN_GUARD_SECRET_REFRESH_SECONDS', '100000', /seconds from 1 to 86400/],
+    ['CDN_ORIGIN_GUARD_RANGES_REFRESH_SECONDS', '700000', /seconds from 1 to 604800/],
+    [
+      'CDN_ORIGIN_GUARD_MAX_STALE_SECONDS',
+      '60',
+      /60 seconds, shorter than the secret refresh interval \(300 seconds\)/,
+    ],
+  ])('speaks seconds in the error of %s=%s', (name, value, message) => {
+    let error: unknown;
+    try {
+      optionsFromEnv({ ...env, [name]: value });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as InvalidOptionError).option).toBe(name);
+    expect((error as Error).message).toMatch(message);
+    expect((error as Error).message).not.toMatch(/\(ms\)|\d{7,}/);
+  });
+
+  it('reads MAX_STALE_SECONDS, LOG_LEVEL and FAIL_ON_STARTUP_ERROR', () => {
+    expect(
+      optionsFromEnv({
+        ...env,
+        CDN_ORIGIN_GUARD_MAX_STALE_SECONDS: '3600',
+        CDN_ORIGIN_GUARD_LOG_LEVEL: 'WARN',
+        CDN_ORIGIN_GUARD_FAIL_ON_STARTUP_ERROR: 'false',
+      }),
+    ).toMatchObject({ maxStaleMs: 3_600_000, logLevel: 'warn', failOnStartupError: false });
+    expect(() => optionsFromEnv({ ...env, CDN_ORIGIN_GUARD_LOG_LEVEL: 'loud' })).toThrow(
+      /`CDN_ORIGIN_GUARD_LOG_LEVEL` is "loud"; expected one of trace, debug, info, warn, error, silent/,
+    );
+    expect(() =>
+      optionsFromEnv({ ...env, CDN_ORIGIN_GUARD_FAIL_ON_STARTUP_ERROR: 'sometimes' }),
+    ).toThrow(/`CDN_ORIGIN_GUARD_FAIL_ON_STARTUP_ERROR` is "sometimes"; expected true or false/);
+  });
+
+  it.each([
+    ['CDN_ORIGIN_GUARD_SECRETID', 'CDN_ORIGIN_GUARD_SECRET_ID'],
+    ['CDN_ORIGIN_GUARD_PROXYHOPS', 'CDN_ORIGIN_GUARD_PROXY_HOPS'],
+    ['CDN_ORIGIN_GUARD_REFRESH_SECOND', 'CDN_ORIGIN_GUARD_REFRESH_SECONDS'],
+    ['CDN_ORIGIN_GUARD_LOGLEVEL', 'CDN_ORIGIN_GUARD_LOG_LEVEL'],
+  ])('rejects the unknown variable %s with "Did you mean %s?"', (typo, meant) => {
+    expect(() => optionsFromEnv({ ...env, [typo]: '1' })).toThrow(
+      new RegExp(
+        `option \`${typo}\` is not a variable cdn-origin-guard reads. Did you mean ${meant}\\?`,
+      ),
+    );
+  });
+
+  it('rejects an unknown variable with no close match without a hint, and ignores unset ones', () => {
+    expect(() => optionsFromEnv({ ...env, CDN_ORIGIN_GUARD_ZZZZZZZZZZZZZZZZZZZZ: 'x' })).toThrow(
+      /is not a variable cdn-origin-guard reads. The variables/,
+    );
+    expect(() => optionsFromEnv({ ...env, CDN_ORIGIN_GUARD_UNSET: undefined })).not.toThrow();
+    expect(() => optionsFromEnv({ ...env, OTHER_APP_SECRET: 'x' })).not.toThrow();
+  });
+
+  it('accepts an http ip-ranges URL only with ALLOW_INSECURE_IP_RANGES_URL', () => {
+    const local = {
+      ...env,
+      CDN_ORIGIN_GUARD_RANGES: 'ip-ranges',
+      CDN_ORIGIN_GUARD_IP_RANGES_URL: 'http://127.0.0.1:9/ip-ranges.json',
+    };
+    expect(() => optionsFromEnv(local)).toThrow(
+      /`CDN_ORIGIN_GUARD_IP_RANGES_URL` \(option `ipRangesUrl`\) is an http: URL/,
+    );
+    expect(
+      optionsFromEnv({ ...local, CDN_ORIGIN_GUARD_ALLOW_INSECURE_IP_RANGES_URL: 'true' }),
+    ).toMatchObject({
+      allowInsecureIpRangesUrl: true,
+    });
   });
 });

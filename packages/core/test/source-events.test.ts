@@ -137,3 +137,61 @@ describe('onSourceEvent: one event per failure streak and per recovery', () => {
     expect(() => v.onSourceEvent(undefined as unknown as () => void)).toThrow(/expects a function/);
   });
 });
+
+describe('maxStaleMs: stop trusting a secret nobody could confirm', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const request = (secret = SECRET) => ({
+    remoteAddress: '10.0.1.15',
+    headers: {
+      'x-forwarded-for': '198.51.100.23, 130.176.12.34',
+      'x-amz-cf-id': 'eXAmPlEbIK6UQ6FXVQfxbTC1rZvq8J3Y4H6m2lqqvB3WqLz0PlkVXw==',
+      'x-origin-verify': secret,
+    },
+  });
+
+  it('denies with secret-unavailable once no load succeeded for maxStaleMs, then recovers', async () => {
+    const { source, state } = switchableSource();
+    const v = make({ secret: source, maxStaleMs: 600_000 });
+    await v.ready();
+    state.down = true;
+    await vi.advanceTimersByTimeAsync(599_000);
+    expect(v.verify(request()).reason).toBe('verified');
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(v.verify(request()).reason).toBe('secret-unavailable');
+    expect(v.stats().sources.secret).toMatchObject({ expired: true, loaded: false });
+    state.down = false;
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(v.verify(request()).reason).toBe('verified');
+    expect(v.stats().sources.secret.expired).toBe(false);
+    await v.close();
+  });
+
+  it('is off by default: last-known-good values stay in use through a long outage', async () => {
+    const { source, state } = switchableSource();
+    const v = make({ secret: source });
+    await v.ready();
+    state.down = true;
+    await vi.advanceTimersByTimeAsync(48 * 3_600_000);
+    expect(v.verify(request()).reason).toBe('verified');
+    await v.close();
+  });
+
+  it('never expires a static secret', async () => {
+    const v = make({ maxStaleMs: 60_000 });
+    await vi.advanceTimersByTimeAsync(3_600_000);
+    expect(v.verify(request()).reason).toBe('verified');
+  });
+
+  it('must be at least secretRefreshMs', () => {
+    expect(() => make({ maxStaleMs: 30_000 })).toThrow(
+      /`maxStaleMs` is 30000 ms, shorter than `secretRefreshMs` \(60000 ms\)/,
+    );
+    expect(() => make({ maxStaleMs: 500 })).toThrow(/`maxStaleMs` is the number 500/);
+  });
+});

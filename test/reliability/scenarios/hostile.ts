@@ -833,7 +833,11 @@ export async function runHostileHttp(options: {
   const secrets = [newSecret('cur', 40), newSecret('prev', 40)];
   const maxHeaderSize = options.framework === 'express' ? 64 * 1024 : 16 * 1024;
   const app = await startApp(options.framework, {
-    env: { CDN_ORIGIN_GUARD_SECRET: secrets.join(','), CDN_ORIGIN_GUARD_RANGES: CF_RANGES_ENV },
+    env: {
+      CDN_ORIGIN_GUARD_SECRET: secrets[0],
+      CDN_ORIGIN_GUARD_SECRET_PREVIOUS: secrets[1],
+      CDN_ORIGIN_GUARD_RANGES: CF_RANGES_ENV,
+    },
     maxHeaderSize: options.framework === 'express' ? maxHeaderSize : undefined,
   });
   const cfg: OracleConfig = {

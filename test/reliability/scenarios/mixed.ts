@@ -55,6 +55,7 @@ export async function runMixed(options: {
           CDN_ORIGIN_GUARD_SECRET_ID: id,
           CDN_ORIGIN_GUARD_RANGES: 'ip-ranges',
           CDN_ORIGIN_GUARD_IP_RANGES_URL: aws.ipRangesUrl,
+          CDN_ORIGIN_GUARD_ALLOW_INSECURE_IP_RANGES_URL: 'true',
         },
       }),
       await startFastify({

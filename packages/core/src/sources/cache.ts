@@ -17,13 +17,15 @@ interface Entry<C> {
 /** What every source load returns: something with an optional version. */
 interface Versioned {
   readonly version?: string | undefined;
+  /** Parts left out of this load (e.g. a bad optional stage), reported but not fatal. */
+  readonly skipped?: readonly Error[] | undefined;
 }
 
 /** Health of one cached source, as shown by `stats()`. Never includes a value. */
 export interface SourceStats {
   /** The source's name. */
   readonly name: string;
-  /** Whether a value was ever loaded. */
+  /** Whether a value is in use (false before the first load, and after `maxStaleMs` expired it). */
   readonly loaded: boolean;
   /** The version in use (e.g. a prefix-list version or `syncToken`). */
   readonly version: string | undefined;
@@ -39,6 +41,16 @@ export interface SourceStats {
   readonly forcedRefreshes: number;
   /** The last failure, if the last load failed: code and message, never a value. */
   readonly lastError: { readonly code: string; readonly message: string } | undefined;
+  /**
+   * What the last successful load left out and why (e.g. an invalid `AWSPENDING` value), as
+   * code and message, never a value. Empty when nothing was left out.
+   */
+  readonly skipped: readonly { readonly code: string; readonly message: string }[];
+  /**
+   * Whether the value was dropped because no load succeeded for `maxStaleMs` (requests are
+   * denied with `secret-unavailable` until a load succeeds).
+   */
+  readonly expired: boolean;
 }
 
 /**
@@ -71,6 +83,11 @@ export interface CachedSourceOptions<S, C> {
   readonly onStreak?: ((event: StreakEvent) => void) | undefined;
   /** A source whose value never changes: load once, never schedule refreshes. */
   readonly fixed?: boolean;
+  /**
+   * Drop the value (`current` becomes undefined) when no load succeeded for this long, in ms.
+   * Defaults to never.
+   */
+  readonly maxStaleMs?: number | undefined;
   /** Clock, for tests. */
   readonly now?: () => number;
   /** Random in [0, 1), for tests. */
@@ -118,6 +135,9 @@ export class CachedSource<S extends Versioned, C> {
   #forced = 0;
   #lastForcedAt = Number.NEGATIVE_INFINITY;
   #lastError: SourceError | undefined;
+  #skipped: readonly SourceError[] = [];
+  #expiry: NodeJS.Timeout | undefined;
+  #expired = false;
   #started = false;
 
   constructor(options: CachedSourceOptions<S, C>) {
@@ -197,6 +217,9 @@ export class CachedSource<S extends Versioned, C> {
       this.#version = version;
       this.#loadedAt = this.#now();
       this.current = entry.compiled;
+      this.#expired = false;
+      this.#armExpiry();
+      this.#noteSkipped(snapshot.skipped);
       if (failedAttempts > 0)
         this.#emit({
           type: 'recovered',
@@ -220,6 +243,28 @@ export class CachedSource<S extends Versioned, C> {
       signal.removeEventListener('abort', onCacheAbort);
       this.#closed.signal.removeEventListener('abort', onClose);
     }
+  }
+
+  /** (Re)start the `maxStaleMs` countdown after a successful load. */
+  #armExpiry(): void {
+    const ms = this.#options.maxStaleMs;
+    if (ms === undefined || this.#closed.signal.aborted) return;
+    if (this.#expiry) clearTimeout(this.#expiry);
+    this.#expiry = setTimeout(() => {
+      this.#expiry = undefined;
+      this.current = undefined;
+      this.#expired = true;
+    }, ms);
+    this.#expiry.unref();
+  }
+
+  /** Keep what a load left out for stats, and report it through `onError` when it changes. */
+  #noteSkipped(skipped: readonly Error[] | undefined): void {
+    const list = (skipped ?? []).map((e) => asSourceError(this.#options.name, e));
+    const key = (l: readonly SourceError[]) => l.map((e) => e.message).join('\n');
+    const changed = key(list) !== key(this.#skipped);
+    this.#skipped = list;
+    if (changed) for (const e of list) this.#options.onError?.(e);
   }
 
   #emit(event: StreakEvent): void {
@@ -330,8 +375,10 @@ export class CachedSource<S extends Versioned, C> {
     this.#closed.abort(new Error('closed'));
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#trailing) clearTimeout(this.#trailing);
+    if (this.#expiry) clearTimeout(this.#expiry);
     this.#timer = undefined;
     this.#trailing = undefined;
+    this.#expiry = undefined;
   }
 
   /** Counters and health, without any value. */
@@ -347,6 +394,8 @@ export class CachedSource<S extends Versioned, C> {
       rebuilds: this.#rebuilds,
       forcedRefreshes: this.#forced,
       lastError: e ? { code: e.awsCode ?? e.code, message: e.message } : undefined,
+      skipped: this.#skipped.map((s) => ({ code: s.awsCode ?? s.code, message: s.message })),
+      expired: this.#expired,
     };
   }
 }

@@ -6,6 +6,7 @@
 import { SourceError } from '../errors.js';
 import { DEFAULT_IP_RANGES_URL } from '../options.js';
 import { resolveTimeoutMs, untilAborted } from './aws-shared.js';
+import { refuseHostileEntries } from './feed-check.js';
 import type { RangeSnapshot, RangeSource } from './types.js';
 
 const DEFAULT_SERVICE = 'CLOUDFRONT_ORIGIN_FACING';
@@ -14,12 +15,18 @@ const SOURCE_NAME = 'ip-ranges';
 /** Options of {@link ipRangesSource}. */
 export interface IpRangesSourceOptions {
   /**
-   * Where to fetch the document (http or https), e.g. a mirror inside your network.
-   * Defaults to `https://ip-ranges.amazonaws.com/ip-ranges.json`.
+   * Where to fetch the document (https, or http with `allowInsecureUrl`), e.g. a mirror inside
+   * your network. Defaults to `https://ip-ranges.amazonaws.com/ip-ranges.json`.
    * @example
    * ipRangesSource({ url: 'https://mirror.internal/ip-ranges.json' });
    */
   readonly url?: string;
+  /**
+   * Accept an `http:` URL (local tests, a mirror on a trusted network). Defaults to `false`.
+   * @example
+   * ipRangesSource({ url: 'http://127.0.0.1:4566/ip-ranges.json', allowInsecureUrl: true });
+   */
+  readonly allowInsecureUrl?: boolean;
   /**
    * The `service` whose prefixes are taken. Never use `CLOUDFRONT`: those are the
    * viewer-facing edge addresses, not the ones that connect to your origin.
@@ -67,8 +74,12 @@ export function ipRangesSource(options: Readonly<IpRangesSourceOptions> = {}): R
   } catch {
     throw new SourceError(SOURCE_NAME, '`url` is not a valid URL.');
   }
-  if (parsedUrl.protocol !== 'https:' && parsedUrl.protocol !== 'http:') {
-    throw new SourceError(SOURCE_NAME, `\`url\` must be http or https, got ${parsedUrl.protocol}.`);
+  const insecureOk = parsedUrl.protocol === 'http:' && options.allowInsecureUrl === true;
+  if (parsedUrl.protocol !== 'https:' && !insecureOk) {
+    throw new SourceError(
+      SOURCE_NAME,
+      `\`url\` must be https (http only with \`allowInsecureUrl: true\`), got ${parsedUrl.protocol}.`,
+    );
   }
   // Never echo credentials or query strings (e.g. a presigned mirror URL) in messages.
   const shownUrl = `${parsedUrl.origin}${parsedUrl.pathname}`;
@@ -132,6 +143,7 @@ export function ipRangesSource(options: Readonly<IpRangesSourceOptions> = {}): R
         `${shownUrl} (syncToken ${version}) lists no ${service} prefixes; an empty list never replaces the current ranges.`,
       );
     }
+    refuseHostileEntries(SOURCE_NAME, `${shownUrl} (syncToken ${version})`, cidrs);
     return { cidrs: [...cidrs], version };
   };
 

@@ -16,6 +16,7 @@ import {
   resolveTimeoutMs,
   untilAborted,
 } from './aws-shared.js';
+import { refuseHostileEntries } from './feed-check.js';
 import type { RangeSnapshot, RangeSource } from './types.js';
 
 const MAX_PAGE_SIZE = 100;
@@ -262,6 +263,7 @@ export function prefixListSource(options: Readonly<PrefixListSourceOptions> = {}
         `prefix list "${info.name}" (${info.id}) has no entries; an empty list never replaces the current ranges.`,
       );
     }
+    refuseHostileEntries(SOURCE_NAME, `prefix list "${info.name}" (${info.id})`, cidrs);
     const list = [...cidrs];
     if (info.version !== undefined) lastRead.set(info.id, { version: info.version, cidrs: list });
     return list;

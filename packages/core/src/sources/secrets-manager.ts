@@ -86,9 +86,13 @@ export interface SecretsManagerSourceOptions {
  * Each `load()` sends one `GetSecretValue` per stage, in parallel, and resolves with one
  * value per stage found (two stages on the same version still give two entries, so stats can
  * tell them apart). `AWSCURRENT` must load. A missing optional stage (`ResourceNotFoundException`,
- * e.g. no `AWSPREVIOUS` before the first rotation) is skipped; any other failure of an optional
- * stage, and an invalid value at any stage, fail the whole load so the guard keeps its
- * last-known-good values instead of silently dropping a value still in use during a rotation.
+ * e.g. no `AWSPREVIOUS` before the first rotation) is skipped. An optional stage whose value is
+ * unusable (empty, invalid, binary, a JSON object without `jsonKey`; e.g. left by a failed
+ * rotation) is left out and listed in `snapshot.skipped`, so the other stages keep loading and
+ * a later rotation is picked up. Any other failure of an optional stage (access denied, KMS),
+ * and an unusable `AWSCURRENT`, fail the whole load so the guard keeps its last-known-good
+ * values. A JSON-object value read without `jsonKey` is unusable: the error names its keys
+ * (never their values) and the `jsonKey` option.
  * Values must be 16-256 printable ASCII characters (0x21-0x7E). Errors are `SourceError`s
  * naming the secret id, the stage and the AWS error code (`awsCode`); they never contain a value.
  *
@@ -164,6 +168,13 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
         );
       }
       value = picked;
+    } else {
+      const keys = jsonObjectKeys(raw);
+      if (keys !== undefined)
+        throw new SourceError(
+          name,
+          `${where} is a JSON object (keys: ${keys}), not a header value; set the \`jsonKey\` option (CDN_ORIGIN_GUARD_SECRET_JSON_KEY) to the key that holds the X-Origin-Verify value.`,
+        );
     }
     const problem = secretValueProblem(value);
     if (problem !== undefined) {
@@ -193,6 +204,7 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
         // allSettled never rejects: this only returns early when the deadline fires.
         const settled = await untilAborted(work, deadline.signal);
         const values: SecretValue[] = [];
+        const skipped: SourceError[] = [];
         for (const [i, result] of settled.entries()) {
           const stage = stages[i] as string;
           if (result.status === 'rejected') {
@@ -205,13 +217,34 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
               continue;
             throw fail(stage, result.reason);
           }
-          values.push(toValue(stage, result.value));
+          if (stage === REQUIRED_STAGE) {
+            values.push(toValue(stage, result.value));
+            continue;
+          }
+          // A bad optional stage (e.g. an empty AWSPENDING left by a failed rotation) is left
+          // out and reported; the other stages still load, so a later rotation is picked up.
+          try {
+            values.push(toValue(stage, result.value));
+          } catch (error) {
+            if (!(error instanceof SourceError)) throw error;
+            const prefix = `@cdn-origin-guard: ${name}: `;
+            const why = error.message.startsWith(prefix)
+              ? error.message.slice(prefix.length)
+              : error.message;
+            skipped.push(
+              new SourceError(
+                name,
+                `${why} Stage ${stage} is skipped; the other stages are in use.`,
+                { awsCode: 'SkippedStage' },
+              ),
+            );
+          }
         }
         const version = values
           .map((v) => `${v.stage}:${v.versionId ?? '?'}`)
           .sort()
           .join(',');
-        return { values, version };
+        return skipped.length > 0 ? { values, version, skipped } : { values, version };
       } catch (error) {
         if (error instanceof SourceError) throw error;
         if (deadline.signal.aborted)
@@ -225,4 +258,23 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
       return aws.close();
     },
   };
+}
+
+/**
+ * `"a", "b"` (at most 10 keys, each cut to 64 characters) when `raw` is a JSON object, else
+ * undefined. Only key names are shown, never a value.
+ */
+function jsonObjectKeys(raw: string): string | undefined {
+  if (raw.trimStart().charCodeAt(0) !== 0x7b /* { */) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  const keys = Object.keys(parsed);
+  if (keys.length === 0) return '(none)';
+  const shown = keys.slice(0, 10).map((k) => JSON.stringify(k.slice(0, 64)));
+  return `${shown.join(', ')}${keys.length > 10 ? `, and ${keys.length - 10} more` : ''}`;
 }

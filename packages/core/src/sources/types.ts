@@ -24,6 +24,12 @@ export interface SecretSnapshot {
    * the compiled comparison table is kept as is.
    */
   readonly version?: string | undefined;
+  /**
+   * Values left out of this load and why (e.g. an invalid `AWSPENDING` left by a failed
+   * rotation), as errors that never contain a value. The guard reports them through
+   * `onSourceError` and `stats()`, and loads the others. Defaults to none.
+   */
+  readonly skipped?: readonly Error[] | undefined;
 }
 
 /** Where accepted secret values come from: static values, Secrets Manager, or your own. */

@@ -1,0 +1,66 @@
+/**
+ * The sanity floor for range lists fetched over the network (EC2 prefix lists, ip-ranges.json):
+ * a list with an entry no CloudFront list ever holds is refused whole, so a hostile or broken
+ * feed cannot switch the edge check off. Internal: not exported from the package.
+ * @module
+ */
+import { SourceError } from '../errors.js';
+import { type Cidr, parseCidr } from '../net/matcher.js';
+
+/**
+ * Shortest prefix accepted from a fetched list, per family. CloudFront's origin-facing lists
+ * hold IPv4 blocks of /16 to /26 and IPv6 blocks of /40 to /56; a /8 or a /16 is far broader
+ * than anything AWS publishes.
+ */
+export const FEED_MIN_PREFIX = Object.freeze({ 4: 8, 6: 16 });
+
+/** `::ffff:0:0/96` as words: every IPv4 address written as IPv6. */
+const MAPPED = Uint32Array.of(0, 0, 0xffff, 0);
+
+/** Whether a parsed IPv6 block overlaps `::ffff:0:0/96`. */
+function overlapsMapped(cidr: Cidr): boolean {
+  const bits = Math.min(cidr.prefix, 96);
+  for (let k = 0; k * 32 < bits; k++) {
+    const net = bits - 32 * k;
+    const mask = net >= 32 ? 0xffffffff : ~(0xffffffff >>> net) >>> 0;
+    if ((cidr.words[k]! & mask) >>> 0 !== (MAPPED[k]! & mask) >>> 0) return false;
+  }
+  return true;
+}
+
+/** Why `text` may not come from a fetched CloudFront list, or undefined if it may. */
+export function feedEntryProblem(text: string): string | undefined {
+  const cidr = parseCidr(text);
+  // A malformed entry is reported by the compile step, with its index.
+  if (typeof cidr === 'string') return undefined;
+  if (cidr.family === 4 && text.includes(':'))
+    return 'is an IPv4-mapped IPv6 range (inside ::ffff:0:0/96)';
+  if (cidr.prefix === 0) return 'matches every address';
+  if (cidr.family === 6 && overlapsMapped(cidr))
+    return 'overlaps the IPv4-mapped range ::ffff:0:0/96';
+  const floor = FEED_MIN_PREFIX[cidr.family];
+  if (cidr.prefix < floor)
+    return `is broader than /${floor}, the floor for IPv${cidr.family} entries of a fetched list`;
+  return undefined;
+}
+
+/**
+ * Throw a `SourceError` naming up to three entries of `cidrs` that a CloudFront list never
+ * holds (and why), so the whole list is refused and the last-known-good ranges stay in use.
+ */
+export function refuseHostileEntries(source: string, what: string, cidrs: Iterable<string>): void {
+  const bad: string[] = [];
+  let count = 0;
+  for (const cidr of cidrs) {
+    const problem = feedEntryProblem(cidr);
+    if (problem === undefined) continue;
+    count++;
+    if (bad.length < 3) bad.push(`${JSON.stringify(cidr.slice(0, 64))} ${problem}`);
+  }
+  if (count > 0)
+    throw new SourceError(
+      source,
+      `${what} was refused: ${bad.join('; ')}${count > bad.length ? ` (and ${count - bad.length} more)` : ''}. A CloudFront origin-facing list never holds such an entry; keeping the last-known-good ranges.`,
+      { awsCode: 'HostileRangeList' },
+    );
+}

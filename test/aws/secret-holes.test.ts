@@ -1,0 +1,167 @@
+/**
+ * The Secrets Manager fail-open holes of issue 9, over the wire with the real SDK v3 client
+ * against the local endpoint: a JSON secret read without `jsonKey`, a bad `AWSPENDING` that
+ * froze every load, and `maxStaleMs` during an outage.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  createOriginVerifier,
+  NotReadyError,
+  type OriginVerifier,
+  type SecretsManagerOptions,
+} from '../../packages/core/src/index.js';
+import { secretsManagerSource } from '../../packages/core/src/sources/secrets-manager.js';
+import { load, loadError, useLocalAws, waitFor } from './support.js';
+
+const V1 = 'origin-verify-V1-7f3a9c2e4b6d8f10';
+const V2 = 'origin-verify-V2-a1b2c3d4e5f60718';
+const V3 = 'origin-verify-V3-99887766554433aa';
+const CF_ID = 'eXAmPlEbIK6UQ6FXVQfxbTC1rZvq8J3Y4H6m2lqqvB3WqLz0PlkVXw==';
+const CF_RANGES = ['130.176.0.0/17'];
+
+const localAws = useLocalAws();
+let counter = 0;
+const verifiers: OriginVerifier[] = [];
+
+const secretName = () => `prod/holes/origin-verify-${++counter}`;
+
+function verifier(options: Omit<SecretsManagerOptions, 'ranges'>): OriginVerifier {
+  const v = createOriginVerifier({ ranges: CF_RANGES, timeoutMs: 2_000, ...options });
+  verifiers.push(v);
+  return v;
+}
+
+function reasonFor(v: OriginVerifier, secret: string): string {
+  return v.verify({
+    remoteAddress: '10.0.1.15',
+    headers: {
+      'x-forwarded-for': '198.51.100.23, 130.176.12.34',
+      'x-amz-cf-id': CF_ID,
+      'x-origin-verify': secret,
+    },
+  }).reason;
+}
+
+afterEach(async () => {
+  await Promise.all(verifiers.splice(0).map((v) => v.close()));
+});
+
+describe('a JSON secret read without jsonKey', () => {
+  it("fails the load naming the keys and the jsonKey option, never a value (AWS's rotation sample shape)", async () => {
+    const id = secretName();
+    localAws().secrets.put(id, '', { json: { HEADERVALUE: V1, note: V2 } });
+
+    const error = await loadError(secretsManagerSource({ secretId: id, timeoutMs: 2_000 }));
+
+    expect(error.message).toContain('is a JSON object (keys: "HEADERVALUE", "note")');
+    expect(error.message).toContain('`jsonKey`');
+    expect(error.message).not.toContain(V1);
+    expect(error.message).not.toContain(V2);
+  });
+
+  it('makes ready() reject instead of succeeding and then denying every request', async () => {
+    const id = secretName();
+    localAws().secrets.put(id, '', { json: { HEADERVALUE: V1 } });
+    const v = verifier({ secretId: id });
+
+    const error = await v.ready().catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(NotReadyError);
+    expect(String((error as Error).message)).toMatch(
+      /JSON object \(keys: "HEADERVALUE"\).*jsonKey/,
+    );
+    expect(String((error as Error).message)).not.toContain(V1);
+    // With jsonKey set, the same secret works.
+    const fixed = verifier({ secretId: id, jsonKey: 'HEADERVALUE' });
+    await fixed.ready();
+    expect(reasonFor(fixed, V1)).toBe('verified');
+  });
+
+  it('still reads a plain value that merely starts with a brace', async () => {
+    const id = secretName();
+    const value = '{origin-verify-not-json-0123456789';
+    localAws().secrets.put(id, value);
+    const snapshot = await load(secretsManagerSource({ secretId: id, timeoutMs: 2_000 }));
+    expect(snapshot.values.map((v) => v.value)).toEqual([value]);
+  });
+});
+
+describe('a bad AWSPENDING no longer freezes the guard', () => {
+  it.each([
+    ['blank', '   '],
+    ['JSON-object (no jsonKey)', '{"HEADERVALUE":"origin-verify-pending-0123456789"}'],
+    ['too short', 'short'],
+    ['with a space', 'origin verify pending 0123456789'],
+  ])('skips an %s AWSPENDING, reports it, and keeps loading the others', async (_label, bad) => {
+    // Arrange: current V1, previous V2... then a failed rotation leaves a bad AWSPENDING.
+    const id = secretName();
+    localAws().secrets.put(id, V2);
+    localAws().secrets.put(id, V1);
+    localAws().secrets.stagePending(id, bad);
+    const errors: Error[] = [];
+    const v = verifier({ secretId: id, onSourceError: (e) => errors.push(e) });
+
+    // Act
+    await v.ready();
+
+    // Assert: current and previous accepted; the skip is reported once, in stats too.
+    expect(reasonFor(v, V1)).toBe('verified');
+    expect(reasonFor(v, V2)).toBe('verified');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.message).toMatch(/stage AWSPENDING.*Stage AWSPENDING is skipped/);
+    expect(v.stats().sources.secret.skipped).toEqual([
+      { code: 'SkippedStage', message: errors[0]?.message },
+    ]);
+    if (bad.trim() !== '') expect(JSON.stringify(v.stats())).not.toContain(bad);
+
+    // A later rotation is picked up (the load no longer fails as a whole).
+    localAws().secrets.rotate(id, V3);
+    await v.check({
+      remoteAddress: '10.0.1.15',
+      headers: {
+        'x-forwarded-for': '198.51.100.23, 130.176.12.34',
+        'x-amz-cf-id': CF_ID,
+        'x-origin-verify': V3,
+      },
+    });
+    expect(reasonFor(v, V3)).toBe('verified');
+    expect(v.stats().sources.secret.skipped).toEqual([]);
+  });
+
+  it('still fails the load when AWSCURRENT itself is unusable', async () => {
+    const id = secretName();
+    localAws().secrets.put(id, 'short');
+    const error = await loadError(secretsManagerSource({ secretId: id, timeoutMs: 2_000 }));
+    expect(error.message).toMatch(/stage AWSCURRENT.*not a usable header value/);
+  });
+});
+
+describe('maxStaleMs', () => {
+  it('denies with secret-unavailable once no secret load succeeded for maxStaleMs, and recovers', async () => {
+    // Arrange
+    const id = secretName();
+    localAws().secrets.put(id, V1);
+    const v = verifier({
+      secretId: id,
+      secretRefreshMs: 1_000,
+      maxStaleMs: 2_000,
+      refreshJitter: 0,
+      timeoutMs: 200,
+    });
+    await v.ready();
+    expect(reasonFor(v, V1)).toBe('verified');
+
+    // Act: Secrets Manager goes down for good.
+    localAws().faults.set({ outage: 'error', actions: ['secretsmanager'] });
+
+    // Assert: the value expires (denied as secret-unavailable, not accepted forever).
+    expect(await waitFor(() => v.stats().sources.secret.expired, 10_000)).toBe(true);
+    expect(reasonFor(v, V1)).toBe('secret-unavailable');
+    expect(v.isReady).toBe(false);
+
+    // Recovery: the next successful load restores the value.
+    localAws().faults.clear();
+    expect(await waitFor(() => reasonFor(v, V1) === 'verified', 10_000)).toBe(true);
+    expect(v.stats().sources.secret.expired).toBe(false);
+  });
+});
