@@ -5,6 +5,11 @@
  */
 
 export type { LocalEc2, LocalPrefixListInfo, LocalPrefixListOptions } from './ec2.js';
+export type {
+  LocalSecurityGroupInput,
+  LocalSecurityGroupRuleInput,
+  LocalSecurityGroups,
+} from './ec2-security-groups.js';
 export { setEnv } from './env.js';
 export {
   CLOUDFRONT_ORIGIN_FACING_V4,
@@ -37,3 +42,4 @@ export {
   type LocalFaults,
   startLocalAws,
 } from './server.js';
+export type { LocalServiceQuotas } from './service-quotas.js';

@@ -17,6 +17,12 @@ import {
   SecretsManagerService,
   secretsManagerError,
 } from './secrets-manager.js';
+import {
+  type LocalServiceQuotas,
+  SERVICE_QUOTAS_TARGET,
+  ServiceQuotasService,
+  serviceQuotasError,
+} from './service-quotas.js';
 
 /** Names of the two AWS-managed CloudFront origin-facing prefix lists. */
 export const CLOUDFRONT_PREFIX_LIST_V4 = 'com.amazonaws.global.cloudfront.origin-facing';
@@ -116,6 +122,8 @@ export interface LocalAws {
   readonly ec2: LocalEc2;
   readonly ipRanges: LocalIpRanges;
   readonly faults: LocalFaults;
+  /** Service Quotas `GetServiceQuota` (action `servicequotas.GetServiceQuota`). */
+  readonly serviceQuotas: LocalServiceQuotas;
   /** Calls received per action since the last `resetCalls()` (faulted calls and retries included). */
   readonly calls: Readonly<Record<string, number>>;
   /** Calls received for `action`; with no argument, all calls. */
@@ -131,7 +139,7 @@ export interface LocalAws {
 
 interface Routed {
   readonly action: string;
-  readonly service: 'secretsmanager' | 'ec2' | 'ip-ranges';
+  readonly service: 'secretsmanager' | 'ec2' | 'ip-ranges' | 'servicequotas';
   readonly run: () => Reply;
 }
 
@@ -152,6 +160,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
   const ec2 = new Ec2Service(region);
   const seed = options.seed ?? true;
   const ipRanges = new IpRangesService(seed);
+  const serviceQuotas = new ServiceQuotasService(region, options.accountId ?? '123456789012');
   if (seed) {
     ec2.setPrefixList(CLOUDFRONT_PREFIX_LIST_V4, CLOUDFRONT_ORIGIN_FACING_V4);
     ec2.setPrefixList(CLOUDFRONT_PREFIX_LIST_V6, CLOUDFRONT_ORIGIN_FACING_V6);
@@ -208,6 +217,10 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
               requestId,
               500,
             );
+      case 'servicequotas':
+        return kind === 'throttle'
+          ? serviceQuotasError('TooManyRequestsException', 'Rate exceeded', requestId, 400)
+          : serviceQuotasError('ServiceException', 'Internal error', requestId, 500);
       case 'ec2':
         return kind === 'throttle'
           ? ec2Error('RequestLimitExceeded', 'Request limit exceeded.', requestId, 503)
@@ -266,6 +279,13 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       const dot = target.indexOf('.');
       const prefix = dot < 0 ? '' : target.slice(0, dot);
       const operation = dot < 0 ? target : target.slice(dot + 1);
+      if (prefix === SERVICE_QUOTAS_TARGET) {
+        return {
+          action: `servicequotas.${operation}`,
+          service: 'servicequotas',
+          run: () => serviceQuotas.handle(operation, body, requestId),
+        };
+      }
       if (prefix !== 'secretsmanager') {
         return secretsManagerError(
           'UnknownOperationException',
@@ -426,6 +446,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     ec2,
     ipRanges,
     faults: faultsApi,
+    serviceQuotas,
     get calls() {
       return Object.fromEntries(counts);
     },
