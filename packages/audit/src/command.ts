@@ -29,6 +29,7 @@ Options:
   --header <name>         header name (default ${DEFAULTS.headerName})
   --region <region>       AWS region of the ALB (default: AWS_REGION / profile)
   --probe                 request the ALB's DNS name without the header
+  --probe-address <ip>    connect the probe to this address instead of DNS
   --probe-timeout <ms>    timeout of each probe request (default ${DEFAULTS.probeTimeoutMs})
   --json                  print the report as JSON (schemaVersion 1)
   -h, --help              show this help
@@ -69,6 +70,7 @@ export async function runCommand(argv: readonly string[], io: CommandIo): Promis
       headerName: values.header,
       region: values.region,
       probe: values.probe === true,
+      probeAddress: values['probe-address'],
       probeTimeoutMs,
     });
     if (values.json === true) io.stdout.write(`${JSON.stringify(toJson(report), null, 2)}\n`);
@@ -103,6 +105,7 @@ function parse(argv: readonly string[]) {
       region: { type: 'string' },
       probe: { type: 'boolean' },
       'probe-timeout': { type: 'string' },
+      'probe-address': { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },

@@ -2,6 +2,8 @@
  * Audit options: types, validation, resolution (once).
  * @module
  */
+
+import { isIP } from 'node:net';
 import type { CloudFrontClient } from '@aws-sdk/client-cloudfront';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -40,6 +42,8 @@ export interface AuditOptions {
   readonly region?: string;
   /** Request the ALB's DNS name without the header. Defaults to `false`. */
   readonly probe?: boolean;
+  /** Connect the probe to this IP address instead of resolving the ALB's DNS name (e.g. one ALB node). Defaults to DNS. */
+  readonly probeAddress?: string;
   /** Timeout of each probe request in ms. Defaults to `3000`. */
   readonly probeTimeoutMs?: number;
   /** SDK attempts per call (throttling is retried, then the check is SKIPPED). Defaults to the SDK's `3`. */
@@ -58,6 +62,7 @@ export interface ResolvedAuditOptions {
   readonly region: string | undefined;
   readonly probe: boolean;
   readonly probeTimeoutMs: number;
+  readonly probeAddress: string | undefined;
   readonly maxAttempts: number | undefined;
   readonly clients: AuditClients;
 }
@@ -89,6 +94,9 @@ export function resolveOptions(options: Readonly<AuditOptions>): ResolvedAuditOp
   const probeTimeoutMs = options.probeTimeoutMs ?? DEFAULTS.probeTimeoutMs;
   if (!Number.isInteger(probeTimeoutMs) || probeTimeoutMs < 50 || probeTimeoutMs > 60_000)
     bad('probeTimeoutMs', 'must be an integer between 50 and 60000 (ms)');
+  const probeAddress = text('probeAddress', options.probeAddress);
+  if (probeAddress !== undefined && isIP(probeAddress) === 0)
+    bad('probeAddress', 'must be an IPv4 or IPv6 address');
   const maxAttempts = options.maxAttempts;
   if (
     maxAttempts !== undefined &&
@@ -104,6 +112,7 @@ export function resolveOptions(options: Readonly<AuditOptions>): ResolvedAuditOp
     region: text('region', options.region),
     probe: options.probe === true,
     probeTimeoutMs,
+    probeAddress,
     maxAttempts,
     clients: options.clients ?? {},
   };

@@ -70,7 +70,9 @@ export async function gatherSnapshot(options: ResolvedAuditOptions): Promise<Acc
       const urls = probeUrls(loadBalancer.dnsName, listeners.ok ? listeners.value : undefined);
       probes = {
         ok: true,
-        value: await Promise.all(urls.map((u) => probeUrl(u, options.probeTimeoutMs))),
+        value: await Promise.all(
+          urls.map((u) => probeUrl(u, options.probeTimeoutMs, options.probeAddress)),
+        ),
       };
     }
     return {

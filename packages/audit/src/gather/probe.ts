@@ -4,10 +4,23 @@
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { isIP, type LookupFunction } from 'node:net';
 import type { ListenerInfo, ProbeResult } from '../types.js';
 
-/** GET `url` without any origin header; bounded by `timeoutMs`. Never throws. */
-export function probeUrl(url: string, timeoutMs: number): Promise<ProbeResult> {
+/** A DNS lookup that answers `address` for every name (like curl's `--resolve`). */
+function fixedLookup(address: string): LookupFunction {
+  const family = isIP(address);
+  return (_hostname, options, callback) => {
+    if (options.all === true) callback(null, [{ address, family }]);
+    else callback(null, address, family);
+  };
+}
+
+/**
+ * GET `url` without any origin header; bounded by `timeoutMs`. With `address`, connect there
+ * instead of resolving the host (the Host header and SNI keep the DNS name). Never throws.
+ */
+export function probeUrl(url: string, timeoutMs: number, address?: string): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const send = url.startsWith('https:') ? httpsRequest : httpRequest;
     let done = false;
@@ -23,6 +36,7 @@ export function probeUrl(url: string, timeoutMs: number): Promise<ProbeResult> {
         agent: false,
         timeout: timeoutMs,
         headers: { 'user-agent': 'cdn-origin-guard-audit-probe' },
+        ...(address === undefined ? {} : { lookup: fixedLookup(address) }),
         // The ALB's certificate names the site, not the ALB's DNS name: the probe asks only
         // whether anything is served, so it does not verify the certificate.
         rejectUnauthorized: false,
