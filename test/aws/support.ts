@@ -1,6 +1,7 @@
 /** Helpers shared by the over-the-wire source tests. */
-import { expect } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
 import { SourceError } from '../../packages/core/src/errors.js';
+import { type LocalAws, setEnv, startLocalAws } from '../aws-local/index.js';
 
 /** Anything with the sources' `load(signal)`. */
 interface Loadable<T> {
@@ -36,3 +37,54 @@ export async function waitFor(condition: () => boolean, ms = 1_000): Promise<boo
 
 /** A sorted copy, for order-insensitive comparisons. */
 export const sorted = (list: readonly string[]): string[] => [...list].sort();
+
+/** The local endpoint and one SDK client, as {@link useLocalAwsClient} sets them up. */
+export interface LocalAwsWithClient<C> {
+  readonly aws: LocalAws;
+  readonly client: C;
+}
+
+/**
+ * For a test file: start the local endpoint (signed calls only) with its variables in
+ * `process.env`, build one SDK client from that environment alone (endpoint, region and
+ * credentials, as in Lambda), clear faults and counters before each test, and tear down.
+ */
+export function useLocalAwsClient<C extends { destroy(): void }>(
+  makeClient: () => C,
+): LocalAwsWithClient<C> {
+  let aws: LocalAws | undefined;
+  let client: C | undefined;
+  let restoreEnv: (() => void) | undefined;
+  beforeAll(async () => {
+    aws = await startLocalAws({ requireAccessKeyId: 'test' });
+    restoreEnv = setEnv(aws.env());
+    client = makeClient();
+  });
+  afterAll(async () => {
+    client?.destroy();
+    restoreEnv?.();
+    await aws?.close();
+  });
+  beforeEach(() => {
+    aws?.faults.clear();
+    aws?.resetCalls();
+  });
+  return {
+    get aws() {
+      if (aws === undefined) throw new Error('useLocalAwsClient: used outside a test');
+      return aws;
+    },
+    get client() {
+      if (client === undefined) throw new Error('useLocalAwsClient: used outside a test');
+      return client;
+    },
+  };
+}
+
+/** `'ok'` when the call succeeds, else the error's name (the SDK's exception name). */
+export function errorName(promise: Promise<unknown>): Promise<string> {
+  return promise.then(
+    () => 'ok',
+    (e: unknown) => (e as Error).name,
+  );
+}
