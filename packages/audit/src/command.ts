@@ -3,7 +3,6 @@
  * @module
  */
 import { parseArgs } from 'node:util';
-import { runAudit } from './audit.js';
 import { DEFAULTS } from './constants.js';
 import { AuditError } from './errors.js';
 import { toJson } from './report/json.js';
@@ -62,6 +61,8 @@ export async function runCommand(argv: readonly string[], io: CommandIo): Promis
   const probeTimeoutMs =
     values['probe-timeout'] === undefined ? undefined : Number(values['probe-timeout']);
   try {
+    // Loaded only now: the SDK clients take a while to load, and --help or a usage error need none.
+    const { runAudit } = await import('./audit.js');
     const report = await runAudit({
       loadBalancer: values.alb,
       distributionIds: values.distribution,
