@@ -4,6 +4,7 @@
  * @module
  */
 import { jsonReply, type Reply } from './reply.js';
+import { secretsManagerError } from './secrets-manager.js';
 
 /** The X-Amz-Target prefix of Service Quotas. */
 export const SERVICE_QUOTAS_TARGET = 'ServiceQuotasV20190624';
@@ -105,14 +106,5 @@ export class ServiceQuotasService implements LocalServiceQuotas {
   }
 }
 
-/** An AWS JSON 1.1 error reply, as Service Quotas sends it. */
-export function serviceQuotasError(
-  type: string,
-  message: string,
-  requestId: string,
-  status = 400,
-): Reply {
-  const reply = jsonReply(status, { __type: type, message }, requestId);
-  reply.headers['x-amzn-errortype'] = type;
-  return reply;
-}
+/** An AWS JSON 1.1 error reply: the same shape for every JSON 1.1 service. */
+export const serviceQuotasError = secretsManagerError;
