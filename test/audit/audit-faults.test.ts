@@ -51,6 +51,27 @@ describe('audit faults', () => {
     expect(report.exitCode).toBe(0);
   });
 
+  it('access denied on DescribeRules skips the rule checks; the security groups are checked on the default ports', async () => {
+    const a = await correctAccount();
+    a.aws.faults.set({ accessDenied: true, actions: ['elbv2.DescribeRules'] });
+
+    const report = await auditOf(a);
+
+    for (const id of ['listener-rules', 'alb-rule-values']) {
+      expect(check(report, id)?.skipped).toMatchObject({
+        reason: 'access-denied',
+        missingAction: 'elasticloadbalancing:DescribeRules',
+      });
+    }
+    const groups = check(report, 'security-groups');
+    expect(groups?.status).toBe('WARN');
+    expect(groups?.findings[0]?.message).toMatch(
+      /^Listener ports unknown .*checked ports 80, 443 only/,
+    );
+    expect(check(report, 'alb-attributes')?.status).toBe('PASS');
+    expect(report.exitCode).toBe(0);
+  });
+
   it('access denied on the secret skips the secret checks and says the header was not compared', async () => {
     const a = await correctAccount();
     a.aws.secrets.deny(a.scenario.secretId);

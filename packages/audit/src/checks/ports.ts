@@ -11,14 +11,21 @@ export function coversPort(rule: SecurityGroupRuleInfo, port: number): boolean {
   return rule.fromPort <= port && port <= rule.toPort;
 }
 
-/** The listener ports `rule` opens, ascending. */
-export function openedPorts(
-  rule: SecurityGroupRuleInfo,
-  listeners: readonly ListenerInfo[],
-): number[] {
-  const ports = new Set<number>();
-  for (const l of listeners) if (coversPort(rule, l.port)) ports.add(l.port);
-  return [...ports].sort((a, b) => a - b);
+/**
+ * The ports CloudFront reaches an ALB on when the listeners cannot be read: the default HTTPS
+ * and HTTP origin ports.
+ */
+export const DEFAULT_ORIGIN_PORTS: readonly number[] = [443, 80];
+
+/** The listener ports, or {@link DEFAULT_ORIGIN_PORTS} when the listeners are unknown. */
+export function listenerPorts(listeners: readonly ListenerInfo[] | undefined): number[] {
+  if (listeners === undefined) return [...DEFAULT_ORIGIN_PORTS].sort((a, b) => a - b);
+  return [...new Set(listeners.map((l) => l.port))].sort((a, b) => a - b);
+}
+
+/** The `ports` that `rule` opens, ascending. */
+export function openedPorts(rule: SecurityGroupRuleInfo, ports: readonly number[]): number[] {
+  return ports.filter((p) => coversPort(rule, p)).sort((a, b) => a - b);
 }
 
 /** `sgr-1 (sg-1)` for messages. */
