@@ -116,4 +116,21 @@ describe('audit of scenario accounts', () => {
     expect(found.account.aws.callCount('cloudfront.GetDistribution')).toBe(1);
     expect(found.account.aws.callCount('cloudfront.ListDistributions')).toBe(0);
   });
+
+  it('compares the value under --json-key of a JSON secret', async () => {
+    account = await openAccount(['header-drift'], { jsonKey: 'header' });
+    const options = { loadBalancer: account.scenario.albName, secretId: account.scenario.secretId };
+
+    const withKey = byId(await runAudit({ ...options, jsonKey: 'header' }));
+    expect(withKey['cloudfront-distribution']?.findings[0]?.message).toMatch(
+      /equal to AWSPREVIOUS only/,
+    );
+    expect(withKey['alb-rule-values']?.findings[0]?.evidence).toMatchObject({
+      accepts: ['AWSPREVIOUS'],
+    });
+
+    // Without the key the whole JSON text is compared, which nothing sends.
+    const withoutKey = byId(await runAudit(options));
+    expect(withoutKey['cloudfront-distribution']?.findings[0]?.message).toMatch(/matches no stage/);
+  });
 });

@@ -72,6 +72,8 @@ export interface AccountOptions {
   readonly port?: number;
   /** Defaults to `story-alb`. */
   readonly albName?: string;
+  /** Store the secret as JSON with the value under this key (the guard's `jsonKey`). Defaults to a plain string. */
+  readonly jsonKey?: string;
 }
 
 const HEADER = 'X-Origin-Verify';
@@ -103,8 +105,10 @@ export function buildAccount(aws: LocalAws, options: AccountOptions): Scenario {
   // Secrets Manager: rotated 10 days ago on a 30-day schedule by a rotation function.
   const oldValue = randomBytes(32).toString('base64url');
   const value = randomBytes(32).toString('base64url');
-  aws.secrets.put(secretId, oldValue);
-  aws.secrets.put(secretId, value);
+  const stored = (v: string) =>
+    options.jsonKey === undefined ? v : { [options.jsonKey]: v, note: 'other keys are kept' };
+  aws.secrets.put(secretId, stored(oldValue));
+  aws.secrets.put(secretId, stored(value));
   aws.secrets.setRotation(secretId, {
     enabled: true,
     lambdaArn: 'arn:aws:lambda:us-east-1:123456789012:function:cdn-origin-guard-rotation',

@@ -4,7 +4,7 @@
  * @module
  */
 import { type LocalAws, setEnv, startLocalAws } from '../aws-local/index.js';
-import { buildAccount, type Hole, type Scenario } from './scenarios.js';
+import { type AccountOptions, buildAccount, type Hole, type Scenario } from './scenarios.js';
 import { type ProbeTarget, startProbeTarget } from './target.js';
 
 /** A running account. */
@@ -23,10 +23,13 @@ export interface Account {
  * Start a local endpoint and a probe target (200 when the direct-reachability hole is open,
  * the ALB's fixed 403 otherwise), build the account, point `process.env` at it.
  */
-export async function openAccount(holes: readonly Hole[]): Promise<Account> {
+export async function openAccount(
+  holes: readonly Hole[],
+  options: Omit<AccountOptions, 'holes' | 'port'> = {},
+): Promise<Account> {
   const aws = await startLocalAws();
   const target = await startProbeTarget(holes.includes('direct-reachability') ? 200 : 403);
-  const scenario = buildAccount(aws, { holes, port: target.port });
+  const scenario = buildAccount(aws, { ...options, holes, port: target.port });
   const env = {
     ...aws.env(),
     AWS_ENDPOINT_URL: aws.url,
