@@ -15,6 +15,9 @@ export type {
 export type { LocalEc2, LocalPrefixListInfo, LocalPrefixListOptions } from './ec2.js';
 export {
   DEFAULT_ALB_ATTRIBUTES,
+  fixedResponse,
+  forward,
+  httpHeaderCondition,
   type LocalAlbRequest,
   type LocalElbv2,
   type LocalListenerSpec,
