@@ -37,6 +37,28 @@ export const DEFAULT_ALB_ATTRIBUTES: Readonly<Record<string, string>> = Object.f
   'waf.fail_open.enabled': 'false',
 });
 
+/** Fixture builder: a `fixed-response` action (the deny an origin-verify setup ends with). */
+export function fixedResponse(statusCode = '403', messageBody = 'Forbidden'): Action {
+  return {
+    Type: 'fixed-response',
+    FixedResponseConfig: {
+      StatusCode: statusCode,
+      ContentType: 'text/plain',
+      MessageBody: messageBody,
+    },
+  };
+}
+
+/** Fixture builder: a `forward` action to one target group. */
+export function forward(targetGroupArn: string): Action {
+  return { Type: 'forward', TargetGroupArn: targetGroupArn };
+}
+
+/** Fixture builder: an `http-header` condition. */
+export function httpHeaderCondition(name: string, values: readonly string[]): RuleCondition {
+  return { Field: 'http-header', HttpHeaderConfig: { HttpHeaderName: name, Values: [...values] } };
+}
+
 /** A load balancer to create with {@link LocalElbv2.addLoadBalancer}. */
 export interface LocalLoadBalancerSpec {
   readonly name: string;
@@ -437,6 +459,15 @@ export class Elbv2Service implements LocalElbv2 {
           'Conditions cannot be specified for the default rule',
         );
       const conditions = decodedList(input.Conditions) as RuleCondition[];
+      // DescribeRules reports path/host conditions both ways; ModifyRule takes only one.
+      for (const c of conditions) {
+        const hasConfig = Object.keys(c).some((k) => k.endsWith('Config'));
+        if (hasConfig && c.Values !== undefined)
+          throw new Elbv2Error(
+            'ValidationError',
+            `A condition cannot have both 'Values' and a '${c.Field}' config`,
+          );
+      }
       validateConditions(conditions);
       r.conditions = conditions;
     }

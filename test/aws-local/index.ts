@@ -20,6 +20,9 @@ export type {
 } from './ec2-security-groups.js';
 export {
   DEFAULT_ALB_ATTRIBUTES,
+  fixedResponse,
+  forward,
+  httpHeaderCondition,
   type LocalAlbRequest,
   type LocalElbv2,
   type LocalListenerSpec,

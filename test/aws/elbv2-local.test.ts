@@ -12,6 +12,7 @@ import {
   ModifyRuleCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { describe, expect, it } from 'vitest';
+import { fixedResponse, forward, httpHeaderCondition } from '../aws-local/index.js';
 import { errorName, useLocalAwsClient } from './support.js';
 
 const HEADER = 'X-Origin-Verify';
@@ -31,23 +32,12 @@ function account() {
   });
   const listener = local.aws.elbv2.addListener(lb.arn, {
     port: 443,
-    defaultActions: [
-      {
-        Type: 'fixed-response',
-        FixedResponseConfig: {
-          StatusCode: '403',
-          ContentType: 'text/plain',
-          MessageBody: 'Forbidden',
-        },
-      },
-    ],
+    defaultActions: [fixedResponse()],
   });
   const rule = local.aws.elbv2.addRule(listener.arn, {
     priority: 10,
-    conditions: [
-      { Field: 'http-header', HttpHeaderConfig: { HttpHeaderName: HEADER, Values: ['v1'] } },
-    ],
-    actions: [{ Type: 'forward', TargetGroupArn: TG, Order: 1 }],
+    conditions: [httpHeaderCondition(HEADER, ['v1'])],
+    actions: [{ ...forward(TG), Order: 1 }],
   });
   const redirect = local.aws.elbv2.addRule(listener.arn, {
     priority: 5,

@@ -38,41 +38,65 @@ export async function waitFor(condition: () => boolean, ms = 1_000): Promise<boo
 /** A sorted copy, for order-insensitive comparisons. */
 export const sorted = (list: readonly string[]): string[] => [...list].sort();
 
-/** The local endpoint and one SDK client, as {@link useLocalAwsClient} sets them up. */
-export interface LocalAwsWithClient<C> {
+/** The local endpoint, as {@link useLocalAws} sets it up. */
+export interface UsedLocalAws {
   readonly aws: LocalAws;
-  readonly client: C;
 }
 
 /**
- * For a test file: start the local endpoint (signed calls only) with its variables in
- * `process.env`, build one SDK client from that environment alone (endpoint, region and
- * credentials, as in Lambda), clear faults and counters before each test, and tear down.
+ * For a test file: start the local endpoint (signed calls only) before the tests, clear its
+ * faults and counters before each test (and run `beforeEachTest`), close it after.
+ * With `env`, its variables are in `process.env` meanwhile (endpoint, region, credentials).
  */
-export function useLocalAwsClient<C extends { destroy(): void }>(
-  makeClient: () => C,
-): LocalAwsWithClient<C> {
+export function useLocalAws(
+  options: { readonly env?: boolean; readonly beforeEachTest?: (aws: LocalAws) => void } = {},
+): UsedLocalAws {
   let aws: LocalAws | undefined;
-  let client: C | undefined;
   let restoreEnv: (() => void) | undefined;
   beforeAll(async () => {
     aws = await startLocalAws({ requireAccessKeyId: 'test' });
-    restoreEnv = setEnv(aws.env());
-    client = makeClient();
+    if (options.env === true) restoreEnv = setEnv(aws.env());
   });
   afterAll(async () => {
-    client?.destroy();
     restoreEnv?.();
     await aws?.close();
   });
   beforeEach(() => {
     aws?.faults.clear();
     aws?.resetCalls();
+    if (aws !== undefined) options.beforeEachTest?.(aws);
   });
   return {
     get aws() {
-      if (aws === undefined) throw new Error('useLocalAwsClient: used outside a test');
+      if (aws === undefined) throw new Error('useLocalAws: used outside a test');
       return aws;
+    },
+  };
+}
+
+/** The local endpoint and one SDK client, as {@link useLocalAwsClient} sets them up. */
+export interface LocalAwsWithClient<C> extends UsedLocalAws {
+  readonly client: C;
+}
+
+/**
+ * {@link useLocalAws} with its variables in `process.env`, and one SDK client built from that
+ * environment alone (endpoint, region and credentials, as in Lambda), destroyed after.
+ */
+export function useLocalAwsClient<C extends { destroy(): void }>(
+  makeClient: () => C,
+): LocalAwsWithClient<C> {
+  const used = useLocalAws({ env: true });
+  let client: C | undefined;
+  beforeAll(() => {
+    client = makeClient();
+  });
+  afterAll(() => {
+    client?.destroy();
+  });
+  return {
+    get aws() {
+      return used.aws;
     },
     get client() {
       if (client === undefined) throw new Error('useLocalAwsClient: used outside a test');
