@@ -17,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import type { Decision } from '@cdn-origin-guard/core';
 import { createApp } from '../examples/express/src/app.js';
 import { CLOUDFRONT_ORIGIN_FACING_V4, startLocalAws } from '../test/aws-local/index.js';
+import { auditDemo } from './demo/audit.js';
 
 const SECRET_ID = 'prod/cloudfront/origin-verify';
 const tty = process.stdout.isTTY;
@@ -158,6 +159,7 @@ async function main(): Promise<void> {
   };
 
   console.log(bold('cdn-origin-guard demo'));
+  await auditDemo();
   console.log(
     dim(
       `local AWS endpoint ${aws.url} (Secrets Manager + EC2), secret ${SECRET_ID} = ${masked(current)} (AWSCURRENT)`,

@@ -27,5 +27,11 @@ describe('npm run demo', () => {
       /rotation: CloudFront switched to AWSPENDING .* 200 +ALLOWED +verified \(AWSPENDING\)/,
     );
     expect(result.stdout).toContain('every decision as designed');
+    // The audit runs before the attack table: five holes in the story's account, none once fixed.
+    expect(result.stdout).toContain('5 of 5 holes found');
+    expect(result.stdout).toContain('all 8 checks PASS');
+    expect(result.stdout.indexOf('all 8 checks PASS')).toBeLessThan(
+      result.stdout.indexOf('Enforce mode'),
+    );
   }, 120_000);
 });

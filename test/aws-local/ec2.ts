@@ -5,6 +5,11 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
+import {
+  type LocalSecurityGroups,
+  type QueryTools,
+  SecurityGroupStore,
+} from './ec2-security-groups.js';
 import { escapeXml, type Reply, xmlReply } from './reply.js';
 
 const NAMESPACE = 'http://ec2.amazonaws.com/doc/2016-11-15/';
@@ -24,6 +29,11 @@ export interface LocalPrefixListOptions {
   readonly addressFamily?: 'IPv4' | 'IPv6';
   /** Owner id. Defaults to `AWS` (an AWS-managed list). */
   readonly ownerId?: string;
+  /**
+   * `MaxEntries`, the list's weight against a security group's rules quota. Defaults to the
+   * number of entries (never below the list's earlier max entries).
+   */
+  readonly maxEntries?: number;
 }
 
 /** A read-only view of a stored prefix list. */
@@ -52,6 +62,8 @@ export interface LocalEc2 {
   removePrefixList(name: string): boolean;
   /** Answer `UnauthorizedOperation` (403) to every EC2 call (`false` undoes it). */
   deny(denied?: boolean): void;
+  /** Security groups answered by `DescribeSecurityGroups` / `DescribeSecurityGroupRules`. */
+  readonly securityGroups: LocalSecurityGroups;
 }
 
 interface StoredPrefixList {
@@ -84,6 +96,7 @@ export class Ec2Service implements LocalEc2 {
   readonly #byId = new Map<string, StoredPrefixList>();
   readonly #region: string;
   #denied = false;
+  readonly securityGroups = new SecurityGroupStore();
 
   constructor(region: string) {
     this.#region = region;
@@ -109,7 +122,7 @@ export class Ec2Service implements LocalEc2 {
         addressFamily: family,
         ownerId: options.ownerId ?? 'AWS',
         version: 1,
-        maxEntries: Math.max(entries.length, 1),
+        maxEntries: options.maxEntries ?? Math.max(entries.length, 1),
         omitVersion: options.omitVersion ?? false,
         omitMaxEntries: options.omitMaxEntries ?? false,
         state: 'create-complete',
@@ -130,6 +143,7 @@ export class Ec2Service implements LocalEc2 {
     if (options.ownerId !== undefined) list.ownerId = options.ownerId;
     if (options.omitVersion !== undefined) list.omitVersion = options.omitVersion;
     if (options.omitMaxEntries !== undefined) list.omitMaxEntries = options.omitMaxEntries;
+    if (options.maxEntries !== undefined) list.maxEntries = options.maxEntries;
     const current = list.history.get(list.version) ?? [];
     if (!sameSet(current, entries)) {
       list.version += 1;
@@ -182,6 +196,14 @@ export class Ec2Service implements LocalEc2 {
           return xmlReply(200, this.#describe(params, requestId), requestId);
         case 'GetManagedPrefixListEntries':
           return xmlReply(200, this.#entries(params, requestId), requestId);
+        case 'DescribeSecurityGroups':
+        case 'DescribeSecurityGroupRules': {
+          const inner =
+            action === 'DescribeSecurityGroups'
+              ? this.securityGroups.describeGroups(params, QUERY_TOOLS)
+              : this.securityGroups.describeRules(params, QUERY_TOOLS);
+          return xmlReply(200, envelope(`${action}Response`, requestId, inner), requestId);
+        }
         case '':
           throw new Ec2Error('MissingAction', 'The request must contain the parameter Action.');
         default:
@@ -305,6 +327,16 @@ export class Ec2Service implements LocalEc2 {
     );
   }
 }
+
+const QUERY_TOOLS: QueryTools = {
+  indexed,
+  filters: parseFilters,
+  page: (token, total, maxResults, scope) => page(token, total, maxResults, scope),
+  maxResults: parseMaxResults,
+  fail(code, message) {
+    throw new Ec2Error(code, message);
+  },
+};
 
 const FILTER_FIELDS: Record<string, ((list: StoredPrefixList) => string) | undefined> = {
   'prefix-list-name': (list) => list.name,

@@ -1,10 +1,35 @@
 /**
  * A local AWS-protocol endpoint for tests, the demo and load/soak runs: Secrets Manager,
- * EC2 managed prefix lists and ip-ranges.json on one 127.0.0.1 server. No network access.
+ * EC2 managed prefix lists, CloudFront, ELBv2 and ip-ranges.json on one 127.0.0.1 server.
+ * No network access.
  * @module
  */
 
+export type {
+  LocalCloudFront,
+  LocalDistributionSpec,
+  LocalOriginSpec,
+  LocalOriginView,
+  OriginProtocolPolicy,
+} from './cloudfront.js';
 export type { LocalEc2, LocalPrefixListInfo, LocalPrefixListOptions } from './ec2.js';
+export type {
+  LocalSecurityGroupInput,
+  LocalSecurityGroupRuleInput,
+  LocalSecurityGroups,
+} from './ec2-security-groups.js';
+export {
+  DEFAULT_ALB_ATTRIBUTES,
+  fixedResponse,
+  forward,
+  httpHeaderCondition,
+  type LocalAlbRequest,
+  type LocalElbv2,
+  type LocalListenerSpec,
+  type LocalLoadBalancerSpec,
+  type LocalRuleSpec,
+  type LocalRuleView,
+} from './elbv2.js';
 export { setEnv } from './env.js';
 export {
   CLOUDFRONT_ORIGIN_FACING_V4,
@@ -20,6 +45,7 @@ export {
   type LocalIpRanges,
 } from './ip-ranges.js';
 export type {
+  LocalRotationConfig,
   LocalSecretInfo,
   LocalSecretPutOptions,
   LocalSecrets,
@@ -37,3 +63,4 @@ export {
   type LocalFaults,
   startLocalAws,
 } from './server.js';
+export type { LocalServiceQuotas } from './service-quotas.js';

@@ -1,7 +1,8 @@
 /**
  * Local Secrets Manager (AWS JSON 1.1): an in-memory store of secrets with versions and
- * staging labels, and the handler for `GetSecretValue`, `DescribeSecret` and
- * `ListSecretVersionIds`.
+ * staging labels, and the handler for `GetSecretValue`, `DescribeSecret`,
+ * `ListSecretVersionIds` and the rotation calls `PutSecretValue` (with `ClientRequestToken`
+ * and `VersionStages`) and `UpdateSecretVersionStage`.
  * @module
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -17,7 +18,8 @@ const MAX_DEPRECATED_VERSIONS = 20;
 
 interface StoredVersion {
   readonly id: string;
-  readonly secretString: string;
+  /** `undefined` for the AWSPENDING stub RotateSecret creates before createSecret stores a value. */
+  secretString: string | undefined;
   readonly createdDate: number;
   readonly stages: Set<string>;
 }
@@ -33,6 +35,24 @@ interface StoredSecret {
   readonly failingStages: Map<string, string>;
   /** Insertion-ordered: oldest first. */
   readonly versions: Map<string, StoredVersion>;
+  rotation: LocalRotationConfig;
+  lastRotatedDate: number | undefined;
+}
+
+/** Rotation settings reported by `DescribeSecret`; see {@link LocalSecrets.setRotation}. */
+export interface LocalRotationConfig {
+  /** `RotationEnabled`. */
+  readonly enabled: boolean;
+  /** `RotationLambdaARN`. */
+  readonly lambdaArn?: string;
+  /** `RotationRules.AutomaticallyAfterDays`. */
+  readonly automaticallyAfterDays?: number;
+  /** `RotationRules.ScheduleExpression`, e.g. `rate(90 days)`. */
+  readonly scheduleExpression?: string;
+  /** `RotationRules.Duration`, e.g. `2h`. */
+  readonly duration?: string;
+  /** `LastRotatedDate` (ms since the epoch). Defaults to the time AWSCURRENT last moved through UpdateSecretVersionStage. */
+  readonly lastRotatedDate?: number;
 }
 
 /** A secret value: a string, or an object stored as its JSON text. */
@@ -93,6 +113,16 @@ export interface LocalSecrets {
    * `InternalServiceError` 500, `AccessDeniedException` 400); `undefined` undoes it.
    */
   failStage(id: string, stage: string, errorType: string | undefined): void;
+  /** Set what `DescribeSecret` reports about rotation (replaces the previous settings). */
+  setRotation(id: string, config: LocalRotationConfig): void;
+  /**
+   * What `RotateSecret` does before invoking the rotation function: attach `AWSPENDING` to a
+   * new version id (the token) that has no value yet, and return the token. The function's
+   * createSecret step then stores the value with `PutSecretValue` and that token.
+   */
+  beginRotation(id: string, token?: string): string;
+  /** What Secrets Manager does once finishSecret succeeded: remove `AWSPENDING` from the secret. */
+  endRotation(id: string): void;
   /** Delete a secret; later calls answer `ResourceNotFoundException`. */
   remove(id: string): boolean;
   /** A snapshot of a secret, or `undefined`. */
@@ -161,6 +191,8 @@ export class SecretsManagerService implements LocalSecrets {
         denied: false,
         failingStages: new Map(),
         versions: new Map(),
+        rotation: { enabled: false },
+        lastRotatedDate: undefined,
       };
       this.#byName.set(secret.name, secret);
       this.#byArn.set(secret.arn, secret);
@@ -212,6 +244,31 @@ export class SecretsManagerService implements LocalSecrets {
     else secret.failingStages.set(stage, errorType);
   }
 
+  setRotation(id: string, config: LocalRotationConfig): void {
+    this.#require(id).rotation = { ...config };
+  }
+
+  beginRotation(id: string, token: string = randomUUID()): string {
+    const secret = this.#require(id);
+    if (secret.versions.has(token))
+      throw new Error(`local secrets.beginRotation: ${id} already has a version ${token}`);
+    const stub: StoredVersion = {
+      id: token,
+      secretString: undefined,
+      createdDate: epochSeconds(),
+      stages: new Set(),
+    };
+    secret.versions.set(token, stub);
+    this.#moveLabel(secret, AWSPENDING, stub);
+    return token;
+  }
+
+  endRotation(id: string): void {
+    const secret = this.#require(id);
+    for (const v of secret.versions.values()) v.stages.delete(AWSPENDING);
+    this.#prune(secret);
+  }
+
   remove(id: string): boolean {
     const secret = this.#find(id);
     if (secret === undefined) return false;
@@ -226,7 +283,7 @@ export class SecretsManagerService implements LocalSecrets {
     const stages: Record<string, string> = {};
     const versions = [...secret.versions.values()].map((v) => {
       for (const s of v.stages) stages[s] = v.id;
-      return { versionId: v.id, stages: [...v.stages], secretString: v.secretString };
+      return { versionId: v.id, stages: [...v.stages], secretString: v.secretString ?? '' };
     });
     return { name: secret.name, arn: secret.arn, denied: secret.denied, versions, stages };
   }
@@ -264,6 +321,10 @@ export class SecretsManagerService implements LocalSecrets {
           return jsonReply(200, this.#describeSecret(params, operation), requestId);
         case 'ListSecretVersionIds':
           return jsonReply(200, this.#listSecretVersionIds(params, operation), requestId);
+        case 'PutSecretValue':
+          return jsonReply(200, this.#putSecretValue(params, operation), requestId);
+        case 'UpdateSecretVersionStage':
+          return jsonReply(200, this.#updateSecretVersionStage(params, operation), requestId);
         default:
           throw new ServiceError('UnknownOperationException', `Unknown operation ${operation}`);
       }
@@ -316,6 +377,12 @@ export class SecretsManagerService implements LocalSecrets {
         );
       }
     }
+    if (version.secretString === undefined) {
+      throw new ServiceError(
+        'ResourceNotFoundException',
+        `Secrets Manager can't find the specified secret value for VersionId: ${version.id}`,
+      );
+    }
     secret.lastAccessedDate = Math.floor(epochSeconds() / 86_400) * 86_400;
     return {
       ARN: secret.arn,
@@ -333,16 +400,138 @@ export class SecretsManagerService implements LocalSecrets {
     for (const v of secret.versions.values()) {
       if (v.stages.size > 0) versionIdsToStages[v.id] = [...v.stages];
     }
+    const rotation = secret.rotation;
     const out: Record<string, unknown> = {
       ARN: secret.arn,
       Name: secret.name,
-      RotationEnabled: false,
+      RotationEnabled: rotation.enabled,
       LastChangedDate: secret.lastChangedDate,
       VersionIdsToStages: versionIdsToStages,
       CreatedDate: secret.createdDate,
     };
+    if (rotation.lambdaArn !== undefined) out.RotationLambdaARN = rotation.lambdaArn;
+    const rules: Record<string, unknown> = {};
+    if (rotation.automaticallyAfterDays !== undefined)
+      rules.AutomaticallyAfterDays = rotation.automaticallyAfterDays;
+    if (rotation.scheduleExpression !== undefined)
+      rules.ScheduleExpression = rotation.scheduleExpression;
+    if (rotation.duration !== undefined) rules.Duration = rotation.duration;
+    if (Object.keys(rules).length > 0) out.RotationRules = rules;
+    const lastRotated =
+      rotation.lastRotatedDate === undefined
+        ? secret.lastRotatedDate
+        : rotation.lastRotatedDate / 1000;
+    if (lastRotated !== undefined) out.LastRotatedDate = lastRotated;
     if (secret.lastAccessedDate !== undefined) out.LastAccessedDate = secret.lastAccessedDate;
     return out;
+  }
+
+  /**
+   * PutSecretValue as AWS does it: the token is the new version's id; the same token with the
+   * same value is a no-op, with another value `ResourceExistsException`; `VersionStages`
+   * (default `AWSCURRENT`) move to the version, and a moved `AWSCURRENT` leaves `AWSPREVIOUS`
+   * on the old current.
+   */
+  #putSecretValue(params: Record<string, unknown>, operation: string): Record<string, unknown> {
+    const secret = this.#secretFor(params, operation);
+    const token = optionalString(params, 'ClientRequestToken') ?? randomUUID();
+    if (token.length < 32 || token.length > 64) {
+      throw new ServiceError(
+        'InvalidParameterException',
+        'ClientRequestToken must be between 32 and 64 characters.',
+      );
+    }
+    const secretString = optionalString(params, 'SecretString');
+    if (secretString === undefined || secretString.length === 0) {
+      throw new ServiceError(
+        'InvalidParameterException',
+        'You must provide either SecretString or SecretBinary.',
+      );
+    }
+    const stages = optionalStringList(params, 'VersionStages') ?? [AWSCURRENT];
+    let version = secret.versions.get(token);
+    if (version !== undefined && version.secretString !== undefined) {
+      if (version.secretString !== secretString) {
+        throw new ServiceError(
+          'ResourceExistsException',
+          "You can't modify an existing version, you can only create a new version.",
+        );
+      }
+    } else if (version !== undefined) {
+      version.secretString = secretString;
+      secret.lastChangedDate = epochSeconds();
+    } else {
+      version = this.#addVersion(secret, secretString, token);
+    }
+    for (const stage of stages) {
+      if (stage === AWSCURRENT) this.#moveCurrentTo(secret, version);
+      else this.#moveLabel(secret, stage, version);
+    }
+    return {
+      ARN: secret.arn,
+      Name: secret.name,
+      VersionId: version.id,
+      VersionStages: [...version.stages],
+    };
+  }
+
+  /**
+   * UpdateSecretVersionStage as AWS does it: a label held by another version moves only when
+   * `RemoveFromVersionId` names that version; moving `AWSCURRENT` puts `AWSPREVIOUS` on the old
+   * current; `RemoveFromVersionId` alone removes the label (never `AWSCURRENT`).
+   */
+  #updateSecretVersionStage(
+    params: Record<string, unknown>,
+    operation: string,
+  ): Record<string, unknown> {
+    const secret = this.#secretFor(params, operation);
+    const stage = optionalString(params, 'VersionStage');
+    if (stage === undefined || stage.length === 0)
+      throw new ServiceError('InvalidParameterException', 'You must provide a VersionStage.');
+    const moveTo = optionalString(params, 'MoveToVersionId');
+    const removeFrom = optionalString(params, 'RemoveFromVersionId');
+    const holder = this.#holder(secret, stage);
+    if (removeFrom !== undefined && holder?.id !== removeFrom) {
+      throw new ServiceError(
+        'InvalidParameterException',
+        `The staging label ${stage} is not attached to version ${removeFrom}; RemoveFromVersionId must name the version that holds it.`,
+      );
+    }
+    if (moveTo === undefined) {
+      if (removeFrom === undefined) {
+        throw new ServiceError(
+          'InvalidParameterException',
+          'You must provide MoveToVersionId or RemoveFromVersionId.',
+        );
+      }
+      if (stage === AWSCURRENT) {
+        throw new ServiceError(
+          'InvalidParameterException',
+          'You can only move staging label AWSCURRENT to a different secret version. It can’t be completely removed.',
+        );
+      }
+      holder?.stages.delete(stage);
+      this.#prune(secret);
+      return { ARN: secret.arn, Name: secret.name };
+    }
+    const target = secret.versions.get(moveTo);
+    if (target === undefined || target.secretString === undefined) {
+      throw new ServiceError(
+        'ResourceNotFoundException',
+        `Secrets Manager can't find the specified secret version: ${moveTo}`,
+      );
+    }
+    if (holder !== undefined && holder !== target && removeFrom === undefined) {
+      throw new ServiceError(
+        'InvalidParameterException',
+        `The staging label ${stage} is currently attached to version ${holder.id}. You must specify RemoveFromVersionId to move it.`,
+      );
+    }
+    if (stage === AWSCURRENT) {
+      if (holder !== target) secret.lastRotatedDate = epochSeconds();
+      this.#moveCurrentTo(secret, target);
+    } else this.#moveLabel(secret, stage, target);
+    return { ARN: secret.arn, Name: secret.name };
   }
 
   #listSecretVersionIds(
@@ -401,11 +590,15 @@ export class SecretsManagerService implements LocalSecrets {
     return secret;
   }
 
-  #addVersion(secret: StoredSecret, secretString: string): StoredVersion {
+  #addVersion(
+    secret: StoredSecret,
+    secretString: string,
+    id: string = randomUUID(),
+  ): StoredVersion {
     if (secretString.length === 0)
       throw new Error('local secrets: a SecretString must not be empty');
     const version: StoredVersion = {
-      id: randomUUID(),
+      id,
       secretString,
       createdDate: epochSeconds(),
       stages: new Set(),
@@ -455,6 +648,15 @@ function optionalString(params: Record<string, unknown>, key: string): string | 
     throw new ServiceError('SerializationException', `${key} must be a string.`);
   }
   return value;
+}
+
+function optionalStringList(params: Record<string, unknown>, key: string): string[] | undefined {
+  const value = params[key];
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
+    throw new ServiceError('SerializationException', `${key} must be a list of strings.`);
+  }
+  return value as string[];
 }
 
 /** An AWS JSON 1.1 error reply, as Secrets Manager sends it. */

@@ -1,14 +1,22 @@
 /**
  * One `node:http` server on 127.0.0.1 speaking just enough AWS for cdn-origin-guard:
- * Secrets Manager (JSON 1.1), EC2 managed prefix lists (query protocol, XML) and AWS's public
- * ip-ranges.json, with fault knobs (latency, errors, throttling, hang, reset) and per-action
+ * Secrets Manager (JSON 1.1), EC2 managed prefix lists (query protocol, XML), CloudFront
+ * (REST-XML), Elastic Load Balancing v2 (query protocol, told from EC2 by its `Version`) and
+ * AWS's public ip-ranges.json, with fault knobs (latency, errors, throttling, hang, reset) and per-action
  * call counters. Used by the integration tests, the demo and the load/soak tests.
  * @module
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import {
+  CloudFrontService,
+  cloudFrontCall,
+  cloudFrontError,
+  type LocalCloudFront,
+} from './cloudfront.js';
 import { Ec2Service, ec2Error, type LocalEc2 } from './ec2.js';
+import { ELBV2_API_VERSION, Elbv2Service, elbv2Error, type LocalElbv2 } from './elbv2.js';
 import { CLOUDFRONT_ORIGIN_FACING_V4, CLOUDFRONT_ORIGIN_FACING_V6 } from './fixtures.js';
 import { IpRangesService, ipRangesError, type LocalIpRanges } from './ip-ranges.js';
 import type { Reply } from './reply.js';
@@ -17,6 +25,12 @@ import {
   SecretsManagerService,
   secretsManagerError,
 } from './secrets-manager.js';
+import {
+  type LocalServiceQuotas,
+  SERVICE_QUOTAS_TARGET,
+  ServiceQuotasService,
+  serviceQuotasError,
+} from './service-quotas.js';
 
 /** Names of the two AWS-managed CloudFront origin-facing prefix lists. */
 export const CLOUDFRONT_PREFIX_LIST_V4 = 'com.amazonaws.global.cloudfront.origin-facing';
@@ -61,9 +75,14 @@ export interface FaultConfig {
   readonly throttle?: boolean;
   /** The next N matching calls answer a server error, then calls succeed again. */
   readonly failNext?: number;
+  /** Matching calls answer the service's access-denied error (AccessDeniedException, UnauthorizedOperation, AccessDenied). */
+  readonly accessDenied?: boolean;
+  /** The next N matching CloudFront `UpdateDistribution` calls answer `PreconditionFailed` (412), as if someone else had updated the distribution. */
+  readonly preconditionFailedNext?: number;
   /**
    * Limit the faults to these actions (`secretsmanager.GetSecretValue`,
-   * `ec2.GetManagedPrefixListEntries`, `ip-ranges`), or whole services (`secretsmanager`, `ec2`).
+   * `ec2.GetManagedPrefixListEntries`, `cloudfront.UpdateDistribution`, `elbv2.ModifyRule`,
+   * `ip-ranges`), or whole services (`secretsmanager`, `ec2`, `cloudfront`, `elbv2`).
    * Defaults to every action.
    */
   readonly actions?: readonly string[];
@@ -97,6 +116,8 @@ export interface CallRecord {
 export interface LocalAwsEnv {
   AWS_ENDPOINT_URL_SECRETS_MANAGER: string;
   AWS_ENDPOINT_URL_EC2: string;
+  AWS_ENDPOINT_URL_CLOUDFRONT: string;
+  AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: string;
   AWS_REGION: string;
   AWS_ACCESS_KEY_ID: string;
   AWS_SECRET_ACCESS_KEY: string;
@@ -116,8 +137,12 @@ export interface LocalAws {
   readonly region: string;
   readonly secrets: LocalSecrets;
   readonly ec2: LocalEc2;
+  readonly cloudfront: LocalCloudFront;
+  readonly elbv2: LocalElbv2;
   readonly ipRanges: LocalIpRanges;
   readonly faults: LocalFaults;
+  /** Service Quotas `GetServiceQuota` (action `servicequotas.GetServiceQuota`). */
+  readonly serviceQuotas: LocalServiceQuotas;
   /** Calls received per action since the last `resetCalls()` (faulted calls and retries included). */
   readonly calls: Readonly<Record<string, number>>;
   /** Calls received for `action`; with no argument, all calls. */
@@ -133,7 +158,13 @@ export interface LocalAws {
 
 interface Routed {
   readonly action: string;
-  readonly service: 'secretsmanager' | 'ec2' | 'ip-ranges';
+  readonly service:
+    | 'secretsmanager'
+    | 'ec2'
+    | 'cloudfront'
+    | 'elbv2'
+    | 'ip-ranges'
+    | 'servicequotas';
   readonly run: () => Reply;
 }
 
@@ -150,10 +181,14 @@ const CREDENTIAL_RE = /Credential=([^/,\s]+)\/[^/]+\/([^/]+)\//;
  */
 export async function startLocalAws(options: LocalAwsOptions = {}): Promise<LocalAws> {
   const region = options.region ?? 'us-east-1';
-  const secrets = new SecretsManagerService(region, options.accountId ?? '123456789012');
+  const accountId = options.accountId ?? '123456789012';
+  const secrets = new SecretsManagerService(region, accountId);
   const ec2 = new Ec2Service(region);
+  const cloudfront = new CloudFrontService(accountId);
+  const elbv2 = new Elbv2Service(region, accountId);
   const seed = options.seed ?? true;
   const ipRanges = new IpRangesService(seed);
+  const serviceQuotas = new ServiceQuotasService(region, options.accountId ?? '123456789012');
   if (seed) {
     ec2.setPrefixList(CLOUDFRONT_PREFIX_LIST_V4, CLOUDFRONT_ORIGIN_FACING_V4);
     ec2.setPrefixList(CLOUDFRONT_PREFIX_LIST_V6, CLOUDFRONT_ORIGIN_FACING_V6);
@@ -161,6 +196,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
 
   let faults: FaultConfig = {};
   let failNextLeft = 0;
+  let preconditionFailedLeft = 0;
   const hung = new Set<() => void>();
   const timers = new Set<NodeJS.Timeout>();
   const sockets = new Set<Socket>();
@@ -199,7 +235,12 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     if (recent.length > RECENT_CALLS * 2) recent = recent.slice(-RECENT_CALLS);
   };
 
-  const faultReply = (routed: Routed, kind: 'error' | 'throttle', requestId: string): Reply => {
+  const faultReply = (
+    routed: Routed,
+    kind: 'error' | 'throttle' | 'denied',
+    requestId: string,
+  ): Reply => {
+    if (kind === 'denied') return accessDenied(routed, requestId);
     switch (routed.service) {
       case 'secretsmanager':
         return kind === 'throttle'
@@ -210,29 +251,66 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
               requestId,
               500,
             );
+      case 'servicequotas':
+        return kind === 'throttle'
+          ? serviceQuotasError('TooManyRequestsException', 'Rate exceeded', requestId, 400)
+          : serviceQuotasError('ServiceException', 'Internal error', requestId, 500);
       case 'ec2':
         return kind === 'throttle'
           ? ec2Error('RequestLimitExceeded', 'Request limit exceeded.', requestId, 503)
           : ec2Error('InternalError', 'An internal error has occurred.', requestId, 500);
+      case 'cloudfront':
+        return kind === 'throttle'
+          ? cloudFrontError('Throttling', 'Rate exceeded', requestId, 400)
+          : cloudFrontError('ServiceUnavailable', 'Service Unavailable', requestId, 503);
+      case 'elbv2':
+        return kind === 'throttle'
+          ? elbv2Error('Throttling', 'Rate exceeded', requestId, 400)
+          : elbv2Error('InternalFailure', 'An internal error has occurred.', requestId, 500);
       default:
         return ipRangesError(kind === 'throttle' ? 503 : 500, requestId);
     }
   };
 
-  const authFailure = (routed: Routed, requestId: string): Reply =>
-    routed.service === 'secretsmanager'
-      ? secretsManagerError(
-          'UnrecognizedClientException',
-          'The security token included in the request is invalid.',
-          requestId,
-          400,
-        )
-      : ec2Error(
+  const accessDenied = (routed: Routed, requestId: string): Reply => {
+    const operation = routed.action.slice(routed.action.indexOf('.') + 1);
+    const message = `User: arn:aws:iam::${accountId}:user/test is not authorized to perform: ${routed.service === 'elbv2' ? 'elasticloadbalancing' : routed.service}:${operation}`;
+    switch (routed.service) {
+      case 'secretsmanager':
+        return secretsManagerError('AccessDeniedException', message, requestId, 400);
+      case 'ec2':
+        return ec2Error('UnauthorizedOperation', message, requestId, 403);
+      case 'cloudfront':
+        return cloudFrontError('AccessDenied', message, requestId, 403);
+      case 'elbv2':
+        return elbv2Error('AccessDenied', message, requestId, 403);
+      case 'servicequotas':
+        return serviceQuotasError('AccessDeniedException', message, requestId, 400);
+      default:
+        return ipRangesError(403, requestId);
+    }
+  };
+
+  const authFailure = (routed: Routed, requestId: string): Reply => {
+    const message = 'The security token included in the request is invalid.';
+    switch (routed.service) {
+      case 'secretsmanager':
+        return secretsManagerError('UnrecognizedClientException', message, requestId, 400);
+      case 'cloudfront':
+        return cloudFrontError('InvalidClientTokenId', message, requestId, 403);
+      case 'elbv2':
+        return elbv2Error('InvalidClientTokenId', message, requestId, 403);
+      case 'servicequotas':
+        return serviceQuotasError('UnrecognizedClientException', message, requestId, 400);
+      default:
+        return ec2Error(
           'AuthFailure',
           'AWS was not able to validate the provided access credentials',
           requestId,
           401,
         );
+    }
+  };
 
   const send = (res: ServerResponse, reply: Reply): void => {
     if (res.destroyed || res.writableEnded) return;
@@ -261,6 +339,23 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
         run: () => ipRanges.handle(method, inm, requestId),
       };
     }
+    const cf = cloudFrontCall(method, path);
+    if (cf !== undefined) {
+      const ifMatch = req.headers['if-match'];
+      const query = new URLSearchParams((req.url ?? '/').split('?')[1] ?? '');
+      return {
+        action: `cloudfront.${cf.operation}`,
+        service: 'cloudfront',
+        run: () =>
+          cloudfront.handle(
+            cf,
+            { ifMatch: typeof ifMatch === 'string' ? ifMatch : undefined, query, body },
+            requestId,
+          ),
+      };
+    }
+    if (path.startsWith('/2020-05-31/'))
+      return cloudFrontError('InvalidArgument', `Unsupported ${method} ${path}`, requestId, 400);
     if (path !== '/')
       return { status: 404, headers: { 'content-type': 'text/plain' }, body: 'Not Found' };
     const target = req.headers['x-amz-target'];
@@ -268,6 +363,13 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       const dot = target.indexOf('.');
       const prefix = dot < 0 ? '' : target.slice(0, dot);
       const operation = dot < 0 ? target : target.slice(dot + 1);
+      if (prefix === SERVICE_QUOTAS_TARGET) {
+        return {
+          action: `servicequotas.${operation}`,
+          service: 'servicequotas',
+          run: () => serviceQuotas.handle(operation, body, requestId),
+        };
+      }
       if (prefix !== 'secretsmanager') {
         return secretsManagerError(
           'UnknownOperationException',
@@ -284,6 +386,13 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     const query = (req.url ?? '/').split('?')[1] ?? '';
     const params = new URLSearchParams(method === 'POST' ? body : query);
     const action = params.get('Action') ?? '';
+    if (params.get('Version') === ELBV2_API_VERSION) {
+      return {
+        action: `elbv2.${action}`,
+        service: 'elbv2',
+        run: () => elbv2.handle(action, params, requestId),
+      };
+    }
     return {
       action: `ec2.${action}`,
       service: 'ec2',
@@ -339,6 +448,23 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
         }
         if (faults.outage === 'error') {
           send(res, faultReply(routed, 'error', requestId));
+          return;
+        }
+        if (faults.accessDenied === true) {
+          send(res, faultReply(routed, 'denied', requestId));
+          return;
+        }
+        if (preconditionFailedLeft > 0 && routed.action === 'cloudfront.UpdateDistribution') {
+          preconditionFailedLeft--;
+          send(
+            res,
+            cloudFrontError(
+              'PreconditionFailed',
+              'The precondition given in one or more of the request-header fields evaluated to false.',
+              requestId,
+              412,
+            ),
+          );
           return;
         }
         if (faults.throttle === true) {
@@ -404,15 +530,21 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
         actions: config.actions === undefined ? undefined : [...config.actions],
       };
       failNextLeft = config.failNext ?? 0;
+      preconditionFailedLeft = config.preconditionFailedNext ?? 0;
       if (config.outage !== 'hang') releaseHung();
     },
     clear() {
       faults = {};
       failNextLeft = 0;
+      preconditionFailedLeft = 0;
       releaseHung();
     },
     get current() {
-      return { ...faults, ...(failNextLeft > 0 ? { failNext: failNextLeft } : {}) };
+      return {
+        ...faults,
+        ...(failNextLeft > 0 ? { failNext: failNextLeft } : {}),
+        ...(preconditionFailedLeft > 0 ? { preconditionFailedNext: preconditionFailedLeft } : {}),
+      };
     },
     get hanging() {
       return hung.size;
@@ -426,8 +558,11 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     region,
     secrets,
     ec2,
+    cloudfront,
+    elbv2,
     ipRanges,
     faults: faultsApi,
+    serviceQuotas,
     get calls() {
       return Object.fromEntries(counts);
     },
@@ -446,6 +581,8 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       return {
         AWS_ENDPOINT_URL_SECRETS_MANAGER: url,
         AWS_ENDPOINT_URL_EC2: url,
+        AWS_ENDPOINT_URL_CLOUDFRONT: url,
+        AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: url,
         AWS_REGION: region,
         AWS_ACCESS_KEY_ID: 'test',
         AWS_SECRET_ACCESS_KEY: 'test',

@@ -40,7 +40,8 @@ const HOSTILE: readonly [string, RegExp][] = [
   ['2600::/15', /broader than \/16/],
 ];
 
-const localAws = useLocalAws();
+const usedLocalAws = useLocalAws({ env: true });
+const localAws = () => usedLocalAws.aws;
 const verifiers: OriginVerifier[] = [];
 
 beforeEach(() => {

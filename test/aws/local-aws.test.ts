@@ -260,6 +260,8 @@ describe('local AWS endpoint: ip-ranges, faults, counters, shutdown', () => {
     expect(aws.env()).toEqual({
       AWS_ENDPOINT_URL_SECRETS_MANAGER: aws.url,
       AWS_ENDPOINT_URL_EC2: aws.url,
+      AWS_ENDPOINT_URL_CLOUDFRONT: aws.url,
+      AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: aws.url,
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',

@@ -19,7 +19,8 @@ const V3 = 'origin-verify-V3-99887766554433aa';
 const CF_ID = 'eXAmPlEbIK6UQ6FXVQfxbTC1rZvq8J3Y4H6m2lqqvB3WqLz0PlkVXw==';
 const CF_RANGES = ['130.176.0.0/17'];
 
-const localAws = useLocalAws();
+const usedLocalAws = useLocalAws({ env: true });
+const localAws = () => usedLocalAws.aws;
 let counter = 0;
 const verifiers: OriginVerifier[] = [];
 

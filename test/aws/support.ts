@@ -1,7 +1,7 @@
 /** Helpers shared by the over-the-wire source tests. */
-import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
 import { SourceError } from '../../packages/core/src/errors.js';
-import { type LocalAws, type LocalAwsOptions, setEnv, startLocalAws } from '../aws-local/index.js';
+import { type LocalAws, setEnv, startLocalAws } from '../aws-local/index.js';
 
 /** Anything with the sources' `load(signal)`. */
 interface Loadable<T> {
@@ -38,30 +38,77 @@ export async function waitFor(condition: () => boolean, ms = 1_000): Promise<boo
 /** A sorted copy, for order-insensitive comparisons. */
 export const sorted = (list: readonly string[]): string[] => [...list].sort();
 
+/** The local endpoint, as {@link useLocalAws} sets it up. */
+export interface UsedLocalAws {
+  readonly aws: LocalAws;
+}
+
 /**
- * Start the local AWS endpoint for a test file: started before all tests and closed after,
- * faults cleared and its variables (AWS endpoint, region, credentials) applied around each test.
- * Returns a getter for the running endpoint.
+ * For a test file: start the local endpoint (signed calls only) before the tests, clear its
+ * faults and counters before each test (and run `beforeEachTest`), close it after.
+ * With `env`, its variables are in `process.env` meanwhile (endpoint, region, credentials).
  */
-export function useLocalAws(options?: LocalAwsOptions): () => LocalAws {
+export function useLocalAws(
+  options: { readonly env?: boolean; readonly beforeEachTest?: (aws: LocalAws) => void } = {},
+): UsedLocalAws {
   let aws: LocalAws | undefined;
-  let restoreEnv: () => void = () => undefined;
+  let restoreEnv: (() => void) | undefined;
   beforeAll(async () => {
-    aws = await startLocalAws(options);
+    aws = await startLocalAws({ requireAccessKeyId: 'test' });
+    if (options.env === true) restoreEnv = setEnv(aws.env());
   });
   afterAll(async () => {
+    restoreEnv?.();
     await aws?.close();
   });
   beforeEach(() => {
     aws?.faults.clear();
-    if (aws) restoreEnv = setEnv(aws.env());
+    aws?.resetCalls();
+    if (aws !== undefined) options.beforeEachTest?.(aws);
   });
-  afterEach(() => {
-    aws?.faults.clear();
-    restoreEnv();
-  });
-  return () => {
-    if (!aws) throw new Error('the local AWS endpoint is not started yet');
-    return aws;
+  return {
+    get aws() {
+      if (aws === undefined) throw new Error('useLocalAws: used outside a test');
+      return aws;
+    },
   };
+}
+
+/** The local endpoint and one SDK client, as {@link useLocalAwsClient} sets them up. */
+export interface LocalAwsWithClient<C> extends UsedLocalAws {
+  readonly client: C;
+}
+
+/**
+ * {@link useLocalAws} with its variables in `process.env`, and one SDK client built from that
+ * environment alone (endpoint, region and credentials, as in Lambda), destroyed after.
+ */
+export function useLocalAwsClient<C extends { destroy(): void }>(
+  makeClient: () => C,
+): LocalAwsWithClient<C> {
+  const used = useLocalAws({ env: true });
+  let client: C | undefined;
+  beforeAll(() => {
+    client = makeClient();
+  });
+  afterAll(() => {
+    client?.destroy();
+  });
+  return {
+    get aws() {
+      return used.aws;
+    },
+    get client() {
+      if (client === undefined) throw new Error('useLocalAwsClient: used outside a test');
+      return client;
+    },
+  };
+}
+
+/** `'ok'` when the call succeeds, else the error's name (the SDK's exception name). */
+export function errorName(promise: Promise<unknown>): Promise<string> {
+  return promise.then(
+    () => 'ok',
+    (e: unknown) => (e as Error).name,
+  );
 }

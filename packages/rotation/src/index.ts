@@ -1,2 +1,33 @@
-/** @cdn-origin-guard/rotation: placeholder until the rotation handler lands (issue 13). @packageDocumentation */
-export {};
+/**
+ * @cdn-origin-guard/rotation: a Secrets Manager rotation function that keeps CloudFront's
+ * origin header, the ALB listener rule and every app's accepted values in step.
+ * @packageDocumentation
+ */
+export type { RotationContext } from './budget.js';
+export { BOUNDS, DEFAULTS, ROTATION_STEPS } from './constants.js';
+export { ROTATION_ENV_VARIABLES, rotationOptionsFromEnv } from './env.js';
+export { RotationError, type RotationFailure } from './errors.js';
+export { generateSecretValue } from './generate.js';
+export {
+  createRotationHandler,
+  type RotationEvent,
+  type RotationHandler,
+  type RotationStep,
+} from './handler.js';
+export type { RotationClients, RotationOptions } from './options.js';
+
+import type { RotationContext } from './budget.js';
+import { rotationOptionsFromEnv } from './env.js';
+import { createRotationHandler, type RotationEvent, type RotationHandler } from './handler.js';
+
+let fromEnv: RotationHandler | undefined;
+
+/**
+ * The ready Lambda handler: configured from `CDN_ORIGIN_GUARD_ROTATION_*` on its first
+ * invocation (validated then, once), with SDK clients kept for the container's life.
+ * Set the function's handler to `index.handler`.
+ */
+export const handler: RotationHandler = (event: RotationEvent, context: RotationContext) => {
+  fromEnv ??= createRotationHandler(rotationOptionsFromEnv());
+  return fromEnv(event, context);
+};

@@ -1,0 +1,156 @@
+/**
+ * Listener rules: what does a request WITHOUT the header get?
+ *
+ * ALB evaluates rules by ascending priority number, then the default action. A rule with an
+ * `http-header` condition on our header never matches a request without it; any other rule
+ * may. Walking the rules in order tells what such a request can reach.
+ * @module
+ */
+import type { AccountSnapshot, Finding, ListenerInfo, RuleInfo } from '../types.js';
+import { type Check, fail, firstSkip, pass, result, skipped, warn } from './result.js';
+
+const check = { id: 'listener-rules', title: 'ALB listener rules' } as const;
+
+/** Whether a rule has an `http-header` condition on `header`. */
+export function checksHeader(rule: RuleInfo, header: string): boolean {
+  return rule.conditions.some((c) => c.field === 'http-header' && c.headerName === header);
+}
+
+/** Whether a rule matches every request (the default rule, or a path pattern of `*`). */
+function catchAll(rule: RuleInfo): boolean {
+  if (rule.priority === 'default') return true;
+  return rule.conditions.every(
+    (c) => c.field === 'path-pattern' && c.values.some((v) => v === '*' || v === '/*'),
+  );
+}
+
+function is4xx(rule: RuleInfo): boolean {
+  return rule.action.type === 'fixed-response' && /^4\d\d$/.test(rule.action.statusCode ?? '');
+}
+
+/** A redirect to HTTPS on the same host: the HTTPS listener then decides, and is checked itself. */
+function upgradesToHttps(rule: RuleInfo): boolean {
+  const { type, redirectProtocol, redirectHost } = rule.action;
+  return (
+    type === 'redirect' &&
+    redirectProtocol === 'HTTPS' &&
+    (redirectHost === undefined || redirectHost === '#{host}')
+  );
+}
+
+const priorityText = (rule: RuleInfo) =>
+  rule.priority === 'default' ? 'the default action' : `rule priority ${rule.priority}`;
+
+function walk(listener: ListenerInfo, headerName: string): Finding[] {
+  const findings: Finding[] = [];
+  const ordered = [...listener.rules].sort((a, b) =>
+    a.priority === 'default' ? 1 : b.priority === 'default' ? -1 : a.priority - b.priority,
+  );
+  const headerRules = ordered.filter((r) => checksHeader(r, headerName));
+  const firstHeader = headerRules[0]?.priority;
+  const where = `${listener.protocol}:${listener.port}`;
+  for (const rule of ordered) {
+    if (checksHeader(rule, headerName)) continue;
+    const evidence = {
+      listener: listener.arn,
+      port: listener.port,
+      rule: rule.arn,
+      priority: String(rule.priority),
+      action: rule.action.type,
+      statusCode: rule.action.statusCode,
+      headerRulePriority: firstHeader === undefined ? undefined : String(firstHeader),
+    };
+    if (is4xx(rule)) {
+      if (catchAll(rule)) {
+        findings.push(
+          pass(
+            `${where}: requests without ${headerName} reach only a fixed ${rule.action.statusCode} (${priorityText(rule)})`,
+            evidence,
+          ),
+        );
+        return findings;
+      }
+      continue;
+    }
+    if (upgradesToHttps(rule)) {
+      findings.push(
+        pass(
+          `${where}: ${priorityText(rule)} redirects to HTTPS on the same host (that listener is checked on its own)`,
+          evidence,
+        ),
+      );
+      if (catchAll(rule)) return findings;
+      continue;
+    }
+    if (rule.action.type === 'fixed-response') {
+      findings.push(
+        warn(
+          `${where}: requests without ${headerName} get a fixed ${rule.action.statusCode ?? ''} from ${priorityText(rule)}, not a 4xx`,
+          `Answer requests without ${headerName} with a fixed-response 403`,
+          evidence,
+        ),
+      );
+      if (catchAll(rule)) return findings;
+      continue;
+    }
+    if (rule.priority === 'default') {
+      findings.push(
+        fail(
+          `${where}: the default action is ${rule.action.type} and no rule denies requests without ${headerName}`,
+          `aws elbv2 modify-listener --listener-arn ${listener.arn} --default-actions 'Type=fixed-response,FixedResponseConfig={StatusCode=403,ContentType=text/plain}' and forward only from a rule with an http-header condition on ${headerName}`,
+          evidence,
+        ),
+      );
+      return findings;
+    }
+    const before =
+      firstHeader !== undefined && firstHeader !== 'default'
+        ? ` and is evaluated before the header check (priority ${firstHeader})`
+        : '';
+    findings.push(
+      fail(
+        `${where}: rule priority ${rule.priority} (${rule.action.type}) has no ${headerName} condition${before}, so requests without the header are served`,
+        firstHeader !== undefined && firstHeader !== 'default'
+          ? `Give the header rule ${headerRules[0]?.arn} a priority number below ${rule.priority} (aws elbv2 set-rule-priorities), or add the ${headerName} condition to rule ${rule.arn}`
+          : `Add an http-header condition on ${headerName} to rule ${rule.arn}`,
+        evidence,
+      ),
+    );
+    if (catchAll(rule)) return findings;
+  }
+  return findings;
+}
+
+function run(snapshot: AccountSnapshot) {
+  const { listeners, headerName } = snapshot;
+  const skip = firstSkip(listeners);
+  if (skip !== undefined || !listeners.ok)
+    return skipped(check, skip ?? { reason: 'error', message: 'not gathered' });
+  const findings: Finding[] = [];
+  if (listeners.value.length === 0) {
+    findings.push(
+      warn('The load balancer has no listeners', 'Add an HTTPS listener', {
+        loadBalancer: snapshot.loadBalancer.arn,
+      }),
+    );
+  }
+  for (const listener of listeners.value) {
+    findings.push(...walk(listener, headerName));
+    const forwards = listener.rules.some(
+      (r) => r.action.type === 'forward' || r.action.type.startsWith('authenticate'),
+    );
+    if (listener.protocol === 'HTTP' && forwards) {
+      findings.push(
+        warn(
+          `HTTP:${listener.port} forwards to targets: a request carrying ${headerName} would cross the internet in clear text`,
+          `Use an HTTPS listener with origin protocol policy https-only; make port ${listener.port} redirect to HTTPS or remove it`,
+          { listener: listener.arn, port: listener.port, protocol: listener.protocol },
+        ),
+      );
+    }
+  }
+  return result(check, findings);
+}
+
+/** ALB listener rules. */
+export const listenerRulesCheck: Check = { ...check, run };

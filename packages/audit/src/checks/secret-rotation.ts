@@ -1,0 +1,95 @@
+/**
+ * Secret: rotation enabled on a schedule of at most 90 days, by an attached function, and recent.
+ * @module
+ */
+import { DEFAULTS } from '../constants.js';
+import type { AccountSnapshot, Finding, SecretInfo } from '../types.js';
+import { type Check, firstSkip, pass, result, skipped, warn } from './result.js';
+
+const check = { id: 'secret-rotation', title: 'Secret rotation' } as const;
+
+const DAY_MS = 86_400_000;
+
+/** Days between rotations from `AutomaticallyAfterDays` or a `rate(...)` expression; undefined for cron. */
+export function scheduleDays(secret: SecretInfo): number | undefined {
+  if (secret.automaticallyAfterDays !== undefined) return secret.automaticallyAfterDays;
+  const m = /^rate\((\d+) (day|days|hour|hours)\)$/.exec(secret.scheduleExpression ?? '');
+  if (m === null) return undefined;
+  return m[2]?.startsWith('hour') ? Number(m[1]) / 24 : Number(m[1]);
+}
+
+function run(snapshot: AccountSnapshot, now = Date.now()) {
+  const { secret } = snapshot;
+  const skip = firstSkip(secret);
+  if (skip !== undefined || !secret.ok)
+    return skipped(check, skip ?? { reason: 'error', message: 'not gathered' });
+  const s = secret.value;
+  const findings: Finding[] = [];
+  const rotate = `aws secretsmanager rotate-secret --secret-id ${s.name} --rotation-lambda-arn <function> --rotation-rules '{"ScheduleExpression":"rate(${DEFAULTS.maxRotationDays} days)"}'`;
+  const evidence = {
+    secret: s.arn,
+    rotationEnabled: s.rotationEnabled,
+    rotationLambda: s.rotationLambdaArn !== undefined,
+    schedule:
+      s.scheduleExpression ??
+      (s.automaticallyAfterDays === undefined ? undefined : `${s.automaticallyAfterDays} days`),
+    lastRotated: s.lastRotatedDate?.toISOString(),
+  };
+  if (!s.rotationEnabled) {
+    findings.push(warn(`${s.name} has rotation disabled`, rotate, evidence));
+    return result(check, findings);
+  }
+  findings.push(pass(`${s.name} has rotation enabled`, evidence));
+  if (s.rotationLambdaArn === undefined) {
+    findings.push(warn(`${s.name} has no rotation function attached`, rotate, evidence));
+  } else {
+    findings.push(pass(`Rotation function ${s.rotationLambdaArn} is attached`, evidence));
+  }
+  const days = scheduleDays(s);
+  if (days === undefined) {
+    findings.push(
+      pass(
+        `Schedule ${s.scheduleExpression ?? 'unknown'} (a cron expression; not sized)`,
+        evidence,
+      ),
+    );
+  } else if (days > DEFAULTS.maxRotationDays) {
+    findings.push(
+      warn(`${s.name} rotates every ${days} days, more than ${DEFAULTS.maxRotationDays}`, rotate, {
+        ...evidence,
+        days,
+      }),
+    );
+  } else {
+    findings.push(pass(`${s.name} rotates every ${days} days`, { ...evidence, days }));
+  }
+  if (s.lastRotatedDate === undefined) {
+    findings.push(
+      warn(
+        `${s.name} has never been rotated`,
+        `aws secretsmanager rotate-secret --secret-id ${s.name}`,
+        evidence,
+      ),
+    );
+  } else {
+    const age = Math.floor((now - s.lastRotatedDate.getTime()) / DAY_MS);
+    const limit = (days ?? DEFAULTS.maxRotationDays) + 1;
+    if (age > limit) {
+      findings.push(
+        warn(
+          `${s.name} was last rotated ${age} days ago, later than its schedule: rotations are failing`,
+          `Check the rotation function's logs, then aws secretsmanager rotate-secret --secret-id ${s.name}`,
+          { ...evidence, ageDays: age },
+        ),
+      );
+    } else {
+      findings.push(
+        pass(`${s.name} was last rotated ${age} days ago`, { ...evidence, ageDays: age }),
+      );
+    }
+  }
+  return result(check, findings);
+}
+
+/** Secret rotation. */
+export const secretRotationCheck: Check = { ...check, run: (snapshot) => run(snapshot) };

@@ -1,0 +1,56 @@
+/**
+ * Defaults and fixed names, written once; the README, the CLI and the checks read them here.
+ * @module
+ */
+
+/** Defaults of the audit options. */
+export const DEFAULTS = {
+  /** Header CloudFront adds and the app checks. */
+  headerName: 'x-origin-verify',
+  /** AWS's default "Inbound or outbound rules per security group" quota. */
+  rulesQuota: 60,
+  /** WARN when the weighted rule count is within this fraction of the quota. */
+  quotaWarnFraction: 0.1,
+  /** Longest rotation schedule that passes. */
+  maxRotationDays: 90,
+  /** Per-request timeout of `--probe`. */
+  probeTimeoutMs: 3_000,
+} as const;
+
+/** Service Quotas address of "Inbound or outbound rules per security group". */
+export const RULES_QUOTA = { serviceCode: 'vpc', quotaCode: 'L-0EA8095F' } as const;
+
+/** AWS-managed CloudFront origin-facing prefix lists, by address family. */
+export const CLOUDFRONT_PREFIX_LISTS = {
+  IPv4: 'com.amazonaws.global.cloudfront.origin-facing',
+  IPv6: 'com.amazonaws.global.ipv6.cloudfront.origin-facing',
+} as const;
+
+/** Secrets Manager staging labels. */
+export const STAGES = {
+  current: 'AWSCURRENT',
+  pending: 'AWSPENDING',
+  previous: 'AWSPREVIOUS',
+} as const;
+
+/**
+ * Every IAM action the audit calls: all read-only. The README's policy lists exactly these;
+ * a test checks the two agree.
+ */
+export const IAM_ACTIONS = [
+  'elasticloadbalancing:DescribeLoadBalancers',
+  'elasticloadbalancing:DescribeLoadBalancerAttributes',
+  'elasticloadbalancing:DescribeListeners',
+  'elasticloadbalancing:DescribeRules',
+  'ec2:DescribeSecurityGroups',
+  'ec2:DescribeSecurityGroupRules',
+  'ec2:DescribeManagedPrefixLists',
+  'servicequotas:GetServiceQuota',
+  'cloudfront:GetDistribution',
+  'cloudfront:ListDistributions',
+  'secretsmanager:DescribeSecret',
+  'secretsmanager:GetSecretValue',
+] as const;
+
+/** One of {@link IAM_ACTIONS}. */
+export type IamAction = (typeof IAM_ACTIONS)[number];

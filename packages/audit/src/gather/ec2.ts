@@ -1,0 +1,112 @@
+/**
+ * Security groups, their inbound rules and the prefix lists they reference (EC2, read-only).
+ * @module
+ */
+import {
+  DescribeManagedPrefixListsCommand,
+  DescribeSecurityGroupRulesCommand,
+  DescribeSecurityGroupsCommand,
+  type EC2Client,
+  type ManagedPrefixList,
+} from '@aws-sdk/client-ec2';
+import { CLOUDFRONT_PREFIX_LISTS } from '../constants.js';
+import type { PrefixListInfo, SecurityGroupInfo, SecurityGroupRuleInfo } from '../types.js';
+import type { Step } from './errors.js';
+
+/** The groups with their inbound rules (DescribeSecurityGroups, DescribeSecurityGroupRules). */
+export async function readSecurityGroups(
+  client: EC2Client,
+  groupIds: readonly string[],
+  step: Step,
+): Promise<SecurityGroupInfo[]> {
+  if (groupIds.length === 0) return [];
+  const groups = await step('ec2:DescribeSecurityGroups', () =>
+    client.send(new DescribeSecurityGroupsCommand({ GroupIds: [...groupIds] })),
+  );
+  const rules: SecurityGroupRuleInfo[] = [];
+  let token: string | undefined;
+  do {
+    const page = await step('ec2:DescribeSecurityGroupRules', () =>
+      client.send(
+        new DescribeSecurityGroupRulesCommand({
+          Filters: [{ Name: 'group-id', Values: [...groupIds] }],
+          NextToken: token,
+        }),
+      ),
+    );
+    for (const r of page.SecurityGroupRules ?? []) {
+      if (r.IsEgress === true) continue;
+      rules.push({
+        id: r.SecurityGroupRuleId ?? '',
+        groupId: r.GroupId ?? '',
+        protocol: r.IpProtocol ?? '-1',
+        fromPort: r.FromPort ?? -1,
+        toPort: r.ToPort ?? -1,
+        cidrIpv4: r.CidrIpv4,
+        cidrIpv6: r.CidrIpv6,
+        prefixListId: r.PrefixListId,
+        referencedGroupId: r.ReferencedGroupInfo?.GroupId,
+      });
+    }
+    token = page.NextToken;
+  } while (token !== undefined && token !== '');
+  return (groups.SecurityGroups ?? []).map((g) => ({
+    id: g.GroupId ?? '',
+    name: g.GroupName ?? '',
+    inbound: rules.filter((r) => r.groupId === g.GroupId),
+  }));
+}
+
+function toList(list: ManagedPrefixList): PrefixListInfo {
+  return {
+    id: list.PrefixListId ?? '',
+    name: list.PrefixListName ?? '',
+    addressFamily: list.AddressFamily === 'IPv6' ? 'IPv6' : 'IPv4',
+    maxEntries: list.MaxEntries,
+  };
+}
+
+async function describeLists(
+  client: EC2Client,
+  input: { PrefixListIds?: string[]; Filters?: { Name: string; Values: string[] }[] },
+  step: Step,
+): Promise<ManagedPrefixList[]> {
+  const out: ManagedPrefixList[] = [];
+  let token: string | undefined;
+  do {
+    const page = await step('ec2:DescribeManagedPrefixLists', () =>
+      client.send(new DescribeManagedPrefixListsCommand({ ...input, NextToken: token })),
+    );
+    out.push(...(page.PrefixLists ?? []));
+    token = page.NextToken;
+  } while (token !== undefined && token !== '');
+  return out;
+}
+
+/**
+ * The CloudFront origin-facing lists (resolved by name in this region) and every other list the
+ * rules reference, by id.
+ */
+export async function readPrefixLists(
+  client: EC2Client,
+  groups: readonly SecurityGroupInfo[],
+  step: Step,
+): Promise<Map<string, PrefixListInfo>> {
+  const lists = new Map<string, PrefixListInfo>();
+  const byName = await describeLists(
+    client,
+    { Filters: [{ Name: 'prefix-list-name', Values: Object.values(CLOUDFRONT_PREFIX_LISTS) }] },
+    step,
+  );
+  for (const l of byName) lists.set(l.PrefixListId ?? '', toList(l));
+  const referenced = [
+    ...new Set(
+      groups.flatMap((g) => g.inbound.map((r) => r.prefixListId)).filter((id) => id !== undefined),
+    ),
+  ].filter((id) => !lists.has(id));
+  if (referenced.length > 0) {
+    for (const l of await describeLists(client, { PrefixListIds: referenced }, step))
+      lists.set(l.PrefixListId ?? '', toList(l));
+  }
+  return lists;
+}

@@ -1,0 +1,162 @@
+/**
+ * The load balancer, its listeners, rules and attributes (ELBv2, read-only).
+ * @module
+ */
+import {
+  type Action,
+  DescribeListenersCommand,
+  DescribeLoadBalancerAttributesCommand,
+  DescribeLoadBalancersCommand,
+  DescribeRulesCommand,
+  type ElasticLoadBalancingV2Client,
+  type Rule,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { AuditError } from '../errors.js';
+import { SecretText } from '../secret-text.js';
+import type {
+  ActionInfo,
+  ConditionInfo,
+  ListenerInfo,
+  LoadBalancerInfo,
+  RuleInfo,
+} from '../types.js';
+import { awsCode, credentialsError, type Step, skipFor } from './errors.js';
+
+/** Find the load balancer by name or ARN; not found, denied or throttled is an {@link AuditError}. */
+export async function findLoadBalancer(
+  client: ElasticLoadBalancingV2Client,
+  nameOrArn: string,
+): Promise<LoadBalancerInfo> {
+  const byArn = nameOrArn.startsWith('arn:');
+  let found: LoadBalancerInfo | undefined;
+  try {
+    const out = await client.send(
+      new DescribeLoadBalancersCommand(
+        byArn ? { LoadBalancerArns: [nameOrArn] } : { Names: [nameOrArn] },
+      ),
+    );
+    const lb = out.LoadBalancers?.[0];
+    if (lb !== undefined) {
+      found = {
+        arn: lb.LoadBalancerArn ?? nameOrArn,
+        name: lb.LoadBalancerName ?? nameOrArn,
+        dnsName: lb.DNSName ?? '',
+        ipAddressType: lb.IpAddressType ?? 'ipv4',
+        scheme: lb.Scheme ?? 'internet-facing',
+        securityGroupIds: lb.SecurityGroups ?? [],
+      };
+    }
+  } catch (error) {
+    const fatal = credentialsError(error);
+    if (fatal !== undefined) throw fatal;
+    const code = awsCode(error);
+    if (!code.startsWith('LoadBalancerNotFound')) {
+      const skip = skipFor(error, 'elasticloadbalancing:DescribeLoadBalancers');
+      throw new AuditError(
+        'ERR_CDN_ORIGIN_GUARD_AUDIT_AWS',
+        `could not read the load balancer: ${skip.message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+  if (found === undefined) {
+    const region = await client.config.region();
+    throw new AuditError(
+      'ERR_CDN_ORIGIN_GUARD_AUDIT_NOT_FOUND',
+      `no load balancer ${byArn ? 'with ARN' : 'named'} ${nameOrArn} in ${region}: check --alb and --region`,
+    );
+  }
+  return found;
+}
+
+function toAction(actions: readonly Action[] | undefined): ActionInfo {
+  const ordered = [...(actions ?? [])].sort((a, b) => (a.Order ?? 0) - (b.Order ?? 0));
+  const last = ordered[ordered.length - 1];
+  if (last === undefined) return { type: 'none' };
+  return {
+    type: last.Type ?? 'none',
+    statusCode: last.FixedResponseConfig?.StatusCode ?? last.RedirectConfig?.StatusCode,
+    redirectProtocol: last.RedirectConfig?.Protocol,
+    redirectHost: last.RedirectConfig?.Host,
+  };
+}
+
+function toRule(rule: Rule): RuleInfo {
+  const conditions: ConditionInfo[] = (rule.Conditions ?? []).map((c) => {
+    const field = c.Field ?? '';
+    if (field === 'http-header') {
+      return {
+        field,
+        headerName: c.HttpHeaderConfig?.HttpHeaderName?.toLowerCase(),
+        values: [],
+        headerValues: (c.HttpHeaderConfig?.Values ?? []).map((v) => new SecretText(v)),
+      };
+    }
+    const values =
+      c.PathPatternConfig?.Values ?? c.HostHeaderConfig?.Values ?? c.Values ?? ([] as string[]);
+    return { field, values };
+  });
+  const priority =
+    rule.IsDefault === true || rule.Priority === 'default' ? 'default' : Number(rule.Priority);
+  return { arn: rule.RuleArn ?? '', priority, conditions, action: toAction(rule.Actions) };
+}
+
+/** Every listener of the load balancer with its rules (DescribeListeners, DescribeRules). */
+export async function readListeners(
+  client: ElasticLoadBalancingV2Client,
+  loadBalancerArn: string,
+  step: Step,
+): Promise<ListenerInfo[]> {
+  const listeners: ListenerInfo[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await step('elasticloadbalancing:DescribeListeners', () =>
+      client.send(
+        new DescribeListenersCommand({ LoadBalancerArn: loadBalancerArn, Marker: marker }),
+      ),
+    );
+    for (const l of page.Listeners ?? []) {
+      const rules: RuleInfo[] = [];
+      let ruleMarker: string | undefined;
+      do {
+        const out = await step('elasticloadbalancing:DescribeRules', () =>
+          client.send(new DescribeRulesCommand({ ListenerArn: l.ListenerArn, Marker: ruleMarker })),
+        );
+        rules.push(...(out.Rules ?? []).map(toRule));
+        ruleMarker = out.NextMarker;
+      } while (ruleMarker !== undefined && ruleMarker !== '');
+      if (!rules.some((r) => r.priority === 'default')) {
+        rules.push({
+          arn: `${l.ListenerArn ?? ''} (default)`,
+          priority: 'default',
+          conditions: [],
+          action: toAction(l.DefaultActions),
+        });
+      }
+      listeners.push({
+        arn: l.ListenerArn ?? '',
+        port: l.Port ?? 0,
+        protocol: l.Protocol ?? 'HTTP',
+        rules,
+      });
+    }
+    marker = page.NextMarker;
+  } while (marker !== undefined && marker !== '');
+  return listeners;
+}
+
+/** The load balancer's attributes as a key -> value record. */
+export async function readAttributes(
+  client: ElasticLoadBalancingV2Client,
+  loadBalancerArn: string,
+  step: Step,
+): Promise<Record<string, string>> {
+  const out = await step('elasticloadbalancing:DescribeLoadBalancerAttributes', () =>
+    client.send(new DescribeLoadBalancerAttributesCommand({ LoadBalancerArn: loadBalancerArn })),
+  );
+  const attrs: Record<string, string> = {};
+  for (const a of out.Attributes ?? []) if (a.Key !== undefined) attrs[a.Key] = a.Value ?? '';
+  return attrs;
+}

@@ -1,0 +1,117 @@
+/**
+ * Turn an AWS SDK error into a skipped check, or into an {@link AuditError} when nothing can run.
+ * @module
+ */
+import type { IamAction } from '../constants.js';
+import { AuditError } from '../errors.js';
+import type { Gathered, Skip } from '../types.js';
+
+const ACCESS_DENIED = new Set([
+  'AccessDenied',
+  'AccessDeniedException',
+  'UnauthorizedOperation',
+  'UnauthorizedAccess',
+  'Forbidden',
+]);
+
+const THROTTLED = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'RequestLimitExceeded',
+  'TooManyRequestsException',
+  'SlowDown',
+  'EC2ThrottledException',
+]);
+
+const CREDENTIALS = new Set([
+  'CredentialsProviderError',
+  'UnrecognizedClientException',
+  'InvalidClientTokenId',
+  'AuthFailure',
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'InvalidSignatureException',
+  'SignatureDoesNotMatch',
+  'MissingAuthenticationToken',
+]);
+
+interface SdkError {
+  name?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number; attempts?: number };
+}
+
+/** The error's AWS code (the SDK puts it in `name`). */
+export function awsCode(error: unknown): string {
+  return (error as SdkError | undefined)?.name ?? 'Error';
+}
+
+/** A credentials problem: nothing can run. */
+export function credentialsError(error: unknown): AuditError | undefined {
+  if (!CREDENTIALS.has(awsCode(error))) return undefined;
+  return new AuditError(
+    'ERR_CDN_ORIGIN_GUARD_AUDIT_CREDENTIALS',
+    `no usable AWS credentials (${awsCode(error)}): set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where an instance/task role applies`,
+    { cause: error },
+  );
+}
+
+/** Why `action` failed, as a skip. Credentials problems throw instead. */
+export function skipFor(error: unknown, action: IamAction): Skip {
+  const fatal = credentialsError(error);
+  if (fatal !== undefined) throw fatal;
+  const code = awsCode(error);
+  const attempts = (error as SdkError | undefined)?.$metadata?.attempts;
+  if (ACCESS_DENIED.has(code)) {
+    return {
+      reason: 'access-denied',
+      message: `Access denied to ${action} (${code}); grant it to run this check`,
+      missingAction: action,
+    };
+  }
+  if (THROTTLED.has(code) || (error as SdkError | undefined)?.$metadata?.httpStatusCode === 429) {
+    return {
+      reason: 'throttled',
+      message: `${action} was throttled (${code})${attempts === undefined ? '' : ` after ${attempts} attempts`}; run the audit again later`,
+    };
+  }
+  return { reason: 'error', message: `${action} failed: ${code}` };
+}
+
+/** A failed call, tagged with the IAM action it needed. */
+class StepFailure extends Error {
+  constructor(
+    readonly action: IamAction,
+    readonly error: unknown,
+  ) {
+    super(`${action} failed`);
+  }
+}
+
+/** Calls one AWS action; a failure is reported as a skip naming that action. */
+export type Step = <R>(action: IamAction, call: () => Promise<R>) => Promise<R>;
+
+const step: Step = async (action, call) => {
+  try {
+    return await call();
+  } catch (error) {
+    throw new StepFailure(action, error);
+  }
+};
+
+/**
+ * Run a read that calls one or more actions through `step`; the first failure becomes a skip
+ * naming the action that failed. Credentials problems throw an {@link AuditError}.
+ */
+export async function gather<T>(read: (step: Step) => Promise<T>): Promise<Gathered<T>> {
+  try {
+    return { ok: true, value: await read(step) };
+  } catch (error) {
+    if (error instanceof StepFailure)
+      return { ok: false, skip: skipFor(error.error, error.action) };
+    throw error;
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * Read the account into a snapshot, each part on its own so one denied call skips only the
+ * checks that need it.
+ * @module
+ */
+import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
+import type { ResolvedAuditOptions } from '../options.js';
+import type { AccountSnapshot, Gathered, ProbeResult, SecretInfo } from '../types.js';
+import { readDistributions } from './cloudfront.js';
+import { readPrefixLists, readSecurityGroups } from './ec2.js';
+import { findLoadBalancer, readAttributes, readListeners } from './elbv2.js';
+import { gather } from './errors.js';
+import { probeUrl, probeUrls } from './probe.js';
+import { readRulesQuota } from './quota.js';
+import { readSecret } from './secret.js';
+
+type ClientConfig = { region?: string; maxAttempts?: number };
+
+/** Gather everything the checks read. Throws an AuditError when nothing can run. */
+export async function gatherSnapshot(options: ResolvedAuditOptions): Promise<AccountSnapshot> {
+  const config: ClientConfig = {};
+  if (options.region !== undefined) config.region = options.region;
+  if (options.maxAttempts !== undefined) config.maxAttempts = options.maxAttempts;
+  const c = options.clients;
+  const elbv2 = c.elbv2 ?? new ElasticLoadBalancingV2Client(config);
+  const ec2 = c.ec2 ?? new EC2Client(config);
+  // CloudFront is global; its API lives in us-east-1.
+  const cloudFront = c.cloudFront ?? new CloudFrontClient({ ...config, region: 'us-east-1' });
+  const secretsManager = c.secretsManager ?? new SecretsManagerClient(config);
+  const serviceQuotas = c.serviceQuotas ?? new ServiceQuotasClient(config);
+  const created = [
+    c.elbv2 ? undefined : elbv2,
+    c.ec2 ? undefined : ec2,
+    c.cloudFront ? undefined : cloudFront,
+    c.secretsManager ? undefined : secretsManager,
+    c.serviceQuotas ? undefined : serviceQuotas,
+  ];
+  try {
+    const region = await elbv2.config.region();
+    const loadBalancer = await findLoadBalancer(elbv2, options.loadBalancer);
+    const securityGroupsPromise = gather((step) =>
+      readSecurityGroups(ec2, loadBalancer.securityGroupIds, step),
+    );
+    const listenersPromise = gather((step) => readListeners(elbv2, loadBalancer.arn, step));
+    const [listeners, attributes, securityGroups, quota, distributions, secret] = await Promise.all(
+      [
+        listenersPromise,
+        gather((step) => readAttributes(elbv2, loadBalancer.arn, step)),
+        securityGroupsPromise,
+        readRulesQuota(serviceQuotas),
+        gather((step) =>
+          readDistributions(cloudFront, options.distributionIds, loadBalancer.dnsName, step),
+        ),
+        options.secretId === undefined
+          ? notRequested<SecretInfo>('--secret-id was not given')
+          : gather((step) =>
+              readSecret(secretsManager, options.secretId as string, options.jsonKey, step),
+            ),
+      ],
+    );
+    const prefixLists = await gather((step) =>
+      readPrefixLists(ec2, securityGroups.ok ? securityGroups.value : [], step),
+    );
+    let probes: Gathered<readonly ProbeResult[]> = notRequested('--probe was not given');
+    if (options.probe) {
+      const urls = probeUrls(loadBalancer.dnsName, listeners.ok ? listeners.value : undefined);
+      probes = {
+        ok: true,
+        value: await Promise.all(
+          urls.map((u) => probeUrl(u, options.probeTimeoutMs, options.probeAddress)),
+        ),
+      };
+    }
+    return {
+      region,
+      headerName: options.headerName,
+      loadBalancer,
+      listeners,
+      attributes,
+      securityGroups,
+      prefixLists,
+      quota,
+      distributions,
+      secret,
+      probes,
+    };
+  } finally {
+    for (const client of created) client?.destroy();
+  }
+}
+
+function notRequested<T>(message: string): Gathered<T> {
+  return { ok: false, skip: { reason: 'not-requested', message } };
+}

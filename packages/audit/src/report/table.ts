@@ -1,0 +1,65 @@
+/**
+ * The report for people: grouped by check, the fix on each failing line, coloured only when asked
+ * (the CLI asks on a TTY).
+ * @module
+ */
+import type { AuditReport, CheckStatus, EvidenceValue } from '../types.js';
+
+/** Options of {@link renderTable}. */
+export interface TableOptions {
+  /** ANSI colours. Defaults to `false`. */
+  readonly color?: boolean;
+}
+
+const COLOURS: Record<CheckStatus, string> = {
+  PASS: '32',
+  WARN: '33',
+  FAIL: '31',
+  SKIPPED: '2',
+};
+
+function evidenceText(evidence: Readonly<Record<string, EvidenceValue>>): string {
+  return Object.entries(evidence)
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`)
+    .join(' ');
+}
+
+/** Counts of checks by status. */
+export function summarize(report: AuditReport): Record<CheckStatus, number> {
+  const counts: Record<CheckStatus, number> = { PASS: 0, WARN: 0, FAIL: 0, SKIPPED: 0 };
+  for (const c of report.checks) counts[c.status]++;
+  return counts;
+}
+
+/** The report as text lines (no trailing newline). */
+export function renderTable(report: AuditReport, options: TableOptions = {}): string {
+  const paint = (status: CheckStatus, text: string) =>
+    options.color === true ? `\x1b[${COLOURS[status]}m${text}\x1b[0m` : text;
+  const bold = (text: string) => (options.color === true ? `\x1b[1m${text}\x1b[0m` : text);
+  const counts = summarize(report);
+  const width = Math.max(...report.checks.map((c) => c.title.length), 20) + 2;
+  const lines = [
+    bold(
+      `cdn-origin-guard audit: ${report.loadBalancer.name} (${report.region}): ${paint(report.status, report.status)}`,
+    ),
+    `${counts.FAIL} fail, ${counts.WARN} warn, ${counts.PASS} pass, ${counts.SKIPPED} skipped`,
+  ];
+  for (const check of report.checks) {
+    lines.push('', `${bold(check.title.padEnd(width))}${paint(check.status, check.status)}`);
+    if (check.skipped !== undefined) {
+      const action =
+        check.skipped.missingAction === undefined
+          ? ''
+          : ` (missing ${check.skipped.missingAction})`;
+      lines.push(`  ${paint('SKIPPED', 'SKIPPED')} ${check.skipped.message}${action}`);
+    }
+    for (const f of check.findings) {
+      lines.push(`  ${paint(f.status, f.status.padEnd(4))}  ${f.message}`);
+      if (f.status === 'PASS') continue;
+      const evidence = evidenceText(f.evidence);
+      if (evidence !== '') lines.push(`        evidence: ${evidence}`);
+      if (f.fix !== undefined) lines.push(`        fix: ${f.fix}`);
+    }
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,55 @@
+/**
+ * A secret header value that cannot be printed by accident, compared in constant time.
+ * @module
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+const REDACTED = '[redacted]';
+
+/**
+ * A secret value (a Secrets Manager stage, a CloudFront origin header, an ALB rule value).
+ * `String()`, `JSON.stringify()` and `util.inspect()` all give `[redacted]`.
+ */
+export class SecretText {
+  readonly #digest: Buffer;
+
+  constructor(value: string) {
+    // Only a SHA-256 digest is kept: equal length for every value, so the compare below takes
+    // the same time whatever the values and wherever they differ.
+    this.#digest = createHash('sha256').update(value, 'utf8').digest();
+  }
+
+  /** Constant-time equality with another value. */
+  equals(other: SecretText): boolean {
+    return timingSafeEqual(this.#digest, other.#digest);
+  }
+
+  /** Whether any of `others` equals this value; compares against every one without stopping early. */
+  equalsAny(others: Iterable<SecretText>): boolean {
+    let found = false;
+    for (const other of others) found = this.equals(other) || found;
+    return found;
+  }
+
+  toString(): string {
+    return REDACTED;
+  }
+
+  toJSON(): string {
+    return REDACTED;
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return REDACTED;
+  }
+}
+
+/** The staging labels of `values` whose value equals `candidate` (constant time per label). */
+export function matchingStages(
+  candidate: SecretText,
+  values: ReadonlyMap<string, SecretText>,
+): string[] {
+  const out: string[] = [];
+  for (const [stage, value] of values) if (candidate.equals(value)) out.push(stage);
+  return out;
+}

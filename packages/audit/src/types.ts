@@ -1,0 +1,222 @@
+/**
+ * The account snapshot the checks read, and the results they return. Gatherers fill the
+ * snapshot with the AWS SDK; checks are pure functions over it.
+ * @module
+ */
+import type { SecretText } from './secret-text.js';
+
+/** Outcome of one check or one finding. */
+export type CheckStatus = 'PASS' | 'WARN' | 'FAIL' | 'SKIPPED';
+
+/** Stable ids of the checks, in report order. */
+export type CheckId =
+  | 'security-groups'
+  | 'rules-quota'
+  | 'listener-rules'
+  | 'alb-attributes'
+  | 'cloudfront-distribution'
+  | 'alb-rule-values'
+  | 'secret-rotation'
+  | 'direct-reachability';
+
+/** Evidence values: ids, ports, priorities, counts. Never a secret value. */
+export type EvidenceValue = string | number | boolean | readonly (string | number)[];
+
+/** One observation of a check. */
+export interface Finding {
+  readonly status: Exclude<CheckStatus, 'SKIPPED'>;
+  /** What was found, in one sentence. */
+  readonly message: string;
+  /** Rule ids, ports, priorities, counts behind the message. */
+  readonly evidence: Readonly<Record<string, EvidenceValue>>;
+  /** The exact fix, on every WARN and FAIL. */
+  readonly fix?: string;
+}
+
+/** Why a check did not run. */
+export interface Skip {
+  readonly reason: 'access-denied' | 'throttled' | 'error' | 'not-requested' | 'not-applicable';
+  /** What happened, in one sentence. */
+  readonly message: string;
+  /** The IAM action that was denied, e.g. `elasticloadbalancing:DescribeRules`. */
+  readonly missingAction?: string;
+}
+
+/** The result of one check. */
+export interface CheckResult {
+  readonly id: CheckId;
+  readonly title: string;
+  /** The worst status of the findings, or `SKIPPED`. */
+  readonly status: CheckStatus;
+  readonly findings: readonly Finding[];
+  readonly skipped?: Skip;
+}
+
+/** A part of the snapshot: its value, or why it could not be read. */
+export type Gathered<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly skip: Skip };
+
+/** The load balancer under audit. */
+export interface LoadBalancerInfo {
+  readonly arn: string;
+  readonly name: string;
+  readonly dnsName: string;
+  /** `ipv4`, `dualstack` or `dualstack-without-public-ipv4`. */
+  readonly ipAddressType: string;
+  readonly scheme: string;
+  readonly securityGroupIds: readonly string[];
+}
+
+/** A listener action, reduced to what decides where a request goes. */
+export interface ActionInfo {
+  /** `forward`, `redirect`, `fixed-response`, `authenticate-oidc`, `authenticate-cognito`. */
+  readonly type: string;
+  /** The status code of a `fixed-response` (e.g. `403`) or a `redirect` (`HTTP_301`). */
+  readonly statusCode?: string;
+  /** A redirect's target protocol (`HTTPS`, `HTTP` or `#{protocol}`). */
+  readonly redirectProtocol?: string;
+  /** A redirect's target host (`#{host}` keeps the request's host). */
+  readonly redirectHost?: string;
+}
+
+/** A listener rule condition, reduced. */
+export interface ConditionInfo {
+  /** `http-header`, `path-pattern`, `host-header`, ... */
+  readonly field: string;
+  /** Header name of an `http-header` condition, lower case. */
+  readonly headerName?: string;
+  /** Values of the condition. Header values are secrets and kept redacted. */
+  readonly values: readonly string[];
+  /** Values of an `http-header` condition, redacted. */
+  readonly headerValues?: readonly SecretText[];
+}
+
+/** A listener rule, reduced. */
+export interface RuleInfo {
+  readonly arn: string;
+  /** A number, or `default`. */
+  readonly priority: number | 'default';
+  readonly conditions: readonly ConditionInfo[];
+  /** The action that decides (the last one: authenticate actions come first). */
+  readonly action: ActionInfo;
+}
+
+/** A listener with its rules (default rule last). */
+export interface ListenerInfo {
+  readonly arn: string;
+  readonly port: number;
+  /** `HTTP`, `HTTPS`, ... */
+  readonly protocol: string;
+  readonly rules: readonly RuleInfo[];
+}
+
+/** One inbound security group rule. */
+export interface SecurityGroupRuleInfo {
+  /** `sgr-...` */
+  readonly id: string;
+  readonly groupId: string;
+  /** `tcp`, `udp`, `icmp` or `-1` (all). */
+  readonly protocol: string;
+  /** `-1` for all ports. */
+  readonly fromPort: number;
+  readonly toPort: number;
+  readonly cidrIpv4?: string;
+  readonly cidrIpv6?: string;
+  readonly prefixListId?: string;
+  readonly referencedGroupId?: string;
+}
+
+/** A security group of the ALB and its inbound rules. */
+export interface SecurityGroupInfo {
+  readonly id: string;
+  readonly name: string;
+  readonly inbound: readonly SecurityGroupRuleInfo[];
+}
+
+/** A managed prefix list referenced by a rule or looked up by name. */
+export interface PrefixListInfo {
+  readonly id: string;
+  readonly name: string;
+  readonly addressFamily: 'IPv4' | 'IPv6';
+  /** The list's weight against the rules quota. */
+  readonly maxEntries: number | undefined;
+}
+
+/** The rules-per-security-group quota. */
+export interface QuotaInfo {
+  readonly value: number;
+  /** `service-quotas` when read, `default` when assumed. */
+  readonly source: 'service-quotas' | 'default';
+  /** Why the default was assumed. */
+  readonly note?: string;
+}
+
+/** One CloudFront origin, reduced. */
+export interface OriginInfo {
+  readonly id: string;
+  readonly domainName: string;
+  /** `http-only`, `https-only`, `match-viewer`; undefined for S3 origins. */
+  readonly protocolPolicy: string | undefined;
+  /** Custom header names (lower case) and their values, redacted. */
+  readonly headers: ReadonlyMap<string, SecretText>;
+}
+
+/** A CloudFront distribution, reduced. */
+export interface DistributionInfo {
+  readonly id: string;
+  /** `Deployed` or `InProgress`. */
+  readonly status: string;
+  readonly origins: readonly OriginInfo[];
+}
+
+/** The secret and its staged values, redacted. */
+export interface SecretInfo {
+  readonly arn: string;
+  readonly name: string;
+  readonly rotationEnabled: boolean;
+  readonly rotationLambdaArn: string | undefined;
+  readonly automaticallyAfterDays: number | undefined;
+  readonly scheduleExpression: string | undefined;
+  readonly lastRotatedDate: Date | undefined;
+  /** Staging label -> value (AWSCURRENT, AWSPENDING, AWSPREVIOUS when present). */
+  readonly values: ReadonlyMap<string, SecretText>;
+}
+
+/** The answer to one direct request to the ALB. */
+export interface ProbeResult {
+  readonly url: string;
+  /** `served` (an HTTP status came back), `refused`, `timeout`, `reset`, `error`. */
+  readonly outcome: 'served' | 'refused' | 'timeout' | 'reset' | 'error';
+  readonly statusCode?: number;
+  readonly detail?: string;
+}
+
+/** Everything the checks read. */
+export interface AccountSnapshot {
+  readonly region: string;
+  /** Lower-case header name, e.g. `x-origin-verify`. */
+  readonly headerName: string;
+  readonly loadBalancer: LoadBalancerInfo;
+  readonly listeners: Gathered<readonly ListenerInfo[]>;
+  readonly attributes: Gathered<Readonly<Record<string, string>>>;
+  readonly securityGroups: Gathered<readonly SecurityGroupInfo[]>;
+  /** Prefix lists by id: those the rules reference and the CloudFront ones by name. */
+  readonly prefixLists: Gathered<ReadonlyMap<string, PrefixListInfo>>;
+  readonly quota: QuotaInfo;
+  /** Distributions in front of the ALB (given, or found by origin domain). */
+  readonly distributions: Gathered<readonly DistributionInfo[]>;
+  readonly secret: Gathered<SecretInfo>;
+  readonly probes: Gathered<readonly ProbeResult[]>;
+}
+
+/** The whole report. */
+export interface AuditReport {
+  readonly region: string;
+  readonly loadBalancer: { readonly arn: string; readonly name: string; readonly dnsName: string };
+  readonly checks: readonly CheckResult[];
+  /** FAIL when any check fails, else WARN when any warns, else PASS. */
+  readonly status: 'PASS' | 'WARN' | 'FAIL';
+  /** 0: no FAIL; 1: a FAIL. (2, could not run, is an {@link AuditError}.) */
+  readonly exitCode: 0 | 1;
+}

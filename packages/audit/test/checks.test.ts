@@ -1,0 +1,570 @@
+/**
+ * The checks as pure functions over hand-made snapshots: the cases the scenario accounts do not
+ * reach (dualstack, redirects, fixed non-4xx answers, attribute modes, rotation schedules, probe
+ * outcomes), each one changing a correct snapshot in one place.
+ */
+import { inspect } from 'node:util';
+import {
+  type AccountSnapshot,
+  type CheckId,
+  type CheckResult,
+  type ListenerInfo,
+  type RuleInfo,
+  runChecks,
+  SecretText,
+  type SecurityGroupRuleInfo,
+} from '@cdn-origin-guard/audit';
+import { describe, expect, it } from 'vitest';
+import { isPublicCidr } from '../src/net.js';
+
+const CURRENT = 'current-value-0123456789abcdef';
+const PENDING = 'pending-value-0123456789abcdef';
+const PL_V4 = 'pl-3b927c52';
+const PL_V6 = 'pl-5da64334';
+const DAY = 86_400_000;
+
+const headerRule = (values: string[], priority = 10): RuleInfo => ({
+  arn: `rule-${priority}`,
+  priority,
+  conditions: [
+    {
+      field: 'http-header',
+      headerName: 'x-origin-verify',
+      values: [],
+      headerValues: values.map((v) => new SecretText(v)),
+    },
+  ],
+  action: { type: 'forward' },
+});
+const defaultRule = (action: RuleInfo['action']): RuleInfo => ({
+  arn: 'rule-default',
+  priority: 'default',
+  conditions: [],
+  action,
+});
+const deny = { type: 'fixed-response', statusCode: '403' };
+const sgRule = (over: Partial<SecurityGroupRuleInfo>): SecurityGroupRuleInfo => ({
+  id: `sgr-${Math.random().toString(16).slice(2, 10)}`,
+  groupId: 'sg-1',
+  protocol: 'tcp',
+  fromPort: 443,
+  toPort: 443,
+  ...over,
+});
+
+function snapshot(
+  over: Partial<AccountSnapshot> = {},
+  extra: Partial<{
+    listeners: ListenerInfo[];
+    inbound: SecurityGroupRuleInfo[];
+    ipAddressType: string;
+  }> = {},
+): AccountSnapshot {
+  return {
+    region: 'us-east-1',
+    headerName: 'x-origin-verify',
+    loadBalancer: {
+      arn: 'arn:alb',
+      name: 'alb',
+      dnsName: 'alb-1.us-east-1.elb.amazonaws.com',
+      ipAddressType: extra.ipAddressType ?? 'ipv4',
+      scheme: 'internet-facing',
+      securityGroupIds: ['sg-1'],
+    },
+    listeners: {
+      ok: true,
+      value: extra.listeners ?? [
+        {
+          arn: 'l-443',
+          port: 443,
+          protocol: 'HTTPS',
+          rules: [headerRule([CURRENT]), defaultRule(deny)],
+        },
+      ],
+    },
+    attributes: {
+      ok: true,
+      value: {
+        'routing.http.xff_header_processing.mode': 'append',
+        'routing.http.drop_invalid_header_fields.enabled': 'true',
+      },
+    },
+    securityGroups: {
+      ok: true,
+      value: [
+        { id: 'sg-1', name: 'alb', inbound: extra.inbound ?? [sgRule({ prefixListId: PL_V4 })] },
+      ],
+    },
+    prefixLists: {
+      ok: true,
+      value: new Map([
+        [
+          PL_V4,
+          {
+            id: PL_V4,
+            name: 'com.amazonaws.global.cloudfront.origin-facing',
+            addressFamily: 'IPv4',
+            maxEntries: 55,
+          },
+        ],
+        [
+          PL_V6,
+          {
+            id: PL_V6,
+            name: 'com.amazonaws.global.ipv6.cloudfront.origin-facing',
+            addressFamily: 'IPv6',
+            maxEntries: 45,
+          },
+        ],
+      ]),
+    },
+    quota: { value: 120, source: 'service-quotas' },
+    distributions: {
+      ok: true,
+      value: [
+        {
+          id: 'E1',
+          status: 'Deployed',
+          origins: [
+            {
+              id: 'alb',
+              domainName: 'alb-1.us-east-1.elb.amazonaws.com',
+              protocolPolicy: 'https-only',
+              headers: new Map([['x-origin-verify', new SecretText(CURRENT)]]),
+            },
+          ],
+        },
+      ],
+    },
+    secret: {
+      ok: true,
+      value: {
+        arn: 'arn:secret',
+        name: 'prod/origin-verify',
+        rotationEnabled: true,
+        rotationLambdaArn: 'arn:lambda',
+        automaticallyAfterDays: undefined,
+        scheduleExpression: 'rate(30 days)',
+        lastRotatedDate: new Date(Date.now() - 5 * DAY),
+        values: new Map([['AWSCURRENT', new SecretText(CURRENT)]]),
+      },
+    },
+    probes: { ok: true, value: [{ url: 'https://alb:443/', outcome: 'refused' }] },
+    ...over,
+  };
+}
+
+const statusOf = (snap: AccountSnapshot, id: CheckId) =>
+  runChecks(snap).find((c) => c.id === id) as CheckResult;
+
+describe('checks over a correct snapshot', () => {
+  it('passes every check', () => {
+    const results = runChecks(snapshot());
+    expect(results).toHaveLength(8);
+    for (const c of results)
+      expect(c.status, `${c.id}: ${JSON.stringify(c.findings)}`).toBe('PASS');
+  });
+});
+
+describe('security-groups', () => {
+  it.each([
+    [
+      '::/0 on the listener port',
+      [sgRule({ prefixListId: PL_V4 }), sgRule({ cidrIpv6: '::/0' })],
+      'FAIL',
+    ],
+    [
+      'all traffic (-1) from 0.0.0.0/0',
+      [
+        sgRule({ prefixListId: PL_V4 }),
+        sgRule({ protocol: '-1', fromPort: -1, toPort: -1, cidrIpv4: '0.0.0.0/0' }),
+      ],
+      'FAIL',
+    ],
+    [
+      'a port range covering 443 from 0.0.0.0/0',
+      [
+        sgRule({ prefixListId: PL_V4 }),
+        sgRule({ fromPort: 400, toPort: 500, cidrIpv4: '0.0.0.0/0' }),
+      ],
+      'FAIL',
+    ],
+    [
+      'a public CIDR that is not CloudFront',
+      [sgRule({ prefixListId: PL_V4 }), sgRule({ cidrIpv4: '203.0.113.0/24' })],
+      'WARN',
+    ],
+    ['no CloudFront prefix list rule', [sgRule({ cidrIpv4: '10.0.0.0/8' })], 'WARN'],
+    [
+      '0.0.0.0/0 on a port no listener uses',
+      [
+        sgRule({ prefixListId: PL_V4 }),
+        sgRule({ fromPort: 22, toPort: 22, cidrIpv4: '0.0.0.0/0' }),
+      ],
+      'PASS',
+    ],
+    [
+      'private CIDRs and a referenced group',
+      [
+        sgRule({ prefixListId: PL_V4 }),
+        sgRule({ cidrIpv4: '172.16.0.0/12' }),
+        sgRule({ referencedGroupId: 'sg-2' }),
+      ],
+      'PASS',
+    ],
+  ] as const)('%s: %s', (_name, inbound, expected) => {
+    expect(statusOf(snapshot({}, { inbound: [...inbound] }), 'security-groups').status).toBe(
+      expected,
+    );
+  });
+
+  it('asks for the IPv6 list too when the ALB is dualstack', () => {
+    const ipv4Only = statusOf(snapshot({}, { ipAddressType: 'dualstack' }), 'security-groups');
+    expect(ipv4Only.status).toBe('WARN');
+    expect(ipv4Only.findings.find((f) => f.status === 'WARN')?.evidence).toMatchObject({
+      family: 'IPv6',
+    });
+
+    const both = snapshot(
+      {},
+      {
+        ipAddressType: 'dualstack',
+        inbound: [sgRule({ prefixListId: PL_V4 }), sgRule({ prefixListId: PL_V6 })],
+      },
+    );
+    expect(statusOf(both, 'security-groups').status).toBe('PASS');
+  });
+});
+
+describe('rules-quota', () => {
+  const privateRules = (n: number) =>
+    Array.from({ length: n }, (_, i) => sgRule({ cidrIpv4: `10.0.${i}.0/24` }));
+
+  it.each([
+    [120, 0, 'PASS'],
+    [60, 0, 'WARN'], // 55 of 60: within 10 %
+    [60, 4, 'WARN'], // 59 of 60
+    [60, 5, 'FAIL'], // 60 of 60: the next rule is refused
+    [60, 9, 'FAIL'],
+  ] as const)('quota %i with the list and %i other rules: %s', (quota, others, expected) => {
+    const snap = snapshot(
+      { quota: { value: quota, source: 'service-quotas' } },
+      { inbound: [sgRule({ prefixListId: PL_V4 }), ...privateRules(others)] },
+    );
+    expect(statusOf(snap, 'rules-quota').status).toBe(expected);
+  });
+
+  it('counts IPv4 and IPv6 rules against separate quotas', () => {
+    const snap = snapshot(
+      { quota: { value: 60, source: 'service-quotas' } },
+      {
+        inbound: [
+          sgRule({ prefixListId: PL_V6 }),
+          ...Array.from({ length: 10 }, (_, i) => sgRule({ cidrIpv6: `fd00:${i}::/64` })),
+        ],
+      },
+    );
+    const finding = statusOf(snap, 'rules-quota').findings[0];
+    expect(finding?.evidence).toMatchObject({
+      family: 'IPv6',
+      prefixListWeight: 45,
+      otherRules: 10,
+      total: 55,
+    });
+  });
+
+  it('warns when a prefix list weight is unknown', () => {
+    const lists = new Map([
+      [PL_V4, { id: PL_V4, name: 'x', addressFamily: 'IPv4' as const, maxEntries: undefined }],
+    ]);
+    const snap = snapshot({ prefixLists: { ok: true, value: lists } });
+    expect(statusOf(snap, 'rules-quota').status).toBe('WARN');
+  });
+});
+
+describe('listener-rules', () => {
+  const listener = (rules: RuleInfo[], protocol = 'HTTPS', port = 443): ListenerInfo => ({
+    arn: `l-${port}`,
+    port,
+    protocol,
+    rules,
+  });
+  const pathRule = (priority: number, action: RuleInfo['action'], values = ['/*']): RuleInfo => ({
+    arn: `rule-${priority}`,
+    priority,
+    conditions: [{ field: 'path-pattern', values }],
+    action,
+  });
+
+  it.each([
+    ['default forwards, no header rule', [defaultRule({ type: 'forward' })], 'FAIL'],
+    [
+      'default forwards after the header rule',
+      [headerRule([CURRENT]), defaultRule({ type: 'forward' })],
+      'FAIL',
+    ],
+    [
+      'a catch-all 403 rule before a forwarding default',
+      [headerRule([CURRENT], 1), pathRule(2, deny), defaultRule({ type: 'forward' })],
+      'PASS',
+    ],
+    [
+      'a /admin 403 rule does not make a forwarding default safe',
+      [headerRule([CURRENT], 1), pathRule(2, deny, ['/admin/*']), defaultRule({ type: 'forward' })],
+      'FAIL',
+    ],
+    [
+      'a host-header forward before the header rule',
+      [
+        {
+          ...pathRule(1, { type: 'forward' }),
+          conditions: [{ field: 'host-header', values: ['api.example.com'] }],
+        },
+        headerRule([CURRENT], 5),
+        defaultRule(deny),
+      ],
+      'FAIL',
+    ],
+    [
+      'a forward rule after the header rule and a catch-all deny',
+      [
+        headerRule([CURRENT], 1),
+        pathRule(2, deny),
+        pathRule(3, { type: 'forward' }),
+        defaultRule(deny),
+      ],
+      'PASS',
+    ],
+    [
+      'default answers a fixed 200',
+      [headerRule([CURRENT]), defaultRule({ type: 'fixed-response', statusCode: '200' })],
+      'WARN',
+    ],
+    [
+      'default redirects to HTTPS on the same host',
+      [
+        defaultRule({
+          type: 'redirect',
+          statusCode: 'HTTP_301',
+          redirectProtocol: 'HTTPS',
+          redirectHost: '#{host}',
+        }),
+      ],
+      'PASS',
+    ],
+    [
+      'default redirects to another host',
+      [
+        defaultRule({
+          type: 'redirect',
+          statusCode: 'HTTP_302',
+          redirectProtocol: 'HTTPS',
+          redirectHost: 'evil.example',
+        }),
+      ],
+      'FAIL',
+    ],
+  ] as const)('%s: %s', (_name, rules, expected) => {
+    const snap = snapshot({}, { listeners: [listener([...rules] as RuleInfo[])] });
+    expect(statusOf(snap, 'listener-rules').status).toBe(expected);
+  });
+
+  it('warns about a plain HTTP listener that forwards header-checked requests', () => {
+    const snap = snapshot(
+      {},
+      { listeners: [listener([headerRule([CURRENT]), defaultRule(deny)], 'HTTP', 80)] },
+    );
+    const check = statusOf(snap, 'listener-rules');
+    expect(check.status).toBe('WARN');
+    expect(check.findings.find((f) => f.status === 'WARN')?.message).toMatch(/clear text/);
+  });
+});
+
+describe('alb-attributes', () => {
+  it.each([
+    ['append', 'true', 'PASS'],
+    ['preserve', 'true', 'FAIL'],
+    ['remove', 'true', 'FAIL'],
+    ['append', 'false', 'WARN'],
+  ])('xff mode %s, drop invalid %s: %s', (mode, drop, expected) => {
+    const snap = snapshot({
+      attributes: {
+        ok: true,
+        value: {
+          'routing.http.xff_header_processing.mode': mode,
+          'routing.http.drop_invalid_header_fields.enabled': drop,
+        },
+      },
+    });
+    expect(statusOf(snap, 'alb-attributes').status).toBe(expected);
+  });
+});
+
+describe('cloudfront-distribution and alb-rule-values', () => {
+  const withOrigin = (
+    over: Partial<{ policy: string; header: string | undefined; status: string }>,
+  ) =>
+    snapshot({
+      distributions: {
+        ok: true,
+        value: [
+          {
+            id: 'E1',
+            status: over.status ?? 'Deployed',
+            origins: [
+              {
+                id: 'alb',
+                domainName: 'ALB-1.us-east-1.elb.amazonaws.com',
+                protocolPolicy: over.policy ?? 'https-only',
+                headers:
+                  over.header === undefined
+                    ? new Map()
+                    : new Map([['x-origin-verify', new SecretText(over.header)]]),
+              },
+            ],
+          },
+        ],
+      },
+    });
+
+  it.each([
+    ['match-viewer', { policy: 'match-viewer', header: CURRENT }, 'WARN'],
+    ['http-only', { policy: 'http-only', header: CURRENT }, 'FAIL'],
+    ['no header', { header: undefined }, 'FAIL'],
+    ['an unknown value', { header: 'someone-elses-value-0123456789' }, 'FAIL'],
+    ['still deploying', { header: CURRENT, status: 'InProgress' }, 'WARN'],
+  ] as const)('%s: %s', (_name, over, expected) => {
+    expect(statusOf(withOrigin(over), 'cloudfront-distribution').status).toBe(expected);
+  });
+
+  it('accepts AWSPENDING on the distribution during a rotation, and wants it in the ALB rule too', () => {
+    const base = snapshot();
+    const secret = base.secret.ok ? base.secret.value : undefined;
+    const rotating = snapshot({
+      secret: {
+        ok: true,
+        value: {
+          ...(secret as NonNullable<typeof secret>),
+          values: new Map([
+            ['AWSCURRENT', new SecretText(CURRENT)],
+            ['AWSPENDING', new SecretText(PENDING)],
+          ]),
+        },
+      },
+    });
+    expect(statusOf(rotating, 'alb-rule-values').status).toBe('WARN');
+    const widened = {
+      ...rotating,
+      listeners: {
+        ok: true as const,
+        value: [
+          {
+            arn: 'l',
+            port: 443,
+            protocol: 'HTTPS',
+            rules: [headerRule([CURRENT, PENDING]), defaultRule(deny)],
+          },
+        ],
+      },
+    };
+    expect(statusOf(widened, 'alb-rule-values').status).toBe('PASS');
+  });
+
+  it('warns about rule values Secrets Manager no longer holds', () => {
+    const snap = snapshot(
+      {},
+      {
+        listeners: [
+          {
+            arn: 'l',
+            port: 443,
+            protocol: 'HTTPS',
+            rules: [headerRule([CURRENT, 'retired-value-0123456789']), defaultRule(deny)],
+          },
+        ],
+      },
+    );
+    const check = statusOf(snap, 'alb-rule-values');
+    expect(check.status).toBe('WARN');
+    expect(check.findings[0]?.evidence).toMatchObject({ staleValues: 1, accepts: ['AWSCURRENT'] });
+  });
+});
+
+describe('secret-rotation', () => {
+  const secretWith = (over: Record<string, unknown>) => {
+    const base = snapshot();
+    if (!base.secret.ok) throw new Error('unreachable');
+    return snapshot({ secret: { ok: true, value: { ...base.secret.value, ...over } } });
+  };
+  it.each([
+    ['rotation disabled', { rotationEnabled: false }, 'WARN'],
+    ['no rotation function', { rotationLambdaArn: undefined }, 'WARN'],
+    ['every 180 days', { scheduleExpression: 'rate(180 days)' }, 'WARN'],
+    [
+      'AutomaticallyAfterDays 90',
+      { scheduleExpression: undefined, automaticallyAfterDays: 90 },
+      'PASS',
+    ],
+    ['never rotated', { lastRotatedDate: undefined }, 'WARN'],
+    ['overdue', { lastRotatedDate: new Date(Date.now() - 45 * DAY) }, 'WARN'],
+    ['a cron schedule', { scheduleExpression: 'cron(0 16 1,15 * ? *)' }, 'PASS'],
+  ])('%s: %s', (_name, over, expected) => {
+    expect(statusOf(secretWith(over), 'secret-rotation').status).toBe(expected);
+  });
+});
+
+describe('direct-reachability', () => {
+  it.each([
+    ['refused', { outcome: 'refused' }, 'PASS'],
+    ['timed out', { outcome: 'timeout' }, 'PASS'],
+    ['a 403', { outcome: 'served', statusCode: 403 }, 'PASS'],
+    ['a 502', { outcome: 'served', statusCode: 502 }, 'WARN'],
+    ['a 301', { outcome: 'served', statusCode: 301 }, 'FAIL'],
+    ['a 200', { outcome: 'served', statusCode: 200 }, 'FAIL'],
+  ] as const)('%s: %s', (_name, probe, expected) => {
+    const snap = snapshot({ probes: { ok: true, value: [{ url: 'https://alb:443/', ...probe }] } });
+    expect(statusOf(snap, 'direct-reachability').status).toBe(expected);
+  });
+
+  it('is SKIPPED when --probe was not given', () => {
+    const snap = snapshot({
+      probes: { ok: false, skip: { reason: 'not-requested', message: '--probe was not given' } },
+    });
+    expect(statusOf(snap, 'direct-reachability')).toMatchObject({
+      status: 'SKIPPED',
+      skipped: { reason: 'not-requested' },
+    });
+  });
+});
+
+describe('SecretText', () => {
+  it('never prints its value and compares by value', () => {
+    const a = new SecretText(CURRENT);
+    expect(String(a)).toBe('[redacted]');
+    expect(JSON.stringify({ a })).toBe('{"a":"[redacted]"}');
+    expect(inspect(a)).toBe('[redacted]');
+    expect(a.equals(new SecretText(CURRENT))).toBe(true);
+    expect(a.equals(new SecretText(`${CURRENT}x`))).toBe(false);
+    expect(a.equalsAny([new SecretText(PENDING), new SecretText(CURRENT)])).toBe(true);
+  });
+});
+
+describe('isPublicCidr', () => {
+  it.each([
+    ['10.1.0.0/16', false],
+    ['172.31.0.0/16', false],
+    ['192.168.1.0/24', false],
+    ['100.64.0.0/10', false],
+    ['0.0.0.0/0', true],
+    ['8.0.0.0/5', true],
+    ['172.0.0.0/8', true],
+    ['203.0.113.7/32', true],
+    ['fd12:3456::/48', false],
+    ['fe80::/64', false],
+    ['2600:1f18::/32', true],
+    ['::/0', true],
+    ['not-a-cidr', true],
+  ])('%s -> %s', (cidr, expected) => {
+    expect(isPublicCidr(cidr)).toBe(expected);
+  });
+});

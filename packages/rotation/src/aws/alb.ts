@@ -1,0 +1,167 @@
+/**
+ * The ALB side of a rotation: find the listener rules whose `http-header` condition names
+ * the header, set that condition's values (`ModifyRule`, every other condition kept), and the
+ * DNS names of the load balancers (so CloudFront origins pointing at them can be found).
+ * @module
+ */
+import {
+  DescribeLoadBalancersCommand,
+  DescribeRulesCommand,
+  type DescribeRulesCommandOutput,
+  type ElasticLoadBalancingV2Client,
+  ModifyRuleCommand,
+  type Rule,
+  type RuleCondition,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { awsCallFailed, RotationError } from '../errors.js';
+
+/** A rule to keep in step, with the header condition found in it. */
+export interface HeaderRule {
+  readonly arn: string;
+  readonly conditions: readonly RuleCondition[];
+  readonly headerIndex: number;
+}
+
+function headerIndexOf(rule: Rule, headerName: string): number {
+  return (rule.Conditions ?? []).findIndex(
+    (c) =>
+      c.Field === 'http-header' && c.HttpHeaderConfig?.HttpHeaderName?.toLowerCase() === headerName,
+  );
+}
+
+async function describeRules(
+  client: ElasticLoadBalancingV2Client,
+  input: { ListenerArn?: string; RuleArns?: string[] },
+): Promise<Rule[]> {
+  const rules: Rule[] = [];
+  let marker: string | undefined;
+  do {
+    let out: DescribeRulesCommandOutput;
+    try {
+      out = await client.send(new DescribeRulesCommand({ ...input, Marker: marker }));
+    } catch (error) {
+      throw awsCallFailed(
+        `DescribeRules (${input.ListenerArn ?? input.RuleArns?.join(', ')})`,
+        error,
+        [],
+      );
+    }
+    rules.push(...(out.Rules ?? []));
+    marker = out.NextMarker;
+  } while (marker !== undefined && marker !== '');
+  return rules;
+}
+
+/**
+ * The rules to keep in step: each of `ruleArns` (which must have the header condition) and
+ * every rule of `listenerArns` that has it (each listener must have at least one).
+ */
+export async function findHeaderRules(
+  client: ElasticLoadBalancingV2Client,
+  options: {
+    readonly headerName: string;
+    readonly listenerArns: readonly string[];
+    readonly ruleArns: readonly string[];
+  },
+): Promise<HeaderRule[]> {
+  const found = new Map<string, HeaderRule>();
+  const add = (rule: Rule): boolean => {
+    const headerIndex = headerIndexOf(rule, options.headerName);
+    if (headerIndex < 0 || rule.RuleArn === undefined) return false;
+    found.set(rule.RuleArn, { arn: rule.RuleArn, conditions: rule.Conditions ?? [], headerIndex });
+    return true;
+  };
+  if (options.ruleArns.length > 0) {
+    for (const rule of await describeRules(client, { RuleArns: [...options.ruleArns] })) {
+      if (!add(rule))
+        throw new RotationError(
+          'no-matching-rule',
+          `rule ${rule.RuleArn} has no http-header condition on "${options.headerName}"; add one or remove it from ruleArns.`,
+        );
+    }
+  }
+  for (const listenerArn of options.listenerArns) {
+    const matched = (await describeRules(client, { ListenerArn: listenerArn })).filter(add);
+    if (matched.length === 0)
+      throw new RotationError(
+        'no-matching-rule',
+        `listener ${listenerArn} has no rule with an http-header condition on "${options.headerName}"; add one or remove the listener from listenerArns.`,
+      );
+  }
+  return [...found.values()];
+}
+
+/** A condition as ModifyRule takes it: a typed config wins over the legacy `Values`. */
+function forModify(c: RuleCondition): RuleCondition {
+  const { Values, ...rest } = c;
+  const hasConfig = Object.entries(rest).some(([k, v]) => k.endsWith('Config') && v !== undefined);
+  return hasConfig ? rest : c;
+}
+
+/**
+ * Give each rule's header condition exactly `values` (deduplicated; at most 3, the ALB's
+ * limit). Rules that already hold them are left alone. Returns the ARNs modified.
+ */
+export async function setHeaderValues(
+  client: ElasticLoadBalancingV2Client,
+  rules: readonly HeaderRule[],
+  values: readonly string[],
+  known: string[],
+): Promise<string[]> {
+  const wanted = [...new Set(values)];
+  const modified: string[] = [];
+  for (const rule of rules) {
+    const header = rule.conditions[rule.headerIndex];
+    const have = header?.HttpHeaderConfig?.Values ?? [];
+    if (have.length === wanted.length && wanted.every((v) => have.includes(v))) continue;
+    const conditions = rule.conditions.map((c, i) =>
+      i === rule.headerIndex
+        ? {
+            Field: 'http-header',
+            HttpHeaderConfig: {
+              HttpHeaderName: c.HttpHeaderConfig?.HttpHeaderName,
+              Values: wanted,
+            },
+          }
+        : forModify(c),
+    );
+    try {
+      await client.send(new ModifyRuleCommand({ RuleArn: rule.arn, Conditions: conditions }));
+    } catch (error) {
+      throw awsCallFailed(`ModifyRule ${rule.arn}`, error, known);
+    }
+    modified.push(rule.arn);
+  }
+  return modified;
+}
+
+/** The load balancer ARN inside a listener or listener-rule ARN. */
+export function loadBalancerArnOf(arn: string): string {
+  const m =
+    /^(arn:[^:]+:elasticloadbalancing:[^:]*:[^:]*:)listener(?:-rule)?\/(app\/[^/]+\/[^/]+)\//.exec(
+      arn,
+    );
+  if (m === null)
+    throw new RotationError(
+      'no-matching-rule',
+      `${arn} is not an Application Load Balancer listener or rule ARN.`,
+    );
+  return `${m[1]}loadbalancer/${m[2]}`;
+}
+
+/** DNS names (lower case) of the load balancers behind `arns` (listener or rule ARNs). */
+export async function loadBalancerDomainNames(
+  client: ElasticLoadBalancingV2Client,
+  arns: readonly string[],
+): Promise<string[]> {
+  const lbArns = [...new Set(arns.map(loadBalancerArnOf))];
+  if (lbArns.length === 0) return [];
+  try {
+    const out = await client.send(new DescribeLoadBalancersCommand({ LoadBalancerArns: lbArns }));
+    return (out.LoadBalancers ?? []).flatMap((lb) =>
+      lb.DNSName === undefined ? [] : [lb.DNSName.toLowerCase()],
+    );
+  } catch (error) {
+    throw awsCallFailed(`DescribeLoadBalancers (${lbArns.join(', ')})`, error, []);
+  }
+}

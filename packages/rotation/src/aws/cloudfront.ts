@@ -1,0 +1,153 @@
+/**
+ * The CloudFront side of a rotation: put the value on every origin that carries the header
+ * (`GetDistributionConfig`, `UpdateDistribution` with `IfMatch`, bounded retries on
+ * `PreconditionFailed`), and read whether a distribution is deployed with it.
+ * @module
+ */
+import {
+  type CloudFrontClient,
+  type DistributionConfig,
+  GetDistributionCommand,
+  GetDistributionConfigCommand,
+  type GetDistributionConfigCommandOutput,
+  type Origin,
+  UpdateDistributionCommand,
+} from '@aws-sdk/client-cloudfront';
+import { sleep } from '../budget.js';
+import { awsCallFailed, awsErrorName, RotationError } from '../errors.js';
+
+/** Which origins carry the header: by id, or by domain name (an ALB's). */
+export interface OriginSelector {
+  readonly headerName: string;
+  readonly originIds: readonly string[];
+  readonly domainNames: readonly string[];
+}
+
+const bareDomain = (domain: string): string => domain.toLowerCase().replace(/^dualstack\./, '');
+
+/** The origins of `config` that should carry the header. */
+export function selectOrigins(
+  config: DistributionConfig | undefined,
+  selector: OriginSelector,
+): Origin[] {
+  const domains = new Set(selector.domainNames.map(bareDomain));
+  return (config?.Origins?.Items ?? []).filter(
+    (o) =>
+      (o.Id !== undefined && selector.originIds.includes(o.Id)) ||
+      (o.DomainName !== undefined && domains.has(bareDomain(o.DomainName))),
+  );
+}
+
+function headerOf(origin: Origin, headerName: string): string | undefined {
+  return origin.CustomHeaders?.Items?.find((h) => h.HeaderName?.toLowerCase() === headerName)
+    ?.HeaderValue;
+}
+
+/** Set the header on `origin` (keeping every other header); whether anything changed. */
+function setHeader(origin: Origin, headerName: string, value: string): boolean {
+  const items = origin.CustomHeaders?.Items ?? [];
+  const existing = items.find((h) => h.HeaderName?.toLowerCase() === headerName);
+  if (existing?.HeaderValue === value) return false;
+  if (existing !== undefined) existing.HeaderValue = value;
+  else items.push({ HeaderName: headerName, HeaderValue: value });
+  origin.CustomHeaders = { Quantity: items.length, Items: items };
+  return true;
+}
+
+function noOrigin(id: string, selector: OriginSelector): RotationError {
+  return new RotationError(
+    'no-matching-origin',
+    `distribution ${id} has no origin ${selector.originIds.length > 0 ? `with id ${selector.originIds.join(' or ')}` : ''}${selector.originIds.length > 0 && selector.domainNames.length > 0 ? ' or ' : ''}${selector.domainNames.length > 0 ? `with domain ${selector.domainNames.join(' or ')}` : ''}; check originIds / originDomainNames.`,
+  );
+}
+
+/** Outcome of {@link putHeaderValue}. */
+export interface UpdateOutcome {
+  readonly updated: boolean;
+  readonly attempts: number;
+  readonly originIds: readonly string[];
+}
+
+/**
+ * Put `value` in the header of every selected origin of distribution `id`. Re-reads and
+ * retries on `PreconditionFailed` up to `maxAttempts` times; no call when it is already there.
+ */
+export async function putHeaderValue(
+  client: CloudFrontClient,
+  id: string,
+  value: string,
+  selector: OriginSelector,
+  maxAttempts: number,
+  known: string[],
+): Promise<UpdateOutcome> {
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    let read: GetDistributionConfigCommandOutput;
+    try {
+      read = await client.send(new GetDistributionConfigCommand({ Id: id }));
+    } catch (error) {
+      throw awsCallFailed(`GetDistributionConfig ${id}`, error, known);
+    }
+    const config = read.DistributionConfig;
+    const origins = selectOrigins(config, selector);
+    if (config === undefined || origins.length === 0) throw noOrigin(id, selector);
+    const originIds = origins.map((o) => o.Id ?? '');
+    let changed = false;
+    for (const origin of origins)
+      changed = setHeader(origin, selector.headerName, value) || changed;
+    if (!changed) return { updated: false, attempts: attempt, originIds };
+    try {
+      await client.send(
+        new UpdateDistributionCommand({ Id: id, IfMatch: read.ETag, DistributionConfig: config }),
+      );
+      return { updated: true, attempts: attempt, originIds };
+    } catch (error) {
+      if (awsErrorName(error) !== 'PreconditionFailed')
+        throw awsCallFailed(`UpdateDistribution ${id}`, error, known);
+      await sleep(100 * attempt);
+    }
+  }
+  throw new RotationError(
+    'update-conflict',
+    `UpdateDistribution ${id} answered PreconditionFailed ${maxAttempts} times (someone else keeps changing the distribution); the step will be retried.`,
+    'PreconditionFailed',
+  );
+}
+
+/** Status of distribution `id` and whether its selected origins all carry `value`. */
+export async function distributionState(
+  client: CloudFrontClient,
+  id: string,
+  value: string,
+  selector: OriginSelector,
+  known: string[],
+): Promise<{ status: string; carriesValue: boolean }> {
+  try {
+    const out = await client.send(new GetDistributionCommand({ Id: id }));
+    const origins = selectOrigins(out.Distribution?.DistributionConfig, selector);
+    if (origins.length === 0) throw noOrigin(id, selector);
+    return {
+      status: out.Distribution?.Status ?? 'unknown',
+      carriesValue: origins.every((o) => headerOf(o, selector.headerName) === value),
+    };
+  } catch (error) {
+    if (error instanceof RotationError) throw error;
+    throw awsCallFailed(`GetDistribution ${id}`, error, known);
+  }
+}
+
+/** Whether every selected origin of `id` already carries `value` (from GetDistributionConfig). */
+export async function carriesValue(
+  client: CloudFrontClient,
+  id: string,
+  value: string,
+  selector: OriginSelector,
+  known: string[],
+): Promise<boolean> {
+  try {
+    const out = await client.send(new GetDistributionConfigCommand({ Id: id }));
+    const origins = selectOrigins(out.DistributionConfig, selector);
+    return origins.length > 0 && origins.every((o) => headerOf(o, selector.headerName) === value);
+  } catch (error) {
+    throw awsCallFailed(`GetDistributionConfig ${id}`, error, known);
+  }
+}

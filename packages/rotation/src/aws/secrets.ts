@@ -1,0 +1,105 @@
+/**
+ * The Secrets Manager calls of a rotation: DescribeSecret, GetSecretValue by version or
+ * stage, PutSecretValue with the token, UpdateSecretVersionStage.
+ * @module
+ */
+import {
+  DescribeSecretCommand,
+  type DescribeSecretCommandOutput,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  type SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { AWSCURRENT, AWSPENDING } from '../constants.js';
+import { awsCallFailed, awsErrorName } from '../errors.js';
+
+/** Values already known in this invocation: redacted from any AWS error message. */
+export type KnownValues = string[];
+
+/** DescribeSecret. */
+export async function describeSecret(
+  client: SecretsManagerClient,
+  secretId: string,
+): Promise<DescribeSecretCommandOutput> {
+  try {
+    return await client.send(new DescribeSecretCommand({ SecretId: secretId }));
+  } catch (error) {
+    throw awsCallFailed(`DescribeSecret of ${secretId}`, error, []);
+  }
+}
+
+/** The SecretString of a version or stage, or `undefined` when it does not exist (yet). */
+export async function readSecretString(
+  client: SecretsManagerClient,
+  arn: string,
+  where: { readonly versionId?: string; readonly stage: string },
+  known: KnownValues,
+): Promise<string | undefined> {
+  try {
+    const out = await client.send(
+      new GetSecretValueCommand({
+        SecretId: arn,
+        VersionId: where.versionId,
+        VersionStage: where.stage,
+      }),
+    );
+    if (typeof out.SecretString === 'string') known.push(out.SecretString);
+    return out.SecretString;
+  } catch (error) {
+    if (awsErrorName(error) === 'ResourceNotFoundException') return undefined;
+    throw awsCallFailed(
+      `GetSecretValue (${where.versionId ?? where.stage}) of ${arn}`,
+      error,
+      known,
+    );
+  }
+}
+
+/** PutSecretValue of the pending version under the rotation token. */
+export async function putPendingSecret(
+  client: SecretsManagerClient,
+  arn: string,
+  token: string,
+  secretString: string,
+  known: KnownValues,
+): Promise<void> {
+  try {
+    await client.send(
+      new PutSecretValueCommand({
+        SecretId: arn,
+        ClientRequestToken: token,
+        SecretString: secretString,
+        VersionStages: [AWSPENDING],
+      }),
+    );
+  } catch (error) {
+    throw awsCallFailed(`PutSecretValue (version ${token}) of ${arn}`, error, known);
+  }
+}
+
+/** UpdateSecretVersionStage: AWSCURRENT moves to `token`, away from `currentVersionId`. */
+export async function promoteToCurrent(
+  client: SecretsManagerClient,
+  arn: string,
+  token: string,
+  currentVersionId: string | undefined,
+  known: KnownValues,
+): Promise<void> {
+  try {
+    await client.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: arn,
+        VersionStage: AWSCURRENT,
+        MoveToVersionId: token,
+        RemoveFromVersionId: currentVersionId,
+      }),
+    );
+  } catch (error) {
+    throw awsCallFailed(
+      `UpdateSecretVersionStage (AWSCURRENT to ${token}) of ${arn}`,
+      error,
+      known,
+    );
+  }
+}

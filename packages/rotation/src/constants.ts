@@ -1,0 +1,61 @@
+/**
+ * Defaults and bounds of the rotation options, written once: the resolution, the environment
+ * reader and the README read them from here.
+ * @module
+ */
+
+/** The guard core's default `secretRefreshMs` (how often apps reload the secret). */
+export const CORE_SECRET_REFRESH_MS = 300_000;
+/** The guard core's default `refreshJitter` (fraction of the interval). */
+export const CORE_REFRESH_JITTER = 0.1;
+/** Margin added to the apps' refresh interval and jitter before CloudFront may send the new value. */
+export const PROPAGATION_MARGIN_MS = 30_000;
+
+/** Shortest and longest secret the guard core accepts (printable ASCII, 0x21-0x7E). */
+export const MIN_SECRET_LENGTH = 16;
+export const MAX_SECRET_LENGTH = 128;
+
+/** base64url: what 48 random bytes become, 64 characters, safe in a header and in an ALB rule. */
+export const BASE64URL_ALPHABET =
+  'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * Characters a generated value may not use: outside printable ASCII (CloudFront custom headers
+ * and the guard core), and `*` / `?`, which an ALB `http-header` condition reads as wildcards.
+ */
+export const FORBIDDEN_ALPHABET_CHARACTERS = '*?';
+
+export const DEFAULTS = {
+  headerName: 'x-origin-verify',
+  propagationWaitMs:
+    Math.ceil(CORE_SECRET_REFRESH_MS * (1 + CORE_REFRESH_JITTER)) + PROPAGATION_MARGIN_MS,
+  deployWaitMs: 600_000,
+  pollIntervalMs: 10_000,
+  maxUpdateAttempts: 5,
+  secretLength: 64,
+  safetyMarginMs: 5_000,
+  cloudFrontBudgetMs: 20_000,
+  testTimeoutMs: 5_000,
+} as const;
+
+export const BOUNDS = {
+  propagationWaitMs: { min: 0, max: 900_000, unit: ' (ms)' },
+  deployWaitMs: { min: 0, max: 900_000, unit: ' (ms)' },
+  pollIntervalMs: { min: 10, max: 60_000, unit: ' (ms)' },
+  maxUpdateAttempts: { min: 1, max: 20, unit: '' },
+  secretLength: { min: MIN_SECRET_LENGTH, max: MAX_SECRET_LENGTH, unit: ' (characters)' },
+  safetyMarginMs: { min: 0, max: 120_000, unit: ' (ms)' },
+  cloudFrontBudgetMs: { min: 0, max: 300_000, unit: ' (ms)' },
+  testTimeoutMs: { min: 50, max: 60_000, unit: ' (ms)' },
+} as const satisfies Record<
+  Exclude<keyof typeof DEFAULTS, 'headerName'>,
+  { min: number; max: number; unit: string }
+>;
+
+/** Staging labels Secrets Manager uses during a rotation. */
+export const AWSCURRENT = 'AWSCURRENT';
+export const AWSPENDING = 'AWSPENDING';
+export const AWSPREVIOUS = 'AWSPREVIOUS';
+
+/** The four steps Secrets Manager invokes, in order. */
+export const ROTATION_STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;

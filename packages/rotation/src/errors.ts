@@ -1,0 +1,65 @@
+/**
+ * The error a rotation step fails with. Never carries a secret value: AWS errors are kept as
+ * their name, status and a message with every known value redacted, not as the raw object.
+ * @module
+ */
+
+/** Why a step failed, stable to branch on (and in the log line). */
+export type RotationFailure =
+  | 'bad-event'
+  | 'rotation-disabled'
+  | 'unknown-version'
+  | 'not-pending'
+  | 'bad-secret'
+  | 'no-matching-origin'
+  | 'no-matching-rule'
+  | 'wait-too-long'
+  | 'update-conflict'
+  | 'not-updated'
+  | 'not-deployed'
+  | 'test-request-failed'
+  | 'aws-error';
+
+/** A rotation step failed; Secrets Manager will retry the step. */
+export class RotationError extends Error {
+  readonly code = 'ERR_CDN_ORIGIN_GUARD_ROTATION' as const;
+  /** Why, as a stable code. */
+  readonly failure: RotationFailure;
+  /** The AWS error name when an AWS call failed, e.g. `AccessDenied`. */
+  readonly awsCode: string | undefined;
+  constructor(failure: RotationFailure, message: string, awsCode?: string) {
+    super(`@cdn-origin-guard/rotation: ${message}`);
+    this.name = 'RotationError';
+    this.failure = failure;
+    this.awsCode = awsCode;
+  }
+}
+
+/** The AWS error name of an SDK error, or `undefined`. */
+export function awsErrorName(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const name = (error as { name?: unknown }).name;
+  return typeof name === 'string' && name !== 'Error' ? name : undefined;
+}
+
+/**
+ * Wrap a failed AWS call as a {@link RotationError}: the call, the AWS error name and its
+ * message with each of `secrets` replaced by `[redacted]` (AWS validation messages can echo
+ * input).
+ */
+export function awsCallFailed(
+  call: string,
+  error: unknown,
+  secrets: readonly string[],
+): RotationError {
+  const name = awsErrorName(error) ?? 'Error';
+  let message = error instanceof Error ? error.message : String(error);
+  for (const secret of secrets)
+    if (secret.length > 0) message = message.split(secret).join('[redacted]');
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return new RotationError(
+    'aws-error',
+    `${call} failed: ${name}${status === undefined ? '' : ` (HTTP ${status})`}: ${message}`,
+    name,
+  );
+}

@@ -1,0 +1,363 @@
+/**
+ * `createRotationHandler`: the Secrets Manager rotation function. Every step runs a preflight,
+ * then does its part; each is idempotent and logs JSON lines without any value.
+ * The order is the point: ALB rules accept the new value, the apps get time to load it, and
+ * only then does CloudFront send it; `AWSCURRENT` moves once every distribution is deployed.
+ * @module
+ */
+import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { findHeaderRules, loadBalancerDomainNames, setHeaderValues } from './aws/alb.js';
+import {
+  carriesValue,
+  distributionState,
+  type OriginSelector,
+  putHeaderValue,
+} from './aws/cloudfront.js';
+import {
+  describeSecret,
+  type KnownValues,
+  promoteToCurrent,
+  putPendingSecret,
+  readSecretString,
+} from './aws/secrets.js';
+import { type RotationContext, sleep, timeLeft } from './budget.js';
+import { AWSCURRENT, AWSPENDING, ROTATION_STEPS } from './constants.js';
+import { awsCallFailed, RotationError } from './errors.js';
+import { generateSecretValue, headerValueOf, withHeaderValue } from './generate.js';
+import { type EventFields, writeLog } from './log.js';
+import {
+  type ResolvedRotationOptions,
+  type RotationOptions,
+  resolveRotationOptions,
+} from './options.js';
+
+/** One of the four steps Secrets Manager invokes. */
+export type RotationStep = (typeof ROTATION_STEPS)[number];
+
+/** The event Secrets Manager sends a rotation function. */
+export interface RotationEvent {
+  readonly Step: RotationStep | (string & {});
+  /** The secret's ARN. */
+  readonly SecretId: string;
+  /** The version id of the new (`AWSPENDING`) version. */
+  readonly ClientRequestToken: string;
+  readonly RotationToken?: string;
+}
+
+/** The Lambda handler returned by {@link createRotationHandler}. */
+export type RotationHandler = (event: RotationEvent, context: RotationContext) => Promise<void>;
+
+interface Clients {
+  readonly secretsManager: SecretsManagerClient;
+  readonly cloudFront: CloudFrontClient;
+  readonly elbv2: ElasticLoadBalancingV2Client;
+}
+
+/** Everything one step invocation works with. */
+interface Run {
+  readonly o: ResolvedRotationOptions;
+  readonly clients: Clients;
+  readonly arn: string;
+  readonly token: string;
+  readonly versions: Readonly<Record<string, readonly string[]>>;
+  readonly context: RotationContext;
+  /** Values read or made in this invocation, redacted from any AWS error message. */
+  readonly known: KnownValues;
+  readonly log: (fields: EventFields) => void;
+}
+
+const STEPS: ReadonlySet<string> = new Set(ROTATION_STEPS);
+
+/**
+ * Create the rotation function. Options are validated here, once; SDK clients are created on
+ * first use and kept for the container's life (or injected through `clients`).
+ * @example
+ * ```ts
+ * import { createRotationHandler } from '@cdn-origin-guard/rotation';
+ * export const handler = createRotationHandler({
+ *   distributionIds: ['E2QWRUHEXAMPLE'],
+ *   listenerArns: [process.env.LISTENER_ARN!],
+ * });
+ * ```
+ */
+export function createRotationHandler(options: Readonly<RotationOptions>): RotationHandler {
+  const o = resolveRotationOptions(options);
+  let clients: Clients | undefined;
+  const getClients = (): Clients => {
+    clients ??= {
+      secretsManager: o.clients.secretsManager ?? new SecretsManagerClient({}),
+      cloudFront: o.clients.cloudFront ?? new CloudFrontClient({}),
+      elbv2: o.clients.elbv2 ?? new ElasticLoadBalancingV2Client({}),
+    };
+    return clients;
+  };
+
+  return async function cdnOriginGuardRotation(event, context) {
+    const started = Date.now();
+    const step = typeof event?.Step === 'string' ? event.Step : '(missing)';
+    let secretArn = typeof event?.SecretId === 'string' ? event.SecretId : undefined;
+    const token =
+      typeof event?.ClientRequestToken === 'string' ? event.ClientRequestToken : undefined;
+    const log = (fields: EventFields): void =>
+      writeLog(o.log, { step, secretArn, versionId: token, ...fields });
+    try {
+      if (
+        !STEPS.has(step) ||
+        secretArn === undefined ||
+        secretArn === '' ||
+        token === undefined ||
+        token === ''
+      )
+        throw new RotationError(
+          'bad-event',
+          `expected { Step: ${ROTATION_STEPS.join(' | ')}, SecretId, ClientRequestToken }; got Step ${JSON.stringify(step)}.`,
+        );
+      if (typeof context?.getRemainingTimeInMillis !== 'function')
+        throw new RotationError(
+          'bad-event',
+          'the Lambda context has no getRemainingTimeInMillis().',
+        );
+      log({ event: 'start' });
+      const c = getClients();
+      const described = await describeSecret(c.secretsManager, secretArn);
+      secretArn = described.ARN ?? secretArn;
+      const versions = described.VersionIdsToStages ?? {};
+      // Preflight: rotation on, the token is a version, and it is AWSPENDING (or already done).
+      if (described.RotationEnabled !== true)
+        throw new RotationError(
+          'rotation-disabled',
+          `secret ${secretArn} does not have rotation enabled.`,
+        );
+      const stages = versions[token];
+      if (stages === undefined)
+        throw new RotationError(
+          'unknown-version',
+          `secret ${secretArn} has no version ${token}; it cannot be rotated to.`,
+        );
+      if (stages.includes(AWSCURRENT)) {
+        log({ event: 'already-current', durationMs: Date.now() - started });
+        return;
+      }
+      if (!stages.includes(AWSPENDING))
+        throw new RotationError(
+          'not-pending',
+          `version ${token} of secret ${secretArn} is not AWSPENDING (its stages: ${stages.join(', ') || 'none'}).`,
+        );
+      const run: Run = { o, clients: c, arn: secretArn, token, versions, context, known: [], log };
+      await STEP_RUNNERS[step as RotationStep](run);
+      log({ event: 'done', durationMs: Date.now() - started });
+    } catch (error) {
+      const failure =
+        error instanceof RotationError ? error : awsCallFailed(`step ${step}`, error, []);
+      log({
+        level: 'error',
+        event: 'failed',
+        failure: failure.failure,
+        awsCode: failure.awsCode,
+        message: failure.message,
+        durationMs: Date.now() - started,
+      });
+      throw failure;
+    }
+  };
+}
+
+const STEP_RUNNERS: Readonly<Record<RotationStep, (run: Run) => Promise<void>>> = {
+  createSecret,
+  setSecret,
+  testSecret,
+  finishSecret,
+};
+
+/** createSecret: store a new random value as AWSPENDING under the token, unless it is there. */
+async function createSecret(run: Run): Promise<void> {
+  const { clients, arn, token, known, o } = run;
+  const existing = await readSecretString(
+    clients.secretsManager,
+    arn,
+    { versionId: token, stage: AWSPENDING },
+    known,
+  );
+  if (existing !== undefined) {
+    run.log({ event: 'pending-exists' });
+    return;
+  }
+  const current = await readSecretString(clients.secretsManager, arn, { stage: AWSCURRENT }, known);
+  if (current === undefined)
+    throw new RotationError('bad-secret', `secret ${arn} has no AWSCURRENT value to rotate from.`);
+  const value = generateSecretValue(o.secretLength, o.alphabet);
+  known.push(value);
+  const secretString = withHeaderValue(current, value, o.jsonKey, `AWSCURRENT of ${arn}`);
+  await putPendingSecret(clients.secretsManager, arn, token, secretString, known);
+  run.log({ event: 'pending-created', length: value.length, jsonKey: o.jsonKey });
+}
+
+/** The header values of AWSCURRENT and of the pending version. */
+async function headerValues(run: Run): Promise<{ current: string; pending: string }> {
+  const { clients, arn, token, known, o } = run;
+  const [currentString, pendingString] = await Promise.all([
+    readSecretString(clients.secretsManager, arn, { stage: AWSCURRENT }, known),
+    readSecretString(clients.secretsManager, arn, { versionId: token, stage: AWSPENDING }, known),
+  ]);
+  if (currentString === undefined)
+    throw new RotationError('bad-secret', `secret ${arn} has no AWSCURRENT value.`);
+  if (pendingString === undefined)
+    throw new RotationError(
+      'bad-secret',
+      `version ${token} of ${arn} has no value yet; createSecret must run first.`,
+    );
+  const current = headerValueOf(currentString, o.jsonKey, `AWSCURRENT of ${arn}`);
+  const pending = headerValueOf(pendingString, o.jsonKey, `version ${token} of ${arn}`);
+  known.push(current, pending);
+  return { current, pending };
+}
+
+/** Which origins carry the header: the ids/domains given, else the ALBs' DNS names. */
+async function originSelector(run: Run): Promise<OriginSelector> {
+  const { o } = run;
+  const explicit = o.originIds.length > 0 || o.originDomainNames.length > 0;
+  const domainNames = explicit
+    ? o.originDomainNames
+    : await loadBalancerDomainNames(run.clients.elbv2, [...o.listenerArns, ...o.ruleArns]);
+  return { headerName: o.headerName, originIds: o.originIds, domainNames };
+}
+
+function albRules(run: Run) {
+  const { o } = run;
+  if (o.listenerArns.length === 0 && o.ruleArns.length === 0) return Promise.resolve([]);
+  return findHeaderRules(run.clients.elbv2, o);
+}
+
+/** setSecret: ALB rules accept both values, the apps get time to load AWSPENDING, then CloudFront sends it. */
+async function setSecret(run: Run): Promise<void> {
+  const { clients, o, known, context } = run;
+  const { current, pending } = await headerValues(run);
+  const selector = o.distributionIds.length > 0 ? await originSelector(run) : undefined;
+  let cloudFrontDone = true;
+  for (const id of o.distributionIds) {
+    if (
+      selector !== undefined &&
+      !(await carriesValue(clients.cloudFront, id, pending, selector, known))
+    ) {
+      cloudFrontDone = false;
+      break;
+    }
+  }
+  const waitMs = cloudFrontDone ? 0 : o.propagationWaitMs;
+  const neededMs = waitMs + (cloudFrontDone ? 0 : o.cloudFrontBudgetMs);
+  const leftMs = timeLeft(context, o.safetyMarginMs);
+  if (neededMs > leftMs)
+    throw new RotationError(
+      'wait-too-long',
+      `setSecret must wait ${waitMs} ms for the apps to load the new value (propagationWaitMs) and keep ${o.cloudFrontBudgetMs} ms for CloudFront (cloudFrontBudgetMs), but the Lambda has ${Math.max(0, leftMs)} ms left after a ${o.safetyMarginMs} ms safety margin. Raise the function's timeout to at least ${Math.ceil((neededMs + o.safetyMarginMs) / 1000) + 10} s, or lower propagationWaitMs (0 if your apps rely on refresh-on-mismatch). Nothing was changed on CloudFront.`,
+    );
+
+  const rules = await albRules(run);
+  const ruleStarted = Date.now();
+  const modified = await setHeaderValues(clients.elbv2, rules, [current, pending], known);
+  run.log({
+    event: 'alb-rules-widened',
+    ruleArns: rules.map((r) => r.arn),
+    modifiedRuleArns: modified,
+    durationMs: Date.now() - ruleStarted,
+  });
+
+  if (cloudFrontDone) {
+    run.log({ event: 'cloudfront-already-updated', distributionIds: o.distributionIds });
+    return;
+  }
+  run.log({ event: 'waiting-for-apps', waitMs });
+  await sleep(waitMs);
+  for (const id of o.distributionIds) {
+    const updateStarted = Date.now();
+    const outcome = await putHeaderValue(
+      clients.cloudFront,
+      id,
+      pending,
+      selector as OriginSelector,
+      o.maxUpdateAttempts,
+      known,
+    );
+    run.log({
+      event: outcome.updated ? 'distribution-updated' : 'distribution-already-updated',
+      distributionIds: [id],
+      originIds: outcome.originIds,
+      attempts: outcome.attempts,
+      durationMs: Date.now() - updateStarted,
+    });
+  }
+}
+
+/** testSecret: every distribution deployed with the new value (else fail, to be retried), then the optional test URL. */
+async function testSecret(run: Run): Promise<void> {
+  const { clients, o, known, context } = run;
+  const { pending } = await headerValues(run);
+  if (o.distributionIds.length > 0) {
+    const selector = await originSelector(run);
+    const deadline = Date.now() + Math.min(o.deployWaitMs, timeLeft(context, o.safetyMarginMs));
+    let waiting = [...o.distributionIds];
+    for (;;) {
+      const still: string[] = [];
+      for (const id of waiting) {
+        const state = await distributionState(clients.cloudFront, id, pending, selector, known);
+        if (!state.carriesValue)
+          throw new RotationError(
+            'not-updated',
+            `distribution ${id} does not send the pending value to all its matching origins; setSecret has not completed (AWSCURRENT is unchanged).`,
+          );
+        if (state.status !== 'Deployed') still.push(id);
+      }
+      waiting = still;
+      if (waiting.length === 0) break;
+      if (Date.now() + o.pollIntervalMs > deadline)
+        throw new RotationError(
+          'not-deployed',
+          `distribution(s) ${waiting.join(', ')} still InProgress; failing testSecret so Secrets Manager retries it later (AWSCURRENT is unchanged, both values stay accepted).`,
+        );
+      await sleep(o.pollIntervalMs);
+    }
+    run.log({ event: 'distributions-deployed', distributionIds: o.distributionIds });
+  }
+  if (o.testUrl !== undefined) {
+    let status: number;
+    try {
+      const response = await fetch(o.testUrl, {
+        signal: AbortSignal.timeout(o.testTimeoutMs),
+        redirect: 'manual',
+      });
+      status = response.status;
+      await response.body?.cancel();
+    } catch (error) {
+      throw new RotationError(
+        'test-request-failed',
+        `the test request to ${o.testUrl} failed: ${(error as Error).name}.`,
+      );
+    }
+    if (status < 200 || status > 299)
+      throw new RotationError(
+        'test-request-failed',
+        `the test request to ${o.testUrl} answered ${status}; expected 2xx.`,
+      );
+    run.log({ event: 'test-request-ok', status });
+  }
+}
+
+/** finishSecret: AWSCURRENT moves to the token; the ALB rules then accept [AWSCURRENT, AWSPREVIOUS]. */
+async function finishSecret(run: Run): Promise<void> {
+  const { clients, arn, token, versions, known } = run;
+  const { current, pending } = await headerValues(run);
+  const currentVersionId = Object.entries(versions).find(([, stages]) =>
+    stages.includes(AWSCURRENT),
+  )?.[0];
+  await promoteToCurrent(clients.secretsManager, arn, token, currentVersionId, known);
+  run.log({ event: 'promoted', previousVersionId: currentVersionId });
+  const rules = await albRules(run);
+  const modified = await setHeaderValues(clients.elbv2, rules, [pending, current], known);
+  run.log({
+    event: 'alb-rules-narrowed',
+    ruleArns: rules.map((r) => r.arn),
+    modifiedRuleArns: modified,
+  });
+}

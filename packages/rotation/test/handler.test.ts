@@ -1,0 +1,417 @@
+/**
+ * The rotation handler's four steps against the local AWS endpoint, with the real SDK v3
+ * clients over the wire: one rotation, idempotency, PreconditionFailed, a distribution that
+ * does not deploy in time, AccessDenied, rotation disabled, a token that is not AWSPENDING,
+ * a wait that cannot fit, JSON secrets. In every case: no value in any output, and the old
+ * value still served.
+ */
+import {
+  createRotationHandler,
+  type RotationHandler,
+  type RotationOptions,
+} from '@cdn-origin-guard/rotation';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useLocalAws } from '../../../test/aws/support.js';
+import type { LocalAws } from '../../../test/aws-local/index.js';
+import {
+  type Account,
+  albForwards,
+  allValues,
+  createAccount,
+  expectNoValueIn,
+  HEADER,
+  invoke,
+  lambdaContext,
+  localClients,
+  rejection,
+  rotate,
+  stageValue,
+} from './support.js';
+
+const INITIAL = 'initial-origin-verify-0123456789abcdef';
+
+const local = useLocalAws({
+  beforeEachTest: (aws) => {
+    aws.cloudfront.setDeployDelay(0);
+    lines = [];
+  },
+});
+let aws: LocalAws;
+let lines: string[] = [];
+
+beforeEach(() => {
+  aws = local.aws;
+});
+
+function handlerFor(account: Account, extra: Partial<RotationOptions> = {}): RotationHandler {
+  return createRotationHandler({
+    distributionIds: [account.distributionId],
+    listenerArns: [account.listenerArn],
+    propagationWaitMs: 0,
+    pollIntervalMs: 20,
+    deployWaitMs: 2_000,
+    log: (line) => lines.push(line),
+    clients: localClients(aws),
+    ...extra,
+  });
+}
+
+function events(): { step: string; event: string; [k: string]: unknown }[] {
+  return lines.map((l) => JSON.parse(l) as { step: string; event: string });
+}
+
+/** Everything a rotation could leak through: log lines and the error's message, stack and fields. */
+function outputs(error?: Error): string[] {
+  return error === undefined
+    ? lines
+    : [...lines, error.message, error.stack ?? '', JSON.stringify(error)];
+}
+
+describe('rotation handler: a full rotation', () => {
+  it('creates a 64-character base64url value, sets ALB then CloudFront, and promotes it', async () => {
+    const account = createAccount(aws, INITIAL);
+    const handler = handlerFor(account);
+
+    const token = await rotate(handler, aws, account);
+
+    const stages = aws.secrets.get(account.secretId)?.stages;
+    expect(stages?.AWSCURRENT).toBe(token);
+    const next = stageValue(aws, account, 'AWSCURRENT');
+    expect(next).toMatch(/^[A-Za-z0-9_-]{64}$/);
+    expect(stageValue(aws, account, 'AWSPREVIOUS')).toBe(INITIAL);
+    const origins = aws.cloudfront.origins(account.distributionId);
+    expect(origins.map((o) => o.headers)).toEqual([
+      { 'X-Origin-Verify': next, 'X-Team': 'web' },
+      { 'X-Origin-Verify': next },
+      {},
+      { 'X-Api-Key': 'untouched' },
+    ]);
+    // [AWSCURRENT, AWSPREVIOUS]: the same two values setSecret put there, so finishSecret leaves the rule alone.
+    expect(aws.elbv2.rule(account.ruleArn).conditions[0]?.HttpHeaderConfig?.Values?.sort()).toEqual(
+      [next, INITIAL].sort(),
+    );
+    expect(aws.callCount('elbv2.ModifyRule')).toBe(1);
+    expect(aws.elbv2.rule(account.ruleArn).conditions[1]?.PathPatternConfig?.Values).toEqual([
+      '/*',
+    ]);
+    expect(aws.callCount('secretsmanager.PutSecretValue')).toBe(1);
+    expect(aws.callCount('cloudfront.UpdateDistribution')).toBe(1);
+    expectNoValueIn(outputs(), allValues(aws, account));
+  });
+
+  it('calls in the order that drops nothing: ALB rule, then CloudFront, then the stage move', async () => {
+    const account = createAccount(aws, INITIAL);
+
+    await rotate(handlerFor(account), aws, account);
+
+    const order = aws.recentCalls
+      .map((c) => c.action)
+      .filter((a) =>
+        [
+          'elbv2.ModifyRule',
+          'cloudfront.UpdateDistribution',
+          'secretsmanager.UpdateSecretVersionStage',
+        ].includes(a),
+      );
+    expect(order).toEqual([
+      'elbv2.ModifyRule',
+      'cloudfront.UpdateDistribution',
+      'secretsmanager.UpdateSecretVersionStage',
+    ]);
+  });
+
+  it('logs one JSON line per event with step, secret ARN and version id, and a done line per step', async () => {
+    const account = createAccount(aws, INITIAL);
+
+    const token = await rotate(handlerFor(account), aws, account);
+
+    const done = events().filter((e) => e.event === 'done');
+    expect(done.map((e) => e.step)).toEqual([
+      'createSecret',
+      'setSecret',
+      'testSecret',
+      'finishSecret',
+    ]);
+    for (const e of events()) {
+      expect(e).toMatchObject({ secretArn: account.secretArn, versionId: token });
+    }
+    const updated = events().find((e) => e.event === 'distribution-updated');
+    expect(updated).toMatchObject({
+      distributionIds: [account.distributionId],
+      originIds: ['alb', 'alb-dualstack'],
+    });
+    expect(events().find((e) => e.event === 'alb-rules-widened')?.ruleArns).toEqual([
+      account.ruleArn,
+    ]);
+  });
+
+  it('keeps the other keys of a JSON secret and replaces only jsonKey', async () => {
+    const account = createAccount(aws, INITIAL, { jsonKey: 'originVerify' });
+
+    await rotate(handlerFor(account, { jsonKey: 'originVerify' }), aws, account);
+
+    const current = JSON.parse(
+      aws.secrets.get(account.secretId)?.versions.find((v) => v.stages.includes('AWSCURRENT'))
+        ?.secretString ?? '{}',
+    ) as Record<string, unknown>;
+    expect(current.username).toBe('kept');
+    expect(current.port).toBe(443);
+    expect(current.originVerify).toMatch(/^[A-Za-z0-9_-]{64}$/);
+    expect(aws.cloudfront.origins(account.distributionId)[0]?.headers['X-Origin-Verify']).toBe(
+      current.originVerify,
+    );
+    expectNoValueIn(outputs(), allValues(aws, account, 'originVerify'));
+  });
+
+  it('uses the configured length and alphabet', async () => {
+    const account = createAccount(aws, INITIAL);
+
+    await rotate(
+      handlerFor(account, { secretLength: 40, alphabet: 'abcdefghijklmnopqrstuvwxyz0123456789' }),
+      aws,
+      account,
+    );
+
+    expect(stageValue(aws, account, 'AWSCURRENT')).toMatch(/^[a-z0-9]{40}$/);
+  });
+});
+
+describe('rotation handler: idempotent steps', () => {
+  it('finishSecret puts back [AWSCURRENT, AWSPREVIOUS] on a rule changed since setSecret', async () => {
+    const account = createAccount(aws, INITIAL);
+    const handler = handlerFor(account);
+    const token = aws.secrets.beginRotation(account.secretId);
+    for (const step of ['createSecret', 'setSecret', 'testSecret'] as const)
+      await invoke(handler, account, step, token);
+    const pending = stageValue(aws, account, 'AWSPENDING');
+    const { ModifyRuleCommand } = await import('@aws-sdk/client-elastic-load-balancing-v2');
+    await localClients(aws).elbv2.send(
+      new ModifyRuleCommand({
+        RuleArn: account.ruleArn,
+        Conditions: [
+          { Field: 'http-header', HttpHeaderConfig: { HttpHeaderName: HEADER, Values: [INITIAL] } },
+        ],
+      }),
+    );
+
+    await invoke(handler, account, 'finishSecret', token);
+
+    expect(aws.elbv2.rule(account.ruleArn).conditions[0]?.HttpHeaderConfig?.Values).toEqual([
+      pending,
+      INITIAL,
+    ]);
+  });
+
+  it('every step run twice gives the same result with no extra writes', async () => {
+    const account = createAccount(aws, INITIAL);
+    const handler = handlerFor(account);
+    const token = aws.secrets.beginRotation(account.secretId);
+
+    for (const step of ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const) {
+      await invoke(handler, account, step, token);
+      await invoke(handler, account, step, token);
+    }
+
+    expect(aws.callCount('secretsmanager.PutSecretValue')).toBe(1);
+    expect(aws.callCount('cloudfront.UpdateDistribution')).toBe(1);
+    expect(aws.callCount('secretsmanager.UpdateSecretVersionStage')).toBe(1);
+    expect(aws.callCount('elbv2.ModifyRule')).toBe(1);
+    expect(aws.secrets.get(account.secretId)?.stages.AWSCURRENT).toBe(token);
+    expect(events().filter((e) => e.event === 'pending-exists')).toHaveLength(1);
+    expect(events().filter((e) => e.event === 'already-current')).toHaveLength(1);
+  });
+});
+
+describe('rotation handler: failures keep production serving', () => {
+  it('retries UpdateDistribution after PreconditionFailed with a fresh ETag', async () => {
+    const account = createAccount(aws, INITIAL);
+    aws.faults.set({ preconditionFailedNext: 1 });
+
+    const token = await rotate(handlerFor(account), aws, account);
+
+    expect(aws.callCount('cloudfront.UpdateDistribution')).toBe(2);
+    expect(aws.callCount('cloudfront.GetDistributionConfig')).toBeGreaterThanOrEqual(2);
+    expect(events().find((e) => e.event === 'distribution-updated')?.attempts).toBe(2);
+    expect(aws.secrets.get(account.secretId)?.stages.AWSCURRENT).toBe(token);
+  });
+
+  it('gives up after maxUpdateAttempts PreconditionFailed answers with update-conflict', async () => {
+    const account = createAccount(aws, INITIAL);
+    const handler = handlerFor(account, { maxUpdateAttempts: 2 });
+    const token = aws.secrets.beginRotation(account.secretId);
+    await invoke(handler, account, 'createSecret', token);
+    aws.faults.set({ preconditionFailedNext: 5 });
+
+    const error = await rejection(invoke(handler, account, 'setSecret', token));
+
+    expect(error).toMatchObject({ name: 'RotationError', failure: 'update-conflict' });
+    expect(aws.callCount('cloudfront.UpdateDistribution')).toBe(2);
+    expect(aws.cloudfront.origins(account.distributionId)[0]?.headers['X-Origin-Verify']).toBe(
+      INITIAL,
+    );
+    expectNoValueIn(outputs(error), allValues(aws, account));
+  });
+
+  it('fails testSecret while the distribution is not deployed, leaves AWSCURRENT, and a later retry completes', async () => {
+    const account = createAccount(aws, INITIAL);
+    const handler = handlerFor(account, { deployWaitMs: 200 });
+    aws.cloudfront.setDeployDelay(0, account.distributionId);
+    const token = aws.secrets.beginRotation(account.secretId);
+    await invoke(handler, account, 'createSecret', token);
+    await invoke(handler, account, 'setSecret', token);
+    aws.cloudfront.holdDeployment(account.distributionId);
+    aws.cloudfront.touch(account.distributionId);
+    const pending = stageValue(aws, account, 'AWSPENDING');
+
+    const error = await rejection(invoke(handler, account, 'testSecret', token));
+
+    expect(error).toMatchObject({ failure: 'not-deployed' });
+    expect(error.message).toContain(account.distributionId);
+    expect(aws.secrets.get(account.secretId)?.stages.AWSCURRENT).not.toBe(token);
+    // Production still serves: edges send either value and the ALB forwards both.
+    expect(albForwards(aws, account, INITIAL)).toBe(true);
+    expect(albForwards(aws, account, pending)).toBe(true);
+    expect(albForwards(aws, account, 'someone-else-0123456789')).toBe(false);
+    expectNoValueIn(outputs(error), allValues(aws, account));
+
+    aws.cloudfront.holdDeployment(account.distributionId, false);
+    await invoke(handler, account, 'testSecret', token);
+    await invoke(handler, account, 'finishSecret', token);
+    expect(aws.secrets.get(account.secretId)?.stages.AWSCURRENT).toBe(token);
+  });
+
+  it('waits for a slow deployment within deployWaitMs', async () => {
+    const account = createAccount(aws, INITIAL);
+    aws.cloudfront.setDeployDelay(150, account.distributionId);
+
+    await rotate(handlerFor(account, { deployWaitMs: 5_000 }), aws, account);
+
+    expect(aws.callCount('cloudfront.GetDistribution')).toBeGreaterThan(1);
+  });
+
+  it('fails setSecret on AccessDenied from UpdateDistribution, with CloudFront and AWSCURRENT unchanged', async () => {
+    const account = createAccount(aws, INITIAL);
+    const handler = handlerFor(account);
+    const token = aws.secrets.beginRotation(account.secretId);
+    await invoke(handler, account, 'createSecret', token);
+    aws.faults.set({ accessDenied: true, actions: ['cloudfront.UpdateDistribution'] });
+
+    const error = await rejection(invoke(handler, account, 'setSecret', token));
+
+    expect(error).toMatchObject({ failure: 'aws-error', awsCode: 'AccessDenied' });
+    expect(error.message).toContain('UpdateDistribution');
+    expect(aws.cloudfront.deployedHeader(account.distributionId, HEADER, 'alb')).toBe(INITIAL);
+    expect(aws.secrets.get(account.secretId)?.stages.AWSCURRENT).not.toBe(token);
+    expect(albForwards(aws, account, INITIAL)).toBe(true);
+    expect(events().at(-1)).toMatchObject({
+      level: 'error',
+      event: 'failed',
+      awsCode: 'AccessDenied',
+    });
+    expectNoValueIn(outputs(error), allValues(aws, account));
+  });
+
+  it('refuses a secret with rotation disabled before touching anything', async () => {
+    const account = createAccount(aws, INITIAL);
+    aws.secrets.setRotation(account.secretId, { enabled: false });
+    const token = aws.secrets.beginRotation(account.secretId);
+
+    const error = await rejection(invoke(handlerFor(account), account, 'createSecret', token));
+
+    expect(error).toMatchObject({ failure: 'rotation-disabled' });
+    expect(aws.callCount('secretsmanager.PutSecretValue')).toBe(0);
+    expectNoValueIn(outputs(error), allValues(aws, account));
+  });
+
+  it('refuses a token that is not AWSPENDING, and one that is no version at all', async () => {
+    const account = createAccount(aws, INITIAL, { previous: 'previous-origin-verify-0123456789' });
+    const previousId = aws.secrets.get(account.secretId)?.stages.AWSPREVIOUS ?? '';
+    const handler = handlerFor(account);
+
+    const notPending = await rejection(invoke(handler, account, 'setSecret', previousId));
+    const unknown = await rejection(
+      invoke(handler, account, 'setSecret', '00000000-0000-4000-8000-000000000000'),
+    );
+
+    expect(notPending).toMatchObject({ failure: 'not-pending' });
+    expect(notPending.message).toContain('AWSPREVIOUS');
+    expect(unknown).toMatchObject({ failure: 'unknown-version' });
+    expect(aws.callCount('elbv2.ModifyRule') + aws.callCount('cloudfront.UpdateDistribution')).toBe(
+      0,
+    );
+    expectNoValueIn(outputs(notPending), allValues(aws, account));
+  });
+
+  it('fails setSecret before any change when the propagation wait cannot fit in the time left', async () => {
+    const account = createAccount(aws, INITIAL);
+    const handler = handlerFor(account, { propagationWaitMs: 60_000 });
+    const token = aws.secrets.beginRotation(account.secretId);
+    await invoke(handler, account, 'createSecret', token);
+
+    const error = await rejection(
+      invoke(handler, account, 'setSecret', token, lambdaContext(30_000)),
+    );
+
+    expect(error).toMatchObject({ failure: 'wait-too-long' });
+    expect(error.message).toMatch(
+      /Raise the function's timeout to at least \d+ s, or lower propagationWaitMs/,
+    );
+    expect(aws.callCount('elbv2.ModifyRule') + aws.callCount('cloudfront.UpdateDistribution')).toBe(
+      0,
+    );
+  });
+
+  it('waits propagationWaitMs between the ALB rule and CloudFront', async () => {
+    const account = createAccount(aws, INITIAL);
+    const token = aws.secrets.beginRotation(account.secretId);
+    const handler = handlerFor(account, { propagationWaitMs: 300 });
+    await invoke(handler, account, 'createSecret', token);
+
+    await invoke(handler, account, 'setSecret', token);
+
+    const at = (action: string) => aws.recentCalls.find((c) => c.action === action)?.at ?? 0;
+    expect(at('cloudfront.UpdateDistribution') - at('elbv2.ModifyRule')).toBeGreaterThanOrEqual(
+      290,
+    );
+  });
+
+  it('requires a 2xx from the test URL', async () => {
+    const { createServer } = await import('node:http');
+    let status = 503;
+    const server = createServer((_req, res) => {
+      res.writeHead(status).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const account = createAccount(aws, INITIAL);
+      const handler = handlerFor(account, { testUrl: `http://127.0.0.1:${port}/healthz` });
+      const token = aws.secrets.beginRotation(account.secretId);
+      await invoke(handler, account, 'createSecret', token);
+      await invoke(handler, account, 'setSecret', token);
+
+      const error = await rejection(invoke(handler, account, 'testSecret', token));
+      status = 200;
+      await invoke(handler, account, 'testSecret', token);
+
+      expect(error).toMatchObject({ failure: 'test-request-failed' });
+      expect(error.message).toContain('503');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('rejects a malformed event with a clear error', async () => {
+    const account = createAccount(aws, INITIAL);
+
+    const error = await rejection(
+      handlerFor(account)(
+        { Step: 'rotate', SecretId: account.secretArn, ClientRequestToken: 'x' },
+        lambdaContext(),
+      ),
+    );
+
+    expect(error).toMatchObject({ failure: 'bad-event' });
+    expect(error.message).toContain('createSecret | setSecret | testSecret | finishSecret');
+  });
+});

@@ -1,0 +1,166 @@
+/**
+ * The audit when AWS says no: access denied on one part skips only the checks that need it
+ * (naming the missing IAM action), throttling is retried by the SDK and then skipped, and the
+ * actions called are exactly the read-only ones the README's IAM policy lists.
+ */
+
+import { readFileSync } from 'node:fs';
+import { IAM_ACTIONS, runAudit } from '@cdn-origin-guard/audit';
+import { afterEach, describe, expect, it } from 'vitest';
+import { expectedStatuses } from './scenarios.js';
+import { type Account, openAccount } from './support.js';
+
+let account: Account | undefined;
+afterEach(async () => {
+  await account?.close();
+  account = undefined;
+});
+
+async function correctAccount(): Promise<Account> {
+  account = await openAccount([]);
+  return account;
+}
+
+const auditOf = (a: Account, extra: Partial<Parameters<typeof runAudit>[0]> = {}) =>
+  runAudit({ loadBalancer: a.scenario.albName, secretId: a.scenario.secretId, ...extra });
+
+const check = (report: Awaited<ReturnType<typeof runAudit>>, id: string) =>
+  report.checks.find((c) => c.id === id);
+
+/** SDK action name on the local endpoint -> IAM action. */
+function iamAction(action: string): string {
+  const [service, operation] = action.split('.');
+  const prefix = service === 'elbv2' ? 'elasticloadbalancing' : service;
+  return `${prefix}:${operation}`;
+}
+
+describe('audit faults', () => {
+  it('access denied on EC2 skips the two security group checks with the missing action, and only them', async () => {
+    const a = await correctAccount();
+    a.aws.ec2.deny();
+
+    const report = await auditOf(a);
+
+    expect(check(report, 'security-groups')).toMatchObject({
+      status: 'SKIPPED',
+      skipped: { reason: 'access-denied', missingAction: 'ec2:DescribeSecurityGroups' },
+    });
+    expect(check(report, 'rules-quota')?.status).toBe('SKIPPED');
+    expect(check(report, 'listener-rules')?.status).toBe('PASS');
+    expect(check(report, 'cloudfront-distribution')?.status).toBe('PASS');
+    expect(report.exitCode).toBe(0);
+  });
+
+  it('access denied on DescribeRules skips the rule checks; the security groups are checked on the default ports', async () => {
+    const a = await correctAccount();
+    a.aws.faults.set({ accessDenied: true, actions: ['elbv2.DescribeRules'] });
+
+    const report = await auditOf(a);
+
+    for (const id of ['listener-rules', 'alb-rule-values']) {
+      expect(check(report, id)?.skipped).toMatchObject({
+        reason: 'access-denied',
+        missingAction: 'elasticloadbalancing:DescribeRules',
+      });
+    }
+    const groups = check(report, 'security-groups');
+    expect(groups?.status).toBe('WARN');
+    expect(groups?.findings[0]?.message).toMatch(
+      /^Listener ports unknown .*checked ports 80, 443 only/,
+    );
+    expect(check(report, 'alb-attributes')?.status).toBe('PASS');
+    expect(report.exitCode).toBe(0);
+  });
+
+  it('access denied on the secret skips the secret checks and says the header was not compared', async () => {
+    const a = await correctAccount();
+    a.aws.secrets.deny(a.scenario.secretId);
+
+    const report = await auditOf(a);
+
+    expect(check(report, 'secret-rotation')?.skipped).toMatchObject({
+      reason: 'access-denied',
+      missingAction: 'secretsmanager:DescribeSecret',
+    });
+    expect(check(report, 'alb-rule-values')?.status).toBe('SKIPPED');
+    const cf = check(report, 'cloudfront-distribution');
+    expect(cf?.status).toBe('WARN');
+    expect(cf?.findings.find((f) => f.status === 'WARN')?.message).toMatch(/was not compared/);
+  });
+
+  it('access denied on Service Quotas assumes the default 60 and says so', async () => {
+    const a = await correctAccount();
+    a.aws.serviceQuotas.deny();
+
+    const report = await auditOf(a);
+
+    // 55 (CloudFront list) + 2 others = 57 of an assumed 60: within 10 %.
+    const quota = check(report, 'rules-quota');
+    expect(quota?.status).toBe('WARN');
+    expect(quota?.findings[0]?.evidence).toMatchObject({
+      total: 57,
+      quota: 60,
+      quotaSource: 'default',
+    });
+    expect(quota?.findings[0]?.message).toMatch(
+      /assumed AWS default: Access denied to servicequotas:GetServiceQuota/,
+    );
+  });
+
+  it('access denied on CloudFront skips the distribution check naming cloudfront:GetDistribution', async () => {
+    const a = await correctAccount();
+    a.aws.cloudfront.deny();
+
+    const report = await auditOf(a, { distributionIds: [a.scenario.distributionId] });
+
+    expect(check(report, 'cloudfront-distribution')?.skipped).toMatchObject({
+      reason: 'access-denied',
+      missingAction: 'cloudfront:GetDistribution',
+    });
+    expect(check(report, 'listener-rules')?.status).toBe('PASS');
+  });
+
+  it('throttling is retried by the SDK, then the check is SKIPPED as throttled', async () => {
+    const a = await correctAccount();
+    a.aws.faults.set({ throttle: true, actions: ['ec2.DescribeSecurityGroupRules'] });
+
+    const report = await auditOf(a, { maxAttempts: 2 });
+
+    expect(check(report, 'security-groups')?.skipped).toMatchObject({ reason: 'throttled' });
+    expect(check(report, 'security-groups')?.skipped?.message).toMatch(
+      /throttled \(RequestLimitExceeded\) after 2 attempts/,
+    );
+    expect(a.aws.callCount('ec2.DescribeSecurityGroupRules')).toBe(2);
+    expect(check(report, 'listener-rules')?.status).toBe('PASS');
+  });
+
+  it('a transient failure is retried by the SDK and the result is complete and correct', async () => {
+    const a = await correctAccount();
+    a.aws.faults.set({ failNext: 1, actions: ['elbv2.DescribeRules'] });
+
+    const report = await auditOf(a);
+
+    const { 'direct-reachability': _probe, ...expected } = expectedStatuses([]);
+    const statuses = Object.fromEntries(report.checks.map((c) => [c.id, c.status]));
+    expect(statuses).toMatchObject(expected);
+    expect(a.aws.callCount('elbv2.DescribeRules')).toBe(2);
+  });
+
+  it('calls only the read-only actions that IAM_ACTIONS and the README policy list', async () => {
+    const a = await correctAccount();
+    await auditOf(a);
+    await auditOf(a, { distributionIds: [a.scenario.distributionId] });
+
+    const called = [...new Set(a.aws.recentCalls.map((c) => iamAction(c.action)))].sort();
+    expect(called.length).toBeGreaterThan(8);
+    for (const action of called) {
+      expect(IAM_ACTIONS as readonly string[]).toContain(action);
+      expect(action).toMatch(/:(Describe|Get|List)/);
+    }
+    const readme = readFileSync(new URL('../../packages/audit/README.md', import.meta.url), 'utf8');
+    const policy = /```json\n(\{[\s\S]*?\})\n```/.exec(readme)?.[1];
+    const statement = (JSON.parse(policy ?? '{}') as { Statement: { Action: string[] }[] })
+      .Statement;
+    expect(statement.flatMap((s) => s.Action).sort()).toEqual([...IAM_ACTIONS].sort());
+  });
+});
