@@ -1,9 +1,10 @@
 /**
  * The READMEs' TypeScript snippets compile as written: every ```ts block of the root README and
  * of each package README is type-checked with tsc (strict, NodeNext) against the workspace
- * packages, as an ES module; a snippet that uses the Express adapter is also checked as a
- * CommonJS module (the same imports, which tsc turns into `require`, with the body inside an
- * async function since CommonJS has no top-level await).
+ * packages' sources, as an ES module; a snippet that uses the Express adapter is also checked
+ * as a CommonJS module (the same imports, which tsc turns into `require`, with the body inside
+ * an async function since CommonJS has no top-level await) against the built CommonJS
+ * declarations (`dist/cjs`, through the package's `exports`), as a CommonJS app would see them.
  *
  * A block that is deliberately a fragment is marked on the line before its fence with
  * `<!-- snippet: no-check (why) -->`; keep those rare.
@@ -69,6 +70,8 @@ let scratch: string;
 let errors = '';
 
 beforeAll(() => {
+  if (!existsSync(join(root, 'packages', 'express', 'dist', 'cjs', 'index.d.ts')))
+    execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root });
   // Inside node_modules, so 'express', '@nestjs/common' and @types resolve from the root install.
   mkdirSync(join(root, 'node_modules', '.cache'), { recursive: true });
   scratch = mkdtempSync(join(root, 'node_modules', '.cache', 'readme-snippets-'));
@@ -76,33 +79,43 @@ beforeAll(() => {
   const paths = Object.fromEntries(
     PACKAGES.map((p) => [`@cdn-origin-guard/${p}`, [`packages/${p}/src/index.ts`]]),
   );
-  writeFileSync(
-    join(scratch, 'tsconfig.json'),
-    JSON.stringify({
-      extends: relative(scratch, join(root, 'tsconfig.base.json')),
-      compilerOptions: {
-        module: 'NodeNext',
-        moduleResolution: 'NodeNext',
-        noEmit: true,
-        declaration: false,
-        declarationMap: false,
-        baseUrl: relative(scratch, root),
-        paths,
-      },
-      files: snippets.map((s) => s.file),
-    }),
-  );
+  const base = {
+    extends: relative(scratch, join(root, 'tsconfig.base.json')),
+    compilerOptions: {
+      module: 'NodeNext',
+      moduleResolution: 'NodeNext',
+      noEmit: true,
+      declaration: false,
+      declarationMap: false,
+    },
+  };
+  const projects = {
+    // ES modules against the sources, as the repository's own typecheck resolves them.
+    'tsconfig.esm.json': {
+      ...base,
+      compilerOptions: { ...base.compilerOptions, baseUrl: relative(scratch, root), paths },
+      files: snippets.filter((s) => s.file.endsWith('.mts')).map((s) => s.file),
+    },
+    // CommonJS through node_modules/@cdn-origin-guard/* and the `require` export condition.
+    'tsconfig.cjs.json': {
+      ...base,
+      files: snippets.filter((s) => s.file.endsWith('.cts')).map((s) => s.file),
+    },
+  };
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  try {
-    execFileSync(process.execPath, [tsc, '-p', scratch, '--pretty', 'false'], {
-      cwd: scratch,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-  } catch (error) {
-    errors = String((error as { stdout?: string }).stdout ?? error);
+  for (const [name, project] of Object.entries(projects)) {
+    writeFileSync(join(scratch, name), JSON.stringify(project));
+    try {
+      execFileSync(process.execPath, [tsc, '-p', join(scratch, name), '--pretty', 'false'], {
+        cwd: scratch,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    } catch (error) {
+      errors += String((error as { stdout?: string }).stdout ?? error);
+    }
   }
-}, 120_000);
+}, 180_000);
 
 afterAll(() => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
