@@ -4,8 +4,9 @@
  * 1. Starts the local AWS-protocol endpoint (Secrets Manager + EC2 prefix lists) on 127.0.0.1.
  * 2. Starts the Express example app, configured only from the environment, with the real AWS
  *    SDK v3 clients pointed at that endpoint (`AWS_ENDPOINT_URL_*`).
- * 3. Plays the traffic of DESIGN.md's threat model against it over real HTTP, rotates the
- *    secret the way Secrets Manager does, and prints who sent what and what the guard decided.
+ * 3. Plays the traffic of the threat model (docs/ARCHITECTURE.md, section 2) against it over
+ *    real HTTP, rotates the secret the way Secrets Manager does, and prints who sent what and
+ *    what the guard decided.
  * 4. Plays the attacks again in report mode, then stops by itself.
  *
  * Every request goes to the app on 127.0.0.1. The app's socket peer (127.0.0.1) plays the ALB;

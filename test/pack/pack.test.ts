@@ -9,12 +9,13 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -159,3 +160,71 @@ describe('packed tarballs in a scratch project', () => {
     expect(() => run(process.execPath, [tsc, '-p', join(app, 'tsconfig.json')], app)).not.toThrow();
   }, 60_000);
 });
+
+describe('every tarball is complete for the registry', () => {
+  // Every publishable package, including the AWS-side ones (rotation, audit).
+  const publishable = ['core', 'express', 'fastify', 'nestjs', 'rotation', 'audit'].filter((p) =>
+    existsSync(join(root, 'packages', p, 'src', 'index.ts')),
+  );
+
+  it('ships LICENSE, repository/homepage/license/bugs, and no source map pointing outside it', () => {
+    const out = mkdtempSync(join(tmpdir(), 'cdn-origin-guard-contents-'));
+    try {
+      for (const name of publishable) {
+        if (!existsSync(join(root, 'packages', name, 'dist', 'esm', 'index.js')))
+          run(process.execPath, [join(root, 'scripts', 'build.mjs')], root);
+        const [packed] = JSON.parse(
+          run(
+            'npm',
+            ['pack', '--json', '--pack-destination', out, '--workspace', `packages/${name}`],
+            root,
+          ),
+        ) as { filename: string }[];
+        const dir = join(out, name);
+        mkdirSync(dir);
+        run(
+          'tar',
+          ['-xzf', join(out, packed!.filename.replace(/^@/, '').replace('/', '-')), '-C', dir],
+          out,
+        );
+        const pkg = join(dir, 'package');
+
+        expect(readFileSync(join(pkg, 'LICENSE'), 'utf8'), name).toBe(
+          readFileSync(join(root, 'LICENSE'), 'utf8'),
+        );
+        const manifest = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8'));
+        expect(manifest.license, name).toBe('MIT');
+        expect(manifest.repository, name).toMatchObject({
+          type: 'git',
+          url: expect.stringMatching(/^git\+https:\/\/github\.com\/.+\.git$/),
+          directory: `packages/${name}`,
+        });
+        expect(manifest.homepage, name).toMatch(/^https:\/\//);
+        expect(manifest.bugs?.url, name).toMatch(/^https:\/\//);
+
+        // A source map either resolves every source inside the tarball or is not shipped.
+        const maps = listFiles(pkg).filter((f) => f.endsWith('.map'));
+        for (const map of maps) {
+          const { sources, sourceRoot } = JSON.parse(readFileSync(map, 'utf8')) as {
+            sources: string[];
+            sourceRoot?: string;
+          };
+          for (const source of sources) {
+            const target = resolve(dirname(map), sourceRoot ?? '', source);
+            expect(target.startsWith(pkg + sep) && existsSync(target), `${map} -> ${source}`).toBe(
+              true,
+            );
+          }
+        }
+      }
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+function listFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? listFiles(join(dir, e.name)) : [join(dir, e.name)],
+  );
+}

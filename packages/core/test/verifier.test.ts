@@ -27,7 +27,7 @@ function denied(d: Decision) {
   return d;
 }
 
-describe('the threat model (DESIGN.md), one test per row', () => {
+describe('the threat model (docs/ARCHITECTURE.md, section 2), one test per row', () => {
   it('allows our own CloudFront traffic and reports edge, viewer, cf-id and stage', () => {
     const verifier = make();
     const d = verifier.verify(throughCloudFront());

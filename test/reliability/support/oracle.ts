@@ -1,8 +1,8 @@
 /**
  * An independent oracle: from a request's inputs alone, should the guard allow it?
  *
- * Written from DESIGN.md and the documented option semantics, not from the verifier's code:
- * addresses are validated with `node:net` (`isIPv4`/`isIPv6`) and matched as BigInts, header
+ * Written from docs/ARCHITECTURE.md (sections 2 and 4) and the documented option semantics,
+ * not from the verifier's code: addresses are validated with `node:net` (`isIPv4`/`isIPv6`) and matched as BigInts, header
  * values with plain string operations. Configuration mirrored: default `proxyHops` (1),
  * default `trustedProxies` (loopback, uniquelocal), `requireCfId` true, no exclusions,
  * `healthCheckPaths` as given, `maxForwardedForLength` 16384.
