@@ -439,6 +439,7 @@ export function suggestOption(
 }
 
 function describe(value: unknown): string {
+  if (value === undefined) return 'undefined';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string')
@@ -721,6 +722,11 @@ function resolveLogLevel(value: unknown): LogLevel {
  * naming the option, the problem and the fix. Never mutates `options`.
  */
 export function resolveOptions(options: Readonly<OriginGuardOptions>): ResolvedOptions {
+  if (options === undefined)
+    throw new InvalidOptionError(
+      'options',
+      "is missing: the guard was called without an options object. Pass at least the secret, e.g. `{ secretId: 'prod/cloudfront/origin-verify' }` or `{ ...optionsFromEnv() }`.",
+    );
   if (typeof options !== 'object' || options === null || Array.isArray(options))
     throw new InvalidOptionError('options', `is ${describe(options)}; expected an options object.`);
   const o = options as unknown as Record<string, unknown>;
