@@ -6,7 +6,8 @@
  * Options: `--quick` or `BENCH_QUICK=1` (a few minutes, for development and before/after
  * comparisons); `--only=micro,memory,http,inject,aws`; `--update` (with `--only`: replace just
  * those sections, and their target rows, in bench/RESULTS.md, keeping the others);
- * `BENCH_INJECT_ROUNDS` (default 61, quick 31), `BENCH_INJECT_PER_ROUND` (requests per variant
+ * `BENCH_INJECT_ROUNDS` (per process, default 31, quick 21), `BENCH_INJECT_PROCESSES` (default 4,
+ * quick 3), `BENCH_INJECT_PER_ROUND` (requests per variant
  * per round, default 512, quick 256), `BENCH_INJECT_WARMUP_MS`, `BENCH_PROFILE_MS` (0: no
  * profile); `BENCH_DURATION` (s per server run, default 5), `BENCH_PAIRS`
  * (rounds per framework, default 6), `BENCH_WARMUP` (s, default 3), `BENCH_CONNECTIONS`
