@@ -555,7 +555,7 @@ function injectSection(runs: readonly FrameworkRun[], config: InjectConfig): Sec
     '',
     ...notes.map((n) => `- ${n}`),
     '',
-    "The overhead is relative to the injected request, which leaves out what a real server pays per request for the socket (llhttp parsing, kernel reads and writes: section 5's servers spend more user CPU per request than these injected requests take) and adds light-my-request's fake request and response instead. The guard's added time is the same work either way, so the overhead over the smaller injected denominator is, if anything, an overestimate for a real server. Major-GC pauses are left out of the means with the other interference; section 10's profile shows the garbage collector's share.",
+    "The overhead is relative to the injected request, which leaves out what a real server pays per request for the socket (llhttp parsing, kernel reads and writes: section 5's servers spend as much user CPU per request as these injected requests take, or several times more, plus system time) and adds light-my-request's fake request and response instead. The guard's added time is the same work either way, so over a real server's larger per-request cost the overhead is at most the injected figure, as long as the fake request costs no more than the socket path it replaces. Major-GC pauses are left out of the means with the other interference; section 10's profile shows the garbage collector's share.",
     '',
     ...targets.map((t) => `**${targetVerdict(t)}**: ${t.goal}: ${t.figure}.`),
   ].join('\n');
@@ -619,7 +619,7 @@ function profileSection(runs: readonly FrameworkRun[], config: InjectConfig): Se
 
 /** The line of RESULTS.md's method list about this benchmark. */
 export function injectMethodBullet(config: InjectConfig): string {
-  return `- In-process injection (sections 9, 10): in each of ${config.processes} child processes per framework, the framework's apps (plain, a second plain as an A/A control, pass-through, guard) in one child process answer requests injected without a socket (light-my-request), taking turns ${STRIDE} requests at a time in random order; ${config.rounds} rounds per process of ${config.perRound} requests per variant, each request timed, the figure per round the mean of the requests under twice the round's median; paired per round, summarised as the median with its distribution-free 95 % confidence interval. Then a V8 CPU profile (${(config.profileMs / 1000).toFixed(1)} s) of the guarded app alone.`;
+  return `- In-process injection (sections 9, 10): in each of ${config.processes} child processes per framework, the framework's apps (plain, a second plain as an A/A control, pass-through, guard) answer requests injected without a socket (light-my-request), taking turns ${STRIDE} requests at a time in random order; ${config.rounds} rounds per process of ${config.perRound} requests per variant, each request timed, the figure per round the mean of the requests under twice the round's median; paired per round, summarised as the median with its distribution-free 95 % confidence interval. Then a V8 CPU profile (${(config.profileMs / 1000).toFixed(1)} s) of the guarded app alone.`;
 }
 
 /** Runs every framework (or `BENCH_FRAMEWORKS`) and returns the injection and profile sections. */
