@@ -3,8 +3,13 @@
  * bench/RESULTS.md (quick and partial runs write bench/.tmp/RESULTS-quick.md instead, so the
  * committed full-run figures are never replaced by development ones).
  *
- * Options: `--quick` or `BENCH_QUICK=1` (under a minute, for development);
- * `--only=micro,memory,http,aws`; `BENCH_DURATION` (s per server run, default 5), `BENCH_PAIRS`
+ * Options: `--quick` or `BENCH_QUICK=1` (a few minutes, for development and before/after
+ * comparisons); `--only=micro,memory,http,inject,aws`; `--update` (with `--only`: replace just
+ * those sections, and their target rows, in bench/RESULTS.md, keeping the others);
+ * `BENCH_INJECT_ROUNDS` (per process, default 31, quick 21), `BENCH_INJECT_PROCESSES` (default 4,
+ * quick 3), `BENCH_INJECT_PER_ROUND` (requests per variant
+ * per round, default 512, quick 256), `BENCH_INJECT_WARMUP_MS`, `BENCH_PROFILE_MS` (0: no
+ * profile); `BENCH_DURATION` (s per server run, default 5), `BENCH_PAIRS`
  * (rounds per framework, default 6), `BENCH_WARMUP` (s, default 3), `BENCH_CONNECTIONS`
  * (default 50), `BENCH_NOOP=0` (skip the pass-through middleware runs), `BENCH_FRAMEWORKS`
  * (e.g. `express,fastify`), `BENCH_AWS_DURATION` (s, default 30), `BENCH_SAMPLES` (micro
@@ -12,17 +17,19 @@
  * All load goes to servers this run starts on 127.0.0.1 and stops.
  * @module
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { awsCallsConfig, benchAwsCalls } from './aws-calls.js';
 import { benchHttp, httpConfig } from './http.js';
-import { progress, type Section, textTable, verdict } from './lib/report.js';
+import { benchInject, injectConfig, injectMethodBullet } from './inject.js';
+import { progress, type Section, targetVerdict, textTable } from './lib/report.js';
+import { mergeResults } from './lib/results-file.js';
 import { benchMemory } from './memory.js';
 import { microOptions, runMicroChild } from './micro.js';
 
-const PARTS = ['micro', 'memory', 'http', 'aws'] as const;
+const PARTS = ['micro', 'memory', 'http', 'inject', 'aws'] as const;
 type Part = (typeof PARTS)[number];
 
 function parseArgs() {
@@ -35,7 +42,7 @@ function parseArgs() {
         .split(',')
         .filter((p): p is Part => (PARTS as readonly string[]).includes(p)) as Part[])
     : [...PARTS];
-  return { quick, parts, partial: only !== undefined };
+  return { quick, parts, partial: only !== undefined, update: args.includes('--update') };
 }
 
 const require = createRequire(import.meta.url);
@@ -79,24 +86,26 @@ function machine(): string[] {
 }
 
 async function main(): Promise<void> {
-  const { quick, parts, partial } = parseArgs();
+  const { quick, parts, partial, update } = parseArgs();
   const started = Date.now();
   const date = new Date();
   const http = httpConfig(quick);
   const aws = awsCallsConfig(quick);
   const micro = microOptions(quick);
+  const inject = injectConfig(quick);
   progress(`${quick ? 'quick' : 'full'} run: ${parts.join(', ')}`);
 
   const sections: Section[] = [];
   if (parts.includes('micro')) sections.push(...(await runMicroChild(quick)));
   if (parts.includes('memory')) sections.push(await benchMemory(quick));
   if (parts.includes('http')) sections.push(await benchHttp(http));
+  if (parts.includes('inject')) sections.push(...(await benchInject(inject)));
   if (parts.includes('aws')) sections.push(await benchAwsCalls(aws));
   sections.sort((a, b) => a.title.localeCompare(b.title, 'en', { numeric: true }));
 
   const elapsedS = (Date.now() - started) / 1000;
   const targets = sections.flatMap((s) => s.targets);
-  const summaryRows = targets.map((t) => [verdict(t.pass), t.goal, t.figure]);
+  const summaryRows = targets.map((t) => [targetVerdict(t), t.goal, t.figure]);
 
   const md = [
     '# Benchmark results',
@@ -112,6 +121,7 @@ async function main(): Promise<void> {
     `- Micro-benchmarks run in one process with a small harness (bench/lib/harness.ts): each candidate gets its own compiled batch loop, ${micro.warmupMs} ms of warm-up, a batch size calibrated to about ${micro.batchMs} ms, then ${micro.samples} rounds in which every candidate runs one batch timed with \`process.hrtime.bigint()\` (order rotating each round). Figures are the median and the p25–p75 (or min–max) over rounds, per call; "CPU time" is \`process.cpuUsage()\` over the same batches. Ratios are taken per round, side by side, then summarised.`,
     "- The code measured is packages/*/src, transpiled on load by TypeScript's `transpileModule` with the build's options (bench/lib/register.mjs), i.e. the JavaScript `tsc` emits into dist. Micro-benchmarks, the memory run and every server run in such child processes; tsx (which wraps each closure in a `defineProperty` for `keepNames`) only runs the orchestrator and the load generator.",
     `- Whole-server runs: ${http.pairs} rounds of ${http.durationS} s per server and framework, plain and guarded${http.noop ? ' (and a pass-through middleware)' : ''} alternating; the AWS-call run loads for ${aws.durationS} s.`,
+    ...(parts.includes('inject') ? [injectMethodBullet(inject)] : []),
     '- The machine is shared (other processes run during the benchmark), so absolute figures are noisy; the side-by-side ratios are the figures to quote.',
     '',
     '## Targets',
@@ -123,10 +133,26 @@ async function main(): Promise<void> {
     ...sections.flatMap((s) => [`## ${s.title}`, '', s.markdown, '']),
   ].join('\n');
 
-  const defaultOut = quick || partial ? '.tmp/RESULTS-quick.md' : 'RESULTS.md';
-  const out = process.env.BENCH_OUT ?? fileURLToPath(new URL(defaultOut, import.meta.url));
+  const committed = fileURLToPath(new URL('RESULTS.md', import.meta.url));
+  const defaultOut = update
+    ? committed
+    : fileURLToPath(
+        new URL(quick || partial ? '.tmp/RESULTS-quick.md' : 'RESULTS.md', import.meta.url),
+      );
+  const out = process.env.BENCH_OUT ?? defaultOut;
   mkdirSync(fileURLToPath(new URL('.tmp/', import.meta.url)), { recursive: true });
-  writeFileSync(out, md);
+  if (update) {
+    const numbers = sections.map((s) => s.title.split('.')[0]).join(', ');
+    const load = loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' / ');
+    const note = `Sections ${numbers} updated: by \`npm run bench -- --only=${parts.join(',')} --update${quick ? ' --quick' : ''}\` on ${date.toISOString()} (${elapsedS.toFixed(0)} s, load average at the end ${load}); the other sections are from the run above.`;
+    const methodBullets = parts.includes('inject') ? [injectMethodBullet(inject)] : [];
+    writeFileSync(
+      out,
+      mergeResults(readFileSync(committed, 'utf8'), { sections, note, methodBullets }),
+    );
+  } else writeFileSync(out, md);
 
   console.log('');
   console.log(textTable(['', 'target', 'figure: median (spread)'], summaryRows));

@@ -2,8 +2,11 @@
  * Child server for the whole-server benchmark: a hello-world app, with or without the guard,
  * on 127.0.0.1.
  *
- * Usage: `tsx bench/server.ts express|fastify|nest guard|plain|noop PORT` (PORT 0 picks a
- * free port; `noop` puts a pass-through middleware where the guard would be). The benchmark
+ * Usage: `tsx bench/server.ts express|fastify|nest|nest-fastify guard|plain|noop PORT` (PORT 0
+ * picks a free port; `noop` puts a pass-through middleware where the guard would be; on Nest a
+ * pass-through guard making the same Reflector lookup as the real one). The in-process
+ * injection benchmark (bench/inject.ts) builds the same apps with {@link buildApp} and never
+ * listens. The benchmark
  * starts it with `node --import ./bench/lib/register.mjs` instead of tsx (see ts-hooks.mjs).
  * With an IPC channel (as `bench/run.ts` starts it) it sends `{ type: 'listening', port }`,
  * answers `{ type: 'stats' }` with the verifier's stats and `{ type: 'cpu' }` with its CPU
@@ -15,12 +18,18 @@
  * (endpoint from the AWS SDK's environment), refreshed every `BENCH_SECRET_REFRESH_MS`.
  * @module
  */
-import type { Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { ExecutionContext, INestApplication } from '@nestjs/common';
+import lightMyRequest, {
+  type InjectOptions,
+  type Response as InjectResponse,
+} from 'light-my-request';
 import type { OriginGuardOptions } from '../packages/core/src/options.js';
 import type { OriginVerifier } from '../packages/core/src/verifier.js';
 import { benchGuardOptions } from './lib/fixtures.js';
 
-export type Framework = 'express' | 'fastify' | 'nest';
+/** `nest` is Nest on its Express platform, `nest-fastify` on its Fastify platform. */
+export type Framework = 'express' | 'fastify' | 'nest' | 'nest-fastify';
 /**
  * `guard`: the cdn-origin-guard adapter; `plain`: nothing; `noop`: a pass-through middleware /
  * hook / guard in the same place (what any middleware costs, for comparison).
@@ -49,13 +58,38 @@ function guardOptions(): OriginGuardOptions {
   };
 }
 
-interface Running {
-  readonly port: number;
+/** A hello-world app, built but not listening: requests can be injected or it can listen. */
+export interface BenchApp {
+  /** The guard's verifier (undefined without the guard). */
   readonly verifier: OriginVerifier | undefined;
+  /**
+   * Answers one request in process, without a socket: light-my-request's fake request and
+   * response, dispatched as Node's HTTP server dispatches (`server.emit('request', req, res)`),
+   * or `fastify.inject` (the same library) on the Fastify platforms.
+   */
+  inject(options: InjectOptions): Promise<InjectResponse>;
+  /** Listens on 127.0.0.1 and resolves with the port. */
+  listen(port: number): Promise<number>;
   close(): Promise<void>;
 }
 
-async function startExpress(mode: GuardMode, port: number): Promise<Running> {
+/** light-my-request on a Node `http.Server`: the request goes to its `'request'` listeners. */
+function injectInto(server: Server): BenchApp['inject'] {
+  const dispatch = (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res);
+  return (options) => lightMyRequest(dispatch, { validate: false, ...options });
+}
+
+function listenOn(server: Server, port: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
+}
+
+async function buildExpress(mode: GuardMode): Promise<BenchApp> {
   const { default: express } = await import('express');
   const { cdnOriginGuard } = await import('../packages/express/src/index.js');
   const app = express();
@@ -75,44 +109,47 @@ async function startExpress(mode: GuardMode, port: number): Promise<Running> {
   app.get('/', (_req, res) => {
     res.send(HELLO);
   });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(port, '127.0.0.1', (error?: Error) =>
-      error ? reject(error) : resolve(s),
-    );
-  });
-  const address = server.address();
+  const server = createServer(app);
   return {
-    port: typeof address === 'object' && address ? address.port : port,
     verifier,
+    inject: injectInto(server),
+    listen: (port) => listenOn(server, port),
     close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      if (server.listening) {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
       await verifier?.close();
     },
   };
 }
 
-async function startFastify(mode: GuardMode, port: number): Promise<Running> {
+async function buildFastify(mode: GuardMode): Promise<BenchApp> {
   const { default: Fastify } = await import('fastify');
   const { cdnOriginGuard } = await import('../packages/fastify/src/index.js');
   const app = Fastify({ logger: false });
   if (mode === 'guard') await app.register(cdnOriginGuard, guardOptions());
   else if (mode === 'noop') app.addHook('onRequest', (_request, _reply, done) => done());
   app.get('/', async () => HELLO);
-  await app.listen({ port, host: '127.0.0.1' });
-  const address = app.server.address();
+  await app.ready();
   return {
-    port: typeof address === 'object' && address ? address.port : port,
     verifier: mode === 'guard' ? app.cdnOriginGuard : undefined,
+    inject: (options) => app.inject(options),
+    listen: async (port) => {
+      await app.listen({ port, host: '127.0.0.1' });
+      const address = app.server.address();
+      return typeof address === 'object' && address ? address.port : port;
+    },
     close: () => app.close(),
   };
 }
 
-async function startNest(mode: GuardMode, port: number): Promise<Running> {
+async function buildNest(mode: GuardMode, platform: 'express' | 'fastify'): Promise<BenchApp> {
   await import('reflect-metadata');
-  const { Controller, Get, Module } = await import('@nestjs/common');
-  const { APP_GUARD, NestFactory } = await import('@nestjs/core');
+  const { Controller, Get, Inject, Injectable, Module } = await import('@nestjs/common');
+  const { APP_GUARD, NestFactory, Reflector } = await import('@nestjs/core');
   const nest = await import('../packages/nestjs/src/index.js');
+  const { ORIGIN_GUARD_RULE } = await import('../packages/nestjs/src/constants.js');
 
   class HelloController {
     hello(): string {
@@ -123,61 +160,92 @@ async function startNest(mode: GuardMode, port: number): Promise<Running> {
   const hello = Object.getOwnPropertyDescriptor(HelloController.prototype, 'hello')!;
   Get()(HelloController.prototype, 'hello', hello);
   Controller()(HelloController);
-  class AllowAll {
-    canActivate(): boolean {
-      return true;
+  /** The pass-through guard: the same Reflector lookup and request read as the real guard. */
+  class PassThroughGuard {
+    constructor(private readonly reflector: InstanceType<typeof Reflector>) {}
+    canActivate(context: ExecutionContext): boolean {
+      if (context.getType() !== 'http') return true;
+      const rule = this.reflector.getAllAndOverride<string | undefined>(ORIGIN_GUARD_RULE, [
+        context.getHandler(),
+        context.getClass(),
+      ]);
+      if (rule === 'skip') return true;
+      return context.switchToHttp().getRequest<object>() !== null;
     }
   }
+  Inject(Reflector)(PassThroughGuard, undefined, 0);
+  Injectable()(PassThroughGuard);
   class AppModule {}
   Module({
     imports:
       mode === 'guard'
         ? [nest.CdnOriginGuardModule.forRoot({ ...guardOptions(), applyGlobally: true })]
         : [],
-    providers: mode === 'noop' ? [{ provide: APP_GUARD, useClass: AllowAll }] : [],
+    providers: mode === 'noop' ? [{ provide: APP_GUARD, useClass: PassThroughGuard }] : [],
     controllers: [HelloController],
   })(AppModule);
 
-  const app = await NestFactory.create(AppModule, { logger: false });
-  await app.listen(port, '127.0.0.1');
-  const server = app.getHttpServer() as Server;
-  const address = server.address();
+  let app: INestApplication;
+  let inject: BenchApp['inject'];
+  if (platform === 'fastify') {
+    const { FastifyAdapter } = await import('@nestjs/platform-fastify');
+    const adapter = new FastifyAdapter();
+    app = await NestFactory.create(AppModule, adapter, { logger: false });
+    await app.init();
+    const instance = adapter.getInstance();
+    await instance.ready();
+    inject = (options) => instance.inject(options);
+  } else {
+    app = await NestFactory.create(AppModule, { logger: false });
+    await app.init();
+    inject = injectInto(app.getHttpServer() as Server);
+  }
   return {
-    port: typeof address === 'object' && address ? address.port : port,
     verifier:
       mode === 'guard' ? app.get<OriginVerifier>(nest.CDN_ORIGIN_GUARD_VERIFIER) : undefined,
+    inject,
+    listen: async (port) => {
+      await app.listen(port, '127.0.0.1');
+      const address = (app.getHttpServer() as Server).address();
+      return typeof address === 'object' && address ? address.port : port;
+    },
     close: () => app.close(),
   };
 }
 
-/** Starts one server; used by the CLI below. */
-export function startServer(framework: Framework, mode: GuardMode, port: number) {
+/** Builds one app (not listening yet). */
+export function buildApp(framework: Framework, mode: GuardMode): Promise<BenchApp> {
   switch (framework) {
     case 'express':
-      return startExpress(mode, port);
+      return buildExpress(mode);
     case 'fastify':
-      return startFastify(mode, port);
+      return buildFastify(mode);
     case 'nest':
-      return startNest(mode, port);
+      return buildNest(mode, 'express');
+    case 'nest-fastify':
+      return buildNest(mode, 'fastify');
   }
 }
 
+/** Every framework id the CLI accepts. */
+export const FRAMEWORK_IDS: readonly Framework[] = ['express', 'fastify', 'nest', 'nest-fastify'];
+const MODES: readonly GuardMode[] = ['guard', 'plain', 'noop'];
+
 async function main(): Promise<void> {
   const [framework, mode, portText = '0'] = process.argv.slice(2);
-  if (
-    (framework !== 'express' && framework !== 'fastify' && framework !== 'nest') ||
-    (mode !== 'guard' && mode !== 'plain' && mode !== 'noop')
-  ) {
-    console.error('usage: tsx bench/server.ts express|fastify|nest guard|plain|noop PORT');
+  if (!FRAMEWORK_IDS.includes(framework as Framework) || !MODES.includes(mode as GuardMode)) {
+    console.error(`usage: tsx bench/server.ts ${FRAMEWORK_IDS.join('|')} ${MODES.join('|')} PORT`);
     process.exit(2);
   }
   const send = (m: ServerMessage) => process.send?.(m);
   const maxMs = Number(process.env.BENCH_SERVER_MAX_MS ?? 20 * 60_000);
   setTimeout(() => process.exit(0), maxMs).unref();
 
-  let running: Running;
+  let running: BenchApp;
+  let port: number;
   try {
-    running = await startServer(framework, mode, Number(portText));
+    running = await buildApp(framework as Framework, mode as GuardMode);
+    port = await running.listen(Number(portText));
   } catch (error) {
     send({ type: 'error', message: (error as Error)?.stack ?? String(error) });
     console.error(error);
@@ -198,9 +266,9 @@ async function main(): Promise<void> {
         send({ type: 'cpu', user, system });
       }
     });
-    send({ type: 'listening', port: running.port });
+    send({ type: 'listening', port });
   } else {
-    console.log(`${framework} ${mode} listening on http://127.0.0.1:${running.port}`);
+    console.log(`${framework} ${mode} listening on http://127.0.0.1:${port}`);
   }
 }
 

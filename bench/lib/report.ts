@@ -11,6 +11,11 @@ export interface Target {
   /** The deciding figure with its spread, e.g. `0.41 µs (0.39–0.44 µs)`. */
   readonly figure: string;
   readonly pass: boolean;
+  /**
+   * The figure's confidence interval straddles the limit: neither met nor missed (`pass` is
+   * then false).
+   */
+  readonly undecided?: boolean;
   /** Optional note (e.g. what was skipped). */
   readonly note?: string;
 }
@@ -33,6 +38,11 @@ export function table(header: readonly string[], rows: readonly (readonly string
 /** `PASS` or `MISS`. */
 export function verdict(pass: boolean): 'PASS' | 'MISS' {
   return pass ? 'PASS' : 'MISS';
+}
+
+/** `PASS`, `MISS` or `UNDECIDED` for a target. */
+export function targetVerdict(t: Target): 'PASS' | 'MISS' | 'UNDECIDED' {
+  return t.undecided ? 'UNDECIDED' : verdict(t.pass);
 }
 
 /** Plain-text aligned table for the console. */
