@@ -9,6 +9,9 @@ import type { CheckId, CheckStatus } from '@cdn-origin-guard/audit';
 import {
   CLOUDFRONT_ORIGIN_FACING_V4,
   CLOUDFRONT_PREFIX_LIST_V4,
+  fixedResponse,
+  forward,
+  httpHeaderCondition,
   type LocalAws,
   type LocalSecurityGroupRuleInput,
 } from '../aws-local/index.js';
@@ -83,13 +86,8 @@ const TARGET_GROUP =
 export const CLOUDFRONT_V4_MAX_ENTRIES = 55;
 const DAY_MS = 86_400_000;
 
-const forward = [{ Type: 'forward' as const, TargetGroupArn: TARGET_GROUP }];
-const deny403 = [
-  {
-    Type: 'fixed-response' as const,
-    FixedResponseConfig: { StatusCode: '403', ContentType: 'text/plain', MessageBody: 'Forbidden' },
-  },
-];
+const toApp = [forward(TARGET_GROUP)];
+const deny403 = [fixedResponse('403')];
 
 /**
  * Build a whole account on `aws` (a fresh local endpoint: the quota is account-wide): the
@@ -152,17 +150,15 @@ export function buildAccount(aws: LocalAws, options: AccountOptions): Scenario {
   });
   aws.elbv2.addRule(listener.arn, {
     priority: 10,
-    conditions: [
-      { Field: 'http-header', HttpHeaderConfig: { HttpHeaderName: HEADER, Values: [sent] } },
-    ],
-    actions: forward,
+    conditions: [httpHeaderCondition(HEADER, [sent])],
+    actions: toApp,
   });
   // Hole 3: a forwarding rule without the header, evaluated before the header check.
   if (has('listener-rule-order')) {
     aws.elbv2.addRule(listener.arn, {
       priority: 5,
       conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/*'] } }],
-      actions: forward,
+      actions: toApp,
     });
   }
 
