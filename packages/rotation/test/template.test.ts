@@ -111,10 +111,10 @@ describe('SAM template', () => {
 
   it('configures the function only through variables the handler knows', () => {
     const [fn] = resourcesOfType('AWS::Serverless::Function');
-    const variables = Object.keys(
-      (fn?.Properties.Environment as { Variables: Record<string, unknown> }).Variables,
-    );
+    const environment = fn?.Properties.Environment as { Variables: Record<string, unknown> };
+    const variables = Object.keys(environment.Variables);
 
+    expect(variables).toContain('CDN_ORIGIN_GUARD_ROTATION_DISTRIBUTION_IDS');
     for (const name of variables) expect(Object.values(ROTATION_ENV_VARIABLES)).toContain(name);
   });
 
