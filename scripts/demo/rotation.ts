@@ -9,14 +9,14 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRotationHandler, ROTATION_STEPS } from '@cdn-origin-guard/rotation';
+import { ROTATION_STEPS } from '@cdn-origin-guard/rotation';
 import { createApp } from '../../examples/express/src/app.js';
 import {
   albForwards,
   createAccount,
   HEADER,
   invoke,
-  localClients,
+  rotationHandlerFor,
   stageValue,
 } from '../../packages/rotation/test/account.js';
 import type { LocalAws } from '../../test/aws-local/index.js';
@@ -105,13 +105,8 @@ export async function rotationDemo(options: RotationDemoOptions): Promise<boolea
   });
 
   const lines: string[] = [];
-  const handler = createRotationHandler({
-    distributionIds: [account.distributionId],
-    listenerArns: [account.listenerArn],
+  const handler = rotationHandlerFor(aws, account, {
     propagationWaitMs: REFRESH_MS * 1.1 + 300,
-    pollIntervalMs: 50,
-    deployWaitMs: 5_000,
-    clients: localClients(aws),
     log: (line) => lines.push(line),
   });
   const before = stageValue(aws, account, 'AWSCURRENT');

@@ -8,10 +8,12 @@ import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
+  createRotationHandler,
   ROTATION_STEPS,
   type RotationClients,
   type RotationContext,
   type RotationHandler,
+  type RotationOptions,
   type RotationStep,
 } from '@cdn-origin-guard/rotation';
 import {
@@ -117,6 +119,25 @@ export function createAccount(
     ruleArn: rule.arn,
     distributionId: distribution.id,
   };
+}
+
+/**
+ * A rotation handler for `account`'s distribution and listener, with clients aimed at the
+ * local endpoint and quick polling; `options` go over these.
+ */
+export function rotationHandlerFor(
+  aws: LocalAws,
+  account: Account,
+  options: Partial<RotationOptions> = {},
+): RotationHandler {
+  return createRotationHandler({
+    distributionIds: [account.distributionId],
+    listenerArns: [account.listenerArn],
+    pollIntervalMs: 50,
+    deployWaitMs: 5_000,
+    clients: localClients(aws),
+    ...options,
+  });
 }
 
 /** Invoke one step as Secrets Manager does. */

@@ -5,11 +5,7 @@
  * a wait that cannot fit, JSON secrets. In every case: no value in any output, and the old
  * value still served.
  */
-import {
-  createRotationHandler,
-  type RotationHandler,
-  type RotationOptions,
-} from '@cdn-origin-guard/rotation';
+import { type RotationHandler, type RotationOptions } from '@cdn-origin-guard/rotation';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { useLocalAws } from '../../../test/aws/support.js';
 import type { LocalAws } from '../../../test/aws-local/index.js';
@@ -25,6 +21,7 @@ import {
   localClients,
   rejection,
   rotate,
+  rotationHandlerFor,
   stageValue,
 } from './support.js';
 
@@ -44,14 +41,11 @@ beforeEach(() => {
 });
 
 function handlerFor(account: Account, extra: Partial<RotationOptions> = {}): RotationHandler {
-  return createRotationHandler({
-    distributionIds: [account.distributionId],
-    listenerArns: [account.listenerArn],
+  return rotationHandlerFor(aws, account, {
     propagationWaitMs: 0,
     pollIntervalMs: 20,
     deployWaitMs: 2_000,
     log: (line) => lines.push(line),
-    clients: localClients(aws),
     ...extra,
   });
 }
