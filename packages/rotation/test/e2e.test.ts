@@ -6,7 +6,6 @@
  * Manager runs them, three rotations in a row. With `mismatchRefreshMs` a day long, no forced
  * refresh can rescue a request: only the order of the steps does.
  */
-import { createRotationHandler } from '@cdn-origin-guard/rotation';
 import { describe, expect, it } from 'vitest';
 import { setEnv, startLocalAws } from '../../../test/aws-local/index.js';
 import {
@@ -27,8 +26,8 @@ import {
   createAccount,
   expectNoValueIn,
   HEADER,
-  localClients,
   rotate,
+  rotationHandlerFor,
   stageValue,
 } from './support.js';
 
@@ -55,14 +54,9 @@ describe('rotation end to end under load', () => {
         CDN_ORIGIN_GUARD_RANGES: CF_RANGES_ENV,
       };
       apps.push(await startExpress({ env, guard }), await startFastify({ env, guard }));
-      const handler = createRotationHandler({
-        distributionIds: [account.distributionId],
-        listenerArns: [account.listenerArn],
+      const handler = rotationHandlerFor(aws, account, {
         // The apps' refresh interval, its 10 % jitter, and a margin.
         propagationWaitMs: SECRET_REFRESH_MS * 1.1 + 500,
-        pollIntervalMs: 50,
-        deployWaitMs: 5_000,
-        clients: localClients(aws),
         log: (line) => lines.push(line),
       });
 
