@@ -19,6 +19,7 @@ import type { Decision } from '@cdn-origin-guard/core';
 import { createApp } from '../examples/express/src/app.js';
 import { CLOUDFRONT_ORIGIN_FACING_V4, startLocalAws } from '../test/aws-local/index.js';
 import { auditDemo } from './demo/audit.js';
+import { rotationDemo } from './demo/rotation.js';
 
 const SECRET_ID = 'prod/cloudfront/origin-verify';
 const tty = process.stdout.isTTY;
@@ -331,6 +332,16 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => report.server.close(() => resolve()));
   await report.guard.close();
 
+  // 5. One full rotation through the rotation handler, under traffic (scripts/demo/rotation.ts).
+  const rotationOk = await rotationDemo({
+    aws,
+    newValue: newSecret,
+    edge: EDGE,
+    print: console.log,
+    bold,
+    dim,
+  });
+
   console.log(`\n${bold('Enforce-mode stats()')} ${dim('(no secret value anywhere)')}`);
   const nonZero = Object.entries(stats.byReason).filter(([, n]) => n > 0);
   console.log(`  by reason: ${nonZero.map(([k, n]) => `${k}=${n}`).join(', ')}`);
@@ -365,7 +376,8 @@ async function main(): Promise<void> {
   const ok =
     JSON.stringify(got) === JSON.stringify(expected) &&
     reportRows.every((r) => r.decision?.allowed === true && r.status !== 403) &&
-    rows.every((r) => (r.decision?.allowed ? r.status === 200 : r.status === 403));
+    rows.every((r) => (r.decision?.allowed ? r.status === 200 : r.status === 403)) &&
+    rotationOk;
   console.log(
     ok
       ? green(

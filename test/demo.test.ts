@@ -26,6 +26,9 @@ describe('npm run demo', () => {
     expect(result.stdout).toMatch(
       /rotation: CloudFront switched to AWSPENDING .* 200 +ALLOWED +verified \(AWSPENDING\)/,
     );
+    expect(result.stdout).toMatch(
+      /setSecret .* denied 0 .*alb-rules-widened, waiting-for-apps, distribution-updated/,
+    );
     expect(result.stdout).toContain('every decision as designed');
     // The audit runs before the attack table: five holes in the story's account, none once fixed.
     expect(result.stdout).toContain('5 of 5 holes found');

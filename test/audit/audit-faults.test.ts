@@ -5,7 +5,7 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { IAM_ACTIONS, runAudit } from '@cdn-origin-guard/audit';
+import { AuditError, IAM_ACTIONS, runAudit } from '@cdn-origin-guard/audit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { expectedStatuses } from './scenarios.js';
 import { type Account, openAccount } from './support.js';
@@ -119,6 +119,32 @@ describe('audit faults', () => {
     });
     expect(check(report, 'listener-rules')?.status).toBe('PASS');
   });
+
+  it.each([
+    [
+      'secret',
+      { secretId: 'prod/no-such-secret' },
+      'no secret prod/no-such-secret in Secrets Manager: check --secret-id',
+    ],
+    [
+      'distribution',
+      { distributionIds: ['E0000000000000'] },
+      'no CloudFront distribution E0000000000000: check --distribution',
+    ],
+  ])(
+    'a named %s that does not exist stops the audit with a not-found error (exit 2)',
+    async (_what, extra, message) => {
+      const a = await correctAccount();
+
+      const error = await runAudit({ loadBalancer: a.scenario.albName, ...extra }).catch(
+        (e: unknown) => e,
+      );
+
+      expect(error).toBeInstanceOf(AuditError);
+      expect(error).toMatchObject({ code: 'ERR_CDN_ORIGIN_GUARD_AUDIT_NOT_FOUND', exitCode: 2 });
+      expect((error as Error).message).toContain(message);
+    },
+  );
 
   it('throttling is retried by the SDK, then the check is SKIPPED as throttled', async () => {
     const a = await correctAccount();

@@ -133,4 +133,27 @@ describe('audit of scenario accounts', () => {
     const withoutKey = byId(await runAudit(options));
     expect(withoutKey['cloudfront-distribution']?.findings[0]?.message).toMatch(/matches no stage/);
   });
+
+  it('asks a dualstack ALB for the IPv6 origin-facing list too, and counts it against its own quota', async () => {
+    account = await openAccount([], { dualstack: { ipv6List: false } });
+    const options = { loadBalancer: account.scenario.albName, secretId: account.scenario.secretId };
+    const missing = byId(await runAudit(options))['security-groups'];
+    expect(missing?.status).toBe('WARN');
+    expect(missing?.findings.find((f) => f.status === 'WARN')?.evidence).toMatchObject({
+      family: 'IPv6',
+      prefixList: 'com.amazonaws.global.ipv6.cloudfront.origin-facing',
+    });
+    await account.close();
+
+    account = await openAccount([], { dualstack: { ipv6List: true } });
+    const report = byId(
+      await runAudit({
+        loadBalancer: account.scenario.albName,
+        secretId: account.scenario.secretId,
+      }),
+    );
+    expect(report['security-groups']?.status).toBe('PASS');
+    const ipv6 = report['rules-quota']?.findings.find((f) => f.evidence.family === 'IPv6');
+    expect(ipv6?.evidence).toMatchObject({ prefixListWeight: 45, otherRules: 0, total: 45 });
+  });
 });

@@ -8,7 +8,12 @@ import { randomBytes } from 'node:crypto';
 import type { CheckId, CheckStatus } from '@cdn-origin-guard/audit';
 import {
   CLOUDFRONT_ORIGIN_FACING_V4,
+  CLOUDFRONT_ORIGIN_FACING_V6,
   CLOUDFRONT_PREFIX_LIST_V4,
+  CLOUDFRONT_PREFIX_LIST_V6,
+  fixedResponse,
+  forward,
+  httpHeaderCondition,
   type LocalAws,
   type LocalSecurityGroupRuleInput,
 } from '../aws-local/index.js';
@@ -72,6 +77,8 @@ export interface AccountOptions {
   readonly port?: number;
   /** Defaults to `story-alb`. */
   readonly albName?: string;
+  /** A dualstack ALB; with `ipv6List`, its group also allows the CloudFront IPv6 list. Defaults to IPv4 only. */
+  readonly dualstack?: { readonly ipv6List: boolean };
   /** Store the secret as JSON with the value under this key (the guard's `jsonKey`). Defaults to a plain string. */
   readonly jsonKey?: string;
 }
@@ -81,15 +88,12 @@ const TARGET_GROUP =
   'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/story-app/0123456789abcdef';
 /** Real weight of the CloudFront IPv4 origin-facing list against the rules quota. */
 export const CLOUDFRONT_V4_MAX_ENTRIES = 55;
+/** Weight given to the IPv6 list in these fixtures. */
+export const CLOUDFRONT_V6_MAX_ENTRIES = 45;
 const DAY_MS = 86_400_000;
 
-const forward = [{ Type: 'forward' as const, TargetGroupArn: TARGET_GROUP }];
-const deny403 = [
-  {
-    Type: 'fixed-response' as const,
-    FixedResponseConfig: { StatusCode: '403', ContentType: 'text/plain', MessageBody: 'Forbidden' },
-  },
-];
+const toApp = [forward(TARGET_GROUP)];
+const deny403 = [fixedResponse('403')];
 
 /**
  * Build a whole account on `aws` (a fresh local endpoint: the quota is account-wide): the
@@ -125,6 +129,12 @@ export function buildAccount(aws: LocalAws, options: AccountOptions): Scenario {
   const inbound: LocalSecurityGroupRuleInput[] = [
     { port, prefixListId: list.id, description: 'CloudFront origin-facing' },
   ];
+  if (options.dualstack?.ipv6List === true) {
+    const v6 = aws.ec2.setPrefixList(CLOUDFRONT_PREFIX_LIST_V6, CLOUDFRONT_ORIGIN_FACING_V6, {
+      maxEntries: CLOUDFRONT_V6_MAX_ENTRIES,
+    });
+    inbound.push({ port, prefixListId: v6.id, description: 'CloudFront origin-facing IPv6' });
+  }
   // Hole 1: 443 still open to the world.
   if (has('open-security-group')) inbound.push({ port, cidrIpv4: '0.0.0.0/0' });
   // Hole 2: the group is full (55 + 5 = 60 of 60); the correct setup has its quota raised.
@@ -143,6 +153,7 @@ export function buildAccount(aws: LocalAws, options: AccountOptions): Scenario {
   const alb = aws.elbv2.addLoadBalancer({
     name: albName,
     securityGroups: [securityGroupId],
+    ipAddressType: options.dualstack === undefined ? 'ipv4' : 'dualstack',
     attributes: { 'routing.http.drop_invalid_header_fields.enabled': 'true' },
   });
   const listener = aws.elbv2.addListener(alb.arn, {
@@ -152,17 +163,15 @@ export function buildAccount(aws: LocalAws, options: AccountOptions): Scenario {
   });
   aws.elbv2.addRule(listener.arn, {
     priority: 10,
-    conditions: [
-      { Field: 'http-header', HttpHeaderConfig: { HttpHeaderName: HEADER, Values: [sent] } },
-    ],
-    actions: forward,
+    conditions: [httpHeaderCondition(HEADER, [sent])],
+    actions: toApp,
   });
   // Hole 3: a forwarding rule without the header, evaluated before the header check.
   if (has('listener-rule-order')) {
     aws.elbv2.addRule(listener.arn, {
       priority: 5,
       conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/*'] } }],
-      actions: forward,
+      actions: toApp,
     });
   }
 

@@ -6,10 +6,12 @@
 import { inspect } from 'node:util';
 import {
   type AccountSnapshot,
+  buildReport,
   type CheckId,
   type CheckResult,
   type ListenerInfo,
   type RuleInfo,
+  renderTable,
   runChecks,
   SecretText,
   type SecurityGroupRuleInfo,
@@ -534,6 +536,29 @@ describe('direct-reachability', () => {
       status: 'SKIPPED',
       skipped: { reason: 'not-requested' },
     });
+  });
+});
+
+describe('renderTable', () => {
+  it('colours only when asked, and prints the fix under each failing line', () => {
+    const open = snapshot(
+      {},
+      {
+        inbound: [
+          sgRule({ prefixListId: PL_V4 }),
+          sgRule({ id: 'sgr-open', cidrIpv4: '0.0.0.0/0' }),
+        ],
+      },
+    );
+    const report = buildReport(open, runChecks(open));
+
+    const plain = renderTable(report);
+    expect(plain).not.toContain('\x1b[');
+    expect(plain).toMatch(
+      / {2}FAIL {2}sgr-open in sg-1 allows port 443 from 0\.0\.0\.0\/0.*\n {8}evidence: group=sg-1 rule=sgr-open ports=443 source=0\.0\.0\.0\/0\n {8}fix: aws ec2 revoke-security-group-ingress/,
+    );
+    expect(renderTable(report, { color: true })).toContain('\x1b[31mFAIL');
+    expect(report.exitCode).toBe(1);
   });
 });
 

@@ -81,6 +81,12 @@ describe('runCommand', () => {
     expect(c.err()).toContain('option `probeTimeoutMs` must be an integer');
   });
 
+  it('exits 2 without --alb', async () => {
+    const c = capture();
+    expect(await runCommand(['audit'], c.io)).toBe(2);
+    expect(c.err()).toContain('--alb <name|arn> is required');
+  });
+
   it('exits 2 on an unknown command', async () => {
     const c = capture();
     expect(await runCommand(['fix', '--alb', 'x'], c.io)).toBe(2);

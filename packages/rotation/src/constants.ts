@@ -11,8 +11,9 @@ export const CORE_REFRESH_JITTER = 0.1;
 /** Margin added to the apps' refresh interval and jitter before CloudFront may send the new value. */
 export const PROPAGATION_MARGIN_MS = 30_000;
 
-/** Shortest and longest secret the guard core accepts (printable ASCII, 0x21-0x7E). */
+/** Shortest secret the guard core accepts (printable ASCII, 0x21-0x7E). */
 export const MIN_SECRET_LENGTH = 16;
+/** Longest secret the guard core accepts; also an ALB condition value's limit. */
 export const MAX_SECRET_LENGTH = 128;
 
 /** base64url: what 48 random bytes become, 64 characters, safe in a header and in an ALB rule. */
@@ -25,6 +26,7 @@ export const BASE64URL_ALPHABET =
  */
 export const FORBIDDEN_ALPHABET_CHARACTERS = '*?';
 
+/** Default of each option, written once (the README's table says the same). */
 export const DEFAULTS = {
   headerName: 'x-origin-verify',
   propagationWaitMs:
@@ -38,6 +40,7 @@ export const DEFAULTS = {
   testTimeoutMs: 5_000,
 } as const;
 
+/** Accepted range of each numeric option. */
 export const BOUNDS = {
   propagationWaitMs: { min: 0, max: 900_000, unit: ' (ms)' },
   deployWaitMs: { min: 0, max: 900_000, unit: ' (ms)' },
@@ -52,10 +55,10 @@ export const BOUNDS = {
   { min: number; max: number; unit: string }
 >;
 
-/** Staging labels Secrets Manager uses during a rotation. */
+/** The staging label of the value in use. */
 export const AWSCURRENT = 'AWSCURRENT';
+/** The staging label of the value being rotated in. */
 export const AWSPENDING = 'AWSPENDING';
-export const AWSPREVIOUS = 'AWSPREVIOUS';
 
 /** The four steps Secrets Manager invokes, in order. */
 export const ROTATION_STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;

@@ -258,7 +258,7 @@ async function setSecret(run: Run): Promise<void> {
   const ruleStarted = Date.now();
   const modified = await setHeaderValues(clients.elbv2, rules, [current, pending], known);
   run.log({
-    event: 'alb-rules-widened',
+    event: modified.length > 0 ? 'alb-rules-widened' : 'alb-rules-in-step',
     ruleArns: rules.map((r) => r.arn),
     modifiedRuleArns: modified,
     durationMs: Date.now() - ruleStarted,
@@ -356,7 +356,7 @@ async function finishSecret(run: Run): Promise<void> {
   const rules = await albRules(run);
   const modified = await setHeaderValues(clients.elbv2, rules, [pending, current], known);
   run.log({
-    event: 'alb-rules-narrowed',
+    event: modified.length > 0 ? 'alb-rules-narrowed' : 'alb-rules-in-step',
     ruleArns: rules.map((r) => r.arn),
     modifiedRuleArns: modified,
   });

@@ -5,11 +5,7 @@
  * a wait that cannot fit, JSON secrets. In every case: no value in any output, and the old
  * value still served.
  */
-import {
-  createRotationHandler,
-  type RotationHandler,
-  type RotationOptions,
-} from '@cdn-origin-guard/rotation';
+import { type RotationHandler, type RotationOptions } from '@cdn-origin-guard/rotation';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { useLocalAws } from '../../../test/aws/support.js';
 import type { LocalAws } from '../../../test/aws-local/index.js';
@@ -25,6 +21,7 @@ import {
   localClients,
   rejection,
   rotate,
+  rotationHandlerFor,
   stageValue,
 } from './support.js';
 
@@ -44,14 +41,11 @@ beforeEach(() => {
 });
 
 function handlerFor(account: Account, extra: Partial<RotationOptions> = {}): RotationHandler {
-  return createRotationHandler({
-    distributionIds: [account.distributionId],
-    listenerArns: [account.listenerArn],
+  return rotationHandlerFor(aws, account, {
     propagationWaitMs: 0,
     pollIntervalMs: 20,
     deployWaitMs: 2_000,
     log: (line) => lines.push(line),
-    clients: localClients(aws),
     ...extra,
   });
 }
@@ -320,6 +314,8 @@ describe('rotation handler: failures keep production serving', () => {
 
     expect(error).toMatchObject({ failure: 'rotation-disabled' });
     expect(aws.callCount('secretsmanager.PutSecretValue')).toBe(0);
+    expect(albForwards(aws, account, INITIAL)).toBe(true);
+    expect(aws.cloudfront.deployedHeader(account.distributionId, HEADER, 'alb')).toBe(INITIAL);
     expectNoValueIn(outputs(error), allValues(aws, account));
   });
 
@@ -353,6 +349,8 @@ describe('rotation handler: failures keep production serving', () => {
     );
 
     expect(error).toMatchObject({ failure: 'wait-too-long' });
+    expect(albForwards(aws, account, INITIAL)).toBe(true);
+    expect(aws.cloudfront.deployedHeader(account.distributionId, HEADER, 'alb')).toBe(INITIAL);
     expect(error.message).toMatch(
       /Raise the function's timeout to at least \d+ s, or lower propagationWaitMs/,
     );
@@ -399,6 +397,21 @@ describe('rotation handler: failures keep production serving', () => {
     } finally {
       server.close();
     }
+  });
+
+  it('names the origins it looked for when a distribution has none of them', async () => {
+    const account = createAccount(aws, INITIAL);
+    const handler = handlerFor(account, { originIds: ['nope'] });
+    const token = aws.secrets.beginRotation(account.secretId);
+    await invoke(handler, account, 'createSecret', token);
+
+    const error = await rejection(invoke(handler, account, 'setSecret', token));
+
+    expect(error).toMatchObject({ failure: 'no-matching-origin' });
+    expect(error.message).toContain('id nope');
+    expect(aws.callCount('cloudfront.UpdateDistribution') + aws.callCount('elbv2.ModifyRule')).toBe(
+      0,
+    );
   });
 
   it('rejects a malformed event with a clear error', async () => {

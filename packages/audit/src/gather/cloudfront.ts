@@ -38,8 +38,10 @@ export async function readDistributions(
   if (ids.length > 0) {
     return Promise.all(
       ids.map(async (id) => {
-        const out = await step('cloudfront:GetDistribution', () =>
-          client.send(new GetDistributionCommand({ Id: id })),
+        const out = await step(
+          'cloudfront:GetDistribution',
+          () => client.send(new GetDistributionCommand({ Id: id })),
+          `no CloudFront distribution ${id}: check --distribution`,
         );
         return {
           id,

@@ -36,6 +36,12 @@ export async function findLoadBalancer(
       ),
     );
     const lb = out.LoadBalancers?.[0];
+    if (lb?.Type !== undefined && lb.Type !== 'application') {
+      throw new AuditError(
+        'ERR_CDN_ORIGIN_GUARD_AUDIT_OPTION',
+        `${nameOrArn} is a ${lb.Type} load balancer; the audit checks Application Load Balancers (listener rules, X-Forwarded-For)`,
+      );
+    }
     if (lb !== undefined) {
       found = {
         arn: lb.LoadBalancerArn ?? nameOrArn,
@@ -47,6 +53,7 @@ export async function findLoadBalancer(
       };
     }
   } catch (error) {
+    if (error instanceof AuditError) throw error;
     const fatal = credentialsError(error);
     if (fatal !== undefined) throw fatal;
     const code = awsCode(error);

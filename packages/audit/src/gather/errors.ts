@@ -78,7 +78,12 @@ export function skipFor(error: unknown, action: IamAction): Skip {
       message: `${action} was throttled (${code})${attempts === undefined ? '' : ` after ${attempts} attempts`}; run the audit again later`,
     };
   }
-  return { reason: 'error', message: `${action} failed: ${code}` };
+  // AWS error messages name resources, never secret values; keep them short.
+  const detail = ((error as SdkError | undefined)?.message ?? '').slice(0, 200);
+  return {
+    reason: 'error',
+    message: `${action} failed: ${code}${detail === '' || detail === code ? '' : ` (${detail})`}`,
+  };
 }
 
 /** A failed call, tagged with the IAM action it needed. */
@@ -91,13 +96,19 @@ class StepFailure extends Error {
   }
 }
 
-/** Calls one AWS action; a failure is reported as a skip naming that action. */
-export type Step = <R>(action: IamAction, call: () => Promise<R>) => Promise<R>;
+/**
+ * Calls one AWS action; a failure is reported as a skip naming that action. With `notFound`,
+ * a not-found answer means a resource the user named does not exist: the audit cannot run as
+ * asked, and an {@link AuditError} with that message is thrown instead.
+ */
+export type Step = <R>(action: IamAction, call: () => Promise<R>, notFound?: string) => Promise<R>;
 
-const step: Step = async (action, call) => {
+const step: Step = async (action, call, notFound) => {
   try {
     return await call();
   } catch (error) {
+    if (notFound !== undefined && /NotFound|^NoSuch/.test(awsCode(error)))
+      throw new AuditError('ERR_CDN_ORIGIN_GUARD_AUDIT_NOT_FOUND', notFound, { cause: error });
     throw new StepFailure(action, error);
   }
 };

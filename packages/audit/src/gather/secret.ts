@@ -31,8 +31,10 @@ export async function readSecret(
   jsonKey: string | undefined,
   step: Step,
 ): Promise<SecretInfo> {
-  const described = await step('secretsmanager:DescribeSecret', () =>
-    client.send(new DescribeSecretCommand({ SecretId: secretId })),
+  const described = await step(
+    'secretsmanager:DescribeSecret',
+    () => client.send(new DescribeSecretCommand({ SecretId: secretId })),
+    `no secret ${secretId} in Secrets Manager: check --secret-id and --region`,
   );
   const staged = new Set(Object.values(described.VersionIdsToStages ?? {}).flat());
   const values = new Map<string, SecretText>();

@@ -55,9 +55,15 @@ function setHeader(origin: Origin, headerName: string, value: string): boolean {
 }
 
 function noOrigin(id: string, selector: OriginSelector): RotationError {
+  const wanted = [
+    ...selector.originIds.map((o) => `id ${o}`),
+    ...selector.domainNames.map((d) => `domain ${d}`),
+  ];
   return new RotationError(
     'no-matching-origin',
-    `distribution ${id} has no origin ${selector.originIds.length > 0 ? `with id ${selector.originIds.join(' or ')}` : ''}${selector.originIds.length > 0 && selector.domainNames.length > 0 ? ' or ' : ''}${selector.domainNames.length > 0 ? `with domain ${selector.domainNames.join(' or ')}` : ''}; check originIds / originDomainNames.`,
+    wanted.length === 0
+      ? `distribution ${id}: no origin to update (no originIds, no originDomainNames, and the ALBs' DNS names could not be found); set originIds or originDomainNames.`
+      : `distribution ${id} has no origin with ${wanted.join(' or ')}; check originIds / originDomainNames (or that the origin points at the ALB).`,
   );
 }
 
@@ -135,7 +141,7 @@ export async function distributionState(
   }
 }
 
-/** Whether every selected origin of `id` already carries `value` (from GetDistributionConfig). */
+/** Whether every selected origin of `id` already carries `value` (from GetDistributionConfig); none selected is an error. */
 export async function carriesValue(
   client: CloudFrontClient,
   id: string,
@@ -146,8 +152,10 @@ export async function carriesValue(
   try {
     const out = await client.send(new GetDistributionConfigCommand({ Id: id }));
     const origins = selectOrigins(out.DistributionConfig, selector);
-    return origins.length > 0 && origins.every((o) => headerOf(o, selector.headerName) === value);
+    if (origins.length === 0) throw noOrigin(id, selector);
+    return origins.every((o) => headerOf(o, selector.headerName) === value);
   } catch (error) {
+    if (error instanceof RotationError) throw error;
     throw awsCallFailed(`GetDistributionConfig ${id}`, error, known);
   }
 }
