@@ -168,7 +168,7 @@ function start(example: Example, env: Record<string, string>): Started {
 }
 
 /** Resolve when `test` passes on the output so far; reject if the process exits first. */
-async function waitFor(started: Started, test: () => boolean, ms = 25_000): Promise<void> {
+async function waitFor(started: Started, test: () => boolean, ms = 55_000): Promise<void> {
   let gone = false;
   started.exited.then(() => {
     gone = true;
