@@ -311,6 +311,32 @@ describe('secretsManagerSource: AWS errors', () => {
     expect(error.message).toContain('AWSCURRENT');
   });
 
+  it('ends the missing-secret message with exactly one period', async () => {
+    const error = await loadError(source({ secretId: 'prod/does-not-exist' }));
+
+    expect(error.message).toMatch(/[^.]\.$/);
+    expect(error.message).not.toContain('..');
+  });
+
+  it('says how to fix "Region is missing": the region option or AWS_REGION', async () => {
+    const restore = setEnv({
+      AWS_REGION: undefined,
+      AWS_DEFAULT_REGION: 'us-east-1',
+      AWS_PROFILE: undefined,
+      AWS_CONFIG_FILE: '/nonexistent/aws-config',
+      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
+    });
+    try {
+      const error = await loadError(source({ secretId: secretName(), stages: ['AWSCURRENT'] }));
+
+      expect(error.message).toMatch(/Region is missing/i);
+      expect(error.message).toContain('Set the `region` option or the AWS_REGION variable');
+      expect(error.message).toContain('AWS_DEFAULT_REGION and instance metadata are not read');
+    } finally {
+      restore();
+    }
+  });
+
   it('retries ThrottlingException (3 attempts by default) before surfacing it', async () => {
     const id = secretName();
     aws.secrets.put(id, V1);

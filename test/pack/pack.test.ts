@@ -127,20 +127,26 @@ describe('packed tarballs in a scratch project', () => {
 
   it('ships type declarations that typecheck from ESM and CommonJS consumers', () => {
     const app = join(scratch, 'app');
+    // The scratch app has no @aws-sdk/* package: the public types must not need one.
+    expect(existsSync(join(app, 'node_modules', '@aws-sdk'))).toBe(false);
     const body = `
       const v = createOriginVerifier({ secret: '${SECRET}', ranges: ['130.176.0.0/17'] });
       const d = v.verify({ remoteAddress: '10.0.0.1', headers: {} });
       if (d.allowed && d.reason === 'verified') { const edge: string = d.edgeAddress; void edge; }
       if (!d.allowed) { const r: import('@cdn-origin-guard/core').DenyReason = d.reason; void r; }
+      if (!d.allowed) { const hop: string | undefined = d.offendingHop; const n: number = d.proxyHops; void hop; void n; }
+      // Options with SDK clients type-check structurally, and base options compose with env.
+      const client: AwsSdkClient = { send: async () => ({}) };
+      const overrides: BaseGuardOptions = { proxyHops: 2, ec2Client: client, ranges: 'prefix-list' };
+      const fromEnv = createOriginVerifier({ ...optionsFromEnv({ CDN_ORIGIN_GUARD_SECRET_ID: 'x' }), ...overrides });
+      const withSecretsManager = createOriginVerifier({ secretId: 'prod/x', secretsManagerClient: client });
+      const off = fromEnv.onSourceEvent((e: SourceEvent) => { if (e.type === 'failing') void e.error.message; });
+      off(); void withSecretsManager;
     `;
-    writeFileSync(
-      join(app, 'esm.mts'),
-      `import { createOriginVerifier } from '@cdn-origin-guard/core';\n${body}`,
-    );
-    writeFileSync(
-      join(app, 'cjs.cts'),
-      `import { createOriginVerifier } from '@cdn-origin-guard/core';\n${body}`,
-    );
+    const imports =
+      "import { type AwsSdkClient, type BaseGuardOptions, createOriginVerifier, optionsFromEnv, type SourceEvent } from '@cdn-origin-guard/core';";
+    writeFileSync(join(app, 'esm.mts'), `${imports}\n${body}`);
+    writeFileSync(join(app, 'cjs.cts'), `${imports}\n${body}`);
     writeFileSync(
       join(app, 'tsconfig.json'),
       JSON.stringify({
@@ -149,13 +155,72 @@ describe('packed tarballs in a scratch project', () => {
           moduleResolution: 'nodenext',
           strict: true,
           noEmit: true,
-          skipLibCheck: true,
+          // Every published .d.ts is checked, with no optional peer installed.
+          skipLibCheck: false,
           types: [],
         },
         files: ['esm.mts', 'cjs.cts'],
       }),
     );
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    expect(() => run(process.execPath, [tsc, '-p', join(app, 'tsconfig.json')], app)).not.toThrow();
+    let output = '';
+    try {
+      run(process.execPath, [tsc, '-p', join(app, 'tsconfig.json')], app);
+    } catch (error) {
+      output = String((error as { stdout?: unknown }).stdout ?? error);
+    }
+    expect(output).toBe('');
   }, 60_000);
+
+  it.each([
+    [
+      'secretId',
+      "{ secretId: 'prod/x', ranges: ['130.176.0.0/17'] }",
+      '@aws-sdk/client-secrets-manager',
+    ],
+    ['prefix-list', `{ secret: '${SECRET}', ranges: 'prefix-list' }`, '@aws-sdk/client-ec2'],
+  ])(
+    'a missing optional peer for %s is an error at construction, in ESM and CommonJS',
+    (_, options, pkg) => {
+      const app = join(scratch, 'app');
+      const attempt = `
+      let message = 'constructed';
+      try { core.createOriginVerifier(${options}); } catch (e) { message = e.name + ': ' + e.message; }
+      // A client passed in needs no SDK package.
+      const withClient = core.createOriginVerifier({ ...${options}, ${pkg.endsWith('ec2') ? 'ec2Client' : 'secretsManagerClient'}: { send: async () => ({}) } });
+      console.log(JSON.stringify({ message, withClient: typeof withClient.verify }));
+    `;
+      const esm = JSON.parse(
+        run(
+          process.execPath,
+          [
+            '--input-type=module',
+            '-e',
+            `const core = await import('@cdn-origin-guard/core');${attempt}`,
+          ],
+          app,
+        ),
+      );
+      const cjs = JSON.parse(
+        run(
+          process.execPath,
+          [
+            '--input-type=commonjs',
+            '-e',
+            `const core = require('@cdn-origin-guard/core');${attempt}`,
+          ],
+          app,
+        ),
+      );
+      for (const out of [esm, cjs]) {
+        expect(out.message).toMatch(/^InvalidOptionError: /);
+        expect(out.message).toContain(
+          `needs the optional peer dependency ${pkg}, which is not installed`,
+        );
+        expect(out.message).toContain(`\`npm install ${pkg}\``);
+        expect(out.withClient).toBe('function');
+      }
+    },
+    60_000,
+  );
 });

@@ -52,6 +52,7 @@ export {
 } from './sources/secrets-manager.js';
 export { type StaticSecret, staticRangeSource, staticSecretSource } from './sources/static.js';
 export type {
+  AwsSdkClient,
   RangeSnapshot,
   RangeSource,
   SecretSnapshot,

@@ -5,8 +5,9 @@
 import type { CheckName, Decision, SecretStage } from './decision.js';
 import { InvalidOptionError } from './errors.js';
 import { secretValueProblem } from './secret/compare.js';
+import { requirePeer } from './sources/peer.js';
 import { type StaticSecret, staticSecretSnapshot } from './sources/static.js';
-import type { RangeSource, SecretSnapshot, SecretSource } from './sources/types.js';
+import type { AwsSdkClient, RangeSource, SecretSnapshot, SecretSource } from './sources/types.js';
 
 /** Enforce a check (deny on failure) or only report it (allow, and say what would be denied). */
 export type Mode = 'enforce' | 'report';
@@ -86,8 +87,12 @@ export interface BaseGuardOptions {
    * path of a plain-HTTP fetch can widen the edge check. Defaults to `false`.
    */
   readonly allowInsecureIpRangesUrl?: boolean;
-  /** An EC2 client to use for `prefix-list` (yours is never closed by the guard). Defaults to one created with `region`. */
-  readonly ec2Client?: unknown;
+  /**
+   * An EC2 client (`EC2Client` from `@aws-sdk/client-ec2`) to use for `prefix-list`; yours is
+   * never closed by the guard. Defaults to one created with `region` (then
+   * `@aws-sdk/client-ec2` must be installed).
+   */
+  readonly ec2Client?: AwsSdkClient;
   /** AWS region for the clients the guard creates. Defaults to the SDK's default chain (`AWS_REGION`). */
   readonly region?: string;
   /**
@@ -223,8 +228,12 @@ export interface SecretsManagerOptions extends BaseGuardOptions {
    * optional stages are fine).
    */
   readonly secretStages?: readonly SecretStage[];
-  /** A Secrets Manager client to use (never closed by the guard). Defaults to one created with `region`. */
-  readonly secretsManagerClient?: unknown;
+  /**
+   * A Secrets Manager client (`SecretsManagerClient` from `@aws-sdk/client-secrets-manager`) to
+   * use; yours is never closed by the guard. Defaults to one created with `region` (then
+   * `@aws-sdk/client-secrets-manager` must be installed).
+   */
+  readonly secretsManagerClient?: AwsSdkClient;
 }
 
 /** Options of `createOriginVerifier` and of every adapter. */
@@ -430,6 +439,7 @@ export function suggestOption(
 }
 
 function describe(value: unknown): string {
+  if (value === undefined) return 'undefined';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string')
@@ -557,6 +567,8 @@ function resolveSecret(o: Record<string, unknown>): ResolvedOptions['secret'] {
     o.secretsManagerClient,
     'a SecretsManagerClient from @aws-sdk/client-secrets-manager',
   );
+  if (client === undefined)
+    requirePeer('secretId', '@aws-sdk/client-secrets-manager', 'secretsManagerClient');
   return { kind: 'secrets-manager', secretId: secretId.trim(), jsonKey, stages, client };
 }
 
@@ -602,6 +614,7 @@ function resolveRanges(o: Record<string, unknown>): ResolvedOptions['ranges'] {
         'is empty; list at least one prefix-list name.',
       );
     const client = awsClient('ec2Client', o.ec2Client, 'an EC2Client from @aws-sdk/client-ec2');
+    if (client === undefined) requirePeer('ranges', '@aws-sdk/client-ec2', 'ec2Client');
     return { kind: 'prefix-list', names: list, client };
   }
   if (ranges === 'ip-ranges') {
@@ -709,6 +722,11 @@ function resolveLogLevel(value: unknown): LogLevel {
  * naming the option, the problem and the fix. Never mutates `options`.
  */
 export function resolveOptions(options: Readonly<OriginGuardOptions>): ResolvedOptions {
+  if (options === undefined)
+    throw new InvalidOptionError(
+      'options',
+      "is missing: the guard was called without an options object. Pass at least the secret, e.g. `{ secretId: 'prod/cloudfront/origin-verify' }` or `{ ...optionsFromEnv() }`.",
+    );
   if (typeof options !== 'object' || options === null || Array.isArray(options))
     throw new InvalidOptionError('options', `is ${describe(options)}; expected an options object.`);
   const o = options as unknown as Record<string, unknown>;

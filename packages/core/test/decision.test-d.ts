@@ -1,5 +1,8 @@
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describe, expectTypeOf, it } from 'vitest';
 import {
+  type AwsSdkClient,
   type BaseGuardOptions,
   createOriginVerifier,
   type Decision,
@@ -107,5 +110,23 @@ describe('BaseGuardOptions composes', () => {
     // @ts-expect-error a secret is not a base option
     const bad: BaseGuardOptions = { secret: 'x' };
     expectTypeOf(bad).toEqualTypeOf<BaseGuardOptions>();
+  });
+});
+
+describe('AWS clients are typed structurally (no @aws-sdk import in the public types)', () => {
+  it('accepts the real SDK v3 clients where the options take a client', () => {
+    expectTypeOf<SecretsManagerClient>().toExtend<AwsSdkClient>();
+    expectTypeOf<EC2Client>().toExtend<AwsSdkClient>();
+    expectTypeOf(createOriginVerifier).toBeCallableWith({
+      secretId: 'prod/origin-verify',
+      secretsManagerClient: new SecretsManagerClient({}),
+      ranges: 'prefix-list',
+      ec2Client: new EC2Client({}),
+    });
+  });
+  it('rejects something that is not a client', () => {
+    // @ts-expect-error a client needs `send`
+    const notAClient: AwsSdkClient = { destroy() {} };
+    expectTypeOf(notAClient).toEqualTypeOf<AwsSdkClient>();
   });
 });

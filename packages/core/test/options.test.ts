@@ -77,6 +77,16 @@ describe('options are validated once, at construction', () => {
   it('rejects a non-object', () => {
     expect(errorFor(null).option).toBe('options');
   });
+
+  it('says clearly that the options are missing when called with no argument', () => {
+    const error = errorFor(undefined);
+    expect(error.option).toBe('options');
+    expect(error.message).toContain('is missing: the guard was called without an options object');
+    expect(error.message).not.toContain('a undefined');
+    expect(errorFor({ ...good, proxyHops: undefined, requireCfId: 'yes' }).message).not.toMatch(
+      /\ba undefined\b/,
+    );
+  });
 });
 
 describe('optionsFromEnv', () => {

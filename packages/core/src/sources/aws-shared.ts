@@ -238,11 +238,19 @@ export function awsErrorCode(error: unknown): string | undefined {
  */
 export function awsCallError(source: string, what: string, error: unknown): SourceError {
   const code = awsErrorCode(error);
+  const detail = describeAwsError(error);
   return new SourceError(
     source,
-    `${what} failed with ${code ?? 'an unknown error'}${describeAwsError(error)}.`,
+    `${what} failed with ${code ?? 'an unknown error'}${detail}.${hintFor(detail)}`,
     { cause: error, awsCode: code },
   );
+}
+
+/** What to do about an SDK error the user can fix in configuration, or ''. */
+function hintFor(detail: string): string {
+  if (/region is missing/i.test(detail))
+    return ' Set the `region` option or the AWS_REGION variable (AWS_DEFAULT_REGION and instance metadata are not read by the AWS SDK for JavaScript v3).';
+  return '';
 }
 
 /** ` (HTTP 400 after 1 attempt): message` from an SDK error, on one line and capped. */
@@ -254,6 +262,14 @@ function describeAwsError(error: unknown): string {
   if (meta?.attempts !== undefined)
     parts.push(`after ${meta.attempts} attempt${meta.attempts === 1 ? '' : 's'}`);
   const raw = (error as { message?: unknown }).message;
-  const message = typeof raw === 'string' ? raw.replace(/\s+/g, ' ').trim().slice(0, 300) : '';
+  // Trailing periods are dropped: the caller ends the sentence.
+  const message =
+    typeof raw === 'string'
+      ? raw
+          .replace(/\s+/g, ' ')
+          .trim()
+          .slice(0, 300)
+          .replace(/[.\s]+$/, '')
+      : '';
   return `${parts.length > 0 ? ` (${parts.join(' ')})` : ''}${message.length > 0 ? `: ${message}` : ''}`;
 }

@@ -17,7 +17,8 @@ import {
   untilAborted,
 } from './aws-shared.js';
 import { refuseHostileEntries } from './feed-check.js';
-import type { RangeSnapshot, RangeSource } from './types.js';
+import { requirePeer } from './peer.js';
+import type { AwsSdkClient, RangeSnapshot, RangeSource } from './types.js';
 
 const MAX_PAGE_SIZE = 100;
 /** Guard against a NextToken loop: 100 pages of 100 entries is far above any real list. */
@@ -49,7 +50,7 @@ export interface PrefixListSourceOptions {
    * import { EC2Client } from '@aws-sdk/client-ec2';
    * prefixListSource({ client: new EC2Client({ region: 'eu-west-1' }) });
    */
-  readonly client?: EC2Client;
+  readonly client?: AwsSdkClient;
   /**
    * Region of the created client. Ignored with `client`. Defaults to the SDK's default chain
    * (`AWS_REGION`, shared config, ...).
@@ -131,7 +132,10 @@ export function prefixListSource(options: Readonly<PrefixListSourceOptions> = {}
   const ids = new Map<string, string>();
   /** id -> the entries read for a version, reused while the version does not change. */
   const lastRead = new Map<string, { version: number; cidrs: readonly string[] }>();
-  const aws = lazyAwsClient(SOURCE_NAME, options, timeoutMs, {
+  if (options.client === undefined) requirePeer('client', '@aws-sdk/client-ec2', 'client');
+  // The structural client is the SDK's client at run time.
+  const injected = options.client as EC2Client | undefined;
+  const aws = lazyAwsClient(SOURCE_NAME, { ...options, client: injected }, timeoutMs, {
     packageName: '@aws-sdk/client-ec2',
     importSdk: () => import('@aws-sdk/client-ec2'),
     create: ({ EC2Client }, config) => new EC2Client(config),

@@ -19,7 +19,8 @@ import {
   resolveTimeoutMs,
   untilAborted,
 } from './aws-shared.js';
-import type { SecretSnapshot, SecretSource, SecretValue } from './types.js';
+import { requirePeer } from './peer.js';
+import type { AwsSdkClient, SecretSnapshot, SecretSource, SecretValue } from './types.js';
 
 const REQUIRED_STAGE = 'AWSCURRENT';
 
@@ -54,7 +55,7 @@ export interface SecretsManagerSourceOptions {
    * import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
    * secretsManagerSource({ secretId: 'prod/origin-verify', client: new SecretsManagerClient({}) });
    */
-  readonly client?: SecretsManagerClient;
+  readonly client?: AwsSdkClient;
   /**
    * Region of the created client. Ignored with `client`. Defaults to the SDK's default chain
    * (`AWS_REGION`, shared config, ...).
@@ -116,7 +117,11 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
   const jsonKey = options.jsonKey;
   const timeoutMs = resolveTimeoutMs(name, options.timeoutMs);
   const stages = [...new Set([REQUIRED_STAGE, ...(options.stages ?? DEFAULT_SECRET_STAGES)])];
-  const aws = lazyAwsClient(name, options, timeoutMs, {
+  if (options.client === undefined)
+    requirePeer('client', '@aws-sdk/client-secrets-manager', 'client');
+  // The structural client is the SDK's client at run time.
+  const injected = options.client as SecretsManagerClient | undefined;
+  const aws = lazyAwsClient(name, { ...options, client: injected }, timeoutMs, {
     packageName: '@aws-sdk/client-secrets-manager',
     importSdk: () => import('@aws-sdk/client-secrets-manager'),
     create: ({ SecretsManagerClient }, config) => new SecretsManagerClient(config),

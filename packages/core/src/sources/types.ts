@@ -65,3 +65,19 @@ export interface RangeSource {
   /** Release resources. Optional. */
   close?(): void | Promise<void>;
 }
+
+/**
+ * An AWS SDK v3 client as the guard needs it: anything with the SDK's `send(command, options)`.
+ * A structural type, so the published types never import the optional `@aws-sdk/*` packages;
+ * a `SecretsManagerClient` or an `EC2Client` fits it.
+ * @example
+ * ```ts
+ * import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+ * import type { AwsSdkClient } from '@cdn-origin-guard/core';
+ * const client: AwsSdkClient = new SecretsManagerClient({ region: 'eu-west-1' });
+ * ```
+ */
+export interface AwsSdkClient {
+  /** Send one command; the guard passes `{ abortSignal }` as options. */
+  send(command: unknown, options?: unknown): Promise<unknown>;
+}
