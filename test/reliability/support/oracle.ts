@@ -131,10 +131,32 @@ function single(v: string | readonly string[] | undefined): string | undefined {
 
 const CF_ID = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
+/**
+ * The path health checks match, per the README: cut at `?` or `#`, an absolute-form target
+ * reduced to its path; undefined (never a health check) unless it starts with `/` and has no
+ * dot segment, `;`, backslash or encoded dot, slash or backslash.
+ */
+function routedPath(target: string | undefined): string | undefined {
+  if (target === undefined) return undefined;
+  let t = target.split(/[?#]/)[0]!;
+  const absolute = /^https?:\/\/[^/]*/i.exec(t);
+  if (absolute) t = t.slice(absolute[0].length) || '/';
+  if (!t.startsWith('/')) return undefined;
+  if (/[;\\]|%2e|%2f|%5c/i.test(t)) return undefined;
+  if (t.split('/').some((segment) => segment === '.' || segment === '..')) return undefined;
+  return t;
+}
+
 /** The oracle: should a request with these inputs be allowed? */
 export function oracle(
   cfg: OracleConfig,
-  input: { headers: Headers; remoteAddress: string | undefined; path?: string | undefined },
+  input: {
+    headers: Headers;
+    remoteAddress: string | undefined;
+    path?: string | undefined;
+    /** How many X-Forwarded-For header lines the request carried, when known. */
+    forwardedForLines?: number;
+  },
 ): OracleVerdict {
   const h = input.headers;
   const peer =
@@ -143,10 +165,12 @@ export function oracle(
   const xffRaw = h['x-forwarded-for'];
   const noXff =
     xffRaw === undefined || xffRaw === '' || (Array.isArray(xffRaw) && xffRaw.length === 0);
-  const path = input.path?.split('?')[0];
+  const path = routedPath(input.path);
   if (path !== undefined && peerTrusted && noXff && cfg.healthCheckPaths.includes(path))
     return { allow: true, why: 'health-check' };
   if (!peerTrusted) return { allow: false, why: 'peer not trusted' };
+  if ((input.forwardedForLines ?? 0) > 1 || (Array.isArray(xffRaw) && xffRaw.length > 1))
+    return { allow: false, why: 'several x-forwarded-for lines' };
   const xff = typeof xffRaw === 'string' ? xffRaw : (xffRaw ?? []).join(',');
   if (xff === '') return { allow: false, why: 'no x-forwarded-for' };
   if (xff.length > (cfg.maxForwardedForLength ?? 16_384))
@@ -180,6 +204,8 @@ export interface NodeView {
   readonly rejectable: boolean;
   /** Size of the request head in bytes. */
   readonly headBytes: number;
+  /** How many `X-Forwarded-For` lines the request carries (adapters pass `rawHeaders`). */
+  readonly forwardedForLines: number;
 }
 
 /**
@@ -189,12 +215,14 @@ export interface NodeView {
 export function nodeView(req: RawRequest, headBytes: number): NodeView {
   const headers: Record<string, string> = { host: '127.0.0.1' };
   let rejectable = false;
+  let forwardedForLines = 0;
   for (const [name, value] of req.headers as HeaderList) {
+    if (name.toLowerCase() === 'x-forwarded-for') forwardedForLines++;
     if (!TOKEN.test(name) || BAD_VALUE.test(value)) rejectable = true;
     const key = name.toLowerCase();
     const v = trimOws(value);
     // `host` given twice is itself a 400 in Node; the generator never repeats it.
     headers[key] = headers[key] === undefined ? v : `${headers[key]}, ${v}`;
   }
-  return { headers, path: req.path, rejectable, headBytes };
+  return { headers, path: req.path, rejectable, headBytes, forwardedForLines };
 }
