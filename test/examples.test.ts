@@ -81,7 +81,7 @@ const EXAMPLES: readonly Example[] = [
     built: fromRoot('packages/nestjs/dist/esm/index.js'),
     denies: flatDenies,
     denyLog: { msg: 'cdn-origin-guard deny', level: 'info' },
-    guardsUnknownPaths: false,
+    guardsUnknownPaths: true,
   },
 ];
 

@@ -50,7 +50,7 @@ export function denyLine(decision: Decision, input: VerifyInput): string | undef
 
 /**
  * Build the app. Throws `InvalidOptionError` naming the environment variable when one is bad.
- * Sources start loading at once; `await guard.verifier.ready()` before listening.
+ * Sources start loading at once; `await guard.ready()` before listening.
  */
 export function createApp(options: CreateAppOptions = {}): ExampleApp {
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));

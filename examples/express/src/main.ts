@@ -28,7 +28,7 @@ try {
 const { app, guard } = example;
 
 try {
-  await guard.verifier.ready();
+  await guard.ready();
 } catch (error) {
   await guard.close();
   fail(

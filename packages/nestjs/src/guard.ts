@@ -23,6 +23,15 @@ import {
   type OriginGuardRule,
 } from './constants.js';
 
+declare global {
+  namespace Express {
+    interface Request {
+      /** The cdn-origin-guard decision for this request (set by the module's middleware or guard). */
+      cdnOriginGuard?: Decision;
+    }
+  }
+}
+
 /**
  * The request as handlers see it once the guard ran: `request.cdnOriginGuard` holds the
  * decision (`undefined` on routes where the guard was skipped or not applied).

@@ -23,7 +23,7 @@ import {
 } from '@nestjs/common';
 import { APP_FILTER, HttpAdapterHost, Reflector } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import {
   failAndRecover,
   switchableSecret,
@@ -304,5 +304,13 @@ describe('non-HTTP execution contexts', () => {
     expect(ours).toMatchObject({ allowed: true, decision: { reason: 'verified' } });
     expect(bot).toBeInstanceOf(OriginDeniedException);
     expect(noRequest).toBe(false);
+  });
+});
+
+describe('request type augmentation', () => {
+  it("declares request.cdnOriginGuard on Express's Request", () => {
+    expectTypeOf<import('express').Request['cdnOriginGuard']>().toEqualTypeOf<
+      Decision | undefined
+    >();
   });
 });

@@ -1,0 +1,143 @@
+/**
+ * Nest 11 in the test matrix (issue 10): the packed @cdn-origin-guard/core and
+ * @cdn-origin-guard/nestjs installed next to @nestjs/*@11 from the npm registry, without
+ * `--legacy-peer-deps` (so the peer range `^10 || ^11 || ^12` is proved too), then a small
+ * CommonJS app started on 127.0.0.1 and asked over real HTTP. The repository itself runs
+ * Nest 12, which the rest of the suite covers.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const SECRET = 'Nest11-Origin-Verify-Value-0123456789abcdef';
+let scratch: string;
+
+function run(cmd: string, args: string[], cwd: string): string {
+  return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** A CommonJS Nest app written without a compiler: decorators applied by hand. */
+const APP = `
+require('reflect-metadata');
+const { Controller, Get, Module } = require('@nestjs/common');
+const { NestFactory } = require('@nestjs/core');
+const { CdnOriginGuardModule, SkipOriginGuard } = require('@cdn-origin-guard/nestjs');
+
+class AppController {
+  admin() { return 'guarded'; }
+  open() { return 'open'; }
+}
+const method = (name, ...decorators) => {
+  const descriptor = Object.getOwnPropertyDescriptor(AppController.prototype, name);
+  for (const decorate of decorators) decorate(AppController.prototype, name, descriptor);
+};
+method('admin', Get('admin'));
+method('open', Get('open'), SkipOriginGuard());
+Controller()(AppController);
+
+class AppModule {}
+Module({
+  imports: [CdnOriginGuardModule.forRoot({
+    secret: ['${SECRET}'],
+    ranges: ['130.176.0.0/17'],
+    excludePaths: [/\\.css$/],
+    logLevel: 'silent',
+  })],
+  controllers: [AppController],
+})(AppModule);
+
+const ours = {
+  'x-forwarded-for': '198.51.100.23, 130.176.12.34',
+  'x-amz-cf-id': 'eXAmPlEbIK6UQ6FXVQfxbTC1rZvq8J3Y4H6m2lqqvB3WqLz0PlkVXw==',
+  'x-origin-verify': '${SECRET}',
+};
+const bot = { 'x-forwarded-for': '203.0.113.9' };
+
+(async () => {
+  const app = await NestFactory.create(AppModule, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address();
+  const status = async (path, headers) =>
+    (await fetch('http://127.0.0.1:' + port + path, { headers })).status;
+  const net = require('node:net');
+  const raw = (target) => new Promise((resolve) => {
+    const chunks = [];
+    const socket = net.connect(port, '127.0.0.1', () =>
+      socket.end('GET ' + target + ' HTTP/1.1\\r\\nHost: h\\r\\nConnection: close\\r\\nX-Forwarded-For: 203.0.113.9\\r\\n\\r\\n'));
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1').split('\\r\\n', 1)[0]));
+  });
+  const result = {
+    nest: require('@nestjs/core/package.json').version,
+    ours: await status('/admin', ours),
+    bot: await status('/admin', bot),
+    unknown: await status('/.env', bot),
+    skipped: await status('/open', bot),
+    fragment: await raw('/admin#.css'),
+  };
+  await app.close();
+  console.log(JSON.stringify(result));
+})().catch((error) => { console.error(error); process.exit(1); });
+`;
+
+beforeAll(() => {
+  if (!existsSync(join(root, 'packages', 'nestjs', 'dist', 'cjs', 'index.js')))
+    run(process.execPath, [join(root, 'scripts', 'build.mjs')], root);
+  scratch = mkdtempSync(join(tmpdir(), 'cdn-origin-guard-nest11-'));
+  const tarballs = join(scratch, 'tarballs');
+  mkdirSync(tarballs);
+  run(
+    'npm',
+    [
+      'pack',
+      '--silent',
+      '--pack-destination',
+      tarballs,
+      '--workspace',
+      'packages/core',
+      '--workspace',
+      'packages/nestjs',
+    ],
+    root,
+  );
+  const app = join(scratch, 'app');
+  mkdirSync(app);
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'nest11-app', private: true }));
+  writeFileSync(join(app, 'main.cjs'), APP);
+  run(
+    'npm',
+    [
+      'install',
+      '--prefer-offline',
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+      '@nestjs/common@^11',
+      '@nestjs/core@^11',
+      '@nestjs/platform-express@^11',
+      'reflect-metadata@^0.2',
+      'rxjs@^7',
+      ...readdirSync(tarballs).map((f) => join(tarballs, f)),
+    ],
+    app,
+  );
+}, 240_000);
+
+afterAll(() => {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('the packed Nest adapter on Nest 11 (Express platform)', () => {
+  it('guards by default, denies unknown paths alike, honours @SkipOriginGuard() and cuts fragments', () => {
+    const output = run(process.execPath, ['main.cjs'], join(scratch, 'app'));
+
+    const result = JSON.parse(output.trim().split('\n').pop()!);
+    expect(result.nest).toMatch(/^11\./);
+    expect(result).toMatchObject({ ours: 200, bot: 403, unknown: 403, skipped: 200 });
+    expect(result.fragment).toMatch(/^HTTP\/1\.1 403 /);
+  });
+});
