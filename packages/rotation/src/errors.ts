@@ -18,7 +18,8 @@ export type RotationFailure =
   | 'not-updated'
   | 'not-deployed'
   | 'test-request-failed'
-  | 'aws-error';
+  | 'aws-error'
+  | 'internal-error';
 
 /** A rotation step failed; Secrets Manager will retry the step. */
 export class RotationError extends Error {
@@ -53,13 +54,20 @@ export function awsCallFailed(
   secrets: readonly string[],
 ): RotationError {
   const name = awsErrorName(error) ?? 'Error';
-  let message = error instanceof Error ? error.message : String(error);
-  for (const secret of secrets)
-    if (secret.length > 0) message = message.split(secret).join('[redacted]');
-  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  const message = redacted(error, secrets);
+  const status = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata
+    ?.httpStatusCode;
   return new RotationError(
     'aws-error',
     `${call} failed: ${name}${status === undefined ? '' : ` (HTTP ${status})`}: ${message}`,
     name,
   );
+}
+
+/** The message of `error` with each of `secrets` replaced by `[redacted]`. */
+export function redacted(error: unknown, secrets: readonly string[]): string {
+  let message = error instanceof Error ? error.message : String(error);
+  for (const secret of secrets)
+    if (secret.length > 0) message = message.split(secret).join('[redacted]');
+  return message;
 }

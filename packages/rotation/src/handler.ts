@@ -24,7 +24,7 @@ import {
 } from './aws/secrets.js';
 import { type RotationContext, sleep, timeLeft } from './budget.js';
 import { AWSCURRENT, AWSPENDING, ROTATION_STEPS } from './constants.js';
-import { awsCallFailed, RotationError } from './errors.js';
+import { RotationError, redacted } from './errors.js';
 import { generateSecretValue, headerValueOf, withHeaderValue } from './generate.js';
 import { type EventFields, writeLog } from './log.js';
 import {
@@ -100,6 +100,7 @@ export function createRotationHandler(options: Readonly<RotationOptions>): Rotat
     let secretArn = typeof event?.SecretId === 'string' ? event.SecretId : undefined;
     const token =
       typeof event?.ClientRequestToken === 'string' ? event.ClientRequestToken : undefined;
+    const known: KnownValues = [];
     const log = (fields: EventFields): void =>
       writeLog(o.log, { step, secretArn, versionId: token, ...fields });
     try {
@@ -145,12 +146,17 @@ export function createRotationHandler(options: Readonly<RotationOptions>): Rotat
           'not-pending',
           `version ${token} of secret ${secretArn} is not AWSPENDING (its stages: ${stages.join(', ') || 'none'}).`,
         );
-      const run: Run = { o, clients: c, arn: secretArn, token, versions, context, known: [], log };
+      const run: Run = { o, clients: c, arn: secretArn, token, versions, context, known, log };
       await STEP_RUNNERS[step as RotationStep](run);
       log({ event: 'done', durationMs: Date.now() - started });
     } catch (error) {
       const failure =
-        error instanceof RotationError ? error : awsCallFailed(`step ${step}`, error, []);
+        error instanceof RotationError
+          ? error
+          : new RotationError(
+              'internal-error',
+              `step ${step} failed unexpectedly: ${(error as Error)?.name ?? 'Error'}: ${redacted(error, known)}`,
+            );
       log({
         level: 'error',
         event: 'failed',

@@ -3,8 +3,9 @@
  * Manager while a simulated CloudFront sends them traffic carrying whatever value its
  * distribution config holds (during a deployment, each edge the old or the new one), through
  * an ALB stand-in applying the listener rule. The rotation handler's four steps run as Secrets
- * Manager runs them, three rotations in a row. With `mismatchRefreshMs` a day long, no forced
- * refresh can rescue a request: only the order of the steps does.
+ * Manager runs them, three rotations in a row, the second through failed and retried steps.
+ * With `mismatchRefreshMs` a day long, no forced refresh can rescue a request: only the order
+ * of the steps does.
  */
 import { describe, expect, it } from 'vitest';
 import { setEnv, startLocalAws } from '../../../test/aws-local/index.js';
@@ -13,7 +14,7 @@ import {
   startExpress,
   startFastify,
 } from '../../../test/reliability/support/apps.js';
-import { startLoad, waitUntil } from '../../../test/reliability/support/load.js';
+import { sleep, startLoad, waitUntil } from '../../../test/reliability/support/load.js';
 import {
   CF_RANGES_ENV,
   cloudFrontHeaders,
@@ -26,6 +27,9 @@ import {
   createAccount,
   expectNoValueIn,
   HEADER,
+  invoke,
+  lambdaContext,
+  rejection,
   rotate,
   rotationHandlerFor,
   stageValue,
@@ -35,7 +39,7 @@ const SECRET_REFRESH_MS = 1_000;
 const ROTATIONS = 3;
 
 describe('rotation end to end under load', () => {
-  it('denies no legitimate request through 3 rotations, by the ALB rule or the apps, and revokes the value from two rotations ago', async () => {
+  it('denies no legitimate request through 3 rotations (one through AccessDenied and a slow deployment), by the ALB rule or the apps, and revokes the value from two rotations ago', async () => {
     const aws = await startLocalAws();
     const restoreEnv = setEnv(aws.env());
     const apps: RunningApp[] = [];
@@ -90,9 +94,31 @@ describe('rotation end to end under load', () => {
           path: '/whoami',
         });
       const revoked: boolean[] = [];
+      const failures: Error[] = [];
       const previousKept: boolean[] = [];
       for (let r = 1; r <= ROTATIONS; r++) {
-        await rotate(handler, aws, account);
+        if (r === 2) {
+          // The second rotation goes through failures, retried as Secrets Manager retries them:
+          // AccessDenied on UpdateDistribution, then a distribution that does not deploy in time.
+          const token = aws.secrets.beginRotation(account.secretId);
+          await invoke(handler, account, 'createSecret', token);
+          aws.faults.set({ accessDenied: true, actions: ['cloudfront.UpdateDistribution'] });
+          failures.push(await rejection(invoke(handler, account, 'setSecret', token)));
+          aws.faults.clear();
+          await invoke(handler, account, 'setSecret', token);
+          aws.cloudfront.holdDeployment(account.distributionId);
+          // 5.4 s left and a 5 s safety margin: testSecret can wait only 0.4 s.
+          failures.push(
+            await rejection(invoke(handler, account, 'testSecret', token, lambdaContext(5_400))),
+          );
+          await sleep(300);
+          aws.cloudfront.holdDeployment(account.distributionId, false);
+          await invoke(handler, account, 'testSecret', token);
+          await invoke(handler, account, 'finishSecret', token);
+          aws.secrets.endRotation(account.secretId);
+        } else {
+          await rotate(handler, aws, account);
+        }
         history.push(stageValue(aws, account, 'AWSCURRENT'));
         const rotatedAt = Date.now();
         // Once both apps have reloaded, the value from two rotations ago is gone everywhere.
@@ -122,10 +148,17 @@ describe('rotation end to end under load', () => {
       expect(legit.sent).toBeGreaterThan(500);
       // Traffic really carried every value the rotations put on the distribution.
       for (const value of history.slice(1)) expect(sentValues.has(value)).toBe(true);
+      expect(failures.map((e) => (e as { failure?: string }).failure)).toEqual([
+        'aws-error',
+        'not-deployed',
+      ]);
       expect(revoked).toEqual([true, true, true]);
       expect(previousKept).toEqual([true, true, true]);
       for (const app of apps) expect(app.verifier.stats().sources.secret.forcedRefreshes).toBe(0);
-      expectNoValueIn(lines, allValues(aws, account));
+      expectNoValueIn(
+        [...lines, ...failures.flatMap((e) => [e.message, e.stack ?? ''])],
+        allValues(aws, account),
+      );
       console.info(
         `[rotation e2e] requests=${legit.sent} alb-denied=${albDenied} app-denied=${legit.bad} values-sent=${sentValues.size} in ${result.ms} ms`,
       );

@@ -414,6 +414,29 @@ describe('rotation handler: failures keep production serving', () => {
     );
   });
 
+  it('reports an unexpected error as internal-error, with known values redacted', async () => {
+    const account = createAccount(aws, INITIAL);
+    const handler = handlerFor(account);
+    const token = aws.secrets.beginRotation(account.secretId);
+    await invoke(handler, account, 'createSecret', token);
+    const pending = stageValue(aws, account, 'AWSPENDING');
+    let calls = 0;
+    const brokenClock = {
+      getRemainingTimeInMillis: () => {
+        calls++;
+        throw new Error(`clock broke near ${pending}`);
+      },
+    };
+
+    const error = await rejection(invoke(handler, account, 'setSecret', token, brokenClock));
+
+    expect(calls).toBe(1);
+    expect(error).toMatchObject({ failure: 'internal-error' });
+    expect(error.message).toContain('clock broke near [redacted]');
+    expect(aws.callCount('cloudfront.UpdateDistribution')).toBe(0);
+    expectNoValueIn(outputs(error), allValues(aws, account));
+  });
+
   it('rejects a malformed event with a clear error', async () => {
     const account = createAccount(aws, INITIAL);
 
