@@ -11,7 +11,13 @@ import { runTiming } from './scenarios/timing.js';
 import { seedFromEnv } from './support/traffic.js';
 
 describe('timing of the secret comparison', () => {
-  it('does not depend on where a wrong value differs nor on its length matching the secret', () => {
+  // Retried up to twice: a burst from another process can push one unpaired ratio past its
+  // bound on a shared 2-core machine, while a real leak fails every attempt (and the control
+  // leak must be caught within the same attempt).
+  it('does not depend on where a wrong value differs nor on its length matching the secret', {
+    retry: 2,
+    timeout: 60_000,
+  }, () => {
     const seed = seedFromEnv();
     const r = runTiming({ batches: 200, calls: 1000, seed });
     for (const c of r.comparisons)
@@ -32,5 +38,5 @@ describe('timing of the secret comparison', () => {
     // The harness sees a leak of this size.
     expect(control.ratio, control.name).toBeGreaterThanOrEqual(1.3);
     expect(control.aucSlowerBy5, control.name).toBeGreaterThanOrEqual(0.8);
-  }, 60_000);
+  });
 });

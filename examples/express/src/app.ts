@@ -7,6 +7,7 @@
 import type { Decision, VerifyInput } from '@cdn-origin-guard/core';
 import {
   type CdnOriginGuardMiddleware,
+  type CdnOriginGuardOptions,
   cdnOriginGuard,
   type OriginGuardOptions,
   optionsFromEnv,
@@ -40,12 +41,22 @@ export function denyLine(decision: Decision, input: VerifyInput): string | undef
       : 'cdn-origin-guard denied request',
     reason: decision.reason,
     failures: decision.failures,
+    // The X-Forwarded-For entry (or socket address) that failed, and the hop count in use.
+    hop: decision.offendingHop,
+    proxyHops: decision.proxyHops,
     method: input.method,
     path: input.path?.split('?', 1)[0],
     peer: decision.peerAddress,
     edge: decision.edgeAddress,
     cfId: decision.cfId,
   });
+}
+
+/** A logger for the adapter's own lines (startup, source failing/recovered) as JSON lines. */
+function jsonLogger(log: (line: string) => void) {
+  const at = (level: string) => (msg: string) =>
+    log(JSON.stringify({ level, time: new Date().toISOString(), msg }));
+  return { error: at('error'), warn: at('warn'), info: at('info') };
 }
 
 /**
@@ -59,12 +70,16 @@ export function createApp(options: CreateAppOptions = {}): ExampleApp {
     ...fromEnv,
     // ALB health checks hit /healthz unless CDN_ORIGIN_GUARD_HEALTH_PATHS says otherwise.
     healthCheckPaths: fromEnv.healthCheckPaths ?? ['/healthz'],
+    // Deny lines are this app's JSON lines (onDecision below); the adapter's logger still gets
+    // startup and source failures and recoveries, written as JSON lines too.
+    logLevel: fromEnv.logLevel ?? 'silent',
+    logger: jsonLogger(log),
     onDecision: (decision, input) => {
       const line = denyLine(decision, input);
       if (line !== undefined) log(line);
     },
     ...options.guard,
-  } as OriginGuardOptions);
+  } as CdnOriginGuardOptions);
 
   const app = express();
   app.disable('x-powered-by');
