@@ -110,7 +110,7 @@ export async function benchAwsCalls(config: AwsCallsConfig): Promise<Section> {
           ],
           ['secret loads during the load (of which forced by a mismatch)', `${loads} (${forced})`],
           [
-            'expected: duration / refresh × 1 + forced loads × 3 (a forced load replaces a scheduled one)',
+            'expected: duration / refresh (1 DescribeSecret each) + forced loads × 2 (3 GetSecretValue instead of 1 call; a forced load resets the refresh timer)',
             `${(durationMs / 1000).toFixed(1)} s / ${config.refreshMs / 1000} s + ${forced} × ${STAGES - 1} ≈ ${expected.toFixed(1)}`,
           ],
           [
