@@ -256,9 +256,15 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
     const settled = await untilAborted(
       Promise.allSettled(
         toRead.map((versionId) =>
-          client.send(new sdk.GetSecretValueCommand({ SecretId: secretId, VersionId: versionId }), {
-            abortSignal: signal,
-          }),
+          client.send(
+            new sdk.GetSecretValueCommand({
+              SecretId: secretId,
+              VersionId: versionId,
+              // With its stage too, so an IAM condition on secretsmanager:VersionStage still applies.
+              VersionStage: wanted.find((w) => w.versionId === versionId)?.stage,
+            }),
+            { abortSignal: signal },
+          ),
         ),
       ),
       signal,
