@@ -1,5 +1,6 @@
 /**
- * Secret source backed by AWS Secrets Manager: one `GetSecretValue` per staging label.
+ * Secret source backed by AWS Secrets Manager: `GetSecretValue` per staging label on the first
+ * and forced loads, `DescribeSecret` plus reads of new versions only on scheduled refreshes.
  * Only loads; caching, refresh and last-known-good live in the cache layer.
  * @module
  */
@@ -87,9 +88,16 @@ export interface SecretsManagerSourceOptions {
 /**
  * A {@link SecretSource} reading the secret header value from AWS Secrets Manager.
  *
- * Each `load()` sends one `GetSecretValue` per stage, in parallel, and resolves with one
- * value per stage found (two stages on the same version still give two entries, so stats can
- * tell them apart). `AWSCURRENT` must load. A missing optional stage (`ResourceNotFoundException`,
+ * The first `load()`, and a load with `context.forced` (a value matched nothing: maybe a
+ * rotation), send one `GetSecretValue` per stage, in parallel: one round trip. Other loads send
+ * one `DescribeSecret`, whose `VersionIdsToStages` says which version holds each stage, then one
+ * `GetSecretValue` (by `VersionId` and stage) per version this source has not read: a refresh
+ * where nothing moved is one call. When `DescribeSecret` is denied (`AccessDeniedException`)
+ * while `GetSecretValue` works, the source keeps to the per-stage reads for its life and
+ * returns the denial once in `snapshot.warnings` (the guard reports it through
+ * `onSourceError`): grant `secretsmanager:DescribeSecret` to get one call per refresh.
+ * Each load resolves with one value per stage found (two stages on the same version still give
+ * two entries, so stats can tell them apart). `AWSCURRENT` must load. A missing optional stage (`ResourceNotFoundException`,
  * e.g. no `AWSPREVIOUS` before the first rotation) is skipped. An optional stage whose value is
  * unusable (empty, invalid, binary, a JSON object without `jsonKey`; e.g. left by a failed
  * rotation) is left out and listed in `snapshot.skipped`, so the other stages keep loading and
@@ -97,6 +105,9 @@ export interface SecretsManagerSourceOptions {
  * and an unusable `AWSCURRENT`, fail the whole load so the guard keeps its last-known-good
  * values. A JSON-object value read without `jsonKey` is unusable: the error names its keys
  * (never their values) and the `jsonKey` option.
+ * A version's value never changes, so it is read once and kept (by `VersionId`) while a stage
+ * holds it; a version listed without a value yet (RotateSecret's `AWSPENDING` before
+ * createSecret stored one) is skipped like a missing stage and read again next time.
  * Values must be 16-256 printable ASCII characters (0x21-0x7E). Errors are `SourceError`s
  * naming the secret id, the stage and the AWS error code (`awsCode`); they never contain a value.
  *
