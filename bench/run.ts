@@ -4,7 +4,7 @@
  * committed full-run figures are never replaced by development ones).
  *
  * Options: `--quick` or `BENCH_QUICK=1` (a few minutes, for development and before/after
- * comparisons); `--only=micro,memory,http,inject,aws`; `--update` (with `--only`: replace just
+ * comparisons); `--only=micro,memory,http,inject,aws,fleet`; `--update` (with `--only`: replace just
  * those sections, and their target rows, in bench/RESULTS.md, keeping the others);
  * `BENCH_INJECT_ROUNDS` (per process, default 31, quick 21), `BENCH_INJECT_PROCESSES` (default 4,
  * quick 3), `BENCH_INJECT_PER_ROUND` (requests per variant
@@ -13,7 +13,9 @@
  * (rounds per framework, default 6), `BENCH_WARMUP` (s, default 3), `BENCH_CONNECTIONS`
  * (default 50), `BENCH_NOOP=0` (skip the pass-through middleware runs), `BENCH_FRAMEWORKS`
  * (e.g. `express,fastify`), `BENCH_AWS_DURATION` (s, default 30), `BENCH_SAMPLES` (micro
- * rounds, default 31), `BENCH_OUT` (output path).
+ * rounds, default 31), `BENCH_FLEET_ROUNDS` (paired rotation rounds, default 31, quick 15),
+ * `BENCH_FLEET_RTT_MS` (added per Secrets Manager call, default 20), `BENCH_SM_PRICE_PER_10K`
+ * (USD, default 0.05), `BENCH_OUT` (output path).
  * All load goes to servers this run starts on 127.0.0.1 and stops.
  * @module
  */
@@ -22,6 +24,7 @@ import { createRequire } from 'node:module';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { awsCallsConfig, benchAwsCalls } from './aws-calls.js';
+import { benchFleet, fleetConfig } from './fleet.js';
 import { benchHttp, httpConfig } from './http.js';
 import { benchInject, injectConfig, injectMethodBullet } from './inject.js';
 import { progress, type Section, targetVerdict, textTable } from './lib/report.js';
@@ -29,7 +32,7 @@ import { mergeResults } from './lib/results-file.js';
 import { benchMemory } from './memory.js';
 import { microOptions, runMicroChild } from './micro.js';
 
-const PARTS = ['micro', 'memory', 'http', 'inject', 'aws'] as const;
+const PARTS = ['micro', 'memory', 'http', 'inject', 'aws', 'fleet'] as const;
 type Part = (typeof PARTS)[number];
 
 function parseArgs() {
@@ -101,6 +104,7 @@ async function main(): Promise<void> {
   if (parts.includes('http')) sections.push(await benchHttp(http));
   if (parts.includes('inject')) sections.push(...(await benchInject(inject)));
   if (parts.includes('aws')) sections.push(await benchAwsCalls(aws));
+  if (parts.includes('fleet')) sections.push(await benchFleet(fleetConfig(quick)));
   sections.sort((a, b) => a.title.localeCompare(b.title, 'en', { numeric: true }));
 
   const elapsedS = (Date.now() - started) / 1000;

@@ -56,6 +56,11 @@ export interface LocalIpRanges {
   get(): unknown;
   /** The syncToken currently served, when the document has one. */
   readonly syncToken: string | undefined;
+  /**
+   * `304 Not Modified` replies (an `If-None-Match` that named the current ETag) since the start
+   * or the last `resetCalls()`; the server's `ip-ranges` call counter counts them too.
+   */
+  readonly notModified: number;
 }
 
 function createDateOf(syncToken: number): string {
@@ -112,6 +117,7 @@ export class IpRangesService implements LocalIpRanges {
   #etag = '';
   #contentType = 'application/json';
   #lastToken = 0;
+  #notModified = 0;
 
   constructor(seed: boolean) {
     const now = Math.floor(Date.now() / 1000);
@@ -121,6 +127,15 @@ export class IpRangesService implements LocalIpRanges {
         ? buildIpRangesDocument(CLOUDFRONT_ORIGIN_FACING_V4, CLOUDFRONT_ORIGIN_FACING_V6, now)
         : buildIpRangesDocument([], [], now),
     );
+  }
+
+  get notModified(): number {
+    return this.#notModified;
+  }
+
+  /** Zero {@link LocalIpRanges.notModified} (the server's `resetCalls()`). */
+  resetCounters(): void {
+    this.#notModified = 0;
   }
 
   get syncToken(): string | undefined {
@@ -175,6 +190,7 @@ export class IpRangesService implements LocalIpRanges {
       'x-amz-request-id': requestId,
     };
     if (ifNoneMatch?.split(',').some((t) => t.trim() === this.#etag)) {
+      this.#notModified++;
       return { status: 304, headers, body: '' };
     }
     return { status: 200, headers, body: method === 'HEAD' ? '' : this.#body };

@@ -109,8 +109,9 @@ export interface LocalSecrets {
   /** Answer `AccessDeniedException` for this secret (`false` undoes it). */
   deny(id: string, denied?: boolean): void;
   /**
-   * Make `GetSecretValue` for one staging label of this secret answer an error (e.g.
-   * `InternalServiceError` 500, `AccessDeniedException` 400); `undefined` undoes it.
+   * Make `GetSecretValue` for one staging label of this secret (by `VersionStage`, or by the
+   * `VersionId` of the version holding the label) answer an error (e.g. `InternalServiceError`
+   * 500, `AccessDeniedException` 400); `undefined` undoes it.
    */
   failStage(id: string, stage: string, errorType: string | undefined): void;
   /** Set what `DescribeSecret` reports about rotation (replaces the previous settings). */
@@ -344,11 +345,17 @@ export class SecretsManagerService implements LocalSecrets {
     const secret = this.#secretFor(params, operation);
     const versionId = optionalString(params, 'VersionId');
     const stage = optionalString(params, 'VersionStage');
-    const injected = secret.failingStages.get(stage ?? (versionId === undefined ? AWSCURRENT : ''));
+    // A failing stage fails a read by that label, or by the id of the version holding it.
+    const labels =
+      stage !== undefined || versionId === undefined
+        ? [stage ?? AWSCURRENT]
+        : [...(secret.versions.get(versionId)?.stages ?? [])];
+    const failing = labels.find((label) => secret.failingStages.has(label));
+    const injected = failing === undefined ? undefined : secret.failingStages.get(failing);
     if (injected !== undefined) {
       throw new ServiceError(
         injected,
-        `Injected ${injected} for staging label ${stage ?? AWSCURRENT}.`,
+        `Injected ${injected} for staging label ${failing}.`,
         injected === 'InternalServiceError' ? 500 : 400,
       );
     }

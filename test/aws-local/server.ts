@@ -576,6 +576,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       counts = new Map();
       total = 0;
       recent = [];
+      ipRanges.resetCounters();
     },
     env() {
       return {

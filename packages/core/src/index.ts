@@ -58,6 +58,7 @@ export type {
   SecretSnapshot,
   SecretSource,
   SecretValue,
+  SourceLoadContext,
 } from './sources/types.js';
 export {
   createOriginVerifier,

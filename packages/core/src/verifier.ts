@@ -323,7 +323,7 @@ class Verifier implements OriginVerifier {
       ...common,
       onStreak: (event) => this.#emit({ ...event, source: 'secret' }),
       name: secretSource.name,
-      load: (signal) => secretSource.load(signal),
+      load: (signal, context) => secretSource.load(signal, context),
       compile: compileSecret(secretSource.name),
       refreshMs: o.secretRefreshMs,
       fixed: o.secret.kind === 'static',

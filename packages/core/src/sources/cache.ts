@@ -7,6 +7,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { SourceError } from '../errors.js';
+import type { SourceLoadContext } from './types.js';
 
 /** A compiled value and the version it was built from. */
 interface Entry<C> {
@@ -19,6 +20,8 @@ interface Versioned {
   readonly version?: string | undefined;
   /** Parts left out of this load (e.g. a bad optional stage), reported but not fatal. */
   readonly skipped?: readonly Error[] | undefined;
+  /** Problems that did not stop this load, reported once each through `onError`. */
+  readonly warnings?: readonly Error[] | undefined;
 }
 
 /** Health of one cached source, as shown by `stats()`. Never includes a value. */
@@ -63,8 +66,8 @@ export type StreakEvent =
 
 /** Options of a {@link CachedSource}. */
 export interface CachedSourceOptions<S, C> {
-  /** Load the raw snapshot. */
-  readonly load: (signal: AbortSignal) => Promise<S>;
+  /** Load the raw snapshot; `context.forced` is true for a forced (mismatch) refresh. */
+  readonly load: (signal: AbortSignal, context: SourceLoadContext) => Promise<S>;
   /** Turn a snapshot into its compiled form; throw to reject a bad snapshot. */
   readonly compile: (snapshot: S) => C;
   /** Source name for stats and errors. */
@@ -95,6 +98,8 @@ export interface CachedSourceOptions<S, C> {
 }
 
 const KEY = 'value';
+const SCHEDULED: SourceLoadContext = { forced: false };
+const FORCED: SourceLoadContext = { forced: true };
 const FIRST_RETRY_MS = 1_000;
 
 function asSourceError(name: string, error: unknown): SourceError {
@@ -119,7 +124,7 @@ export class CachedSource<S extends Versioned, C> {
   readonly #options: CachedSourceOptions<S, C>;
   readonly #now: () => number;
   readonly #random: () => number;
-  readonly #cache: LRUCache<string, Entry<C>>;
+  readonly #cache: LRUCache<string, Entry<C>, SourceLoadContext>;
   readonly #closed = new AbortController();
   #timer: NodeJS.Timeout | undefined;
   #trailing: NodeJS.Timeout | undefined;
@@ -144,14 +149,14 @@ export class CachedSource<S extends Versioned, C> {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
-    this.#cache = new LRUCache<string, Entry<C>>({
+    this.#cache = new LRUCache<string, Entry<C>, SourceLoadContext>({
       max: 1,
       ttl: options.refreshMs,
       // Serve the last-known-good entry while a refresh runs and after a refresh fails.
       allowStale: false,
       noDeleteOnFetchRejection: true,
       allowStaleOnFetchRejection: true,
-      fetchMethod: (_key, stale, { signal }) => this.#fetch(stale, signal),
+      fetchMethod: (_key, stale, { signal, context }) => this.#fetch(stale, signal, context),
     });
   }
 
@@ -165,7 +170,11 @@ export class CachedSource<S extends Versioned, C> {
     return this.#options.name;
   }
 
-  async #fetch(stale: Entry<C> | undefined, signal: AbortSignal): Promise<Entry<C>> {
+  async #fetch(
+    stale: Entry<C> | undefined,
+    signal: AbortSignal,
+    context: SourceLoadContext,
+  ): Promise<Entry<C>> {
     const { name, timeoutMs } = this.#options;
     // One controller per load, aborted by the cache, by close() or by the deadline. Listeners
     // are removed when the load settles (AbortSignal.any on a long-lived signal would leak).
@@ -191,7 +200,7 @@ export class CachedSource<S extends Versioned, C> {
         const onAbort = () => reject(combined.reason);
         if (combined.aborted) return onAbort();
         combined.addEventListener('abort', onAbort, { once: true });
-        this.#options.load(combined).then(
+        this.#options.load(combined, context).then(
           (value) => {
             combined.removeEventListener('abort', onAbort);
             resolve(value);
@@ -220,6 +229,8 @@ export class CachedSource<S extends Versioned, C> {
       this.#expired = false;
       this.#armExpiry();
       this.#noteSkipped(snapshot.skipped);
+      for (const warning of snapshot.warnings ?? [])
+        this.#options.onError?.(asSourceError(name, warning));
       if (failedAttempts > 0)
         this.#emit({
           type: 'recovered',
@@ -277,23 +288,23 @@ export class CachedSource<S extends Versioned, C> {
 
   /**
    * Load now (or join the load in flight). Resolves when it settles; rejects with the load's
-   * `SourceError` when it failed. The last-known-good value stays in use either way.
+   * `SourceError` when it failed. The last-known-good value stays in use either way. `context` goes to the source (defaults to a scheduled, unforced load).
    */
-  refresh(): Promise<void> {
+  refresh(context: SourceLoadContext = SCHEDULED): Promise<void> {
     if (this.#closed.signal.aborted) return Promise.resolve();
     if (this.#inFlight) return this.#inFlight;
-    const run = this.#refresh().finally(() => {
+    const run = this.#refresh(context).finally(() => {
       this.#inFlight = undefined;
     });
     this.#inFlight = run;
     return run;
   }
 
-  async #refresh(): Promise<void> {
+  async #refresh(context: SourceLoadContext): Promise<void> {
     const failuresBefore = this.#failures;
     const loadsBefore = this.#loads;
     try {
-      await this.#cache.fetch(KEY, { forceRefresh: true, allowStale: false });
+      await this.#cache.fetch(KEY, { forceRefresh: true, allowStale: false, context });
     } catch {
       // Recorded in #fetch; reported below.
     }
@@ -328,7 +339,7 @@ export class CachedSource<S extends Versioned, C> {
     }
     this.#lastForcedAt = now;
     this.#forced++;
-    return this.refresh().catch(() => undefined);
+    return this.refresh(FORCED).catch(() => undefined);
   }
 
   /** Start the refresh timer and make the first load. Idempotent. */

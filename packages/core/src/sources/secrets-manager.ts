@@ -1,12 +1,10 @@
 /**
- * Secret source backed by AWS Secrets Manager: one `GetSecretValue` per staging label.
+ * Secret source backed by AWS Secrets Manager: `GetSecretValue` per staging label on the first
+ * and forced loads, `DescribeSecret` plus reads of new versions only on scheduled refreshes.
  * Only loads; caching, refresh and last-known-good live in the cache layer.
  * @module
  */
-import type {
-  GetSecretValueCommandOutput,
-  SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SecretStage } from '../decision.js';
 import { SourceError } from '../errors.js';
 import { DEFAULT_SECRET_STAGES } from '../options.js';
@@ -20,7 +18,13 @@ import {
   untilAborted,
 } from './aws-shared.js';
 import { requirePeer } from './peer.js';
-import type { AwsSdkClient, SecretSnapshot, SecretSource, SecretValue } from './types.js';
+import type {
+  AwsSdkClient,
+  SecretSnapshot,
+  SecretSource,
+  SecretValue,
+  SourceLoadContext,
+} from './types.js';
 
 const REQUIRED_STAGE = 'AWSCURRENT';
 
@@ -84,9 +88,16 @@ export interface SecretsManagerSourceOptions {
 /**
  * A {@link SecretSource} reading the secret header value from AWS Secrets Manager.
  *
- * Each `load()` sends one `GetSecretValue` per stage, in parallel, and resolves with one
- * value per stage found (two stages on the same version still give two entries, so stats can
- * tell them apart). `AWSCURRENT` must load. A missing optional stage (`ResourceNotFoundException`,
+ * The first `load()`, and a load with `context.forced` (a value matched nothing: maybe a
+ * rotation), send one `GetSecretValue` per stage, in parallel: one round trip. Other loads send
+ * one `DescribeSecret`, whose `VersionIdsToStages` says which version holds each stage, then one
+ * `GetSecretValue` (by `VersionId` and stage) per version this source has not read: a refresh
+ * where nothing moved is one call. When `DescribeSecret` is denied (`AccessDeniedException`)
+ * while `GetSecretValue` works, the source keeps to the per-stage reads for its life and
+ * returns the denial once in `snapshot.warnings` (the guard reports it through
+ * `onSourceError`): grant `secretsmanager:DescribeSecret` to get one call per refresh.
+ * Each load resolves with one value per stage found (two stages on the same version still give
+ * two entries, so stats can tell them apart). `AWSCURRENT` must load. A missing optional stage (`ResourceNotFoundException`,
  * e.g. no `AWSPREVIOUS` before the first rotation) is skipped. An optional stage whose value is
  * unusable (empty, invalid, binary, a JSON object without `jsonKey`; e.g. left by a failed
  * rotation) is left out and listed in `snapshot.skipped`, so the other stages keep loading and
@@ -94,6 +105,9 @@ export interface SecretsManagerSourceOptions {
  * and an unusable `AWSCURRENT`, fail the whole load so the guard keeps its last-known-good
  * values. A JSON-object value read without `jsonKey` is unusable: the error names its keys
  * (never their values) and the `jsonKey` option.
+ * A version's value never changes, so it is read once and kept (by `VersionId`) while a stage
+ * holds it; a version listed without a value yet (RotateSecret's `AWSPENDING` before
+ * createSecret stored one) is skipped like a missing stage and read again next time.
  * Values must be 16-256 printable ASCII characters (0x21-0x7E). Errors are `SourceError`s
  * naming the secret id, the stage and the AWS error code (`awsCode`); they never contain a value.
  *
@@ -127,133 +141,189 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
     create: ({ SecretsManagerClient }, config) => new SecretsManagerClient(config),
   });
 
-  const fail = (stage: string, error: unknown): SourceError =>
-    awsCallError(name, `GetSecretValue for stage ${stage} of secret "${secretId}"`, error);
+  /** Values read so far, by VersionId: a version's SecretString never changes. */
+  const known = new Map<string, VersionRead>();
+  /** Whether a load succeeded (the first load reads each stage directly). */
+  let primed = false;
+  /** DescribeSecret was denied while GetSecretValue worked: read each stage on every load. */
+  let describeDenied = false;
 
-  const toValue = (stage: string, output: GetSecretValueCommandOutput): SecretValue => {
-    const where = `secret "${secretId}" stage ${stage}${output.VersionId === undefined ? '' : ` (version ${output.VersionId})`}`;
-    const raw = output.SecretString;
-    if (typeof raw !== 'string') {
-      throw new SourceError(
-        name,
-        `${where} has no SecretString; binary secrets are not supported.`,
+  const where = (stage: string, versionId: string | undefined): string =>
+    `secret "${secretId}" stage ${stage}${versionId === undefined ? '' : ` (version ${versionId})`}`;
+
+  const fail = (stage: string, error: unknown, versionId?: string): SourceError =>
+    awsCallError(
+      name,
+      `GetSecretValue for stage ${stage}${versionId === undefined ? '' : ` (version ${versionId})`} of secret "${secretId}"`,
+      error,
+    );
+
+  /** The snapshot of what each stage holds; a bad optional stage is skipped, a bad AWSCURRENT fails. */
+  const assemble = (picked: readonly Picked[]): SecretSnapshot => {
+    const values: SecretValue[] = [];
+    const skipped: SourceError[] = [];
+    for (const { stage, versionId, read } of picked) {
+      if (read.ok) {
+        values.push({ stage, value: read.value, versionId });
+        continue;
+      }
+      const why = `${where(stage, versionId)}${read.problem}`;
+      if (stage === REQUIRED_STAGE) throw new SourceError(name, why);
+      // A bad optional stage (e.g. an empty AWSPENDING left by a failed rotation) is left out
+      // and reported; the other stages still load, so a later rotation is picked up.
+      skipped.push(
+        new SourceError(name, `${why} Stage ${stage} is skipped; the other stages are in use.`, {
+          awsCode: 'SkippedStage',
+        }),
       );
     }
-    let value = raw;
-    if (jsonKey !== undefined) {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(raw);
-      } catch {
-        // The parser's message quotes the input, so it is deliberately not kept as the cause.
-        throw new SourceError(
-          name,
-          `${where} is not a JSON object, so \`jsonKey\` "${jsonKey}" cannot be read.`,
-        );
+    const version = values
+      .map((v) => `${v.stage}:${v.versionId ?? '?'}`)
+      .sort()
+      .join(',');
+    primed = true;
+    // Forget versions no accepted stage holds any more.
+    const inUse = new Set(picked.map((p) => p.versionId));
+    for (const id of known.keys()) if (!inUse.has(id)) known.delete(id);
+    return skipped.length > 0 ? { values, version, skipped } : { values, version };
+  };
+
+  /** One GetSecretValue per stage, in parallel: the first load, a forced load, or the fallback. */
+  const loadByStage = async (
+    client: SecretsManagerClient,
+    sdk: SecretsManagerSdk,
+    signal: AbortSignal,
+  ): Promise<SecretSnapshot> => {
+    const work = Promise.allSettled(
+      stages.map((stage) =>
+        client.send(new sdk.GetSecretValueCommand({ SecretId: secretId, VersionStage: stage }), {
+          abortSignal: signal,
+        }),
+      ),
+    );
+    // allSettled never rejects: this only returns early when the deadline fires.
+    const settled = await untilAborted(work, signal);
+    const picked: Picked[] = [];
+    for (const [i, result] of settled.entries()) {
+      const stage = stages[i] as string;
+      if (result.status === 'rejected') {
+        if (signal.aborted) throw result.reason;
+        if (stage !== REQUIRED_STAGE && awsErrorCode(result.reason) === NOT_FOUND) continue;
+        throw fail(stage, result.reason);
       }
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-        throw new SourceError(
-          name,
-          `${where} is not a JSON object, so \`jsonKey\` "${jsonKey}" cannot be read.`,
-        );
-      }
-      const record = parsed as Record<string, unknown>;
-      if (!Object.hasOwn(record, jsonKey)) {
-        const keys = Object.keys(record).slice(0, 10);
-        throw new SourceError(
-          name,
-          `${where} has no key "${jsonKey}" (\`jsonKey\`); its keys are: ${keys.length === 0 ? '(none)' : keys.map((k) => `"${k}"`).join(', ')}.`,
-        );
-      }
-      const picked = record[jsonKey];
-      if (typeof picked !== 'string') {
-        throw new SourceError(
-          name,
-          `${where} key "${jsonKey}" holds ${picked === null ? 'null' : Array.isArray(picked) ? 'an array' : `a ${typeof picked}`}; expected a string.`,
-        );
-      }
-      value = picked;
-    } else {
-      const keys = jsonObjectKeys(raw);
-      if (keys !== undefined)
-        throw new SourceError(
-          name,
-          `${where} is a JSON object (keys: ${keys}), not a header value; set the \`jsonKey\` option (CDN_ORIGIN_GUARD_SECRET_JSON_KEY) to the key that holds the X-Origin-Verify value.`,
-        );
+      const versionId = result.value.VersionId;
+      const read = readVersion(result.value.SecretString, jsonKey);
+      if (versionId !== undefined) known.set(versionId, read);
+      picked.push({ stage, versionId, read });
     }
-    const problem = secretValueProblem(value);
-    if (problem !== undefined) {
-      throw new SourceError(
-        name,
-        `${where}${jsonKey === undefined ? '' : ` key "${jsonKey}"`} is not a usable header value: it ${problem}.`,
+    return assemble(picked);
+  };
+
+  /**
+   * The steady state: one DescribeSecret, whose VersionIdsToStages says which version holds each
+   * stage, then one GetSecretValue per version not read before (none when nothing moved).
+   */
+  const loadByVersion = async (
+    client: SecretsManagerClient,
+    sdk: SecretsManagerSdk,
+    signal: AbortSignal,
+  ): Promise<SecretSnapshot> => {
+    let holders: Map<string, string>;
+    try {
+      const out = await untilAborted(
+        client.send(new sdk.DescribeSecretCommand({ SecretId: secretId }), {
+          abortSignal: signal,
+        }),
+        signal,
       );
+      holders = holderOfEachStage(out.VersionIdsToStages);
+    } catch (error) {
+      if (signal.aborted) throw error;
+      if (awsErrorCode(error) !== ACCESS_DENIED)
+        throw awsCallError(name, `DescribeSecret of secret "${secretId}"`, error);
+      const snapshot = await loadByStage(client, sdk, signal);
+      // Remembered only once GetSecretValue worked: a secret denied as a whole stays retried.
+      describeDenied = true;
+      const denied = awsCallError(name, `DescribeSecret of secret "${secretId}"`, error);
+      const warning = new SourceError(
+        name,
+        `${denied.message.slice(`@cdn-origin-guard: ${name}: `.length)} Falling back to one GetSecretValue per stage on every refresh (${stages.length} calls instead of 1) for the life of this process; grant secretsmanager:DescribeSecret on the secret to cut Secrets Manager calls.`,
+        { awsCode: ACCESS_DENIED, cause: error },
+      );
+      return { ...snapshot, warnings: [warning] };
     }
-    return { stage, value, versionId: output.VersionId };
+    const wanted: { stage: string; versionId: string }[] = [];
+    for (const stage of stages) {
+      const versionId = holders.get(stage);
+      if (versionId !== undefined) wanted.push({ stage, versionId });
+      else if (stage === REQUIRED_STAGE)
+        throw new SourceError(
+          name,
+          `secret "${secretId}" has no version labelled ${REQUIRED_STAGE} (DescribeSecret).`,
+          { awsCode: NOT_FOUND },
+        );
+    }
+    const toRead = [...new Set(wanted.map((w) => w.versionId))].filter((id) => !known.has(id));
+    const settled = await untilAborted(
+      Promise.allSettled(
+        toRead.map((versionId) =>
+          client.send(
+            new sdk.GetSecretValueCommand({
+              SecretId: secretId,
+              VersionId: versionId,
+              // With its stage too, so an IAM condition on secretsmanager:VersionStage still applies.
+              VersionStage: wanted.find((w) => w.versionId === versionId)?.stage,
+            }),
+            { abortSignal: signal },
+          ),
+        ),
+      ),
+      signal,
+    );
+    const missing = new Set<string>();
+    for (const [i, result] of settled.entries()) {
+      const versionId = toRead[i] as string;
+      if (result.status === 'fulfilled') {
+        known.set(versionId, readVersion(result.value.SecretString, jsonKey));
+        continue;
+      }
+      if (signal.aborted) throw result.reason;
+      const holding = wanted.filter((w) => w.versionId === versionId);
+      const required = holding.find((w) => w.stage === REQUIRED_STAGE);
+      // A version without a value (RotateSecret's AWSPENDING before createSecret stored one)
+      // or gone since DescribeSecret is skipped for an optional stage, as a missing stage is.
+      if (required === undefined && awsErrorCode(result.reason) === NOT_FOUND) {
+        missing.add(versionId);
+        continue;
+      }
+      throw fail((required ?? holding[0])?.stage ?? REQUIRED_STAGE, result.reason, versionId);
+    }
+    const picked: Picked[] = [];
+    for (const { stage, versionId } of wanted) {
+      const read = known.get(versionId);
+      if (read !== undefined && !missing.has(versionId)) picked.push({ stage, versionId, read });
+    }
+    return assemble(picked);
   };
 
   return {
     name,
-    async load(signal: AbortSignal): Promise<SecretSnapshot> {
+    async load(signal: AbortSignal, context?: SourceLoadContext): Promise<SecretSnapshot> {
       if (aws.closed) throw new SourceError(name, 'load() called after close().');
       const deadline = createDeadline(signal, timeoutMs);
       try {
-        const [client, { GetSecretValueCommand }] = await aws.open(deadline.signal);
+        const [client, sdk] = await aws.open(deadline.signal);
         deadline.start();
-        const work = Promise.allSettled(
-          stages.map((stage) =>
-            client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage }), {
-              abortSignal: deadline.signal,
-            }),
-          ),
-        );
-        // allSettled never rejects: this only returns early when the deadline fires.
-        const settled = await untilAborted(work, deadline.signal);
-        const values: SecretValue[] = [];
-        const skipped: SourceError[] = [];
-        for (const [i, result] of settled.entries()) {
-          const stage = stages[i] as string;
-          if (result.status === 'rejected') {
-            if (deadline.signal.aborted)
-              throw deadline.error(name, `GetSecretValue of secret "${secretId}"`);
-            if (
-              stage !== REQUIRED_STAGE &&
-              awsErrorCode(result.reason) === 'ResourceNotFoundException'
-            )
-              continue;
-            throw fail(stage, result.reason);
-          }
-          if (stage === REQUIRED_STAGE) {
-            values.push(toValue(stage, result.value));
-            continue;
-          }
-          // A bad optional stage (e.g. an empty AWSPENDING left by a failed rotation) is left
-          // out and reported; the other stages still load, so a later rotation is picked up.
-          try {
-            values.push(toValue(stage, result.value));
-          } catch (error) {
-            if (!(error instanceof SourceError)) throw error;
-            const prefix = `@cdn-origin-guard: ${name}: `;
-            const why = error.message.startsWith(prefix)
-              ? error.message.slice(prefix.length)
-              : error.message;
-            skipped.push(
-              new SourceError(
-                name,
-                `${why} Stage ${stage} is skipped; the other stages are in use.`,
-                { awsCode: 'SkippedStage' },
-              ),
-            );
-          }
-        }
-        const version = values
-          .map((v) => `${v.stage}:${v.versionId ?? '?'}`)
-          .sort()
-          .join(',');
-        return skipped.length > 0 ? { values, version, skipped } : { values, version };
+        // A forced load (a value matched nothing: maybe a rotation) reads every stage at once,
+        // one round trip as before; scheduled refreshes ask DescribeSecret first.
+        const direct = !primed || describeDenied || context?.forced === true;
+        return await (direct
+          ? loadByStage(client, sdk, deadline.signal)
+          : loadByVersion(client, sdk, deadline.signal));
       } catch (error) {
-        if (error instanceof SourceError) throw error;
         if (deadline.signal.aborted)
-          throw deadline.error(name, `GetSecretValue of secret "${secretId}"`);
+          throw deadline.error(name, `Secrets Manager calls for secret "${secretId}"`);
+        if (error instanceof SourceError) throw error;
         throw fail(REQUIRED_STAGE, error);
       } finally {
         deadline.dispose();
@@ -263,6 +333,78 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
       return aws.close();
     },
   };
+}
+
+const NOT_FOUND = 'ResourceNotFoundException';
+const ACCESS_DENIED = 'AccessDeniedException';
+
+type SecretsManagerSdk = typeof import('@aws-sdk/client-secrets-manager');
+
+/** What one version's SecretString gives: the header value, or why it is unusable. */
+type VersionRead =
+  | { readonly ok: true; readonly value: string }
+  /** `problem` follows the version's description and starts with a space; never a value. */
+  | { readonly ok: false; readonly problem: string };
+
+/** One accepted stage and what its version gives. */
+interface Picked {
+  readonly stage: string;
+  readonly versionId: string | undefined;
+  readonly read: VersionRead;
+}
+
+/** stage -> version id from DescribeSecret's `VersionIdsToStages`. */
+function holderOfEachStage(
+  map: Record<string, readonly string[] | undefined> | undefined,
+): Map<string, string> {
+  const holders = new Map<string, string>();
+  for (const [versionId, labels] of Object.entries(map ?? {}))
+    for (const label of labels ?? []) holders.set(label, versionId);
+  return holders;
+}
+
+/** The header value in `raw` (the whole string, or `jsonKey` of a JSON object), or the problem. */
+function readVersion(raw: string | undefined, jsonKey: string | undefined): VersionRead {
+  const problem = (text: string): VersionRead => ({ ok: false, problem: text });
+  if (typeof raw !== 'string')
+    return problem(' has no SecretString; binary secrets are not supported.');
+  let value = raw;
+  if (jsonKey !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      // The parser's message quotes the input, so it is deliberately not kept.
+      parsed = undefined;
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+      return problem(` is not a JSON object, so \`jsonKey\` "${jsonKey}" cannot be read.`);
+    const record = parsed as Record<string, unknown>;
+    if (!Object.hasOwn(record, jsonKey)) {
+      const keys = Object.keys(record).slice(0, 10);
+      return problem(
+        ` has no key "${jsonKey}" (\`jsonKey\`); its keys are: ${keys.length === 0 ? '(none)' : keys.map((k) => `"${k}"`).join(', ')}.`,
+      );
+    }
+    const picked = record[jsonKey];
+    if (typeof picked !== 'string')
+      return problem(
+        ` key "${jsonKey}" holds ${picked === null ? 'null' : Array.isArray(picked) ? 'an array' : `a ${typeof picked}`}; expected a string.`,
+      );
+    value = picked;
+  } else {
+    const keys = jsonObjectKeys(raw);
+    if (keys !== undefined)
+      return problem(
+        ` is a JSON object (keys: ${keys}), not a header value; set the \`jsonKey\` option (CDN_ORIGIN_GUARD_SECRET_JSON_KEY) to the key that holds the X-Origin-Verify value.`,
+      );
+  }
+  const unusable = secretValueProblem(value);
+  if (unusable !== undefined)
+    return problem(
+      `${jsonKey === undefined ? '' : ` key "${jsonKey}"`} is not a usable header value: it ${unusable}.`,
+    );
+  return { ok: true, value };
 }
 
 /**

@@ -30,6 +30,22 @@ export interface SecretSnapshot {
    * `onSourceError` and `stats()`, and loads the others. Defaults to none.
    */
   readonly skipped?: readonly Error[] | undefined;
+  /**
+   * Problems that did not stop this load (e.g. a missing permission that made the source fall
+   * back to a costlier way of loading), as errors that never contain a value. The guard reports
+   * each through `onSourceError` once, when the load returns it. Defaults to none.
+   */
+  readonly warnings?: readonly Error[] | undefined;
+}
+
+/** Why the guard loads a source now, so a source can trade API calls for latency. */
+export interface SourceLoadContext {
+  /**
+   * `true` when a request carried a value that matched nothing (a rotation may be under way)
+   * and the guard forced this load: a source should answer as fast as it can rather than with
+   * as few calls as it can. `false` for the first load and scheduled refreshes.
+   */
+  readonly forced: boolean;
 }
 
 /** Where accepted secret values come from: static values, Secrets Manager, or your own. */
@@ -38,9 +54,10 @@ export interface SecretSource {
   readonly name: string;
   /**
    * Load the current accepted values. Reject (ideally with a `SourceError`) on failure; the
-   * guard keeps the last-known-good values. Must honour `signal`.
+   * guard keeps the last-known-good values. Must honour `signal`. `context` says why the
+   * guard loads now; a source may ignore it.
    */
-  load(signal: AbortSignal): Promise<SecretSnapshot>;
+  load(signal: AbortSignal, context?: SourceLoadContext): Promise<SecretSnapshot>;
   /** Release resources (e.g. an SDK client the source created). Optional. */
   close?(): void | Promise<void>;
 }
