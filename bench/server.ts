@@ -19,13 +19,13 @@
  * @module
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { ExecutionContext, INestApplication } from '@nestjs/common';
+import type { ExecutionContext, INestApplication, MiddlewareConsumer } from '@nestjs/common';
 import lightMyRequest, {
   type InjectOptions,
   type Response as InjectResponse,
 } from 'light-my-request';
 import type { OriginGuardOptions } from '../packages/core/src/options.js';
-import type { OriginVerifier } from '../packages/core/src/verifier.js';
+import { createOriginVerifier, type OriginVerifier } from '../packages/core/src/verifier.js';
 import { benchGuardOptions } from './lib/fixtures.js';
 
 /** `nest` is Nest on its Express platform, `nest-fastify` on its Fastify platform. */
@@ -56,6 +56,20 @@ function guardOptions(): OriginGuardOptions {
     secretRefreshMs: Number(process.env.BENCH_SECRET_REFRESH_MS ?? 10_000),
     mismatchRefreshMs: Number(process.env.BENCH_MISMATCH_REFRESH_MS ?? 30_000),
   };
+}
+
+/**
+ * A diagnostic of bench/inject.ts (`BENCH_NOOP_VERIFIES=1`): the Express and Fastify
+ * pass-through also calls `verify` on the request's input (headers, raw headers, peer, method,
+ * target), with a verifier of the guard's options, and ignores the decision; on Nest a
+ * pass-through middleware on every path (as the module installs) does, next to the
+ * pass-through guard. Guard − noop is then what the adapter adds around a `verify` made inside
+ * a request (on Nest, over the same middleware machinery).
+ */
+function noopVerifier(): ((input: Parameters<OriginVerifier['verify']>[0]) => unknown) | undefined {
+  if (process.env.BENCH_NOOP_VERIFIES !== '1') return undefined;
+  const verifier = createOriginVerifier(guardOptions());
+  return (input) => verifier.verify(input);
 }
 
 /** A hello-world app, built but not listening: requests can be injected or it can listen. */
@@ -101,8 +115,16 @@ async function buildExpress(mode: GuardMode): Promise<BenchApp> {
     app.use(guard);
   } else if (mode === 'noop') {
     // Reads what any middleware reads (Node builds `req.headers` lazily on first access).
+    const verify = noopVerifier();
     app.use(function noop(req, _res, next) {
       if (req.headers['x-forwarded-for'] === '' && req.socket.remoteAddress === '') return;
+      verify?.({
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        remoteAddress: req.socket.remoteAddress,
+        method: req.method,
+        path: req.url,
+      });
       next();
     });
   }
@@ -129,7 +151,19 @@ async function buildFastify(mode: GuardMode): Promise<BenchApp> {
   const { cdnOriginGuard } = await import('../packages/fastify/src/index.js');
   const app = Fastify({ logger: false });
   if (mode === 'guard') await app.register(cdnOriginGuard, guardOptions());
-  else if (mode === 'noop') app.addHook('onRequest', (_request, _reply, done) => done());
+  else if (mode === 'noop') {
+    const verify = noopVerifier();
+    app.addHook('onRequest', (request, _reply, done) => {
+      verify?.({
+        headers: request.headers,
+        rawHeaders: request.raw.rawHeaders,
+        remoteAddress: request.raw.socket?.remoteAddress,
+        method: request.method,
+        path: request.url,
+      });
+      done();
+    });
+  }
   app.get('/', async () => HELLO);
   await app.ready();
   return {
@@ -175,7 +209,26 @@ async function buildNest(mode: GuardMode, platform: 'express' | 'fastify'): Prom
   }
   Inject(Reflector)(PassThroughGuard, undefined, 0);
   Injectable()(PassThroughGuard);
-  class AppModule {}
+  /** With `BENCH_NOOP_VERIFIES=1`: a pass-through middleware on every path calling `verify`. */
+  const verify = mode === 'noop' ? noopVerifier() : undefined;
+  class VerifyingMiddleware {
+    use(req: IncomingMessage, _res: ServerResponse, next: () => void): void {
+      verify?.({
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        remoteAddress: req.socket?.remoteAddress,
+        method: req.method,
+        path: req.url,
+      });
+      next();
+    }
+  }
+  Injectable()(VerifyingMiddleware);
+  class AppModule {
+    configure(consumer: MiddlewareConsumer): void {
+      if (verify) consumer.apply(VerifyingMiddleware).forRoutes('*');
+    }
+  }
   Module({
     imports:
       mode === 'guard'

@@ -108,23 +108,32 @@ export function cdnOriginGuard(
     res.end(body);
   }
 
+  /** Record the decision, log a deny (or would-be deny) and answer or pass the request on. */
+  function finish(
+    req: GuardRequest,
+    res: ServerResponse,
+    next: (error?: unknown) => void,
+    decision: Decision,
+    path: string | undefined,
+  ): void {
+    req.cdnOriginGuard = decision;
+    if (!decision.allowed || decision.reason === 'reported')
+      log.decision(decision, req.method, path);
+    if (decision.allowed) next();
+    else deny(res);
+  }
+
+  // No closure per request: a decision that is ready (the usual case, `check` returns it
+  // synchronously) goes straight to `finish`; only a promise gets callbacks.
   function cdnOriginGuardMiddleware(
     req: GuardRequest,
     res: ServerResponse,
     next: (error?: unknown) => void,
   ): void {
     let path: string | undefined;
-    const apply = (decision: Decision) => {
-      req.cdnOriginGuard = decision;
-      if (!decision.allowed || decision.reason === 'reported')
-        log.decision(decision, req.method, path);
-      if (decision.allowed) next();
-      else deny(res);
-    };
     let result: Decision | Promise<Decision>;
     try {
-      // The pathname Express routes on (fragment and query cut, absolute form resolved).
-      path = parseurl.original(req)?.pathname ?? undefined;
+      path = routedPath(req);
       result = verifier.check({
         headers: req.headers,
         rawHeaders: req.rawHeaders,
@@ -137,9 +146,12 @@ export function cdnOriginGuard(
       deny(res);
       return;
     }
-    // `.catch` last: a throw in `apply` must not become an unhandled rejection (a crash).
-    if (result instanceof Promise) result.then(apply).catch(() => deny(res));
-    else apply(result);
+    if (!(result instanceof Promise)) {
+      finish(req, res, next, result, path);
+      return;
+    }
+    // `.catch` last: a throw in `finish` must not become an unhandled rejection (a crash).
+    result.then((decision) => finish(req, res, next, decision, path)).catch(() => deny(res));
   }
 
   return Object.assign(cdnOriginGuardMiddleware, {
@@ -158,6 +170,20 @@ export function cdnOriginGuard(
       await verifier.close();
     },
   });
+}
+
+/**
+ * The pathname Express routes on (fragment and query cut, absolute form resolved): parseurl's
+ * parse of `req.originalUrl`. Unmounted (`originalUrl` is `url`, the usual case) that is the
+ * parse Express's router already cached on the request (`parseurl(req)`), so nothing is parsed
+ * or allocated again; under a mount path, parseurl parses (and caches) the original URL.
+ */
+function routedPath(req: GuardRequest): string | undefined {
+  const parsed =
+    req.originalUrl === undefined || req.originalUrl === req.url
+      ? parseurl(req)
+      : parseurl.original(req);
+  return parsed?.pathname ?? undefined;
 }
 
 function splitOptions(options: Readonly<CdnOriginGuardOptions> | OriginVerifier): {

@@ -317,6 +317,37 @@ describe.each(frameworks)('%s adapter', (_name, framework) => {
       expect(apiThroughCloudFront.text).toBe('orders');
     });
 
+    it('matches exclusions on the full original path when mounted on a sub-path, and on the routed path when not', async () => {
+      const app = framework();
+      const mounted = makeGuard({ excludePaths: ['/api/public'] });
+      const unmounted = makeGuard({ excludePaths: ['/open'] });
+      app.use('/api', mounted.guard);
+      app.get('/api/:page', (req, res) => {
+        res.send(req.cdnOriginGuard?.reason ?? 'none');
+      });
+      const other = framework.Router();
+      other.use(unmounted.guard);
+      other.get('/:page', (req, res) => {
+        res.send(req.cdnOriginGuard?.reason ?? 'none');
+      });
+      app.use(other);
+
+      const excluded = await send(app, '/api/public?x=1');
+      const notExcludedByTail = await send(app, '/api/open');
+      const guarded = await send(app, '/api/private');
+      const open = await send(app, '/open?y=2');
+
+      expect([excluded.status, excluded.text]).toEqual([200, 'excluded']);
+      expect(notExcludedByTail.status).toBe(403);
+      expect(guarded.status).toBe(403);
+      expect([open.status, open.text]).toEqual([200, 'excluded']);
+      expect(mounted.decisions).toEqual([
+        'excluded',
+        'missing-forwarded-for',
+        'missing-forwarded-for',
+      ]);
+    });
+
     it('denies with the uniform response, not a 500, when a custom SecretSource rejects', async () => {
       const rejecting: SecretSource = {
         name: 'rejecting',

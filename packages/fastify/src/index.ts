@@ -89,37 +89,51 @@ async function cdnOriginGuardPlugin(
     reply.code(status).headers(headers).send(body);
   };
 
+  /** Record the decision, log a deny (or would-be deny) and answer or pass the request on. */
+  const finish = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: () => void,
+    decision: Decision,
+  ) => {
+    request.cdnOriginGuard = decision;
+    if (!decision.allowed || decision.reason === 'reported') log(request, decision, request.url);
+    if (decision.allowed) done();
+    else deny(reply);
+  };
+
+  // No closure per request: a decision that is ready (the usual case, `check` returns it
+  // synchronously) goes straight to `finish`; only a promise gets callbacks.
   fastify.addHook('onRequest', function cdnOriginGuardOnRequest(request, reply, done) {
     // Per-route opt-out, declared by the app on its own route: `config: { cdnOriginGuard: false }`.
     if (request.routeOptions.config.cdnOriginGuard === false) {
       done();
       return;
     }
-    // The raw target: the core cuts it at `?`/`#`, resolves an absolute form and never
-    // matches an exclusion or health path on one a router could read another way (`;`, `%2e`).
-    const path = request.url;
-    const apply = (decision: Decision) => {
-      request.cdnOriginGuard = decision;
-      if (!decision.allowed || decision.reason === 'reported') log(request, decision, path);
-      if (decision.allowed) done();
-      else deny(reply);
-    };
     let result: Decision | Promise<Decision>;
     try {
+      const raw = request.raw;
       result = verifier.check({
         headers: request.headers,
-        rawHeaders: request.raw.rawHeaders,
-        remoteAddress: request.raw.socket?.remoteAddress,
+        rawHeaders: raw.rawHeaders,
+        remoteAddress: raw.socket?.remoteAddress,
         method: request.method,
-        path,
+        // The raw target: the core cuts it at `?`/`#`, resolves an absolute form and never
+        // matches an exclusion or health path on one a router could read another way (`;`, `%2e`).
+        path: request.url,
       });
     } catch {
       // Fail closed with the uniform response; never a 500 with a stack.
       deny(reply);
       return;
     }
-    if (result instanceof Promise) result.then(apply).catch(() => reply.sent || deny(reply));
-    else apply(result);
+    if (!(result instanceof Promise)) {
+      finish(request, reply, done, result);
+      return;
+    }
+    result
+      .then((decision) => finish(request, reply, done, decision))
+      .catch(() => reply.sent || deny(reply));
   });
 
   const unsubscribe = verifier.onSourceEvent((event) => {

@@ -111,8 +111,21 @@ export function toVerifyInput(raw: IncomingMessage & { originalUrl?: string }): 
     rawHeaders: raw.rawHeaders,
     remoteAddress: raw.socket?.remoteAddress, // the socket peer, never req.ip
     method: raw.method,
-    path: express ? (parseurl.original(raw)?.pathname ?? undefined) : (raw.originalUrl ?? raw.url),
+    path: express ? expressPath(raw) : (raw.originalUrl ?? raw.url),
   };
+}
+
+/**
+ * Express's pathname of the original URL (parseurl, as Express itself). Unmounted
+ * (`originalUrl` is `url`, the usual case) that is the parse Express's router already cached on
+ * the request (`parseurl(req)`), so nothing is parsed or allocated again.
+ */
+function expressPath(raw: IncomingMessage & { originalUrl?: string }): string | undefined {
+  const parsed =
+    raw.originalUrl === undefined || raw.originalUrl === raw.url
+      ? parseurl(raw)
+      : parseurl.original(raw);
+  return parsed?.pathname ?? undefined;
 }
 
 /** Whether this verifier already allowed the request (its decision is then on it). */
@@ -204,17 +217,40 @@ export class CdnOriginGuard implements CanActivate {
     this.allowedTypes = new Set(wiring?.allowContextTypes ?? []);
   }
 
-  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+  /**
+   * `@SkipOriginGuard()` / `@RequireOriginGuard()` of a handler on a class, method over class:
+   * decorators run once, when the class is defined, so the lookup is made once per handler and
+   * class and cached (keyed by class, then handler: a subclass may inherit a handler and
+   * decorate itself differently).
+   */
+  private readonly rules = new WeakMap<object, Map<unknown, OriginGuardRule | undefined>>();
+
+  private ruleOf(context: ExecutionContext): OriginGuardRule | undefined {
+    const handler = context.getHandler();
+    const cls = context.getClass();
+    let byHandler = this.rules.get(cls);
+    if (byHandler?.has(handler)) return byHandler.get(handler);
     const rule = this.reflector.getAllAndOverride<OriginGuardRule | undefined>(ORIGIN_GUARD_RULE, [
-      context.getHandler(),
-      context.getClass(),
+      handler,
+      cls,
     ]);
-    if (rule === 'skip') return true;
+    if (typeof cls === 'function') {
+      if (!byHandler) {
+        byHandler = new Map();
+        this.rules.set(cls, byHandler);
+      }
+      byHandler.set(handler, rule);
+    }
+    return rule;
+  }
+
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    if (this.ruleOf(context) === 'skip') return true;
     const type = context.getType<string>();
     if (this.allowedTypes.has(type)) return true;
     const request =
       type === 'http'
-        ? context.switchToHttp().getRequest<PlatformRequest>()
+        ? context.getArgByIndex<PlatformRequest>(0) // the request, without switchToHttp()'s closures
         : type === 'graphql'
           ? graphqlRequest(context)
           : undefined;
@@ -227,28 +263,40 @@ export class CdnOriginGuard implements CanActivate {
     }
     const raw: IncomingMessage = request.raw ?? (request as IncomingMessage);
     if (allowedBefore(raw, this.verifier)) {
-      request.cdnOriginGuard = (raw as OriginGuardRequest).cdnOriginGuard;
+      // The module's middleware decided on this very request (Express: the same object).
+      if (request !== raw) request.cdnOriginGuard = (raw as OriginGuardRequest).cdnOriginGuard;
       return true;
     }
-    let input: VerifyInput | undefined;
-    const apply = (decision: Decision | undefined): true => {
-      request.cdnOriginGuard = decision;
-      if (decision?.allowed) {
-        markAllowed(raw, this.verifier, decision);
-        if (decision.reason === 'reported')
-          logDecision(this.logger, this.verifier, decision, input);
-        return true;
-      }
-      logDecision(this.logger, this.verifier, decision, input);
-      throw new OriginDeniedException(this.verifier.denyResponse);
-    };
+    let input: VerifyInput;
     let result: Decision | Promise<Decision>;
     try {
       input = toVerifyInput(raw);
       result = this.verifier.check(input);
     } catch {
-      return apply(undefined); // fail closed with the uniform response, never a 500
+      return this.settle(request, raw, undefined, undefined); // fail closed, never a 500
     }
-    return result instanceof Promise ? result.then(apply, () => apply(undefined)) : apply(result);
+    return result instanceof Promise
+      ? result.then(
+          (decision) => this.settle(request, raw, decision, input),
+          () => this.settle(request, raw, undefined, input),
+        )
+      : this.settle(request, raw, result, input);
+  }
+
+  /** Record the decision (allowed: on the Node request too) and log it, or throw the deny. */
+  private settle(
+    request: PlatformRequest,
+    raw: IncomingMessage,
+    decision: Decision | undefined,
+    input: VerifyInput | undefined,
+  ): true {
+    request.cdnOriginGuard = decision;
+    if (decision?.allowed) {
+      markAllowed(raw, this.verifier, decision);
+      if (decision.reason === 'reported') logDecision(this.logger, this.verifier, decision, input);
+      return true;
+    }
+    logDecision(this.logger, this.verifier, decision, input);
+    throw new OriginDeniedException(this.verifier.denyResponse);
   }
 }

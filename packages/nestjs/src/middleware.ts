@@ -56,31 +56,44 @@ export class CdnOriginGuardMiddleware implements NestMiddleware {
       next();
       return;
     }
-    let input: VerifyInput | undefined;
-    const apply = (decision: Decision | undefined) => {
-      if (decision?.allowed) {
-        markAllowed(req, this.verifier, decision);
-        if (decision.reason === 'reported')
-          logDecision(this.logger, this.verifier, decision, input);
-        next();
-        return;
-      }
-      logDecision(this.logger, this.verifier, decision, input);
-      writeDeny(res, this.verifier.denyResponse);
-    };
+    let input: VerifyInput;
     let result: Decision | Promise<Decision>;
     try {
       input = toVerifyInput(req);
       result = this.verifier.check(input);
     } catch {
-      apply(undefined); // fail closed with the uniform response, never a 500
+      this.settle(req, res, next, undefined, undefined); // fail closed, never a 500
       return;
     }
-    if (result instanceof Promise)
-      result
-        .then(apply, () => apply(undefined))
-        .catch(() => writeDeny(res, this.verifier.denyResponse));
-    else apply(result);
+    // No closure per request: a decision that is ready (the usual case) is settled at once.
+    if (!(result instanceof Promise)) {
+      this.settle(req, res, next, result, input);
+      return;
+    }
+    result
+      .then(
+        (decision) => this.settle(req, res, next, decision, input),
+        () => this.settle(req, res, next, undefined, input),
+      )
+      .catch(() => writeDeny(res, this.verifier.denyResponse));
+  }
+
+  /** Mark an allowed request and pass it on, or log and write the deny. */
+  private settle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: (error?: unknown) => void,
+    decision: Decision | undefined,
+    input: VerifyInput | undefined,
+  ): void {
+    if (decision?.allowed) {
+      markAllowed(req, this.verifier, decision);
+      if (decision.reason === 'reported') logDecision(this.logger, this.verifier, decision, input);
+      next();
+      return;
+    }
+    logDecision(this.logger, this.verifier, decision, input);
+    writeDeny(res, this.verifier.denyResponse);
   }
 }
 

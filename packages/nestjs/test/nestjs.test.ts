@@ -1,10 +1,12 @@
 import 'reflect-metadata';
 import { type Decision, NotReadyError, type SecretSource } from '@cdn-origin-guard/core';
-import { CdnOriginGuard, CdnOriginGuardModule } from '@cdn-origin-guard/nestjs';
+import { CdnOriginGuard, CdnOriginGuardModule, SkipOriginGuard } from '@cdn-origin-guard/nestjs';
 import {
   type ArgumentsHost,
   Catch,
+  Controller,
   type ExceptionFilter,
+  Get,
   type INestApplication,
   Inject,
   Injectable,
@@ -292,6 +294,38 @@ describe.each(PLATFORMS)('CdnOriginGuard on the %s platform', (_platform, adapte
 
       expect(reply.status).toBe(200);
       expect(JSON.parse(reply.body)).toEqual({ skipped: true });
+    });
+
+    it('reads @SkipOriginGuard() per controller for a handler two controllers inherit', async () => {
+      // One handler function on two routes: the rule depends on the class, not the function.
+      class PageBase {
+        @Get()
+        page() {
+          return { page: true };
+        }
+      }
+      @Controller('guarded-page')
+      class GuardedPage extends PageBase {}
+      @Controller('skipped-page')
+      @SkipOriginGuard()
+      class SkippedPage extends PageBase {}
+      const started = await boot({
+        imports: [CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, applyGlobally: true })],
+        controllers: [GuardedPage, SkippedPage],
+      });
+
+      const guardedFirst = await send(started.url, '/guarded-page', THROUGH_CLOUDFRONT);
+      const skipped = await send(started.url, '/skipped-page', {
+        'x-forwarded-for': '203.0.113.9',
+      });
+      const guardedBot = await send(started.url, '/guarded-page', {
+        'x-forwarded-for': '203.0.113.9',
+      });
+
+      expect(guardedFirst.status).toBe(200);
+      expect(skipped.status).toBe(200);
+      expect(JSON.parse(skipped.body)).toEqual({ page: true });
+      expect(guardedBot.status).toBe(403);
     });
 
     it('lets the ALB health check in on a healthCheckPaths route (no X-Forwarded-For)', async () => {
