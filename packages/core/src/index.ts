@@ -2,6 +2,8 @@
  * @cdn-origin-guard/core: verify that a request came through your own CloudFront distribution.
  * @packageDocumentation
  */
+
+export { isWellFormedCfId } from './checks/cf-id.js';
 export type {
   AllowedDecision,
   AllowReason,
@@ -59,10 +61,5 @@ export type {
   SecretSource,
   SecretValue,
 } from './sources/types.js';
-export {
-  createOriginVerifier,
-  isWellFormedCfId,
-  type OriginVerifier,
-  type SourceEvent,
-  type VerifierStats,
-} from './verifier.js';
+export type { VerifierStats } from './stats.js';
+export { createOriginVerifier, type OriginVerifier, type SourceEvent } from './verifier.js';
