@@ -23,6 +23,7 @@ export {
   CdnOriginGuardError,
   type ErrorCode,
   InvalidOptionError,
+  isOriginGuardError,
   NotReadyError,
   SourceError,
 } from './errors.js';
