@@ -16,7 +16,7 @@ import {
 } from './decision.js';
 import { type Family, formatIp, parseIp } from './net/address.js';
 import type { RangeMatcher } from './net/matcher.js';
-import type { ResolvedOptions, VerifyInput } from './options.js';
+import type { ResolvedOptions, VerifyInput } from './options/types.js';
 import { forwardedForLines, showHop } from './request/forwarded.js';
 import { singleHeader } from './request/headers.js';
 import { matchablePath } from './request/path.js';

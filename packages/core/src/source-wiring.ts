@@ -5,7 +5,7 @@
  */
 import { SourceError } from './errors.js';
 import { RangeMatcher } from './net/matcher.js';
-import type { ResolvedOptions } from './options.js';
+import type { ResolvedOptions } from './options/types.js';
 import { SecretMatcher, secretValueProblem } from './secret/compare.js';
 import { CachedSource, type StreakEvent } from './sources/cache.js';
 import { ipRangesSource } from './sources/ip-ranges.js';

@@ -7,14 +7,14 @@
 import type { Decision } from './decision.js';
 import { NotReadyError, SourceError } from './errors.js';
 import { RangeMatcher } from './net/matcher.js';
-import {
-  type DenyResponse,
-  type LogLevel,
-  type OriginGuardOptions,
-  type ResolvedOptions,
-  resolveOptions,
-  type VerifyInput,
-} from './options.js';
+import { resolveOptions } from './options/resolve.js';
+import type {
+  DenyResponse,
+  LogLevel,
+  OriginGuardOptions,
+  ResolvedOptions,
+  VerifyInput,
+} from './options/types.js';
 import { DecisionPipeline } from './pipeline.js';
 import { withoutSecret } from './request/headers.js';
 import type { SecretMatcher } from './secret/compare.js';

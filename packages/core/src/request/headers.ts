@@ -3,7 +3,7 @@
  * a request without the secret header (for hooks).
  * @module
  */
-import type { VerifyInput } from '../options.js';
+import type { VerifyInput } from '../options/types.js';
 
 /** A header value as Node gives it: absent, one line, or several lines. */
 export type HeaderValue = string | readonly string[] | undefined;
