@@ -84,7 +84,8 @@ const usage = (load: string) => `
     'x-amz-cf-id': 'eXAmPlEbIK6UQ6FXVQfxbTC1rZvq8J3Y4H6m2lqqvB3WqLz0PlkVXw==',
     'x-origin-verify': '${SECRET}' } });
   const adapters = { express: typeof express.cdnOriginGuard, fastify: typeof fastify.cdnOriginGuard, nestjs: typeof (nestjs && nestjs.CdnOriginGuardModule) };
-  console.log(JSON.stringify({ reason: d.reason, edge: d.edgeAddress, adapters }));
+  const guardError = core.isOriginGuardError(new core.NotReadyError('x')) && !core.isOriginGuardError(new Error('x'));
+  console.log(JSON.stringify({ reason: d.reason, edge: d.edgeAddress, adapters, guardError }));
 `;
 
 describe('packed tarballs in a scratch project', () => {
@@ -101,6 +102,7 @@ describe('packed tarballs in a scratch project', () => {
     );
     expect(out.reason).toBe('verified');
     expect(out.edge).toBe('130.176.1.2');
+    expect(out.guardError).toBe(true);
     expect(out.adapters.express).toBe('function');
     expect(out.adapters.fastify).toBe('function');
     if (packages.includes('nestjs')) expect(out.adapters.nestjs).toBe('function');
@@ -122,6 +124,7 @@ describe('packed tarballs in a scratch project', () => {
       ),
     );
     expect(out.reason).toBe('verified');
+    expect(out.guardError).toBe(true);
     expect(out.adapters.express).toBe('function');
     expect(out.adapters.fastify).toBe('function');
   }, 60_000);

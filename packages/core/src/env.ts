@@ -4,15 +4,9 @@
  */
 import { InvalidOptionError } from './errors.js';
 import { RangeMatcher } from './net/matcher.js';
-import {
-  INTERVALS,
-  LOG_LEVELS,
-  type LogLevel,
-  type Mode,
-  type OriginGuardOptions,
-  resolveOptions,
-  suggestOption,
-} from './options.js';
+import { INTERVALS, LOG_LEVELS } from './options/defaults.js';
+import { resolveOptions, suggestOption } from './options/resolve.js';
+import type { LogLevel, Mode, OriginGuardOptions } from './options/types.js';
 
 /** The environment variables read by {@link optionsFromEnv}. */
 export const ENV_VARIABLES = [

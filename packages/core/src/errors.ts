@@ -1,16 +1,46 @@
 /**
  * Typed errors with stable codes. No message ever contains a secret value.
+ *
+ * The family: {@link CdnOriginGuardError} (`SourceError`, `NotReadyError`) for what happens at
+ * run time, and {@link InvalidOptionError} for a bad option at construction, which extends
+ * `TypeError` instead (a programming error, as Node's own `ERR_INVALID_ARG_*` errors are).
+ * What they share is a `code` starting with `ERR_CDN_ORIGIN_GUARD_` and a message starting
+ * with `@cdn-origin-guard`; {@link isOriginGuardError} recognises every one of them (and the
+ * errors of the other `@cdn-origin-guard/*` packages) by that code.
  * @module
  */
 
-/** Stable error codes thrown or surfaced by cdn-origin-guard. */
+/** Stable error codes thrown or surfaced by `@cdn-origin-guard/core`. */
 export type ErrorCode =
   | 'ERR_CDN_ORIGIN_GUARD_OPTION'
   | 'ERR_CDN_ORIGIN_GUARD_SOURCE'
-  | 'ERR_CDN_ORIGIN_GUARD_NOT_READY'
-  | 'ERR_CDN_ORIGIN_GUARD_CLOSED';
+  | 'ERR_CDN_ORIGIN_GUARD_NOT_READY';
 
-/** Base class of every error cdn-origin-guard throws. */
+/** The prefix of every error code of every `@cdn-origin-guard/*` package. */
+const CODE_PREFIX = 'ERR_CDN_ORIGIN_GUARD_';
+
+/**
+ * Whether `error` was thrown by cdn-origin-guard: an error whose `code` starts with
+ * `ERR_CDN_ORIGIN_GUARD_` (`InvalidOptionError`, `SourceError`, `NotReadyError`, and the
+ * audit and rotation packages' errors). Recognised by code, not `instanceof`, so it also holds
+ * across two copies of the package (ESM and CJS builds, duplicated installs).
+ * @example
+ * ```ts
+ * import { isOriginGuardError } from '@cdn-origin-guard/core';
+ * try { await verifier.ready(); } catch (error) { if (isOriginGuardError(error)) console.error(error.code); }
+ * ```
+ */
+export function isOriginGuardError(error: unknown): error is Error & { readonly code: string } {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith(CODE_PREFIX);
+}
+
+/**
+ * Base class of the run-time errors (`SourceError`, `NotReadyError`). `InvalidOptionError`
+ * is not one of them: it extends `TypeError` (see the module notes); use
+ * {@link isOriginGuardError} to catch the whole family.
+ */
 export class CdnOriginGuardError extends Error {
   /** A stable, documented code to branch on. */
   readonly code: ErrorCode;
@@ -55,7 +85,10 @@ export class SourceError extends CdnOriginGuardError {
   }
 }
 
-/** `ready()` could not load a source that has never loaded. */
+/**
+ * `ready()` could not load a source that has never loaded, or was called on a closed verifier
+ * (the message says which).
+ */
 export class NotReadyError extends CdnOriginGuardError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_CDN_ORIGIN_GUARD_NOT_READY', `@cdn-origin-guard: ${message}`, options);

@@ -2,6 +2,8 @@
  * @cdn-origin-guard/core: verify that a request came through your own CloudFront distribution.
  * @packageDocumentation
  */
+
+export { isWellFormedCfId } from './checks/cf-id.js';
 export type {
   AllowedDecision,
   AllowReason,
@@ -21,28 +23,31 @@ export {
   CdnOriginGuardError,
   type ErrorCode,
   InvalidOptionError,
+  isOriginGuardError,
   NotReadyError,
   SourceError,
 } from './errors.js';
 export { type Family, formatIp, normalizeIp, parseForwardedEntry, parseIp } from './net/address.js';
 export { type Cidr, parseCidr, RangeMatcher, TRUSTED_PROXY_NAMES } from './net/matcher.js';
 export {
-  type BaseGuardOptions,
   CLOUDFRONT_PREFIX_LIST,
   CLOUDFRONT_PREFIX_LIST_IPV6,
   DEFAULT_IP_RANGES_URL,
   DEFAULT_SECRET_STAGES,
-  type DenyResponse,
-  type DenyResponseOptions,
-  type LogLevel,
-  type Mode,
-  type OriginGuardOptions,
-  type RangesOption,
-  type SecretsManagerOptions,
-  type StaticSecretOptions,
-  type TrustedProxyName,
-  type VerifyInput,
-} from './options.js';
+} from './options/defaults.js';
+export type {
+  BaseGuardOptions,
+  DenyResponse,
+  DenyResponseOptions,
+  LogLevel,
+  Mode,
+  OriginGuardOptions,
+  RangesOption,
+  SecretsManagerOptions,
+  StaticSecretOptions,
+  TrustedProxyName,
+  VerifyInput,
+} from './options/types.js';
 export type { SourceStats } from './sources/cache.js';
 export { type IpRangesSourceOptions, ipRangesSource } from './sources/ip-ranges.js';
 export { type PrefixListSourceOptions, prefixListSource } from './sources/prefix-list.js';
@@ -60,10 +65,5 @@ export type {
   SecretValue,
   SourceLoadContext,
 } from './sources/types.js';
-export {
-  createOriginVerifier,
-  isWellFormedCfId,
-  type OriginVerifier,
-  type SourceEvent,
-  type VerifierStats,
-} from './verifier.js';
+export type { VerifierStats } from './stats.js';
+export { createOriginVerifier, type OriginVerifier, type SourceEvent } from './verifier.js';

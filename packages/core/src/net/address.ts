@@ -234,11 +234,15 @@ function isPort(text: string, s: number, e: number): boolean {
 }
 
 /**
- * Where the last {@link parseForwardedEntry} call found a plain dotted-quad IPv4 address in its
- * text: `[start, end)`, already canonical, so callers can slice it instead of formatting the
- * words. `[-1, -1]` after any other result. @internal
+ * Where {@link parseForwardedEntry} found a plain dotted-quad IPv4 address in its text:
+ * `[start, end)`, already canonical, so a caller can slice it instead of formatting the words.
+ * Both are `-1` after any other result. The caller owns it and passes it in (reused across
+ * calls, one entry at a time).
  */
-export const forwardedV4Span = new Int32Array([-1, -1]);
+export interface TextSpan {
+  start: number;
+  end: number;
+}
 
 /**
  * Parses one `X-Forwarded-For` entry occupying text[start, end), without allocating.
@@ -253,6 +257,7 @@ export const forwardedV4Span = new Int32Array([-1, -1]);
  * @param start - index of the entry's first character.
  * @param end - index just past the entry's last character (e.g. of the next comma).
  * @param out - scratch of length >= 4, filled as by {@link parseIp}.
+ * @param v4Span - optional output: where a plain dotted quad was found (see {@link TextSpan}).
  * @returns `4`, `6` or `0`. IPv4-mapped IPv6 is normalised to `4`.
  * @example
  * ```ts
@@ -267,9 +272,12 @@ export function parseForwardedEntry(
   start: number,
   end: number,
   out: Uint32Array,
+  v4Span?: TextSpan,
 ): Family {
-  forwardedV4Span[0] = -1;
-  forwardedV4Span[1] = -1;
+  if (v4Span !== undefined) {
+    v4Span.start = -1;
+    v4Span.end = -1;
+  }
   let s = start;
   let e = end;
   while (s < e) {
@@ -300,8 +308,10 @@ export function parseForwardedEntry(
   if (v4 >= 0) {
     const stop = v4Stop;
     if (stop !== e && (text.charCodeAt(stop) !== COLON || !isPort(text, stop + 1, e))) return 0;
-    forwardedV4Span[0] = s;
-    forwardedV4Span[1] = stop;
+    if (v4Span !== undefined) {
+      v4Span.start = s;
+      v4Span.end = stop;
+    }
     return storeV4(v4, out);
   }
   return parseV6(text, s, e, out) ? finishV6(out) : 0;

@@ -4,7 +4,7 @@
  * @module
  */
 import { SourceError } from '../errors.js';
-import { DEFAULT_IP_RANGES_URL } from '../options.js';
+import { DEFAULT_IP_RANGES_URL } from '../options/defaults.js';
 import { resolveTimeoutMs, untilAborted } from './aws-shared.js';
 import { refuseHostileEntries } from './feed-check.js';
 import type { RangeSnapshot, RangeSource } from './types.js';

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { EC2Client, ManagedPrefixList } from '@aws-sdk/client-ec2';
 import { SourceError } from '../errors.js';
-import { CLOUDFRONT_PREFIX_LIST, CLOUDFRONT_PREFIX_LIST_IPV6 } from '../options.js';
+import { CLOUDFRONT_PREFIX_LIST, CLOUDFRONT_PREFIX_LIST_IPV6 } from '../options/defaults.js';
 import {
   awsCallError,
   awsErrorCode,

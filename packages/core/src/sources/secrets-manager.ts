@@ -7,7 +7,7 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SecretStage } from '../decision.js';
 import { SourceError } from '../errors.js';
-import { DEFAULT_SECRET_STAGES } from '../options.js';
+import { DEFAULT_SECRET_STAGES } from '../options/defaults.js';
 import { secretValueProblem } from '../secret/compare.js';
 import {
   awsCallError,

@@ -1,0 +1,88 @@
+/**
+ * Resolution of the range options: `ranges` (`'prefix-list'`, `'ip-ranges'`, static CIDRs or a
+ * custom source) and the options that only apply to one of them.
+ * @module
+ */
+import { InvalidOptionError } from '../errors.js';
+import { requirePeer } from '../sources/peer.js';
+import { CLOUDFRONT_PREFIX_LIST_IPV6, DEFAULTS } from './defaults.js';
+import { awsClient, booleanOption, describe, isSource, stringList } from './readers.js';
+import type { ResolvedOptions } from './types.js';
+
+/** Resolve the range options of `given` (the caller's options, read only). */
+export function resolveRanges(given: Readonly<Record<string, unknown>>): ResolvedOptions['ranges'] {
+  const ranges = given.ranges ?? DEFAULTS.ranges;
+  const names = given.prefixListNames;
+  const ipv6 = booleanOption('ipv6', given.ipv6);
+  if (ranges !== 'prefix-list') {
+    for (const key of ['prefixListNames', 'ec2Client'] as const)
+      if (given[key] !== undefined)
+        throw new InvalidOptionError(
+          key,
+          "only applies with `ranges: 'prefix-list'`; remove it or set `ranges: 'prefix-list'`.",
+        );
+    if (given.ipv6 !== undefined)
+      throw new InvalidOptionError(
+        'ipv6',
+        "only applies with `ranges: 'prefix-list'` (ip-ranges always includes IPv6).",
+      );
+  }
+  if (ranges !== 'ip-ranges' && given.ipRangesUrl !== undefined)
+    throw new InvalidOptionError('ipRangesUrl', "only applies with `ranges: 'ip-ranges'`.");
+  if (ranges === 'prefix-list') {
+    const list = stringList(
+      'prefixListNames',
+      names,
+      ipv6 ? [...DEFAULTS.prefixListNames, CLOUDFRONT_PREFIX_LIST_IPV6] : DEFAULTS.prefixListNames,
+    );
+    if (list.length === 0)
+      throw new InvalidOptionError(
+        'prefixListNames',
+        'is empty; list at least one prefix-list name.',
+      );
+    const client = awsClient('ec2Client', given.ec2Client, 'an EC2Client from @aws-sdk/client-ec2');
+    if (client === undefined) requirePeer('ranges', '@aws-sdk/client-ec2', 'ec2Client');
+    return { kind: 'prefix-list', names: list, client };
+  }
+  if (ranges === 'ip-ranges') {
+    const allowInsecure = booleanOption('allowInsecureIpRangesUrl', given.allowInsecureIpRangesUrl);
+    const url = given.ipRangesUrl ?? DEFAULTS.ipRangesUrl;
+    let parsed: URL | undefined;
+    try {
+      parsed = typeof url === 'string' ? new URL(url) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:'))
+      throw new InvalidOptionError(
+        'ipRangesUrl',
+        `is ${describe(url)}; expected an https URL of an ip-ranges.json document.`,
+      );
+    if (parsed.protocol === 'http:' && !allowInsecure)
+      throw new InvalidOptionError(
+        'ipRangesUrl',
+        `is an http: URL (${parsed.origin}); use https:, or set \`allowInsecureIpRangesUrl: true\` for a local test server or a mirror on a trusted network.`,
+      );
+    return { kind: 'ip-ranges', url: parsed.href, allowInsecure };
+  }
+  if (isSource(ranges)) {
+    if (typeof ranges.name !== 'string')
+      throw new InvalidOptionError(
+        'ranges.name',
+        'must be a string naming the custom range source.',
+      );
+    return { kind: 'source', source: ranges };
+  }
+  if (Array.isArray(ranges)) {
+    if (ranges.length === 0)
+      throw new InvalidOptionError(
+        'ranges',
+        "is an empty list; give CloudFront's origin-facing CIDRs, or 'prefix-list' / 'ip-ranges'.",
+      );
+    return { kind: 'static', cidrs: stringList('ranges', ranges, []) };
+  }
+  throw new InvalidOptionError(
+    'ranges',
+    `is ${describe(ranges)}; expected 'prefix-list', 'ip-ranges', an array of CIDRs, or a RangeSource.`,
+  );
+}

@@ -1,0 +1,268 @@
+/**
+ * `resolveOptions`: validate the caller's options once into the internal, frozen
+ * {@link ResolvedOptions}. Unknown keys are errors with a "Did you mean" hint.
+ * @module
+ */
+import type { CheckName } from '../decision.js';
+import { InvalidOptionError } from '../errors.js';
+import { DEFAULTS, LOG_LEVELS } from './defaults.js';
+import { resolveRanges } from './ranges.js';
+import {
+  booleanOption,
+  describe,
+  numberOption,
+  optionalFunction,
+  stringList,
+  suggest,
+} from './readers.js';
+import { resolveSecret } from './secret.js';
+import type {
+  DenyResponse,
+  LogLevel,
+  Mode,
+  OptionKey,
+  OriginGuardOptions,
+  ResolvedOptions,
+} from './types.js';
+
+/** Every known top-level option; the compiler fails on a missing or an extra key. */
+const KNOWN_OPTIONS: Readonly<Record<OptionKey, true>> = Object.freeze({
+  headerName: true,
+  secret: true,
+  secretId: true,
+  jsonKey: true,
+  secretStages: true,
+  secretsManagerClient: true,
+  ranges: true,
+  prefixListNames: true,
+  ipv6: true,
+  ipRangesUrl: true,
+  allowInsecureIpRangesUrl: true,
+  ec2Client: true,
+  region: true,
+  proxyHops: true,
+  trustedProxies: true,
+  requireCfId: true,
+  healthCheckPaths: true,
+  excludePaths: true,
+  mode: true,
+  onDecision: true,
+  onSourceError: true,
+  secretRefreshMs: true,
+  maxStaleMs: true,
+  rangesRefreshMs: true,
+  refreshJitter: true,
+  mismatchRefreshMs: true,
+  timeoutMs: true,
+  maxForwardedForLength: true,
+  denyResponse: true,
+  logLevel: true,
+  failOnStartupError: true,
+});
+
+const OPTION_NAMES: readonly string[] = Object.freeze(Object.keys(KNOWN_OPTIONS));
+
+/** The known option (or, with `known`, the name in that list) closest to `name`, for hints. */
+export function suggestOption(
+  name: string,
+  known: readonly string[] = OPTION_NAMES,
+): string | undefined {
+  return suggest(name, known);
+}
+
+const CHECKS: readonly CheckName[] = ['secret', 'edge', 'cfId'];
+const HEADER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+
+function resolveDenyResponse(value: unknown): DenyResponse {
+  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value)))
+    throw new InvalidOptionError(
+      'denyResponse',
+      `is ${describe(value)}; expected { status?, body? }.`,
+    );
+  const fields = (value ?? {}) as Record<string, unknown>;
+  for (const key of Object.keys(fields))
+    if (key !== 'status' && key !== 'body')
+      throw new InvalidOptionError(`denyResponse.${key}`, 'is not known; use `status` and `body`.');
+  const status = numberOption('denyResponse.status', fields.status);
+  const body = fields.body ?? DEFAULTS['denyResponse.body'];
+  if (typeof body === 'string')
+    return Object.freeze({
+      status,
+      body,
+      headers: Object.freeze({
+        'content-type': 'text/plain; charset=utf-8',
+        'content-length': String(Buffer.byteLength(body)),
+        'cache-control': 'no-store',
+      }),
+    });
+  if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
+    let json: string;
+    try {
+      json = JSON.stringify(body);
+    } catch (error) {
+      throw new InvalidOptionError('denyResponse.body', 'cannot be serialised to JSON.', {
+        cause: error,
+      });
+    }
+    return Object.freeze({
+      status,
+      body: json,
+      headers: Object.freeze({
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': String(Buffer.byteLength(json)),
+        'cache-control': 'no-store',
+      }),
+    });
+  }
+  throw new InvalidOptionError(
+    'denyResponse.body',
+    `is ${describe(body)}; expected a string or a plain object.`,
+  );
+}
+
+function resolveModes(value: unknown): Record<CheckName, Mode> {
+  const isMode = (m: unknown): m is Mode => m === 'enforce' || m === 'report';
+  const all = (mode: Mode): Record<CheckName, Mode> => ({ secret: mode, edge: mode, cfId: mode });
+  if (value === undefined) return all(DEFAULTS.mode);
+  if (isMode(value)) return all(value);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new InvalidOptionError(
+      'mode',
+      `is ${describe(value)}; expected 'enforce', 'report', or { secret?, edge?, cfId? }.`,
+    );
+  const modes = all(DEFAULTS.mode);
+  for (const [key, mode] of Object.entries(value)) {
+    if (!CHECKS.includes(key as CheckName)) {
+      const hint = suggest(key, CHECKS);
+      throw new InvalidOptionError(
+        `mode.${key}`,
+        `is not a check; the checks are secret, edge and cfId.${hint ? ` Did you mean \`mode.${hint}\`?` : ''}`,
+      );
+    }
+    if (mode === undefined) continue;
+    if (!isMode(mode))
+      throw new InvalidOptionError(
+        `mode.${key}`,
+        `is ${describe(mode)}; expected 'enforce' or 'report'.`,
+      );
+    modes[key as CheckName] = mode;
+  }
+  return modes;
+}
+
+function resolvePaths(name: string, value: unknown): readonly string[] {
+  const list = stringList(name, value, DEFAULTS.healthCheckPaths);
+  list.forEach((p, i) => {
+    if (!p.startsWith('/'))
+      throw new InvalidOptionError(
+        `${name}[${i}]`,
+        `is ${describe(p)}; expected a path starting with "/".`,
+      );
+  });
+  return list;
+}
+
+function resolveLogLevel(value: unknown): LogLevel {
+  if (value === undefined) return DEFAULTS.logLevel;
+  if (!LOG_LEVELS.includes(value as LogLevel))
+    throw new InvalidOptionError(
+      'logLevel',
+      `is ${describe(value)}; expected one of ${LOG_LEVELS.join(', ')}.`,
+    );
+  return value as LogLevel;
+}
+
+/**
+ * Validate `options` once and return the resolved configuration. Throws `InvalidOptionError`
+ * naming the option, the problem and the fix. Never mutates `options`.
+ */
+export function resolveOptions(options: Readonly<OriginGuardOptions>): ResolvedOptions {
+  if (options === undefined)
+    throw new InvalidOptionError(
+      'options',
+      "is missing: the guard was called without an options object. Pass at least the secret, e.g. `{ secretId: 'prod/cloudfront/origin-verify' }` or `{ ...optionsFromEnv() }`.",
+    );
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new InvalidOptionError('options', `is ${describe(options)}; expected an options object.`);
+  const given = options as unknown as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (!Object.hasOwn(KNOWN_OPTIONS, key)) {
+      const hint = suggestOption(key);
+      throw new InvalidOptionError(
+        key,
+        `is not a known option.${hint ? ` Did you mean \`${hint}\`?` : ''}`,
+      );
+    }
+  }
+  const headerName = given.headerName ?? DEFAULTS.headerName;
+  if (typeof headerName !== 'string' || !HEADER_TOKEN.test(headerName.toLowerCase()))
+    throw new InvalidOptionError(
+      'headerName',
+      `is ${describe(headerName)}; expected an HTTP header name such as "x-origin-verify".`,
+    );
+  const region = given.region;
+  if (region !== undefined && (typeof region !== 'string' || !/^[a-z0-9-]{2,40}$/.test(region)))
+    throw new InvalidOptionError(
+      'region',
+      `is ${describe(region)}; expected an AWS region such as "us-east-1".`,
+    );
+  const excludes = given.excludePaths ?? DEFAULTS.excludePaths;
+  if (!Array.isArray(excludes))
+    throw new InvalidOptionError(
+      'excludePaths',
+      `is ${describe(excludes)}; expected an array of paths or RegExps.`,
+    );
+  const excludeExact: string[] = [];
+  const excludePatterns: RegExp[] = [];
+  excludes.forEach((exclude: unknown, i: number) => {
+    if (exclude instanceof RegExp)
+      excludePatterns.push(new RegExp(exclude.source, exclude.flags.replace(/[gy]/g, '')));
+    else if (typeof exclude === 'string' && exclude.startsWith('/')) excludeExact.push(exclude);
+    else
+      throw new InvalidOptionError(
+        `excludePaths[${i}]`,
+        `is ${describe(exclude)}; expected a path starting with "/" or a RegExp.`,
+      );
+  });
+  const trustedProxies = stringList(
+    'trustedProxies',
+    given.trustedProxies,
+    DEFAULTS.trustedProxies,
+  );
+  const resolved: ResolvedOptions = {
+    headerName: headerName.toLowerCase(),
+    secret: resolveSecret(given),
+    ranges: resolveRanges(given),
+    region,
+    proxyHops: numberOption('proxyHops', given.proxyHops),
+    trustedProxies,
+    requireCfId: booleanOption('requireCfId', given.requireCfId),
+    healthCheckPaths: new Set(resolvePaths('healthCheckPaths', given.healthCheckPaths)),
+    excludeExact: new Set(excludeExact),
+    excludePatterns,
+    modes: Object.freeze(resolveModes(given.mode)),
+    onDecision: optionalFunction('onDecision', given.onDecision),
+    onSourceError: optionalFunction('onSourceError', given.onSourceError),
+    secretRefreshMs: numberOption('secretRefreshMs', given.secretRefreshMs),
+    maxStaleMs: numberOption('maxStaleMs', given.maxStaleMs),
+    rangesRefreshMs: numberOption('rangesRefreshMs', given.rangesRefreshMs),
+    refreshJitter: numberOption('refreshJitter', given.refreshJitter),
+    mismatchRefreshMs: numberOption('mismatchRefreshMs', given.mismatchRefreshMs),
+    timeoutMs: numberOption('timeoutMs', given.timeoutMs),
+    maxForwardedForLength: numberOption('maxForwardedForLength', given.maxForwardedForLength),
+    denyResponse: resolveDenyResponse(given.denyResponse),
+    logLevel: resolveLogLevel(given.logLevel),
+    failOnStartupError: booleanOption('failOnStartupError', given.failOnStartupError),
+  };
+  if (resolved.maxStaleMs !== undefined && resolved.maxStaleMs < resolved.secretRefreshMs)
+    throw new InvalidOptionError(
+      'maxStaleMs',
+      `is ${resolved.maxStaleMs} ms, shorter than \`secretRefreshMs\` (${resolved.secretRefreshMs} ms), so values would expire between two refreshes; set it to at least \`secretRefreshMs\` (a few intervals is typical).`,
+    );
+  if (resolved.headerName === 'x-forwarded-for' || resolved.headerName === 'x-amz-cf-id')
+    throw new InvalidOptionError(
+      'headerName',
+      `is "${resolved.headerName}", which CloudFront and the ALB set themselves; use a custom header such as "x-origin-verify".`,
+    );
+  return Object.freeze(resolved);
+}

@@ -1,0 +1,87 @@
+/**
+ * Resolution of the secret options: static values, a custom source, or a Secrets Manager
+ * secret (`secretId`, `jsonKey`, `secretStages`, `secretsManagerClient`).
+ * @module
+ */
+import { InvalidOptionError } from '../errors.js';
+import { secretValueProblem } from '../secret/compare.js';
+import { requirePeer } from '../sources/peer.js';
+import { type StaticSecret, staticSecretSnapshot } from '../sources/static.js';
+import { DEFAULTS } from './defaults.js';
+import { awsClient, describe, isSource, stringList } from './readers.js';
+import type { ResolvedOptions } from './types.js';
+
+/** Resolve the secret options of `given` (the caller's options, read only). */
+export function resolveSecret(given: Readonly<Record<string, unknown>>): ResolvedOptions['secret'] {
+  const hasSecret = given.secret !== undefined;
+  const hasId = given.secretId !== undefined;
+  if (hasSecret && hasId)
+    throw new InvalidOptionError(
+      'secret',
+      'and `secretId` are both set; give static values in `secret` or a Secrets Manager secret in `secretId`, not both.',
+    );
+  if (!hasSecret && !hasId)
+    throw new InvalidOptionError(
+      'secretId',
+      'is missing; set `secretId` to the Secrets Manager secret that CloudFront’s X-Origin-Verify value comes from, or `secret` to static values for development.',
+    );
+  if (hasSecret) {
+    for (const key of ['jsonKey', 'secretStages', 'secretsManagerClient'] as const)
+      if (given[key] !== undefined)
+        throw new InvalidOptionError(
+          key,
+          'only applies with `secretId`; remove it or use `secretId`.',
+        );
+    const secret = given.secret;
+    if (isSource(secret)) {
+      if (typeof secret.name !== 'string')
+        throw new InvalidOptionError(
+          'secret.name',
+          'must be a string naming the custom secret source.',
+        );
+      return { kind: 'source', source: secret };
+    }
+    const list = typeof secret === 'string' ? [secret] : secret;
+    if (!Array.isArray(list) || list.length === 0)
+      throw new InvalidOptionError(
+        'secret',
+        `is ${describe(secret)}; expected a string, a non-empty array of strings, or a SecretSource.`,
+      );
+    const values = list.map((item: unknown, i: number) => {
+      const path = typeof secret === 'string' ? 'secret' : `secret[${i}]`;
+      const value =
+        typeof item === 'object' && item !== null ? (item as { value?: unknown }).value : item;
+      const problem = secretValueProblem(value);
+      if (problem) throw new InvalidOptionError(path, `${problem}.`);
+      const stage =
+        typeof item === 'object' && item !== null ? (item as { stage?: unknown }).stage : undefined;
+      if (stage !== undefined && (typeof stage !== 'string' || stage === ''))
+        throw new InvalidOptionError(`${path}.stage`, 'must be a non-empty string.');
+      return item as StaticSecret;
+    });
+    return { kind: 'static', snapshot: staticSecretSnapshot(values) };
+  }
+  const secretId = given.secretId;
+  if (typeof secretId !== 'string' || secretId.trim() === '' || secretId.length > 2048)
+    throw new InvalidOptionError(
+      'secretId',
+      `is ${describe(secretId)}; expected a secret name or ARN.`,
+    );
+  const jsonKey = given.jsonKey;
+  if (jsonKey !== undefined && (typeof jsonKey !== 'string' || jsonKey === ''))
+    throw new InvalidOptionError(
+      'jsonKey',
+      `is ${describe(jsonKey)}; expected the JSON key holding the value.`,
+    );
+  const stages = stringList('secretStages', given.secretStages, DEFAULTS.secretStages);
+  if (stages.length === 0)
+    throw new InvalidOptionError('secretStages', 'is empty; list at least `AWSCURRENT`.');
+  const client = awsClient(
+    'secretsManagerClient',
+    given.secretsManagerClient,
+    'a SecretsManagerClient from @aws-sdk/client-secrets-manager',
+  );
+  if (client === undefined)
+    requirePeer('secretId', '@aws-sdk/client-secrets-manager', 'secretsManagerClient');
+  return { kind: 'secrets-manager', secretId: secretId.trim(), jsonKey, stages, client };
+}
