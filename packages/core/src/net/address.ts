@@ -365,7 +365,7 @@ export function formatIp(family: 4 | 6, words: Uint32Array): string {
     }
     i = j;
   }
-  // One string built left to right: no arrays, no map/join.
+  // One string built left to right from table pieces: no arrays, no `toString(16)`.
   let text = '';
   for (let i = 0; i < 8; i++) {
     if (i === bestStart) {
@@ -373,7 +373,7 @@ export function formatIp(family: 4 | 6, words: Uint32Array): string {
       i += bestLen - 1;
       continue;
     }
-    text += g[i]!.toString(16);
+    text += hexGroup(g[i]!);
     if (i < 7) text += ':';
   }
   return text;
@@ -381,6 +381,16 @@ export function formatIp(family: 4 | 6, words: Uint32Array): string {
 
 /** Scratch for {@link formatIp}'s eight groups (module-level, never escapes). */
 const formatGroups = new Uint16Array(8);
+/** Lowercase hex of 0-255 without leading zeros (`0`, `a`, `ff`). */
+const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16));
+/** Lowercase hex of 0-255 as exactly two digits (`00`, `0a`, `ff`). */
+const HEX_BYTE_2: readonly string[] = HEX_BYTE.map((h) => h.padStart(2, '0'));
+
+/** A 16-bit group as lowercase hex without leading zeros, from two table lookups. */
+function hexGroup(v: number): string {
+  const high = v >>> 8;
+  return high === 0 ? HEX_BYTE[v]! : HEX_BYTE[high]! + HEX_BYTE_2[v & 0xff]!;
+}
 
 function formatV4(v: number): string {
   return `${v >>> 24}.${(v >>> 16) & 0xff}.${(v >>> 8) & 0xff}.${v & 0xff}`;
