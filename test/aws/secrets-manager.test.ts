@@ -331,7 +331,7 @@ describe('secretsManagerSource: AWS errors', () => {
 
       expect(error.message).toMatch(/Region is missing/i);
       expect(error.message).toContain('Set the `region` option or the AWS_REGION variable');
-      expect(error.message).toContain('AWS_DEFAULT_REGION and instance metadata are not read');
+      expect(error.message).toContain('never reads AWS_DEFAULT_REGION');
     } finally {
       restore();
     }

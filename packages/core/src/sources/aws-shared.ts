@@ -249,7 +249,7 @@ export function awsCallError(source: string, what: string, error: unknown): Sour
 /** What to do about an SDK error the user can fix in configuration, or ''. */
 function hintFor(detail: string): string {
   if (/region is missing/i.test(detail))
-    return ' Set the `region` option or the AWS_REGION variable (AWS_DEFAULT_REGION and instance metadata are not read by the AWS SDK for JavaScript v3).';
+    return ' Set the `region` option or the AWS_REGION variable (the AWS SDK for JavaScript v3 never reads AWS_DEFAULT_REGION, and reaches instance metadata only in recent releases and where IMDS is reachable).';
   return '';
 }
 
