@@ -127,6 +127,8 @@ export function lazyAwsClient<M, C extends { destroy(): void }>(
       const pending = created;
       created = undefined;
       if (pending !== undefined) {
+        // A client that failed to be created has nothing to destroy; that failure was the
+        // failure of the load that awaited it, reported through the cache (stats, onError).
         const client = await pending.catch(() => undefined);
         client?.destroy();
       }
@@ -204,6 +206,8 @@ export function createDeadline(parent: AbortSignal, timeoutMs: number): Deadline
 /** `promise`, or a rejection as soon as `signal` aborts (the SDK may sleep between retries). */
 export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) {
+    // The caller gets the abort (a timeout or close, reported by the cache as the load's
+    // failure); a later rejection of the abandoned call must not be an unhandled rejection.
     promise.catch(() => undefined);
     return Promise.reject(signal.reason);
   }

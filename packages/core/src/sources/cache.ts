@@ -113,6 +113,16 @@ function asSourceError(name: string, error: unknown): SourceError {
   return new SourceError(name, `load failed: ${message}`, { cause: error });
 }
 
+
+/**
+ * For a refresh whose rejection nobody awaits. Not a swallow: every load failure has already
+ * been counted in `stats()`, passed to `onError` (the user's `onSourceError`) and, at the start
+ * of a failure streak, emitted as a `failing` event that each adapter logs, in `#fetch` before
+ * the promise rejects. Callers that need the outcome read `current` / `stats()` afterwards.
+ */
+function alreadyReported(): undefined {
+  return undefined;
+}
 /**
  * A source behind an lru-cache entry. `current` is a plain field read on the hot path: no
  * promise, no I/O. Everything asynchronous happens on timers and forced refreshes.
@@ -324,7 +334,7 @@ export class CachedSource<S extends Versioned, C> {
     if (this.#closed.signal.aborted) return undefined;
     // A fixed source can never change: refreshing it cannot help.
     if (this.#options.fixed) return undefined;
-    if (this.#inFlight) return this.#inFlight.catch(() => undefined);
+    if (this.#inFlight) return this.#inFlight.catch(alreadyReported);
     const now = this.#now();
     const wait = this.#lastForcedAt + this.#options.minForcedIntervalMs - now;
     if (wait > 0) {
@@ -339,7 +349,7 @@ export class CachedSource<S extends Versioned, C> {
     }
     this.#lastForcedAt = now;
     this.#forced++;
-    return this.refresh(FORCED).catch(() => undefined);
+    return this.refresh(FORCED).catch(alreadyReported);
   }
 
   /** Start the refresh timer and make the first load. Idempotent. */
@@ -376,7 +386,7 @@ export class CachedSource<S extends Versioned, C> {
     const delay = Math.max(1, Math.round(base * (1 + jitter * (2 * this.#random() - 1))));
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      this.refresh().catch(() => undefined);
+      this.refresh().catch(alreadyReported);
     }, delay);
     this.#timer.unref();
   }
