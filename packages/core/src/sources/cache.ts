@@ -113,7 +113,6 @@ function asSourceError(name: string, error: unknown): SourceError {
   return new SourceError(name, `load failed: ${message}`, { cause: error });
 }
 
-
 /**
  * For a refresh whose rejection nobody awaits. Not a swallow: every load failure has already
  * been counted in `stats()`, passed to `onError` (the user's `onSourceError`) and, at the start
@@ -123,6 +122,7 @@ function asSourceError(name: string, error: unknown): SourceError {
 function alreadyReported(): undefined {
   return undefined;
 }
+
 /**
  * A source behind an lru-cache entry. `current` is a plain field read on the hot path: no
  * promise, no I/O. Everything asynchronous happens on timers and forced refreshes.
