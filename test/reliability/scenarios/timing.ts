@@ -216,6 +216,17 @@ export function runTiming(options: { batches: number; calls: number; seed: numbe
       calls,
       seed + 3,
     ),
+    // The second slot (AWSPREVIOUS): only an exact match stops the loop, so a near miss on a
+    // later value costs what a miss on every value does.
+    compare(
+      `SecretMatcher: shares ${L - 9} of AWSPREVIOUS's ${L - 8} chars vs first char differs`,
+      ['first differs', 'last differs'],
+      m(`${previous.startsWith('A') ? 'B' : 'A'}${previous.slice(1)}`),
+      m(`${previous.slice(0, -1)}${previous.endsWith('A') ? 'B' : 'A'}`),
+      batches,
+      calls,
+      seed + 7,
+    ),
     compare(
       `verify(): shares ${L - 1} of ${L} chars vs first char differs`,
       ['first differs', 'last differs'],

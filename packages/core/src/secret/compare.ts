@@ -2,12 +2,18 @@
  * Constant-time comparison of a header value against every accepted secret value.
  *
  * Each accepted value is stored once, at load, left-aligned in a zero-filled buffer of a fixed
- * size (`MAX_SECRET_LENGTH`, the same for every accepted set). Per request, the candidate is written into one scratch buffer of the
- * same size, and `crypto.timingSafeEqual` runs against *every* slot, without stopping at the
- * first match. The time taken therefore does not depend on where the candidate first differs
- * nor on the secret's length; it depends only on the number of accepted values and on the
- * candidate's own length (which the attacker already knows). Lengths are compared as integers
- * after the byte compare, folded into the same result.
+ * size (`MAX_SECRET_LENGTH`, the same for every accepted set). Per request, the candidate is
+ * written into one scratch buffer of the same size, and `crypto.timingSafeEqual` runs against
+ * the slots in order (AWSCURRENT first). A candidate that matches no value is compared against
+ * *every* slot, so the time taken to reject a wrong value does not depend on where it first
+ * differs from any accepted value nor on the secrets' lengths; it depends only on the number of
+ * accepted values and on the candidate's own length (which the attacker already knows).
+ *
+ * The loop stops at an exact match. That time difference says only that this exact candidate
+ * is accepted (which the response already says in enforce mode) and at which stage: nothing an
+ * attacker can use to guess a value, since a candidate that is wrong in any byte takes the full
+ * time. It saves one native compare per verified request (one per accepted value after the
+ * first). Lengths are compared as integers after the byte compare, in the same condition.
  *
  * Accepted values are printable ASCII. The candidate is written as UTF-8, so any character
  * outside ASCII becomes bytes >= 0x80 that can never equal an accepted value's bytes (a latin1
@@ -80,8 +86,9 @@ export class SecretMatcher {
   }
 
   /**
-   * The index of the accepted value equal to `candidate`, or -1. Runs in time independent of
-   * the accepted values' contents and lengths.
+   * The index of the accepted value equal to `candidate`, or -1. A candidate equal to no value
+   * is compared against every value, in time independent of their contents and lengths; an
+   * exact match returns at once (see the module comment).
    */
   match(candidate: string): number {
     const scratch = this.#scratch;
@@ -92,15 +99,11 @@ export class SecretMatcher {
     // Clear what the previous candidate left beyond this one (usually nothing).
     if (this.#dirty > written) scratch.fill(0, written, this.#dirty);
     this.#dirty = written;
-    let found = -1;
     const slots = this.#slots;
     const lengths = this.#lengths;
-    for (let i = 0; i < slots.length; i++) {
-      const equal = timingSafeEqual(scratch, slots[i]!) && length === lengths[i];
-      // Record the first match but keep comparing against every remaining value.
-      found = equal && found < 0 ? i : found;
-    }
-    return found;
+    for (let i = 0; i < slots.length; i++)
+      if (timingSafeEqual(scratch, slots[i]!) && length === lengths[i]) return i;
+    return -1;
   }
 
   /** The stage of the value at `index`. */
