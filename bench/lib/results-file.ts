@@ -22,10 +22,14 @@ function parse(md: string): Parsed {
   return { head, blocks };
 }
 
-/** The section number of a title such as `9. In-process ...` (undefined for `Machine`, ...). */
+/**
+ * The section number of a title such as `9. In-process ...` (undefined for `Machine`, ...); a
+ * lettered section such as `1a.` sorts after `1.` and before `2.`.
+ */
 function numberOf(title: string): number | undefined {
-  const m = /^(\d+)\./.exec(title);
-  return m ? Number(m[1]) : undefined;
+  const m = /^(\d+)([a-z])?\./.exec(title);
+  if (!m) return undefined;
+  return Number(m[1]) + (m[2] ? (m[2].charCodeAt(0) - 96) / 100 : 0);
 }
 
 /** What a partial run brings. */

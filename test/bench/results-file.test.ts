@@ -77,4 +77,23 @@ describe('mergeResults', () => {
     expect(md).toContain('Sections 9 updated: tomorrow.');
     expect(md.startsWith('# Benchmark results\n\nWritten by')).toBe(true);
   });
+
+  it('puts a lettered section (5a.) after its number and replaces it by its own number only', () => {
+    const md = mergeResults(OLD, {
+      sections: [{ title: '5a. By Node version', markdown: 'per-version figures', targets: [] }],
+      note: 'Sections 5a updated.',
+      methodBullets: [],
+    });
+    expect(md).toContain('autocannon figures');
+    expect(md.indexOf('## 5. Whole server')).toBeLessThan(md.indexOf('## 5a. By Node version'));
+    expect(md.indexOf('## 5a. By Node version')).toBeLessThan(md.indexOf('## 8. Candidates'));
+    const again = mergeResults(md, {
+      sections: [{ title: '5a. By Node version', markdown: 'newer per-version', targets: [] }],
+      note: 'Sections 5a updated.',
+      methodBullets: [],
+    });
+    expect(again).toContain('autocannon figures');
+    expect(again).toContain('newer per-version');
+    expect(again).not.toContain('per-version figures');
+  });
 });
