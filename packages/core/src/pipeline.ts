@@ -14,7 +14,7 @@ import {
   type DenyReason,
   type SecretStage,
 } from './decision.js';
-import { type Family, formatIp, parseIp } from './net/address.js';
+import { type Family, formatIp, isDottedQuadText, parseIp } from './net/address.js';
 import type { RangeMatcher } from './net/matcher.js';
 import type { ResolvedOptions, VerifyInput } from './options/types.js';
 import { forwardedForLines, showHop } from './request/forwarded.js';
@@ -111,17 +111,25 @@ export class DecisionPipeline {
     const path =
       input.path !== undefined && this.#hasPathRules ? matchablePath(input.path) : undefined;
     let remote = input.remoteAddress;
-    // A link-local socket address may carry a zone (`fe80::1%eth0`); only the peer may have one.
+    let peerFamily: Family = 0;
     if (typeof remote === 'string') {
-      const zone = remote.indexOf('%');
-      if (zone > 0) remote = remote.slice(0, zone);
+      peerFamily = parseIp(remote, scratch);
+      // A link-local socket address may carry a zone (`fe80::1%eth0`, which does not parse):
+      // only the peer may have one, and it is cut only then.
+      if (peerFamily === 0) {
+        const zone = remote.indexOf('%');
+        if (zone > 0) {
+          remote = remote.slice(0, zone);
+          peerFamily = parseIp(remote, scratch);
+        }
+      }
     }
-    const peerFamily: Family = typeof remote === 'string' ? parseIp(remote, scratch) : 0;
     const peerTrusted = peerFamily !== 0 && this.#trusted.contains(peerFamily, scratch);
+    // An IPv4-mapped peer (`::ffff:10.0.1.23`, a dual-stack socket) is shown as IPv4.
     const peerAddress =
       peerFamily === 0 || remote === undefined
         ? undefined
-        : peerFamily === 4 && remote.includes(':')
+        : peerFamily === 4 && !isDottedQuadText(remote)
           ? formatIp(4, scratch)
           : remote;
     if (

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type Family,
   formatIp,
+  isDottedQuadText,
   normalizeIp,
   parseForwardedEntry,
   parseIp,
@@ -193,6 +194,44 @@ describe('parseIp: IPv4-mapped IPv6 is normalised to IPv4', () => {
     const out = new Uint32Array([9, 9, 9, 9]);
     expect(parseIp('::ffff:1.2.3.4', out)).toBe(4);
     expect([...out]).toEqual([0x01020304, 0, 0, 0]);
+  });
+});
+
+describe('isDottedQuadText: plain IPv4 text vs IPv4-mapped text', () => {
+  it.each([
+    ['1.2.3.4', true],
+    ['10.0.1.23', true],
+    ['255.255.255.255', true],
+    ['::ffff:1.2.3.4', false],
+    ['::FFFF:102:304', false],
+    ['0:0:0:0:0:ffff:1.2.3.4', false],
+    ['0::ffff:1.2.3.4', false],
+    ['00::ffff:1.2.3.4', false],
+    ['000::ffff:1.2.3.4', false],
+    ['0000::ffff:1.2.3.4', false],
+    ['0000:0000:0000:0000:0000:ffff:0102:0304', false],
+  ])('%s parses as IPv4 and is a dotted quad: %s', (text, plain) => {
+    expect(parseIp(text, scratch)).toBe(4);
+    expect(isDottedQuadText(text)).toBe(plain);
+  });
+
+  it('agrees with "contains no colon" on every text parseIp reads as IPv4 (property)', () => {
+    const hexGroup = fc.constantFrom('0', '00', '000', '0000');
+    const ffff = fc.constantFrom('ffff', 'FFFF', 'FfFf');
+    const mapped = fc.oneof(
+      fc.tuple(ffff, fc.ipV4()).map(([f, v4]) => `::${f}:${v4}`),
+      fc.tuple(hexGroup, ffff, fc.ipV4()).map(([z, f, v4]) => `${z}::${f}:${v4}`),
+      fc
+        .tuple(fc.array(hexGroup, { minLength: 5, maxLength: 5 }), ffff, fc.ipV4())
+        .map(([zs, f, v4]) => `${zs.join(':')}:${f}:${v4}`),
+    );
+    fc.assert(
+      fc.property(fc.oneof(fc.ipV4(), mapped), (text) => {
+        if (parseIp(text, scratch) !== 4) return true;
+        return isDottedQuadText(text) === !text.includes(':');
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 

@@ -220,6 +220,17 @@ export function parseIp(text: string, out: Uint32Array): Family {
   return parseIpRange(text, 0, text.length, out);
 }
 
+/**
+ * Whether `text`, which {@link parseIp} parsed as IPv4, is a plain dotted quad (already
+ * canonical) rather than IPv4-mapped IPv6 (`::ffff:1.2.3.4`, `0:0:0:0:0:ffff:102:304`). A
+ * dotted quad has its first `.` at index 1, 2 or 3; mapped text has `:` or hex digits there
+ * (its first `.`, if any, comes after `::ffff:`). Three reads instead of a scan for `:`.
+ * @internal
+ */
+export function isDottedQuadText(text: string): boolean {
+  return text.charCodeAt(1) === DOT || text.charCodeAt(2) === DOT || text.charCodeAt(3) === DOT;
+}
+
 /** Whether text[s, e) is a port: 1 to 5 decimal digits with a value of 0-65535. */
 function isPort(text: string, s: number, e: number): boolean {
   const len = e - s;
