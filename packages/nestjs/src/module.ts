@@ -337,10 +337,18 @@ export class CdnOriginGuardModule
       .forRoutes('*');
   }
 
-  /** Whether a module other than this one has a `configure()`, i.e. may install Nest middleware. */
+  /**
+   * Whether a module other than this one has a `configure()`, i.e. may install Nest middleware.
+   * A module whose instance cannot be read counts as one that does (the Nest middleware stays).
+   */
   private otherModulesConfigure(): boolean {
     for (const module of this.modules.values()) {
-      const instance = module.instance as Partial<NestModule> | undefined;
+      let instance: Partial<NestModule> | undefined;
+      try {
+        instance = module.instance as Partial<NestModule> | undefined;
+      } catch {
+        return true;
+      }
       if (instance !== this && typeof instance?.configure === 'function') return true;
     }
     return false;
