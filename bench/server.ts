@@ -224,11 +224,15 @@ async function buildNest(mode: GuardMode, platform: 'express' | 'fastify'): Prom
     }
   }
   Injectable()(VerifyingMiddleware);
-  class AppModule {
-    configure(consumer: MiddlewareConsumer): void {
-      if (verify) consumer.apply(VerifyingMiddleware).forRoutes('*');
-    }
-  }
+  // `configure()` only where it installs something: the module's Fastify fast path steps
+  // aside for any other module with a `configure()` (packages/nestjs/src/platform.ts).
+  class AppModule {}
+  if (verify)
+    Object.assign(AppModule.prototype, {
+      configure(consumer: MiddlewareConsumer): void {
+        consumer.apply(VerifyingMiddleware).forRoutes('*');
+      },
+    });
   Module({
     imports:
       mode === 'guard'

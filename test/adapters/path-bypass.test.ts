@@ -135,10 +135,24 @@ class BypassController {
   }
 }
 
-async function listenNest(platform: 'express' | 'fastify'): Promise<Target> {
+/** The same routes with no `@SkipOriginGuard()`: the module's check then runs as a platform hook. */
+@Controller()
+class BypassNoSkipController {
+  @Get('admin') admin() {
+    return GUARDED;
+  }
+  @Get(['healthz', 'public', 'app.css', 'admin.css']) open() {
+    return PUBLIC;
+  }
+}
+
+async function listenNest(
+  platform: 'express' | 'fastify',
+  controller: typeof BypassController | typeof BypassNoSkipController = BypassController,
+): Promise<Target> {
   const moduleRef = await Test.createTestingModule({
     imports: [CdnOriginGuardModule.forRoot(OPTIONS)],
-    controllers: [BypassController],
+    controllers: [controller],
   })
     .setLogger(false as never)
     .compile();
@@ -166,6 +180,9 @@ const ADAPTERS: [string, () => Promise<Target>][] = [
   ['Fastify (useSemicolonDelimiter)', () => listenFastify(true)],
   ['Nest (Express platform)', () => listenNest('express')],
   ['Nest (Fastify platform)', () => listenNest('fastify')],
+  // No skipped route: the module's check is an Express `app.use` / a Fastify `onRequest` hook.
+  ['Nest (Express platform, platform hook)', () => listenNest('express', BypassNoSkipController)],
+  ['Nest (Fastify platform, platform hook)', () => listenNest('fastify', BypassNoSkipController)],
 ];
 
 describe.each(ADAPTERS)('%s: excluded and health paths over raw sockets', (_name, listen) => {

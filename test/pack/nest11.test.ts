@@ -39,16 +39,23 @@ method('admin', Get('admin'));
 method('open', Get('open'), SkipOriginGuard());
 Controller()(AppController);
 
+// No @SkipOriginGuard() route: the module's check is then an Express app.use function.
+class HookController {
+  admin() { return 'guarded'; }
+}
+Get('admin')(HookController.prototype, 'admin', Object.getOwnPropertyDescriptor(HookController.prototype, 'admin'));
+Controller()(HookController);
+
+const guardModule = () => CdnOriginGuardModule.forRoot({
+  secret: ['${SECRET}'],
+  ranges: ['130.176.0.0/17'],
+  excludePaths: [/\\.css$/],
+  logLevel: 'silent',
+});
 class AppModule {}
-Module({
-  imports: [CdnOriginGuardModule.forRoot({
-    secret: ['${SECRET}'],
-    ranges: ['130.176.0.0/17'],
-    excludePaths: [/\\.css$/],
-    logLevel: 'silent',
-  })],
-  controllers: [AppController],
-})(AppModule);
+Module({ imports: [guardModule()], controllers: [AppController] })(AppModule);
+class HookModule {}
+Module({ imports: [guardModule()], controllers: [HookController] })(HookModule);
 
 const ours = {
   'x-forwarded-for': '198.51.100.23, 130.176.12.34',
@@ -80,6 +87,20 @@ const bot = { 'x-forwarded-for': '203.0.113.9' };
     fragment: await raw('/admin#.css'),
   };
   await app.close();
+  const hookApp = await NestFactory.create(HookModule, { logger: false });
+  await hookApp.listen(0, '127.0.0.1');
+  const hookPort = hookApp.getHttpServer().address().port;
+  const hookStatus = async (path, headers) =>
+    (await fetch('http://127.0.0.1:' + hookPort + path, { headers })).status;
+  const express = hookApp.getHttpAdapter().getInstance();
+  result.hook = {
+    onPlatform: (express.router ?? express._router).stack.some((l) => l.name === 'cdnOriginGuardAllPaths'),
+    ours: await hookStatus('/admin', ours),
+    bot: await hookStatus('/admin', bot),
+    unknown: await hookStatus('/.env', bot),
+    oursUnknown: await hookStatus('/.env', ours),
+  };
+  await hookApp.close();
   console.log(JSON.stringify(result));
 })().catch((error) => { console.error(error); process.exit(1); });
 `;
@@ -131,13 +152,25 @@ afterAll(() => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
+/** The scratch app's result line, run once for both tests. */
+let appOutput: string | undefined;
+function appResult() {
+  appOutput ??= run(process.execPath, ['main.cjs'], join(scratch, 'app'));
+  return JSON.parse(appOutput.trim().split('\n').pop()!);
+}
+
 describe('the packed Nest adapter on Nest 11 (Express platform)', () => {
   it('guards by default, denies unknown paths alike, honours @SkipOriginGuard() and cuts fragments', () => {
-    const output = run(process.execPath, ['main.cjs'], join(scratch, 'app'));
+    const result = appResult();
 
-    const result = JSON.parse(output.trim().split('\n').pop()!);
     expect(result.nest).toMatch(/^11\./);
     expect(result).toMatchObject({ ours: 200, bot: 403, unknown: 403, skipped: 200 });
     expect(result.fragment).toMatch(/^HTTP\/1\.1 403 /);
+  });
+
+  it('runs the all-paths check as an Express app.use function when no route is skipped', () => {
+    const { hook } = appResult();
+
+    expect(hook).toEqual({ onPlatform: true, ours: 200, bot: 403, unknown: 403, oursUnknown: 404 });
   });
 });

@@ -32,7 +32,7 @@ interface FastifyLikeReply {
 }
 
 /** Write the deny response on a Node response and end it (nothing is written twice). */
-function writeDeny(res: ServerResponse, deny: DenyResponse): void {
+export function writeDeny(res: ServerResponse, deny: DenyResponse): void {
   if (res.headersSent || res.writableEnded) return;
   res.statusCode = deny.status;
   for (const [name, value] of Object.entries(deny.headers)) res.setHeader(name, value);
@@ -40,18 +40,17 @@ function writeDeny(res: ServerResponse, deny: DenyResponse): void {
 }
 
 /**
- * Runs before routing on both platforms (Express: `app.use`; Fastify: `@fastify/middie`), so
- * a path no controller declares gets the same deny as a guarded one: a bot cannot tell
- * `/.env` from `/admin`. Installed by the module for every route but those that resolve to
- * `@SkipOriginGuard()`; an allowed request is marked so the guard does not decide twice.
+ * The all-paths check, whatever runs it: {@link CdnOriginGuardMiddleware} (a Nest middleware,
+ * when some route is `@SkipOriginGuard()`) or the module's platform hook (Express `app.use`,
+ * Fastify `onRequest`; see platform.ts). Allows and marks the request for the guard, or logs
+ * and writes the uniform deny on the Node response; never throws, never a 500.
  */
-@Injectable()
-export class CdnOriginGuardMiddleware implements NestMiddleware {
+export class AllPathsCheck {
   private readonly logger = new Logger('CdnOriginGuard');
 
-  constructor(@Inject(CDN_ORIGIN_GUARD_VERIFIER) private readonly verifier: OriginVerifier) {}
+  constructor(private readonly verifier: OriginVerifier) {}
 
-  use(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void {
+  run(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void {
     if (allowedBefore(req, this.verifier)) {
       next();
       return;
@@ -94,6 +93,27 @@ export class CdnOriginGuardMiddleware implements NestMiddleware {
     }
     logDecision(this.logger, this.verifier, decision, input);
     writeDeny(res, this.verifier.denyResponse);
+  }
+}
+
+/**
+ * Runs before routing on both platforms (Express: `app.use`; Fastify: `@fastify/middie`), so
+ * a path no controller declares gets the same deny as a guarded one: a bot cannot tell
+ * `/.env` from `/admin`. Installed by the module, excluding the routes that resolve to
+ * `@SkipOriginGuard()`, when some route is skipped; otherwise the module runs the same
+ * {@link AllPathsCheck} as a platform hook, without Nest's middleware machinery. An allowed
+ * request is marked so the guard does not decide twice.
+ */
+@Injectable()
+export class CdnOriginGuardMiddleware implements NestMiddleware {
+  private readonly check: AllPathsCheck;
+
+  constructor(@Inject(CDN_ORIGIN_GUARD_VERIFIER) verifier: OriginVerifier) {
+    this.check = new AllPathsCheck(verifier);
+  }
+
+  use(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void {
+    this.check.run(req, res, next);
   }
 }
 

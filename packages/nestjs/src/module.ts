@@ -29,6 +29,7 @@ import {
   APP_GUARD,
   DiscoveryModule,
   DiscoveryService,
+  HttpAdapterHost,
   MetadataScanner,
   ModulesContainer,
   Reflector,
@@ -40,6 +41,7 @@ import {
 } from './constants.js';
 import { CdnOriginGuard } from './guard.js';
 import { CdnOriginGuardMiddleware, OriginDeniedFilter } from './middleware.js';
+import { installPlatformCheck } from './platform.js';
 import { type RouteScan, skippedRoutes, usedAsAppGuard, usedByAnyRoute } from './routes.js';
 
 /** How the module is wired into the app; not passed to the core. */
@@ -224,6 +226,7 @@ export class CdnOriginGuardModule
     @Inject(MetadataScanner) private readonly scanner: MetadataScanner,
     @Inject(Reflector) private readonly reflector: Reflector,
     @Inject(ModulesContainer) private readonly modules: ModulesContainer,
+    @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
   ) {
     this.unsubscribe = verifier.onSourceEvent((event) => {
       // A first load failing is the startup failure, reported by onModuleInit.
@@ -310,13 +313,45 @@ export class CdnOriginGuardModule
     };
   }
 
-  /** Installs the deny-by-default middleware on every path but `@SkipOriginGuard()` routes. */
+  /**
+   * Installs the deny-by-default check on every path. With no `@SkipOriginGuard()` route (the
+   * usual case) it runs on the platform itself (platform.ts): no route is excluded, so no
+   * route matching is re-implemented. With one, or where the platform hook cannot be used,
+   * it is a Nest middleware on every path but the skipped routes, so Nest's own matching
+   * decides what is excluded.
+   */
   configure(consumer: MiddlewareConsumer): void {
     if (!this.wiring.applyGlobally) return;
+    const skipped = skippedRoutes(this.scan);
+    if (
+      skipped.length === 0 &&
+      installPlatformCheck(this.verifier, {
+        adapter: this.adapterHost.httpAdapter ?? undefined,
+        otherModulesConfigure: this.otherModulesConfigure(),
+      })
+    )
+      return;
     consumer
       .apply(CdnOriginGuardMiddleware)
-      .exclude(...skippedRoutes(this.scan))
+      .exclude(...skipped)
       .forRoutes('*');
+  }
+
+  /**
+   * Whether a module other than this one has a `configure()`, i.e. may install Nest middleware.
+   * A module whose instance cannot be read counts as one that does (the Nest middleware stays).
+   */
+  private otherModulesConfigure(): boolean {
+    for (const module of this.modules.values()) {
+      let instance: Partial<NestModule> | undefined;
+      try {
+        instance = module.instance as Partial<NestModule> | undefined;
+      } catch {
+        return true;
+      }
+      if (instance !== this && typeof instance?.configure === 'function') return true;
+    }
+    return false;
   }
 
   /** Loads the sources; rejects bootstrap when they cannot load and `failOnStartupError` is true. */

@@ -1,0 +1,86 @@
+/**
+ * The all-paths check installed on the platform itself (Express `app.use`, Fastify `onRequest`)
+ * instead of as a Nest middleware: the same {@link AllPathsCheck}, without Nest's per-request
+ * middleware machinery (an async proxy, a per-route `WeakSet`, the path match and, on Fastify,
+ * @fastify/middie), which cost about 10 µs a request (bench/RESULTS.md, section 9).
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { OriginVerifier } from '@cdn-origin-guard/core';
+import type { AbstractHttpAdapter } from '@nestjs/core';
+import { AllPathsCheck, writeDeny } from './middleware.js';
+
+/** The part of Express's app the module uses (the package does not depend on Express). */
+interface ExpressLikeApp {
+  use(handler: (req: IncomingMessage, res: ServerResponse, next: () => void) => void): unknown;
+}
+
+/** The part of Fastify's instance the module uses (the package does not depend on Fastify). */
+interface FastifyLikeInstance {
+  addHook(
+    name: 'onRequest',
+    hook: (
+      request: { raw: IncomingMessage },
+      reply: { raw: ServerResponse },
+      done: (error?: unknown) => void,
+    ) => void,
+  ): unknown;
+}
+
+/** What decides whether the check can run on the platform, read by the module at `configure()`. */
+export interface PlatformCheckSite {
+  /** The app's HTTP adapter (`HttpAdapterHost.httpAdapter`); undefined without one. */
+  readonly adapter: AbstractHttpAdapter | undefined;
+  /**
+   * Whether another module may install Nest middleware (it has a `configure()`). On Fastify
+   * Nest middleware run in @fastify/middie's `onRequest` hook, added before this module's
+   * `configure()` runs, so a platform hook would run after them; the Nest middleware keeps
+   * the check ahead of other modules' middleware as before.
+   */
+  readonly otherModulesConfigure: boolean;
+}
+
+/**
+ * Installs the all-paths check on the platform: Express, an `app.use` function registered now,
+ * before any Nest middleware and route (`configure()` runs before Nest registers either);
+ * Fastify, an `onRequest` hook on the root instance (Fastify adds it to every encapsulated
+ * context, existing or later, and to the not-found handler). Returns false, installing nothing,
+ * when it cannot: another adapter, a Fastify app with other Nest middleware, or a platform that
+ * refuses. The caller then installs the Nest middleware.
+ */
+export function installPlatformCheck(verifier: OriginVerifier, site: PlatformCheckSite): boolean {
+  const { adapter } = site;
+  if (adapter === undefined) return false;
+  const check = new AllPathsCheck(verifier);
+  const type = adapter.getType();
+  if (type === 'express') {
+    const app = adapter.getInstance<ExpressLikeApp>();
+    if (typeof app?.use !== 'function') return false;
+    app.use(function cdnOriginGuardAllPaths(req, res, next) {
+      try {
+        check.run(req, res, next);
+      } catch {
+        writeDeny(res, verifier.denyResponse); // fail closed, never a 500
+      }
+    });
+    return true;
+  }
+  if (type === 'fastify' && !site.otherModulesConfigure) {
+    const fastify = adapter.getInstance<FastifyLikeInstance>();
+    if (typeof fastify?.addHook !== 'function') return false;
+    try {
+      fastify.addHook('onRequest', function cdnOriginGuardOnRequest(request, reply, done) {
+        try {
+          // A deny ends the Node response and never calls `done`, as a middleware under middie.
+          check.run(request.raw, reply.raw, done);
+        } catch {
+          writeDeny(reply.raw, verifier.denyResponse); // fail closed, never a 500
+        }
+      });
+    } catch {
+      return false; // e.g. the instance is already listening: the Nest middleware it is
+    }
+    return true;
+  }
+  return false;
+}
