@@ -1,9 +1,9 @@
 /**
- * Nest 11 in the test matrix (issue 10): the packed @cdn-origin-guard/core and
- * @cdn-origin-guard/nestjs installed next to @nestjs/*@11 from the npm registry, without
- * `--legacy-peer-deps` (so the peer range `^10 || ^11 || ^12` is proved too), then a small
- * CommonJS app started on 127.0.0.1 and asked over real HTTP. The repository itself runs
- * Nest 12, which the rest of the suite covers.
+ * Nest 10 and 11 in the test matrix (issue 10; Nest 10 added with issue 12's platform check):
+ * the packed @cdn-origin-guard/core and @cdn-origin-guard/nestjs installed next to
+ * @nestjs/*@<major> from the npm registry, without `--legacy-peer-deps` (so the peer range
+ * `^10 || ^11 || ^12` is proved too), then a small CommonJS app started on 127.0.0.1 and asked
+ * over real HTTP. The repository itself runs Nest 12, which the rest of the suite covers.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,8 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const SECRET = 'Nest11-Origin-Verify-Value-0123456789abcdef';
+const SECRET = 'NestMajor-Origin-Verify-Value-0123456789abcdef';
 let scratch: string;
+let tarballs: string;
 
 function run(cmd: string, args: string[], cwd: string): string {
   return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -94,7 +95,7 @@ const bot = { 'x-forwarded-for': '203.0.113.9' };
     (await fetch('http://127.0.0.1:' + hookPort + path, { headers })).status;
   const express = hookApp.getHttpAdapter().getInstance();
   result.hook = {
-    onPlatform: (express.router ?? express._router).stack.some((l) => l.name === 'cdnOriginGuardAllPaths'),
+    onPlatform: (express._router ?? express.router).stack.some((l) => l.name === 'cdnOriginGuardAllPaths'),
     ours: await hookStatus('/admin', ours),
     bot: await hookStatus('/admin', bot),
     unknown: await hookStatus('/.env', bot),
@@ -108,8 +109,8 @@ const bot = { 'x-forwarded-for': '203.0.113.9' };
 beforeAll(() => {
   if (!existsSync(join(root, 'packages', 'nestjs', 'dist', 'cjs', 'index.js')))
     run(process.execPath, [join(root, 'scripts', 'build.mjs')], root);
-  scratch = mkdtempSync(join(tmpdir(), 'cdn-origin-guard-nest11-'));
-  const tarballs = join(scratch, 'tarballs');
+  scratch = mkdtempSync(join(tmpdir(), 'cdn-origin-guard-nest-majors-'));
+  tarballs = join(scratch, 'tarballs');
   mkdirSync(tarballs);
   run(
     'npm',
@@ -125,9 +126,16 @@ beforeAll(() => {
     ],
     root,
   );
-  const app = join(scratch, 'app');
+}, 120_000);
+
+/** A scratch app with @nestjs/*@<major> and the packed tarballs installed. */
+function installApp(major: number): string {
+  const app = join(scratch, `nest${major}`);
   mkdirSync(app);
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'nest11-app', private: true }));
+  writeFileSync(
+    join(app, 'package.json'),
+    JSON.stringify({ name: `nest${major}-app`, private: true }),
+  );
   writeFileSync(join(app, 'main.cjs'), APP);
   run(
     'npm',
@@ -137,40 +145,51 @@ beforeAll(() => {
       '--no-audit',
       '--no-fund',
       '--loglevel=error',
-      '@nestjs/common@^11',
-      '@nestjs/core@^11',
-      '@nestjs/platform-express@^11',
+      `@nestjs/common@^${major}`,
+      `@nestjs/core@^${major}`,
+      `@nestjs/platform-express@^${major}`,
       'reflect-metadata@^0.2',
       'rxjs@^7',
       ...readdirSync(tarballs).map((f) => join(tarballs, f)),
     ],
     app,
   );
-}, 240_000);
+  return app;
+}
 
 afterAll(() => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
-/** The scratch app's result line, run once for both tests. */
-let appOutput: string | undefined;
-function appResult() {
-  appOutput ??= run(process.execPath, ['main.cjs'], join(scratch, 'app'));
-  return JSON.parse(appOutput.trim().split('\n').pop()!);
-}
+describe.each([10, 11])('the packed Nest adapter on Nest %i (Express platform)', (major) => {
+  let result: {
+    nest: string;
+    ours: number;
+    bot: number;
+    unknown: number;
+    skipped: number;
+    fragment: string;
+    hook: Record<string, unknown>;
+  };
+  beforeAll(() => {
+    const app = installApp(major);
+    const output = run(process.execPath, ['main.cjs'], app);
+    result = JSON.parse(output.trim().split('\n').pop()!);
+  }, 240_000);
 
-describe('the packed Nest adapter on Nest 11 (Express platform)', () => {
   it('guards by default, denies unknown paths alike, honours @SkipOriginGuard() and cuts fragments', () => {
-    const result = appResult();
-
-    expect(result.nest).toMatch(/^11\./);
+    expect(result.nest).toMatch(new RegExp(`^${major}\\.`));
     expect(result).toMatchObject({ ours: 200, bot: 403, unknown: 403, skipped: 200 });
     expect(result.fragment).toMatch(/^HTTP\/1\.1 403 /);
   });
 
   it('runs the all-paths check as an Express app.use function when no route is skipped', () => {
-    const { hook } = appResult();
-
-    expect(hook).toEqual({ onPlatform: true, ours: 200, bot: 403, unknown: 403, oursUnknown: 404 });
+    expect(result.hook).toEqual({
+      onPlatform: true,
+      ours: 200,
+      bot: 403,
+      unknown: 403,
+      oursUnknown: 404,
+    });
   });
 });
