@@ -11,7 +11,7 @@ const {
 } = core;
 
 describe('public exports', () => {
-  it('are the ones before the restructure, plus isOriginGuardError', () => {
+  it('are the ones before the restructure, plus isOriginGuardError and the log-line formatters', () => {
     expect(Object.keys(core).sort()).toEqual(
       [
         'ALLOW_REASONS',
@@ -29,6 +29,7 @@ describe('public exports', () => {
         'SourceError',
         'TRUSTED_PROXY_NAMES',
         'createOriginVerifier',
+        'decisionLogLine',
         'formatIp',
         'ipRangesSource',
         'isOriginGuardError',
@@ -40,6 +41,7 @@ describe('public exports', () => {
         'parseIp',
         'prefixListSource',
         'secretsManagerSource',
+        'sourceEventLogLine',
         'staticRangeSource',
         'staticSecretSource',
       ].sort(),

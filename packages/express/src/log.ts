@@ -6,11 +6,12 @@
  */
 import {
   type DeniedDecision,
+  decisionLogLine,
   InvalidOptionError,
   type LogLevel,
   type OriginVerifier,
   type ReportedDecision,
-  type SourceEvent,
+  sourceEventLogLine,
 } from '@cdn-origin-guard/core';
 
 type LogMethod = (message: string, ...rest: unknown[]) => unknown;
@@ -50,28 +51,16 @@ export interface GuardLog {
   sourceEvents(verifier: OriginVerifier): () => void;
 }
 
-/** The deny/report line: reason, failures, the hop that failed and the hop count in use. */
+/**
+ * The deny/report line: reason, failures, the hop that failed and the hop count in use (the
+ * core's {@link decisionLogLine}, so every adapter words it alike).
+ */
 export function decisionLine(
   decision: DeniedDecision | ReportedDecision,
   method?: string,
   path?: string,
 ): string {
-  const head = decision.allowed
-    ? 'cdn-origin-guard would deny request (report mode)'
-    : 'cdn-origin-guard denied request';
-  const reason = decision.allowed ? decision.failures.join(',') : decision.reason;
-  return (
-    `${head}: reason=${reason} check=${decision.allowed ? '-' : decision.check}` +
-    ` hop=${decision.offendingHop ?? '-'} proxyHops=${decision.proxyHops}` +
-    ` method=${method ?? '-'} path=${path ?? '-'}` +
-    ` peer=${decision.peerAddress ?? '-'} edge=${decision.edgeAddress ?? '-'}`
-  );
-}
-
-function sourceLine(event: SourceEvent): string {
-  return event.type === 'failing'
-    ? `cdn-origin-guard ${event.source} source failing${event.everLoaded ? ' (serving the last-known-good value)' : ' (never loaded: denying)'}: ${event.error.message}`
-    : `cdn-origin-guard ${event.source} source recovered after ${event.failedAttempts} failed attempt(s), ${Math.round(event.downMs / 1000)} s`;
+  return decisionLogLine(decision, { method, path });
 }
 
 export function createGuardLog(logger: GuardLogger, level: LogLevel): GuardLog {
@@ -109,7 +98,7 @@ export function createGuardLog(logger: GuardLogger, level: LogLevel): GuardLog {
       verifier.onSourceEvent((event) => {
         // A first load failing is the startup failure, logged by ready() above.
         if (event.type === 'failing' && !event.everLoaded) return;
-        call(event.type === 'failing' ? 'error' : 'info', sourceLine(event));
+        call(event.type === 'failing' ? 'error' : 'info', sourceEventLogLine(event));
       }),
   };
 }

@@ -4,7 +4,13 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http';
-import type { Decision, DenyResponse, OriginVerifier, VerifyInput } from '@cdn-origin-guard/core';
+import {
+  type Decision,
+  type DenyResponse,
+  decisionLogLine,
+  type OriginVerifier,
+  type VerifyInput,
+} from '@cdn-origin-guard/core';
 import {
   type CanActivate,
   type ExecutionContext,
@@ -160,17 +166,11 @@ export function logDecision(
 ): void {
   const level = verifier.logLevel;
   if (level === 'silent') return;
-  const where = `method=${input?.method ?? '-'} path=${input?.path?.split(/[?#]/, 1)[0] ?? '-'}`;
   let line: string;
   if (decision === undefined)
-    line = `cdn-origin-guard denied request: the verifier failed ${where}`;
+    line = `cdn-origin-guard denied request: the verifier failed method=${input?.method ?? '-'} path=${input?.path?.split(/[?#]/, 1)[0] ?? '-'}`;
   else if (decision.allowed && decision.reason !== 'reported') return;
-  else
-    line =
-      `${decision.allowed ? 'cdn-origin-guard would deny request (report mode)' : 'cdn-origin-guard denied request'}: ` +
-      `reason=${decision.allowed ? decision.failures.join(',') : decision.reason} ` +
-      `hop=${decision.offendingHop ?? '-'} proxyHops=${decision.proxyHops} ${where} ` +
-      `peer=${decision.peerAddress ?? '-'} edge=${decision.edgeAddress ?? '-'}`;
+  else line = decisionLogLine(decision, { method: input?.method, path: input?.path });
   logger[LOG_METHOD[level]](line);
 }
 

@@ -8,6 +8,7 @@ import {
   InvalidOptionError,
   type OriginGuardOptions,
   type OriginVerifier,
+  sourceEventLogLine,
 } from '@cdn-origin-guard/core';
 import {
   type DynamicModule,
@@ -231,14 +232,8 @@ export class CdnOriginGuardModule
     this.unsubscribe = verifier.onSourceEvent((event) => {
       // A first load failing is the startup failure, reported by onModuleInit.
       if (event.type === 'failing' && !event.everLoaded) return;
-      if (event.type === 'failing')
-        this.logger.error(
-          `${event.source} source failing; serving the last-known-good value: ${event.error.message}`,
-        );
-      else
-        this.logger.log(
-          `${event.source} source recovered after ${event.failedAttempts} failed attempt(s), ${Math.round(event.downMs / 1000)} s`,
-        );
+      if (event.type === 'failing') this.logger.error(sourceEventLogLine(event));
+      else this.logger.log(sourceEventLogLine(event));
     });
   }
 

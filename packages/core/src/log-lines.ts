@@ -1,0 +1,73 @@
+/**
+ * The text of the log lines adapters write for a deny, a would-be deny (report mode) and a
+ * source's health change: one wording, written once, so a line reads the same whichever
+ * framework logged it. Codes, addresses and counts only: never a header value, so never the
+ * secret.
+ * @module
+ */
+import type { DeniedDecision, ReportedDecision } from './decision.js';
+import type { SourceEvent } from './verifier.js';
+
+/** Where the request went, for a deny line: unknown parts are written as `-`. */
+export interface RequestWhere {
+  /** The HTTP method. */
+  readonly method?: string | undefined;
+  /** The path the framework routes on (a query or fragment is cut off here). */
+  readonly path?: string | undefined;
+}
+
+/** The path without its query or fragment (a log line never carries query values). */
+function pathOnly(path: string | undefined): string {
+  if (path === undefined) return '-';
+  let end = path.length;
+  const query = path.indexOf('?');
+  if (query >= 0) end = query;
+  const hash = path.indexOf('#');
+  if (hash >= 0 && hash < end) end = hash;
+  return end === path.length ? path : path.slice(0, end);
+}
+
+/**
+ * The one-line text of a denied or report-mode decision: what failed, which hop, the hop count
+ * in use, the request's method and path, and the peer and edge addresses.
+ *
+ * @example
+ * ```ts
+ * import { decisionLogLine } from '@cdn-origin-guard/core';
+ * const decision = verifier.verify(input);
+ * if (!decision.allowed) logger.warn(decisionLogLine(decision, { method: 'GET', path: '/orders' }));
+ * // cdn-origin-guard denied request: reason=edge-not-cloudfront check=edge hop=203.0.113.9 proxyHops=1 method=GET path=/orders peer=10.0.1.23 edge=-
+ * ```
+ */
+export function decisionLogLine(
+  decision: DeniedDecision | ReportedDecision,
+  where: RequestWhere = {},
+): string {
+  const head = decision.allowed
+    ? 'cdn-origin-guard would deny request (report mode)'
+    : 'cdn-origin-guard denied request';
+  const reason = decision.allowed ? decision.failures.join(',') : decision.reason;
+  return (
+    `${head}: reason=${reason} check=${decision.allowed ? '-' : decision.check}` +
+    ` hop=${decision.offendingHop ?? '-'} proxyHops=${decision.proxyHops}` +
+    ` method=${where.method ?? '-'} path=${pathOnly(where.path)}` +
+    ` peer=${decision.peerAddress ?? '-'} edge=${decision.edgeAddress ?? '-'}`
+  );
+}
+
+/**
+ * The one-line text of a source's health change (see `OriginVerifier.onSourceEvent`): a
+ * failure streak starting (with the error, whose message never holds a secret value) or its
+ * recovery.
+ *
+ * @example
+ * ```ts
+ * import { sourceEventLogLine } from '@cdn-origin-guard/core';
+ * verifier.onSourceEvent((event) => console.error(sourceEventLogLine(event)));
+ * ```
+ */
+export function sourceEventLogLine(event: SourceEvent): string {
+  return event.type === 'failing'
+    ? `cdn-origin-guard ${event.source} source failing${event.everLoaded ? ' (serving the last-known-good value)' : ' (never loaded: denying)'}: ${event.error.message}`
+    : `cdn-origin-guard ${event.source} source recovered after ${event.failedAttempts} failed attempt(s), ${Math.round(event.downMs / 1000)} s`;
+}
