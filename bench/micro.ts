@@ -580,7 +580,7 @@ export function benchAlternatives(options: HarnessOptions): Section {
     '',
     '- cf-id: one regular expression `^[A-Za-z0-9_+/-]+={0,2}$` plus the length bounds, instead of a loop making up to seven comparisons per character.',
     '- formatIp: hex groups from two 256-entry string tables, built by concatenation, instead of an 8-element array, `map(x => x.toString(16))`, `slice` and `join` (IPv6 only; IPv4 shown for comparison).',
-    "- secret: a constant-time XOR loop in JavaScript over the candidate's length, instead of `fill` + `write` + one `timingSafeEqual` per accepted value (native calls). This departs from docs/ARCHITECTURE.md (section 8, which asks for `timingSafeEqual`): a design decision, shown for its cost only.",
+    "- secret: a constant-time XOR loop in JavaScript over the candidate's length, instead of a `write` + one `timingSafeEqual` per accepted value compared (native calls); both stop at an exact match (AWSCURRENT, here). This departs from docs/ARCHITECTURE.md (section 8, which asks for `timingSafeEqual`): a design decision, shown for its cost only.",
     '',
     table(
       [

@@ -80,9 +80,10 @@ const SLOT = 256;
 
 /**
  * A constant-time compare in plain JavaScript: XOR-accumulate the candidate's UTF-16 code units
- * against every accepted value (zero-padded to 256), visiting all values. The work depends only
- * on the number of values and the candidate's own length, as with compare.ts, but makes no
- * native call (compare.ts makes four: `fill`, `write` and one `timingSafeEqual` per value).
+ * against the accepted values in order (zero-padded), stopping only at an exact match, as
+ * compare.ts does. For a wrong value the work depends only on the number of values and the
+ * candidate's own length, as with compare.ts, but it makes no native call (compare.ts makes a
+ * `write` and one `timingSafeEqual` per value compared).
  */
 export class XorSecretMatcher {
   readonly #codes: Uint16Array[];
@@ -101,13 +102,12 @@ export class XorSecretMatcher {
     const length = candidate.length;
     const n = length <= SLOT ? length : 0;
     const codes = this.#codes;
-    let found = -1;
     for (let k = 0; k < codes.length; k++) {
       const slot = codes[k]!;
       let diff = length ^ this.#lengths[k]!;
       for (let i = 0; i < n; i++) diff |= candidate.charCodeAt(i) ^ slot[i]!;
-      found = diff === 0 && found < 0 ? k : found;
+      if (diff === 0) return k;
     }
-    return found;
+    return -1;
   }
 }

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = new URL('../../', import.meta.url);
@@ -84,7 +84,10 @@ export async function load(url, context, nextLoad) {
     } catch {
       output = await transpile(source, fileName);
       await mkdir(CACHE, { recursive: true });
-      await writeFile(cached, output);
+      // Written whole, then renamed: a process reading the cache never sees half a file.
+      const partial = new URL(`${key}.${process.pid}.tmp`, CACHE);
+      await writeFile(partial, output);
+      await rename(partial, cached);
     }
     return { format: 'module', source: output, shortCircuit: true };
   }
