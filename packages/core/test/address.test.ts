@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type Family,
   formatIp,
+  isCanonicalV6Text,
   isDottedQuadText,
   normalizeIp,
   parseForwardedEntry,
@@ -194,6 +195,75 @@ describe('parseIp: IPv4-mapped IPv6 is normalised to IPv4', () => {
     const out = new Uint32Array([9, 9, 9, 9]);
     expect(parseIp('::ffff:1.2.3.4', out)).toBe(4);
     expect([...out]).toEqual([0x01020304, 0, 0, 0]);
+  });
+});
+
+describe('isCanonicalV6Text: text that formatIp would write, checked without formatting', () => {
+  const canonical = (text: string) => {
+    expect(parseIp(text, scratch)).toBe(6);
+    return isCanonicalV6Text(text, 0, text.length, scratch);
+  };
+
+  it.each([
+    '2001:db8::1',
+    '::1',
+    '::',
+    '1::',
+    '2600:9000:2345:6789:abcd:ef01:2345:6789',
+    '2001:db8:0:1:1:1:1:1',
+    '2001:db8::1:0:0:1',
+    '1:0:0:2::3',
+    '2001:0:0:1::1',
+    '1::2:0:0:3:4',
+    'fe80::a:b',
+  ])('accepts %s', (text) => {
+    expect(canonical(text)).toBe(true);
+    expect(formatIp(6, scratch)).toBe(text);
+  });
+
+  it.each([
+    ['2001:DB8::1', 'upper case'],
+    ['2001:0db8::1', 'a leading zero'],
+    ['2001:db8:0:0:1:1:1:1', 'a run of two zero groups not compressed'],
+    ['2001:db8::1:1:1:1:1', '`::` for a single zero group'],
+    ['2001::1:0:0:0:1', 'not the longest run compressed'],
+    ['1:0:0:2::3:4', 'the rightmost of two equal runs compressed'],
+    ['::ffff:0:1.2.3.4', 'an IPv4 tail'],
+  ])('refuses %s (%s)', (text) => {
+    expect(canonical(text)).toBe(false);
+    expect(formatIp(6, scratch)).not.toBe(text);
+  });
+
+  it('reads only text[s, e): a canonical literal inside a longer text', () => {
+    const text = '[2001:db8::1]:443';
+    expect(parseIp('2001:db8::1', scratch)).toBe(6);
+    expect(isCanonicalV6Text(text, 1, 12, scratch)).toBe(true);
+    expect(isCanonicalV6Text(text, 1, 11, scratch)).toBe(false);
+    expect(isCanonicalV6Text(text, 1, 13, scratch)).toBe(false);
+  });
+
+  it('is true exactly when the text equals formatIp (property)', () => {
+    const words = new Uint32Array(4);
+    fc.assert(
+      // fast-check's IPv6 text comes in many forms; some are put in upper case too.
+      fc.property(fc.tuple(fc.ipV6(), fc.boolean()), ([written, upper]) => {
+        const text = upper ? written.toUpperCase() : written;
+        if (parseIp(text, words) !== 6) return true;
+        return isCanonicalV6Text(text, 0, text.length, words) === (text === formatIp(6, words));
+      }),
+      { numRuns: 5000 },
+    );
+    // Random words, many zero groups: the canonical text of each is accepted.
+    const group = fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 0, max: 0xffff }));
+    fc.assert(
+      fc.property(fc.array(group, { minLength: 8, maxLength: 8 }), (groups) => {
+        for (let k = 0; k < 4; k++) words[k] = ((groups[2 * k]! << 16) | groups[2 * k + 1]!) >>> 0;
+        if (words[0] === 0 && words[1] === 0 && words[2] === 0xffff) return true;
+        const text = formatIp(6, words);
+        return isCanonicalV6Text(text, 0, text.length, words);
+      }),
+      { numRuns: 5000 },
+    );
   });
 });
 

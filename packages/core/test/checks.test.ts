@@ -28,6 +28,20 @@ describe('EdgeWalker.walk', () => {
       '2001:db8::1',
     ],
     [
+      'IPv6 edge and viewer already canonical (sliced), bracketed with a port and bare',
+      ' 2001:db8:0:1::7 ,[2600:9000:2345:6789::a]:443',
+      1,
+      '2600:9000:2345:6789::a',
+      '2001:db8:0:1::7',
+    ],
+    [
+      'IPv6 written in upper case, with leading zeros or an uncompressed run (formatted)',
+      '2001:DB8:0:0:1:0:0:1, 2600:9000:0:0:0:0:0:a',
+      1,
+      '2600:9000::a',
+      '2001:db8::1:0:0:1',
+    ],
+    [
       'a forged prefix is never read',
       'junk, 1.1.1.1, 203.0.113.7, 130.176.1.2',
       1,

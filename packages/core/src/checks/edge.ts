@@ -4,7 +4,7 @@
  * @module
  */
 import type { DenyReason } from '../decision.js';
-import { formatIp, parseForwardedEntry, type TextSpan } from '../net/address.js';
+import { formatIp, isCanonicalV6Text, parseForwardedEntry, type TextSpan } from '../net/address.js';
 import type { RangeMatcher } from '../net/matcher.js';
 import { showHop } from '../request/forwarded.js';
 
@@ -38,9 +38,17 @@ export interface EdgeWalkerConfig {
   readonly scratch: Uint32Array;
 }
 
-/** Text of the entry just parsed into `scratch`: a plain dotted quad is sliced, not formatted. */
+/**
+ * Text of the entry just parsed into `scratch`: text that is already canonical (a plain dotted
+ * quad, or IPv6 written as {@link formatIp} would write it) is sliced, anything else formatted.
+ */
 function entryText(xff: string, family: 4 | 6, span: TextSpan, scratch: Uint32Array): string {
-  return span.start >= 0 ? xff.slice(span.start, span.end) : formatIp(family, scratch);
+  if (span.start >= 0) return xff.slice(span.start, span.end);
+  const v6Start = span.v6Start ?? -1;
+  const v6End = span.v6End ?? -1;
+  if (family === 6 && v6Start >= 0 && isCanonicalV6Text(xff, v6Start, v6End, scratch))
+    return xff.slice(v6Start, v6End);
+  return formatIp(family, scratch);
 }
 
 /** Record the entry `xff[start, end)` as the offending hop and return `reason`. */
@@ -59,7 +67,7 @@ function offending(
 export class EdgeWalker {
   readonly #config: EdgeWalkerConfig;
   /** Where the last parsed entry's dotted quad sits; written and read within one `walk`. */
-  readonly #span: TextSpan = { start: -1, end: -1 };
+  readonly #span: TextSpan = { start: -1, end: -1, v6Start: -1, v6End: -1 };
 
   constructor(config: EdgeWalkerConfig) {
     this.#config = config;

@@ -245,14 +245,23 @@ function isPort(text: string, s: number, e: number): boolean {
 }
 
 /**
- * Where {@link parseForwardedEntry} found a plain dotted-quad IPv4 address in its text:
- * `[start, end)`, already canonical, so a caller can slice it instead of formatting the words.
- * Both are `-1` after any other result. The caller owns it and passes it in (reused across
- * calls, one entry at a time).
+ * Where {@link parseForwardedEntry} found the address in its text, so a caller can slice text
+ * that is already canonical instead of formatting the words. The caller owns it and passes it
+ * in (reused across calls, one entry at a time).
  */
 export interface TextSpan {
+  /** A plain dotted-quad IPv4 address (canonical as it is): its start, else `-1`. */
   start: number;
+  /** Just past that dotted quad, else `-1`. */
   end: number;
+  /**
+   * An IPv6 literal (family `6`), brackets and port left out: its start, else `-1`. It may or
+   * may not be canonical: see {@link isCanonicalV6Text}. Written when present or when the
+   * object is the caller's own full span.
+   */
+  v6Start?: number;
+  /** Just past that IPv6 literal, else `-1`. */
+  v6End?: number;
 }
 
 /**
@@ -288,6 +297,8 @@ export function parseForwardedEntry(
   if (v4Span !== undefined) {
     v4Span.start = -1;
     v4Span.end = -1;
+    v4Span.v6Start = -1;
+    v4Span.v6End = -1;
   }
   let s = start;
   let e = end;
@@ -310,7 +321,7 @@ export function parseForwardedEntry(
     if (close + 1 !== e && (text.charCodeAt(close + 1) !== COLON || !isPort(text, close + 2, e))) {
       return 0;
     }
-    return parseV6(text, s + 1, close, out) ? finishV6(out) : 0;
+    return parseV6(text, s + 1, close, out) ? v6Found(out, s + 1, close, v4Span) : 0;
   }
 
   // An IPv6 address never starts with a dotted quad (an IPv4 tail follows a `:`), so a
@@ -325,7 +336,99 @@ export function parseForwardedEntry(
     }
     return storeV4(v4, out);
   }
-  return parseV6(text, s, e, out) ? finishV6(out) : 0;
+  return parseV6(text, s, e, out) ? v6Found(out, s, e, v4Span) : 0;
+}
+
+/** The family of an IPv6 literal just parsed at text[s, e), recording where it sits when IPv6. */
+function v6Found(out: Uint32Array, s: number, e: number, span: TextSpan | undefined): Family {
+  const family = finishV6(out);
+  if (family === 6 && span !== undefined) {
+    span.v6Start = s;
+    span.v6End = e;
+  }
+  return family;
+}
+
+/**
+ * Whether text[s, e) is exactly the text {@link formatIp} gives for the IPv6 address in
+ * `words` (RFC 5952: lowercase, no leading zeros, the longest run of two or more zero groups as
+ * `::`, the leftmost on ties), checked character by character without building a string. The
+ * edge walk slices such text instead of formatting it; most addresses are written this way.
+ * Always false for IPv4-mapped words (formatIp writes them in mixed notation).
+ * @internal
+ */
+export function isCanonicalV6Text(text: string, s: number, e: number, words: Uint32Array): boolean {
+  if (words[0] === 0 && words[1] === 0 && words[2] === 0xffff) return false;
+  const g = splitGroups(words);
+  longestZeroRun(g, zeroRun);
+  const runStart = zeroRun.start;
+  const runEnd = runStart < 0 ? -1 : runStart + zeroRun.length;
+  let p = s;
+  for (let i = 0; i < 8; i++) {
+    if (i === runStart) {
+      if (p + 2 > e || text.charCodeAt(p) !== COLON || text.charCodeAt(p + 1) !== COLON)
+        return false;
+      p += 2;
+      i = runEnd - 1;
+      continue;
+    }
+    if (i > 0 && i !== runEnd) {
+      if (p >= e || text.charCodeAt(p) !== COLON) return false;
+      p++;
+    }
+    const v = g[i]!;
+    for (
+      let shift = v >= 0x1000 ? 12 : v >= 0x100 ? 8 : v >= 0x10 ? 4 : 0;
+      shift >= 0;
+      shift -= 4
+    ) {
+      const digit = (v >>> shift) & 0xf;
+      if (p >= e || text.charCodeAt(p) !== (digit < 10 ? 48 + digit : 87 + digit)) return false;
+      p++;
+    }
+  }
+  return p === e;
+}
+
+/** The eight 16-bit groups of IPv6 `words`, in {@link formatGroups} (module-level scratch). */
+function splitGroups(words: Uint32Array): Uint16Array {
+  const g = formatGroups;
+  for (let k = 0; k < 4; k++) {
+    const w = words[k]!;
+    g[2 * k] = w >>> 16;
+    g[2 * k + 1] = w & 0xffff;
+  }
+  return g;
+}
+
+/** A run of zero groups: where it starts (`-1`: none of two or more) and how long it is. */
+interface ZeroRun {
+  start: number;
+  length: number;
+}
+
+/** Output of {@link longestZeroRun}, reused (one address at a time). */
+const zeroRun: ZeroRun = { start: -1, length: 1 };
+
+/** The longest run of two or more zero groups in `g`, the leftmost on ties, into `out`. */
+function longestZeroRun(g: Uint16Array, out: ZeroRun): void {
+  let bestStart = -1;
+  let bestLen = 1; // a single zero group is never compressed
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  out.start = bestStart;
+  out.length = bestLen;
 }
 
 /**
@@ -352,30 +455,10 @@ export function formatIp(family: 4 | 6, words: Uint32Array): string {
   const w2 = words[2]!;
   const w3 = words[3]!;
   if (w0 === 0 && w1 === 0 && w2 === 0xffff) return `::ffff:${formatV4(w3)}`;
-  const g = formatGroups;
-  g[0] = w0 >>> 16;
-  g[1] = w0 & 0xffff;
-  g[2] = w1 >>> 16;
-  g[3] = w1 & 0xffff;
-  g[4] = w2 >>> 16;
-  g[5] = w2 & 0xffff;
-  g[6] = w3 >>> 16;
-  g[7] = w3 & 0xffff;
-  let bestStart = -1;
-  let bestLen = 1; // a single zero group is never compressed
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
+  const g = splitGroups(words);
+  longestZeroRun(g, zeroRun);
+  const bestStart = zeroRun.start;
+  const bestLen = zeroRun.length;
   // One string built left to right from table pieces: no arrays, no `toString(16)`.
   let text = '';
   for (let i = 0; i < 8; i++) {
