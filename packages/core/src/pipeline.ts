@@ -114,13 +114,14 @@ export class DecisionPipeline {
     let peerFamily: Family = 0;
     if (typeof remote === 'string') {
       peerFamily = parseIp(remote, scratch);
-      // A link-local socket address may carry a zone (`fe80::1%eth0`, which does not parse):
-      // only the peer may have one, and it is cut only then.
+      // A link-local IPv6 socket address may carry a zone (`fe80::1%eth0`, which does not
+      // parse): only the peer may have one, it is cut only then, and only from IPv6 (Node
+      // never gives an IPv4 peer a zone, so `127.0.0.1%eth0` stays unparsed: untrusted).
       if (peerFamily === 0) {
         const zone = remote.indexOf('%');
-        if (zone > 0) {
+        if (zone > 0 && parseIp(remote.slice(0, zone), scratch) === 6) {
           remote = remote.slice(0, zone);
-          peerFamily = parseIp(remote, scratch);
+          peerFamily = 6;
         }
       }
     }

@@ -246,6 +246,18 @@ describe('X-Forwarded-For and hops', () => {
       'untrusted-peer',
     );
   });
+  it('never cuts a "zone" off an IPv4 peer (found by the hostile-input oracle)', () => {
+    const v = make({ trustedProxies: ['loopback', 'linklocal'] });
+    for (const remoteAddress of ['127.0.0.1%eth0', '::ffff:127.0.0.1%eth0', '169.254.1.1%1']) {
+      const decision = v.verify(throughCloudFront({ remoteAddress }));
+      expect(decision, remoteAddress).toMatchObject({ allowed: false, reason: 'untrusted-peer' });
+      expect(decision.peerAddress, remoteAddress).toBeUndefined();
+    }
+    const health = make({ trustedProxies: ['loopback'], healthCheckPaths: ['/healthz'] });
+    expect(
+      health.verify({ headers: {}, remoteAddress: '127.0.0.0%eth0', path: '/healthz' }).allowed,
+    ).toBe(false);
+  });
   it('denies a peer outside custom trustedProxies', () => {
     const v = make({ trustedProxies: ['10.0.1.0/24'] });
     expect(v.verify(throughCloudFront()).reason).toBe('verified');
