@@ -27,7 +27,12 @@ export {
   NotReadyError,
   SourceError,
 } from './errors.js';
-export { decisionLogLine, type RequestWhere, sourceEventLogLine } from './log-lines.js';
+export {
+  decisionLogLine,
+  guardFailureLogLine,
+  type RequestWhere,
+  sourceEventLogLine,
+} from './log-lines.js';
 export { type Family, formatIp, normalizeIp, parseForwardedEntry, parseIp } from './net/address.js';
 export { type Cidr, parseCidr, RangeMatcher, TRUSTED_PROXY_NAMES } from './net/matcher.js';
 export {

@@ -56,6 +56,23 @@ export function decisionLogLine(
 }
 
 /**
+ * The one-line text for a request an adapter denied because the guard itself failed (the
+ * verifier threw: a bug, never a client's doing): the error's message and where the request
+ * went. Adapters log it at `error`.
+ *
+ * @example
+ * ```ts
+ * import { guardFailureLogLine } from '@cdn-origin-guard/core';
+ * console.error(guardFailureLogLine(new Error('boom'), { method: 'GET', path: '/orders' }));
+ * // cdn-origin-guard denied request: the guard failed (boom) method=GET path=/orders
+ * ```
+ */
+export function guardFailureLogLine(error: unknown, where: RequestWhere = {}): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return `cdn-origin-guard denied request: the guard failed (${message}) method=${where.method ?? '-'} path=${pathOnly(where.path)}`;
+}
+
+/**
  * The one-line text of a source's health change (see `OriginVerifier.onSourceEvent`): a
  * failure streak starting (with the error, whose message never holds a secret value) or its
  * recovery.

@@ -84,6 +84,19 @@ export interface OriginVerifier {
   readonly failOnStartupError: boolean;
 }
 
+/**
+ * Report, once per verifier and kind, that a user callback threw: as a process warning (Node's
+ * channel for a library's problems, shown on stderr unless the app handles `'warning'`), so a
+ * broken hook is seen, while the request or refresh it ran in goes on unharmed.
+ */
+function warnCallbackThrew(kind: 'onDecision' | 'onSourceEvent', error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error);
+  process.emitWarning(
+    `@cdn-origin-guard: the ${kind} callback threw (${message}); the guard ignored it and went on. Further throws of this callback are not reported.`,
+    { code: 'CDN_ORIGIN_GUARD_CALLBACK_THREW' },
+  );
+}
+
 /** Whether the secret is the only check that failed (the request came through a CloudFront edge). */
 function onlySecretFailed(decision: Decision): boolean {
   return (
@@ -106,6 +119,8 @@ class Verifier implements OriginVerifier {
   #started = false;
   #closed = false;
   readonly #listeners = new Set<(event: SourceEvent) => void>();
+  /** Callbacks that threw and were reported (each kind is reported once). */
+  readonly #reportedThrows = new Set<'onDecision' | 'onSourceEvent'>();
 
   constructor(options: Readonly<OriginGuardOptions>) {
     const resolved = resolveOptions(options);
@@ -126,8 +141,9 @@ class Verifier implements OriginVerifier {
     for (const listener of [...this.#listeners]) {
       try {
         listener(event);
-      } catch {
-        // A logging listener must never break a refresh.
+      } catch (error) {
+        // A logging listener must never break a refresh; it is reported instead.
+        this.#callbackThrew('onSourceEvent', error);
       }
     }
   }
@@ -244,11 +260,18 @@ class Verifier implements OriginVerifier {
     if (hook) {
       try {
         hook(decision, withoutSecret(input, this.#options.headerName));
-      } catch {
-        // A logging hook must never turn into a 500.
+      } catch (error) {
+        // A logging hook must never turn into a 500; it is reported instead.
+        this.#callbackThrew('onDecision', error);
       }
     }
     return decision;
+  }
+
+  #callbackThrew(kind: 'onDecision' | 'onSourceEvent', error: unknown): void {
+    if (this.#reportedThrows.has(kind)) return;
+    this.#reportedThrows.add(kind);
+    warnCallbackThrew(kind, error);
   }
 
   async close(): Promise<void> {

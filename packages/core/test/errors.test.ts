@@ -31,6 +31,7 @@ describe('public exports', () => {
         'createOriginVerifier',
         'decisionLogLine',
         'formatIp',
+        'guardFailureLogLine',
         'ipRangesSource',
         'isOriginGuardError',
         'isWellFormedCfId',

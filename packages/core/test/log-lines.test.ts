@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DeniedDecision, ReportedDecision } from '../src/decision.js';
 import { SourceError } from '../src/errors.js';
-import { decisionLogLine, sourceEventLogLine } from '../src/log-lines.js';
+import { decisionLogLine, guardFailureLogLine, sourceEventLogLine } from '../src/log-lines.js';
 
 const denied: DeniedDecision = {
   allowed: false,
@@ -79,5 +79,16 @@ describe('sourceEventLogLine', () => {
         downMs: 61_400,
       }),
     ).toBe('cdn-origin-guard ranges source recovered after 3 failed attempt(s), 61 s');
+  });
+});
+
+describe('guardFailureLogLine', () => {
+  it('names the error and where the request went, without its query', () => {
+    expect(guardFailureLogLine(new Error('boom'), { method: 'GET', path: '/pay?card=1' })).toBe(
+      'cdn-origin-guard denied request: the guard failed (boom) method=GET path=/pay',
+    );
+    expect(guardFailureLogLine('not an Error')).toBe(
+      'cdn-origin-guard denied request: the guard failed (not an Error) method=- path=-',
+    );
   });
 });

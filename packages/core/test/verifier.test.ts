@@ -383,6 +383,46 @@ describe('hooks and stats', () => {
     v.verify({ remoteAddress: '203.0.113.9', headers: {} });
     expect(seen).toEqual(['verified', 'untrusted-peer']);
   });
+  it('reports a throwing onDecision hook and source-event listener once each, as process warnings', async () => {
+    // Let warnings of earlier tests (emitted on the next tick) go out first.
+    await new Promise((resolve) => setImmediate(resolve));
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const v = make({
+        onDecision: () => {
+          throw new Error('logger exploded');
+        },
+      });
+      expect(v.verify(throughCloudFront()).reason).toBe('verified');
+      expect(v.verify(throughCloudFront()).reason).toBe('verified');
+      // A source that never loads: its failing event reaches a listener that throws, twice.
+      const down = createOriginVerifier({
+        secret: { name: 'down', load: () => Promise.reject(new Error('down')) },
+        ranges: ['130.176.0.0/16'],
+      });
+      down.onSourceEvent(() => {
+        throw new Error('listener exploded');
+      });
+      await expect(down.ready()).rejects.toThrow();
+      await down.close();
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.map((w) => [(w as Error & { code?: string }).code, w.message])).toEqual([
+        [
+          'CDN_ORIGIN_GUARD_CALLBACK_THREW',
+          expect.stringContaining('the onDecision callback threw (logger exploded)'),
+        ],
+        [
+          'CDN_ORIGIN_GUARD_CALLBACK_THREW',
+          expect.stringContaining('the onSourceEvent callback threw (listener exploded)'),
+        ],
+      ]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
   it('counts by outcome and reason', () => {
     const v = make();
     v.verify(throughCloudFront());

@@ -141,8 +141,9 @@ export function cdnOriginGuard(
         method: req.method,
         path,
       });
-    } catch {
-      // Fail closed with the uniform response; never a 500 with a stack.
+    } catch (error) {
+      // Fail closed with the uniform response; never a 500 with a stack. Logged: it is a bug.
+      log.guardFailed(error, req.method, path);
       deny(res);
       return;
     }
@@ -151,7 +152,12 @@ export function cdnOriginGuard(
       return;
     }
     // `.catch` last: a throw in `finish` must not become an unhandled rejection (a crash).
-    result.then((decision) => finish(req, res, next, decision, path)).catch(() => deny(res));
+    result
+      .then((decision) => finish(req, res, next, decision, path))
+      .catch((error: unknown) => {
+        log.guardFailed(error, req.method, path);
+        deny(res);
+      });
   }
 
   return Object.assign(cdnOriginGuardMiddleware, {

@@ -7,6 +7,7 @@
 import {
   type DeniedDecision,
   decisionLogLine,
+  guardFailureLogLine,
   InvalidOptionError,
   type LogLevel,
   type OriginVerifier,
@@ -45,6 +46,8 @@ export interface GuardLogger {
 /** What the middleware logs, bound to one logger and level. */
 export interface GuardLog {
   decision(decision: DeniedDecision | ReportedDecision, method?: string, path?: string): void;
+  /** The verifier threw (a bug): the request was denied; logged at `error` unless silent. */
+  guardFailed(error: unknown, method?: string, path?: string): void;
   startupNotAwaited(error: Error): void;
   startupTolerated(error: Error): void;
   /** Log the verifier's source events; returns the unsubscribe function. */
@@ -70,12 +73,21 @@ export function createGuardLog(logger: GuardLogger, level: LogLevel): GuardLog {
         'logger',
         `has no ${method}() method; pass console or a pino/winston-like logger.`,
       );
+  let loggerThrew = false;
   const call = (name: keyof GuardLogger, line: string) => {
     const method = logger[name] ?? logger.info;
-    // A logger that throws must never break a request.
+    // A logger that throws must never break a request: the line is lost, and that is reported
+    // once as a process warning (the logger itself cannot be trusted to say it).
     try {
       method.call(logger, line);
-    } catch {}
+    } catch (error) {
+      if (loggerThrew) return;
+      loggerThrew = true;
+      process.emitWarning(
+        `@cdn-origin-guard/express: the logger's ${String(name)}() threw (${error instanceof Error ? error.message : String(error)}); its guard lines are lost. Further throws are not reported.`,
+        { code: 'CDN_ORIGIN_GUARD_LOGGER_THREW' },
+      );
+    }
   };
   // console.trace prints a stack trace: for console, trace lines go to debug.
   const levelMethod: keyof GuardLogger | undefined =
@@ -83,6 +95,9 @@ export function createGuardLog(logger: GuardLogger, level: LogLevel): GuardLog {
   return {
     decision: (decision, method, path) => {
       if (levelMethod) call(levelMethod, decisionLine(decision, method, path));
+    },
+    guardFailed: (error, method, path) => {
+      if (level !== 'silent') call('error', guardFailureLogLine(error, { method, path }));
     },
     startupNotAwaited: (error) =>
       call(

@@ -490,6 +490,53 @@ describe('logging and startup (issue 10)', () => {
     expect(lines[0]!.line).not.toContain(SECRET);
   });
 
+  it('denies with the uniform response and logs an error line when the verifier throws', async () => {
+    const { logger, lines } = recordingLogger();
+    const { app, guard } = makeApp(express, { logger, logLevel: 'warn' });
+    const baseline = await send(app, '/', { 'x-forwarded-for': '203.0.113.9' });
+    // Failure injection: the real verifier, made to throw (a bug in the core would look so).
+    guard.verifier.check = () => {
+      throw new Error('verifier exploded');
+    };
+
+    const res = await send(app, '/orders?page=2', OUR_CLOUDFRONT);
+
+    expect(res.status).toBe(baseline.status);
+    expect(res.text).toBe(baseline.text);
+    const failure = lines.filter((l) => l.line.includes('the guard failed'));
+    expect(failure).toEqual([
+      {
+        level: 'error',
+        line: 'cdn-origin-guard denied request: the guard failed (verifier exploded) method=GET path=/orders',
+      },
+    ]);
+  });
+
+  it('reports a logger that throws once, as a process warning, and still answers', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const broken = () => {
+        throw new Error('log sink down');
+      };
+      const { app } = makeApp(express, {
+        logger: { error: broken, warn: broken, info: broken },
+        logLevel: 'warn',
+      });
+      for (let i = 0; i < 3; i++)
+        expect((await send(app, '/', { 'x-forwarded-for': '203.0.113.9' })).status).toBe(403);
+      await new Promise((resolve) => setImmediate(resolve));
+      const ours = warnings.filter(
+        (w) => (w as Error & { code?: string }).code === 'CDN_ORIGIN_GUARD_LOGGER_THREW',
+      );
+      expect(ours).toHaveLength(1);
+      expect(ours[0]!.message).toContain("the logger's warn() threw (log sink down)");
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('logs report-mode lines at logLevel and nothing with logLevel: silent', async () => {
     const report = recordingLogger();
     const silent = recordingLogger();

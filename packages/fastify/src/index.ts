@@ -89,6 +89,19 @@ async function cdnOriginGuardPlugin(
     reply.code(status).headers(headers).send(body);
   };
 
+  /** The verifier threw (a bug, never a client's doing): log it at `error` and deny. */
+  const failed = (request: FastifyRequest, reply: FastifyReply, error: unknown) => {
+    if (level !== 'silent')
+      request.log.error(
+        {
+          err: error,
+          cdnOriginGuard: { method: request.method, path: request.url.split(/[?#]/, 1)[0] },
+        },
+        'cdn-origin-guard denied request: the guard failed',
+      );
+    if (!reply.sent) deny(reply);
+  };
+
   /** Record the decision, log a deny (or would-be deny) and answer or pass the request on. */
   const finish = (
     request: FastifyRequest,
@@ -122,9 +135,9 @@ async function cdnOriginGuardPlugin(
         // matches an exclusion or health path on one a router could read another way (`;`, `%2e`).
         path: request.url,
       });
-    } catch {
-      // Fail closed with the uniform response; never a 500 with a stack.
-      deny(reply);
+    } catch (error) {
+      // Fail closed with the uniform response; never a 500 with a stack. Logged: it is a bug.
+      failed(request, reply, error);
       return;
     }
     if (!(result instanceof Promise)) {
@@ -133,7 +146,7 @@ async function cdnOriginGuardPlugin(
     }
     result
       .then((decision) => finish(request, reply, done, decision))
-      .catch(() => reply.sent || deny(reply));
+      .catch((error: unknown) => failed(request, reply, error));
   });
 
   const unsubscribe = verifier.onSourceEvent((event) => {
@@ -162,6 +175,7 @@ async function cdnOriginGuardPlugin(
     if (verifier.failOnStartupError) {
       // Boot fails: stop the retry timers of a verifier nobody else will close.
       unsubscribe();
+      // The boot error is the one to report; closing only stops timers.
       if (owned) await verifier.close().catch(() => undefined);
       throw error;
     }

@@ -344,6 +344,28 @@ describe('Fastify integration', () => {
     expect(verifier.stats().total).toBe(1);
   });
 
+  it('denies with the uniform response and logs the error when the verifier throws', async () => {
+    const { app, logs } = await makeApp();
+    const baseline = await inject(app, '/', { 'x-forwarded-for': '203.0.113.9' });
+    // Failure injection: the real verifier, made to throw (a bug in the core would look so).
+    app.cdnOriginGuard.check = () => {
+      throw new Error('verifier exploded');
+    };
+
+    const res = await inject(app, '/orders?page=2', OUR_CLOUDFRONT);
+
+    expect(shape(res)).toEqual(shape(baseline));
+    const failure = logs.filter(
+      (l) => l.msg === 'cdn-origin-guard denied request: the guard failed',
+    );
+    expect(failure).toHaveLength(1);
+    expect(failure[0]).toMatchObject({
+      level: 50,
+      err: { message: 'verifier exploded' },
+      cdnOriginGuard: { method: 'GET', path: '/orders' },
+    });
+  });
+
   it('leaves a verifier passed in as { verifier } open on app.close() (its owner closes it)', async () => {
     const verifier = createOriginVerifier({ secret: [SECRET], ranges: RANGES });
     const app = Fastify();

@@ -8,6 +8,7 @@ import {
   type Decision,
   type DenyResponse,
   decisionLogLine,
+  guardFailureLogLine,
   type OriginVerifier,
   type VerifyInput,
 } from '@cdn-origin-guard/core';
@@ -157,21 +158,24 @@ const LOG_METHOD = {
   error: 'error',
 } as const;
 
-/** One deny (or report-mode) line at the verifier's `logLevel`: codes and addresses, never a header value. */
+/**
+ * One deny (or report-mode) line at the verifier's `logLevel`: codes and addresses, never a
+ * header value. Without a decision the verifier threw (a bug): that line is at `error` and
+ * names the error.
+ */
 export function logDecision(
   logger: Logger,
   verifier: OriginVerifier,
   decision: Decision | undefined,
   input: VerifyInput | undefined,
+  error?: unknown,
 ): void {
   const level = verifier.logLevel;
   if (level === 'silent') return;
-  let line: string;
-  if (decision === undefined)
-    line = `cdn-origin-guard denied request: the verifier failed method=${input?.method ?? '-'} path=${input?.path?.split(/[?#]/, 1)[0] ?? '-'}`;
-  else if (decision.allowed && decision.reason !== 'reported') return;
-  else line = decisionLogLine(decision, { method: input?.method, path: input?.path });
-  logger[LOG_METHOD[level]](line);
+  const where = { method: input?.method, path: input?.path };
+  if (decision === undefined) logger.error(guardFailureLogLine(error, where));
+  else if (!decision.allowed || decision.reason === 'reported')
+    logger[LOG_METHOD[level]](decisionLogLine(decision, where));
 }
 
 /** Where a GraphQL-over-HTTP request lives in a resolver's context (Apollo: `req`; Mercurius: `reply.request`). */
@@ -267,28 +271,32 @@ export class CdnOriginGuard implements CanActivate {
       if (request !== raw) request.cdnOriginGuard = (raw as OriginGuardRequest).cdnOriginGuard;
       return true;
     }
-    let input: VerifyInput;
+    let input: VerifyInput | undefined;
     let result: Decision | Promise<Decision>;
     try {
       input = toVerifyInput(raw);
       result = this.verifier.check(input);
-    } catch {
-      return this.settle(request, raw, undefined, undefined); // fail closed, never a 500
+    } catch (error) {
+      return this.settle(request, raw, undefined, input, error); // fail closed, never a 500
     }
     return result instanceof Promise
       ? result.then(
           (decision) => this.settle(request, raw, decision, input),
-          () => this.settle(request, raw, undefined, input),
+          (error: unknown) => this.settle(request, raw, undefined, input, error),
         )
       : this.settle(request, raw, result, input);
   }
 
-  /** Record the decision (allowed: on the Node request too) and log it, or throw the deny. */
+  /**
+   * Record the decision (allowed: on the Node request too) and log it, or throw the deny. No
+   * decision: the verifier threw `error`.
+   */
   private settle(
     request: PlatformRequest,
     raw: IncomingMessage,
     decision: Decision | undefined,
     input: VerifyInput | undefined,
+    error?: unknown,
   ): true {
     request.cdnOriginGuard = decision;
     if (decision?.allowed) {
@@ -296,7 +304,7 @@ export class CdnOriginGuard implements CanActivate {
       if (decision.reason === 'reported') logDecision(this.logger, this.verifier, decision, input);
       return true;
     }
-    logDecision(this.logger, this.verifier, decision, input);
+    logDecision(this.logger, this.verifier, decision, input, error);
     throw new OriginDeniedException(this.verifier.denyResponse);
   }
 }

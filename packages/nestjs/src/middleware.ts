@@ -55,13 +55,13 @@ export class AllPathsCheck {
       next();
       return;
     }
-    let input: VerifyInput;
+    let input: VerifyInput | undefined;
     let result: Decision | Promise<Decision>;
     try {
       input = toVerifyInput(req);
       result = this.verifier.check(input);
-    } catch {
-      this.settle(req, res, next, undefined, undefined); // fail closed, never a 500
+    } catch (error) {
+      this.settle(req, res, next, undefined, input, error); // fail closed, never a 500
       return;
     }
     // No closure per request: a decision that is ready (the usual case) is settled at once.
@@ -72,18 +72,28 @@ export class AllPathsCheck {
     result
       .then(
         (decision) => this.settle(req, res, next, decision, input),
-        () => this.settle(req, res, next, undefined, input),
+        (error: unknown) => this.settle(req, res, next, undefined, input, error),
       )
-      .catch(() => writeDeny(res, this.verifier.denyResponse));
+      .catch((error: unknown) => this.failed(res, error));
   }
 
-  /** Mark an allowed request and pass it on, or log and write the deny. */
+  /** A throw past the verifier (e.g. in `next`): logged, and the deny written if nothing was. */
+  failed(res: ServerResponse, error: unknown): void {
+    logDecision(this.logger, this.verifier, undefined, undefined, error);
+    writeDeny(res, this.verifier.denyResponse);
+  }
+
+  /**
+   * Mark an allowed request and pass it on, or log and write the deny. No decision: the
+   * verifier threw `error`.
+   */
   private settle(
     req: IncomingMessage,
     res: ServerResponse,
     next: (error?: unknown) => void,
     decision: Decision | undefined,
     input: VerifyInput | undefined,
+    error?: unknown,
   ): void {
     if (decision?.allowed) {
       markAllowed(req, this.verifier, decision);
@@ -91,7 +101,7 @@ export class AllPathsCheck {
       next();
       return;
     }
-    logDecision(this.logger, this.verifier, decision, input);
+    logDecision(this.logger, this.verifier, decision, input, error);
     writeDeny(res, this.verifier.denyResponse);
   }
 }

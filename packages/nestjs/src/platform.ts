@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OriginVerifier } from '@cdn-origin-guard/core';
 import type { AbstractHttpAdapter } from '@nestjs/core';
-import { AllPathsCheck, writeDeny } from './middleware.js';
+import { AllPathsCheck } from './middleware.js';
 
 /** The part of Express's app the module uses (the package does not depend on Express). */
 interface ExpressLikeApp {
@@ -59,8 +59,8 @@ export function installPlatformCheck(verifier: OriginVerifier, site: PlatformChe
     app.use(function cdnOriginGuardAllPaths(req, res, next) {
       try {
         check.run(req, res, next);
-      } catch {
-        writeDeny(res, verifier.denyResponse); // fail closed, never a 500
+      } catch (error) {
+        check.failed(res, error); // fail closed, never a 500; logged
       }
     });
     return true;
@@ -73,12 +73,14 @@ export function installPlatformCheck(verifier: OriginVerifier, site: PlatformChe
         try {
           // A deny ends the Node response and never calls `done`, as a middleware under middie.
           check.run(request.raw, reply.raw, done);
-        } catch {
-          writeDeny(reply.raw, verifier.denyResponse); // fail closed, never a 500
+        } catch (error) {
+          check.failed(reply.raw, error); // fail closed, never a 500; logged
         }
       });
     } catch {
-      return false; // e.g. the instance is already listening: the Nest middleware it is
+      // e.g. the instance is already listening: not a failure, the Nest middleware runs the
+      // same check instead (the caller installs it).
+      return false;
     }
     return true;
   }

@@ -202,6 +202,31 @@ describe.each(PLATFORMS)('CdnOriginGuardModule wiring on the %s platform', (_nam
       expect(line?.message).toMatch(/method=DELETE path=\/open( |$)/);
     });
 
+    it('deny with the uniform response and log an error line when the verifier throws', async () => {
+      const started = await boot({
+        imports: [CdnOriginGuardModule.forRoot(BASE_OPTIONS)],
+        controllers: CONTROLLERS,
+      });
+      const baseline = await send(started.url, '/open', { 'x-forwarded-for': '203.0.113.9' });
+      // Failure injection: the real verifier, made to throw (a bug in the core would look so).
+      started.verifier.check = () => {
+        throw new Error('verifier exploded');
+      };
+
+      const res = await send(started.url, '/open?page=2', THROUGH_CLOUDFRONT);
+
+      expect([res.status, res.body]).toEqual([baseline.status, baseline.body]);
+      const failure = started.logger.lines.filter((l) => l.message.includes('the guard failed'));
+      expect(failure).toEqual([
+        expect.objectContaining({
+          level: 'error',
+          message: expect.stringContaining(
+            'cdn-origin-guard denied request: the guard failed (verifier exploded) method=GET path=/open',
+          ),
+        }),
+      ]);
+    });
+
     it('log a source failure streak once and its recovery once, through the Nest logger', async () => {
       const { source, state } = switchableSecret();
       const started = await boot({

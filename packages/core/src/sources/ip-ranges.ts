@@ -181,10 +181,13 @@ export function ipRangesSource(options: Readonly<IpRangesSourceOptions> = {}): R
         const work = (async (): Promise<RangeSnapshot> => {
           const response = await fetchImpl(url, { headers, signal: combined, redirect: 'follow' });
           if (response.status === 304 && last !== undefined) {
+            // Discarding a body we do not read; a failure to cancel it loses nothing (the
+            // connection is dropped either way) and is not the source's failure.
             await response.body?.cancel().catch(() => undefined);
             return last.snapshot;
           }
           if (!response.ok) {
+            // As above; the HTTP status is the failure reported just below.
             await response.body?.cancel().catch(() => undefined);
             throw new SourceError(
               SOURCE_NAME,
