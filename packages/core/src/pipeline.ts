@@ -55,6 +55,13 @@ export function denied(fields: DenyFields): DeniedDecision {
   };
 }
 
+/** `failures` with `reason` added (the list is created on the first failure). */
+function withFailure(failures: DenyReason[] | undefined, reason: DenyReason): DenyReason[] {
+  if (failures === undefined) return [reason];
+  failures.push(reason);
+  return failures;
+}
+
 /** Turns one request into a decision. One per verifier; handles one request at a time. */
 export class DecisionPipeline {
   readonly #options: ResolvedOptions;
@@ -196,8 +203,7 @@ export class DecisionPipeline {
     const cfIdFailure = checkCfId(headers['x-amz-cf-id'], cfIdHit);
     if (cfIdFailure === undefined) cfId = cfIdHit.cfId;
     else if (options.requireCfId) {
-      if (failures === undefined) failures = [cfIdFailure];
-      else failures.push(cfIdFailure);
+      failures = withFailure(failures, cfIdFailure);
       if (enforce.cfId)
         return denied({
           reason: cfIdFailure,
@@ -236,8 +242,7 @@ export class DecisionPipeline {
       }
     }
     if (secretFailure !== undefined) {
-      if (failures === undefined) failures = [secretFailure];
-      else failures.push(secretFailure);
+      failures = withFailure(failures, secretFailure);
       if (enforce.secret)
         return denied({
           reason: secretFailure,
