@@ -110,7 +110,7 @@ async function runFramework(
     };
     progress(`http: ${label} warm-up`);
     for (const s of servers) await run(s, config.warmupS);
-    const results: Record<GuardMode, Run[]> = { plain: [], guard: [], noop: [] };
+    const results: Record<GuardMode, Run[]> = { plain: [], guard: [], noop: [], direct: [] };
     for (let p = 0; p < config.pairs; p++) {
       // Rotate which goes first: plain–guard(–noop), guard(–noop)–plain, ...
       for (let j = 0; j < modes.length; j++) {

@@ -91,10 +91,10 @@ const PEERS = ['10.0.1.23', '10.0.2.187', '10.0.3.74'] as const;
  * `control` is a second plain app: control − plain is an A/A comparison, the method's own
  * error on a difference that is zero by construction.
  */
-const VARIANTS = ['plain', 'control', 'noop', 'guard', 'verify'] as const;
+const VARIANTS = ['plain', 'control', 'noop', 'direct', 'guard', 'verify'] as const;
 type Variant = (typeof VARIANTS)[number];
 type AppVariant = Exclude<Variant, 'verify'>;
-const APPS: readonly AppVariant[] = ['plain', 'control', 'noop', 'guard'];
+const APPS: readonly AppVariant[] = ['plain', 'control', 'noop', 'direct', 'guard'];
 const modeOf = (v: AppVariant): GuardMode => (v === 'control' ? 'plain' : v);
 
 /** Per-round mean time per request (per call for `verify`) of each variant, in ns. */
@@ -180,7 +180,7 @@ async function checkedApp(
       throw new Error(`${framework} ${mode}: legitimate request answered ${res.statusCode}`);
   }
   const direct = await app.inject({ method: 'GET', url: '/', remoteAddress: PEERS[0] });
-  if ((mode === 'guard') !== (direct.statusCode === 403))
+  if ((mode === 'guard' || mode === 'direct') !== (direct.statusCode === 403))
     throw new Error(`${framework} ${mode}: direct request answered ${direct.statusCode}`);
   return app;
 }
@@ -233,6 +233,7 @@ async function child(framework: Framework, profileOnly: boolean): Promise<void> 
       plain: new Float64Array(strides * STRIDE),
       control: new Float64Array(strides * STRIDE),
       noop: new Float64Array(strides * STRIDE),
+      direct: new Float64Array(strides * STRIDE),
       guard: new Float64Array(strides * STRIDE),
       verify: new Float64Array(strides),
     };
@@ -258,7 +259,7 @@ async function child(framework: Framework, profileOnly: boolean): Promise<void> 
     while (performance.now() < until) await round();
     requests = 0;
     const base = verifier.stats();
-    const rounds: Rounds = { plain: [], control: [], noop: [], guard: [], verify: [] };
+    const rounds: Rounds = { plain: [], control: [], noop: [], direct: [], guard: [], verify: [] };
     const dropped: number[] = [];
     for (let r = 0; r < m.rounds; r++) {
       await round();
@@ -451,7 +452,7 @@ const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 
 /** The figures of one framework, each a median of per-round values with its 95 % CI. */
 function figures(r: Rounds) {
-  const { plain, control, noop, guard, verify } = r;
+  const { plain, control, noop, direct, guard, verify } = r;
   return {
     plain: medianCI(plain),
     aa: medianCI(per(r, (i) => (control[i]! / plain[i]! - 1) * 100)),
@@ -462,6 +463,9 @@ function figures(r: Rounds) {
     verify: medianCI(verify),
     overPlain: medianCI(per(r, (i) => guard[i]! - plain[i]! - verify[i]!)),
     overNoop: medianCI(per(r, (i) => guard[i]! - noop[i]! - verify[i]!)),
+    /** The adapter over a hand-written middleware calling `verify` in the same place. */
+    directAdded: medianCI(per(r, (i) => direct[i]! - plain[i]!)),
+    overDirect: medianCI(per(r, (i) => guard[i]! - direct[i]!)),
     overhead: medianCI(per(r, (i) => (guard[i]! / plain[i]! - 1) * 100)),
     /** Spread of the per-batch CPU per request itself, to show what pairing removes. */
     plainSpread: summarize(plain),
@@ -498,6 +502,8 @@ function injectSection(runs: readonly FrameworkRun[], config: InjectConfig): Sec
       nsCI(f.verify),
       nsCI(f.overPlain),
       nsCI(f.overNoop),
+      nsCI(f.directAdded),
+      nsCI(f.overDirect),
       `${pctCI(f.overhead)} (rounds ${formatPercent(f.overheadSpread.min)} to ${formatPercent(f.overheadSpread.max)})`,
     ]);
     const adapter = isNest ? f.overNoop : f.overPlain;
@@ -510,6 +516,17 @@ function injectSection(runs: readonly FrameworkRun[], config: InjectConfig): Sec
         aaNs,
         limit,
         `${nsCI(adapter)} (median [95 % CI] of ${adapter.n} paired rounds; judged with the A/A bound ±${formatNs(aaNs)}: [${formatNs(adapter.lo - aaNs)}, ${formatNs(adapter.hi + aaNs)}])`,
+      ),
+    );
+    // The same limit against `verify` as it costs inside a request: a hand-written
+    // middleware / hook / Nest guard calling it in the same place (the `direct` app).
+    targets.push(
+      judge(
+        `${run.label}: guard − a hand-written ${isNest ? 'Nest guard' : run.id === 'fastify' ? '`onRequest` hook' : 'middleware'} calling \`verify\` in the same place <= ${formatNs(limit)} (injected)`,
+        f.overDirect,
+        aaNs,
+        limit,
+        `${nsCI(f.overDirect)} (median [95 % CI] of ${f.overDirect.n} paired rounds; judged with the A/A bound ±${formatNs(aaNs)}: [${formatNs(f.overDirect.lo - aaNs)}, ${formatNs(f.overDirect.hi + aaNs)}])`,
       ),
     );
     const overheadLimit = INJECT_TARGETS.overheadPercent[run.id];
@@ -536,7 +553,7 @@ function injectSection(runs: readonly FrameworkRun[], config: InjectConfig): Sec
   const md = [
     `The hello-world apps of section 5 (plus Nest on its Fastify platform) answer \`GET /\` to requests injected in process: light-my-request's fake request and response, dispatched as Node's HTTP server dispatches (\`server.emit('request', req, res)\`) for Express and Nest on Express, and \`fastify.inject\` (the same library) for Fastify and Nest on Fastify. No socket, no load generator, one request at a time, with one event-loop turn after each (where the fake socket's callbacks run). ${POOL} legitimate CloudFront requests are cycled (3 ALB peers in 10.0.0.0/8; \`X-Forwarded-For\` client, viewer, edge; \`X-Amz-Cf-Id\`; the secret); the guard is configured as in section 5.`,
     '',
-    `Variants, built side by side in one child process per framework (after a first app built and dropped: in a trial the first instance built ran 1.5–2.5 % slower than an identical second one on the Fastify platforms): plain; "control", a second plain app (control − plain is an A/A comparison: its true value is zero, so its interval is the method's own error); "noop", a pass-through middleware / \`onRequest\` hook / Nest guard (on Nest it makes the same \`Reflector.getAllAndOverride\` lookup and request read as the real guard); the guard; and \`verify\` alone on the same ${POOL} inputs (headers, peer, method, path), with the guard's own verifier. The variants take turns ${STRIDE} requests (or ${POOL} \`verify\` calls) at a time, in a fresh random order each turn (so that each follows every other equally often: a variant's first request pays for what ran before it), so every variant runs within a millisecond of the others under the same machine conditions. Each request is timed with \`process.hrtime\`; a round is ${config.perRound} requests per variant, and a variant's figure for the round is the mean time of its requests, leaving out those over twice the round's median (requests during which the process lost the CPU to another process, or a major GC ran: this machine's interference only ever adds, by milliseconds). ${(config.warmupMs / 1000).toFixed(1)} s of the same alternation first warms every app up. Every figure below is computed per round (a difference or a ratio of the variants' figures in that round), then summarised as the median over ${total} rounds${config.processes > 1 ? ` (${config.rounds} in each of ${config.processes} processes, pooled)` : ''} with its distribution-free 95 % confidence interval [x(${rank.rank}), x(${total + 1 - rank.rank})] of the sorted per-round values (order statistics: no normality assumed; exact coverage ${(rank.coverage * 100).toFixed(1)} %). ${config.processes > 1 ? `Rounds come from ${config.processes} child processes per framework, one after another: each process makes its own JIT decisions, and in two single-process runs of this section on the same code the guard's added time on Fastify differed by ~2 µs (+9.9 % vs +16.9 %) while each run's interval was under 1 µs wide; pooled, the variation between processes is inside the interval. ` : ''}A target is judged on that interval widened on both sides by the A/A bound (the A/A interval's bound farthest from zero: the method's own error, which one comparison's interval does not show): PASS when all of it is within the target, MISS when all of it is beyond, UNDECIDED otherwise.`,
+    `Variants, built side by side in one child process per framework (after a first app built and dropped: in a trial the first instance built ran 1.5–2.5 % slower than an identical second one on the Fastify platforms): plain; "control", a second plain app (control − plain is an A/A comparison: its true value is zero, so its interval is the method's own error); "noop", a pass-through middleware / \`onRequest\` hook / Nest guard (on Nest it makes the same \`Reflector.getAllAndOverride\` lookup and request read as the real guard); "direct", the same pass-through calling the core's \`verify\` itself on the request (headers, raw headers, socket peer, method, path), as a hand-written middleware / hook / Nest guard would, with a verifier of the guard's options, and answering 403 when denied; the guard; and \`verify\` alone on the same ${POOL} inputs (headers, peer, method, path), with the guard's own verifier. The variants take turns ${STRIDE} requests (or ${POOL} \`verify\` calls) at a time, in a fresh random order each turn (so that each follows every other equally often: a variant's first request pays for what ran before it), so every variant runs within a millisecond of the others under the same machine conditions. Each request is timed with \`process.hrtime\`; a round is ${config.perRound} requests per variant, and a variant's figure for the round is the mean time of its requests, leaving out those over twice the round's median (requests during which the process lost the CPU to another process, or a major GC ran: this machine's interference only ever adds, by milliseconds). ${(config.warmupMs / 1000).toFixed(1)} s of the same alternation first warms every app up. Every figure below is computed per round (a difference or a ratio of the variants' figures in that round), then summarised as the median over ${total} rounds${config.processes > 1 ? ` (${config.rounds} in each of ${config.processes} processes, pooled)` : ''} with its distribution-free 95 % confidence interval [x(${rank.rank}), x(${total + 1 - rank.rank})] of the sorted per-round values (order statistics: no normality assumed; exact coverage ${(rank.coverage * 100).toFixed(1)} %). ${config.processes > 1 ? `Rounds come from ${config.processes} child processes per framework, one after another: each process makes its own JIT decisions, and in two single-process runs of this section on the same code the guard's added time on Fastify differed by ~2 µs (+9.9 % vs +16.9 %) while each run's interval was under 1 µs wide; pooled, the variation between processes is inside the interval. ` : ''}A target is judged on that interval widened on both sides by the A/A bound (the A/A interval's bound farthest from zero: the method's own error, which one comparison's interval does not show): PASS when all of it is within the target, MISS when all of it is beyond, UNDECIDED otherwise.`,
     '',
     table(
       [
@@ -548,6 +565,8 @@ function injectSection(runs: readonly FrameworkRun[], config: InjectConfig): Sec
         '`verify` alone',
         'guard − plain − verify',
         'guard − noop − verify',
+        'direct − plain',
+        'guard − direct',
         'guard / plain − 1',
       ],
       rows,
@@ -619,7 +638,7 @@ function profileSection(runs: readonly FrameworkRun[], config: InjectConfig): Se
 
 /** The line of RESULTS.md's method list about this benchmark. */
 export function injectMethodBullet(config: InjectConfig): string {
-  return `- In-process injection (sections 9, 10): in each of ${config.processes} child processes per framework, the framework's apps (plain, a second plain as an A/A control, pass-through, guard) answer requests injected without a socket (light-my-request), taking turns ${STRIDE} requests at a time in random order; ${config.rounds} rounds per process of ${config.perRound} requests per variant, each request timed, the figure per round the mean of the requests under twice the round's median; paired per round, summarised as the median with its distribution-free 95 % confidence interval. Then a V8 CPU profile (${(config.profileMs / 1000).toFixed(1)} s) of the guarded app alone.`;
+  return `- In-process injection (sections 9, 10): in each of ${config.processes} child processes per framework, the framework's apps (plain, a second plain as an A/A control, pass-through, a hand-written \`verify\` middleware, guard) answer requests injected without a socket (light-my-request), taking turns ${STRIDE} requests at a time in random order; ${config.rounds} rounds per process of ${config.perRound} requests per variant, each request timed, the figure per round the mean of the requests under twice the round's median; paired per round, summarised as the median with its distribution-free 95 % confidence interval. Then a V8 CPU profile (${(config.profileMs / 1000).toFixed(1)} s) of the guarded app alone.`;
 }
 
 /** Runs every framework (or `BENCH_FRAMEWORKS`) and returns the injection and profile sections. */

@@ -11,9 +11,7 @@
  * per round, default 512, quick 256), `BENCH_INJECT_WARMUP_MS`, `BENCH_PROFILE_MS` (0: no
  * profile); `BENCH_DURATION` (s per server run, default 5), `BENCH_PAIRS`
  * (rounds per framework, default 6), `BENCH_WARMUP` (s, default 3), `BENCH_CONNECTIONS`
- * (default 50), `BENCH_NOOP=0` (skip the pass-through middleware runs), `BENCH_NOOP_VERIFIES=1`
- * (a diagnostic: the pass-through also calls `verify` inside the request, and on Nest runs as a
- * middleware on every path too, so guard − noop is the adapter's own cost; see bench/server.ts),
+ * (default 50), `BENCH_NOOP=0` (skip the pass-through middleware runs),
  * `BENCH_FRAMEWORKS`
  * (e.g. `express,fastify`), `BENCH_AWS_DURATION` (s, default 30), `BENCH_SAMPLES` (micro
  * rounds, default 31), `BENCH_FLEET_ROUNDS` (paired rotation rounds, default 31, quick 15),

@@ -19,7 +19,7 @@
  * @module
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { ExecutionContext, INestApplication, MiddlewareConsumer } from '@nestjs/common';
+import type { ExecutionContext, INestApplication } from '@nestjs/common';
 import lightMyRequest, {
   type InjectOptions,
   type Response as InjectResponse,
@@ -32,9 +32,12 @@ import { benchGuardOptions } from './lib/fixtures.js';
 export type Framework = 'express' | 'fastify' | 'nest' | 'nest-fastify';
 /**
  * `guard`: the cdn-origin-guard adapter; `plain`: nothing; `noop`: a pass-through middleware /
- * hook / guard in the same place (what any middleware costs, for comparison).
+ * hook / guard in the same place (what any middleware costs, for comparison); `direct`: the same
+ * pass-through calling the core's `verify` itself, as a hand-written middleware / hook / Nest
+ * guard would, with a verifier of the guard's options, and answering 403 when denied (what the
+ * check costs inside a request with nothing of the adapter around it).
  */
-export type GuardMode = 'guard' | 'plain' | 'noop';
+export type GuardMode = 'guard' | 'plain' | 'noop' | 'direct';
 
 /** What the child tells its parent over IPC. */
 export type ServerMessage =
@@ -58,23 +61,16 @@ function guardOptions(): OriginGuardOptions {
   };
 }
 
-/**
- * A diagnostic of bench/inject.ts (`BENCH_NOOP_VERIFIES=1`): the Express and Fastify
- * pass-through also calls `verify` on the request's input (headers, raw headers, peer, method,
- * target), with a verifier of the guard's options, and ignores the decision; on Nest a
- * pass-through middleware on every path (as the module installs) does, next to the
- * pass-through guard. Guard − noop is then what the adapter adds around a `verify` made inside
- * a request (on Nest, over the same middleware machinery).
- */
-function noopVerifier(): ((input: Parameters<OriginVerifier['verify']>[0]) => unknown) | undefined {
-  if (process.env.BENCH_NOOP_VERIFIES !== '1') return undefined;
+/** The verifier of a `direct` app: the guard's options, loaded (static sources: at once). */
+async function directVerifier(): Promise<OriginVerifier> {
   const verifier = createOriginVerifier(guardOptions());
-  return (input) => verifier.verify(input);
+  await verifier.ready();
+  return verifier;
 }
 
 /** A hello-world app, built but not listening: requests can be injected or it can listen. */
 export interface BenchApp {
-  /** The guard's verifier (undefined without the guard). */
+  /** The guard's verifier, or a `direct` app's own (undefined otherwise). */
   readonly verifier: OriginVerifier | undefined;
   /**
    * Answers one request in process, without a socket: light-my-request's fake request and
@@ -115,17 +111,23 @@ async function buildExpress(mode: GuardMode): Promise<BenchApp> {
     app.use(guard);
   } else if (mode === 'noop') {
     // Reads what any middleware reads (Node builds `req.headers` lazily on first access).
-    const verify = noopVerifier();
     app.use(function noop(req, _res, next) {
       if (req.headers['x-forwarded-for'] === '' && req.socket.remoteAddress === '') return;
-      verify?.({
+      next();
+    });
+  } else if (mode === 'direct') {
+    const direct = await directVerifier();
+    verifier = direct;
+    app.use(function verifyDirectly(req, res, next) {
+      const decision = direct.verify({
         headers: req.headers,
         rawHeaders: req.rawHeaders,
         remoteAddress: req.socket.remoteAddress,
         method: req.method,
-        path: req.url,
+        path: req.path,
       });
-      next();
+      if (decision.allowed) next();
+      else res.status(403).send('Forbidden');
     });
   }
   app.get('/', (_req, res) => {
@@ -150,24 +152,29 @@ async function buildFastify(mode: GuardMode): Promise<BenchApp> {
   const { default: Fastify } = await import('fastify');
   const { cdnOriginGuard } = await import('../packages/fastify/src/index.js');
   const app = Fastify({ logger: false });
+  const direct = mode === 'direct' ? await directVerifier() : undefined;
   if (mode === 'guard') await app.register(cdnOriginGuard, guardOptions());
-  else if (mode === 'noop') {
-    const verify = noopVerifier();
-    app.addHook('onRequest', (request, _reply, done) => {
-      verify?.({
+  else if (direct) {
+    app.addHook('onRequest', (request, reply, done) => {
+      const decision = direct.verify({
         headers: request.headers,
         rawHeaders: request.raw.rawHeaders,
         remoteAddress: request.raw.socket?.remoteAddress,
         method: request.method,
         path: request.url,
       });
+      if (decision.allowed) done();
+      else reply.code(403).send('Forbidden');
+    });
+  } else if (mode === 'noop') {
+    app.addHook('onRequest', (_request, _reply, done) => {
       done();
     });
   }
   app.get('/', async () => HELLO);
   await app.ready();
   return {
-    verifier: mode === 'guard' ? app.cdnOriginGuard : undefined,
+    verifier: mode === 'guard' ? app.cdnOriginGuard : direct,
     inject: (options) => app.inject(options),
     listen: async (port) => {
       await app.listen({ port, host: '127.0.0.1' });
@@ -209,36 +216,42 @@ async function buildNest(mode: GuardMode, platform: 'express' | 'fastify'): Prom
   }
   Inject(Reflector)(PassThroughGuard, undefined, 0);
   Injectable()(PassThroughGuard);
-  /** With `BENCH_NOOP_VERIFIES=1`: a pass-through middleware on every path calling `verify`. */
-  const verify = mode === 'noop' ? noopVerifier() : undefined;
-  class VerifyingMiddleware {
-    use(req: IncomingMessage, _res: ServerResponse, next: () => void): void {
-      verify?.({
-        headers: req.headers,
-        rawHeaders: req.rawHeaders,
-        remoteAddress: req.socket?.remoteAddress,
-        method: req.method,
-        path: req.url,
-      });
-      next();
+  /** The `direct` guard: the pass-through guard's lookup, then `verify` on the request. */
+  const direct = mode === 'direct' ? await directVerifier() : undefined;
+  class DirectGuard {
+    constructor(private readonly reflector: InstanceType<typeof Reflector>) {}
+    canActivate(context: ExecutionContext): boolean {
+      if (context.getType() !== 'http') return true;
+      const rule = this.reflector.getAllAndOverride<string | undefined>(ORIGIN_GUARD_RULE, [
+        context.getHandler(),
+        context.getClass(),
+      ]);
+      if (rule === 'skip') return true;
+      const req = context.switchToHttp().getRequest<IncomingMessage | { raw: IncomingMessage }>();
+      const raw = 'raw' in req ? req.raw : req;
+      return direct!.verify({
+        headers: raw.headers,
+        rawHeaders: raw.rawHeaders,
+        remoteAddress: raw.socket?.remoteAddress,
+        method: raw.method,
+        path: raw.url,
+      }).allowed;
     }
   }
-  Injectable()(VerifyingMiddleware);
-  // `configure()` only where it installs something: the module's Fastify fast path steps
-  // aside for any other module with a `configure()` (packages/nestjs/src/platform.ts).
+  Inject(Reflector)(DirectGuard, undefined, 0);
+  Injectable()(DirectGuard);
   class AppModule {}
-  if (verify)
-    Object.assign(AppModule.prototype, {
-      configure(consumer: MiddlewareConsumer): void {
-        consumer.apply(VerifyingMiddleware).forRoutes('*');
-      },
-    });
   Module({
     imports:
       mode === 'guard'
         ? [nest.CdnOriginGuardModule.forRoot({ ...guardOptions(), applyGlobally: true })]
         : [],
-    providers: mode === 'noop' ? [{ provide: APP_GUARD, useClass: PassThroughGuard }] : [],
+    providers:
+      mode === 'noop'
+        ? [{ provide: APP_GUARD, useClass: PassThroughGuard }]
+        : mode === 'direct'
+          ? [{ provide: APP_GUARD, useClass: DirectGuard }]
+          : [],
     controllers: [HelloController],
   })(AppModule);
 
@@ -258,8 +271,7 @@ async function buildNest(mode: GuardMode, platform: 'express' | 'fastify'): Prom
     inject = injectInto(app.getHttpServer() as Server);
   }
   return {
-    verifier:
-      mode === 'guard' ? app.get<OriginVerifier>(nest.CDN_ORIGIN_GUARD_VERIFIER) : undefined,
+    verifier: mode === 'guard' ? app.get<OriginVerifier>(nest.CDN_ORIGIN_GUARD_VERIFIER) : direct,
     inject,
     listen: async (port) => {
       await app.listen(port, '127.0.0.1');
@@ -286,7 +298,7 @@ export function buildApp(framework: Framework, mode: GuardMode): Promise<BenchAp
 
 /** Every framework id the CLI accepts. */
 export const FRAMEWORK_IDS: readonly Framework[] = ['express', 'fastify', 'nest', 'nest-fastify'];
-const MODES: readonly GuardMode[] = ['guard', 'plain', 'noop'];
+const MODES: readonly GuardMode[] = ['guard', 'plain', 'noop', 'direct'];
 
 async function main(): Promise<void> {
   const [framework, mode, portText = '0'] = process.argv.slice(2);
