@@ -201,7 +201,11 @@ async function buildNest(mode: GuardMode, platform: 'express' | 'fastify'): Prom
   const hello = Object.getOwnPropertyDescriptor(HelloController.prototype, 'hello')!;
   Get()(HelloController.prototype, 'hello', hello);
   Controller()(HelloController);
-  /** The pass-through guard: the same Reflector lookup and request read as the real guard. */
+  /**
+   * The pass-through guard: the same Reflector lookup and request read as the real guard. In
+   * `direct` mode it then calls `verify` on the request, as a hand-written Nest guard would.
+   */
+  const direct = mode === 'direct' ? await directVerifier() : undefined;
   class PassThroughGuard {
     constructor(private readonly reflector: InstanceType<typeof Reflector>) {}
     canActivate(context: ExecutionContext): boolean {
@@ -211,25 +215,10 @@ async function buildNest(mode: GuardMode, platform: 'express' | 'fastify'): Prom
         context.getClass(),
       ]);
       if (rule === 'skip') return true;
-      return context.switchToHttp().getRequest<object>() !== null;
-    }
-  }
-  Inject(Reflector)(PassThroughGuard, undefined, 0);
-  Injectable()(PassThroughGuard);
-  /** The `direct` guard: the pass-through guard's lookup, then `verify` on the request. */
-  const direct = mode === 'direct' ? await directVerifier() : undefined;
-  class DirectGuard {
-    constructor(private readonly reflector: InstanceType<typeof Reflector>) {}
-    canActivate(context: ExecutionContext): boolean {
-      if (context.getType() !== 'http') return true;
-      const rule = this.reflector.getAllAndOverride<string | undefined>(ORIGIN_GUARD_RULE, [
-        context.getHandler(),
-        context.getClass(),
-      ]);
-      if (rule === 'skip') return true;
       const req = context.switchToHttp().getRequest<IncomingMessage | { raw: IncomingMessage }>();
+      if (direct === undefined) return req !== null;
       const raw = 'raw' in req ? req.raw : req;
-      return direct!.verify({
+      return direct.verify({
         headers: raw.headers,
         rawHeaders: raw.rawHeaders,
         remoteAddress: raw.socket?.remoteAddress,
@@ -238,8 +227,8 @@ async function buildNest(mode: GuardMode, platform: 'express' | 'fastify'): Prom
       }).allowed;
     }
   }
-  Inject(Reflector)(DirectGuard, undefined, 0);
-  Injectable()(DirectGuard);
+  Inject(Reflector)(PassThroughGuard, undefined, 0);
+  Injectable()(PassThroughGuard);
   class AppModule {}
   Module({
     imports:
@@ -247,11 +236,9 @@ async function buildNest(mode: GuardMode, platform: 'express' | 'fastify'): Prom
         ? [nest.CdnOriginGuardModule.forRoot({ ...guardOptions(), applyGlobally: true })]
         : [],
     providers:
-      mode === 'noop'
+      mode === 'noop' || mode === 'direct'
         ? [{ provide: APP_GUARD, useClass: PassThroughGuard }]
-        : mode === 'direct'
-          ? [{ provide: APP_GUARD, useClass: DirectGuard }]
-          : [],
+        : [],
     controllers: [HelloController],
   })(AppModule);
 
