@@ -43,17 +43,14 @@ function hexValue(c: number): number {
   return c < 128 ? HEX[c]! : -1;
 }
 
-/** Where the last {@link parseV4Prefix} call stopped (module-level so no object is returned). */
-let v4Stop = 0;
-
 /**
- * Parses a strict dotted quad starting at text[s], reading no further than `e`, and records
- * in `v4Stop` the index just past it. Each part is `0` or 1-3 digits without a leading zero,
- * at most 255 (the parts `net.isIPv4` accepts).
- * @returns the address as a non-negative integer below 2^32, or -1 when there is no dotted
- *   quad at `s`.
+ * Parses a strict dotted quad starting at text[s], reading no further than `e`. Each part is
+ * `0` or 1-3 digits without a leading zero, at most 255 (the parts `net.isIPv4` accepts).
+ * @param out - receives the address in `out[0]` (as an unsigned 32-bit integer) on success.
+ * @returns the index just past the dotted quad, or -1 when there is none at `s` (`out[0]` is
+ *   then unspecified).
  */
-function parseV4Prefix(text: string, s: number, e: number): number {
+function parseV4Prefix(text: string, s: number, e: number, out: Uint32Array): number {
   let i = s;
   let acc = 0;
   for (let part = 0; part < 4; part++) {
@@ -84,17 +81,17 @@ function parseV4Prefix(text: string, s: number, e: number): number {
     }
     acc = acc * 256 + value;
   }
-  v4Stop = i;
-  return acc;
+  out[0] = acc;
+  return i;
 }
 
 /**
- * Parses a strict dotted quad filling text[s, e) exactly (what `net.isIPv4` accepts).
- * @returns the address as a non-negative integer below 2^32, or -1 when invalid.
+ * Parses a strict dotted quad filling text[s, e) exactly (what `net.isIPv4` accepts) into
+ * `out[0]`.
+ * @returns whether text[s, e) is one.
  */
-function parseV4(text: string, s: number, e: number): number {
-  const v4 = parseV4Prefix(text, s, e);
-  return v4 >= 0 && v4Stop === e ? v4 : -1;
+function parseV4(text: string, s: number, e: number, out: Uint32Array): boolean {
+  return parseV4Prefix(text, s, e, out) === e;
 }
 
 /**
@@ -132,9 +129,9 @@ function parseV6(text: string, s: number, e: number, out: Uint32Array): boolean 
       const c = text.charCodeAt(i);
       if (c === DOT) {
         // Embedded IPv4 tail: must be the last 32 bits and run to the end.
-        if (n > 6) return false;
-        const v4 = parseV4(text, groupStart, e);
-        if (v4 < 0) return false;
+        // `out` is free until the end: the tail goes through out[0] into the groups.
+        if (n > 6 || !parseV4(text, groupStart, e, out)) return false;
+        const v4 = out[0]!;
         groups[n++] = v4 >>> 16;
         groups[n++] = v4 & 0xffff;
         break;
@@ -179,8 +176,8 @@ function finishV6(out: Uint32Array): Family {
   return 6;
 }
 
-function storeV4(v4: number, out: Uint32Array): Family {
-  out[0] = v4;
+/** Completes `out` for the IPv4 address parsed into `out[0]`. */
+function storeV4(out: Uint32Array): Family {
   out[1] = 0;
   out[2] = 0;
   out[3] = 0;
@@ -192,8 +189,7 @@ function storeV4(v4: number, out: Uint32Array): Family {
  * @internal
  */
 export function parseIpRange(text: string, start: number, end: number, out: Uint32Array): Family {
-  const v4 = parseV4(text, start, end);
-  if (v4 >= 0) return storeV4(v4, out);
+  if (parseV4(text, start, end, out)) return storeV4(out);
   return parseV6(text, start, end, out) ? finishV6(out) : 0;
 }
 
@@ -326,15 +322,14 @@ export function parseForwardedEntry(
 
   // An IPv6 address never starts with a dotted quad (an IPv4 tail follows a `:`), so a
   // dotted quad here is IPv4, alone or with a port.
-  const v4 = parseV4Prefix(text, s, e);
-  if (v4 >= 0) {
-    const stop = v4Stop;
+  const stop = parseV4Prefix(text, s, e, out);
+  if (stop >= 0) {
     if (stop !== e && (text.charCodeAt(stop) !== COLON || !isPort(text, stop + 1, e))) return 0;
     if (v4Span !== undefined) {
       v4Span.start = s;
       v4Span.end = stop;
     }
-    return storeV4(v4, out);
+    return storeV4(out);
   }
   return parseV6(text, s, e, out) ? v6Found(out, s, e, v4Span) : 0;
 }
