@@ -298,6 +298,9 @@ function linearScan(list: readonly IPCIDR[], addr: string): boolean {
   return false;
 }
 
+const OURS = 'RangeMatcher.containsText';
+const BLOCK_LIST = 'net.BlockList.check';
+
 const SCENARIOS = [
   { key: 'v4Hit', label: 'IPv4 hit' },
   { key: 'v4Miss', label: 'IPv4 miss' },
@@ -305,8 +308,12 @@ const SCENARIOS = [
   { key: 'v6Miss', label: 'IPv6 miss' },
 ] as const;
 
-/** RangeMatcher vs ip-cidr linear scan, net.BlockList and proxy-addr, four scenarios. */
-export function benchMatchers(options: HarnessOptions): Section {
+/**
+ * RangeMatcher vs ip-cidr linear scan, net.BlockList and proxy-addr, four scenarios. With
+ * `blockListOnly`, only RangeMatcher and net.BlockList (for the run on other Node versions: the
+ * figures carry each scenario's times and paired ratio).
+ */
+export function benchMatchers(options: HarnessOptions, blockListOnly = false): Section {
   const list = CLOUDFRONT_LIKE;
   const m = buildMatchers(list);
   const pools = addressPools(list, POOL);
@@ -314,6 +321,7 @@ export function benchMatchers(options: HarnessOptions): Section {
   const minIpCidr: Summary[] = [];
   const minBlock: Summary[] = [];
   const perScenario: string[] = [];
+  const figures: Record<string, Summary> = {};
   for (const { key, label } of SCENARIOS) {
     progress(`micro: matchers, ${label}`);
     const pool = pools[key];
@@ -322,14 +330,14 @@ export function benchMatchers(options: HarnessOptions): Section {
     // ip-cidr wrongly "contains" an IPv6 address in an IPv4 range: give it one family only.
     const sameFamily = v6 ? m.ipCidrV6 : m.ipCidrV4;
     const candidates = [
-      { name: 'RangeMatcher.containsText', fn: (a: string) => m.rangeMatcher.containsText(a) },
+      { name: OURS, fn: (a: string) => m.rangeMatcher.containsText(a) },
       { name: 'ip-cidr linear scan', fn: (a: string) => linearScan(sameFamily, a) },
       {
-        name: 'net.BlockList.check',
+        name: BLOCK_LIST,
         fn: (a: string) => m.blockList.check(a, a.includes(':') ? 'ipv6' : 'ipv4'),
       },
       { name: 'proxy-addr compiled trust', fn: (a: string) => m.trust(a, 0) },
-    ];
+    ].filter((c) => !blockListOnly || c.name === OURS || c.name === BLOCK_LIST);
     for (const c of candidates)
       for (const a of pool)
         if (c.fn(a) !== expected)
@@ -342,8 +350,12 @@ export function benchMatchers(options: HarnessOptions): Section {
       options,
     );
     const ours = results[0]!;
+    const vsBlock = pairedRatio(row(results, BLOCK_LIST), ours);
+    figures[`${key}:ours`] = ours.ns;
+    figures[`${key}:blockList`] = row(results, BLOCK_LIST).ns;
+    figures[`${key}:ratio`] = vsBlock;
+    if (blockListOnly) continue;
     const vsIpCidr = pairedRatio(row(results, 'ip-cidr linear scan'), ours);
-    const vsBlock = pairedRatio(row(results, 'net.BlockList.check'), ours);
     minIpCidr.push(vsIpCidr);
     minBlock.push(vsBlock);
     perScenario.push(
@@ -351,6 +363,8 @@ export function benchMatchers(options: HarnessOptions): Section {
     );
     for (const r of nsRows(results, ours)) rows.push([label, ...r]);
   }
+  if (blockListOnly)
+    return { title: '3. (RangeMatcher vs net.BlockList only)', markdown: '', targets: [], figures };
   const worst = (xs: Summary[]) => xs.reduce((a, b) => (b.median < a.median ? b : a));
   const wIp = worst(minIpCidr);
   const wBl = worst(minBlock);
@@ -382,7 +396,12 @@ export function benchMatchers(options: HarnessOptions): Section {
     '',
     ...targets.map((t) => `**${verdict(t.pass)}**: ${t.goal}: ${t.figure}.`),
   ].join('\n');
-  return { title: '3. Range matching: RangeMatcher vs alternatives', markdown: md, targets };
+  return {
+    title: '3. Range matching: RangeMatcher vs alternatives',
+    markdown: md,
+    targets,
+    figures,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -551,29 +570,71 @@ export async function runMicroChild(quick: boolean): Promise<Section[]> {
   const out = await runNodeScript(script, ['--json', ...(quick ? ['--quick'] : [])]);
   const sections = JSON.parse(out.trim().split('\n').pop()!) as Section[];
   const here = sections.find((s) => s.figures?.verify !== undefined);
+  const hereMatchers = sections.find((s) => s.figures?.['v6Hit:ratio'] !== undefined);
   const others: NodeRun[] = [];
   for (const node of otherNodes()) {
-    progress(`micro: verify on ${node}`);
+    progress(`micro: verify and BlockList on ${node}`);
     const text = await runNodeScript(
       script,
-      ['--json', '--verify-only', ...(quick ? ['--quick'] : [])],
+      ['--json', '--per-node', ...(quick ? ['--quick'] : [])],
       [],
       600_000,
       node,
     );
     others.push(JSON.parse(text.trim().split('\n').pop()!) as NodeRun);
   }
-  if (here?.figures && others.length > 0)
-    sections.push(
-      verifyByNodeSection([{ version: process.version, figures: here.figures }, ...others]),
-    );
+  if (here?.figures && hereMatchers?.figures && others.length > 0) {
+    const runs = [
+      { version: process.version, figures: here.figures, matchers: hereMatchers.figures },
+      ...others,
+    ];
+    sections.push(verifyByNodeSection(runs), blockListByNodeSection(runs));
+  }
   return sections;
 }
 
-/** The verify figures of one Node binary. */
+/** The figures of one Node binary: section 1's verify breakdown and section 3's BlockList rows. */
 interface NodeRun {
   readonly version: string;
   readonly figures: Readonly<Record<string, Summary>>;
+  readonly matchers: Readonly<Record<string, Summary>>;
+}
+
+/**
+ * RangeMatcher vs net.BlockList on each Node version. `net.BlockList` itself changes between
+ * versions (on Node 24 it is several times faster than on Node 20), so the ratio target is
+ * judged per version.
+ */
+function blockListByNodeSection(runs: readonly NodeRun[]): Section {
+  const rows: string[][] = [];
+  const targets: Target[] = [];
+  for (const r of runs) {
+    const ratios = SCENARIOS.map(({ key }) => r.matchers[`${key}:ratio`]!);
+    for (const { key, label } of SCENARIOS)
+      rows.push([
+        r.version,
+        label,
+        formatNsSummary(r.matchers[`${key}:ours`]!),
+        formatNsSummary(r.matchers[`${key}:blockList`]!),
+        formatRatioSummary(r.matchers[`${key}:ratio`]!),
+      ]);
+    // This run's own Node is judged in section 3.
+    if (r === runs[0]) continue;
+    const worst = ratios.reduce((a, b) => (b.median < a.median ? b : a));
+    targets.push({
+      goal: `RangeMatcher >= ${MICRO_TARGETS.vsBlockList}× faster than net.BlockList (v4/v6, hit/miss) on Node ${r.version}`,
+      figure: `worst scenario ${formatRatioSummary(worst)}`,
+      pass: ratios.every((x) => x.median >= MICRO_TARGETS.vsBlockList),
+    });
+  }
+  const md = [
+    "Section 3's RangeMatcher and `net.BlockList` rows (same list, same address pools, same harness; ip-cidr and proxy-addr left out), by each Node binary of section 1a, one child process each. `net.BlockList` is Node's own C++ code and changes with the version; RangeMatcher is the same JavaScript on each. The ratio is how many times slower `net.BlockList` is, per round. The first version's rows repeat section 3 (and its target is judged there).",
+    '',
+    table(['Node', 'scenario', 'RangeMatcher.containsText', 'net.BlockList.check', 'ratio'], rows),
+    '',
+    ...targets.map((t) => `**${verdict(t.pass)}**: ${t.goal}: ${t.figure}.`),
+  ].join('\n');
+  return { title: '3a. RangeMatcher vs net.BlockList by Node version', markdown: md, targets };
 }
 
 /** Warm verify on each Node version, each judged against the same target. */
@@ -618,9 +679,14 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     progress(
       'warning: not running under bench/lib/register.mjs; tsx adds a defineProperty per closure created (keepNames). Use: node --import ./bench/lib/register.mjs bench/micro.ts',
     );
-  if (process.argv.includes('--verify-only')) {
-    const section = benchVerify(microOptions(quick));
-    console.log(JSON.stringify({ version: process.version, figures: section.figures }));
+  if (process.argv.includes('--per-node')) {
+    const options = microOptions(quick);
+    const run: NodeRun = {
+      version: process.version,
+      figures: benchVerify(options).figures!,
+      matchers: benchMatchers(options, true).figures!,
+    };
+    console.log(JSON.stringify(run));
     process.exit(0);
   }
   const sections = runMicro(quick);
