@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createOriginVerifier, type Decision, type OriginGuardOptions } from '../src/index.js';
+import {
+  createOriginVerifier,
+  type Decision,
+  type OriginGuardOptions,
+  pathUnderMount,
+} from '../src/index.js';
 import { matchablePath } from '../src/request/path.js';
 import { ALB, CF_RANGES, EDGE, SECRET, throughCloudFront, VIEWER } from './fixtures.js';
 
@@ -150,6 +155,36 @@ describe('path normalisation before health-check and exclusion matching', () => 
     ['mailto:x', undefined],
   ])('matchablePath(%j) is %j', (target, path) => {
     expect(matchablePath(target)).toBe(path);
+  });
+});
+
+describe('pathUnderMount: the path rules see the path Express routes on', () => {
+  it.each([
+    // [original, routed, mount, expected]
+    ['/health', '/health', '', '/health'],
+    ['/health', '/health', undefined, '/health'],
+    ['/api/health', '/health', '/api', '/api/health'],
+    ['/api', '/', '/api', '/api'],
+    ['/api/', '/', '/api', '/api/'],
+    ['/API/health', '/health', '/API', '/API/health'],
+    ['/a/b/c', '/c', '/a/b', '/a/b/c'],
+  ] as const)('%s routed as %s under %s: %s', (original, routed, mount, expected) => {
+    expect(pathUnderMount(original, routed, mount)).toBe(expected);
+  });
+
+  it.each([
+    // A rewrite before the adapter: the router routes on a path the request did not name.
+    ['/public', '/admin', ''],
+    ['/public', '/admin', undefined],
+    ['/api/public', '/admin', '/api'],
+    ['/api/public', '/public', '/other'],
+    ['/apix/public', '/public', '/api'],
+    ['/api', '/x', '/api'],
+    ['/public', '/public/', ''],
+    ['/public', undefined, ''],
+    [undefined, '/public', ''],
+  ] as const)('%s routed as %s under %s: no path rule applies', (original, routed, mount) => {
+    expect(pathUnderMount(original, routed, mount)).toBeUndefined();
   });
 });
 

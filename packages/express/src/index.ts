@@ -8,6 +8,7 @@ import {
   type Decision,
   type OriginGuardOptions,
   type OriginVerifier,
+  pathUnderMount,
 } from '@cdn-origin-guard/core';
 import parseurl from 'parseurl';
 import { createGuardLog, type GuardLogger } from './log.js';
@@ -26,7 +27,11 @@ declare global {
 }
 
 /** A request as the middleware reads it: Express's request is one. */
-type GuardRequest = IncomingMessage & { originalUrl?: string; cdnOriginGuard?: Decision };
+type GuardRequest = IncomingMessage & {
+  originalUrl?: string;
+  baseUrl?: string;
+  cdnOriginGuard?: Decision;
+};
 
 /**
  * Options of {@link cdnOriginGuard}: the core options plus `logger`.
@@ -179,17 +184,17 @@ export function cdnOriginGuard(
 }
 
 /**
- * The pathname Express routes on (fragment and query cut, absolute form resolved): parseurl's
- * parse of `req.originalUrl`. Unmounted (`originalUrl` is `url`, the usual case) that is the
- * parse Express's router already cached on the request (`parseurl(req)`), so nothing is parsed
- * or allocated again; under a mount path, parseurl parses (and caches) the original URL.
+ * The pathname Express routes this request on (fragment and query cut, absolute form resolved,
+ * as Express's router itself: parseurl), for path rules. Unmounted and not rewritten
+ * (`originalUrl` is `url`, the usual case) that is the parse Express's router already cached on
+ * the request (`parseurl(req)`), so nothing is parsed or allocated again. Under a mount path it
+ * is the original URL's path; when something before the guard rewrote `req.url`, undefined: no
+ * path rule applies (see the core's `pathUnderMount`).
  */
 function routedPath(req: GuardRequest): string | undefined {
-  const parsed =
-    req.originalUrl === undefined || req.originalUrl === req.url
-      ? parseurl(req)
-      : parseurl.original(req);
-  return parsed?.pathname ?? undefined;
+  const routed = parseurl(req)?.pathname ?? undefined;
+  if (req.originalUrl === undefined || req.originalUrl === req.url) return routed;
+  return pathUnderMount(parseurl.original(req)?.pathname ?? undefined, routed, req.baseUrl);
 }
 
 function splitOptions(options: Readonly<CdnOriginGuardOptions> | OriginVerifier): {

@@ -10,6 +10,7 @@ import {
   decisionLogLine,
   guardFailureLogLine,
   type OriginVerifier,
+  pathUnderMount,
   type VerifyInput,
 } from '@cdn-origin-guard/core';
 import {
@@ -104,40 +105,88 @@ type PlatformRequest = OriginGuardRequest &
  * collection walk a table of short-lived keys.
  */
 const ALLOWED_BY = Symbol.for('cdn-origin-guard.allowedBy');
-type Marked = IncomingMessage & { [ALLOWED_BY]?: OriginVerifier; cdnOriginGuard?: Decision };
+/**
+ * The path an allow depended on (a health check or an exclusion), when it did: a later check
+ * trusts that allow only for the same path (something between them may have rewritten the URL
+ * and routed the request elsewhere). Absent for a verified request, whose allow holds anywhere.
+ */
+const ALLOWED_FOR_PATH = Symbol.for('cdn-origin-guard.allowedForPath');
+type Marked = IncomingMessage & {
+  [ALLOWED_BY]?: OriginVerifier;
+  [ALLOWED_FOR_PATH]?: string | undefined;
+  cdnOriginGuard?: Decision;
+};
 
 /**
- * The core's input for a Node request. The path is the one the platform routes on: Express's
- * parsed pathname (parseurl, as Express itself), Fastify's raw target (the core cuts it at
- * `?`/`#` and never excludes one find-my-way could read another way).
+ * Where a check runs, which decides which of the request's URL fields holds the target the
+ * platform routes on: the all-paths check on the platform itself (an Express `app.use`
+ * function, a Fastify `onRequest` hook), the same check as a Nest middleware, or the guard.
  */
-export function toVerifyInput(raw: IncomingMessage & { originalUrl?: string }): VerifyInput {
-  const express = typeof (raw as { app?: unknown }).app === 'function';
+export type CheckSite = 'platform' | 'middleware' | 'guard';
+
+/**
+ * The core's input for a Node request, checked at `site`. The path is the one the platform
+ * routes on (see {@link routedTarget}).
+ */
+export function toVerifyInput(
+  raw: IncomingMessage & { originalUrl?: string; baseUrl?: string },
+  site: CheckSite,
+): VerifyInput {
   return {
     headers: raw.headers,
     rawHeaders: raw.rawHeaders,
     remoteAddress: raw.socket?.remoteAddress, // the socket peer, never req.ip
     method: raw.method,
-    path: express ? expressPath(raw) : (raw.originalUrl ?? raw.url),
+    path: routedTarget(raw, site),
   };
 }
 
 /**
- * Express's pathname of the original URL (parseurl, as Express itself). Unmounted
- * (`originalUrl` is `url`, the usual case) that is the parse Express's router already cached on
- * the request (`parseurl(req)`), so nothing is parsed or allocated again.
+ * The target the platform routes this request on, seen from `site`, for path rules:
+ * - Express: the pathname Express routes on (parseurl, as Express itself; see
+ *   {@link expressPath}).
+ * - Fastify, in the platform hook and the guard: `url`, the target find-my-way routed (after
+ *   an app's `rewriteUrl`, which keeps the target as received in `originalUrl`). The core cuts
+ *   it at `?`/`#` and never excludes one find-my-way could read another way.
+ * - Fastify, in a Nest middleware: `originalUrl`, which @fastify/middie sets to the routed
+ *   target before it cuts a middleware's mount path from `url`.
  */
-function expressPath(raw: IncomingMessage & { originalUrl?: string }): string | undefined {
-  const parsed =
-    raw.originalUrl === undefined || raw.originalUrl === raw.url
-      ? parseurl(raw)
-      : parseurl.original(raw);
-  return parsed?.pathname ?? undefined;
+function routedTarget(
+  raw: IncomingMessage & { originalUrl?: string; baseUrl?: string },
+  site: CheckSite,
+): string | undefined {
+  if (typeof (raw as { app?: unknown }).app === 'function') return expressPath(raw);
+  return site === 'middleware' ? (raw.originalUrl ?? raw.url) : raw.url;
 }
 
-/** Whether this verifier already allowed the request (its decision is then on it). */
-export function allowedBefore(raw: IncomingMessage, verifier: OriginVerifier): boolean {
-  return (raw as Marked)[ALLOWED_BY] === verifier;
+/**
+ * The pathname Express routes on (parseurl, as Express itself). Unmounted and not rewritten
+ * (`originalUrl` is `url`, the usual case) that is the parse Express's router already cached
+ * on the request (`parseurl(req)`), so nothing is parsed or allocated again. Under a mount
+ * path (a Nest middleware) it is the original URL's path; when something before the check
+ * rewrote `url`, undefined: no path rule applies (the core's `pathUnderMount`).
+ */
+function expressPath(
+  raw: IncomingMessage & { originalUrl?: string; baseUrl?: string },
+): string | undefined {
+  const routed = parseurl(raw)?.pathname ?? undefined;
+  if (raw.originalUrl === undefined || raw.originalUrl === raw.url) return routed;
+  return pathUnderMount(parseurl.original(raw)?.pathname ?? undefined, routed, raw.baseUrl);
+}
+
+/**
+ * Whether this verifier already allowed the request (its decision is then on it): verified, or
+ * allowed by a path rule for the path the request is routed on as seen from `site`.
+ */
+export function allowedBefore(
+  raw: IncomingMessage,
+  verifier: OriginVerifier,
+  site: CheckSite,
+): boolean {
+  const marked = raw as Marked;
+  if (marked[ALLOWED_BY] !== verifier) return false;
+  const forPath = marked[ALLOWED_FOR_PATH];
+  return forPath === undefined || forPath === routedTarget(marked, site);
 }
 
 /** Record an allowed decision on the Node request, for the guard and `@OriginDecision()`. */
@@ -145,9 +194,13 @@ export function markAllowed(
   raw: IncomingMessage,
   verifier: OriginVerifier,
   decision: Decision,
+  input: VerifyInput | undefined,
 ): void {
-  (raw as Marked)[ALLOWED_BY] = verifier;
-  (raw as Marked).cdnOriginGuard = decision;
+  const marked = raw as Marked;
+  marked[ALLOWED_BY] = verifier;
+  marked.cdnOriginGuard = decision;
+  if (decision.reason === 'excluded' || decision.reason === 'health-check')
+    marked[ALLOWED_FOR_PATH] = input?.path ?? '';
 }
 
 const LOG_METHOD = {
@@ -266,7 +319,7 @@ export class CdnOriginGuard implements CanActivate {
       return false;
     }
     const raw: IncomingMessage = request.raw ?? (request as IncomingMessage);
-    if (allowedBefore(raw, this.verifier)) {
+    if (allowedBefore(raw, this.verifier, 'guard')) {
       // The module's middleware decided on this very request (Express: the same object).
       if (request !== raw) request.cdnOriginGuard = (raw as OriginGuardRequest).cdnOriginGuard;
       return true;
@@ -274,7 +327,7 @@ export class CdnOriginGuard implements CanActivate {
     let input: VerifyInput | undefined;
     let result: Decision | Promise<Decision>;
     try {
-      input = toVerifyInput(raw);
+      input = toVerifyInput(raw, 'guard');
       result = this.verifier.check(input);
     } catch (error) {
       return this.settle(request, raw, undefined, input, error); // fail closed, never a 500
@@ -300,7 +353,7 @@ export class CdnOriginGuard implements CanActivate {
   ): true {
     request.cdnOriginGuard = decision;
     if (decision?.allowed) {
-      markAllowed(raw, this.verifier, decision);
+      markAllowed(raw, this.verifier, decision, input);
       if (decision.reason === 'reported') logDecision(this.logger, this.verifier, decision, input);
       return true;
     }

@@ -17,6 +17,7 @@ import {
 import { CDN_ORIGIN_GUARD_VERIFIER } from './constants.js';
 import {
   allowedBefore,
+  type CheckSite,
   logDecision,
   markAllowed,
   OriginDeniedException,
@@ -48,17 +49,20 @@ export function writeDeny(res: ServerResponse, deny: DenyResponse): void {
 export class AllPathsCheck {
   private readonly logger = new Logger('CdnOriginGuard');
 
-  constructor(private readonly verifier: OriginVerifier) {}
+  constructor(
+    private readonly verifier: OriginVerifier,
+    private readonly site: Exclude<CheckSite, 'guard'>,
+  ) {}
 
   run(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void {
-    if (allowedBefore(req, this.verifier)) {
+    if (allowedBefore(req, this.verifier, this.site)) {
       next();
       return;
     }
     let input: VerifyInput | undefined;
     let result: Decision | Promise<Decision>;
     try {
-      input = toVerifyInput(req);
+      input = toVerifyInput(req, this.site);
       result = this.verifier.check(input);
     } catch (error) {
       this.settle(req, res, next, undefined, input, error); // fail closed, never a 500
@@ -96,7 +100,7 @@ export class AllPathsCheck {
     error?: unknown,
   ): void {
     if (decision?.allowed) {
-      markAllowed(req, this.verifier, decision);
+      markAllowed(req, this.verifier, decision, input);
       if (decision.reason === 'reported') logDecision(this.logger, this.verifier, decision, input);
       next();
       return;
@@ -119,7 +123,7 @@ export class CdnOriginGuardMiddleware implements NestMiddleware {
   private readonly check: AllPathsCheck;
 
   constructor(@Inject(CDN_ORIGIN_GUARD_VERIFIER) verifier: OriginVerifier) {
-    this.check = new AllPathsCheck(verifier);
+    this.check = new AllPathsCheck(verifier, 'middleware');
   }
 
   use(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void {

@@ -51,7 +51,7 @@ export interface PlatformCheckSite {
 export function installPlatformCheck(verifier: OriginVerifier, site: PlatformCheckSite): boolean {
   const { adapter } = site;
   if (adapter === undefined) return false;
-  const check = new AllPathsCheck(verifier);
+  const check = new AllPathsCheck(verifier, 'platform');
   const type = adapter.getType();
   if (type === 'express') {
     const app = adapter.getInstance<ExpressLikeApp>();

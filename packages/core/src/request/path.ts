@@ -72,3 +72,43 @@ function isAmbiguous(path: string): boolean {
   }
   return false;
 }
+
+/**
+ * For an adapter in an Express-style router: the path to match health-check paths and
+ * exclusions on, given the pathname of the target as received (`req.originalUrl`) and of the
+ * target the router routes on from the adapter's position (`req.url`), which differ in two
+ * cases. Under a mount (`app.use('/api', guard)`) the router cut the mount path from `req.url`
+ * and keeps it in `req.baseUrl`: the request is routed on the target as received, whose path is
+ * returned. When something before the adapter rewrote `req.url` (a URL-rewrite middleware), the
+ * router routes on a path the request did not name: undefined is returned, so no path rule
+ * applies and the request must pass every check (an exclusion matched on the received path
+ * would otherwise let the request through to whatever route the rewrite chose).
+ *
+ * @param originalPath - pathname of the target as received (query and fragment cut).
+ * @param routedPath - pathname of `req.url` at the adapter.
+ * @param mountPath - `req.baseUrl` at the adapter (`''` or undefined when not mounted).
+ * @returns `originalPath`, or undefined when the router routes on another path.
+ * @example
+ * ```ts
+ * import { pathUnderMount } from '@cdn-origin-guard/core';
+ * pathUnderMount('/api/health', '/health', '/api'); // '/api/health' (mounted at /api)
+ * pathUnderMount('/api', '/', '/api'); // '/api'
+ * pathUnderMount('/public', '/admin', ''); // undefined (req.url was rewritten)
+ * ```
+ */
+export function pathUnderMount(
+  originalPath: string | undefined,
+  routedPath: string | undefined,
+  mountPath: string | undefined,
+): string | undefined {
+  if (originalPath === undefined || routedPath === undefined) return undefined;
+  if (originalPath === routedPath) return originalPath;
+  const base = mountPath ?? '';
+  const mounted =
+    // `/api/health` = `/api` + `/health`; `/api` mounted at `/api` is routed as `/`.
+    (originalPath.length === base.length + routedPath.length &&
+      originalPath.startsWith(base) &&
+      originalPath.endsWith(routedPath)) ||
+    (routedPath === '/' && originalPath === base);
+  return mounted ? originalPath : undefined;
+}
