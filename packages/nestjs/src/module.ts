@@ -219,6 +219,8 @@ export class CdnOriginGuardModule
 {
   private readonly logger = new Logger('CdnOriginGuardModule');
   private readonly unsubscribe: () => void;
+  /** Whether the all-paths check was installed on the platform when the module was created. */
+  private readonly installedEarly: boolean;
 
   constructor(
     @Inject(CDN_ORIGIN_GUARD_VERIFIER) private readonly verifier: OriginVerifier,
@@ -234,6 +236,26 @@ export class CdnOriginGuardModule
       if (event.type === 'failing' && !event.everLoaded) return;
       if (event.type === 'failing') this.logger.error(sourceEventLogLine(event));
       else this.logger.log(sourceEventLogLine(event));
+    });
+    this.installedEarly = this.installPlatformCheckNow();
+  }
+
+  /**
+   * Installs the all-paths check on the platform while the application is being created, when
+   * it can run there (see {@link configure}) and the adapter is already known (`NestFactory
+   * .create()` sets it before creating modules; `@nestjs/testing` only afterwards). Created
+   * now, it comes before everything `main.ts` and Nest's `init()` register on the platform:
+   * Express's body parsers, `useStaticAssets()`, `enableCors()`, `app.use()` middleware. So a
+   * bot's request is denied before a parser answers 400 or 413, a static file is served or a
+   * preflight is answered: every deny looks the same and nothing is parsed for it.
+   */
+  private installPlatformCheckNow(): boolean {
+    const adapter = this.adapterHost.httpAdapter ?? undefined;
+    if (!this.wiring.applyGlobally || adapter === undefined) return false;
+    if (skippedRoutes(this.scan).length > 0) return false;
+    return installPlatformCheck(this.verifier, {
+      adapter,
+      otherModulesConfigure: this.otherModulesConfigure(),
     });
   }
 
@@ -316,7 +338,7 @@ export class CdnOriginGuardModule
    * decides what is excluded.
    */
   configure(consumer: MiddlewareConsumer): void {
-    if (!this.wiring.applyGlobally) return;
+    if (!this.wiring.applyGlobally || this.installedEarly) return;
     const skipped = skippedRoutes(this.scan);
     if (
       skipped.length === 0 &&
@@ -334,15 +356,21 @@ export class CdnOriginGuardModule
 
   /**
    * Whether a module other than this one has a `configure()`, i.e. may install Nest middleware.
-   * A module whose instance cannot be read counts as one that does (the Nest middleware stays).
+   * Read from its class (a module may not be created yet), then from its instance.
    */
   private otherModulesConfigure(): boolean {
     for (const module of this.modules.values()) {
+      // This module: its instance is not set yet while its constructor runs.
+      if (module.metatype === CdnOriginGuardModule) continue;
+      // The class tells before the module is created; the instance after (a `configure`
+      // assigned in a constructor).
+      const type = module.metatype as { prototype?: Partial<NestModule> } | undefined;
+      if (typeof type?.prototype?.configure === 'function') return true;
       let instance: Partial<NestModule> | undefined;
       try {
         instance = module.instance as Partial<NestModule> | undefined;
       } catch {
-        return true;
+        continue; // not created yet: its class said it has no `configure()`
       }
       if (instance !== this && typeof instance?.configure === 'function') return true;
     }

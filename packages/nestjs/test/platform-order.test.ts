@@ -1,0 +1,157 @@
+/**
+ * The all-paths check comes before everything else on the platform in an app made with
+ * `NestFactory.create()` (found by review on 2 December 2026). It used to be installed in the
+ * module's `configure()`, which Nest's `init()` runs after registering its body parsers, and
+ * after whatever `main.ts` registered (`useStaticAssets()`, `enableCors()`, `app.use()`). A
+ * bot then got a body parser's 400 or 413 instead of the uniform deny (and its body parsed), a
+ * static file, or a CORS preflight answer. The module now installs the check while the app is
+ * created, when the adapter is already known. Real apps over HTTP on 127.0.0.1.
+ */
+import 'reflect-metadata';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DenyResponse } from '@cdn-origin-guard/core';
+import { CdnOriginGuardModule } from '@cdn-origin-guard/nestjs';
+import { Body, Controller, Get, Module, Post } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BASE_OPTIONS, THROUGH_CLOUDFRONT } from './fixtures.js';
+
+const BOT = { 'x-forwarded-for': '203.0.113.9' };
+const GUARDED = 'GUARDED-ROUTE-BODY';
+
+@Controller()
+class ItemsController {
+  @Post('items') create(@Body() body: unknown) {
+    return { got: body };
+  }
+  @Get('admin') admin() {
+    return GUARDED;
+  }
+  @Get('public') open() {
+    return 'PUBLIC';
+  }
+}
+
+@Module({
+  imports: [CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, excludePaths: ['/public'] })],
+  controllers: [ItemsController],
+})
+class AppModule {}
+
+interface Reply {
+  readonly status: number;
+  readonly body: string;
+  readonly headers: Headers;
+}
+
+let close: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await close?.();
+  close = undefined;
+});
+
+/** `NestFactory.create()` as `main.ts` does, `prepare` standing for main.ts's own calls. */
+async function listen(
+  platform: 'express' | 'fastify',
+  prepare: (app: NestExpressApplication) => void = () => {},
+): Promise<(path: string, init?: RequestInit) => Promise<Reply>> {
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule,
+    platform === 'express' ? new ExpressAdapter() : new FastifyAdapter(),
+    { logger: false },
+  );
+  prepare(app);
+  await app.listen(0, '127.0.0.1');
+  close = () => app.close();
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return async (path, init) => {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, init);
+    return { status: res.status, body: await res.text(), headers: res.headers };
+  };
+}
+
+const json = (headers: Record<string, string>, body: string): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json', ...headers },
+  body,
+});
+
+function expectUniformDeny(reply: Reply, deny: DenyResponse): void {
+  expect([reply.status, reply.body]).toEqual([deny.status, deny.body]);
+}
+
+const DENY: DenyResponse = { status: 403, headers: {}, body: 'Forbidden' };
+
+describe.each(['express', 'fastify'] as const)(
+  'Nest on %s made with NestFactory.create()',
+  (platform) => {
+    it("denies a bot's request before its body is parsed: one deny for any body", async () => {
+      const send = await listen(platform);
+      expect((await send('/items', json(THROUGH_CLOUDFRONT, '{"a":1}'))).status).toBe(201);
+      expectUniformDeny(await send('/items', json(BOT, '{"a":1}')), DENY);
+      expectUniformDeny(await send('/items', json(BOT, '{"a":')), DENY);
+      expectUniformDeny(await send('/no/such/route', json(BOT, '{bad json')), DENY);
+      expectUniformDeny(
+        await send('/items', json(BOT, JSON.stringify({ a: 'x'.repeat(200_000) }))),
+        DENY,
+      );
+    });
+  },
+);
+
+describe('Nest on Express made with NestFactory.create(): what main.ts registers comes after the check', () => {
+  it('serves static assets only to our CloudFront', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cdn-origin-guard-static-'));
+    writeFileSync(join(dir, 'internal-report.txt'), 'STATIC-FILE-BODY');
+    try {
+      const send = await listen('express', (app) => app.useStaticAssets(dir));
+      expectUniformDeny(await send('/internal-report.txt', { headers: BOT }), DENY);
+      const ours = await send('/internal-report.txt', { headers: THROUGH_CLOUDFRONT });
+      expect([ours.status, ours.body]).toEqual([200, 'STATIC-FILE-BODY']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('answers a CORS preflight only to our CloudFront', async () => {
+    const send = await listen('express', (app) => app.enableCors());
+    const preflight = {
+      origin: 'https://app.example',
+      'access-control-request-method': 'POST',
+    };
+    const bot = await send('/items', { method: 'OPTIONS', headers: { ...BOT, ...preflight } });
+    expectUniformDeny(bot, DENY);
+    expect(bot.headers.get('access-control-allow-origin')).toBeNull();
+    const ours = await send('/items', {
+      method: 'OPTIONS',
+      headers: { ...THROUGH_CLOUDFRONT, ...preflight },
+    });
+    expect(ours.status).toBe(204);
+  });
+
+  it('checks again on the routed path when an app.use() in main.ts rewrote the URL', async () => {
+    // The check now runs before this rewrite: it allows `/public` (excluded); the guard on
+    // the route the rewrite chose must not take that allow for `/admin`.
+    const send = await listen('express', (app) =>
+      app.use((req: IncomingMessage, _res: unknown, next: () => void) => {
+        const header = req.headers['x-original-url'];
+        if (typeof header === 'string') req.url = header;
+        next();
+      }),
+    );
+    const attack = await send('/public', { headers: { ...BOT, 'x-original-url': '/admin' } });
+    expect(attack.body).not.toContain(GUARDED);
+    expectUniformDeny(attack, DENY);
+    expect((await send('/public', { headers: BOT })).body).toBe('PUBLIC');
+    const ours = await send('/public', {
+      headers: { ...THROUGH_CLOUDFRONT, 'x-original-url': '/admin' },
+    });
+    expect([ours.status, ours.body]).toEqual([200, GUARDED]);
+  });
+});
