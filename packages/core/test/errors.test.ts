@@ -11,7 +11,7 @@ const {
 } = core;
 
 describe('public exports', () => {
-  it('are the ones before the restructure, plus isOriginGuardError and the log-line formatters', () => {
+  it('are the ones before the restructure, plus isOriginGuardError, the log-line formatters and pathUnderMount', () => {
     expect(Object.keys(core).sort()).toEqual(
       [
         'ALLOW_REASONS',
@@ -40,6 +40,7 @@ describe('public exports', () => {
         'parseCidr',
         'parseForwardedEntry',
         'parseIp',
+        'pathUnderMount',
         'prefixListSource',
         'secretsManagerSource',
         'sourceEventLogLine',
