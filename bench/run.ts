@@ -20,7 +20,7 @@
  * All load goes to servers this run starts on 127.0.0.1 and stops.
  * @module
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,7 @@ import { benchFleet, fleetConfig } from './fleet.js';
 import { benchHttp, httpConfig } from './http.js';
 import { benchInject, injectConfig, injectMethodBullet } from './inject.js';
 import { progress, type Section, targetVerdict, textTable } from './lib/report.js';
-import { mergeResults } from './lib/results-file.js';
+import { handWrittenSections, mergeResults } from './lib/results-file.js';
 import { benchMemory } from './memory.js';
 import { microOptions, runMicroChild } from './micro.js';
 
@@ -157,7 +157,14 @@ async function main(): Promise<void> {
       out,
       mergeResults(readFileSync(committed, 'utf8'), { sections, note, methodBullets }),
     );
-  } else writeFileSync(out, md);
+  } else {
+    // A full run regenerates every measured section; sections written by hand are kept.
+    const kept =
+      out === committed && existsSync(committed)
+        ? handWrittenSections(readFileSync(committed, 'utf8'))
+        : '';
+    writeFileSync(out, kept === '' ? md : `${md.trimEnd()}\n\n${kept}`);
+  }
 
   console.log('');
   console.log(textTable(['', 'target', 'figure: median (spread)'], summaryRows));

@@ -101,3 +101,18 @@ export function mergeResults(old: string, update: ResultsUpdate): string {
 
   return [headLines.join('\n'), ...blocks.map((b) => `## ${b.title}\n${b.body}`)].join('');
 }
+
+/** The first words of a section written by hand, which a full run keeps. */
+const HAND_WRITTEN = 'Written by hand';
+
+/**
+ * The sections of `old` written by hand (their text starts with "Written by hand"), as
+ * markdown, for a full run to carry over: it regenerates every measured section, and must not
+ * drop the before/after notes no run produces.
+ */
+export function handWrittenSections(old: string): string {
+  return parse(old)
+    .blocks.filter((b) => b.body.trimStart().startsWith(HAND_WRITTEN))
+    .map((b) => `## ${b.title}\n${b.body}`)
+    .join('');
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mergeResults } from '../../bench/lib/results-file.js';
+import { handWrittenSections, mergeResults } from '../../bench/lib/results-file.js';
 
 const OLD = `# Benchmark results
 
@@ -95,5 +95,32 @@ describe('mergeResults', () => {
     expect(again).toContain('autocannon figures');
     expect(again).toContain('newer per-version');
     expect(again).not.toContain('per-version figures');
+  });
+});
+
+describe('handWrittenSections', () => {
+  it('returns the sections written by hand, whole and in order, and nothing else', () => {
+    const old = [
+      '# Benchmark results',
+      '',
+      '## 1. Measured',
+      '',
+      'figures',
+      '',
+      '## 12. What changed',
+      '',
+      'Written by hand from the commands below.',
+      '',
+      '| a | b |',
+      '',
+      '## 13. Later notes',
+      '',
+      'Written by hand too.',
+      '',
+    ].join('\n');
+    expect(handWrittenSections(old)).toBe(
+      '## 12. What changed\n\nWritten by hand from the commands below.\n\n| a | b |\n\n## 13. Later notes\n\nWritten by hand too.\n',
+    );
+    expect(handWrittenSections('# Benchmark results\n\n## 1. Measured\n\nfigures\n')).toBe('');
   });
 });
