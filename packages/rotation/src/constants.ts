@@ -57,6 +57,8 @@ export const BOUNDS = {
 
 /** The staging label of the value in use. */
 export const AWSCURRENT = 'AWSCURRENT';
+/** The staging label of the value in use before the last rotation. */
+export const AWSPREVIOUS = 'AWSPREVIOUS';
 /** The staging label of the value being rotated in. */
 export const AWSPENDING = 'AWSPENDING';
 

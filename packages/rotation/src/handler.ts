@@ -8,7 +8,12 @@
 import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { findHeaderRules, loadBalancerDomainNames, setHeaderValues } from './aws/alb.js';
+import {
+  findHeaderRules,
+  type HeaderRule,
+  loadBalancerDomainNames,
+  setHeaderValues,
+} from './aws/alb.js';
 import {
   carriesValue,
   distributionState,
@@ -23,7 +28,7 @@ import {
   readSecretString,
 } from './aws/secrets.js';
 import { type RotationContext, sleep, timeLeft } from './budget.js';
-import { AWSCURRENT, AWSPENDING, ROTATION_STEPS } from './constants.js';
+import { AWSCURRENT, AWSPENDING, AWSPREVIOUS, ROTATION_STEPS } from './constants.js';
 import { RotationError, redacted } from './errors.js';
 import { generateSecretValue, headerValueOf, withHeaderValue } from './generate.js';
 import { type EventFields, writeLog } from './log.js';
@@ -230,10 +235,43 @@ async function originSelector(run: Run): Promise<OriginSelector> {
   return { headerName: o.headerName, originIds: o.originIds, domainNames };
 }
 
-function albRules(run: Run) {
+/** The header value of AWSPREVIOUS, or `undefined` when there is none (or it is not usable). */
+async function previousHeaderValue(run: Run): Promise<string | undefined> {
+  const { clients, arn, known, o } = run;
+  const previous = await readSecretString(
+    clients.secretsManager,
+    arn,
+    { stage: AWSPREVIOUS },
+    known,
+  );
+  if (previous === undefined) return undefined;
+  try {
+    const value = headerValueOf(previous, o.jsonKey, `AWSPREVIOUS of ${arn}`);
+    known.push(value);
+    return value;
+  } catch (error) {
+    if (error instanceof RotationError) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The ALB rules to keep in step: `ruleArns`, and the rules of `listenerArns` holding one of
+ * this secret's values (`current`, `pending`, AWSPREVIOUS); other rules on the header (another
+ * site's, on a shared listener) are left alone and logged by ARN.
+ */
+async function albRules(
+  run: Run,
+  values: { current: string; pending: string },
+): Promise<HeaderRule[]> {
   const { o } = run;
-  if (o.listenerArns.length === 0 && o.ruleArns.length === 0) return Promise.resolve([]);
-  return findHeaderRules(run.clients.elbv2, o);
+  if (o.listenerArns.length === 0 && o.ruleArns.length === 0) return [];
+  const previous = o.listenerArns.length > 0 ? await previousHeaderValue(run) : undefined;
+  const ownValues = [values.current, values.pending];
+  if (previous !== undefined) ownValues.push(previous);
+  const { rules, otherRuleArns } = await findHeaderRules(run.clients.elbv2, { ...o, ownValues });
+  if (otherRuleArns.length > 0) run.log({ event: 'alb-rules-left-alone', ruleArns: otherRuleArns });
+  return rules;
 }
 
 /** setSecret: ALB rules accept both values, the apps get time to load AWSPENDING, then CloudFront sends it. */
@@ -260,7 +298,7 @@ async function setSecret(run: Run): Promise<void> {
       `setSecret must wait ${waitMs} ms for the apps to load the new value (propagationWaitMs) and keep ${o.cloudFrontBudgetMs} ms for CloudFront (cloudFrontBudgetMs), but the Lambda has ${Math.max(0, leftMs)} ms left after a ${o.safetyMarginMs} ms safety margin. Raise the function's timeout to at least ${Math.ceil((neededMs + o.safetyMarginMs) / 1000) + 10} s, or lower propagationWaitMs (0 if your apps rely on refresh-on-mismatch). Nothing was changed on CloudFront.`,
     );
 
-  const rules = await albRules(run);
+  const rules = await albRules(run, { current, pending });
   const ruleStarted = Date.now();
   const modified = await setHeaderValues(clients.elbv2, rules, [current, pending], known);
   run.log({
@@ -359,7 +397,7 @@ async function finishSecret(run: Run): Promise<void> {
   )?.[0];
   await promoteToCurrent(clients.secretsManager, arn, token, currentVersionId, known);
   run.log({ event: 'promoted', previousVersionId: currentVersionId });
-  const rules = await albRules(run);
+  const rules = await albRules(run, { current, pending });
   const modified = await setHeaderValues(clients.elbv2, rules, [pending, current], known);
   run.log({
     event: modified.length > 0 ? 'alb-rules-narrowed' : 'alb-rules-in-step',

@@ -47,9 +47,13 @@ export interface RotationOptions {
   readonly originIds?: readonly string[];
   /** Origin domain names that carry the header. Defaults to the DNS names of the ALBs of `listenerArns` / `ruleArns`. */
   readonly originDomainNames?: readonly string[];
-  /** ALB listeners whose rules with an `http-header` condition on `headerName` are kept in step. Defaults to `[]`. */
+  /**
+   * ALB listeners whose rules with an `http-header` condition on `headerName` holding one of this
+   * secret's values (AWSCURRENT, AWSPREVIOUS, pending) are kept in step; rules holding other
+   * values (another site's secret) are left alone. Defaults to `[]`.
+   */
   readonly listenerArns?: readonly string[];
-  /** ALB listener rules (with an `http-header` condition on `headerName`) kept in step. Defaults to `[]`. */
+  /** ALB listener rules (with an `http-header` condition on `headerName`) kept in step, whatever values they hold. Defaults to `[]`. */
   readonly ruleArns?: readonly string[];
   /**
    * How long setSecret waits, after the ALB rules and before CloudFront, for the apps to load

@@ -1,6 +1,7 @@
 /**
  * The ALB side of a rotation: find the listener rules whose `http-header` condition names
- * the header, set that condition's values (`ModifyRule`, every other condition kept), and the
+ * the header and holds one of this secret's values (other sites' rules on a shared listener are
+ * left alone), set that condition's values (`ModifyRule`, every other condition kept), and the
  * DNS names of the load balancers (so CloudFront origins pointing at them can be found).
  * @module
  */
@@ -52,9 +53,29 @@ async function describeRules(
   return rules;
 }
 
+/** What {@link findHeaderRules} found. */
+export interface HeaderRules {
+  /** The rules to keep in step. */
+  readonly rules: HeaderRule[];
+  /**
+   * Rules of `listenerArns` with a header condition that holds none of this secret's values
+   * (another site's rule on the same header): left alone.
+   */
+  readonly otherRuleArns: string[];
+}
+
+/** Does the rule's header condition hold one of `values`? */
+function holdsOneOf(rule: HeaderRule, values: readonly string[]): boolean {
+  const have = rule.conditions[rule.headerIndex]?.HttpHeaderConfig?.Values ?? [];
+  return have.some((v) => values.includes(v));
+}
+
 /**
- * The rules to keep in step: each of `ruleArns` (which must have the header condition) and
- * every rule of `listenerArns` that has it (each listener must have at least one).
+ * The rules to keep in step: each of `ruleArns` (which must have the header condition), and
+ * each rule of `listenerArns` whose header condition holds one of `ownValues` (this secret's
+ * AWSCURRENT, AWSPREVIOUS and pending values). A listener's other rules on the header belong
+ * to someone else (another site's secret on a shared listener) and are left alone; each
+ * listener must have at least one rule of ours.
  */
 export async function findHeaderRules(
   client: ElasticLoadBalancingV2Client,
@@ -62,33 +83,49 @@ export async function findHeaderRules(
     readonly headerName: string;
     readonly listenerArns: readonly string[];
     readonly ruleArns: readonly string[];
+    readonly ownValues: readonly string[];
   },
-): Promise<HeaderRule[]> {
+): Promise<HeaderRules> {
   const found = new Map<string, HeaderRule>();
-  const add = (rule: Rule): boolean => {
+  const headerRuleOf = (rule: Rule): HeaderRule | undefined => {
     const headerIndex = headerIndexOf(rule, options.headerName);
-    if (headerIndex < 0 || rule.RuleArn === undefined) return false;
-    found.set(rule.RuleArn, { arn: rule.RuleArn, conditions: rule.Conditions ?? [], headerIndex });
-    return true;
+    if (headerIndex < 0 || rule.RuleArn === undefined) return undefined;
+    return { arn: rule.RuleArn, conditions: rule.Conditions ?? [], headerIndex };
   };
   if (options.ruleArns.length > 0) {
     for (const rule of await describeRules(client, { RuleArns: [...options.ruleArns] })) {
-      if (!add(rule))
+      const headerRule = headerRuleOf(rule);
+      if (headerRule === undefined)
         throw new RotationError(
           'no-matching-rule',
           `rule ${rule.RuleArn} has no http-header condition on "${options.headerName}"; add one or remove it from ruleArns.`,
         );
+      found.set(headerRule.arn, headerRule);
     }
   }
+  const otherRuleArns: string[] = [];
   for (const listenerArn of options.listenerArns) {
-    const matched = (await describeRules(client, { ListenerArn: listenerArn })).filter(add);
-    if (matched.length === 0)
+    let ours = 0;
+    const others: string[] = [];
+    for (const rule of await describeRules(client, { ListenerArn: listenerArn })) {
+      const headerRule = headerRuleOf(rule);
+      if (headerRule === undefined) continue;
+      if (found.has(headerRule.arn)) ours++;
+      else if (holdsOneOf(headerRule, options.ownValues)) {
+        found.set(headerRule.arn, headerRule);
+        ours++;
+      } else others.push(headerRule.arn);
+    }
+    if (ours === 0)
       throw new RotationError(
         'no-matching-rule',
-        `listener ${listenerArn} has no rule with an http-header condition on "${options.headerName}"; add one or remove the listener from listenerArns.`,
+        others.length === 0
+          ? `listener ${listenerArn} has no rule with an http-header condition on "${options.headerName}"; add one or remove the listener from listenerArns.`
+          : `listener ${listenerArn} has no rule with an http-header condition on "${options.headerName}" that holds one of this secret's values (AWSCURRENT, AWSPREVIOUS or the pending value); its rule(s) ${others.join(', ')} hold other values (another secret's) and were left alone. Put this secret's AWSCURRENT value in the rule that checks it, or name that rule in ruleArns.`,
       );
+    otherRuleArns.push(...others);
   }
-  return [...found.values()];
+  return { rules: [...found.values()], otherRuleArns };
 }
 
 /** A condition as ModifyRule takes it: a typed config wins over the legacy `Values`. */

@@ -1,0 +1,195 @@
+/**
+ * A listener shared by two sites, each with its own CloudFront distribution and secret on the
+ * same header, told apart by path: rotating site A through `listenerArns` changes only the
+ * rule that holds A's values (AWSCURRENT, AWSPREVIOUS or the pending value), never site B's.
+ * Real SDK v3 clients against the local AWS endpoint.
+ */
+import { ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { type RotationHandler, type RotationOptions } from '@cdn-origin-guard/rotation';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useLocalAws } from '../../../test/aws/support.js';
+import { forward, httpHeaderCondition, type LocalAws } from '../../../test/aws-local/index.js';
+import {
+  type Account,
+  albForwards,
+  allValues,
+  createAccount,
+  expectNoValueIn,
+  HEADER,
+  invoke,
+  localClients,
+  rejection,
+  rotate,
+  rotationHandlerFor,
+  stageValue,
+  TARGET_GROUP,
+} from './support.js';
+
+const INITIAL = 'initial-origin-verify-0123456789abcdef';
+const PREVIOUS = 'previous-origin-verify-0123456789abcdef';
+const OTHER_SITE_SECRET = 'other-site-origin-verify-fedcba9876543210';
+
+const local = useLocalAws({
+  beforeEachTest: (aws) => {
+    aws.cloudfront.setDeployDelay(0);
+    lines = [];
+  },
+});
+let aws: LocalAws;
+let lines: string[] = [];
+
+beforeEach(() => {
+  aws = local.aws;
+});
+
+function handlerFor(account: Account, extra: Partial<RotationOptions> = {}): RotationHandler {
+  return rotationHandlerFor(aws, account, {
+    propagationWaitMs: 0,
+    pollIntervalMs: 20,
+    deployWaitMs: 2_000,
+    log: (line) => lines.push(line),
+    ...extra,
+  });
+}
+
+function events(): { step: string; event: string; [k: string]: unknown }[] {
+  return lines.map((l) => JSON.parse(l) as { step: string; event: string });
+}
+
+/** Site B on `account`'s listener: its own rule on the same header, with its own secret. */
+function addSiteB(account: Account): { arn: string; forwards: () => boolean } {
+  const rule = aws.elbv2.addRule(account.listenerArn, {
+    priority: 3,
+    conditions: [
+      httpHeaderCondition('X-Origin-Verify', [OTHER_SITE_SECRET]),
+      { Field: 'path-pattern', PathPatternConfig: { Values: ['/site-b/*'] } },
+    ],
+    actions: [forward(TARGET_GROUP)],
+  });
+  const forwards = () =>
+    aws.elbv2.evaluate(account.listenerArn, {
+      path: '/site-b/x',
+      headers: { [HEADER]: OTHER_SITE_SECRET },
+    }).action.Type === 'forward';
+  return { arn: rule.arn, forwards };
+}
+
+function headerValues(ruleArn: string): readonly string[] | undefined {
+  return aws.elbv2.rule(ruleArn).conditions[0]?.HttpHeaderConfig?.Values;
+}
+
+function sorted(values: readonly string[] | undefined): string[] {
+  return [...(values ?? [])].sort();
+}
+
+async function setRuleHeaderValues(ruleArn: string, values: string[]): Promise<void> {
+  await localClients(aws).elbv2.send(
+    new ModifyRuleCommand({
+      RuleArn: ruleArn,
+      Conditions: [
+        { Field: 'http-header', HttpHeaderConfig: { HttpHeaderName: HEADER, Values: values } },
+      ],
+    }),
+  );
+}
+
+describe('rotation handler: a listener shared with another site', () => {
+  it("rotating site A leaves site B's header rule alone, and B's requests keep being forwarded", async () => {
+    const account = createAccount(aws, INITIAL);
+    const siteB = addSiteB(account);
+    const handler = handlerFor(account);
+    const token = aws.secrets.beginRotation(account.secretId);
+
+    await invoke(handler, account, 'createSecret', token);
+    await invoke(handler, account, 'setSecret', token);
+    const pending = stageValue(aws, account, 'AWSPENDING');
+
+    expect(headerValues(siteB.arn)).toEqual([OTHER_SITE_SECRET]);
+    expect(siteB.forwards()).toBe(true);
+    expect(headerValues(account.ruleArn)).toEqual([INITIAL, pending]);
+
+    for (const step of ['testSecret', 'finishSecret'] as const)
+      await invoke(handler, account, step, token);
+    aws.secrets.endRotation(account.secretId);
+    await rotate(handler, aws, account);
+
+    expect(headerValues(siteB.arn)).toEqual([OTHER_SITE_SECRET]);
+    expect(siteB.forwards()).toBe(true);
+    expect(albForwards(aws, account, stageValue(aws, account, 'AWSCURRENT'))).toBe(true);
+    expect(albForwards(aws, account, INITIAL)).toBe(false);
+    const leftAlone = events().filter((e) => e.event === 'alb-rules-left-alone');
+    expect(leftAlone.length).toBeGreaterThan(0);
+    for (const e of leftAlone) expect(e.ruleArns).toEqual([siteB.arn]);
+    expect(events().find((e) => e.event === 'alb-rules-widened')?.ruleArns).toEqual([
+      account.ruleArn,
+    ]);
+    expectNoValueIn(lines, [...allValues(aws, account), OTHER_SITE_SECRET]);
+  });
+
+  it('finds its rule by AWSPREVIOUS alone', async () => {
+    const account = createAccount(aws, INITIAL, { previous: PREVIOUS });
+    const siteB = addSiteB(account);
+    await setRuleHeaderValues(account.ruleArn, [PREVIOUS]);
+
+    await rotate(handlerFor(account), aws, account);
+
+    expect(sorted(headerValues(account.ruleArn))).toEqual(
+      sorted([stageValue(aws, account, 'AWSCURRENT'), INITIAL]),
+    );
+    expect(headerValues(siteB.arn)).toEqual([OTHER_SITE_SECRET]);
+  });
+
+  it('finds its rule by the pending value alone, so a re-run of setSecret still finds it', async () => {
+    const account = createAccount(aws, INITIAL);
+    const siteB = addSiteB(account);
+    const handler = handlerFor(account);
+    const token = aws.secrets.beginRotation(account.secretId);
+    await invoke(handler, account, 'createSecret', token);
+    const pending = stageValue(aws, account, 'AWSPENDING');
+    await setRuleHeaderValues(account.ruleArn, [pending]);
+
+    await invoke(handler, account, 'setSecret', token);
+
+    expect(headerValues(account.ruleArn)).toEqual([INITIAL, pending]);
+    expect(headerValues(siteB.arn)).toEqual([OTHER_SITE_SECRET]);
+  });
+
+  it('fails with no-matching-rule, changing nothing, when the only header rules hold other values', async () => {
+    const account = createAccount(aws, INITIAL);
+    const siteB = addSiteB(account);
+    await setRuleHeaderValues(account.ruleArn, ['someone-else-0123456789abcdef']);
+    const handler = handlerFor(account);
+    const token = aws.secrets.beginRotation(account.secretId);
+    await invoke(handler, account, 'createSecret', token);
+
+    const error = await rejection(invoke(handler, account, 'setSecret', token));
+
+    expect(error).toMatchObject({ name: 'RotationError', failure: 'no-matching-rule' });
+    expect(error.message).toContain(account.listenerArn);
+    expect(error.message).toContain('left alone');
+    expect(error.message).toContain(account.ruleArn);
+    expect(error.message).toContain(siteB.arn);
+    expect(aws.callCount('elbv2.ModifyRule')).toBe(1); // the arrangement above
+    expect(aws.callCount('cloudfront.UpdateDistribution')).toBe(0);
+    expect(headerValues(siteB.arn)).toEqual([OTHER_SITE_SECRET]);
+    expectNoValueIn(
+      [...lines, error.message, error.stack ?? '', JSON.stringify(error)],
+      [...allValues(aws, account), OTHER_SITE_SECRET, 'someone-else-0123456789abcdef'],
+    );
+  });
+
+  it('still updates a rule named in ruleArns whatever it holds', async () => {
+    const account = createAccount(aws, INITIAL);
+    const siteB = addSiteB(account);
+
+    await rotate(
+      handlerFor(account, { listenerArns: [], ruleArns: [account.ruleArn, siteB.arn] }),
+      aws,
+      account,
+    );
+
+    const values = sorted([stageValue(aws, account, 'AWSCURRENT'), INITIAL]);
+    expect(sorted(headerValues(account.ruleArn))).toEqual(values);
+    expect(sorted(headerValues(siteB.arn))).toEqual(values);
+  });
+});
