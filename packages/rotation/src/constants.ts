@@ -55,6 +55,11 @@ export const BOUNDS = {
   { min: number; max: number; unit: string }
 >;
 
+/** ALB: at most this many condition values in one rule, all its conditions together. */
+export const MAX_CONDITION_VALUES_PER_RULE = 5;
+/** Header values a rule holds during a rotation: `[AWSCURRENT, AWSPENDING]`, then `[AWSCURRENT, AWSPREVIOUS]`. */
+export const ROTATION_HEADER_VALUES = 2;
+
 /** The staging label of the value in use. */
 export const AWSCURRENT = 'AWSCURRENT';
 /** The staging label of the value in use before the last rotation. */

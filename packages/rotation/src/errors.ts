@@ -13,6 +13,7 @@ export type RotationFailure =
   | 'bad-secret'
   | 'no-matching-origin'
   | 'no-matching-rule'
+  | 'condition-limit'
   | 'wait-too-long'
   | 'update-conflict'
   | 'not-updated'

@@ -395,9 +395,11 @@ async function finishSecret(run: Run): Promise<void> {
   const currentVersionId = Object.entries(versions).find(([, stages]) =>
     stages.includes(AWSCURRENT),
   )?.[0];
+  // The rules are found (and checked) first: a rule problem fails the step while it can still
+  // be retried, not after AWSCURRENT has moved (a retry would then end as already-current).
+  const rules = await albRules(run, { current, pending });
   await promoteToCurrent(clients.secretsManager, arn, token, currentVersionId, known);
   run.log({ event: 'promoted', previousVersionId: currentVersionId });
-  const rules = await albRules(run, { current, pending });
   const modified = await setHeaderValues(clients.elbv2, rules, [pending, current], known);
   run.log({
     event: modified.length > 0 ? 'alb-rules-narrowed' : 'alb-rules-in-step',

@@ -14,6 +14,7 @@ import {
   type Rule,
   type RuleCondition,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { MAX_CONDITION_VALUES_PER_RULE, ROTATION_HEADER_VALUES } from '../constants.js';
 import { awsCallFailed, RotationError } from '../errors.js';
 
 /** A rule to keep in step, with the header condition found in it. */
@@ -64,6 +65,41 @@ export interface HeaderRules {
   readonly otherRuleArns: string[];
 }
 
+/**
+ * How many condition values `c` uses towards the ALB's per-rule limit: those of its typed config
+ * (a query-string key/value pair is one), else the legacy `Values` (DescribeRules may report
+ * both for the same condition; they are counted once).
+ */
+function conditionValueCount(c: RuleCondition): number {
+  type Counted = { readonly Values?: readonly unknown[]; readonly RegexValues?: readonly string[] };
+  const configs: Counted[] = [
+    c.HostHeaderConfig,
+    c.PathPatternConfig,
+    c.HttpHeaderConfig,
+    c.QueryStringConfig,
+    c.HttpRequestMethodConfig,
+    c.SourceIpConfig,
+  ].filter((config) => config !== undefined);
+  const count = (x: Counted) => (x.Values?.length ?? 0) + (x.RegexValues?.length ?? 0);
+  return configs.length === 0 ? count(c) : configs.reduce((n, config) => n + count(config), 0);
+}
+
+/**
+ * Fail before any change when a rule cannot hold the rotation's header values next to its other
+ * conditions (the ALB allows {@link MAX_CONDITION_VALUES_PER_RULE} condition values per rule).
+ */
+function checkConditionLimit(rule: HeaderRule, headerName: string): void {
+  const others = rule.conditions.reduce(
+    (n, c, i) => (i === rule.headerIndex ? n : n + conditionValueCount(c)),
+    0,
+  );
+  if (others + ROTATION_HEADER_VALUES > MAX_CONDITION_VALUES_PER_RULE)
+    throw new RotationError(
+      'condition-limit',
+      `rule ${rule.arn} uses ${others} condition values besides its "${headerName}" condition, so it cannot hold the ${ROTATION_HEADER_VALUES} header values a rotation needs (AWSCURRENT and AWSPENDING): an ALB rule allows at most ${MAX_CONDITION_VALUES_PER_RULE} condition values. Nothing was changed. Free a condition value in that rule (at most ${MAX_CONDITION_VALUES_PER_RULE - ROTATION_HEADER_VALUES} besides the header, e.g. fewer host or path values, or split it into two rules), then retry.`,
+    );
+}
+
 /** Does the rule's header condition hold one of `values`? */
 function holdsOneOf(rule: HeaderRule, values: readonly string[]): boolean {
   const have = rule.conditions[rule.headerIndex]?.HttpHeaderConfig?.Values ?? [];
@@ -75,7 +111,9 @@ function holdsOneOf(rule: HeaderRule, values: readonly string[]): boolean {
  * each rule of `listenerArns` whose header condition holds one of `ownValues` (this secret's
  * AWSCURRENT, AWSPREVIOUS and pending values). A listener's other rules on the header belong
  * to someone else (another site's secret on a shared listener) and are left alone; each
- * listener must have at least one rule of ours.
+ * listener must have at least one rule of ours. Every rule found must have room for the
+ * rotation's two header values within the ALB's condition-value limit (else `condition-limit`,
+ * before any change).
  */
 export async function findHeaderRules(
   client: ElasticLoadBalancingV2Client,
@@ -125,7 +163,9 @@ export async function findHeaderRules(
       );
     otherRuleArns.push(...others);
   }
-  return { rules: [...found.values()], otherRuleArns };
+  const rules = [...found.values()];
+  for (const rule of rules) checkConditionLimit(rule, options.headerName);
+  return { rules, otherRuleArns };
 }
 
 /** A condition as ModifyRule takes it: a typed config wins over the legacy `Values`. */
