@@ -4,6 +4,7 @@
  */
 import { runAudit } from '@cdn-origin-guard/audit';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { LocalSecurityGroupRuleInput } from '../aws-local/index.js';
 import type { Hole } from './scenarios.js';
 import { type Account, openAccount } from './support.js';
 
@@ -69,5 +70,163 @@ describe('audit with an AWSPENDING version that has no value yet (A6)', () => {
 
     expect(check(report, 'alb-rule-values')?.skipped).toMatchObject({ reason: 'error' });
     expect(check(report, 'alb-rule-values')?.skipped?.message).toMatch(/ResourceNotFoundException/);
+  });
+});
+
+const CLOUDFRONT_LIST = 'com.amazonaws.global.cloudfront.origin-facing';
+
+/** Replace the ALB's group with the CloudFront list on the listener port plus `rules`. */
+function setInbound(a: Account, rules: LocalSecurityGroupRuleInput[]): void {
+  const cf = a.aws.ec2.getPrefixList(CLOUDFRONT_LIST);
+  a.aws.ec2.securityGroups.set({
+    id: a.scenario.securityGroupId,
+    name: 'story-alb-sg',
+    inbound: [{ port: a.target.port, prefixListId: cf?.id as string }, ...rules],
+  });
+}
+
+describe('audit security-groups when prefix lists cannot be read (A2)', () => {
+  it('still FAILs a 0.0.0.0/0 rule when ec2:DescribeManagedPrefixLists is denied, and says the prefix-list part was skipped', async () => {
+    const a = await open(['open-security-group']);
+    a.aws.faults.set({ accessDenied: true, actions: ['ec2.DescribeManagedPrefixLists'] });
+
+    const report = await auditOf(a);
+
+    const sg = check(report, 'security-groups');
+    expect(sg?.status).toBe('FAIL');
+    expect(sg?.findings.find((f) => f.status === 'FAIL')?.evidence).toMatchObject({
+      rule: a.scenario.ruleIds.open,
+      source: '0.0.0.0/0',
+    });
+    const note = sg?.findings.find((f) => /prefix-list check SKIPPED/.test(f.message));
+    expect(note).toMatchObject({
+      status: 'WARN',
+      evidence: { skipped: 'access-denied', missingAction: 'ec2:DescribeManagedPrefixLists' },
+    });
+    expect(note?.message).toContain(a.scenario.ruleIds.cloudFront);
+    expect(note?.fix).toContain('Grant ec2:DescribeManagedPrefixLists');
+    expect(check(report, 'rules-quota')?.status).toBe('SKIPPED');
+    expect(report.exitCode).toBe(1);
+  });
+
+  it('tolerates a referenced prefix-list id that no longer exists, and still FAILs a 0.0.0.0/0 rule', async () => {
+    const a = await open([]);
+    const gone = a.aws.ec2.setPrefixList('partner-shared-list', ['198.51.100.0/24'], {
+      maxEntries: 1,
+    });
+    a.aws.ec2.removePrefixList('partner-shared-list'); // e.g. a RAM share that was withdrawn
+    setInbound(a, [
+      { port: a.target.port, cidrIpv4: '0.0.0.0/0' },
+      { port: 22, prefixListId: gone.id },
+    ]);
+
+    const report = await auditOf(a);
+
+    const sg = check(report, 'security-groups');
+    expect(sg?.status).toBe('FAIL');
+    expect(sg?.findings.some((f) => f.status === 'FAIL' && f.evidence.source === '0.0.0.0/0')).toBe(
+      true,
+    );
+    expect(check(report, 'rules-quota')?.status).not.toBe('SKIPPED');
+    expect(report.exitCode).toBe(1);
+  });
+
+  it('WARNs about a listener-port rule from a prefix-list id that no longer exists', async () => {
+    const a = await open([]);
+    const gone = a.aws.ec2.setPrefixList('partner-shared-list', ['198.51.100.0/24']);
+    a.aws.ec2.removePrefixList('partner-shared-list');
+    setInbound(a, [{ port: a.target.port, prefixListId: gone.id }]);
+
+    const report = await auditOf(a);
+
+    const finding = check(report, 'security-groups')?.findings.find(
+      (f) => f.evidence.source === gone.id,
+    );
+    expect(finding?.status).toBe('WARN');
+    expect(finding?.message).toMatch(/could not be described .*unchecked prefix list/);
+  });
+});
+
+describe('audit security-groups with customer-managed prefix lists and group references (A1)', () => {
+  it('FAILs a rule from a customer-managed prefix list that holds 0.0.0.0/0 on the listener port', async () => {
+    const a = await open([]);
+    const list = a.aws.ec2.setPrefixList('office-and-everyone', ['10.1.0.0/16', '0.0.0.0/0'], {
+      maxEntries: 5,
+      ownerId: '123456789012',
+    });
+    setInbound(a, [{ port: a.target.port, prefixListId: list.id }]);
+
+    const report = await auditOf(a);
+
+    const sg = check(report, 'security-groups');
+    expect(sg?.status).toBe('FAIL');
+    const finding = sg?.findings.find((f) => f.status === 'FAIL');
+    expect(finding?.message).toContain(list.id);
+    expect(finding?.evidence).toMatchObject({
+      prefixList: 'office-and-everyone',
+      entries: ['0.0.0.0/0'],
+    });
+    expect(finding?.fix).toContain(`--prefix-list-id ${list.id}`);
+    expect(report.exitCode).toBe(1);
+  });
+
+  it('reads every page of a long customer-managed list and WARNs about its public entries', async () => {
+    const a = await open([]);
+    const cidrs = Array.from({ length: 120 }, (_, i) => `10.2.${i}.0/24`);
+    const list = a.aws.ec2.setPrefixList('partners', [...cidrs, '203.0.113.0/24'], {
+      ownerId: '123456789012',
+    });
+    setInbound(a, [{ port: a.target.port, prefixListId: list.id }]);
+
+    const report = await auditOf(a);
+
+    const finding = check(report, 'security-groups')?.findings.find(
+      (f) => f.evidence.source === list.id,
+    );
+    expect(finding?.status).toBe('WARN');
+    expect(finding?.evidence).toMatchObject({ entries: ['203.0.113.0/24'] });
+    expect(a.aws.callCount('ec2.GetManagedPrefixListEntries')).toBeGreaterThan(1);
+  });
+
+  it('passes a customer-managed list of private ranges', async () => {
+    const a = await open([]);
+    const list = a.aws.ec2.setPrefixList('vpn', ['10.8.0.0/16', '192.168.10.0/24'], {
+      ownerId: '123456789012',
+    });
+    setInbound(a, [{ port: a.target.port, prefixListId: list.id }]);
+
+    const report = await auditOf(a);
+
+    expect(check(report, 'security-groups')?.status).toBe('PASS');
+  });
+
+  it('WARNs that the port is open to an unchecked prefix list when its entries cannot be read', async () => {
+    const a = await open([]);
+    const list = a.aws.ec2.setPrefixList('office-and-everyone', ['0.0.0.0/0'], {
+      ownerId: '123456789012',
+    });
+    setInbound(a, [{ port: a.target.port, prefixListId: list.id }]);
+    a.aws.faults.set({ accessDenied: true, actions: ['ec2.GetManagedPrefixListEntries'] });
+
+    const report = await auditOf(a);
+
+    const sg = check(report, 'security-groups');
+    expect(sg?.status).toBe('WARN');
+    const finding = sg?.findings.find((f) => f.evidence.source === list.id);
+    expect(finding?.message).toMatch(/unchecked prefix list/);
+    expect(finding?.fix).toContain('Grant ec2:GetManagedPrefixListEntries');
+  });
+
+  it('WARNs about a rule from another security group on the listener port, naming it', async () => {
+    const a = await open([]);
+    setInbound(a, [{ port: a.target.port, referencedGroupId: 'sg-0bastion000000000' }]);
+
+    const report = await auditOf(a);
+
+    const sg = check(report, 'security-groups');
+    expect(sg?.status).toBe('WARN');
+    const finding = sg?.findings.find((f) => f.status === 'WARN');
+    expect(finding?.message).toContain('security group sg-0bastion000000000');
+    expect(finding?.evidence).toMatchObject({ referencedGroup: 'sg-0bastion000000000' });
   });
 });

@@ -45,6 +45,7 @@ export const IAM_ACTIONS = [
   'ec2:DescribeSecurityGroups',
   'ec2:DescribeSecurityGroupRules',
   'ec2:DescribeManagedPrefixLists',
+  'ec2:GetManagedPrefixListEntries',
   'servicequotas:GetServiceQuota',
   'cloudfront:GetDistribution',
   'cloudfront:ListDistributions',

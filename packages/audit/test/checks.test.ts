@@ -206,11 +206,20 @@ describe('security-groups', () => {
       'PASS',
     ],
     [
-      'private CIDRs and a referenced group',
+      'private CIDRs',
+      [sgRule({ prefixListId: PL_V4 }), sgRule({ cidrIpv4: '172.16.0.0/12' })],
+      'PASS',
+    ],
+    [
+      'a referenced group on the listener port',
+      [sgRule({ prefixListId: PL_V4 }), sgRule({ referencedGroupId: 'sg-2' })],
+      'WARN',
+    ],
+    [
+      'a referenced group on a port no listener uses',
       [
         sgRule({ prefixListId: PL_V4 }),
-        sgRule({ cidrIpv4: '172.16.0.0/12' }),
-        sgRule({ referencedGroupId: 'sg-2' }),
+        sgRule({ fromPort: 22, toPort: 22, referencedGroupId: 'sg-2' }),
       ],
       'PASS',
     ],

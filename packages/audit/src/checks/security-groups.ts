@@ -4,24 +4,99 @@
  */
 import { CLOUDFRONT_PREFIX_LISTS } from '../constants.js';
 import { isAnywhere, isPublicCidr } from '../net.js';
-import type { AccountSnapshot, Finding, PrefixListInfo } from '../types.js';
+import type {
+  AccountSnapshot,
+  Finding,
+  PrefixListInfo,
+  SecurityGroupInfo,
+  SecurityGroupRuleInfo,
+} from '../types.js';
 import { listenerPorts, openedPorts, ruleLabel, sourceOf } from './ports.js';
 import { type Check, fail, firstSkip, pass, result, skipped, warn } from './result.js';
 
 const check = { id: 'security-groups', title: 'Security groups of the ALB' } as const;
 
+/** One inbound rule on a listener port, with what the findings about it need. */
+interface OpenRule {
+  readonly group: SecurityGroupInfo;
+  readonly rule: SecurityGroupRuleInfo;
+  readonly opened: readonly number[];
+  readonly evidence: Readonly<Record<string, string | readonly number[]>>;
+}
+
+const revoke = ({ group, rule }: OpenRule) =>
+  `aws ec2 revoke-security-group-ingress --group-id ${group.id} --security-group-rule-ids ${rule.id}`;
+
+/** A rule from a CIDR: FAIL for the whole address space, WARN for another public range. */
+function cidrFinding(open: OpenRule, cidr: string): Finding | undefined {
+  const { rule, group, opened, evidence } = open;
+  if (isAnywhere(cidr)) {
+    return fail(
+      `${ruleLabel(rule)} allows port ${opened.join(', ')} from ${cidr}: anyone can reach the ALB around CloudFront`,
+      `${revoke(open)} (after allowing the CloudFront origin-facing prefix list on the same ports)`,
+      evidence,
+    );
+  }
+  if (isPublicCidr(cidr)) {
+    return warn(
+      `${ruleLabel(rule)} allows port ${opened.join(', ')} from the public range ${cidr}, which is not CloudFront`,
+      `Remove rule ${rule.id} from ${group.id} unless ${cidr} must reach the ALB without CloudFront`,
+      evidence,
+    );
+  }
+  return undefined;
+}
+
+/**
+ * A rule from a prefix list that is not CloudFront's: its entries judged like CIDR rules, or a
+ * WARN when they could not be read.
+ */
+function customListFinding(open: OpenRule, list: PrefixListInfo): Finding {
+  const { rule, group, opened } = open;
+  const from = `${ruleLabel(rule)} allows port ${opened.join(', ')} from prefix list ${list.id} (${list.name})`;
+  const evidence = { ...open.evidence, prefixList: list.name };
+  const entries = list.entries;
+  if (entries === undefined || !entries.ok) {
+    const why = entries === undefined ? 'not read' : entries.skip.message;
+    return warn(
+      `${from}, whose entries could not be read (${why}): the port is open to an unchecked prefix list`,
+      entries !== undefined && !entries.ok && entries.skip.reason === 'access-denied'
+        ? `Grant ${entries.skip.missingAction ?? 'ec2:GetManagedPrefixListEntries'} to the audit so the entries are checked`
+        : `Check the entries: aws ec2 get-managed-prefix-list-entries --prefix-list-id ${list.id}`,
+      evidence,
+    );
+  }
+  const anywhere = entries.value.filter(isAnywhere);
+  const publicRanges = entries.value.filter((c) => !isAnywhere(c) && isPublicCidr(c));
+  const modify = `aws ec2 modify-managed-prefix-list --prefix-list-id ${list.id} --current-version <version> --remove-entries`;
+  if (anywhere.length > 0) {
+    return fail(
+      `${from}, which holds ${anywhere.join(', ')}: anyone can reach the ALB around CloudFront`,
+      `${modify} ${anywhere.map((c) => `Cidr=${c}`).join(' ')}, or ${revoke(open)}`,
+      { ...evidence, entries: anywhere },
+    );
+  }
+  if (publicRanges.length > 0) {
+    return warn(
+      `${from}, which holds public ranges that are not CloudFront: ${publicRanges.join(', ')}`,
+      `Remove rule ${rule.id} from ${group.id}, or those entries from ${list.id}, unless they must reach the ALB without CloudFront`,
+      { ...evidence, entries: publicRanges },
+    );
+  }
+  return pass(`${from}: private ranges only (${entries.value.length} entries)`, {
+    ...evidence,
+    entries: entries.value.length,
+  });
+}
+
 function run(snapshot: AccountSnapshot) {
   const { securityGroups, listeners, prefixLists, loadBalancer } = snapshot;
-  const skip = firstSkip(securityGroups, prefixLists);
-  if (skip !== undefined || !securityGroups.ok || !prefixLists.ok)
+  const skip = firstSkip(securityGroups);
+  if (skip !== undefined || !securityGroups.ok)
     return skipped(check, skip ?? { reason: 'error', message: 'not gathered' });
-  const lists = prefixLists.value;
-  const cloudFrontList = (id: string | undefined): PrefixListInfo | undefined => {
-    const list = id === undefined ? undefined : lists.get(id);
-    return list !== undefined && list.name === CLOUDFRONT_PREFIX_LISTS[list.addressFamily]
-      ? list
-      : undefined;
-  };
+  // Without the prefix lists (DescribeManagedPrefixLists denied or failed), the CIDR and
+  // security-group rules are still judged; only the prefix-list rules are not.
+  const lists = prefixLists.ok ? prefixLists.value : undefined;
   const findings: Finding[] = [];
   // Without the listeners (DescribeListeners denied), check CloudFront's default origin ports.
   const ports = listenerPorts(listeners.ok ? listeners.value : undefined);
@@ -36,39 +111,75 @@ function run(snapshot: AccountSnapshot) {
   }
   // family -> ports CloudFront's list is allowed on
   const allowed = { IPv4: new Set<number>(), IPv6: new Set<number>() };
+  // Prefix-list rules on a listener port that could not be judged without the lists.
+  const unjudged: string[] = [];
   for (const group of securityGroups.value) {
     for (const rule of group.inbound) {
       const opened = openedPorts(rule, ports);
       if (opened.length === 0) continue;
-      const evidence = { group: group.id, rule: rule.id, ports: opened, source: sourceOf(rule) };
+      const open: OpenRule = {
+        group,
+        rule,
+        opened,
+        evidence: { group: group.id, rule: rule.id, ports: opened, source: sourceOf(rule) },
+      };
       const cidr = rule.cidrIpv4 ?? rule.cidrIpv6;
-      const list = cloudFrontList(rule.prefixListId);
-      if (cidr !== undefined && isAnywhere(cidr)) {
-        findings.push(
-          fail(
-            `${ruleLabel(rule)} allows port ${opened.join(', ')} from ${cidr}: anyone can reach the ALB around CloudFront`,
-            `aws ec2 revoke-security-group-ingress --group-id ${group.id} --security-group-rule-ids ${rule.id} (after allowing the CloudFront origin-facing prefix list on the same ports)`,
-            evidence,
-          ),
-        );
-      } else if (cidr !== undefined && isPublicCidr(cidr)) {
+      if (cidr !== undefined) {
+        const finding = cidrFinding(open, cidr);
+        if (finding !== undefined) findings.push(finding);
+      } else if (rule.prefixListId !== undefined) {
+        if (lists === undefined) {
+          unjudged.push(`${rule.id} (${rule.prefixListId})`);
+          continue;
+        }
+        const list = lists.get(rule.prefixListId);
+        if (list === undefined) {
+          findings.push(
+            warn(
+              `${ruleLabel(rule)} allows port ${opened.join(', ')} from prefix list ${rule.prefixListId}, which could not be described (not found, or no longer shared with this account): the port is open to an unchecked prefix list`,
+              `${revoke(open)}, or share ${rule.prefixListId} with this account again so it can be checked`,
+              open.evidence,
+            ),
+          );
+        } else if (list.name === CLOUDFRONT_PREFIX_LISTS[list.addressFamily]) {
+          for (const p of opened) allowed[list.addressFamily].add(p);
+          findings.push(
+            pass(
+              `${ruleLabel(rule)} allows port ${opened.join(', ')} from ${list.id} (${list.name})`,
+              { ...open.evidence, prefixList: list.name },
+            ),
+          );
+        } else {
+          findings.push(customListFinding(open, list));
+        }
+      } else if (rule.referencedGroupId !== undefined) {
         findings.push(
           warn(
-            `${ruleLabel(rule)} allows port ${opened.join(', ')} from the public range ${cidr}, which is not CloudFront`,
-            `Remove rule ${rule.id} from ${group.id} unless ${cidr} must reach the ALB without CloudFront`,
-            evidence,
-          ),
-        );
-      } else if (list !== undefined) {
-        for (const p of opened) allowed[list.addressFamily].add(p);
-        findings.push(
-          pass(
-            `${ruleLabel(rule)} allows port ${opened.join(', ')} from ${list.id} (${list.name})`,
-            { ...evidence, prefixList: list.name },
+            `${ruleLabel(rule)} allows port ${opened.join(', ')} from security group ${rule.referencedGroupId}: whatever runs in that group reaches the ALB around CloudFront`,
+            `Remove rule ${rule.id} from ${group.id} unless ${rule.referencedGroupId} must reach the ALB without CloudFront (an internal client; give it its own internal load balancer if it can)`,
+            { ...open.evidence, referencedGroup: rule.referencedGroupId },
           ),
         );
       }
     }
+  }
+  if (!prefixLists.ok) {
+    const { skip: listSkip } = prefixLists;
+    const rules = unjudged.length > 0 ? `; not judged: ${unjudged.join(', ')}` : '';
+    findings.push(
+      warn(
+        `CloudFront prefix-list check SKIPPED: the prefix lists could not be read (${listSkip.message})${rules}`,
+        listSkip.reason === 'access-denied'
+          ? `Grant ${listSkip.missingAction ?? 'ec2:DescribeManagedPrefixLists'} to the audit so the prefix-list rules are checked`
+          : 'Run the audit again so the prefix-list rules are checked',
+        {
+          skipped: listSkip.reason,
+          missingAction: listSkip.missingAction,
+          unjudgedRules: unjudged,
+        },
+      ),
+    );
+    return result(check, findings);
   }
   const families: ('IPv4' | 'IPv6')[] = loadBalancer.ipAddressType.startsWith('dualstack')
     ? ['IPv4', 'IPv6']
@@ -77,7 +188,8 @@ function run(snapshot: AccountSnapshot) {
     const missing = (listeners.ok ? ports : [443]).filter((p) => !allowed[family].has(p));
     if (missing.length === 0) continue;
     const name = CLOUDFRONT_PREFIX_LISTS[family];
-    const id = [...lists.values()].find((l) => l.name === name)?.id ?? `<id of ${name}>`;
+    const id =
+      [...prefixLists.value.values()].find((l) => l.name === name)?.id ?? `<id of ${name}>`;
     const group = loadBalancer.securityGroupIds[0] ?? '<alb security group>';
     findings.push(
       warn(
