@@ -230,3 +230,30 @@ describe('audit security-groups with customer-managed prefix lists and group ref
     expect(finding?.evidence).toMatchObject({ referencedGroup: 'sg-0bastion000000000' });
   });
 });
+
+describe('audit direct-reachability when nothing could be probed (A5)', () => {
+  it('WARNs "could not probe" when the ALB DNS name does not resolve, instead of a PASS', async () => {
+    const a = await open(['direct-reachability']);
+
+    // No --probe-address: the local ALB's DNS name does not resolve here.
+    const report = await auditOf(a, { probe: true, probeTimeoutMs: 2000 });
+
+    const dr = check(report, 'direct-reachability');
+    expect(dr?.findings.length).toBeGreaterThan(0);
+    expect(dr?.findings.every((f) => f.evidence.outcome === 'error')).toBe(true);
+    expect(dr?.status).toBe('WARN');
+    expect(dr?.findings[0]?.message).toMatch(/could not probe: [A-Z_]+/);
+    expect(dr?.findings[0]?.fix).toContain('--probe-address');
+  });
+
+  it('still PASSes a probe that was refused', async () => {
+    const a = await open([]);
+    await a.target.close();
+
+    const report = await auditOf(a, { probe: true, probeAddress: '127.0.0.1' });
+
+    const dr = check(report, 'direct-reachability');
+    expect(dr?.findings.map((f) => f.evidence.outcome)).toEqual(['refused']);
+    expect(dr?.status).toBe('PASS');
+  });
+});

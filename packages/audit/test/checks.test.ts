@@ -528,6 +528,9 @@ describe('direct-reachability', () => {
   it.each([
     ['refused', { outcome: 'refused' }, 'PASS'],
     ['timed out', { outcome: 'timeout' }, 'PASS'],
+    ['reset', { outcome: 'reset' }, 'PASS'],
+    ['not resolved', { outcome: 'error', detail: 'ENOTFOUND' }, 'WARN'],
+    ['a TLS error', { outcome: 'error', detail: 'EPROTO' }, 'WARN'],
     ['a 403', { outcome: 'served', statusCode: 403 }, 'PASS'],
     ['a 502', { outcome: 'served', statusCode: 502 }, 'WARN'],
     ['a 301', { outcome: 'served', statusCode: 301 }, 'FAIL'],
