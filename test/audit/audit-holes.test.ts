@@ -257,3 +257,57 @@ describe('audit direct-reachability when nothing could be probed (A5)', () => {
     expect(dr?.status).toBe('PASS');
   });
 });
+
+describe('audit cloudfront-distribution with the dualstack. origin name (A3, A4)', () => {
+  const currentValue = (a: Account) =>
+    a.aws.secrets.get(a.scenario.secretId)?.versions.find((v) => v.stages.includes('AWSCURRENT'))
+      ?.secretString as string;
+
+  it('checks a second origin at dualstack.<ALB DNS> and FAILs it for sending no header', async () => {
+    const a = await open([]);
+    const d = a.aws.cloudfront.addDistribution({
+      origins: [
+        {
+          id: 'alb',
+          domainName: a.scenario.dnsName,
+          headers: { 'X-Origin-Verify': currentValue(a) },
+        },
+        { id: 'alb-dualstack', domainName: `dualstack.${a.scenario.dnsName.toUpperCase()}.` },
+      ],
+    });
+
+    const report = await auditOf(a, { distributionIds: [d.id] });
+
+    const cf = check(report, 'cloudfront-distribution');
+    expect(cf?.status).toBe('FAIL');
+    const missing = cf?.findings.find((f) => f.evidence.origin === 'alb-dualstack');
+    expect(missing?.status).toBe('FAIL');
+    expect(missing?.message).toMatch(/sends no x-origin-verify header/);
+    expect(report.exitCode).toBe(1);
+  });
+
+  it('finds a distribution whose ALB origin uses dualstack.<ALB DNS> without --distribution', async () => {
+    const a = await open([]);
+    const d = a.aws.cloudfront.addDistribution({
+      origins: [
+        {
+          id: 'alb-dualstack',
+          domainName: `dualstack.${a.scenario.dnsName}`,
+          protocolPolicy: 'http-only',
+          headers: { 'X-Origin-Verify': currentValue(a) },
+        },
+      ],
+    });
+
+    const report = await auditOf(a);
+
+    const found = check(report, 'cloudfront-distribution')?.findings.filter(
+      (f) => f.evidence.distribution === d.id,
+    );
+    expect(found?.map((f) => f.evidence.origin)).toContain('alb-dualstack');
+    expect(
+      found?.some((f) => f.status === 'FAIL' && f.evidence.originProtocolPolicy === 'http-only'),
+    ).toBe(true);
+    expect(report.exitCode).toBe(1);
+  });
+});

@@ -61,3 +61,15 @@ export function isPublicCidr(cidr: string): boolean {
     return priv !== undefined && range[0] >= priv[0] && range[1] <= priv[1];
   });
 }
+
+/**
+ * A domain name as CloudFront may name the ALB: lower case, without a trailing dot and without
+ * the `dualstack.` prefix (`dualstack.<ALB DNS name>` is the same ALB over IPv4 and IPv6), so
+ * `bareDomain(origin) === bareDomain(alb)` tells whether an origin is the ALB.
+ */
+export function bareDomain(domain: string): string {
+  return domain
+    .toLowerCase()
+    .replace(/\.$/, '')
+    .replace(/^dualstack\./, '');
+}

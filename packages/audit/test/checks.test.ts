@@ -17,7 +17,7 @@ import {
   type SecurityGroupRuleInfo,
 } from '@cdn-origin-guard/audit';
 import { describe, expect, it } from 'vitest';
-import { isPublicCidr } from '../src/net.js';
+import { bareDomain, isPublicCidr } from '../src/net.js';
 
 const CURRENT = 'current-value-0123456789abcdef';
 const PENDING = 'pending-value-0123456789abcdef';
@@ -603,5 +603,16 @@ describe('isPublicCidr', () => {
     ['not-a-cidr', true],
   ])('%s -> %s', (cidr, expected) => {
     expect(isPublicCidr(cidr)).toBe(expected);
+  });
+});
+
+describe('bareDomain', () => {
+  it.each([
+    ['alb-1.us-east-1.elb.amazonaws.com', 'alb-1.us-east-1.elb.amazonaws.com'],
+    ['dualstack.alb-1.us-east-1.elb.amazonaws.com', 'alb-1.us-east-1.elb.amazonaws.com'],
+    ['DualStack.ALB-1.us-east-1.elb.amazonaws.com.', 'alb-1.us-east-1.elb.amazonaws.com'],
+    ['www.example.com', 'www.example.com'],
+  ])('%s -> %s', (domain, bare) => {
+    expect(bareDomain(domain)).toBe(bare);
   });
 });

@@ -3,21 +3,25 @@
  * @module
  */
 import { STAGES } from '../constants.js';
+import { bareDomain } from '../net.js';
 import { matchingStages } from '../secret-text.js';
 import type { AccountSnapshot, DistributionInfo, Finding, OriginInfo } from '../types.js';
 import { type Check, fail, firstSkip, pass, result, skipped, warn } from './result.js';
 
 const check = { id: 'cloudfront-distribution', title: 'CloudFront distribution' } as const;
 
-/** Origins of `distribution` that point at the ALB or carry the header. */
+/**
+ * Origins of `distribution` that point at the ALB (its DNS name or `dualstack.` + it, any case,
+ * with or without a trailing dot) or carry the header.
+ */
 export function originsAtAlb(
   distribution: DistributionInfo,
   dnsName: string,
   headerName: string,
 ): OriginInfo[] {
-  const dns = dnsName.toLowerCase();
+  const dns = bareDomain(dnsName);
   return distribution.origins.filter(
-    (o) => o.domainName.toLowerCase() === dns || o.headers.has(headerName),
+    (o) => bareDomain(o.domainName) === dns || o.headers.has(headerName),
   );
 }
 
