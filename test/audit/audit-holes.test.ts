@@ -2,7 +2,9 @@
  * Regression tests for the false "all clear" results found in review 2 (A1-A8), against the
  * local AWS endpoint with the real SDK clients: each hole is now reported.
  */
-import { runAudit } from '@cdn-origin-guard/audit';
+
+import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { renderTable, runAudit, toJson } from '@cdn-origin-guard/audit';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LocalSecurityGroupRuleInput } from '../aws-local/index.js';
 import type { Hole } from './scenarios.js';
@@ -309,5 +311,50 @@ describe('audit cloudfront-distribution with the dualstack. origin name (A3, A4)
       found?.some((f) => f.status === 'FAIL' && f.evidence.originProtocolPolicy === 'http-only'),
     ).toBe(true);
     expect(report.exitCode).toBe(1);
+  });
+});
+
+describe('audit compares what CloudFront sends with what the ALB rule accepts (A8)', () => {
+  it('FAILs (exit 1) when CloudFront sends AWSPENDING and the ALB header rule accepts only AWSCURRENT', async () => {
+    const a = await open([]);
+    const pending = 'pending-value-not-in-the-alb-rule-0123456789';
+    const sm = new SecretsManagerClient({
+      endpoint: a.aws.url,
+      region: a.aws.region,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    await sm.send(
+      new PutSecretValueCommand({
+        SecretId: a.scenario.secretId,
+        SecretString: pending,
+        VersionStages: ['AWSPENDING'],
+      }),
+    );
+    sm.destroy();
+    // A distribution that already sends the pending value (CloudFront updated before the ALB rule).
+    const d = a.aws.cloudfront.addDistribution({
+      origins: [
+        { id: 'alb', domainName: a.scenario.dnsName, headers: { 'X-Origin-Verify': pending } },
+      ],
+    });
+    // The ALB stand-in denies what CloudFront sends:
+    const action = a.aws.elbv2.evaluate(a.scenario.listenerArn, {
+      headers: { 'x-origin-verify': pending },
+    }).action;
+    expect(action.Type).toBe('fixed-response');
+
+    const report = await auditOf(a, { distributionIds: [d.id] });
+
+    const cf = check(report, 'cloudfront-distribution');
+    expect(cf?.status).toBe('FAIL');
+    const denied = cf?.findings.find((f) => f.status === 'FAIL');
+    expect(denied?.message).toMatch(
+      /sends x-origin-verify = AWSPENDING, which no header rule on HTTPS:\d+ accepts \(they accept AWSCURRENT\): the ALB denies every request through CloudFront/,
+    );
+    expect(denied?.evidence).toMatchObject({ distribution: d.id, origin: 'alb' });
+    expect(check(report, 'alb-rule-values')?.status).toBe('WARN');
+    expect(report.exitCode).toBe(1);
+    const output = `${renderTable(report)}\n${JSON.stringify(toJson(report))}`;
+    for (const value of [pending, ...a.secretValues()]) expect(output).not.toContain(value);
   });
 });

@@ -481,6 +481,79 @@ describe('cloudfront-distribution and alb-rule-values', () => {
     expect(statusOf(widened, 'alb-rule-values').status).toBe('PASS');
   });
 
+  it('FAILs when the distribution sends AWSPENDING and the ALB header rule accepts only AWSCURRENT, naming stages only', () => {
+    const base = snapshot();
+    if (!base.secret.ok || !base.distributions.ok) throw new Error('unreachable');
+    const [dist] = base.distributions.value;
+    const [origin] = dist?.origins ?? [];
+    const sendsPending = snapshot({
+      secret: {
+        ok: true,
+        value: {
+          ...base.secret.value,
+          values: new Map([
+            ['AWSCURRENT', new SecretText(CURRENT)],
+            ['AWSPENDING', new SecretText(PENDING)],
+          ]),
+        },
+      },
+      distributions: {
+        ok: true,
+        value: [
+          {
+            ...(dist as NonNullable<typeof dist>),
+            origins: [
+              {
+                ...(origin as NonNullable<typeof origin>),
+                headers: new Map([['x-origin-verify', new SecretText(PENDING)]]),
+              },
+            ],
+          },
+        ],
+      },
+    });
+
+    const cf = statusOf(sendsPending, 'cloudfront-distribution');
+
+    expect(cf.status).toBe('FAIL');
+    const denied = cf.findings.find((f) => f.status === 'FAIL');
+    expect(denied?.message).toBe(
+      'E1 origin alb sends x-origin-verify = AWSPENDING, which no header rule on HTTPS:443 accepts (they accept AWSCURRENT): the ALB denies every request through CloudFront',
+    );
+    expect(denied?.evidence).toMatchObject({ sends: 'AWSPENDING', accepts: ['AWSCURRENT'] });
+    expect(denied?.fix).toContain('modify-rule --rule-arn rule-10');
+    const text = JSON.stringify(cf);
+    expect(text).not.toContain(PENDING);
+    expect(text).not.toContain(CURRENT);
+  });
+
+  it('compares what CloudFront sends with the ALB rule even without --secret-id', () => {
+    const noSecret = snapshot(
+      {
+        secret: {
+          ok: false,
+          skip: { reason: 'not-requested', message: '--secret-id was not given' },
+        },
+      },
+      {
+        listeners: [
+          {
+            arn: 'l',
+            port: 443,
+            protocol: 'HTTPS',
+            rules: [headerRule(['some-other-value-0123456789']), defaultRule(deny)],
+          },
+        ],
+      },
+    );
+    const denied = statusOf(noSecret, 'cloudfront-distribution').findings.find(
+      (f) => f.status === 'FAIL',
+    );
+    expect(denied?.message).toMatch(
+      /a value not compared with Secrets Manager, which no header rule on HTTPS:443 accepts \(they accept 1 value\(s\)\)/,
+    );
+  });
+
   it('warns about rule values Secrets Manager no longer holds', () => {
     const snap = snapshot(
       {},
