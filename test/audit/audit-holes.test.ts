@@ -358,3 +358,55 @@ describe('audit compares what CloudFront sends with what the ALB rule accepts (A
     for (const value of [pending, ...a.secretValues()]) expect(output).not.toContain(value);
   });
 });
+
+describe('audit security-groups, the internet split in pieces (A7)', () => {
+  it('FAILs 0.0.0.0/1 + 128.0.0.0/1 (every IPv4 address) on the listener port (exit 1)', async () => {
+    const a = await open([]);
+    setInbound(a, [
+      { port: a.target.port, cidrIpv4: '0.0.0.0/1' },
+      { port: a.target.port, cidrIpv4: '128.0.0.0/1' },
+    ]);
+
+    const report = await auditOf(a);
+
+    const sg = check(report, 'security-groups');
+    expect(sg?.status).toBe('FAIL');
+    const together = sg?.findings.find((f) => /together allow port/.test(f.message));
+    expect(together?.status).toBe('FAIL');
+    expect(together?.message).toContain('every IPv4 address');
+    expect(together?.evidence).toMatchObject({ ports: [a.target.port], family: 'IPv4' });
+    expect(report.exitCode).toBe(1);
+  });
+
+  it('FAILs a customer-managed prefix list whose /9 entries together cover every IPv4 address', async () => {
+    const a = await open([]);
+    const halves = Array.from({ length: 512 }, (_, i) => `${i >> 1}.${(i & 1) * 128}.0.0/9`);
+    const list = a.aws.ec2.setPrefixList('everything-in-slices', halves, {
+      ownerId: '123456789012',
+    });
+    setInbound(a, [{ port: a.target.port, prefixListId: list.id }]);
+
+    const report = await auditOf(a);
+
+    const together = check(report, 'security-groups')?.findings.find((f) =>
+      /together allow port/.test(f.message),
+    );
+    expect(together?.status).toBe('FAIL');
+    expect(together?.evidence).toMatchObject({ ranges: 512 });
+    expect(report.exitCode).toBe(1);
+  });
+
+  it('FAILs a single public /8 on the listener port', async () => {
+    const a = await open([]);
+    setInbound(a, [{ port: a.target.port, cidrIpv4: '44.0.0.0/8' }]);
+
+    const report = await auditOf(a);
+
+    const wide = check(report, 'security-groups')?.findings.find(
+      (f) => f.evidence.source === '44.0.0.0/8',
+    );
+    expect(wide?.status).toBe('FAIL');
+    expect(wide?.message).toMatch(/a public range of \/8 or wider/);
+    expect(report.exitCode).toBe(1);
+  });
+});

@@ -13,6 +13,11 @@ export const DEFAULTS = {
   quotaWarnFraction: 0.1,
   /** Longest rotation schedule that passes. */
   maxRotationDays: 90,
+  /**
+   * A public CIDR on a listener port this wide or wider (prefix length at most this) FAILs like
+   * `0.0.0.0/0`: a /8 alone is 16.7 million IPv4 addresses.
+   */
+  widePublicPrefixLength: 8,
   /** Per-request timeout of `--probe`. */
   probeTimeoutMs: 3_000,
 } as const;

@@ -17,7 +17,7 @@ import {
   type SecurityGroupRuleInfo,
 } from '@cdn-origin-guard/audit';
 import { describe, expect, it } from 'vitest';
-import { bareDomain, isPublicCidr } from '../src/net.js';
+import { bareDomain, coveredFamilies, isPublicCidr, prefixLength } from '../src/net.js';
 
 const CURRENT = 'current-value-0123456789abcdef';
 const PENDING = 'pending-value-0123456789abcdef';
@@ -189,6 +189,23 @@ describe('security-groups', () => {
         sgRule({ prefixListId: PL_V4 }),
         sgRule({ fromPort: 400, toPort: 500, cidrIpv4: '0.0.0.0/0' }),
       ],
+      'FAIL',
+    ],
+    [
+      'two public /1s that together are every IPv4 address',
+      [
+        sgRule({ prefixListId: PL_V4 }),
+        sgRule({ cidrIpv4: '0.0.0.0/1' }),
+        sgRule({ cidrIpv4: '128.0.0.0/1' }),
+      ],
+      'FAIL',
+    ],
+    ['a public /8', [sgRule({ prefixListId: PL_V4 }), sgRule({ cidrIpv4: '44.0.0.0/8' })], 'FAIL'],
+    ['a public /9', [sgRule({ prefixListId: PL_V4 }), sgRule({ cidrIpv4: '44.0.0.0/9' })], 'WARN'],
+    ['a private /8', [sgRule({ prefixListId: PL_V4 }), sgRule({ cidrIpv4: '10.0.0.0/8' })], 'PASS'],
+    [
+      'IPv6 global unicast 2000::/3',
+      [sgRule({ prefixListId: PL_V4 }), sgRule({ cidrIpv6: '2000::/3' })],
       'FAIL',
     ],
     [
@@ -687,5 +704,32 @@ describe('bareDomain', () => {
     ['www.example.com', 'www.example.com'],
   ])('%s -> %s', (domain, bare) => {
     expect(bareDomain(domain)).toBe(bare);
+  });
+});
+
+describe('prefixLength and coveredFamilies', () => {
+  it.each([
+    ['0.0.0.0/0', 0],
+    ['44.0.0.0/8', 8],
+    ['203.0.113.7', 32],
+    ['2000::/3', 3],
+    ['::ffff:10.0.0.0/104', 104],
+    ['not-a-cidr', undefined],
+  ])('prefixLength(%s) = %s', (cidr, bits) => {
+    expect(prefixLength(cidr)).toBe(bits);
+  });
+
+  it.each([
+    [['0.0.0.0/1', '128.0.0.0/1'], ['IPv4']],
+    [['128.0.0.0/1', '0.0.0.0/2', '64.0.0.0/2'], ['IPv4']],
+    [['0.0.0.0/1', '128.0.0.0/2'], []],
+    [
+      ['0.0.0.0/1', '128.0.0.0/1', '::/1', '8000::/1'],
+      ['IPv4', 'IPv6'],
+    ],
+    [['10.0.0.0/8'], []],
+    [[], []],
+  ])('%j covers %j', (cidrs, families) => {
+    expect(coveredFamilies(cidrs)).toEqual(families);
   });
 });

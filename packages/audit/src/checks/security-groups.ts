@@ -2,8 +2,8 @@
  * Security groups of the ALB: nothing but CloudFront may reach a listener port.
  * @module
  */
-import { CLOUDFRONT_PREFIX_LISTS } from '../constants.js';
-import { isAnywhere, isPublicCidr } from '../net.js';
+import { CLOUDFRONT_PREFIX_LISTS, DEFAULTS } from '../constants.js';
+import { coveredFamilies, isAnywhere, isPublicCidr, prefixLength } from '../net.js';
 import type {
   AccountSnapshot,
   Finding,
@@ -24,15 +24,49 @@ interface OpenRule {
   readonly evidence: Readonly<Record<string, string | readonly number[]>>;
 }
 
+/** A CIDR that opens a listener port, and the rule it comes from. */
+interface Source {
+  readonly cidr: string;
+  readonly rule: string;
+  readonly group: string;
+}
+
+/** Up to six CIDRs for a message, then how many in all. */
+const listed = (cidrs: readonly string[]) =>
+  cidrs.length > 6
+    ? `${cidrs.slice(0, 6).join(', ')}, ... (${cidrs.length} in all)`
+    : cidrs.join(', ');
+
 const revoke = ({ group, rule }: OpenRule) =>
   `aws ec2 revoke-security-group-ingress --group-id ${group.id} --security-group-rule-ids ${rule.id}`;
 
-/** A rule from a CIDR: FAIL for the whole address space, WARN for another public range. */
+/** A public CIDR of {@link DEFAULTS.widePublicPrefixLength} or wider, but not the whole space. */
+function isWidePublic(cidr: string): boolean {
+  const bits = prefixLength(cidr);
+  return (
+    !isAnywhere(cidr) &&
+    bits !== undefined &&
+    bits <= DEFAULTS.widePublicPrefixLength &&
+    isPublicCidr(cidr)
+  );
+}
+
+/**
+ * A rule from a CIDR: FAIL for the whole address space or a public /8 or wider, WARN for another
+ * public range.
+ */
 function cidrFinding(open: OpenRule, cidr: string): Finding | undefined {
   const { rule, group, opened, evidence } = open;
   if (isAnywhere(cidr)) {
     return fail(
       `${ruleLabel(rule)} allows port ${opened.join(', ')} from ${cidr}: anyone can reach the ALB around CloudFront`,
+      `${revoke(open)} (after allowing the CloudFront origin-facing prefix list on the same ports)`,
+      evidence,
+    );
+  }
+  if (isWidePublic(cidr)) {
+    return fail(
+      `${ruleLabel(rule)} allows port ${opened.join(', ')} from ${cidr}, a public range of /${DEFAULTS.widePublicPrefixLength} or wider: a large part of the internet can reach the ALB around CloudFront`,
       `${revoke(open)} (after allowing the CloudFront origin-facing prefix list on the same ports)`,
       evidence,
     );
@@ -66,19 +100,19 @@ function customListFinding(open: OpenRule, list: PrefixListInfo): Finding {
       evidence,
     );
   }
-  const anywhere = entries.value.filter(isAnywhere);
-  const publicRanges = entries.value.filter((c) => !isAnywhere(c) && isPublicCidr(c));
+  const anywhere = entries.value.filter((c) => isAnywhere(c) || isWidePublic(c));
+  const publicRanges = entries.value.filter((c) => !anywhere.includes(c) && isPublicCidr(c));
   const modify = `aws ec2 modify-managed-prefix-list --prefix-list-id ${list.id} --current-version <version> --remove-entries`;
   if (anywhere.length > 0) {
     return fail(
-      `${from}, which holds ${anywhere.join(', ')}: anyone can reach the ALB around CloudFront`,
+      `${from}, which holds ${listed(anywhere)}: ${anywhere.some(isAnywhere) ? 'anyone' : 'a large part of the internet'} can reach the ALB around CloudFront`,
       `${modify} ${anywhere.map((c) => `Cidr=${c}`).join(' ')}, or ${revoke(open)}`,
       { ...evidence, entries: anywhere },
     );
   }
   if (publicRanges.length > 0) {
     return warn(
-      `${from}, which holds public ranges that are not CloudFront: ${publicRanges.join(', ')}`,
+      `${from}, which holds public ranges that are not CloudFront: ${listed(publicRanges)}`,
       `Remove rule ${rule.id} from ${group.id}, or those entries from ${list.id}, unless they must reach the ALB without CloudFront`,
       { ...evidence, entries: publicRanges },
     );
@@ -87,6 +121,34 @@ function customListFinding(open: OpenRule, list: PrefixListInfo): Finding {
     ...evidence,
     entries: entries.value.length,
   });
+}
+
+/**
+ * Ranges that together cover a whole address space on a port (`0.0.0.0/1` + `128.0.0.0/1`):
+ * FAIL like `0.0.0.0/0`. A port with an explicit `0.0.0.0/0` or `::/0` already FAILs.
+ */
+function coverageFindings(sources: ReadonlyMap<number, readonly Source[]>) {
+  const findings: Finding[] = [];
+  for (const [port, list] of [...sources].sort(([a], [b]) => a - b)) {
+    for (const family of coveredFamilies(list.map((s) => s.cidr))) {
+      const mine = list.filter((s) => s.cidr.includes(':') === (family === 'IPv6'));
+      if (mine.some((s) => isAnywhere(s.cidr))) continue;
+      const rules = [...new Set(mine.map((s) => s.rule))];
+      const revokes = [...new Set(mine.map((s) => s.group))].map(
+        (g) =>
+          `aws ec2 revoke-security-group-ingress --group-id ${g} --security-group-rule-ids ${[...new Set(mine.filter((s) => s.group === g).map((s) => s.rule))].join(' ')}`,
+      );
+      const cidrs = mine.map((s) => s.cidr);
+      findings.push(
+        fail(
+          `Rules ${rules.join(', ')} together allow port ${port} from every ${family} address (${listed(cidrs)}): anyone can reach the ALB around CloudFront`,
+          `After allowing the CloudFront origin-facing prefix list on port ${port}, remove those rules (${revokes.join('; ')}) or the ranges from their prefix lists`,
+          { ports: [port], family, rules, ranges: cidrs.length },
+        ),
+      );
+    }
+  }
+  return findings;
 }
 
 function run(snapshot: AccountSnapshot) {
@@ -113,6 +175,15 @@ function run(snapshot: AccountSnapshot) {
   const allowed = { IPv4: new Set<number>(), IPv6: new Set<number>() };
   // Prefix-list rules on a listener port that could not be judged without the lists.
   const unjudged: string[] = [];
+  // port -> the CIDRs (direct, or entries of a customer list) that open it, with their rules.
+  const sources = new Map<number, Source[]>();
+  const addSources = (opened: readonly number[], cidrs: readonly string[], open: OpenRule) => {
+    for (const port of opened) {
+      const list = sources.get(port) ?? [];
+      for (const cidr of cidrs) list.push({ cidr, rule: open.rule.id, group: open.group.id });
+      sources.set(port, list);
+    }
+  };
   for (const group of securityGroups.value) {
     for (const rule of group.inbound) {
       const opened = openedPorts(rule, ports);
@@ -125,6 +196,7 @@ function run(snapshot: AccountSnapshot) {
       };
       const cidr = rule.cidrIpv4 ?? rule.cidrIpv6;
       if (cidr !== undefined) {
+        addSources(opened, [cidr], open);
         const finding = cidrFinding(open, cidr);
         if (finding !== undefined) findings.push(finding);
       } else if (rule.prefixListId !== undefined) {
@@ -150,6 +222,7 @@ function run(snapshot: AccountSnapshot) {
             ),
           );
         } else {
+          if (list.entries?.ok === true) addSources(opened, list.entries.value, open);
           findings.push(customListFinding(open, list));
         }
       } else if (rule.referencedGroupId !== undefined) {
@@ -163,6 +236,7 @@ function run(snapshot: AccountSnapshot) {
       }
     }
   }
+  findings.push(...coverageFindings(sources));
   if (!prefixLists.ok) {
     const { skip: listSkip } = prefixLists;
     const rules = unjudged.length > 0 ? `; not judged: ${unjudged.join(', ')}` : '';
