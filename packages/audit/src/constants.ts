@@ -14,10 +14,11 @@ export const DEFAULTS = {
   /** Longest rotation schedule that passes. */
   maxRotationDays: 90,
   /**
-   * A public CIDR on a listener port this wide or wider (prefix length at most this) FAILs like
-   * `0.0.0.0/0`: a /8 alone is 16.7 million IPv4 addresses.
+   * A public CIDR on a listener port this wide or wider (prefix length at most this, per family)
+   * FAILs like `0.0.0.0/0`: a /8 alone is 16.7 million IPv4 addresses. The same bounds as the
+   * core's refusal of over-broad fetched ranges.
    */
-  widePublicPrefixLength: 8,
+  widePublicPrefixLength: { IPv4: 8, IPv6: 16 },
   /** Per-request timeout of `--probe`. */
   probeTimeoutMs: 3_000,
 } as const;

@@ -204,6 +204,16 @@ describe('security-groups', () => {
     ['a public /9', [sgRule({ prefixListId: PL_V4 }), sgRule({ cidrIpv4: '44.0.0.0/9' })], 'WARN'],
     ['a private /8', [sgRule({ prefixListId: PL_V4 }), sgRule({ cidrIpv4: '10.0.0.0/8' })], 'PASS'],
     [
+      'a public IPv6 /16',
+      [sgRule({ prefixListId: PL_V4 }), sgRule({ cidrIpv6: '2a05::/16' })],
+      'FAIL',
+    ],
+    [
+      'a public IPv6 /17',
+      [sgRule({ prefixListId: PL_V4 }), sgRule({ cidrIpv6: '2a05::/17' })],
+      'WARN',
+    ],
+    [
       'IPv6 global unicast 2000::/3',
       [sgRule({ prefixListId: PL_V4 }), sgRule({ cidrIpv6: '2000::/3' })],
       'FAIL',

@@ -40,15 +40,14 @@ const listed = (cidrs: readonly string[]) =>
 const revoke = ({ group, rule }: OpenRule) =>
   `aws ec2 revoke-security-group-ingress --group-id ${group.id} --security-group-rule-ids ${rule.id}`;
 
+/** The prefix length at or below which a public CIDR of this family FAILs. */
+const wideBits = (cidr: string) =>
+  DEFAULTS.widePublicPrefixLength[cidr.includes(':') ? 'IPv6' : 'IPv4'];
+
 /** A public CIDR of {@link DEFAULTS.widePublicPrefixLength} or wider, but not the whole space. */
 function isWidePublic(cidr: string): boolean {
   const bits = prefixLength(cidr);
-  return (
-    !isAnywhere(cidr) &&
-    bits !== undefined &&
-    bits <= DEFAULTS.widePublicPrefixLength &&
-    isPublicCidr(cidr)
-  );
+  return !isAnywhere(cidr) && bits !== undefined && bits <= wideBits(cidr) && isPublicCidr(cidr);
 }
 
 /**
@@ -66,7 +65,7 @@ function cidrFinding(open: OpenRule, cidr: string): Finding | undefined {
   }
   if (isWidePublic(cidr)) {
     return fail(
-      `${ruleLabel(rule)} allows port ${opened.join(', ')} from ${cidr}, a public range of /${DEFAULTS.widePublicPrefixLength} or wider: a large part of the internet can reach the ALB around CloudFront`,
+      `${ruleLabel(rule)} allows port ${opened.join(', ')} from ${cidr}, a public range of /${wideBits(cidr)} or wider: a large part of the internet can reach the ALB around CloudFront`,
       `${revoke(open)} (after allowing the CloudFront origin-facing prefix list on the same ports)`,
       evidence,
     );
