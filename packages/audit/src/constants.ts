@@ -13,6 +13,12 @@ export const DEFAULTS = {
   quotaWarnFraction: 0.1,
   /** Longest rotation schedule that passes. */
   maxRotationDays: 90,
+  /**
+   * A public CIDR on a listener port this wide or wider (prefix length at most this, per family)
+   * FAILs like `0.0.0.0/0`: a /8 alone is 16.7 million IPv4 addresses. The same bounds as the
+   * core's refusal of over-broad fetched ranges.
+   */
+  widePublicPrefixLength: { IPv4: 8, IPv6: 16 },
   /** Per-request timeout of `--probe`. */
   probeTimeoutMs: 3_000,
 } as const;
@@ -45,6 +51,7 @@ export const IAM_ACTIONS = [
   'ec2:DescribeSecurityGroups',
   'ec2:DescribeSecurityGroupRules',
   'ec2:DescribeManagedPrefixLists',
+  'ec2:GetManagedPrefixListEntries',
   'servicequotas:GetServiceQuota',
   'cloudfront:GetDistribution',
   'cloudfront:ListDistributions',

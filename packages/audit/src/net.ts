@@ -61,3 +61,98 @@ export function isPublicCidr(cidr: string): boolean {
     return priv !== undefined && range[0] >= priv[0] && range[1] <= priv[1];
   });
 }
+
+/**
+ * A domain name as CloudFront may name the ALB: lower case, without a trailing dot and without
+ * the `dualstack.` prefix (`dualstack.<ALB DNS name>` is the same ALB over IPv4 and IPv6), so
+ * `bareDomain(origin) === bareDomain(alb)` tells whether an origin is the ALB.
+ */
+export function bareDomain(domain: string): string {
+  return domain
+    .toLowerCase()
+    .replace(/\.$/, '')
+    .replace(/^dualstack\./, '');
+}
+
+/** The IPv6 address `ip` as a 128-bit number (`::` and a trailing dotted quad allowed). */
+function v6ToBigInt(ip: string): bigint | undefined {
+  let text = ip;
+  const quad = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (quad !== null) {
+    const v4 = v4ToInt(quad[2] ?? '');
+    if (v4 === undefined) return undefined;
+    text = `${quad[1]}${Math.floor(v4 / 65_536).toString(16)}:${(v4 % 65_536).toString(16)}`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const head = halves[0] ? halves[0].split(':') : [];
+  const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
+  const groups = [
+    ...head,
+    ...new Array<string>(halves.length === 2 ? missing : 0).fill('0'),
+    ...tail,
+  ];
+  let n = 0n;
+  for (const g of groups) {
+    if (!/^[0-9a-f]{1,4}$/i.test(g)) return undefined;
+    n = (n << 16n) | BigInt(Number.parseInt(g, 16));
+  }
+  return n;
+}
+
+/** A parsed CIDR: its family and first and last address. */
+interface CidrRange {
+  readonly family: 'IPv4' | 'IPv6';
+  readonly start: bigint;
+  readonly end: bigint;
+}
+
+function cidrRange(cidr: string): CidrRange | undefined {
+  const [ip = '', bitsText] = cidr.split('/');
+  const v6 = ip.includes(':');
+  const width = v6 ? 128 : 32;
+  const bits = bitsText === undefined ? width : Number(bitsText);
+  if (!/^\d{1,3}$/.test(bitsText ?? String(width)) || bits > width) return undefined;
+  const base = v6
+    ? v6ToBigInt(ip)
+    : (() => {
+        const n = v4ToInt(ip);
+        return n === undefined ? undefined : BigInt(n);
+      })();
+  if (base === undefined) return undefined;
+  const size = 1n << BigInt(width - bits);
+  const start = (base / size) * size;
+  return { family: v6 ? 'IPv6' : 'IPv4', start, end: start + size - 1n };
+}
+
+/** The prefix length of a CIDR (`32`/`128` for a bare address); `undefined` when unparsable. */
+export function prefixLength(cidr: string): number | undefined {
+  const range = cidrRange(cidr);
+  if (range === undefined) return undefined;
+  const width = range.family === 'IPv6' ? 128 : 32;
+  return width - (range.end - range.start + 1n).toString(2).length + 1;
+}
+
+/**
+ * The address families whose whole address space `cidrs` cover together (e.g. `0.0.0.0/1` and
+ * `128.0.0.0/1` cover every IPv4 address). Unparsable CIDRs are ignored.
+ */
+export function coveredFamilies(cidrs: readonly string[]): ('IPv4' | 'IPv6')[] {
+  const out: ('IPv4' | 'IPv6')[] = [];
+  const ranges = cidrs.map(cidrRange).filter((r) => r !== undefined);
+  for (const family of ['IPv4', 'IPv6'] as const) {
+    const last = (1n << (family === 'IPv6' ? 128n : 32n)) - 1n;
+    const sorted = ranges
+      .filter((r) => r.family === family)
+      .sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    let next = 0n; // first address not yet covered
+    for (const r of sorted) {
+      if (r.start > next) break;
+      if (r.end + 1n > next) next = r.end + 1n;
+    }
+    if (sorted.length > 0 && next > last) out.push(family);
+  }
+  return out;
+}

@@ -141,6 +141,11 @@ export interface PrefixListInfo {
   readonly addressFamily: 'IPv4' | 'IPv6';
   /** The list's weight against the rules quota. */
   readonly maxEntries: number | undefined;
+  /**
+   * The list's CIDRs (GetManagedPrefixListEntries), or why they could not be read. Read only for
+   * referenced lists that are not the CloudFront origin-facing ones; `undefined` otherwise.
+   */
+  readonly entries?: Gathered<readonly string[]>;
 }
 
 /** The rules-per-security-group quota. */
@@ -201,7 +206,10 @@ export interface AccountSnapshot {
   readonly listeners: Gathered<readonly ListenerInfo[]>;
   readonly attributes: Gathered<Readonly<Record<string, string>>>;
   readonly securityGroups: Gathered<readonly SecurityGroupInfo[]>;
-  /** Prefix lists by id: those the rules reference and the CloudFront ones by name. */
+  /**
+   * Prefix lists by id: those the rules reference and the CloudFront ones by name. A referenced
+   * id that does not exist (or is no longer shared) is absent.
+   */
   readonly prefixLists: Gathered<ReadonlyMap<string, PrefixListInfo>>;
   readonly quota: QuotaInfo;
   /** Distributions in front of the ALB (given, or found by origin domain). */

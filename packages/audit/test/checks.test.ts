@@ -17,7 +17,7 @@ import {
   type SecurityGroupRuleInfo,
 } from '@cdn-origin-guard/audit';
 import { describe, expect, it } from 'vitest';
-import { isPublicCidr } from '../src/net.js';
+import { bareDomain, coveredFamilies, isPublicCidr, prefixLength } from '../src/net.js';
 
 const CURRENT = 'current-value-0123456789abcdef';
 const PENDING = 'pending-value-0123456789abcdef';
@@ -192,6 +192,33 @@ describe('security-groups', () => {
       'FAIL',
     ],
     [
+      'two public /1s that together are every IPv4 address',
+      [
+        sgRule({ prefixListId: PL_V4 }),
+        sgRule({ cidrIpv4: '0.0.0.0/1' }),
+        sgRule({ cidrIpv4: '128.0.0.0/1' }),
+      ],
+      'FAIL',
+    ],
+    ['a public /8', [sgRule({ prefixListId: PL_V4 }), sgRule({ cidrIpv4: '44.0.0.0/8' })], 'FAIL'],
+    ['a public /9', [sgRule({ prefixListId: PL_V4 }), sgRule({ cidrIpv4: '44.0.0.0/9' })], 'WARN'],
+    ['a private /8', [sgRule({ prefixListId: PL_V4 }), sgRule({ cidrIpv4: '10.0.0.0/8' })], 'PASS'],
+    [
+      'a public IPv6 /16',
+      [sgRule({ prefixListId: PL_V4 }), sgRule({ cidrIpv6: '2a05::/16' })],
+      'FAIL',
+    ],
+    [
+      'a public IPv6 /17',
+      [sgRule({ prefixListId: PL_V4 }), sgRule({ cidrIpv6: '2a05::/17' })],
+      'WARN',
+    ],
+    [
+      'IPv6 global unicast 2000::/3',
+      [sgRule({ prefixListId: PL_V4 }), sgRule({ cidrIpv6: '2000::/3' })],
+      'FAIL',
+    ],
+    [
       'a public CIDR that is not CloudFront',
       [sgRule({ prefixListId: PL_V4 }), sgRule({ cidrIpv4: '203.0.113.0/24' })],
       'WARN',
@@ -206,11 +233,20 @@ describe('security-groups', () => {
       'PASS',
     ],
     [
-      'private CIDRs and a referenced group',
+      'private CIDRs',
+      [sgRule({ prefixListId: PL_V4 }), sgRule({ cidrIpv4: '172.16.0.0/12' })],
+      'PASS',
+    ],
+    [
+      'a referenced group on the listener port',
+      [sgRule({ prefixListId: PL_V4 }), sgRule({ referencedGroupId: 'sg-2' })],
+      'WARN',
+    ],
+    [
+      'a referenced group on a port no listener uses',
       [
         sgRule({ prefixListId: PL_V4 }),
-        sgRule({ cidrIpv4: '172.16.0.0/12' }),
-        sgRule({ referencedGroupId: 'sg-2' }),
+        sgRule({ fromPort: 22, toPort: 22, referencedGroupId: 'sg-2' }),
       ],
       'PASS',
     ],
@@ -472,6 +508,79 @@ describe('cloudfront-distribution and alb-rule-values', () => {
     expect(statusOf(widened, 'alb-rule-values').status).toBe('PASS');
   });
 
+  it('FAILs when the distribution sends AWSPENDING and the ALB header rule accepts only AWSCURRENT, naming stages only', () => {
+    const base = snapshot();
+    if (!base.secret.ok || !base.distributions.ok) throw new Error('unreachable');
+    const [dist] = base.distributions.value;
+    const [origin] = dist?.origins ?? [];
+    const sendsPending = snapshot({
+      secret: {
+        ok: true,
+        value: {
+          ...base.secret.value,
+          values: new Map([
+            ['AWSCURRENT', new SecretText(CURRENT)],
+            ['AWSPENDING', new SecretText(PENDING)],
+          ]),
+        },
+      },
+      distributions: {
+        ok: true,
+        value: [
+          {
+            ...(dist as NonNullable<typeof dist>),
+            origins: [
+              {
+                ...(origin as NonNullable<typeof origin>),
+                headers: new Map([['x-origin-verify', new SecretText(PENDING)]]),
+              },
+            ],
+          },
+        ],
+      },
+    });
+
+    const cf = statusOf(sendsPending, 'cloudfront-distribution');
+
+    expect(cf.status).toBe('FAIL');
+    const denied = cf.findings.find((f) => f.status === 'FAIL');
+    expect(denied?.message).toBe(
+      'E1 origin alb sends x-origin-verify = AWSPENDING, which no header rule on HTTPS:443 accepts (they accept AWSCURRENT): the ALB denies every request through CloudFront',
+    );
+    expect(denied?.evidence).toMatchObject({ sends: 'AWSPENDING', accepts: ['AWSCURRENT'] });
+    expect(denied?.fix).toContain('modify-rule --rule-arn rule-10');
+    const text = JSON.stringify(cf);
+    expect(text).not.toContain(PENDING);
+    expect(text).not.toContain(CURRENT);
+  });
+
+  it('compares what CloudFront sends with the ALB rule even without --secret-id', () => {
+    const noSecret = snapshot(
+      {
+        secret: {
+          ok: false,
+          skip: { reason: 'not-requested', message: '--secret-id was not given' },
+        },
+      },
+      {
+        listeners: [
+          {
+            arn: 'l',
+            port: 443,
+            protocol: 'HTTPS',
+            rules: [headerRule(['some-other-value-0123456789']), defaultRule(deny)],
+          },
+        ],
+      },
+    );
+    const denied = statusOf(noSecret, 'cloudfront-distribution').findings.find(
+      (f) => f.status === 'FAIL',
+    );
+    expect(denied?.message).toMatch(
+      /a value not compared with Secrets Manager, which no header rule on HTTPS:443 accepts \(they accept 1 value\(s\)\)/,
+    );
+  });
+
   it('warns about rule values Secrets Manager no longer holds', () => {
     const snap = snapshot(
       {},
@@ -519,6 +628,9 @@ describe('direct-reachability', () => {
   it.each([
     ['refused', { outcome: 'refused' }, 'PASS'],
     ['timed out', { outcome: 'timeout' }, 'PASS'],
+    ['reset', { outcome: 'reset' }, 'PASS'],
+    ['not resolved', { outcome: 'error', detail: 'ENOTFOUND' }, 'WARN'],
+    ['a TLS error', { outcome: 'error', detail: 'EPROTO' }, 'WARN'],
     ['a 403', { outcome: 'served', statusCode: 403 }, 'PASS'],
     ['a 502', { outcome: 'served', statusCode: 502 }, 'WARN'],
     ['a 301', { outcome: 'served', statusCode: 301 }, 'FAIL'],
@@ -591,5 +703,43 @@ describe('isPublicCidr', () => {
     ['not-a-cidr', true],
   ])('%s -> %s', (cidr, expected) => {
     expect(isPublicCidr(cidr)).toBe(expected);
+  });
+});
+
+describe('bareDomain', () => {
+  it.each([
+    ['alb-1.us-east-1.elb.amazonaws.com', 'alb-1.us-east-1.elb.amazonaws.com'],
+    ['dualstack.alb-1.us-east-1.elb.amazonaws.com', 'alb-1.us-east-1.elb.amazonaws.com'],
+    ['DualStack.ALB-1.us-east-1.elb.amazonaws.com.', 'alb-1.us-east-1.elb.amazonaws.com'],
+    ['www.example.com', 'www.example.com'],
+  ])('%s -> %s', (domain, bare) => {
+    expect(bareDomain(domain)).toBe(bare);
+  });
+});
+
+describe('prefixLength and coveredFamilies', () => {
+  it.each([
+    ['0.0.0.0/0', 0],
+    ['44.0.0.0/8', 8],
+    ['203.0.113.7', 32],
+    ['2000::/3', 3],
+    ['::ffff:10.0.0.0/104', 104],
+    ['not-a-cidr', undefined],
+  ])('prefixLength(%s) = %s', (cidr, bits) => {
+    expect(prefixLength(cidr)).toBe(bits);
+  });
+
+  it.each([
+    [['0.0.0.0/1', '128.0.0.0/1'], ['IPv4']],
+    [['128.0.0.0/1', '0.0.0.0/2', '64.0.0.0/2'], ['IPv4']],
+    [['0.0.0.0/1', '128.0.0.0/2'], []],
+    [
+      ['0.0.0.0/1', '128.0.0.0/1', '::/1', '8000::/1'],
+      ['IPv4', 'IPv6'],
+    ],
+    [['10.0.0.0/8'], []],
+    [[], []],
+  ])('%j covers %j', (cidrs, families) => {
+    expect(coveredFamilies(cidrs)).toEqual(families);
   });
 });

@@ -19,6 +19,13 @@ function run(snapshot: AccountSnapshot) {
       statusCode: p.statusCode,
       detail: p.detail,
     };
+    // No answer at all (DNS, routing, TLS): nothing was learned, so it is not a PASS.
+    if (p.outcome === 'error')
+      return warn(
+        `${p.url} without ${headerName}: could not probe: ${p.detail ?? 'error'}`,
+        "Run the audit where the ALB's DNS name resolves and routes (or pass --probe-address <ALB node IP>), then probe again",
+        evidence,
+      );
     if (p.outcome !== 'served')
       return pass(`${p.url} without ${headerName}: ${p.outcome}`, evidence);
     const code = p.statusCode ?? 0;

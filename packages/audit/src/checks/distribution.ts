@@ -3,22 +3,109 @@
  * @module
  */
 import { STAGES } from '../constants.js';
-import { matchingStages } from '../secret-text.js';
-import type { AccountSnapshot, DistributionInfo, Finding, OriginInfo } from '../types.js';
+import { bareDomain } from '../net.js';
+import { matchingStages, type SecretText } from '../secret-text.js';
+import type {
+  AccountSnapshot,
+  DistributionInfo,
+  Finding,
+  ListenerInfo,
+  OriginInfo,
+  RuleInfo,
+} from '../types.js';
+import { checksHeader } from './listener-rules.js';
 import { type Check, fail, firstSkip, pass, result, skipped, warn } from './result.js';
 
 const check = { id: 'cloudfront-distribution', title: 'CloudFront distribution' } as const;
 
-/** Origins of `distribution` that point at the ALB or carry the header. */
+/**
+ * Origins of `distribution` that point at the ALB (its DNS name or `dualstack.` + it, any case,
+ * with or without a trailing dot) or carry the header.
+ */
 export function originsAtAlb(
   distribution: DistributionInfo,
   dnsName: string,
   headerName: string,
 ): OriginInfo[] {
-  const dns = dnsName.toLowerCase();
+  const dns = bareDomain(dnsName);
   return distribution.origins.filter(
-    (o) => o.domainName.toLowerCase() === dns || o.headers.has(headerName),
+    (o) => bareDomain(o.domainName) === dns || o.headers.has(headerName),
   );
+}
+
+/** The listeners an origin with `policy` connects to: HTTPS ones, HTTP ones, or both. */
+function listenersFor(listeners: readonly ListenerInfo[], policy: string): ListenerInfo[] {
+  const protocols =
+    policy === 'https-only' ? ['HTTPS'] : policy === 'http-only' ? ['HTTP'] : ['HTTPS', 'HTTP'];
+  return listeners.filter((l) => protocols.includes(l.protocol));
+}
+
+/** The header values a rule lets through to the app (a header rule that does not answer itself). */
+function acceptedValues(rule: RuleInfo, headerName: string): SecretText[] {
+  if (rule.action.type === 'fixed-response') return [];
+  return rule.conditions
+    .filter((c) => c.field === 'http-header' && c.headerName === headerName)
+    .flatMap((c) => c.headerValues ?? []);
+}
+
+/**
+ * Does the ALB accept what the origin sends? For each listener the origin connects to that has
+ * header rules on `headerName`, the sent value must be one a header rule forwards; otherwise
+ * every request through CloudFront gets the listener's denial. Values are named by their
+ * Secrets Manager stage when the secret was read, never printed.
+ */
+function acceptanceFindings(
+  snapshot: AccountSnapshot,
+  where: string,
+  origin: OriginInfo,
+  value: SecretText,
+  evidence: Readonly<Record<string, string>>,
+): Finding[] {
+  const { listeners, headerName, secret } = snapshot;
+  if (!listeners.ok) return [];
+  const stages = secret.ok ? secret.value.values : new Map<string, SecretText>();
+  const named = (v: SecretText) => {
+    const m = matchingStages(v, stages);
+    if (m.length > 0) return m.join(' = ');
+    return secret.ok
+      ? 'a value Secrets Manager does not hold'
+      : 'a value not compared with Secrets Manager';
+  };
+  const findings: Finding[] = [];
+  for (const listener of listenersFor(listeners.value, origin.protocolPolicy ?? 'none')) {
+    const headerRules = listener.rules.filter((r) => checksHeader(r, headerName));
+    if (headerRules.length === 0) continue;
+    const on = `${listener.protocol}:${listener.port}`;
+    const accepting = headerRules.filter((r) => value.equalsAny(acceptedValues(r, headerName)));
+    const accepted = headerRules.flatMap((r) => acceptedValues(r, headerName));
+    const acceptedNames = secret.ok
+      ? [...new Set(accepted.map(named))].sort()
+      : [`${accepted.length} value(s)`];
+    const listenerEvidence = {
+      ...evidence,
+      listener: listener.arn,
+      port: listener.port,
+      sends: named(value),
+      accepts: acceptedNames,
+    };
+    if (accepting.length > 0) {
+      findings.push(
+        pass(
+          `${where}: the ALB accepts the ${headerName} value it sends on ${on} (rule priority ${accepting.map((r) => r.priority).join(', ')})`,
+          { ...listenerEvidence, rules: accepting.map((r) => r.arn) },
+        ),
+      );
+      continue;
+    }
+    findings.push(
+      fail(
+        `${where} sends ${headerName} = ${named(value)}, which no header rule on ${on} accepts (they accept ${acceptedNames.length > 0 ? acceptedNames.join(', ') : 'nothing'}): the ALB denies every request through CloudFront`,
+        `Add the value CloudFront sends to the header rule: aws elbv2 modify-rule --rule-arn ${headerRules[0]?.arn} --conditions with http-header ${headerName} values = AWSCURRENT and AWSPENDING of the secret (the rotation function's setSecret step does this before CloudFront switches); or set the origin's ${headerName} back to a value the rule accepts`,
+        { ...listenerEvidence, rules: headerRules.map((r) => r.arn) },
+      ),
+    );
+  }
+  return findings;
 }
 
 function originFindings(
@@ -71,6 +158,8 @@ function originFindings(
       );
     }
   }
+  if (value !== undefined)
+    findings.push(...acceptanceFindings(snapshot, where, origin, value, evidence));
   const policy = origin.protocolPolicy ?? 'none';
   const policyEvidence = { ...evidence, originProtocolPolicy: policy };
   if (policy === 'https-only') {

@@ -8,6 +8,7 @@ import {
   ListDistributionsCommand,
   type Origins,
 } from '@aws-sdk/client-cloudfront';
+import { bareDomain } from '../net.js';
 import { SecretText } from '../secret-text.js';
 import type { DistributionInfo, OriginInfo } from '../types.js';
 import type { Step } from './errors.js';
@@ -28,7 +29,10 @@ function toOrigins(origins: Origins | undefined): OriginInfo[] {
   });
 }
 
-/** Read the given distributions (GetDistribution), or find those with an origin at `dnsName` (ListDistributions). */
+/**
+ * Read the given distributions (GetDistribution), or find those with an origin at `dnsName`
+ * (ListDistributions), compared as {@link bareDomain}s so `dualstack.<dnsName>` is found too.
+ */
 export async function readDistributions(
   client: CloudFrontClient,
   ids: readonly string[],
@@ -52,7 +56,7 @@ export async function readDistributions(
     );
   }
   const found: DistributionInfo[] = [];
-  const dns = dnsName.toLowerCase();
+  const dns = bareDomain(dnsName);
   let marker: string | undefined;
   do {
     const out = await step('cloudfront:ListDistributions', () =>
@@ -60,7 +64,7 @@ export async function readDistributions(
     );
     for (const d of out.DistributionList?.Items ?? []) {
       const origins = toOrigins(d.Origins);
-      if (origins.some((o) => o.domainName.toLowerCase() === dns))
+      if (origins.some((o) => bareDomain(o.domainName) === dns))
         found.push({ id: d.Id ?? '', status: d.Status ?? 'unknown', origins });
     }
     marker =

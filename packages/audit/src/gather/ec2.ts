@@ -7,11 +7,12 @@ import {
   DescribeSecurityGroupRulesCommand,
   DescribeSecurityGroupsCommand,
   type EC2Client,
+  GetManagedPrefixListEntriesCommand,
   type ManagedPrefixList,
 } from '@aws-sdk/client-ec2';
 import { CLOUDFRONT_PREFIX_LISTS } from '../constants.js';
 import type { PrefixListInfo, SecurityGroupInfo, SecurityGroupRuleInfo } from '../types.js';
-import type { Step } from './errors.js';
+import { awsCode, gather, type Step } from './errors.js';
 
 /** The groups with their inbound rules (DescribeSecurityGroups, DescribeSecurityGroupRules). */
 export async function readSecurityGroups(
@@ -66,16 +67,37 @@ function toList(list: ManagedPrefixList): PrefixListInfo {
   };
 }
 
+/** Whether `list` is the CloudFront origin-facing list of its address family. */
+function isCloudFrontList(list: Pick<PrefixListInfo, 'name' | 'addressFamily'>): boolean {
+  return list.name === CLOUDFRONT_PREFIX_LISTS[list.addressFamily];
+}
+
+/**
+ * DescribeManagedPrefixLists, every page. With `tolerateNotFound`, an unknown id
+ * (`InvalidPrefixListID.NotFound`: deleted, or a RAM share withdrawn) gives no list instead of
+ * failing the read.
+ */
 async function describeLists(
   client: EC2Client,
   input: { PrefixListIds?: string[]; Filters?: { Name: string; Values: string[] }[] },
   step: Step,
+  tolerateNotFound = false,
 ): Promise<ManagedPrefixList[]> {
   const out: ManagedPrefixList[] = [];
   let token: string | undefined;
   do {
-    const page = await step('ec2:DescribeManagedPrefixLists', () =>
-      client.send(new DescribeManagedPrefixListsCommand({ ...input, NextToken: token })),
+    const page: { PrefixLists?: ManagedPrefixList[]; NextToken?: string } = await step(
+      'ec2:DescribeManagedPrefixLists',
+      async () => {
+        try {
+          return await client.send(
+            new DescribeManagedPrefixListsCommand({ ...input, NextToken: token }),
+          );
+        } catch (error) {
+          if (tolerateNotFound && /NotFound/.test(awsCode(error))) return { PrefixLists: [] };
+          throw error;
+        }
+      },
     );
     out.push(...(page.PrefixLists ?? []));
     token = page.NextToken;
@@ -83,9 +105,25 @@ async function describeLists(
   return out;
 }
 
+/** GetManagedPrefixListEntries, every page: the list's CIDRs. */
+async function readEntries(client: EC2Client, id: string, step: Step): Promise<string[]> {
+  const cidrs: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await step('ec2:GetManagedPrefixListEntries', () =>
+      client.send(new GetManagedPrefixListEntriesCommand({ PrefixListId: id, NextToken: token })),
+    );
+    for (const e of page.Entries ?? []) if (e.Cidr !== undefined) cidrs.push(e.Cidr);
+    token = page.NextToken;
+  } while (token !== undefined && token !== '');
+  return cidrs;
+}
+
 /**
  * The CloudFront origin-facing lists (resolved by name in this region) and every other list the
- * rules reference, by id.
+ * rules reference, by id, each described on its own so an unknown id only leaves that list out.
+ * Lists that are not CloudFront's carry their entries (or why they could not be read), so the
+ * rules referencing them can be judged like CIDR rules.
  */
 export async function readPrefixLists(
   client: EC2Client,
@@ -104,9 +142,16 @@ export async function readPrefixLists(
       groups.flatMap((g) => g.inbound.map((r) => r.prefixListId)).filter((id) => id !== undefined),
     ),
   ].filter((id) => !lists.has(id));
-  if (referenced.length > 0) {
-    for (const l of await describeLists(client, { PrefixListIds: referenced }, step))
-      lists.set(l.PrefixListId ?? '', toList(l));
+  for (const id of referenced) {
+    for (const l of await describeLists(client, { PrefixListIds: [id] }, step, true)) {
+      const list = toList(l);
+      lists.set(
+        list.id,
+        isCloudFrontList(list)
+          ? list
+          : { ...list, entries: await gather((s) => readEntries(client, list.id, s)) },
+      );
+    }
   }
   return lists;
 }

@@ -10,7 +10,7 @@ import {
 import { STAGES } from '../constants.js';
 import { SecretText } from '../secret-text.js';
 import type { SecretInfo } from '../types.js';
-import type { Step } from './errors.js';
+import { awsCode, type Step } from './errors.js';
 
 /** The value the guard would read from a SecretString: the whole string, or one key of a JSON secret. */
 function headerValue(secretString: string, jsonKey: string | undefined): string {
@@ -24,7 +24,12 @@ function headerValue(secretString: string, jsonKey: string | undefined): string 
   }
 }
 
-/** DescribeSecret, then GetSecretValue for AWSCURRENT, AWSPENDING and AWSPREVIOUS when staged. */
+/**
+ * DescribeSecret, then GetSecretValue for AWSCURRENT, AWSPENDING and AWSPREVIOUS when staged.
+ * An optional stage (AWSPENDING, AWSPREVIOUS) that answers `ResourceNotFoundException` is left
+ * out: RotateSecret labels a new version AWSPENDING before createSecret stores its value, and a
+ * failed rotation leaves it so. AWSCURRENT missing stays an error.
+ */
 export async function readSecret(
   client: SecretsManagerClient,
   secretId: string,
@@ -40,10 +45,18 @@ export async function readSecret(
   const values = new Map<string, SecretText>();
   for (const stage of [STAGES.current, STAGES.pending, STAGES.previous]) {
     if (!staged.has(stage)) continue;
-    const out = await step('secretsmanager:GetSecretValue', () =>
-      client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage })),
-    );
-    if (out.SecretString !== undefined)
+    const out = await step('secretsmanager:GetSecretValue', async () => {
+      try {
+        return await client.send(
+          new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage }),
+        );
+      } catch (error) {
+        if (stage !== STAGES.current && awsCode(error) === 'ResourceNotFoundException')
+          return undefined;
+        throw error;
+      }
+    });
+    if (out?.SecretString !== undefined)
       values.set(stage, new SecretText(headerValue(out.SecretString, jsonKey)));
   }
   return {

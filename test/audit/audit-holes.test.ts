@@ -1,0 +1,412 @@
+/**
+ * Regression tests for the false "all clear" results found in review 2 (A1-A8), against the
+ * local AWS endpoint with the real SDK clients: each hole is now reported.
+ */
+
+import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { renderTable, runAudit, toJson } from '@cdn-origin-guard/audit';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LocalSecurityGroupRuleInput } from '../aws-local/index.js';
+import type { Hole } from './scenarios.js';
+import { type Account, openAccount } from './support.js';
+
+let account: Account | undefined;
+afterEach(async () => {
+  await account?.close();
+  account = undefined;
+});
+
+async function open(holes: readonly Hole[]): Promise<Account> {
+  account = await openAccount(holes);
+  return account;
+}
+
+type Report = Awaited<ReturnType<typeof runAudit>>;
+
+const check = (report: Report, id: string) => report.checks.find((c) => c.id === id);
+
+const auditOf = (a: Account, extra: Partial<Parameters<typeof runAudit>[0]> = {}) =>
+  runAudit({ loadBalancer: a.scenario.albName, secretId: a.scenario.secretId, ...extra });
+
+describe('audit with an AWSPENDING version that has no value yet (A6)', () => {
+  it('still reports header drift while RotateSecret has labelled an AWSPENDING without a value', async () => {
+    const a = await open(['header-drift']);
+    a.aws.secrets.beginRotation(a.scenario.secretId);
+
+    const report = await auditOf(a);
+
+    expect(check(report, 'alb-rule-values')?.status).toBe('FAIL');
+    expect(check(report, 'secret-rotation')?.status).toBe('PASS');
+    const cf = check(report, 'cloudfront-distribution');
+    expect(cf?.findings.some((f) => f.status === 'FAIL' && /drifted/.test(f.message))).toBe(true);
+    expect(report.exitCode).toBe(1);
+  });
+
+  it('keeps exit 1 for a hand-put AWSCURRENT when an empty AWSPENDING appears', async () => {
+    const a = await open([]);
+    a.aws.secrets.put(a.scenario.secretId, 'hand-put-new-value-0123456789abcdef');
+    a.aws.secrets.beginRotation(a.scenario.secretId);
+
+    const report = await auditOf(a);
+
+    expect(check(report, 'alb-rule-values')?.status).toBe('FAIL');
+    expect(report.exitCode).toBe(1);
+  });
+
+  it('leaves out an AWSPREVIOUS that answers ResourceNotFoundException and compares the rest', async () => {
+    const a = await open([]);
+    a.aws.secrets.failStage(a.scenario.secretId, 'AWSPREVIOUS', 'ResourceNotFoundException');
+
+    const report = await auditOf(a);
+
+    expect(check(report, 'alb-rule-values')?.status).toBe('PASS');
+    expect(check(report, 'cloudfront-distribution')?.status).toBe('PASS');
+    expect(check(report, 'secret-rotation')?.status).toBe('PASS');
+  });
+
+  it('still skips the value checks when AWSCURRENT itself answers ResourceNotFoundException', async () => {
+    const a = await open([]);
+    a.aws.secrets.failStage(a.scenario.secretId, 'AWSCURRENT', 'ResourceNotFoundException');
+
+    const report = await auditOf(a);
+
+    expect(check(report, 'alb-rule-values')?.skipped).toMatchObject({ reason: 'error' });
+    expect(check(report, 'alb-rule-values')?.skipped?.message).toMatch(/ResourceNotFoundException/);
+  });
+});
+
+const CLOUDFRONT_LIST = 'com.amazonaws.global.cloudfront.origin-facing';
+
+/** Replace the ALB's group with the CloudFront list on the listener port plus `rules`. */
+function setInbound(a: Account, rules: LocalSecurityGroupRuleInput[]): void {
+  const cf = a.aws.ec2.getPrefixList(CLOUDFRONT_LIST);
+  a.aws.ec2.securityGroups.set({
+    id: a.scenario.securityGroupId,
+    name: 'story-alb-sg',
+    inbound: [{ port: a.target.port, prefixListId: cf?.id as string }, ...rules],
+  });
+}
+
+describe('audit security-groups when prefix lists cannot be read (A2)', () => {
+  it('still FAILs a 0.0.0.0/0 rule when ec2:DescribeManagedPrefixLists is denied, and says the prefix-list part was skipped', async () => {
+    const a = await open(['open-security-group']);
+    a.aws.faults.set({ accessDenied: true, actions: ['ec2.DescribeManagedPrefixLists'] });
+
+    const report = await auditOf(a);
+
+    const sg = check(report, 'security-groups');
+    expect(sg?.status).toBe('FAIL');
+    expect(sg?.findings.find((f) => f.status === 'FAIL')?.evidence).toMatchObject({
+      rule: a.scenario.ruleIds.open,
+      source: '0.0.0.0/0',
+    });
+    const note = sg?.findings.find((f) => /prefix-list check SKIPPED/.test(f.message));
+    expect(note).toMatchObject({
+      status: 'WARN',
+      evidence: { skipped: 'access-denied', missingAction: 'ec2:DescribeManagedPrefixLists' },
+    });
+    expect(note?.message).toContain(a.scenario.ruleIds.cloudFront);
+    expect(note?.fix).toContain('Grant ec2:DescribeManagedPrefixLists');
+    expect(check(report, 'rules-quota')?.status).toBe('SKIPPED');
+    expect(report.exitCode).toBe(1);
+  });
+
+  it('tolerates a referenced prefix-list id that no longer exists, and still FAILs a 0.0.0.0/0 rule', async () => {
+    const a = await open([]);
+    const gone = a.aws.ec2.setPrefixList('partner-shared-list', ['198.51.100.0/24'], {
+      maxEntries: 1,
+    });
+    a.aws.ec2.removePrefixList('partner-shared-list'); // e.g. a RAM share that was withdrawn
+    setInbound(a, [
+      { port: a.target.port, cidrIpv4: '0.0.0.0/0' },
+      { port: 22, prefixListId: gone.id },
+    ]);
+
+    const report = await auditOf(a);
+
+    const sg = check(report, 'security-groups');
+    expect(sg?.status).toBe('FAIL');
+    expect(sg?.findings.some((f) => f.status === 'FAIL' && f.evidence.source === '0.0.0.0/0')).toBe(
+      true,
+    );
+    expect(check(report, 'rules-quota')?.status).not.toBe('SKIPPED');
+    expect(report.exitCode).toBe(1);
+  });
+
+  it('WARNs about a listener-port rule from a prefix-list id that no longer exists', async () => {
+    const a = await open([]);
+    const gone = a.aws.ec2.setPrefixList('partner-shared-list', ['198.51.100.0/24']);
+    a.aws.ec2.removePrefixList('partner-shared-list');
+    setInbound(a, [{ port: a.target.port, prefixListId: gone.id }]);
+
+    const report = await auditOf(a);
+
+    const finding = check(report, 'security-groups')?.findings.find(
+      (f) => f.evidence.source === gone.id,
+    );
+    expect(finding?.status).toBe('WARN');
+    expect(finding?.message).toMatch(/could not be described .*unchecked prefix list/);
+  });
+});
+
+describe('audit security-groups with customer-managed prefix lists and group references (A1)', () => {
+  it('FAILs a rule from a customer-managed prefix list that holds 0.0.0.0/0 on the listener port', async () => {
+    const a = await open([]);
+    const list = a.aws.ec2.setPrefixList('office-and-everyone', ['10.1.0.0/16', '0.0.0.0/0'], {
+      maxEntries: 5,
+      ownerId: '123456789012',
+    });
+    setInbound(a, [{ port: a.target.port, prefixListId: list.id }]);
+
+    const report = await auditOf(a);
+
+    const sg = check(report, 'security-groups');
+    expect(sg?.status).toBe('FAIL');
+    const finding = sg?.findings.find((f) => f.status === 'FAIL');
+    expect(finding?.message).toContain(list.id);
+    expect(finding?.evidence).toMatchObject({
+      prefixList: 'office-and-everyone',
+      entries: ['0.0.0.0/0'],
+    });
+    expect(finding?.fix).toContain(`--prefix-list-id ${list.id}`);
+    expect(report.exitCode).toBe(1);
+  });
+
+  it('reads every page of a long customer-managed list and WARNs about its public entries', async () => {
+    const a = await open([]);
+    const cidrs = Array.from({ length: 120 }, (_, i) => `10.2.${i}.0/24`);
+    const list = a.aws.ec2.setPrefixList('partners', [...cidrs, '203.0.113.0/24'], {
+      ownerId: '123456789012',
+    });
+    setInbound(a, [{ port: a.target.port, prefixListId: list.id }]);
+
+    const report = await auditOf(a);
+
+    const finding = check(report, 'security-groups')?.findings.find(
+      (f) => f.evidence.source === list.id,
+    );
+    expect(finding?.status).toBe('WARN');
+    expect(finding?.evidence).toMatchObject({ entries: ['203.0.113.0/24'] });
+    expect(a.aws.callCount('ec2.GetManagedPrefixListEntries')).toBeGreaterThan(1);
+  });
+
+  it('passes a customer-managed list of private ranges', async () => {
+    const a = await open([]);
+    const list = a.aws.ec2.setPrefixList('vpn', ['10.8.0.0/16', '192.168.10.0/24'], {
+      ownerId: '123456789012',
+    });
+    setInbound(a, [{ port: a.target.port, prefixListId: list.id }]);
+
+    const report = await auditOf(a);
+
+    expect(check(report, 'security-groups')?.status).toBe('PASS');
+  });
+
+  it('WARNs that the port is open to an unchecked prefix list when its entries cannot be read', async () => {
+    const a = await open([]);
+    const list = a.aws.ec2.setPrefixList('office-and-everyone', ['0.0.0.0/0'], {
+      ownerId: '123456789012',
+    });
+    setInbound(a, [{ port: a.target.port, prefixListId: list.id }]);
+    a.aws.faults.set({ accessDenied: true, actions: ['ec2.GetManagedPrefixListEntries'] });
+
+    const report = await auditOf(a);
+
+    const sg = check(report, 'security-groups');
+    expect(sg?.status).toBe('WARN');
+    const finding = sg?.findings.find((f) => f.evidence.source === list.id);
+    expect(finding?.message).toMatch(/unchecked prefix list/);
+    expect(finding?.fix).toContain('Grant ec2:GetManagedPrefixListEntries');
+  });
+
+  it('WARNs about a rule from another security group on the listener port, naming it', async () => {
+    const a = await open([]);
+    setInbound(a, [{ port: a.target.port, referencedGroupId: 'sg-0bastion000000000' }]);
+
+    const report = await auditOf(a);
+
+    const sg = check(report, 'security-groups');
+    expect(sg?.status).toBe('WARN');
+    const finding = sg?.findings.find((f) => f.status === 'WARN');
+    expect(finding?.message).toContain('security group sg-0bastion000000000');
+    expect(finding?.evidence).toMatchObject({ referencedGroup: 'sg-0bastion000000000' });
+  });
+});
+
+describe('audit direct-reachability when nothing could be probed (A5)', () => {
+  it('WARNs "could not probe" when the ALB DNS name does not resolve, instead of a PASS', async () => {
+    const a = await open(['direct-reachability']);
+
+    // No --probe-address: the local ALB's DNS name does not resolve here.
+    const report = await auditOf(a, { probe: true, probeTimeoutMs: 2000 });
+
+    const dr = check(report, 'direct-reachability');
+    expect(dr?.findings.length).toBeGreaterThan(0);
+    expect(dr?.findings.every((f) => f.evidence.outcome === 'error')).toBe(true);
+    expect(dr?.status).toBe('WARN');
+    expect(dr?.findings[0]?.message).toMatch(/could not probe: [A-Z_]+/);
+    expect(dr?.findings[0]?.fix).toContain('--probe-address');
+  });
+
+  it('still PASSes a probe that was refused', async () => {
+    const a = await open([]);
+    await a.target.close();
+
+    const report = await auditOf(a, { probe: true, probeAddress: '127.0.0.1' });
+
+    const dr = check(report, 'direct-reachability');
+    expect(dr?.findings.map((f) => f.evidence.outcome)).toEqual(['refused']);
+    expect(dr?.status).toBe('PASS');
+  });
+});
+
+describe('audit cloudfront-distribution with the dualstack. origin name (A3, A4)', () => {
+  const currentValue = (a: Account) =>
+    a.aws.secrets.get(a.scenario.secretId)?.versions.find((v) => v.stages.includes('AWSCURRENT'))
+      ?.secretString as string;
+
+  it('checks a second origin at dualstack.<ALB DNS> and FAILs it for sending no header', async () => {
+    const a = await open([]);
+    const d = a.aws.cloudfront.addDistribution({
+      origins: [
+        {
+          id: 'alb',
+          domainName: a.scenario.dnsName,
+          headers: { 'X-Origin-Verify': currentValue(a) },
+        },
+        { id: 'alb-dualstack', domainName: `dualstack.${a.scenario.dnsName.toUpperCase()}.` },
+      ],
+    });
+
+    const report = await auditOf(a, { distributionIds: [d.id] });
+
+    const cf = check(report, 'cloudfront-distribution');
+    expect(cf?.status).toBe('FAIL');
+    const missing = cf?.findings.find((f) => f.evidence.origin === 'alb-dualstack');
+    expect(missing?.status).toBe('FAIL');
+    expect(missing?.message).toMatch(/sends no x-origin-verify header/);
+    expect(report.exitCode).toBe(1);
+  });
+
+  it('finds a distribution whose ALB origin uses dualstack.<ALB DNS> without --distribution', async () => {
+    const a = await open([]);
+    const d = a.aws.cloudfront.addDistribution({
+      origins: [
+        {
+          id: 'alb-dualstack',
+          domainName: `dualstack.${a.scenario.dnsName}`,
+          protocolPolicy: 'http-only',
+          headers: { 'X-Origin-Verify': currentValue(a) },
+        },
+      ],
+    });
+
+    const report = await auditOf(a);
+
+    const found = check(report, 'cloudfront-distribution')?.findings.filter(
+      (f) => f.evidence.distribution === d.id,
+    );
+    expect(found?.map((f) => f.evidence.origin)).toContain('alb-dualstack');
+    expect(
+      found?.some((f) => f.status === 'FAIL' && f.evidence.originProtocolPolicy === 'http-only'),
+    ).toBe(true);
+    expect(report.exitCode).toBe(1);
+  });
+});
+
+describe('audit compares what CloudFront sends with what the ALB rule accepts (A8)', () => {
+  it('FAILs (exit 1) when CloudFront sends AWSPENDING and the ALB header rule accepts only AWSCURRENT', async () => {
+    const a = await open([]);
+    const pending = 'pending-value-not-in-the-alb-rule-0123456789';
+    const sm = new SecretsManagerClient({
+      endpoint: a.aws.url,
+      region: a.aws.region,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    await sm.send(
+      new PutSecretValueCommand({
+        SecretId: a.scenario.secretId,
+        SecretString: pending,
+        VersionStages: ['AWSPENDING'],
+      }),
+    );
+    sm.destroy();
+    // A distribution that already sends the pending value (CloudFront updated before the ALB rule).
+    const d = a.aws.cloudfront.addDistribution({
+      origins: [
+        { id: 'alb', domainName: a.scenario.dnsName, headers: { 'X-Origin-Verify': pending } },
+      ],
+    });
+    // The ALB stand-in denies what CloudFront sends:
+    const action = a.aws.elbv2.evaluate(a.scenario.listenerArn, {
+      headers: { 'x-origin-verify': pending },
+    }).action;
+    expect(action.Type).toBe('fixed-response');
+
+    const report = await auditOf(a, { distributionIds: [d.id] });
+
+    const cf = check(report, 'cloudfront-distribution');
+    expect(cf?.status).toBe('FAIL');
+    const denied = cf?.findings.find((f) => f.status === 'FAIL');
+    expect(denied?.message).toMatch(
+      /sends x-origin-verify = AWSPENDING, which no header rule on HTTPS:\d+ accepts \(they accept AWSCURRENT\): the ALB denies every request through CloudFront/,
+    );
+    expect(denied?.evidence).toMatchObject({ distribution: d.id, origin: 'alb' });
+    expect(check(report, 'alb-rule-values')?.status).toBe('WARN');
+    expect(report.exitCode).toBe(1);
+    const output = `${renderTable(report)}\n${JSON.stringify(toJson(report))}`;
+    for (const value of [pending, ...a.secretValues()]) expect(output).not.toContain(value);
+  });
+});
+
+describe('audit security-groups, the internet split in pieces (A7)', () => {
+  it('FAILs 0.0.0.0/1 + 128.0.0.0/1 (every IPv4 address) on the listener port (exit 1)', async () => {
+    const a = await open([]);
+    setInbound(a, [
+      { port: a.target.port, cidrIpv4: '0.0.0.0/1' },
+      { port: a.target.port, cidrIpv4: '128.0.0.0/1' },
+    ]);
+
+    const report = await auditOf(a);
+
+    const sg = check(report, 'security-groups');
+    expect(sg?.status).toBe('FAIL');
+    const together = sg?.findings.find((f) => /together allow port/.test(f.message));
+    expect(together?.status).toBe('FAIL');
+    expect(together?.message).toContain('every IPv4 address');
+    expect(together?.evidence).toMatchObject({ ports: [a.target.port], family: 'IPv4' });
+    expect(report.exitCode).toBe(1);
+  });
+
+  it('FAILs a customer-managed prefix list whose /9 entries together cover every IPv4 address', async () => {
+    const a = await open([]);
+    const halves = Array.from({ length: 512 }, (_, i) => `${i >> 1}.${(i & 1) * 128}.0.0/9`);
+    const list = a.aws.ec2.setPrefixList('everything-in-slices', halves, {
+      ownerId: '123456789012',
+    });
+    setInbound(a, [{ port: a.target.port, prefixListId: list.id }]);
+
+    const report = await auditOf(a);
+
+    const together = check(report, 'security-groups')?.findings.find((f) =>
+      /together allow port/.test(f.message),
+    );
+    expect(together?.status).toBe('FAIL');
+    expect(together?.evidence).toMatchObject({ ranges: 512 });
+    expect(report.exitCode).toBe(1);
+  });
+
+  it('FAILs a single public /8 on the listener port', async () => {
+    const a = await open([]);
+    setInbound(a, [{ port: a.target.port, cidrIpv4: '44.0.0.0/8' }]);
+
+    const report = await auditOf(a);
+
+    const wide = check(report, 'security-groups')?.findings.find(
+      (f) => f.evidence.source === '44.0.0.0/8',
+    );
+    expect(wide?.status).toBe('FAIL');
+    expect(wide?.message).toMatch(/a public range of \/8 or wider/);
+    expect(report.exitCode).toBe(1);
+  });
+});
