@@ -175,8 +175,16 @@ async function cdnOriginGuardPlugin(
     if (verifier.failOnStartupError) {
       // Boot fails: stop the retry timers of a verifier nobody else will close.
       unsubscribe();
-      // The boot error is the one to report; closing only stops timers.
-      if (owned) await verifier.close().catch(() => undefined);
+      // The boot error is the one thrown; a failure to close as well is logged, not lost.
+      if (owned)
+        await verifier
+          .close()
+          .catch((closeError: unknown) =>
+            fastify.log.warn(
+              { err: closeError },
+              'cdn-origin-guard could not close its verifier after the failed start',
+            ),
+          );
       throw error;
     }
     fastify.log.warn(
