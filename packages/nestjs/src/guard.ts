@@ -151,7 +151,7 @@ export function toVerifyInput(
  * - Fastify, in a Nest middleware: `originalUrl`, which @fastify/middie sets to the routed
  *   target before it cuts a middleware's mount path from `url`.
  */
-function routedTarget(
+export function routedTarget(
   raw: IncomingMessage & { originalUrl?: string; baseUrl?: string },
   site: CheckSite,
 ): string | undefined {

@@ -43,7 +43,13 @@ import {
 import { CdnOriginGuard } from './guard.js';
 import { CdnOriginGuardMiddleware, OriginDeniedFilter } from './middleware.js';
 import { installPlatformCheck } from './platform.js';
-import { type RouteScan, skippedRoutes, usedAsAppGuard, usedByAnyRoute } from './routes.js';
+import {
+  type RouteScan,
+  skippedPathPattern,
+  skippedRoutes,
+  usedAsAppGuard,
+  usedByAnyRoute,
+} from './routes.js';
 
 /** How the module is wired into the app; not passed to the core. */
 export interface CdnOriginGuardModuleWiring {
@@ -247,16 +253,22 @@ export class CdnOriginGuardModule
    * now, it comes before everything `main.ts` and Nest's `init()` register on the platform:
    * Express's body parsers, `useStaticAssets()`, `enableCors()`, `app.use()` middleware. So a
    * bot's request is denied before a parser answers 400 or 413, a static file is served or a
-   * preflight is answered: every deny looks the same and nothing is parsed for it.
+   * preflight is answered: every deny looks the same and nothing is parsed for it. With a
+   * `@SkipOriginGuard()` route it installs only a front check (Express), and returns false:
+   * `configure()` still installs the Nest middleware that decides the paths it leaves.
    */
   private installPlatformCheckNow(): boolean {
     const adapter = this.adapterHost.httpAdapter ?? undefined;
     if (!this.wiring.applyGlobally || adapter === undefined) return false;
-    if (skippedRoutes(this.scan).length > 0) return false;
-    return installPlatformCheck(this.verifier, {
-      adapter,
-      otherModulesConfigure: this.otherModulesConfigure(),
-    });
+    const skipped = skippedRoutes(this.scan);
+    const site = { adapter, otherModulesConfigure: this.otherModulesConfigure() };
+    if (skipped.length === 0) return installPlatformCheck(this.verifier, site);
+    // Some route is skipped: the Nest middleware (configure()) excludes it with Nest's own
+    // matching. A front check on the platform answers, before anything else runs, the denies
+    // on paths no skipped route can be on; the middleware still decides the others.
+    const skippedPaths = skippedPathPattern(skipped);
+    if (skippedPaths !== undefined) installPlatformCheck(this.verifier, { ...site, skippedPaths });
+    return false;
   }
 
   /**

@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OriginVerifier } from '@cdn-origin-guard/core';
 import type { AbstractHttpAdapter } from '@nestjs/core';
+import { routedTarget } from './guard.js';
 import { AllPathsCheck } from './middleware.js';
 
 /** The part of Express's app the module uses (the package does not depend on Express). */
@@ -38,6 +39,13 @@ export interface PlatformCheckSite {
    * the check ahead of other modules' middleware as before.
    */
   readonly otherModulesConfigure: boolean;
+  /**
+   * Set when some route is `@SkipOriginGuard()`: the paths such a route might be routed on (see
+   * `skippedPathPattern`). The check is then a front check, Express only: a request on such a
+   * path (or whose path it cannot read) is passed on untouched, for the Nest middleware that
+   * excludes the skipped routes with Nest's own matching; any other request is decided at once.
+   */
+  readonly skippedPaths?: RegExp | undefined;
 }
 
 /**
@@ -45,8 +53,9 @@ export interface PlatformCheckSite {
  * before any Nest middleware and route (`configure()` runs before Nest registers either);
  * Fastify, an `onRequest` hook on the root instance (Fastify adds it to every encapsulated
  * context, existing or later, and to the not-found handler). Returns false, installing nothing,
- * when it cannot: another adapter, a Fastify app with other Nest middleware, or a platform that
- * refuses. The caller then installs the Nest middleware.
+ * when it cannot: another adapter, a Fastify app with other Nest middleware, a front check on
+ * Fastify, or a platform that refuses. The caller then installs the Nest middleware (and always
+ * does after a front check, which decides only part of the requests).
  */
 export function installPlatformCheck(verifier: OriginVerifier, site: PlatformCheckSite): boolean {
   const { adapter } = site;
@@ -56,16 +65,30 @@ export function installPlatformCheck(verifier: OriginVerifier, site: PlatformChe
   if (type === 'express') {
     const app = adapter.getInstance<ExpressLikeApp>();
     if (typeof app?.use !== 'function') return false;
-    app.use(function cdnOriginGuardAllPaths(req, res, next) {
-      try {
-        check.run(req, res, next);
-      } catch (error) {
-        check.failed(res, error); // fail closed, never a 500; logged
-      }
-    });
+    const skipped = site.skippedPaths;
+    if (skipped === undefined)
+      app.use(function cdnOriginGuardAllPaths(req, res, next) {
+        try {
+          check.run(req, res, next);
+        } catch (error) {
+          check.failed(res, error); // fail closed, never a 500; logged
+        }
+      });
+    else
+      app.use(function cdnOriginGuardFront(req, res, next) {
+        try {
+          const path = routedTarget(req, 'platform');
+          if (path === undefined || skipped.test(path)) next();
+          else check.run(req, res, next);
+        } catch (error) {
+          check.failed(res, error); // fail closed, never a 500; logged
+        }
+      });
     return true;
   }
-  if (type === 'fastify' && !site.otherModulesConfigure) {
+  // On Fastify the Nest middleware already runs in @fastify/middie's `onRequest` hook, before
+  // any body is read: a front check would add nothing.
+  if (type === 'fastify' && !site.otherModulesConfigure && site.skippedPaths === undefined) {
     const fastify = adapter.getInstance<FastifyLikeInstance>();
     if (typeof fastify?.addHook !== 'function') return false;
     try {

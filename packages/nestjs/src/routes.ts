@@ -93,6 +93,36 @@ export function skippedRoutes(scan: RouteScan): RouteInfo[] {
   return routes;
 }
 
+/** A path segment with anything but literal text in it (Express 4/5, Fastify route syntax). */
+const DYNAMIC_SEGMENT = /[:*?+(){}[\]\\!]/;
+
+/**
+ * A pattern that matches every path the skipped routes could be routed on, and usually little
+ * else; `undefined` when some skipped route could be on any path (it starts with a parameter or
+ * wildcard, or is `/`).
+ *
+ * Each route contributes its leading literal segments, e.g. `ops/health` for `ops/health/:id`.
+ * Whatever is routed to that route has them, in that order and joined by `/`, somewhere in its
+ * path: before them only what Nest puts in front (global prefix, URI version, RouterModule
+ * path), after them the rest of the route. The pattern looks for them anywhere in the path,
+ * ignoring case (Express routes case-insensitively by default), and also matches any path with
+ * a `%` (a router may decode an escape into a literal character before matching). It may match
+ * paths of no skipped route: those are left to the middleware, which uses Nest's own matching.
+ */
+export function skippedPathPattern(routes: readonly RouteInfo[]): RegExp | undefined {
+  const literals = new Set<string>();
+  for (const { path } of routes) {
+    const segments: string[] = [];
+    for (const segment of path.split('/')) {
+      if (DYNAMIC_SEGMENT.test(segment)) break;
+      if (segment !== '') segments.push(segment);
+    }
+    if (segments.length === 0) return undefined;
+    literals.add(segments.join('/').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
+  }
+  return new RegExp(['%', ...literals].join('|'), 'i');
+}
+
 /** Whether a controller or handler names `guard` in `@UseGuards()` (as `@RequireOriginGuard()` does). */
 export function usedByAnyRoute(scan: RouteScan, guard: Type): boolean {
   for (const { controller, handler } of handlers(scan))

@@ -14,8 +14,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DenyResponse } from '@cdn-origin-guard/core';
-import { CdnOriginGuardModule } from '@cdn-origin-guard/nestjs';
-import { Body, Controller, Get, Module, Post } from '@nestjs/common';
+import { CdnOriginGuardModule, SkipOriginGuard } from '@cdn-origin-guard/nestjs';
+import { Body, Controller, Get, Module, Post, type Type, VersioningType } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -60,9 +60,10 @@ afterEach(async () => {
 async function listen(
   platform: 'express' | 'fastify',
   prepare: (app: NestExpressApplication) => void = () => {},
+  module: Type = AppModule,
 ): Promise<(path: string, init?: RequestInit) => Promise<Reply>> {
   const app = await NestFactory.create<NestExpressApplication>(
-    AppModule,
+    module,
     platform === 'express' ? new ExpressAdapter() : new FastifyAdapter(),
     { logger: false },
   );
@@ -153,5 +154,119 @@ describe('Nest on Express made with NestFactory.create(): what main.ts registers
       headers: { ...THROUGH_CLOUDFRONT, 'x-original-url': '/admin' },
     });
     expect([ours.status, ours.body]).toEqual([200, GUARDED]);
+  });
+});
+
+/**
+ * With a `@SkipOriginGuard()` route the all-paths check is a Nest middleware that excludes the
+ * skipped routes (Nest's own matching), and so runs after the body parsers and main.ts's
+ * registrations. On Express a front check now runs first, on the platform: it answers a deny at
+ * once unless the path might be a skipped route (then the middleware decides, as before).
+ */
+/** An app of the guarded routes plus `controller`, with the module's defaults. */
+function appWith(controller: Type): Type {
+  @Module({
+    imports: [CdnOriginGuardModule.forRoot(BASE_OPTIONS)],
+    controllers: [ItemsController, controller],
+  })
+  class SkipAppModule {}
+  return SkipAppModule;
+}
+
+@Controller()
+class OpsController {
+  @SkipOriginGuard() @Get('ops/health') health() {
+    return 'HEALTHY';
+  }
+  @Get('ops/health-report') report() {
+    return GUARDED;
+  }
+}
+
+const SkipAppModule = appWith(OpsController);
+
+@Controller({ version: '2' })
+class VersionedOpsController {
+  @SkipOriginGuard() @Get('ops/health') health() {
+    return 'HEALTHY';
+  }
+}
+
+const VersionedSkipAppModule = appWith(VersionedOpsController);
+
+@Controller()
+class ParamFirstController {
+  @SkipOriginGuard() @Get(':tenant/health') health() {
+    return 'HEALTHY';
+  }
+}
+
+const ParamFirstSkipAppModule = appWith(ParamFirstController);
+
+describe('Nest on Express with a @SkipOriginGuard() route: a front check runs before main.ts registrations', () => {
+  it("denies a bot's request before its body is parsed: one deny for any body", async () => {
+    const send = await listen('express', () => {}, SkipAppModule);
+    expect((await send('/items', json(THROUGH_CLOUDFRONT, '{"a":1}'))).status).toBe(201);
+    expectUniformDeny(await send('/items', json(BOT, '{"a":')), DENY);
+    expectUniformDeny(await send('/no/such/route', json(BOT, '{bad json')), DENY);
+    expectUniformDeny(
+      await send('/items', json(BOT, JSON.stringify({ a: 'x'.repeat(200_000) }))),
+      DENY,
+    );
+  });
+
+  it('serves static assets and answers CORS preflights only to our CloudFront', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cdn-origin-guard-static-'));
+    writeFileSync(join(dir, 'internal-report.txt'), 'STATIC-FILE-BODY');
+    try {
+      const send = await listen(
+        'express',
+        (app) => {
+          app.useStaticAssets(dir);
+          app.enableCors();
+        },
+        SkipAppModule,
+      );
+      expectUniformDeny(await send('/internal-report.txt', { headers: BOT }), DENY);
+      const ours = await send('/internal-report.txt', { headers: THROUGH_CLOUDFRONT });
+      expect([ours.status, ours.body]).toEqual([200, 'STATIC-FILE-BODY']);
+      const preflight = { origin: 'https://app.example', 'access-control-request-method': 'POST' };
+      const bot = await send('/items', { method: 'OPTIONS', headers: { ...BOT, ...preflight } });
+      expectUniformDeny(bot, DENY);
+      expect(bot.headers.get('access-control-allow-origin')).toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('still lets anyone reach the skipped route, however the path is written', async () => {
+    const send = await listen('express', (app) => app.setGlobalPrefix('api'), SkipAppModule);
+    for (const path of ['/api/ops/health', '/API/OPS/Health', '/api/ops/health/'])
+      expect((await send(path, { headers: BOT })).body, path).toBe('HEALTHY');
+    // Express routes neither of these to the skipped route: whatever decides, the deny is uniform.
+    expectUniformDeny(await send('/api/ops/heal%74h', { headers: BOT }), DENY);
+    expectUniformDeny(await send('/api/ops/health;x', { headers: BOT }), DENY);
+    // A guarded route whose path contains the skipped one's is still denied (by the middleware).
+    const near = await send('/api/ops/health-report', { headers: BOT });
+    expect(near.body).not.toContain(GUARDED);
+    expectUniformDeny(near, DENY);
+    const ours = await send('/api/ops/health-report', { headers: THROUGH_CLOUDFRONT });
+    expect([ours.status, ours.body]).toEqual([200, GUARDED]);
+  });
+
+  it('lets anyone reach a skipped route under a URI version', async () => {
+    const send = await listen(
+      'express',
+      (app) => app.enableVersioning({ type: VersioningType.URI }),
+      VersionedSkipAppModule,
+    );
+    expect((await send('/v2/ops/health', { headers: BOT })).body).toBe('HEALTHY');
+    expectUniformDeny(await send('/items', json(BOT, '{"a":')), DENY);
+  });
+
+  it('with a skipped route that starts with a parameter, leaves every deny to the middleware', async () => {
+    const send = await listen('express', () => {}, ParamFirstSkipAppModule);
+    expect((await send('/acme/health', { headers: BOT })).body).toBe('HEALTHY');
+    expectUniformDeny(await send('/items', json(BOT, '{"a":1}')), DENY);
   });
 });
