@@ -5,9 +5,7 @@
  * fix. Real SDK v3 clients against the local AWS endpoint.
  */
 import { ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { type RotationHandler, type RotationOptions } from '@cdn-origin-guard/rotation';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { useLocalAws } from '../../../test/aws/support.js';
 import { forward, httpHeaderCondition, type LocalAws } from '../../../test/aws-local/index.js';
 import {
   type Account,
@@ -18,35 +16,19 @@ import {
   localClients,
   rejection,
   rotate,
-  rotationHandlerFor,
   stageValue,
   TARGET_GROUP,
+  useRotationTestbed,
 } from './support.js';
 
 const INITIAL = 'initial-origin-verify-0123456789abcdef';
 
-const local = useLocalAws({
-  beforeEachTest: (aws) => {
-    aws.cloudfront.setDeployDelay(0);
-    lines = [];
-  },
-});
+const bed = useRotationTestbed();
+const { handlerFor } = bed;
 let aws: LocalAws;
-let lines: string[] = [];
-
 beforeEach(() => {
-  aws = local.aws;
+  aws = bed.aws;
 });
-
-function handlerFor(account: Account, extra: Partial<RotationOptions> = {}): RotationHandler {
-  return rotationHandlerFor(aws, account, {
-    propagationWaitMs: 0,
-    pollIntervalMs: 20,
-    deployWaitMs: 2_000,
-    log: (line) => lines.push(line),
-    ...extra,
-  });
-}
 
 /** A second header rule of ours on `account`'s listener, with 4 other condition values. */
 function addFullRule(account: Account): string {
@@ -83,7 +65,7 @@ describe('rotation handler: the ALB condition-value limit', () => {
       expect(error.message).toContain('Free a condition value');
       expect(error.message).toContain('Nothing was changed');
       expectNoValueIn(
-        [...lines, error.message, error.stack ?? '', JSON.stringify(error)],
+        [...bed.lines, error.message, error.stack ?? '', JSON.stringify(error)],
         allValues(aws, account),
       );
     }
@@ -96,7 +78,7 @@ describe('rotation handler: the ALB condition-value limit', () => {
       INITIAL,
     );
     expect(aws.secrets.get(account.secretId)?.stages.AWSCURRENT).not.toBe(token);
-    expect(lines.map((l) => JSON.parse(l) as { event: string }).at(-1)).toMatchObject({
+    expect(bed.events().at(-1)).toMatchObject({
       event: 'failed',
       failure: 'condition-limit',
     });
@@ -150,7 +132,7 @@ describe('rotation handler: the ALB condition-value limit', () => {
     expect(aws.secrets.get(account.secretId)?.stages.AWSCURRENT).not.toBe(token);
     expect(aws.callCount('elbv2.ModifyRule')).toBe(modifies);
     expectNoValueIn(
-      [...lines, error.message, error.stack ?? '', JSON.stringify(error)],
+      [...bed.lines, error.message, error.stack ?? '', JSON.stringify(error)],
       allValues(aws, account),
     );
   });

@@ -1,16 +1,6 @@
-/**
- * The rotation handler's four steps against the local AWS endpoint, with the real SDK v3
- * clients over the wire: one rotation, idempotency, PreconditionFailed, a distribution that
- * does not deploy in time, AccessDenied, rotation disabled, a token that is not AWSPENDING,
- * a wait that cannot fit, JSON secrets. In every case: no value in any output, and the old
- * value still served.
- */
-import { type RotationHandler, type RotationOptions } from '@cdn-origin-guard/rotation';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { useLocalAws } from '../../../test/aws/support.js';
 import type { LocalAws } from '../../../test/aws-local/index.js';
 import {
-  type Account,
   albForwards,
   allValues,
   createAccount,
@@ -21,44 +11,24 @@ import {
   localClients,
   rejection,
   rotate,
-  rotationHandlerFor,
   stageValue,
+  useRotationTestbed,
 } from './support.js';
 
 const INITIAL = 'initial-origin-verify-0123456789abcdef';
 
-const local = useLocalAws({
-  beforeEachTest: (aws) => {
-    aws.cloudfront.setDeployDelay(0);
-    lines = [];
-  },
-});
+const bed = useRotationTestbed();
+const { handlerFor, events } = bed;
 let aws: LocalAws;
-let lines: string[] = [];
-
 beforeEach(() => {
-  aws = local.aws;
+  aws = bed.aws;
 });
-
-function handlerFor(account: Account, extra: Partial<RotationOptions> = {}): RotationHandler {
-  return rotationHandlerFor(aws, account, {
-    propagationWaitMs: 0,
-    pollIntervalMs: 20,
-    deployWaitMs: 2_000,
-    log: (line) => lines.push(line),
-    ...extra,
-  });
-}
-
-function events(): { step: string; event: string; [k: string]: unknown }[] {
-  return lines.map((l) => JSON.parse(l) as { step: string; event: string });
-}
 
 /** Everything a rotation could leak through: log lines and the error's message, stack and fields. */
 function outputs(error?: Error): string[] {
   return error === undefined
-    ? lines
-    : [...lines, error.message, error.stack ?? '', JSON.stringify(error)];
+    ? bed.lines
+    : [...bed.lines, error.message, error.stack ?? '', JSON.stringify(error)];
 }
 
 describe('rotation handler: a full rotation', () => {

@@ -5,9 +5,7 @@
  * Real SDK v3 clients against the local AWS endpoint.
  */
 import { ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { type RotationHandler, type RotationOptions } from '@cdn-origin-guard/rotation';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { useLocalAws } from '../../../test/aws/support.js';
 import { forward, httpHeaderCondition, type LocalAws } from '../../../test/aws-local/index.js';
 import {
   type Account,
@@ -20,41 +18,21 @@ import {
   localClients,
   rejection,
   rotate,
-  rotationHandlerFor,
   stageValue,
   TARGET_GROUP,
+  useRotationTestbed,
 } from './support.js';
 
 const INITIAL = 'initial-origin-verify-0123456789abcdef';
 const PREVIOUS = 'previous-origin-verify-0123456789abcdef';
 const OTHER_SITE_SECRET = 'other-site-origin-verify-fedcba9876543210';
 
-const local = useLocalAws({
-  beforeEachTest: (aws) => {
-    aws.cloudfront.setDeployDelay(0);
-    lines = [];
-  },
-});
+const bed = useRotationTestbed();
+const { handlerFor, events } = bed;
 let aws: LocalAws;
-let lines: string[] = [];
-
 beforeEach(() => {
-  aws = local.aws;
+  aws = bed.aws;
 });
-
-function handlerFor(account: Account, extra: Partial<RotationOptions> = {}): RotationHandler {
-  return rotationHandlerFor(aws, account, {
-    propagationWaitMs: 0,
-    pollIntervalMs: 20,
-    deployWaitMs: 2_000,
-    log: (line) => lines.push(line),
-    ...extra,
-  });
-}
-
-function events(): { step: string; event: string; [k: string]: unknown }[] {
-  return lines.map((l) => JSON.parse(l) as { step: string; event: string });
-}
 
 /** Site B on `account`'s listener: its own rule on the same header, with its own secret. */
 function addSiteB(account: Account): { arn: string; forwards: () => boolean } {
@@ -123,7 +101,7 @@ describe('rotation handler: a listener shared with another site', () => {
     expect(events().find((e) => e.event === 'alb-rules-widened')?.ruleArns).toEqual([
       account.ruleArn,
     ]);
-    expectNoValueIn(lines, [...allValues(aws, account), OTHER_SITE_SECRET]);
+    expectNoValueIn(bed.lines, [...allValues(aws, account), OTHER_SITE_SECRET]);
   });
 
   it('finds its rule by AWSPREVIOUS alone', async () => {
@@ -173,7 +151,7 @@ describe('rotation handler: a listener shared with another site', () => {
     expect(aws.callCount('cloudfront.UpdateDistribution')).toBe(0);
     expect(headerValues(siteB.arn)).toEqual([OTHER_SITE_SECRET]);
     expectNoValueIn(
-      [...lines, error.message, error.stack ?? '', JSON.stringify(error)],
+      [...bed.lines, error.message, error.stack ?? '', JSON.stringify(error)],
       [...allValues(aws, account), OTHER_SITE_SECRET, 'someone-else-0123456789abcdef'],
     );
   });

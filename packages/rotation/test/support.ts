@@ -1,8 +1,12 @@
 /**
- * Assertions shared by the rotation tests; the account itself is in `account.ts` (also used by
+ * Assertions and the testbed shared by the rotation tests; the account itself is in `account.ts` (also used by
  * the demo, so it does not import vitest).
  */
+import type { RotationHandler, RotationOptions } from '@cdn-origin-guard/rotation';
 import { expect } from 'vitest';
+import { useLocalAws } from '../../../test/aws/support.js';
+import type { LocalAws } from '../../../test/aws-local/index.js';
+import { type Account, rotationHandlerFor } from './account.js';
 
 export * from './account.js';
 
@@ -21,4 +25,54 @@ export async function rejection(
     },
     (e: unknown) => e as Error & Record<string, unknown>,
   );
+}
+
+/** A rotation log line, parsed. */
+export interface RotationEvent {
+  readonly step: string;
+  readonly event: string;
+  readonly [field: string]: unknown;
+}
+
+/** What {@link useRotationTestbed} gives a test file. */
+export interface RotationTestbed {
+  /** The local AWS endpoint (CloudFront deploys at once); valid inside a test. */
+  readonly aws: LocalAws;
+  /** The current test's rotation log lines (a fresh list for each test). */
+  readonly lines: string[];
+  /** The current test's log lines, parsed. */
+  events(): RotationEvent[];
+  /** A handler for `account` with short waits, logging into {@link RotationTestbed.lines}. */
+  handlerFor(account: Account, extra?: Partial<RotationOptions>): RotationHandler;
+}
+
+/**
+ * For a rotation test file: the local AWS endpoint (started before the tests, reset before each,
+ * CloudFront deploying at once) and handlers whose log lines each test can read.
+ */
+export function useRotationTestbed(): RotationTestbed {
+  let lines: string[] = [];
+  const local = useLocalAws({
+    beforeEachTest: (aws) => {
+      aws.cloudfront.setDeployDelay(0);
+      lines = [];
+    },
+  });
+  return {
+    get aws() {
+      return local.aws;
+    },
+    get lines() {
+      return lines;
+    },
+    events: () => lines.map((line) => JSON.parse(line) as RotationEvent),
+    handlerFor: (account, extra = {}) =>
+      rotationHandlerFor(local.aws, account, {
+        propagationWaitMs: 0,
+        pollIntervalMs: 20,
+        deployWaitMs: 2_000,
+        log: (line) => lines.push(line),
+        ...extra,
+      }),
+  };
 }
