@@ -8,6 +8,7 @@ import { RangeMatcher } from './net/matcher.js';
 import type { ResolvedOptions } from './options/types.js';
 import { SecretMatcher, secretValueProblem } from './secret/compare.js';
 import { CachedSource, type StreakEvent } from './sources/cache.js';
+import { refuseHostileEntries } from './sources/feed-check.js';
 import { ipRangesSource } from './sources/ip-ranges.js';
 import { prefixListSource } from './sources/prefix-list.js';
 import { secretsManagerSource } from './sources/secrets-manager.js';
@@ -39,6 +40,12 @@ function compileRanges(name: string) {
   return (snapshot: RangeSnapshot): RangeMatcher => {
     if (!snapshot || !Array.isArray(snapshot.cidrs) || snapshot.cidrs.length === 0)
       throw new SourceError(name, 'returned no ranges; keeping the last-known-good list');
+    // Every source's list, a custom one's too (the AWS sources already refused it when loading).
+    refuseHostileEntries(
+      name,
+      'its range list',
+      snapshot.cidrs.filter((c): c is string => typeof c === 'string'),
+    );
     try {
       return RangeMatcher.compile(snapshot.cidrs, name);
     } catch (error) {

@@ -27,6 +27,34 @@ describe('options are validated once, at construction', () => {
     [{ ...good, proxyHops: 'two' }, 'proxyHops', /the string "two"/],
     [{ ...good, headerName: 'x origin verify' }, 'headerName', /HTTP header name/],
     [{ ...good, headerName: 'X-Forwarded-For' }, 'headerName', /set themselves/],
+    // Headers CloudFront refuses as origin custom headers, or the ALB sets (review, 2 December).
+    [{ ...good, headerName: 'Host' }, 'headerName', /cannot add as an origin custom header/],
+    [{ ...good, headerName: 'cookie' }, 'headerName', /cannot add/],
+    [{ ...good, headerName: 'X-Amz-Origin-Verify' }, 'headerName', /cannot add/],
+    [{ ...good, headerName: 'x-edge-secret' }, 'headerName', /cannot add/],
+    [{ ...good, headerName: 'X-Forwarded-Proto' }, 'headerName', /set themselves/],
+    // A static list or trusted proxies that let every address through (review, 2 December).
+    [
+      { ...good, ranges: [...CF_RANGES, '0.0.0.0/0'] },
+      `ranges[${CF_RANGES.length}]`,
+      /matches every address/,
+    ],
+    [{ ...good, ranges: ['::/0'] }, 'ranges[0]', /matches every address/],
+    [{ ...good, ranges: ['128.0.0.0/1'] }, 'ranges[0]', /broader than \/8/],
+    [{ ...good, ranges: ['2000::/3'] }, 'ranges[0]', /broader than \/16/],
+    [{ ...good, ranges: ['::ffff:0.0.0.0/96'] }, 'ranges[0]', /IPv4-mapped/],
+    [
+      { ...good, trustedProxies: ['loopback', '0.0.0.0/0'] },
+      'trustedProxies[1]',
+      /broader than any private network/,
+    ],
+    [{ ...good, trustedProxies: ['::/0'] }, 'trustedProxies[0]', /\/7 for IPv6/],
+    [
+      { ...good, trustedProxies: ['0.0.0.0/1', '128.0.0.0/1'] },
+      'trustedProxies[0]',
+      /\/8 for IPv4/,
+    ],
+    [{ ...good, trustedProxies: ['::ffff:0:0/96'] }, 'trustedProxies[0]', /private network/],
     [{ ...good, ranges: [] }, 'ranges', /empty list/],
     [{ ...good, ranges: 'cloudfront' }, 'ranges', /'prefix-list', 'ip-ranges'/],
     [{ ...good, ranges: ['130.176.0.0/33'] }, 'ranges', /ranges/],
@@ -64,6 +92,19 @@ describe('options are validated once, at construction', () => {
     expect(error.code).toBe('ERR_CDN_ORIGIN_GUARD_OPTION');
   });
 
+  it('accepts the broadest ranges that still make sense', () => {
+    // A CloudFront-like /8 and the broadest private networks (the names' own ranges).
+    expect(() =>
+      createOriginVerifier({ ...good, ranges: ['3.0.0.0/8', '2600::/16'] }),
+    ).not.toThrow();
+    for (const trustedProxies of [
+      ['10.0.0.0/8'],
+      ['fc00::/7'],
+      ['loopback', 'linklocal', 'uniquelocal'],
+    ])
+      expect(() => createOriginVerifier({ ...good, trustedProxies })).not.toThrow();
+  });
+
   it('accepts numeric strings from the environment and converts them', () => {
     const v = createOriginVerifier({ ...good, proxyHops: '2' as unknown as number });
     expect(v.isReady).toBe(true);
@@ -99,7 +140,7 @@ describe('optionsFromEnv', () => {
   it('builds working options from the documented variables', () => {
     const options = optionsFromEnv({
       ...env,
-      CDN_ORIGIN_GUARD_HEADER: 'X-Edge-Secret',
+      CDN_ORIGIN_GUARD_HEADER: 'X-Cdn-Secret',
       CDN_ORIGIN_GUARD_PROXY_HOPS: '2',
       CDN_ORIGIN_GUARD_TRUSTED_PROXIES: 'loopback,10.0.0.0/8',
       CDN_ORIGIN_GUARD_HEALTH_PATHS: '/healthz,/ready',
@@ -109,7 +150,7 @@ describe('optionsFromEnv', () => {
     expect(options).toMatchObject({
       secret: [SECRET, 'Another-Secret-Value-0123456789'],
       ranges: ['130.176.0.0/17', '2600:9000:eee::/48'],
-      headerName: 'X-Edge-Secret',
+      headerName: 'X-Cdn-Secret',
       proxyHops: 2,
       trustedProxies: ['loopback', '10.0.0.0/8'],
       healthCheckPaths: ['/healthz', '/ready'],

@@ -5,7 +5,7 @@ import {
   type SecretSource,
   type SourceEvent,
 } from '../src/index.js';
-import { CF_RANGES, SECRET } from './fixtures.js';
+import { CF_RANGES, SECRET, throughCloudFront } from './fixtures.js';
 
 /** A secret source whose next loads fail while `down` is true. */
 function switchableSource(down = false) {
@@ -193,5 +193,55 @@ describe('maxStaleMs: stop trusting a secret nobody could confirm', () => {
       /`maxStaleMs` is 30000 ms, shorter than `secretRefreshMs` \(60000 ms\)/,
     );
     expect(() => make({ maxStaleMs: 500 })).toThrow(/`maxStaleMs` is the number 500/);
+  });
+});
+
+describe('a custom range source is held to the same floor as the AWS feeds (review, 2 December)', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A custom range source serving `state.cidrs` under a new version on each load. */
+  function customRanges(cidrs: readonly string[]) {
+    const state = { cidrs, loads: 0 };
+    return {
+      state,
+      source: {
+        name: 'my-ranges',
+        load: async () => ({ cidrs: state.cidrs, version: String(++state.loads) }),
+      },
+    };
+  }
+  /** A request from an address outside CloudFront, as the ALB forwards it. */
+  const attacker = throughCloudFront({ headers: { 'x-forwarded-for': '203.0.113.9' } });
+
+  it('refuses a first list that lets every address through: never ready, the attacker denied', async () => {
+    const { source } = customRanges([...CF_RANGES, '0.0.0.0/0']);
+    const v = make({ ranges: source, rangesRefreshMs: 60_000 });
+    await expect(v.ready()).rejects.toThrow(/my-ranges.*"0\.0\.0\.0\/0" matches every address/s);
+    expect(v.verify(attacker)).toMatchObject({ allowed: false, reason: 'ranges-unavailable' });
+    await v.close();
+  });
+
+  it('keeps the last good list when a refresh brings an over-broad entry, and says so', async () => {
+    const { source, state } = customRanges(CF_RANGES);
+    const v = make({ ranges: source, rangesRefreshMs: 60_000 });
+    const events: SourceEvent[] = [];
+    v.onSourceEvent((e) => events.push(e));
+    await v.ready();
+    expect(v.verify(throughCloudFront()).allowed).toBe(true);
+    state.cidrs = [...CF_RANGES, '200.0.0.0/7'];
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(state.loads).toBeGreaterThan(1);
+    expect(events[0]).toMatchObject({ type: 'failing', source: 'ranges' });
+    expect((events[0] as Extract<SourceEvent, { type: 'failing' }>).error.message).toMatch(
+      /"200\.0\.0\.0\/7" is broader than \/8/,
+    );
+    expect(v.verify(attacker)).toMatchObject({ allowed: false, reason: 'edge-not-cloudfront' });
+    expect(v.verify(throughCloudFront()).allowed).toBe(true);
+    await v.close();
   });
 });

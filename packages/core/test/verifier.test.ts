@@ -168,9 +168,9 @@ describe('secret header', () => {
     expect(reasonFor('\u0000'.repeat(SECRET.length))).toBe('invalid-secret');
   });
   it('reads a custom header name, case-insensitively configured', () => {
-    const custom = make({ headerName: 'X-Edge-Secret' });
+    const custom = make({ headerName: 'X-Cdn-Secret' });
     const d = custom.verify(
-      throughCloudFront({ headers: { 'x-origin-verify': undefined, 'x-edge-secret': SECRET } }),
+      throughCloudFront({ headers: { 'x-origin-verify': undefined, 'x-cdn-secret': SECRET } }),
     );
     expect(d.reason).toBe('verified');
   });
@@ -637,17 +637,17 @@ describe('the secret never leaks', () => {
   it('hands onDecision an input without the secret header, in headers and rawHeaders', () => {
     const logged: string[] = [];
     const v = make({
-      headerName: 'X-Edge-Secret',
+      headerName: 'X-Cdn-Secret',
       mode: { edge: 'report' },
       onDecision: (...args) => logged.push(JSON.stringify(args)),
     });
     const request = (value: string) =>
       throughCloudFront({
-        headers: { 'x-origin-verify': undefined, 'x-edge-secret': value },
+        headers: { 'x-origin-verify': undefined, 'x-cdn-secret': value },
         rawHeaders: [
           'Host',
           'origin.example.com',
-          'X-Edge-Secret',
+          'X-Cdn-Secret',
           value,
           'X-Forwarded-For',
           VIEWER,
@@ -660,13 +660,13 @@ describe('the secret never leaks', () => {
     expect(logged).toHaveLength(3);
     for (const line of logged) {
       expect(line).not.toContain(SECRET);
-      expect(line.toLowerCase()).not.toContain('x-edge-secret');
+      expect(line.toLowerCase()).not.toContain('x-cdn-secret');
       // Everything else is still there for the hook to log.
       expect(line).toContain('origin.example.com');
       expect(line).toContain('X-Forwarded-For');
     }
     // The caller's input is left as it was.
-    expect(good.headers['x-edge-secret']).toBe(SECRET);
+    expect(good.headers['x-cdn-secret']).toBe(SECRET);
     expect(good.rawHeaders).toContain(SECRET);
   });
 });

@@ -4,6 +4,7 @@
  * @module
  */
 import { InvalidOptionError } from '../errors.js';
+import { feedEntryProblem } from '../sources/feed-check.js';
 import { requirePeer } from '../sources/peer.js';
 import { CLOUDFRONT_PREFIX_LIST_IPV6, DEFAULTS } from './defaults.js';
 import { awsClient, booleanOption, describe, isSource, stringList } from './readers.js';
@@ -79,7 +80,16 @@ export function resolveRanges(given: Readonly<Record<string, unknown>>): Resolve
         'ranges',
         "is an empty list; give CloudFront's origin-facing CIDRs, or 'prefix-list' / 'ip-ranges'.",
       );
-    return { kind: 'static', cidrs: stringList('ranges', ranges, []) };
+    const cidrs = stringList('ranges', ranges, []);
+    cidrs.forEach((cidr, i) => {
+      const problem = feedEntryProblem(cidr);
+      if (problem !== undefined)
+        throw new InvalidOptionError(
+          `ranges[${i}]`,
+          `is ${JSON.stringify(cidr.slice(0, 64))}, which ${problem}: the edge check would pass addresses that are not CloudFront's. List CloudFront's origin-facing ranges (IPv4 blocks of /13 to /26, IPv6 of /28 to /56), or use \`ranges: 'prefix-list'\` / \`'ip-ranges'\` to load them from AWS.`,
+        );
+    });
+    return { kind: 'static', cidrs };
   }
   throw new InvalidOptionError(
     'ranges',

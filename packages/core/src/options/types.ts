@@ -56,7 +56,7 @@ export interface BaseGuardOptions {
    * @example
    * ```ts
    * import { createOriginVerifier } from '@cdn-origin-guard/core';
-   * createOriginVerifier({ secret: process.env.ORIGIN_SECRET!, headerName: 'x-edge-secret', ranges: 'ip-ranges' });
+   * createOriginVerifier({ secret: process.env.ORIGIN_SECRET!, headerName: 'x-cdn-secret', ranges: 'ip-ranges' });
    * ```
    */
   readonly headerName?: string;

@@ -1,7 +1,8 @@
 /**
- * The sanity floor for range lists fetched over the network (EC2 prefix lists, ip-ranges.json):
- * a list with an entry no CloudFront list ever holds is refused whole, so a hostile or broken
- * feed cannot switch the edge check off. Internal: not exported from the package.
+ * The sanity floor for CloudFront range lists: one fetched over the network (EC2 prefix lists,
+ * ip-ranges.json) or returned by a custom source, with an entry no CloudFront list ever holds,
+ * is refused whole, so a hostile or broken feed cannot switch the edge check off; a static
+ * `ranges` list with one is an error at construction. Internal: not exported from the package.
  * @module
  */
 import { SourceError } from '../errors.js';
@@ -40,7 +41,7 @@ export function feedEntryProblem(text: string): string | undefined {
     return 'overlaps the IPv4-mapped range ::ffff:0:0/96';
   const floor = FEED_MIN_PREFIX[cidr.family];
   if (cidr.prefix < floor)
-    return `is broader than /${floor}, the floor for IPv${cidr.family} entries of a fetched list`;
+    return `is broader than /${floor}, the floor for IPv${cidr.family} entries of a CloudFront list`;
   return undefined;
 }
 
