@@ -54,6 +54,7 @@ export type {
   TrustedProxyName,
   VerifyInput,
 } from './options/types.js';
+export { isReservedHeaderName } from './request/headers.js';
 export { pathUnderMount } from './request/path.js';
 export type { SourceStats } from './sources/cache.js';
 export { type IpRangesSourceOptions, ipRangesSource } from './sources/ip-ranges.js';

@@ -11,7 +11,7 @@ const {
 } = core;
 
 describe('public exports', () => {
-  it('are the ones before the restructure, plus isOriginGuardError, the log-line formatters and pathUnderMount', () => {
+  it('are the ones before the restructure, plus isOriginGuardError, the log-line formatters, pathUnderMount and isReservedHeaderName', () => {
     expect(Object.keys(core).sort()).toEqual(
       [
         'ALLOW_REASONS',
@@ -41,6 +41,7 @@ describe('public exports', () => {
         'parseForwardedEntry',
         'parseIp',
         'pathUnderMount',
+        'isReservedHeaderName',
         'prefixListSource',
         'secretsManagerSource',
         'sourceEventLogLine',

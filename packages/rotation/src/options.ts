@@ -6,7 +6,7 @@
 import type { CloudFrontClient } from '@aws-sdk/client-cloudfront';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { InvalidOptionError } from '@cdn-origin-guard/core';
+import { InvalidOptionError, isReservedHeaderName } from '@cdn-origin-guard/core';
 import {
   BASE64URL_ALPHABET,
   BOUNDS,
@@ -133,7 +133,6 @@ const KNOWN_OPTIONS: Readonly<Record<keyof RotationOptions, true>> = {
 };
 
 const HEADER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
-const RESERVED_HEADERS = new Set(['x-forwarded-for', 'x-amz-cf-id', 'host', 'x-forwarded-proto']);
 const DISTRIBUTION_ID = /^[A-Z0-9]{1,64}$/;
 
 function describe(value: unknown): string {
@@ -252,10 +251,10 @@ export function resolveRotationOptions(
       `is ${describe(rawHeader)}; expected an HTTP header name such as "x-origin-verify".`,
     );
   const headerName = rawHeader.trim().toLowerCase();
-  if (RESERVED_HEADERS.has(headerName))
+  if (isReservedHeaderName(headerName))
     throw new InvalidOptionError(
       'rotation.headerName',
-      `is "${headerName}", which CloudFront or the ALB sets; use a custom header such as "x-origin-verify".`,
+      `is "${headerName}", which CloudFront cannot add as an origin custom header, or which CloudFront or the ALB set themselves; use a custom header such as "x-origin-verify".`,
     );
 
   if (o.jsonKey !== undefined && (typeof o.jsonKey !== 'string' || o.jsonKey === ''))

@@ -36,6 +36,12 @@ describe('rotation options', () => {
     [{ ...DIST, alphabet: 'ab cd' }, 'rotation.alphabet', 'printable ASCII'],
     [{ ...DIST, alphabet: '01', secretLength: 64 }, 'rotation.alphabet', 'at least 128 bits'],
     [{ ...DIST, headerName: 'X-Forwarded-For' }, 'rotation.headerName', 'custom header'],
+    [
+      { ...DIST, headerName: 'Cookie' },
+      'rotation.headerName',
+      'cannot add as an origin custom header',
+    ],
+    [{ ...DIST, headerName: 'X-Edge-Origin-Verify' }, 'rotation.headerName', 'cannot add'],
     [{ ...DIST, headerName: 'bad header' }, 'rotation.headerName', 'HTTP header name'],
     [{ ...DIST, distributionIds: ['e2qwru'] }, 'rotation.distributionIds[0]', 'distribution id'],
     [

@@ -6,6 +6,7 @@
 import type { CheckName } from '../decision.js';
 import { InvalidOptionError } from '../errors.js';
 import { parseCidr } from '../net/matcher.js';
+import { isReservedHeaderName } from '../request/headers.js';
 import { DEFAULTS, LOG_LEVELS } from './defaults.js';
 import { resolveRanges } from './ranges.js';
 import {
@@ -261,7 +262,7 @@ export function resolveOptions(options: Readonly<OriginGuardOptions>): ResolvedO
       'maxStaleMs',
       `is ${resolved.maxStaleMs} ms, shorter than \`secretRefreshMs\` (${resolved.secretRefreshMs} ms), so values would expire between two refreshes; set it to at least \`secretRefreshMs\` (a few intervals is typical).`,
     );
-  if (isReservedHeader(resolved.headerName))
+  if (isReservedHeaderName(resolved.headerName))
     throw new InvalidOptionError(
       'headerName',
       `is "${resolved.headerName}", which CloudFront cannot add as an origin custom header, or which CloudFront or the ALB set themselves; use a custom header such as "x-origin-verify".`,
@@ -289,42 +290,4 @@ function checkTrustedProxyBreadth(entry: string, index: number): void {
     `trustedProxies[${index}]`,
     `is ${JSON.stringify(entry.slice(0, 64))}, broader than any private network (/${floor} for IPv${cidr.family}): every address in it would be trusted as a proxy, so a client there could connect around the ALB and write its own X-Forwarded-For. List the ALB's subnets or the VPC's CIDR, or the names 'loopback', 'linklocal', 'uniquelocal'.`,
   );
-}
-
-/**
- * Headers CloudFront refuses as origin custom headers (its documented list: "Custom headers
- * that CloudFront can't add to origin requests"), plus those the ALB sets on every request.
- */
-const RESERVED_HEADERS: ReadonlySet<string> = new Set([
-  'cache-control',
-  'connection',
-  'content-length',
-  'cookie',
-  'host',
-  'if-match',
-  'if-modified-since',
-  'if-none-match',
-  'if-range',
-  'if-unmodified-since',
-  'max-forwards',
-  'pragma',
-  'proxy-authorization',
-  'proxy-connection',
-  'range',
-  'request-range',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'via',
-  'x-real-ip',
-  'x-forwarded-for',
-  'x-forwarded-proto',
-  'x-forwarded-port',
-  'x-amzn-trace-id',
-]);
-
-/** Whether no CloudFront distribution could send `name` (lower case) as its origin secret header. */
-function isReservedHeader(name: string): boolean {
-  return RESERVED_HEADERS.has(name) || name.startsWith('x-amz-') || name.startsWith('x-edge-');
 }

@@ -1,6 +1,7 @@
 /**
- * Reading request headers: one value of a header that may come as several lines, and a copy of
- * a request without the secret header (for hooks).
+ * Reading request headers: one value of a header that may come as several lines, a copy of a
+ * request without the secret header (for hooks), and the header names that cannot carry the
+ * secret.
  * @module
  */
 import type { VerifyInput } from '../options/types.js';
@@ -38,4 +39,54 @@ export function withoutSecret(input: VerifyInput, headerName: string): VerifyInp
     copy.rawHeaders = kept;
   }
   return copy;
+}
+
+/**
+ * Headers CloudFront refuses as origin custom headers (its documented list: "Custom headers
+ * that CloudFront can't add to origin requests"), plus those the ALB sets on every request.
+ */
+const RESERVED_HEADERS: ReadonlySet<string> = new Set([
+  'cache-control',
+  'connection',
+  'content-length',
+  'cookie',
+  'host',
+  'if-match',
+  'if-modified-since',
+  'if-none-match',
+  'if-range',
+  'if-unmodified-since',
+  'max-forwards',
+  'pragma',
+  'proxy-authorization',
+  'proxy-connection',
+  'range',
+  'request-range',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'via',
+  'x-real-ip',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'x-amzn-trace-id',
+]);
+
+/**
+ * Whether `name` cannot carry the origin secret: CloudFront refuses it as an origin custom
+ * header (`Host`, `Cookie`, `X-Amz-*`, `X-Edge-*`, ...), or the ALB sets it (`X-Forwarded-*`,
+ * `X-Amzn-Trace-Id`). Case-insensitive.
+ *
+ * @example
+ * ```ts
+ * import { isReservedHeaderName } from '@cdn-origin-guard/core';
+ * isReservedHeaderName('X-Amz-Secret'); // true
+ * isReservedHeaderName('x-origin-verify'); // false
+ * ```
+ */
+export function isReservedHeaderName(name: string): boolean {
+  const lower = name.toLowerCase();
+  return RESERVED_HEADERS.has(lower) || lower.startsWith('x-amz-') || lower.startsWith('x-edge-');
 }
