@@ -281,7 +281,9 @@ describe('local AWS endpoint: ip-ranges, faults, counters, shutdown', () => {
     const start = performance.now();
     await other.close();
 
-    expect(performance.now() - start).toBeLessThan(200);
+    // Without closing the connections, close() would wait for the hung call forever; 1 s of
+    // slack keeps a busy CI box from failing a prompt close.
+    expect(performance.now() - start).toBeLessThan(1_000);
     expect(await hung).toBeInstanceOf(Error);
   });
 });
