@@ -49,6 +49,15 @@ async function cdnOriginGuardPlugin(
       'ERR_CDN_ORIGIN_GUARD_OPTION',
       '@cdn-origin-guard/fastify is already registered on this instance or a parent of it; register it once (a child instance inherits it). To share one verifier across apps, pass { verifier }.',
     );
+  // Express-style middleware (@fastify/middie, @fastify/express: both decorate `use`) runs in an
+  // `onRequest` hook added when that plugin was registered. Hooks run in the order they were
+  // added, so middleware registered before the guard runs first and can answer (serve a file,
+  // proxy) a request the guard never checks. Fail at boot, naming the fix.
+  if (fastify.hasDecorator('use'))
+    throw new CdnOriginGuardError(
+      'ERR_CDN_ORIGIN_GUARD_OPTION',
+      '@cdn-origin-guard/fastify is registered after a plugin that runs Express-style middleware (`fastify.use` exists: @fastify/middie or @fastify/express), on this instance or a parent of it; its onRequest hook runs first, so a middleware could answer a request the guard never checked. Register @cdn-origin-guard/fastify before that plugin.',
+    );
   // A verifier passed in belongs to the caller, who closes it; one created here is ours.
   const owned = !('verifier' in options);
   const verifier =

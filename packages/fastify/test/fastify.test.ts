@@ -11,6 +11,7 @@ import {
   type SecretSource,
 } from '@cdn-origin-guard/core';
 import { cdnOriginGuard } from '@cdn-origin-guard/fastify';
+import middie from '@fastify/middie';
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import {
@@ -562,6 +563,53 @@ describe('plugin shape (issue 14) and logs (issue 10)', () => {
     });
 
     await expect(app.ready()).rejects.toThrow(/already registered/);
+  });
+
+  it('rejects app.ready() when registered after a middleware plugin, whose hook would run first', async () => {
+    const app = Fastify();
+    apps.push(app);
+    await app.register(middie);
+    app.use('/internal', (_req, res) => res.end('internal'));
+    app.register(cdnOriginGuard, { ...BASE });
+
+    await expect(app.ready()).rejects.toThrow(
+      /registered after a plugin that runs Express-style middleware.*Register @cdn-origin-guard\/fastify before that plugin/,
+    );
+  });
+
+  it('rejects a registration in a child when the middleware plugin is on the parent', async () => {
+    const app = Fastify();
+    apps.push(app);
+    await app.register(middie);
+    app.register(async (child) => {
+      await child.register(cdnOriginGuard, { ...BASE });
+    });
+
+    await expect(app.ready()).rejects.toThrow(/Express-style middleware/);
+  });
+
+  it('registered before a middleware plugin, checks requests before any middleware answers them', async () => {
+    const app = Fastify();
+    apps.push(app);
+    await app.register(cdnOriginGuard, { ...BASE });
+    await app.register(middie);
+    // A middleware that answers by itself (as serve-static or a proxy would), on the root and
+    // in a child instance.
+    app.use('/internal', (_req, res) => res.end('internal'));
+    app.register(async (child) => {
+      // Child middleware runs for the child's routes; it answers before the route would.
+      child.use('/child-internal', (_req, res) => res.end('child internal'));
+      child.get('/child-internal', async () => 'the route, not the middleware');
+    });
+    await app.ready();
+
+    for (const path of ['/internal', '/internal/x', '/child-internal']) {
+      const bot = await inject(app, path, BOT);
+      const ours = await inject(app, path, OUR_CLOUDFRONT);
+      expect(bot.statusCode, path).toBe(403);
+      expect(ours.statusCode, path).toBe(200);
+      expect(ours.body, path).toMatch(/internal$/);
+    }
   });
 
   it('logs the offending hop and the hop count on a deny line', async () => {
