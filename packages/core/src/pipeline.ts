@@ -152,20 +152,22 @@ export class DecisionPipeline {
     // Several X-Forwarded-For lines: Node joins them, and which one the ALB appended to is not
     // certain. Deny (`null` is malformed for the edge walk).
     const raw = input.rawHeaders;
+    const xffLines = raw === undefined ? 0 : forwardedForLines(raw);
     const xff: string | null =
-      (raw !== undefined && forwardedForLines(raw) > 1) ||
-      (Array.isArray(xffHeader) && xffHeader.length > 1)
+      xffLines > 1 || (Array.isArray(xffHeader) && xffHeader.length > 1)
         ? null
         : typeof xffHeader === 'string'
           ? xffHeader
           : xffHeader === undefined
             ? ''
             : xffHeader.join(',');
+    // The ALB's own health checker sends no X-Forwarded-For at all; an empty one, or a line
+    // in the raw headers that the parsed ones lack, is not that.
     if (
       path !== undefined &&
       peerTrusted &&
-      xff === '' &&
-      (typeof xffHeader !== 'object' || xffHeader.length === 0) &&
+      xffHeader === undefined &&
+      xffLines === 0 &&
       options.healthCheckPaths.has(path)
     )
       return { allowed: true, reason: 'health-check', peerAddress };

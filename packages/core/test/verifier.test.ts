@@ -318,6 +318,15 @@ describe('health checks and exclusions', () => {
     });
     expect(denied(d).reason).toBe('edge-not-cloudfront');
   });
+  it('does not take an empty or half-seen X-Forwarded-For for the health checker', () => {
+    const healthz = (headers: Record<string, string | string[]>, rawHeaders?: string[]) =>
+      verifier.verify({ remoteAddress: '10.0.3.4', path: '/healthz', headers, rawHeaders });
+
+    expect(healthz({}, []).reason).toBe('health-check');
+    expect(healthz({ 'x-forwarded-for': '' }).reason).toBe('missing-forwarded-for');
+    expect(healthz({ 'x-forwarded-for': [] }).reason).toBe('missing-forwarded-for');
+    expect(healthz({}, ['X-Forwarded-For', '203.0.113.9']).reason).toBe('missing-forwarded-for');
+  });
   it('does not let an untrusted peer use the health path', () => {
     const d = verifier.verify({ remoteAddress: '203.0.113.9', path: '/healthz', headers: {} });
     expect(denied(d).reason).toBe('untrusted-peer');

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import {
   createOriginVerifier,
@@ -569,7 +570,7 @@ describe('plugin shape (issue 14) and logs (issue 10)', () => {
     const app = Fastify();
     apps.push(app);
     await app.register(middie);
-    app.use('/internal', (_req, res) => res.end('internal'));
+    app.use('/internal', (_req: IncomingMessage, res: ServerResponse) => res.end('internal'));
     app.register(cdnOriginGuard, { ...BASE });
 
     await expect(app.ready()).rejects.toThrow(
@@ -595,10 +596,12 @@ describe('plugin shape (issue 14) and logs (issue 10)', () => {
     await app.register(middie);
     // A middleware that answers by itself (as serve-static or a proxy would), on the root and
     // in a child instance.
-    app.use('/internal', (_req, res) => res.end('internal'));
+    app.use('/internal', (_req: IncomingMessage, res: ServerResponse) => res.end('internal'));
     app.register(async (child) => {
       // Child middleware runs for the child's routes; it answers before the route would.
-      child.use('/child-internal', (_req, res) => res.end('child internal'));
+      child.use('/child-internal', (_req: IncomingMessage, res: ServerResponse) =>
+        res.end('child internal'),
+      );
       child.get('/child-internal', async () => 'the route, not the middleware');
     });
     await app.ready();

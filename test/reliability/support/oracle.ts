@@ -163,8 +163,8 @@ export function oracle(
     typeof input.remoteAddress === 'string' ? parseAddress(input.remoteAddress) : undefined;
   const peerTrusted = peer !== undefined && DEFAULT_TRUSTED.has(peer);
   const xffRaw = h['x-forwarded-for'];
-  const noXff =
-    xffRaw === undefined || xffRaw === '' || (Array.isArray(xffRaw) && xffRaw.length === 0);
+  // The ALB's health checker sends no X-Forwarded-For header at all (an empty one is not that).
+  const noXff = xffRaw === undefined && (input.forwardedForLines ?? 0) === 0;
   const path = routedPath(input.path);
   if (path !== undefined && peerTrusted && noXff && cfg.healthCheckPaths.includes(path))
     return { allow: true, why: 'health-check' };

@@ -108,7 +108,8 @@ export interface BaseGuardOptions {
   readonly requireCfId?: boolean;
   /**
    * Paths (exact, without query string) where an ALB health check passes: only when the peer
-   * is a trusted proxy and there is no `X-Forwarded-For`. Defaults to `[]`.
+   * is a trusted proxy and there is no `X-Forwarded-For` header at all (an empty one does not
+   * count). Defaults to `[]`.
    */
   readonly healthCheckPaths?: readonly string[];
   /** Paths let through without any check (exact strings or RegExps on the path). Defaults to `[]`. */
