@@ -4,8 +4,14 @@
  * the skipped routes. Both must answer every path alike, and the guard must trust the check.
  */
 import 'reflect-metadata';
-import type { Decision } from '@cdn-origin-guard/core';
-import { CdnOriginGuardModule, OriginDecision, SkipOriginGuard } from '@cdn-origin-guard/nestjs';
+import type { IncomingMessage } from 'node:http';
+import { createOriginVerifier, type Decision } from '@cdn-origin-guard/core';
+import {
+  CdnOriginGuardModule,
+  OriginDecision,
+  RequireOriginGuard,
+  SkipOriginGuard,
+} from '@cdn-origin-guard/nestjs';
 import {
   Controller,
   Get,
@@ -17,6 +23,7 @@ import {
   type NestModule,
 } from '@nestjs/common';
 import { afterEach, describe, expect, it } from 'vitest';
+import { markAllowed } from '../src/guard.js';
 import {
   BASE_OPTIONS,
   PLATFORMS,
@@ -61,6 +68,36 @@ class AnsweringMiddleware implements NestMiddleware {
 class AnsweringModule implements NestModule {
   configure(consumer: MiddlewareConsumer) {
     consumer.apply(AnsweringMiddleware).forRoutes('*');
+  }
+}
+
+/** A route that asks for the guard (for `applyGlobally: false`). */
+@Controller('required')
+class RequiredController {
+  @RequireOriginGuard()
+  @Get()
+  required(@OriginDecision() decision: Decision | undefined) {
+    return { reason: decision?.reason ?? null };
+  }
+}
+
+/**
+ * A middleware that puts an allowed-looking decision on every request before the guard runs:
+ * a forged one, and one copied from a request the module did allow.
+ */
+@Injectable()
+class DecisionPlantingMiddleware implements NestMiddleware {
+  static copied: unknown;
+  use(req: { cdnOriginGuard?: unknown }, _res: unknown, next: () => void) {
+    req.cdnOriginGuard = DecisionPlantingMiddleware.copied ?? { allowed: true, reason: 'verified' };
+    next();
+  }
+}
+
+@Module({ providers: [DecisionPlantingMiddleware] })
+class DecisionPlantingModule implements NestModule {
+  configure(consumer: MiddlewareConsumer) {
+    consumer.apply(DecisionPlantingMiddleware).forRoutes('*');
   }
 }
 
@@ -184,6 +221,36 @@ describe.each(PLATFORMS)('the all-paths check on the %s platform', (platform, ad
     expect(checkOnPlatform(started.app)).toBe(platform === 'express');
     expectUniformDeny(replies, started);
     expect(ours.body).toBe('ANSWERED-BY-MIDDLEWARE');
+  });
+
+  it('decides itself when other code put a decision on the request that it did not make', async () => {
+    const started = await boot({
+      imports: [
+        CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, applyGlobally: false }),
+        DecisionPlantingModule,
+      ],
+      controllers: [RequiredController],
+    });
+    // An allowed decision another verifier (another module instance) made and marked.
+    const otherVerifier = createOriginVerifier({ ...BASE_OPTIONS, logLevel: 'silent' });
+    await otherVerifier.ready();
+    const input = { headers: THROUGH_CLOUDFRONT, remoteAddress: '10.0.1.23', path: '/required' };
+    const othersDecision = otherVerifier.verify(input);
+    markAllowed({} as IncomingMessage, otherVerifier, othersDecision, input);
+    expect(othersDecision.allowed).toBe(true);
+
+    DecisionPlantingMiddleware.copied = undefined;
+    const forged = await send(started.url, '/required', BOT);
+    DecisionPlantingMiddleware.copied = othersDecision;
+    const copied = await send(started.url, '/required', BOT);
+    DecisionPlantingMiddleware.copied = undefined;
+    const ours = await send(started.url, '/required', THROUGH_CLOUDFRONT);
+    await otherVerifier.close();
+
+    expect(forged.status).toBe(403);
+    expect(copied.status).toBe(403);
+    expect(ours.status).toBe(200);
+    expect(JSON.parse(ours.body)).toEqual({ reason: 'verified' });
   });
 
   it('installs nothing on any path with applyGlobally: false', async () => {
