@@ -5,6 +5,7 @@ import {
   type OriginGuardOptions,
   optionsFromEnv,
 } from '../src/index.js';
+import { matchesAnywhere } from '../src/options/resolve.js';
 import { CF_RANGES, SECRET } from './fixtures.js';
 
 const good = { secret: SECRET, ranges: CF_RANGES };
@@ -330,5 +331,53 @@ describe('optionsFromEnv', () => {
     ).toMatchObject({
       allowInsecureIpRangesUrl: true,
     });
+  });
+});
+
+describe('exclusion patterns that can match away from the start of the path', () => {
+  it.each([
+    [/\.(css|js|png)$/, true],
+    [/\/health/, true],
+    [/^\/a|\/b/, true],
+    [/^\/a|/, true],
+    [/(?:^\/a|^\/b)/, true],
+    [/^\/assets\//, false],
+    [/^\/static\/[\w.-]+\.css$/, false],
+    [/^\/a|^\/b$/, false],
+    [/^(?:\/a|\/b)$/, false],
+    [/^\/x[|(]y|^\/z/, false],
+    [/^\/x\|y/, false],
+  ])('%s matches anywhere: %s', (pattern, anywhere) => {
+    expect(matchesAnywhere(pattern.source)).toBe(anywhere);
+  });
+
+  it('warns once per such pattern, naming it and the fix, and still applies it', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const v = createOriginVerifier({
+        ...good,
+        excludePaths: ['/public', /^\/assets\//, /\.css$/, /^\/a|\/b/],
+      });
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      const ours = warnings.filter(
+        (w) => (w as Error & { code?: string }).code === 'CDN_ORIGIN_GUARD_UNANCHORED_EXCLUDE',
+      );
+      expect(ours.map((w) => w.message)).toEqual([
+        expect.stringMatching(
+          /^@cdn-origin-guard: excludePaths\[2\] \(\/\\\.css\$\/\) is not anchored/,
+        ),
+        expect.stringMatching(/excludePaths\[3\] \(\/\^\\\/a\|\\\/b\/\).*Anchor every alternative/),
+      ]);
+      expect(ours[0]?.message).toContain('/^\\/static\\/[\\w.-]+\\.css$/');
+      expect(
+        v.verify({ headers: {}, remoteAddress: '203.0.113.9', path: '/users/1.css' }).reason,
+      ).toBe('excluded');
+      await v.close();
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });

@@ -64,6 +64,46 @@ const KNOWN_OPTIONS: Readonly<Record<OptionKey, true>> = Object.freeze({
 
 const OPTION_NAMES: readonly string[] = Object.freeze(Object.keys(KNOWN_OPTIONS));
 
+/**
+ * Whether a pattern can match away from the start of the path: some top-level alternative of
+ * `source` does not begin with `^` (`/\.css$/`, `/^\/a|\/b/`). Groups and character classes
+ * are skipped; a pattern anchored only inside a group (`(?:^\/a|^\/b)`) counts as unanchored,
+ * which only costs a warning.
+ */
+export function matchesAnywhere(source: string): boolean {
+  let depth = 0;
+  let inClass = false;
+  let branchStart = true;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (branchStart) {
+      if (c !== '^') return true;
+      branchStart = false;
+      continue;
+    }
+    if (c === '\\') i++;
+    else if (inClass) inClass = c !== ']';
+    else if (c === '[') inClass = true;
+    else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === '|' && depth === 0) branchStart = true;
+  }
+  return branchStart;
+}
+
+/**
+ * An exclusion pattern that can match away from the path's start lets through every path that
+ * merely contains a match: `/\.css$/` also excludes `/users/1.css`, which a route such as
+ * `/users/:id` answers, unchecked. Not an error (a start anchor alone does not make a pattern
+ * narrow), but said once, through Node's warning channel, when the options are resolved.
+ */
+function warnUnanchoredExclude(index: number, pattern: RegExp): void {
+  process.emitWarning(
+    `@cdn-origin-guard: excludePaths[${index}] (${String(pattern)}) is not anchored at the start of the path, so any path containing a match is let through unchecked (/\\.css$/ also excludes /users/1.css, which a route /users/:id answers). Anchor every alternative with ^ and name the directory, e.g. /^\\/static\\/[\\w.-]+\\.css$/, or list exact paths.`,
+    { code: 'CDN_ORIGIN_GUARD_UNANCHORED_EXCLUDE' },
+  );
+}
+
 /** The known option (or, with `known`, the name in that list) closest to `name`, for hints. */
 export function suggestOption(
   name: string,
@@ -217,9 +257,10 @@ export function resolveOptions(options: Readonly<OriginGuardOptions>): ResolvedO
   const excludeExact: string[] = [];
   const excludePatterns: RegExp[] = [];
   excludes.forEach((exclude: unknown, i: number) => {
-    if (exclude instanceof RegExp)
+    if (exclude instanceof RegExp) {
+      if (matchesAnywhere(exclude.source)) warnUnanchoredExclude(i, exclude);
       excludePatterns.push(new RegExp(exclude.source, exclude.flags.replace(/[gy]/g, '')));
-    else if (typeof exclude === 'string' && exclude.startsWith('/')) excludeExact.push(exclude);
+    } else if (typeof exclude === 'string' && exclude.startsWith('/')) excludeExact.push(exclude);
     else
       throw new InvalidOptionError(
         `excludePaths[${i}]`,

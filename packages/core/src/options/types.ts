@@ -112,7 +112,11 @@ export interface BaseGuardOptions {
    * count). Defaults to `[]`.
    */
   readonly healthCheckPaths?: readonly string[];
-  /** Paths let through without any check (exact strings or RegExps on the path). Defaults to `[]`. */
+  /**
+   * Paths let through without any check (exact strings or RegExps on the path). Anchor every
+   * alternative of a RegExp at the start (`/^\/static\//`): one that is not gets a process
+   * warning (`CDN_ORIGIN_GUARD_UNANCHORED_EXCLUDE`). Defaults to `[]`.
+   */
   readonly excludePaths?: readonly (string | RegExp)[];
   /**
    * `'enforce'` denies failed checks; `'report'` allows and reports them. Either for the whole
