@@ -105,9 +105,11 @@ const DYNAMIC_SEGMENT = /[:*?+(){}[\]\\!]/;
  * Whatever is routed to that route has them, in that order and joined by `/`, somewhere in its
  * path: before them only what Nest puts in front (global prefix, URI version, RouterModule
  * path), after them the rest of the route. The pattern looks for them anywhere in the path,
- * ignoring case (Express routes case-insensitively by default), and also matches any path with
- * a `%` (a router may decode an escape into a literal character before matching). It may match
- * paths of no skipped route: those are left to the middleware, which uses Nest's own matching.
+ * ignoring case (Express routes case-insensitively by default), as written: Express matches a
+ * route's literal segments against the raw path and decodes only parameters, so `/ops/heal%74h`
+ * is never routed to `/ops/health` (a `%` elsewhere, in a parameter or a prefix, is left alone).
+ * It may match paths of no skipped route: those are left to the middleware, which uses Nest's
+ * own matching. (The front check runs on Express only.)
  */
 export function skippedPathPattern(routes: readonly RouteInfo[]): RegExp | undefined {
   const literals = new Set<string>();
@@ -120,7 +122,7 @@ export function skippedPathPattern(routes: readonly RouteInfo[]): RegExp | undef
     if (segments.length === 0) return undefined;
     literals.add(segments.join('/').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
   }
-  return new RegExp(['%', ...literals].join('|'), 'i');
+  return new RegExp([...literals].join('|'), 'i');
 }
 
 /** Whether a controller or handler names `guard` in `@UseGuards()` (as `@RequireOriginGuard()` does). */

@@ -9,7 +9,7 @@
  */
 import 'reflect-metadata';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -234,6 +234,34 @@ describe('Nest on Express with a @SkipOriginGuard() route: a front check runs be
       const bot = await send('/items', { method: 'OPTIONS', headers: { ...BOT, ...preflight } });
       expectUniformDeny(bot, DENY);
       expect(bot.headers.get('access-control-allow-origin')).toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('denies what main.ts registered to a path written with escapes (the router would not route it to the skipped route)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cdn-origin-guard-static-'));
+    writeFileSync(join(dir, 'internal-report.txt'), 'STATIC-FILE-BODY');
+    try {
+      const send = await listen(
+        'express',
+        (app) => {
+          app.useStaticAssets(dir);
+          app.use('/internal-api', (_req: IncomingMessage, res: ServerResponse) =>
+            res.end('INTERNAL-API-BODY'),
+          );
+        },
+        SkipAppModule,
+      );
+      for (const path of [
+        '/internal-report%2Etxt',
+        '/%69nternal-report.txt',
+        '/internal-api/x%20',
+        '/%69nternal-api/x',
+      ])
+        expectUniformDeny(await send(path, { headers: BOT }), DENY);
+      const ours = await send('/internal-report%2Etxt', { headers: THROUGH_CLOUDFRONT });
+      expect([ours.status, ours.body]).toEqual([200, 'STATIC-FILE-BODY']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
