@@ -226,6 +226,17 @@ describe('a custom range source is held to the same floor as the AWS feeds (revi
     await v.close();
   });
 
+  it('refuses a list holding a trusted-proxy name, which would let link-local edges through', async () => {
+    const { source } = customRanges([...CF_RANGES, 'linklocal']);
+    const v = make({ ranges: source, rangesRefreshMs: 60_000 });
+    await expect(v.ready()).rejects.toThrow(/"linklocal" is a trusted-proxy name/);
+    const linkLocalEdge = throughCloudFront({
+      headers: { 'x-forwarded-for': '198.51.100.7, fe80::1' },
+    });
+    expect(v.verify(linkLocalEdge)).toMatchObject({ allowed: false, reason: 'ranges-unavailable' });
+    await v.close();
+  });
+
   it('keeps the last good list when a refresh brings an over-broad entry, and says so', async () => {
     const { source, state } = customRanges(CF_RANGES);
     const v = make({ ranges: source, rangesRefreshMs: 60_000 });

@@ -6,7 +6,8 @@
  * @module
  */
 import { SourceError } from '../errors.js';
-import { type Cidr, parseCidr } from '../net/matcher.js';
+import { type Cidr, parseCidr, TRUSTED_PROXY_NAMES } from '../net/matcher.js';
+import type { TrustedProxyName } from '../options/types.js';
 
 /**
  * Shortest prefix accepted from a fetched list, per family. CloudFront's origin-facing lists
@@ -31,6 +32,10 @@ function overlapsMapped(cidr: Cidr): boolean {
 
 /** Why `text` may not come from a fetched CloudFront list, or undefined if it may. */
 export function feedEntryProblem(text: string): string | undefined {
+  // `RangeMatcher.compile` expands these names (for trustedProxies); in a CloudFront list they
+  // would let private or link-local edges through.
+  if (Object.hasOwn(TRUSTED_PROXY_NAMES, text))
+    return `is a trusted-proxy name (${TRUSTED_PROXY_NAMES[text as TrustedProxyName].join(', ')}), not a CloudFront range`;
   const cidr = parseCidr(text);
   // A malformed entry is reported by the compile step, with its index.
   if (typeof cidr === 'string') return undefined;
