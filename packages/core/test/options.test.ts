@@ -45,7 +45,11 @@ describe('options are validated once, at construction', () => {
     [{ ...good, ranges: ['2000::/3'] }, 'ranges[0]', /broader than \/16/],
     [{ ...good, ranges: ['::ffff:0.0.0.0/96'] }, 'ranges[0]', /IPv4-mapped/],
     // Trusted-proxy names expand to private and link-local blocks (outside review, 3 December).
-    [{ ...good, ranges: ['uniquelocal'] }, 'ranges[0]', /trusted-proxy name \(10\.0\.0\.0\/8, .*fc00::\/7\)/],
+    [
+      { ...good, ranges: ['uniquelocal'] },
+      'ranges[0]',
+      /trusted-proxy name \(10\.0\.0\.0\/8, .*fc00::\/7\)/,
+    ],
     [
       { ...good, ranges: [...CF_RANGES, 'linklocal'] },
       `ranges[${CF_RANGES.length}]`,
