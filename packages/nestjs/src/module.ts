@@ -24,10 +24,12 @@ import {
   type OnModuleInit,
   type Provider,
   type Type,
+  VersioningType,
 } from '@nestjs/common';
 import {
   APP_FILTER,
   APP_GUARD,
+  ApplicationConfig,
   DiscoveryModule,
   DiscoveryService,
   HttpAdapterHost,
@@ -44,6 +46,7 @@ import { CdnOriginGuard } from './guard.js';
 import { CdnOriginGuardMiddleware, OriginDeniedFilter } from './middleware.js';
 import { installPlatformCheck } from './platform.js';
 import {
+  type RoutePrefixes,
   type RouteScan,
   skippedPathPattern,
   skippedRoutes,
@@ -236,6 +239,7 @@ export class CdnOriginGuardModule
     @Inject(Reflector) private readonly reflector: Reflector,
     @Inject(ModulesContainer) private readonly modules: ModulesContainer,
     @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
+    @Inject(ApplicationConfig) private readonly appConfig: ApplicationConfig,
   ) {
     this.unsubscribe = verifier.onSourceEvent((event) => {
       // A first load failing is the startup failure, reported by onModuleInit.
@@ -266,8 +270,18 @@ export class CdnOriginGuardModule
     // Some route is skipped: the Nest middleware (configure()) excludes it with Nest's own
     // matching. A front check on the platform answers, before anything else runs, the denies
     // on paths no skipped route can be on; the middleware still decides the others.
-    const skippedPaths = skippedPathPattern(skipped);
-    if (skippedPaths !== undefined) installPlatformCheck(this.verifier, { ...site, skippedPaths });
+    if (skippedPathPattern(skipped) === undefined) return false;
+    // The global prefix and versioning are set in main.ts after this runs: the exact pattern
+    // is built at the first request, when they are final.
+    const config = this.appConfig;
+    let pattern: RegExp | undefined;
+    const skippedPaths = {
+      test(path: string): boolean {
+        if (pattern === undefined) pattern = skippedPathPattern(skipped, routePrefixes(config))!;
+        return pattern.test(path);
+      },
+    };
+    installPlatformCheck(this.verifier, { ...site, skippedPaths });
     return false;
   }
 
@@ -416,4 +430,16 @@ export class CdnOriginGuardModule
     this.unsubscribe();
     await this.verifier.close();
   }
+}
+
+/** What Nest puts in front of a route's path on this app (main.ts's global prefix, URI version). */
+function routePrefixes(config: ApplicationConfig): RoutePrefixes {
+  const versioning = config.getVersioning();
+  const uriVersionPrefix =
+    versioning?.type === VersioningType.URI
+      ? versioning.prefix === false
+        ? ''
+        : (versioning.prefix ?? 'v')
+      : undefined;
+  return { globalPrefix: config.getGlobalPrefix() ?? '', uriVersionPrefix };
 }

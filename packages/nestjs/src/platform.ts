@@ -45,7 +45,7 @@ export interface PlatformCheckSite {
    * path (or whose path it cannot read) is passed on untouched, for the Nest middleware that
    * excludes the skipped routes with Nest's own matching; any other request is decided at once.
    */
-  readonly skippedPaths?: RegExp | undefined;
+  readonly skippedPaths?: Pick<RegExp, 'test'> | undefined;
 }
 
 /**

@@ -96,33 +96,63 @@ export function skippedRoutes(scan: RouteScan): RouteInfo[] {
 /** A path segment with anything but literal text in it (Express 4/5, Fastify route syntax). */
 const DYNAMIC_SEGMENT = /[:*?+(){}[\]\\!]/;
 
+/** What Nest may put in front of a route's own path, read from the app's configuration. */
+export interface RoutePrefixes {
+  /** `app.setGlobalPrefix()`'s prefix ('' when none); routes it excludes stay at the root. */
+  readonly globalPrefix: string;
+  /** With URI versioning, the text before the version in its segment (`v` by default). */
+  readonly uriVersionPrefix?: string | undefined;
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
 /**
- * A pattern that matches every path the skipped routes could be routed on, and usually little
+ * A pattern that matches every path the skipped routes could be routed on on Express, and little
  * else; `undefined` when some skipped route could be on any path (it starts with a parameter or
- * wildcard, or is `/`).
+ * a wildcard).
  *
- * Each route contributes its leading literal segments, e.g. `ops/health` for `ops/health/:id`.
- * Whatever is routed to that route has them, in that order and joined by `/`, somewhere in its
- * path: before them only what Nest puts in front (global prefix, URI version, RouterModule
- * path), after them the rest of the route. The pattern looks for them anywhere in the path,
- * ignoring case (Express routes case-insensitively by default), as written: Express matches a
- * route's literal segments against the raw path and decodes only parameters, so `/ops/heal%74h`
- * is never routed to `/ops/health` (a `%` elsewhere, in a parameter or a prefix, is left alone).
- * It may match paths of no skipped route: those are left to the middleware, which uses Nest's
- * own matching. (The front check runs on Express only.)
+ * A route is routed on: Nest's global prefix (optional: `setGlobalPrefix` may exclude the route),
+ * a URI version segment (optional), then the route's path (RouterModule path, controller path,
+ * handler path) starting with its leading literal segments, e.g. `ops/health` for
+ * `ops/health/:id`. A route with nothing dynamic must end there (a trailing slash allowed); one
+ * with a parameter or wildcard after its literal segments may go on. Letters match in any case
+ * (Express routes case-insensitively by default) and nothing is decoded: Express matches a
+ * route's literal segments against the raw path, so `/ops/heal%74h` is never routed to
+ * `/ops/health`. It may match paths of no skipped route: those are left to the Nest middleware,
+ * which uses Nest's own matching.
  */
-export function skippedPathPattern(routes: readonly RouteInfo[]): RegExp | undefined {
-  const literals = new Set<string>();
+export function skippedPathPattern(
+  routes: readonly RouteInfo[],
+  prefixes: RoutePrefixes = { globalPrefix: '' },
+): RegExp | undefined {
+  const alternatives = new Set<string>();
   for (const { path } of routes) {
     const segments: string[] = [];
+    let dynamic = false;
     for (const segment of path.split('/')) {
-      if (DYNAMIC_SEGMENT.test(segment)) break;
+      if (DYNAMIC_SEGMENT.test(segment)) {
+        dynamic = true;
+        break;
+      }
       if (segment !== '') segments.push(segment);
     }
-    if (segments.length === 0) return undefined;
-    literals.add(segments.join('/').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
+    if (dynamic && segments.length === 0) return undefined;
+    const literal = segments.map((s) => `/${escapeRegExp(s)}`).join('');
+    alternatives.add(dynamic ? `${literal}(?:/|$)` : `${literal}/?$`);
   }
-  return new RegExp([...literals].join('|'), 'i');
+  const prefix = prefixes.globalPrefix
+    .split('/')
+    .filter((s) => s !== '')
+    .map((s) => `/${escapeRegExp(s)}`)
+    .join('');
+  const version =
+    prefixes.uriVersionPrefix === undefined
+      ? ''
+      : `(?:/${escapeRegExp(prefixes.uriVersionPrefix)}[^/]+)?`;
+  return new RegExp(
+    `^${prefix === '' ? '' : `(?:${prefix})?`}${version}(?:${[...alternatives].join('|')})`,
+    'i',
+  );
 }
 
 /** Whether a controller or handler names `guard` in `@UseGuards()` (as `@RequireOriginGuard()` does). */

@@ -203,6 +203,15 @@ class ParamFirstController {
 
 const ParamFirstSkipAppModule = appWith(ParamFirstController);
 
+@Controller()
+class RootController {
+  @SkipOriginGuard() @Get() root() {
+    return 'ROOT';
+  }
+}
+
+const RootSkipAppModule = appWith(RootController);
+
 describe('Nest on Express with a @SkipOriginGuard() route: a front check runs before main.ts registrations', () => {
   it("denies a bot's request before its body is parsed: one deny for any body", async () => {
     const send = await listen('express', () => {}, SkipAppModule);
@@ -258,6 +267,9 @@ describe('Nest on Express with a @SkipOriginGuard() route: a front check runs be
         '/%69nternal-report.txt',
         '/internal-api/x%20',
         '/%69nternal-api/x',
+        // The skipped route's path inside another path: Express would not route it there.
+        '/internal-api/ops/health',
+        '/internal-api/OPS/Health/anything',
       ])
         expectUniformDeny(await send(path, { headers: BOT }), DENY);
       const ours = await send('/internal-report%2Etxt', { headers: THROUGH_CLOUDFRONT });
@@ -265,6 +277,23 @@ describe('Nest on Express with a @SkipOriginGuard() route: a front check runs be
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('with a skipped root route, still denies what main.ts registered on every other path', async () => {
+    const send = await listen(
+      'express',
+      (app) => {
+        app.use('/internal-api', (_req: IncomingMessage, res: ServerResponse) =>
+          res.end('INTERNAL-API-BODY'),
+        );
+      },
+      RootSkipAppModule,
+    );
+    expect((await send('/', { headers: BOT })).body).toBe('ROOT');
+    for (const path of ['/internal-api/x', '/internal-api', '/items'])
+      expectUniformDeny(await send(path, { headers: BOT }), DENY);
+    const ours = await send('/internal-api/x', { headers: THROUGH_CLOUDFRONT });
+    expect([ours.status, ours.body]).toEqual([200, 'INTERNAL-API-BODY']);
   });
 
   it('still lets anyone reach the skipped route, however the path is written', async () => {

@@ -9,25 +9,26 @@ import { type RouteInfo, skippedPathPattern } from '../src/routes.js';
 
 const routes = (...paths: string[]): RouteInfo[] =>
   paths.map((path) => ({ path, method: RequestMethod.GET }));
+const PREFIXED = { globalPrefix: 'api', uriVersionPrefix: 'v' };
 
 describe('skippedPathPattern', () => {
-  it('matches wherever Nest may put the route: prefix, version, module path, any case, a trailing slash, an escaped parameter', () => {
-    const pattern = skippedPathPattern(routes('/ops/health/:id', '/status'))!;
+  it('matches wherever Nest may put the route: global prefix, URI version, any case, a trailing slash, an escaped parameter', () => {
+    const pattern = skippedPathPattern(routes('/ops/health/:id', '/status'), PREFIXED)!;
     for (const path of [
       '/ops/health/1',
       '/api/v2/ops/health/1',
+      '/v1/ops/health/1',
       '/OPS/Health/x/',
-      '/tenant-module/ops/health',
+      '/API/ops/health',
       '/status',
       '/api/status/',
       '/ops/health/a%20b',
-      '/v%31/ops/health/1',
     ])
       expect(pattern.test(path), path).toBe(true);
   });
 
-  it('leaves out paths that cannot be a skipped route', () => {
-    const pattern = skippedPathPattern(routes('/ops/health/:id', '/v1.2/ping'))!;
+  it('leaves out paths that cannot be a skipped route: other places, other endings, escapes', () => {
+    const pattern = skippedPathPattern(routes('/ops/health/:id', '/v1.2/ping'), PREFIXED)!;
     // An escape in a literal segment: Express does not decode it before matching the route.
     for (const path of [
       '/',
@@ -35,25 +36,48 @@ describe('skippedPathPattern', () => {
       '/ops',
       '/health',
       '/ops/status',
+      '/ops/healthy',
       '/v1x2/ping',
+      '/v1.2/ping/x',
       '/ops/heal%74h/1',
       '/%6Fps/health/1',
       '/ops%2Fhealth/1',
       '/internal%2Dreport.txt',
+      '/internal-api/ops/health',
+      '/internal-api/OPS/Health/anything',
+      '/api/x/ops/health/1',
+      '/api/api/ops/health/1',
+      '//ops/health/1',
     ])
+      expect(pattern.test(path), path).toBe(false);
+  });
+
+  it('without a global prefix or URI versioning, only the route itself', () => {
+    const pattern = skippedPathPattern(routes('/ops/health'))!;
+    expect(pattern.test('/ops/health')).toBe(true);
+    expect(pattern.test('/ops/health/')).toBe(true);
+    for (const path of ['/api/ops/health', '/v1/ops/health', '/ops/health/x'])
       expect(pattern.test(path), path).toBe(false);
   });
 
   it('keeps only the literal segments before the first parameter or wildcard', () => {
     const pattern = skippedPathPattern(routes('/files/:name.json', '/assets/*path', '/a/b{/:c}'))!;
-    for (const path of ['/files', '/files/x.json', '/assets', '/a/b'])
+    for (const path of ['/files', '/files/x.json', '/assets', '/assets/x/y', '/a/b', '/a/b/c'])
       expect(pattern.test(path), path).toBe(true);
-    expect(pattern.test('/file')).toBe(false);
+    // '/a/b{/:c}': the segment 'b{' holds an optional part, so only '/a' is kept (a superset).
+    for (const path of ['/file', '/filesx/y', '/ab']) expect(pattern.test(path), path).toBe(false);
+  });
+
+  it('matches a skipped root route only at the root (under the prefix and version)', () => {
+    const pattern = skippedPathPattern(routes('/'), PREFIXED)!;
+    for (const path of ['/', '/api', '/api/', '/api/v1', '/v1/'])
+      expect(pattern.test(path), path).toBe(true);
+    for (const path of ['/x', '/api/x', '/internal-report.txt', '/api/v1/x'])
+      expect(pattern.test(path), path).toBe(false);
   });
 
   it('gives no pattern when a skipped route could be on any path', () => {
-    expect(skippedPathPattern(routes('/ok', '/'))).toBeUndefined();
     expect(skippedPathPattern(routes('/:tenant/health'))).toBeUndefined();
-    expect(skippedPathPattern(routes('*'))).toBeUndefined();
+    expect(skippedPathPattern(routes('/ok', '*'))).toBeUndefined();
   });
 });
