@@ -230,6 +230,8 @@ export class CdnOriginGuardModule
   private readonly unsubscribe: () => void;
   /** Whether the all-paths check was installed on the platform when the module was created. */
   private readonly installedEarly: boolean;
+  /** Whether a front check (Express, skip mode) decides every path no skipped route is on. */
+  private frontCheck = false;
 
   constructor(
     @Inject(CDN_ORIGIN_GUARD_VERIFIER) private readonly verifier: OriginVerifier,
@@ -281,7 +283,7 @@ export class CdnOriginGuardModule
         return pattern.test(path);
       },
     };
-    installPlatformCheck(this.verifier, { ...site, skippedPaths });
+    this.frontCheck = installPlatformCheck(this.verifier, { ...site, skippedPaths });
     return false;
   }
 
@@ -374,10 +376,37 @@ export class CdnOriginGuardModule
       })
     )
       return;
+    if (!this.frontCheck) this.warnOfMiddlewareAhead();
     consumer
       .apply(CdnOriginGuardMiddleware)
       .exclude(...skipped)
       .forRoutes('*');
+  }
+
+  /**
+   * The check is a Nest middleware here, and Nest runs the middleware of global modules first,
+   * then by distance from the root module, each group in the order the modules were found: a
+   * module with a `configure()` that comes before this one (another `@Global()` module imported
+   * earlier, or any global one when this module is not global) has its middleware run first,
+   * and it could answer a request the guard never checked. Said once at startup, naming them.
+   */
+  private warnOfMiddlewareAhead(): void {
+    const entries = [...this.modules.values()];
+    const ours = entries.find((m) => m.metatype === CdnOriginGuardModule);
+    if (ours === undefined) return;
+    const rank = (m: (typeof entries)[number]) =>
+      m.distance === Number.MAX_VALUE ? -1 : m.distance;
+    const ourRank = rank(ours);
+    const ourIndex = entries.indexOf(ours);
+    const ahead = entries.filter((m, i) => {
+      if (m === ours || !hasConfigure(m)) return false;
+      const r = rank(m);
+      return r < ourRank || (r === ourRank && i < ourIndex);
+    });
+    if (ahead.length === 0) return;
+    this.logger.warn(
+      `the middleware of ${ahead.map((m) => m.name).join(', ')} runs before cdn-origin-guard's check (Nest runs global modules' middleware first, then by import order) and could answer requests the guard never checked. Import CdnOriginGuardModule before ${ahead.length === 1 ? 'it' : 'them'}, with isGlobal: true (the default).`,
+    );
   }
 
   /**
@@ -388,17 +417,7 @@ export class CdnOriginGuardModule
     for (const module of this.modules.values()) {
       // This module: its instance is not set yet while its constructor runs.
       if (module.metatype === CdnOriginGuardModule) continue;
-      // The class tells before the module is created; the instance after (a `configure`
-      // assigned in a constructor).
-      const type = module.metatype as { prototype?: Partial<NestModule> } | undefined;
-      if (typeof type?.prototype?.configure === 'function') return true;
-      let instance: Partial<NestModule> | undefined;
-      try {
-        instance = module.instance as Partial<NestModule> | undefined;
-      } catch {
-        continue; // not created yet: its class said it has no `configure()`
-      }
-      if (instance !== this && typeof instance?.configure === 'function') return true;
+      if (hasConfigure(module, this)) return true;
     }
     return false;
   }
@@ -442,4 +461,24 @@ function routePrefixes(config: ApplicationConfig): RoutePrefixes {
         : (versioning.prefix ?? 'v')
       : undefined;
   return { globalPrefix: config.getGlobalPrefix() ?? '', uriVersionPrefix };
+}
+
+/**
+ * Whether a module has a `configure()` (may install Nest middleware). Read from its class (a
+ * module may not be created yet), then from its instance (a `configure` assigned in a
+ * constructor); `self` is left out.
+ */
+function hasConfigure(
+  module: { metatype: unknown; instance: unknown },
+  self?: CdnOriginGuardModule,
+): boolean {
+  const type = module.metatype as { prototype?: Partial<NestModule> } | undefined;
+  if (typeof type?.prototype?.configure === 'function') return true;
+  let instance: Partial<NestModule> | undefined;
+  try {
+    instance = module.instance as Partial<NestModule> | undefined;
+  } catch {
+    return false; // not created yet: its class said it has no `configure()`
+  }
+  return instance !== self && typeof instance?.configure === 'function';
 }

@@ -15,6 +15,7 @@ import {
 import {
   Controller,
   Get,
+  Global,
   type INestApplication,
   Injectable,
   type MiddlewareConsumer,
@@ -68,6 +69,28 @@ class AnsweringMiddleware implements NestMiddleware {
 class AnsweringModule implements NestModule {
   configure(consumer: MiddlewareConsumer) {
     consumer.apply(AnsweringMiddleware).forRoutes('*');
+  }
+}
+
+/** A global module whose middleware answers `/legacy` itself, as an old proxy would. */
+@Global()
+@Module({})
+class GlobalLegacyModule implements NestModule {
+  configure(consumer: MiddlewareConsumer) {
+    consumer
+      .apply(
+        (
+          req: { url?: string; originalUrl?: string },
+          res: { end(body: string): void },
+          next: () => void,
+        ) => {
+          // middie cuts the mount path from `url`; `originalUrl` keeps the whole target.
+          if ((req.originalUrl ?? req.url)?.startsWith('/legacy'))
+            res.end('LEGACY-MIDDLEWARE-ANSWERED');
+          else next();
+        },
+      )
+      .forRoutes('*');
   }
 }
 
@@ -251,6 +274,34 @@ describe.each(PLATFORMS)('the all-paths check on the %s platform', (platform, ad
     expect(copied.status).toBe(403);
     expect(ours.status).toBe(200);
     expect(JSON.parse(ours.body)).toEqual({ reason: 'verified' });
+  });
+
+  it('warns at startup when a global module with middleware comes before it, and not when it comes first', async () => {
+    const late = await boot({
+      imports: [GlobalLegacyModule, CdnOriginGuardModule.forRoot(BASE_OPTIONS)],
+      controllers: [GuardedController],
+    });
+    const first = await boot({
+      imports: [CdnOriginGuardModule.forRoot(BASE_OPTIONS), GlobalLegacyModule],
+      controllers: [GuardedController],
+    });
+    const warning =
+      /the middleware of GlobalLegacyModule runs before cdn-origin-guard's check.*Import CdnOriginGuardModule before it/;
+
+    const lateReply = await send(late.url, '/legacy', BOT);
+    const firstReply = await send(first.url, '/legacy', BOT);
+
+    // On Express the check runs on the platform, ahead of every Nest middleware: no warning.
+    // On Fastify it is a Nest middleware, run after the earlier global module's.
+    if (platform === 'express') {
+      expect(late.logger.text()).not.toMatch(warning);
+      expectUniformDeny([lateReply], late);
+    } else {
+      expect(late.logger.text()).toMatch(warning);
+      expect(lateReply.body).toBe('LEGACY-MIDDLEWARE-ANSWERED');
+    }
+    expect(first.logger.text()).not.toMatch(warning);
+    expectUniformDeny([firstReply], first);
   });
 
   it('installs nothing on any path with applyGlobally: false', async () => {
