@@ -330,7 +330,7 @@ export class CdnOriginGuardModule
   ): DynamicModule {
     const wiring: Wiring = {
       applyGlobally: options.applyGlobally ?? true,
-      allowContextTypes: [...(options.allowContextTypes ?? [])],
+      allowContextTypes: checkedContextTypes(options.allowContextTypes),
     };
     return {
       module: CdnOriginGuardModule,
@@ -481,4 +481,30 @@ function hasConfigure(
     return false; // not created yet: its class said it has no `configure()`
   }
   return instance !== self && typeof instance?.configure === 'function';
+}
+
+/**
+ * `allowContextTypes`, checked: an array of context type names, never `'http'` (an HTTP request
+ * always carries what the guard verifies; listing it would let every one through the guard).
+ */
+function checkedContextTypes(value: unknown): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value))
+    throw new InvalidOptionError(
+      'allowContextTypes',
+      `is ${typeof value}; expected an array of context types such as ['rpc', 'ws'].`,
+    );
+  return value.map((type: unknown, i) => {
+    if (typeof type !== 'string' || type === '')
+      throw new InvalidOptionError(
+        `allowContextTypes[${i}]`,
+        `is ${type === '' ? 'empty' : typeof type}; expected a context type such as 'rpc', 'ws' or 'graphql'.`,
+      );
+    if (type.toLowerCase() === 'http')
+      throw new InvalidOptionError(
+        `allowContextTypes[${i}]`,
+        "is 'http': HTTP requests are always verified, and listing it would let every one through the guard. List only contexts without a CloudFront request ('rpc', 'ws', 'graphql').",
+      );
+    return type;
+  });
 }

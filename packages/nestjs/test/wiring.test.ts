@@ -164,6 +164,22 @@ describe.each(PLATFORMS)('CdnOriginGuardModule wiring on the %s platform', (_nam
     });
   });
 
+  it.each([
+    [['http'], 'allowContextTypes[0]', /is 'http': HTTP requests are always verified/],
+    [['rpc', 'HTTP'], 'allowContextTypes[1]', /is 'http'/],
+    [['rpc', 42], 'allowContextTypes[1]', /is number; expected a context type/],
+    [[''], 'allowContextTypes[0]', /is empty/],
+    ['rpc', 'allowContextTypes', /expected an array/],
+  ])('rejects allowContextTypes %j at forRoot, naming %s', (value, option, message) => {
+    const make = () =>
+      CdnOriginGuardModule.forRoot({
+        ...BASE_OPTIONS,
+        allowContextTypes: value as unknown as string[],
+      });
+    expect(make).toThrow(message);
+    expect(make).toThrow(`option \`${option}\``);
+  });
+
   describe('isGlobal', () => {
     it('makes the verifier injectable everywhere by default, and only where imported with false', async () => {
       const globalApp = await create(adapter, {
