@@ -19,7 +19,7 @@ import { Body, Controller, Get, Module, Post, type Type, VersioningType } from '
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BASE_OPTIONS, THROUGH_CLOUDFRONT } from './fixtures.js';
 
 const BOT = { 'x-forwarded-for': '203.0.113.9' };
@@ -49,6 +49,14 @@ interface Reply {
   readonly body: string;
   readonly headers: Headers;
 }
+
+/** A directory holding one file, `internal-report.txt`, for `useStaticAssets()`. */
+let staticDir: string;
+beforeAll(() => {
+  staticDir = mkdtempSync(join(tmpdir(), 'cdn-origin-guard-static-'));
+  writeFileSync(join(staticDir, 'internal-report.txt'), 'STATIC-FILE-BODY');
+});
+afterAll(() => rmSync(staticDir, { recursive: true, force: true }));
 
 let close: (() => Promise<void>) | undefined;
 afterEach(async () => {
@@ -108,16 +116,10 @@ describe.each(['express', 'fastify'] as const)(
 
 describe('Nest on Express made with NestFactory.create(): what main.ts registers comes after the check', () => {
   it('serves static assets only to our CloudFront', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cdn-origin-guard-static-'));
-    writeFileSync(join(dir, 'internal-report.txt'), 'STATIC-FILE-BODY');
-    try {
-      const send = await listen('express', (app) => app.useStaticAssets(dir));
-      expectUniformDeny(await send('/internal-report.txt', { headers: BOT }), DENY);
-      const ours = await send('/internal-report.txt', { headers: THROUGH_CLOUDFRONT });
-      expect([ours.status, ours.body]).toEqual([200, 'STATIC-FILE-BODY']);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const send = await listen('express', (app) => app.useStaticAssets(staticDir));
+    expectUniformDeny(await send('/internal-report.txt', { headers: BOT }), DENY);
+    const ours = await send('/internal-report.txt', { headers: THROUGH_CLOUDFRONT });
+    expect([ours.status, ours.body]).toEqual([200, 'STATIC-FILE-BODY']);
   });
 
   it('answers a CORS preflight only to our CloudFront', async () => {
@@ -225,58 +227,46 @@ describe('Nest on Express with a @SkipOriginGuard() route: a front check runs be
   });
 
   it('serves static assets and answers CORS preflights only to our CloudFront', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cdn-origin-guard-static-'));
-    writeFileSync(join(dir, 'internal-report.txt'), 'STATIC-FILE-BODY');
-    try {
-      const send = await listen(
-        'express',
-        (app) => {
-          app.useStaticAssets(dir);
-          app.enableCors();
-        },
-        SkipAppModule,
-      );
-      expectUniformDeny(await send('/internal-report.txt', { headers: BOT }), DENY);
-      const ours = await send('/internal-report.txt', { headers: THROUGH_CLOUDFRONT });
-      expect([ours.status, ours.body]).toEqual([200, 'STATIC-FILE-BODY']);
-      const preflight = { origin: 'https://app.example', 'access-control-request-method': 'POST' };
-      const bot = await send('/items', { method: 'OPTIONS', headers: { ...BOT, ...preflight } });
-      expectUniformDeny(bot, DENY);
-      expect(bot.headers.get('access-control-allow-origin')).toBeNull();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const send = await listen(
+      'express',
+      (app) => {
+        app.useStaticAssets(staticDir);
+        app.enableCors();
+      },
+      SkipAppModule,
+    );
+    expectUniformDeny(await send('/internal-report.txt', { headers: BOT }), DENY);
+    const ours = await send('/internal-report.txt', { headers: THROUGH_CLOUDFRONT });
+    expect([ours.status, ours.body]).toEqual([200, 'STATIC-FILE-BODY']);
+    const preflight = { origin: 'https://app.example', 'access-control-request-method': 'POST' };
+    const bot = await send('/items', { method: 'OPTIONS', headers: { ...BOT, ...preflight } });
+    expectUniformDeny(bot, DENY);
+    expect(bot.headers.get('access-control-allow-origin')).toBeNull();
   });
 
   it('denies what main.ts registered to a path written with escapes (the router would not route it to the skipped route)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cdn-origin-guard-static-'));
-    writeFileSync(join(dir, 'internal-report.txt'), 'STATIC-FILE-BODY');
-    try {
-      const send = await listen(
-        'express',
-        (app) => {
-          app.useStaticAssets(dir);
-          app.use('/internal-api', (_req: IncomingMessage, res: ServerResponse) =>
-            res.end('INTERNAL-API-BODY'),
-          );
-        },
-        SkipAppModule,
-      );
-      for (const path of [
-        '/internal-report%2Etxt',
-        '/%69nternal-report.txt',
-        '/internal-api/x%20',
-        '/%69nternal-api/x',
-        // The skipped route's path inside another path: Express would not route it there.
-        '/internal-api/ops/health',
-        '/internal-api/OPS/Health/anything',
-      ])
-        expectUniformDeny(await send(path, { headers: BOT }), DENY);
-      const ours = await send('/internal-report%2Etxt', { headers: THROUGH_CLOUDFRONT });
-      expect([ours.status, ours.body]).toEqual([200, 'STATIC-FILE-BODY']);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const send = await listen(
+      'express',
+      (app) => {
+        app.useStaticAssets(staticDir);
+        app.use('/internal-api', (_req: IncomingMessage, res: ServerResponse) =>
+          res.end('INTERNAL-API-BODY'),
+        );
+      },
+      SkipAppModule,
+    );
+    for (const path of [
+      '/internal-report%2Etxt',
+      '/%69nternal-report.txt',
+      '/internal-api/x%20',
+      '/%69nternal-api/x',
+      // The skipped route's path inside another path: Express would not route it there.
+      '/internal-api/ops/health',
+      '/internal-api/OPS/Health/anything',
+    ])
+      expectUniformDeny(await send(path, { headers: BOT }), DENY);
+    const ours = await send('/internal-report%2Etxt', { headers: THROUGH_CLOUDFRONT });
+    expect([ours.status, ours.body]).toEqual([200, 'STATIC-FILE-BODY']);
   });
 
   it('with a skipped root route, still denies what main.ts registered on every other path', async () => {
