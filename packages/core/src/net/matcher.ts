@@ -41,7 +41,8 @@ export const TRUSTED_PROXY_NAMES: Readonly<
 
 type ProxyName = keyof typeof TRUSTED_PROXY_NAMES;
 
-function isProxyName(text: string): text is ProxyName {
+/** Whether `text` is one of {@link TRUSTED_PROXY_NAMES}. */
+export function isProxyName(text: string): text is ProxyName {
   return Object.hasOwn(TRUSTED_PROXY_NAMES, text);
 }
 

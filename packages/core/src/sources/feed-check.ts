@@ -6,8 +6,7 @@
  * @module
  */
 import { SourceError } from '../errors.js';
-import { type Cidr, parseCidr, TRUSTED_PROXY_NAMES } from '../net/matcher.js';
-import type { TrustedProxyName } from '../options/types.js';
+import { type Cidr, isProxyName, parseCidr, TRUSTED_PROXY_NAMES } from '../net/matcher.js';
 
 /**
  * Shortest prefix accepted from a fetched list, per family. CloudFront's origin-facing lists
@@ -34,8 +33,8 @@ function overlapsMapped(cidr: Cidr): boolean {
 export function feedEntryProblem(text: string): string | undefined {
   // `RangeMatcher.compile` expands these names (for trustedProxies); in a CloudFront list they
   // would let private or link-local edges through.
-  if (Object.hasOwn(TRUSTED_PROXY_NAMES, text))
-    return `is a trusted-proxy name (${TRUSTED_PROXY_NAMES[text as TrustedProxyName].join(', ')}), not a CloudFront range`;
+  if (isProxyName(text))
+    return `is a trusted-proxy name (${TRUSTED_PROXY_NAMES[text].join(', ')}), not a CloudFront range`;
   const cidr = parseCidr(text);
   // A malformed entry is reported by the compile step, with its index.
   if (typeof cidr === 'string') return undefined;
