@@ -24,7 +24,6 @@ import {
   type OnModuleInit,
   type Provider,
   type Type,
-  VersioningType,
 } from '@nestjs/common';
 import {
   APP_FILTER,
@@ -46,9 +45,9 @@ import { CdnOriginGuard } from './guard.js';
 import { CdnOriginGuardMiddleware, OriginDeniedFilter } from './middleware.js';
 import { installPlatformCheck } from './platform.js';
 import {
-  type RoutePrefixes,
   type RouteScan,
-  skippedPathPattern,
+  routePrefixes,
+  skippedPathMatcher,
   skippedRoutes,
   usedAsAppGuard,
   usedByAnyRoute,
@@ -272,17 +271,8 @@ export class CdnOriginGuardModule
     // Some route is skipped: the Nest middleware (configure()) excludes it with Nest's own
     // matching. A front check on the platform answers, before anything else runs, the denies
     // on paths no skipped route can be on; the middleware still decides the others.
-    if (skippedPathPattern(skipped) === undefined) return false;
-    // The global prefix and versioning are set in main.ts after this runs: the exact pattern
-    // is built at the first request, when they are final.
-    const config = this.appConfig;
-    let pattern: RegExp | undefined;
-    const skippedPaths = {
-      test(path: string): boolean {
-        if (pattern === undefined) pattern = skippedPathPattern(skipped, routePrefixes(config))!;
-        return pattern.test(path);
-      },
-    };
+    const skippedPaths = skippedPathMatcher(skipped, () => routePrefixes(this.appConfig));
+    if (skippedPaths === undefined) return false;
     this.frontCheck = installPlatformCheck(this.verifier, { ...site, skippedPaths });
     return false;
   }
@@ -449,18 +439,6 @@ export class CdnOriginGuardModule
     this.unsubscribe();
     await this.verifier.close();
   }
-}
-
-/** What Nest puts in front of a route's path on this app (main.ts's global prefix, URI version). */
-function routePrefixes(config: ApplicationConfig): RoutePrefixes {
-  const versioning = config.getVersioning();
-  const uriVersionPrefix =
-    versioning?.type === VersioningType.URI
-      ? versioning.prefix === false
-        ? ''
-        : (versioning.prefix ?? 'v')
-      : undefined;
-  return { globalPrefix: config.getGlobalPrefix() ?? '', uriVersionPrefix };
 }
 
 /**

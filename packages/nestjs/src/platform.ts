@@ -41,7 +41,7 @@ export interface PlatformCheckSite {
   readonly otherModulesConfigure: boolean;
   /**
    * Set when some route is `@SkipOriginGuard()`: the paths such a route might be routed on (see
-   * `skippedPathPattern`). The check is then a front check, Express only: a request on such a
+   * `skippedPathMatcher`). The check is then a front check, Express only: a request on such a
    * path (or whose path it cannot read) is passed on untouched, for the Nest middleware that
    * excludes the skipped routes with Nest's own matching; any other request is decided at once.
    */

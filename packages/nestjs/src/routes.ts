@@ -4,8 +4,14 @@
  * the guard at all.
  * @module
  */
-import { type MiddlewareConsumer, RequestMethod, type Type } from '@nestjs/common';
-import type { DiscoveryService, MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
+import { type MiddlewareConsumer, RequestMethod, type Type, VersioningType } from '@nestjs/common';
+import type {
+  ApplicationConfig,
+  DiscoveryService,
+  MetadataScanner,
+  ModulesContainer,
+  Reflector,
+} from '@nestjs/core';
 import { ORIGIN_GUARD_RULE, type OriginGuardRule } from './constants.js';
 
 // Nest's metadata keys (stable from Nest 10 to 12; not exported from the package root).
@@ -104,7 +110,59 @@ export interface RoutePrefixes {
   readonly uriVersionPrefix?: string | undefined;
 }
 
+/** What Nest puts in front of a route's path on this app (main.ts's global prefix, URI version). */
+export function routePrefixes(config: ApplicationConfig): RoutePrefixes {
+  const versioning = config.getVersioning();
+  const uriVersionPrefix =
+    versioning?.type === VersioningType.URI
+      ? versioning.prefix === false
+        ? ''
+        : (versioning.prefix ?? 'v')
+      : undefined;
+  return { globalPrefix: config.getGlobalPrefix() ?? '', uriVersionPrefix };
+}
+
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+/**
+ * Per skipped route, the regular expression of its own path from its leading literal segments
+ * on (see {@link skippedPathPattern}); `undefined` when some route could be on any path.
+ */
+function routeAlternatives(routes: readonly RouteInfo[]): string[] | undefined {
+  const alternatives = new Set<string>();
+  for (const { path } of routes) {
+    const segments: string[] = [];
+    let dynamic = false;
+    for (const segment of path.split('/')) {
+      if (DYNAMIC_SEGMENT.test(segment)) {
+        dynamic = true;
+        break;
+      }
+      if (segment !== '') segments.push(segment);
+    }
+    if (dynamic && segments.length === 0) return undefined;
+    const literal = segments.map((s) => `/${escapeRegExp(s)}`).join('');
+    alternatives.add(dynamic ? `${literal}(?:/|$)` : `${literal}/?$`);
+  }
+  return [...alternatives];
+}
+
+/** The pattern of {@link skippedPathPattern} from a route's alternatives. */
+function patternOf(alternatives: readonly string[], prefixes: RoutePrefixes): RegExp {
+  const prefix = prefixes.globalPrefix
+    .split('/')
+    .filter((s) => s !== '')
+    .map((s) => `/${escapeRegExp(s)}`)
+    .join('');
+  const version =
+    prefixes.uriVersionPrefix === undefined
+      ? ''
+      : `(?:/${escapeRegExp(prefixes.uriVersionPrefix)}[^/]+)?`;
+  return new RegExp(
+    `^${prefix === '' ? '' : `(?:${prefix})?`}${version}(?:${alternatives.join('|')})`,
+    'i',
+  );
+}
 
 /**
  * A pattern that matches every path the skipped routes could be routed on on Express, and little
@@ -125,34 +183,28 @@ export function skippedPathPattern(
   routes: readonly RouteInfo[],
   prefixes: RoutePrefixes = { globalPrefix: '' },
 ): RegExp | undefined {
-  const alternatives = new Set<string>();
-  for (const { path } of routes) {
-    const segments: string[] = [];
-    let dynamic = false;
-    for (const segment of path.split('/')) {
-      if (DYNAMIC_SEGMENT.test(segment)) {
-        dynamic = true;
-        break;
-      }
-      if (segment !== '') segments.push(segment);
-    }
-    if (dynamic && segments.length === 0) return undefined;
-    const literal = segments.map((s) => `/${escapeRegExp(s)}`).join('');
-    alternatives.add(dynamic ? `${literal}(?:/|$)` : `${literal}/?$`);
-  }
-  const prefix = prefixes.globalPrefix
-    .split('/')
-    .filter((s) => s !== '')
-    .map((s) => `/${escapeRegExp(s)}`)
-    .join('');
-  const version =
-    prefixes.uriVersionPrefix === undefined
-      ? ''
-      : `(?:/${escapeRegExp(prefixes.uriVersionPrefix)}[^/]+)?`;
-  return new RegExp(
-    `^${prefix === '' ? '' : `(?:${prefix})?`}${version}(?:${[...alternatives].join('|')})`,
-    'i',
-  );
+  const alternatives = routeAlternatives(routes);
+  return alternatives && patternOf(alternatives, prefixes);
+}
+
+/**
+ * {@link skippedPathPattern} for the front check, built at its first `test`: `main.ts` sets the
+ * global prefix and versioning after the module that installs the check is created, and they
+ * are final once requests arrive. `undefined` when some skipped route could be on any path.
+ */
+export function skippedPathMatcher(
+  routes: readonly RouteInfo[],
+  prefixes: () => RoutePrefixes,
+): Pick<RegExp, 'test'> | undefined {
+  const alternatives = routeAlternatives(routes);
+  if (alternatives === undefined) return undefined;
+  let pattern: RegExp | undefined;
+  return {
+    test(path: string): boolean {
+      if (pattern === undefined) pattern = patternOf(alternatives, prefixes());
+      return pattern.test(path);
+    },
+  };
 }
 
 /** Whether a controller or handler names `guard` in `@UseGuards()` (as `@RequireOriginGuard()` does). */
