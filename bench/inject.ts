@@ -21,7 +21,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { Session } from 'node:inspector/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CLOUDFRONT_LIKE, legitRequest, prng, SEED } from './lib/fixtures.js';
-import { TS_FLAGS } from './lib/node.js';
+import { otherNodes, TS_FLAGS } from './lib/node.js';
 import { type Attribution, attribute, BUCKETS, type CpuProfile } from './lib/profile.js';
 import { progress, type Section, type Target, table, targetVerdict } from './lib/report.js';
 import {
@@ -110,6 +110,8 @@ interface Measurement {
   readonly denied: number;
   /** Requests answered per variant (warm-up included). */
   readonly requests: number;
+  /** The child's `process.version`. */
+  readonly version: string;
 }
 
 type ToChild =
@@ -281,6 +283,7 @@ async function child(framework: Framework, profileOnly: boolean): Promise<void> 
       verified: s.byReason.verified - base.byReason.verified,
       denied: s.denied - base.denied,
       requests: requests / APPS.length,
+      version: process.version,
     };
   };
 
@@ -329,10 +332,14 @@ interface Driven {
   close(): void;
 }
 
-function startChild(framework: Framework, profileOnly: boolean): Promise<Driven> {
+function startChild(
+  framework: Framework,
+  profileOnly: boolean,
+  node: string = process.execPath,
+): Promise<Driven> {
   const label = `${framework}${profileOnly ? ' (profile)' : ''}`;
   const proc: ChildProcess = spawn(
-    process.execPath,
+    node,
     [...TS_FLAGS, SELF, '--child', framework, ...(profileOnly ? ['--profile'] : [])],
     { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
   );
@@ -389,6 +396,7 @@ async function runFramework(
   id: Framework,
   label: string,
   config: InjectConfig,
+  node: string = process.execPath,
 ): Promise<FrameworkRun> {
   // Each process makes its own JIT decisions: in two runs of this benchmark the guard's added
   // time on Fastify differed by ~2 µs while each run's interval was a fraction of that. Rounds
@@ -396,9 +404,9 @@ async function runFramework(
   const parts: Measurement[] = [];
   for (let i = 0; i < config.processes; i++) {
     progress(
-      `inject: ${label}${config.processes > 1 ? ` (process ${i + 1}/${config.processes})` : ''}`,
+      `inject: ${label}${node === process.execPath ? '' : ` on ${node}`}${config.processes > 1 ? ` (process ${i + 1}/${config.processes})` : ''}`,
     );
-    const c = await startChild(id, false);
+    const c = await startChild(id, false, node);
     try {
       const ask = {
         type: 'measure',
@@ -419,6 +427,7 @@ async function runFramework(
     verified: parts.reduce((sum, p) => sum + p.verified, 0),
     denied: parts.reduce((sum, p) => sum + p.denied, 0),
     requests: parts.reduce((sum, p) => sum + p.requests, 0),
+    version: parts[0]?.version ?? process.version,
   };
   let profile: Attribution | undefined;
   if (config.profileMs > 0) {
@@ -486,6 +495,84 @@ function judge(goal: string, ci: MedianCI, aaBound: number, limit: number, figur
   return { goal, figure, pass: d === 'PASS', ...(d === 'UNDECIDED' ? { undecided: true } : {}) };
 }
 
+/**
+ * The targets judged on every Node version: the guard over a hand-written `verify` in the same
+ * place (the `direct` app), and the whole overhead where issue 12 sets a limit for it.
+ */
+function inPlaceTargets(
+  run: FrameworkRun,
+  f: ReturnType<typeof figures>,
+  onNode: string,
+): Target[] {
+  const isNest = run.id === 'nest' || run.id === 'nest-fastify';
+  const limit = isNest ? INJECT_TARGETS.nestAdapterNs : INJECT_TARGETS.adapterNs;
+  const aaNs = bound(f.aaNs);
+  const targets = [
+    judge(
+      `${run.label}: guard − a hand-written ${isNest ? 'Nest guard' : run.id === 'fastify' ? '`onRequest` hook' : 'middleware'} calling \`verify\` in the same place <= ${formatNs(limit)} (injected)${onNode}`,
+      f.overDirect,
+      aaNs,
+      limit,
+      `${nsCI(f.overDirect)} (median [95 % CI] of ${f.overDirect.n} paired rounds; judged with the A/A bound ±${formatNs(aaNs)}: [${formatNs(f.overDirect.lo - aaNs)}, ${formatNs(f.overDirect.hi + aaNs)}])`,
+    ),
+  ];
+  const overheadLimit = INJECT_TARGETS.overheadPercent[run.id];
+  if (overheadLimit !== undefined)
+    targets.push(
+      judge(
+        `guard overhead on ${run.label} hello world <= ${overheadLimit} % of time per request (injected, paired)${onNode}`,
+        f.overhead,
+        bound(f.aa),
+        overheadLimit,
+        `${pctCI(f.overhead)} (median [95 % CI] of ${f.overhead.n} paired rounds; A/A control ${pctCI(f.aa)}; judged on [${formatPercent(f.overhead.lo - bound(f.aa))}, ${formatPercent(f.overhead.hi + bound(f.aa))}])`,
+      ),
+    );
+  return targets;
+}
+
+/**
+ * Section 9's Express and Fastify rows on the other Node binaries (users run 22 and 24; V8's
+ * version changes what a request costs, e.g. a property added to an Express request), with the
+ * in-place targets judged per version. The first rows repeat section 9 (judged there).
+ */
+function byNodeSection(runs: readonly FrameworkRun[], config: InjectConfig): Section {
+  const rows: string[][] = [];
+  const targets: Target[] = [];
+  for (const run of runs) {
+    const f = figures(run.measured.rounds);
+    rows.push([
+      run.measured.version,
+      run.label,
+      nsCI(f.plain),
+      `${nsCI(f.aaNs)} (${pctCI(f.aa)})`,
+      nsCI(f.directAdded),
+      nsCI(f.overDirect),
+      pctCI(f.overhead),
+    ]);
+    if (run.measured.version !== process.version)
+      targets.push(...inPlaceTargets(run, f, ` on Node ${run.measured.version}`));
+  }
+  const md = [
+    `Section 9's Express and Fastify apps, method and inputs, run by each other Node binary of section 1a (${config.processes} child process${config.processes > 1 ? 'es' : ''} per framework and version, ${config.rounds} rounds each, of ${config.perRound} requests per variant; no profile). Users run Node 22 and 24, and what a request costs changes with V8: on Node 20 and 22 a property added to an Express request builds a new hidden class every time (section 12, 3 December), on Node 24 it does not. The first rows are this run's own Node, from section 9 (and judged there). Medians [95 % CI] of the per-round paired values.`,
+    '',
+    table(
+      [
+        'Node',
+        'app',
+        'plain: time / request',
+        'A/A: control − plain',
+        'direct − plain',
+        'guard − direct',
+        'guard / plain − 1',
+      ],
+      rows,
+    ),
+    '',
+    ...targets.map((t) => `**${targetVerdict(t)}**: ${t.goal}: ${t.figure}.`),
+  ].join('\n');
+  return { title: '9a. In-process injection by Node version', markdown: md, targets };
+}
+
 function injectSection(runs: readonly FrameworkRun[], config: InjectConfig): Section {
   const rows: string[][] = [];
   const targets: Target[] = [];
@@ -520,26 +607,7 @@ function injectSection(runs: readonly FrameworkRun[], config: InjectConfig): Sec
     );
     // The same limit against `verify` as it costs inside a request: a hand-written
     // middleware / hook / Nest guard calling it in the same place (the `direct` app).
-    targets.push(
-      judge(
-        `${run.label}: guard − a hand-written ${isNest ? 'Nest guard' : run.id === 'fastify' ? '`onRequest` hook' : 'middleware'} calling \`verify\` in the same place <= ${formatNs(limit)} (injected)`,
-        f.overDirect,
-        aaNs,
-        limit,
-        `${nsCI(f.overDirect)} (median [95 % CI] of ${f.overDirect.n} paired rounds; judged with the A/A bound ±${formatNs(aaNs)}: [${formatNs(f.overDirect.lo - aaNs)}, ${formatNs(f.overDirect.hi + aaNs)}])`,
-      ),
-    );
-    const overheadLimit = INJECT_TARGETS.overheadPercent[run.id];
-    if (overheadLimit !== undefined)
-      targets.push(
-        judge(
-          `guard overhead on ${run.label} hello world <= ${overheadLimit} % of time per request (injected, paired)`,
-          f.overhead,
-          bound(f.aa),
-          overheadLimit,
-          `${pctCI(f.overhead)} (median [95 % CI] of ${f.overhead.n} paired rounds; A/A control ${pctCI(f.aa)}; judged on [${formatPercent(f.overhead.lo - bound(f.aa))}, ${formatPercent(f.overhead.hi + bound(f.aa))}])`,
-        ),
-      );
+    targets.push(...inPlaceTargets(run, f, ''));
     const m = run.measured;
     const dropped = summarize(m.dropped);
     notes.push(
@@ -650,7 +718,20 @@ export async function benchInject(config: InjectConfig): Promise<Section[]> {
     runs.push(await runFramework(id, label, config));
   }
   const profile = profileSection(runs, config);
-  return [injectSection(runs, config), ...(profile ? [profile] : [])];
+  const sections = [injectSection(runs, config), ...(profile ? [profile] : [])];
+  // The adapters with a per-request limit of 0.3 µs, on the Node versions users run.
+  const perNode: InjectConfig = {
+    ...config,
+    processes: Math.min(2, config.processes),
+    profileMs: 0,
+  };
+  const here = runs.filter((r) => r.id === 'express' || r.id === 'fastify');
+  const nodes = here.length > 0 ? otherNodes() : [];
+  const byNode = [...here];
+  for (const node of nodes)
+    for (const { id, label } of here) byNode.push(await runFramework(id, label, perNode, node));
+  if (nodes.length > 0) sections.push(byNodeSection(byNode, perNode));
+  return sections;
 }
 
 if (process.argv[2] === '--child') {

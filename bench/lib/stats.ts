@@ -43,9 +43,13 @@ export function summarize(values: readonly number[]): Summary {
 /** A duration in nanoseconds as `12.3 ns`, `1.23 µs` or `4.56 ms`. */
 export function formatNs(ns: number): string {
   if (!Number.isFinite(ns)) return String(ns);
-  if (ns < 1_000) return `${ns < 10 ? ns.toFixed(2) : ns < 100 ? ns.toFixed(1) : ns.toFixed(0)} ns`;
-  if (ns < 1_000_000) return `${(ns / 1_000).toFixed(ns < 10_000 ? 2 : 1)} µs`;
-  return `${(ns / 1_000_000).toFixed(2)} ms`;
+  // The unit and digits follow the magnitude, so a negative difference reads like a positive one.
+  const sign = ns < 0 ? '-' : '';
+  const a = Math.abs(ns);
+  if (a < 1_000)
+    return `${sign}${a < 10 ? a.toFixed(2) : a < 100 ? a.toFixed(1) : a.toFixed(0)} ns`;
+  if (a < 1_000_000) return `${sign}${(a / 1_000).toFixed(a < 10_000 ? 2 : 1)} µs`;
+  return `${sign}${(a / 1_000_000).toFixed(2)} ms`;
 }
 
 /** `median (p25–p75)` of nanosecond figures. */

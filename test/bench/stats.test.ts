@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { binomialHalfCdf, decide, filteredMean, medianCI } from '../../bench/lib/stats.js';
+import {
+  binomialHalfCdf,
+  decide,
+  filteredMean,
+  formatNs,
+  medianCI,
+} from '../../bench/lib/stats.js';
 
 /** 1..n in a shuffled order, so the function has to sort. */
 const shuffled = (n: number) =>
@@ -63,5 +69,16 @@ describe('filteredMean', () => {
 
   it('keeps everything when nothing is far from the median', () => {
     expect(filteredMean([5, 6, 7, 8])).toEqual({ mean: 6.5, kept: 4, dropped: 0 });
+  });
+});
+
+describe('formatNs', () => {
+  it('picks the unit and digits by magnitude, for negative differences too', () => {
+    expect(formatNs(7.5)).toBe('7.50 ns');
+    expect(formatNs(446.2)).toBe('446 ns');
+    expect(formatNs(1_490)).toBe('1.49 µs');
+    expect(formatNs(-1_599.04)).toBe('-1.60 µs');
+    expect(formatNs(-58.41)).toBe('-58.4 ns');
+    expect(formatNs(-2_500_000)).toBe('-2.50 ms');
   });
 });
