@@ -48,10 +48,29 @@ describe('audit faults', () => {
     expect(check(report, 'rules-quota')?.status).toBe('SKIPPED');
     expect(check(report, 'listener-rules')?.status).toBe('PASS');
     expect(check(report, 'cloudfront-distribution')?.status).toBe('PASS');
-    expect(report.exitCode).toBe(0);
+    // The open security group it looks for may be there: not a pass, and not exit 0.
+    expect(report.status).toBe('INCOMPLETE');
+    expect(report.exitCode).toBe(3);
+    const allowed = await auditOf(a, { allowIncomplete: true });
+    expect(allowed).toMatchObject({ status: 'INCOMPLETE', exitCode: 0 });
   });
 
-  it('access denied on DescribeRules skips the rule checks; the security groups are checked on the default ports', async () => {
+  it('a FAIL outranks an incomplete audit (exit code 1)', async () => {
+    account = await openAccount(['listener-rule-order']);
+    account.aws.ec2.deny();
+    const report = await auditOf(account);
+    expect(check(report, 'security-groups')?.status).toBe('SKIPPED');
+    expect(report).toMatchObject({ status: 'FAIL', exitCode: 1 });
+  });
+
+  it('a check skipped because it was not asked for (no --secret-id) leaves the audit complete', async () => {
+    const a = await correctAccount();
+    const report = await runAudit({ loadBalancer: a.scenario.albName });
+    expect(check(report, 'secret-rotation')?.skipped?.reason).toBe('not-requested');
+    expect(report).toMatchObject({ status: 'WARN', exitCode: 0 });
+  });
+
+  it('access denied on DescribeRules skips the rule checks; the security groups are still judged on the real listener ports', async () => {
     const a = await correctAccount();
     a.aws.faults.set({ accessDenied: true, actions: ['elbv2.DescribeRules'] });
 
@@ -64,12 +83,39 @@ describe('audit faults', () => {
       });
     }
     const groups = check(report, 'security-groups');
-    expect(groups?.status).toBe('WARN');
-    expect(groups?.findings[0]?.message).toMatch(
-      /^Listener ports unknown .*checked ports 80, 443 only/,
-    );
+    expect(groups?.status).toBe('PASS');
+    expect(groups?.findings[0]?.evidence.ports).toEqual([a.target.port]);
     expect(check(report, 'alb-attributes')?.status).toBe('PASS');
-    expect(report.exitCode).toBe(0);
+    expect(report).toMatchObject({ status: 'INCOMPLETE', exitCode: 3 });
+  });
+
+  // Outside review, 3 December: a DescribeRules failure threw the listener ports away, and the
+  // security groups were judged on 80 and 443 only, missing 0.0.0.0/0 on the real port.
+  it('access denied on DescribeRules still finds 0.0.0.0/0 on a listener port other than 80 and 443', async () => {
+    account = await openAccount(['open-security-group']);
+    account.aws.faults.set({ accessDenied: true, actions: ['elbv2.DescribeRules'] });
+    const report = await auditOf(account);
+    expect(account.target.port).not.toBe(443);
+    const groups = check(report, 'security-groups');
+    expect(groups?.status).toBe('FAIL');
+    expect(groups?.findings.find((f) => f.status === 'FAIL')?.message).toContain(
+      `allows port ${account.target.port} from 0.0.0.0/0`,
+    );
+    expect(report.exitCode).toBe(1);
+  });
+
+  it('access denied on DescribeListeners judges every port a rule opens, so 0.0.0.0/0 on another port still FAILs', async () => {
+    account = await openAccount(['open-security-group']);
+    account.aws.faults.set({ accessDenied: true, actions: ['elbv2.DescribeListeners'] });
+    const report = await auditOf(account);
+    const groups = check(report, 'security-groups');
+    expect(groups?.findings[0]).toMatchObject({ status: 'WARN' });
+    expect(groups?.findings[0]?.message).toMatch(/^Listener ports unknown .*judged ports /);
+    expect(groups?.findings[0]?.evidence.checkedPorts).toEqual(
+      [80, 443, account.target.port].sort((x, y) => x - y),
+    );
+    expect(groups?.status).toBe('FAIL');
+    expect(report.exitCode).toBe(1);
   });
 
   it('access denied on the secret skips the secret checks and says the header was not compared', async () => {

@@ -6,7 +6,7 @@
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { renderTable, runAudit, toJson } from '@cdn-origin-guard/audit';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { LocalSecurityGroupRuleInput } from '../aws-local/index.js';
+import { forward, type LocalSecurityGroupRuleInput } from '../aws-local/index.js';
 import type { Hole } from './scenarios.js';
 import { type Account, openAccount } from './support.js';
 
@@ -408,5 +408,85 @@ describe('audit security-groups, the internet split in pieces (A7)', () => {
     expect(wide?.status).toBe('FAIL');
     expect(wide?.message).toMatch(/a public range of \/8 or wider/);
     expect(report.exitCode).toBe(1);
+  });
+});
+
+describe('audit listener rules whose header condition is a pattern (outside review, 3 December)', () => {
+  const TG =
+    'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/story-app/0123456789abcdef';
+  const current = (a: Account) =>
+    a.aws.secrets.get(a.scenario.secretId)?.versions.find((v) => v.stages.includes('AWSCURRENT'))
+      ?.secretString as string;
+  /** A forwarding rule at priority 1 (before the real header rule) with this header condition. */
+  const patternRule = (a: Account, config: { Values?: string[]; RegexValues?: string[] }) =>
+    a.aws.elbv2.addRule(a.scenario.listenerArn, {
+      priority: 1,
+      conditions: [
+        {
+          Field: 'http-header',
+          HttpHeaderConfig: { HttpHeaderName: 'X-Origin-Verify', ...config },
+        },
+      ],
+      actions: [forward(TG)],
+    });
+  const attacker = (a: Account) =>
+    a.aws.elbv2.evaluate(a.scenario.listenerArn, {
+      headers: { 'x-origin-verify': 'any-guess-at-all' },
+    }).action.Type;
+
+  it.each([
+    ['the secret plus "*"', (a: Account) => ({ Values: [current(a), '*'] })],
+    ['"?*" alone', () => ({ Values: ['?*'] })],
+    ['a regular expression', () => ({ RegexValues: ['.*'] })],
+  ])(
+    'FAILs a forwarding rule that matches the header by %s, without --secret-id (exit 1)',
+    async (_, config) => {
+      const a = await open([]);
+      patternRule(a, config(a));
+      expect(attacker(a)).toBe('forward');
+
+      const report = await runAudit({ loadBalancer: a.scenario.albName });
+
+      const rules = check(report, 'listener-rules');
+      expect(rules?.status).toBe('FAIL');
+      const failure = rules?.findings.find((f) => f.status === 'FAIL');
+      expect(failure?.message).toMatch(
+        /rule priority 1 \(forward\) matches x-origin-verify by pattern/,
+      );
+      expect(failure?.evidence.patternValues).toBe(1);
+      // A pattern may match what CloudFront sends: never "the ALB denies every request".
+      const cf = check(report, 'cloudfront-distribution');
+      expect(cf?.findings.some((f) => /denies every request/.test(f.message))).toBe(false);
+      expect(report.exitCode).toBe(1);
+      const printed = `${renderTable(report)}\n${JSON.stringify(toJson(report))}`;
+      for (const value of a.secretValues()) expect(printed).not.toContain(value);
+    },
+  );
+
+  it('compares the exact values beside a pattern with Secrets Manager, and does not call the pattern stale', async () => {
+    const a = await open([]);
+    patternRule(a, { Values: [current(a), '*'] });
+
+    const report = await auditOf(a);
+
+    const values = check(report, 'alb-rule-values')?.findings.find(
+      (f) => f.evidence.priority === '1',
+    );
+    expect(values?.evidence).toMatchObject({
+      accepts: ['AWSCURRENT'],
+      staleValues: 0,
+      patternValues: 1,
+    });
+    expect(check(report, 'listener-rules')?.status).toBe('FAIL');
+    expect(report.exitCode).toBe(1);
+  });
+
+  it('still passes a header rule with exact values only', async () => {
+    const a = await open([]);
+    patternRule(a, { Values: [current(a)] });
+    expect(attacker(a)).not.toBe('forward');
+    const report = await auditOf(a);
+    expect(check(report, 'listener-rules')?.status).toBe('PASS');
+    expect(report.exitCode).toBe(0);
   });
 });

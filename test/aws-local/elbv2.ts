@@ -539,6 +539,7 @@ function conditionValues(c: RuleCondition): string[] {
   return [
     ...(c.Values ?? []),
     ...(c.HttpHeaderConfig?.Values ?? []),
+    ...(c.HttpHeaderConfig?.RegexValues ?? []),
     ...(c.HostHeaderConfig?.Values ?? []),
     ...(c.PathPatternConfig?.Values ?? []),
     ...(c.HttpRequestMethodConfig?.Values ?? []),
@@ -604,9 +605,12 @@ function conditionMatches(c: RuleCondition, request: LocalAlbRequest): boolean {
   switch (c.Field) {
     case 'http-header': {
       const value = header(c.HttpHeaderConfig?.HttpHeaderName ?? '');
+      // Values match case-insensitively with `*` and `?`; RegexValues as regular expressions
+      // (JavaScript's, close enough to ALB's for the patterns the tests use).
       return (
         value !== undefined &&
-        (c.HttpHeaderConfig?.Values ?? []).some((p) => wildcard(p, value, true))
+        ((c.HttpHeaderConfig?.Values ?? []).some((p) => wildcard(p, value, true)) ||
+          (c.HttpHeaderConfig?.RegexValues ?? []).some((r) => new RegExp(r).test(value)))
       );
     }
     case 'host-header': {

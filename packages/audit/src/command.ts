@@ -31,9 +31,12 @@ Options:
   --probe-address <ip>    connect the probe to this address instead of DNS
   --probe-timeout <ms>    timeout of each probe request (default ${DEFAULTS.probeTimeoutMs})
   --json                  print the report as JSON (schemaVersion 1)
+  --allow-incomplete      exit 0, not 3, when a check could not run (access denied,
+                          throttled, AWS error); the status stays INCOMPLETE
   -h, --help              show this help
 
-Exit codes: 0 no check failed, 1 a check failed, 2 the audit could not run.
+Exit codes: 0 no check failed, 1 a check failed, 2 the audit could not run,
+3 a check could not run (the hole it looks for may be there).
 Endpoints follow the AWS SDK's environment (AWS_ENDPOINT_URL, AWS_PROFILE, ...).`;
 
 /** Run the command; resolves with the exit code. Never throws. */
@@ -73,6 +76,7 @@ export async function runCommand(argv: readonly string[], io: CommandIo): Promis
       probe: values.probe === true,
       probeAddress: values['probe-address'],
       probeTimeoutMs,
+      allowIncomplete: values['allow-incomplete'] === true,
     });
     if (values.json === true) io.stdout.write(`${JSON.stringify(toJson(report), null, 2)}\n`);
     else io.stdout.write(`${renderTable(report, { color: io.stdout.isTTY === true })}\n`);
@@ -108,6 +112,7 @@ function parse(argv: readonly string[]) {
       'probe-timeout': { type: 'string' },
       'probe-address': { type: 'string' },
       json: { type: 'boolean' },
+      'allow-incomplete': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });

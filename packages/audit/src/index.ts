@@ -5,6 +5,7 @@
 export { buildReport, runAudit } from './audit.js';
 export { CHECKS, runChecks } from './checks/index.js';
 export type { Check } from './checks/result.js';
+export { incompleteChecks } from './checks/result.js';
 export { type CommandIo, runCommand, USAGE } from './command.js';
 export {
   CLOUDFRONT_PREFIX_LISTS,

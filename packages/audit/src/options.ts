@@ -46,6 +46,12 @@ export interface AuditOptions {
   readonly probeAddress?: string;
   /** Timeout of each probe request in ms. Defaults to `3000`. */
   readonly probeTimeoutMs?: number;
+  /**
+   * Exit 0 rather than 3 when a check could not run (access denied, throttled, an AWS error).
+   * The status stays `INCOMPLETE`. Defaults to `false`: a hole the audit could not look for is
+   * not a pass.
+   */
+  readonly allowIncomplete?: boolean;
   /** SDK attempts per call (throttling is retried, then the check is SKIPPED). Defaults to the SDK's `3`. */
   readonly maxAttempts?: number;
   /** Clients to use instead of new ones (tests, custom credentials). Defaults to new clients. */
@@ -64,6 +70,7 @@ export interface ResolvedAuditOptions {
   readonly probeTimeoutMs: number;
   readonly probeAddress: string | undefined;
   readonly maxAttempts: number | undefined;
+  readonly allowIncomplete: boolean;
   readonly clients: AuditClients;
 }
 
@@ -114,6 +121,7 @@ export function resolveOptions(options: Readonly<AuditOptions>): ResolvedAuditOp
     probeTimeoutMs,
     probeAddress,
     maxAttempts,
+    allowIncomplete: options.allowIncomplete === true,
     clients: options.clients ?? {},
   };
 }

@@ -88,8 +88,13 @@ export interface ConditionInfo {
   readonly headerName?: string;
   /** Values of the condition. Header values are secrets and kept redacted. */
   readonly values: readonly string[];
-  /** Values of an `http-header` condition, redacted. */
+  /** Exact values of an `http-header` condition, redacted. */
   readonly headerValues?: readonly SecretText[];
+  /**
+   * How many values of an `http-header` condition ALB matches as patterns (a `*` or `?`
+   * wildcard, or a `RegexValues` entry): each lets through more than one header value.
+   */
+  readonly headerPatterns?: number;
 }
 
 /** A listener rule, reduced. */
@@ -203,6 +208,8 @@ export interface AccountSnapshot {
   /** Lower-case header name, e.g. `x-origin-verify`. */
   readonly headerName: string;
   readonly loadBalancer: LoadBalancerInfo;
+  /** The listener ports (DescribeListeners), known even when the rules cannot be read. */
+  readonly listenerPorts: Gathered<readonly number[]>;
   readonly listeners: Gathered<readonly ListenerInfo[]>;
   readonly attributes: Gathered<Readonly<Record<string, string>>>;
   readonly securityGroups: Gathered<readonly SecurityGroupInfo[]>;
@@ -223,8 +230,19 @@ export interface AuditReport {
   readonly region: string;
   readonly loadBalancer: { readonly arn: string; readonly name: string; readonly dnsName: string };
   readonly checks: readonly CheckResult[];
-  /** FAIL when any check fails, else WARN when any warns, else PASS. */
-  readonly status: 'PASS' | 'WARN' | 'FAIL';
-  /** 0: no FAIL; 1: a FAIL. (2, could not run, is an {@link AuditError}.) */
-  readonly exitCode: 0 | 1;
+  /**
+   * FAIL when any check fails; else INCOMPLETE when a check could not run (access denied,
+   * throttled, an AWS error: the hole it looks for may be there); else WARN when any warns;
+   * else PASS. A check skipped because it was not asked for (`--secret-id`, `--probe`) or does
+   * not apply does not make the audit incomplete.
+   */
+  readonly status: AuditStatus;
+  /**
+   * 0: no FAIL and complete (or incomplete with `allowIncomplete`); 1: a FAIL; 3: incomplete.
+   * (2, could not run at all, is an {@link AuditError}.)
+   */
+  readonly exitCode: 0 | 1 | 3;
 }
+
+/** The overall status of an audit. */
+export type AuditStatus = 'PASS' | 'WARN' | 'FAIL' | 'INCOMPLETE';

@@ -17,6 +17,7 @@ import {
   type SecurityGroupRuleInfo,
 } from '@cdn-origin-guard/audit';
 import { describe, expect, it } from 'vitest';
+import { cronGapDays } from '../src/checks/cron.js';
 import { bareDomain, coveredFamilies, isPublicCidr, prefixLength } from '../src/net.js';
 
 const CURRENT = 'current-value-0123456789abcdef';
@@ -62,7 +63,7 @@ function snapshot(
     ipAddressType: string;
   }> = {},
 ): AccountSnapshot {
-  return {
+  const snap: Omit<AccountSnapshot, 'listenerPorts'> = {
     region: 'us-east-1',
     headerName: 'x-origin-verify',
     loadBalancer: {
@@ -154,6 +155,12 @@ function snapshot(
     probes: { ok: true, value: [{ url: 'https://alb:443/', outcome: 'refused' }] },
     ...over,
   };
+  // The ports follow the listeners unless given: DescribeListeners gives both.
+  return { ...snap, listenerPorts: over.listenerPorts ?? portsOf(snap.listeners) };
+}
+
+function portsOf(listeners: AccountSnapshot['listeners']): AccountSnapshot['listenerPorts'] {
+  return listeners.ok ? { ok: true, value: listeners.value.map((l) => l.port) } : listeners;
 }
 
 const statusOf = (snap: AccountSnapshot, id: CheckId) =>
@@ -619,8 +626,57 @@ describe('secret-rotation', () => {
     ['never rotated', { lastRotatedDate: undefined }, 'WARN'],
     ['overdue', { lastRotatedDate: new Date(Date.now() - 45 * DAY) }, 'WARN'],
     ['a cron schedule', { scheduleExpression: 'cron(0 16 1,15 * ? *)' }, 'PASS'],
+    // Outside review, 3 December: every cron schedule passed unsized, a yearly one too.
+    ['a yearly cron schedule', { scheduleExpression: 'cron(0 3 1 1 ? *)' }, 'WARN'],
+    [
+      'a quarterly cron schedule (92 days, July to October)',
+      { scheduleExpression: 'cron(0 3 1 1,4,7,10 ? *)' },
+      'WARN',
+    ],
+    [
+      'a monthly cron schedule on the last day',
+      { scheduleExpression: 'cron(0 3 L * ? *)' },
+      'PASS',
+    ],
+    ['the first Monday of every month', { scheduleExpression: 'cron(0 3 ? * MON#1 *)' }, 'PASS'],
+    [
+      'a cron schedule that stops after this year',
+      { scheduleExpression: 'cron(0 3 1 * ? 2026)' },
+      'WARN',
+    ],
+    [
+      'a cron field the audit cannot size (W)',
+      { scheduleExpression: 'cron(0 3 1W * ? *)' },
+      'WARN',
+    ],
   ])('%s: %s', (_name, over, expected) => {
     expect(statusOf(secretWith(over), 'secret-rotation').status).toBe(expected);
+  });
+});
+
+describe('cronGapDays', () => {
+  const from = new Date('2027-01-10T00:00:00Z');
+  it.each([
+    ['cron(0 16 1,15 * ? *)', 17],
+    ['cron(0 3 1 * ? *)', 31],
+    ['cron(0 3 ? * MON *)', 7],
+    ['cron(0 3 ? * 2-6 *)', 3],
+    ['cron(0 3 ? * 6L *)', 35],
+    ['cron(0 3 1 */2 ? *)', 62],
+    ['cron(0 3 L FEB ? *)', 366],
+    ['cron(0/30 * * * ? *)', 1],
+  ])('%s: %d days at most', (expression, days) => {
+    expect(cronGapDays(expression, from)).toBe(days);
+  });
+  it.each([
+    'rate(30 days)',
+    'cron(0 3 1 * *)',
+    'cron(0 3 31 FEB ? *)',
+    'cron(0 3 1W * ? *)',
+    'cron(0 3 32 * ? *)',
+    'cron(0 3 1 * ? 2020)',
+  ])('cannot size %s', (expression) => {
+    expect(cronGapDays(expression, from)).toBeUndefined();
   });
 });
 

@@ -71,8 +71,9 @@ describe('runCommand', () => {
     const c = capture();
     expect(await runCommand(['--help'], c.io)).toBe(0);
     expect(c.out()).toContain(
-      'Exit codes: 0 no check failed, 1 a check failed, 2 the audit could not run.',
+      'Exit codes: 0 no check failed, 1 a check failed, 2 the audit could not run,\n3 a check could not run',
     );
+    expect(c.out()).toContain('--allow-incomplete');
   });
 
   it('exits 2 before any AWS call on a bad option value', async () => {

@@ -5,7 +5,7 @@
 import { STAGES } from '../constants.js';
 import { matchingStages } from '../secret-text.js';
 import type { AccountSnapshot, Finding } from '../types.js';
-import { checksHeader } from './listener-rules.js';
+import { checksHeader, headerPatterns } from './listener-rules.js';
 import { type Check, fail, firstSkip, pass, result, skipped, warn } from './result.js';
 
 const check = { id: 'alb-rule-values', title: 'ALB rule values vs Secrets Manager' } as const;
@@ -23,6 +23,7 @@ function run(snapshot: AccountSnapshot) {
       const values = rule.conditions
         .filter((c) => c.field === 'http-header' && c.headerName === headerName)
         .flatMap((c) => c.headerValues ?? []);
+      const patterns = headerPatterns(rule, headerName);
       const accepted = new Set(values.flatMap((v) => matchingStages(v, stages)));
       const stale = values.filter((v) => matchingStages(v, stages).length === 0).length;
       const evidence = {
@@ -32,9 +33,19 @@ function run(snapshot: AccountSnapshot) {
         values: values.length,
         accepts: [...accepted].sort(),
         staleValues: stale,
+        patternValues: patterns,
       };
       const modify = `aws elbv2 modify-rule --rule-arn ${rule.arn} --conditions with http-header ${headerName} values = AWSCURRENT`;
-      if (!accepted.has(STAGES.current)) {
+      if (values.length === 0) {
+        // Patterns only: what they match cannot be told from digests; listener-rules fails them.
+        findings.push(
+          warn(
+            `Rule priority ${rule.priority} on port ${listener.port} matches ${headerName} only by pattern (${patterns} wildcard or regular-expression value(s)): not compared with Secrets Manager`,
+            `${modify}${stages.has(STAGES.pending) ? ' and AWSPENDING' : ''}, exact values only`,
+            evidence,
+          ),
+        );
+      } else if (!accepted.has(STAGES.current)) {
         findings.push(
           fail(
             `Rule priority ${rule.priority} on port ${listener.port} does not accept AWSCURRENT of ${secret.value.name}: the values have drifted`,

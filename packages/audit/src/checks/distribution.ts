@@ -13,7 +13,7 @@ import type {
   OriginInfo,
   RuleInfo,
 } from '../types.js';
-import { checksHeader } from './listener-rules.js';
+import { checksHeader, headerPatterns } from './listener-rules.js';
 import { type Check, fail, firstSkip, pass, result, skipped, warn } from './result.js';
 
 const check = { id: 'cloudfront-distribution', title: 'CloudFront distribution' } as const;
@@ -93,6 +93,18 @@ function acceptanceFindings(
         pass(
           `${where}: the ALB accepts the ${headerName} value it sends on ${on} (rule priority ${accepting.map((r) => r.priority).join(', ')})`,
           { ...listenerEvidence, rules: accepting.map((r) => r.arn) },
+        ),
+      );
+      continue;
+    }
+    const patterns = headerRules.reduce((n, r) => n + headerPatterns(r, headerName), 0);
+    if (patterns > 0) {
+      // A pattern may match the value sent; only digests are kept, so this cannot be told.
+      findings.push(
+        warn(
+          `${where} sends ${headerName} = ${named(value)}, which no exact value of a header rule on ${on} accepts; ${patterns} pattern value(s) were not compared`,
+          `Give the header rules on ${on} exact values only (AWSCURRENT, and AWSPENDING during a rotation): listener-rules reports the patterns`,
+          { ...listenerEvidence, rules: headerRules.map((r) => r.arn), patternValues: patterns },
         ),
       );
       continue;

@@ -11,9 +11,31 @@ import { type Check, fail, firstSkip, pass, result, skipped, warn } from './resu
 
 const check = { id: 'listener-rules', title: 'ALB listener rules' } as const;
 
-/** Whether a rule has an `http-header` condition on `header`. */
+/** Whether a rule has an `http-header` condition on `header` (exact values or patterns). */
 export function checksHeader(rule: RuleInfo, header: string): boolean {
   return rule.conditions.some((c) => c.field === 'http-header' && c.headerName === header);
+}
+
+/**
+ * Whether a rule matches only requests whose `header` is one of a few exact values: it has a
+ * condition on `header` with no pattern among its values (conditions of a rule must all match,
+ * the values of one condition are alternatives).
+ */
+export function checksHeaderExactly(rule: RuleInfo, header: string): boolean {
+  return rule.conditions.some(
+    (c) =>
+      c.field === 'http-header' &&
+      c.headerName === header &&
+      (c.headerPatterns ?? 0) === 0 &&
+      (c.headerValues?.length ?? 0) > 0,
+  );
+}
+
+/** How many pattern values (wildcard or regular expression) a rule's conditions on `header` hold. */
+export function headerPatterns(rule: RuleInfo, header: string): number {
+  return rule.conditions
+    .filter((c) => c.field === 'http-header' && c.headerName === header)
+    .reduce((n, c) => n + (c.headerPatterns ?? 0), 0);
 }
 
 /** Whether a rule matches every request (the default rule, or a path pattern of `*`). */
@@ -46,11 +68,11 @@ function walk(listener: ListenerInfo, headerName: string): Finding[] {
   const ordered = [...listener.rules].sort((a, b) =>
     a.priority === 'default' ? 1 : b.priority === 'default' ? -1 : a.priority - b.priority,
   );
-  const headerRules = ordered.filter((r) => checksHeader(r, headerName));
+  const headerRules = ordered.filter((r) => checksHeaderExactly(r, headerName));
   const firstHeader = headerRules[0]?.priority;
   const where = `${listener.protocol}:${listener.port}`;
   for (const rule of ordered) {
-    if (checksHeader(rule, headerName)) continue;
+    if (checksHeaderExactly(rule, headerName)) continue;
     const evidence = {
       listener: listener.arn,
       port: listener.port,
@@ -102,6 +124,19 @@ function walk(listener: ListenerInfo, headerName: string): Finding[] {
         ),
       );
       return findings;
+    }
+    const patterns = headerPatterns(rule, headerName);
+    if (patterns > 0) {
+      // ALB reads `*` and `?` as wildcards (and RegexValues as regular expressions), so the
+      // header condition lets through any value matching it, not just the secret.
+      findings.push(
+        fail(
+          `${where}: rule priority ${rule.priority} (${rule.action.type}) matches ${headerName} by pattern (${patterns} wildcard or regular-expression value(s)), so requests with any value matching it are served`,
+          `Give rule ${rule.arn} exact values only: aws elbv2 modify-rule --rule-arn ${rule.arn} --conditions with http-header ${headerName} values = AWSCURRENT (and AWSPENDING during a rotation); ALB reads * and ? in a value as wildcards, so the secret must not contain them`,
+          { ...evidence, patternValues: patterns },
+        ),
+      );
+      continue;
     }
     const before =
       firstHeader !== undefined && firstHeader !== 'default'

@@ -2,7 +2,7 @@
  * Which listener ports a security group rule opens.
  * @module
  */
-import type { ListenerInfo, SecurityGroupRuleInfo } from '../types.js';
+import type { SecurityGroupInfo, SecurityGroupRuleInfo } from '../types.js';
 
 /** Whether `rule` lets TCP traffic reach `port`. */
 export function coversPort(rule: SecurityGroupRuleInfo, port: number): boolean {
@@ -17,10 +17,21 @@ export function coversPort(rule: SecurityGroupRuleInfo, port: number): boolean {
  */
 export const DEFAULT_ORIGIN_PORTS: readonly number[] = [443, 80];
 
-/** The listener ports, or {@link DEFAULT_ORIGIN_PORTS} when the listeners are unknown. */
-export function listenerPorts(listeners: readonly ListenerInfo[] | undefined): number[] {
-  if (listeners === undefined) return [...DEFAULT_ORIGIN_PORTS].sort((a, b) => a - b);
-  return [...new Set(listeners.map((l) => l.port))].sort((a, b) => a - b);
+/**
+ * The ports to judge, ascending: the listener ports when known; otherwise
+ * {@link DEFAULT_ORIGIN_PORTS} plus the first port of every TCP rule of `groups`, so that a rule
+ * opening a listener on another port (8443) is judged on a port it opens.
+ */
+export function portsToJudge(
+  known: readonly number[] | undefined,
+  groups: readonly SecurityGroupInfo[],
+): number[] {
+  const ports = new Set(known ?? DEFAULT_ORIGIN_PORTS);
+  if (known === undefined)
+    for (const group of groups)
+      for (const rule of group.inbound)
+        if (coversPort(rule, rule.fromPort) && rule.fromPort >= 0) ports.add(rule.fromPort);
+  return [...ports].sort((a, b) => a - b);
 }
 
 /** The `ports` that `rule` opens, ascending. */

@@ -72,3 +72,13 @@ export function firstSkip(...parts: Gathered<unknown>[]): Skip | undefined {
   for (const part of parts) if (!part.ok) return part.skip;
   return undefined;
 }
+
+/** Why a check may be skipped without leaving a hole unlooked-for. */
+const CHOSEN_SKIPS: ReadonlySet<Skip['reason']> = new Set(['not-requested', 'not-applicable']);
+
+/** The checks that could not run: access denied, throttled, an AWS error. */
+export function incompleteChecks(checks: readonly CheckResult[]): CheckResult[] {
+  return checks.filter(
+    (c) => c.status === 'SKIPPED' && c.skipped !== undefined && !CHOSEN_SKIPS.has(c.skipped.reason),
+  );
+}

@@ -4,16 +4,22 @@
  */
 import { DEFAULTS } from '../constants.js';
 import type { AccountSnapshot, Finding, SecretInfo } from '../types.js';
+import { cronGapDays } from './cron.js';
 import { type Check, firstSkip, pass, result, skipped, warn } from './result.js';
 
 const check = { id: 'secret-rotation', title: 'Secret rotation' } as const;
 
 const DAY_MS = 86_400_000;
 
-/** Days between rotations from `AutomaticallyAfterDays` or a `rate(...)` expression; undefined for cron. */
-export function scheduleDays(secret: SecretInfo): number | undefined {
+/**
+ * Days between rotations from `AutomaticallyAfterDays` or a `rate(...)` expression, or the
+ * longest gap of a `cron(...)` one over the next three years; `undefined` when it cannot be sized.
+ */
+export function scheduleDays(secret: SecretInfo, now = Date.now()): number | undefined {
   if (secret.automaticallyAfterDays !== undefined) return secret.automaticallyAfterDays;
-  const m = /^rate\((\d+) (day|days|hour|hours)\)$/.exec(secret.scheduleExpression ?? '');
+  const expression = secret.scheduleExpression ?? '';
+  if (expression.startsWith('cron(')) return cronGapDays(expression, new Date(now));
+  const m = /^rate\((\d+) (day|days|hour|hours)\)$/.exec(expression);
   if (m === null) return undefined;
   return m[2]?.startsWith('hour') ? Number(m[1]) / 24 : Number(m[1]);
 }
@@ -45,23 +51,27 @@ function run(snapshot: AccountSnapshot, now = Date.now()) {
   } else {
     findings.push(pass(`Rotation function ${s.rotationLambdaArn} is attached`, evidence));
   }
-  const days = scheduleDays(s);
+  const days = scheduleDays(s, now);
+  const cron = s.scheduleExpression?.startsWith('cron(') === true;
+  const every = cron ? 'rotates at least every' : 'rotates every';
   if (days === undefined) {
     findings.push(
-      pass(
-        `Schedule ${s.scheduleExpression ?? 'unknown'} (a cron expression; not sized)`,
+      warn(
+        `${s.name}'s schedule ${s.scheduleExpression ?? '(none)'} could not be sized: it may rotate less often than every ${DEFAULTS.maxRotationDays} days`,
+        `${rotate}, or check by hand that the schedule fires at least every ${DEFAULTS.maxRotationDays} days`,
         evidence,
       ),
     );
   } else if (days > DEFAULTS.maxRotationDays) {
     findings.push(
-      warn(`${s.name} rotates every ${days} days, more than ${DEFAULTS.maxRotationDays}`, rotate, {
-        ...evidence,
-        days,
-      }),
+      warn(
+        `${s.name} ${cron ? `goes up to ${days} days without a rotation` : `rotates every ${days} days`}, more than ${DEFAULTS.maxRotationDays}`,
+        rotate,
+        { ...evidence, days },
+      ),
     );
   } else {
-    findings.push(pass(`${s.name} rotates every ${days} days`, { ...evidence, days }));
+    findings.push(pass(`${s.name} ${every} ${days} days`, { ...evidence, days }));
   }
   if (s.lastRotatedDate === undefined) {
     findings.push(

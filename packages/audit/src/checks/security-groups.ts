@@ -11,7 +11,7 @@ import type {
   SecurityGroupInfo,
   SecurityGroupRuleInfo,
 } from '../types.js';
-import { listenerPorts, openedPorts, ruleLabel, sourceOf } from './ports.js';
+import { openedPorts, portsToJudge, ruleLabel, sourceOf } from './ports.js';
 import { type Check, fail, firstSkip, pass, result, skipped, warn } from './result.js';
 
 const check = { id: 'security-groups', title: 'Security groups of the ALB' } as const;
@@ -151,7 +151,7 @@ function coverageFindings(sources: ReadonlyMap<number, readonly Source[]>) {
 }
 
 function run(snapshot: AccountSnapshot) {
-  const { securityGroups, listeners, prefixLists, loadBalancer } = snapshot;
+  const { securityGroups, listenerPorts, prefixLists, loadBalancer } = snapshot;
   const skip = firstSkip(securityGroups);
   if (skip !== undefined || !securityGroups.ok)
     return skipped(check, skip ?? { reason: 'error', message: 'not gathered' });
@@ -159,13 +159,17 @@ function run(snapshot: AccountSnapshot) {
   // security-group rules are still judged; only the prefix-list rules are not.
   const lists = prefixLists.ok ? prefixLists.value : undefined;
   const findings: Finding[] = [];
-  // Without the listeners (DescribeListeners denied), check CloudFront's default origin ports.
-  const ports = listenerPorts(listeners.ok ? listeners.value : undefined);
-  if (!listeners.ok) {
+  // Without the listener ports (DescribeListeners denied), judge CloudFront's default origin
+  // ports and every port a rule opens: any of them may be a listener's.
+  const ports = portsToJudge(
+    listenerPorts.ok ? listenerPorts.value : undefined,
+    securityGroups.value,
+  );
+  if (!listenerPorts.ok) {
     findings.push(
       warn(
-        `Listener ports unknown (${listeners.skip.message}); checked ports ${ports.join(', ')} only`,
-        `Grant ${listeners.skip.missingAction ?? 'elasticloadbalancing:DescribeListeners'} so every listener port is checked`,
+        `Listener ports unknown (${listenerPorts.skip.message}); judged ports ${ports.join(', ')} (80, 443 and the first port of every TCP rule) as if each were a listener's`,
+        `Grant ${listenerPorts.skip.missingAction ?? 'elasticloadbalancing:DescribeListeners'} so the listener ports are known`,
         { checkedPorts: ports },
       ),
     );
@@ -258,7 +262,7 @@ function run(snapshot: AccountSnapshot) {
     ? ['IPv4', 'IPv6']
     : ['IPv4'];
   for (const family of families) {
-    const missing = (listeners.ok ? ports : [443]).filter((p) => !allowed[family].has(p));
+    const missing = (listenerPorts.ok ? ports : [443]).filter((p) => !allowed[family].has(p));
     if (missing.length === 0) continue;
     const name = CLOUDFRONT_PREFIX_LISTS[family];
     const id =

@@ -90,15 +90,26 @@ function toAction(actions: readonly Action[] | undefined): ActionInfo {
   };
 }
 
+/** Whether ALB reads `value` of a header condition as a pattern (`*`: any run, `?`: one character). */
+export function isAlbPattern(value: string): boolean {
+  return value.includes('*') || value.includes('?');
+}
+
 function toRule(rule: Rule): RuleInfo {
   const conditions: ConditionInfo[] = (rule.Conditions ?? []).map((c) => {
     const field = c.Field ?? '';
     if (field === 'http-header') {
+      // ALB reads `*` and `?` in a value as wildcards, and RegexValues as regular expressions:
+      // such a value matches more than one header value, so it is counted, never kept.
+      const values = c.HttpHeaderConfig?.Values ?? [];
+      const exact = values.filter((v) => !isAlbPattern(v));
       return {
         field,
         headerName: c.HttpHeaderConfig?.HttpHeaderName?.toLowerCase(),
         values: [],
-        headerValues: (c.HttpHeaderConfig?.Values ?? []).map((v) => new SecretText(v)),
+        headerValues: exact.map((v) => new SecretText(v)),
+        headerPatterns:
+          values.length - exact.length + (c.HttpHeaderConfig?.RegexValues?.length ?? 0),
       };
     }
     const values =
@@ -110,13 +121,24 @@ function toRule(rule: Rule): RuleInfo {
   return { arn: rule.RuleArn ?? '', priority, conditions, action: toAction(rule.Actions) };
 }
 
-/** Every listener of the load balancer with its rules (DescribeListeners, DescribeRules). */
-export async function readListeners(
+/** A listener as DescribeListeners gives it, before its rules are read. */
+export interface ListenerHead {
+  readonly arn: string;
+  readonly port: number;
+  readonly protocol: string;
+  readonly defaultActions: readonly Action[] | undefined;
+}
+
+/**
+ * Every listener of the load balancer (DescribeListeners), without rules: the ports are known
+ * even when the rules cannot be read.
+ */
+export async function readListenerHeads(
   client: ElasticLoadBalancingV2Client,
   loadBalancerArn: string,
   step: Step,
-): Promise<ListenerInfo[]> {
-  const listeners: ListenerInfo[] = [];
+): Promise<ListenerHead[]> {
+  const heads: ListenerHead[] = [];
   let marker: string | undefined;
   do {
     const page = await step('elasticloadbalancing:DescribeListeners', () =>
@@ -124,33 +146,45 @@ export async function readListeners(
         new DescribeListenersCommand({ LoadBalancerArn: loadBalancerArn, Marker: marker }),
       ),
     );
-    for (const l of page.Listeners ?? []) {
-      const rules: RuleInfo[] = [];
-      let ruleMarker: string | undefined;
-      do {
-        const out = await step('elasticloadbalancing:DescribeRules', () =>
-          client.send(new DescribeRulesCommand({ ListenerArn: l.ListenerArn, Marker: ruleMarker })),
-        );
-        rules.push(...(out.Rules ?? []).map(toRule));
-        ruleMarker = out.NextMarker;
-      } while (ruleMarker !== undefined && ruleMarker !== '');
-      if (!rules.some((r) => r.priority === 'default')) {
-        rules.push({
-          arn: `${l.ListenerArn ?? ''} (default)`,
-          priority: 'default',
-          conditions: [],
-          action: toAction(l.DefaultActions),
-        });
-      }
-      listeners.push({
+    for (const l of page.Listeners ?? [])
+      heads.push({
         arn: l.ListenerArn ?? '',
         port: l.Port ?? 0,
         protocol: l.Protocol ?? 'HTTP',
-        rules,
+        defaultActions: l.DefaultActions,
       });
-    }
     marker = page.NextMarker;
   } while (marker !== undefined && marker !== '');
+  return heads;
+}
+
+/** The listeners with their rules (DescribeRules, every page of every listener). */
+export async function readListenerRules(
+  client: ElasticLoadBalancingV2Client,
+  heads: readonly ListenerHead[],
+  step: Step,
+): Promise<ListenerInfo[]> {
+  const listeners: ListenerInfo[] = [];
+  for (const l of heads) {
+    const rules: RuleInfo[] = [];
+    let ruleMarker: string | undefined;
+    do {
+      const out = await step('elasticloadbalancing:DescribeRules', () =>
+        client.send(new DescribeRulesCommand({ ListenerArn: l.arn, Marker: ruleMarker })),
+      );
+      rules.push(...(out.Rules ?? []).map(toRule));
+      ruleMarker = out.NextMarker;
+    } while (ruleMarker !== undefined && ruleMarker !== '');
+    if (!rules.some((r) => r.priority === 'default')) {
+      rules.push({
+        arn: `${l.arn} (default)`,
+        priority: 'default',
+        conditions: [],
+        action: toAction(l.defaultActions),
+      });
+    }
+    listeners.push({ arn: l.arn, port: l.port, protocol: l.protocol, rules });
+  }
   return listeners;
 }
 

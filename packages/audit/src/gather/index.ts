@@ -9,10 +9,10 @@ import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balan
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import type { ResolvedAuditOptions } from '../options.js';
-import type { AccountSnapshot, Gathered, ProbeResult, SecretInfo } from '../types.js';
+import type { AccountSnapshot, Gathered, ListenerInfo, ProbeResult, SecretInfo } from '../types.js';
 import { readDistributions } from './cloudfront.js';
 import { readPrefixLists, readSecurityGroups } from './ec2.js';
-import { findLoadBalancer, readAttributes, readListeners } from './elbv2.js';
+import { findLoadBalancer, readAttributes, readListenerHeads, readListenerRules } from './elbv2.js';
 import { gather } from './errors.js';
 import { probeUrl, probeUrls } from './probe.js';
 import { readRulesQuota } from './quota.js';
@@ -45,7 +45,15 @@ export async function gatherSnapshot(options: ResolvedAuditOptions): Promise<Acc
     const securityGroupsPromise = gather((step) =>
       readSecurityGroups(ec2, loadBalancer.securityGroupIds, step),
     );
-    const listenersPromise = gather((step) => readListeners(elbv2, loadBalancer.arn, step));
+    // The ports come from DescribeListeners alone, so a DescribeRules failure leaves the
+    // security-group check its real listener ports.
+    const headsPromise = gather((step) => readListenerHeads(elbv2, loadBalancer.arn, step));
+    const listenersPromise = headsPromise.then(
+      (heads): Promise<Gathered<readonly ListenerInfo[]>> =>
+        heads.ok
+          ? gather((step) => readListenerRules(elbv2, heads.value, step))
+          : Promise.resolve(heads),
+    );
     const [listeners, attributes, securityGroups, quota, distributions, secret] = await Promise.all(
       [
         listenersPromise,
@@ -75,10 +83,12 @@ export async function gatherSnapshot(options: ResolvedAuditOptions): Promise<Acc
         ),
       };
     }
+    const heads = await headsPromise;
     return {
       region,
       headerName: options.headerName,
       loadBalancer,
+      listenerPorts: heads.ok ? { ok: true, value: heads.value.map((h) => h.port) } : heads,
       listeners,
       attributes,
       securityGroups,

@@ -3,6 +3,7 @@
  * (the CLI asks on a TTY).
  * @module
  */
+import { incompleteChecks } from '../checks/result.js';
 import type { AuditReport, CheckStatus, EvidenceValue } from '../types.js';
 
 /** Options of {@link renderTable}. */
@@ -11,11 +12,12 @@ export interface TableOptions {
   readonly color?: boolean;
 }
 
-const COLOURS: Record<CheckStatus, string> = {
+const COLOURS: Record<CheckStatus | 'INCOMPLETE', string> = {
   PASS: '32',
   WARN: '33',
   FAIL: '31',
   SKIPPED: '2',
+  INCOMPLETE: '35',
 };
 
 function evidenceText(evidence: Readonly<Record<string, EvidenceValue>>): string {
@@ -33,7 +35,7 @@ export function summarize(report: AuditReport): Record<CheckStatus, number> {
 
 /** The report as text lines (no trailing newline). */
 export function renderTable(report: AuditReport, options: TableOptions = {}): string {
-  const paint = (status: CheckStatus, text: string) =>
+  const paint = (status: CheckStatus | 'INCOMPLETE', text: string) =>
     options.color === true ? `\x1b[${COLOURS[status]}m${text}\x1b[0m` : text;
   const bold = (text: string) => (options.color === true ? `\x1b[1m${text}\x1b[0m` : text);
   const counts = summarize(report);
@@ -44,6 +46,11 @@ export function renderTable(report: AuditReport, options: TableOptions = {}): st
     ),
     `${counts.FAIL} fail, ${counts.WARN} warn, ${counts.PASS} pass, ${counts.SKIPPED} skipped`,
   ];
+  const incomplete = incompleteChecks(report.checks);
+  if (incomplete.length > 0)
+    lines.push(
+      `could not run: ${incomplete.map((c) => c.id).join(', ')}: the holes they look for may be there (exit code ${report.exitCode})`,
+    );
   for (const check of report.checks) {
     lines.push('', `${bold(check.title.padEnd(width))}${paint(check.status, check.status)}`);
     if (check.skipped !== undefined) {
