@@ -194,11 +194,13 @@ function resolveAlphabet(value: unknown, length: number): string {
         `contains ${JSON.stringify(ch)}; use printable ASCII (0x21-0x7E) without ${FORBIDDEN_ALPHABET_CHARACTERS.split('').join(' or ')} (ALB wildcards).`,
       );
   }
-  const bits = length * Math.log2(unique.length);
-  if (unique.length < 2 || bits < 128)
+  // ALB compares header values case-insensitively: at the ALB, `a` and `A` are one character.
+  const folded = new Set(unique.map((ch) => ch.toLowerCase())).size;
+  const bits = length * Math.log2(folded);
+  if (folded < 2 || bits < 128)
     throw new InvalidOptionError(
       'rotation.alphabet',
-      `gives ${Math.floor(bits)} bits with secretLength ${length}; use more distinct characters or a longer secretLength (at least 128 bits).`,
+      `gives ${Math.floor(bits)} bits with secretLength ${length}, counting upper and lower case as one character as ALB's case-insensitive header match does; use more distinct characters or a longer secretLength (at least 128 bits).`,
     );
   return unique.join('');
 }

@@ -35,6 +35,16 @@ describe('rotation options', () => {
     [{ ...DIST, alphabet: 'abc*def' }, 'rotation.alphabet', 'ALB wildcards'],
     [{ ...DIST, alphabet: 'ab cd' }, 'rotation.alphabet', 'printable ASCII'],
     [{ ...DIST, alphabet: '01', secretLength: 64 }, 'rotation.alphabet', 'at least 128 bits'],
+    // 26 letters in both cases: 52 for the app, 26 at the ALB (4.7 bits a character).
+    [
+      {
+        ...DIST,
+        alphabet: 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ',
+        secretLength: 25,
+      },
+      'rotation.alphabet',
+      'case-insensitive',
+    ],
     [{ ...DIST, headerName: 'X-Forwarded-For' }, 'rotation.headerName', 'custom header'],
     [
       { ...DIST, headerName: 'Cookie' },
