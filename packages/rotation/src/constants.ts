@@ -55,6 +55,8 @@ export const BOUNDS = {
   { min: number; max: number; unit: string }
 >;
 
+/** ALB: at most this many values in one condition. */
+export const MAX_VALUES_PER_CONDITION = 3;
 /** ALB: at most this many condition values in one rule, all its conditions together. */
 export const MAX_CONDITION_VALUES_PER_RULE = 5;
 /** Header values a rule holds during a rotation: `[AWSCURRENT, AWSPENDING]`, then `[AWSCURRENT, AWSPREVIOUS]`. */

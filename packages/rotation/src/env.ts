@@ -9,6 +9,7 @@ type EnvOption = Exclude<keyof RotationOptions, 'log' | 'clients'>;
 
 /** The variable of each option the environment can set (lists are comma-separated). */
 export const ROTATION_ENV_VARIABLES: Readonly<Record<EnvOption, string>> = Object.freeze({
+  secretIds: 'CDN_ORIGIN_GUARD_ROTATION_SECRET_IDS',
   headerName: 'CDN_ORIGIN_GUARD_ROTATION_HEADER',
   jsonKey: 'CDN_ORIGIN_GUARD_ROTATION_JSON_KEY',
   distributionIds: 'CDN_ORIGIN_GUARD_ROTATION_DISTRIBUTION_IDS',
@@ -29,6 +30,7 @@ export const ROTATION_ENV_VARIABLES: Readonly<Record<EnvOption, string>> = Objec
 });
 
 const LIST_OPTIONS: ReadonlySet<EnvOption> = new Set([
+  'secretIds',
   'distributionIds',
   'originIds',
   'originDomainNames',

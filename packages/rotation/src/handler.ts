@@ -15,10 +15,11 @@ import {
   setHeaderValues,
 } from './aws/alb.js';
 import {
-  carriesValue,
   distributionState,
+  type OriginHeaders,
   type OriginSelector,
   putHeaderValue,
+  readOriginHeaders,
 } from './aws/cloudfront.js';
 import {
   describeSecret,
@@ -129,6 +130,15 @@ export function createRotationHandler(options: Readonly<RotationOptions>): Rotat
       const c = getClients();
       const described = await describeSecret(c.secretsManager, secretArn);
       secretArn = described.ARN ?? secretArn;
+      // Only the secrets this function is for (`secretIds`), before anything else is read.
+      if (
+        o.secretIds.length > 0 &&
+        !o.secretIds.some((id) => id === described.ARN || id === described.Name)
+      )
+        throw new RotationError(
+          'unexpected-secret',
+          `secret ${secretArn} is not one of this function's secretIds (${o.secretIds.join(', ')}); nothing was changed. Point only those secrets' rotation at this function, or add this one to secretIds.`,
+        );
       const versions = described.VersionIdsToStages ?? {};
       // Preflight: rotation on, the token is a version, and it is AWSPENDING (or already done).
       if (described.RotationEnabled !== true)
@@ -274,19 +284,57 @@ async function albRules(
   return rules;
 }
 
+/**
+ * No origin left out of the selection may send one of this secret's values: a rotation would
+ * leave it on a value the ALB rules stop accepting (outside review, 3 December).
+ */
+function checkUnselected(id: string, headers: OriginHeaders, own: readonly string[]): void {
+  const strays = headers.unselected.filter((o) => own.includes(o.value)).map((o) => o.id);
+  if (strays.length > 0)
+    throw new RotationError(
+      'unselected-origin',
+      `distribution ${id}: origin(s) ${strays.join(', ')} send this secret's value but are not selected (their domain is not the ALB's DNS name, e.g. a custom origin domain), so a rotation would leave them on a value the ALB stops accepting. Nothing was changed. Add them to originIds (or their domains to originDomainNames) and retry.`,
+    );
+}
+
+/**
+ * Before setSecret changes anything: each selected origin sends AWSCURRENT, the pending value
+ * or no header yet. Any other value (AWSPREVIOUS, or the value of an abandoned rotation whose
+ * AWSPENDING was removed) would be dropped from the ALB rules while CloudFront still sends it.
+ * Returns whether every selected origin already sends the pending value.
+ */
+function checkInStep(
+  id: string,
+  headers: OriginHeaders,
+  values: { current: string; pending: string },
+): boolean {
+  const astray = headers.selected
+    .filter(
+      (o) => o.value !== undefined && o.value !== values.current && o.value !== values.pending,
+    )
+    .map((o) => o.id);
+  if (astray.length > 0)
+    throw new RotationError(
+      'cloudfront-out-of-step',
+      `distribution ${id}: origin(s) ${astray.join(', ')} send a value that is neither AWSCURRENT nor this rotation's pending value (AWSPREVIOUS, a hand-set value, or the value of an abandoned rotation), which this step would drop from the ALB rules. Nothing was changed. Put those origins back on AWSCURRENT (the apps accept it), wait for the distribution to deploy, then retry.`,
+    );
+  return headers.selected.every((o) => o.value === values.pending);
+}
+
 /** setSecret: ALB rules accept both values, the apps get time to load AWSPENDING, then CloudFront sends it. */
 async function setSecret(run: Run): Promise<void> {
   const { clients, o, known, context } = run;
   const { current, pending } = await headerValues(run);
   const selector = o.distributionIds.length > 0 ? await originSelector(run) : undefined;
   let cloudFrontDone = true;
-  for (const id of o.distributionIds) {
-    if (
-      selector !== undefined &&
-      !(await carriesValue(clients.cloudFront, id, pending, selector, known))
-    ) {
-      cloudFrontDone = false;
-      break;
+  if (selector !== undefined) {
+    const previous = await previousHeaderValue(run);
+    const own = previous === undefined ? [current, pending] : [current, pending, previous];
+    // Every distribution is read and checked before anything changes.
+    for (const id of o.distributionIds) {
+      const headers = await readOriginHeaders(clients.cloudFront, id, selector, known);
+      checkUnselected(id, headers, own);
+      if (!checkInStep(id, headers, { current, pending })) cloudFrontDone = false;
     }
   }
   const waitMs = cloudFrontDone ? 0 : o.propagationWaitMs;
@@ -337,16 +385,19 @@ async function setSecret(run: Run): Promise<void> {
 /** testSecret: every distribution deployed with the new value (else fail, to be retried), then the optional test URL. */
 async function testSecret(run: Run): Promise<void> {
   const { clients, o, known, context } = run;
-  const { pending } = await headerValues(run);
+  const { current, pending } = await headerValues(run);
   if (o.distributionIds.length > 0) {
     const selector = await originSelector(run);
+    const previous = await previousHeaderValue(run);
+    const own = previous === undefined ? [current, pending] : [current, pending, previous];
     const deadline = Date.now() + Math.min(o.deployWaitMs, timeLeft(context, o.safetyMarginMs));
     let waiting = [...o.distributionIds];
     for (;;) {
       const still: string[] = [];
       for (const id of waiting) {
-        const state = await distributionState(clients.cloudFront, id, pending, selector, known);
-        if (!state.carriesValue)
+        const state = await distributionState(clients.cloudFront, id, selector, known);
+        checkUnselected(id, state, own);
+        if (!state.selected.every((origin) => origin.value === pending))
           throw new RotationError(
             'not-updated',
             `distribution ${id} does not send the pending value to all its matching origins; setSecret has not completed (AWSCURRENT is unchanged).`,

@@ -37,6 +37,12 @@ export interface RotationClients {
  * ```
  */
 export interface RotationOptions {
+  /**
+   * The secrets this function may rotate, by name or ARN: an event for any other secret fails
+   * before any change (so a second secret pointed at this function, or invoked by mistake,
+   * cannot rewrite this site's ALB rules and distributions). Defaults to `[]`: any secret.
+   */
+  readonly secretIds?: readonly string[];
   /** The origin custom header CloudFront sends and the ALB rule checks. Defaults to `x-origin-verify`. */
   readonly headerName?: string;
   /** When the secret is a JSON object, the key holding the header value (the core's `jsonKey`); other keys are kept. Defaults to none (the whole SecretString is the value). */
@@ -88,6 +94,7 @@ export interface RotationOptions {
 
 /** Options after validation. */
 export interface ResolvedRotationOptions {
+  readonly secretIds: readonly string[];
   readonly headerName: string;
   readonly jsonKey: string | undefined;
   readonly distributionIds: readonly string[];
@@ -111,6 +118,7 @@ export interface ResolvedRotationOptions {
 
 /** Every option key; the compiler keeps it in step with {@link RotationOptions}. */
 const KNOWN_OPTIONS: Readonly<Record<keyof RotationOptions, true>> = {
+  secretIds: true,
   headerName: true,
   jsonKey: true,
   distributionIds: true,
@@ -178,8 +186,9 @@ function strings(
   );
 }
 
-function resolveAlphabet(value: unknown, length: number): string {
-  if (value === undefined) return BASE64URL_ALPHABET;
+function resolveAlphabet(given: unknown, length: number): string {
+  // The default is held to the same floor: base64url counts as 38 characters at the ALB.
+  const value = given ?? BASE64URL_ALPHABET;
   if (typeof value !== 'string')
     throw new InvalidOptionError(
       'rotation.alphabet',
@@ -199,8 +208,8 @@ function resolveAlphabet(value: unknown, length: number): string {
   const bits = length * Math.log2(folded);
   if (folded < 2 || bits < 128)
     throw new InvalidOptionError(
-      'rotation.alphabet',
-      `gives ${Math.floor(bits)} bits with secretLength ${length}, counting upper and lower case as one character as ALB's case-insensitive header match does; use more distinct characters or a longer secretLength (at least 128 bits).`,
+      given === undefined ? 'rotation.secretLength' : 'rotation.alphabet',
+      `gives ${Math.floor(bits)} bits with secretLength ${length}, counting upper and lower case as one character as ALB's case-insensitive header match does; ${given === undefined ? `use a secretLength of at least ${Math.ceil(128 / Math.log2(folded))} with the default base64url alphabet` : 'use more distinct characters or a longer secretLength'} (at least 128 bits).`,
     );
   return unique.join('');
 }
@@ -286,6 +295,13 @@ export function resolveRotationOptions(
       'rotation.distributionIds',
       'is empty and no listenerArns or ruleArns are given; the rotation would change nothing. Give the CloudFront distribution ids (and the ALB listener or rule ARNs).',
     );
+  // The ALB rules without CloudFront: the second rotation would drop from the rules the value
+  // CloudFront still sends (outside review, 3 December).
+  if (distributionIds.length === 0)
+    throw new InvalidOptionError(
+      'rotation.distributionIds',
+      'is empty while listenerArns or ruleArns are given; the ALB rules would move on while CloudFront kept sending the old value, and the second rotation would deny every request. Give the CloudFront distribution ids whose origins send the header.',
+    );
   if (
     distributionIds.length > 0 &&
     originIds.length === 0 &&
@@ -321,6 +337,7 @@ export function resolveRotationOptions(
     );
 
   return Object.freeze({
+    secretIds: strings('secretIds', o.secretIds),
     headerName,
     jsonKey: o.jsonKey as string | undefined,
     distributionIds,

@@ -16,6 +16,7 @@ import {
 } from './support.js';
 
 const INITIAL = 'initial-origin-verify-0123456789abcdef';
+const OTHER_VALUE = 'other-site-origin-verify-fedcba9876543210';
 
 const bed = useRotationTestbed();
 const { handlerFor, events } = bed;
@@ -419,5 +420,96 @@ describe('rotation handler: failures keep production serving', () => {
 
     expect(error).toMatchObject({ failure: 'bad-event' });
     expect(error.message).toContain('createSecret | setSecret | testSecret | finishSecret');
+  });
+});
+
+// Outside review, 3 December: each of these changed a value CloudFront still sends, or another
+// site's configuration, without a word.
+describe('rotation handler: what it must not touch', () => {
+  it('fails setSecret before any change when CloudFront sends a value of an abandoned rotation', async () => {
+    const account = createAccount(aws, INITIAL);
+    const handler = bed.handlerFor(account);
+    const first = aws.secrets.beginRotation(account.secretId);
+    await invoke(handler, account, 'createSecret', first);
+    await invoke(handler, account, 'setSecret', first);
+    const abandoned = stageValue(aws, account, 'AWSPENDING');
+    expect(aws.cloudfront.deployedHeader(account.distributionId, HEADER, 'alb')).toBe(abandoned);
+    // Rotation 1 never finishes; a new rotation moves AWSPENDING to a new version.
+    const second = aws.secrets.beginRotation(account.secretId);
+    await invoke(handler, account, 'createSecret', second);
+    const rulesBefore = JSON.stringify(aws.elbv2.rule(account.ruleArn).conditions);
+
+    const error = await rejection(invoke(handler, account, 'setSecret', second));
+
+    expect(error).toMatchObject({ failure: 'cloudfront-out-of-step' });
+    expect(error.message).toContain('origin(s) alb');
+    expect(JSON.stringify(aws.elbv2.rule(account.ruleArn).conditions)).toBe(rulesBefore);
+    expect(albForwards(aws, account, abandoned)).toBe(true);
+    expect(aws.cloudfront.deployedHeader(account.distributionId, HEADER, 'alb')).toBe(abandoned);
+    expectNoValueIn(bed.lines, allValues(aws, account));
+  });
+
+  it('fails setSecret and testSecret before any change when an origin not selected sends this secret', async () => {
+    const account = createAccount(aws, INITIAL);
+    // The same ALB through a custom domain (usual for an HTTPS origin): not the ALB's DNS name.
+    const d = aws.cloudfront.addDistribution({
+      origins: [
+        { id: 'alb', domainName: account.loadBalancerDnsName, headers: { [HEADER]: INITIAL } },
+        { id: 'alb-custom', domainName: 'origin.example.com', headers: { [HEADER]: INITIAL } },
+      ],
+    });
+    const handler = bed.handlerFor(account, { distributionIds: [d.id] });
+    const token = aws.secrets.beginRotation(account.secretId);
+    await invoke(handler, account, 'createSecret', token);
+
+    const error = await rejection(invoke(handler, account, 'setSecret', token));
+
+    expect(error).toMatchObject({ failure: 'unselected-origin' });
+    expect(error.message).toContain('alb-custom');
+    expect(aws.cloudfront.deployedHeader(d.id, HEADER, 'alb')).toBe(INITIAL);
+    expect(albForwards(aws, account, INITIAL)).toBe(true);
+    const testError = await rejection(invoke(handler, account, 'testSecret', token));
+    expect(testError).toMatchObject({ failure: 'unselected-origin' });
+    // Named, it rotates with the rest.
+    const named = bed.handlerFor(account, {
+      distributionIds: [d.id],
+      originIds: ['alb', 'alb-custom'],
+    });
+    for (const step of ['setSecret', 'testSecret', 'finishSecret'] as const)
+      await invoke(named, account, step, token);
+    const current = stageValue(aws, account, 'AWSCURRENT');
+    expect(aws.cloudfront.deployedHeader(d.id, HEADER, 'alb-custom')).toBe(current);
+  });
+
+  it('leaves alone an origin not selected that sends another secret', async () => {
+    const account = createAccount(aws, INITIAL);
+    const d = aws.cloudfront.addDistribution({
+      origins: [
+        { id: 'alb', domainName: account.loadBalancerDnsName, headers: { [HEADER]: INITIAL } },
+        { id: 'other-site', domainName: 'b.example.com', headers: { [HEADER]: OTHER_VALUE } },
+      ],
+    });
+    await rotate(bed.handlerFor(account, { distributionIds: [d.id] }), aws, account);
+    expect(aws.cloudfront.deployedHeader(d.id, HEADER, 'other-site')).toBe(OTHER_VALUE);
+    expect(aws.cloudfront.deployedHeader(d.id, HEADER, 'alb')).toBe(
+      stageValue(aws, account, 'AWSCURRENT'),
+    );
+  });
+
+  it('refuses an event for a secret that is not one of its secretIds, before any change', async () => {
+    const a = createAccount(aws, INITIAL);
+    const b = createAccount(aws, OTHER_VALUE);
+    const handler = bed.handlerFor(a, { secretIds: [a.secretId] });
+    const token = aws.secrets.beginRotation(b.secretId);
+
+    const error = await rejection(invoke(handler, b, 'createSecret', token));
+
+    expect(error).toMatchObject({ failure: 'unexpected-secret' });
+    // createSecret stored nothing: the pending version RotateSecret labelled has no value.
+    expect(stageValue(aws, b, 'AWSPENDING')).toBe('');
+    expect(albForwards(aws, a, INITIAL)).toBe(true);
+    // Its own secret, by ARN or by name, rotates.
+    await rotate(handler, aws, a);
+    expect(albForwards(aws, a, stageValue(aws, a, 'AWSCURRENT'))).toBe(true);
   });
 });

@@ -45,6 +45,11 @@ describe('rotation options', () => {
       'rotation.alphabet',
       'case-insensitive',
     ],
+    // Outside review, 3 December: the default alphabet skipped the floor (16 characters: 84 bits).
+    [{ ...DIST, secretLength: 16 }, 'rotation.secretLength', 'at least 25 with the default'],
+    // ... and ALB rules without a distribution broke at the second rotation.
+    [{ listenerArns: [LISTENER] }, 'rotation.distributionIds', 'second rotation would deny'],
+    [{ ...DIST, secretIds: [''] }, 'rotation.secretIds[0]', 'string'],
     [{ ...DIST, headerName: 'X-Forwarded-For' }, 'rotation.headerName', 'custom header'],
     [
       { ...DIST, headerName: 'Cookie' },
@@ -71,8 +76,7 @@ describe('rotation options', () => {
     expect(error.message).toContain(hint);
   });
 
-  it('accepts a rotation of ALB rules only, and distributions with their origins named', () => {
-    expect(() => createRotationHandler({ listenerArns: [LISTENER] })).not.toThrow();
+  it('accepts distributions with their origins named', () => {
     expect(() =>
       createRotationHandler({ ...DIST, propagationWaitMs: '0' as unknown as number }),
     ).not.toThrow();
@@ -114,6 +118,7 @@ describe('rotationOptionsFromEnv', () => {
       rotationOptionsFromEnv({ CDN_ORIGIN_GUARD_ROTATION_DISTRIBUTION_ID: 'E1' }),
     ).toThrow(/CDN_ORIGIN_GUARD_ROTATION_DISTRIBUTION_ID.*not a known variable/);
     const options = rotationOptionsFromEnv({
+      CDN_ORIGIN_GUARD_ROTATION_DISTRIBUTION_IDS: 'E1',
       CDN_ORIGIN_GUARD_ROTATION_LISTENER_ARNS: LISTENER,
       CDN_ORIGIN_GUARD_ROTATION_DEPLOY_WAIT_MS: '10m',
     });
@@ -124,6 +129,7 @@ describe('rotationOptionsFromEnv', () => {
     expect(Object.keys(ROTATION_ENV_VARIABLES).sort()).toEqual(
       Object.keys(DEFAULTS)
         .concat([
+          'secretIds',
           'jsonKey',
           'distributionIds',
           'originIds',

@@ -156,7 +156,7 @@ describe('rotation handler: a listener shared with another site', () => {
     );
   });
 
-  it('still updates a rule named in ruleArns whatever it holds', async () => {
+  it('still updates a rule named in ruleArns whatever it holds, keeping the values that are not its own', async () => {
     const account = createAccount(aws, INITIAL);
     const siteB = addSiteB(account);
 
@@ -168,6 +168,51 @@ describe('rotation handler: a listener shared with another site', () => {
 
     const values = sorted([stageValue(aws, account, 'AWSCURRENT'), INITIAL]);
     expect(sorted(headerValues(account.ruleArn))).toEqual(values);
-    expect(sorted(headerValues(siteB.arn))).toEqual(values);
+    expect(sorted(headerValues(siteB.arn))).toEqual(sorted([...values, OTHER_SITE_SECRET]));
+    expect(siteB.forwards()).toBe(true);
+  });
+
+  // Outside review, 3 December: a rule holding this secret's value and another site's was
+  // given this secret's values only, and the other site's requests were denied from setSecret on.
+  it("keeps another site's value in a rule both sites share, through a whole rotation and the next", async () => {
+    const account = createAccount(aws, INITIAL);
+    await setRuleHeaderValues(account.ruleArn, [INITIAL, OTHER_SITE_SECRET]);
+    const otherForwards = () =>
+      aws.elbv2.evaluate(account.listenerArn, { headers: { [HEADER]: OTHER_SITE_SECRET } }).action
+        .Type === 'forward';
+    expect(otherForwards()).toBe(true);
+    const handler = handlerFor(account);
+    const token = aws.secrets.beginRotation(account.secretId);
+    await invoke(handler, account, 'createSecret', token);
+    await invoke(handler, account, 'setSecret', token);
+    expect(otherForwards()).toBe(true);
+    expect(sorted(headerValues(account.ruleArn))).toEqual(
+      sorted([INITIAL, stageValue(aws, account, 'AWSPENDING'), OTHER_SITE_SECRET]),
+    );
+    for (const step of ['testSecret', 'finishSecret'] as const)
+      await invoke(handler, account, step, token);
+    aws.secrets.endRotation(account.secretId);
+    expect(otherForwards()).toBe(true);
+    await rotate(handler, aws, account);
+    expect(otherForwards()).toBe(true);
+    expect(albForwards(aws, account, stageValue(aws, account, 'AWSCURRENT'))).toBe(true);
+  });
+
+  it('fails before any change when a shared rule has no room for the rotation next to the other values', async () => {
+    const account = createAccount(aws, INITIAL);
+    await setRuleHeaderValues(account.ruleArn, [
+      INITIAL,
+      OTHER_SITE_SECRET,
+      `${OTHER_SITE_SECRET}-2`,
+    ]);
+    const handler = handlerFor(account);
+    const token = aws.secrets.beginRotation(account.secretId);
+    await invoke(handler, account, 'createSecret', token);
+    const error = await rejection(invoke(handler, account, 'setSecret', token));
+    expect(error).toMatchObject({ failure: 'condition-limit' });
+    expect(sorted(headerValues(account.ruleArn))).toEqual(
+      sorted([INITIAL, OTHER_SITE_SECRET, `${OTHER_SITE_SECRET}-2`]),
+    );
+    expectNoValueIn([error.message], allValues(aws, account));
   });
 });

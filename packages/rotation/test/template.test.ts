@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const templatePath = join(root, 'template.json');
 const template = JSON.parse(readFileSync(templatePath, 'utf8')) as {
+  Parameters: Record<string, Record<string, unknown>>;
   Resources: Record<
     string,
     { Type: string; Properties: Record<string, unknown>; DependsOn?: string }
@@ -77,6 +78,21 @@ describe('SAM template', () => {
       'Fn::GetAtt': ['RotationFunction', 'Arn'],
     });
     expect(schedule?.DependsOn).toBe('RotationInvokePermission');
+  });
+
+  // Outside review, 3 December: an empty DistributionId rotated the ALB rule alone (every request
+  // denied at the second rotation), and any secret could be rotated into this site's rule.
+  it('requires the distribution, and rotates only its own secret', () => {
+    const [fn] = resourcesOfType('AWS::Serverless::Function');
+    const [permission] = resourcesOfType('AWS::Lambda::Permission');
+    expect(template.Parameters.DistributionId).toMatchObject({ MinLength: 1 });
+    const pattern = new RegExp(String(template.Parameters.DistributionId?.AllowedPattern));
+    expect(pattern.test('E2QWRUHEXAMPLE')).toBe(true);
+    expect(pattern.test('')).toBe(false);
+    expect(permission?.Properties.SourceArn).toEqual({ Ref: 'SecretArn' });
+    expect(fn?.Properties.Environment).toMatchObject({
+      Variables: { CDN_ORIGIN_GUARD_ROTATION_SECRET_IDS: { Ref: 'SecretArn' } },
+    });
   });
 
   it('grants exactly the actions the code calls', () => {

@@ -14,7 +14,11 @@ import {
   type Rule,
   type RuleCondition,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { MAX_CONDITION_VALUES_PER_RULE, ROTATION_HEADER_VALUES } from '../constants.js';
+import {
+  MAX_CONDITION_VALUES_PER_RULE,
+  MAX_VALUES_PER_CONDITION,
+  ROTATION_HEADER_VALUES,
+} from '../constants.js';
 import { awsCallFailed, RotationError } from '../errors.js';
 
 /** A rule to keep in step, with the header condition found in it. */
@@ -22,6 +26,11 @@ export interface HeaderRule {
   readonly arn: string;
   readonly conditions: readonly RuleCondition[];
   readonly headerIndex: number;
+  /**
+   * Values of the header condition that are not this secret's (another site's, sharing the
+   * rule): kept, after this secret's values, on every change.
+   */
+  readonly foreignValues: readonly string[];
 }
 
 function headerIndexOf(rule: Rule, headerName: string): number {
@@ -89,9 +98,16 @@ function conditionValueCount(c: RuleCondition): number {
  * conditions (the ALB allows {@link MAX_CONDITION_VALUES_PER_RULE} condition values per rule).
  */
 function checkConditionLimit(rule: HeaderRule, headerName: string): void {
+  const header = rule.conditions[rule.headerIndex]?.HttpHeaderConfig;
+  const foreign = rule.foreignValues.length + (header?.RegexValues?.length ?? 0);
+  if (foreign > 0 && ROTATION_HEADER_VALUES + foreign > MAX_VALUES_PER_CONDITION)
+    throw new RotationError(
+      'condition-limit',
+      `rule ${rule.arn}'s "${headerName}" condition also holds ${foreign} value(s) that are not this secret's (another site's, sharing the rule), which are kept; with the ${ROTATION_HEADER_VALUES} values a rotation needs that is more than the ${MAX_VALUES_PER_CONDITION} an ALB condition allows. Nothing was changed. Give each site its own rule (one rule per secret), or remove values no longer used, then retry.`,
+    );
   const others = rule.conditions.reduce(
     (n, c, i) => (i === rule.headerIndex ? n : n + conditionValueCount(c)),
-    0,
+    foreign,
   );
   if (others + ROTATION_HEADER_VALUES > MAX_CONDITION_VALUES_PER_RULE)
     throw new RotationError(
@@ -128,7 +144,10 @@ export async function findHeaderRules(
   const headerRuleOf = (rule: Rule): HeaderRule | undefined => {
     const headerIndex = headerIndexOf(rule, options.headerName);
     if (headerIndex < 0 || rule.RuleArn === undefined) return undefined;
-    return { arn: rule.RuleArn, conditions: rule.Conditions ?? [], headerIndex };
+    const conditions = rule.Conditions ?? [];
+    const have = conditions[headerIndex]?.HttpHeaderConfig?.Values ?? [];
+    const foreignValues = have.filter((v) => !options.ownValues.includes(v));
+    return { arn: rule.RuleArn, conditions, headerIndex, foreignValues };
   };
   if (options.ruleArns.length > 0) {
     for (const rule of await describeRules(client, { RuleArns: [...options.ruleArns] })) {
@@ -176,8 +195,9 @@ function forModify(c: RuleCondition): RuleCondition {
 }
 
 /**
- * Give each rule's header condition exactly `values` (deduplicated; at most 3, the ALB's
- * limit). Rules that already hold them are left alone. Returns the ARNs modified.
+ * Give each rule's header condition this secret's `values` (deduplicated), followed by the
+ * rule's {@link HeaderRule.foreignValues} (another site's, kept as they are, like any
+ * `RegexValues`). Rules that already hold exactly that are left alone. Returns the ARNs modified.
  */
 export async function setHeaderValues(
   client: ElasticLoadBalancingV2Client,
@@ -185,12 +205,13 @@ export async function setHeaderValues(
   values: readonly string[],
   known: string[],
 ): Promise<string[]> {
-  const wanted = [...new Set(values)];
   const modified: string[] = [];
   for (const rule of rules) {
+    const wanted = [...new Set([...values, ...rule.foreignValues])];
     const header = rule.conditions[rule.headerIndex];
     const have = header?.HttpHeaderConfig?.Values ?? [];
     if (have.length === wanted.length && wanted.every((v) => have.includes(v))) continue;
+    const regexValues = header?.HttpHeaderConfig?.RegexValues;
     const conditions = rule.conditions.map((c, i) =>
       i === rule.headerIndex
         ? {
@@ -198,6 +219,9 @@ export async function setHeaderValues(
             HttpHeaderConfig: {
               HttpHeaderName: c.HttpHeaderConfig?.HttpHeaderName,
               Values: wanted,
+              ...(regexValues === undefined || regexValues.length === 0
+                ? {}
+                : { RegexValues: regexValues }),
             },
           }
         : forModify(c),

@@ -8,6 +8,7 @@ import {
   type CloudFrontClient,
   type DistributionConfig,
   GetDistributionCommand,
+  type GetDistributionCommandOutput,
   GetDistributionConfigCommand,
   type GetDistributionConfigCommandOutput,
   type Origin,
@@ -119,43 +120,64 @@ export async function putHeaderValue(
   );
 }
 
-/** Status of distribution `id` and whether its selected origins all carry `value`. */
+/** The header each origin of a distribution sends, split by whether the selector selects it. */
+export interface OriginHeaders {
+  /** The selected origins (at least one) and the value each sends (`undefined`: no header). */
+  readonly selected: readonly { readonly id: string; readonly value: string | undefined }[];
+  /** The origins not selected that send the header, and their values. */
+  readonly unselected: readonly { readonly id: string; readonly value: string }[];
+}
+
+function originHeaders(
+  id: string,
+  config: DistributionConfig | undefined,
+  selector: OriginSelector,
+): OriginHeaders {
+  const chosen = selectOrigins(config, selector);
+  if (chosen.length === 0) throw noOrigin(id, selector);
+  const unselected: { id: string; value: string }[] = [];
+  for (const origin of config?.Origins?.Items ?? []) {
+    if (chosen.includes(origin)) continue;
+    const value = headerOf(origin, selector.headerName);
+    if (value !== undefined) unselected.push({ id: origin.Id ?? '', value });
+  }
+  return {
+    selected: chosen.map((o) => ({ id: o.Id ?? '', value: headerOf(o, selector.headerName) })),
+    unselected,
+  };
+}
+
+/** Status of distribution `id` and the header its origins send (`GetDistribution`). */
 export async function distributionState(
   client: CloudFrontClient,
   id: string,
-  value: string,
   selector: OriginSelector,
   known: string[],
-): Promise<{ status: string; carriesValue: boolean }> {
+): Promise<OriginHeaders & { readonly status: string }> {
+  let out: GetDistributionCommandOutput;
   try {
-    const out = await client.send(new GetDistributionCommand({ Id: id }));
-    const origins = selectOrigins(out.Distribution?.DistributionConfig, selector);
-    if (origins.length === 0) throw noOrigin(id, selector);
-    return {
-      status: out.Distribution?.Status ?? 'unknown',
-      carriesValue: origins.every((o) => headerOf(o, selector.headerName) === value),
-    };
+    out = await client.send(new GetDistributionCommand({ Id: id }));
   } catch (error) {
-    if (error instanceof RotationError) throw error;
     throw awsCallFailed(`GetDistribution ${id}`, error, known);
   }
+  return {
+    status: out.Distribution?.Status ?? 'unknown',
+    ...originHeaders(id, out.Distribution?.DistributionConfig, selector),
+  };
 }
 
-/** Whether every selected origin of `id` already carries `value` (from GetDistributionConfig); none selected is an error. */
-export async function carriesValue(
+/** The header the origins of distribution `id` send (`GetDistributionConfig`). */
+export async function readOriginHeaders(
   client: CloudFrontClient,
   id: string,
-  value: string,
   selector: OriginSelector,
   known: string[],
-): Promise<boolean> {
+): Promise<OriginHeaders> {
+  let out: GetDistributionConfigCommandOutput;
   try {
-    const out = await client.send(new GetDistributionConfigCommand({ Id: id }));
-    const origins = selectOrigins(out.DistributionConfig, selector);
-    if (origins.length === 0) throw noOrigin(id, selector);
-    return origins.every((o) => headerOf(o, selector.headerName) === value);
+    out = await client.send(new GetDistributionConfigCommand({ Id: id }));
   } catch (error) {
-    if (error instanceof RotationError) throw error;
     throw awsCallFailed(`GetDistributionConfig ${id}`, error, known);
   }
+  return originHeaders(id, out.DistributionConfig, selector);
 }
