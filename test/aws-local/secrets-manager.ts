@@ -37,6 +37,8 @@ interface StoredSecret {
   readonly versions: Map<string, StoredVersion>;
   rotation: LocalRotationConfig;
   lastRotatedDate: number | undefined;
+  /** `DeletedDate` (epoch seconds) once deletion is scheduled; GetSecretValue then refuses. */
+  deletedDate?: number;
 }
 
 /** Rotation settings reported by `DescribeSecret`; see {@link LocalSecrets.setRotation}. */
@@ -114,6 +116,11 @@ export interface LocalSecrets {
    * 500, `AccessDeniedException` 400); `undefined` undoes it.
    */
   failStage(id: string, stage: string, errorType: string | undefined): void;
+  /**
+   * What `DeleteSecret` with a recovery window does: `DescribeSecret` still answers, with a
+   * `DeletedDate`; `GetSecretValue` answers `InvalidRequestException`. `false` restores it.
+   */
+  scheduleDeletion(id: string, scheduled?: boolean): void;
   /** Set what `DescribeSecret` reports about rotation (replaces the previous settings). */
   setRotation(id: string, config: LocalRotationConfig): void;
   /**
@@ -249,6 +256,12 @@ export class SecretsManagerService implements LocalSecrets {
     this.#require(id).rotation = { ...config };
   }
 
+  scheduleDeletion(id: string, scheduled = true): void {
+    const secret = this.#require(id);
+    if (scheduled) secret.deletedDate = epochSeconds();
+    else delete secret.deletedDate;
+  }
+
   beginRotation(id: string, token: string = randomUUID()): string {
     const secret = this.#require(id);
     if (secret.versions.has(token))
@@ -343,6 +356,11 @@ export class SecretsManagerService implements LocalSecrets {
 
   #getSecretValue(params: Record<string, unknown>, operation: string): Record<string, unknown> {
     const secret = this.#secretFor(params, operation);
+    if (secret.deletedDate !== undefined)
+      throw new ServiceError(
+        'InvalidRequestException',
+        "You can't perform this operation on the secret because it was marked for deletion.",
+      );
     const versionId = optionalString(params, 'VersionId');
     const stage = optionalString(params, 'VersionStage');
     // A failing stage fails a read by that label, or by the id of the version holding it.
@@ -416,6 +434,7 @@ export class SecretsManagerService implements LocalSecrets {
       VersionIdsToStages: versionIdsToStages,
       CreatedDate: secret.createdDate,
     };
+    if (secret.deletedDate !== undefined) out.DeletedDate = secret.deletedDate;
     if (rotation.lambdaArn !== undefined) out.RotationLambdaARN = rotation.lambdaArn;
     const rules: Record<string, unknown> = {};
     if (rotation.automaticallyAfterDays !== undefined)

@@ -138,8 +138,8 @@ describe('a bad AWSPENDING no longer freezes the guard', () => {
 });
 
 describe('maxStaleMs', () => {
-  it('denies with secret-unavailable once no secret load succeeded for maxStaleMs, and recovers', async () => {
-    // Arrange
+  /** A loaded verifier of a fresh secret holding V1, refreshing every second, stale after 2 s. */
+  async function staleAfterTwoSeconds(): Promise<{ id: string; v: OriginVerifier }> {
     const id = secretName();
     localAws().secrets.put(id, V1);
     const v = verifier({
@@ -147,10 +147,16 @@ describe('maxStaleMs', () => {
       secretRefreshMs: 1_000,
       maxStaleMs: 2_000,
       refreshJitter: 0,
-      timeoutMs: 200,
+      timeoutMs: 300,
     });
     await v.ready();
     expect(reasonFor(v, V1)).toBe('verified');
+    return { id, v };
+  }
+
+  it('denies with secret-unavailable once no secret load succeeded for maxStaleMs, and recovers', async () => {
+    // Arrange
+    const { v } = await staleAfterTwoSeconds();
 
     // Act: Secrets Manager goes down for good.
     localAws().faults.set({ outage: 'error', actions: ['secretsmanager'] });
@@ -164,5 +170,62 @@ describe('maxStaleMs', () => {
     localAws().faults.clear();
     expect(await waitFor(() => reasonFor(v, V1) === 'verified', 10_000)).toBe(true);
     expect(v.stats().sources.secret.expired).toBe(false);
+  });
+
+  // Outside review, 3 December: a scheduled refresh asks DescribeSecret only, and each answer
+  // restarted the countdown, so values nobody could read any more stayed accepted forever.
+  it('expires values DescribeSecret still labels but GetSecretValue can no longer read (KMS, IAM)', async () => {
+    const { id, v } = await staleAfterTwoSeconds();
+    for (const stage of ['AWSCURRENT', 'AWSPREVIOUS', 'AWSPENDING'])
+      localAws().secrets.failStage(id, stage, 'DecryptionFailure');
+
+    expect(await waitFor(() => v.stats().sources.secret.expired, 10_000)).toBe(true);
+    expect(reasonFor(v, V1)).toBe('secret-unavailable');
+    expect(v.stats().sources.secret.lastError?.message).toContain('DecryptionFailure');
+
+    for (const stage of ['AWSCURRENT', 'AWSPREVIOUS', 'AWSPENDING'])
+      localAws().secrets.failStage(id, stage, undefined);
+    expect(await waitFor(() => reasonFor(v, V1) === 'verified', 10_000)).toBe(true);
+  });
+
+  it('without maxStaleMs, a refresh where nothing moved stays one DescribeSecret', async () => {
+    const id = secretName();
+    localAws().secrets.put(id, V1);
+    const v = verifier({ secretId: id, secretRefreshMs: 1_000, refreshJitter: 0 });
+    await v.ready();
+    const calls = () => localAws().callCount('secretsmanager.GetSecretValue');
+    const before = calls();
+    expect(await waitFor(() => v.stats().sources.secret.loads >= 3, 10_000)).toBe(true);
+    expect(calls()).toBe(before);
+  });
+});
+
+describe('a secret that cannot be the header value', () => {
+  it('fails a refresh of a secret scheduled for deletion, which DescribeSecret still answers', async () => {
+    const id = secretName();
+    localAws().secrets.put(id, V1);
+    const source = secretsManagerSource({ secretId: id, timeoutMs: 2_000 });
+    await load(source);
+    localAws().secrets.scheduleDeletion(id);
+
+    const error = await loadError(source);
+
+    expect(error.message).toContain('scheduled for deletion');
+    expect(error.message).not.toContain(V1);
+  });
+
+  it.each([
+    ['a JSON-quoted string', JSON.stringify(V1), 'JSON string'],
+    ['a JSON array', JSON.stringify([V1]), 'JSON array'],
+  ])('makes ready() reject on %s (no jsonKey), never naming the value', async (_, stored, kind) => {
+    const id = secretName();
+    localAws().secrets.put(id, stored);
+    const v = verifier({ secretId: id });
+
+    const error = await v.ready().catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(NotReadyError);
+    expect(String((error as Error).message)).toContain(kind);
+    expect(String((error as Error).message)).not.toContain(V1);
   });
 });

@@ -137,8 +137,12 @@ export interface BaseGuardOptions {
    * Longest time, in ms, the guard keeps trusting secret values it could not re-read: when no
    * secret load has succeeded for this long (Secrets Manager keeps failing), requests are denied
    * with `secret-unavailable` until a load succeeds, so a revoked value is not accepted forever.
-   * At least `secretRefreshMs`; ignored for a static `secret`. Defaults to off (`undefined`:
-   * the last-known-good values stay in use for as long as the outage lasts).
+   * At least `secretRefreshMs`; ignored for a static `secret`. With it set, a scheduled refresh
+   * reads the values again with `GetSecretValue` once they were last read `maxStaleMs / 2` ago
+   * (a `DescribeSecret` that still lists the labels does not count as reading them), so values
+   * that can no longer be read (KMS key disabled, `GetSecretValue` revoked) expire too.
+   * Defaults to off (`undefined`: the last-known-good values stay in use for as long as the
+   * outage lasts).
    */
   readonly maxStaleMs?: number;
   /** Ranges refresh interval in ms. Defaults to `3600000` (1 hour). */

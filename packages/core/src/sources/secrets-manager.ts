@@ -83,6 +83,15 @@ export interface SecretsManagerSourceOptions {
    * secretsManagerSource({ secretId: 'prod/origin-verify', timeoutMs: 1500 });
    */
   readonly timeoutMs?: number;
+  /**
+   * Longest time, in ms, the values may go without being read again with `GetSecretValue`: a
+   * scheduled load after that reads every stage directly, as a forced load does, so a secret
+   * whose labels `DescribeSecret` still confirms but whose values can no longer be read (KMS key
+   * disabled, `GetSecretValue` revoked) fails its loads. The guard sets it to half of
+   * `maxStaleMs`, so that `maxStaleMs` counts from the last time the values were read, not from
+   * the last time their labels were confirmed. Defaults to none: a version's value is read once.
+   */
+  readonly revalidateMs?: number;
 }
 
 /**
@@ -147,6 +156,14 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
   let primed = false;
   /** DescribeSecret was denied while GetSecretValue worked: read each stage on every load. */
   let describeDenied = false;
+  /** When every stage was last read with GetSecretValue (a by-stage load that succeeded). */
+  let valuesReadAt = Number.NEGATIVE_INFINITY;
+  const revalidateMs = options.revalidateMs;
+  if (revalidateMs !== undefined && !(Number.isFinite(revalidateMs) && revalidateMs > 0))
+    throw new SourceError(
+      name,
+      `\`revalidateMs\` must be a positive number of milliseconds, got ${String(revalidateMs)}.`,
+    );
 
   const where = (stage: string, versionId: string | undefined): string =>
     `secret "${secretId}" stage ${stage}${versionId === undefined ? '' : ` (version ${versionId})`}`;
@@ -216,7 +233,9 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
       if (versionId !== undefined) known.set(versionId, read);
       picked.push({ stage, versionId, read });
     }
-    return assemble(picked);
+    const snapshot = assemble(picked);
+    valuesReadAt = Date.now();
+    return snapshot;
   };
 
   /**
@@ -229,6 +248,7 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
     signal: AbortSignal,
   ): Promise<SecretSnapshot> => {
     let holders: Map<string, string>;
+    let deleted: unknown;
     try {
       const out = await untilAborted(
         client.send(new sdk.DescribeSecretCommand({ SecretId: secretId }), {
@@ -237,6 +257,7 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
         signal,
       );
       holders = holderOfEachStage(out.VersionIdsToStages);
+      deleted = out.DeletedDate;
     } catch (error) {
       if (signal.aborted) throw error;
       if (awsErrorCode(error) !== ACCESS_DENIED)
@@ -252,6 +273,14 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
       );
       return { ...snapshot, warnings: [warning] };
     }
+    // A secret scheduled for deletion still answers DescribeSecret, with its labels, for the
+    // whole recovery window; GetSecretValue refuses it. Its values are not confirmed.
+    if (deleted !== undefined && deleted !== null)
+      throw new SourceError(
+        name,
+        `secret "${secretId}" is scheduled for deletion (DescribeSecret gives a DeletedDate); its values are no longer confirmed. Restore it (aws secretsmanager restore-secret) or point the guard at another secret.`,
+        { awsCode: 'InvalidRequestException' },
+      );
     const wanted: { stage: string; versionId: string }[] = [];
     for (const stage of stages) {
       const versionId = holders.get(stage);
@@ -316,7 +345,12 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
         deadline.start();
         // A forced load (a value matched nothing: maybe a rotation) reads every stage at once,
         // one round trip as before; scheduled refreshes ask DescribeSecret first.
-        const direct = !primed || describeDenied || context?.forced === true;
+        // So is a scheduled load once the values were last read revalidateMs ago (maxStaleMs).
+        const direct =
+          !primed ||
+          describeDenied ||
+          context?.forced === true ||
+          (revalidateMs !== undefined && Date.now() - valuesReadAt >= revalidateMs);
         return await (direct
           ? loadByStage(client, sdk, deadline.signal)
           : loadByVersion(client, sdk, deadline.signal));
@@ -398,6 +432,13 @@ function readVersion(raw: string | undefined, jsonKey: string | undefined): Vers
       return problem(
         ` is a JSON object (keys: ${keys}), not a header value; set the \`jsonKey\` option (CDN_ORIGIN_GUARD_SECRET_JSON_KEY) to the key that holds the X-Origin-Verify value.`,
       );
+    // A JSON-quoted string or an array (e.g. `JSON.stringify(value)` stored by IaC code) is
+    // printable ASCII too, and CloudFront sends no quotes: every request would be denied.
+    const other = jsonStringOrArray(raw);
+    if (other !== undefined)
+      return problem(
+        ` is a JSON ${other}, not a header value; store the value itself, without quotes or brackets (or a JSON object read with \`jsonKey\`).`,
+      );
   }
   const unusable = secretValueProblem(value);
   if (unusable !== undefined)
@@ -405,6 +446,18 @@ function readVersion(raw: string | undefined, jsonKey: string | undefined): Vers
       `${jsonKey === undefined ? '' : ` key "${jsonKey}"`} is not a usable header value: it ${unusable}.`,
     );
   return { ok: true, value };
+}
+
+/** `string` or `array` when `raw` is JSON of that type (a quoted string, a list), else undefined. */
+function jsonStringOrArray(raw: string): 'string' | 'array' | undefined {
+  const first = raw.trimStart().charCodeAt(0);
+  if (first !== 0x22 /* " */ && first !== 0x5b /* [ */) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    return typeof parsed === 'string' ? 'string' : Array.isArray(parsed) ? 'array' : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
