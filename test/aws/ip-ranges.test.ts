@@ -193,6 +193,29 @@ describe('ipRangesSource: failures', () => {
     );
     expect(() => ipRangesSource({ url: aws.ipRangesUrl, allowInsecureUrl: true })).not.toThrow();
   });
+
+  // Outside review, 3 December: the https check was made on the configured URL only, and
+  // redirects were followed, so an https mirror redirecting to http was read in clear text.
+  it('refuses an https URL whose redirects end on http, and reads one that stays on https', async () => {
+    /** A fetch whose response ends, after redirects, on `finalUrl` (served by the local endpoint). */
+    const endingOn =
+      (finalUrl: string): typeof fetch =>
+      async (_input, init) => {
+        const response = await fetch(aws.ipRangesUrl, init);
+        Object.defineProperty(response, 'url', { value: finalUrl });
+        return response;
+      };
+    const https = 'https://mirror.example.internal/ip-ranges.json';
+
+    const error = await loadError(
+      ipRangesSource({ url: https, fetch: endingOn('http://mirror.example.internal/x.json') }),
+    );
+    expect(error.awsCode).toBe('InsecureRedirect');
+    expect(error.message).toContain('not https');
+
+    const ok = await load(ipRangesSource({ url: https, fetch: endingOn(https) }));
+    expect(ok.cidrs.length).toBeGreaterThan(0);
+  });
 });
 
 describe('ipRangesSource: timeouts and abort', () => {

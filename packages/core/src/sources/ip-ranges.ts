@@ -180,6 +180,16 @@ export function ipRangesSource(options: Readonly<IpRangesSourceOptions> = {}): R
         if (last !== undefined) headers['if-none-match'] = last.etag;
         const work = (async (): Promise<RangeSnapshot> => {
           const response = await fetchImpl(url, { headers, signal: combined, redirect: 'follow' });
+          // A redirect may not downgrade an https URL to http (the check at construction would
+          // mean nothing); `response.url` is the URL after redirects ('' from some custom fetch).
+          if (response.url !== '' && !insecureOk && !response.url.startsWith('https:')) {
+            await response.body?.cancel().catch(() => undefined);
+            throw new SourceError(
+              SOURCE_NAME,
+              `GET ${shownUrl} was redirected to a URL that is not https; refused (use an https mirror, or an http url with \`allowInsecureUrl: true\`).`,
+              { awsCode: 'InsecureRedirect' },
+            );
+          }
           if (response.status === 304 && last !== undefined) {
             // Discarding a body we do not read; a failure to cancel it loses nothing (the
             // connection is dropped either way) and is not the source's failure.
