@@ -280,11 +280,15 @@ describe('secretsManagerSource: DescribeSecret denied', () => {
 
     const denied = await loadError(s);
     local.aws.secrets.deny(id, false);
+    // After a failed load the values are read again (only that tells they are back), then
+    // refreshes go back to one DescribeSecret.
     const back = await counted(() => load(s));
+    const next = await counted(() => load(s));
 
     expect(denied.awsCode).toBe('AccessDeniedException');
     expect(denied.message).toContain('GetSecretValue');
-    expect(back).toMatchObject({ get: 0, describe: 1 });
+    expect(back).toMatchObject({ get: 3, describe: 0 });
+    expect(next).toMatchObject({ get: 0, describe: 1 });
   });
 
   it('reports the fallback once through onSourceError while the guard keeps verifying', async () => {

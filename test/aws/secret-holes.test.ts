@@ -188,6 +188,37 @@ describe('maxStaleMs', () => {
     expect(await waitFor(() => reasonFor(v, V1) === 'verified', 10_000)).toBe(true);
   });
 
+  // Outside review, 3 December: after a failed load, a refresh whose DescribeSecret answered
+  // was reported as a recovery (and cleared lastError) while the values still could not be read.
+  it('after a failed load, reports no recovery until the values can be read again', async () => {
+    const id = secretName();
+    localAws().secrets.put(id, V1);
+    const events: string[] = [];
+    const v = verifier({ secretId: id, secretRefreshMs: 1_000, refreshJitter: 0 });
+    v.onSourceEvent((e) => events.push(e.type));
+    await v.ready();
+    for (const stage of ['AWSCURRENT', 'AWSPREVIOUS', 'AWSPENDING'])
+      localAws().secrets.failStage(id, stage, 'DecryptionFailure');
+    // A value that matches nothing forces a load (it reads every stage): it fails.
+    await v.check({
+      remoteAddress: '10.0.1.15',
+      headers: {
+        'x-forwarded-for': '198.51.100.23, 130.176.12.34',
+        'x-amz-cf-id': CF_ID,
+        'x-origin-verify': V2,
+      },
+    });
+    expect(events).toEqual(['failing']);
+    // A scheduled refresh comes next (DescribeSecret still answers): it must fail too.
+    expect(await waitFor(() => v.stats().sources.secret.failures >= 2, 10_000)).toBe(true);
+    expect(events).toEqual(['failing']);
+    expect(v.stats().sources.secret.lastError?.message).toContain('DecryptionFailure');
+
+    for (const stage of ['AWSCURRENT', 'AWSPREVIOUS', 'AWSPENDING'])
+      localAws().secrets.failStage(id, stage, undefined);
+    expect(await waitFor(() => events.includes('recovered'), 10_000)).toBe(true);
+  });
+
   it('without maxStaleMs, a refresh where nothing moved stays one DescribeSecret', async () => {
     const id = secretName();
     localAws().secrets.put(id, V1);

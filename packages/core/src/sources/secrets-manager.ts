@@ -97,8 +97,9 @@ export interface SecretsManagerSourceOptions {
 /**
  * A {@link SecretSource} reading the secret header value from AWS Secrets Manager.
  *
- * The first `load()`, and a load with `context.forced` (a value matched nothing: maybe a
- * rotation), send one `GetSecretValue` per stage, in parallel: one round trip. Other loads send
+ * The first `load()`, a load with `context.forced` (a value matched nothing: maybe a
+ * rotation), the load after a failed one, and (with `revalidateMs`) a load once the values were
+ * last read that long ago, send one `GetSecretValue` per stage, in parallel: one round trip. Other loads send
  * one `DescribeSecret`, whose `VersionIdsToStages` says which version holds each stage, then one
  * `GetSecretValue` (by `VersionId` and stage) per version this source has not read: a refresh
  * where nothing moved is one call. When `DescribeSecret` is denied (`AccessDeniedException`)
@@ -158,6 +159,11 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
   let describeDenied = false;
   /** When every stage was last read with GetSecretValue (a by-stage load that succeeded). */
   let valuesReadAt = Number.NEGATIVE_INFINITY;
+  /**
+   * The last load failed: the next one reads every stage, so that a DescribeSecret which still
+   * answers is not reported as a recovery while the values cannot be read.
+   */
+  let lastLoadFailed = false;
   const revalidateMs = options.revalidateMs;
   if (revalidateMs !== undefined && !(Number.isFinite(revalidateMs) && revalidateMs > 0))
     throw new SourceError(
@@ -346,15 +352,20 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
         // A forced load (a value matched nothing: maybe a rotation) reads every stage at once,
         // one round trip as before; scheduled refreshes ask DescribeSecret first.
         // So is a scheduled load once the values were last read revalidateMs ago (maxStaleMs).
+        // After a failed load too: only reading the values again tells that they recovered.
         const direct =
           !primed ||
           describeDenied ||
+          lastLoadFailed ||
           context?.forced === true ||
           (revalidateMs !== undefined && Date.now() - valuesReadAt >= revalidateMs);
-        return await (direct
+        const snapshot = await (direct
           ? loadByStage(client, sdk, deadline.signal)
           : loadByVersion(client, sdk, deadline.signal));
+        lastLoadFailed = false;
+        return snapshot;
       } catch (error) {
+        lastLoadFailed = true;
         if (deadline.signal.aborted)
           throw deadline.error(name, `Secrets Manager calls for secret "${secretId}"`);
         if (error instanceof SourceError) throw error;
