@@ -132,6 +132,49 @@ describe('onSourceEvent: one event per failure streak and per recovery', () => {
     await v.close();
   });
 
+  it('a throwing onSourceError neither fails a load that succeeded nor hides its recovery', async () => {
+    // A source whose loads succeed with a warning (as a Secrets Manager load that skipped a
+    // stage does), after a failed first load.
+    const state = { down: true, loads: 0 };
+    const source: SecretSource = {
+      name: 'warning',
+      load: async () => {
+        state.loads++;
+        if (state.down) throw new Error('Secrets Manager is down');
+        return {
+          values: [{ stage: 'AWSCURRENT', value: SECRET }],
+          version: 'v1',
+          warnings: [new Error('AWSPREVIOUS could not be read')],
+          skipped: [new Error('AWSPENDING left out')],
+        };
+      },
+    };
+    const reported: string[] = [];
+    const v = make({
+      secret: source,
+      onSourceError: (error) => {
+        reported.push(error.message);
+        throw new Error('logging pipeline bug');
+      },
+    });
+    const events: string[] = [];
+    v.onSourceEvent((e) => events.push(e.type));
+    await expect(v.ready()).rejects.toThrow(/could not load/);
+    state.down = false;
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(state.loads).toBe(2);
+    expect(v.isReady).toBe(true);
+    expect(events).toEqual(['failing', 'recovered']);
+    const secretStats = v.stats().sources.secret;
+    expect(secretStats.lastError).toBeUndefined();
+    expect(secretStats).toMatchObject({ loads: 1, failures: 1 });
+    // Every report still reached the callback: the failure, the warning, the skipped stage.
+    expect(reported).toHaveLength(3);
+    expect(reported[0]).toContain('Secrets Manager is down');
+    expect(reported.slice(1).join('\n')).toMatch(/AWSPENDING left out[\s\S]*AWSPREVIOUS could not/);
+    await v.close();
+  });
+
   it('rejects a listener that is not a function', () => {
     const v = make({});
     expect(() => v.onSourceEvent(undefined as unknown as () => void)).toThrow(/expects a function/);

@@ -239,8 +239,7 @@ export class CachedSource<S extends Versioned, C> {
       this.#expired = false;
       this.#armExpiry();
       this.#noteSkipped(snapshot.skipped);
-      for (const warning of snapshot.warnings ?? [])
-        this.#options.onError?.(asSourceError(name, warning));
+      for (const warning of snapshot.warnings ?? []) this.#report(asSourceError(name, warning));
       if (failedAttempts > 0)
         this.#emit({
           type: 'recovered',
@@ -257,7 +256,7 @@ export class CachedSource<S extends Versioned, C> {
         this.#streakStartedAt = this.#now();
         this.#emit({ type: 'failing', error: sourceError, everLoaded: this.#loads > 0 });
       }
-      this.#options.onError?.(sourceError);
+      this.#report(sourceError);
       throw sourceError;
     } finally {
       clearTimeout(deadline);
@@ -285,7 +284,20 @@ export class CachedSource<S extends Versioned, C> {
     const key = (l: readonly SourceError[]) => l.map((e) => e.message).join('\n');
     const changed = key(list) !== key(this.#skipped);
     this.#skipped = list;
-    if (changed) for (const e of list) this.#options.onError?.(e);
+    if (changed) for (const e of list) this.#report(e);
+  }
+
+  /**
+   * Pass `error` to `onError` (the user's `onSourceError`). A callback that throws must not
+   * turn a load that succeeded into a failure, nor hide the recovery that follows it: what it
+   * throws is dropped, as for a throwing `onStreak` listener.
+   */
+  #report(error: SourceError): void {
+    try {
+      this.#options.onError?.(error);
+    } catch {
+      // The callback's own failure; the load's outcome stands.
+    }
   }
 
   #emit(event: StreakEvent): void {
