@@ -124,11 +124,30 @@ async function cdnOriginGuardPlugin(
     else deny(reply);
   };
 
+  // Per-route opt-out, declared by the app on its own route: `config: { cdnOriginGuard: false }`.
+  // `request.routeOptions` builds a new object on every read (about 1 µs inside a request,
+  // bench/RESULTS.md), so the hook reads it only when a route may opt out: one this plugin saw
+  // declared with the opt-out (`onRoute`, looked at once all routes are in, at `onReady`, so an
+  // app's own `onRoute` hook that sets it counts), or any route declared before this plugin
+  // loaded (whose config it cannot see). `printRoutes()` answers `(empty tree)` when there is
+  // none; any other answer, today's or a future version's, means "read it".
+  let optOutPossible = fastify.printRoutes() !== '(empty tree)';
+  let declared: { readonly config?: { readonly cdnOriginGuard?: boolean } }[] = [];
+  fastify.addHook('onRoute', function cdnOriginGuardOnRoute(route) {
+    declared.push(route);
+  });
+  fastify.addHook('onReady', function cdnOriginGuardOnReady(ready) {
+    if (declared.some((route) => route.config?.cdnOriginGuard === false)) optOutPossible = true;
+    declared = [];
+    ready();
+  });
+
   // No closure per request: a decision that is ready (the usual case, `check` returns it
   // synchronously) goes straight to `finish`; only a promise gets callbacks.
   fastify.addHook('onRequest', function cdnOriginGuardOnRequest(request, reply, done) {
-    // Per-route opt-out, declared by the app on its own route: `config: { cdnOriginGuard: false }`.
-    if (request.routeOptions.config.cdnOriginGuard === false) {
+    // A request no route matched is always checked, even under a not-found handler given a
+    // config with the opt-out (unknown paths are never public).
+    if (optOutPossible && !request.is404 && request.routeOptions.config.cdnOriginGuard === false) {
       done();
       return;
     }

@@ -546,6 +546,70 @@ describe('plugin shape (issue 14) and logs (issue 10)', () => {
     expect(unknown.statusCode).toBe(403);
   });
 
+  it('honours the opt-out on a route declared before the plugin, and on HEAD of an opted-out GET', async () => {
+    const app = Fastify();
+    apps.push(app);
+    app.get('/early-status', { config: { cdnOriginGuard: false } }, async () => 'early');
+    app.get('/early', async () => 'checked');
+    await app.register(cdnOriginGuard, { ...BASE });
+    app.get('/late', async () => 'checked');
+
+    expect((await inject(app, '/early-status', BOT)).statusCode).toBe(200);
+    expect((await inject(app, '/early-status', BOT, 'HEAD')).statusCode).toBe(200);
+    expect((await inject(app, '/early', BOT)).statusCode).toBe(403);
+    expect((await inject(app, '/late', BOT)).statusCode).toBe(403);
+    expect((await inject(app, '/late', OUR_CLOUDFRONT)).statusCode).toBe(200);
+  });
+
+  it('honours the opt-out in a child instance and one set by an onRoute hook of the app', async () => {
+    const app = Fastify();
+    apps.push(app);
+    await app.register(cdnOriginGuard, { ...BASE });
+    // An app's own hook (added after the guard's) that makes its /public/* routes public.
+    app.addHook('onRoute', (route) => {
+      if (route.url.startsWith('/public/'))
+        route.config = { ...route.config, cdnOriginGuard: false };
+    });
+    app.register(
+      async (child) => {
+        child.get('/status', { config: { cdnOriginGuard: false } }, async () => 'status');
+        child.get('/data', async () => 'data');
+      },
+      { prefix: '/child' },
+    );
+    app.get('/public/logo', async () => 'logo');
+    app.get('/private', async () => 'private');
+
+    expect((await inject(app, '/child/status', BOT)).statusCode).toBe(200);
+    expect((await inject(app, '/child/data', BOT)).statusCode).toBe(403);
+    expect((await inject(app, '/public/logo', BOT)).statusCode).toBe(200);
+    expect((await inject(app, '/private', BOT)).statusCode).toBe(403);
+  });
+
+  it('checks requests no route matched, even under a not-found handler given the opt-out', async () => {
+    for (const withOptOutRoute of [false, true]) {
+      const app = Fastify();
+      apps.push(app);
+      await app.register(cdnOriginGuard, { ...BASE });
+      if (withOptOutRoute)
+        app.get('/status', { config: { cdnOriginGuard: false } }, async () => 'ok');
+      app.get('/', async () => 'home');
+      // Fastify gives a not-found handler's context the config passed with it.
+      (
+        app.setNotFoundHandler as (
+          opts: { config: Record<string, unknown> },
+          handler: () => Promise<string>,
+        ) => FastifyInstance
+      )({ config: { cdnOriginGuard: false } }, async () => 'not found page');
+
+      const unknown = await inject(app, '/no/such/route', BOT);
+      expect(unknown.statusCode, `with an opted-out route: ${withOptOutRoute}`).toBe(403);
+      expect(unknown.body).not.toBe('not found page');
+      const ours = await inject(app, '/no/such/route', OUR_CLOUDFRONT);
+      expect(ours.body).toBe('not found page');
+    }
+  });
+
   it('rejects app.ready() with a clear error when registered twice, not a crash', async () => {
     const app = Fastify();
     apps.push(app);
