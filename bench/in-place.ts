@@ -18,12 +18,15 @@
  * - `direct`: a hand-written middleware / hook calling the core's `verify` on the request, as
  *   bench/server.ts's `direct` app does;
  * - `guard`: the cdn-origin-guard adapter;
- * - with `BENCH_IN_PLACE_PARTS=1`, the direct app with one of the adapter's parts added, to
- *   attribute guard − direct: `check` instead of `verify`; `record`, the decision on the request
- *   (`req.cdnOriginGuard`; a decorated request property on Fastify); `route`, the route read
- *   (Express: the adapter's routed path; Fastify: `request.routeOptions.config`, the per-route
- *   opt-out); on Express also `locals`, the decision in `res.locals` under a symbol instead (the
- *   alternative to `record` measured in bench/RESULTS.md).
+ * - with `BENCH_IN_PLACE_PARTS=1` (or a comma-separated list of parts), the direct app with one
+ *   of the adapter's parts added, to attribute guard − direct: `check` instead of `verify`;
+ *   `record`, the decision as an own property of the request (what the Express adapter did
+ *   until 4 December, under a name of its own here, so that the adapter's accessor does not
+ *   intercept it; a decorated request property on Fastify); `route`, the route read (Express:
+ *   the adapter's routed path; Fastify: `request.routeOptions.config`, the per-route opt-out);
+ *   on Express also the places the decision could be kept instead of an own property: `raw`,
+ *   the request's `rawHeaders` array under a symbol (what the adapter does now), `locals`,
+ *   `res.locals` under a symbol, and `weakmap`, a module-level `WeakMap` keyed by the request.
  * Requests are legitimate CloudFront requests (all allowed), the apps taking turns 4 requests at
  * a time in random order. Per round (100 turns) the median of each clock per app; figures are
  * medians over rounds of the per-round difference, with a distribution-free 95 % interval; the
@@ -32,7 +35,7 @@
  *
  * Run: `npm run bench:in-place` (about 1 minute; 2 with the parts); with another Node binary:
  * `node --import ./bench/lib/register.mjs bench/in-place.ts`. `BENCH_IN_PLACE_ROUNDS`
- * (default 40), `BENCH_FRAMEWORKS` (`express,fastify`), `BENCH_IN_PLACE_PARTS=1`.
+ * (default 40), `BENCH_FRAMEWORKS` (`express,fastify`), `BENCH_IN_PLACE_PARTS` (`1` or e.g. `record,raw`).
  * @module
  */
 import {
@@ -50,19 +53,27 @@ import { table } from './lib/report.js';
 import { decide, formatNs, type MedianCI, medianCI, summarize } from './lib/stats.js';
 
 /** What a `direct+…` app adds to the direct app (see the module's comment). */
-type Part = 'check' | 'record' | 'route' | 'locals';
+type Part = 'check' | 'record' | 'route' | 'locals' | 'weakmap' | 'raw';
 type App = 'noop' | 'noop2' | 'direct' | 'guard' | `direct+${Part}`;
 type Framework = 'express' | 'fastify';
-const WITH_PARTS = process.env.BENCH_IN_PLACE_PARTS === '1';
+const PARTS_ENV = process.env.BENCH_IN_PLACE_PARTS ?? '';
 const PARTS: Record<Framework, readonly Part[]> = {
-  express: ['check', 'record', 'route', 'locals'],
+  express: ['check', 'record', 'route', 'locals', 'weakmap', 'raw'],
   fastify: ['check', 'record', 'route'],
 };
+/** The parts measured for `framework`: all with `BENCH_IN_PLACE_PARTS=1`, or those it lists. */
+function partsFor(framework: Framework): readonly Part[] {
+  if (PARTS_ENV === '1') return PARTS[framework];
+  const named = new Set(PARTS_ENV.split(',').map((p) => p.trim()));
+  return PARTS[framework].filter((p) => named.has(p));
+}
 /** The apps measured for `framework`. */
 function appsOf(framework: Framework): readonly App[] {
   const base: App[] = ['noop', 'noop2', 'direct', 'guard'];
-  return WITH_PARTS ? [...base, ...PARTS[framework].map((p) => `direct+${p}` as const)] : base;
+  return [...base, ...partsFor(framework).map((p) => `direct+${p}` as const)];
 }
+/** Where the `weakmap` part keeps the decision. */
+const DECISIONS = new WeakMap<object, Decision>();
 /** Where the `locals` part keeps the decision. */
 const LOCALS_KEY = Symbol.for('@cdn-origin-guard/bench-decision');
 
@@ -145,6 +156,8 @@ async function expressApp(app: App): Promise<Running> {
     const record = parts.has('record');
     const route = parts.has('route');
     const locals = parts.has('locals');
+    const weakmap = parts.has('weakmap');
+    const raw = parts.has('raw');
     e.use(function verifyDirectly(req, res, next) {
       const input = {
         headers: req.headers,
@@ -158,8 +171,10 @@ async function expressApp(app: App): Promise<Running> {
           : req.path,
       };
       const decision = check ? (direct.check(input) as Decision) : direct.verify(input);
-      if (record) (req as { cdnOriginGuard?: Decision }).cdnOriginGuard = decision;
+      if (record) (req as { ownDecision?: Decision }).ownDecision = decision;
       if (locals) (res.locals as Record<symbol, unknown>)[LOCALS_KEY] = decision;
+      if (weakmap) DECISIONS.set(req, decision);
+      if (raw) (input.rawHeaders as unknown as Record<symbol, unknown>)[LOCALS_KEY] = decision;
       if (decision.allowed) next();
       else res.status(403).send('Forbidden');
     });

@@ -12,6 +12,7 @@ import {
 } from '@cdn-origin-guard/core';
 import parseurl from 'parseurl';
 import { createGuardLog, type GuardLogger } from './log.js';
+import { recordDecision } from './record.js';
 
 export type { Decision, OriginGuardOptions, OriginVerifier } from '@cdn-origin-guard/core';
 export { optionsFromEnv } from '@cdn-origin-guard/core';
@@ -121,7 +122,7 @@ export function cdnOriginGuard(
     decision: Decision,
     path: string | undefined,
   ): void {
-    req.cdnOriginGuard = decision;
+    recordDecision(req, decision);
     if (!decision.allowed || decision.reason === 'reported')
       log.decision(decision, req.method, path);
     if (decision.allowed) next();

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { createServer, IncomingMessage, type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import {
   DENY_REASONS,
@@ -15,7 +16,7 @@ import {
 import express from 'express';
 import express4 from 'express4';
 import request, { type Response } from 'supertest';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   BASE,
   CF_ID,
@@ -30,6 +31,7 @@ import {
   VIEWER,
   WRONG_SECRET,
 } from '../../../test/support/adapter-fixtures.js';
+import { recordDecision, recording } from '../src/record.js';
 
 type ExpressFactory = typeof express;
 type App = ReturnType<ExpressFactory>;
@@ -44,8 +46,11 @@ const QUIET = { error() {}, warn() {}, info() {} };
 
 /** Every guard made in a test, closed after it. */
 const guards: CdnOriginGuardMiddleware[] = [];
+/** Plain Node servers made in a test (supertest listens on them), closed after it. */
+const servers: Server[] = [];
 afterEach(async () => {
   await Promise.all(guards.splice(0).map((g) => g.close()));
+  for (const s of servers.splice(0)) if (s.listening) s.close();
 });
 
 function makeGuard(options: Partial<CdnOriginGuardOptions> = {}) {
@@ -397,6 +402,185 @@ describe.each(frameworks)('%s adapter', (_name, framework) => {
         expect(res.status).toBe(200);
         expect(res.body.secretStage).toBe('AWSCURRENT');
       }
+    });
+  });
+
+  describe.each([
+    ['kept on rawHeaders, read through the accessor (V8 < 13: Node 20, 22)', false],
+    ['an own property (V8 13+: Node 24)', true],
+  ])('the decision on the request (req.cdnOriginGuard): %s', (_way, ownProperty) => {
+    // Both ways on every Node version (the default follows the running V8).
+    const initially = recording.ownProperty;
+    beforeAll(() => {
+      recording.ownProperty = ownProperty;
+    });
+    afterAll(() => {
+      recording.ownProperty = initially;
+    });
+
+    it('is the decision of this request, an own property only where the V8 makes that free', async () => {
+      const app = framework();
+      const { guard } = makeGuard({ excludePaths: ['/open'] });
+      app.use(guard);
+      app.get('/:page', (req, res) => {
+        res.json({ own: Object.hasOwn(req, 'cdnOriginGuard'), reason: req.cdnOriginGuard?.reason });
+      });
+
+      const verified = await send(app, '/page', OUR_CLOUDFRONT);
+      const excluded = await send(app, '/open');
+      const again = await send(app, '/page', OUR_CLOUDFRONT);
+
+      expect(verified.body).toEqual({ own: ownProperty, reason: 'verified' });
+      expect(excluded.body).toEqual({ own: ownProperty, reason: 'excluded' });
+      expect(again.body).toEqual({ own: ownProperty, reason: 'verified' });
+    });
+
+    it('is undefined on a request no guard looked at, in an app with and without a guard', async () => {
+      const guarded = framework();
+      guarded.get('/before', (req, res) => {
+        res.json({ has: req.cdnOriginGuard !== undefined });
+      });
+      guarded.use(makeGuard().guard);
+      guarded.get('/after', (req, res) => {
+        res.json({ has: req.cdnOriginGuard !== undefined });
+      });
+      const plain = framework();
+      plain.get('/', (req, res) => {
+        res.json({ has: req.cdnOriginGuard !== undefined });
+      });
+
+      const before = await send(guarded, '/before');
+      const after = await send(guarded, '/after', OUR_CLOUDFRONT);
+      const unguarded = await send(plain, '/');
+
+      expect(before.body).toEqual({ has: false });
+      expect(after.body).toEqual({ has: true });
+      expect(unguarded.body).toEqual({ has: false });
+    });
+
+    it('is assignable: an assignment after the guard wins, and a guard after an assignment records its own decision', async () => {
+      const app = framework();
+      app.use('/preset', (req, _res, next) => {
+        (req as { cdnOriginGuard?: unknown }).cdnOriginGuard = 'set before the guard';
+        next();
+      });
+      app.use(makeGuard().guard);
+      app.use('/override', (req, _res, next) => {
+        (req as { cdnOriginGuard?: unknown }).cdnOriginGuard = { reason: 'set after the guard' };
+        next();
+      });
+      app.get('/:page', (req, res) => {
+        res.json({ own: Object.hasOwn(req, 'cdnOriginGuard'), reason: req.cdnOriginGuard?.reason });
+      });
+
+      const preset = await send(app, '/preset', OUR_CLOUDFRONT);
+      const override = await send(app, '/override', OUR_CLOUDFRONT);
+      const neither = await send(app, '/neither', OUR_CLOUDFRONT);
+
+      expect(preset.body).toEqual({ own: true, reason: 'verified' });
+      expect(override.body).toEqual({ own: true, reason: 'set after the guard' });
+      expect(neither.body).toEqual({ own: ownProperty, reason: 'verified' });
+    });
+
+    it('is seen in a mounted sub-app and in the parent after it, whichever app ran the guard', async () => {
+      const parent = framework();
+      const sub = framework();
+      sub.use('/guarded', makeGuard({ excludePaths: ['/sub/guarded/open'] }).guard);
+      sub.get('/guarded/:page', (_req, _res, next) => {
+        next(); // on to the parent's route below
+      });
+      parent.use(makeGuard().guard);
+      parent.use('/sub', sub);
+      parent.get('/sub/:a/:b', (req, res) => {
+        res.send(req.cdnOriginGuard?.reason ?? 'none');
+      });
+      const child = framework();
+      child.get('/', (req, res) => {
+        res.send(req.cdnOriginGuard?.reason ?? 'none');
+      });
+      parent.use('/child', child);
+
+      // A guard only in the sub-app, read in the parent once the sub-app passed the request on.
+      const outer = framework();
+      const inner = framework();
+      inner.use(makeGuard().guard);
+      inner.get('/x', (_req, _res, next) => {
+        next();
+      });
+      outer.use('/inner', inner);
+      outer.get('/inner/x', (req, res) => {
+        res.send(req.cdnOriginGuard?.reason ?? 'none');
+      });
+
+      const inChild = await send(parent, '/child', OUR_CLOUDFRONT);
+      const innerOnly = await send(outer, '/inner/x', OUR_CLOUDFRONT);
+      // The parent's guard verified it, the sub-app's guard then excluded it: the last decision.
+      const afterSub = await send(parent, '/sub/guarded/open', OUR_CLOUDFRONT);
+
+      expect([inChild.status, inChild.text]).toEqual([200, 'verified']);
+      expect([innerOnly.status, innerOnly.text]).toEqual([200, 'verified']);
+      expect([afterSub.status, afterSub.text]).toEqual([200, 'excluded']);
+    });
+
+    it("is an own property when Express's base request prototype has someone else's cdnOriginGuard or is frozen", () => {
+      // Chains shaped like Express's (request → app prototype → base → IncomingMessage).
+      const decision = { allowed: true, reason: 'verified' } as Decision;
+      const requestOn = (base: object) => {
+        const appProto = Object.create(base) as object;
+        const req = Object.create(appProto) as IncomingMessage & { cdnOriginGuard?: Decision };
+        req.rawHeaders = ['host', 'example'];
+        return req;
+      };
+      const foreign = Object.create(IncomingMessage.prototype) as object;
+      Object.defineProperty(foreign, 'cdnOriginGuard', {
+        value: 'theirs',
+        writable: true,
+        configurable: true,
+      });
+      const frozen = Object.freeze(Object.create(IncomingMessage.prototype) as object);
+      const fresh = Object.create(IncomingMessage.prototype) as object;
+
+      const onForeign = requestOn(foreign);
+      recordDecision(onForeign, decision);
+      const onFrozen = requestOn(frozen);
+      recordDecision(onFrozen, decision);
+      const onFresh = requestOn(fresh);
+      recordDecision(onFresh, decision);
+
+      expect([Object.hasOwn(onForeign, 'cdnOriginGuard'), onForeign.cdnOriginGuard]).toEqual([
+        true,
+        decision,
+      ]);
+      expect([Object.hasOwn(onFrozen, 'cdnOriginGuard'), onFrozen.cdnOriginGuard]).toEqual([
+        true,
+        decision,
+      ]);
+      expect([Object.hasOwn(onFresh, 'cdnOriginGuard'), onFresh.cdnOriginGuard]).toEqual([
+        ownProperty,
+        decision,
+      ]);
+      expect(requestOn(fresh).cdnOriginGuard).toBeUndefined();
+    });
+
+    it('is an own property on a plain Node server (no Express prototype)', async () => {
+      const { guard } = makeGuard();
+      const server = createServer((req, res) => {
+        guard(req, res, () => {
+          const r = req as typeof req & { cdnOriginGuard?: Decision };
+          res.end(
+            JSON.stringify({
+              own: Object.hasOwn(r, 'cdnOriginGuard'),
+              reason: r.cdnOriginGuard?.reason,
+            }),
+          );
+        });
+      });
+      servers.push(server);
+
+      const res = await request(server).get('/').set(OUR_CLOUDFRONT);
+
+      expect(res.status).toBe(200);
+      expect(JSON.parse(res.text)).toEqual({ own: true, reason: 'verified' });
     });
   });
 
