@@ -185,27 +185,15 @@ async function buildFastify(mode: GuardMode): Promise<BenchApp> {
   };
 }
 
-async function buildNest(mode: GuardMode, platform: 'express' | 'fastify'): Promise<BenchApp> {
-  await import('reflect-metadata');
-  const { Controller, Get, Inject, Injectable, Module } = await import('@nestjs/common');
-  const { APP_GUARD, NestFactory, Reflector } = await import('@nestjs/core');
-  const nest = await import('../packages/nestjs/src/index.js');
+/**
+ * The Nest pass-through guard of the `noop` and `direct` apps: the same Reflector lookup and
+ * request read as the real guard; with `direct`, it then calls `verify` on the request, as a
+ * hand-written Nest guard would. Also used by bench/in-place.ts.
+ */
+export async function nestPassThroughGuard(direct: OriginVerifier | undefined) {
+  const { Inject, Injectable } = await import('@nestjs/common');
+  const { Reflector } = await import('@nestjs/core');
   const { ORIGIN_GUARD_RULE } = await import('../packages/nestjs/src/constants.js');
-
-  class HelloController {
-    hello(): string {
-      return HELLO;
-    }
-  }
-  // Decorators applied as functions: the classes are built at run time, after the imports.
-  const hello = Object.getOwnPropertyDescriptor(HelloController.prototype, 'hello')!;
-  Get()(HelloController.prototype, 'hello', hello);
-  Controller()(HelloController);
-  /**
-   * The pass-through guard: the same Reflector lookup and request read as the real guard. In
-   * `direct` mode it then calls `verify` on the request, as a hand-written Nest guard would.
-   */
-  const direct = mode === 'direct' ? await directVerifier() : undefined;
   class PassThroughGuard {
     constructor(private readonly reflector: InstanceType<typeof Reflector>) {}
     canActivate(context: ExecutionContext): boolean {
@@ -229,6 +217,26 @@ async function buildNest(mode: GuardMode, platform: 'express' | 'fastify'): Prom
   }
   Inject(Reflector)(PassThroughGuard, undefined, 0);
   Injectable()(PassThroughGuard);
+  return PassThroughGuard;
+}
+
+async function buildNest(mode: GuardMode, platform: 'express' | 'fastify'): Promise<BenchApp> {
+  await import('reflect-metadata');
+  const { Controller, Get, Module } = await import('@nestjs/common');
+  const { APP_GUARD, NestFactory } = await import('@nestjs/core');
+  const nest = await import('../packages/nestjs/src/index.js');
+
+  class HelloController {
+    hello(): string {
+      return HELLO;
+    }
+  }
+  // Decorators applied as functions: the classes are built at run time, after the imports.
+  const hello = Object.getOwnPropertyDescriptor(HelloController.prototype, 'hello')!;
+  Get()(HelloController.prototype, 'hello', hello);
+  Controller()(HelloController);
+  const direct = mode === 'direct' ? await directVerifier() : undefined;
+  const PassThroughGuard = await nestPassThroughGuard(direct);
   class AppModule {}
   Module({
     imports:

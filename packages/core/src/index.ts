@@ -56,6 +56,7 @@ export type {
 } from './options/types.js';
 export { isReservedHeaderName } from './request/headers.js';
 export { pathUnderMount } from './request/path.js';
+export { recordDecision } from './request/record.js';
 export type { SourceStats } from './sources/cache.js';
 export { type IpRangesSourceOptions, ipRangesSource } from './sources/ip-ranges.js';
 export { type PrefixListSourceOptions, prefixListSource } from './sources/prefix-list.js';

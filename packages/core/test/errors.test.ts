@@ -11,7 +11,7 @@ const {
 } = core;
 
 describe('public exports', () => {
-  it('are the ones before the restructure, plus isOriginGuardError, the log-line formatters, pathUnderMount and isReservedHeaderName', () => {
+  it('are the ones before the restructure, plus isOriginGuardError, the log-line formatters, pathUnderMount, isReservedHeaderName and recordDecision', () => {
     expect(Object.keys(core).sort()).toEqual(
       [
         'ALLOW_REASONS',
@@ -43,6 +43,7 @@ describe('public exports', () => {
         'pathUnderMount',
         'isReservedHeaderName',
         'prefixListSource',
+        'recordDecision',
         'secretsManagerSource',
         'sourceEventLogLine',
         'staticRangeSource',

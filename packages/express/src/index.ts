@@ -9,10 +9,10 @@ import {
   type OriginGuardOptions,
   type OriginVerifier,
   pathUnderMount,
+  recordDecision,
 } from '@cdn-origin-guard/core';
 import parseurl from 'parseurl';
 import { createGuardLog, type GuardLogger } from './log.js';
-import { recordDecision } from './record.js';
 
 export type { Decision, OriginGuardOptions, OriginVerifier } from '@cdn-origin-guard/core';
 export { optionsFromEnv } from '@cdn-origin-guard/core';

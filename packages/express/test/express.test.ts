@@ -5,6 +5,7 @@ import {
   DENY_REASONS,
   type Decision,
   type Reason,
+  recordDecision,
   type SecretSnapshot,
   type SecretSource,
 } from '@cdn-origin-guard/core';
@@ -31,7 +32,7 @@ import {
   VIEWER,
   WRONG_SECRET,
 } from '../../../test/support/adapter-fixtures.js';
-import { recordDecision, recording } from '../src/record.js';
+import { decisionRecording as recording } from '../../core/src/request/record.js';
 
 type ExpressFactory = typeof express;
 type App = ReturnType<ExpressFactory>;

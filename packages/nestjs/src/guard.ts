@@ -11,6 +11,7 @@ import {
   guardFailureLogLine,
   type OriginVerifier,
   pathUnderMount,
+  recordDecision,
   type VerifyInput,
 } from '@cdn-origin-guard/core';
 import {
@@ -105,6 +106,8 @@ type PlatformRequest = OriginGuardRequest &
  * request's prototype was changed, and on the V8 of Node 20 and 22 every property added to such
  * an object builds a new hidden class (1.1-1.2 µs a request, `npm run bench:req-property`);
  * the decision is a fresh object of a stable shape, where adding one costs nothing measurable.
+ * The decision goes on the request with the core's `recordDecision`, which for the same reason
+ * keeps it off the request's own properties there (on `rawHeaders`, read back by an accessor).
  * Not a WeakMap: one entry per request makes every garbage collection walk a table of
  * short-lived keys.
  */
@@ -205,7 +208,7 @@ export function markAllowed(
   marked[ALLOWED_BY] = verifier;
   if (decision.reason === 'excluded' || decision.reason === 'health-check')
     marked[ALLOWED_FOR_PATH] = input?.path ?? '';
-  (raw as Marked).cdnOriginGuard = marked;
+  recordDecision(raw, marked);
 }
 
 const LOG_METHOD = {
@@ -356,7 +359,9 @@ export class CdnOriginGuard implements CanActivate {
     input: VerifyInput | undefined,
     error?: unknown,
   ): true {
-    request.cdnOriginGuard = decision;
+    // On Express the request is the Node request: recorded once (the core's `recordDecision`).
+    if (request !== raw) request.cdnOriginGuard = decision;
+    else if (!decision?.allowed) recordDecision(raw, decision);
     if (decision?.allowed) {
       markAllowed(raw, this.verifier, decision, input);
       if (decision.reason === 'reported') logDecision(this.logger, this.verifier, decision, input);

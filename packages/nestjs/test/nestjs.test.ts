@@ -14,6 +14,7 @@ import {
 } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { decisionRecording } from '../../core/src/request/record.js';
 import {
   AppController,
   BASE_OPTIONS,
@@ -381,6 +382,35 @@ describe.each(PLATFORMS)('CdnOriginGuard on the %s platform', (_platform, adapte
       });
       expect(reply.body).not.toContain(SECRET);
     });
+
+    it.each([
+      ['kept on rawHeaders, read through the accessor (V8 < 13)', false],
+      ['an own property (V8 13+)', true],
+    ])(
+      'is recorded once by the all-paths check and taken up by the guard: %s',
+      async (_way, ownProperty) => {
+        // Both ways on every Node version (the default follows the running V8).
+        const initially = decisionRecording.ownProperty;
+        decisionRecording.ownProperty = ownProperty;
+        try {
+          const decisions: Decision[] = [];
+          const started = await globalApp({}, decisions);
+
+          const reply = await send(started.url, '/whoami', THROUGH_CLOUDFRONT);
+          const denied = await send(started.url, '/whoami', { 'x-forwarded-for': '203.0.113.9' });
+
+          expect(reply.status).toBe(200);
+          expect(JSON.parse(reply.body).decision).toMatchObject({
+            allowed: true,
+            reason: 'verified',
+          });
+          expect(denied.status).toBe(403);
+          expect(decisions.map((d) => d.reason)).toEqual(['verified', 'edge-not-cloudfront']);
+        } finally {
+          decisionRecording.ownProperty = initially;
+        }
+      },
+    );
 
     it('lets a bad request through in report mode and says `reported`', async () => {
       const started = await globalApp({ mode: 'report' });

@@ -1,12 +1,13 @@
 /**
- * Where the middleware puts the decision so that `req.cdnOriginGuard` reads it.
+ * Where the adapters put the decision on a Node request so that `req.cdnOriginGuard` reads it
+ * (the Express middleware, and the Nest module on Express; Fastify decorates its own request).
  *
  * Express gives every request its app's prototype (`Object.setPrototypeOf(req, app.request)`).
  * On the V8 of Node 20 and 22 (before V8 13) a property added to such an object does not reuse
  * a hidden-class transition: each request gets a hidden class of its own, and the request's
  * property accesses after it miss every inline cache. Measured inside real requests, the one
  * statement `req.cdnOriginGuard = decision` cost 4–7 µs a request there, the whole of the
- * middleware's excess over a hand-written `verify` middleware (`npm run bench:in-place`,
+ * Express middleware's excess over a hand-written `verify` middleware (`npm run bench:in-place`,
  * bench/RESULTS.md section 12).
  *
  * So on those versions, under Express, the decision is kept on the request's `rawHeaders` array,
@@ -23,28 +24,29 @@
  * the request passed, `undefined` on a request no guard looked at, and assignable (an assignment
  * makes an own property, which wins). Under Express on Node 20 and 22 it is not an own property:
  * `Object.keys(req)` and a spread of `req` do not list it. Enforcement never depends on any of
- * this: the middleware denies or calls `next()` itself. See docs/ARCHITECTURE.md ("Adapters").
+ * this: the adapters deny or pass the request on themselves. See docs/ARCHITECTURE.md
+ * ("Adapters").
  * @module
  */
 import { IncomingMessage } from 'node:http';
-import type { Decision } from '@cdn-origin-guard/core';
+import type { Decision } from '../decision.js';
 
-/** The key on `rawHeaders`. Registered, so that two copies of this package share it. */
-const DECISION_KEY = Symbol.for('@cdn-origin-guard/express.decision');
-/** Marks the accessor's getter as ours (any copy of this package). */
-const ACCESSOR_MARK = Symbol.for('@cdn-origin-guard/express.accessor');
+/** The key on `rawHeaders`. Registered, so that two copies of the core share it. */
+const DECISION_KEY = Symbol.for('@cdn-origin-guard/decision');
+/** Marks the accessor's getter as ours (any copy of the core). */
+const ACCESSOR_MARK = Symbol.for('@cdn-origin-guard/decision-accessor');
 const PROPERTY = 'cdnOriginGuard';
 
 /**
  * Whether the decision is always an own property of the request: on V8 13 and later, where a
- * property added after a prototype change reuses its transition. Mutable for the adapter's
- * tests, which run both ways on every Node version.
+ * property added after a prototype change reuses its transition. Mutable for the adapters'
+ * tests, which run both ways on every Node version; not exported from the package.
  */
-export const recording = { ownProperty: Number(process.versions.v8.split('.')[0]) >= 13 };
+export const decisionRecording = { ownProperty: Number(process.versions.v8.split('.')[0]) >= 13 };
 
 /** The request as recording sees it. */
-export type RecordRequest = IncomingMessage & { cdnOriginGuard?: Decision };
-type Carrier = string[] & { [DECISION_KEY]?: Decision };
+type RecordRequest = IncomingMessage & { cdnOriginGuard?: Decision | undefined };
+type Carrier = string[] & { [DECISION_KEY]?: Decision | undefined };
 
 function getDecision(this: { rawHeaders?: unknown } | undefined): Decision | undefined {
   const raw = this?.rawHeaders;
@@ -106,18 +108,29 @@ function servesProto(proto: object | null): boolean {
 }
 
 /**
- * Records `decision` so that `req.cdnOriginGuard` returns it (see the module's comment for
- * where it goes and why).
+ * Put `decision` on a Node request so that `req.cdnOriginGuard` returns it, as the Express
+ * adapter and the Nest module on Express do. On an Express request under Node 20 and 22 the
+ * decision is kept on `req.rawHeaders` and `cdnOriginGuard` is an accessor on Express's base
+ * request prototype (installed on first use), because an own property there costs 2–5 µs a
+ * request; elsewhere it is an own property. Reading and assigning `req.cdnOriginGuard` behave
+ * the same either way.
+ *
+ * @example
+ * ```ts
+ * const decision = verifier.verify(input);
+ * recordDecision(req, decision); // req.cdnOriginGuard === decision
+ * ```
  */
-export function recordDecision(req: RecordRequest, decision: Decision): void {
+export function recordDecision(req: IncomingMessage, decision: Decision | undefined): void {
   const raw = req.rawHeaders as Carrier | undefined;
+  const request = req as RecordRequest;
   if (
-    !recording.ownProperty &&
+    !decisionRecording.ownProperty &&
     Array.isArray(raw) &&
     servesProto(Object.getPrototypeOf(req) as object | null) &&
     // An own property (set by the app, or by another adapter) would hide the accessor.
     !Object.hasOwn(req, PROPERTY)
   )
     raw[DECISION_KEY] = decision;
-  else req.cdnOriginGuard = decision;
+  else request.cdnOriginGuard = decision;
 }
