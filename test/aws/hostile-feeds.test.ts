@@ -110,6 +110,55 @@ describe('prefixListSource refuses a list with an entry no CloudFront list holds
   });
 });
 
+/**
+ * Entries each within the floor that together cover more than one entry at the floor may
+ * (outside review, 4 December) -> IPv4 and IPv6 entries added to the real list, and the words.
+ */
+const TOO_BROAD_TOGETHER: readonly [string, readonly string[], readonly string[], RegExp][] = [
+  [
+    '256 × /8, every IPv4 address',
+    Array.from({ length: 256 }, (_, i) => `${i}.0.0.0/8`),
+    [],
+    /entries cover as many IPv4 addresses as a \/0 together, more than one \/8 holds/,
+  ],
+  ['two /8s', ['20.0.0.0/8', '30.0.0.0/8'], [], /IPv4 addresses as a \/7 together/],
+  ['two IPv6 /16s', [], ['2600::/16', '2a00::/16'], /IPv6 addresses as a \/15 together/],
+];
+
+describe('the feeds refuse a list whose entries together cover more than a CloudFront list does', () => {
+  it.each(TOO_BROAD_TOGETHER)('ip-ranges: refuses %s', async (_, v4, v6, why) => {
+    localAws().ipRanges.setOriginFacing(
+      [...CLOUDFRONT_ORIGIN_FACING_V4, ...v4],
+      [...CLOUDFRONT_ORIGIN_FACING_V6, ...v6],
+    );
+    const error = await loadError(
+      ipRangesSource({ url: localAws().ipRangesUrl, allowInsecureUrl: true }),
+    );
+    expect(error.message).toMatch(why);
+    expect(error.message).toMatch(/was refused.*keeping the last-known-good ranges/);
+    expect(error.awsCode).toBe('HostileRangeList');
+  });
+
+  it.each(TOO_BROAD_TOGETHER)('prefix-list: refuses %s', async (_, v4, v6, why) => {
+    localAws().ec2.setPrefixList(CLOUDFRONT_PREFIX_LIST_V4, [
+      ...CLOUDFRONT_ORIGIN_FACING_V4,
+      ...v4,
+    ]);
+    localAws().ec2.setPrefixList(CLOUDFRONT_PREFIX_LIST_V6, [
+      ...CLOUDFRONT_ORIGIN_FACING_V6,
+      ...v6,
+    ]);
+    const source = prefixListSource({ ipv6: true, timeoutMs: 5_000 });
+    try {
+      const error = await loadError(source);
+      expect(error.message).toMatch(why);
+      expect(error.awsCode).toBe('HostileRangeList');
+    } finally {
+      await source.close?.();
+    }
+  });
+});
+
 describe('the verifier keeps its last-known-good ranges when a feed turns hostile', () => {
   it.each([
     ['ip-ranges', { ranges: 'ip-ranges', ipRangesUrl: '', allowInsecureIpRangesUrl: true }],

@@ -160,7 +160,9 @@ export class DecisionPipeline {
           ? xffHeader
           : xffHeader === undefined
             ? ''
-            : xffHeader.join(',');
+            : Array.isArray(xffHeader) && xffHeader.every((line) => typeof line === 'string')
+              ? xffHeader.join(',')
+              : null; // not what Node makes (a caller's number, object, [undefined]): malformed
     // The ALB's own health checker sends no X-Forwarded-For at all; an empty one, or a line
     // in the raw headers that the parsed ones lack, is not that.
     if (

@@ -300,7 +300,12 @@ class Verifier implements OriginVerifier {
  *
  * const verifier = createOriginVerifier({ secretId: 'prod/cloudfront/origin-verify', ranges: 'prefix-list' });
  * await verifier.ready();
- * const decision = verifier.verify({ headers: req.headers, remoteAddress: req.socket.remoteAddress, path: req.url });
+ * const decision = verifier.verify({
+ *   headers: req.headers,
+ *   rawHeaders: req.rawHeaders, // several X-Forwarded-For lines are then denied
+ *   remoteAddress: req.socket.remoteAddress,
+ *   path: req.url,
+ * });
  * if (!decision.allowed) console.warn('denied', decision.reason);
  * ```
  */

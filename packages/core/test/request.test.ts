@@ -78,6 +78,31 @@ describe('repeated X-Forwarded-For lines (rawHeaders)', () => {
   });
 });
 
+describe('an X-Forwarded-For value Node never makes (a caller outside the adapters)', () => {
+  const verifier = make();
+  it.each([
+    ['a number', 42],
+    ['an object', { toString: () => `${VIEWER}, ${EDGE}` }],
+    ['an array holding undefined', [undefined]],
+    ['an array holding a number', [7]],
+  ])('denies %s as malformed-forwarded-for instead of throwing', (_, value) => {
+    const input = throughCloudFront({});
+    const d = verifier.verify({
+      ...input,
+      headers: { ...input.headers, 'x-forwarded-for': value as unknown as string },
+    });
+    expect(denied(d)).toMatchObject({ reason: 'malformed-forwarded-for', check: 'edge' });
+  });
+  it('still reads a one-line array as Node would give it', () => {
+    const input = throughCloudFront({});
+    const d = verifier.verify({
+      ...input,
+      headers: { ...input.headers, 'x-forwarded-for': [`${VIEWER}, ${EDGE}`] },
+    });
+    expect(d.reason).toBe('verified');
+  });
+});
+
 describe('path normalisation before health-check and exclusion matching', () => {
   const verifier = make({
     healthCheckPaths: ['/healthz'],

@@ -4,7 +4,8 @@
  * @module
  */
 import { InvalidOptionError } from '../errors.js';
-import { feedEntryProblem } from '../sources/feed-check.js';
+import { coverageProblem } from '../net/coverage.js';
+import { FEED_MAX_COVERAGE, feedEntryProblem } from '../sources/feed-check.js';
 import { requirePeer } from '../sources/peer.js';
 import { CLOUDFRONT_PREFIX_LIST_IPV6, DEFAULTS } from './defaults.js';
 import { awsClient, booleanOption, describe, isSource, stringList } from './readers.js';
@@ -89,6 +90,12 @@ export function resolveRanges(given: Readonly<Record<string, unknown>>): Resolve
           `is ${JSON.stringify(cidr.slice(0, 64))}, which ${problem}: the edge check would pass addresses that are not CloudFront's. List CloudFront's origin-facing ranges (IPv4 blocks of /13 to /26, IPv6 of /28 to /56), or use \`ranges: 'prefix-list'\` / \`'ip-ranges'\` to load them from AWS.`,
         );
     });
+    const tooBroad = coverageProblem(cidrs, FEED_MAX_COVERAGE);
+    if (tooBroad !== undefined)
+      throw new InvalidOptionError(
+        'ranges',
+        `has ${cidrs.length} entries that ${tooBroad}: each entry is within the floor, but together they would pass addresses that are not CloudFront's. List CloudFront's origin-facing ranges, or use \`ranges: 'prefix-list'\` / \`'ip-ranges'\` to load them from AWS.`,
+      );
     return { kind: 'static', cidrs };
   }
   throw new InvalidOptionError(

@@ -5,6 +5,7 @@
  */
 import type { CheckName } from '../decision.js';
 import { InvalidOptionError } from '../errors.js';
+import { coverageProblem } from '../net/coverage.js';
 import { parseCidr } from '../net/matcher.js';
 import { isReservedHeaderName } from '../request/headers.js';
 import { DEFAULTS, LOG_LEVELS } from './defaults.js';
@@ -273,6 +274,7 @@ export function resolveOptions(options: Readonly<OriginGuardOptions>): ResolvedO
     DEFAULTS.trustedProxies,
   );
   trustedProxies.forEach(checkTrustedProxyBreadth);
+  checkTrustedProxyCoverage(trustedProxies);
   const resolved: ResolvedOptions = {
     headerName: headerName.toLowerCase(),
     secret: resolveSecret(given),
@@ -316,6 +318,24 @@ export function resolveOptions(options: Readonly<OriginGuardOptions>): ResolvedO
  * (`10.0.0.0/8`, `fc00::/7`). A broader range holds public addresses of the whole internet.
  */
 const TRUSTED_MIN_PREFIX = Object.freeze({ 4: 8, 6: 7 });
+
+/**
+ * The most `trustedProxies` may cover together (log2 of the address count): twice every private,
+ * loopback and link-local network of the family (all three names together cover a little over
+ * 2^25 IPv4 and 2^121 IPv6 addresses). Each entry within its floor is not enough: 256 entries
+ * of `N.0.0.0/8` trust every IPv4 address.
+ */
+const TRUSTED_MAX_COVERAGE = Object.freeze({ 4: 26, 6: 122 });
+
+/** Throws when the `trustedProxies` entries together cover more than any private networks do. */
+function checkTrustedProxyCoverage(entries: readonly string[]): void {
+  const tooBroad = coverageProblem(entries, TRUSTED_MAX_COVERAGE);
+  if (tooBroad === undefined) return;
+  throw new InvalidOptionError(
+    'trustedProxies',
+    `has ${entries.length} entries that ${tooBroad}: more than every private network together, so clients on public addresses would be trusted as proxies and could connect around the ALB and write their own X-Forwarded-For. List the ALB's subnets or the VPC's CIDR, or the names 'loopback', 'linklocal', 'uniquelocal'.`,
+  );
+}
 
 /**
  * Throws when the `trustedProxies` entry at `index` is broader than any private network: every

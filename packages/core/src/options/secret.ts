@@ -47,7 +47,9 @@ export function resolveSecret(given: Readonly<Record<string, unknown>>): Resolve
         'secret',
         `is ${describe(secret)}; expected a string, a non-empty array of strings, or a SecretSource.`,
       );
-    const values = list.map((item: unknown, i: number) => {
+    // `Array.from`, not `map`: `map` skips the holes of a sparse array (`[, 'value']`), which
+    // must be reported like any other missing value (outside review, 4 December).
+    const values = Array.from(list as unknown[], (item: unknown, i: number) => {
       const path = typeof secret === 'string' ? 'secret' : `secret[${i}]`;
       const value =
         typeof item === 'object' && item !== null ? (item as { value?: unknown }).value : item;

@@ -6,6 +6,7 @@
  * @module
  */
 import { SourceError } from '../errors.js';
+import { coverageProblem } from '../net/coverage.js';
 import { type Cidr, isProxyName, parseCidr, TRUSTED_PROXY_NAMES } from '../net/matcher.js';
 
 /**
@@ -14,6 +15,17 @@ import { type Cidr, isProxyName, parseCidr, TRUSTED_PROXY_NAMES } from '../net/m
  * than anything AWS publishes.
  */
 export const FEED_MIN_PREFIX = Object.freeze({ 4: 8, 6: 16 });
+
+/**
+ * The most a CloudFront list may cover, all entries together (log2 of the address count): what
+ * one entry at the floor covers, a /8 or a /16. Each entry within the floor is not enough: 256
+ * entries of `N.0.0.0/8` cover every IPv4 address. CloudFront's origin-facing lists cover well
+ * under a /12 of IPv4 in total.
+ */
+export const FEED_MAX_COVERAGE = Object.freeze({
+  4: 32 - FEED_MIN_PREFIX[4],
+  6: 128 - FEED_MIN_PREFIX[6],
+});
 
 /** `::ffff:0:0/96` as words: every IPv4 address written as IPv6. */
 const MAPPED = Uint32Array.of(0, 0, 0xffff, 0);
@@ -51,12 +63,14 @@ export function feedEntryProblem(text: string): string | undefined {
 
 /**
  * Throw a `SourceError` naming up to three entries of `cidrs` that a CloudFront list never
- * holds (and why), so the whole list is refused and the last-known-good ranges stay in use.
+ * holds (and why), or saying that the entries together cover more than a CloudFront list does,
+ * so the whole list is refused and the last-known-good ranges stay in use.
  */
 export function refuseHostileEntries(source: string, what: string, cidrs: Iterable<string>): void {
+  const list = [...cidrs];
   const bad: string[] = [];
   let count = 0;
-  for (const cidr of cidrs) {
+  for (const cidr of list) {
     const problem = feedEntryProblem(cidr);
     if (problem === undefined) continue;
     count++;
@@ -66,6 +80,13 @@ export function refuseHostileEntries(source: string, what: string, cidrs: Iterab
     throw new SourceError(
       source,
       `${what} was refused: ${bad.join('; ')}${count > bad.length ? ` (and ${count - bad.length} more)` : ''}. A CloudFront origin-facing list never holds such an entry; keeping the last-known-good ranges.`,
+      { awsCode: 'HostileRangeList' },
+    );
+  const tooBroad = coverageProblem(list, FEED_MAX_COVERAGE);
+  if (tooBroad !== undefined)
+    throw new SourceError(
+      source,
+      `${what} was refused: its ${list.length} entries ${tooBroad}. A CloudFront origin-facing list never covers that much; keeping the last-known-good ranges.`,
       { awsCode: 'HostileRangeList' },
     );
 }
