@@ -219,6 +219,22 @@ describe('maxStaleMs', () => {
     expect(await waitFor(() => events.includes('recovered'), 10_000)).toBe(true);
   });
 
+  it('says how long ago the values were read when a refresh only confirmed them (maxStaleMs counts from the read)', async () => {
+    const id = secretName();
+    localAws().secrets.put(id, V1);
+    const source = secretsManagerSource({ secretId: id, timeoutMs: 2_000, revalidateMs: 60_000 });
+    const first = await load(source);
+    const reads = localAws().callCount('secretsmanager.GetSecretValue');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    const confirmed = await load(source);
+
+    expect(first.readAgoMs ?? 0).toBe(0);
+    expect(localAws().callCount('secretsmanager.GetSecretValue')).toBe(reads);
+    expect(confirmed.readAgoMs).toBeGreaterThanOrEqual(300);
+    expect(confirmed.readAgoMs).toBeLessThan(60_000);
+  });
+
   it('without maxStaleMs, a refresh where nothing moved stays one DescribeSecret', async () => {
     const id = secretName();
     localAws().secrets.put(id, V1);

@@ -215,6 +215,39 @@ describe('maxStaleMs: stop trusting a secret nobody could confirm', () => {
     await v.close();
   });
 
+  // Outside review, 4 December: a load that only confirmed the values (DescribeSecret) restarted
+  // the countdown, so values last read at T lived until about T + 1.5 × maxStaleMs.
+  it('counts from when the values were last read, not from a load that only confirmed them', async () => {
+    // A source that reads its values on the first load, then only confirms them: each later
+    // snapshot says how long ago the values were read.
+    let readAt: number | undefined;
+    const source: SecretSource = {
+      name: 'confirming',
+      load: async () => {
+        readAt ??= Date.now();
+        return {
+          values: [{ stage: 'AWSCURRENT', value: SECRET }],
+          version: 'v1',
+          readAgoMs: Date.now() - readAt,
+        };
+      },
+    };
+    const v = make({ secret: source, maxStaleMs: 570_000 });
+    await v.ready();
+    // Confirmed every minute (the last time at 540 s): still counted from the first read.
+    await vi.advanceTimersByTimeAsync(569_000);
+    expect(v.verify(request()).reason).toBe('verified');
+    expect(v.stats().sources.secret.loads).toBe(10);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(v.verify(request()).reason).toBe('secret-unavailable');
+    expect(v.stats().sources.secret.expired).toBe(true);
+    // A later confirmation of values read too long ago does not bring them back.
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(v.stats().sources.secret.loads).toBe(11);
+    expect(v.verify(request()).reason).toBe('secret-unavailable');
+    await v.close();
+  });
+
   it('is off by default: last-known-good values stay in use through a long outage', async () => {
     const { source, state } = switchableSource();
     const v = make({ secret: source });

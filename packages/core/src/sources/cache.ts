@@ -22,6 +22,8 @@ interface Versioned {
   readonly skipped?: readonly Error[] | undefined;
   /** Problems that did not stop this load, reported once each through `onError`. */
   readonly warnings?: readonly Error[] | undefined;
+  /** How long ago the values were last read from their store (`maxStaleMs` counts from then). */
+  readonly readAgoMs?: number | undefined;
 }
 
 /** Health of one cached source, as shown by `stats()`. Never includes a value. */
@@ -237,7 +239,7 @@ export class CachedSource<S extends Versioned, C> {
       this.#loadedAt = this.#now();
       this.current = entry.compiled;
       this.#expired = false;
-      this.#armExpiry();
+      this.#armExpiry(snapshot.readAgoMs);
       this.#noteSkipped(snapshot.skipped);
       for (const warning of snapshot.warnings ?? []) this.#report(asSourceError(name, warning));
       if (failedAttempts > 0)
@@ -265,10 +267,22 @@ export class CachedSource<S extends Versioned, C> {
     }
   }
 
-  /** (Re)start the `maxStaleMs` countdown after a successful load. */
-  #armExpiry(): void {
-    const ms = this.#options.maxStaleMs;
-    if (ms === undefined || this.#closed.signal.aborted) return;
+  /**
+   * (Re)start the `maxStaleMs` countdown after a successful load, from when the values were
+   * last read (`readAgoMs` before now): a load that only confirmed them (Secrets Manager's
+   * `DescribeSecret`) does not extend their life.
+   */
+  #armExpiry(readAgoMs: number | undefined): void {
+    const maxStaleMs = this.#options.maxStaleMs;
+    if (maxStaleMs === undefined || this.#closed.signal.aborted) return;
+    const age = typeof readAgoMs === 'number' && readAgoMs > 0 ? readAgoMs : 0;
+    const ms = maxStaleMs - age;
+    if (ms <= 0) {
+      // Confirmed, but last read maxStaleMs ago or more: as stale as no load at all.
+      this.current = undefined;
+      this.#expired = true;
+      return;
+    }
     if (this.#expiry) clearTimeout(this.#expiry);
     this.#expiry = setTimeout(() => {
       this.#expiry = undefined;

@@ -338,7 +338,9 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
       const read = known.get(versionId);
       if (read !== undefined && !missing.has(versionId)) picked.push({ stage, versionId, read });
     }
-    return assemble(picked);
+    // Confirmed, not read (except versions new since): maxStaleMs keeps counting from the last
+    // time every stage was read (outside review, 4 December: it restarted on each confirmation).
+    return { ...assemble(picked), readAgoMs: Math.max(0, Date.now() - valuesReadAt) };
   };
 
   return {

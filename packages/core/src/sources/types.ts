@@ -36,6 +36,13 @@ export interface SecretSnapshot {
    * each through `onSourceError` once, when the load returns it. Defaults to none.
    */
   readonly warnings?: readonly Error[] | undefined;
+  /**
+   * How long ago, in ms, the values in this snapshot were last read from their store, when the
+   * load only confirmed them (e.g. Secrets Manager's `DescribeSecret` said nothing moved). The
+   * guard's `maxStaleMs` counts from that read, so confirmations alone never keep values alive
+   * past it. Defaults to 0: read by this load.
+   */
+  readonly readAgoMs?: number | undefined;
 }
 
 /** Why the guard loads a source now, so a source can trade API calls for latency. */
