@@ -4,7 +4,13 @@
  * the guard at all.
  * @module
  */
-import { type MiddlewareConsumer, RequestMethod, type Type, VersioningType } from '@nestjs/common';
+import {
+  type MiddlewareConsumer,
+  RequestMethod,
+  type Type,
+  VERSION_NEUTRAL,
+  VersioningType,
+} from '@nestjs/common';
 import type {
   ApplicationConfig,
   DiscoveryService,
@@ -20,6 +26,9 @@ const METHOD_METADATA = 'method';
 const GUARDS_METADATA = '__guards__';
 const MODULE_PATH = '__module_path__';
 const VERSION_METADATA = '__version__';
+
+/** A route's version as Nest takes it (`@Version()`, a controller's `version`, `defaultVersion`). */
+type VersionValue = string | typeof VERSION_NEUTRAL | (string | typeof VERSION_NEUTRAL)[];
 
 /** A route as `MiddlewareConsumer.exclude()` takes it. */
 export type RouteInfo = Exclude<
@@ -108,6 +117,8 @@ export interface RoutePrefixes {
   readonly globalPrefix: string;
   /** With URI versioning, the text before the version in its segment (`v` by default). */
   readonly uriVersionPrefix?: string | undefined;
+  /** With URI versioning, the version of a route that declares none (`defaultVersion`). */
+  readonly defaultVersion?: VersionValue | undefined;
 }
 
 /** What Nest puts in front of a route's path on this app (main.ts's global prefix, URI version). */
@@ -119,18 +130,50 @@ export function routePrefixes(config: ApplicationConfig): RoutePrefixes {
         ? ''
         : (versioning.prefix ?? 'v')
       : undefined;
-  return { globalPrefix: config.getGlobalPrefix() ?? '', uriVersionPrefix };
+  const defaultVersion =
+    versioning?.type === VersioningType.URI ? versioning.defaultVersion : undefined;
+  return { globalPrefix: config.getGlobalPrefix() ?? '', uriVersionPrefix, defaultVersion };
 }
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
+/** A skipped route's path as far as it is literal, and its declared version. */
+interface RouteShape {
+  /** `/a/b` (escaped) for `a/b/:id`; '' for the root. */
+  readonly literal: string;
+  /** Whether a parameter or wildcard follows the literal segments. */
+  readonly dynamic: boolean;
+  readonly version: VersionValue | undefined;
+}
+
 /**
- * Per skipped route, the regular expression of its own path from its leading literal segments
- * on (see {@link skippedPathPattern}); `undefined` when some route could be on any path.
+ * The version segment Nest puts in front of a route under URI versioning: one of the route's own
+ * versions (or the app's `defaultVersion` when it declares none), optional only when one of them
+ * is `VERSION_NEUTRAL`; none when the route has no version or versioning is not by URI. Never
+ * "any segment": a pattern accepting any version text would take `/vault-export.json` for the
+ * root route under version `ault-export.json`, and the front check would let a bot through to
+ * whatever `main.ts` serves there (outside review, 4 December).
  */
-function routeAlternatives(routes: readonly RouteInfo[]): string[] | undefined {
-  const alternatives = new Set<string>();
-  for (const { path } of routes) {
+function versionSegment(version: VersionValue | undefined, prefixes: RoutePrefixes): string {
+  const prefix = prefixes.uriVersionPrefix;
+  const declared = version ?? prefixes.defaultVersion;
+  if (prefix === undefined || declared === undefined) return '';
+  const versions = Array.isArray(declared) ? declared : [declared];
+  const named = versions.filter((v): v is string => typeof v === 'string');
+  if (named.length === 0) return '';
+  const segment = `/${escapeRegExp(prefix)}(?:${named.map(escapeRegExp).join('|')})`;
+  return versions.includes(VERSION_NEUTRAL) ? `(?:${segment})?` : segment;
+}
+
+/**
+ * Per skipped route, its path as far as it is literal (see {@link skippedPathPattern});
+ * `undefined` when some route could be on any path.
+ */
+function routeShapes(routes: readonly RouteInfo[]): RouteShape[] | undefined {
+  const shapes: RouteShape[] = [];
+  for (const route of routes) {
+    const { path } = route;
+    const version = (route as { version?: VersionValue }).version;
     const segments: string[] = [];
     let dynamic = false;
     for (const segment of path.split('/')) {
@@ -142,24 +185,26 @@ function routeAlternatives(routes: readonly RouteInfo[]): string[] | undefined {
     }
     if (dynamic && segments.length === 0) return undefined;
     const literal = segments.map((s) => `/${escapeRegExp(s)}`).join('');
-    alternatives.add(dynamic ? `${literal}(?:/|$)` : `${literal}/?$`);
+    shapes.push({ literal, dynamic, version });
   }
-  return [...alternatives];
+  return shapes;
 }
 
-/** The pattern of {@link skippedPathPattern} from a route's alternatives. */
-function patternOf(alternatives: readonly string[], prefixes: RoutePrefixes): RegExp {
+/** The pattern of {@link skippedPathPattern} from the routes' shapes and the app's prefixes. */
+function patternOf(shapes: readonly RouteShape[], prefixes: RoutePrefixes): RegExp {
   const prefix = prefixes.globalPrefix
     .split('/')
     .filter((s) => s !== '')
     .map((s) => `/${escapeRegExp(s)}`)
     .join('');
-  const version =
-    prefixes.uriVersionPrefix === undefined
-      ? ''
-      : `(?:/${escapeRegExp(prefixes.uriVersionPrefix)}[^/]+)?`;
+  const alternatives = new Set(
+    shapes.map(
+      ({ literal, dynamic, version }) =>
+        `${versionSegment(version, prefixes)}${literal}${dynamic ? '(?:/|$)' : '/?$'}`,
+    ),
+  );
   return new RegExp(
-    `^${prefix === '' ? '' : `(?:${prefix})?`}${version}(?:${alternatives.join('|')})`,
+    `^${prefix === '' ? '' : `(?:${prefix})?`}(?:${[...alternatives].join('|')})`,
     'i',
   );
 }
@@ -183,8 +228,8 @@ export function skippedPathPattern(
   routes: readonly RouteInfo[],
   prefixes: RoutePrefixes = { globalPrefix: '' },
 ): RegExp | undefined {
-  const alternatives = routeAlternatives(routes);
-  return alternatives && patternOf(alternatives, prefixes);
+  const shapes = routeShapes(routes);
+  return shapes && patternOf(shapes, prefixes);
 }
 
 /**
@@ -196,12 +241,12 @@ export function skippedPathMatcher(
   routes: readonly RouteInfo[],
   prefixes: () => RoutePrefixes,
 ): Pick<RegExp, 'test'> | undefined {
-  const alternatives = routeAlternatives(routes);
-  if (alternatives === undefined) return undefined;
+  const shapes = routeShapes(routes);
+  if (shapes === undefined) return undefined;
   let pattern: RegExp | undefined;
   return {
     test(path: string): boolean {
-      if (pattern === undefined) pattern = patternOf(alternatives, prefixes());
+      if (pattern === undefined) pattern = patternOf(shapes, prefixes());
       return pattern.test(path);
     },
   };

@@ -55,6 +55,7 @@ let staticDir: string;
 beforeAll(() => {
   staticDir = mkdtempSync(join(tmpdir(), 'cdn-origin-guard-static-'));
   writeFileSync(join(staticDir, 'internal-report.txt'), 'STATIC-FILE-BODY');
+  writeFileSync(join(staticDir, 'vault-export.json'), 'STATIC-VAULT-BODY');
 });
 afterAll(() => rmSync(staticDir, { recursive: true, force: true }));
 
@@ -165,11 +166,11 @@ describe('Nest on Express made with NestFactory.create(): what main.ts registers
  * registrations. On Express a front check now runs first, on the platform: it answers a deny at
  * once unless the path might be a skipped route (then the middleware decides, as before).
  */
-/** An app of the guarded routes plus `controller`, with the module's defaults. */
-function appWith(controller: Type): Type {
+/** An app of the guarded routes plus `controllers`, with the module's defaults. */
+function appWith(...controllers: Type[]): Type {
   @Module({
     imports: [CdnOriginGuardModule.forRoot(BASE_OPTIONS)],
-    controllers: [ItemsController, controller],
+    controllers: [ItemsController, ...controllers],
   })
   class SkipAppModule {}
   return SkipAppModule;
@@ -213,6 +214,13 @@ class RootController {
 }
 
 const RootSkipAppModule = appWith(RootController);
+
+@Controller({ version: '1' })
+class VersionedRootController {
+  @SkipOriginGuard() @Get() root() {
+    return 'ROOT';
+  }
+}
 
 describe('Nest on Express with a @SkipOriginGuard() route: a front check runs before main.ts registrations', () => {
   it("denies a bot's request before its body is parsed: one deny for any body", async () => {
@@ -310,6 +318,46 @@ describe('Nest on Express with a @SkipOriginGuard() route: a front check runs be
     expect((await send('/v2/ops/health', { headers: BOT })).body).toBe('HEALTHY');
     expectUniformDeny(await send('/items', json(BOT, '{"a":')), DENY);
   });
+
+  // Outside review, 4 December: the front check took any segment for a URI version, so a
+  // skipped root route under version 1 made `/vault-export.json` "the root route under version
+  // ault-export.json", and with `prefix: false` every top-level path; main.ts's static files and
+  // handlers answered a bot before the Nest middleware ran.
+  it.each([
+    ['the default prefix', { type: VersioningType.URI } as const, '/v1', '/v2'],
+    ['prefix: false', { type: VersioningType.URI, prefix: false } as const, '/1', '/2'],
+  ])(
+    "under URI versioning (%s), denies what main.ts registered outside the skipped routes' own versions",
+    async (_, versioning, root, versionedHealth) => {
+      const send = await listen(
+        'express',
+        (app) => {
+          app.enableVersioning(versioning);
+          app.useStaticAssets(staticDir);
+          app.use('/vendor-api', (_req: IncomingMessage, res: ServerResponse) =>
+            res.end('VENDOR-API-BODY'),
+          );
+          app.use('/internal-api', (_req: IncomingMessage, res: ServerResponse) =>
+            res.end('INTERNAL-API-BODY'),
+          );
+        },
+        appWith(VersionedRootController, VersionedOpsController),
+      );
+      expect((await send(root, { headers: BOT })).body).toBe('ROOT');
+      expect((await send(`${versionedHealth}/ops/health`, { headers: BOT })).body).toBe('HEALTHY');
+      for (const path of [
+        '/vault-export.json',
+        '/internal-report.txt',
+        '/vendor-api/ops/health',
+        '/internal-api/ops/health',
+        '/vendor-api',
+        `${root}x`,
+      ])
+        expectUniformDeny(await send(path, { headers: BOT }), DENY);
+      const ours = await send('/vault-export.json', { headers: THROUGH_CLOUDFRONT });
+      expect([ours.status, ours.body]).toEqual([200, 'STATIC-VAULT-BODY']);
+    },
+  );
 
   it('with a skipped route that starts with a parameter, leaves every deny to the middleware', async () => {
     const send = await listen('express', () => {}, ParamFirstSkipAppModule);

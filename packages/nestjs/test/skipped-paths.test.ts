@@ -1,15 +1,21 @@
 /**
  * `skippedPathPattern`: the paths a `@SkipOriginGuard()` route might be routed on, for the front
- * check on Express. It may match more than the skipped routes (those requests go on to the Nest
- * middleware, as before), never less.
+ * check on Express. It must never match less than the skipped routes, and as little more as it
+ * can: a path it matches goes on past main.ts's registrations (static files, `app.use()`) to the
+ * Nest middleware, so a path it wrongly matches reaches those unchecked.
  */
-import { RequestMethod } from '@nestjs/common';
+import { RequestMethod, VERSION_NEUTRAL } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
 import { type RouteInfo, skippedPathMatcher, skippedPathPattern } from '../src/routes.js';
 
 const routes = (...paths: string[]): RouteInfo[] =>
   paths.map((path) => ({ path, method: RequestMethod.GET }));
 const PREFIXED = { globalPrefix: 'api', uriVersionPrefix: 'v' };
+const versioned = (path: string, version: RouteInfo['version']): RouteInfo => ({
+  path,
+  method: RequestMethod.GET,
+  version,
+});
 
 /** Each path matched by `pattern` (or each not, with `matched` false), named when it fails. */
 function expectEach(pattern: Pick<RegExp, 'test'>, paths: readonly string[], matched: boolean) {
@@ -17,22 +23,63 @@ function expectEach(pattern: Pick<RegExp, 'test'>, paths: readonly string[], mat
 }
 
 describe('skippedPathPattern', () => {
-  it('matches wherever Nest may put the route: global prefix, URI version, any case, a trailing slash, an escaped parameter', () => {
-    const pattern = skippedPathPattern(routes('/ops/health/:id', '/status'), PREFIXED)!;
+  it("matches wherever Nest may put the route: global prefix, the route's own URI versions, any case, a trailing slash, an escaped parameter", () => {
+    const pattern = skippedPathPattern(
+      [versioned('/ops/health/:id', ['1', '2']), ...routes('/status')],
+      PREFIXED,
+    )!;
     expectEach(
       pattern,
       [
-        '/ops/health/1',
-        '/api/v2/ops/health/1',
         '/v1/ops/health/1',
-        '/OPS/Health/x/',
-        '/API/ops/health',
+        '/api/v2/ops/health/1',
+        '/V1/OPS/Health/x/',
+        '/API/v2/ops/health',
         '/status',
         '/api/status/',
-        '/ops/health/a%20b',
+        '/v2/ops/health/a%20b',
       ],
       true,
     );
+    // Not under another version, nor without one, nor an unversioned route under a version.
+    expectEach(
+      pattern,
+      ['/ops/health/1', '/v3/ops/health/1', '/vx/ops/health', '/v1/status', '/api/v2/status'],
+      false,
+    );
+  });
+
+  it('takes the version segment from the route, else the default version, optional only for VERSION_NEUTRAL (outside review, 4 December)', () => {
+    const root = skippedPathPattern([versioned('/', '1')], {
+      globalPrefix: '',
+      uriVersionPrefix: 'v',
+    })!;
+    expectEach(root, ['/v1', '/V1/'], true);
+    expectEach(root, ['/', '/vault-export.json', '/v2', '/v1/x', '/internal-report.txt'], false);
+
+    const noPrefix = skippedPathPattern([versioned('/', '1'), versioned('/ops/health', '2')], {
+      globalPrefix: '',
+      uriVersionPrefix: '',
+    })!;
+    expectEach(noPrefix, ['/1', '/2/ops/health'], true);
+    expectEach(
+      noPrefix,
+      ['/internal-report.txt', '/vault-export.json', '/internal-api/ops/health', '/1/ops/health'],
+      false,
+    );
+
+    const byDefault = skippedPathPattern(routes('/status'), {
+      globalPrefix: '',
+      uriVersionPrefix: 'v',
+      defaultVersion: ['3', VERSION_NEUTRAL],
+    })!;
+    expectEach(byDefault, ['/v3/status', '/status'], true);
+    expectEach(byDefault, ['/v2/status', '/vault/status'], false);
+
+    // Header or media-type versioning puts nothing in the path.
+    const byHeader = skippedPathPattern([versioned('/ops/health', '1')], { globalPrefix: '' })!;
+    expectEach(byHeader, ['/ops/health'], true);
+    expectEach(byHeader, ['/v1/ops/health'], false);
   });
 
   it('leaves out paths that cannot be a skipped route: other places, other endings, escapes', () => {
@@ -81,10 +128,17 @@ describe('skippedPathPattern', () => {
     expectEach(pattern, ['/file', '/filesx/y', '/ab'], false);
   });
 
-  it('matches a skipped root route only at the root (under the prefix and version)', () => {
+  it('matches a skipped root route only at the root (under the prefix and its version)', () => {
     const pattern = skippedPathPattern(routes('/'), PREFIXED)!;
-    expectEach(pattern, ['/', '/api', '/api/', '/api/v1', '/v1/'], true);
-    expectEach(pattern, ['/x', '/api/x', '/internal-report.txt', '/api/v1/x'], false);
+    expectEach(pattern, ['/', '/api', '/api/'], true);
+    expectEach(
+      pattern,
+      ['/x', '/api/x', '/internal-report.txt', '/api/v1/x', '/v1/', '/vault-export.json'],
+      false,
+    );
+    const versionedRoot = skippedPathPattern([versioned('/', '1')], PREFIXED)!;
+    expectEach(versionedRoot, ['/api/v1', '/v1/'], true);
+    expectEach(versionedRoot, ['/', '/api', '/vault-export.json', '/api/v1/x'], false);
   });
 
   it('gives no pattern when a skipped route could be on any path', () => {
