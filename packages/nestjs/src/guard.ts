@@ -312,7 +312,6 @@ export class CdnOriginGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (this.ruleOf(context) === 'skip') return true;
     const type = context.getType<string>();
-    if (this.allowedTypes.has(type)) return true;
     const request =
       type === 'http'
         ? context.getArgByIndex<PlatformRequest>(0) // the request, without switchToHttp()'s closures
@@ -320,7 +319,11 @@ export class CdnOriginGuard implements CanActivate {
           ? graphqlRequest(context)
           : undefined;
     if (request === undefined) {
-      // rpc, ws, or GraphQL without an HTTP request: nothing to verify, so nothing passes.
+      // rpc, ws, or GraphQL without an HTTP request (a subscription over WebSocket): nothing to
+      // verify, so nothing passes unless allowContextTypes lists the type. A context that has an
+      // HTTP request is always verified, listed or not (outside review, 4 December: listing
+      // 'graphql' for subscriptions let GraphQL queries over HTTP through unchecked).
+      if (this.allowedTypes.has(type)) return true;
       this.logger.warn(
         `cdn-origin-guard denied a ${type} context: no HTTP request to verify (allow it with allowContextTypes: ['${type}'])`,
       );

@@ -67,9 +67,10 @@ export interface CdnOriginGuardModuleWiring {
    */
   readonly applyGlobally?: boolean;
   /**
-   * Execution context types let through unchecked (`'rpc'`, `'ws'`, `'graphql'`): they carry
-   * no CloudFront request to verify. GraphQL over HTTP is checked on its HTTP request unless
-   * listed here; anything not listed and without an HTTP request is denied. Defaults to `[]`.
+   * Execution context types let through when they carry no HTTP request to verify (`'rpc'`,
+   * `'ws'`, `'graphql'` for subscriptions over WebSocket). A context that has an HTTP request
+   * (GraphQL over HTTP) is always verified, listed or not; anything not listed and without an
+   * HTTP request is denied. Defaults to `[]`.
    */
   readonly allowContextTypes?: readonly ('rpc' | 'ws' | 'graphql' | (string & {}))[];
 }

@@ -346,6 +346,26 @@ describe('non-HTTP execution contexts', () => {
     expect(bot).toBeInstanceOf(OriginDeniedException);
     expect(noRequest).toBe(false);
   });
+
+  // Outside review, 4 December: the README says to list 'graphql' so subscriptions over
+  // WebSocket (no HTTP request) are not denied; that also let queries over HTTP through.
+  it("with allowContextTypes: ['graphql'], still checks GraphQL over HTTP and lets only a context without a request through", async () => {
+    const guard = await guardOf(['graphql']);
+    const gql = (req: IncomingMessage | undefined) =>
+      contextOf('graphql', [{}, {}, req ? { req } : {}, {}]);
+
+    const bot = await withRequest({ 'x-forwarded-for': '203.0.113.9' }, async (req) =>
+      Promise.resolve()
+        .then(() => guard.canActivate(gql(req)))
+        .catch((error: unknown) => error),
+    );
+    const ours = await withRequest(THROUGH_CLOUDFRONT, async (req) => guard.canActivate(gql(req)));
+    const subscription = await guard.canActivate(gql(undefined));
+
+    expect(bot).toBeInstanceOf(OriginDeniedException);
+    expect(ours).toBe(true);
+    expect(subscription).toBe(true);
+  });
 });
 
 describe('request type augmentation', () => {
