@@ -53,10 +53,10 @@ async function cdnOriginGuardPlugin(
   // `onRequest` hook added when that plugin was registered. Hooks run in the order they were
   // added, so middleware registered before the guard runs first and can answer (serve a file,
   // proxy) a request the guard never checks. Fail at boot, naming the fix.
-  if (fastify.hasDecorator('use'))
+  if (fastify.hasDecorator('use') || middlewarePluginLoaded(fastify))
     throw new CdnOriginGuardError(
       'ERR_CDN_ORIGIN_GUARD_OPTION',
-      '@cdn-origin-guard/fastify is registered after a plugin that runs Express-style middleware (`fastify.use` exists: @fastify/middie or @fastify/express), on this instance or a parent of it; its onRequest hook runs first, so a middleware could answer a request the guard never checked. Register @cdn-origin-guard/fastify before that plugin.',
+      '@cdn-origin-guard/fastify is registered after a plugin that runs Express-style middleware (@fastify/middie or @fastify/express), on this instance, a parent of it or a child plugin registered before it; its onRequest hook runs first, so a middleware could answer a request the guard never checked. Register @cdn-origin-guard/fastify before that plugin.',
     );
   // A verifier passed in belongs to the caller, who closes it; one created here is ours.
   const owned = !('verifier' in options);
@@ -225,6 +225,25 @@ function stripFastifyKeys(options: Readonly<OriginGuardOptions>): OriginGuardOpt
   // Fastify may pass its own registration keys (prefix, logLevel handled by core) along.
   const { prefix: _p, ...rest } = options as OriginGuardOptions & { prefix?: unknown };
   return rest as OriginGuardOptions;
+}
+
+/** Names of the plugins that run Express-style middleware in an `onRequest` hook. */
+const MIDDLEWARE_PLUGINS = ['@fastify/middie', '@fastify/express'] as const;
+
+/**
+ * Whether a middleware plugin was loaded anywhere in the app before the guard, a child plugin
+ * registered earlier included, where `fastify.use` is not visible from here (outside review,
+ * 4 December: middie in an earlier child answered that child's routes unchecked). Read from
+ * the plugin tree Fastify prints (`printPlugins()`), which lists the plugins loaded so far.
+ */
+function middlewarePluginLoaded(fastify: FastifyInstance): boolean {
+  let tree: string;
+  try {
+    tree = fastify.printPlugins();
+  } catch {
+    return false;
+  }
+  return MIDDLEWARE_PLUGINS.some((name) => tree.includes(name));
 }
 
 /**

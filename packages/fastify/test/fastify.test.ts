@@ -653,6 +653,41 @@ describe('plugin shape (issue 14) and logs (issue 10)', () => {
     await expect(app.ready()).rejects.toThrow(/Express-style middleware/);
   });
 
+  // Outside review, 4 December: middie in a child plugin registered earlier is not visible as
+  // `fastify.use` from the guard, and its middleware answered that child's routes unchecked.
+  it('rejects a registration after a child plugin that loaded a middleware plugin', async () => {
+    const app = Fastify();
+    apps.push(app);
+    await app.register(async (child) => {
+      await child.register(middie);
+      child.use('/files', (_req: IncomingMessage, res: ServerResponse) =>
+        res.end('MIDDLEWARE-SERVED-FILE'),
+      );
+      child.get('/files/*', async () => 'ROUTE');
+    });
+    app.register(cdnOriginGuard, { ...BASE });
+
+    await expect(app.ready()).rejects.toThrow(
+      /child plugin registered before it.*Register @cdn-origin-guard\/fastify before that plugin/,
+    );
+  });
+
+  it('accepts a middleware plugin in a child registered after it, queued in the same tick', async () => {
+    const app = Fastify();
+    apps.push(app);
+    app.register(cdnOriginGuard, { ...BASE });
+    app.register(async (child) => {
+      await child.register(middie);
+      child.use('/files', (_req: IncomingMessage, res: ServerResponse) => res.end('file'));
+      child.get('/files/*', async () => 'ROUTE');
+    });
+    await app.ready();
+
+    expect((await inject(app, '/files/x', BOT)).statusCode).toBe(403);
+    const ours = await inject(app, '/files/x', OUR_CLOUDFRONT);
+    expect([ours.statusCode, ours.body]).toEqual([200, 'file']);
+  });
+
   it('registered before a middleware plugin, checks requests before any middleware answers them', async () => {
     const app = Fastify();
     apps.push(app);
