@@ -108,7 +108,8 @@ function servesProto(proto: object | null): boolean {
 }
 
 /**
- * Put `decision` on a Node request so that `req.cdnOriginGuard` returns it, as the Express
+ * Put `decision` on a Node request (an `http.IncomingMessage`, typed as `object` so that the
+ * core's types do not need `@types/node`) so that `req.cdnOriginGuard` returns it, as the Express
  * adapter and the Nest module on Express do. On an Express request under Node 20 and 22 the
  * decision is kept on `req.rawHeaders` and `cdnOriginGuard` is an accessor on Express's base
  * request prototype (installed on first use), because an own property there costs 2–5 µs a
@@ -121,9 +122,9 @@ function servesProto(proto: object | null): boolean {
  * recordDecision(req, decision); // req.cdnOriginGuard === decision
  * ```
  */
-export function recordDecision(req: IncomingMessage, decision: Decision | undefined): void {
-  const raw = req.rawHeaders as Carrier | undefined;
+export function recordDecision(req: object, decision: Decision | undefined): void {
   const request = req as RecordRequest;
+  const raw = request.rawHeaders as Carrier | undefined;
   if (
     !decisionRecording.ownProperty &&
     Array.isArray(raw) &&
