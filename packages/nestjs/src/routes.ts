@@ -115,6 +115,11 @@ const DYNAMIC_SEGMENT = /[:*?+(){}[\]\\!]/;
 export interface RoutePrefixes {
   /** `app.setGlobalPrefix()`'s prefix ('' when none); routes it excludes stay at the root. */
   readonly globalPrefix: string;
+  /**
+   * Whether some route may be outside the global prefix (`setGlobalPrefix(prefix, { exclude })`
+   * lists routes): only then may a skipped route's path lack the prefix.
+   */
+  readonly globalPrefixOptional?: boolean | undefined;
   /** With URI versioning, the text before the version in its segment (`v` by default). */
   readonly uriVersionPrefix?: string | undefined;
   /** With URI versioning, the version of a route that declares none (`defaultVersion`). */
@@ -132,7 +137,13 @@ export function routePrefixes(config: ApplicationConfig): RoutePrefixes {
       : undefined;
   const defaultVersion =
     versioning?.type === VersioningType.URI ? versioning.defaultVersion : undefined;
-  return { globalPrefix: config.getGlobalPrefix() ?? '', uriVersionPrefix, defaultVersion };
+  const excluded = config.getGlobalPrefixOptions?.()?.exclude ?? [];
+  return {
+    globalPrefix: config.getGlobalPrefix() ?? '',
+    globalPrefixOptional: excluded.length > 0,
+    uriVersionPrefix,
+    defaultVersion,
+  };
 }
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -203,10 +214,10 @@ function patternOf(shapes: readonly RouteShape[], prefixes: RoutePrefixes): RegE
         `${versionSegment(version, prefixes)}${literal}${dynamic ? '(?:/|$)' : '/?$'}`,
     ),
   );
-  return new RegExp(
-    `^${prefix === '' ? '' : `(?:${prefix})?`}(?:${[...alternatives].join('|')})`,
-    'i',
-  );
+  // The prefix is required unless setGlobalPrefix excludes routes: a path without it that the
+  // pattern took for a skipped route would pass main.ts's registrations unchecked.
+  const prefixPart = prefix === '' ? '' : prefixes.globalPrefixOptional ? `(?:${prefix})?` : prefix;
+  return new RegExp(`^${prefixPart}(?:${[...alternatives].join('|')})`, 'i');
 }
 
 /**

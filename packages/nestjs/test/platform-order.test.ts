@@ -309,6 +309,32 @@ describe('Nest on Express with a @SkipOriginGuard() route: a front check runs be
     expect([ours.status, ours.body]).toEqual([200, GUARDED]);
   });
 
+  // Outside review, 4 December: the global prefix was optional in the front check's pattern,
+  // so main.ts's handler at a skipped route's path without the prefix passed it unchecked.
+  it('requires the global prefix unless setGlobalPrefix excludes routes', async () => {
+    const prefixed = await listen(
+      'express',
+      (app) => {
+        app.setGlobalPrefix('api');
+        app.use('/ops/health', (_req: IncomingMessage, res: ServerResponse) =>
+          res.end('MAIN-TS-OPS'),
+        );
+      },
+      SkipAppModule,
+    );
+    expect((await prefixed('/api/ops/health', { headers: BOT })).body).toBe('HEALTHY');
+    expectUniformDeny(await prefixed('/ops/health', { headers: BOT }), DENY);
+    await close?.();
+
+    const excluded = await listen(
+      'express',
+      (app) => app.setGlobalPrefix('api', { exclude: ['ops/health'] }),
+      SkipAppModule,
+    );
+    expect((await excluded('/ops/health', { headers: BOT })).body).toBe('HEALTHY');
+    expectUniformDeny(await excluded('/api/ops/health-report', { headers: BOT }), DENY);
+  });
+
   it('lets anyone reach a skipped route under a URI version', async () => {
     const send = await listen(
       'express',

@@ -10,7 +10,8 @@ import { type RouteInfo, skippedPathMatcher, skippedPathPattern } from '../src/r
 
 const routes = (...paths: string[]): RouteInfo[] =>
   paths.map((path) => ({ path, method: RequestMethod.GET }));
-const PREFIXED = { globalPrefix: 'api', uriVersionPrefix: 'v' };
+/** A global prefix some routes are excluded from (so it is optional), and URI versioning. */
+const PREFIXED = { globalPrefix: 'api', globalPrefixOptional: true, uriVersionPrefix: 'v' };
 const versioned = (path: string, version: RouteInfo['version']): RouteInfo => ({
   path,
   method: RequestMethod.GET,
@@ -110,6 +111,12 @@ describe('skippedPathPattern', () => {
     );
   });
 
+  it('requires the global prefix unless setGlobalPrefix excludes routes (outside review, 4 December)', () => {
+    const pattern = skippedPathPattern(routes('/ops/health'), { globalPrefix: 'api' })!;
+    expectEach(pattern, ['/api/ops/health', '/API/ops/health/'], true);
+    expectEach(pattern, ['/ops/health', '/ops/health/'], false);
+  });
+
   it('without a global prefix or URI versioning, only the route itself', () => {
     const pattern = skippedPathPattern(routes('/ops/health'))!;
     expect(pattern.test('/ops/health')).toBe(true);
@@ -150,7 +157,8 @@ describe('skippedPathPattern', () => {
     let prefixes = { globalPrefix: '' };
     const matcher = skippedPathMatcher(routes('/ops/health'), () => prefixes)!;
     prefixes = { globalPrefix: 'api' }; // main.ts's setGlobalPrefix(), after the module was created
-    expectEach(matcher, ['/api/ops/health', '/ops/health'], true);
+    expectEach(matcher, ['/api/ops/health'], true);
+    expectEach(matcher, ['/ops/health'], false);
     expect(skippedPathMatcher(routes('/:tenant/health'), () => prefixes)).toBeUndefined();
   });
 });
