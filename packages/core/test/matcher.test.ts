@@ -330,3 +330,26 @@ describe('parseCidr', () => {
     expect(typeof parseCidr('nope')).toBe('string');
   });
 });
+
+describe('RangeMatcher: addressCount', () => {
+  it('counts the merged ranges of each family, overlaps and adjacent blocks once', () => {
+    const matcher = RangeMatcher.compile([
+      '10.0.0.0/8',
+      '10.1.0.0/16',
+      '11.0.0.0/24',
+      '11.0.1.0/24',
+      '2600::/16',
+      '2600:1::/32',
+      '::1',
+      'loopback',
+    ]);
+    expect(matcher.addressCount()).toEqual({
+      4: 2n ** 24n + 2n ** 9n + 2n ** 24n,
+      6: 2n ** 112n + 1n,
+    });
+    expect(RangeMatcher.compile(['0.0.0.0/0', '::/0']).addressCount()).toEqual({
+      4: 2n ** 32n,
+      6: 2n ** 128n,
+    });
+  });
+});

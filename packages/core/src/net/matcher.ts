@@ -303,6 +303,27 @@ export class RangeMatcher {
   }
 
   /**
+   * How many addresses of each family the ranges cover together (overlaps counted once): what
+   * the range-list checks compare against their limits. Not for the request path.
+   *
+   * @example
+   * ```ts
+   * import { RangeMatcher } from '@cdn-origin-guard/core';
+   * RangeMatcher.compile(['10.0.0.0/8', '10.1.0.0/16']).addressCount(); // { 4: 16777216n, 6: 0n }
+   * ```
+   */
+  addressCount(): { readonly 4: bigint; readonly 6: bigint } {
+    let v4 = 0n;
+    for (let i = 0; i < this.#v4.length; i += 2)
+      v4 += BigInt(this.#v4[i + 1]!) - BigInt(this.#v4[i]!) + 1n;
+    const key = (o: number) =>
+      this.#v6.slice(o, o + 4).reduce((value, word) => (value << 32n) | BigInt(word), 0n);
+    let v6 = 0n;
+    for (let o = 0; o < this.#v6.length; o += 8) v6 += key(o + 4) - key(o) + 1n;
+    return { 4: v4, 6: v6 };
+  }
+
+  /**
    * Whether a parsed address lies in one of the ranges. O(log n), no allocation.
    *
    * @param family - as returned by `parseIp` or `parseForwardedEntry`; `0` answers `false`.
