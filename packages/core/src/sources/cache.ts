@@ -275,6 +275,8 @@ export class CachedSource<S extends Versioned, C> {
   #armExpiry(readAgoMs: number | undefined): void {
     const maxStaleMs = this.#options.maxStaleMs;
     if (maxStaleMs === undefined || this.#closed.signal.aborted) return;
+    if (this.#expiry) clearTimeout(this.#expiry);
+    this.#expiry = undefined;
     const age = typeof readAgoMs === 'number' && readAgoMs > 0 ? readAgoMs : 0;
     const ms = maxStaleMs - age;
     if (ms <= 0) {
@@ -283,7 +285,6 @@ export class CachedSource<S extends Versioned, C> {
       this.#expired = true;
       return;
     }
-    if (this.#expiry) clearTimeout(this.#expiry);
     this.#expiry = setTimeout(() => {
       this.#expiry = undefined;
       this.current = undefined;
