@@ -3,7 +3,7 @@
  * HTTP) into the core's input and a deny decision into {@link OriginDeniedException}.
  * @module
  */
-import type { IncomingMessage } from 'node:http';
+import { IncomingMessage } from 'node:http';
 import {
   type Decision,
   type DenyResponse,
@@ -100,29 +100,42 @@ type PlatformRequest = OriginGuardRequest &
   );
 
 /**
- * Marks a decision this module allowed a request with, and by which verifier (the all-routes
- * middleware, then the guard; or a global guard plus `@RequireOriginGuard()`): a symbol-keyed
- * property of the decision on `req.cdnOriginGuard`, not of the request. Under Express the
- * request's prototype was changed, and on the V8 of Node 20 and 22 every property added to such
- * an object builds a new hidden class (1.1-1.2 µs a request, `npm run bench:req-property`);
- * the decision is a fresh object of a stable shape, where adding one costs nothing measurable.
- * The decision goes on the request with the core's `recordDecision`, which for the same reason
- * keeps it off the request's own properties there (on `rawHeaders`, read back by an accessor).
- * Not a WeakMap: one entry per request makes every garbage collection walk a table of
- * short-lived keys.
+ * The "already allowed" mark: the decision this module allowed a request with, and by which
+ * verifier (the all-paths check, then the guard; or a global guard plus
+ * `@RequireOriginGuard()`), so the guard does not decide twice. The verifier and the path go on
+ * the decision (symbol-keyed: a fresh object of a stable shape, where adding them costs nothing
+ * measurable); the decision goes, under a registered symbol, on the request's `rawHeaders` array
+ * rather than on the request. Under Express the request's prototype was changed, and on the V8
+ * of Node 20 and 22 each request then has a hidden class of its own, so every property read on
+ * it misses the inline caches: reading the mark back through `req.cdnOriginGuard` (an accessor
+ * there, see the core's `recordDecision`) and `request.raw` cost the guard about 2 µs a request
+ * in place (`BENCH_FRAMEWORKS=nest npm run bench:in-place`, bench/RESULTS.md section 12), where
+ * the parser's array has the same hidden class on every request. A request without a
+ * `rawHeaders` array carries the mark itself. Nothing on the wire can set a symbol-keyed
+ * property, and a request whose mark is missing (an app replaced `rawHeaders`) or is another
+ * verifier's is simply checked again. Not a WeakMap: one entry per request makes every garbage
+ * collection walk a table of short-lived keys.
  */
-const ALLOWED_BY = Symbol.for('cdn-origin-guard.allowedBy');
+const ALLOWED = Symbol.for('@cdn-origin-guard/nestjs-allowed');
+const ALLOWED_BY = Symbol.for('@cdn-origin-guard/nestjs-allowed-by');
 /**
  * The path an allow depended on (a health check or an exclusion), when it did: a later check
  * trusts that allow only for the same path (something between them may have rewritten the URL
  * and routed the request elsewhere). Absent for a verified request, whose allow holds anywhere.
  */
-const ALLOWED_FOR_PATH = Symbol.for('cdn-origin-guard.allowedForPath');
+const ALLOWED_FOR_PATH = Symbol.for('@cdn-origin-guard/nestjs-allowed-for-path');
 type MarkedDecision = Decision & {
   [ALLOWED_BY]?: OriginVerifier;
   [ALLOWED_FOR_PATH]?: string | undefined;
 };
-type Marked = IncomingMessage & { cdnOriginGuard?: MarkedDecision };
+/** What carries the mark: the request's `rawHeaders` array, else the request. */
+type MarkCarrier = { [ALLOWED]?: MarkedDecision | undefined };
+
+/** Where the mark of `raw` is kept (one read of the request). */
+function markCarrier(raw: IncomingMessage): MarkCarrier {
+  const rawHeaders: unknown = raw.rawHeaders;
+  return Array.isArray(rawHeaders) ? (rawHeaders as MarkCarrier) : (raw as MarkCarrier);
+}
 
 /**
  * Where a check runs, which decides which of the request's URL fields holds the target the
@@ -182,19 +195,18 @@ function expressPath(
 }
 
 /**
- * Whether this verifier already allowed the request (its decision is then on it): verified, or
- * allowed by a path rule for the path the request is routed on as seen from `site`.
+ * The decision this verifier already allowed the request with, if it did: verified, or allowed
+ * by a path rule for the path the request is routed on as seen from `site`.
  */
 export function allowedBefore(
   raw: IncomingMessage,
   verifier: OriginVerifier,
   site: CheckSite,
-): boolean {
-  const decision = (raw as Marked).cdnOriginGuard;
-  if (decision === undefined || decision === null || decision[ALLOWED_BY] !== verifier)
-    return false;
+): Decision | undefined {
+  const decision = markCarrier(raw)[ALLOWED];
+  if (decision === undefined || decision[ALLOWED_BY] !== verifier) return undefined;
   const forPath = decision[ALLOWED_FOR_PATH];
-  return forPath === undefined || forPath === routedTarget(raw, site);
+  return forPath === undefined || forPath === routedTarget(raw, site) ? decision : undefined;
 }
 
 /** Record an allowed decision on the Node request, for the guard and `@OriginDecision()`. */
@@ -208,6 +220,7 @@ export function markAllowed(
   marked[ALLOWED_BY] = verifier;
   if (decision.reason === 'excluded' || decision.reason === 'health-check')
     marked[ALLOWED_FOR_PATH] = input?.path ?? '';
+  markCarrier(raw)[ALLOWED] = marked;
   recordDecision(raw, marked);
 }
 
@@ -329,10 +342,14 @@ export class CdnOriginGuard implements CanActivate {
       );
       return false;
     }
-    const raw: IncomingMessage = request.raw ?? (request as IncomingMessage);
-    if (allowedBefore(raw, this.verifier, 'guard')) {
-      // The module's middleware decided on this very request (Express: the same object).
-      if (request !== raw) request.cdnOriginGuard = (raw as OriginGuardRequest).cdnOriginGuard;
+    // Express's request is the Node request (told by its class: reading the absent `raw` up an
+    // Express request's prototype chain costs a cache miss on Node 20 and 22); Fastify's wraps it.
+    const raw: IncomingMessage =
+      request instanceof IncomingMessage ? request : (request.raw ?? (request as IncomingMessage));
+    const before = allowedBefore(raw, this.verifier, 'guard');
+    if (before !== undefined) {
+      // The module's all-paths check decided on this very request (Express: the same object).
+      if (request !== raw) request.cdnOriginGuard = before;
       return true;
     }
     let input: VerifyInput | undefined;

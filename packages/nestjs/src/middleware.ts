@@ -55,7 +55,7 @@ export class AllPathsCheck {
   ) {}
 
   run(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void {
-    if (allowedBefore(req, this.verifier, this.site)) {
+    if (allowedBefore(req, this.verifier, this.site) !== undefined) {
       next();
       return;
     }

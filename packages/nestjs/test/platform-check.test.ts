@@ -106,13 +106,14 @@ class RequiredController {
 
 /**
  * A middleware that puts an allowed-looking decision on every request before the guard runs:
- * a forged one, and one copied from a request the module did allow.
+ * a forged one, or another verifier's allow, marked on the request as the module marks its own.
  */
 @Injectable()
 class DecisionPlantingMiddleware implements NestMiddleware {
-  static copied: unknown;
-  use(req: { cdnOriginGuard?: unknown }, _res: unknown, next: () => void) {
-    req.cdnOriginGuard = DecisionPlantingMiddleware.copied ?? { allowed: true, reason: 'verified' };
+  static plant: ((req: IncomingMessage) => void) | undefined;
+  use(req: IncomingMessage & { cdnOriginGuard?: unknown }, _res: unknown, next: () => void) {
+    if (DecisionPlantingMiddleware.plant) DecisionPlantingMiddleware.plant(req);
+    else req.cdnOriginGuard = { allowed: true, reason: 'verified' };
     next();
   }
 }
@@ -259,14 +260,14 @@ describe.each(PLATFORMS)('the all-paths check on the %s platform', (platform, ad
     await otherVerifier.ready();
     const input = { headers: THROUGH_CLOUDFRONT, remoteAddress: '10.0.1.23', path: '/required' };
     const othersDecision = otherVerifier.verify(input);
-    markAllowed({} as IncomingMessage, otherVerifier, othersDecision, input);
     expect(othersDecision.allowed).toBe(true);
 
-    DecisionPlantingMiddleware.copied = undefined;
+    DecisionPlantingMiddleware.plant = undefined;
     const forged = await send(started.url, '/required', BOT);
-    DecisionPlantingMiddleware.copied = othersDecision;
+    DecisionPlantingMiddleware.plant = (req) =>
+      markAllowed(req, otherVerifier, othersDecision, input);
     const copied = await send(started.url, '/required', BOT);
-    DecisionPlantingMiddleware.copied = undefined;
+    DecisionPlantingMiddleware.plant = undefined;
     const ours = await send(started.url, '/required', THROUGH_CLOUDFRONT);
     await otherVerifier.close();
 
@@ -274,6 +275,31 @@ describe.each(PLATFORMS)('the all-paths check on the %s platform', (platform, ad
     expect(copied.status).toBe(403);
     expect(ours.status).toBe(200);
     expect(JSON.parse(ours.body)).toEqual({ reason: 'verified' });
+  });
+
+  it('decides again when the request lost its mark between the all-paths check and the guard', async () => {
+    const decisions: Decision[] = [];
+    const started = await boot({
+      imports: [
+        CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, onDecision: (d) => decisions.push(d) }),
+        DecisionPlantingModule,
+      ],
+      controllers: [RequiredController],
+    });
+    // The mark is kept on the request's rawHeaders array: an app that replaces the array drops it.
+    DecisionPlantingMiddleware.plant = (req) => {
+      req.rawHeaders = [...req.rawHeaders];
+    };
+    const replaced = await send(started.url, '/required', THROUGH_CLOUDFRONT);
+    const replacedDecisions = decisions.splice(0).map((d) => d.reason);
+    DecisionPlantingMiddleware.plant = () => {};
+    const kept = await send(started.url, '/required', THROUGH_CLOUDFRONT);
+    DecisionPlantingMiddleware.plant = undefined;
+
+    expect(replaced.status).toBe(200);
+    expect(replacedDecisions).toEqual(['verified', 'verified']);
+    expect(kept.status).toBe(200);
+    expect(decisions.map((d) => d.reason)).toEqual(['verified']);
   });
 
   it('warns at startup when a global module with middleware comes before it, and not when it comes first', async () => {
