@@ -69,5 +69,11 @@ export const AWSPREVIOUS = 'AWSPREVIOUS';
 /** The staging label of the value being rotated in. */
 export const AWSPENDING = 'AWSPENDING';
 
+/**
+ * On options made by `rotationOptionsFromEnv`: the variable each option was read from, so that
+ * an error names the variable to fix (an own enumerable symbol: a spread of the options keeps it).
+ */
+export const FROM_ENV_VARIABLES = Symbol.for('@cdn-origin-guard/rotation-env-variables');
+
 /** The four steps Secrets Manager invokes, in order. */
 export const ROTATION_STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;

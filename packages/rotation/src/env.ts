@@ -3,6 +3,7 @@
  * @module
  */
 import { InvalidOptionError } from '@cdn-origin-guard/core';
+import { FROM_ENV_VARIABLES } from './constants.js';
 import type { RotationOptions } from './options.js';
 
 type EnvOption = Exclude<keyof RotationOptions, 'log' | 'clients'>;
@@ -43,7 +44,8 @@ const PREFIX = 'CDN_ORIGIN_GUARD_ROTATION_';
 /**
  * Rotation options from the environment. Unset or empty variables are "not given"; numbers
  * are read as numbers (and validated by `createRotationHandler`); an unknown
- * `CDN_ORIGIN_GUARD_ROTATION_*` variable is an error, so a typo is not silently ignored.
+ * `CDN_ORIGIN_GUARD_ROTATION_*` variable is an error, so a typo is not silently ignored. An
+ * invalid value is reported by `createRotationHandler` naming the variable (and the option).
  * @example
  * ```ts
  * import { createRotationHandler, rotationOptionsFromEnv } from '@cdn-origin-guard/rotation';
@@ -61,7 +63,8 @@ export function rotationOptionsFromEnv(
         `is not a known variable; known ones are ${[...known].join(', ')}.`,
       );
   }
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> & { [FROM_ENV_VARIABLES]?: Record<string, string> } = {};
+  const variables: Record<string, string> = {};
   for (const [option, variable] of Object.entries(ROTATION_ENV_VARIABLES) as [
     EnvOption,
     string,
@@ -74,6 +77,8 @@ export function rotationOptionsFromEnv(
           .map((s) => s.trim())
           .filter((s) => s !== '')
       : raw.trim();
+    variables[option] = variable;
   }
+  out[FROM_ENV_VARIABLES] = Object.freeze(variables);
   return out as RotationOptions;
 }

@@ -76,6 +76,32 @@ interface Run {
 
 const STEPS: ReadonlySet<string> = new Set(ROTATION_STEPS);
 
+/** How a field of the event is wrong, or `undefined` when it is a non-empty string. */
+function fieldProblem(value: unknown): string | undefined {
+  if (value === undefined || value === null) return 'is missing';
+  if (typeof value !== 'string')
+    return `is a ${Array.isArray(value) ? 'array' : typeof value}, not a string`;
+  return value === '' ? 'is empty' : undefined;
+}
+
+/** What is wrong with the event, one phrase per field (none when it can be run). */
+function eventProblems(event: Partial<RotationEvent> | undefined): string[] {
+  if (typeof event !== 'object' || event === null)
+    return [`the event is ${event === null ? 'null' : typeof event}`];
+  const problems: string[] = [];
+  const stepProblem = fieldProblem(event.Step);
+  if (stepProblem !== undefined) problems.push(`Step ${stepProblem}`);
+  else if (!STEPS.has(event.Step as string))
+    problems.push(
+      `Step is ${JSON.stringify(String(event.Step).slice(0, 40))}, not a rotation step`,
+    );
+  for (const field of ['SecretId', 'ClientRequestToken'] as const) {
+    const problem = fieldProblem(event[field]);
+    if (problem !== undefined) problems.push(`${field} ${problem}`);
+  }
+  return problems;
+}
+
 /**
  * Create the rotation function. Options are validated here, once; SDK clients are created on
  * first use and kept for the container's life (or injected through `clients`).
@@ -119,7 +145,7 @@ export function createRotationHandler(options: Readonly<RotationOptions>): Rotat
       )
         throw new RotationError(
           'bad-event',
-          `expected { Step: ${ROTATION_STEPS.join(' | ')}, SecretId, ClientRequestToken }; got Step ${JSON.stringify(step)}.`,
+          `${eventProblems(event).join('; ')}: expected { Step: ${ROTATION_STEPS.join(' | ')}, SecretId, ClientRequestToken } (the event Secrets Manager sends).`,
         );
       if (typeof context?.getRemainingTimeInMillis !== 'function')
         throw new RotationError(
@@ -276,7 +302,10 @@ async function albRules(
 ): Promise<HeaderRule[]> {
   const { o } = run;
   if (o.listenerArns.length === 0 && o.ruleArns.length === 0) return [];
-  const previous = o.listenerArns.length > 0 ? await previousHeaderValue(run) : undefined;
+  // AWSPREVIOUS is this secret's own value for `ruleArns` too: taken for another site's, it was
+  // kept in the rule on every rotation, so the ALB went on forwarding a value two rotations
+  // old, and the third rotation hit the rule's condition limit (outside review, 4 December).
+  const previous = await previousHeaderValue(run);
   const ownValues = [values.current, values.pending];
   if (previous !== undefined) ownValues.push(previous);
   const { rules, otherRuleArns } = await findHeaderRules(run.clients.elbv2, { ...o, ownValues });
@@ -439,22 +468,28 @@ async function testSecret(run: Run): Promise<void> {
   }
 }
 
-/** finishSecret: AWSCURRENT moves to the token; the ALB rules then accept [AWSCURRENT, AWSPREVIOUS]. */
+/**
+ * finishSecret: the ALB rules accept [pending, current] (what they accept since setSecret; this
+ * repairs a rule changed since then), then AWSCURRENT moves to the token, after which those are
+ * [AWSCURRENT, AWSPREVIOUS]. In that order, a failure of either call leaves a step that Secrets
+ * Manager's retry completes: once AWSCURRENT has moved, a retry ends as already-current and
+ * would not come back to the rules (outside review, 4 December).
+ */
 async function finishSecret(run: Run): Promise<void> {
   const { clients, arn, token, versions, known } = run;
   const { current, pending } = await headerValues(run);
   const currentVersionId = Object.entries(versions).find(([, stages]) =>
     stages.includes(AWSCURRENT),
   )?.[0];
-  // The rules are found (and checked) first: a rule problem fails the step while it can still
-  // be retried, not after AWSCURRENT has moved (a retry would then end as already-current).
+  // The rules first: a rule problem fails the step while it can still be retried, not after
+  // AWSCURRENT has moved (a retry would then end as already-current).
   const rules = await albRules(run, { current, pending });
-  await promoteToCurrent(clients.secretsManager, arn, token, currentVersionId, known);
-  run.log({ event: 'promoted', previousVersionId: currentVersionId });
   const modified = await setHeaderValues(clients.elbv2, rules, [pending, current], known);
   run.log({
     event: modified.length > 0 ? 'alb-rules-narrowed' : 'alb-rules-in-step',
     ruleArns: rules.map((r) => r.arn),
     modifiedRuleArns: modified,
   });
+  await promoteToCurrent(clients.secretsManager, arn, token, currentVersionId, known);
+  run.log({ event: 'promoted', previousVersionId: currentVersionId });
 }

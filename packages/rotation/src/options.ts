@@ -12,6 +12,7 @@ import {
   BOUNDS,
   DEFAULTS,
   FORBIDDEN_ALPHABET_CHARACTERS,
+  FROM_ENV_VARIABLES,
 } from './constants.js';
 
 /** SDK v3 clients the handler uses; each defaults to one created on first use (once per container). */
@@ -142,6 +143,14 @@ const KNOWN_OPTIONS: Readonly<Record<keyof RotationOptions, true>> = {
 
 const HEADER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 const DISTRIBUTION_ID = /^[A-Z0-9]{1,64}$/;
+/**
+ * An ALB listener and listener-rule ARN, whole: checked here so that a truncated one fails when
+ * the handler is created, not in setSecret after createSecret ran (outside review, 4 December).
+ */
+const LISTENER_ARN =
+  /^arn:[a-z-]+:elasticloadbalancing:[a-z0-9-]+:\d{12}:listener\/app\/[^/\s]+\/[0-9a-f]+\/[0-9a-f]+$/;
+const RULE_ARN =
+  /^arn:[a-z-]+:elasticloadbalancing:[a-z0-9-]+:\d{12}:listener-rule\/app\/[^/\s]+\/[0-9a-f]+\/[0-9a-f]+\/[0-9a-f]+$/;
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
@@ -237,10 +246,44 @@ function resolveClients(value: unknown): RotationClients {
   return Object.freeze({ ...(clients as RotationClients) });
 }
 
-/** Validate `options` once and resolve every default. Throws `InvalidOptionError`. */
+/**
+ * Validate `options` once and resolve every default. Throws `InvalidOptionError`, naming the
+ * environment variable when the option came from `rotationOptionsFromEnv`.
+ */
 export function resolveRotationOptions(
   options: Readonly<RotationOptions>,
 ): ResolvedRotationOptions {
+  try {
+    return resolveGiven(options);
+  } catch (error) {
+    throw namedByVariable(options, error);
+  }
+}
+
+/**
+ * `error` naming the environment variable its option was read from, if it was: the Lambda's
+ * operator sets `CDN_ORIGIN_GUARD_ROTATION_LISTENER_ARNS`, not `rotation.listenerArns`.
+ */
+function namedByVariable(options: unknown, error: unknown): unknown {
+  const variables = (options as { [FROM_ENV_VARIABLES]?: Record<string, string> } | null)?.[
+    FROM_ENV_VARIABLES
+  ];
+  if (!(error instanceof InvalidOptionError) || variables === undefined) return error;
+  const key = /^rotation\.([A-Za-z]+)/.exec(error.option)?.[1];
+  const variable = key === undefined ? undefined : variables[key];
+  if (variable === undefined) return error;
+  const prefix = `@cdn-origin-guard: option \`${error.option}\` `;
+  const body = error.message.startsWith(prefix)
+    ? error.message.slice(prefix.length)
+    : error.message;
+  return new InvalidOptionError(
+    variable,
+    `${body.replace(/\.$/, '')} (option \`${error.option}\`).`,
+    { cause: error },
+  );
+}
+
+function resolveGiven(options: Readonly<RotationOptions>): ResolvedRotationOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options))
     throw new InvalidOptionError(
       'rotation',
@@ -279,12 +322,14 @@ export function resolveRotationOptions(
     expected: 'a CloudFront distribution id such as "E2QWRUHEXAMPLE"',
   });
   const listenerArns = strings('listenerArns', o.listenerArns, {
-    test: (s) => s.startsWith('arn:') && s.includes(':listener/app/'),
-    expected: 'an Application Load Balancer listener ARN (arn:...:listener/app/...)',
+    test: (s) => LISTENER_ARN.test(s),
+    expected:
+      'an Application Load Balancer listener ARN (arn:aws:elasticloadbalancing:<region>:<account>:listener/app/<name>/<id>/<id>)',
   });
   const ruleArns = strings('ruleArns', o.ruleArns, {
-    test: (s) => s.startsWith('arn:') && s.includes(':listener-rule/app/'),
-    expected: 'an Application Load Balancer listener rule ARN (arn:...:listener-rule/app/...)',
+    test: (s) => RULE_ARN.test(s),
+    expected:
+      'an Application Load Balancer listener rule ARN (arn:aws:elasticloadbalancing:<region>:<account>:listener-rule/app/<name>/<id>/<id>/<id>)',
   });
   const originIds = strings('originIds', o.originIds);
   const originDomainNames = strings('originDomainNames', o.originDomainNames).map((d) =>

@@ -167,6 +167,20 @@ export async function rotate(
   return token;
 }
 
+/**
+ * A rotation stopped before finishSecret: a token labelled AWSPENDING, then createSecret,
+ * setSecret and testSecret. Returns the token and the pending header value.
+ */
+export async function rotateUntilFinish(
+  handler: RotationHandler,
+  aws: LocalAws,
+  account: Account,
+): Promise<{ token: string; pending: string }> {
+  const token = aws.secrets.beginRotation(account.secretId);
+  for (const step of ROTATION_STEPS.slice(0, 3)) await invoke(handler, account, step, token);
+  return { token, pending: stageValue(aws, account, 'AWSPENDING') };
+}
+
 /** The header value a version holds (test side only). */
 export function stageValue(
   aws: LocalAws,

@@ -16,6 +16,7 @@ import {
   localClients,
   rejection,
   rotate,
+  rotateUntilFinish,
   stageValue,
   TARGET_GROUP,
   useRotationTestbed,
@@ -105,10 +106,7 @@ describe('rotation handler: the ALB condition-value limit', () => {
   it('fails finishSecret before AWSCURRENT moves when a rule changed since setSecret is over the limit', async () => {
     const account = createAccount(aws, INITIAL);
     const handler = handlerFor(account);
-    const token = aws.secrets.beginRotation(account.secretId);
-    for (const step of ['createSecret', 'setSecret', 'testSecret'] as const)
-      await invoke(handler, account, step, token);
-    const pending = stageValue(aws, account, 'AWSPENDING');
+    const { token, pending } = await rotateUntilFinish(handler, aws, account);
     await localClients(aws).elbv2.send(
       new ModifyRuleCommand({
         RuleArn: account.ruleArn,

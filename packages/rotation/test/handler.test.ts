@@ -1,6 +1,8 @@
+import type { RotationEvent } from '@cdn-origin-guard/rotation';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { LocalAws } from '../../../test/aws-local/index.js';
 import {
+  type Account,
   albForwards,
   allValues,
   createAccount,
@@ -11,6 +13,7 @@ import {
   localClients,
   rejection,
   rotate,
+  rotateUntilFinish,
   stageValue,
   useRotationTestbed,
 } from './support.js';
@@ -141,23 +144,25 @@ describe('rotation handler: a full rotation', () => {
   });
 });
 
+/** The rule goes back to the initial value since setSecret (an IaC re-apply): what finishSecret repairs. */
+async function ruleDriftsBack(account: Account): Promise<void> {
+  const { ModifyRuleCommand } = await import('@aws-sdk/client-elastic-load-balancing-v2');
+  await localClients(aws).elbv2.send(
+    new ModifyRuleCommand({
+      RuleArn: account.ruleArn,
+      Conditions: [
+        { Field: 'http-header', HttpHeaderConfig: { HttpHeaderName: HEADER, Values: [INITIAL] } },
+      ],
+    }),
+  );
+}
+
 describe('rotation handler: idempotent steps', () => {
   it('finishSecret puts back [AWSCURRENT, AWSPREVIOUS] on a rule changed since setSecret', async () => {
     const account = createAccount(aws, INITIAL);
     const handler = handlerFor(account);
-    const token = aws.secrets.beginRotation(account.secretId);
-    for (const step of ['createSecret', 'setSecret', 'testSecret'] as const)
-      await invoke(handler, account, step, token);
-    const pending = stageValue(aws, account, 'AWSPENDING');
-    const { ModifyRuleCommand } = await import('@aws-sdk/client-elastic-load-balancing-v2');
-    await localClients(aws).elbv2.send(
-      new ModifyRuleCommand({
-        RuleArn: account.ruleArn,
-        Conditions: [
-          { Field: 'http-header', HttpHeaderConfig: { HttpHeaderName: HEADER, Values: [INITIAL] } },
-        ],
-      }),
-    );
+    const { token, pending } = await rotateUntilFinish(handler, aws, account);
+    await ruleDriftsBack(account);
 
     await invoke(handler, account, 'finishSecret', token);
 
@@ -165,6 +170,48 @@ describe('rotation handler: idempotent steps', () => {
       pending,
       INITIAL,
     ]);
+  });
+
+  it('finishSecret retried after ModifyRule failed still puts the rule in step (rules before the stage moves)', async () => {
+    const account = createAccount(aws, INITIAL);
+    const handler = handlerFor(account);
+    const { token, pending } = await rotateUntilFinish(handler, aws, account);
+    await ruleDriftsBack(account);
+
+    aws.faults.set({ throttle: true, actions: ['elbv2.ModifyRule'] });
+    const error = await rejection(invoke(handler, account, 'finishSecret', token));
+    const movedOnFailure = aws.secrets.get(account.secretId)?.stages.AWSCURRENT === token;
+    aws.faults.clear();
+    await invoke(handler, account, 'finishSecret', token); // Secrets Manager's retry
+
+    expect(error.failure).toBe('aws-error');
+    expect(movedOnFailure).toBe(false);
+    expect(aws.secrets.get(account.secretId)?.stages.AWSCURRENT).toBe(token);
+    expect(albForwards(aws, account, pending)).toBe(true);
+    expect(aws.elbv2.rule(account.ruleArn).conditions[0]?.HttpHeaderConfig?.Values).toEqual([
+      pending,
+      INITIAL,
+    ]);
+  });
+
+  it('with ruleArns only, AWSPREVIOUS is its own value: three rotations, each leaving exactly AWSCURRENT and AWSPREVIOUS', async () => {
+    const account = createAccount(aws, INITIAL);
+    const handler = handlerFor(account, { listenerArns: [], ruleArns: [account.ruleArn] });
+    const accepted: string[][] = [];
+    const expected: string[][] = [];
+
+    for (let i = 0; i < 3; i++) {
+      await rotate(handler, aws, account);
+      accepted.push(
+        [...(aws.elbv2.rule(account.ruleArn).conditions[0]?.HttpHeaderConfig?.Values ?? [])].sort(),
+      );
+      expected.push(
+        [stageValue(aws, account, 'AWSCURRENT'), stageValue(aws, account, 'AWSPREVIOUS')].sort(),
+      );
+    }
+
+    expect(accepted).toEqual(expected);
+    expect(albForwards(aws, account, INITIAL)).toBe(false);
   });
 
   it('every step run twice gives the same result with no extra writes', async () => {
@@ -419,7 +466,30 @@ describe('rotation handler: failures keep production serving', () => {
     );
 
     expect(error).toMatchObject({ failure: 'bad-event' });
+    expect(error.message).toContain('Step is "rotate", not a rotation step');
     expect(error.message).toContain('createSecret | setSecret | testSecret | finishSecret');
+  });
+
+  it.each([
+    [{ Step: 'createSecret' }, ['SecretId is missing', 'ClientRequestToken is missing']],
+    [
+      { Step: 'createSecret', SecretId: 42, ClientRequestToken: 'x' },
+      ['SecretId is a number, not a string'],
+    ],
+    [
+      { SecretId: 'arn:x', ClientRequestToken: '' },
+      ['Step is missing', 'ClientRequestToken is empty'],
+    ],
+  ])('names each missing or invalid field of the event %j', async (event, problems) => {
+    const account = createAccount(aws, INITIAL);
+
+    const error = await rejection(
+      handlerFor(account)(event as unknown as RotationEvent, lambdaContext()),
+    );
+
+    expect(error).toMatchObject({ failure: 'bad-event' });
+    for (const problem of problems) expect(error.message).toContain(problem);
+    expect(aws.callCount('secretsmanager.DescribeSecret')).toBe(0);
   });
 });
 

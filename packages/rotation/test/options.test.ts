@@ -12,6 +12,7 @@ import {
   rotationOptionsFromEnv,
 } from '@cdn-origin-guard/rotation';
 import { describe, expect, it } from 'vitest';
+import { FROM_ENV_VARIABLES } from '../src/constants.js';
 
 const DIST = { distributionIds: ['E2QWRUHEXAMPLE'], originIds: ['alb'] } as const;
 const LISTENER =
@@ -64,6 +65,22 @@ describe('rotation options', () => {
       'rotation.listenerArns[0]',
       'listener ARN',
     ],
+    // Truncated ARNs: they used to pass here and fail only in setSecret, after createSecret.
+    [
+      { ...DIST, listenerArns: ['arn:aws:elasticloadbalancing:us-east-1:1:listener/app/web'] },
+      'rotation.listenerArns[0]',
+      'listener ARN',
+    ],
+    [
+      { ...DIST, listenerArns: [`${LISTENER.replace('/f2f7dc8efc522ab2', '')}`] },
+      'rotation.listenerArns[0]',
+      'listener ARN',
+    ],
+    [
+      { ...DIST, ruleArns: [LISTENER.replace(':listener/', ':listener-rule/')] },
+      'rotation.ruleArns[0]',
+      'listener rule ARN',
+    ],
     [{ ...DIST, testUrl: 'ftp://x' }, 'rotation.testUrl', 'http(s) URL'],
     [{ ...DIST, clients: { cloudFront: {} } }, 'rotation.clients.cloudFront', 'SDK v3 client'],
     [{ ...DIST, distributionIdz: ['E1'] }, 'rotation.distributionIdz', 'known options are'],
@@ -109,6 +126,12 @@ describe('rotationOptionsFromEnv', () => {
       listenerArns: [LISTENER],
       propagationWaitMs: '0',
       jsonKey: 'originVerify',
+      [FROM_ENV_VARIABLES]: {
+        distributionIds: 'CDN_ORIGIN_GUARD_ROTATION_DISTRIBUTION_IDS',
+        listenerArns: 'CDN_ORIGIN_GUARD_ROTATION_LISTENER_ARNS',
+        propagationWaitMs: 'CDN_ORIGIN_GUARD_ROTATION_PROPAGATION_WAIT_MS',
+        jsonKey: 'CDN_ORIGIN_GUARD_ROTATION_JSON_KEY',
+      },
     });
     expect(() => createRotationHandler(options)).not.toThrow();
   });
@@ -122,7 +145,28 @@ describe('rotationOptionsFromEnv', () => {
       CDN_ORIGIN_GUARD_ROTATION_LISTENER_ARNS: LISTENER,
       CDN_ORIGIN_GUARD_ROTATION_DEPLOY_WAIT_MS: '10m',
     });
-    expect(optionError(options).option).toBe('rotation.deployWaitMs');
+    const error = optionError(options);
+    expect(error.option).toBe('CDN_ORIGIN_GUARD_ROTATION_DEPLOY_WAIT_MS');
+    expect(error.message).toContain('the string "10m"');
+    expect(error.message).toContain('(option `rotation.deployWaitMs`)');
+  });
+
+  it('names the variable of an invalid value, also through a spread with options of code', () => {
+    const truncated = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/web';
+    const options = {
+      ...rotationOptionsFromEnv({
+        CDN_ORIGIN_GUARD_ROTATION_DISTRIBUTION_IDS: 'E1',
+        CDN_ORIGIN_GUARD_ROTATION_LISTENER_ARNS: `${LISTENER},${truncated}`,
+      }),
+      log: () => {},
+    };
+    const fromCode = optionError({ distributionIds: ['E1'], listenerArns: [truncated] });
+
+    const error = optionError(options);
+
+    expect(error.option).toBe('CDN_ORIGIN_GUARD_ROTATION_LISTENER_ARNS');
+    expect(error.message).toContain('(option `rotation.listenerArns[1]`)');
+    expect(fromCode.option).toBe('rotation.listenerArns[0]');
   });
 
   it('has a variable for every option but the log sink and the clients', () => {
