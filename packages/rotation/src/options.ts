@@ -14,6 +14,7 @@ import {
   FORBIDDEN_ALPHABET_CHARACTERS,
   FROM_ENV_VARIABLES,
 } from './constants.js';
+import { ROTATION_ENV_VARIABLES } from './env.js';
 
 /** SDK v3 clients the handler uses; each defaults to one created on first use (once per container). */
 export interface RotationClients {
@@ -270,7 +271,14 @@ function namedByVariable(options: unknown, error: unknown): unknown {
   ];
   if (!(error instanceof InvalidOptionError) || variables === undefined) return error;
   const key = /^rotation\.([A-Za-z]+)/.exec(error.option)?.[1];
-  const variable = key === undefined ? undefined : variables[key];
+  // The variable the value came from; for a value not given at all, the variable to set.
+  const variable =
+    key === undefined
+      ? undefined
+      : (variables[key] ??
+        ((options as Record<string, unknown>)[key] === undefined
+          ? (ROTATION_ENV_VARIABLES as Record<string, string>)[key]
+          : undefined));
   if (variable === undefined) return error;
   const prefix = `@cdn-origin-guard: option \`${error.option}\` `;
   const body = error.message.startsWith(prefix)

@@ -169,6 +169,13 @@ describe('rotationOptionsFromEnv', () => {
     expect(fromCode.option).toBe('rotation.listenerArns[0]');
   });
 
+  it('names the variable to set when a required value is given by none', () => {
+    const error = optionError(rotationOptionsFromEnv({}));
+
+    expect(error.option).toBe('CDN_ORIGIN_GUARD_ROTATION_DISTRIBUTION_IDS');
+    expect(error.message).toContain('(option `rotation.distributionIds`)');
+  });
+
   it('has a variable for every option but the log sink and the clients', () => {
     expect(Object.keys(ROTATION_ENV_VARIABLES).sort()).toEqual(
       Object.keys(DEFAULTS)
