@@ -146,18 +146,20 @@ export type CheckSite = 'platform' | 'middleware' | 'guard';
 
 /**
  * The core's input for a Node request, checked at `site`. The path is the one the platform
- * routes on (see {@link routedTarget}).
+ * routes on (see {@link routedTarget}); `onExpress` says the request is Express's when the
+ * caller knows it (the platform check on Express), which saves reading `req.app`.
  */
 export function toVerifyInput(
   raw: IncomingMessage & { originalUrl?: string; baseUrl?: string },
   site: CheckSite,
+  onExpress = false,
 ): VerifyInput {
   return {
     headers: raw.headers,
     rawHeaders: raw.rawHeaders,
     remoteAddress: raw.socket?.remoteAddress, // the socket peer, never req.ip
     method: raw.method,
-    path: routedTarget(raw, site),
+    path: onExpress ? expressPath(raw) : routedTarget(raw, site),
   };
 }
 

@@ -60,8 +60,8 @@ export interface PlatformCheckSite {
 export function installPlatformCheck(verifier: OriginVerifier, site: PlatformCheckSite): boolean {
   const { adapter } = site;
   if (adapter === undefined) return false;
-  const check = new AllPathsCheck(verifier, 'platform');
   const type = adapter.getType();
+  const check = new AllPathsCheck(verifier, 'platform', type === 'express');
   if (type === 'express') {
     const app = adapter.getInstance<ExpressLikeApp>();
     if (typeof app?.use !== 'function') return false;
