@@ -3,10 +3,19 @@
  * local AWS endpoint with the real SDK clients: each hole is now reported.
  */
 
+import {
+  ElasticLoadBalancingV2Client,
+  ModifyRuleCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { renderTable, runAudit, toJson } from '@cdn-origin-guard/audit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { forward, type LocalSecurityGroupRuleInput } from '../aws-local/index.js';
+import {
+  fixedResponse,
+  forward,
+  httpHeaderCondition,
+  type LocalSecurityGroupRuleInput,
+} from '../aws-local/index.js';
 import type { Hole } from './scenarios.js';
 import { type Account, openAccount } from './support.js';
 
@@ -25,6 +34,12 @@ type Report = Awaited<ReturnType<typeof runAudit>>;
 
 const check = (report: Report, id: string) => report.checks.find((c) => c.id === id);
 
+/** An SDK client's configuration for the account's local endpoint. */
+const clientConfig = (a: Account) => ({
+  endpoint: a.aws.url,
+  region: a.aws.region,
+  credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+});
 const auditOf = (a: Account, extra: Partial<Parameters<typeof runAudit>[0]> = {}) =>
   runAudit({ loadBalancer: a.scenario.albName, secretId: a.scenario.secretId, ...extra });
 
@@ -202,22 +217,37 @@ describe('audit security-groups with customer-managed prefix lists and group ref
     expect(check(report, 'security-groups')?.status).toBe('PASS');
   });
 
-  it('WARNs that the port is open to an unchecked prefix list when its entries cannot be read', async () => {
-    const a = await open([]);
-    const list = a.aws.ec2.setPrefixList('office-and-everyone', ['0.0.0.0/0'], {
-      ownerId: '123456789012',
-    });
-    setInbound(a, [{ port: a.target.port, prefixListId: list.id }]);
-    a.aws.faults.set({ accessDenied: true, actions: ['ec2.GetManagedPrefixListEntries'] });
+  // Outside review, 4 December: this was a WARN with exit code 0, and the list held 0.0.0.0/0.
+  it.each([
+    ['denied', { accessDenied: true }, 'access-denied'],
+    ['throttled', { throttle: true }, 'throttled'],
+    ['failing', { failNext: 99 }, 'error'],
+  ] as const)(
+    'is INCOMPLETE (exit 3) when the entries of a prefix list a rule allows cannot be read (%s)',
+    async (_name, fault, reason) => {
+      const a = await open([]);
+      const list = a.aws.ec2.setPrefixList('office-and-everyone', ['0.0.0.0/0'], {
+        ownerId: '123456789012',
+      });
+      setInbound(a, [{ port: a.target.port, prefixListId: list.id }]);
+      a.aws.faults.set({ ...fault, actions: ['ec2.GetManagedPrefixListEntries'] });
 
-    const report = await auditOf(a);
+      const report = await auditOf(a, { maxAttempts: 1 });
+      const table = renderTable(report);
 
-    const sg = check(report, 'security-groups');
-    expect(sg?.status).toBe('WARN');
-    const finding = sg?.findings.find((f) => f.evidence.source === list.id);
-    expect(finding?.message).toMatch(/unchecked prefix list/);
-    expect(finding?.fix).toContain('Grant ec2:GetManagedPrefixListEntries');
-  });
+      const sg = check(report, 'security-groups');
+      expect(sg?.status).toBe('WARN');
+      expect(sg?.incomplete?.reason).toBe(reason);
+      const finding = sg?.findings.find((f) => f.evidence.source === list.id);
+      expect(finding?.message).toMatch(/unchecked prefix list/);
+      if (reason === 'access-denied')
+        expect(finding?.fix).toContain('Grant ec2:GetManagedPrefixListEntries');
+      expect(report.status).toBe('INCOMPLETE');
+      expect(report.exitCode).toBe(3);
+      expect(table).toMatch(/could not run: security-groups/);
+      expect(table).toMatch(/INCOMPLETE could not look everywhere/);
+    },
+  );
 
   it('WARNs about a rule from another security group on the listener port, naming it', async () => {
     const a = await open([]);
@@ -257,6 +287,80 @@ describe('audit direct-reachability when nothing could be probed (A5)', () => {
     const dr = check(report, 'direct-reachability');
     expect(dr?.findings.map((f) => f.evidence.outcome)).toEqual(['refused']);
     expect(dr?.status).toBe('PASS');
+  });
+
+  // Outside review, 4 December: without the rules the probe went to 443 and 80, found them
+  // refused and passed, while the real listener served requests without the header.
+  it('probes the real listener ports when DescribeRules is denied, and FAILs a served one', async () => {
+    const a = await open(['direct-reachability']);
+    a.aws.faults.set({ accessDenied: true, actions: ['elbv2.DescribeRules'] });
+
+    const report = await auditOf(a, { probe: true, probeAddress: '127.0.0.1' });
+
+    const dr = check(report, 'direct-reachability');
+    expect(check(report, 'listener-rules')?.status).toBe('SKIPPED');
+    expect(dr?.findings.map((f) => f.evidence.url)).toEqual([
+      expect.stringContaining(`:${a.target.port}/`),
+    ]);
+    expect(dr?.status).toBe('FAIL');
+    expect(report.exitCode).toBe(1);
+  });
+});
+
+// Outside review, 4 December.
+describe('audit cloudfront-distribution: what the ALB answers CloudFront', () => {
+  const sentValue = (a: Account) =>
+    a.aws.cloudfront.deployedHeader(a.scenario.distributionId, 'X-Origin-Verify') as string;
+  const headerRule = (a: Account) => {
+    const rule = a.aws.elbv2.rules(a.scenario.listenerArn).find((r) => r.priority === 10);
+    if (rule === undefined) throw new Error('scenario: no header rule at priority 10');
+    return rule;
+  };
+
+  it('FAILs a catch-all 403 placed before the header rule (the site is down through CloudFront)', async () => {
+    const a = await open([]);
+    a.aws.elbv2.addRule(a.scenario.listenerArn, {
+      priority: 1,
+      conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/*'] } }],
+      actions: [fixedResponse('403')],
+    });
+    const answered = a.aws.elbv2.evaluate(a.scenario.listenerArn, {
+      headers: { 'x-origin-verify': sentValue(a) },
+    });
+
+    const report = await auditOf(a);
+
+    expect(answered.action.Type).toBe('fixed-response');
+    const cf = check(report, 'cloudfront-distribution');
+    expect(cf?.status).toBe('FAIL');
+    expect(cf?.findings.find((f) => f.status === 'FAIL')?.message).toMatch(
+      /comes after rule priority 1, which answers every request \(fixed-response 403\)/,
+    );
+    expect(report.exitCode).toBe(1);
+  });
+
+  it('WARNs, and does not claim every request is denied, when the rule holds the value in another case', async () => {
+    const a = await open([]);
+    const sent = sentValue(a);
+    const elbv2 = new ElasticLoadBalancingV2Client(clientConfig(a));
+    await elbv2.send(
+      new ModifyRuleCommand({
+        RuleArn: headerRule(a).arn,
+        Conditions: [httpHeaderCondition('X-Origin-Verify', [sent.toUpperCase()])],
+      }),
+    );
+    elbv2.destroy();
+    const answered = a.aws.elbv2.evaluate(a.scenario.listenerArn, {
+      headers: { 'x-origin-verify': sent },
+    });
+
+    const report = await auditOf(a);
+
+    expect(answered.action.Type).toBe('forward');
+    const findings = check(report, 'cloudfront-distribution')?.findings ?? [];
+    expect(findings.some((f) => /denies every request/.test(f.message))).toBe(false);
+    expect(findings.find((f) => /ignoring case/.test(f.message))?.status).toBe('WARN');
+    expect(JSON.stringify(toJson(report))).not.toContain(sent.toUpperCase());
   });
 });
 
@@ -318,11 +422,7 @@ describe('audit compares what CloudFront sends with what the ALB rule accepts (A
   it('FAILs (exit 1) when CloudFront sends AWSPENDING and the ALB header rule accepts only AWSCURRENT', async () => {
     const a = await open([]);
     const pending = 'pending-value-not-in-the-alb-rule-0123456789';
-    const sm = new SecretsManagerClient({
-      endpoint: a.aws.url,
-      region: a.aws.region,
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    });
+    const sm = new SecretsManagerClient(clientConfig(a));
     await sm.send(
       new PutSecretValueCommand({
         SecretId: a.scenario.secretId,

@@ -12,11 +12,14 @@ const REDACTED = '[redacted]';
  */
 export class SecretText {
   readonly #digest: Buffer;
+  /** The digest of the value in lower case: what an ALB `http-header` condition compares. */
+  readonly #folded: Buffer;
 
   constructor(value: string) {
-    // Only a SHA-256 digest is kept: equal length for every value, so the compare below takes
+    // Only SHA-256 digests are kept: equal length for every value, so the compares below take
     // the same time whatever the values and wherever they differ.
     this.#digest = createHash('sha256').update(value, 'utf8').digest();
+    this.#folded = createHash('sha256').update(value.toLowerCase(), 'utf8').digest();
   }
 
   /** Constant-time equality with another value. */
@@ -29,6 +32,14 @@ export class SecretText {
     let found = false;
     for (const other of others) found = this.equals(other) || found;
     return found;
+  }
+
+  /**
+   * Constant-time equality ignoring case, as an ALB `http-header` condition compares its values
+   * ("the comparison strings are case insensitive").
+   */
+  equalsIgnoringCase(other: SecretText): boolean {
+    return timingSafeEqual(this.#folded, other.#folded);
   }
 
   toString(): string {

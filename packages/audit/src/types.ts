@@ -50,6 +50,13 @@ export interface CheckResult {
   readonly status: CheckStatus;
   readonly findings: readonly Finding[];
   readonly skipped?: Skip;
+  /**
+   * Set when the check ran but could not look everywhere (a call it needed for part of its
+   * judgement was denied, throttled or failed): its findings stand, and the hole it looks for
+   * may be where it could not look, so the audit is `INCOMPLETE` as for a skipped check. E.g.
+   * the entries of a customer-managed prefix list a rule allows could not be read.
+   */
+  readonly incomplete?: Skip;
 }
 
 /** A part of the snapshot: its value, or why it could not be read. */

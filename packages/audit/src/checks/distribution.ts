@@ -13,7 +13,7 @@ import type {
   OriginInfo,
   RuleInfo,
 } from '../types.js';
-import { checksHeader, headerPatterns } from './listener-rules.js';
+import { catchAll, checksHeader, headerPatterns } from './listener-rules.js';
 import { type Check, fail, firstSkip, pass, result, skipped, warn } from './result.js';
 
 const check = { id: 'cloudfront-distribution', title: 'CloudFront distribution' } as const;
@@ -46,6 +46,28 @@ function acceptedValues(rule: RuleInfo, headerName: string): SecretText[] {
   return rule.conditions
     .filter((c) => c.field === 'http-header' && c.headerName === headerName)
     .flatMap((c) => c.headerValues ?? []);
+}
+
+/**
+ * The first rule before every one of `accepting` that answers every request itself (a catch-all
+ * fixed response or redirect not on the header): then no request reaches the header rules, and
+ * CloudFront's requests get that answer (outside review, 4 December: listener-rules passed such
+ * a catch-all 403, and this check said the ALB accepted the value).
+ */
+function shadowingRule(
+  listener: ListenerInfo,
+  headerName: string,
+  accepting: readonly RuleInfo[],
+): RuleInfo | undefined {
+  const first = Math.min(
+    ...accepting.map((r) => (r.priority === 'default' ? Infinity : r.priority)),
+  );
+  return [...listener.rules]
+    .filter(
+      (r): r is RuleInfo & { priority: number } => r.priority !== 'default' && r.priority < first,
+    )
+    .sort((a, b) => a.priority - b.priority)
+    .find((r) => !checksHeader(r, headerName) && catchAll(r) && r.action.type !== 'forward');
 }
 
 /**
@@ -88,13 +110,41 @@ function acceptanceFindings(
       sends: named(value),
       accepts: acceptedNames,
     };
-    if (accepting.length > 0) {
-      findings.push(
-        pass(
-          `${where}: the ALB accepts the ${headerName} value it sends on ${on} (rule priority ${accepting.map((r) => r.priority).join(', ')})`,
-          { ...listenerEvidence, rules: accepting.map((r) => r.arn) },
-        ),
-      );
+    // The ALB compares header values ignoring case: a rule holding the value in another case
+    // still forwards it (outside review, 4 December: that was reported as denying everything).
+    const acceptingFolded =
+      accepting.length > 0
+        ? accepting
+        : headerRules.filter((r) =>
+            acceptedValues(r, headerName).some((v) => value.equalsIgnoringCase(v)),
+          );
+    if (acceptingFolded.length > 0) {
+      const shadow = shadowingRule(listener, headerName, acceptingFolded);
+      const priorities = acceptingFolded.map((r) => r.priority).join(', ');
+      const rules = acceptingFolded.map((r) => r.arn);
+      if (shadow !== undefined)
+        findings.push(
+          fail(
+            `${where}: the header rule that accepts the ${headerName} value it sends on ${on} (priority ${priorities}) comes after rule priority ${shadow.priority}, which answers every request (${shadow.action.type}${shadow.action.statusCode === undefined ? '' : ` ${shadow.action.statusCode}`}): the ALB denies every request through CloudFront`,
+            `Give the header rule a lower priority number than ${shadow.priority} (aws elbv2 set-rule-priorities --rule-priorities RuleArn=${rules[0]},Priority=<below ${shadow.priority}>), or narrow rule ${shadow.arn}`,
+            { ...listenerEvidence, rules, shadowedBy: shadow.arn },
+          ),
+        );
+      else if (accepting.length > 0)
+        findings.push(
+          pass(
+            `${where}: the ALB accepts the ${headerName} value it sends on ${on} (rule priority ${priorities})`,
+            { ...listenerEvidence, rules },
+          ),
+        );
+      else
+        findings.push(
+          warn(
+            `${where}: the ALB accepts the ${headerName} value it sends on ${on} only because it compares header values ignoring case: rule priority ${priorities} holds it in another case`,
+            `Set the header rule's value to the exact value the origin sends (aws elbv2 modify-rule --rule-arn ${rules[0]} ...); the rotation function writes the exact values`,
+            { ...listenerEvidence, rules },
+          ),
+        );
       continue;
     }
     const patterns = headerRules.reduce((n, r) => n + headerPatterns(r, headerName), 0);

@@ -39,7 +39,7 @@ export function headerPatterns(rule: RuleInfo, header: string): number {
 }
 
 /** Whether a rule matches every request (the default rule, or a path pattern of `*`). */
-function catchAll(rule: RuleInfo): boolean {
+export function catchAll(rule: RuleInfo): boolean {
   if (rule.priority === 'default') return true;
   return rule.conditions.every(
     (c) => c.field === 'path-pattern' && c.values.some((v) => v === '*' || v === '/*'),

@@ -76,9 +76,19 @@ export function firstSkip(...parts: Gathered<unknown>[]): Skip | undefined {
 /** Why a check may be skipped without leaving a hole unlooked-for. */
 const CHOSEN_SKIPS: ReadonlySet<Skip['reason']> = new Set(['not-requested', 'not-applicable']);
 
-/** The checks that could not run: access denied, throttled, an AWS error. */
+/**
+ * The checks that could not run (access denied, throttled, an AWS error), or ran but could not
+ * look everywhere (`incomplete`).
+ */
 export function incompleteChecks(checks: readonly CheckResult[]): CheckResult[] {
   return checks.filter(
-    (c) => c.status === 'SKIPPED' && c.skipped !== undefined && !CHOSEN_SKIPS.has(c.skipped.reason),
+    (c) =>
+      (c.status === 'SKIPPED' && c.skipped !== undefined && !CHOSEN_SKIPS.has(c.skipped.reason)) ||
+      (c.incomplete !== undefined && !CHOSEN_SKIPS.has(c.incomplete.reason)),
   );
+}
+
+/** `checked` marked as not having looked everywhere, for `why` (no mark without one). */
+export function partly(checked: CheckResult, why: Skip | undefined): CheckResult {
+  return why === undefined ? checked : { ...checked, incomplete: why };
 }

@@ -10,9 +10,10 @@ import type {
   PrefixListInfo,
   SecurityGroupInfo,
   SecurityGroupRuleInfo,
+  Skip,
 } from '../types.js';
 import { openedPorts, portsToJudge, ruleLabel, sourceOf } from './ports.js';
-import { type Check, fail, firstSkip, pass, result, skipped, warn } from './result.js';
+import { type Check, fail, firstSkip, partly, pass, result, skipped, warn } from './result.js';
 
 const check = { id: 'security-groups', title: 'Security groups of the ALB' } as const;
 
@@ -178,6 +179,10 @@ function run(snapshot: AccountSnapshot) {
   const allowed = { IPv4: new Set<number>(), IPv6: new Set<number>() };
   // Prefix-list rules on a listener port that could not be judged without the lists.
   const unjudged: string[] = [];
+  // The first customer-managed prefix list whose entries could not be read: the check then
+  // could not look everywhere (outside review, 4 December: a WARN alone exited 0 for a list
+  // that held 0.0.0.0/0).
+  let unread: Skip | undefined;
   // port -> the CIDRs (direct, or entries of a customer list) that open it, with their rules.
   const sources = new Map<number, Source[]>();
   const addSources = (opened: readonly number[], cidrs: readonly string[], open: OpenRule) => {
@@ -226,6 +231,7 @@ function run(snapshot: AccountSnapshot) {
           );
         } else {
           if (list.entries?.ok === true) addSources(opened, list.entries.value, open);
+          else if (list.entries !== undefined) unread ??= list.entries.skip;
           findings.push(customListFinding(open, list));
         }
       } else if (rule.referencedGroupId !== undefined) {
@@ -256,7 +262,7 @@ function run(snapshot: AccountSnapshot) {
         },
       ),
     );
-    return result(check, findings);
+    return partly(result(check, findings), unread ?? (unjudged.length > 0 ? listSkip : undefined));
   }
   const families: ('IPv4' | 'IPv6')[] = loadBalancer.ipAddressType.startsWith('dualstack')
     ? ['IPv4', 'IPv6']
@@ -276,7 +282,7 @@ function run(snapshot: AccountSnapshot) {
       ),
     );
   }
-  return result(check, findings);
+  return partly(result(check, findings), unread);
 }
 
 /** Security groups of the ALB. */

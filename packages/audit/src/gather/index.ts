@@ -73,9 +73,13 @@ export async function gatherSnapshot(options: ResolvedAuditOptions): Promise<Acc
     const prefixLists = await gather((step) =>
       readPrefixLists(ec2, securityGroups.ok ? securityGroups.value : [], step),
     );
+    const heads = await headsPromise;
     let probes: Gathered<readonly ProbeResult[]> = notRequested('--probe was not given');
     if (options.probe) {
-      const urls = probeUrls(loadBalancer.dnsName, listeners.ok ? listeners.value : undefined);
+      // The listeners' ports and protocols come from DescribeListeners alone: with DescribeRules
+      // denied the probe still goes to the real listeners, not to 443 and 80 (outside review,
+      // 4 December: a served listener on another port was reported refused on 443 and 80).
+      const urls = probeUrls(loadBalancer.dnsName, heads.ok ? heads.value : undefined);
       probes = {
         ok: true,
         value: await Promise.all(
@@ -83,7 +87,6 @@ export async function gatherSnapshot(options: ResolvedAuditOptions): Promise<Acc
         ),
       };
     }
-    const heads = await headsPromise;
     return {
       region,
       headerName: options.headerName,

@@ -64,7 +64,7 @@ export function probeUrl(url: string, timeoutMs: number, address?: string): Prom
 /** The URLs to probe: each HTTP/HTTPS listener, or 443 and 80 when none is known. */
 export function probeUrls(
   dnsName: string,
-  listeners: readonly ListenerInfo[] | undefined,
+  listeners: readonly Pick<ListenerInfo, 'port' | 'protocol'>[] | undefined,
 ): string[] {
   const host = dnsName.includes(':') ? `[${dnsName}]` : dnsName;
   const web = (listeners ?? []).filter((l) => l.protocol === 'HTTP' || l.protocol === 'HTTPS');

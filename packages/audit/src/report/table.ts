@@ -4,7 +4,7 @@
  * @module
  */
 import { incompleteChecks } from '../checks/result.js';
-import type { AuditReport, CheckStatus, EvidenceValue } from '../types.js';
+import type { AuditReport, CheckStatus, EvidenceValue, Skip } from '../types.js';
 
 /** Options of {@link renderTable}. */
 export interface TableOptions {
@@ -33,6 +33,13 @@ export function summarize(report: AuditReport): Record<CheckStatus, number> {
   return counts;
 }
 
+/** Why a check did not (fully) look, with the missing IAM action when there is one. */
+function skipText(skip: Skip): string {
+  return skip.missingAction === undefined
+    ? skip.message
+    : `${skip.message} (missing ${skip.missingAction})`;
+}
+
 /** The report as text lines (no trailing newline). */
 export function renderTable(report: AuditReport, options: TableOptions = {}): string {
   const paint = (status: CheckStatus | 'INCOMPLETE', text: string) =>
@@ -53,13 +60,12 @@ export function renderTable(report: AuditReport, options: TableOptions = {}): st
     );
   for (const check of report.checks) {
     lines.push('', `${bold(check.title.padEnd(width))}${paint(check.status, check.status)}`);
-    if (check.skipped !== undefined) {
-      const action =
-        check.skipped.missingAction === undefined
-          ? ''
-          : ` (missing ${check.skipped.missingAction})`;
-      lines.push(`  ${paint('SKIPPED', 'SKIPPED')} ${check.skipped.message}${action}`);
-    }
+    if (check.skipped !== undefined)
+      lines.push(`  ${paint('SKIPPED', 'SKIPPED')} ${skipText(check.skipped)}`);
+    if (check.incomplete !== undefined)
+      lines.push(
+        `  ${paint('INCOMPLETE', 'INCOMPLETE')} could not look everywhere: ${skipText(check.incomplete)}`,
+      );
     for (const f of check.findings) {
       lines.push(`  ${paint(f.status, f.status.padEnd(4))}  ${f.message}`);
       if (f.status === 'PASS') continue;
