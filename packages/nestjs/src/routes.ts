@@ -111,15 +111,24 @@ export function skippedRoutes(scan: RouteScan): RouteInfo[] {
 /** A path segment with anything but literal text in it (Express 4/5, Fastify route syntax). */
 const DYNAMIC_SEGMENT = /[:*?+(){}[\]\\!]/;
 
+/**
+ * A route `setGlobalPrefix(prefix, { exclude })` keeps outside the prefix, as Nest holds it
+ * (`getGlobalPrefixOptions().exclude`: the request method and the path's regular expression).
+ */
+export interface ExcludedFromPrefix {
+  readonly requestMethod?: RequestMethod | number | undefined;
+  readonly pathRegex?: Pick<RegExp, 'test'> | undefined;
+}
+
 /** What Nest may put in front of a route's own path, read from the app's configuration. */
 export interface RoutePrefixes {
   /** `app.setGlobalPrefix()`'s prefix ('' when none); routes it excludes stay at the root. */
   readonly globalPrefix: string;
   /**
-   * Whether some route may be outside the global prefix (`setGlobalPrefix(prefix, { exclude })`
-   * lists routes): only then may a skipped route's path lack the prefix.
+   * The routes `setGlobalPrefix(prefix, { exclude })` lists: only a skipped route one of them
+   * covers may be routed without the prefix.
    */
-  readonly globalPrefixOptional?: boolean | undefined;
+  readonly excludedFromGlobalPrefix?: readonly ExcludedFromPrefix[] | undefined;
   /** With URI versioning, the text before the version in its segment (`v` by default). */
   readonly uriVersionPrefix?: string | undefined;
   /** With URI versioning, the version of a route that declares none (`defaultVersion`). */
@@ -140,7 +149,7 @@ export function routePrefixes(config: ApplicationConfig): RoutePrefixes {
   const excluded = config.getGlobalPrefixOptions?.()?.exclude ?? [];
   return {
     globalPrefix: config.getGlobalPrefix() ?? '',
-    globalPrefixOptional: excluded.length > 0,
+    excludedFromGlobalPrefix: excluded as readonly ExcludedFromPrefix[],
     uriVersionPrefix,
     defaultVersion,
   };
@@ -148,8 +157,29 @@ export function routePrefixes(config: ApplicationConfig): RoutePrefixes {
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
+/**
+ * Whether `setGlobalPrefix`'s exclusions may keep `route` outside the prefix: as Nest decides
+ * (`isRouteExcluded`: the method, or all, and the path's regular expression on the route's path
+ * without its version), erring towards "may" (a parameter length limit is not applied, and the
+ * path is tried with a trailing slash too): taking the prefix as required for a route Nest
+ * serves without it would deny that skipped route's own requests.
+ */
+function outsidePrefix(route: RouteInfo, excluded: readonly ExcludedFromPrefix[]): boolean {
+  const path = route.path.startsWith('/') ? route.path : `/${route.path}`;
+  return excluded.some(
+    (e) =>
+      (e.requestMethod === undefined ||
+        e.requestMethod === RequestMethod.ALL ||
+        e.requestMethod === -1 ||
+        e.requestMethod === route.method) &&
+      (e.pathRegex === undefined || e.pathRegex.test(path) || e.pathRegex.test(`${path}/`)),
+  );
+}
+
 /** A skipped route's path as far as it is literal, and its declared version. */
 interface RouteShape {
+  /** The route, for the global prefix's exclusions. */
+  readonly route: RouteInfo;
   /** `/a/b` (escaped) for `a/b/:id`; '' for the root. */
   readonly literal: string;
   /** Whether a parameter or wildcard follows the literal segments. */
@@ -196,7 +226,7 @@ function routeShapes(routes: readonly RouteInfo[]): RouteShape[] | undefined {
     }
     if (dynamic && segments.length === 0) return undefined;
     const literal = segments.map((s) => `/${escapeRegExp(s)}`).join('');
-    shapes.push({ literal, dynamic, version });
+    shapes.push({ route, literal, dynamic, version });
   }
   return shapes;
 }
@@ -208,16 +238,18 @@ function patternOf(shapes: readonly RouteShape[], prefixes: RoutePrefixes): RegE
     .filter((s) => s !== '')
     .map((s) => `/${escapeRegExp(s)}`)
     .join('');
+  const excluded = prefixes.excludedFromGlobalPrefix ?? [];
+  // The prefix is required unless setGlobalPrefix's exclusions cover the route: a path without
+  // it that the pattern took for a skipped route would pass main.ts's registrations unchecked
+  // (outside review, 4 December; until then any exclusion made it optional for every route).
   const alternatives = new Set(
-    shapes.map(
-      ({ literal, dynamic, version }) =>
-        `${versionSegment(version, prefixes)}${literal}${dynamic ? '(?:/|$)' : '/?$'}`,
-    ),
+    shapes.map(({ route, literal, dynamic, version }) => {
+      const prefixPart =
+        prefix === '' ? '' : outsidePrefix(route, excluded) ? `(?:${prefix})?` : prefix;
+      return `${prefixPart}${versionSegment(version, prefixes)}${literal}${dynamic ? '(?:/|$)' : '/?$'}`;
+    }),
   );
-  // The prefix is required unless setGlobalPrefix excludes routes: a path without it that the
-  // pattern took for a skipped route would pass main.ts's registrations unchecked.
-  const prefixPart = prefix === '' ? '' : prefixes.globalPrefixOptional ? `(?:${prefix})?` : prefix;
-  return new RegExp(`^${prefixPart}(?:${[...alternatives].join('|')})`, 'i');
+  return new RegExp(`^(?:${[...alternatives].join('|')})`, 'i');
 }
 
 /**

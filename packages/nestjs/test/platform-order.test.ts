@@ -188,6 +188,13 @@ class OpsController {
 
 const SkipAppModule = appWith(OpsController);
 
+@Controller()
+class StatusController {
+  @SkipOriginGuard() @Get('status') status() {
+    return 'STATUS';
+  }
+}
+
 @Controller({ version: '2' })
 class VersionedOpsController {
   @SkipOriginGuard() @Get('ops/health') health() {
@@ -333,6 +340,26 @@ describe('Nest on Express with a @SkipOriginGuard() route: a front check runs be
     );
     expect((await excluded('/ops/health', { headers: BOT })).body).toBe('HEALTHY');
     expectUniformDeny(await excluded('/api/ops/health-report', { headers: BOT }), DENY);
+  });
+
+  // Outside review, 4 December (left open then): any exclusion made the prefix optional for
+  // every skipped route, so main.ts's handler at another skipped route's path without the prefix
+  // passed the front check unchecked.
+  it('takes the global prefix as optional only for the skipped routes setGlobalPrefix excludes', async () => {
+    const send = await listen(
+      'express',
+      (app) => {
+        app.setGlobalPrefix('api', { exclude: ['ops/health'] });
+        app.use('/status', (_req: IncomingMessage, res: ServerResponse) =>
+          res.end('MAIN-TS-STATUS'),
+        );
+      },
+      appWith(OpsController, StatusController),
+    );
+
+    expect((await send('/ops/health', { headers: BOT })).body).toBe('HEALTHY');
+    expect((await send('/api/status', { headers: BOT })).body).toBe('STATUS');
+    expectUniformDeny(await send('/status', { headers: BOT }), DENY);
   });
 
   it('lets anyone reach a skipped route under a URI version', async () => {

@@ -10,8 +10,12 @@ import { type RouteInfo, skippedPathMatcher, skippedPathPattern } from '../src/r
 
 const routes = (...paths: string[]): RouteInfo[] =>
   paths.map((path) => ({ path, method: RequestMethod.GET }));
-/** A global prefix some routes are excluded from (so it is optional), and URI versioning. */
-const PREFIXED = { globalPrefix: 'api', globalPrefixOptional: true, uriVersionPrefix: 'v' };
+/** A global prefix every route may be excluded from (so it is optional), and URI versioning. */
+const PREFIXED = {
+  globalPrefix: 'api',
+  excludedFromGlobalPrefix: [{ requestMethod: RequestMethod.ALL }],
+  uriVersionPrefix: 'v',
+};
 const versioned = (path: string, version: RouteInfo['version']): RouteInfo => ({
   path,
   method: RequestMethod.GET,
@@ -24,6 +28,30 @@ function expectEach(pattern: Pick<RegExp, 'test'>, paths: readonly string[], mat
 }
 
 describe('skippedPathPattern', () => {
+  it('takes the global prefix as optional only for the routes its exclusions cover, as Nest decides (method, path)', () => {
+    const pattern = skippedPathPattern(
+      [
+        ...routes('/ops/health', '/status', '/items/:id'),
+        { path: '/hook', method: RequestMethod.POST },
+      ],
+      {
+        globalPrefix: 'api',
+        excludedFromGlobalPrefix: [
+          { requestMethod: RequestMethod.ALL, pathRegex: /^\/ops\/health\/?$/i },
+          { requestMethod: RequestMethod.GET, pathRegex: /^\/items\/[^/]+\/?$/i },
+          { requestMethod: RequestMethod.GET, pathRegex: /^\/hook\/?$/i },
+        ],
+      },
+    )!;
+    expectEach(
+      pattern,
+      ['/ops/health', '/api/ops/health', '/items/1', '/api/items/1', '/api/status', '/api/hook'],
+      true,
+    );
+    // /status is not excluded; /hook is excluded for GET only and the skipped route is POST.
+    expectEach(pattern, ['/status', '/hook', '/ops/health-report'], false);
+  });
+
   it("matches wherever Nest may put the route: global prefix, the route's own URI versions, any case, a trailing slash, an escaped parameter", () => {
     const pattern = skippedPathPattern(
       [versioned('/ops/health/:id', ['1', '2']), ...routes('/status')],
