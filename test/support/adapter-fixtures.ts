@@ -46,14 +46,30 @@ export const UNIFORM_DENY_CASES: readonly DenyCase[] = [
 /** How many distinct deny reasons {@link UNIFORM_DENY_CASES} produce. */
 export const UNIFORM_DENY_REASONS = 7;
 
-/** Send raw bytes and read the whole raw response (the server closes the connection). */
-export function rawHttp(port: number, text: string): Promise<string> {
+/**
+ * Send raw bytes (a request with `Connection: close`) and read the whole raw response, until the
+ * server closes the connection (at most `timeoutMs`). Our side stays open: a half-close makes
+ * Node's server end the connection at once, losing the response of a handler that waits on I/O
+ * (serve-static's `fs.stat`), so a leak through such a handler would read as an empty answer
+ * (outside review, 4 December).
+ */
+export function rawHttp(port: number, text: string, timeoutMs = 5000): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const socket = connect(port, '127.0.0.1', () => socket.end(text));
+    const socket = connect(port, '127.0.0.1', () => socket.write(text));
+    const timer = setTimeout(
+      () => socket.destroy(new Error(`rawHttp: no close within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
-    socket.on('error', reject);
+    socket.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    socket.on('close', (hadError) => {
+      clearTimeout(timer);
+      if (!hadError) resolve(Buffer.concat(chunks).toString('latin1'));
+    });
   });
 }
 

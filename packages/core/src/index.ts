@@ -55,7 +55,7 @@ export type {
   VerifyInput,
 } from './options/types.js';
 export { isReservedHeaderName } from './request/headers.js';
-export { pathUnderMount } from './request/path.js';
+export { matchablePath, pathUnderMount } from './request/path.js';
 export { recordDecision } from './request/record.js';
 export type { SourceStats } from './sources/cache.js';
 export { type IpRangesSourceOptions, ipRangesSource } from './sources/ip-ranges.js';

@@ -11,7 +11,7 @@ const {
 } = core;
 
 describe('public exports', () => {
-  it('are the ones before the restructure, plus isOriginGuardError, the log-line formatters, pathUnderMount, isReservedHeaderName and recordDecision', () => {
+  it('are the ones before the restructure, plus isOriginGuardError, the log-line formatters, pathUnderMount, isReservedHeaderName, recordDecision and matchablePath', () => {
     expect(Object.keys(core).sort()).toEqual(
       [
         'ALLOW_REASONS',
@@ -40,6 +40,7 @@ describe('public exports', () => {
         'parseCidr',
         'parseForwardedEntry',
         'parseIp',
+        'matchablePath',
         'pathUnderMount',
         'isReservedHeaderName',
         'prefixListSource',

@@ -6,7 +6,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { OriginVerifier } from '@cdn-origin-guard/core';
+import { matchablePath, type OriginVerifier } from '@cdn-origin-guard/core';
 import type { AbstractHttpAdapter } from '@nestjs/core';
 import { routedTarget } from './guard.js';
 import { AllPathsCheck } from './middleware.js';
@@ -78,7 +78,11 @@ export function installPlatformCheck(verifier: OriginVerifier, site: PlatformChe
       app.use(function cdnOriginGuardFront(req, res, next) {
         try {
           const path = routedTarget(req, 'platform');
-          if (path === undefined || skipped.test(path)) next();
+          // A path a router or static-file server might read another way (dot segments,
+          // encoded slashes or dots, backslashes, `;`) is never left for later: `main.ts`'s
+          // registrations run before the Nest middleware, and serve-static resolves
+          // `/ops/health/%2e%2e/file` to `/file` (outside review, 4 December).
+          if (path === undefined || (matchablePath(path) === path && skipped.test(path))) next();
           else check.run(req, res, next);
         } catch (error) {
           check.failed(res, error); // fail closed, never a 500; logged

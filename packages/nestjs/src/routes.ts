@@ -176,14 +176,17 @@ function outsidePrefix(route: RouteInfo, excluded: readonly ExcludedFromPrefix[]
   );
 }
 
-/** A skipped route's path as far as it is literal, and its declared version. */
+/** A skipped route's path as a pattern, as far as its segments are plain, and its version. */
 interface RouteShape {
   /** The route, for the global prefix's exclusions. */
   readonly route: RouteInfo;
-  /** `/a/b` (escaped) for `a/b/:id`; '' for the root. */
-  readonly literal: string;
-  /** Whether a parameter or wildcard follows the literal segments. */
-  readonly dynamic: boolean;
+  /**
+   * Its segments as a pattern, up to the first that is not plain text nor a plain parameter:
+   * `/a/b/[^/]+` for `a/b/:id`, `/a/b` for `a/b/*rest`; '' for the root.
+   */
+  readonly segments: string;
+  /** Whether a segment that may span several (a wildcard, an optional part, a pattern) follows. */
+  readonly open: boolean;
   readonly version: VersionValue | undefined;
 }
 
@@ -207,26 +210,32 @@ function versionSegment(version: VersionValue | undefined, prefixes: RoutePrefix
 }
 
 /**
- * Per skipped route, its path as far as it is literal (see {@link skippedPathPattern});
- * `undefined` when some route could be on any path.
+ * A plain parameter segment (`:id`): Express (4 and 5) and Fastify route it on exactly one
+ * non-empty segment.
+ */
+const PLAIN_PARAMETER = /^:[A-Za-z_$][\w$]*$/;
+
+/**
+ * Per skipped route, its path as a pattern (see {@link skippedPathPattern}); `undefined` when
+ * some route could be on any path (its first segment may span several).
  */
 function routeShapes(routes: readonly RouteInfo[]): RouteShape[] | undefined {
   const shapes: RouteShape[] = [];
   for (const route of routes) {
-    const { path } = route;
     const version = (route as { version?: VersionValue }).version;
-    const segments: string[] = [];
-    let dynamic = false;
-    for (const segment of path.split('/')) {
-      if (DYNAMIC_SEGMENT.test(segment)) {
-        dynamic = true;
+    const parts: string[] = [];
+    let open = false;
+    for (const segment of route.path.split('/')) {
+      if (segment === '') continue;
+      if (PLAIN_PARAMETER.test(segment)) parts.push('/[^/]+');
+      else if (!DYNAMIC_SEGMENT.test(segment)) parts.push(`/${escapeRegExp(segment)}`);
+      else {
+        open = true;
         break;
       }
-      if (segment !== '') segments.push(segment);
     }
-    if (dynamic && segments.length === 0) return undefined;
-    const literal = segments.map((s) => `/${escapeRegExp(s)}`).join('');
-    shapes.push({ route, literal, dynamic, version });
+    if (open && parts.length === 0) return undefined;
+    shapes.push({ route, segments: parts.join(''), open, version });
   }
   return shapes;
 }
@@ -243,10 +252,10 @@ function patternOf(shapes: readonly RouteShape[], prefixes: RoutePrefixes): RegE
   // it that the pattern took for a skipped route would pass main.ts's registrations unchecked
   // (outside review, 4 December; until then any exclusion made it optional for every route).
   const alternatives = new Set(
-    shapes.map(({ route, literal, dynamic, version }) => {
+    shapes.map(({ route, segments, open, version }) => {
       const prefixPart =
         prefix === '' ? '' : outsidePrefix(route, excluded) ? `(?:${prefix})?` : prefix;
-      return `${prefixPart}${versionSegment(version, prefixes)}${literal}${dynamic ? '(?:/|$)' : '/?$'}`;
+      return `${prefixPart}${versionSegment(version, prefixes)}${segments}${open ? '(?:/|$)' : '/?$'}`;
     }),
   );
   return new RegExp(`^(?:${[...alternatives].join('|')})`, 'i');
@@ -257,11 +266,14 @@ function patternOf(shapes: readonly RouteShape[], prefixes: RoutePrefixes): RegE
  * else; `undefined` when some skipped route could be on any path (it starts with a parameter or
  * a wildcard).
  *
- * A route is routed on: Nest's global prefix (optional: `setGlobalPrefix` may exclude the route),
- * a URI version segment (optional), then the route's path (RouterModule path, controller path,
- * handler path) starting with its leading literal segments, e.g. `ops/health` for
- * `ops/health/:id`. A route with nothing dynamic must end there (a trailing slash allowed); one
- * with a parameter or wildcard after its literal segments may go on. Letters match in any case
+ * A route is routed on: Nest's global prefix (required unless `setGlobalPrefix`'s exclusions
+ * cover the route), its URI version segment (see {@link versionSegment}), then the route's path
+ * (RouterModule path, controller path, handler path) segment by segment: a literal segment as
+ * written, a plain parameter (`:id`) as exactly one non-empty segment, as Express routes it. A
+ * route made of those ends there (a trailing slash allowed); at the first segment that may span
+ * several (a wildcard, an optional part, a parameter pattern) the path may go on (outside
+ * review, 4 December: `ops/health/:id` used to take any path under `/ops/health/`, dot segments
+ * included, which main.ts's static files then resolved outside it). Letters match in any case
  * (Express routes case-insensitively by default) and nothing is decoded: Express matches a
  * route's literal segments against the raw path, so `/ops/heal%74h` is never routed to
  * `/ops/health`. It may match paths of no skipped route: those are left to the Nest middleware,

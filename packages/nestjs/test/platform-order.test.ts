@@ -20,6 +20,7 @@ import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { rawHttp } from '../../../test/support/adapter-fixtures.js';
 import { BASE_OPTIONS, THROUGH_CLOUDFRONT } from './fixtures.js';
 
 const BOT = { 'x-forwarded-for': '203.0.113.9' };
@@ -70,7 +71,7 @@ async function listen(
   platform: 'express' | 'fastify',
   prepare: (app: NestExpressApplication) => void = () => {},
   module: Type = AppModule,
-): Promise<(path: string, init?: RequestInit) => Promise<Reply>> {
+): Promise<((path: string, init?: RequestInit) => Promise<Reply>) & { readonly port: number }> {
   const app = await NestFactory.create<NestExpressApplication>(
     module,
     platform === 'express' ? new ExpressAdapter() : new FastifyAdapter(),
@@ -80,10 +81,20 @@ async function listen(
   await app.listen(0, '127.0.0.1');
   close = () => app.close();
   const { port } = app.getHttpServer().address() as AddressInfo;
-  return async (path, init) => {
+  const send = async (path: string, init?: RequestInit) => {
     const res = await fetch(`http://127.0.0.1:${port}${path}`, init);
     return { status: res.status, body: await res.text(), headers: res.headers };
   };
+  return Object.assign(send, { port });
+}
+
+/** A bot's GET of `target` as written (fetch would resolve dot segments), over a raw socket. */
+function rawBotGet(port: number, target: string): Promise<string> {
+  const headers = Object.entries(BOT).map(([k, v]) => `${k}: ${v}\r\n`);
+  return rawHttp(
+    port,
+    `GET ${target} HTTP/1.1\r\nHost: origin.example\r\nConnection: close\r\n${headers.join('')}\r\n`,
+  );
 }
 
 const json = (headers: Record<string, string>, body: string): RequestInit => ({
@@ -212,6 +223,13 @@ class ParamFirstController {
 }
 
 const ParamFirstSkipAppModule = appWith(ParamFirstController);
+
+@Controller()
+class ParamOpsController {
+  @SkipOriginGuard() @Get('ops/health/:id') health() {
+    return 'HEALTHY';
+  }
+}
 
 @Controller()
 class RootController {
@@ -412,9 +430,38 @@ describe('Nest on Express with a @SkipOriginGuard() route: a front check runs be
     },
   );
 
-  it('with a skipped route that starts with a parameter, leaves every deny to the middleware', async () => {
-    const send = await listen('express', () => {}, ParamFirstSkipAppModule);
+  it('with a skipped route that starts with a parameter, denies what main.ts serves elsewhere (a parameter is one segment)', async () => {
+    const send = await listen(
+      'express',
+      (app) => app.useStaticAssets(staticDir),
+      ParamFirstSkipAppModule,
+    );
     expect((await send('/acme/health', { headers: BOT })).body).toBe('HEALTHY');
     expectUniformDeny(await send('/items', json(BOT, '{"a":1}')), DENY);
+    expectUniformDeny(await send('/vault-export.json', { headers: BOT }), DENY);
+  });
+
+  // Outside review, 4 December: the front check left every path under `/ops/health/` to the
+  // Nest middleware, and serve-static (main.ts, before it) resolved the dot segments.
+  it("denies dot segments under a skipped parameter route, which main.ts's static files would resolve outside it", async () => {
+    const send = await listen(
+      'express',
+      (app) => app.useStaticAssets(staticDir),
+      appWith(ParamOpsController),
+    );
+    expect((await send('/ops/health/1', { headers: BOT })).body).toBe('HEALTHY');
+    for (const target of [
+      '/ops/health/%2e%2e/%2e%2e/internal-report.txt',
+      '/ops/health/../../internal-report.txt',
+      '/OPS/health/%2E%2E/%2E%2E/internal-report.txt',
+      '/ops/health/x/%2e%2e/%2e%2e/%2e%2e/internal-report.txt',
+      '/ops/health/%2e%2e%2f%2e%2e%2finternal-report.txt',
+    ]) {
+      const reply = await rawBotGet(send.port, target);
+      expect(reply.split('\r\n', 1)[0], target).toBe('HTTP/1.1 403 Forbidden');
+      expect(reply, target).not.toContain('STATIC-FILE-BODY');
+    }
+    const ours = await send('/internal-report.txt', { headers: THROUGH_CLOUDFRONT });
+    expect(ours.body).toBe('STATIC-FILE-BODY');
   });
 });

@@ -14,9 +14,17 @@ const HASH = 0x23;
  * (`/p`, or `/` when it has none). Returns undefined, meaning "never excluded, never a health
  * check", for anything that does not start with `/` after that, and for a path a router might
  * read differently than an exact string match would: a `.` or `..` segment, a backslash, a
- * `;`, or a percent-encoded `.`, `/` or `\`.
+ * `;`, or a percent-encoded `.`, `/` or `\`. Adapters use it to tell whether a path may be
+ * matched as a string at all.
  *
  * Allocation-free for a plain origin-form path (the common case).
+ *
+ * @example
+ * ```ts
+ * import { matchablePath } from '@cdn-origin-guard/core';
+ * matchablePath('/health?full=1'); // '/health'
+ * matchablePath('/ops/health/%2e%2e/admin'); // undefined: a server may decode and resolve it
+ * ```
  */
 export function matchablePath(target: string): string | undefined {
   let path = target;
