@@ -360,6 +360,10 @@ describe('audit cloudfront-distribution: what the ALB answers CloudFront', () =>
     const findings = check(report, 'cloudfront-distribution')?.findings ?? [];
     expect(findings.some((f) => /denies every request/.test(f.message))).toBe(false);
     expect(findings.find((f) => /ignoring case/.test(f.message))?.status).toBe('WARN');
+    const ruleValues = check(report, 'alb-rule-values');
+    expect(ruleValues?.status).toBe('WARN');
+    expect(ruleValues?.findings.some((f) => /ignoring case/.test(f.message))).toBe(true);
+    expect(report.exitCode).toBe(0);
     expect(JSON.stringify(toJson(report))).not.toContain(sent.toUpperCase());
   });
 });

@@ -55,12 +55,17 @@ export class SecretText {
   }
 }
 
-/** The staging labels of `values` whose value equals `candidate` (constant time per label). */
+/**
+ * The staging labels of `values` whose value equals `candidate` (constant time per label);
+ * with `ignoreCase`, equal ignoring case, as an ALB `http-header` condition compares.
+ */
 export function matchingStages(
   candidate: SecretText,
   values: ReadonlyMap<string, SecretText>,
+  ignoreCase = false,
 ): string[] {
   const out: string[] = [];
-  for (const [stage, value] of values) if (candidate.equals(value)) out.push(stage);
+  for (const [stage, value] of values)
+    if (ignoreCase ? candidate.equalsIgnoringCase(value) : candidate.equals(value)) out.push(stage);
   return out;
 }

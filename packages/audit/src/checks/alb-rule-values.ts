@@ -25,6 +25,8 @@ function run(snapshot: AccountSnapshot) {
         .flatMap((c) => c.headerValues ?? []);
       const patterns = headerPatterns(rule, headerName);
       const accepted = new Set(values.flatMap((v) => matchingStages(v, stages)));
+      // What the ALB itself accepts: it compares header values ignoring case.
+      const acceptedByAlb = new Set(values.flatMap((v) => matchingStages(v, stages, true)));
       const stale = values.filter((v) => matchingStages(v, stages).length === 0).length;
       const evidence = {
         listener: listener.arn,
@@ -42,6 +44,14 @@ function run(snapshot: AccountSnapshot) {
           warn(
             `Rule priority ${rule.priority} on port ${listener.port} matches ${headerName} only by pattern (${patterns} wildcard or regular-expression value(s)): not compared with Secrets Manager`,
             `${modify}${stages.has(STAGES.pending) ? ' and AWSPENDING' : ''}, exact values only`,
+            evidence,
+          ),
+        );
+      } else if (!accepted.has(STAGES.current) && acceptedByAlb.has(STAGES.current)) {
+        findings.push(
+          warn(
+            `Rule priority ${rule.priority} on port ${listener.port} accepts AWSCURRENT of ${secret.value.name} only because the ALB compares header values ignoring case: it holds the value in another case`,
+            `${modify} (the exact value)${stages.has(STAGES.pending) ? ' and AWSPENDING' : ''}`,
             evidence,
           ),
         );
