@@ -146,6 +146,9 @@ describe('path normalisation before health-check and exclusion matching', () => 
     ['/admin%5cx.css', 'untrusted-peer'],
     ['/admin\\x.css', 'untrusted-peer'],
     ['/admin;.css', 'untrusted-peer'],
+    // Double encoding: a router decodes a parameter, a static-file server decodes it again.
+    ['/admin/%252e%252e/app.css', 'untrusted-peer'],
+    ['/admin%252fx.css', 'untrusted-peer'],
     // Case variants match only what the exclusion says.
     ['/PUBLIC', 'untrusted-peer'],
     ['/Public#x', 'untrusted-peer'],
@@ -162,6 +165,7 @@ describe('path normalisation before health-check and exclusion matching', () => 
     ['/HEALTHZ', 'missing-forwarded-for'],
     ['/./healthz', 'missing-forwarded-for'],
     ['/%2e/healthz', 'missing-forwarded-for'],
+    ['/%252e/healthz', 'missing-forwarded-for'],
     ['//healthz', 'missing-forwarded-for'],
     ['healthz', 'missing-forwarded-for'],
   ])('%j from the ALB without X-Forwarded-For is %s', (path, reason) => {

@@ -1,5 +1,9 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, normalize } from 'node:path';
 import {
   createOriginVerifier,
   DENY_REASONS,
@@ -198,6 +202,56 @@ describe('over a real socket (listen on 127.0.0.1, port 0)', () => {
     });
     expect(bot.status).toBe(403);
     expect(await bot.text()).toBe('Forbidden');
+  });
+
+  // Outside review, 4 December: find-my-way decodes a wildcard parameter once and a static-file
+  // server (@fastify/static's `send`) decodes it again, so `%252e%252e` left the excluded prefix.
+  it('never excludes a double-encoded path that a static-file route would resolve outside the prefix', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'cdn-origin-guard-fastify-static-'));
+    mkdirSync(join(root, 'assets'));
+    writeFileSync(join(root, 'assets', 'app.css'), 'PUBLIC-CSS');
+    writeFileSync(join(root, 'internal-report.txt'), 'INTERNAL-REPORT-BODY');
+    const app = Fastify();
+    apps.push(app);
+    await app.register(cdnOriginGuard, {
+      ...BASE,
+      excludePaths: [/^\/assets\//],
+      logLevel: 'silent',
+    });
+    // What @fastify/static registers at prefix '/': a wildcard route whose file name is decoded
+    // again before it is resolved against the root.
+    app.get('/*', async (request, reply) => {
+      const name = normalize(`/${decodeURIComponent((request.params as { '*': string })['*'])}`);
+      try {
+        return await readFile(join(root, name), 'utf8');
+      } catch {
+        return reply.code(404).send('none');
+      }
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+    const bot = (target: string) =>
+      rawHttp(
+        port,
+        `GET ${target} HTTP/1.1\r\nHost: origin\r\nConnection: close\r\n${Object.entries(BOT)
+          .map(([k, v]) => `${k}: ${v}\r\n`)
+          .join('')}\r\n`,
+      );
+
+    try {
+      expect(await bot('/assets/app.css')).toContain('PUBLIC-CSS');
+      for (const target of [
+        '/assets/%252e%252e/internal-report.txt',
+        '/assets/%252e%252e%252finternal-report.txt',
+        '/assets/%252E%252E/internal-report.txt',
+      ]) {
+        const reply = await bot(target);
+        expect(reply.split('\r\n', 1)[0], target).toBe('HTTP/1.1 403 Forbidden');
+        expect(reply, target).not.toContain('INTERNAL-REPORT-BODY');
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 

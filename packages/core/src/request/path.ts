@@ -14,7 +14,7 @@ const HASH = 0x23;
  * (`/p`, or `/` when it has none). Returns undefined, meaning "never excluded, never a health
  * check", for anything that does not start with `/` after that, and for a path a router might
  * read differently than an exact string match would: a `.` or `..` segment, a backslash, a
- * `;`, or a percent-encoded `.`, `/` or `\`. Adapters use it to tell whether a path may be
+ * `;`, or a percent-encoded `.`, `/`, `\` or `%` (`%252e` is `.` once decoded twice). Adapters use it to tell whether a path may be
  * matched as a string at all.
  *
  * Allocation-free for a plain origin-form path (the common case).
@@ -67,8 +67,13 @@ function isAmbiguous(path: string): boolean {
     if (c === 0x25 /* % */ && i + 2 < n) {
       const hi = path.charCodeAt(i + 1);
       const lo = path.charCodeAt(i + 2) | 0x20;
-      // %2e %2f %5c, any case.
-      if ((hi === 0x32 && (lo === 0x65 || lo === 0x66)) || (hi === 0x35 && lo === 0x63))
+      // %2e %2f %5c, any case; and %25 (an encoded `%`): a router decodes a parameter once and a
+      // static-file server again, so `%252e%252e` becomes `..` there (outside review, 4 December).
+      if (
+        (hi === 0x32 && (lo === 0x65 || lo === 0x66)) ||
+        (hi === 0x35 && lo === 0x63) ||
+        (hi === 0x32 && lo === 0x35)
+      )
         return true;
     }
     if (c === 0x2e /* . */ && path.charCodeAt(i - 1) === SLASH) {
