@@ -73,6 +73,23 @@ export function rawHttp(port: number, text: string, timeoutMs = 5000): Promise<s
   });
 }
 
+/**
+ * A request written as given (`target` is not normalised, as fetch would do with dot segments)
+ * with `Connection: close`, sent with {@link rawHttp}; the raw response.
+ */
+export function rawRequest(
+  port: number,
+  target: string,
+  headers: Readonly<Record<string, string>> = {},
+  method = 'GET',
+): Promise<string> {
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  return rawHttp(
+    port,
+    `${method} ${target} HTTP/1.1\r\nHost: origin.example\r\nConnection: close\r\n${lines.join('')}\r\n`,
+  );
+}
+
 /** Our CloudFront with a wrong secret: denied, and it makes the verifier refresh the secret. */
 export const WRONG_SECRET: Readonly<Record<string, string>> = {
   ...OUR_CLOUDFRONT,

@@ -28,6 +28,7 @@ import {
   OUR_CLOUDFRONT,
   RANGES,
   rawHttp,
+  rawRequest,
   SECRET,
   switchableSecret,
   UNIFORM_DENY_CASES,
@@ -230,13 +231,7 @@ describe('over a real socket (listen on 127.0.0.1, port 0)', () => {
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as AddressInfo;
-    const bot = (target: string) =>
-      rawHttp(
-        port,
-        `GET ${target} HTTP/1.1\r\nHost: origin\r\nConnection: close\r\n${Object.entries(BOT)
-          .map(([k, v]) => `${k}: ${v}\r\n`)
-          .join('')}\r\n`,
-      );
+    const bot = (target: string) => rawRequest(port, target, BOT);
 
     try {
       expect(await bot('/assets/app.css')).toContain('PUBLIC-CSS');

@@ -20,7 +20,7 @@ import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { rawHttp } from '../../../test/support/adapter-fixtures.js';
+import { rawRequest } from '../../../test/support/adapter-fixtures.js';
 import { BASE_OPTIONS, THROUGH_CLOUDFRONT } from './fixtures.js';
 
 const BOT = { 'x-forwarded-for': '203.0.113.9' };
@@ -86,15 +86,6 @@ async function listen(
     return { status: res.status, body: await res.text(), headers: res.headers };
   };
   return Object.assign(send, { port });
-}
-
-/** A bot's GET of `target` as written (fetch would resolve dot segments), over a raw socket. */
-function rawBotGet(port: number, target: string): Promise<string> {
-  const headers = Object.entries(BOT).map(([k, v]) => `${k}: ${v}\r\n`);
-  return rawHttp(
-    port,
-    `GET ${target} HTTP/1.1\r\nHost: origin.example\r\nConnection: close\r\n${headers.join('')}\r\n`,
-  );
 }
 
 const json = (headers: Record<string, string>, body: string): RequestInit => ({
@@ -457,7 +448,7 @@ describe('Nest on Express with a @SkipOriginGuard() route: a front check runs be
       '/ops/health/x/%2e%2e/%2e%2e/%2e%2e/internal-report.txt',
       '/ops/health/%2e%2e%2f%2e%2e%2finternal-report.txt',
     ]) {
-      const reply = await rawBotGet(send.port, target);
+      const reply = await rawRequest(send.port, target, BOT);
       expect(reply.split('\r\n', 1)[0], target).toBe('HTTP/1.1 403 Forbidden');
       expect(reply, target).not.toContain('STATIC-FILE-BODY');
     }
