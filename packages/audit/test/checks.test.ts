@@ -482,6 +482,52 @@ describe('cloudfront-distribution and alb-rule-values', () => {
     expect(statusOf(withOrigin(over), 'cloudfront-distribution').status).toBe(expected);
   });
 
+  // Outside review, 4 December: a catch-all redirect to HTTPS on the HTTP listener, before its
+  // header rule, was taken for a rule answering every request (a false FAIL, exit 1).
+  it.each([
+    ['a same-host redirect to HTTPS', 'HTTPS', '#{host}', 'WARN'],
+    ['a redirect to another host', 'HTTPS', 'elsewhere.example', 'FAIL'],
+  ] as const)(
+    'match-viewer, a catch-all %s before the HTTP header rule',
+    (_name, protocol, host, expected) => {
+      const redirect: RuleInfo = {
+        arn: 'rule-1',
+        priority: 1,
+        conditions: [{ field: 'path-pattern', values: ['/*'] }],
+        action: {
+          type: 'redirect',
+          statusCode: 'HTTP_301',
+          redirectProtocol: protocol,
+          redirectHost: host,
+        },
+      };
+      const base = withOrigin({ policy: 'match-viewer', header: CURRENT });
+      const listeners: ListenerInfo[] = [
+        {
+          arn: 'l-443',
+          port: 443,
+          protocol: 'HTTPS',
+          rules: [headerRule([CURRENT]), defaultRule(deny)],
+        },
+        {
+          arn: 'l-80',
+          port: 80,
+          protocol: 'HTTP',
+          rules: [redirect, headerRule([CURRENT]), defaultRule(deny)],
+        },
+      ];
+      const snap = { ...base, listeners: { ok: true as const, value: listeners } };
+
+      const result = statusOf(snap, 'cloudfront-distribution');
+
+      // match-viewer alone is a WARN; the redirect to another host is a FAIL on top of it.
+      expect(result.status).toBe(expected);
+      expect(result.findings.some((f) => /answers every request itself/.test(f.message))).toBe(
+        expected === 'FAIL',
+      );
+    },
+  );
+
   it('accepts AWSPENDING on the distribution during a rotation, and wants it in the ALB rule too', () => {
     const base = snapshot();
     const secret = base.secret.ok ? base.secret.value : undefined;

@@ -263,8 +263,8 @@ function patternOf(shapes: readonly RouteShape[], prefixes: RoutePrefixes): RegE
 
 /**
  * A pattern that matches every path the skipped routes could be routed on on Express, and little
- * else; `undefined` when some skipped route could be on any path (it starts with a parameter or
- * a wildcard).
+ * else; `undefined` when some skipped route could be on any path (it starts with a wildcard, an
+ * optional part or a parameter pattern).
  *
  * A route is routed on: Nest's global prefix (required unless `setGlobalPrefix`'s exclusions
  * cover the route), its URI version segment (see {@link versionSegment}), then the route's path

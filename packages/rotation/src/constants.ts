@@ -70,8 +70,9 @@ export const AWSPREVIOUS = 'AWSPREVIOUS';
 export const AWSPENDING = 'AWSPENDING';
 
 /**
- * On options made by `rotationOptionsFromEnv`: the variable each option was read from, so that
- * an error names the variable to fix (an own enumerable symbol: a spread of the options keeps it).
+ * On options made by `rotationOptionsFromEnv`: per option read from the environment, the
+ * variable and the value read, so that an error in a value that is still that one names the
+ * variable to fix (an own enumerable symbol: a spread of the options keeps it).
  */
 export const FROM_ENV_VARIABLES = Symbol.for('@cdn-origin-guard/rotation-env-variables');
 

@@ -63,8 +63,10 @@ export function rotationOptionsFromEnv(
         `is not a known variable; known ones are ${[...known].join(', ')}.`,
       );
   }
-  const out: Record<string, unknown> & { [FROM_ENV_VARIABLES]?: Record<string, string> } = {};
-  const variables: Record<string, string> = {};
+  const out: Record<string, unknown> & {
+    [FROM_ENV_VARIABLES]?: Record<string, { variable: string; value: unknown }>;
+  } = {};
+  const variables: Record<string, { variable: string; value: unknown }> = {};
   for (const [option, variable] of Object.entries(ROTATION_ENV_VARIABLES) as [
     EnvOption,
     string,
@@ -77,7 +79,7 @@ export function rotationOptionsFromEnv(
           .map((s) => s.trim())
           .filter((s) => s !== '')
       : raw.trim();
-    variables[option] = variable;
+    variables[option] = Object.freeze({ variable, value: out[option] });
   }
   out[FROM_ENV_VARIABLES] = Object.freeze(variables);
   return out as RotationOptions;

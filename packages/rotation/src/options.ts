@@ -266,19 +266,24 @@ export function resolveRotationOptions(
  * operator sets `CDN_ORIGIN_GUARD_ROTATION_LISTENER_ARNS`, not `rotation.listenerArns`.
  */
 function namedByVariable(options: unknown, error: unknown): unknown {
-  const variables = (options as { [FROM_ENV_VARIABLES]?: Record<string, string> } | null)?.[
-    FROM_ENV_VARIABLES
-  ];
-  if (!(error instanceof InvalidOptionError) || variables === undefined) return error;
+  const fromEnv = (
+    options as {
+      [FROM_ENV_VARIABLES]?: Record<string, { variable: string; value: unknown }>;
+    } | null
+  )?.[FROM_ENV_VARIABLES];
+  if (!(error instanceof InvalidOptionError) || fromEnv === undefined) return error;
   const key = /^rotation\.([A-Za-z]+)/.exec(error.option)?.[1];
-  // The variable the value came from; for a value not given at all, the variable to set.
+  if (key === undefined) return error;
+  const given = (options as Record<string, unknown>)[key];
+  const read = fromEnv[key];
+  // The variable the value came from (unless code replaced it); for a value not given at all,
+  // the variable to set.
   const variable =
-    key === undefined
-      ? undefined
-      : (variables[key] ??
-        ((options as Record<string, unknown>)[key] === undefined
-          ? (ROTATION_ENV_VARIABLES as Record<string, string>)[key]
-          : undefined));
+    read !== undefined && read.value === given
+      ? read.variable
+      : given === undefined
+        ? (ROTATION_ENV_VARIABLES as Record<string, string>)[key]
+        : undefined;
   if (variable === undefined) return error;
   const prefix = `@cdn-origin-guard: option \`${error.option}\` `;
   const body = error.message.startsWith(prefix)

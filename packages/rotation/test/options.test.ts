@@ -127,10 +127,16 @@ describe('rotationOptionsFromEnv', () => {
       propagationWaitMs: '0',
       jsonKey: 'originVerify',
       [FROM_ENV_VARIABLES]: {
-        distributionIds: 'CDN_ORIGIN_GUARD_ROTATION_DISTRIBUTION_IDS',
-        listenerArns: 'CDN_ORIGIN_GUARD_ROTATION_LISTENER_ARNS',
-        propagationWaitMs: 'CDN_ORIGIN_GUARD_ROTATION_PROPAGATION_WAIT_MS',
-        jsonKey: 'CDN_ORIGIN_GUARD_ROTATION_JSON_KEY',
+        distributionIds: {
+          variable: 'CDN_ORIGIN_GUARD_ROTATION_DISTRIBUTION_IDS',
+          value: ['E1AAAA', 'E2BBBB'],
+        },
+        listenerArns: { variable: 'CDN_ORIGIN_GUARD_ROTATION_LISTENER_ARNS', value: [LISTENER] },
+        propagationWaitMs: {
+          variable: 'CDN_ORIGIN_GUARD_ROTATION_PROPAGATION_WAIT_MS',
+          value: '0',
+        },
+        jsonKey: { variable: 'CDN_ORIGIN_GUARD_ROTATION_JSON_KEY', value: 'originVerify' },
       },
     });
     expect(() => createRotationHandler(options)).not.toThrow();
@@ -167,6 +173,19 @@ describe('rotationOptionsFromEnv', () => {
     expect(error.option).toBe('CDN_ORIGIN_GUARD_ROTATION_LISTENER_ARNS');
     expect(error.message).toContain('(option `rotation.listenerArns[1]`)');
     expect(fromCode.option).toBe('rotation.listenerArns[0]');
+  });
+
+  it('names the option, not the variable, when code replaced the value read from the environment', () => {
+    const truncated = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/web';
+    const options = {
+      ...rotationOptionsFromEnv({
+        CDN_ORIGIN_GUARD_ROTATION_DISTRIBUTION_IDS: 'E1',
+        CDN_ORIGIN_GUARD_ROTATION_LISTENER_ARNS: LISTENER,
+      }),
+      listenerArns: [truncated],
+    };
+
+    expect(optionError(options).option).toBe('rotation.listenerArns[0]');
   });
 
   it('names the variable to set when a required value is given by none', () => {

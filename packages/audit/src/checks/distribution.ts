@@ -13,7 +13,7 @@ import type {
   OriginInfo,
   RuleInfo,
 } from '../types.js';
-import { catchAll, checksHeader, headerPatterns } from './listener-rules.js';
+import { catchAll, checksHeader, headerPatterns, upgradesToHttps } from './listener-rules.js';
 import { type Check, fail, firstSkip, pass, result, skipped, warn } from './result.js';
 
 const check = { id: 'cloudfront-distribution', title: 'CloudFront distribution' } as const;
@@ -50,9 +50,11 @@ function acceptedValues(rule: RuleInfo, headerName: string): SecretText[] {
 
 /**
  * The first rule before every one of `accepting` that answers every request itself (a catch-all
- * fixed response or redirect not on the header): then no request reaches the header rules, and
- * CloudFront's requests get that answer (outside review, 4 December: listener-rules passed such
- * a catch-all 403, and this check said the ALB accepted the value).
+ * fixed response, or a redirect other than to HTTPS on the same host, not on the header): then
+ * no request reaches the header rules, and CloudFront's requests get that answer (outside
+ * review, 4 December: listener-rules passed such a catch-all 403, and this check said the ALB
+ * accepted the value). A same-host redirect to HTTPS hands the request to the HTTPS listener,
+ * which is judged on its own.
  */
 function shadowingRule(
   listener: ListenerInfo,
@@ -67,7 +69,13 @@ function shadowingRule(
       (r): r is RuleInfo & { priority: number } => r.priority !== 'default' && r.priority < first,
     )
     .sort((a, b) => a.priority - b.priority)
-    .find((r) => !checksHeader(r, headerName) && catchAll(r) && r.action.type !== 'forward');
+    .find(
+      (r) =>
+        !checksHeader(r, headerName) &&
+        catchAll(r) &&
+        (r.action.type === 'fixed-response' ||
+          (r.action.type === 'redirect' && !upgradesToHttps(r))),
+    );
 }
 
 /**
@@ -125,7 +133,7 @@ function acceptanceFindings(
       if (shadow !== undefined)
         findings.push(
           fail(
-            `${where}: the header rule that accepts the ${headerName} value it sends on ${on} (priority ${priorities}) comes after rule priority ${shadow.priority}, which answers every request (${shadow.action.type}${shadow.action.statusCode === undefined ? '' : ` ${shadow.action.statusCode}`}): the ALB denies every request through CloudFront`,
+            `${where}: the header rule that accepts the ${headerName} value it sends on ${on} (priority ${priorities}) comes after rule priority ${shadow.priority}, which answers every request itself (${shadow.action.type}${shadow.action.statusCode === undefined ? '' : ` ${shadow.action.statusCode}`}): no request through CloudFront reaches the app on ${on}`,
             `Give the header rule a lower priority number than ${shadow.priority} (aws elbv2 set-rule-priorities --rule-priorities RuleArn=${rules[0]},Priority=<below ${shadow.priority}>), or narrow rule ${shadow.arn}`,
             { ...listenerEvidence, rules, shadowedBy: shadow.arn },
           ),

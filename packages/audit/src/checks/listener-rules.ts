@@ -51,7 +51,7 @@ function is4xx(rule: RuleInfo): boolean {
 }
 
 /** A redirect to HTTPS on the same host: the HTTPS listener then decides, and is checked itself. */
-function upgradesToHttps(rule: RuleInfo): boolean {
+export function upgradesToHttps(rule: RuleInfo): boolean {
   const { type, redirectProtocol, redirectHost } = rule.action;
   return (
     type === 'redirect' &&

@@ -56,7 +56,7 @@ export function renderTable(report: AuditReport, options: TableOptions = {}): st
   const incomplete = incompleteChecks(report.checks);
   if (incomplete.length > 0)
     lines.push(
-      `could not run: ${incomplete.map((c) => c.id).join(', ')}: the holes they look for may be there (exit code ${report.exitCode})`,
+      `could not run (or not everywhere): ${incomplete.map((c) => c.id).join(', ')}: the holes they look for may be there (exit code ${report.exitCode})`,
     );
   for (const check of report.checks) {
     lines.push('', `${bold(check.title.padEnd(width))}${paint(check.status, check.status)}`);
