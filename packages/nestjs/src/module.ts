@@ -267,7 +267,7 @@ export class CdnOriginGuardModule
     const adapter = this.adapterHost.httpAdapter ?? undefined;
     if (!this.wiring.applyGlobally || adapter === undefined) return false;
     const skipped = skippedRoutes(this.scan);
-    const site = { adapter, otherModulesConfigure: this.otherModulesConfigure() };
+    const site = { adapter, otherModulesConfigure: this.otherModulesConfigure(), early: true };
     if (skipped.length === 0) return installPlatformCheck(this.verifier, site);
     // Some route is skipped: the Nest middleware (configure()) excludes it with Nest's own
     // matching. A front check on the platform answers, before anything else runs, the denies

@@ -13,7 +13,7 @@ import { AllPathsCheck } from './middleware.js';
 
 /** The part of Express's app the module uses (the package does not depend on Express). */
 interface ExpressLikeApp {
-  use(handler: (req: IncomingMessage, res: ServerResponse, next: () => void) => void): unknown;
+  use(handler: Middleware): unknown;
 }
 
 /** The part of Fastify's instance the module uses (the package does not depend on Fastify). */
@@ -46,16 +46,64 @@ export interface PlatformCheckSite {
    * excludes the skipped routes with Nest's own matching; any other request is decided at once.
    */
   readonly skippedPaths?: Pick<RegExp, 'test'> | undefined;
+  /**
+   * Whether the module installs the check while the application is being created
+   * (`NestFactory.create()`): before `main.ts` can give the adapter any middleware.
+   */
+  readonly early?: boolean | undefined;
+}
+
+/** A middleware as Express and @fastify/middie run it. */
+type Middleware = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
+
+/**
+ * The all-paths check as a middleware: every request, or with `skipped` a front check that
+ * leaves the requests on paths a skipped route may be routed on to the Nest middleware.
+ */
+function checkMiddleware(
+  check: AllPathsCheck,
+  skipped: Pick<RegExp, 'test'> | undefined,
+): Middleware {
+  if (skipped === undefined)
+    return function cdnOriginGuardAllPaths(req, res, next) {
+      try {
+        check.run(req, res, next);
+      } catch (error) {
+        check.failed(res, error); // fail closed, never a 500; logged
+      }
+    };
+  return function cdnOriginGuardFront(req, res, next) {
+    try {
+      const target = routedTarget(req, 'platform');
+      // A path a router or static-file server might read another way (dot segments, encoded
+      // slashes, dots or `%`, backslashes, `;`) is never left for later: `main.ts`'s
+      // registrations run before the Nest middleware, and serve-static resolves
+      // `/ops/health/%2e%2e/file` to `/file` (outside review, 4 December).
+      const path = target === undefined ? undefined : matchablePath(target);
+      if (target === undefined || (path !== undefined && skipped.test(path))) next();
+      else check.run(req, res, next);
+    } catch (error) {
+      check.failed(res, error); // fail closed, never a 500; logged
+    }
+  };
 }
 
 /**
- * Installs the all-paths check on the platform: Express, an `app.use` function registered now,
- * before any Nest middleware and route (`configure()` runs before Nest registers either);
- * Fastify, an `onRequest` hook on the root instance (Fastify adds it to every encapsulated
- * context, existing or later, and to the not-found handler). Returns false, installing nothing,
- * when it cannot: another adapter, a Fastify app with other Nest middleware, a front check on
- * Fastify, or a platform that refuses. The caller then installs the Nest middleware (and always
- * does after a front check, which decides only part of the requests).
+ * Installs the all-paths check on the platform, ahead of everything `main.ts` registers:
+ * - Express: an `app.use` function registered now (while the application is created, or at
+ *   `configure()`, before Nest registers its middleware and routes).
+ * - Fastify, while the application is created (`NestFactory.create()`): a middleware given to
+ *   the adapter's `use()` now, the first one @fastify/middie runs (the adapter's `init()`
+ *   registered middie before the modules were created), so before the middleware `main.ts` gives
+ *   `app.use()` and every Nest middleware (outside review, 4 December: as an `onRequest` hook it
+ *   ran after middie's, and `main.ts`'s middleware answered a bot on any path).
+ * - Fastify, later (at `configure()`, e.g. under @nestjs/testing): an `onRequest` hook on the
+ *   root instance, only when no skipped route and no other module's Nest middleware exist.
+ * With skipped routes it is a front check (Express, and Fastify while created), which leaves the
+ * requests that may be on a skipped route to the Nest middleware. Returns false, installing
+ * nothing, when it cannot: another adapter, a Fastify app past its creation with Nest
+ * middleware that could come first, or a platform that refuses. The caller then installs the
+ * Nest middleware (and always does after a front check, which decides only part of the requests).
  */
 export function installPlatformCheck(verifier: OriginVerifier, site: PlatformCheckSite): boolean {
   const { adapter } = site;
@@ -65,51 +113,31 @@ export function installPlatformCheck(verifier: OriginVerifier, site: PlatformChe
   if (type === 'express') {
     const app = adapter.getInstance<ExpressLikeApp>();
     if (typeof app?.use !== 'function') return false;
-    const skipped = site.skippedPaths;
-    if (skipped === undefined)
-      app.use(function cdnOriginGuardAllPaths(req, res, next) {
-        try {
-          check.run(req, res, next);
-        } catch (error) {
-          check.failed(res, error); // fail closed, never a 500; logged
-        }
-      });
-    else
-      app.use(function cdnOriginGuardFront(req, res, next) {
-        try {
-          const path = routedTarget(req, 'platform');
-          // A path a router or static-file server might read another way (dot segments,
-          // encoded slashes or dots, backslashes, `;`) is never left for later: `main.ts`'s
-          // registrations run before the Nest middleware, and serve-static resolves
-          // `/ops/health/%2e%2e/file` to `/file` (outside review, 4 December).
-          if (path === undefined || (matchablePath(path) === path && skipped.test(path))) next();
-          else check.run(req, res, next);
-        } catch (error) {
-          check.failed(res, error); // fail closed, never a 500; logged
-        }
-      });
+    app.use(checkMiddleware(check, site.skippedPaths));
     return true;
   }
-  // On Fastify the Nest middleware already runs in @fastify/middie's `onRequest` hook, before
-  // any body is read: a front check would add nothing.
-  if (type === 'fastify' && !site.otherModulesConfigure && site.skippedPaths === undefined) {
-    const fastify = adapter.getInstance<FastifyLikeInstance>();
-    if (typeof fastify?.addHook !== 'function') return false;
-    try {
-      fastify.addHook('onRequest', function cdnOriginGuardOnRequest(request, reply, done) {
-        try {
-          // A deny ends the Node response and never calls `done`, as a middleware under middie.
-          check.run(request.raw, reply.raw, done);
-        } catch (error) {
-          check.failed(reply.raw, error); // fail closed, never a 500; logged
-        }
-      });
-    } catch {
-      // e.g. the instance is already listening: not a failure, the Nest middleware runs the
-      // same check instead (the caller installs it).
-      return false;
-    }
+  if (type !== 'fastify') return false;
+  if (site.early) {
+    if (typeof (adapter as { use?: unknown }).use !== 'function') return false;
+    adapter.use(checkMiddleware(check, site.skippedPaths));
     return true;
   }
-  return false;
+  if (site.otherModulesConfigure || site.skippedPaths !== undefined) return false;
+  const fastify = adapter.getInstance<FastifyLikeInstance>();
+  if (typeof fastify?.addHook !== 'function') return false;
+  try {
+    fastify.addHook('onRequest', function cdnOriginGuardOnRequest(request, reply, done) {
+      try {
+        // A deny ends the Node response and never calls `done`, as a middleware under middie.
+        check.run(request.raw, reply.raw, done);
+      } catch (error) {
+        check.failed(reply.raw, error); // fail closed, never a 500; logged
+      }
+    });
+  } catch {
+    // e.g. the instance is already listening: not a failure, the Nest middleware runs the same
+    // check instead (the caller installs it).
+    return false;
+  }
+  return true;
 }

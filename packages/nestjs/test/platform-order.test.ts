@@ -9,13 +9,24 @@
  */
 import 'reflect-metadata';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DenyResponse } from '@cdn-origin-guard/core';
 import { CdnOriginGuardModule, SkipOriginGuard } from '@cdn-origin-guard/nestjs';
-import { Body, Controller, Get, Module, Post, type Type, VersioningType } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  type MiddlewareConsumer,
+  Module,
+  type NestModule,
+  Post,
+  type Type,
+  VersioningType,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -456,3 +467,57 @@ describe('Nest on Express with a @SkipOriginGuard() route: a front check runs be
     expect(ours.body).toBe('STATIC-FILE-BODY');
   });
 });
+
+/** A module with Nest middleware of its own (a request-id middleware, say). */
+@Module({})
+class OwnMiddlewareModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply((_req: unknown, _res: unknown, next: () => void) => next()).forRoutes('*');
+  }
+}
+
+@Module({
+  imports: [CdnOriginGuardModule.forRoot(BASE_OPTIONS), OwnMiddlewareModule],
+  controllers: [ItemsController],
+})
+class WithOtherMiddlewareModule {}
+
+/** main.ts's `app.use()`: a file served after a read (I/O), and a handler under a path. */
+function useMainTsMiddleware(app: NestExpressApplication): void {
+  app.use((req: IncomingMessage, res: ServerResponse, next: () => void) => {
+    if ((req.url ?? '').split('?')[0] !== '/internal-report.txt') return next();
+    readFile(join(staticDir, 'internal-report.txt'), 'utf8').then(
+      (body) => res.end(body),
+      () => next(),
+    );
+  });
+  app.use('/internal-api', (_req: IncomingMessage, res: ServerResponse) =>
+    res.end('INTERNAL-API-BODY'),
+  );
+}
+
+// Outside review, 4 December (High): on Fastify, with a skipped route or another module's
+// middleware, the check was a Nest middleware, and the adapter registers main.ts's `app.use()`
+// middleware ahead of every Nest middleware: they answered a bot on any path.
+describe.each(['express', 'fastify'] as const)(
+  "Nest on %s: main.ts's app.use() middleware",
+  (platform) => {
+    it.each([
+      ['a @SkipOriginGuard() route', SkipAppModule],
+      ['another module with Nest middleware', WithOtherMiddlewareModule],
+      ['no skipped route', AppModule],
+    ] as const)('is reached only through our CloudFront, with %s', async (what, module) => {
+      const send = await listen(platform, useMainTsMiddleware, module);
+
+      for (const path of ['/internal-report.txt', '/internal-api/x', '/items'])
+        expectUniformDeny(await send(path, { headers: BOT }), DENY);
+      const file = await rawRequest(send.port, '/internal-report.txt', THROUGH_CLOUDFRONT);
+      expect(file).toContain('STATIC-FILE-BODY');
+      expect((await send('/internal-api/x', { headers: THROUGH_CLOUDFRONT })).body).toBe(
+        'INTERNAL-API-BODY',
+      );
+      if (what === 'a @SkipOriginGuard() route')
+        expect((await send('/ops/health', { headers: BOT })).body).toBe('HEALTHY');
+    });
+  },
+);
