@@ -88,15 +88,67 @@ function checkMiddleware(
   };
 }
 
+/** A hook as Nest's Fastify adapter runs the one of `setOnRequestHook()`. */
+type AdapterHook = (
+  request: { raw: IncomingMessage },
+  reply: { raw: ServerResponse },
+  done: (error?: Error) => void,
+) => unknown;
+
+/** Nest's Fastify adapter with its request-hook slot (Nest 10.? and later). */
+interface FirstHookAdapter {
+  setOnRequestHook?: (hook: AdapterHook) => void;
+  /** The hook in the slot (the adapter's own field). */
+  onRequestHook?: unknown;
+}
+
+/**
+ * Puts `middleware` in the Fastify adapter's request-hook slot: the adapter's constructor adds
+ * the `onRequest` hook that runs it, so it runs before @fastify/middie's (which `NestFactory
+ * .create()` registers before the modules exist), hence before the middleware `main.ts` gives
+ * `app.use()` and every Nest middleware, without middie's per-request cost (a middie middleware
+ * measured about 10 µs a request more, injected). The slot holds one hook: a hook already there
+ * runs after the check, and `setOnRequestHook()` on this adapter from then on puts its hook
+ * after the check instead of replacing it, so a later call can never remove the check. False
+ * when the adapter has no such slot.
+ */
+function takeFirstRequestHook(adapter: FirstHookAdapter, middleware: Middleware): boolean {
+  const set = adapter.setOnRequestHook;
+  if (typeof set !== 'function') return false;
+  let after =
+    typeof adapter.onRequestHook === 'function'
+      ? (adapter.onRequestHook as AdapterHook)
+      : undefined;
+  const hook: AdapterHook = function cdnOriginGuardFirst(this: unknown, request, reply, done) {
+    // A deny ends the Node response and never calls `next`, as a middleware under middie.
+    middleware(request.raw, reply.raw, () => {
+      if (after === undefined) return done();
+      const result = after.call(this, request, reply, done) as { then?: unknown } | undefined;
+      if (typeof result?.then === 'function')
+        (result as Promise<unknown>).then(
+          () => done(),
+          (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
+        );
+    });
+  };
+  set.call(adapter, hook);
+  adapter.setOnRequestHook = (next: AdapterHook) => {
+    after = next;
+  };
+  return true;
+}
+
 /**
  * Installs the all-paths check on the platform, ahead of everything `main.ts` registers:
  * - Express: an `app.use` function registered now (while the application is created, or at
  *   `configure()`, before Nest registers its middleware and routes).
- * - Fastify, while the application is created (`NestFactory.create()`): a middleware given to
- *   the adapter's `use()` now, the first one @fastify/middie runs (the adapter's `init()`
- *   registered middie before the modules were created), so before the middleware `main.ts` gives
- *   `app.use()` and every Nest middleware (outside review, 4 December: as an `onRequest` hook it
- *   ran after middie's, and `main.ts`'s middleware answered a bot on any path).
+ * - Fastify, while the application is created (`NestFactory.create()`): the adapter's
+ *   request-hook slot ({@link takeFirstRequestHook}), which runs before @fastify/middie, or
+ *   where the adapter has none the first middleware middie runs (given to the adapter's `use()`
+ *   now: its `init()` registered middie before the modules were created); either way before the
+ *   middleware `main.ts` gives `app.use()` and every Nest middleware (outside review, 4
+ *   December: as a root `onRequest` hook it ran after middie's, and `main.ts`'s middleware
+ *   answered a bot on any path).
  * - Fastify, later (at `configure()`, e.g. under @nestjs/testing): an `onRequest` hook on the
  *   root instance, only when no skipped route and no other module's Nest middleware exist.
  * With skipped routes it is a front check (Express, and Fastify while created), which leaves the
@@ -118,8 +170,10 @@ export function installPlatformCheck(verifier: OriginVerifier, site: PlatformChe
   }
   if (type !== 'fastify') return false;
   if (site.early) {
+    const middleware = checkMiddleware(check, site.skippedPaths);
+    if (takeFirstRequestHook(adapter as FirstHookAdapter, middleware)) return true;
     if (typeof (adapter as { use?: unknown }).use !== 'function') return false;
-    adapter.use(checkMiddleware(check, site.skippedPaths));
+    adapter.use(middleware);
     return true;
   }
   if (site.otherModulesConfigure || site.skippedPaths !== undefined) return false;

@@ -521,3 +521,27 @@ describe.each(['express', 'fastify'] as const)(
     });
   },
 );
+
+it('on Fastify, a request hook main.ts sets on the adapter runs after the check, which it cannot replace', async () => {
+  const seen: string[] = [];
+  const send = await listen(
+    'fastify',
+    (app) => {
+      (app.getHttpAdapter() as unknown as FastifyAdapter).setOnRequestHook(
+        (request, _reply, done) => {
+          seen.push(request.url);
+          done();
+        },
+      );
+      useMainTsMiddleware(app);
+    },
+    AppModule,
+  );
+
+  expectUniformDeny(await send('/internal-report.txt', { headers: BOT }), DENY);
+  expectUniformDeny(await send('/items', { headers: BOT }), DENY);
+  const ours = await send('/internal-api/x', { headers: THROUGH_CLOUDFRONT });
+
+  expect(ours.body).toBe('INTERNAL-API-BODY');
+  expect(seen).toEqual(['/internal-api/x']);
+});
