@@ -172,8 +172,14 @@ export function installPlatformCheck(verifier: OriginVerifier, site: PlatformChe
   if (site.early) {
     const middleware = checkMiddleware(check, site.skippedPaths);
     if (takeFirstRequestHook(adapter as FirstHookAdapter, middleware)) return true;
-    if (typeof (adapter as { use?: unknown }).use !== 'function') return false;
-    adapter.use(middleware);
+    // Nest 10's adapter has no slot: the first middie middleware (registered by the adapter's
+    // `init()`, which `NestFactory.create()` runs first). Where middie is not there yet, the
+    // adapter refuses: not a failure, the Nest middleware runs the check instead.
+    try {
+      adapter.use(middleware);
+    } catch {
+      return false;
+    }
     return true;
   }
   if (site.otherModulesConfigure || site.skippedPaths !== undefined) return false;
