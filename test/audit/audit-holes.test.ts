@@ -161,6 +161,10 @@ describe('audit security-groups when prefix lists cannot be read (A2)', () => {
     );
     expect(finding?.status).toBe('WARN');
     expect(finding?.message).toMatch(/could not be described .*unchecked prefix list/);
+    // Its entries could not be looked at: the audit is incomplete, as for unreadable entries.
+    expect(check(report, 'security-groups')?.incomplete?.reason).toBe('error');
+    expect(report.status).toBe('INCOMPLETE');
+    expect(report.exitCode).toBe(3);
   });
 });
 

@@ -214,6 +214,11 @@ function run(snapshot: AccountSnapshot) {
         }
         const list = lists.get(rule.prefixListId);
         if (list === undefined) {
+          // Its entries cannot be looked at either: the list may hold 0.0.0.0/0.
+          unread ??= {
+            reason: 'error',
+            message: `prefix list ${rule.prefixListId}, which ${rule.id} allows, could not be described (not found, or no longer shared with this account)`,
+          };
           findings.push(
             warn(
               `${ruleLabel(rule)} allows port ${opened.join(', ')} from prefix list ${rule.prefixListId}, which could not be described (not found, or no longer shared with this account): the port is open to an unchecked prefix list`,
