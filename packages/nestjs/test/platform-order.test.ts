@@ -549,3 +549,46 @@ it('on Fastify, a request hook main.ts sets on the adapter runs after the check,
   expect(ours.body).toBe('INTERNAL-API-BODY');
   expect(seen).toEqual(['/internal-api/x']);
 });
+
+/** A feature module with its own (not global) instance of the module, as a library might ship. */
+@Module({ imports: [CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, isGlobal: false })] })
+class FeatureWithOwnGuardModule {}
+
+@Module({
+  imports: [CdnOriginGuardModule.forRoot(BASE_OPTIONS), FeatureWithOwnGuardModule],
+  controllers: [ItemsController],
+})
+class TwoGuardModulesModule {}
+
+// Outside review, 4 December: on Fastify each module took the other's hook in the adapter's
+// slot for the app's, and the two called each other until the stack overflowed: every request
+// through CloudFront was denied.
+describe.each(['express', 'fastify', 'fastify without a request-hook slot'] as const)(
+  'Nest on %s with two CdnOriginGuardModule instances',
+  (platform) => {
+    it('serves our CloudFront and denies a bot', async () => {
+      const send = await listen(platform, useMainTsMiddleware, TwoGuardModulesModule);
+
+      expect((await send('/internal-api/x', { headers: THROUGH_CLOUDFRONT })).body).toBe(
+        'INTERNAL-API-BODY',
+      );
+      expect((await send('/items', json(THROUGH_CLOUDFRONT, '{"a":1}'))).status).toBe(201);
+      expectUniformDeny(await send('/internal-api/x', { headers: BOT }), DENY);
+      expectUniformDeny(await send('/items', { headers: BOT }), DENY);
+    });
+  },
+);
+
+it("on Fastify, a throw in the app's own request hook is the app's error (500), not a deny", async () => {
+  const send = await listen(
+    'fastify',
+    (app) =>
+      (app.getHttpAdapter() as unknown as FastifyAdapter).setOnRequestHook(() => {
+        throw new Error('app hook bug');
+      }),
+    AppModule,
+  );
+
+  expect((await send('/items', json(THROUGH_CLOUDFRONT, '{"a":1}'))).status).toBe(500);
+  expectUniformDeny(await send('/items', { headers: BOT }), DENY);
+});
