@@ -181,7 +181,14 @@ describe('maxStaleMs', () => {
 
     expect(await waitFor(() => v.stats().sources.secret.expired, 10_000)).toBe(true);
     expect(reasonFor(v, V1)).toBe('secret-unavailable');
-    expect(v.stats().sources.secret.lastError?.message).toContain('DecryptionFailure');
+    // The expiry timer may fire just before the refresh whose read fails: wait for that read
+    // (a CI run on Node 24 read the error a few milliseconds too early).
+    expect(
+      await waitFor(
+        () => v.stats().sources.secret.lastError?.message.includes('DecryptionFailure') === true,
+        10_000,
+      ),
+    ).toBe(true);
 
     for (const stage of ['AWSCURRENT', 'AWSPREVIOUS', 'AWSPENDING'])
       localAws().secrets.failStage(id, stage, undefined);
