@@ -131,9 +131,11 @@ type MarkedDecision = Decision & {
 /** What carries the mark: the request's `rawHeaders` array, else the request. */
 type MarkCarrier = { [ALLOWED]?: MarkedDecision | undefined };
 
-/** Where the mark of `raw` is kept (one read of the request). */
-function markCarrier(raw: IncomingMessage): MarkCarrier {
-  const rawHeaders: unknown = raw.rawHeaders;
+/**
+ * Where the mark of `raw` is kept; `rawHeaders` when the caller already read it (one read of
+ * the request fewer).
+ */
+function markCarrier(raw: IncomingMessage, rawHeaders: unknown = raw.rawHeaders): MarkCarrier {
   return Array.isArray(rawHeaders) ? (rawHeaders as MarkCarrier) : (raw as MarkCarrier);
 }
 
@@ -159,8 +161,17 @@ export function toVerifyInput(
     rawHeaders: raw.rawHeaders,
     remoteAddress: raw.socket?.remoteAddress, // the socket peer, never req.ip
     method: raw.method,
-    path: onExpress ? expressPath(raw) : routedTarget(raw, site),
+    path: targetAt(raw, site, onExpress),
   };
+}
+
+/** {@link routedTarget}, without reading `req.app` when the caller knows the request is Express's. */
+export function targetAt(
+  raw: IncomingMessage & { originalUrl?: string; baseUrl?: string },
+  site: CheckSite,
+  onExpress: boolean,
+): string | undefined {
+  return onExpress ? expressPath(raw) : routedTarget(raw, site);
 }
 
 /**
@@ -222,7 +233,7 @@ export function markAllowed(
   marked[ALLOWED_BY] = verifier;
   if (decision.reason === 'excluded' || decision.reason === 'health-check')
     marked[ALLOWED_FOR_PATH] = input?.path ?? '';
-  markCarrier(raw)[ALLOWED] = marked;
+  markCarrier(raw, input?.rawHeaders)[ALLOWED] = marked;
   recordDecision(raw, marked);
 }
 

@@ -58,7 +58,7 @@ export class AllPathsCheck {
   constructor(
     private readonly verifier: OriginVerifier,
     private readonly site: Exclude<CheckSite, 'guard'>,
-    private readonly onExpress = false,
+    readonly onExpress = false,
   ) {}
 
   run(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void {

@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { matchablePath, type OriginVerifier } from '@cdn-origin-guard/core';
 import type { AbstractHttpAdapter } from '@nestjs/core';
-import { routedTarget } from './guard.js';
+import { targetAt } from './guard.js';
 import { AllPathsCheck } from './middleware.js';
 
 /** The part of Express's app the module uses (the package does not depend on Express). */
@@ -74,7 +74,7 @@ function checkMiddleware(
     };
   return function cdnOriginGuardFront(req, res, next) {
     try {
-      const target = routedTarget(req, 'platform');
+      const target = targetAt(req, 'platform', check.onExpress);
       // A path a router or static-file server might read another way (dot segments, encoded
       // slashes, dots or `%`, backslashes, `;`) is never left for later: `main.ts`'s
       // registrations run before the Nest middleware, and serve-static resolves
