@@ -18,6 +18,11 @@ const DIST = { distributionIds: ['E2QWRUHEXAMPLE'], originIds: ['alb'] } as cons
 const LISTENER =
   'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2';
 
+/** A listener ARN cut short (no load balancer id, no listener id). */
+const TRUNCATED_LISTENER = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/web';
+/** The distribution every environment of these tests names. */
+const ENV_BASE = { CDN_ORIGIN_GUARD_ROTATION_DISTRIBUTION_IDS: 'E1' };
+
 function optionError(options: unknown): InvalidOptionError {
   try {
     createRotationHandler(options as RotationOptions);
@@ -158,15 +163,14 @@ describe('rotationOptionsFromEnv', () => {
   });
 
   it('names the variable of an invalid value, also through a spread with options of code', () => {
-    const truncated = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/web';
     const options = {
       ...rotationOptionsFromEnv({
-        CDN_ORIGIN_GUARD_ROTATION_DISTRIBUTION_IDS: 'E1',
-        CDN_ORIGIN_GUARD_ROTATION_LISTENER_ARNS: `${LISTENER},${truncated}`,
+        ...ENV_BASE,
+        CDN_ORIGIN_GUARD_ROTATION_LISTENER_ARNS: `${LISTENER},${TRUNCATED_LISTENER}`,
       }),
       log: () => {},
     };
-    const fromCode = optionError({ distributionIds: ['E1'], listenerArns: [truncated] });
+    const fromCode = optionError({ distributionIds: ['E1'], listenerArns: [TRUNCATED_LISTENER] });
 
     const error = optionError(options);
 
@@ -176,13 +180,12 @@ describe('rotationOptionsFromEnv', () => {
   });
 
   it('names the option, not the variable, when code replaced the value read from the environment', () => {
-    const truncated = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/web';
     const options = {
       ...rotationOptionsFromEnv({
-        CDN_ORIGIN_GUARD_ROTATION_DISTRIBUTION_IDS: 'E1',
+        ...ENV_BASE,
         CDN_ORIGIN_GUARD_ROTATION_LISTENER_ARNS: LISTENER,
       }),
-      listenerArns: [truncated],
+      listenerArns: [TRUNCATED_LISTENER],
     };
 
     expect(optionError(options).option).toBe('rotation.listenerArns[0]');
