@@ -273,6 +273,15 @@ describe.concurrent.each(EXAMPLES.map((e) => [e.name, e] as const))('examples/%s
       expect(await forwarded.text()).toBe('Forbidden');
     });
 
+    it("denies a bot's target the router cannot decode (/%zz) with the uniform 403, not the router's 400", async ({
+      expect,
+    }) => {
+      const res = await fetch(`${base}/%zz`, { headers: { 'x-forwarded-for': '203.0.113.9' } });
+
+      expect(res.status).toBe(403);
+      expect(await res.text()).toBe('Forbidden');
+    });
+
     for (const { what, url, headers, reason } of DENIED.filter(
       (c) => example.guardsUnknownPaths || !c.unknownPath,
     )) {

@@ -4,7 +4,12 @@
  * AWS_ENDPOINT_URL_EC2, credentials). `main.ts` starts it; tests and the demo can start it
  * in-process.
  */
-import { cdnOriginGuard, type OriginGuardOptions, optionsFromEnv } from '@cdn-origin-guard/fastify';
+import {
+  cdnOriginGuard,
+  cdnOriginGuardFrameworkErrors,
+  type OriginGuardOptions,
+  optionsFromEnv,
+} from '@cdn-origin-guard/fastify';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 
 /** How to build the app. Every field is optional: by default everything comes from `process.env`. */
@@ -25,7 +30,12 @@ export interface CreateAppOptions {
 export function createApp(options: CreateAppOptions = {}): FastifyInstance {
   const fromEnv = optionsFromEnv(options.env ?? process.env);
   // Fastify's request lines log method, URL and peer (never headers); the guard adds deny lines.
-  const app = Fastify({ logger: options.logger ?? { level: 'info' } });
+  // frameworkErrors: the router's own errors (a target it cannot decode: 400, a parameter over
+  // maxParamLength: 414) come before any hook; this checks those requests first.
+  const app = Fastify({
+    logger: options.logger ?? { level: 'info' },
+    frameworkErrors: cdnOriginGuardFrameworkErrors(),
+  });
   app.register(cdnOriginGuard, {
     ...fromEnv,
     // ALB health checks hit /healthz unless CDN_ORIGIN_GUARD_HEALTH_PATHS says otherwise.

@@ -11,7 +11,13 @@ import {
   type OriginVerifier,
   type ReportedDecision,
 } from '@cdn-origin-guard/core';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type {
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  FastifyServerOptions,
+} from 'fastify';
 import fp from 'fastify-plugin';
 
 export type { Decision, OriginGuardOptions, OriginVerifier } from '@cdn-origin-guard/core';
@@ -62,67 +68,10 @@ async function cdnOriginGuardPlugin(
   const owned = !('verifier' in options);
   const verifier =
     'verifier' in options ? options.verifier : createOriginVerifier(stripFastifyKeys(options));
-  const { status, headers, body } = verifier.denyResponse;
-  const level = verifier.logLevel;
+  const { check } = responder(verifier);
 
   fastify.decorate('cdnOriginGuard', verifier);
   fastify.decorateRequest('cdnOriginGuard', null);
-
-  // One line per deny (and per would-be deny in report mode): reason codes, never a value.
-  const log = (
-    request: FastifyRequest,
-    decision: DeniedDecision | ReportedDecision,
-    target: string,
-  ) => {
-    if (level === 'silent') return;
-    request.log[level](
-      {
-        cdnOriginGuard: {
-          reason: decision.reason,
-          failures: decision.failures,
-          offendingHop: decision.offendingHop,
-          proxyHops: decision.proxyHops,
-          method: request.method,
-          path: target.split(/[?#]/, 1)[0],
-          peer: decision.peerAddress,
-          edge: decision.edgeAddress,
-        },
-      },
-      decision.allowed
-        ? 'cdn-origin-guard would deny request (report mode)'
-        : 'cdn-origin-guard denied request',
-    );
-  };
-
-  const deny = (reply: FastifyReply) => {
-    reply.code(status).headers(headers).send(body);
-  };
-
-  /** The verifier threw (a bug, never a client's doing): log it at `error` and deny. */
-  const failed = (request: FastifyRequest, reply: FastifyReply, error: unknown) => {
-    if (level !== 'silent')
-      request.log.error(
-        {
-          err: error,
-          cdnOriginGuard: { method: request.method, path: request.url.split(/[?#]/, 1)[0] },
-        },
-        'cdn-origin-guard denied request: the guard failed',
-      );
-    if (!reply.sent) deny(reply);
-  };
-
-  /** Record the decision, log a deny (or would-be deny) and answer or pass the request on. */
-  const finish = (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    done: () => void,
-    decision: Decision,
-  ) => {
-    request.cdnOriginGuard = decision;
-    if (!decision.allowed || decision.reason === 'reported') log(request, decision, request.url);
-    if (decision.allowed) done();
-    else deny(reply);
-  };
 
   // Per-route opt-out, declared by the app on its own route: `config: { cdnOriginGuard: false }`.
   // `request.routeOptions` builds a new object on every read (about 1 µs inside a request,
@@ -142,8 +91,6 @@ async function cdnOriginGuardPlugin(
     ready();
   });
 
-  // No closure per request: a decision that is ready (the usual case, `check` returns it
-  // synchronously) goes straight to `finish`; only a promise gets callbacks.
   fastify.addHook('onRequest', function cdnOriginGuardOnRequest(request, reply, done) {
     // A request no route matched is always checked, even under a not-found handler given a
     // config with the opt-out (unknown paths are never public).
@@ -151,30 +98,7 @@ async function cdnOriginGuardPlugin(
       done();
       return;
     }
-    let result: Decision | Promise<Decision>;
-    try {
-      const raw = request.raw;
-      result = verifier.check({
-        headers: request.headers,
-        rawHeaders: raw.rawHeaders,
-        remoteAddress: raw.socket?.remoteAddress,
-        method: request.method,
-        // The raw target: the core cuts it at `?`/`#`, resolves an absolute form and never
-        // matches an exclusion or health path on one a router could read another way (`;`, `%2e`).
-        path: request.url,
-      });
-    } catch (error) {
-      // Fail closed with the uniform response; never a 500 with a stack. Logged: it is a bug.
-      failed(request, reply, error);
-      return;
-    }
-    if (!(result instanceof Promise)) {
-      finish(request, reply, done, result);
-      return;
-    }
-    result
-      .then((decision) => finish(request, reply, done, decision))
-      .catch((error: unknown) => failed(request, reply, error));
+    check(request, reply, done);
   });
 
   const unsubscribe = verifier.onSourceEvent((event) => {
@@ -221,6 +145,112 @@ async function cdnOriginGuardPlugin(
   }
 }
 
+/** How the plugin and {@link cdnOriginGuardFrameworkErrors} answer, log and record a decision. */
+interface Responder {
+  /**
+   * Check the request: record the decision on it, log a deny (or would-be deny), then answer
+   * with the deny response or call `done`. A verifier that throws (a bug, never a client's
+   * doing) is logged at `error` and the request denied.
+   */
+  check(request: FastifyRequest, reply: FastifyReply, done: () => void): void;
+}
+
+function responder(verifier: OriginVerifier): Responder {
+  const { status, headers, body } = verifier.denyResponse;
+  const level = verifier.logLevel;
+
+  // One line per deny (and per would-be deny in report mode): reason codes, never a value.
+  const log = (
+    request: FastifyRequest,
+    decision: DeniedDecision | ReportedDecision,
+    target: string,
+  ) => {
+    if (level === 'silent') return;
+    request.log[level](
+      {
+        cdnOriginGuard: {
+          reason: decision.reason,
+          failures: decision.failures,
+          offendingHop: decision.offendingHop,
+          proxyHops: decision.proxyHops,
+          method: request.method,
+          path: target.split(/[?#]/, 1)[0],
+          peer: decision.peerAddress,
+          edge: decision.edgeAddress,
+        },
+      },
+      decision.allowed
+        ? 'cdn-origin-guard would deny request (report mode)'
+        : 'cdn-origin-guard denied request',
+    );
+  };
+
+  const deny = (reply: FastifyReply) => {
+    reply.code(status).headers(headers).send(body);
+  };
+
+  /** The verifier threw (a bug, never a client's doing): log it at `error` and deny. */
+  const failed = (request: FastifyRequest, reply: FastifyReply, error: unknown) => {
+    if (level !== 'silent')
+      request.log.error(
+        {
+          err: error,
+          cdnOriginGuard: { method: request.method, path: request.url.split(/[?#]/, 1)[0] },
+        },
+        'cdn-origin-guard denied request: the guard failed',
+      );
+    if (!reply.sent) deny(reply);
+  };
+
+  const finish = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: () => void,
+    decision: Decision,
+  ) => {
+    request.cdnOriginGuard = decision;
+    if (!decision.allowed || decision.reason === 'reported') log(request, decision, request.url);
+    if (decision.allowed) done();
+    else deny(reply);
+  };
+
+  return {
+    // No closure per request: a decision that is ready (the usual case, `check` returns it
+    // synchronously) goes straight to `finish`; only a promise gets callbacks.
+    check(request, reply, done) {
+      let result: Decision | Promise<Decision>;
+      try {
+        result = verifier.check(inputOf(request));
+      } catch (error) {
+        // Fail closed with the uniform response; never a 500 with a stack. Logged: it is a bug.
+        failed(request, reply, error);
+        return;
+      }
+      if (!(result instanceof Promise)) {
+        finish(request, reply, done, result);
+        return;
+      }
+      result
+        .then((decision) => finish(request, reply, done, decision))
+        .catch((error: unknown) => failed(request, reply, error));
+    },
+  };
+}
+
+/** The core's input for a Fastify request: headers, raw headers, socket peer, method, raw target. */
+function inputOf(request: FastifyRequest) {
+  const raw = request.raw;
+  return {
+    headers: request.headers,
+    rawHeaders: raw.rawHeaders,
+    remoteAddress: raw.socket?.remoteAddress,
+    method: request.method,
+    // The raw target: the core cuts it at `?`/`#`, resolves an absolute form and never
+    // matches an exclusion or health path on one a router could read another way (`;`, `%2e`).
+    path: request.url,
+  };
+}
+
 function stripFastifyKeys(options: Readonly<OriginGuardOptions>): OriginGuardOptions {
   // Fastify may pass its own registration keys (prefix, logLevel handled by core) along.
   const { prefix: _p, ...rest } = options as OriginGuardOptions & { prefix?: unknown };
@@ -262,5 +292,115 @@ export const cdnOriginGuard = fp(cdnOriginGuardPlugin, {
   name: '@cdn-origin-guard/fastify',
   fastify: '5.x',
 });
+
+/** Fastify's `frameworkErrors` server option: a function of the error, the request and the reply. */
+export type FrameworkErrorsHandler = NonNullable<FastifyServerOptions['frameworkErrors']>;
+
+/** Options of {@link cdnOriginGuardFrameworkErrors}. */
+export interface FrameworkErrorsOptions {
+  /**
+   * The verifier to check with. By default the plugin's, read from the root instance
+   * (`app.cdnOriginGuard`): register the plugin on the root instance, or pass the verifier you
+   * give the plugin as `{ verifier }`.
+   */
+  readonly verifier?: OriginVerifier;
+  /**
+   * What a request that passed the checks gets for its framework error. By default what Fastify
+   * answers it without the option (the error, through the error handler: 400 for a target it
+   * cannot decode, 414 for a parameter over `maxParamLength`, 500 for a failed async constraint).
+   */
+  readonly handler?: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void;
+}
+
+/** Core's default deny response, for a helper that found no verifier (never an open door). */
+const DEFAULT_DENY = {
+  status: 403,
+  headers: {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': '9',
+    'cache-control': 'no-store',
+  },
+  body: 'Forbidden',
+} as const;
+
+/**
+ * A `frameworkErrors` server option that checks a request before Fastify answers it with a
+ * router error. Fastify's router answers some requests before any hook runs (so before the
+ * plugin's check): a target it cannot decode (`/%zz`, 400), a parameter longer than
+ * `maxParamLength` (414, which tells a parameter route from an unknown path) and a failed async
+ * constraint (500). With this option those requests are checked first: one that fails gets
+ * the uniform deny response (and the plugin's log line), one that passes gets Fastify's own
+ * answer, or your `handler`'s. Route opt-outs do not apply (no route was matched).
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify';
+ * import { cdnOriginGuard, cdnOriginGuardFrameworkErrors } from '@cdn-origin-guard/fastify';
+ *
+ * const app = Fastify({ frameworkErrors: cdnOriginGuardFrameworkErrors() });
+ * await app.register(cdnOriginGuard, { secretId: 'prod/cloudfront/origin-verify', ranges: 'prefix-list' });
+ * ```
+ */
+export function cdnOriginGuardFrameworkErrors(
+  options: FrameworkErrorsOptions = {},
+): FrameworkErrorsHandler {
+  if (typeof options !== 'object' || options === null)
+    throw new CdnOriginGuardError(
+      'ERR_CDN_ORIGIN_GUARD_OPTION',
+      'cdnOriginGuardFrameworkErrors(options): options must be an object such as { verifier, handler }.',
+    );
+  for (const key of Object.keys(options))
+    if (key !== 'verifier' && key !== 'handler')
+      throw new CdnOriginGuardError(
+        'ERR_CDN_ORIGIN_GUARD_OPTION',
+        `cdnOriginGuardFrameworkErrors(options): ${key} is not known; use verifier and handler.`,
+      );
+  const given = options.verifier;
+  if (
+    given !== undefined &&
+    (typeof given !== 'object' || given === null || typeof given.check !== 'function')
+  )
+    throw new CdnOriginGuardError(
+      'ERR_CDN_ORIGIN_GUARD_OPTION',
+      "cdnOriginGuardFrameworkErrors(options): verifier must be an OriginVerifier (createOriginVerifier(...)); leave it out to use the plugin's.",
+    );
+  const handler = options.handler;
+  if (handler !== undefined && typeof handler !== 'function')
+    throw new CdnOriginGuardError(
+      'ERR_CDN_ORIGIN_GUARD_OPTION',
+      "cdnOriginGuardFrameworkErrors(options): handler must be a function (error, request, reply); leave it out for Fastify's own answer.",
+    );
+  // One responder per verifier met (the plugin's is found on the first request).
+  const responders = new WeakMap<OriginVerifier, Responder>();
+  let warned = false;
+  function cdnOriginGuardFrameworkErrorsHandler(
+    error: FastifyError,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): void {
+    const found = given ?? (request.server as { cdnOriginGuard?: OriginVerifier }).cdnOriginGuard;
+    if (found === undefined) {
+      // Nothing to check with: fail closed, and say why once.
+      if (!warned) {
+        warned = true;
+        request.log.error(
+          'cdn-origin-guard frameworkErrors found no verifier: register @cdn-origin-guard/fastify on the root instance, or pass { verifier } to cdnOriginGuardFrameworkErrors; denying these requests',
+        );
+      }
+      reply.code(DEFAULT_DENY.status).headers(DEFAULT_DENY.headers).send(DEFAULT_DENY.body);
+      return;
+    }
+    let respond = responders.get(found);
+    if (respond === undefined) {
+      respond = responder(found);
+      responders.set(found, respond);
+    }
+    respond.check(request, reply, () => {
+      if (handler !== undefined) handler(error, request, reply);
+      else reply.code(error.statusCode ?? 500).send(error);
+    });
+  }
+  return cdnOriginGuardFrameworkErrorsHandler as FrameworkErrorsHandler;
+}
 
 export default cdnOriginGuard;

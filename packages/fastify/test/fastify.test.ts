@@ -15,7 +15,7 @@ import {
   type SecretSnapshot,
   type SecretSource,
 } from '@cdn-origin-guard/core';
-import { cdnOriginGuard } from '@cdn-origin-guard/fastify';
+import { cdnOriginGuard, cdnOriginGuardFrameworkErrors } from '@cdn-origin-guard/fastify';
 import middie from '@fastify/middie';
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
@@ -796,5 +796,136 @@ describe('plugin shape (issue 14) and logs (issue 10)', () => {
 
     expect(warnings).toHaveLength(1);
     expect(warnings[0]!.msg.match(/AccessDeniedException/g)).toHaveLength(1);
+  });
+});
+
+// Fastify's router answers some requests before any hook (so before the guard): a target it
+// cannot decode, a parameter over `maxParamLength` (which tells a parameter route from an
+// unknown path). `cdnOriginGuardFrameworkErrors()` checks those first.
+describe('router errors before any hook: cdnOriginGuardFrameworkErrors', () => {
+  const LONG = 'x'.repeat(120);
+
+  /** A real app on 127.0.0.1 with the helper, `/users/:id` and its log lines. */
+  async function routerErrorsApp(
+    helper: Parameters<typeof cdnOriginGuardFrameworkErrors>[0] | 'none',
+    register: (app: FastifyInstance) => PromiseLike<unknown> = (app) =>
+      app.register(cdnOriginGuard, BASE),
+  ) {
+    const logs: LogLine[] = [];
+    const app = Fastify({
+      ...(helper === 'none' ? {} : { frameworkErrors: cdnOriginGuardFrameworkErrors(helper) }),
+      logger: {
+        level: 'info',
+        stream: { write: (line: string) => logs.push(JSON.parse(line) as LogLine) },
+      },
+    });
+    apps.push(app);
+    await register(app);
+    app.get('/users/:id', async () => 'user');
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+    return { app, logs, port };
+  }
+
+  /** Status line, headers without `Date`, and body of a raw response. */
+  const parts = (reply: string) => {
+    const [head = '', body = ''] = reply.split('\r\n\r\n', 2);
+    const lines = head.split('\r\n').filter((line) => !/^date:/i.test(line));
+    return { head: lines.join('\r\n'), body };
+  };
+
+  it('without it, the router answers a bot before the guard and tells a parameter route from an unknown path', async () => {
+    const { port } = await routerErrorsApp('none');
+    expect((await rawRequest(port, '/%zz', BOT)).split('\r\n', 1)[0]).toBe(
+      'HTTP/1.1 400 Bad Request',
+    );
+    expect((await rawRequest(port, `/users/${LONG}`, BOT)).split('\r\n', 1)[0]).toBe(
+      'HTTP/1.1 414 URI Too Long',
+    );
+  });
+
+  it('gives a bot the uniform deny for a target the router cannot decode or an over-long parameter, and logs the deny', async () => {
+    const { logs, port } = await routerErrorsApp({});
+    const plainDeny = parts(await rawRequest(port, '/anything', BOT));
+    expect(plainDeny.head.split('\r\n', 1)[0]).toBe('HTTP/1.1 403 Forbidden');
+    for (const target of ['/%zz', `/users/${LONG}`, '/users/%zz']) {
+      const reply = parts(await rawRequest(port, target, BOT));
+      expect(reply, target).toEqual(plainDeny);
+    }
+    const denies = logs.filter((l) => l.msg === 'cdn-origin-guard denied request');
+    expect(denies.map((l) => l.cdnOriginGuard?.path)).toEqual([
+      '/anything',
+      '/%zz',
+      `/users/${LONG}`,
+      '/users/%zz',
+    ]);
+    expect(JSON.stringify(logs)).not.toContain(SECRET);
+  });
+
+  it("gives our CloudFront Fastify's own answer, or the app's handler's", async () => {
+    const { port } = await routerErrorsApp({});
+    const bad = await rawRequest(port, '/%zz', OUR_CLOUDFRONT);
+    expect(bad.split('\r\n', 1)[0]).toBe('HTTP/1.1 400 Bad Request');
+    expect(bad).toContain('FST_ERR_BAD_URL');
+    const long = await rawRequest(port, `/users/${LONG}`, OUR_CLOUDFRONT);
+    expect(long.split('\r\n', 1)[0]).toBe('HTTP/1.1 414 URI Too Long');
+
+    const seen: string[] = [];
+    const custom = await routerErrorsApp({
+      handler: (error, _request, reply) => {
+        seen.push(error.code);
+        void reply.code(404).send('not here');
+      },
+    });
+    const ours = await rawRequest(custom.port, '/%zz', OUR_CLOUDFRONT);
+    expect(ours.split('\r\n', 1)[0]).toBe('HTTP/1.1 404 Not Found');
+    expect(ours.endsWith('not here')).toBe(true);
+    const bot = await rawRequest(custom.port, '/%zz', BOT);
+    expect(bot.split('\r\n', 1)[0]).toBe('HTTP/1.1 403 Forbidden');
+    expect(seen).toEqual(['FST_ERR_BAD_URL']);
+  });
+
+  it('checks with a verifier passed in, and in report mode only logs the would-be deny', async () => {
+    const verifier = createOriginVerifier({ ...BASE, mode: 'report', logLevel: 'warn' });
+    try {
+      const { logs, port } = await routerErrorsApp({ verifier }, (app) =>
+        app.register(cdnOriginGuard, { verifier }),
+      );
+      const bot = await rawRequest(port, '/%zz', BOT);
+      expect(bot.split('\r\n', 1)[0]).toBe('HTTP/1.1 400 Bad Request');
+      expect(
+        logs.filter((l) => l.msg === 'cdn-origin-guard would deny request (report mode)'),
+      ).toHaveLength(1);
+    } finally {
+      await verifier.close();
+    }
+  });
+
+  it('denies every such request, and says why once, when it finds no verifier on the root instance', async () => {
+    const { logs, port } = await routerErrorsApp({}, (app) =>
+      app.register(async (child) => {
+        await child.register(cdnOriginGuard, BASE);
+        // fastify-plugin makes the guard apply to `child` (and its children) only.
+      }),
+    );
+    for (const headers of [BOT, OUR_CLOUDFRONT, BOT]) {
+      const reply = parts(await rawRequest(port, '/%zz', headers));
+      expect(reply.head.split('\r\n', 1)[0]).toBe('HTTP/1.1 403 Forbidden');
+      expect(reply.body).toBe('Forbidden');
+    }
+    const errors = logs.filter((l) => l.level === 50);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.msg).toMatch(
+      /found no verifier.*register @cdn-origin-guard\/fastify on the root instance/,
+    );
+  });
+
+  it('rejects bad options at construction, naming the option and the fix', () => {
+    const bad = (options: unknown) => () =>
+      cdnOriginGuardFrameworkErrors(options as Parameters<typeof cdnOriginGuardFrameworkErrors>[0]);
+    expect(bad(null)).toThrow(/options must be an object such as \{ verifier, handler \}/);
+    expect(bad({ verfier: {} })).toThrow(/verfier is not known; use verifier and handler/);
+    expect(bad({ verifier: {} })).toThrow(/verifier must be an OriginVerifier/);
+    expect(bad({ handler: 'x' })).toThrow(/handler must be a function/);
   });
 });
