@@ -4,6 +4,7 @@
  * `verify` is synchronous and does no I/O once sources are loaded.
  * @module
  */
+import { handleRejection } from './callbacks.js';
 import type { Decision } from './decision.js';
 import { NotReadyError, SourceError } from './errors.js';
 import { RangeMatcher } from './net/matcher.js';
@@ -140,7 +141,7 @@ class Verifier implements OriginVerifier {
   #emit(event: SourceEvent): void {
     for (const listener of [...this.#listeners]) {
       try {
-        listener(event);
+        handleRejection(listener(event), (error) => this.#callbackThrew('onSourceEvent', error));
       } catch (error) {
         // A logging listener must never break a refresh; it is reported instead.
         this.#callbackThrew('onSourceEvent', error);
@@ -259,7 +260,9 @@ class Verifier implements OriginVerifier {
     const hook = this.#options.onDecision;
     if (hook) {
       try {
-        hook(decision, withoutSecret(input, this.#options.headerName));
+        handleRejection(hook(decision, withoutSecret(input, this.#options.headerName)), (error) =>
+          this.#callbackThrew('onDecision', error),
+        );
       } catch (error) {
         // A logging hook must never turn into a 500; it is reported instead.
         this.#callbackThrew('onDecision', error);

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { watchProcess } from '../../../test/support/process-watch.js';
 import {
   createOriginVerifier,
   type Decision,
@@ -430,6 +431,51 @@ describe('hooks and stats', () => {
       ]);
     } finally {
       process.off('warning', onWarning);
+    }
+  });
+  // Outside review, 4 December (third session): an `async` hook whose promise rejected was an
+  // unhandled rejection, which ends a Node process: any request could do it.
+  it('reports an async onDecision hook, source-event listener and onSourceError that reject, never leaving the rejection unhandled', async () => {
+    await new Promise((resolve) => setImmediate(resolve));
+    const watch = watchProcess();
+    const { warnings, unhandled } = watch;
+    try {
+      const v = make({
+        onDecision: async () => {
+          throw new Error('metrics backend down');
+        },
+      });
+      expect(v.verify(throughCloudFront()).reason).toBe('verified');
+      expect(v.verify(throughCloudFront({ remoteAddress: '203.0.113.9' })).allowed).toBe(false);
+      const sourceErrors: unknown[] = [];
+      const down = createOriginVerifier({
+        secret: { name: 'down', load: () => Promise.reject(new Error('down')) },
+        ranges: ['130.176.0.0/16'],
+        onSourceError: async (error) => {
+          sourceErrors.push(error);
+          throw new Error('error sink down');
+        },
+      });
+      down.onSourceEvent(async () => {
+        throw new Error('listener sink down');
+      });
+      await expect(down.ready()).rejects.toThrow();
+      await down.close();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(sourceErrors.length).toBeGreaterThan(0);
+      expect(unhandled).toEqual([]);
+      expect(warnings.map((w) => [(w as Error & { code?: string }).code, w.message])).toEqual([
+        [
+          'CDN_ORIGIN_GUARD_CALLBACK_THREW',
+          expect.stringContaining('the onDecision callback threw (metrics backend down)'),
+        ],
+        [
+          'CDN_ORIGIN_GUARD_CALLBACK_THREW',
+          expect.stringContaining('the onSourceEvent callback threw (listener sink down)'),
+        ],
+      ]);
+    } finally {
+      watch.stop();
     }
   });
   it('counts by outcome and reason', () => {

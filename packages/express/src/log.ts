@@ -8,6 +8,7 @@ import {
   type DeniedDecision,
   decisionLogLine,
   guardFailureLogLine,
+  handleRejection,
   InvalidOptionError,
   type LogLevel,
   type OriginVerifier,
@@ -33,9 +34,9 @@ type LogMethod = (message: string, ...rest: unknown[]) => unknown;
 export interface GuardLogger {
   /** Startup failures nobody awaited, and source failures. */
   error: LogMethod;
-  /** The default level of deny lines. */
+  /** Deny lines at `logLevel: 'warn'`. */
   warn: LogMethod;
-  /** Report-mode lines and source recoveries. */
+  /** Deny and report-mode lines at the default `logLevel: 'info'`, and source recoveries. */
   info: LogMethod;
   /** Used for `logLevel: 'debug'` when present. */
   debug?: LogMethod;
@@ -78,15 +79,20 @@ export function createGuardLog(logger: GuardLogger, level: LogLevel): GuardLog {
     const method = logger[name] ?? logger.info;
     // A logger that throws must never break a request: the line is lost, and that is reported
     // once as a process warning (the logger itself cannot be trusted to say it).
-    try {
-      method.call(logger, line);
-    } catch (error) {
+    const threw = (error: unknown) => {
       if (loggerThrew) return;
       loggerThrew = true;
       process.emitWarning(
         `@cdn-origin-guard/express: the logger's ${String(name)}() threw (${error instanceof Error ? error.message : String(error)}); its guard lines are lost. Further throws are not reported.`,
         { code: 'CDN_ORIGIN_GUARD_LOGGER_THREW' },
       );
+    };
+    try {
+      // An async logger's rejection is a throw too, never an unhandled rejection (which would
+      // end the process on a bot's request).
+      handleRejection(method.call(logger, line), threw);
+    } catch (error) {
+      threw(error);
     }
   };
   // console.trace prints a stack trace: for console, trace lines go to debug.

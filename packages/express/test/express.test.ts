@@ -32,6 +32,7 @@ import {
   VIEWER,
   WRONG_SECRET,
 } from '../../../test/support/adapter-fixtures.js';
+import { watchProcess } from '../../../test/support/process-watch.js';
 import { decisionRecording as recording } from '../../core/src/request/record.js';
 
 type ExpressFactory = typeof express;
@@ -719,6 +720,29 @@ describe('logging and startup (issue 10)', () => {
       expect(ours[0]!.message).toContain("the logger's warn() threw (log sink down)");
     } finally {
       process.off('warning', onWarning);
+    }
+  });
+
+  it('reports an async logger whose promise rejects once, as a process warning, and the server lives on', async () => {
+    const watch = watchProcess();
+    const { warnings, unhandled } = watch;
+    try {
+      const broken = async () => {
+        throw new Error('log backend down');
+      };
+      const { app } = makeApp(express, { logger: { error: broken, warn: broken, info: broken } });
+      for (let i = 0; i < 3; i++)
+        expect((await send(app, '/', { 'x-forwarded-for': '203.0.113.9' })).status).toBe(403);
+      expect((await send(app, '/', OUR_CLOUDFRONT)).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const ours = warnings.filter(
+        (w) => (w as Error & { code?: string }).code === 'CDN_ORIGIN_GUARD_LOGGER_THREW',
+      );
+      expect(ours).toHaveLength(1);
+      expect(ours[0]!.message).toContain("the logger's info() threw (log backend down)");
+      expect(unhandled).toEqual([]);
+    } finally {
+      watch.stop();
     }
   });
 

@@ -169,7 +169,7 @@ export interface BaseGuardOptions {
    * ```
    */
   readonly denyResponse?: DenyResponseOptions;
-  /** Log level adapters with a logger (Fastify, Nest) use for denies. Defaults to `'info'`. */
+  /** Log level the adapters (Express, Fastify, Nest) use for deny lines. Defaults to `'info'`. */
   readonly logLevel?: LogLevel;
   /**
    * Whether adapter startup (`app.ready()`, Nest bootstrap) fails when a source cannot be

@@ -6,8 +6,12 @@
  * @module
  */
 import { LRUCache } from 'lru-cache';
+import { handleRejection } from '../callbacks.js';
 import { SourceError } from '../errors.js';
 import type { SourceLoadContext } from './types.js';
+
+/** What a callback's rejection becomes where its throw is dropped too. */
+const ignore = (): void => {};
 
 /** A compiled value and the version it was built from. */
 interface Entry<C> {
@@ -309,7 +313,7 @@ export class CachedSource<S extends Versioned, C> {
    */
   #report(error: SourceError): void {
     try {
-      this.#options.onError?.(error);
+      handleRejection(this.#options.onError?.(error), ignore);
     } catch {
       // The callback's own failure; the load's outcome stands.
     }
@@ -317,7 +321,7 @@ export class CachedSource<S extends Versioned, C> {
 
   #emit(event: StreakEvent): void {
     try {
-      this.#options.onStreak?.(event);
+      handleRejection(this.#options.onStreak?.(event), ignore);
     } catch {
       // A listener must never break a refresh.
     }

@@ -1,0 +1,30 @@
+/**
+ * User callbacks (`onDecision`, `onSourceError`, `onSourceEvent` listeners) may be `async`: the
+ * types accept a function returning a promise. A promise that rejects must be handled like a
+ * throw, never left unhandled (Node ends the process on an unhandled rejection, and a callback
+ * that runs on every decision would let any request do that).
+ * @module
+ */
+
+/**
+ * When `result` (what a user's callback or logger returned) is a thenable, route its rejection
+ * to `onRejected`; anything else is ignored. Never throws. For adapters calling user code.
+ *
+ * @example
+ * ```ts
+ * import { handleRejection } from '@cdn-origin-guard/core';
+ * const logger = { info: async (line: string) => { throw new Error(`log backend down: ${line}`); } };
+ * handleRejection(logger.info('a line'), (error) => console.warn('the logger failed', error));
+ * ```
+ */
+export function handleRejection(result: unknown, onRejected: (error: unknown) => void): void {
+  if (result === undefined || result === null) return;
+  if (typeof result !== 'object' && typeof result !== 'function') return;
+  try {
+    const then = (result as { then?: unknown }).then;
+    if (typeof then === 'function') then.call(result, undefined, onRejected);
+  } catch (error) {
+    // A thenable whose `then` getter or call throws: reported the same way.
+    onRejected(error);
+  }
+}
