@@ -32,6 +32,7 @@ export {
   decisionLogLine,
   guardFailureLogLine,
   type RequestWhere,
+  sourceEventLevel,
   sourceEventLogLine,
 } from './log-lines.js';
 export { type Family, formatIp, normalizeIp, parseForwardedEntry, parseIp } from './net/address.js';

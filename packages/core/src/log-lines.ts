@@ -74,8 +74,8 @@ export function guardFailureLogLine(error: unknown, where: RequestWhere = {}): s
 
 /**
  * The one-line text of a source's health change (see `OriginVerifier.onSourceEvent`): a
- * failure streak starting (with the error, whose message never holds a secret value) or its
- * recovery.
+ * failure streak starting (with the error, whose message never holds a secret value), the
+ * values expiring (`maxStaleMs`), or the recovery.
  *
  * @example
  * ```ts
@@ -84,7 +84,17 @@ export function guardFailureLogLine(error: unknown, where: RequestWhere = {}): s
  * ```
  */
 export function sourceEventLogLine(event: SourceEvent): string {
-  return event.type === 'failing'
-    ? `cdn-origin-guard ${event.source} source failing${event.everLoaded ? ' (serving the last-known-good value)' : ' (never loaded: denying)'}: ${event.error.message}`
-    : `cdn-origin-guard ${event.source} source recovered after ${event.failedAttempts} failed attempt(s), ${Math.round(event.downMs / 1000)} s`;
+  switch (event.type) {
+    case 'failing':
+      return `cdn-origin-guard ${event.source} source failing${event.everLoaded ? ' (serving the last-known-good value)' : ' (never loaded: denying)'}: ${event.error.message}`;
+    case 'expired':
+      return `cdn-origin-guard ${event.source} source expired: not read for maxStaleMs (${Math.round(event.staleMs / 1000)} s); denying until a load succeeds`;
+    case 'recovered':
+      return `cdn-origin-guard ${event.source} source recovered after ${event.failedAttempts} failed attempt(s), ${Math.round(event.downMs / 1000)} s`;
+  }
+}
+
+/** The level a source event is logged at: a failure or an expiry is an error, a recovery not. */
+export function sourceEventLevel(event: SourceEvent): 'error' | 'info' {
+  return event.type === 'recovered' ? 'info' : 'error';
 }

@@ -45,8 +45,22 @@ export type SourceEvent =
       readonly source: 'secret' | 'ranges';
       /** Failed loads in the streak that just ended. */
       readonly failedAttempts: number;
-      /** Time from the first failure of the streak to the successful load, in ms. */
+      /**
+       * Time from the first failure of the streak (or, with no failure, from the moment the
+       * values expired) to the successful load, in ms.
+       */
       readonly downMs: number;
+    }
+  | {
+      /**
+       * `maxStaleMs` ran out: no load read the values for that long, so they are dropped and
+       * requests are denied (`secret-unavailable` / `ranges-unavailable`) until a load
+       * succeeds, which emits `recovered`.
+       */
+      readonly type: 'expired';
+      readonly source: 'secret' | 'ranges';
+      /** The `maxStaleMs` that ran out. */
+      readonly staleMs: number;
     };
 
 /** A verifier made by {@link createOriginVerifier}. */

@@ -86,6 +86,8 @@ describe('SourceEvent', () => {
       if (e.type === 'failing') {
         expectTypeOf(e.error).toEqualTypeOf<Error>();
         expectTypeOf(e.everLoaded).toEqualTypeOf<boolean>();
+      } else if (e.type === 'expired') {
+        expectTypeOf(e.staleMs).toEqualTypeOf<number>();
       } else {
         expectTypeOf(e.failedAttempts).toEqualTypeOf<number>();
         expectTypeOf(e.downMs).toEqualTypeOf<number>();

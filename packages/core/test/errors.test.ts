@@ -11,7 +11,7 @@ const {
 } = core;
 
 describe('public exports', () => {
-  it('are the ones before the restructure, plus isOriginGuardError, the log-line formatters, pathUnderMount, isReservedHeaderName, recordDecision and matchablePath', () => {
+  it('are the ones before the restructure, plus isOriginGuardError, the log-line formatters, pathUnderMount, isReservedHeaderName, recordDecision, matchablePath, handleRejection and sourceEventLevel', () => {
     expect(Object.keys(core).sort()).toEqual(
       [
         'ALLOW_REASONS',
@@ -32,6 +32,7 @@ describe('public exports', () => {
         'decisionLogLine',
         'formatIp',
         'guardFailureLogLine',
+        'handleRejection',
         'ipRangesSource',
         'isOriginGuardError',
         'isWellFormedCfId',
@@ -46,6 +47,7 @@ describe('public exports', () => {
         'prefixListSource',
         'recordDecision',
         'secretsManagerSource',
+        'sourceEventLevel',
         'sourceEventLogLine',
         'staticRangeSource',
         'staticSecretSource',

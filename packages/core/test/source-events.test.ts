@@ -4,6 +4,8 @@ import {
   type OriginGuardOptions,
   type SecretSource,
   type SourceEvent,
+  sourceEventLevel,
+  sourceEventLogLine,
 } from '../src/index.js';
 import { CF_RANGES, SECRET, throughCloudFront } from './fixtures.js';
 
@@ -235,17 +237,129 @@ describe('maxStaleMs: stop trusting a secret nobody could confirm', () => {
     const v = make({ secret: source, maxStaleMs: 570_000 });
     await v.ready();
     // Confirmed every minute (the last time at 540 s): still counted from the first read.
+    // (plus one at 558 s, ahead of the expiry by the load's deadline: it only confirms too).
     await vi.advanceTimersByTimeAsync(569_000);
     expect(v.verify(request()).reason).toBe('verified');
-    expect(v.stats().sources.secret.loads).toBe(10);
+    expect(v.stats().sources.secret.loads).toBe(11);
     await vi.advanceTimersByTimeAsync(2_000);
     expect(v.verify(request()).reason).toBe('secret-unavailable');
     expect(v.stats().sources.secret.expired).toBe(true);
     // A later confirmation of values read too long ago does not bring them back.
     await vi.advanceTimersByTimeAsync(60_000);
-    expect(v.stats().sources.secret.loads).toBe(11);
+    expect(v.stats().sources.secret.loads).toBe(12);
     expect(v.verify(request()).reason).toBe('secret-unavailable');
     await v.close();
+  });
+
+  /** A source that reads its values on every load, taking `state.latencyMs` (fake timers). */
+  function slowSource(latencyMs: number) {
+    const state = { latencyMs, loads: 0, down: false };
+    const source: SecretSource = {
+      name: 'slow',
+      load: async () => {
+        state.loads++;
+        await new Promise((resolve) => setTimeout(resolve, state.latencyMs));
+        if (state.down) throw new Error('Secrets Manager is down');
+        return { values: [{ stage: 'AWSCURRENT', value: SECRET }], version: 'v1' };
+      },
+    };
+    return { source, state };
+  }
+
+  /** Verify every `stepMs` for `totalMs`; the reasons seen, counted. */
+  async function reasonsOver(
+    v: ReturnType<typeof make>,
+    totalMs: number,
+    stepMs: number,
+  ): Promise<Record<string, number>> {
+    const seen: Record<string, number> = {};
+    for (let t = 0; t < totalMs; t += stepMs) {
+      const reason = v.verify(request()).reason;
+      seen[reason] = (seen[reason] ?? 0) + 1;
+      await vi.advanceTimersByTimeAsync(stepMs);
+    }
+    return seen;
+  }
+
+  // Outside review, 4 December (third session): the expiry was armed when a load ended and the
+  // next refresh scheduled from the same moment, so with maxStaleMs equal to the interval the
+  // values expired as the refresh began and every request was denied until it ended, while
+  // every load succeeded (about half the cycles with jitter, up to ~30 s each at 300 s).
+  it('never expires values while every load succeeds, with maxStaleMs equal to the interval', async () => {
+    const { source, state } = slowSource(200);
+    const v = make({ secret: source, secretRefreshMs: 60_000, maxStaleMs: 60_000 });
+    const events: SourceEvent[] = [];
+    v.onSourceEvent((e) => events.push(e));
+    const ready = v.ready();
+    await vi.advanceTimersByTimeAsync(200);
+    await ready;
+    expect(await reasonsOver(v, 5 * 60_000, 250)).toEqual({ verified: 1_200 });
+    expect(state.loads).toBeGreaterThanOrEqual(5);
+    expect(events).toEqual([]);
+    await v.close();
+  });
+
+  it('waits for a load in flight when the values run out, and keeps them when it succeeds', async () => {
+    // maxStaleMs 20 s: the refresh is scheduled 5 s ahead (a quarter of it), but this load takes 7 s.
+    const { source, state } = slowSource(0);
+    const v = make({ secret: source, secretRefreshMs: 20_000, maxStaleMs: 20_000 });
+    const ready = v.ready();
+    await vi.advanceTimersByTimeAsync(1);
+    await ready;
+    state.latencyMs = 7_000;
+    expect(await reasonsOver(v, 60_000, 250)).toEqual({ verified: 240 });
+    // A load in flight that fails: the values go when it does.
+    state.down = true;
+    const seen = await reasonsOver(v, 30_000, 250);
+    expect(seen['secret-unavailable']).toBeGreaterThan(0);
+    expect(v.stats().sources.secret.expired).toBe(true);
+    await v.close();
+  });
+
+  it('says when the values expire (an error line) and when a load brings them back', async () => {
+    const { source, state } = switchableSource();
+    const v = make({ secret: source, maxStaleMs: 120_000 });
+    const events: SourceEvent[] = [];
+    v.onSourceEvent((e) => events.push(e));
+    await v.ready();
+    state.down = true;
+    await vi.advanceTimersByTimeAsync(121_000);
+    expect(v.verify(request()).reason).toBe('secret-unavailable');
+    expect(events.map((e) => e.type)).toEqual(['failing', 'expired']);
+    expect(events[1]).toEqual({ type: 'expired', source: 'secret', staleMs: 120_000 });
+    expect(sourceEventLevel(events[1]!)).toBe('error');
+    expect(sourceEventLogLine(events[1]!)).toBe(
+      'cdn-origin-guard secret source expired: not read for maxStaleMs (120 s); denying until a load succeeds',
+    );
+    // Later failures say nothing more; the recovery is one event.
+    await vi.advanceTimersByTimeAsync(300_000);
+    state.down = false;
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(v.verify(request()).reason).toBe('verified');
+    expect(events.map((e) => e.type)).toEqual(['failing', 'expired', 'recovered']);
+    await v.close();
+  });
+
+  // Outside review, 4 December (third session): close() aborting a refresh in flight counted
+  // as the source failing ("load failed: Error: closed", logged at error on every shutdown).
+  it('does not report a refresh that close() aborted as a source failure', async () => {
+    const { source, state } = slowSource(0);
+    const sourceErrors: unknown[] = [];
+    const v = make({ secret: source, onSourceError: (e) => sourceErrors.push(e) });
+    const events: SourceEvent[] = [];
+    v.onSourceEvent((e) => events.push(e));
+    const ready = v.ready();
+    await vi.advanceTimersByTimeAsync(1);
+    await ready;
+    state.latencyMs = 3_600_000;
+    await vi.advanceTimersByTimeAsync(60_500);
+    expect(state.loads).toBe(2);
+    await v.close();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(events).toEqual([]);
+    expect(sourceErrors).toEqual([]);
+    expect(v.stats().sources.secret).toMatchObject({ failures: 0, lastError: undefined });
+    expect(v.verify(request()).reason).toBe('verified');
   });
 
   it('is off by default: last-known-good values stay in use through a long outage', async () => {

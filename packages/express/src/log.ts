@@ -13,6 +13,7 @@ import {
   type LogLevel,
   type OriginVerifier,
   type ReportedDecision,
+  sourceEventLevel,
   sourceEventLogLine,
 } from '@cdn-origin-guard/core';
 
@@ -119,7 +120,7 @@ export function createGuardLog(logger: GuardLogger, level: LogLevel): GuardLog {
       verifier.onSourceEvent((event) => {
         // A first load failing is the startup failure, logged by ready() above.
         if (event.type === 'failing' && !event.everLoaded) return;
-        call(event.type === 'failing' ? 'error' : 'info', sourceEventLogLine(event));
+        call(sourceEventLevel(event), sourceEventLogLine(event));
       }),
   };
 }

@@ -109,6 +109,11 @@ async function cdnOriginGuardPlugin(
         { err: event.error, source: event.source },
         `cdn-origin-guard ${event.source} source failing; serving the last-known-good value`,
       );
+    else if (event.type === 'expired')
+      fastify.log.error(
+        { source: event.source, staleMs: event.staleMs },
+        `cdn-origin-guard ${event.source} source expired (maxStaleMs); denying until a load succeeds`,
+      );
     else
       fastify.log.info(
         { source: event.source, failedAttempts: event.failedAttempts, downMs: event.downMs },

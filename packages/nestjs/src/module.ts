@@ -8,6 +8,7 @@ import {
   InvalidOptionError,
   type OriginGuardOptions,
   type OriginVerifier,
+  sourceEventLevel,
   sourceEventLogLine,
 } from '@cdn-origin-guard/core';
 import {
@@ -246,7 +247,7 @@ export class CdnOriginGuardModule
     this.unsubscribe = verifier.onSourceEvent((event) => {
       // A first load failing is the startup failure, reported by onModuleInit.
       if (event.type === 'failing' && !event.everLoaded) return;
-      if (event.type === 'failing') this.logger.error(sourceEventLogLine(event));
+      if (sourceEventLevel(event) === 'error') this.logger.error(sourceEventLogLine(event));
       else this.logger.log(sourceEventLogLine(event));
     });
     this.installedEarly = this.installPlatformCheckNow();

@@ -68,7 +68,8 @@ export interface SourceStats {
  */
 export type StreakEvent =
   | { readonly type: 'failing'; readonly error: SourceError; readonly everLoaded: boolean }
-  | { readonly type: 'recovered'; readonly failedAttempts: number; readonly downMs: number };
+  | { readonly type: 'recovered'; readonly failedAttempts: number; readonly downMs: number }
+  | { readonly type: 'expired'; readonly staleMs: number };
 
 /** Options of a {@link CachedSource}. */
 export interface CachedSourceOptions<S, C> {
@@ -158,7 +159,13 @@ export class CachedSource<S extends Versioned, C> {
   #lastError: SourceError | undefined;
   #skipped: readonly SourceError[] = [];
   #expiry: NodeJS.Timeout | undefined;
+  /** When the values expire (ms since epoch), while an expiry is armed. */
+  #expiresAt: number | undefined;
+  /** The expiry came while a load was in flight: that load's outcome decides. */
+  #expiryDue = false;
   #expired = false;
+  /** When the values last expired (ms since epoch), for the `recovered` event's `downMs`. */
+  #expiredAt = 0;
   #started = false;
 
   constructor(options: CachedSourceOptions<S, C>) {
@@ -186,12 +193,17 @@ export class CachedSource<S extends Versioned, C> {
     return this.#options.name;
   }
 
+  /** The longest a load may take: two AWS calls' `timeoutMs` and a margin. */
+  #loadDeadlineMs(): number {
+    return this.#options.timeoutMs * 2 + 2_000;
+  }
+
   async #fetch(
     stale: Entry<C> | undefined,
     signal: AbortSignal,
     context: SourceLoadContext,
   ): Promise<Entry<C>> {
-    const { name, timeoutMs } = this.#options;
+    const { name } = this.#options;
     // One controller per load, aborted by the cache, by close() or by the deadline. Listeners
     // are removed when the load settles (AbortSignal.any on a long-lived signal would leak).
     const controller = new AbortController();
@@ -200,9 +212,10 @@ export class CachedSource<S extends Versioned, C> {
     const onClose = () => abort(this.#closed.signal.reason);
     // Sources bound each AWS call by `timeoutMs` themselves (after their client is ready); this
     // outer deadline is a safety net for sources that ignore their signal.
+    const deadlineMs = this.#loadDeadlineMs();
     const deadline = setTimeout(
-      () => abort(new DOMException(`load exceeded ${timeoutMs * 2 + 2_000} ms`, 'TimeoutError')),
-      timeoutMs * 2 + 2_000,
+      () => abort(new DOMException(`load exceeded ${deadlineMs} ms`, 'TimeoutError')),
+      deadlineMs,
     );
     deadline.unref();
     signal.addEventListener('abort', onCacheAbort, { once: true });
@@ -241,19 +254,26 @@ export class CachedSource<S extends Versioned, C> {
       this.#lastError = undefined;
       this.#version = version;
       this.#loadedAt = this.#now();
+      const wasExpired = this.#expired;
       this.current = entry.compiled;
       this.#expired = false;
       this.#armExpiry(snapshot.readAgoMs);
       this.#noteSkipped(snapshot.skipped);
       for (const warning of snapshot.warnings ?? []) this.#report(asSourceError(name, warning));
-      if (failedAttempts > 0)
+      // Back in use after failures, or after the values expired (then denied): say so.
+      if ((failedAttempts > 0 || wasExpired) && !this.#expired)
         this.#emit({
           type: 'recovered',
           failedAttempts,
-          downMs: Math.max(0, this.#loadedAt - this.#streakStartedAt),
+          downMs: Math.max(
+            0,
+            this.#loadedAt - (failedAttempts > 0 ? this.#streakStartedAt : this.#expiredAt),
+          ),
         });
       return entry;
     } catch (error) {
+      // Aborted by close(): the app is shutting down, not the source failing.
+      if (this.#closed.signal.aborted) throw error;
       const sourceError = asSourceError(name, error);
       this.#failures++;
       this.#consecutiveFailures++;
@@ -263,6 +283,8 @@ export class CachedSource<S extends Versioned, C> {
         this.#emit({ type: 'failing', error: sourceError, everLoaded: this.#loads > 0 });
       }
       this.#report(sourceError);
+      // The values' time ran out while this load was in flight, and it failed: they go now.
+      if (this.#expiryDue) this.#expire();
       throw sourceError;
     } finally {
       clearTimeout(deadline);
@@ -281,20 +303,38 @@ export class CachedSource<S extends Versioned, C> {
     if (maxStaleMs === undefined || this.#closed.signal.aborted) return;
     if (this.#expiry) clearTimeout(this.#expiry);
     this.#expiry = undefined;
+    this.#expiresAt = undefined;
+    this.#expiryDue = false;
     const age = typeof readAgoMs === 'number' && readAgoMs > 0 ? readAgoMs : 0;
     const ms = maxStaleMs - age;
     if (ms <= 0) {
       // Confirmed, but last read maxStaleMs ago or more: as stale as no load at all.
-      this.current = undefined;
-      this.#expired = true;
+      this.#expire();
       return;
     }
+    this.#expiresAt = this.#now() + ms;
     this.#expiry = setTimeout(() => {
       this.#expiry = undefined;
-      this.current = undefined;
-      this.#expired = true;
+      // A load in flight (the refresh scheduled ahead of this moment, slower than usual)
+      // decides: its success re-arms the countdown, its failure expires the values.
+      if (this.#inFlight !== undefined) this.#expiryDue = true;
+      else this.#expire();
     }, ms);
     this.#expiry.unref();
+  }
+
+  /** The values are too old to use: deny from now until a load succeeds, and say so once. */
+  #expire(): void {
+    this.#expiryDue = false;
+    this.#expiresAt = undefined;
+    if (this.#expired) return;
+    this.current = undefined;
+    this.#expired = true;
+    this.#expiredAt = this.#now();
+    this.#emit({
+      type: 'expired',
+      staleMs: this.#options.maxStaleMs ?? 0,
+    });
   }
 
   /** Keep what a load left out for stats, and report it through `onError` when it changes. */
@@ -414,7 +454,20 @@ export class CachedSource<S extends Versioned, C> {
       this.#consecutiveFailures === 0
         ? refreshMs
         : Math.min(refreshMs, FIRST_RETRY_MS * 2 ** Math.min(this.#consecutiveFailures - 1, 20));
-    const delay = Math.max(1, Math.round(base * (1 + jitter * (2 * this.#random() - 1))));
+    let delay = Math.max(1, Math.round(base * (1 + jitter * (2 * this.#random() - 1))));
+    // With `maxStaleMs`, refresh early enough that the load ends before the values expire: a
+    // refresh falling after the expiry (jitter, or `maxStaleMs` close to the interval) would
+    // deny every request until it ends while every load succeeds. The lead is the load's own
+    // deadline, at most a quarter of `maxStaleMs`. No earlier than a first retry: a source
+    // that only confirms values read long ago (a custom one with `readAgoMs`) is not polled
+    // in a loop as their end nears.
+    const expiresAt = this.#expiresAt;
+    const maxStaleMs = this.#options.maxStaleMs;
+    if (expiresAt !== undefined && maxStaleMs !== undefined) {
+      const lead = Math.min(this.#loadDeadlineMs(), maxStaleMs / 4);
+      const latest = Math.floor(expiresAt - lead - this.#now());
+      if (latest >= FIRST_RETRY_MS && latest < delay) delay = latest;
+    }
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.refresh().catch(alreadyReported);
