@@ -178,7 +178,12 @@ describe('path normalisation before health-check and exclusion matching', () => 
     ['/a#b?c', '/a'],
     ['http://h/a/b?c', '/a/b'],
     ['https://h:1/', '/'],
-    ['https://h?x', '/'],
+    ['https://h?x', undefined],
+    // Old find-my-way (Fastify 5 before 9.9) routed these as `/admin`: no path to match.
+    ['http://h?/admin', undefined],
+    ['http://h#/admin', undefined],
+    ['http://h', undefined],
+    ['HTTP://h/admin?x', '/admin'],
     ['/a.b/c..d/.e', '/a.b/c..d/.e'],
     ['/a/%2E', undefined],
     ['mailto:x', undefined],

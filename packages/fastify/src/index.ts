@@ -7,6 +7,7 @@ import {
   createOriginVerifier,
   type Decision,
   type DeniedDecision,
+  InvalidOptionError,
   type OriginGuardOptions,
   type OriginVerifier,
   type ReportedDecision,
@@ -67,7 +68,9 @@ async function cdnOriginGuardPlugin(
   // A verifier passed in belongs to the caller, who closes it; one created here is ours.
   const owned = !('verifier' in options);
   const verifier =
-    'verifier' in options ? options.verifier : createOriginVerifier(stripFastifyKeys(options));
+    'verifier' in options
+      ? givenVerifier(options)
+      : createOriginVerifier(stripFastifyKeys(options));
   const { check } = responder(verifier);
 
   fastify.decorate('cdnOriginGuard', verifier);
@@ -254,6 +257,31 @@ function inputOf(request: FastifyRequest) {
     // matches an exclusion or health path on one a router could read another way (`;`, `%2e`).
     path: request.url,
   };
+}
+
+/**
+ * The verifier of `{ verifier }` options, checked: nothing else may come with it (the options
+ * it was created with are the ones that apply, so another option here would be ignored).
+ */
+function givenVerifier(options: { readonly verifier: OriginVerifier }): OriginVerifier {
+  const verifier = options.verifier;
+  if (
+    typeof verifier !== 'object' ||
+    verifier === null ||
+    typeof verifier.check !== 'function' ||
+    typeof verifier.denyResponse !== 'object'
+  )
+    throw new InvalidOptionError(
+      'verifier',
+      'is not an OriginVerifier; pass the one createOriginVerifier(...) returned, or leave `verifier` out and pass the guard options.',
+    );
+  const others = Object.keys(options).filter((key) => key !== 'verifier' && key !== 'prefix');
+  if (others.length > 0)
+    throw new InvalidOptionError(
+      others[0]!,
+      `cannot be given with \`verifier\` (the verifier's own options apply); pass it to createOriginVerifier(...) instead.`,
+    );
+  return verifier;
 }
 
 function stripFastifyKeys(options: Readonly<OriginGuardOptions>): OriginGuardOptions {

@@ -250,6 +250,27 @@ describe('over a real socket (listen on 127.0.0.1, port 0)', () => {
   });
 });
 
+describe('absolute-form targets (outside review, 4 December, third session)', () => {
+  // find-my-way before 9.9 (Fastify 5 releases before August 2026) routed `http://host?/admin`
+  // as `/admin`, while the core read its path as `/`: with `/` excluded, a bot read `/admin`.
+  it('never matches an exclusion on a target with no / after the host', async () => {
+    const app = Fastify();
+    apps.push(app);
+    await app.register(cdnOriginGuard, { ...BASE, excludePaths: ['/'], logLevel: 'silent' });
+    app.get('/', async () => 'landing page');
+    app.get('/admin', async () => 'ADMIN-DATA');
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+
+    expect(await rawRequest(port, '/', BOT)).toContain('landing page');
+    expect(await rawRequest(port, 'http://origin.example/', BOT)).toContain('landing page');
+    for (const target of ['http://origin.example?/admin', 'http://origin.example']) {
+      const reply = await rawRequest(port, target, BOT);
+      expect(reply.split('\r\n', 1)[0], target).toBe('HTTP/1.1 403 Forbidden');
+    }
+  });
+});
+
 describe('the deny response', () => {
   it('is byte-identical whatever the reason, and reveals neither the secret nor the reason', async () => {
     const { app, decisions } = await makeApp();
@@ -429,6 +450,30 @@ describe('Fastify integration', () => {
     expect(before.statusCode).toBe(200);
     await expect(verifier.ready()).resolves.toBeUndefined();
     await verifier.close();
+  });
+
+  // Outside review, 4 December (third session): other options next to `verifier` type-checked
+  // and were silently dropped (report mode, an exclusion); a bad verifier was a raw TypeError.
+  it('refuses other options next to { verifier }, and a verifier that is not one, naming the fix', async () => {
+    const verifier = createOriginVerifier({ secret: [SECRET], ranges: RANGES });
+    try {
+      const boot = async (options: unknown) => {
+        const app = Fastify();
+        apps.push(app);
+        await app.register(cdnOriginGuard, options as { verifier: OriginVerifier });
+        await app.ready();
+      };
+      await expect(boot({ verifier, mode: 'report' })).rejects.toThrow(
+        /option `mode` cannot be given with `verifier` \(the verifier's own options apply\); pass it to createOriginVerifier/,
+      );
+      await expect(boot({ verifier: undefined })).rejects.toThrow(
+        /option `verifier` is not an OriginVerifier; pass the one createOriginVerifier\(\.\.\.\) returned/,
+      );
+      await expect(boot({ verifier: {} })).rejects.toThrow(/`verifier` is not an OriginVerifier/);
+      await expect(boot({ verifier, prefix: '/api' })).resolves.toBeUndefined();
+    } finally {
+      await verifier.close();
+    }
   });
 
   it('applies to the instance it is registered on and its children, not to siblings', async () => {

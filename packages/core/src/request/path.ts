@@ -11,7 +11,7 @@ const HASH = 0x23;
 /**
  * The path of a request target as a router sees it, for health-check and exclusion matching.
  * Cut at the first `?` or `#`; an absolute-form target (`http://host/p`) becomes its path
- * (`/p`, or `/` when it has none). Returns undefined, meaning "never excluded, never a health
+ * (`/p`; with no `/` right after the host, undefined). Returns undefined, meaning "never excluded, never a health
  * check", for anything that does not start with `/` after that, and for a path a router might
  * read differently than an exact string match would: a `.` or `..` segment, a backslash, a
  * `;`, or a percent-encoded `.`, `/`, `\` or `%` (`%252e` is `.` once decoded twice). Adapters use it to tell whether a path may be
@@ -37,7 +37,10 @@ export function matchablePath(target: string): string | undefined {
       if (c === SLASH || c === QUESTION || c === HASH) break;
       i++;
     }
-    if (i === path.length || path.charCodeAt(i) !== SLASH) return '/';
+    // No `/` right after the authority (`http://host?/admin`, `http://host#x`, `http://host`):
+    // routers disagree on the path (find-my-way before 9.9 routed `http://host?/admin` as
+    // `/admin`), so it is matched against nothing (outside review, 4 December).
+    if (i === path.length || path.charCodeAt(i) !== SLASH) return undefined;
     path = path.slice(i);
   }
   for (let i = 0; i < path.length; i++) {
