@@ -142,3 +142,20 @@ export async function waitFor(
   }
   return condition();
 }
+
+/**
+ * A bot's POST announcing a 100 MiB body and sending 64 KiB of it, on a keep-alive connection;
+ * the raw response once the server closes the connection (rejects if it keeps it open waiting
+ * for the rest of the body: a deny must not read a body an unguarded app's parser would refuse).
+ */
+export function denyOfAnnouncedBody(port: number, path = '/upload'): Promise<string> {
+  return rawHttp(
+    port,
+    `POST ${path} HTTP/1.1\r\nHost: origin.example\r\nContent-Type: application/octet-stream\r\nContent-Length: ${100 * 1024 * 1024}\r\n${Object.entries(
+      BOT,
+    )
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('')}\r\n${'x'.repeat(64 * 1024)}`,
+    3_000,
+  );
+}

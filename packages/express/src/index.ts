@@ -111,6 +111,10 @@ export function cdnOriginGuard(
     if (res.headersSent) return;
     res.statusCode = status;
     for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+    // HTTP/1: close the connection, so a denied request's body is not read to its end (an
+    // unguarded app's body parser stops at its limit; a deny before any parser would otherwise
+    // read and discard whatever length the client announced). HTTP/2 has no such header.
+    if (res.req?.httpVersionMajor === 1) res.setHeader('connection', 'close');
     res.end(body);
   }
 

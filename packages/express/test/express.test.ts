@@ -21,6 +21,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   BASE,
   CF_ID,
+  denyOfAnnouncedBody,
   EDGE,
   failAndRecover,
   OUR_CLOUDFRONT,
@@ -251,6 +252,22 @@ describe.each(frameworks)('%s adapter', (_name, framework) => {
         expect(denied).toMatch(/content-length: 9\r\n/i);
         expect(denied.endsWith('\r\n\r\n')).toBe(true);
         expect(allowed).toMatch(/^HTTP\/1\.1 200 /);
+      } finally {
+        server.close();
+      }
+    });
+
+    // Outside review, 4 December (third session): a deny on a keep-alive connection let Node
+    // read and discard whatever body the bot announced (no parser, so no body limit applied).
+    it('closes the connection after a deny, so an announced body is not read to its end', async () => {
+      const { app } = makeApp(framework);
+      const server = app.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const { port } = server.address() as AddressInfo;
+      try {
+        const reply = await denyOfAnnouncedBody(port);
+        expect(reply).toMatch(/^HTTP\/1\.1 403 /);
+        expect(reply).toMatch(/\r\nconnection: close\r\n/i);
       } finally {
         server.close();
       }

@@ -194,7 +194,11 @@ function responder(verifier: OriginVerifier): Responder {
   };
 
   const deny = (reply: FastifyReply) => {
-    reply.code(status).headers(headers).send(body);
+    reply.code(status).headers(headers);
+    // HTTP/1: close the connection, so a denied request's body is not read to its end (Fastify's
+    // `bodyLimit` never applies, since nothing parses it). HTTP/2 has no such header.
+    if (reply.request.raw.httpVersionMajor === 1) reply.header('connection', 'close');
+    reply.send(body);
   };
 
   /** The verifier threw (a bug, never a client's doing): log it at `error` and deny. */

@@ -23,6 +23,7 @@ import {
   BASE,
   BOT,
   CF_ID,
+  denyOfAnnouncedBody,
   EDGE,
   failAndRecover,
   OUR_CLOUDFRONT,
@@ -268,6 +269,18 @@ describe('absolute-form targets (outside review, 4 December, third session)', ()
       const reply = await rawRequest(port, target, BOT);
       expect(reply.split('\r\n', 1)[0], target).toBe('HTTP/1.1 403 Forbidden');
     }
+  });
+});
+
+describe('a denied body (outside review, 4 December, third session)', () => {
+  it('closes the connection after a deny, so an announced body is not read to its end', async () => {
+    const { app } = await makeApp();
+    app.post('/upload', async () => 'stored');
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+    const reply = await denyOfAnnouncedBody(port);
+    expect(reply).toMatch(/^HTTP\/1\.1 403 /);
+    expect(reply).toMatch(/\r\nconnection: close\r\n/i);
   });
 });
 

@@ -37,6 +37,8 @@ export function writeDeny(res: ServerResponse, deny: DenyResponse): void {
   if (res.headersSent || res.writableEnded) return;
   res.statusCode = deny.status;
   for (const [name, value] of Object.entries(deny.headers)) res.setHeader(name, value);
+  // HTTP/1: close, so a denied request's body is not read to its end (HTTP/2 has no such header).
+  if (res.req?.httpVersionMajor === 1) res.setHeader('connection', 'close');
   res.end(deny.body);
 }
 

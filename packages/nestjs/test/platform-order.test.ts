@@ -31,7 +31,7 @@ import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { rawRequest } from '../../../test/support/adapter-fixtures.js';
+import { denyOfAnnouncedBody, rawRequest } from '../../../test/support/adapter-fixtures.js';
 import { BASE_OPTIONS, THROUGH_CLOUDFRONT } from './fixtures.js';
 
 const BOT = { 'x-forwarded-for': '203.0.113.9' };
@@ -470,6 +470,18 @@ describe('Nest on Express with a @SkipOriginGuard() route: a front check runs be
     const ours = await send('/internal-report.txt', { headers: THROUGH_CLOUDFRONT });
     expect(ours.body).toBe('STATIC-FILE-BODY');
   });
+});
+
+describe('a denied body (outside review, 4 December, third session)', () => {
+  it.each(['express', 'fastify'] as const)(
+    'on %s, closes the connection after a deny, so an announced body is not read to its end',
+    async (platform) => {
+      const send = await listen(platform);
+      const reply = await denyOfAnnouncedBody(send.port, '/items');
+      expect(reply).toMatch(/^HTTP\/1\.1 403 /);
+      expect(reply).toMatch(/\r\nconnection: close\r\n/i);
+    },
+  );
 });
 
 /** A module with Nest middleware of its own (a request-id middleware, say). */
