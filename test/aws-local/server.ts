@@ -77,6 +77,12 @@ export interface FaultConfig {
   readonly failNext?: number;
   /** Matching calls answer the service's access-denied error (AccessDeniedException, UnauthorizedOperation, AccessDenied). */
   readonly accessDenied?: boolean;
+  /**
+   * Matching Secrets Manager calls answer their normal reply with the quotes around the
+   * `SecretString` value removed (`{...,"SecretString":origin-verify-...}`): a malformed body,
+   * as a broken proxy might send, whose JSON parse error quotes the start of the value.
+   */
+  readonly unquotedSecretString?: boolean;
   /** The next N matching CloudFront `UpdateDistribution` calls answer `PreconditionFailed` (412), as if someone else had updated the distribution. */
   readonly preconditionFailedNext?: number;
   /**
@@ -486,7 +492,15 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
         }
       }
     }
-    send(res, routed.run());
+    const reply = routed.run();
+    if (
+      faults.unquotedSecretString === true &&
+      routed.service === 'secretsmanager' &&
+      matches(routed.action) &&
+      typeof reply.body === 'string'
+    )
+      reply.body = reply.body.replace(/"SecretString":"((?:[^"\\]|\\.)*)"/, '"SecretString":$1');
+    send(res, reply);
   };
 
   const server = createServer((req, res) => {

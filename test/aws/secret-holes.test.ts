@@ -1,8 +1,14 @@
 /**
  * The Secrets Manager fail-open holes of issue 9, over the wire with the real SDK v3 client
  * against the local endpoint: a JSON secret read without `jsonKey`, a bad `AWSPENDING` that
- * froze every load, and `maxStaleMs` during an outage.
+ * froze every load, and `maxStaleMs` during an outage; and what the guard reports about a
+ * body the SDK cannot parse and a configured staging label the secret lacks.
  */
+import { inspect } from 'node:util';
+import {
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   createOriginVerifier,
@@ -281,5 +287,112 @@ describe('a secret that cannot be the header value', () => {
     expect(error).toBeInstanceOf(NotReadyError);
     expect(String((error as Error).message)).toContain(kind);
     expect(String((error as Error).message)).not.toContain(V1);
+  });
+});
+
+describe('a GetSecretValue body the SDK cannot parse', () => {
+  // Outside review: the SDK rethrows V8's JSON SyntaxError, whose message quotes about ten
+  // characters of the body around the error: the first characters of the secret.
+  it('reports the parser error by name and HTTP status, never a piece of the body (the secret)', async () => {
+    // Arrange: a value sharing no 8 characters with the secret id or any message text.
+    const value = 'hX9-qT4wZ7-mB2kR8-vN5pL3-yC6';
+    const id = secretName();
+    localAws().secrets.put(id, value);
+    localAws().faults.set({
+      unquotedSecretString: true,
+      actions: ['secretsmanager.GetSecretValue'],
+    });
+    const errors: Error[] = [];
+    const v = verifier({ secretId: id, onSourceError: (e) => errors.push(e) });
+
+    // Act
+    const error = await v.ready().catch((e: unknown) => e);
+
+    // Assert: what a log line would show of each error, its causes and hidden fields included.
+    expect(error).toBeInstanceOf(NotReadyError);
+    expect(errors.length).toBeGreaterThan(0);
+    const lastError = v.stats().sources.secret.lastError;
+    expect(lastError?.code).toBe('SyntaxError');
+    expect(lastError?.message).toMatch(
+      /GetSecretValue for stage \w+ of secret "[^"]+" failed with SyntaxError \(HTTP 200 after 1 attempt\): the response body could not be parsed.*`endpoint`/,
+    );
+    const shown = [error, ...errors, lastError].map((e) =>
+      inspect(e, { showHidden: true, depth: 10, breakLength: Number.POSITIVE_INFINITY }),
+    );
+    shown.push(JSON.stringify(v.stats()));
+    for (let i = 0; i + 8 <= value.length; i++)
+      for (const text of shown) expect(text).not.toContain(value.slice(i, i + 8));
+  });
+});
+
+describe('a configured staging label the secret does not have', () => {
+  const countMissing = (errors: readonly Error[], label: string): number =>
+    errors.filter((e) => e.message.includes(`has no version labelled ${label},`)).length;
+
+  it('is reported once through onSourceError, naming the label and the fix, not on every refresh', async () => {
+    // Arrange: `PREVIOUS` is a typo of AWSPREVIOUS.
+    const id = secretName();
+    localAws().secrets.put(id, V2);
+    localAws().secrets.put(id, V1);
+    const errors: Error[] = [];
+    const v = verifier({
+      secretId: id,
+      secretStages: ['AWSCURRENT', 'PREVIOUS'],
+      secretRefreshMs: 1_000,
+      refreshJitter: 0,
+      onSourceError: (e) => errors.push(e),
+    });
+
+    // Act: the first load (one GetSecretValue per stage), then scheduled ones (DescribeSecret).
+    await v.ready();
+    expect(await waitFor(() => v.stats().sources.secret.loads >= 3, 10_000)).toBe(true);
+
+    // Assert
+    expect(reasonFor(v, V1)).toBe('verified');
+    expect(countMissing(errors, 'PREVIOUS')).toBe(1);
+    const message = errors.find((e) => e.message.includes('PREVIOUS,'))?.message ?? '';
+    expect(message).toContain('`secretStages`');
+    expect(message).toContain('Did you mean AWSPREVIOUS');
+    expect(message).not.toContain(V1);
+    expect(message).not.toContain(V2);
+    expect((errors[0] as { awsCode?: string }).awsCode).toBe('MissingStage');
+  });
+
+  it('is reported again once the label has appeared and gone, and never for AWSPREVIOUS or AWSPENDING', async () => {
+    // Arrange: a secret with one version only (no AWSPREVIOUS, no AWSPENDING).
+    const id = secretName();
+    const { versionId } = localAws().secrets.put(id, V1);
+    const source = secretsManagerSource({
+      secretId: id,
+      timeoutMs: 2_000,
+      stages: ['AWSCURRENT', 'AWSPREVIOUS', 'AWSPENDING', 'CANARY'],
+    });
+    const warned = async (): Promise<string[]> =>
+      ((await load(source)).warnings ?? []).map((w) => w.message);
+
+    // Act / Assert: the first load (by stage), a refresh (by version), the label appears...
+    const first = await warned();
+    expect(first).toHaveLength(1);
+    expect(first[0]).toContain('has no version labelled CANARY,');
+    expect(await warned()).toEqual([]);
+    localAws().secrets.moveStage(id, 'CANARY', versionId);
+    expect(await warned()).toEqual([]);
+
+    // ...and goes again (UpdateSecretVersionStage with RemoveFromVersionId, over the wire).
+    const client = new SecretsManagerClient({});
+    try {
+      await client.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: id,
+          VersionStage: 'CANARY',
+          RemoveFromVersionId: versionId,
+        }),
+      );
+    } finally {
+      client.destroy();
+    }
+    const again = await warned();
+    expect(again).toHaveLength(1);
+    expect(again[0]).toContain('has no version labelled CANARY,');
   });
 });

@@ -239,15 +239,45 @@ export function awsErrorCode(error: unknown): string | undefined {
 /**
  * `<what> failed with <code> (HTTP 400 after 1 attempt): <message>.` as a SourceError carrying
  * the error as its cause and the code as `awsCode`.
+ *
+ * A response the SDK could not parse is the exception: its error (V8's JSON `SyntaxError`, a
+ * `TypeError` from a field's parser) quotes the body in its message and keeps the body in the
+ * hidden `$response` / `$responseBodyText`, and a `GetSecretValue` body is the secret. Only the
+ * error's name, the HTTP status and a fixed hint are kept, and the error is not the cause.
  */
 export function awsCallError(source: string, what: string, error: unknown): SourceError {
   const code = awsErrorCode(error);
+  if (isResponseParseFailure(error)) {
+    return new SourceError(
+      source,
+      `${what} failed with ${code ?? 'an unknown error'}${describeAttempts(error)}: the response body could not be parsed (it is not quoted here: it may hold the secret). Check that the \`endpoint\` option (or the AWS_ENDPOINT_URL_* variable) reaches the AWS service itself, not a proxy or another service that rewrites its answers.`,
+      { awsCode: code },
+    );
+  }
   const detail = describeAwsError(error);
   return new SourceError(
     source,
     `${what} failed with ${code ?? 'an unknown error'}${detail}.${hintFor(detail)}`,
     { cause: error, awsCode: code },
   );
+}
+
+/**
+ * Whether `error` is a failure to parse a response rather than an AWS error: any `SyntaxError`
+ * (JSON.parse quotes its input), a `TypeError` that came with a response (a field's parser
+ * quotes the field; one without, such as `Invalid URL` for a bad `endpoint`, quotes only
+ * configuration), or any error the SDK marked as a deserialization failure (a hidden
+ * `$response` or `$responseBodyText` without the `$fault` every modelled AWS exception has).
+ */
+function isResponseParseFailure(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const name = (error as { name?: unknown }).name;
+  if (error instanceof SyntaxError || name === 'SyntaxError') return true;
+  const answered = '$response' in error || '$responseBodyText' in error;
+  if (error instanceof TypeError || name === 'TypeError') return answered || '$metadata' in error;
+  if (answered && !('$fault' in error)) return true;
+  const message = (error as { message?: unknown }).message;
+  return typeof message === 'string' && message.includes('Deserialization error');
 }
 
 /** What to do about an SDK error the user can fix in configuration, or ''. */
@@ -257,14 +287,20 @@ function hintFor(detail: string): string {
   return '';
 }
 
-/** ` (HTTP 400 after 1 attempt): message` from an SDK error, on one line and capped. */
-function describeAwsError(error: unknown): string {
+/** ` (HTTP 400 after 1 attempt)` from an SDK error's `$metadata`, or ''. */
+function describeAttempts(error: unknown): string {
   if (typeof error !== 'object' || error === null) return '';
   const meta = (error as { $metadata?: { httpStatusCode?: number; attempts?: number } }).$metadata;
   const parts: string[] = [];
-  if (meta?.httpStatusCode !== undefined) parts.push(`HTTP ${meta.httpStatusCode}`);
-  if (meta?.attempts !== undefined)
+  if (typeof meta?.httpStatusCode === 'number') parts.push(`HTTP ${meta.httpStatusCode}`);
+  if (typeof meta?.attempts === 'number')
     parts.push(`after ${meta.attempts} attempt${meta.attempts === 1 ? '' : 's'}`);
+  return parts.length > 0 ? ` (${parts.join(' ')})` : '';
+}
+
+/** ` (HTTP 400 after 1 attempt): message` from an SDK error, on one line and capped. */
+function describeAwsError(error: unknown): string {
+  if (typeof error !== 'object' || error === null) return '';
   const raw = (error as { message?: unknown }).message;
   // Trailing periods are dropped: the caller ends the sentence.
   const message =
@@ -275,5 +311,5 @@ function describeAwsError(error: unknown): string {
           .slice(0, 300)
           .replace(/[.\s]+$/, '')
       : '';
-  return `${parts.length > 0 ? ` (${parts.join(' ')})` : ''}${message.length > 0 ? `: ${message}` : ''}`;
+  return `${describeAttempts(error)}${message.length > 0 ? `: ${message}` : ''}`;
 }

@@ -27,6 +27,8 @@ import type {
 } from './types.js';
 
 const REQUIRED_STAGE = 'AWSCURRENT';
+/** The labels Secrets Manager moves itself; AWSPREVIOUS and AWSPENDING are absent at times. */
+const MANAGED_STAGES: readonly string[] = [REQUIRED_STAGE, 'AWSPREVIOUS', 'AWSPENDING'];
 
 /** Options of {@link secretsManagerSource}. */
 export interface SecretsManagerSourceOptions {
@@ -45,8 +47,10 @@ export interface SecretsManagerSourceOptions {
   readonly jsonKey?: string;
   /**
    * Staging labels to load. `AWSCURRENT` is required and always loaded; the others are
-   * optional (a label that does not exist on the secret is skipped). Defaults to
-   * `['AWSCURRENT', 'AWSPREVIOUS', 'AWSPENDING']`.
+   * optional (a label that does not exist on the secret is skipped). A custom label (not
+   * `AWSPREVIOUS` or `AWSPENDING`) that no version carries is reported once in
+   * `snapshot.warnings` (through `onSourceError`), and again only after it has appeared and
+   * gone. Defaults to `['AWSCURRENT', 'AWSPREVIOUS', 'AWSPENDING']`.
    * @example
    * secretsManagerSource({ secretId: 'prod/origin-verify', stages: ['AWSCURRENT', 'AWSPREVIOUS'] });
    */
@@ -118,8 +122,12 @@ export interface SecretsManagerSourceOptions {
  * A version's value never changes, so it is read once and kept (by `VersionId`) while a stage
  * holds it; a version listed without a value yet (RotateSecret's `AWSPENDING` before
  * createSecret stored one) is skipped like a missing stage and read again next time.
- * Values must be 16-256 printable ASCII characters (0x21-0x7E). Errors are `SourceError`s
+ * A custom staging label in `stages` that no version carries (a typo such as `PREVIOUS`) is
+ * returned once in `snapshot.warnings` (code `MissingStage`), while it stays missing.
+ * Values must be 16-128 printable ASCII characters (0x21-0x7E). Errors are `SourceError`s
  * naming the secret id, the stage and the AWS error code (`awsCode`); they never contain a value.
+ * A response the SDK cannot parse is reported by the parser error's name and the HTTP status
+ * only: its message would quote the body, that is the value.
  *
  * Defaults to stages `AWSCURRENT`, `AWSPREVIOUS` and `AWSPENDING`, and a 3000 ms timeout.
  * @example
@@ -164,6 +172,8 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
    * answers is not reported as a recovery while the values cannot be read.
    */
   let lastLoadFailed = false;
+  /** Custom labels reported missing and still missing: each is reported once, not per refresh. */
+  const reportedMissing = new Set<string>();
   const revalidateMs = options.revalidateMs;
   if (revalidateMs !== undefined && !(Number.isFinite(revalidateMs) && revalidateMs > 0))
     throw new SourceError(
@@ -181,8 +191,32 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
       error,
     );
 
-  /** The snapshot of what each stage holds; a bad optional stage is skipped, a bad AWSCURRENT fails. */
-  const assemble = (picked: readonly Picked[]): SecretSnapshot => {
+  /**
+   * A warning for each custom label in `absent` not reported since it went missing; labels
+   * no longer absent are forgotten, so a label that comes back and goes again is reported again.
+   */
+  const missingLabelWarnings = (absent: readonly string[]): SourceError[] => {
+    const custom = absent.filter((stage) => !MANAGED_STAGES.includes(stage));
+    for (const stage of reportedMissing) if (!custom.includes(stage)) reportedMissing.delete(stage);
+    const fresh = custom.filter((stage) => !reportedMissing.has(stage));
+    for (const stage of fresh) reportedMissing.add(stage);
+    return fresh.map((stage) => {
+      const meant = MANAGED_STAGES.find(
+        (m) => m === stage.toUpperCase() || m === `AWS${stage.toUpperCase()}`,
+      );
+      return new SourceError(
+        name,
+        `secret "${secretId}" has no version labelled ${stage}, so no value is accepted for that stage.${meant === undefined ? '' : ` Did you mean ${meant} (labels are case-sensitive)?`} Fix the \`secretStages\` option (CDN_ORIGIN_GUARD_SECRET_STAGES; \`stages\` of secretsManagerSource), or attach the label to a version (aws secretsmanager update-secret-version-stage --secret-id ${secretId} --version-stage ${stage} --move-to-version-id <version>). Reported once while the label stays missing.`,
+        { awsCode: 'MissingStage' },
+      );
+    });
+  };
+
+  /**
+   * The snapshot of what each stage holds; a bad optional stage is skipped, a bad AWSCURRENT
+   * fails. `absent` lists the configured stages no version carries.
+   */
+  const assemble = (picked: readonly Picked[], absent: readonly string[]): SecretSnapshot => {
     const values: SecretValue[] = [];
     const skipped: SourceError[] = [];
     for (const { stage, versionId, read } of picked) {
@@ -208,7 +242,13 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
     // Forget versions no accepted stage holds any more.
     const inUse = new Set(picked.map((p) => p.versionId));
     for (const id of known.keys()) if (!inUse.has(id)) known.delete(id);
-    return skipped.length > 0 ? { values, version, skipped } : { values, version };
+    const warnings = missingLabelWarnings(absent);
+    return {
+      values,
+      version,
+      ...(skipped.length > 0 ? { skipped } : {}),
+      ...(warnings.length > 0 ? { warnings } : {}),
+    };
   };
 
   /** One GetSecretValue per stage, in parallel: the first load, a forced load, or the fallback. */
@@ -227,11 +267,15 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
     // allSettled never rejects: this only returns early when the deadline fires.
     const settled = await untilAborted(work, signal);
     const picked: Picked[] = [];
+    const absent: string[] = [];
     for (const [i, result] of settled.entries()) {
       const stage = stages[i] as string;
       if (result.status === 'rejected') {
         if (signal.aborted) throw result.reason;
-        if (stage !== REQUIRED_STAGE && awsErrorCode(result.reason) === NOT_FOUND) continue;
+        if (stage !== REQUIRED_STAGE && awsErrorCode(result.reason) === NOT_FOUND) {
+          absent.push(stage);
+          continue;
+        }
         throw fail(stage, result.reason);
       }
       const versionId = result.value.VersionId;
@@ -239,7 +283,7 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
       if (versionId !== undefined) known.set(versionId, read);
       picked.push({ stage, versionId, read });
     }
-    const snapshot = assemble(picked);
+    const snapshot = assemble(picked, absent);
     valuesReadAt = Date.now();
     return snapshot;
   };
@@ -277,7 +321,7 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
         `${denied.message.slice(`@cdn-origin-guard: ${name}: `.length)} Falling back to one GetSecretValue per stage on every refresh (${stages.length} calls instead of 1) for the life of this process; grant secretsmanager:DescribeSecret on the secret to cut Secrets Manager calls.`,
         { awsCode: ACCESS_DENIED, cause: error },
       );
-      return { ...snapshot, warnings: [warning] };
+      return { ...snapshot, warnings: [...(snapshot.warnings ?? []), warning] };
     }
     // A secret scheduled for deletion still answers DescribeSecret, with its labels, for the
     // whole recovery window; GetSecretValue refuses it. Its values are not confirmed.
@@ -288,10 +332,12 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
         { awsCode: 'InvalidRequestException' },
       );
     const wanted: { stage: string; versionId: string }[] = [];
+    const absent: string[] = [];
     for (const stage of stages) {
       const versionId = holders.get(stage);
       if (versionId !== undefined) wanted.push({ stage, versionId });
-      else if (stage === REQUIRED_STAGE)
+      else if (stage !== REQUIRED_STAGE) absent.push(stage);
+      else
         throw new SourceError(
           name,
           `secret "${secretId}" has no version labelled ${REQUIRED_STAGE} (DescribeSecret).`,
@@ -340,7 +386,7 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
     }
     // Confirmed, not read (except versions new since): maxStaleMs keeps counting from the last
     // time every stage was read (outside review, 4 December: it restarted on each confirmation).
-    return { ...assemble(picked), readAgoMs: Math.max(0, Date.now() - valuesReadAt) };
+    return { ...assemble(picked, absent), readAgoMs: Math.max(0, Date.now() - valuesReadAt) };
   };
 
   return {
