@@ -1,12 +1,16 @@
 /**
  * ipRangesSource against the local endpoint's ip-ranges.json, over real HTTP with global fetch.
  */
-import { createServer } from 'node:http';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createGzip, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createOriginVerifier } from '../../packages/core/src/index.js';
 import {
   type IpRangesSourceOptions,
   ipRangesSource,
+  MAX_IP_RANGES_BODY_BYTES,
 } from '../../packages/core/src/sources/ip-ranges.js';
 import type { RangeSource } from '../../packages/core/src/sources/types.js';
 import {
@@ -248,5 +252,131 @@ describe('ipRangesSource: timeouts and abort', () => {
     expect(error.awsCode).toBe('AbortError');
     expect(ms).toBeLessThan(MARGIN_MS);
     expect(await waitFor(() => aws.faults.hanging === 0)).toBe(true);
+  });
+});
+
+/**
+ * The ip-ranges document with `padding` bytes of JSON whitespace after its opening brace,
+ * gzip-compressed block by block (1 MiB of input in memory at a time): still a valid document,
+ * about a thousandth of its decoded size on the wire.
+ */
+async function gzipBomb(padding: number): Promise<Buffer> {
+  const document = JSON.stringify(
+    buildIpRangesDocument(CLOUDFRONT_ORIGIN_FACING_V4, CLOUDFRONT_ORIGIN_FACING_V6, 1_700_000_000),
+  );
+  const gzip = createGzip({ level: 9 });
+  const chunks: Buffer[] = [];
+  gzip.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const ended = once(gzip, 'end');
+  const block = Buffer.alloc(1024 * 1024, 0x20);
+  const write = async (data: Buffer | string): Promise<void> => {
+    if (!gzip.write(data)) await once(gzip, 'drain');
+  };
+  await write('{');
+  for (let left = padding; left > 0; left -= block.length)
+    await write(left >= block.length ? block : block.subarray(0, left));
+  await write(document.slice(1));
+  gzip.end();
+  await ended;
+  return Buffer.concat(chunks);
+}
+
+describe('ipRangesSource: a response that expands past the body cap', () => {
+  const BOMB_DECODED_BYTES = 64 * 1024 * 1024;
+  let bomb: Buffer;
+  let server: Server;
+  let url: string;
+  let serving: 'document' | 'bomb' = 'document';
+
+  beforeAll(async () => {
+    bomb = await gzipBomb(BOMB_DECODED_BYTES);
+    const document = gzipSync(
+      JSON.stringify(
+        buildIpRangesDocument(
+          CLOUDFRONT_ORIGIN_FACING_V4,
+          CLOUDFRONT_ORIGIN_FACING_V6,
+          1_700_000_000,
+        ),
+      ),
+    );
+    server = createServer((req, res) => {
+      req.resume();
+      const body = serving === 'bomb' ? bomb : document;
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-encoding': 'gzip',
+        'content-length': String(body.length),
+      });
+      res.end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/ip-ranges.json`;
+  });
+
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  beforeEach(() => {
+    serving = 'document';
+  });
+
+  it('fails the load naming the cap, for a small gzip body that decodes to 64 MiB', async () => {
+    // Arrange: the same document, compressed, loads; then the bomb is served.
+    expect(bomb.length).toBeLessThan(1024 * 1024);
+    const s = ipRangesSource({ url, allowInsecureUrl: true, timeoutMs: 10_000 });
+    expect((await load(s)).cidrs.length).toBeGreaterThan(0);
+    serving = 'bomb';
+
+    // Act
+    const error = await loadError(s);
+
+    // Assert
+    expect(MAX_IP_RANGES_BODY_BYTES).toBe(16 * 1024 * 1024);
+    expect(error.awsCode).toBe('ResponseTooLarge');
+    expect(error.message).toContain('ip-ranges response larger than 16 MiB');
+    expect(error.message).toContain('`ipRangesUrl`');
+  });
+
+  it('keeps the last-known-good ranges in use when a refresh gets the bomb', async () => {
+    // Arrange: a guard loaded from the document, refreshing its ranges every second.
+    const errors: Error[] = [];
+    const v = createOriginVerifier({
+      secret: 'origin-verify-bomb-test-0123456789',
+      ranges: 'ip-ranges',
+      ipRangesUrl: url,
+      allowInsecureIpRangesUrl: true,
+      rangesRefreshMs: 1_000,
+      refreshJitter: 0,
+      timeoutMs: 10_000,
+      onSourceError: (e) => errors.push(e),
+    });
+    try {
+      await v.ready();
+      const verify = () =>
+        v.verify({
+          remoteAddress: '10.0.1.15',
+          headers: {
+            'x-forwarded-for': '198.51.100.23, 3.10.17.130',
+            'x-amz-cf-id': 'eXAmPlEbIK6UQ6FXVQfxbTC1rZvq8J3Y4H6m2lqqvB3WqLz0PlkVXw==',
+            'x-origin-verify': 'origin-verify-bomb-test-0123456789',
+          },
+        }).reason;
+      expect(verify()).toBe('verified');
+
+      // Act
+      serving = 'bomb';
+      expect(await waitFor(() => v.stats().sources.ranges.lastError !== undefined, 15_000)).toBe(
+        true,
+      );
+
+      // Assert
+      expect(v.stats().sources.ranges.lastError?.code).toBe('ResponseTooLarge');
+      expect(errors[0]?.message).toContain('ip-ranges response larger than 16 MiB');
+      expect(verify()).toBe('verified');
+    } finally {
+      await v.close();
+    }
   });
 });

@@ -12,6 +12,14 @@ import type { RangeSnapshot, RangeSource } from './types.js';
 const DEFAULT_SERVICE = 'CLOUDFRONT_ORIGIN_FACING';
 const SOURCE_NAME = 'ip-ranges';
 
+/**
+ * Most bytes of an ip-ranges response body read, after decoding, before the load fails:
+ * 16 MiB. AWS's ip-ranges.json is about 2 MB. `fetch` decodes `content-encoding: gzip` itself,
+ * so without a cap a 300 KB compressed answer from a broken or hostile mirror expands to
+ * hundreds of megabytes in memory.
+ */
+export const MAX_IP_RANGES_BODY_BYTES = 16 * 1024 * 1024;
+
 /** Options of {@link ipRangesSource}. */
 export interface IpRangesSourceOptions {
   /**
@@ -36,7 +44,8 @@ export interface IpRangesSourceOptions {
    */
   readonly service?: string;
   /**
-   * Upper bound in milliseconds for one whole `load()` (request and body). Defaults to `3000`.
+   * Upper bound in milliseconds for one whole `load()` (request and body; a body is also cut off
+   * past 16 MiB decoded). Defaults to `3000`.
    * @example
    * ipRangesSource({ timeoutMs: 5000 });
    */
@@ -54,7 +63,8 @@ export interface IpRangesSourceOptions {
  * ip-ranges.json: IPv4 `prefixes[].ip_prefix` and IPv6 `ipv6_prefixes[].ipv6_prefix` whose
  * `service` is `CLOUDFRONT_ORIGIN_FACING`. `snapshot.version` is the document's `syncToken`.
  * Sends `If-None-Match` with the last ETag; a 304 answers the previous snapshot. A non-2xx
- * status (`awsCode` `HTTP <status>`), invalid JSON, an unexpected shape or no matching prefix
+ * status (`awsCode` `HTTP <status>`), a body over 16 MiB once decoded (`ResponseTooLarge`;
+ * read as a stream and cut off there), invalid JSON, an unexpected shape or no matching prefix
  * fails the load with a `SourceError`, so the guard keeps its last-known-good ranges.
  *
  * Needs no AWS credentials. Defaults to AWS's URL, `CLOUDFRONT_ORIGIN_FACING` and a 3000 ms timeout.
@@ -207,7 +217,14 @@ export function ipRangesSource(options: Readonly<IpRangesSourceOptions> = {}): R
               },
             );
           }
-          const snapshot = parse(await response.text());
+          const text = await readCapped(response, MAX_IP_RANGES_BODY_BYTES);
+          if (text === undefined)
+            throw new SourceError(
+              SOURCE_NAME,
+              `ip-ranges response larger than ${MAX_IP_RANGES_BODY_BYTES / 1024 / 1024} MiB (decoded) from GET ${shownUrl}; AWS's ip-ranges.json is about 2 MB, so this is not it. Check \`ipRangesUrl\` (CDN_ORIGIN_GUARD_IP_RANGES_URL; \`url\` of ipRangesSource) and any mirror or proxy in between.`,
+              { awsCode: 'ResponseTooLarge' },
+            );
+          const snapshot = parse(text);
           const etag = response.headers.get('etag');
           last = etag === null ? undefined : { etag, snapshot };
           return snapshot;
@@ -219,4 +236,30 @@ export function ipRangesSource(options: Readonly<IpRangesSourceOptions> = {}): R
       }
     },
   };
+}
+
+/**
+ * The body of `response` as UTF-8 text, read as a stream, or `undefined` (the rest cancelled)
+ * once more than `maxBytes` decoded bytes arrived.
+ */
+async function readCapped(response: Response, maxBytes: number): Promise<string | undefined> {
+  const body = response.body;
+  if (body === null) return '';
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  const parts: string[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      // Dropping the rest; a failure to cancel loses nothing (the connection is dropped).
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    parts.push(decoder.decode(value, { stream: true }));
+  }
+  parts.push(decoder.decode());
+  return parts.join('');
 }
