@@ -55,6 +55,20 @@ describe('audit faults', () => {
     expect(allowed).toMatchObject({ status: 'INCOMPLETE', exitCode: 0 });
   });
 
+  // Outside review, 4 December (third session): a response the SDK cannot parse fails with V8's
+  // JSON error, whose message quotes about ten characters of the body (the start of the secret).
+  it('a GetSecretValue answer the SDK cannot parse skips with no piece of the secret in the report', async () => {
+    const a = await correctAccount();
+    a.aws.faults.set({ unquotedSecretString: true, actions: ['secretsmanager.GetSecretValue'] });
+
+    const report = await auditOf(a);
+
+    const text = JSON.stringify(report);
+    expect(text).toContain('could not be parsed');
+    for (const value of a.secretValues())
+      for (let i = 0; i + 8 <= value.length; i++) expect(text).not.toContain(value.slice(i, i + 8));
+  });
+
   it('a FAIL outranks an incomplete audit (exit code 1)', async () => {
     account = await openAccount(['listener-rule-order']);
     account.aws.ec2.deny();

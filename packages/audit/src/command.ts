@@ -2,7 +2,9 @@
  * The `cdn-origin-guard` command line, as a function of argv and output streams (the bin calls it).
  * @module
  */
+
 import { parseArgs } from 'node:util';
+import { isAwsResponseParseFailure } from '@cdn-origin-guard/core';
 import { DEFAULTS } from './constants.js';
 import { AuditError } from './errors.js';
 import { toJson } from './report/json.js';
@@ -85,7 +87,7 @@ export async function runCommand(argv: readonly string[], io: CommandIo): Promis
     const message =
       error instanceof AuditError
         ? error.message
-        : `@cdn-origin-guard/audit: unexpected ${(error as Error | undefined)?.name ?? 'error'}: ${(error as Error | undefined)?.message ?? String(error)}`;
+        : `@cdn-origin-guard/audit: unexpected ${(error as Error | undefined)?.name ?? 'error'}: ${isAwsResponseParseFailure(error) ? 'an AWS response could not be parsed (not quoted: it may hold a secret)' : ((error as Error | undefined)?.message ?? String(error))}`;
     if (values.json === true) {
       io.stdout.write(
         `${JSON.stringify({ schemaVersion: 1, tool: 'cdn-origin-guard', command: 'audit', exitCode: 2, error: { code: error instanceof AuditError ? error.code : 'ERR_CDN_ORIGIN_GUARD_AUDIT_AWS', message } }, null, 2)}\n`,

@@ -59,6 +59,7 @@ export type {
 export { isReservedHeaderName } from './request/headers.js';
 export { matchablePath, pathUnderMount } from './request/path.js';
 export { recordDecision } from './request/record.js';
+export { isAwsResponseParseFailure } from './sources/aws-errors.js';
 export type { SourceStats } from './sources/cache.js';
 export { type IpRangesSourceOptions, ipRangesSource } from './sources/ip-ranges.js';
 export { type PrefixListSourceOptions, prefixListSource } from './sources/prefix-list.js';

@@ -11,7 +11,7 @@ const {
 } = core;
 
 describe('public exports', () => {
-  it('are the ones before the restructure, plus isOriginGuardError, the log-line formatters, pathUnderMount, isReservedHeaderName, recordDecision, matchablePath, handleRejection and sourceEventLevel', () => {
+  it('are the ones before the restructure, plus isOriginGuardError, the log-line formatters, pathUnderMount, isReservedHeaderName, recordDecision, matchablePath, handleRejection, sourceEventLevel and isAwsResponseParseFailure', () => {
     expect(Object.keys(core).sort()).toEqual(
       [
         'ALLOW_REASONS',
@@ -34,6 +34,7 @@ describe('public exports', () => {
         'guardFailureLogLine',
         'handleRejection',
         'ipRangesSource',
+        'isAwsResponseParseFailure',
         'isOriginGuardError',
         'isWellFormedCfId',
         'normalizeIp',

@@ -3,6 +3,7 @@
  * their name, status and a message with every known value redacted, not as the raw object.
  * @module
  */
+import { isAwsResponseParseFailure } from '@cdn-origin-guard/core';
 
 /** Why a step failed, stable to branch on (and in the log line). */
 export type RotationFailure =
@@ -68,8 +69,15 @@ export function awsCallFailed(
   );
 }
 
-/** The message of `error` with each of `secrets` replaced by `[redacted]`. */
+/**
+ * The message of `error` with each of `secrets` replaced by `[redacted]`. A response the SDK
+ * could not parse is not quoted at all: its message holds a piece of the body (of
+ * `GetSecretValue`, or a CloudFront configuration with the origin header), which may be part of
+ * a secret that replacing whole values would miss.
+ */
 export function redacted(error: unknown, secrets: readonly string[]): string {
+  if (isAwsResponseParseFailure(error))
+    return 'the response body could not be parsed (not quoted here: it may hold a secret); check that the endpoint reaches the AWS service itself';
   let message = error instanceof Error ? error.message : String(error);
   for (const secret of secrets)
     if (secret.length > 0) message = message.split(secret).join('[redacted]');

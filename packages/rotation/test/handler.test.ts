@@ -35,6 +35,27 @@ function outputs(error?: Error): string[] {
     : [...bed.lines, error.message, error.stack ?? '', JSON.stringify(error)];
 }
 
+// Outside review, 4 December (third session): a response the SDK cannot parse fails with V8's
+// JSON error, whose message quotes about ten characters of the body: of GetSecretValue, the
+// start of the secret, which replacing whole known values did not catch.
+describe('rotation handler: a response the SDK cannot parse', () => {
+  it('fails without quoting any of the body (no 8 characters of the secret anywhere)', async () => {
+    // A value sharing no 8 characters with the log lines' own text.
+    const value = 'Zq7pX2mK9vR4tW8nB3yH6jL1cF5dG0sA';
+    const account = createAccount(aws, value);
+    const handler = handlerFor(account);
+    aws.faults.set({ unquotedSecretString: true, actions: ['secretsmanager.GetSecretValue'] });
+
+    const error = await rejection(rotate(handler, aws, account));
+
+    expect(error.failure).toBe('aws-error');
+    expect(error.message).toMatch(/could not be parsed \(not quoted here: it may hold a secret\)/);
+    const shown = outputs(error);
+    for (let i = 0; i + 8 <= value.length; i++)
+      for (const text of shown) expect(text).not.toContain(value.slice(i, i + 8));
+  });
+});
+
 describe('rotation handler: a full rotation', () => {
   it('creates a 64-character base64url value, sets ALB then CloudFront, and promotes it', async () => {
     const account = createAccount(aws, INITIAL);

@@ -2,6 +2,7 @@
  * Turn an AWS SDK error into a skipped check, or into an {@link AuditError} when nothing can run.
  * @module
  */
+import { isAwsResponseParseFailure } from '@cdn-origin-guard/core';
 import type { IamAction } from '../constants.js';
 import { AuditError } from '../errors.js';
 import type { Gathered, Skip } from '../types.js';
@@ -78,8 +79,12 @@ export function skipFor(error: unknown, action: IamAction): Skip {
       message: `${action} was throttled (${code})${attempts === undefined ? '' : ` after ${attempts} attempts`}; run the audit again later`,
     };
   }
-  // AWS error messages name resources, never secret values; keep them short.
-  const detail = ((error as SdkError | undefined)?.message ?? '').slice(0, 200);
+  // AWS error messages name resources, never secret values; keep them short. A response the
+  // SDK could not parse is the exception: its message quotes the body (a secret's value, an
+  // origin header), so it is never shown.
+  const detail = isAwsResponseParseFailure(error)
+    ? 'the response body could not be parsed; not quoted: it may hold a secret'
+    : ((error as SdkError | undefined)?.message ?? '').slice(0, 200);
   return {
     reason: 'error',
     message: `${action} failed: ${code}${detail === '' || detail === code ? '' : ` (${detail})`}`,

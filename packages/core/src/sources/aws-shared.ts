@@ -5,8 +5,10 @@
  * Internal: not exported from the package.
  * @module
  */
+
 import type { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SourceError } from '../errors.js';
+import { isAwsResponseParseFailure } from './aws-errors.js';
 
 /** Default upper bound of one load of an AWS source, in milliseconds. */
 const DEFAULT_TIMEOUT_MS = 3000;
@@ -247,7 +249,7 @@ export function awsErrorCode(error: unknown): string | undefined {
  */
 export function awsCallError(source: string, what: string, error: unknown): SourceError {
   const code = awsErrorCode(error);
-  if (isResponseParseFailure(error)) {
+  if (isAwsResponseParseFailure(error)) {
     return new SourceError(
       source,
       `${what} failed with ${code ?? 'an unknown error'}${describeAttempts(error)}: the response body could not be parsed (it is not quoted here: it may hold the secret). Check that the \`endpoint\` option (or the AWS_ENDPOINT_URL_* variable) reaches the AWS service itself, not a proxy or another service that rewrites its answers.`,
@@ -260,24 +262,6 @@ export function awsCallError(source: string, what: string, error: unknown): Sour
     `${what} failed with ${code ?? 'an unknown error'}${detail}.${hintFor(detail)}`,
     { cause: error, awsCode: code },
   );
-}
-
-/**
- * Whether `error` is a failure to parse a response rather than an AWS error: any `SyntaxError`
- * (JSON.parse quotes its input), a `TypeError` that came with a response (a field's parser
- * quotes the field; one without, such as `Invalid URL` for a bad `endpoint`, quotes only
- * configuration), or any error the SDK marked as a deserialization failure (a hidden
- * `$response` or `$responseBodyText` without the `$fault` every modelled AWS exception has).
- */
-function isResponseParseFailure(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  const name = (error as { name?: unknown }).name;
-  if (error instanceof SyntaxError || name === 'SyntaxError') return true;
-  const answered = '$response' in error || '$responseBodyText' in error;
-  if (error instanceof TypeError || name === 'TypeError') return answered || '$metadata' in error;
-  if (answered && !('$fault' in error)) return true;
-  const message = (error as { message?: unknown }).message;
-  return typeof message === 'string' && message.includes('Deserialization error');
 }
 
 /** What to do about an SDK error the user can fix in configuration, or ''. */
