@@ -333,7 +333,7 @@ describe('the guard: a rotation picked up by a mismatch', () => {
       allowInsecureIpRangesUrl: true,
       secretRefreshMs: 1_000,
       refreshJitter: 0,
-      mismatchRefreshMs: 0,
+      mismatchRefreshMs: 1_000,
     });
     verifiers.push(v);
     await v.ready();

@@ -204,14 +204,16 @@ describe.each(WIRINGS)('createOriginVerifier over the wire: $name', (wiring) => 
   });
 
   it('accepts a pending value at once, then current and previous through two rotations, and denies the value two rotations old', async () => {
-    // Arrange: v1 is current. Mismatches refresh without rate limit (mismatchRefreshMs 0);
-    // promotions, which change no value's acceptance, are picked up by the periodic refresh.
+    // Arrange: v1 is current. A mismatch forces a refresh at once when none was forced in the
+    // last second (mismatchRefreshMs, at its floor; the periodic refresh awaited between the
+    // two rotations comes a second after the last load); promotions, which change no value's
+    // acceptance, are picked up by the periodic refresh.
     const id = secretName();
     aws.secrets.put(id, V1);
     const v = verifier({
       secretId: id,
       ranges: 'prefix-list',
-      mismatchRefreshMs: 0,
+      mismatchRefreshMs: 1_000,
       secretRefreshMs: REFRESH_MS,
       refreshJitter: 0,
       ...wiring.clients(),
@@ -389,7 +391,7 @@ describe('createOriginVerifier over the wire: sources in use', () => {
       rangesRefreshMs: REFRESH_MS,
       refreshJitter: 0,
       timeoutMs: 300,
-      mismatchRefreshMs: 0,
+      mismatchRefreshMs: 1_000,
     });
     await v.ready();
     const decisions: Decision[] = [];
@@ -575,16 +577,17 @@ describe('createOriginVerifier over the wire: sources in use', () => {
       secretId: id,
       jsonKey: 'originVerify',
       ranges: 'prefix-list',
-      mismatchRefreshMs: 0,
+      mismatchRefreshMs: 1_000,
     });
     await v.ready();
 
-    // Act
+    // Act (the rotation first: only the first mismatch of a `mismatchRefreshMs` window forces
+    // a refresh at once)
     const current = await v.check(request(V1));
-    const wholeJson = await v.check(request(JSON.stringify({ originVerify: V1 })));
     aws.secrets.rotate(id, { originVerify: V2, note: 'rotated' });
     const rotated = await v.check(request(V2));
     const previous = await v.check(request(V1));
+    const wholeJson = await v.check(request(JSON.stringify({ originVerify: V1 })));
 
     // Assert
     expect(outcome(current)).toBe('verified:AWSCURRENT');

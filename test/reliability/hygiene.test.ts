@@ -306,9 +306,11 @@ describe('secret hygiene', () => {
       secretId: id,
       ranges: CF_RANGES,
       secretRefreshMs: 1_000,
-      mismatchRefreshMs: 0,
+      mismatchRefreshMs: 1_000,
       onSourceError: (e) => sourceErrors.push(e),
     });
+    // Each wrong value below forces a refresh: one a window (`mismatchRefreshMs`, at its floor).
+    const nextWindow = () => new Promise((resolve) => setTimeout(resolve, 1_050));
     await sm.ready();
     const cfInput = (s: string) => ({
       headers: { ...Object.fromEntries(cloudFrontHeaders(rand, s)) },
@@ -322,12 +324,14 @@ describe('secret hygiene', () => {
     );
     aws.secrets.deny(id, false);
     aws.secrets.failStage(id, 'AWSPREVIOUS', 'InternalServiceError');
+    await nextWindow();
     keep(
       'sm check with a failing stage',
       JSON.stringify(await sm.check(cfInput('another-wrong-long-value'))),
     );
     aws.secrets.failStage(id, 'AWSPREVIOUS', undefined);
     aws.secrets.stagePending(id, `${SECRET} pending`);
+    await nextWindow();
     keep(
       'sm check with an invalid pending value',
       JSON.stringify(await sm.check(cfInput('third-wrong-long-value'))),

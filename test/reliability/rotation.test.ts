@@ -18,7 +18,7 @@ describe('rotation under load', () => {
       maxMs: 40_000,
       switchDelayMs: 250,
       promoteDelayMs: 300,
-      mismatchRefreshMs: 250,
+      mismatchRefreshMs: 1_000,
     });
     const p99 = r.load.latency.legit?.p99 ?? Number.NaN;
     console.info(

@@ -129,7 +129,7 @@ await section(`rotation under load x${rotations}`, async () => {
 });
 
 await section('rotation while another distribution sends wrong values (1 %)', async () => {
-  const mismatchRefreshMs = 500;
+  const mismatchRefreshMs = 1_000;
   const r = await runRotation({
     rotations: Math.max(3, Math.round(rotations / 2)),
     seed: seed + 1,

@@ -98,8 +98,9 @@ export const WRONG_SECRET: Readonly<Record<string, string>> = {
 
 /**
  * A secret source that loads until `state.failing` is set, so a test can start a failure
- * streak after startup and end it. With `mismatchRefreshMs: 0`, each {@link WRONG_SECRET}
- * request forces a load, so the streak follows the requests, not a clock.
+ * streak after startup and end it. A {@link WRONG_SECRET} request forces a load: the first
+ * at once, later ones at the end of the `mismatchRefreshMs` window (1 s at the least), so the
+ * streak follows the requests.
  */
 export function switchableSecret(): {
   source: SecretSource;

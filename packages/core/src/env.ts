@@ -5,6 +5,7 @@
 import { InvalidOptionError } from './errors.js';
 import { RangeMatcher } from './net/matcher.js';
 import { INTERVALS, LOG_LEVELS } from './options/defaults.js';
+import { ownProperties } from './options/readers.js';
 import { resolveOptions, suggestOption } from './options/resolve.js';
 import type { LogLevel, Mode, OriginGuardOptions } from './options/types.js';
 
@@ -131,9 +132,12 @@ function bool(env: Env, name: string): boolean | undefined {
  * const verifier = createOriginVerifier({ ...optionsFromEnv(), onDecision: (d) => d.allowed || console.log(d.reason) });
  * ```
  */
-export function optionsFromEnv(env: Env = process.env): OriginGuardOptions {
-  if (typeof env !== 'object' || env === null)
+export function optionsFromEnv(variables: Env = process.env): OriginGuardOptions {
+  if (typeof variables !== 'object' || variables === null)
     throw new InvalidOptionError('env', 'must be an object of environment variables.');
+  // Own variables only: `process.env` reads a missing name through `Object.prototype`, which
+  // prototype pollution elsewhere in an app could have given a `CDN_ORIGIN_GUARD_MODE`.
+  const env = ownProperties(variables) as Env;
   rejectUnknown(env);
   const options: Record<string, unknown> = {};
   // One value each, never split: a secret may contain a comma.

@@ -5,7 +5,8 @@ import {
   type OriginGuardOptions,
   optionsFromEnv,
 } from '../src/index.js';
-import { matchesAnywhere } from '../src/options/resolve.js';
+import { matchesAnywhere } from '../src/options/paths.js';
+import { resolveOptions } from '../src/options/resolve.js';
 import { CF_RANGES, SECRET } from './fixtures.js';
 
 const good = { secret: SECRET, ranges: CF_RANGES };
@@ -126,6 +127,93 @@ describe('options are validated once, at construction', () => {
     // A hole in a sparse array is a missing value, not a TypeError (outside review, 4 December).
     // biome-ignore lint/suspicious/noSparseArray: the hole is what is tested
     [{ ...good, secret: [, SECRET] }, 'secret[0]', /string/],
+    // No trusted proxy: every request would be denied untrusted-peer.
+    [{ ...good, trustedProxies: [] }, 'trustedProxies', /empty list.*untrusted-peer.*'loopback'/],
+    // Path entries no request can ever match (the guard matches the path cut at ? and #, and
+    // never an ambiguous one).
+    [
+      { ...good, healthCheckPaths: ['/healthz?probe=alb'] },
+      'healthCheckPaths[0]',
+      /no request ever matches: the path is matched without its query: use '\/healthz'/,
+    ],
+    [
+      { ...good, healthCheckPaths: ['/ready', '/healthz#x'] },
+      'healthCheckPaths[1]',
+      /without its fragment.*use '\/healthz'/,
+    ],
+    [
+      { ...good, excludePaths: ['/a/../healthz'] },
+      'excludePaths[0]',
+      /'\.' or '\.\.' segment.*use '\/healthz'/,
+    ],
+    [{ ...good, excludePaths: ['/a%2fb'] }, 'excludePaths[0]', /percent-encoded '\.', '\/'/],
+    [{ ...good, excludePaths: [/^\/assets\//, '/a;b'] }, 'excludePaths[1]', /a ';'/],
+    [{ ...good, healthCheckPaths: ['/ops\\health'] }, 'healthCheckPaths[0]', /a backslash/],
+    [{ ...good, excludePaths: ['/status '] }, 'excludePaths[0]', /white space.*use '\/status'/],
+    [{ ...good, healthCheckPaths: ['/café'] }, 'healthCheckPaths[0]', /use '\/caf%C3%A9'/],
+    [
+      { ...good, excludePaths: ['/^\\/static\\//'] },
+      'excludePaths[0]',
+      /RegExp written as a string/,
+    ],
+    // Exclusion patterns that let (nearly) every path through.
+    [
+      { ...good, excludePaths: [/^\//] },
+      'excludePaths[0]',
+      /\(\/\^\\\/\/\) matches any path \(it matched \/[a-z0-9]{10}\).*e\.g\. \/\^\\\/assets\\\/\//,
+    ],
+    [{ ...good, excludePaths: [/^\/(health|status)?/] }, 'excludePaths[0]', /matches any path/],
+    [{ ...good, excludePaths: ['/robots.txt', /^\/[^/]+$/] }, 'excludePaths[1]', /matches any/],
+    [{ ...good, excludePaths: [/^\/.*\.[a-z0-9]+$/g] }, 'excludePaths[0]', /matches any path/],
+    [
+      { ...good, denyResponse: { body: { toJSON: () => undefined } } },
+      'denyResponse.body',
+      /serialises to no JSON text.*toJSON/,
+    ],
+    // No way to turn off the rate limit on forced Secrets Manager refreshes.
+    [
+      { ...good, mismatchRefreshMs: 0 },
+      'mismatchRefreshMs',
+      /from 1000 to 86400000 \(ms\)\. It rate-limits .*a flood of wrong values cannot drive AWS calls/,
+    ],
+    [{ ...good, mismatchRefreshMs: 999 }, 'mismatchRefreshMs', /from 1000/],
+    // Misspelt AWS staging labels (custom labels are accepted).
+    [
+      { secretId: 'prod/x', ranges: CF_RANGES, secretStages: ['AWSCURRENT', 'AWSPREVIUS'] },
+      'secretStages[1]',
+      /"AWSPREVIUS", not a staging label Secrets Manager sets.*Did you mean `AWSPREVIOUS`\?/,
+    ],
+    [
+      { secretId: 'prod/x', ranges: CF_RANGES, secretStages: ['AWSCURRENT', 'awsprevious'] },
+      'secretStages[1]',
+      /case-sensitive.*Did you mean `AWSPREVIOUS`/,
+    ],
+    [
+      { secretId: 'prod/x', ranges: CF_RANGES, secretStages: ['AWSCURENT'] },
+      'secretStages[0]',
+      /Did you mean `AWSCURRENT`/,
+    ],
+    // `region` only configures the clients the guard creates.
+    [
+      { ...good, region: 'eu-west-1' },
+      'region',
+      /only applies to the AWS clients the guard creates/,
+    ],
+    [
+      { ...good, ranges: 'ip-ranges', region: 'eu-west-1' },
+      'region',
+      /with `secretId` and no `secretsManagerClient`, or `ranges: 'prefix-list'` and no `ec2Client`/,
+    ],
+    [
+      {
+        secretId: 'prod/x',
+        secretsManagerClient: { send: async () => ({}) },
+        ranges: CF_RANGES,
+        region: 'eu-west-1',
+      },
+      'region',
+      /set the region on the client you pass/,
+    ],
   ])('rejects bad options naming the option (%#)', (options, option, message) => {
     const error = errorFor(options);
     expect(error.option).toBe(option);
@@ -162,6 +250,74 @@ describe('options are validated once, at construction', () => {
   it('accepts numeric strings from the environment and converts them', () => {
     const v = createOriginVerifier({ ...good, proxyHops: '2' as unknown as number });
     expect(v.isReady).toBe(true);
+  });
+
+  it('accepts custom staging labels, and region where the guard creates a client', () => {
+    const secretId = { secretId: 'prod/x', ranges: CF_RANGES };
+    expect(
+      resolveOptions({ ...secretId, secretStages: ['AWSCURRENT', 'AWSPREVIOUS', 'ORIGIN_NEXT'] })
+        .secret,
+    ).toMatchObject({ stages: ['AWSCURRENT', 'AWSPREVIOUS', 'ORIGIN_NEXT'] });
+    expect(resolveOptions({ ...secretId, region: 'eu-west-1' }).region).toBe('eu-west-1');
+    expect(
+      resolveOptions({ secret: SECRET, ranges: 'prefix-list', region: 'eu-west-1' }).region,
+    ).toBe('eu-west-1');
+  });
+
+  it('accepts narrow exclusions, `/` alone included, and applies a /g one on every request', async () => {
+    const v = createOriginVerifier({
+      ...good,
+      healthCheckPaths: ['/healthz', '/ready'],
+      excludePaths: ['/robots.txt', '/static/a%20b.css', /^\/$/g, /^\/assets\//y],
+    });
+    const at = (path: string) =>
+      v.verify({ headers: {}, remoteAddress: '203.0.113.9', path }).reason;
+    expect([at('/'), at('/'), at('/assets/app.js'), at('/assets/app.js')]).toEqual([
+      'excluded',
+      'excluded',
+      'excluded',
+      'excluded',
+    ]);
+    expect(at('/static/a%20b.css')).toBe('excluded');
+    expect(at('/admin')).toBe('untrusted-peer');
+    await v.close();
+  });
+
+  it('reads options from own properties only, never from a polluted Object.prototype', async () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    const bot = { headers: {}, remoteAddress: '203.0.113.9', path: '/admin' };
+    const decisions: string[] = [];
+    let deny: unknown;
+    try {
+      proto.mode = 'report';
+      proto.excludePaths = [/^\//];
+      proto.CDN_ORIGIN_GUARD_MODE = 'report';
+      // A nested option object is read the same way (a global `status` would break other code).
+      const denyResponse = Object.assign(Object.create({ status: 200 }), { body: 'No' });
+      const v = createOriginVerifier({ ...good, denyResponse });
+      decisions.push(v.verify(bot).reason);
+      deny = v.denyResponse.status;
+      const fromEnv = optionsFromEnv({
+        CDN_ORIGIN_GUARD_SECRET: SECRET,
+        CDN_ORIGIN_GUARD_RANGES: CF_RANGES.join(','),
+      });
+      decisions.push(Object.hasOwn(fromEnv, 'mode') ? String(fromEnv.mode) : 'no mode');
+      await v.close();
+    } finally {
+      delete proto.mode;
+      delete proto.excludePaths;
+      delete proto.CDN_ORIGIN_GUARD_MODE;
+    }
+    expect(decisions).toEqual(['untrusted-peer', 'no mode']);
+    expect(deny).toBe(403);
+  });
+
+  it('reads a static secret’s value and stage from its own properties only', () => {
+    const inherited = Object.assign(Object.create({ value: SECRET }), { stage: 'next' });
+
+    const error = errorFor({ ...good, secret: [inherited] });
+
+    expect(error.option).toBe('secret[0]');
   });
 
   it('never mutates the caller’s options', () => {
@@ -362,6 +518,27 @@ describe('optionsFromEnv', () => {
     );
   });
 
+  it('names the variable of a path no request can match, a RegExp written in EXCLUDE_PATHS among them', () => {
+    const error = (vars: Record<string, string>) => {
+      try {
+        optionsFromEnv({ ...env, ...vars });
+      } catch (e) {
+        return e as InvalidOptionError;
+      }
+      throw new Error('expected an InvalidOptionError');
+    };
+
+    const regexp = error({ CDN_ORIGIN_GUARD_EXCLUDE_PATHS: '/robots.txt,/^\\/static\\//' });
+    const query = error({ CDN_ORIGIN_GUARD_HEALTH_PATHS: '/healthz?probe=alb' });
+
+    expect(regexp.option).toBe('CDN_ORIGIN_GUARD_EXCLUDE_PATHS');
+    expect(regexp.message).toMatch(
+      /\(option `excludePaths\[1\]`\) is the string .*RegExp written as a string.*takes literal paths only/,
+    );
+    expect(query.option).toBe('CDN_ORIGIN_GUARD_HEALTH_PATHS');
+    expect(query.message).toContain("without its query: use '/healthz'");
+  });
+
   it('rejects an unknown variable with no close match without a hint, and ignores unset ones', () => {
     expect(() => optionsFromEnv({ ...env, CDN_ORIGIN_GUARD_ZZZZZZZZZZZZZZZZZZZZ: 'x' })).toThrow(
       /is not a variable cdn-origin-guard reads. The variables/,
@@ -400,6 +577,14 @@ describe('exclusion patterns that can match away from the start of the path', ()
     [/^(?:\/a|\/b)$/, false],
     [/^\/x[|(]y|^\/z/, false],
     [/^\/x\|y/, false],
+    // A start anchor followed by any run of characters anchors nothing.
+    [/^.*\.css$/, true],
+    [/^.+\/admin/, true],
+    [/^\/.*\.css$/, true],
+    [/^\/.+\/private\//, true],
+    [/^\/assets\/|^.*\.map$/, true],
+    [/^\/\.well-known\//, false],
+    [/^\/static\/.*\.css$/, false],
   ])('%s matches anywhere: %s', (pattern, anywhere) => {
     expect(matchesAnywhere(pattern.source)).toBe(anywhere);
   });

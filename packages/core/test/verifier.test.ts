@@ -113,7 +113,7 @@ describe('the threat model (docs/ARCHITECTURE.md, section 2), one test per row',
         return { values: [{ stage: 'AWSCURRENT', value: SECRET }], version: 'v1' };
       },
     };
-    const verifier = make({ secret: source, mismatchRefreshMs: 0 });
+    const verifier = make({ secret: source, mismatchRefreshMs: 1_000 });
     await verifier.ready();
     fail = true;
     // A mismatch forces a refresh, which fails; the good value must stay in use.
@@ -576,30 +576,38 @@ describe('check(): waiting where it helps', () => {
         return { values: [{ stage: 'AWSCURRENT', value: seen }], version: seen };
       },
     };
-    const v = make({
-      secret: slow,
-      mismatchRefreshMs: 0,
-      secretRefreshMs: 1_000,
-      refreshJitter: 0,
-    });
-    await v.ready();
-    // A refresh starts (timer or another request), then the secret rotates and our CloudFront
-    // switches before that refresh returns.
-    const NEW = 'Switched-During-A-Slow-Load-0123456789';
-    const inFlight = v.check(
-      throughCloudFront({ headers: { 'x-origin-verify': 'unrelated-wrong-value-0123' } }),
-    );
-    current = NEW;
-    const d = await v.check(throughCloudFront({ headers: { 'x-origin-verify': NEW } }));
-    await inFlight;
-    expect(d).toMatchObject({ reason: 'verified', secretStage: 'AWSCURRENT' });
-    expect(loads).toBe(3);
-    await v.close();
+    // Only the clock is fake: each forced load below comes a whole window after the one before
+    // (the window cannot be 0), while the slow load runs on real timers.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const v = make({
+        secret: slow,
+        mismatchRefreshMs: 1_000,
+        secretRefreshMs: 1_000,
+        refreshJitter: 0,
+      });
+      await v.ready();
+      // A refresh starts (timer or another request), then the secret rotates and our
+      // CloudFront switches before that refresh returns.
+      const NEW = 'Switched-During-A-Slow-Load-0123456789';
+      const inFlight = v.check(
+        throughCloudFront({ headers: { 'x-origin-verify': 'unrelated-wrong-value-0123' } }),
+      );
+      current = NEW;
+      vi.setSystemTime(Date.now() + 1_000);
+      const d = await v.check(throughCloudFront({ headers: { 'x-origin-verify': NEW } }));
+      await inFlight;
+      expect(d).toMatchObject({ reason: 'verified', secretStage: 'AWSCURRENT' });
+      expect(loads).toBe(3);
+      await v.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('lets only requests that came through a CloudFront edge force a refresh', async () => {
     const r = rotatingSource();
-    const v = make({ secret: r.source, mismatchRefreshMs: 0 });
+    const v = make({ secret: r.source, mismatchRefreshMs: 1_000 });
     await v.ready();
     // A bot at the ALB (edge is its own address) with a wrong secret: denied on the edge, no load.
     for (let i = 0; i < 20; i++)
@@ -620,26 +628,33 @@ describe('check(): waiting where it helps', () => {
   });
 
   it('still picks up a rotation within one window while wrong values keep the window busy', async () => {
-    const r = rotatingSource();
-    const v = make({ secret: r.source, mismatchRefreshMs: 300 });
-    await v.ready();
-    // An attacker behind some CloudFront distribution uses the forced refresh first...
-    await v.check(
-      throughCloudFront({ headers: { 'x-origin-verify': 'attacker-value-0123456789' } }),
-    );
-    expect(r.loads()).toBe(2);
-    // ...then our distribution switches to a new value inside the same window.
-    const NEW = 'Rotated-While-Rate-Limited-0123456789';
-    r.rotate(NEW);
-    const early = await v.check(throughCloudFront({ headers: { 'x-origin-verify': NEW } }));
-    expect(early.reason).toBe('invalid-secret');
-    // The rate-limited mismatch scheduled one trailing refresh at the end of the window.
-    await new Promise((resolve) => setTimeout(resolve, 450));
-    expect(r.loads()).toBe(3);
-    expect(v.verify(throughCloudFront({ headers: { 'x-origin-verify': NEW } })).reason).toBe(
-      'verified',
-    );
-    await v.close();
+    vi.useFakeTimers();
+    try {
+      const r = rotatingSource();
+      const v = make({ secret: r.source, mismatchRefreshMs: 1_000 });
+      await v.ready();
+      // An attacker behind some CloudFront distribution uses the forced refresh first...
+      await v.check(
+        throughCloudFront({ headers: { 'x-origin-verify': 'attacker-value-0123456789' } }),
+      );
+      expect(r.loads()).toBe(2);
+      // ...then our distribution switches to a new value inside the same window.
+      const NEW = 'Rotated-While-Rate-Limited-0123456789';
+      r.rotate(NEW);
+      const early = await v.check(throughCloudFront({ headers: { 'x-origin-verify': NEW } }));
+      expect(early.reason).toBe('invalid-secret');
+      // The rate-limited mismatch scheduled one trailing refresh at the end of the window.
+      await vi.advanceTimersByTimeAsync(999);
+      expect(r.loads()).toBe(2);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(r.loads()).toBe(3);
+      expect(v.verify(throughCloudFront({ headers: { 'x-origin-verify': NEW } })).reason).toBe(
+        'verified',
+      );
+      await v.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('refreshes on an interval with jitter, using fake timers', async () => {

@@ -4,8 +4,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  checkOptionKeys,
   createOriginVerifier,
   type Decision,
+  OPTION_KEYS,
   type OriginGuardOptions,
   type OriginVerifier,
   pathUnderMount,
@@ -202,17 +204,18 @@ function routedPath(req: GuardRequest): string | undefined {
   return pathUnderMount(parseurl.original(req)?.pathname ?? undefined, routed, req.baseUrl);
 }
 
+/** The options of this adapter, next to the core's: a typo of either gets a "Did you mean". */
+const KNOWN_KEYS: readonly string[] = [...OPTION_KEYS, 'logger'];
+
+/** `logger` (an own property only, as the core reads every option) and the core's options. */
 function splitOptions(options: Readonly<CdnOriginGuardOptions> | OriginVerifier): {
   logger: GuardLogger | undefined;
   core: Readonly<OriginGuardOptions> | OriginVerifier;
 } {
-  if (
-    isVerifier(options) ||
-    options === null ||
-    typeof options !== 'object' ||
-    !('logger' in options)
-  )
+  if (isVerifier(options) || options === null || typeof options !== 'object')
     return { logger: undefined, core: options };
+  checkOptionKeys(options, KNOWN_KEYS);
+  if (!Object.hasOwn(options, 'logger')) return { logger: undefined, core: options };
   const { logger, ...core } = options;
   return { logger, core };
 }

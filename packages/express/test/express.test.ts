@@ -17,7 +17,7 @@ import {
 import express from 'express';
 import express4 from 'express4';
 import request, { type Response } from 'supertest';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   BASE,
   CF_ID,
@@ -832,7 +832,7 @@ describe('logging and startup (issue 10)', () => {
     const { source, state } = switchableSecret();
     const { app, guard } = makeApp(express, {
       secret: source,
-      mismatchRefreshMs: 0,
+      mismatchRefreshMs: 1_000,
       logger,
     });
     await guard.ready();
@@ -850,6 +850,39 @@ describe('logging and startup (issue 10)', () => {
     expect(matching(/secret source recovered/)).toEqual([
       { level: 'info', line: expect.stringMatching(/after \d+ failed attempt/) },
     ]);
+  });
+
+  it('hints the adapter’s own option for a typo of it, and the core’s for theirs', () => {
+    expect(() => cdnOriginGuard({ ...BASE, loger: console } as never)).toThrow(
+      /option `loger` is not a known option\. Did you mean `logger`\?/,
+    );
+    expect(() => cdnOriginGuard({ ...BASE, logger: QUIET, proxyhops: 2 } as never)).toThrow(
+      /Did you mean `proxyHops`\?/,
+    );
+  });
+
+  it('takes the logger from its own options only, never from a polluted Object.prototype', async () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    const polluted = recordingLogger();
+    const consoleError = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      let guard: CdnOriginGuardMiddleware;
+      try {
+        proto.logger = polluted.logger;
+        guard = cdnOriginGuard({ ...BASE, secret: down });
+      } finally {
+        delete proto.logger;
+      }
+      guards.push(guard);
+
+      await guard.verifier.ready().catch(() => undefined);
+      await new Promise((resolve) => setImmediate(resolve));
+
+      expect(polluted.lines).toEqual([]);
+      expect(consoleError).toHaveBeenCalledWith(expect.stringMatching(/never awaited/));
+    } finally {
+      consoleError.mockRestore();
+    }
   });
 
   it('rejects a logger without error/warn/info, naming the option', () => {

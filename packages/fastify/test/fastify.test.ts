@@ -834,7 +834,7 @@ describe('plugin shape (issue 14) and logs (issue 10)', () => {
 
   it('logs a source failure streak once and its recovery once, through the app logger', async () => {
     const { source, state } = switchableSecret();
-    const { app, logs } = await makeApp({ secret: source, mismatchRefreshMs: 0 });
+    const { app, logs } = await makeApp({ secret: source, mismatchRefreshMs: 1_000 });
     const matching = (re: RegExp) => logs.filter((l) => re.test(l.msg));
 
     await failAndRecover(

@@ -4,8 +4,10 @@
  * @module
  */
 import {
+  checkOptionKeys,
   createOriginVerifier,
   InvalidOptionError,
+  OPTION_KEYS,
   type OriginGuardOptions,
   type OriginVerifier,
   sourceEventLevel,
@@ -144,7 +146,56 @@ export interface CdnOriginGuardModuleAsyncOptions extends CdnOriginGuardModuleWi
 
 const WIRING_KEYS = ['isGlobal', 'global', 'applyGlobally', 'allowContextTypes'] as const;
 
-function coreOptions(options: Readonly<CdnOriginGuardModuleOptions>): OriginGuardOptions {
+/** The wiring options that are booleans. */
+const BOOLEAN_WIRING_KEYS = ['isGlobal', 'global', 'applyGlobally'] as const;
+
+/** Every key `forRoot` accepts: the core's options and the wiring. */
+const FOR_ROOT_KEYS: readonly string[] = [...OPTION_KEYS, ...WIRING_KEYS];
+
+/** Every key `forRootAsync` accepts (the compiler checks the list against the type). */
+const FOR_ROOT_ASYNC_KEYS: readonly string[] = Object.keys({
+  imports: true,
+  useFactory: true,
+  inject: true,
+  useClass: true,
+  useExisting: true,
+  isGlobal: true,
+  global: true,
+  applyGlobally: true,
+  allowContextTypes: true,
+} satisfies Record<keyof CdnOriginGuardModuleAsyncOptions, true>);
+
+/**
+ * The options of `forRoot` or `forRootAsync` (`method`), checked when it is called: an object
+ * whose keys are all `known` (a typo gets "Did you mean"), whose boolean wiring options are
+ * booleans. Returned as a copy of its own properties: an option is never read from a polluted
+ * `Object.prototype`, as in the core.
+ */
+function ownOptions(
+  method: 'forRoot' | 'forRootAsync',
+  options: unknown,
+  known: readonly string[],
+  notKnown?: string,
+): Readonly<Record<string, unknown>> {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new InvalidOptionError(
+      method,
+      `was called with ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}; expected an options object.`,
+    );
+  checkOptionKeys(options, known, notKnown);
+  const own: Record<string, unknown> = Object.assign(Object.create(null), options);
+  for (const key of BOOLEAN_WIRING_KEYS) {
+    const value = own[key];
+    if (value !== undefined && typeof value !== 'boolean')
+      throw new InvalidOptionError(
+        key,
+        `is ${typeof value === 'string' ? `the string ${JSON.stringify(value.slice(0, 40))}` : typeof value}; expected true or false.`,
+      );
+  }
+  return own;
+}
+
+function coreOptions(options: Readonly<Record<string, unknown>>): OriginGuardOptions {
   const core: Record<string, unknown> = { ...options };
   for (const key of WIRING_KEYS) delete core[key];
   return core as unknown as OriginGuardOptions;
@@ -153,7 +204,7 @@ function coreOptions(options: Readonly<CdnOriginGuardModuleOptions>): OriginGuar
 /** The core options a `forRootAsync` source returned: never a wiring key. */
 function checkedCoreOptions(result: Readonly<OriginGuardOptions>): Readonly<OriginGuardOptions> {
   for (const key of WIRING_KEYS)
-    if (result && typeof result === 'object' && key in result)
+    if (result && typeof result === 'object' && Object.hasOwn(result, key))
       throw new InvalidOptionError(
         key,
         `decides how the module is wired; pass it to forRootAsync({ ${key} }) itself, not from the options factory.`,
@@ -290,10 +341,11 @@ export class CdnOriginGuardModule
    * ```
    */
   static forRoot(options: Readonly<CdnOriginGuardModuleOptions>): DynamicModule {
+    const own = ownOptions('forRoot', options, FOR_ROOT_KEYS);
     return CdnOriginGuardModule.wire(
-      options,
+      own,
       [],
-      [{ provide: CDN_ORIGIN_GUARD_OPTIONS, useValue: coreOptions(options) }],
+      [{ provide: CDN_ORIGIN_GUARD_OPTIONS, useValue: coreOptions(own) }],
     );
   }
 
@@ -308,11 +360,13 @@ export class CdnOriginGuardModule
    * ```
    */
   static forRootAsync(options: Readonly<CdnOriginGuardModuleAsyncOptions>): DynamicModule {
-    return CdnOriginGuardModule.wire(
+    const own: CdnOriginGuardModuleAsyncOptions = ownOptions(
+      'forRootAsync',
       options,
-      options.imports ?? [],
-      asyncOptionsProviders(options),
+      FOR_ROOT_ASYNC_KEYS,
+      `is not an option of forRootAsync (${FOR_ROOT_ASYNC_KEYS.join(', ')}); the guard's own options come from useFactory, useClass or useExisting.`,
     );
+    return CdnOriginGuardModule.wire(own, own.imports ?? [], asyncOptionsProviders(own));
   }
 
   private static wire(

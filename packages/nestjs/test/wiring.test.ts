@@ -13,6 +13,7 @@ import {
 import {
   type ArgumentsHost,
   Catch,
+  type DynamicModule,
   type ExceptionFilter,
   HttpException,
   HttpStatus,
@@ -21,7 +22,7 @@ import {
   Injectable,
   Module,
 } from '@nestjs/common';
-import { APP_FILTER, HttpAdapterHost, Reflector } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, HttpAdapterHost, Reflector } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import {
@@ -180,6 +181,71 @@ describe.each(PLATFORMS)('CdnOriginGuardModule wiring on the %s platform', (_nam
     expect(make).toThrow(`option \`${option}\``);
   });
 
+  it('checks its own keys when forRoot and forRootAsync are called: a typo gets a hint, a wiring flag must be a boolean', () => {
+    const useFactory = () => BASE_OPTIONS;
+    const cases: [() => unknown, string, RegExp][] = [
+      [
+        () => CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, applyGlobaly: false } as never),
+        'applyGlobaly',
+        /is not a known option\. Did you mean `applyGlobally`\?/,
+      ],
+      [
+        () => CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, proxyhops: 2 } as never),
+        'proxyhops',
+        /Did you mean `proxyHops`\?/,
+      ],
+      [
+        () => CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, isGlobal: 'yes' as never }),
+        'isGlobal',
+        /is the string "yes"; expected true or false/,
+      ],
+      [
+        () => CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, applyGlobally: 'false' as never }),
+        'applyGlobally',
+        /is the string "false"; expected true or false/,
+      ],
+      [
+        () => CdnOriginGuardModule.forRootAsync({ useFactory, injcet: [] } as never),
+        'injcet',
+        /is not an option of forRootAsync \(imports, useFactory, inject, .*\); .*Did you mean `inject`\?/,
+      ],
+      [
+        () => CdnOriginGuardModule.forRootAsync({ useFactory, secretId: 'prod/x' } as never),
+        'secretId',
+        /options come from useFactory, useClass or useExisting/,
+      ],
+      [
+        () => CdnOriginGuardModule.forRootAsync({ useFactory, isGlobal: 1 as never }),
+        'isGlobal',
+        /is number; expected true or false/,
+      ],
+    ];
+    for (const [call, option, message] of cases) {
+      expect(call).toThrow(`option \`${option}\``);
+      expect(call).toThrow(message);
+    }
+  });
+
+  it('reads its wiring from own properties only, never from a polluted Object.prototype', () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    let modules: DynamicModule[];
+    try {
+      proto.applyGlobally = false;
+      proto.isGlobal = false;
+      modules = [
+        CdnOriginGuardModule.forRoot(BASE_OPTIONS),
+        CdnOriginGuardModule.forRootAsync({ useFactory: () => BASE_OPTIONS }),
+      ];
+    } finally {
+      delete proto.applyGlobally;
+      delete proto.isGlobal;
+    }
+    for (const module of modules) {
+      expect(module.global).toBe(true);
+      expect(module.providers).toContainEqual(expect.objectContaining({ provide: APP_GUARD }));
+    }
+  });
+
   describe('isGlobal', () => {
     it('makes the verifier injectable everywhere by default, and only where imported with false', async () => {
       const globalApp = await create(adapter, {
@@ -247,7 +313,11 @@ describe.each(PLATFORMS)('CdnOriginGuardModule wiring on the %s platform', (_nam
       const { source, state } = switchableSecret();
       const started = await boot({
         imports: [
-          CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, secret: source, mismatchRefreshMs: 0 }),
+          CdnOriginGuardModule.forRoot({
+            ...BASE_OPTIONS,
+            secret: source,
+            mismatchRefreshMs: 1_000,
+          }),
         ],
         controllers: CONTROLLERS,
       });

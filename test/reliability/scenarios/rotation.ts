@@ -95,7 +95,7 @@ export async function runRotation(options: RotationOptions): Promise<RotationRes
   const started = Date.now();
   const switchDelay = options.switchDelayMs ?? 300;
   const promoteDelay = options.promoteDelayMs ?? 500;
-  const mismatchRefreshMs = options.mismatchRefreshMs ?? 500;
+  const mismatchRefreshMs = options.mismatchRefreshMs ?? 1_000;
   const gap = Math.max(options.gapMs ?? 400, 2 * mismatchRefreshMs + 200);
   const secretRefreshMs = options.secretRefreshMs ?? 1_000;
   const guard = (framework: string) => ({

@@ -70,6 +70,8 @@ export interface Bound {
   readonly unit: string;
   /** Whether only whole numbers are accepted (else any number in the range). */
   readonly integer: boolean;
+  /** Why the range is what it is, added to the message of a value outside it. */
+  readonly why?: string;
 }
 
 /** The bounds of every numeric option, by option path. */
@@ -79,7 +81,15 @@ export const BOUNDS = Object.freeze({
   rangesRefreshMs: { min: 1_000, max: 604_800_000, unit: ' (ms)', integer: true },
   // setTimeout holds at most 2^31-1 ms (~24.8 days).
   maxStaleMs: { min: 1_000, max: 1_728_000_000, unit: ' (ms)', integer: true },
-  mismatchRefreshMs: { min: 0, max: 86_400_000, unit: ' (ms)', integer: true },
+  // The floor keeps the promise that a flood of wrong values cannot drive AWS calls: with 0,
+  // one process made ~500 GetSecretValue calls a second (outside review).
+  mismatchRefreshMs: {
+    min: 1_000,
+    max: 86_400_000,
+    unit: ' (ms)',
+    integer: true,
+    why: 'It rate-limits the Secrets Manager refresh a wrong secret value forces, so a flood of wrong values cannot drive AWS calls; it cannot be turned off (a rotation is still picked up by the refresh at the end of the window).',
+  },
   timeoutMs: { min: 50, max: 120_000, unit: ' (ms)', integer: true },
   maxForwardedForLength: { min: 64, max: 1_048_576, unit: '', integer: true },
   refreshJitter: { min: 0, max: 0.5, unit: '', integer: false },

@@ -5,7 +5,7 @@
  */
 import { InvalidOptionError } from '../errors.js';
 import type { RangeSource, SecretSource } from '../sources/types.js';
-import { BOUNDS, type BoundedOption, DEFAULTS } from './defaults.js';
+import { BOUNDS, type Bound, type BoundedOption, DEFAULTS } from './defaults.js';
 
 /** A value shown in a message: its kind, and a short string's text (never a secret: callers pass only non-secret values or kinds). */
 export function describe(value: unknown): string {
@@ -33,8 +33,15 @@ function editDistance(a: string, b: string): number {
   return row[b.length] ?? 0;
 }
 
-/** The name in `known` closest to `name`, for "Did you mean" hints; `undefined` when none is close. */
-export function suggest(name: string, known: readonly string[]): string | undefined {
+/**
+ * The name in `known` closest to `name` (ignoring case), for "Did you mean" hints; `undefined`
+ * when none is within `maxDistance` edits (by default 2, or a third of `name`'s length).
+ */
+export function suggest(
+  name: string,
+  known: readonly string[],
+  maxDistance = Math.max(2, Math.floor(name.length / 3)),
+): string | undefined {
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const candidate of known) {
@@ -44,7 +51,16 @@ export function suggest(name: string, known: readonly string[]): string | undefi
       best = candidate;
     }
   }
-  return bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+  return bestDistance <= maxDistance ? best : undefined;
+}
+
+/**
+ * The own enumerable properties of an options object, copied into an object without a
+ * prototype: an option is read only from what the caller set, never from `Object.prototype`
+ * (which prototype pollution elsewhere in an app could have given a `mode` or `excludePaths`).
+ */
+export function ownProperties(value: object): Readonly<Record<string, unknown>> {
+  return Object.assign(Object.create(null) as Record<string, unknown>, value);
 }
 
 /**
@@ -56,12 +72,14 @@ export function numberOption<K extends BoundedOption>(
   value: unknown,
 ): number | (typeof DEFAULTS)[K] {
   if (value === undefined) return DEFAULTS[key];
-  const { min, max, unit, integer } = BOUNDS[key];
+  const bound: Bound = BOUNDS[key];
+  const { min, max, unit, integer } = bound;
+  const why = bound.why === undefined ? '' : ` ${bound.why}`;
   if (!integer) {
     if (typeof value !== 'number' || !(value >= min && value <= max))
       throw new InvalidOptionError(
         key,
-        `is ${describe(value)}; expected a fraction from ${min} to ${max}${unit}.`,
+        `is ${describe(value)}; expected a fraction from ${min} to ${max}${unit}.${why}`,
       );
     return value;
   }
@@ -70,7 +88,7 @@ export function numberOption<K extends BoundedOption>(
   if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max)
     throw new InvalidOptionError(
       key,
-      `is ${describe(value)}; expected a whole number from ${min} to ${max}${unit}.`,
+      `is ${describe(value)}; expected a whole number from ${min} to ${max}${unit}.${why}`,
     );
   return n;
 }

@@ -9,12 +9,14 @@ import { coverageProblem } from '../net/coverage.js';
 import { parseCidr } from '../net/matcher.js';
 import { isReservedHeaderName } from '../request/headers.js';
 import { DEFAULTS, LOG_LEVELS } from './defaults.js';
+import { resolvePaths } from './paths.js';
 import { resolveRanges } from './ranges.js';
 import {
   booleanOption,
   describe,
   numberOption,
   optionalFunction,
+  ownProperties,
   stringList,
   suggest,
 } from './readers.js';
@@ -63,54 +65,48 @@ const KNOWN_OPTIONS: Readonly<Record<OptionKey, true>> = Object.freeze({
   failOnStartupError: true,
 });
 
-const OPTION_NAMES: readonly string[] = Object.freeze(Object.keys(KNOWN_OPTIONS));
-
 /**
- * Whether a pattern can match away from the start of the path: some top-level alternative of
- * `source` does not begin with `^` (`/\.css$/`, `/^\/a|\/b/`). Groups and character classes
- * are skipped; a pattern anchored only inside a group (`(?:^\/a|^\/b)`) counts as unanchored,
- * which only costs a warning.
+ * The names of the core's options, e.g. for an adapter that adds its own to
+ * {@link checkOptionKeys}.
  */
-export function matchesAnywhere(source: string): boolean {
-  let depth = 0;
-  let inClass = false;
-  let branchStart = true;
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i];
-    if (branchStart) {
-      if (c !== '^') return true;
-      branchStart = false;
-      continue;
-    }
-    if (c === '\\') i++;
-    else if (inClass) inClass = c !== ']';
-    else if (c === '[') inClass = true;
-    else if (c === '(') depth++;
-    else if (c === ')') depth--;
-    else if (c === '|' && depth === 0) branchStart = true;
-  }
-  return branchStart;
-}
-
-/**
- * An exclusion pattern that can match away from the path's start lets through every path that
- * merely contains a match: `/\.css$/` also excludes `/users/1.css`, which a route such as
- * `/users/:id` answers, unchecked. Not an error (a start anchor alone does not make a pattern
- * narrow), but said once, through Node's warning channel, when the options are resolved.
- */
-function warnUnanchoredExclude(index: number, pattern: RegExp): void {
-  process.emitWarning(
-    `@cdn-origin-guard: excludePaths[${index}] (${String(pattern)}) is not anchored at the start of the path, so any path containing a match is let through unchecked (/\\.css$/ also excludes /users/1.css, which a route /users/:id answers). Anchor every alternative with ^ and name the directory, e.g. /^\\/static\\/[\\w.-]+\\.css$/, or list exact paths.`,
-    { code: 'CDN_ORIGIN_GUARD_UNANCHORED_EXCLUDE' },
-  );
-}
+export const OPTION_KEYS: readonly OptionKey[] = Object.freeze(
+  Object.keys(KNOWN_OPTIONS) as OptionKey[],
+);
 
 /** The known option (or, with `known`, the name in that list) closest to `name`, for hints. */
 export function suggestOption(
   name: string,
-  known: readonly string[] = OPTION_NAMES,
+  known: readonly string[] = OPTION_KEYS,
 ): string | undefined {
   return suggest(name, known);
+}
+
+/**
+ * Throws an `InvalidOptionError` naming the first own key of `options` that is not in `known`,
+ * with "Did you mean" the closest known one. `resolveOptions` checks the core's options with
+ * it; an adapter with options of its own checks what it was given against both, before it
+ * takes its own out, so a typo of either gets the hint (`loger`: "Did you mean `logger`?").
+ *
+ * @param options - the options as given.
+ * @param known - the accepted keys. Defaults to {@link OPTION_KEYS}.
+ * @param notKnown - what the error says of an unknown key. Defaults to `'is not a known option.'`.
+ * @example
+ * ```ts
+ * import { checkOptionKeys, OPTION_KEYS } from '@cdn-origin-guard/core';
+ * checkOptionKeys({ secretId: 'prod/origin-verify', loger: console }, [...OPTION_KEYS, 'logger']);
+ * // throws: option `loger` is not a known option. Did you mean `logger`?
+ * ```
+ */
+export function checkOptionKeys(
+  options: object,
+  known: readonly string[] = OPTION_KEYS,
+  notKnown = 'is not a known option.',
+): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const hint = suggestOption(key, known);
+    throw new InvalidOptionError(key, `${notKnown}${hint ? ` Did you mean \`${hint}\`?` : ''}`);
+  }
 }
 
 const CHECKS: readonly CheckName[] = ['secret', 'edge', 'cfId'];
@@ -122,7 +118,7 @@ function resolveDenyResponse(value: unknown): DenyResponse {
       'denyResponse',
       `is ${describe(value)}; expected { status?, body? }.`,
     );
-  const fields = (value ?? {}) as Record<string, unknown>;
+  const fields = ownProperties(value ?? {});
   for (const key of Object.keys(fields))
     if (key !== 'status' && key !== 'body')
       throw new InvalidOptionError(`denyResponse.${key}`, 'is not known; use `status` and `body`.');
@@ -139,7 +135,7 @@ function resolveDenyResponse(value: unknown): DenyResponse {
       }),
     });
   if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
-    let json: string;
+    let json: string | undefined;
     try {
       json = JSON.stringify(body);
     } catch (error) {
@@ -147,6 +143,12 @@ function resolveDenyResponse(value: unknown): DenyResponse {
         cause: error,
       });
     }
+    // `toJSON` may return what JSON has no text for (`undefined`, a function).
+    if (typeof json !== 'string')
+      throw new InvalidOptionError(
+        'denyResponse.body',
+        'serialises to no JSON text (its `toJSON` returned undefined or a function); give a string or a plain object.',
+      );
     return Object.freeze({
       status,
       body: json,
@@ -193,18 +195,6 @@ function resolveModes(value: unknown): Record<CheckName, Mode> {
   return modes;
 }
 
-function resolvePaths(name: string, value: unknown): readonly string[] {
-  const list = stringList(name, value, DEFAULTS.healthCheckPaths);
-  list.forEach((p, i) => {
-    if (!p.startsWith('/'))
-      throw new InvalidOptionError(
-        `${name}[${i}]`,
-        `is ${describe(p)}; expected a path starting with "/".`,
-      );
-  });
-  return list;
-}
-
 function resolveLogLevel(value: unknown): LogLevel {
   if (value === undefined) return DEFAULTS.logLevel;
   if (!LOG_LEVELS.includes(value as LogLevel))
@@ -227,16 +217,9 @@ export function resolveOptions(options: Readonly<OriginGuardOptions>): ResolvedO
     );
   if (typeof options !== 'object' || options === null || Array.isArray(options))
     throw new InvalidOptionError('options', `is ${describe(options)}; expected an options object.`);
-  const given = options as unknown as Record<string, unknown>;
-  for (const key of Object.keys(given)) {
-    if (!Object.hasOwn(KNOWN_OPTIONS, key)) {
-      const hint = suggestOption(key);
-      throw new InvalidOptionError(
-        key,
-        `is not a known option.${hint ? ` Did you mean \`${hint}\`?` : ''}`,
-      );
-    }
-  }
+  // Own properties only: an option is never read from a polluted `Object.prototype`.
+  const given = ownProperties(options);
+  checkOptionKeys(given);
   const headerName = given.headerName ?? DEFAULTS.headerName;
   if (typeof headerName !== 'string' || !HEADER_TOKEN.test(headerName.toLowerCase()))
     throw new InvalidOptionError(
@@ -249,43 +232,34 @@ export function resolveOptions(options: Readonly<OriginGuardOptions>): ResolvedO
       'region',
       `is ${describe(region)}; expected an AWS region such as "us-east-1".`,
     );
-  const excludes = given.excludePaths ?? DEFAULTS.excludePaths;
-  if (!Array.isArray(excludes))
-    throw new InvalidOptionError(
-      'excludePaths',
-      `is ${describe(excludes)}; expected an array of paths or RegExps.`,
-    );
-  const excludeExact: string[] = [];
-  const excludePatterns: RegExp[] = [];
-  excludes.forEach((exclude: unknown, i: number) => {
-    if (exclude instanceof RegExp) {
-      if (matchesAnywhere(exclude.source)) warnUnanchoredExclude(i, exclude);
-      excludePatterns.push(new RegExp(exclude.source, exclude.flags.replace(/[gy]/g, '')));
-    } else if (typeof exclude === 'string' && exclude.startsWith('/')) excludeExact.push(exclude);
-    else
-      throw new InvalidOptionError(
-        `excludePaths[${i}]`,
-        `is ${describe(exclude)}; expected a path starting with "/" or a RegExp.`,
-      );
-  });
   const trustedProxies = stringList(
     'trustedProxies',
     given.trustedProxies,
     DEFAULTS.trustedProxies,
   );
+  if (trustedProxies.length === 0)
+    throw new InvalidOptionError(
+      'trustedProxies',
+      "is an empty list, so no peer is trusted and every request would be denied `untrusted-peer`; list the ALB's subnets or the VPC's CIDR, or the names 'loopback', 'linklocal', 'uniquelocal' (or leave it out for the default).",
+    );
   trustedProxies.forEach(checkTrustedProxyBreadth);
   checkTrustedProxyCoverage(trustedProxies);
+  const secret = resolveSecret(given);
+  const ranges = resolveRanges(given);
+  if (region !== undefined && !createsAwsClient(secret, ranges))
+    throw new InvalidOptionError(
+      'region',
+      "only applies to the AWS clients the guard creates: with `secretId` and no `secretsManagerClient`, or `ranges: 'prefix-list'` and no `ec2Client`; remove it, or set the region on the client you pass.",
+    );
   const resolved: ResolvedOptions = {
     headerName: headerName.toLowerCase(),
-    secret: resolveSecret(given),
-    ranges: resolveRanges(given),
+    secret,
+    ranges,
     region,
     proxyHops: numberOption('proxyHops', given.proxyHops),
     trustedProxies,
     requireCfId: booleanOption('requireCfId', given.requireCfId),
-    healthCheckPaths: new Set(resolvePaths('healthCheckPaths', given.healthCheckPaths)),
-    excludeExact: new Set(excludeExact),
-    excludePatterns,
+    ...resolvePaths(given),
     modes: Object.freeze(resolveModes(given.mode)),
     onDecision: optionalFunction('onDecision', given.onDecision),
     onSourceError: optionalFunction('onSourceError', given.onSourceError),
@@ -311,6 +285,17 @@ export function resolveOptions(options: Readonly<OriginGuardOptions>): ResolvedO
       `is "${resolved.headerName}", which CloudFront cannot add as an origin custom header, or which CloudFront or the ALB set themselves; use a custom header such as "x-origin-verify".`,
     );
   return Object.freeze(resolved);
+}
+
+/** Whether the guard creates an AWS client (the only thing `region` is used for). */
+function createsAwsClient(
+  secret: ResolvedOptions['secret'],
+  ranges: ResolvedOptions['ranges'],
+): boolean {
+  return (
+    (secret.kind === 'secrets-manager' && secret.client === undefined) ||
+    (ranges.kind === 'prefix-list' && ranges.client === undefined)
+  );
 }
 
 /**

@@ -7,8 +7,8 @@ import { InvalidOptionError } from '../errors.js';
 import { secretValueProblem } from '../secret/compare.js';
 import { requirePeer } from '../sources/peer.js';
 import { type StaticSecret, staticSecretSnapshot } from '../sources/static.js';
-import { DEFAULTS } from './defaults.js';
-import { awsClient, describe, isSource, stringList } from './readers.js';
+import { DEFAULT_SECRET_STAGES, DEFAULTS } from './defaults.js';
+import { awsClient, describe, isSource, ownProperties, stringList, suggest } from './readers.js';
 import type { ResolvedOptions } from './types.js';
 
 /** Resolve the secret options of `given` (the caller's options, read only). */
@@ -51,15 +51,15 @@ export function resolveSecret(given: Readonly<Record<string, unknown>>): Resolve
     // must be reported like any other missing value (outside review, 4 December).
     const values = Array.from(list as unknown[], (item: unknown, i: number) => {
       const path = typeof secret === 'string' ? 'secret' : `secret[${i}]`;
-      const value =
-        typeof item === 'object' && item !== null ? (item as { value?: unknown }).value : item;
+      // `{ value, stage }` read from its own properties only, as every option object.
+      const fields = typeof item === 'object' && item !== null ? ownProperties(item) : undefined;
+      const value = fields === undefined ? item : fields.value;
       const problem = secretValueProblem(value);
       if (problem) throw new InvalidOptionError(path, `${problem}.`);
-      const stage =
-        typeof item === 'object' && item !== null ? (item as { stage?: unknown }).stage : undefined;
+      const stage = fields?.stage;
       if (stage !== undefined && (typeof stage !== 'string' || stage === ''))
         throw new InvalidOptionError(`${path}.stage`, 'must be a non-empty string.');
-      return item as StaticSecret;
+      return (fields === undefined ? item : { value, stage }) as StaticSecret;
     });
     return { kind: 'static', snapshot: staticSecretSnapshot(values) };
   }
@@ -78,6 +78,7 @@ export function resolveSecret(given: Readonly<Record<string, unknown>>): Resolve
   const stages = stringList('secretStages', given.secretStages, DEFAULTS.secretStages);
   if (stages.length === 0)
     throw new InvalidOptionError('secretStages', 'is empty; list at least `AWSCURRENT`.');
+  stages.forEach(checkStage);
   const client = awsClient(
     'secretsManagerClient',
     given.secretsManagerClient,
@@ -86,4 +87,20 @@ export function resolveSecret(given: Readonly<Record<string, unknown>>): Resolve
   if (client === undefined)
     requirePeer('secretId', '@aws-sdk/client-secrets-manager', 'secretsManagerClient');
   return { kind: 'secrets-manager', secretId: secretId.trim(), jsonKey, stages, client };
+}
+
+/**
+ * Throws when the staging label at `index` is a misspelt AWS label (`AWSPREVIUS`,
+ * `awsprevious`): Secrets Manager labels are case-sensitive, so the value under the real label
+ * would be denied during a rotation. Custom labels are accepted; one within two edits of an AWS
+ * label is taken for a typo of it.
+ */
+function checkStage(stage: string, index: number): void {
+  if ((DEFAULT_SECRET_STAGES as readonly string[]).includes(stage)) return;
+  const meant = suggest(stage, DEFAULT_SECRET_STAGES, 2);
+  if (meant === undefined) return;
+  throw new InvalidOptionError(
+    `secretStages[${index}]`,
+    `is ${describe(stage)}, not a staging label Secrets Manager sets (labels are case-sensitive). Did you mean \`${meant}\`?`,
+  );
 }

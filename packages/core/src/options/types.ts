@@ -91,7 +91,11 @@ export interface BaseGuardOptions {
    * `@aws-sdk/client-ec2` must be installed).
    */
   readonly ec2Client?: AwsSdkClient;
-  /** AWS region for the clients the guard creates. Defaults to the SDK's default chain (`AWS_REGION`). */
+  /**
+   * AWS region for the clients the guard creates (`secretId` without `secretsManagerClient`,
+   * `'prefix-list'` without `ec2Client`); given anywhere else it would be ignored, so it is an
+   * error. Defaults to the SDK's default chain (`AWS_REGION`).
+   */
   readonly region?: string;
   /**
    * How many proxies sit between CloudFront and the app (the ALB is one). The edge address is
@@ -101,7 +105,7 @@ export interface BaseGuardOptions {
   /**
    * Ranges the socket peer, and every hop right of the edge entry, must be in: CIDRs and the
    * names `loopback`, `linklocal`, `uniquelocal` (10/8, 172.16/12, 192.168/16, fc00::/7).
-   * Defaults to `['loopback', 'uniquelocal']`.
+   * Not empty (no request would pass). Defaults to `['loopback', 'uniquelocal']`.
    */
   readonly trustedProxies?: readonly (TrustedProxyName | (string & {}))[];
   /** Require a well-formed `X-Amz-Cf-Id`. Defaults to `true`. */
@@ -109,13 +113,16 @@ export interface BaseGuardOptions {
   /**
    * Paths (exact, without query string) where an ALB health check passes: only when the peer
    * is a trusted proxy and there is no `X-Forwarded-For` header at all (an empty one does not
-   * count). Defaults to `[]`.
+   * count). A path no request can match (with `?` or `#`, a dot segment, `\`, `;`, an encoded
+   * `.`, `/`, `\` or `%`, a space or a non-ASCII character) is an error. Defaults to `[]`.
    */
   readonly healthCheckPaths?: readonly string[];
   /**
-   * Paths let through without any check (exact strings or RegExps on the path). Anchor every
-   * alternative of a RegExp at the start (`/^\/static\//`): one that is not gets a process
-   * warning (`CDN_ORIGIN_GUARD_UNANCHORED_EXCLUDE`). Defaults to `[]`.
+   * Paths let through without any check (exact strings, checked as `healthCheckPaths`, or
+   * RegExps on the path). Anchor every alternative of a RegExp at the start
+   * (`/^\/static\//`): one that is not, or starts with `^.*` or `^.+`, gets a process warning
+   * (`CDN_ORIGIN_GUARD_UNANCHORED_EXCLUDE`); one that matches random paths (`/^\//`) is an
+   * error. Defaults to `[]`.
    */
   readonly excludePaths?: readonly (string | RegExp)[];
   /**
@@ -150,8 +157,8 @@ export interface BaseGuardOptions {
   /** Jitter on refresh timers, as a fraction of the interval (0 to 0.5). Defaults to `0.1`. */
   readonly refreshJitter?: number;
   /**
-   * Minimum time between two refreshes forced by an unknown secret value, in ms. Bounds the
-   * AWS calls a flood of bad values can cause. Defaults to `30000`.
+   * Minimum time between two refreshes forced by an unknown secret value, in ms, at least
+   * `1000`. Bounds the AWS calls a flood of bad values can cause. Defaults to `30000`.
    */
   readonly mismatchRefreshMs?: number;
   /** Timeout of one source load (each AWS or HTTP call is bounded by it), in ms. Defaults to `3000`. */
@@ -231,8 +238,9 @@ export interface SecretsManagerOptions extends BaseGuardOptions {
   readonly jsonKey?: string;
   /**
    * Staging labels accepted. Narrow it (e.g. `['AWSCURRENT']`) to revoke the previous value at
-   * once after a leak. Defaults to `['AWSCURRENT', 'AWSPREVIOUS', 'AWSPENDING']` (missing
-   * optional stages are fine).
+   * once after a leak. Custom labels are accepted; one within two edits of an AWS label, or
+   * differing only in case (`AWSPREVIUS`), is an error. Defaults to
+   * `['AWSCURRENT', 'AWSPREVIOUS', 'AWSPENDING']` (missing optional stages are fine).
    */
   readonly secretStages?: readonly SecretStage[];
   /**
