@@ -127,6 +127,10 @@ export interface LocalSecrets {
    * What `RotateSecret` does before invoking the rotation function: attach `AWSPENDING` to a
    * new version id (the token) that has no value yet, and return the token. The function's
    * createSecret step then stores the value with `PutSecretValue` and that token.
+   * Throws, as `RotateSecret` answers `InvalidRequestException`, while `AWSPENDING` is on a
+   * version other than the `AWSCURRENT` one (AWS then takes a previous rotation to be still in
+   * progress): remove the label first (`UpdateSecretVersionStage` with `RemoveFromVersionId`,
+   * or {@link LocalSecrets.endRotation}); `CancelRotateSecret` does not remove it.
    */
   beginRotation(id: string, token?: string): string;
   /** What Secrets Manager does once finishSecret succeeded: remove `AWSPENDING` from the secret. */
@@ -264,6 +268,11 @@ export class SecretsManagerService implements LocalSecrets {
 
   beginRotation(id: string, token: string = randomUUID()): string {
     const secret = this.#require(id);
+    const pending = this.#holder(secret, AWSPENDING);
+    if (pending !== undefined && !pending.stages.has(AWSCURRENT))
+      throw new Error(
+        `local secrets.beginRotation: ${id} has AWSPENDING on version ${pending.id}, not on the AWSCURRENT version, so RotateSecret answers InvalidRequestException ("A previous rotation isn't complete. That rotation will be reattempted."). Remove the label first: UpdateSecretVersionStage with RemoveFromVersionId ${pending.id}, or endRotation().`,
+      );
     if (secret.versions.has(token))
       throw new Error(`local secrets.beginRotation: ${id} already has a version ${token}`);
     const stub: StoredVersion = {

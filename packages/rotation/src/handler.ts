@@ -19,7 +19,6 @@ import {
   type OriginHeaders,
   type OriginSelector,
   putHeaderValue,
-  readOriginHeaders,
 } from './aws/cloudfront.js';
 import {
   describeSecret,
@@ -327,10 +326,12 @@ function checkUnselected(id: string, headers: OriginHeaders, own: readonly strin
 }
 
 /**
- * Before setSecret changes anything: each selected origin sends AWSCURRENT, the pending value
- * or no header yet. Any other value (AWSPREVIOUS, or the value of an abandoned rotation whose
- * AWSPENDING was removed) would be dropped from the ALB rules while CloudFront still sends it.
- * Returns whether every selected origin already sends the pending value.
+ * Before setSecret changes anything: each selected origin of the stored configuration sends
+ * AWSCURRENT, the pending value or no header yet. Any other value (AWSPREVIOUS, or the value of
+ * an abandoned rotation whose AWSPENDING was removed) would be dropped from the ALB rules while
+ * CloudFront still sends it. Returns whether every selected origin already sends the pending
+ * value (this rotation's update is done); otherwise the caller also requires `Deployed`, since
+ * edges send the stored configuration only once it is deployed.
  */
 function checkInStep(
   id: string,
@@ -360,11 +361,21 @@ async function setSecret(run: Run): Promise<void> {
     const previous = await previousHeaderValue(run);
     const own = previous === undefined ? [current, pending] : [current, pending, previous];
     // Every distribution is read and checked before anything changes.
+    const deploying: string[] = [];
     for (const id of o.distributionIds) {
-      const headers = await readOriginHeaders(clients.cloudFront, id, selector, known);
-      checkUnselected(id, headers, own);
-      if (!checkInStep(id, headers, { current, pending })) cloudFrontDone = false;
+      const state = await distributionState(clients.cloudFront, id, selector, known);
+      checkUnselected(id, state, own);
+      if (checkInStep(id, state, { current, pending })) continue;
+      cloudFrontDone = false;
+      // Its stored configuration is not what the edges send until it is deployed. Only this
+      // rotation's own update (a retried setSecret) may still be deploying.
+      if (state.status !== 'Deployed') deploying.push(`${id} is ${state.status}`);
     }
+    if (deploying.length > 0)
+      throw new RotationError(
+        'not-deployed',
+        `distribution(s) of distributionIds not Deployed: ${deploying.join(', ')}. A change is still deploying, so edges may still send a value from before it (e.g. AWSPREVIOUS) that this step would drop from the ALB rules. Nothing was changed. Let the distribution deploy; Secrets Manager retries the step, which goes on once it is Deployed.`,
+      );
   }
   const waitMs = cloudFrontDone ? 0 : o.propagationWaitMs;
   const neededMs = waitMs + (cloudFrontDone ? 0 : o.cloudFrontBudgetMs);

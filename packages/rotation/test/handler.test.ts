@@ -1,3 +1,8 @@
+import {
+  GetDistributionConfigCommand,
+  UpdateDistributionCommand,
+} from '@aws-sdk/client-cloudfront';
+import { UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import type { RotationEvent } from '@cdn-origin-guard/rotation';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { LocalAws } from '../../../test/aws-local/index.js';
@@ -525,7 +530,17 @@ describe('rotation handler: what it must not touch', () => {
     await invoke(handler, account, 'setSecret', first);
     const abandoned = stageValue(aws, account, 'AWSPENDING');
     expect(aws.cloudfront.deployedHeader(account.distributionId, HEADER, 'alb')).toBe(abandoned);
-    // Rotation 1 never finishes; a new rotation moves AWSPENDING to a new version.
+    // Rotation 1 never finishes. RotateSecret refuses to start another while AWSPENDING is on
+    // its version, so the operator removes the label (CancelRotateSecret would leave it), then
+    // a new rotation starts.
+    expect(() => aws.secrets.beginRotation(account.secretId)).toThrow(/InvalidRequestException/);
+    await localClients(aws).secretsManager.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: account.secretArn,
+        VersionStage: 'AWSPENDING',
+        RemoveFromVersionId: first,
+      }),
+    );
     const second = aws.secrets.beginRotation(account.secretId);
     await invoke(handler, account, 'createSecret', second);
     const rulesBefore = JSON.stringify(aws.elbv2.rule(account.ruleArn).conditions);
@@ -602,5 +617,84 @@ describe('rotation handler: what it must not touch', () => {
     // Its own secret, by ARN or by name, rotates.
     await rotate(handler, aws, a);
     expect(albForwards(aws, a, stageValue(aws, a, 'AWSCURRENT'))).toBe(true);
+  });
+});
+
+// Outside review, round 1: setSecret read only the distribution's stored configuration, so while
+// a change was deploying it narrowed the ALB rule to values the edges did not all send yet.
+/** Someone else (an infrastructure-as-code apply) puts `value` in the header of every origin that has it. */
+async function setOriginHeader(id: string, value: string): Promise<void> {
+  const cloudFront = localClients(aws).cloudFront;
+  const read = await cloudFront.send(new GetDistributionConfigCommand({ Id: id }));
+  for (const origin of read.DistributionConfig?.Origins?.Items ?? [])
+    for (const header of origin.CustomHeaders?.Items ?? [])
+      if (header.HeaderName?.toLowerCase() === HEADER) header.HeaderValue = value;
+  await cloudFront.send(
+    new UpdateDistributionCommand({
+      Id: id,
+      IfMatch: read.ETag,
+      DistributionConfig: read.DistributionConfig,
+    }),
+  );
+}
+
+describe('rotation handler: setSecret while CloudFront deploys', () => {
+  it('fails setSecret before any change while a distribution still deploys a header change, and the retry goes on once it is Deployed', async () => {
+    const account = createAccount(aws, INITIAL);
+    const handler = handlerFor(account);
+    await rotate(handler, aws, account); // the ALB rule holds [AWSCURRENT, AWSPREVIOUS]
+    const current = stageValue(aws, account, 'AWSCURRENT');
+    const previous = stageValue(aws, account, 'AWSPREVIOUS');
+    // A drift back to AWSPREVIOUS deploys; its fix to AWSCURRENT is still deploying.
+    await setOriginHeader(account.distributionId, previous);
+    aws.cloudfront.holdDeployment(account.distributionId);
+    await setOriginHeader(account.distributionId, current);
+    const token = aws.secrets.beginRotation(account.secretId);
+    await invoke(handler, account, 'createSecret', token);
+    const rulesBefore = JSON.stringify(aws.elbv2.rule(account.ruleArn).conditions);
+    const writesBefore =
+      aws.callCount('elbv2.ModifyRule') + aws.callCount('cloudfront.UpdateDistribution');
+
+    const error = await rejection(invoke(handler, account, 'setSecret', token));
+
+    expect(error).toMatchObject({ name: 'RotationError', failure: 'not-deployed' });
+    expect(error.message).toContain(`${account.distributionId} is InProgress`);
+    expect(error.message).toContain('Nothing was changed');
+    expect(aws.cloudfront.deployedHeader(account.distributionId, HEADER, 'alb')).toBe(previous);
+    expect(albForwards(aws, account, previous)).toBe(true);
+    expect(JSON.stringify(aws.elbv2.rule(account.ruleArn).conditions)).toBe(rulesBefore);
+    expect(aws.callCount('elbv2.ModifyRule') + aws.callCount('cloudfront.UpdateDistribution')).toBe(
+      writesBefore,
+    );
+    expectNoValueIn(outputs(error), allValues(aws, account));
+
+    // Deployed: Secrets Manager's retry completes the rotation.
+    aws.cloudfront.holdDeployment(account.distributionId, false);
+    for (const step of ['setSecret', 'testSecret', 'finishSecret'] as const)
+      await invoke(handler, account, step, token);
+    expect(aws.secrets.get(account.secretId)?.stages.AWSCURRENT).toBe(token);
+    expect(albForwards(aws, account, previous)).toBe(false);
+  });
+
+  it('a setSecret retried while its own CloudFront update deploys goes on, writing nothing again', async () => {
+    const account = createAccount(aws, INITIAL);
+    const handler = handlerFor(account);
+    const token = aws.secrets.beginRotation(account.secretId);
+    await invoke(handler, account, 'createSecret', token);
+    aws.cloudfront.setDeployDelay(600_000, account.distributionId);
+    await invoke(handler, account, 'setSecret', token);
+    const pending = stageValue(aws, account, 'AWSPENDING');
+
+    await invoke(handler, account, 'setSecret', token); // Secrets Manager's retry
+
+    expect(aws.cloudfront.status(account.distributionId)).toBe('InProgress');
+    expect(aws.cloudfront.origins(account.distributionId)[0]?.headers['X-Origin-Verify']).toBe(
+      pending,
+    );
+    expect(aws.callCount('cloudfront.UpdateDistribution')).toBe(1);
+    expect(aws.callCount('elbv2.ModifyRule')).toBe(1);
+    expect(events().filter((e) => e.event === 'cloudfront-already-updated')).toHaveLength(1);
+    expect(albForwards(aws, account, INITIAL)).toBe(true);
+    expect(albForwards(aws, account, pending)).toBe(true);
   });
 });

@@ -147,7 +147,10 @@ function originHeaders(
   };
 }
 
-/** Status of distribution `id` and the header its origins send (`GetDistribution`). */
+/**
+ * Status of distribution `id` and the header its origins send in its stored configuration
+ * (`GetDistribution`): what the edges send only once the status is `Deployed`.
+ */
 export async function distributionState(
   client: CloudFrontClient,
   id: string,
@@ -164,20 +167,4 @@ export async function distributionState(
     status: out.Distribution?.Status ?? 'unknown',
     ...originHeaders(id, out.Distribution?.DistributionConfig, selector),
   };
-}
-
-/** The header the origins of distribution `id` send (`GetDistributionConfig`). */
-export async function readOriginHeaders(
-  client: CloudFrontClient,
-  id: string,
-  selector: OriginSelector,
-  known: string[],
-): Promise<OriginHeaders> {
-  let out: GetDistributionConfigCommandOutput;
-  try {
-    out = await client.send(new GetDistributionConfigCommand({ Id: id }));
-  } catch (error) {
-    throw awsCallFailed(`GetDistributionConfig ${id}`, error, known);
-  }
-  return originHeaders(id, out.DistributionConfig, selector);
 }
