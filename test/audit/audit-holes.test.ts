@@ -1,6 +1,7 @@
 /**
- * Regression tests for the false "all clear" results found in review 2 (A1-A8), against the
- * local AWS endpoint with the real SDK clients: each hole is now reported.
+ * Regression tests for the false "all clear" results found in review 2 (A1-A8) and the outside
+ * reviews since, against the local AWS endpoint with the real SDK clients: each hole is now
+ * reported (and a shared listener no longer reported as one).
  */
 
 import {
@@ -18,6 +19,10 @@ import {
 } from '../aws-local/index.js';
 import type { Hole } from './scenarios.js';
 import { type Account, openAccount } from './support.js';
+import { type RedirectTarget, startRedirectTarget } from './target.js';
+
+const SITE_B_TARGET_GROUP =
+  'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/site-b/0123456789abcdef';
 
 let account: Account | undefined;
 afterEach(async () => {
@@ -40,6 +45,26 @@ const clientConfig = (a: Account) => ({
   region: a.aws.region,
   credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
 });
+/** The scenario's header rule (priority 10). */
+function headerRuleOf(a: Account) {
+  const rule = a.aws.elbv2.rules(a.scenario.listenerArn).find((r) => r.priority === 10);
+  if (rule === undefined) throw new Error('scenario: no header rule at priority 10');
+  return rule;
+}
+
+/** Turn the scenario's header rule into a `/legacy` fixed 404: no rule checks the header any more. */
+async function retireHeaderRule(a: Account): Promise<void> {
+  const elbv2 = new ElasticLoadBalancingV2Client(clientConfig(a));
+  await elbv2.send(
+    new ModifyRuleCommand({
+      RuleArn: headerRuleOf(a).arn,
+      Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/legacy'] } }],
+      Actions: [fixedResponse('404')],
+    }),
+  );
+  elbv2.destroy();
+}
+
 const auditOf = (a: Account, extra: Partial<Parameters<typeof runAudit>[0]> = {}) =>
   runAudit({ loadBalancer: a.scenario.albName, secretId: a.scenario.secretId, ...extra });
 
@@ -315,11 +340,6 @@ describe('audit direct-reachability when nothing could be probed (A5)', () => {
 describe('audit cloudfront-distribution: what the ALB answers CloudFront', () => {
   const sentValue = (a: Account) =>
     a.aws.cloudfront.deployedHeader(a.scenario.distributionId, 'X-Origin-Verify') as string;
-  const headerRule = (a: Account) => {
-    const rule = a.aws.elbv2.rules(a.scenario.listenerArn).find((r) => r.priority === 10);
-    if (rule === undefined) throw new Error('scenario: no header rule at priority 10');
-    return rule;
-  };
 
   it('FAILs a catch-all 403 placed before the header rule (the site is down through CloudFront)', async () => {
     const a = await open([]);
@@ -349,7 +369,7 @@ describe('audit cloudfront-distribution: what the ALB answers CloudFront', () =>
     const elbv2 = new ElasticLoadBalancingV2Client(clientConfig(a));
     await elbv2.send(
       new ModifyRuleCommand({
-        RuleArn: headerRule(a).arn,
+        RuleArn: headerRuleOf(a).arn,
         Conditions: [httpHeaderCondition('X-Origin-Verify', [sent.toUpperCase()])],
       }),
     );
@@ -596,5 +616,155 @@ describe('audit listener rules whose header condition is a pattern (outside revi
     const report = await auditOf(a);
     expect(check(report, 'listener-rules')?.status).toBe('PASS');
     expect(report.exitCode).toBe(0);
+  });
+});
+
+// Outside review, 4 December: a listener shared by two sites, each with its own secret and rule
+// (root README, rotation README "Which ALB rules").
+describe('audit alb-rule-values on a listener shared with another site', () => {
+  const SITE_B_VALUE = 'site-b-secret-value-0123456789abcdef';
+  const addSiteB = (a: Account) =>
+    a.aws.elbv2.addRule(a.scenario.listenerArn, {
+      priority: 20,
+      conditions: [
+        { Field: 'host-header', HostHeaderConfig: { Values: ['b.example.com'] } },
+        httpHeaderCondition('X-Origin-Verify', [SITE_B_VALUE]),
+      ],
+      actions: [forward(SITE_B_TARGET_GROUP)],
+    });
+
+  it("PASSes this site's rule and names the other site's rule as another secret's, never as drift", async () => {
+    const a = await open([]);
+    const siteB = addSiteB(a);
+
+    const report = await auditOf(a);
+
+    const values = check(report, 'alb-rule-values');
+    expect(values?.status).toBe('PASS');
+    const other = values?.findings.find((f) => f.evidence.rule === siteB.arn);
+    expect(other?.status).toBe('PASS');
+    expect(other?.message).toMatch(
+      /^Rule priority 20 on port \d+ holds none of the values of .*another secret's rule/,
+    );
+    expect(other?.evidence).toMatchObject({ otherSecret: true });
+    expect(JSON.stringify(toJson(report))).not.toContain(`--rule-arn ${siteB.arn}`);
+    expect(report.exitCode).toBe(0);
+    const output = `${renderTable(report)}\n${JSON.stringify(toJson(report))}`;
+    for (const value of [SITE_B_VALUE, ...a.secretValues()]) expect(output).not.toContain(value);
+  });
+
+  it("FAILs when no rule holds this secret's values, without telling to put them in the other site's rule", async () => {
+    const a = await open([]);
+    const siteB = addSiteB(a);
+    await retireHeaderRule(a);
+
+    const report = await auditOf(a);
+
+    const values = check(report, 'alb-rule-values');
+    expect(values?.status).toBe('FAIL');
+    const missing = values?.findings.find((f) => f.status === 'FAIL');
+    expect(missing?.message).toMatch(
+      /No x-origin-verify rule on the load balancer holds a value of prod\/cloudfront\/origin-verify \(AWSCURRENT, AWSPENDING or AWSPREVIOUS\): Rule priority 20/,
+    );
+    expect(missing?.fix).toContain('leave them alone and add this site');
+    const cf = check(report, 'cloudfront-distribution');
+    expect(cf?.findings.find((f) => f.status === 'FAIL')?.message).toMatch(/denies every request/);
+    expect(JSON.stringify(toJson(report))).not.toContain(`--rule-arn ${siteB.arn}`);
+    expect(report.exitCode).toBe(1);
+  });
+});
+
+describe('audit cloudfront-distribution when no rule forwards what CloudFront sends (outside review, 4 December)', () => {
+  it('FAILs (exit 1) when the header rule is gone and only the default 403 is left', async () => {
+    const a = await open([]);
+    await retireHeaderRule(a);
+    const sent = a.aws.cloudfront.deployedHeader(a.scenario.distributionId, 'X-Origin-Verify');
+    const answered = a.aws.elbv2.evaluate(a.scenario.listenerArn, {
+      headers: { 'x-origin-verify': sent as string },
+    });
+
+    const report = await auditOf(a);
+
+    expect(answered.action.Type).toBe('fixed-response');
+    const cf = check(report, 'cloudfront-distribution');
+    expect(cf?.status).toBe('FAIL');
+    const denied = cf?.findings.find((f) => f.status === 'FAIL');
+    expect(denied?.message).toMatch(
+      /no rule on HTTPS:\d+ forwards the x-origin-verify value \(the default action is fixed-response 403\): the ALB denies every request through CloudFront/,
+    );
+    expect(denied?.fix).toContain(`create-rule --listener-arn ${a.scenario.listenerArn}`);
+    expect(report.exitCode).toBe(1);
+  });
+});
+
+describe('audit --probe on an HTTP listener that redirects to HTTPS (outside review, 4 December)', () => {
+  let redirect: RedirectTarget | undefined;
+  afterEach(async () => {
+    await redirect?.close();
+    redirect = undefined;
+  });
+  const addHttpListener = (a: Account, port: number) =>
+    a.aws.elbv2.addListener(a.scenario.albArn, {
+      port,
+      protocol: 'HTTP',
+      defaultActions: [
+        {
+          Type: 'redirect',
+          RedirectConfig: { Protocol: 'HTTPS', Port: '443', StatusCode: 'HTTP_301' },
+        },
+      ],
+    });
+
+  it('PASSes the 301 to HTTPS on the same host that listener-rules recommends', async () => {
+    const a = await open([]);
+    redirect = await startRedirectTarget();
+    addHttpListener(a, redirect.port);
+
+    const report = await auditOf(a, { probe: true, probeAddress: '127.0.0.1' });
+
+    const dr = check(report, 'direct-reachability');
+    const http = dr?.findings.find((f) => String(f.evidence.url).startsWith('http:'));
+    expect(redirect.requests).toBe(1);
+    expect(http?.status).toBe('PASS');
+    expect(http?.message).toMatch(/301 to HTTPS on the same host/);
+    expect(dr?.status).toBe('PASS');
+    expect(check(report, 'listener-rules')?.status).toBe('PASS');
+    expect(report.exitCode).toBe(0);
+  });
+
+  it('still FAILs a 301 to another host', async () => {
+    const a = await open([]);
+    redirect = await startRedirectTarget({ host: 'elsewhere.example.net' });
+    addHttpListener(a, redirect.port);
+
+    const report = await auditOf(a, { probe: true, probeAddress: '127.0.0.1' });
+
+    const http = check(report, 'direct-reachability')?.findings.find((f) =>
+      String(f.evidence.url).startsWith('http:'),
+    );
+    expect(http?.status).toBe('FAIL');
+    expect(report.exitCode).toBe(1);
+  });
+});
+
+describe('audit --probe on a load balancer without listeners (outside review, 4 December)', () => {
+  it('probes nothing and says so, instead of probing 443 and 80', async () => {
+    const a = await open([]);
+    const bare = a.aws.elbv2.addLoadBalancer({
+      name: 'no-listeners-alb',
+      securityGroups: [a.scenario.securityGroupId],
+    });
+
+    const report = await runAudit({
+      loadBalancer: bare.name,
+      probe: true,
+      probeAddress: '127.0.0.1',
+    });
+
+    const dr = check(report, 'direct-reachability');
+    expect(dr?.status).toBe('SKIPPED');
+    expect(dr?.findings).toEqual([]);
+    expect(dr?.skipped).toMatchObject({ reason: 'not-applicable' });
+    expect(dr?.skipped?.message).toMatch(/no HTTP or HTTPS listener .*nothing to probe/);
   });
 });

@@ -206,6 +206,8 @@ export interface ProbeResult {
   /** `served` (an HTTP status came back), `refused`, `timeout`, `reset`, `error`. */
   readonly outcome: 'served' | 'refused' | 'timeout' | 'reset' | 'error';
   readonly statusCode?: number;
+  /** The `Location` header of a served answer (a redirect's target; a URL, not a secret). */
+  readonly location?: string;
   readonly detail?: string;
 }
 

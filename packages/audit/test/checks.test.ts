@@ -10,6 +10,7 @@ import {
   type CheckId,
   type CheckResult,
   type ListenerInfo,
+  type OriginInfo,
   type RuleInfo,
   renderTable,
   runChecks,
@@ -18,6 +19,7 @@ import {
 } from '@cdn-origin-guard/audit';
 import { describe, expect, it } from 'vitest';
 import { cronGapDays } from '../src/checks/cron.js';
+import { probeUrls } from '../src/gather/probe.js';
 import { bareDomain, coveredFamilies, isPublicCidr, prefixLength } from '../src/net.js';
 
 const CURRENT = 'current-value-0123456789abcdef';
@@ -46,6 +48,13 @@ const defaultRule = (action: RuleInfo['action']): RuleInfo => ({
   action,
 });
 const deny = { type: 'fixed-response', statusCode: '403' };
+/** A default action redirecting to HTTPS on the same host. */
+const upgrade = defaultRule({
+  type: 'redirect',
+  statusCode: 'HTTP_301',
+  redirectProtocol: 'HTTPS',
+  redirectHost: '#{host}',
+});
 const sgRule = (over: Partial<SecurityGroupRuleInfo>): SecurityGroupRuleInfo => ({
   id: `sgr-${Math.random().toString(16).slice(2, 10)}`,
   groupId: 'sg-1',
@@ -161,6 +170,16 @@ function snapshot(
 
 function portsOf(listeners: AccountSnapshot['listeners']): AccountSnapshot['listenerPorts'] {
   return listeners.ok ? { ok: true, value: listeners.value.map((l) => l.port) } : listeners;
+}
+
+/** `snap` with every origin of its distributions changed by `over`. */
+function originChanged(snap: AccountSnapshot, over: Partial<OriginInfo>): AccountSnapshot {
+  if (!snap.distributions.ok) throw new Error('snapshot: distributions not gathered');
+  const value = snap.distributions.value.map((d) => ({
+    ...d,
+    origins: d.origins.map((o) => ({ ...o, ...over })),
+  }));
+  return { ...snap, distributions: { ok: true, value } };
 }
 
 const statusOf = (snap: AccountSnapshot, id: CheckId) =>
@@ -654,6 +673,154 @@ describe('cloudfront-distribution and alb-rule-values', () => {
   });
 });
 
+// Outside review, 4 December: a listener shared by two sites, each with its own secret and rule.
+describe('alb-rule-values on a listener shared with another site', () => {
+  const SITE_B = 'site-b-secret-value-0123456789abcdef';
+  const siteB: RuleInfo = {
+    ...headerRule([SITE_B], 20),
+    conditions: [
+      { field: 'host-header', values: ['b.example.com'] },
+      ...headerRule([SITE_B], 20).conditions,
+    ],
+  };
+  const withRules = (rules: RuleInfo[]) =>
+    snapshot({}, { listeners: [{ arn: 'l', port: 443, protocol: 'HTTPS', rules }] });
+
+  it("judges only this secret's rule and names the other as another secret's", () => {
+    const result = statusOf(
+      withRules([headerRule([CURRENT]), siteB, defaultRule(deny)]),
+      'alb-rule-values',
+    );
+
+    expect(result.status).toBe('PASS');
+    expect(result.findings.map((f) => [f.status, f.evidence.rule, f.evidence.otherSecret])).toEqual(
+      [
+        ['PASS', 'rule-10', undefined],
+        ['PASS', 'rule-20', true],
+      ],
+    );
+    expect(result.findings[1]?.message).toMatch(/holds none of the values of prod\/origin-verify/);
+  });
+
+  it('takes a rule holding AWSPREVIOUS only for this secret, and FAILs it as drift', () => {
+    const base = snapshot();
+    if (!base.secret.ok) throw new Error('unreachable');
+    const previous = 'previous-value-0123456789abcdef';
+    const values = new Map([
+      ...base.secret.value.values,
+      ['AWSPREVIOUS', new SecretText(previous)],
+    ]);
+    const snap = {
+      ...withRules([headerRule([previous]), siteB, defaultRule(deny)]),
+      secret: { ok: true as const, value: { ...base.secret.value, values } },
+    };
+
+    const result = statusOf(snap, 'alb-rule-values');
+
+    const drift = result.findings.find((f) => f.status === 'FAIL');
+    expect(drift?.evidence.rule).toBe('rule-10');
+    expect(drift?.message).toMatch(/does not accept AWSCURRENT .*\(it holds AWSPREVIOUS\)/);
+    expect(result.findings.find((f) => f.evidence.rule === 'rule-20')?.status).toBe('PASS');
+  });
+
+  it("FAILs when no rule holds this secret's values, and names no rule to give them to", () => {
+    const result = statusOf(withRules([siteB, defaultRule(deny)]), 'alb-rule-values');
+
+    expect(result.status).toBe('FAIL');
+    expect(result.findings).toHaveLength(1);
+    expect(result.findings[0]?.message).toMatch(
+      /^No x-origin-verify rule on the load balancer holds a value of prod\/origin-verify/,
+    );
+    expect(result.findings[0]?.fix).not.toContain('--rule-arn rule-20');
+  });
+
+  it("keeps the other site's value on a rule both share (WARN), without a fix that drops it", () => {
+    const result = statusOf(
+      withRules([headerRule([CURRENT, SITE_B]), defaultRule(deny)]),
+      'alb-rule-values',
+    );
+
+    expect(result.status).toBe('WARN');
+    expect(result.findings[0]?.message).toMatch(/another site's secret on a rule both share/);
+    expect(result.findings[0]?.fix).toMatch(/^If no other site's secret uses this rule/);
+  });
+
+  it("names this site's rule, not the other site's, when the ALB denies what CloudFront sends", () => {
+    const base = snapshot();
+    if (!base.secret.ok) throw new Error('unreachable');
+    const pending = new Map([...base.secret.value.values, ['AWSPENDING', new SecretText(PENDING)]]);
+    const snap = originChanged(
+      {
+        ...withRules([siteB, headerRule([CURRENT], 30), defaultRule(deny)]),
+        secret: { ok: true as const, value: { ...base.secret.value, values: pending } },
+      },
+      { headers: new Map([['x-origin-verify', new SecretText(PENDING)]]) },
+    );
+
+    const denied = statusOf(snap, 'cloudfront-distribution').findings.find(
+      (f) => f.status === 'FAIL',
+    );
+
+    expect(denied?.fix).toContain('--rule-arn rule-30 ');
+    expect(denied?.fix).not.toContain('rule-20');
+  });
+});
+
+// Outside review, 4 December: a listener with no header rule was left to listener-rules, which
+// passes a catch-all 403, so an ALB that forwards nothing CloudFront sends passed.
+describe('cloudfront-distribution on a listener without header rules', () => {
+  const on = (listeners: ListenerInfo[], policy = 'https-only') =>
+    statusOf(
+      originChanged(snapshot({}, { listeners }), { protocolPolicy: policy }),
+      'cloudfront-distribution',
+    );
+  const accepting: ListenerInfo = {
+    arn: 'l-443',
+    port: 443,
+    protocol: 'HTTPS',
+    rules: [headerRule([CURRENT]), defaultRule(deny)],
+  };
+  const denying = (port: number, protocol = 'HTTPS'): ListenerInfo => ({
+    arn: `l-${port}`,
+    port,
+    protocol,
+    rules: [defaultRule(deny)],
+  });
+  const messageOf = (r: CheckResult, listener: string) =>
+    r.findings.find((f) => f.evidence.listener === listener);
+
+  it('FAILs a listener that answers every request with the default 403', () => {
+    const result = on([denying(443)]);
+
+    expect(result.status).toBe('FAIL');
+    expect(messageOf(result, 'l-443')?.message).toMatch(
+      /no rule on HTTPS:443 forwards the x-origin-verify value \(the default action is fixed-response 403\): the ALB denies every request through CloudFront/,
+    );
+  });
+
+  it.each([
+    ['another HTTPS listener accepts the value', [accepting, denying(8443)], 'https-only', 'WARN'],
+    ['match-viewer, HTTP only denies', [accepting, denying(80, 'HTTP')], 'match-viewer', 'WARN'],
+    [
+      'match-viewer, HTTP redirects to HTTPS',
+      [accepting, { ...denying(80, 'HTTP'), rules: [upgrade] }],
+      'match-viewer',
+      undefined,
+    ],
+    [
+      'a listener forwarding without the header (listener-rules FAILs it)',
+      [{ ...denying(443), rules: [defaultRule({ type: 'forward' })] }],
+      'https-only',
+      undefined,
+    ],
+  ] as const)('%s', (_name, listeners, policy, expected) => {
+    const result = on([...listeners], policy);
+
+    const other = listeners.find((l) => l !== accepting);
+    expect(messageOf(result, other?.arn ?? '')?.status).toBe(expected);
+  });
+});
+
 describe('secret-rotation', () => {
   const secretWith = (over: Record<string, unknown>) => {
     const base = snapshot();
@@ -742,6 +909,64 @@ describe('direct-reachability', () => {
     expect(statusOf(snap, 'direct-reachability').status).toBe(expected);
   });
 
+  // Outside review, 4 December: the HTTP-to-HTTPS redirect listener-rules recommends was FAILed.
+  describe('a redirect from the HTTP listener', () => {
+    const http = (rules: RuleInfo[]): ListenerInfo => ({
+      arn: 'l-80',
+      port: 80,
+      protocol: 'HTTP',
+      rules,
+    });
+    it.each([
+      ['301 to https on the same host', 301, 'https://alb:443/', [upgrade], 'PASS'],
+      ['302 to https on the same host, any case', 302, 'https://ALB/path', [upgrade], 'PASS'],
+      ['301 to https on another host', 301, 'https://elsewhere.example/', [upgrade], 'FAIL'],
+      ['301 to http on the same host', 301, 'http://alb:8080/', [upgrade], 'FAIL'],
+      ['307 to https on the same host', 307, 'https://alb/', [upgrade], 'FAIL'],
+      ['301 without a Location', 301, undefined, [upgrade], 'FAIL'],
+      [
+        '301 to https from a listener that forwards (the app answered)',
+        301,
+        'https://alb/',
+        [defaultRule({ type: 'forward' })],
+        'FAIL',
+      ],
+    ] as const)('%s: %s', (_name, statusCode, location, rules, expected) => {
+      const snap = snapshot(
+        {
+          probes: {
+            ok: true,
+            value: [
+              {
+                url: 'http://alb:80/',
+                outcome: 'served',
+                statusCode,
+                ...(location === undefined ? {} : { location }),
+              },
+            ],
+          },
+        },
+        { listeners: [http([...rules])] },
+      );
+      expect(statusOf(snap, 'direct-reachability').status).toBe(expected);
+    });
+
+    it('WARNs (not confirmed) when the listener rules could not be read', () => {
+      const snap = snapshot({
+        listeners: { ok: false, skip: { reason: 'access-denied', message: 'denied' } },
+        probes: {
+          ok: true,
+          value: [
+            { url: 'http://alb:80/', outcome: 'served', statusCode: 301, location: 'https://alb/' },
+          ],
+        },
+      });
+      expect(statusOf(snap, 'direct-reachability').findings[0]?.message).toMatch(
+        /not confirmed against the listener rules/,
+      );
+    });
+  });
+
   it('is SKIPPED when --probe was not given', () => {
     const snap = snapshot({
       probes: { ok: false, skip: { reason: 'not-requested', message: '--probe was not given' } },
@@ -750,6 +975,15 @@ describe('direct-reachability', () => {
       status: 'SKIPPED',
       skipped: { reason: 'not-requested' },
     });
+  });
+});
+
+describe('probeUrls', () => {
+  it('probes each HTTP/HTTPS listener, nothing when there are none, and 443 and 80 only when unknown', () => {
+    const dns = 'alb-1.us-east-1.elb.amazonaws.com';
+    expect(probeUrls(dns, [{ port: 8443, protocol: 'HTTPS' }])).toEqual([`https://${dns}:8443/`]);
+    expect(probeUrls(dns, [])).toEqual([]);
+    expect(probeUrls(dns, undefined)).toEqual([`https://${dns}:443/`, `http://${dns}:80/`]);
   });
 });
 

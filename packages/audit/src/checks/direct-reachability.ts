@@ -2,10 +2,43 @@
  * Direct reachability (`--probe`): the ALB's DNS name must not serve a request without the header.
  * @module
  */
-import type { AccountSnapshot, Finding } from '../types.js';
+import { bareDomain } from '../net.js';
+import type { AccountSnapshot, Finding, ProbeResult } from '../types.js';
+import { upgradesToHttps } from './listener-rules.js';
 import { type Check, fail, firstSkip, pass, result, skipped, warn } from './result.js';
 
 const check = { id: 'direct-reachability', title: 'Direct reachability (--probe)' } as const;
+
+/** The status codes of an ALB redirect action (`HTTP_301`, `HTTP_302`). */
+const ALB_REDIRECTS: ReadonlySet<number> = new Set([301, 302]);
+
+/**
+ * Whether `probe` was answered with a redirect to HTTPS on the host it asked (the shape of an
+ * HTTP listener that upgrades every request, which listener-rules passes).
+ */
+function redirectsToHttpsSameHost(probe: ProbeResult): boolean {
+  if (!ALB_REDIRECTS.has(probe.statusCode ?? 0) || probe.location === undefined) return false;
+  try {
+    const asked = new URL(probe.url);
+    const to = new URL(probe.location, probe.url);
+    return to.protocol === 'https:' && bareDomain(to.hostname) === bareDomain(asked.hostname);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether the rules of the listener `probe` went to redirect to HTTPS on the same host:
+ * `undefined` when the rules could not be read.
+ */
+function listenerUpgrades(snapshot: AccountSnapshot, probe: ProbeResult): boolean | undefined {
+  if (!snapshot.listeners.ok) return undefined;
+  const asked = new URL(probe.url);
+  const protocol = asked.protocol === 'https:' ? 'HTTPS' : 'HTTP';
+  const port = Number(asked.port || (protocol === 'HTTPS' ? 443 : 80));
+  const listener = snapshot.listeners.value.find((l) => l.protocol === protocol && l.port === port);
+  return listener?.rules.some(upgradesToHttps) ?? false;
+}
 
 function run(snapshot: AccountSnapshot) {
   const { probes, headerName } = snapshot;
@@ -17,6 +50,7 @@ function run(snapshot: AccountSnapshot) {
       url: p.url,
       outcome: p.outcome,
       statusCode: p.statusCode,
+      location: p.location,
       detail: p.detail,
     };
     // No answer at all (DNS, routing, TLS): nothing was learned, so it is not a PASS.
@@ -38,6 +72,22 @@ function run(snapshot: AccountSnapshot) {
         fix,
         evidence,
       );
+    if (redirectsToHttpsSameHost(p)) {
+      // The redirect listener-rules recommends for plain HTTP: nothing is served here, and the
+      // HTTPS listener it points to is probed and judged on its own.
+      const upgrades = listenerUpgrades(snapshot, p);
+      if (upgrades === true)
+        return pass(
+          `${p.url} without ${headerName}: ${code} to HTTPS on the same host (the listener's redirect; the HTTPS listener is probed on its own)`,
+          evidence,
+        );
+      if (upgrades === undefined)
+        return warn(
+          `${p.url} without ${headerName}: ${code} to HTTPS on the same host, not confirmed against the listener rules (they could not be read)`,
+          'Grant elasticloadbalancing:DescribeRules to the audit, then probe again',
+          evidence,
+        );
+    }
     return fail(
       `${p.url} without ${headerName} was served (${code}): the ALB is reachable around CloudFront`,
       fix,

@@ -13,7 +13,14 @@ import type {
   OriginInfo,
   RuleInfo,
 } from '../types.js';
-import { catchAll, checksHeader, headerPatterns, upgradesToHttps } from './listener-rules.js';
+import {
+  catchAll,
+  checksHeader,
+  headerPatterns,
+  headerValuesOf,
+  holdsSecretValue,
+  upgradesToHttps,
+} from './listener-rules.js';
 import { type Check, fail, firstSkip, pass, result, skipped, warn } from './result.js';
 
 const check = { id: 'cloudfront-distribution', title: 'CloudFront distribution' } as const;
@@ -43,9 +50,79 @@ function listenersFor(listeners: readonly ListenerInfo[], policy: string): Liste
 /** The header values a rule lets through to the app (a header rule that does not answer itself). */
 function acceptedValues(rule: RuleInfo, headerName: string): SecretText[] {
   if (rule.action.type === 'fixed-response') return [];
-  return rule.conditions
-    .filter((c) => c.field === 'http-header' && c.headerName === headerName)
-    .flatMap((c) => c.headerValues ?? []);
+  return headerValuesOf(rule, headerName);
+}
+
+/** Whether a rule hands the request on: to the app, or to the HTTPS listener (judged on its own). */
+function handsOn(rule: RuleInfo): boolean {
+  const { type } = rule.action;
+  return type === 'forward' || type.startsWith('authenticate') || upgradesToHttps(rule);
+}
+
+/**
+ * Whether `listener` may hand on a request carrying `value`: a rule that hands requests on and
+ * either has no condition on the header or holds the value (ignoring case, as the ALB compares).
+ */
+function mayHandOn(listener: ListenerInfo, headerName: string, value: SecretText): boolean {
+  return listener.rules.some(
+    (r) =>
+      handsOn(r) &&
+      (!checksHeader(r, headerName) ||
+        headerValuesOf(r, headerName).some((v) => value.equalsIgnoringCase(v)) ||
+        headerPatterns(r, headerName) > 0),
+  );
+}
+
+/**
+ * A listener the origin connects to with no rule on the header and no rule that hands a request
+ * on (only fixed responses and redirects elsewhere): every request CloudFront sends there gets
+ * the listener's own answer (outside review, 4 December: this was left to listener-rules, which
+ * passes a catch-all 403, and the audit passed an ALB that forwarded nothing CloudFront sent).
+ * A FAIL, unless another listener of the same protocol may hand the value on (the origin's port
+ * is not read, so the origin may connect there) or the origin uses match-viewer and this is an
+ * HTTP listener (only viewers on HTTP land there): then a WARN.
+ */
+function denyingListenerFinding(
+  listener: ListenerInfo,
+  sent: {
+    where: string;
+    origin: OriginInfo;
+    value: SecretText;
+    evidence: Readonly<Record<string, string>>;
+  },
+  listeners: readonly ListenerInfo[],
+  headerName: string,
+): Finding | undefined {
+  if (listener.rules.some(handsOn)) return undefined;
+  const { where, origin, value, evidence } = sent;
+  const on = `${listener.protocol}:${listener.port}`;
+  const answer = listener.rules.find((r) => r.priority === 'default')?.action;
+  const answerText =
+    answer === undefined
+      ? ''
+      : ` (the default action is ${answer.type}${answer.statusCode === undefined ? '' : ` ${answer.statusCode}`})`;
+  const create = `aws elbv2 create-rule --listener-arn ${listener.arn} --priority <n> --conditions Field=http-header,HttpHeaderConfig={HttpHeaderName=${headerName},Values=[<AWSCURRENT of the secret>]} --actions Type=forward,TargetGroupArn=<the app's target group> (the rotation function keeps its values in step)`;
+  const listenerEvidence = { ...evidence, listener: listener.arn, port: listener.port };
+  const elsewhere = listeners.filter(
+    (l) => l !== listener && l.protocol === listener.protocol && mayHandOn(l, headerName, value),
+  );
+  if (origin.protocolPolicy === 'match-viewer' && listener.protocol === 'HTTP')
+    return warn(
+      `${where}: no rule on ${on} forwards the ${headerName} value${answerText}: with match-viewer, every request CloudFront sends over HTTP (viewers on HTTP) is denied`,
+      `Set the origin to https-only, or make ${on} redirect to HTTPS on the same host`,
+      listenerEvidence,
+    );
+  if (elsewhere.length > 0)
+    return warn(
+      `${where}: no rule on ${on} forwards the ${headerName} value${answerText}; ${elsewhere.map((l) => `${l.protocol}:${l.port}`).join(', ')} may: if the origin connects to ${on}, the ALB denies every request through CloudFront`,
+      `Check the origin's ${listener.protocol} port; if it is ${listener.port}: ${create}`,
+      { ...listenerEvidence, alsoListeners: elsewhere.map((l) => l.arn) },
+    );
+  return fail(
+    `${where}: no rule on ${on} forwards the ${headerName} value${answerText}: the ALB denies every request through CloudFront`,
+    `Add the header rule: ${create}`,
+    listenerEvidence,
+  );
 }
 
 /**
@@ -80,9 +157,10 @@ function shadowingRule(
 
 /**
  * Does the ALB accept what the origin sends? For each listener the origin connects to that has
- * header rules on `headerName`, the sent value must be one a header rule forwards; otherwise
- * every request through CloudFront gets the listener's denial. Values are named by their
- * Secrets Manager stage when the secret was read, never printed.
+ * header rules on `headerName`, the sent value must be one a header rule forwards; one without
+ * header rules must have a rule that hands requests on. Otherwise every request through
+ * CloudFront gets the listener's denial. Values are named by their Secrets Manager stage when
+ * the secret was read, never printed.
  */
 function acceptanceFindings(
   snapshot: AccountSnapshot,
@@ -102,9 +180,19 @@ function acceptanceFindings(
       : 'a value not compared with Secrets Manager';
   };
   const findings: Finding[] = [];
-  for (const listener of listenersFor(listeners.value, origin.protocolPolicy ?? 'none')) {
+  const connected = listenersFor(listeners.value, origin.protocolPolicy ?? 'none');
+  for (const listener of connected) {
     const headerRules = listener.rules.filter((r) => checksHeader(r, headerName));
-    if (headerRules.length === 0) continue;
+    if (headerRules.length === 0) {
+      const denied = denyingListenerFinding(
+        listener,
+        { where, origin, value, evidence },
+        connected,
+        headerName,
+      );
+      if (denied !== undefined) findings.push(denied);
+      continue;
+    }
     const on = `${listener.protocol}:${listener.port}`;
     const accepting = headerRules.filter((r) => value.equalsAny(acceptedValues(r, headerName)));
     const accepted = headerRules.flatMap((r) => acceptedValues(r, headerName));
@@ -155,6 +243,9 @@ function acceptanceFindings(
         );
       continue;
     }
+    // This secret's rule, when the secret was read: on a listener shared with another site the
+    // other site's rule must not be given this value.
+    const own = headerRules.find((r) => holdsSecretValue(r, headerName, stages));
     const patterns = headerRules.reduce((n, r) => n + headerPatterns(r, headerName), 0);
     if (patterns > 0) {
       // A pattern may match the value sent; only digests are kept, so this cannot be told.
@@ -170,7 +261,7 @@ function acceptanceFindings(
     findings.push(
       fail(
         `${where} sends ${headerName} = ${named(value)}, which no header rule on ${on} accepts (they accept ${acceptedNames.length > 0 ? acceptedNames.join(', ') : 'nothing'}): the ALB denies every request through CloudFront`,
-        `Add the value CloudFront sends to the header rule: aws elbv2 modify-rule --rule-arn ${headerRules[0]?.arn} --conditions with http-header ${headerName} values = AWSCURRENT and AWSPENDING of the secret (the rotation function's setSecret step does this before CloudFront switches); or set the origin's ${headerName} back to a value the rule accepts`,
+        `Add the value CloudFront sends to this site's header rule: aws elbv2 modify-rule --rule-arn ${own?.arn ?? "<this site's header rule, not another site's on a shared listener (see alb-rule-values)>"} --conditions with http-header ${headerName} values = AWSCURRENT and AWSPENDING of the secret (the rotation function's setSecret step does this before CloudFront switches); or set the origin's ${headerName} back to a value the rule accepts`,
         { ...listenerEvidence, rules: headerRules.map((r) => r.arn) },
       ),
     );

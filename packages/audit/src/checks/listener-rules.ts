@@ -6,6 +6,7 @@
  * may. Walking the rules in order tells what such a request can reach.
  * @module
  */
+import { matchingStages, type SecretText } from '../secret-text.js';
 import type { AccountSnapshot, Finding, ListenerInfo, RuleInfo } from '../types.js';
 import { type Check, fail, firstSkip, pass, result, skipped, warn } from './result.js';
 
@@ -29,6 +30,28 @@ export function checksHeaderExactly(rule: RuleInfo, header: string): boolean {
       (c.headerPatterns ?? 0) === 0 &&
       (c.headerValues?.length ?? 0) > 0,
   );
+}
+
+/** The exact values of a rule's conditions on `header` (redacted). */
+export function headerValuesOf(rule: RuleInfo, header: string): SecretText[] {
+  return rule.conditions
+    .filter((c) => c.field === 'http-header' && c.headerName === header)
+    .flatMap((c) => c.headerValues ?? []);
+}
+
+/**
+ * Whether a rule is this secret's: an exact value of its condition on `header` is one of the
+ * secret's `stages` (AWSCURRENT, AWSPENDING, AWSPREVIOUS), compared in constant time and, as the
+ * ALB compares, ignoring case. The rotation function picks the rules of `listenerArns` it keeps
+ * in step the same way (comparing exactly); a header rule holding none of them checks another
+ * secret (a second site behind a shared listener).
+ */
+export function holdsSecretValue(
+  rule: RuleInfo,
+  header: string,
+  stages: ReadonlyMap<string, SecretText>,
+): boolean {
+  return headerValuesOf(rule, header).some((v) => matchingStages(v, stages, true).length > 0);
 }
 
 /** How many pattern values (wildcard or regular expression) a rule's conditions on `header` hold. */

@@ -80,12 +80,22 @@ export async function gatherSnapshot(options: ResolvedAuditOptions): Promise<Acc
       // denied the probe still goes to the real listeners, not to 443 and 80 (outside review,
       // 4 December: a served listener on another port was reported refused on 443 and 80).
       const urls = probeUrls(loadBalancer.dnsName, heads.ok ? heads.value : undefined);
-      probes = {
-        ok: true,
-        value: await Promise.all(
-          urls.map((u) => probeUrl(u, options.probeTimeoutMs, options.probeAddress)),
-        ),
-      };
+      probes =
+        urls.length === 0
+          ? {
+              ok: false,
+              skip: {
+                reason: 'not-applicable',
+                message:
+                  'The load balancer has no HTTP or HTTPS listener (DescribeListeners): nothing to probe',
+              },
+            }
+          : {
+              ok: true,
+              value: await Promise.all(
+                urls.map((u) => probeUrl(u, options.probeTimeoutMs, options.probeAddress)),
+              ),
+            };
     }
     return {
       region,

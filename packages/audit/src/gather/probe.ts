@@ -43,7 +43,13 @@ export function probeUrl(url: string, timeoutMs: number, address?: string): Prom
       },
       (res) => {
         res.resume();
-        finish({ url, outcome: 'served', statusCode: res.statusCode ?? 0 });
+        const { location } = res.headers;
+        finish({
+          url,
+          outcome: 'served',
+          statusCode: res.statusCode ?? 0,
+          ...(location === undefined ? {} : { location }),
+        });
         req.destroy();
       },
     );
@@ -61,13 +67,18 @@ export function probeUrl(url: string, timeoutMs: number, address?: string): Prom
   });
 }
 
-/** The URLs to probe: each HTTP/HTTPS listener, or 443 and 80 when none is known. */
+/**
+ * The URLs to probe: each HTTP/HTTPS listener; 443 and 80 only when the listeners could not be
+ * read (`undefined`). Read listeners with none on HTTP or HTTPS give none: an ALB answers only on
+ * its listener ports, so there is nothing to probe.
+ */
 export function probeUrls(
   dnsName: string,
   listeners: readonly Pick<ListenerInfo, 'port' | 'protocol'>[] | undefined,
 ): string[] {
   const host = dnsName.includes(':') ? `[${dnsName}]` : dnsName;
-  const web = (listeners ?? []).filter((l) => l.protocol === 'HTTP' || l.protocol === 'HTTPS');
-  if (web.length === 0) return [`https://${host}:443/`, `http://${host}:80/`];
-  return web.map((l) => `${l.protocol.toLowerCase()}://${host}:${l.port}/`);
+  if (listeners === undefined) return [`https://${host}:443/`, `http://${host}:80/`];
+  return listeners
+    .filter((l) => l.protocol === 'HTTP' || l.protocol === 'HTTPS')
+    .map((l) => `${l.protocol.toLowerCase()}://${host}:${l.port}/`);
 }
