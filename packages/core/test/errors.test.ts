@@ -11,7 +11,7 @@ const {
 } = core;
 
 describe('public exports', () => {
-  it('are the ones before the restructure, plus isOriginGuardError, the log-line formatters, pathUnderMount, isReservedHeaderName, recordDecision, matchablePath, handleRejection, sourceEventLevel and isAwsResponseParseFailure', () => {
+  it('are the ones before the restructure, plus isOriginGuardError, the log-line formatters, pathUnderMount, isReservedHeaderName, recordDecision, matchablePath, handleRejection, sourceEventLevel, isAwsResponseParseFailure, checkOptionKeys and OPTION_KEYS', () => {
     expect(Object.keys(core).sort()).toEqual(
       [
         'ALLOW_REASONS',
@@ -25,9 +25,11 @@ describe('public exports', () => {
         'ENV_VARIABLES',
         'InvalidOptionError',
         'NotReadyError',
+        'OPTION_KEYS',
         'RangeMatcher',
         'SourceError',
         'TRUSTED_PROXY_NAMES',
+        'checkOptionKeys',
         'createOriginVerifier',
         'decisionLogLine',
         'formatIp',
