@@ -133,10 +133,16 @@ export interface BaseGuardOptions {
   readonly mode?: Mode | Readonly<Partial<Record<CheckName, Mode>>>;
   /**
    * Called with every decision (logging, metrics). `input` is a copy whose `headers` and
-   * `rawHeaders` hold no secret header. Errors it throws are swallowed. Defaults to none.
+   * `rawHeaders` hold no secret header. Errors it throws, and the rejection of an `async`
+   * hook, are swallowed and reported once as a process warning. Defaults to none.
    */
   readonly onDecision?: (decision: Decision, input: VerifyInput) => void;
-  /** Called when a source fails to load (the last-known-good value stays in use). Defaults to none. */
+  /**
+   * Called when a source fails to load (the last-known-good value stays in use), and when a
+   * load succeeds with a warning or a skipped stage (e.g. an invalid `AWSPENDING`, a configured
+   * custom staging label no version carries). Never with a secret value. Errors it throws, and
+   * an `async` callback's rejection, are dropped. Defaults to none.
+   */
   readonly onSourceError?: (error: Error) => void;
   /** Secret refresh interval in ms. Defaults to `300000` (5 minutes). */
   readonly secretRefreshMs?: number;
