@@ -232,7 +232,16 @@ function responder(verifier: OriginVerifier): Responder {
     check(request, reply, done) {
       let result: Decision | Promise<Decision>;
       try {
-        result = verifier.check(inputOf(request));
+        const raw = request.raw;
+        result = verifier.check({
+          headers: request.headers,
+          rawHeaders: raw.rawHeaders,
+          remoteAddress: raw.socket?.remoteAddress,
+          method: request.method,
+          // The raw target: the core cuts it at `?`/`#`, resolves an absolute form and never
+          // matches an exclusion or health path on one a router could read another way (`;`, `%2e`).
+          path: request.url,
+        });
       } catch (error) {
         // Fail closed with the uniform response; never a 500 with a stack. Logged: it is a bug.
         failed(request, reply, error);
@@ -246,20 +255,6 @@ function responder(verifier: OriginVerifier): Responder {
         .then((decision) => finish(request, reply, done, decision))
         .catch((error: unknown) => failed(request, reply, error));
     },
-  };
-}
-
-/** The core's input for a Fastify request: headers, raw headers, socket peer, method, raw target. */
-function inputOf(request: FastifyRequest) {
-  const raw = request.raw;
-  return {
-    headers: request.headers,
-    rawHeaders: raw.rawHeaders,
-    remoteAddress: raw.socket?.remoteAddress,
-    method: request.method,
-    // The raw target: the core cuts it at `?`/`#`, resolves an absolute form and never
-    // matches an exclusion or health path on one a router could read another way (`;`, `%2e`).
-    path: request.url,
   };
 }
 
