@@ -85,6 +85,8 @@ export interface ActionInfo {
   readonly redirectProtocol?: string;
   /** A redirect's target host (`#{host}` keeps the request's host). */
   readonly redirectHost?: string;
+  /** The target groups a `forward` action sends to (ARNs). */
+  readonly targetGroups?: readonly string[];
 }
 
 /** A listener rule condition, reduced. */

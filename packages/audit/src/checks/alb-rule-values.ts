@@ -137,18 +137,39 @@ function run(snapshot: AccountSnapshot) {
       ),
     );
   } else {
-    for (const h of others)
+    // A rule holding none of this secret's values is another site's (a listener shared by two
+    // sites, each with its own secret), or this site's rule that drifted past every stage (two
+    // rotations missed, a hand-set value: its requests are denied, and a retired value still
+    // passes it). Forwarding to a target group this secret's rules forward to, it is this
+    // site's: drift. Otherwise which it is cannot be told: a WARN, never a PASS (outside review,
+    // 4 December, third session: a drifted rule of this site read as another site's).
+    const ourTargets = new Set(
+      headerRules
+        .filter((h) => !others.includes(h))
+        .flatMap((h) => h.rule.action.targetGroups ?? []),
+    );
+    for (const h of others) {
+      const evidence = {
+        listener: h.listener.arn,
+        rule: h.rule.arn,
+        priority: String(h.rule.priority),
+        otherSecret: true,
+      };
+      const shared = (h.rule.action.targetGroups ?? []).find((arn) => ourTargets.has(arn));
       findings.push(
-        pass(
-          `${ruleText(h)} holds none of the values of ${secret.value.name}: another secret's rule (a site sharing the listener), not judged against this secret`,
-          {
-            listener: h.listener.arn,
-            rule: h.rule.arn,
-            priority: String(h.rule.priority),
-            otherSecret: true,
-          },
-        ),
+        shared === undefined
+          ? warn(
+              `${ruleText(h)} holds none of the values of ${secret.value.name}: not judged against this secret. Another site's rule (a site sharing the listener) is fine; if it is this site's, it has drifted past every stage and its requests are denied`,
+              `If ${h.rule.arn} checks this site's requests, put AWSCURRENT${stages.has(STAGES.pending) ? ' and AWSPENDING' : ''} of ${secret.value.name} in it (aws elbv2 modify-rule --rule-arn ${h.rule.arn} --conditions with http-header ${headerName} values = AWSCURRENT) and name it in the rotation's ruleArns; if it checks another site's secret, leave it`,
+              evidence,
+            )
+          : fail(
+              `${ruleText(h)} holds none of the values of ${secret.value.name} but forwards to ${shared}, as this secret's rule does: this site's rule has drifted past every stage (AWSCURRENT, AWSPENDING, AWSPREVIOUS), so its requests are denied and a retired value still passes it`,
+              `aws elbv2 modify-rule --rule-arn ${h.rule.arn} --conditions with http-header ${headerName} values = AWSCURRENT${stages.has(STAGES.pending) ? ' and AWSPENDING' : ''} of ${secret.value.name}, then name the rule in the rotation's ruleArns (or its listener in listenerArns) so rotations keep it in step`,
+              { ...evidence, otherSecret: false, targetGroup: shared },
+            ),
       );
+    }
   }
   return result(check, findings);
 }

@@ -82,11 +82,18 @@ function toAction(actions: readonly Action[] | undefined): ActionInfo {
   const ordered = [...(actions ?? [])].sort((a, b) => (a.Order ?? 0) - (b.Order ?? 0));
   const last = ordered[ordered.length - 1];
   if (last === undefined) return { type: 'none' };
+  const targetGroups = [
+    ...(last.TargetGroupArn === undefined ? [] : [last.TargetGroupArn]),
+    ...(last.ForwardConfig?.TargetGroups ?? []).flatMap((t) =>
+      t.TargetGroupArn === undefined ? [] : [t.TargetGroupArn],
+    ),
+  ];
   return {
     type: last.Type ?? 'none',
     statusCode: last.FixedResponseConfig?.StatusCode ?? last.RedirectConfig?.StatusCode,
     redirectProtocol: last.RedirectConfig?.Protocol,
     redirectHost: last.RedirectConfig?.Host,
+    ...(targetGroups.length > 0 ? { targetGroups: [...new Set(targetGroups)] } : {}),
   };
 }
 
