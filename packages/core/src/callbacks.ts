@@ -20,11 +20,31 @@
 export function handleRejection(result: unknown, onRejected: (error: unknown) => void): void {
   if (result === undefined || result === null) return;
   if (typeof result !== 'object' && typeof result !== 'function') return;
+  // `onRejected` itself must not throw out of here, nor reject the promise `then` returns.
+  const report = (error: unknown) => {
+    try {
+      onRejected(error);
+    } catch {
+      // Reporting failed (an unprintable error): nothing more can be done safely.
+    }
+  };
   try {
     const then = (result as { then?: unknown }).then;
-    if (typeof then === 'function') then.call(result, undefined, onRejected);
+    if (typeof then === 'function') then.call(result, undefined, report);
   } catch (error) {
     // A thenable whose `then` getter or call throws: reported the same way.
-    onRejected(error);
+    report(error);
+  }
+}
+
+/**
+ * The message of something thrown, for a log line or warning, never throwing itself (a
+ * null-prototype object or a `toString` that throws cannot be turned into a string).
+ */
+export function errorText(error: unknown): string {
+  try {
+    return error instanceof Error ? error.message : String(error);
+  } catch {
+    return 'a value that cannot be shown';
   }
 }

@@ -4,7 +4,7 @@
  * `verify` is synchronous and does no I/O once sources are loaded.
  * @module
  */
-import { handleRejection } from './callbacks.js';
+import { errorText, handleRejection } from './callbacks.js';
 import type { Decision } from './decision.js';
 import { NotReadyError, SourceError } from './errors.js';
 import { RangeMatcher } from './net/matcher.js';
@@ -105,7 +105,7 @@ export interface OriginVerifier {
  * broken hook is seen, while the request or refresh it ran in goes on unharmed.
  */
 function warnCallbackThrew(kind: 'onDecision' | 'onSourceEvent', error: unknown): void {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorText(error);
   process.emitWarning(
     `@cdn-origin-guard: the ${kind} callback threw (${message}); the guard ignored it and went on. Further throws of this callback are not reported.`,
     { code: 'CDN_ORIGIN_GUARD_CALLBACK_THREW' },

@@ -23,6 +23,25 @@ function switchableSource(down = false) {
   return { source, state };
 }
 
+/**
+ * A secret source that reads its values on the first load, then only confirms them: each later
+ * snapshot says how long ago the values were read (`readAgoMs`).
+ */
+function confirmingSource(): SecretSource {
+  let readAt: number | undefined;
+  return {
+    name: 'confirming',
+    load: async () => {
+      readAt ??= Date.now();
+      return {
+        values: [{ stage: 'AWSCURRENT', value: SECRET }],
+        version: 'v1',
+        readAgoMs: Date.now() - readAt,
+      };
+    },
+  };
+}
+
 const make = (extra: Partial<OriginGuardOptions>) =>
   createOriginVerifier({
     secret: [SECRET],
@@ -222,18 +241,7 @@ describe('maxStaleMs: stop trusting a secret nobody could confirm', () => {
   it('counts from when the values were last read, not from a load that only confirmed them', async () => {
     // A source that reads its values on the first load, then only confirms them: each later
     // snapshot says how long ago the values were read.
-    let readAt: number | undefined;
-    const source: SecretSource = {
-      name: 'confirming',
-      load: async () => {
-        readAt ??= Date.now();
-        return {
-          values: [{ stage: 'AWSCURRENT', value: SECRET }],
-          version: 'v1',
-          readAgoMs: Date.now() - readAt,
-        };
-      },
-    };
+    const source = confirmingSource();
     const v = make({ secret: source, maxStaleMs: 570_000 });
     await v.ready();
     // Confirmed every minute (the last time at 540 s): still counted from the first read.
@@ -360,6 +368,21 @@ describe('maxStaleMs: stop trusting a secret nobody could confirm', () => {
     expect(sourceErrors).toEqual([]);
     expect(v.stats().sources.secret).toMatchObject({ failures: 0, lastError: undefined });
     expect(v.verify(request()).reason).toBe('verified');
+  });
+
+  // Review of that change: a source that only confirms old values re-emitted `expired` on every
+  // load after the first (an error line per refresh interval).
+  it('says expired once while a source keeps confirming values read too long ago', async () => {
+    const source = confirmingSource();
+    const v = make({ secret: source, maxStaleMs: 120_000 });
+    const events: SourceEvent[] = [];
+    v.onSourceEvent((e) => events.push(e));
+    await v.ready();
+    await vi.advanceTimersByTimeAsync(600_000);
+    expect(v.stats().sources.secret.loads).toBeGreaterThan(8);
+    expect(events.map((e) => e.type)).toEqual(['expired']);
+    expect(v.verify(request()).reason).toBe('secret-unavailable');
+    await v.close();
   });
 
   it('is off by default: last-known-good values stay in use through a long outage', async () => {

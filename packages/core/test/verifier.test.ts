@@ -478,6 +478,34 @@ describe('hooks and stats', () => {
       watch.stop();
     }
   });
+  it('survives a hook that throws or rejects with something that cannot be made a string', async () => {
+    await new Promise((resolve) => setImmediate(resolve));
+    const watch = watchProcess();
+    try {
+      const unprintable = Object.create(null) as object;
+      const sync = make({
+        onDecision: () => {
+          throw unprintable;
+        },
+      });
+      const async = make({
+        onDecision: async () => {
+          throw unprintable;
+        },
+      });
+      expect(sync.verify(throughCloudFront()).reason).toBe('verified');
+      expect(async.verify(throughCloudFront()).reason).toBe('verified');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(watch.unhandled).toEqual([]);
+      expect(watch.warnings.map((w) => w.message)).toEqual([
+        expect.stringContaining('the onDecision callback threw (a value that cannot be shown)'),
+        expect.stringContaining('the onDecision callback threw (a value that cannot be shown)'),
+      ]);
+    } finally {
+      watch.stop();
+    }
+  });
+
   it('counts by outcome and reason', () => {
     const v = make();
     v.verify(throughCloudFront());

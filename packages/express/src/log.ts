@@ -7,6 +7,7 @@
 import {
   type DeniedDecision,
   decisionLogLine,
+  errorText,
   guardFailureLogLine,
   handleRejection,
   InvalidOptionError,
@@ -84,7 +85,7 @@ export function createGuardLog(logger: GuardLogger, level: LogLevel): GuardLog {
       if (loggerThrew) return;
       loggerThrew = true;
       process.emitWarning(
-        `@cdn-origin-guard/express: the logger's ${String(name)}() threw (${error instanceof Error ? error.message : String(error)}); its guard lines are lost. Further throws are not reported.`,
+        `@cdn-origin-guard/express: the logger's ${String(name)}() threw (${errorText(error)}); its guard lines are lost. Further throws are not reported.`,
         { code: 'CDN_ORIGIN_GUARD_LOGGER_THREW' },
       );
     };

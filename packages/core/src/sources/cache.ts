@@ -256,8 +256,8 @@ export class CachedSource<S extends Versioned, C> {
       this.#loadedAt = this.#now();
       const wasExpired = this.#expired;
       this.current = entry.compiled;
-      this.#expired = false;
-      this.#armExpiry(snapshot.readAgoMs);
+      // Still expired when the load only confirmed values read too long ago: no new event.
+      if (this.#armExpiry(snapshot.readAgoMs)) this.#expired = false;
       this.#noteSkipped(snapshot.skipped);
       for (const warning of snapshot.warnings ?? []) this.#report(asSourceError(name, warning));
       // Back in use after failures, or after the values expired (then denied): say so.
@@ -296,11 +296,12 @@ export class CachedSource<S extends Versioned, C> {
   /**
    * (Re)start the `maxStaleMs` countdown after a successful load, from when the values were
    * last read (`readAgoMs` before now): a load that only confirmed them (Secrets Manager's
-   * `DescribeSecret`) does not extend their life.
+   * `DescribeSecret`) does not extend their life. Returns whether the values are in use (false
+   * when they were read `maxStaleMs` ago or more: expired at once).
    */
-  #armExpiry(readAgoMs: number | undefined): void {
+  #armExpiry(readAgoMs: number | undefined): boolean {
     const maxStaleMs = this.#options.maxStaleMs;
-    if (maxStaleMs === undefined || this.#closed.signal.aborted) return;
+    if (maxStaleMs === undefined || this.#closed.signal.aborted) return true;
     if (this.#expiry) clearTimeout(this.#expiry);
     this.#expiry = undefined;
     this.#expiresAt = undefined;
@@ -310,7 +311,7 @@ export class CachedSource<S extends Versioned, C> {
     if (ms <= 0) {
       // Confirmed, but last read maxStaleMs ago or more: as stale as no load at all.
       this.#expire();
-      return;
+      return false;
     }
     this.#expiresAt = this.#now() + ms;
     this.#expiry = setTimeout(() => {
@@ -321,14 +322,15 @@ export class CachedSource<S extends Versioned, C> {
       else this.#expire();
     }, ms);
     this.#expiry.unref();
+    return true;
   }
 
   /** The values are too old to use: deny from now until a load succeeds, and say so once. */
   #expire(): void {
     this.#expiryDue = false;
     this.#expiresAt = undefined;
-    if (this.#expired) return;
     this.current = undefined;
+    if (this.#expired) return;
     this.#expired = true;
     this.#expiredAt = this.#now();
     this.#emit({
