@@ -43,7 +43,7 @@ export {
   DEFAULT_IP_RANGES_URL,
   DEFAULT_SECRET_STAGES,
 } from './options/defaults.js';
-export { checkOptionKeys, OPTION_KEYS } from './options/resolve.js';
+export { checkOptionKeys, DEFAULT_DENY_RESPONSE, OPTION_KEYS } from './options/resolve.js';
 export type {
   BaseGuardOptions,
   DenyResponse,

@@ -11,7 +11,7 @@ const {
 } = core;
 
 describe('public exports', () => {
-  it('are the ones before the restructure, plus isOriginGuardError, the log-line formatters, pathUnderMount, isReservedHeaderName, recordDecision, matchablePath, handleRejection, sourceEventLevel, isAwsResponseParseFailure, checkOptionKeys, OPTION_KEYS and errorText', () => {
+  it('are the ones before the restructure, plus isOriginGuardError, the log-line formatters, pathUnderMount, isReservedHeaderName, recordDecision, matchablePath, handleRejection, sourceEventLevel, isAwsResponseParseFailure, checkOptionKeys, OPTION_KEYS, errorText and DEFAULT_DENY_RESPONSE', () => {
     expect(Object.keys(core).sort()).toEqual(
       [
         'ALLOW_REASONS',
@@ -19,6 +19,7 @@ describe('public exports', () => {
         'CLOUDFRONT_PREFIX_LIST',
         'CLOUDFRONT_PREFIX_LIST_IPV6',
         'CdnOriginGuardError',
+        'DEFAULT_DENY_RESPONSE',
         'DEFAULT_IP_RANGES_URL',
         'DEFAULT_SECRET_STAGES',
         'DENY_REASONS',

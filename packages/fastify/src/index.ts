@@ -5,6 +5,7 @@
 import {
   CdnOriginGuardError,
   createOriginVerifier,
+  DEFAULT_DENY_RESPONSE,
   type Decision,
   type DeniedDecision,
   InvalidOptionError,
@@ -344,17 +345,6 @@ export interface FrameworkErrorsOptions {
   readonly handler?: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void;
 }
 
-/** Core's default deny response, for a helper that found no verifier (never an open door). */
-const DEFAULT_DENY = {
-  status: 403,
-  headers: {
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': '9',
-    'cache-control': 'no-store',
-  },
-  body: 'Forbidden',
-} as const;
-
 /**
  * A `frameworkErrors` server option that checks a request before Fastify answers it with a
  * router error. Fastify's router answers some requests before any hook runs (so before the
@@ -419,7 +409,11 @@ export function cdnOriginGuardFrameworkErrors(
           'cdn-origin-guard frameworkErrors found no verifier: register @cdn-origin-guard/fastify on the root instance, or pass { verifier } to cdnOriginGuardFrameworkErrors; denying these requests',
         );
       }
-      reply.code(DEFAULT_DENY.status).headers(DEFAULT_DENY.headers).send(DEFAULT_DENY.body);
+      // Never an open door: the core's default deny, as a verifier without `denyResponse` gives.
+      reply
+        .code(DEFAULT_DENY_RESPONSE.status)
+        .headers(DEFAULT_DENY_RESPONSE.headers)
+        .send(DEFAULT_DENY_RESPONSE.body);
       return;
     }
     let respond = responders.get(found);

@@ -165,6 +165,13 @@ function resolveDenyResponse(value: unknown): DenyResponse {
   );
 }
 
+/**
+ * The deny response a verifier gives with no `denyResponse` option (`403`, `Forbidden` as
+ * text/plain, `cache-control: no-store`), for an adapter that must deny before it has a
+ * verifier to ask.
+ */
+export const DEFAULT_DENY_RESPONSE: DenyResponse = resolveDenyResponse(undefined);
+
 function resolveModes(value: unknown): Record<CheckName, Mode> {
   const isMode = (m: unknown): m is Mode => m === 'enforce' || m === 'report';
   const all = (mode: Mode): Record<CheckName, Mode> => ({ secret: mode, edge: mode, cfId: mode });

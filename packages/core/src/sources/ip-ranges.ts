@@ -193,7 +193,7 @@ export function ipRangesSource(options: Readonly<IpRangesSourceOptions> = {}): R
           // A redirect may not downgrade an https URL to http (the check at construction would
           // mean nothing); `response.url` is the URL after redirects ('' from some custom fetch).
           if (response.url !== '' && !insecureOk && !response.url.startsWith('https:')) {
-            await response.body?.cancel().catch(() => undefined);
+            await discard(response.body);
             throw new SourceError(
               SOURCE_NAME,
               `GET ${shownUrl} was redirected to a URL that is not https; refused (use an https mirror, or an http url with \`allowInsecureUrl: true\`).`,
@@ -201,14 +201,11 @@ export function ipRangesSource(options: Readonly<IpRangesSourceOptions> = {}): R
             );
           }
           if (response.status === 304 && last !== undefined) {
-            // Discarding a body we do not read; a failure to cancel it loses nothing (the
-            // connection is dropped either way) and is not the source's failure.
-            await response.body?.cancel().catch(() => undefined);
+            await discard(response.body);
             return last.snapshot;
           }
           if (!response.ok) {
-            // As above; the HTTP status is the failure reported just below.
-            await response.body?.cancel().catch(() => undefined);
+            await discard(response.body);
             throw new SourceError(
               SOURCE_NAME,
               `GET ${shownUrl} answered HTTP ${response.status}.`,
@@ -239,6 +236,16 @@ export function ipRangesSource(options: Readonly<IpRangesSourceOptions> = {}): R
 }
 
 /**
+ * Cancel a body (or the rest of one) the source will not read. A failure to cancel loses
+ * nothing (the connection is dropped either way) and is not the source's failure: the outcome
+ * each caller reports right after (an insecure redirect, a 304, an HTTP status, a body over the
+ * cap) is the one that counts, so it is deliberately not reported.
+ */
+async function discard(body: { cancel(): Promise<void> } | null | undefined): Promise<void> {
+  await body?.cancel().catch(() => undefined);
+}
+
+/**
  * The body of `response` as UTF-8 text, read as a stream, or `undefined` (the rest cancelled)
  * once more than `maxBytes` decoded bytes arrived.
  */
@@ -254,8 +261,7 @@ async function readCapped(response: Response, maxBytes: number): Promise<string 
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) {
-      // Dropping the rest; a failure to cancel loses nothing (the connection is dropped).
-      await reader.cancel().catch(() => undefined);
+      await discard(reader);
       return undefined;
     }
     parts.push(decoder.decode(value, { stream: true }));
