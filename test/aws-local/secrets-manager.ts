@@ -20,7 +20,8 @@ interface StoredVersion {
   readonly id: string;
   /** `undefined` for the AWSPENDING stub RotateSecret creates before createSecret stores a value. */
   secretString: string | undefined;
-  readonly createdDate: number;
+  /** Epoch seconds, as the JSON protocol sends timestamps; see {@link LocalSecrets.setCreatedDate}. */
+  createdDate: number;
   readonly stages: Set<string>;
 }
 
@@ -108,6 +109,11 @@ export interface LocalSecrets {
    * had it). Moving `AWSCURRENT` makes the old current `AWSPREVIOUS`, as AWS does.
    */
   moveStage(id: string, stage: string, versionId: string): void;
+  /**
+   * Set the `CreatedDate` a version reports (arranging a secret as it stands some time after a
+   * version was created: the guard's `previousMaxAgeMs` counts from it).
+   */
+  setCreatedDate(id: string, versionId: string, date: Date): void;
   /** Answer `AccessDeniedException` for this secret (`false` undoes it). */
   deny(id: string, denied?: boolean): void;
   /**
@@ -235,6 +241,13 @@ export class SecretsManagerService implements LocalSecrets {
   rotate(id: string, newValue: LocalSecretValue, options?: LocalSecretPutOptions): string {
     this.stagePending(id, newValue, options);
     return this.promote(id).current;
+  }
+
+  setCreatedDate(id: string, versionId: string, date: Date): void {
+    const version = this.#require(id).versions.get(versionId);
+    if (version === undefined)
+      throw new Error(`local secrets.setCreatedDate: ${id} has no version ${versionId}`);
+    version.createdDate = date.getTime() / 1000;
   }
 
   moveStage(id: string, stage: string, versionId: string): void {

@@ -144,13 +144,17 @@ describe('secretsManagerSource: reaching the endpoint', () => {
 });
 
 describe('secretsManagerSource: stages and rotation', () => {
-  it('loads a secret that only has AWSCURRENT (missing optional stages are fine)', async () => {
+  it('loads a secret that only has AWSCURRENT (missing optional stages are fine), with its CreatedDate', async () => {
     const id = secretName();
     const { versionId } = aws.secrets.put(id, V1);
+    const created = new Date('2026-09-01T12:00:00.250Z');
+    aws.secrets.setCreatedDate(id, versionId, created);
 
     const snapshot = await load(source({ secretId: id }));
 
-    expect(snapshot.values).toEqual([{ stage: 'AWSCURRENT', value: V1, versionId }]);
+    expect(snapshot.values).toEqual([
+      { stage: 'AWSCURRENT', value: V1, versionId, createdAt: created.getTime() },
+    ]);
     expect(snapshot.version).toBe(`AWSCURRENT:${versionId}`);
   });
 
@@ -205,8 +209,8 @@ describe('secretsManagerSource: stages and rotation', () => {
     const snapshot = await load(source({ secretId: id }));
 
     expect(snapshot.values).toEqual([
-      { stage: 'AWSCURRENT', value: V1, versionId },
-      { stage: 'AWSPENDING', value: V1, versionId },
+      { stage: 'AWSCURRENT', value: V1, versionId, createdAt: expect.any(Number) },
+      { stage: 'AWSPENDING', value: V1, versionId, createdAt: expect.any(Number) },
     ]);
   });
 

@@ -53,6 +53,7 @@ const EDGE_V4 = '3.10.17.130';
 const EDGE_V6 = '2600:1f14:1c1a:a00::17';
 /** Fastest periodic refresh the options allow. */
 const REFRESH_MS = 1_000;
+const HOUR = 3_600_000;
 
 let aws: LocalAws;
 let restoreEnv: () => void = () => undefined;
@@ -567,6 +568,87 @@ describe('createOriginVerifier over the wire: sources in use', () => {
     expect(v.stats().sources.secret.forcedRefreshes).toBe(1);
     expect(decisions.every((d) => d.reason === 'invalid-secret')).toBe(true);
     expect(outcome(legit)).toBe('verified:AWSCURRENT');
+  });
+
+  it('with previousMaxAgeMs, denies the previous value as expired-secret once the AWSCURRENT version was created longer ago than that', async () => {
+    // Arrange: V2 is current and was created two hours ago; V1 is previous.
+    const id = secretName();
+    aws.secrets.put(id, V1);
+    const v2 = aws.secrets.rotate(id, V2);
+    aws.secrets.setCreatedDate(id, v2, new Date(Date.now() - 2 * HOUR));
+    const limited = verifier({ secretId: id, ranges: 'prefix-list', previousMaxAgeMs: HOUR });
+    const unlimited = verifier({ secretId: id, ranges: 'prefix-list' });
+    const longer = verifier({ secretId: id, ranges: 'prefix-list', previousMaxAgeMs: 3 * HOUR });
+    await Promise.all([limited.ready(), unlimited.ready(), longer.ready()]);
+
+    // Act
+    const previous = await limited.check(request(V1));
+    const current = await limited.check(request(V2));
+    const wrong = await limited.check(request(WRONG));
+    const previousUnlimited = await unlimited.check(request(V1));
+    const previousLonger = await longer.check(request(V1));
+
+    // Assert
+    expect(previous).toMatchObject({ allowed: false, reason: 'expired-secret', check: 'secret' });
+    expect(outcome(current)).toBe('verified:AWSCURRENT');
+    expect(outcome(wrong)).toBe('invalid-secret');
+    expect(outcome(previousUnlimited)).toBe('verified:AWSPREVIOUS');
+    expect(outcome(previousLonger)).toBe('verified:AWSPREVIOUS');
+    expect(limited.stats().byReason['expired-secret']).toBe(1);
+    expectNoSecretIn(JSON.stringify(previous));
+  });
+
+  it('with previousMaxAgeMs, reads the CreatedDate of a version a scheduled refresh finds (DescribeSecret first), and keeps accepting a pending value', async () => {
+    // Arrange
+    const id = secretName();
+    aws.secrets.put(id, V1);
+    const v = verifier({
+      secretId: id,
+      ranges: 'prefix-list',
+      previousMaxAgeMs: HOUR,
+      secretRefreshMs: REFRESH_MS,
+      refreshJitter: 0,
+    });
+    await v.ready();
+    const before = v.verify(request(V1));
+    const v2 = aws.secrets.rotate(id, V2);
+    aws.secrets.setCreatedDate(id, v2, new Date(Date.now() - 2 * HOUR));
+    aws.secrets.stagePending(id, V3);
+    aws.resetCalls();
+
+    // Act: a scheduled refresh (no request forces one: `verify` never loads).
+    await nextRefreshes(v, 'secret');
+    const previous = v.verify(request(V1));
+    const current = v.verify(request(V2));
+    const pending = v.verify(request(V3));
+
+    // Assert
+    expect(outcome(before)).toBe('verified:AWSCURRENT');
+    expect(aws.callCount('secretsmanager.DescribeSecret')).toBeGreaterThanOrEqual(1);
+    expect(outcome(previous)).toBe('expired-secret');
+    expect(outcome(current)).toBe('verified:AWSCURRENT');
+    expect(outcome(pending)).toBe('verified:AWSPENDING');
+  });
+
+  it('with previousMaxAgeMs, accepts the previous value until the window ends, then denies it with no reload', async () => {
+    // Arrange: the window of V1 (previous) ends 4 s from now.
+    const id = secretName();
+    aws.secrets.put(id, V1);
+    const v2 = aws.secrets.rotate(id, V2);
+    aws.secrets.setCreatedDate(id, v2, new Date(Date.now() - HOUR + 4_000));
+    const v = verifier({ secretId: id, ranges: 'prefix-list', previousMaxAgeMs: HOUR });
+    await v.ready();
+    const loads = v.stats().sources.secret.loads;
+
+    // Act
+    const inside = v.verify(request(V1));
+    const closed = await waitFor(() => v.verify(request(V1)).reason === 'expired-secret', 8_000);
+
+    // Assert
+    expect(outcome(inside)).toBe('verified:AWSPREVIOUS');
+    expect(closed, 'the previous value denied once its window ended').toBe(true);
+    expect(v.stats().sources.secret.loads).toBe(loads);
+    expect(outcome(v.verify(request(V2)))).toBe('verified:AWSCURRENT');
   });
 
   it('reads the value under `jsonKey` of a JSON secret, through a rotation', async () => {

@@ -13,6 +13,7 @@ export type CheckName = 'secret' | 'edge' | 'cfId';
 export type DenyReason =
   | 'missing-secret'
   | 'invalid-secret'
+  | 'expired-secret'
   | 'missing-cf-id'
   | 'invalid-cf-id'
   | 'missing-forwarded-for'
@@ -32,6 +33,7 @@ export type Reason = AllowReason | DenyReason;
 export const DENY_REASONS: readonly DenyReason[] = Object.freeze([
   'missing-secret',
   'invalid-secret',
+  'expired-secret',
   'missing-cf-id',
   'invalid-cf-id',
   'missing-forwarded-for',
@@ -54,6 +56,7 @@ export const ALLOW_REASONS: readonly AllowReason[] = Object.freeze([
 export const CHECK_OF_REASON: Readonly<Record<DenyReason, CheckName>> = Object.freeze({
   'missing-secret': 'secret',
   'invalid-secret': 'secret',
+  'expired-secret': 'secret',
   'secret-unavailable': 'secret',
   'missing-cf-id': 'cfId',
   'invalid-cf-id': 'cfId',

@@ -16,6 +16,7 @@ export const ENV_VARIABLES = [
   'CDN_ORIGIN_GUARD_SECRET_ID',
   'CDN_ORIGIN_GUARD_SECRET_JSON_KEY',
   'CDN_ORIGIN_GUARD_SECRET_STAGES',
+  'CDN_ORIGIN_GUARD_PREVIOUS_MAX_AGE_SECONDS',
   'CDN_ORIGIN_GUARD_HEADER',
   'CDN_ORIGIN_GUARD_RANGES',
   'CDN_ORIGIN_GUARD_IP_RANGES_URL',
@@ -46,6 +47,7 @@ const VARIABLE_OF_OPTION: Readonly<Record<string, string>> = {
   secretId: 'CDN_ORIGIN_GUARD_SECRET_ID',
   jsonKey: 'CDN_ORIGIN_GUARD_SECRET_JSON_KEY',
   secretStages: 'CDN_ORIGIN_GUARD_SECRET_STAGES',
+  previousMaxAgeMs: 'CDN_ORIGIN_GUARD_PREVIOUS_MAX_AGE_SECONDS',
   headerName: 'CDN_ORIGIN_GUARD_HEADER',
   ranges: 'CDN_ORIGIN_GUARD_RANGES',
   ipRangesUrl: 'CDN_ORIGIN_GUARD_IP_RANGES_URL',
@@ -166,8 +168,18 @@ export function optionsFromEnv(variables: Env = process.env): OriginGuardOptions
     if (jsonKey) options.jsonKey = jsonKey;
     const stages = list(env, 'CDN_ORIGIN_GUARD_SECRET_STAGES');
     if (stages) options.secretStages = stages;
+    const previousMaxAge = seconds(
+      env,
+      'CDN_ORIGIN_GUARD_PREVIOUS_MAX_AGE_SECONDS',
+      'previousMaxAgeMs',
+    );
+    if (previousMaxAge !== undefined) options.previousMaxAgeMs = previousMaxAge;
   } else {
-    for (const name of ['CDN_ORIGIN_GUARD_SECRET_JSON_KEY', 'CDN_ORIGIN_GUARD_SECRET_STAGES'])
+    for (const name of [
+      'CDN_ORIGIN_GUARD_SECRET_JSON_KEY',
+      'CDN_ORIGIN_GUARD_SECRET_STAGES',
+      'CDN_ORIGIN_GUARD_PREVIOUS_MAX_AGE_SECONDS',
+    ])
       if (env[name]?.trim())
         throw new InvalidOptionError(name, 'only applies with CDN_ORIGIN_GUARD_SECRET_ID.');
   }

@@ -230,6 +230,12 @@ export class DecisionPipeline {
     else {
       const index = candidate === null ? -1 : matcher.match(candidate);
       if (index < 0) secretFailure = 'invalid-secret';
+      else if (
+        matcher.notAfter(index) !== Number.POSITIVE_INFINITY &&
+        Date.now() >= matcher.notAfter(index)
+      )
+        // An AWSPREVIOUS value past `previousMaxAgeMs`: a leaked old value, or header drift.
+        secretFailure = 'expired-secret';
       else {
         secretStage = matcher.stageAt(index);
         // Every check passed: the edge walk filled `edge` for this request.

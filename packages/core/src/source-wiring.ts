@@ -23,7 +23,25 @@ export interface WiredSources {
   readonly owned: readonly (SecretSource | RangeSource)[];
 }
 
-function compileSecret(name: string) {
+/**
+ * With `previousMaxAgeMs`, when each value stops being accepted: `AWSPREVIOUS` at the
+ * `AWSCURRENT` version's creation plus that age (at once when its creation time is unknown),
+ * every other value never. Undefined without the option.
+ */
+function expiries(
+  values: SecretSnapshot['values'],
+  previousMaxAgeMs: number | undefined,
+): number[] | undefined {
+  if (previousMaxAgeMs === undefined) return undefined;
+  const currentCreated = values.find((v) => v.stage === 'AWSCURRENT')?.createdAt;
+  const previousUntil =
+    typeof currentCreated === 'number' && Number.isFinite(currentCreated)
+      ? currentCreated + previousMaxAgeMs
+      : Number.NEGATIVE_INFINITY;
+  return values.map((v) => (v.stage === 'AWSPREVIOUS' ? previousUntil : Number.POSITIVE_INFINITY));
+}
+
+function compileSecret(name: string, previousMaxAgeMs: number | undefined) {
   return (snapshot: SecretSnapshot): SecretMatcher => {
     if (!snapshot || !Array.isArray(snapshot.values) || snapshot.values.length === 0)
       throw new SourceError(name, 'returned no secret values');
@@ -32,7 +50,7 @@ function compileSecret(name: string) {
       if (problem)
         throw new SourceError(name, `value #${i} (stage ${String(entry?.stage)}) ${problem}`);
     });
-    return new SecretMatcher(snapshot.values);
+    return new SecretMatcher(snapshot.values, expiries(snapshot.values, previousMaxAgeMs));
   };
 }
 
@@ -133,7 +151,10 @@ export function wireSources(
     onStreak: (event) => onStreak('secret', event),
     name: secretSource.name,
     load: (signal, context) => secretSource.load(signal, context),
-    compile: compileSecret(secretSource.name),
+    compile: compileSecret(
+      secretSource.name,
+      resolved.secret.kind === 'secrets-manager' ? resolved.secret.previousMaxAgeMs : undefined,
+    ),
     refreshMs: resolved.secretRefreshMs,
     fixed: resolved.secret.kind === 'static',
     maxStaleMs: resolved.secret.kind === 'static' ? undefined : resolved.maxStaleMs,

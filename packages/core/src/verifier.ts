@@ -115,9 +115,11 @@ function warnCallbackThrew(kind: 'onDecision' | 'onSourceEvent', error: unknown)
 /** Whether the secret is the only check that failed (the request came through a CloudFront edge). */
 function onlySecretFailed(decision: Decision): boolean {
   return (
-    (decision.reason === 'invalid-secret' || decision.reason === 'reported') &&
+    (decision.reason === 'invalid-secret' ||
+      decision.reason === 'expired-secret' ||
+      decision.reason === 'reported') &&
     decision.failures.length === 1 &&
-    decision.failures[0] === 'invalid-secret'
+    (decision.failures[0] === 'invalid-secret' || decision.failures[0] === 'expired-secret')
   );
 }
 

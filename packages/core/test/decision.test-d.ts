@@ -43,6 +43,7 @@ describe('Decision narrows', () => {
           return 'allowed';
         case 'missing-secret':
         case 'invalid-secret':
+        case 'expired-secret':
         case 'missing-cf-id':
         case 'invalid-cf-id':
         case 'missing-forwarded-for':

@@ -177,6 +177,24 @@ describe('options are validated once, at construction', () => {
       /from 1000 to 86400000 \(ms\)\. It rate-limits .*a flood of wrong values cannot drive AWS calls/,
     ],
     [{ ...good, mismatchRefreshMs: 999 }, 'mismatchRefreshMs', /from 1000/],
+    // previousMaxAgeMs: Secrets Manager only (it counts from a version's CreatedDate), at least
+    // an hour, and only where AWSPREVIOUS is accepted at all.
+    [{ ...good, previousMaxAgeMs: 86_400_000 }, 'previousMaxAgeMs', /only applies with `secretId`/],
+    [
+      { secretId: 'prod/x', ranges: CF_RANGES, previousMaxAgeMs: 600_000 },
+      'previousMaxAgeMs',
+      /from 3600000 to 31536000000 \(ms\)\. It counts from the creation of the AWSCURRENT version/,
+    ],
+    [
+      {
+        secretId: 'prod/x',
+        ranges: CF_RANGES,
+        previousMaxAgeMs: 86_400_000,
+        secretStages: ['AWSCURRENT', 'AWSPENDING'],
+      },
+      'previousMaxAgeMs',
+      /`secretStages` \(AWSCURRENT, AWSPENDING\) does not accept it; remove `previousMaxAgeMs`, or add AWSPREVIOUS/,
+    ],
     // Misspelt AWS staging labels (custom labels are accepted).
     [
       { secretId: 'prod/x', ranges: CF_RANGES, secretStages: ['AWSCURRENT', 'AWSPREVIUS'] },
@@ -395,12 +413,40 @@ describe('optionsFromEnv', () => {
       CDN_ORIGIN_GUARD_SECRET_ID: 'prod/origin-verify',
       CDN_ORIGIN_GUARD_SECRET_JSON_KEY: 'header',
       CDN_ORIGIN_GUARD_RANGES: 'prefix-list',
+      CDN_ORIGIN_GUARD_PREVIOUS_MAX_AGE_SECONDS: '86400',
     });
     expect(options).toMatchObject({
       secretId: 'prod/origin-verify',
       jsonKey: 'header',
       ranges: 'prefix-list',
+      previousMaxAgeMs: 86_400_000,
     });
+  });
+
+  it('reads PREVIOUS_MAX_AGE_SECONDS only with SECRET_ID, in seconds from 3600', () => {
+    const withId = {
+      CDN_ORIGIN_GUARD_SECRET_ID: 'prod/origin-verify',
+      CDN_ORIGIN_GUARD_RANGES: 'prefix-list',
+    };
+    expect(() =>
+      optionsFromEnv({ ...withId, CDN_ORIGIN_GUARD_PREVIOUS_MAX_AGE_SECONDS: '600' }),
+    ).toThrow(
+      /`CDN_ORIGIN_GUARD_PREVIOUS_MAX_AGE_SECONDS` is "600"; expected a whole number of seconds from 3600 to 31536000 \(option `previousMaxAgeMs`\)/,
+    );
+    expect(() =>
+      optionsFromEnv({ ...env, CDN_ORIGIN_GUARD_PREVIOUS_MAX_AGE_SECONDS: '86400' }),
+    ).toThrow(
+      /`CDN_ORIGIN_GUARD_PREVIOUS_MAX_AGE_SECONDS` only applies with CDN_ORIGIN_GUARD_SECRET_ID/,
+    );
+    expect(() =>
+      optionsFromEnv({
+        ...withId,
+        CDN_ORIGIN_GUARD_SECRET_STAGES: 'AWSCURRENT',
+        CDN_ORIGIN_GUARD_PREVIOUS_MAX_AGE_SECONDS: '86400',
+      }),
+    ).toThrow(
+      /`CDN_ORIGIN_GUARD_PREVIOUS_MAX_AGE_SECONDS` \(option `previousMaxAgeMs`\) limits how long/,
+    );
   });
 
   it.each([

@@ -49,6 +49,7 @@ export const DEFAULTS = Object.freeze({
   mode: 'enforce' as Mode,
   secretRefreshMs: 300_000,
   maxStaleMs: undefined,
+  previousMaxAgeMs: undefined,
   rangesRefreshMs: 3_600_000,
   refreshJitter: 0.1,
   mismatchRefreshMs: 30_000,
@@ -81,6 +82,15 @@ export const BOUNDS = Object.freeze({
   rangesRefreshMs: { min: 1_000, max: 604_800_000, unit: ' (ms)', integer: true },
   // setTimeout holds at most 2^31-1 ms (~24.8 days).
   maxStaleMs: { min: 1_000, max: 1_728_000_000, unit: ' (ms)', integer: true },
+  // Checked per request against the clock (no timer), so any span up to a year. The floor:
+  // requests already in flight when a rotation promotes the new value still carry the old one.
+  previousMaxAgeMs: {
+    min: 3_600_000,
+    max: 31_536_000_000,
+    unit: ' (ms)',
+    integer: true,
+    why: 'It counts from the creation of the AWSCURRENT version, which a rotation creates before CloudFront sends it (at least an hour keeps requests of a rotation in flight accepted; a day is typical).',
+  },
   // The floor keeps the promise that a flood of wrong values cannot drive AWS calls: with 0,
   // one process made ~500 GetSecretValue calls a second (outside review).
   mismatchRefreshMs: {
@@ -107,4 +117,5 @@ export const INTERVALS = Object.freeze({
   secretRefreshMs: { default: DEFAULTS.secretRefreshMs, ...BOUNDS.secretRefreshMs },
   rangesRefreshMs: { default: DEFAULTS.rangesRefreshMs, ...BOUNDS.rangesRefreshMs },
   maxStaleMs: { default: DEFAULTS.maxStaleMs, ...BOUNDS.maxStaleMs },
+  previousMaxAgeMs: { default: DEFAULTS.previousMaxAgeMs, ...BOUNDS.previousMaxAgeMs },
 });

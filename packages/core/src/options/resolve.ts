@@ -38,6 +38,7 @@ const KNOWN_OPTIONS: Readonly<Record<OptionKey, true>> = Object.freeze({
   jsonKey: true,
   secretStages: true,
   secretsManagerClient: true,
+  previousMaxAgeMs: true,
   ranges: true,
   prefixListNames: true,
   ipv6: true,

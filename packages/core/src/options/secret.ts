@@ -1,6 +1,6 @@
 /**
  * Resolution of the secret options: static values, a custom source, or a Secrets Manager
- * secret (`secretId`, `jsonKey`, `secretStages`, `secretsManagerClient`).
+ * secret (`secretId`, `jsonKey`, `secretStages`, `secretsManagerClient`, `previousMaxAgeMs`).
  * @module
  */
 import { InvalidOptionError } from '../errors.js';
@@ -8,7 +8,15 @@ import { secretValueProblem } from '../secret/compare.js';
 import { requirePeer } from '../sources/peer.js';
 import { type StaticSecret, staticSecretSnapshot } from '../sources/static.js';
 import { DEFAULT_SECRET_STAGES, DEFAULTS } from './defaults.js';
-import { awsClient, describe, isSource, ownProperties, stringList, suggest } from './readers.js';
+import {
+  awsClient,
+  describe,
+  isSource,
+  numberOption,
+  ownProperties,
+  stringList,
+  suggest,
+} from './readers.js';
 import type { ResolvedOptions } from './types.js';
 
 /** Resolve the secret options of `given` (the caller's options, read only). */
@@ -26,7 +34,12 @@ export function resolveSecret(given: Readonly<Record<string, unknown>>): Resolve
       'is missing; set `secretId` to the Secrets Manager secret that CloudFront’s X-Origin-Verify value comes from, or `secret` to static values for development.',
     );
   if (hasSecret) {
-    for (const key of ['jsonKey', 'secretStages', 'secretsManagerClient'] as const)
+    for (const key of [
+      'jsonKey',
+      'secretStages',
+      'secretsManagerClient',
+      'previousMaxAgeMs',
+    ] as const)
       if (given[key] !== undefined)
         throw new InvalidOptionError(
           key,
@@ -79,6 +92,12 @@ export function resolveSecret(given: Readonly<Record<string, unknown>>): Resolve
   if (stages.length === 0)
     throw new InvalidOptionError('secretStages', 'is empty; list at least `AWSCURRENT`.');
   stages.forEach(checkStage);
+  const previousMaxAgeMs = numberOption('previousMaxAgeMs', given.previousMaxAgeMs);
+  if (previousMaxAgeMs !== undefined && !stages.includes('AWSPREVIOUS'))
+    throw new InvalidOptionError(
+      'previousMaxAgeMs',
+      `limits how long the AWSPREVIOUS value is accepted, but \`secretStages\` (${stages.join(', ')}) does not accept it; remove \`previousMaxAgeMs\`, or add AWSPREVIOUS to \`secretStages\`.`,
+    );
   const client = awsClient(
     'secretsManagerClient',
     given.secretsManagerClient,
@@ -86,7 +105,14 @@ export function resolveSecret(given: Readonly<Record<string, unknown>>): Resolve
   );
   if (client === undefined)
     requirePeer('secretId', '@aws-sdk/client-secrets-manager', 'secretsManagerClient');
-  return { kind: 'secrets-manager', secretId: secretId.trim(), jsonKey, stages, client };
+  return {
+    kind: 'secrets-manager',
+    secretId: secretId.trim(),
+    jsonKey,
+    stages,
+    client,
+    previousMaxAgeMs,
+  };
 }
 
 /**

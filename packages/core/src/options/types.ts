@@ -40,7 +40,7 @@ export interface VerifyInput {
 
 /**
  * Options shared by both ways of giving the secret: everything but `secret`, `secretId`,
- * `jsonKey`, `secretStages` and `secretsManagerClient`. Type your overrides with it to spread
+ * `jsonKey`, `secretStages`, `secretsManagerClient` and `previousMaxAgeMs`. Type your overrides with it to spread
  * them over `optionsFromEnv()`'s result.
  * @example
  * ```ts
@@ -226,6 +226,7 @@ export interface StaticSecretOptions extends BaseGuardOptions {
   readonly jsonKey?: never;
   readonly secretStages?: never;
   readonly secretsManagerClient?: never;
+  readonly previousMaxAgeMs?: never;
 }
 
 /** Secret loaded from AWS Secrets Manager. */
@@ -250,6 +251,22 @@ export interface SecretsManagerOptions extends BaseGuardOptions {
    */
   readonly secretStages?: readonly SecretStage[];
   /**
+   * Longest time, in ms, the `AWSPREVIOUS` value stays accepted, counted from the creation of the
+   * `AWSCURRENT` version (Secrets Manager's `CreatedDate`: a rotation creates the new version
+   * first and promotes it only once CloudFront sends it). Past that, a request carrying the
+   * previous value is denied with `expired-secret` (logged: a leaked old value in use, or
+   * CloudFront still sending it), so a rotation retires the old value within this time instead of
+   * at the next rotation, up to 90 days later. At least 3600000 (1 hour); a day is typical. A
+   * version whose `CreatedDate` is unknown gives `AWSPREVIOUS` no time at all. Defaults to none
+   * (`AWSPREVIOUS` accepted for as long as it holds the label).
+   * @example
+   * ```ts
+   * import { createOriginVerifier } from '@cdn-origin-guard/core';
+   * createOriginVerifier({ secretId: 'prod/cloudfront/origin-verify', previousMaxAgeMs: 86_400_000 });
+   * ```
+   */
+  readonly previousMaxAgeMs?: number;
+  /**
    * A Secrets Manager client (`SecretsManagerClient` from `@aws-sdk/client-secrets-manager`) to
    * use; yours is never closed by the guard. Defaults to one created with `region` (then
    * `@aws-sdk/client-secrets-manager` must be installed).
@@ -272,6 +289,8 @@ export interface ResolvedOptions {
         readonly jsonKey: string | undefined;
         readonly stages: readonly SecretStage[];
         readonly client: unknown;
+        /** `AWSPREVIOUS`'s time after `AWSCURRENT`'s creation, in ms; undefined: no limit. */
+        readonly previousMaxAgeMs: number | undefined;
       };
   readonly ranges:
     | { readonly kind: 'source'; readonly source: RangeSource }

@@ -81,14 +81,20 @@ export class SecretMatcher {
   readonly #slots: Buffer[][];
   readonly #lengths: Int32Array;
   readonly #stages: readonly SecretStage[];
+  /** Per accepted value, the time (ms since the epoch) from which it is no longer accepted. */
+  readonly #notAfter: Float64Array;
   readonly #scratch: Buffer;
   /** The scratch's prefix views. */
   readonly #scratchViews: Buffer[];
   /** How many leading scratch bytes the previous candidate may have left non-zero. */
   #dirty = 0;
 
-  /** @param values accepted values; each must pass {@link secretValueProblem}. */
-  constructor(values: readonly SecretValue[]) {
+  /**
+   * @param values accepted values; each must pass {@link secretValueProblem}.
+   * @param notAfter per value, the time (ms since the epoch) from which it is no longer
+   * accepted (`previousMaxAgeMs`); defaults to never.
+   */
+  constructor(values: readonly SecretValue[], notAfter?: readonly number[]) {
     this.#scratch = Buffer.alloc(SLOT_BYTES);
     this.#scratchViews = prefixViews(this.#scratch);
     this.#slots = values.map((v) => {
@@ -98,6 +104,7 @@ export class SecretMatcher {
     });
     this.#lengths = Int32Array.from(values, (v) => v.value.length);
     this.#stages = Object.freeze(values.map((v) => v.stage));
+    this.#notAfter = Float64Array.from(values, (_, i) => notAfter?.[i] ?? Number.POSITIVE_INFINITY);
   }
 
   /** The stages held, in order. */
@@ -134,5 +141,14 @@ export class SecretMatcher {
   /** The stage of the value at `index`. */
   stageAt(index: number): SecretStage {
     return this.#stages[index]!;
+  }
+
+  /**
+   * The time (ms since the epoch) from which the value at `index` is no longer accepted:
+   * `Infinity` unless `previousMaxAgeMs` limits it. Read only after a match, so a request
+   * presenting a current value reads no clock.
+   */
+  notAfter(index: number): number {
+    return this.#notAfter[index]!;
   }
 }

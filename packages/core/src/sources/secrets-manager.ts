@@ -160,7 +160,7 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
   });
 
   /** Values read so far, by VersionId: a version's SecretString never changes. */
-  const known = new Map<string, VersionRead>();
+  const known = new Map<string, KnownVersion>();
   /** Whether a load succeeded (the first load reads each stage directly). */
   let primed = false;
   /** DescribeSecret was denied while GetSecretValue worked: read each stage on every load. */
@@ -219,9 +219,9 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
   const assemble = (picked: readonly Picked[], absent: readonly string[]): SecretSnapshot => {
     const values: SecretValue[] = [];
     const skipped: SourceError[] = [];
-    for (const { stage, versionId, read } of picked) {
+    for (const { stage, versionId, read, createdAt } of picked) {
       if (read.ok) {
-        values.push({ stage, value: read.value, versionId });
+        values.push({ stage, value: read.value, versionId, createdAt });
         continue;
       }
       const why = `${where(stage, versionId)}${read.problem}`;
@@ -279,9 +279,9 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
         throw fail(stage, result.reason);
       }
       const versionId = result.value.VersionId;
-      const read = readVersion(result.value.SecretString, jsonKey);
-      if (versionId !== undefined) known.set(versionId, read);
-      picked.push({ stage, versionId, read });
+      const version = readKnown(result.value.SecretString, result.value.CreatedDate, jsonKey);
+      if (versionId !== undefined) known.set(versionId, version);
+      picked.push({ stage, versionId, ...version });
     }
     const snapshot = assemble(picked, absent);
     valuesReadAt = Date.now();
@@ -365,7 +365,10 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
     for (const [i, result] of settled.entries()) {
       const versionId = toRead[i] as string;
       if (result.status === 'fulfilled') {
-        known.set(versionId, readVersion(result.value.SecretString, jsonKey));
+        known.set(
+          versionId,
+          readKnown(result.value.SecretString, result.value.CreatedDate, jsonKey),
+        );
         continue;
       }
       if (signal.aborted) throw result.reason;
@@ -381,8 +384,9 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
     }
     const picked: Picked[] = [];
     for (const { stage, versionId } of wanted) {
-      const read = known.get(versionId);
-      if (read !== undefined && !missing.has(versionId)) picked.push({ stage, versionId, read });
+      const version = known.get(versionId);
+      if (version !== undefined && !missing.has(versionId))
+        picked.push({ stage, versionId, ...version });
     }
     // Confirmed, not read (except versions new since): maxStaleMs keeps counting from the last
     // time every stage was read (outside review, 4 December: it restarted on each confirmation).
@@ -439,11 +443,29 @@ type VersionRead =
   /** `problem` follows the version's description and starts with a space; never a value. */
   | { readonly ok: false; readonly problem: string };
 
+/** What one version gives, and when it was created (`CreatedDate`, ms since the epoch). */
+interface KnownVersion {
+  readonly read: VersionRead;
+  readonly createdAt: number | undefined;
+}
+
 /** One accepted stage and what its version gives. */
-interface Picked {
+interface Picked extends KnownVersion {
   readonly stage: string;
   readonly versionId: string | undefined;
-  readonly read: VersionRead;
+}
+
+/** A version as GetSecretValue gives it: its value (or why it is unusable) and its creation time. */
+function readKnown(
+  raw: string | undefined,
+  created: Date | undefined,
+  jsonKey: string | undefined,
+): KnownVersion {
+  const createdAt = created instanceof Date ? created.getTime() : Number.NaN;
+  return {
+    read: readVersion(raw, jsonKey),
+    createdAt: Number.isFinite(createdAt) ? createdAt : undefined,
+  };
 }
 
 /** stage -> version id from DescribeSecret's `VersionIdsToStages`. */

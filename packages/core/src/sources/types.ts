@@ -13,6 +13,13 @@ export interface SecretValue {
   readonly value: string;
   /** Secrets Manager version id, when known. Safe to log. */
   readonly versionId?: string | undefined;
+  /**
+   * When this value's version was created, in ms since the epoch (Secrets Manager's
+   * `CreatedDate`), when known. With `previousMaxAgeMs`, the `AWSPREVIOUS` value is accepted
+   * until the `AWSCURRENT` value's `createdAt` plus that age, and never when `AWSCURRENT` has no
+   * `createdAt`. Defaults to unknown.
+   */
+  readonly createdAt?: number | undefined;
 }
 
 /** What a secret source returns on each load. */
