@@ -219,4 +219,20 @@ describe.each(ADAPTERS)('%s: excluded and health paths over raw sockets', (_name
 
     expect(leaks).toEqual([]);
   });
+
+  // Outside review, 4 December: Node keeps at most `maxHeadersCount` (2000) header lines and
+  // drops the rest silently, so 2000 padding lines hid a bot's X-Forwarded-For and its request
+  // for the health path looked like the ALB's own health check.
+  it('does not take a request whose X-Forwarded-For Node dropped behind 2000 lines for a health check', async () => {
+    const padding: Record<string, string> = {};
+    for (let i = 0; i < 2000; i++) padding[`p${i.toString(36)}`] = '';
+    const plain = await send('/healthz', BOT);
+    const padded = await send('/healthz', { ...padding, ...BOT });
+    const fewLines = await send('/healthz', { 'user-agent': 'ELB-HealthChecker/2.0' });
+
+    expect(plain).toMatch(/^HTTP\/1\.1 403 /);
+    expect(padded).toMatch(/^HTTP\/1\.1 403 /);
+    expect(padded).not.toContain(PUBLIC);
+    expect(fewLines).toContain(PUBLIC);
+  });
 });

@@ -17,7 +17,13 @@ import {
 import { type Family, formatIp, isDottedQuadText, parseIp } from './net/address.js';
 import type { RangeMatcher } from './net/matcher.js';
 import type { ResolvedOptions, VerifyInput } from './options/types.js';
-import { forwardedForLines, showHop } from './request/forwarded.js';
+import {
+  forwardedForLines,
+  HEALTH_CHECK_MAX_HEADER_LINES,
+  headerLineCount,
+  NODE_MAX_HEADER_LINES,
+  showHop,
+} from './request/forwarded.js';
 import { singleHeader } from './request/headers.js';
 import { matchablePath } from './request/path.js';
 import type { SecretMatcher } from './secret/compare.js';
@@ -150,11 +156,14 @@ export class DecisionPipeline {
     }
     const xffHeader = headers['x-forwarded-for'];
     // Several X-Forwarded-For lines: Node joins them, and which one the ALB appended to is not
-    // certain. Deny (`null` is malformed for the edge walk).
+    // certain. Deny (`null` is malformed for the edge walk). So with as many lines as Node keeps:
+    // it may have dropped the rest, an X-Forwarded-For line among them.
     const raw = input.rawHeaders;
     const xffLines = raw === undefined ? 0 : forwardedForLines(raw);
     const xff: string | null =
-      xffLines > 1 || (Array.isArray(xffHeader) && xffHeader.length > 1)
+      xffLines > 1 ||
+      (raw !== undefined && raw.length >= 2 * NODE_MAX_HEADER_LINES) ||
+      (Array.isArray(xffHeader) && xffHeader.length > 1)
         ? null
         : typeof xffHeader === 'string'
           ? xffHeader
@@ -163,14 +172,16 @@ export class DecisionPipeline {
             : Array.isArray(xffHeader) && xffHeader.every((line) => typeof line === 'string')
               ? xffHeader.join(',')
               : null; // not what Node makes (a caller's number, object, [undefined]): malformed
-    // The ALB's own health checker sends no X-Forwarded-For at all; an empty one, or a line
-    // in the raw headers that the parsed ones lack, is not that.
+    // The ALB's own health checker sends no X-Forwarded-For at all, and a few header lines; an
+    // empty one, a line in the raw headers that the parsed ones lack, or more lines than a
+    // health check has (Node may have dropped an X-Forwarded-For behind them) is not that.
     if (
       path !== undefined &&
       peerTrusted &&
       xffHeader === undefined &&
       xffLines === 0 &&
-      options.healthCheckPaths.has(path)
+      options.healthCheckPaths.has(path) &&
+      headerLineCount(raw, headers) <= HEALTH_CHECK_MAX_HEADER_LINES
     )
       return { allowed: true, reason: 'health-check', peerAddress };
 

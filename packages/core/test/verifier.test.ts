@@ -328,6 +328,44 @@ describe('health checks and exclusions', () => {
     expect(healthz({ 'x-forwarded-for': [] }).reason).toBe('missing-forwarded-for');
     expect(healthz({}, ['X-Forwarded-For', '203.0.113.9']).reason).toBe('missing-forwarded-for');
   });
+  it('takes a health check only with as few header lines as the ALB sends (a cut X-Forwarded-For hides behind many)', () => {
+    const lines = (n: number) => Array.from({ length: n }, (_, i) => [`p${i}`, '']).flat();
+    const healthz = (rawHeaders: string[]) =>
+      verifier.verify({
+        remoteAddress: '10.0.3.4',
+        path: '/healthz',
+        headers: Object.fromEntries(
+          Array.from({ length: rawHeaders.length / 2 }, (_, i) => [rawHeaders[2 * i], '']),
+        ),
+        rawHeaders,
+      });
+
+    expect(healthz(lines(32)).reason).toBe('health-check');
+    expect(healthz(lines(33)).reason).toBe('missing-forwarded-for');
+    // Without rawHeaders, the parsed names count.
+    const parsed = (n: number) =>
+      verifier.verify({
+        remoteAddress: '10.0.3.4',
+        path: '/healthz',
+        headers: Object.fromEntries(Array.from({ length: n }, (_, i) => [`p${i}`, ''])),
+      });
+    expect(parsed(32).reason).toBe('health-check');
+    expect(parsed(33).reason).toBe('missing-forwarded-for');
+  });
+  it('denies a request with as many header lines as Node keeps (2000): it may have dropped an X-Forwarded-For', () => {
+    const request = throughCloudFront();
+    const own = Object.entries(request.headers).flatMap(([k, v]) => [k, String(v)]);
+    const padding = Array.from({ length: 2000 - own.length / 2 }, (_, i) => [`p${i}`, '']).flat();
+    const below = throughCloudFront({ rawHeaders: [...padding.slice(2), ...own] });
+    const at = throughCloudFront({ rawHeaders: [...padding, ...own] });
+
+    expect(below.rawHeaders).toHaveLength(2 * 1999);
+    expect(verifier.verify(below).reason).toBe('verified');
+    expect(denied(verifier.verify(at))).toMatchObject({
+      reason: 'malformed-forwarded-for',
+      offendingHop: undefined,
+    });
+  });
   it('does not let an untrusted peer use the health path', () => {
     const d = verifier.verify({ remoteAddress: '203.0.113.9', path: '/healthz', headers: {} });
     expect(denied(d).reason).toBe('untrusted-peer');

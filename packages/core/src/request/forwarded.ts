@@ -28,6 +28,30 @@ export function forwardedForLines(rawHeaders: readonly string[]): number {
   return lines;
 }
 
+/**
+ * Header lines at which Node may have dropped some: its HTTP server keeps at most
+ * `maxHeadersCount` lines (2000 by default) and silently drops the rest, an `X-Forwarded-For`
+ * line included (outside review, 4 December: 2000 padding lines before it hid it). A request
+ * with that many lines is denied `malformed-forwarded-for`; no real request carries them.
+ */
+export const NODE_MAX_HEADER_LINES = 2000;
+
+/**
+ * Most header lines an ALB health check may carry to be one (the ALB sends four: Host,
+ * Connection, User-Agent, Accept-Encoding). A server whose `maxHeadersCount` is set lower than
+ * Node's default could drop a bot's `X-Forwarded-For` behind a few padding lines; a request
+ * with more lines than this is checked in full instead.
+ */
+export const HEALTH_CHECK_MAX_HEADER_LINES = 32;
+
+/** How many header lines a request has: from `rawHeaders` when given, else the parsed names. */
+export function headerLineCount(
+  rawHeaders: readonly string[] | undefined,
+  headers: Readonly<Record<string, unknown>>,
+): number {
+  return rawHeaders === undefined ? Object.keys(headers).length : rawHeaders.length >>> 1;
+}
+
 /** Longest text of a hop shown in a decision. */
 export const MAX_HOP_TEXT = 64;
 
