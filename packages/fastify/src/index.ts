@@ -194,12 +194,21 @@ function responder(verifier: OriginVerifier): Responder {
     );
   };
 
+  const denyHeaders = Object.entries(headers);
   const deny = (reply: FastifyReply) => {
-    reply.code(status).headers(headers);
+    // Written on the raw response, past Fastify's reply pipeline: the `onSend` hooks of the route
+    // or of its plugin scope (a header, a `cache-control`, a rewritten payload) would otherwise
+    // make the deny differ by route and tell a bot which paths exist (outside review, 4
+    // December). Headers set on the reply by earlier hooks are dropped with it; `onResponse`
+    // hooks still run.
+    reply.hijack();
+    const raw = reply.raw;
+    raw.statusCode = status;
+    for (const [name, value] of denyHeaders) raw.setHeader(name, value);
     // HTTP/1: close the connection, so a denied request's body is not read to its end (Fastify's
     // `bodyLimit` never applies, since nothing parses it). HTTP/2 has no such header.
-    if (reply.request.raw.httpVersionMajor === 1) reply.header('connection', 'close');
-    reply.send(body);
+    if (reply.request.raw.httpVersionMajor === 1) raw.setHeader('connection', 'close');
+    raw.end(body);
   };
 
   /** The verifier threw (a bug, never a client's doing): log it at `error` and deny. */

@@ -303,6 +303,44 @@ describe('the deny response', () => {
     }
   });
 
+  // Outside review, 4 December (fourth session): the deny went through the matched route's and
+  // its plugin scope's onSend hooks, so a bot could tell `/api/orders` (an extra header) and
+  // `/api/internal/export` (`cache-control: private`) from unknown paths.
+  it("is the same on every path, whatever a route's or a plugin scope's onSend hooks add", async () => {
+    const { app } = await makeApp();
+    await app.register(
+      async (api) => {
+        api.addHook('onSend', async (_request, reply, payload) => {
+          reply.header('x-api-version', '2');
+          return payload;
+        });
+        api.get('/orders', async () => 'orders');
+        api.get(
+          '/internal/export',
+          {
+            onSend: async (_request, reply, payload) => {
+              reply.header('cache-control', 'private');
+              return `${String(payload)} (rewritten)`;
+            },
+          },
+          async () => 'export',
+        );
+      },
+      { prefix: '/api' },
+    );
+    const paths = ['/admin', '/.env', '/api/nope', '/api/orders', '/api/internal/export'];
+
+    const denies = await Promise.all(paths.map((path) => inject(app, path, BOT)));
+    const ours = await inject(app, '/api/internal/export', OUR_CLOUDFRONT);
+
+    const first = shape(denies[0]!);
+    expect(first.status).toBe(403);
+    for (const res of denies) expect(shape(res)).toEqual(first);
+    // The hooks still apply to what the route answers.
+    expect(ours.headers['cache-control']).toBe('private');
+    expect(ours.body).toBe('export (rewritten)');
+  });
+
   it('honours a custom denyResponse (404 with a JSON body)', async () => {
     const { app } = await makeApp({ denyResponse: { status: 404, body: { error: 'not found' } } });
 
