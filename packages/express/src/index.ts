@@ -104,9 +104,11 @@ export function cdnOriginGuard(
   // Start loading now. A failure is the caller's to handle once they awaited `ready()`;
   // until then it must not pass unseen (an app that answers 403 to everything, silently).
   let awaited = false;
+  /** `close()` was called: a first load it cut short is not a startup failure to report. */
+  let closing = false;
   const loading = verifier.ready();
   loading.catch((error: Error) => {
-    if (!awaited) log.startupNotAwaited(error);
+    if (!awaited && !closing) log.startupNotAwaited(error);
   });
 
   function deny(res: ServerResponse): void {
@@ -184,6 +186,7 @@ export function cdnOriginGuard(
       }
     },
     close: async () => {
+      closing = true;
       unsubscribe();
       await verifier.close();
     },

@@ -827,6 +827,26 @@ describe('logging and startup (issue 10)', () => {
     ]);
   });
 
+  // Outside review, 4 December (fourth session): close() during the first load logged that
+  // error too, on every early shutdown and in every test suite closing its guards.
+  it('logs nothing when guard.close() cuts the first load short', async () => {
+    const { logger, lines } = recordingLogger();
+    const slow: SecretSource = {
+      name: 'slow',
+      load: (signal) =>
+        new Promise((_resolve, reject) =>
+          signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+        ),
+    };
+    const guard = cdnOriginGuard({ ...BASE, secret: slow, logger });
+
+    await guard.close();
+    await guard.verifier.ready().catch(() => undefined);
+    await new Promise((resolve) => setImmediate(resolve));
+
+    expect(lines).toEqual([]);
+  });
+
   it('logs a source failure streak once and its recovery once', async () => {
     const { logger, lines } = recordingLogger();
     const { source, state } = switchableSecret();

@@ -489,6 +489,19 @@ describe('Fastify integration', () => {
     });
   });
 
+  // Outside review, 4 December (fourth session): `logger`, as the Express adapter takes it, was
+  // "not a known option" with no word on where the plugin's lines go.
+  it('refuses a `logger` option, saying the plugin logs through request.log and app.log at logLevel', async () => {
+    const app = Fastify();
+    apps.push(app);
+
+    const registered = app.register(cdnOriginGuard, { ...BASE, logger: console } as never).ready();
+
+    await expect(registered).rejects.toThrow(
+      /option `logger` is not a known option\. Only the Express adapter takes a `logger`: the Fastify plugin logs through `request\.log` and `app\.log`.*`logLevel`/,
+    );
+  });
+
   it('leaves a verifier passed in as { verifier } open on app.close() (its owner closes it)', async () => {
     const verifier = createOriginVerifier({ secret: [SECRET], ranges: RANGES });
     const app = Fastify();

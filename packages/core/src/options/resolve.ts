@@ -105,6 +105,12 @@ export function checkOptionKeys(
 ): void {
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
+    // Only the Express adapter takes a logger; elsewhere, say where the lines go instead.
+    if (key === 'logger')
+      throw new InvalidOptionError(
+        key,
+        `${notKnown} Only the Express adapter takes a \`logger\`: the Fastify plugin logs through \`request.log\` and \`app.log\`, the Nest module through Nest's \`Logger\`, at the level \`logLevel\` sets; the core logs nothing itself (use \`onDecision\` and \`onSourceError\`).`,
+      );
     const hint = suggestOption(key, known);
     throw new InvalidOptionError(key, `${notKnown}${hint ? ` Did you mean \`${hint}\`?` : ''}`);
   }
