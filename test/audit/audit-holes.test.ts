@@ -621,6 +621,38 @@ describe('audit listener rules whose header condition is a pattern (outside revi
 
 // Outside review, 4 December: a listener shared by two sites, each with its own secret and rule
 // (root README, rotation README "Which ALB rules").
+describe('audit listener-rules for a forward rule after the header rule (outside review, 5 December)', () => {
+  const TG =
+    'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/story-app/0123456789abcdef';
+
+  it('FAILs it as a fall-through, without claiming it is evaluated first or suggesting a priority change', async () => {
+    const a = await open([]);
+    const api = a.aws.elbv2.addRule(a.scenario.listenerArn, {
+      priority: 20,
+      conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/api/*'] } }],
+      actions: [forward(TG)],
+    });
+    // The header rule (priority 10) comes first; a request without the header falls through to 20.
+    expect(
+      a.aws.elbv2.evaluate(a.scenario.listenerArn, { headers: {}, path: '/api/users' }).rule
+        .priority,
+    ).toBe(20);
+
+    const report = await auditOf(a);
+
+    const failure = check(report, 'listener-rules')?.findings.find((f) => f.status === 'FAIL');
+    expect(failure?.message).toMatch(
+      /rule priority 20 \(forward\) has no x-origin-verify condition: requests that fail the header check \(priority 10\) fall through to it/,
+    );
+    expect(failure?.message).not.toContain('evaluated before');
+    expect(failure?.fix).toContain(`aws elbv2 modify-rule --rule-arn ${api.arn}`);
+    expect(failure?.fix).toContain(`aws elbv2 delete-rule --rule-arn ${api.arn}`);
+    expect(failure?.fix).not.toMatch(/priority number below|set-rule-priorities/);
+    expect(failure?.evidence).toMatchObject({ priority: '20', headerRulePriority: '10' });
+    expect(report.exitCode).toBe(1);
+  });
+});
+
 describe('audit alb-rule-values on a listener shared with another site', () => {
   const SITE_B_VALUE = 'site-b-secret-value-0123456789abcdef';
   const addSiteB = (a: Account) =>

@@ -86,6 +86,44 @@ export function upgradesToHttps(rule: RuleInfo): boolean {
 const priorityText = (rule: RuleInfo) =>
   rule.priority === 'default' ? 'the default action' : `rule priority ${rule.priority}`;
 
+/**
+ * A rule that hands requests on without the header condition. Before the first header rule it
+ * is evaluated first, and moving the header rule ahead fixes it; after it, requests the header
+ * rule turns away (no header, a wrong value) fall through to it, and only its own condition (or
+ * its removal) fixes it: a priority change would change nothing (outside review, 5 December: the
+ * FAIL said "evaluated before the header check" for a rule after it).
+ */
+function unguardedForward(
+  rule: RuleInfo,
+  headerRule: RuleInfo | undefined,
+  context: {
+    where: string;
+    headerName: string;
+    evidence: Readonly<Record<string, string | number | undefined>>;
+  },
+): Finding {
+  const { where, headerName, evidence } = context;
+  const condition = `aws elbv2 modify-rule --rule-arn ${rule.arn} --conditions <its conditions> plus Field=http-header,HttpHeaderConfig={HttpHeaderName=${headerName},Values=[<AWSCURRENT of the secret>]}`;
+  const head = `${where}: rule priority ${rule.priority} (${rule.action.type}) has no ${headerName} condition`;
+  if (headerRule === undefined || headerRule.priority === 'default' || rule.priority === 'default')
+    return fail(
+      `${head}, so requests without the header are served`,
+      `Add an http-header condition on ${headerName} to rule ${rule.arn}`,
+      evidence,
+    );
+  if (headerRule.priority > rule.priority)
+    return fail(
+      `${head} and is evaluated before the header check (priority ${headerRule.priority}), so requests without the header are served`,
+      `Give the header rule ${headerRule.arn} a priority number below ${rule.priority} (aws elbv2 set-rule-priorities), or add the ${headerName} condition to rule ${rule.arn}`,
+      evidence,
+    );
+  return fail(
+    `${head}: requests that fail the header check (priority ${headerRule.priority}) fall through to it, so requests without the header are served`,
+    `Add the ${headerName} condition to rule ${rule.arn} (${condition}), or remove the rule (aws elbv2 delete-rule --rule-arn ${rule.arn}); changing priorities does not help, since the header rule already comes first`,
+    evidence,
+  );
+}
+
 function walk(listener: ListenerInfo, headerName: string): Finding[] {
   const findings: Finding[] = [];
   const ordered = [...listener.rules].sort((a, b) =>
@@ -161,19 +199,7 @@ function walk(listener: ListenerInfo, headerName: string): Finding[] {
       );
       continue;
     }
-    const before =
-      firstHeader !== undefined && firstHeader !== 'default'
-        ? ` and is evaluated before the header check (priority ${firstHeader})`
-        : '';
-    findings.push(
-      fail(
-        `${where}: rule priority ${rule.priority} (${rule.action.type}) has no ${headerName} condition${before}, so requests without the header are served`,
-        firstHeader !== undefined && firstHeader !== 'default'
-          ? `Give the header rule ${headerRules[0]?.arn} a priority number below ${rule.priority} (aws elbv2 set-rule-priorities), or add the ${headerName} condition to rule ${rule.arn}`
-          : `Add an http-header condition on ${headerName} to rule ${rule.arn}`,
-        evidence,
-      ),
-    );
+    findings.push(unguardedForward(rule, headerRules[0], { where, headerName, evidence }));
     if (catchAll(rule)) return findings;
   }
   return findings;
