@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { isAwsResponseParseFailure } from '@cdn-origin-guard/core';
 import { DEFAULTS } from './constants.js';
-import { AuditError } from './errors.js';
+import { AuditError, type AuditErrorCode } from './errors.js';
 import { toJson } from './report/json.js';
 import { renderTable } from './report/table.js';
 
@@ -41,28 +41,54 @@ Exit codes: 0 no check failed, 1 a check failed, 2 the audit could not run,
 3 a check could not run (the hole it looks for may be there).
 Endpoints follow the AWS SDK's environment (AWS_ENDPOINT_URL, AWS_PROFILE, ...).`;
 
+/** The `--json` document of a run that could not happen (exit 2). */
+function errorJson(code: AuditErrorCode, message: string): string {
+  const document = {
+    schemaVersion: 1,
+    tool: 'cdn-origin-guard',
+    command: 'audit',
+    exitCode: 2,
+    error: { code, message },
+  };
+  return `${JSON.stringify(document, null, 2)}\n`;
+}
+
+/**
+ * Whether `--json` was asked for, read from argv itself: a command line that cannot be parsed
+ * still gets its error as JSON (outside review, 5 December: CI parsing stdout got nothing).
+ * Arguments after `--` are positionals, not options.
+ */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
+}
+
 /** Run the command; resolves with the exit code. Never throws. */
 export async function runCommand(argv: readonly string[], io: CommandIo): Promise<number> {
+  // A command line the audit cannot run: the message and the usage on stderr, and with --json
+  // the error document on stdout, as for any run that cannot happen.
+  const usageError = (problem: string): number => {
+    if (wantsJson(argv))
+      io.stdout.write(
+        errorJson('ERR_CDN_ORIGIN_GUARD_AUDIT_OPTION', `cdn-origin-guard: ${problem}`),
+      );
+    io.stderr.write(`cdn-origin-guard: ${problem}\n\n${USAGE}\n`);
+    return 2;
+  };
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
   } catch (error) {
-    io.stderr.write(`cdn-origin-guard: ${(error as Error).message}\n\n${USAGE}\n`);
-    return 2;
+    return usageError((error as Error).message);
   }
   const { values, positionals } = parsed;
   if (values.help === true) {
     io.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (positionals[0] !== 'audit' || positionals.length > 1) {
-    io.stderr.write(`cdn-origin-guard: expected the command \`audit\`\n\n${USAGE}\n`);
-    return 2;
-  }
-  if (values.alb === undefined) {
-    io.stderr.write(`cdn-origin-guard: --alb <name|arn> is required\n\n${USAGE}\n`);
-    return 2;
-  }
+  if (positionals[0] !== 'audit' || positionals.length > 1)
+    return usageError('expected the command `audit`');
+  if (values.alb === undefined) return usageError('--alb <name|arn> is required');
   const probeTimeoutMs =
     values['probe-timeout'] === undefined ? undefined : Number(values['probe-timeout']);
   try {
@@ -90,7 +116,10 @@ export async function runCommand(argv: readonly string[], io: CommandIo): Promis
         : `@cdn-origin-guard/audit: unexpected ${(error as Error | undefined)?.name ?? 'error'}: ${isAwsResponseParseFailure(error) ? 'an AWS response could not be parsed (not quoted: it may hold a secret)' : ((error as Error | undefined)?.message ?? String(error))}`;
     if (values.json === true) {
       io.stdout.write(
-        `${JSON.stringify({ schemaVersion: 1, tool: 'cdn-origin-guard', command: 'audit', exitCode: 2, error: { code: error instanceof AuditError ? error.code : 'ERR_CDN_ORIGIN_GUARD_AUDIT_AWS', message } }, null, 2)}\n`,
+        errorJson(
+          error instanceof AuditError ? error.code : 'ERR_CDN_ORIGIN_GUARD_AUDIT_AWS',
+          message,
+        ),
       );
     }
     io.stderr.write(`${message}\n`);

@@ -88,6 +88,55 @@ describe('runCommand', () => {
     expect(c.err()).toContain('--alb <name|arn> is required');
   });
 
+  // Outside review, 5 December: a command-line error printed nothing on stdout with --json,
+  // though the README promises the error document whenever the audit cannot run.
+  it.each([
+    ['--alb is missing', ['audit', '--json'], '--alb <name|arn> is required'],
+    [
+      'a flag has no value',
+      ['audit', '--json', '--alb'],
+      "Option '--alb <value>' argument missing",
+    ],
+    [
+      'a flag is unknown',
+      ['audit', '--alb', 'x', '--json', '--fix-everything'],
+      "Unknown option '--fix-everything'",
+    ],
+    ['the command is not audit', ['fix', '--alb', 'x', '--json'], 'expected the command `audit`'],
+  ])(
+    'prints the error document on stdout with --json when %s, and exits 2',
+    async (_, argv, problem) => {
+      const c = capture();
+
+      const code = await runCommand(argv, c.io);
+
+      expect(code).toBe(2);
+      expect(JSON.parse(c.out())).toEqual({
+        schemaVersion: 1,
+        tool: 'cdn-origin-guard',
+        command: 'audit',
+        exitCode: 2,
+        error: {
+          code: 'ERR_CDN_ORIGIN_GUARD_AUDIT_OPTION',
+          message: expect.stringContaining(problem),
+        },
+      });
+      expect(c.err()).toContain(problem);
+      expect(c.err()).toContain('Usage: cdn-origin-guard audit');
+    },
+  );
+
+  it('keeps stdout empty on a command-line error without --json, and after --', async () => {
+    const plain = capture();
+    const afterTerminator = capture();
+
+    expect(await runCommand(['audit'], plain.io)).toBe(2);
+    expect(await runCommand(['audit', '--', '--json'], afterTerminator.io)).toBe(2);
+
+    expect(plain.out()).toBe('');
+    expect(afterTerminator.out()).toBe('');
+  });
+
   it('exits 2 on an unknown command', async () => {
     const c = capture();
     expect(await runCommand(['fix', '--alb', 'x'], c.io)).toBe(2);
