@@ -148,6 +148,31 @@ describe('audit faults', () => {
     expect(cf?.findings.find((f) => f.status === 'WARN')?.message).toMatch(/was not compared/);
   });
 
+  // Outside review, 5 December: a denied GetSecretValue threw the DescribeSecret answer away,
+  // and the rotation check, which needs nothing else, was skipped with the value checks.
+  it('access denied on GetSecretValue alone still judges the rotation, and skips only the value checks (exit 3)', async () => {
+    const a = await correctAccount();
+    a.aws.secrets.setRotation(a.scenario.secretId, { enabled: false });
+    a.aws.faults.set({ accessDenied: true, actions: ['secretsmanager.GetSecretValue'] });
+
+    const report = await auditOf(a);
+
+    const rotation = check(report, 'secret-rotation');
+    expect(rotation?.skipped).toBeUndefined();
+    expect(rotation?.status).toBe('WARN');
+    expect(rotation?.findings[0]?.message).toBe(`${a.scenario.secretId} has rotation disabled`);
+    expect(check(report, 'alb-rule-values')?.skipped).toMatchObject({
+      reason: 'access-denied',
+      missingAction: 'secretsmanager:GetSecretValue',
+    });
+    expect(check(report, 'cloudfront-distribution')?.findings.map((f) => f.message)).toContainEqual(
+      expect.stringMatching(
+        /sends x-origin-verify, but its value was not compared: Access denied to secretsmanager:GetSecretValue/,
+      ),
+    );
+    expect(report).toMatchObject({ status: 'INCOMPLETE', exitCode: 3 });
+  });
+
   it('access denied on Service Quotas assumes the default 60 and says so', async () => {
     const a = await correctAccount();
     a.aws.serviceQuotas.deny();

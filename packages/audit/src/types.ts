@@ -189,8 +189,8 @@ export interface DistributionInfo {
   readonly origins: readonly OriginInfo[];
 }
 
-/** The secret and its staged values, redacted. */
-export interface SecretInfo {
+/** The secret as `DescribeSecret` tells it: its names and rotation settings, no value. */
+export interface SecretDescription {
   readonly arn: string;
   readonly name: string;
   readonly rotationEnabled: boolean;
@@ -198,6 +198,10 @@ export interface SecretInfo {
   readonly automaticallyAfterDays: number | undefined;
   readonly scheduleExpression: string | undefined;
   readonly lastRotatedDate: Date | undefined;
+}
+
+/** The secret and its staged values, redacted. */
+export interface SecretInfo extends SecretDescription {
   /** Staging label -> value (AWSCURRENT, AWSPENDING, AWSPREVIOUS when present). */
   readonly values: ReadonlyMap<string, SecretText>;
 }
@@ -232,6 +236,12 @@ export interface AccountSnapshot {
   readonly quota: QuotaInfo;
   /** Distributions in front of the ALB (given, or found by origin domain). */
   readonly distributions: Gathered<readonly DistributionInfo[]>;
+  /**
+   * The secret's rotation settings (`DescribeSecret` alone): judged even when its values cannot
+   * be read.
+   */
+  readonly secretDescription: Gathered<SecretDescription>;
+  /** The secret with its values (`DescribeSecret`, then `GetSecretValue`), for the value checks. */
   readonly secret: Gathered<SecretInfo>;
   readonly probes: Gathered<readonly ProbeResult[]>;
 }

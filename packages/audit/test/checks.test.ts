@@ -72,7 +72,7 @@ function snapshot(
     ipAddressType: string;
   }> = {},
 ): AccountSnapshot {
-  const snap: Omit<AccountSnapshot, 'listenerPorts'> = {
+  const snap: Omit<AccountSnapshot, 'listenerPorts' | 'secretDescription'> = {
     region: 'us-east-1',
     headerName: 'x-origin-verify',
     loadBalancer: {
@@ -164,8 +164,13 @@ function snapshot(
     probes: { ok: true, value: [{ url: 'https://alb:443/', outcome: 'refused' }] },
     ...over,
   };
-  // The ports follow the listeners unless given: DescribeListeners gives both.
-  return { ...snap, listenerPorts: over.listenerPorts ?? portsOf(snap.listeners) };
+  // The ports follow the listeners unless given: DescribeListeners gives both. So does the
+  // secret's description follow the secret: DescribeSecret gives both.
+  return {
+    ...snap,
+    listenerPorts: over.listenerPorts ?? portsOf(snap.listeners),
+    secretDescription: over.secretDescription ?? snap.secret,
+  };
 }
 
 function portsOf(listeners: AccountSnapshot['listeners']): AccountSnapshot['listenerPorts'] {

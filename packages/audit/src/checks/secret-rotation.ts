@@ -3,7 +3,7 @@
  * @module
  */
 import { DEFAULTS } from '../constants.js';
-import type { AccountSnapshot, Finding, SecretInfo } from '../types.js';
+import type { AccountSnapshot, Finding, SecretDescription } from '../types.js';
 import { cronGapDays } from './cron.js';
 import { type Check, firstSkip, pass, result, skipped, warn } from './result.js';
 
@@ -15,7 +15,7 @@ const DAY_MS = 86_400_000;
  * Days between rotations from `AutomaticallyAfterDays` or a `rate(...)` expression, or the
  * longest gap of a `cron(...)` one over the next three years; `undefined` when it cannot be sized.
  */
-export function scheduleDays(secret: SecretInfo, now = Date.now()): number | undefined {
+export function scheduleDays(secret: SecretDescription, now = Date.now()): number | undefined {
   if (secret.automaticallyAfterDays !== undefined) return secret.automaticallyAfterDays;
   const expression = secret.scheduleExpression ?? '';
   if (expression.startsWith('cron(')) return cronGapDays(expression, new Date(now));
@@ -25,7 +25,8 @@ export function scheduleDays(secret: SecretInfo, now = Date.now()): number | und
 }
 
 function run(snapshot: AccountSnapshot, now = Date.now()) {
-  const { secret } = snapshot;
+  // DescribeSecret alone: the rotation is judged even when the values cannot be read.
+  const secret = snapshot.secretDescription;
   const skip = firstSkip(secret);
   if (skip !== undefined || !secret.ok)
     return skipped(check, skip ?? { reason: 'error', message: 'not gathered' });

@@ -9,7 +9,14 @@ import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balan
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import type { ResolvedAuditOptions } from '../options.js';
-import type { AccountSnapshot, Gathered, ListenerInfo, ProbeResult, SecretInfo } from '../types.js';
+import type {
+  AccountSnapshot,
+  Gathered,
+  ListenerInfo,
+  ProbeResult,
+  SecretDescription,
+  SecretInfo,
+} from '../types.js';
 import { readDistributions } from './cloudfront.js';
 import { readPrefixLists, readSecurityGroups } from './ec2.js';
 import { findLoadBalancer, readAttributes, readListenerHeads, readListenerRules } from './elbv2.js';
@@ -54,8 +61,8 @@ export async function gatherSnapshot(options: ResolvedAuditOptions): Promise<Acc
           ? gather((step) => readListenerRules(elbv2, heads.value, step))
           : Promise.resolve(heads),
     );
-    const [listeners, attributes, securityGroups, quota, distributions, secret] = await Promise.all(
-      [
+    const [listeners, attributes, securityGroups, quota, distributions, secretParts] =
+      await Promise.all([
         listenersPromise,
         gather((step) => readAttributes(elbv2, loadBalancer.arn, step)),
         securityGroupsPromise,
@@ -64,12 +71,12 @@ export async function gatherSnapshot(options: ResolvedAuditOptions): Promise<Acc
           readDistributions(cloudFront, options.distributionIds, loadBalancer.dnsName, step),
         ),
         options.secretId === undefined
-          ? notRequested<SecretInfo>('--secret-id was not given')
-          : gather((step) =>
-              readSecret(secretsManager, options.secretId as string, options.jsonKey, step),
-            ),
-      ],
-    );
+          ? {
+              description: notRequested<SecretDescription>('--secret-id was not given'),
+              secret: notRequested<SecretInfo>('--secret-id was not given'),
+            }
+          : readSecret(secretsManager, options.secretId, options.jsonKey),
+      ]);
     const prefixLists = await gather((step) =>
       readPrefixLists(ec2, securityGroups.ok ? securityGroups.value : [], step),
     );
@@ -108,7 +115,8 @@ export async function gatherSnapshot(options: ResolvedAuditOptions): Promise<Acc
       prefixLists,
       quota,
       distributions,
-      secret,
+      secretDescription: secretParts.description,
+      secret: secretParts.secret,
       probes,
     };
   } finally {
