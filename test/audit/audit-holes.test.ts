@@ -446,6 +446,91 @@ describe('audit cloudfront-distribution with the dualstack. origin name (A3, A4)
   });
 });
 
+describe('audit cloudfront-distribution with a VPC origin (outside review, 5 December)', () => {
+  const stageValue = (a: Account, stage: string) =>
+    a.aws.secrets.get(a.scenario.secretId)?.versions.find((v) => v.stages.includes(stage))
+      ?.secretString as string;
+  /** A distribution whose only origin is a VPC origin at the ALB (no CustomOriginConfig). */
+  function vpcDistribution(
+    a: Account,
+    policy: 'https-only' | 'http-only',
+    stage = 'AWSCURRENT',
+  ): { distributionId: string; vpcOriginId: string } {
+    const vpcOrigin = a.aws.cloudfront.addVpcOrigin({
+      endpointArn: a.scenario.albArn,
+      protocolPolicy: policy,
+    });
+    const d = a.aws.cloudfront.addDistribution({
+      origins: [
+        {
+          id: 'alb-vpc',
+          domainName: a.scenario.dnsName,
+          vpcOriginId: vpcOrigin.id,
+          headers: { 'X-Origin-Verify': stageValue(a, stage) },
+        },
+      ],
+    });
+    return { distributionId: d.id, vpcOriginId: vpcOrigin.id };
+  }
+  const policyFinding = (report: Report) =>
+    check(report, 'cloudfront-distribution')?.findings.find(
+      (f) => f.evidence.originProtocolPolicy !== undefined,
+    );
+
+  it('PASSes a VPC origin whose own protocol policy is https-only (GetVpcOrigin), never "clear text"', async () => {
+    const a = await open([]);
+    const { distributionId, vpcOriginId } = vpcDistribution(a, 'https-only');
+
+    const report = await auditOf(a, { distributionIds: [distributionId] });
+
+    expect(policyFinding(report)).toMatchObject({
+      status: 'PASS',
+      message: `${distributionId} origin alb-vpc uses https-only to VPC origin ${vpcOriginId}`,
+      evidence: { originProtocolPolicy: 'https-only', vpcOrigin: vpcOriginId },
+    });
+    expect(check(report, 'cloudfront-distribution')?.status).toBe('PASS');
+    expect(a.aws.callCount('cloudfront.GetVpcOrigin')).toBe(1);
+    expect(report).toMatchObject({ status: 'PASS', exitCode: 0 });
+  });
+
+  it('WARNs, not FAILs, a VPC origin on http-only: the header stays inside AWS, not on the internet', async () => {
+    const a = await open([]);
+    const { distributionId, vpcOriginId } = vpcDistribution(a, 'http-only');
+
+    const report = await auditOf(a, { distributionIds: [distributionId] });
+
+    const finding = policyFinding(report);
+    expect(finding?.status).toBe('WARN');
+    expect(finding?.message).toContain(`uses http-only to VPC origin ${vpcOriginId}`);
+    expect(finding?.message).not.toContain('crosses the internet');
+    expect(finding?.fix).toContain(`aws cloudfront update-vpc-origin --id ${vpcOriginId}`);
+    expect(report).toMatchObject({ status: 'WARN', exitCode: 0 });
+  });
+
+  it('with GetVpcOrigin denied, WARNs that the policy was not judged and still FAILs header drift', async () => {
+    const a = await open([]);
+    const { distributionId, vpcOriginId } = vpcDistribution(a, 'https-only', 'AWSPREVIOUS');
+    a.aws.faults.set({ accessDenied: true, actions: ['cloudfront.GetVpcOrigin'] });
+
+    const report = await auditOf(a, { distributionIds: [distributionId] });
+
+    const finding = policyFinding(report);
+    expect(finding?.status).toBe('WARN');
+    expect(finding?.message).toBe(
+      `${distributionId} origin alb-vpc connects through VPC origin ${vpcOriginId}, whose protocol policy was not judged: Access denied to cloudfront:GetVpcOrigin (AccessDenied); grant it to run this check`,
+    );
+    expect(finding?.fix).toContain('Grant cloudfront:GetVpcOrigin to the audit');
+    const cf = check(report, 'cloudfront-distribution');
+    expect(cf?.findings.map((f) => f.message)).toContainEqual(
+      expect.stringMatching(
+        /sends x-origin-verify equal to AWSPREVIOUS only: the header has drifted/,
+      ),
+    );
+    expect(cf?.findings.some((f) => /clear text/.test(f.message))).toBe(false);
+    expect(report.exitCode).toBe(1);
+  });
+});
+
 describe('audit compares what CloudFront sends with what the ALB rule accepts (A8)', () => {
   it('FAILs (exit 1) when CloudFront sends AWSPENDING and the ALB header rule accepts only AWSCURRENT', async () => {
     const a = await open([]);

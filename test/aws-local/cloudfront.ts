@@ -4,7 +4,8 @@
  * that turns `Deployed` a configurable delay after each update, and a view of what the
  * simulated edges send to an origin (the *deployed* configuration, or during a deployment a
  * mix of the old and the new one, as real edges pick it up one by one).
- * Handles `GetDistribution`, `GetDistributionConfig`, `UpdateDistribution` and `ListDistributions`.
+ * Handles `GetDistribution`, `GetDistributionConfig`, `UpdateDistribution`, `ListDistributions`
+ * and `GetVpcOrigin`.
  * @module
  */
 import { randomBytes, randomInt } from 'node:crypto';
@@ -24,6 +25,7 @@ import {
 
 const NAMESPACE = 'http://cloudfront.amazonaws.com/doc/2020-05-31/';
 const API_PREFIX = '/2020-05-31/distribution';
+const VPC_ORIGIN_PREFIX = '/2020-05-31/vpc-origin/';
 const MAX_ITEMS_LIMIT = 100;
 
 /** `OriginProtocolPolicy` of a custom origin. */
@@ -41,6 +43,23 @@ export interface LocalOriginSpec {
   readonly headers?: Readonly<Record<string, string>>;
   /** An S3 origin (`S3OriginConfig`) instead of a custom origin. Defaults to `false`. */
   readonly s3?: boolean;
+  /**
+   * A VPC origin (`VpcOriginConfig` with this id, see {@link LocalCloudFront.addVpcOrigin})
+   * instead of a custom origin; `protocolPolicy` is then the VPC origin's. Defaults to none.
+   */
+  readonly vpcOriginId?: string;
+}
+
+/** A VPC origin to create with {@link LocalCloudFront.addVpcOrigin}. */
+export interface LocalVpcOriginSpec {
+  /** VPC origin id. Defaults to a random `vo_…` id. */
+  readonly id?: string;
+  /** The endpoint's name. Defaults to `vpc-origin`. */
+  readonly name?: string;
+  /** The endpoint: an internal ALB's ARN. */
+  readonly endpointArn: string;
+  /** `VpcOriginEndpointConfig.OriginProtocolPolicy`. Defaults to `https-only`. */
+  readonly protocolPolicy?: OriginProtocolPolicy;
 }
 
 /** A distribution to create with {@link LocalCloudFront.addDistribution}. */
@@ -62,8 +81,10 @@ export interface LocalDistributionSpec {
 export interface LocalOriginView {
   readonly id: string;
   readonly domainName: string;
-  /** `undefined` for an S3 origin. */
+  /** `undefined` for an S3 origin or a VPC origin. */
   readonly protocolPolicy: string | undefined;
+  /** The VPC origin's id, for a VPC origin. */
+  readonly vpcOriginId?: string;
   readonly headers: Readonly<Record<string, string>>;
 }
 
@@ -105,6 +126,8 @@ export interface LocalCloudFront {
   deny(denied?: boolean): void;
   /** Delete a distribution; its id then answers `NoSuchDistribution`. */
   removeDistribution(id: string): boolean;
+  /** Create a VPC origin (`GetVpcOrigin` reads it; a missing id answers `EntityNotFound`). */
+  addVpcOrigin(spec: LocalVpcOriginSpec): { id: string; arn: string };
 }
 
 interface StoredDistribution {
@@ -136,12 +159,19 @@ export interface CloudFrontCall {
     | 'GetDistribution'
     | 'GetDistributionConfig'
     | 'UpdateDistribution'
-    | 'ListDistributions';
+    | 'ListDistributions'
+    | 'GetVpcOrigin';
   readonly id: string;
 }
 
 /** The operation a request names, or `undefined` for a path this endpoint does not serve. */
 export function cloudFrontCall(method: string, path: string): CloudFrontCall | undefined {
+  if (path.startsWith(VPC_ORIGIN_PREFIX)) {
+    const id = path.slice(VPC_ORIGIN_PREFIX.length);
+    return method === 'GET' && id !== '' && !id.includes('/')
+      ? { operation: 'GetVpcOrigin', id: decodeURIComponent(id) }
+      : undefined;
+  }
   if (!path.startsWith(API_PREFIX)) return undefined;
   const rest = path.slice(API_PREFIX.length);
   if (rest === '' || rest === '/')
@@ -167,6 +197,7 @@ const newEtag = (): string => randomId('E', 13, UPPER);
 /** The store plus its wire handler. */
 export class CloudFrontService implements LocalCloudFront {
   readonly #byId = new Map<string, StoredDistribution>();
+  readonly #vpcOrigins = new Map<string, LocalVpcOriginSpec & { id: string; arn: string }>();
   readonly #accountId: string;
   #deployDelayMs = 0;
   #denied = false;
@@ -257,6 +288,14 @@ export class CloudFrontService implements LocalCloudFront {
     return this.#byId.delete(id);
   }
 
+  addVpcOrigin(spec: LocalVpcOriginSpec): { id: string; arn: string } {
+    const id = spec.id ?? randomId('vo_', 22, 'abcdefghijklmnopqrstuvwxyz0123456789');
+    if (this.#vpcOrigins.has(id)) throw new Error(`local cloudfront: VPC origin ${id} exists`);
+    const arn = `arn:aws:cloudfront::${this.#accountId}:vpcorigin/${id}`;
+    this.#vpcOrigins.set(id, { ...spec, id, arn });
+    return { id, arn };
+  }
+
   // ---- wire --------------------------------------------------------------------------------
 
   /** Handle one routed REST call. */
@@ -293,6 +332,8 @@ export class CloudFrontService implements LocalCloudFront {
           this.#update(d, request.ifMatch, request.body);
           return this.#reply(this.#distribution(d), requestId, d.etag);
         }
+        case 'GetVpcOrigin':
+          return this.#reply(this.#vpcOrigin(call.id), requestId, 'E1VPCORIGINETAG');
       }
     } catch (error) {
       if (error instanceof CloudFrontError)
@@ -380,6 +421,32 @@ export class CloudFrontService implements LocalCloudFront {
     this.#commit(d, config);
   }
 
+  #vpcOrigin(id: string): XmlNode {
+    const o = this.#vpcOrigins.get(id);
+    if (o === undefined)
+      throw new CloudFrontError('EntityNotFound', 'The entity was not found.', 404);
+    const created = new Date(0).toISOString();
+    return el('VpcOrigin', [
+      leaf('Id', o.id),
+      leaf('Arn', o.arn),
+      leaf('AccountId', this.#accountId),
+      leaf('Status', 'Deployed'),
+      leaf('CreatedTime', created),
+      leaf('LastModifiedTime', created),
+      el('VpcOriginEndpointConfig', [
+        leaf('Name', o.name ?? 'vpc-origin'),
+        leaf('Arn', o.endpointArn),
+        leaf('HTTPPort', 80),
+        leaf('HTTPSPort', 443),
+        leaf('OriginProtocolPolicy', o.protocolPolicy ?? 'https-only'),
+        el('OriginSslProtocols', [
+          leaf('Quantity', 1),
+          el('Items', [leaf('SslProtocol', 'TLSv1.2')]),
+        ]),
+      ]),
+    ]);
+  }
+
   #distribution(d: StoredDistribution): XmlNode {
     const signers = (name: string): XmlNode =>
       el(name, [leaf('Enabled', false), leaf('Quantity', 0)]);
@@ -463,17 +530,23 @@ function buildConfig(spec: LocalDistributionSpec): XmlNode {
     );
     const typed = o.s3
       ? el('S3OriginConfig', [leaf('OriginAccessIdentity', '')])
-      : el('CustomOriginConfig', [
-          leaf('HTTPPort', 80),
-          leaf('HTTPSPort', 443),
-          leaf('OriginProtocolPolicy', o.protocolPolicy ?? 'https-only'),
-          el('OriginSslProtocols', [
-            leaf('Quantity', 1),
-            el('Items', [leaf('SslProtocol', 'TLSv1.2')]),
-          ]),
-          leaf('OriginReadTimeout', 30),
-          leaf('OriginKeepaliveTimeout', 5),
-        ]);
+      : o.vpcOriginId !== undefined
+        ? el('VpcOriginConfig', [
+            leaf('VpcOriginId', o.vpcOriginId),
+            leaf('OriginReadTimeout', 30),
+            leaf('OriginKeepaliveTimeout', 5),
+          ])
+        : el('CustomOriginConfig', [
+            leaf('HTTPPort', 80),
+            leaf('HTTPSPort', 443),
+            leaf('OriginProtocolPolicy', o.protocolPolicy ?? 'https-only'),
+            el('OriginSslProtocols', [
+              leaf('Quantity', 1),
+              el('Items', [leaf('SslProtocol', 'TLSv1.2')]),
+            ]),
+            leaf('OriginReadTimeout', 30),
+            leaf('OriginKeepaliveTimeout', 5),
+          ]);
     return el('Origin', [
       leaf('Id', o.id),
       leaf('DomainName', o.domainName),
@@ -571,6 +644,9 @@ function originViews(config: XmlNode): LocalOriginView[] {
       id: textAt(o, 'Id') ?? '',
       domainName: textAt(o, 'DomainName') ?? '',
       protocolPolicy: textAt(o, 'CustomOriginConfig', 'OriginProtocolPolicy'),
+      ...(child(o, 'VpcOriginConfig') === undefined
+        ? {}
+        : { vpcOriginId: textAt(o, 'VpcOriginConfig', 'VpcOriginId') ?? '' }),
       headers,
     };
   });

@@ -10,6 +10,7 @@ export type {
   LocalDistributionSpec,
   LocalOriginSpec,
   LocalOriginView,
+  LocalVpcOriginSpec,
   OriginProtocolPolicy,
 } from './cloudfront.js';
 export type { LocalEc2, LocalPrefixListInfo, LocalPrefixListOptions } from './ec2.js';

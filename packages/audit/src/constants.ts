@@ -55,6 +55,7 @@ export const IAM_ACTIONS = [
   'servicequotas:GetServiceQuota',
   'cloudfront:GetDistribution',
   'cloudfront:ListDistributions',
+  'cloudfront:GetVpcOrigin',
   'secretsmanager:DescribeSecret',
   'secretsmanager:GetSecretValue',
 ] as const;

@@ -175,8 +175,17 @@ export interface QuotaInfo {
 export interface OriginInfo {
   readonly id: string;
   readonly domainName: string;
-  /** `http-only`, `https-only`, `match-viewer`; undefined for S3 origins. */
+  /**
+   * `http-only`, `https-only`, `match-viewer`: a custom origin's (`CustomOriginConfig`), or a
+   * VPC origin's (`GetVpcOrigin`); undefined for S3 origins and for a VPC origin that could not
+   * be read.
+   */
   readonly protocolPolicy: string | undefined;
+  /**
+   * Set for a VPC origin (`VpcOriginConfig`): CloudFront connects to the ALB inside its VPC,
+   * with the protocol policy of the VPC origin. `unread` says why that could not be read.
+   */
+  readonly vpcOrigin?: { readonly id: string; readonly unread?: Skip };
   /** Custom header names (lower case) and their values, redacted. */
   readonly headers: ReadonlyMap<string, SecretText>;
 }

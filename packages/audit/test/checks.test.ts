@@ -826,6 +826,62 @@ describe('cloudfront-distribution on a listener without header rules', () => {
   });
 });
 
+// Outside review, 5 December: a VPC origin has no CustomOriginConfig, and its missing policy was
+// read as 'none': a FAIL "crosses the internet in clear text", and every HTTP listener judged.
+describe('cloudfront-distribution with a VPC origin whose protocol policy was not read', () => {
+  const unread = {
+    id: 'vo_0123456789abcdef',
+    unread: {
+      reason: 'access-denied' as const,
+      message:
+        'Access denied to cloudfront:GetVpcOrigin (AccessDenied); grant it to run this check',
+      missingAction: 'cloudfront:GetVpcOrigin',
+    },
+  };
+  const listeners: ListenerInfo[] = [
+    {
+      arn: 'l-443',
+      port: 443,
+      protocol: 'HTTPS',
+      rules: [headerRule([CURRENT]), defaultRule(deny)],
+    },
+    { arn: 'l-80', port: 80, protocol: 'HTTP', rules: [defaultRule(deny)] },
+  ];
+
+  it('WARNs that the policy was not judged, and that a denying HTTP listener matters only over HTTP', () => {
+    const snap = originChanged(snapshot({}, { listeners }), {
+      protocolPolicy: undefined,
+      vpcOrigin: unread,
+    });
+
+    const result = statusOf(snap, 'cloudfront-distribution');
+
+    expect(result.status).toBe('WARN');
+    expect(
+      result.findings.find((f) => f.evidence.originProtocolPolicy !== undefined),
+    ).toMatchObject({
+      status: 'WARN',
+      message: `E1 origin alb connects through VPC origin ${unread.id}, whose protocol policy was not judged: ${unread.unread.message}`,
+      evidence: { vpcOrigin: unread.id },
+    });
+    expect(result.findings.find((f) => f.evidence.listener === 'l-80')?.message).toMatch(
+      /if VPC origin vo_0123456789abcdef connects over HTTP \(its protocol policy was not read\), every request through CloudFront is denied/,
+    );
+  });
+
+  it('judges the policy of the VPC origin when it was read: https-only leaves the HTTP listener alone', () => {
+    const snap = originChanged(snapshot({}, { listeners }), {
+      protocolPolicy: 'https-only',
+      vpcOrigin: { id: unread.id },
+    });
+
+    const result = statusOf(snap, 'cloudfront-distribution');
+
+    expect(result.status).toBe('PASS');
+    expect(result.findings.some((f) => f.evidence.listener === 'l-80')).toBe(false);
+  });
+});
+
 describe('secret-rotation', () => {
   const secretWith = (over: Record<string, unknown>) => {
     const base = snapshot();

@@ -106,6 +106,16 @@ function denyingListenerFinding(
   const elsewhere = listeners.filter(
     (l) => l !== listener && l.protocol === listener.protocol && mayHandOn(l, headerName, value),
   );
+  if (
+    origin.vpcOrigin !== undefined &&
+    origin.protocolPolicy === undefined &&
+    listener.protocol === 'HTTP'
+  )
+    return warn(
+      `${where}: no rule on ${on} forwards the ${headerName} value${answerText}: if VPC origin ${origin.vpcOrigin.id} connects over HTTP (its protocol policy was not read), every request through CloudFront is denied`,
+      `Check that aws cloudfront get-vpc-origin --id ${origin.vpcOrigin.id} shows OriginProtocolPolicy https-only; else make ${on} redirect to HTTPS on the same host`,
+      listenerEvidence,
+    );
   if (origin.protocolPolicy === 'match-viewer' && listener.protocol === 'HTTP')
     return warn(
       `${where}: no rule on ${on} forwards the ${headerName} value${answerText}: with match-viewer, every request CloudFront sends over HTTP (viewers on HTTP) is denied`,
@@ -269,6 +279,63 @@ function acceptanceFindings(
   return findings;
 }
 
+/**
+ * How the origin connects: `https-only` passes, `match-viewer` warns, `http-only` fails for a
+ * custom origin (the header crosses the internet in clear text). A VPC origin connects inside
+ * AWS's network to the ALB in its VPC: its own policy (read with GetVpcOrigin) is judged, HTTP
+ * warned about, never failed as crossing the internet; when it could not be read, a WARN says
+ * it was not judged and why.
+ */
+function policyFinding(
+  origin: OriginInfo,
+  context: {
+    where: string;
+    headerName: string;
+    update: string;
+    evidence: Readonly<Record<string, string>>;
+  },
+): Finding {
+  const { where, headerName, update, evidence } = context;
+  const vpc = origin.vpcOrigin;
+  const policy = origin.protocolPolicy ?? 'none';
+  const policyEvidence = {
+    ...evidence,
+    originProtocolPolicy: policy,
+    ...(vpc === undefined ? {} : { vpcOrigin: vpc.id }),
+  };
+  if (vpc !== undefined) {
+    const setPolicy = `aws cloudfront get-vpc-origin --id ${vpc.id}, then aws cloudfront update-vpc-origin --id ${vpc.id} --if-match <ETag> --vpc-origin-endpoint-config with OriginProtocolPolicy=https-only (and give the ALB an HTTPS listener)`;
+    if (origin.protocolPolicy === undefined)
+      return warn(
+        `${where} connects through VPC origin ${vpc.id}, whose protocol policy was not judged: ${vpc.unread?.message ?? 'GetVpcOrigin gave none'}`,
+        vpc.unread?.reason === 'access-denied'
+          ? `Grant ${vpc.unread.missingAction ?? 'cloudfront:GetVpcOrigin'} to the audit, or check by hand that aws cloudfront get-vpc-origin --id ${vpc.id} shows OriginProtocolPolicy https-only`
+          : `Check by hand that aws cloudfront get-vpc-origin --id ${vpc.id} shows OriginProtocolPolicy https-only`,
+        policyEvidence,
+      );
+    if (policy === 'https-only')
+      return pass(`${where} uses https-only to VPC origin ${vpc.id}`, policyEvidence);
+    return warn(
+      `${where} uses ${policy} to VPC origin ${vpc.id}: ${policy === 'match-viewer' ? 'viewers on HTTP make CloudFront send' : 'CloudFront sends'} ${headerName} in clear text inside AWS's network to the ALB in the VPC (not across the internet)`,
+      setPolicy,
+      policyEvidence,
+    );
+  }
+  if (policy === 'https-only')
+    return pass(`${where} uses https-only to the origin`, policyEvidence);
+  if (policy === 'match-viewer')
+    return warn(
+      `${where} uses match-viewer: viewers on HTTP make CloudFront send ${headerName} in clear text`,
+      `${update}.CustomOriginConfig.OriginProtocolPolicy = https-only`,
+      policyEvidence,
+    );
+  return fail(
+    `${where} uses ${policy} to the origin: ${headerName} crosses the internet in clear text`,
+    `${update}.CustomOriginConfig.OriginProtocolPolicy = https-only (and give the ALB an HTTPS listener)`,
+    policyEvidence,
+  );
+}
+
 function originFindings(
   snapshot: AccountSnapshot,
   distribution: DistributionInfo,
@@ -321,27 +388,7 @@ function originFindings(
   }
   if (value !== undefined)
     findings.push(...acceptanceFindings(snapshot, where, origin, value, evidence));
-  const policy = origin.protocolPolicy ?? 'none';
-  const policyEvidence = { ...evidence, originProtocolPolicy: policy };
-  if (policy === 'https-only') {
-    findings.push(pass(`${where} uses https-only to the origin`, policyEvidence));
-  } else if (policy === 'match-viewer') {
-    findings.push(
-      warn(
-        `${where} uses match-viewer: viewers on HTTP make CloudFront send ${headerName} in clear text`,
-        `${update}.CustomOriginConfig.OriginProtocolPolicy = https-only`,
-        policyEvidence,
-      ),
-    );
-  } else {
-    findings.push(
-      fail(
-        `${where} uses ${policy} to the origin: ${headerName} crosses the internet in clear text`,
-        `${update}.CustomOriginConfig.OriginProtocolPolicy = https-only (and give the ALB an HTTPS listener)`,
-        policyEvidence,
-      ),
-    );
-  }
+  findings.push(policyFinding(origin, { where, headerName, update, evidence }));
   return findings;
 }
 
