@@ -148,7 +148,7 @@ describe('audit faults', () => {
     expect(cf?.findings.find((f) => f.status === 'WARN')?.message).toMatch(/was not compared/);
   });
 
-  // Outside review, 5 December: a denied GetSecretValue threw the DescribeSecret answer away,
+  // Outside review, 4 December: a denied GetSecretValue threw the DescribeSecret answer away,
   // and the rotation check, which needs nothing else, was skipped with the value checks.
   it('access denied on GetSecretValue alone still judges the rotation, and skips only the value checks (exit 3)', async () => {
     const a = await correctAccount();

@@ -446,7 +446,7 @@ describe('audit cloudfront-distribution with the dualstack. origin name (A3, A4)
   });
 });
 
-describe('audit cloudfront-distribution with a VPC origin (outside review, 5 December)', () => {
+describe('audit cloudfront-distribution with a VPC origin (outside review, 4 December)', () => {
   const stageValue = (a: Account, stage: string) =>
     a.aws.secrets.get(a.scenario.secretId)?.versions.find((v) => v.stages.includes(stage))
       ?.secretString as string;
@@ -706,7 +706,7 @@ describe('audit listener rules whose header condition is a pattern (outside revi
 
 // Outside review, 4 December: a listener shared by two sites, each with its own secret and rule
 // (root README, rotation README "Which ALB rules").
-describe('audit listener-rules for a forward rule after the header rule (outside review, 5 December)', () => {
+describe('audit listener-rules for a forward rule after the header rule (outside review, 4 December)', () => {
   const TG =
     'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/story-app/0123456789abcdef';
 

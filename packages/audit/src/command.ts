@@ -55,7 +55,7 @@ function errorJson(code: AuditErrorCode, message: string): string {
 
 /**
  * Whether `--json` was asked for, read from argv itself: a command line that cannot be parsed
- * still gets its error as JSON (outside review, 5 December: CI parsing stdout got nothing).
+ * still gets its error as JSON (outside review, 4 December: CI parsing stdout got nothing).
  * Arguments after `--` are positionals, not options.
  */
 function wantsJson(argv: readonly string[]): boolean {

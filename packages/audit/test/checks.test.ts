@@ -826,7 +826,7 @@ describe('cloudfront-distribution on a listener without header rules', () => {
   });
 });
 
-// Outside review, 5 December: a VPC origin has no CustomOriginConfig, and its missing policy was
+// Outside review, 4 December: a VPC origin has no CustomOriginConfig, and its missing policy was
 // read as 'none': a FAIL "crosses the internet in clear text", and every HTTP listener judged.
 describe('cloudfront-distribution with a VPC origin whose protocol policy was not read', () => {
   const unread = {

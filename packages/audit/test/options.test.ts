@@ -88,7 +88,7 @@ describe('runCommand', () => {
     expect(c.err()).toContain('--alb <name|arn> is required');
   });
 
-  // Outside review, 5 December: a command-line error printed nothing on stdout with --json,
+  // Outside review, 4 December: a command-line error printed nothing on stdout with --json,
   // though the README promises the error document whenever the audit cannot run.
   it.each([
     ['--alb is missing', ['audit', '--json'], '--alb <name|arn> is required'],

@@ -90,7 +90,7 @@ const priorityText = (rule: RuleInfo) =>
  * A rule that hands requests on without the header condition. Before the first header rule it
  * is evaluated first, and moving the header rule ahead fixes it; after it, requests the header
  * rule turns away (no header, a wrong value) fall through to it, and only its own condition (or
- * its removal) fixes it: a priority change would change nothing (outside review, 5 December: the
+ * its removal) fixes it: a priority change would change nothing (outside review, 4 December: the
  * FAIL said "evaluated before the header check" for a rule after it).
  */
 function unguardedForward(

@@ -35,7 +35,7 @@ function toOrigins(origins: Origins | undefined): OriginInfo[] {
 /**
  * Give each VPC origin the protocol policy of its VPC origin (GetVpcOrigin, once per id). A
  * call that fails leaves the policy unread with the reason, and the rest of the distributions
- * stand (outside review, 5 December: a VPC origin has no CustomOriginConfig, and was reported
+ * stand (outside review, 4 December: a VPC origin has no CustomOriginConfig, and was reported
  * as sending the header in clear text).
  */
 async function withVpcOriginPolicies(

@@ -85,7 +85,7 @@ async function readValues(
 /**
  * The secret in two parts: its description (DescribeSecret), which the rotation check judges,
  * and the description with its values (then GetSecretValue), which the value checks compare.
- * A denied GetSecretValue skips only the second (outside review, 5 December: it skipped the
+ * A denied GetSecretValue skips only the second (outside review, 4 December: it skipped the
  * rotation check too, though that needs DescribeSecret alone).
  */
 export async function readSecret(
