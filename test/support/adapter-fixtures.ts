@@ -3,7 +3,9 @@
  * distribution and the ALB, and the denied ones whose responses must all be identical.
  * Shared so the Express and Fastify suites (and any future adapter) test the same contract.
  */
+import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { SecretSource } from '@cdn-origin-guard/core';
 
 export const SECRET = 'S3cr3t-Origin-Verify-Value-0123456789abcdef';
@@ -159,4 +161,48 @@ export function denyOfAnnouncedBody(port: number, path = '/upload'): Promise<str
       .join('')}\r\n${'x'.repeat(64 * 1024)}`,
     3_000,
   );
+}
+
+/**
+ * The default deny response (`403`, `Forbidden`) as an upgrade request gets it on its socket,
+ * byte for byte: the headers every adapter sends for an ordinary request, `connection: close`.
+ */
+export const UPGRADE_DENY =
+  'HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 9\r\ncache-control: no-store\r\nconnection: close\r\n\r\nForbidden';
+
+/** What {@link answer101}'s listener writes before closing the socket. */
+export const SWITCHED = 'HTTP/1.1 101 Switching Protocols\r\n\r\n';
+
+/**
+ * A WebSocket handshake (an HTTP upgrade request) written as given, with `headers`; the raw
+ * response once the server closes the connection.
+ */
+export function rawUpgrade(
+  port: number,
+  target: string,
+  headers: Readonly<Record<string, string>> = {},
+): Promise<string> {
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  return rawHttp(
+    port,
+    `GET ${target} HTTP/1.1\r\nHost: origin.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${lines.join('')}\r\n`,
+  );
+}
+
+/**
+ * An `'upgrade'` listener standing for a WebSocket server: answers `101` and closes, keeping
+ * each request it saw and the `cdnOriginGuard` decision on it.
+ */
+export function answer101(): {
+  listener: (req: IncomingMessage, socket: Duplex) => void;
+  seen: { url: string | undefined; decision: unknown }[];
+} {
+  const seen: { url: string | undefined; decision: unknown }[] = [];
+  return {
+    seen,
+    listener: (req, socket) => {
+      seen.push({ url: req.url, decision: (req as { cdnOriginGuard?: unknown }).cdnOriginGuard });
+      socket.end(SWITCHED);
+    },
+  };
 }

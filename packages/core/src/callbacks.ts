@@ -48,3 +48,16 @@ export function errorText(error: unknown): string {
     return 'a value that cannot be shown';
   }
 }
+
+/**
+ * Report that a user callback threw (`kind` names it: `onDecision`, `onSourceEvent`, ...): as a
+ * process warning (Node's channel for a library's problems, shown on stderr unless the app
+ * handles `'warning'`), so a broken hook is seen, while the request or refresh it ran in goes
+ * on unharmed. Callers report each kind once.
+ */
+export function warnCallbackThrew(kind: string, error: unknown): void {
+  process.emitWarning(
+    `@cdn-origin-guard: the ${kind} callback threw (${errorText(error)}); the guard ignored it and went on. Further throws of this callback are not reported.`,
+    { code: 'CDN_ORIGIN_GUARD_CALLBACK_THREW' },
+  );
+}

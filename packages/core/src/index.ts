@@ -79,4 +79,10 @@ export type {
   SourceLoadContext,
 } from './sources/types.js';
 export type { VerifierStats } from './stats.js';
+export {
+  guardUpgrades,
+  type UpgradeGuardOptions,
+  type UpgradeServer,
+  type UpgradeVerifier,
+} from './upgrade.js';
 export { createOriginVerifier, type OriginVerifier, type SourceEvent } from './verifier.js';

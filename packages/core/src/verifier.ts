@@ -4,7 +4,7 @@
  * `verify` is synchronous and does no I/O once sources are loaded.
  * @module
  */
-import { errorText, handleRejection } from './callbacks.js';
+import { handleRejection, warnCallbackThrew } from './callbacks.js';
 import type { Decision } from './decision.js';
 import { NotReadyError, SourceError } from './errors.js';
 import { RangeMatcher } from './net/matcher.js';
@@ -97,19 +97,6 @@ export interface OriginVerifier {
   readonly logLevel: LogLevel;
   /** Whether adapter startup should fail when `ready()` rejects. */
   readonly failOnStartupError: boolean;
-}
-
-/**
- * Report, once per verifier and kind, that a user callback threw: as a process warning (Node's
- * channel for a library's problems, shown on stderr unless the app handles `'warning'`), so a
- * broken hook is seen, while the request or refresh it ran in goes on unharmed.
- */
-function warnCallbackThrew(kind: 'onDecision' | 'onSourceEvent', error: unknown): void {
-  const message = errorText(error);
-  process.emitWarning(
-    `@cdn-origin-guard: the ${kind} callback threw (${message}); the guard ignored it and went on. Further throws of this callback are not reported.`,
-    { code: 'CDN_ORIGIN_GUARD_CALLBACK_THREW' },
-  );
 }
 
 /** Whether the secret is the only check that failed (the request came through a CloudFront edge). */

@@ -1,0 +1,323 @@
+/**
+ * `guardUpgrades`: the check for HTTP upgrade requests (`Connection: Upgrade`, a WebSocket
+ * handshake). Node hands those to the server's `'upgrade'` listeners, not to its `'request'`
+ * listener, so no framework middleware or hook sees them; this puts the verifier in front of
+ * every `'upgrade'` listener of a server.
+ * @module
+ */
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { errorText, handleRejection, warnCallbackThrew } from './callbacks.js';
+import type { Decision } from './decision.js';
+import { InvalidOptionError } from './errors.js';
+import { guardFailureLogLine } from './log-lines.js';
+import type { DenyResponse } from './options/types.js';
+import { recordDecision } from './request/record.js';
+import type { OriginVerifier } from './verifier.js';
+
+/**
+ * What {@link guardUpgrades} needs of a server: its `emit`. Node's `http.Server` and
+ * `https.Server` (what `app.listen()` returns, `fastify.server`, Nest's `getHttpServer()`) are one.
+ */
+export interface UpgradeServer {
+  emit(event: string | symbol, ...args: never[]): boolean;
+}
+
+/** The verifier as {@link guardUpgrades} uses it. */
+export type UpgradeVerifier = Pick<OriginVerifier, 'verify' | 'denyResponse'>;
+
+/** Options of {@link guardUpgrades}. */
+export interface UpgradeGuardOptions {
+  /**
+   * Called with the decision on every upgrade request (allowed, reported or denied), before the
+   * request goes on to the `'upgrade'` listeners or gets the deny response: log a deny or a
+   * would-be deny (report mode) as your adapter logs an ordinary request. Errors it throws, and
+   * an `async` callback's rejection, are reported once as a process warning. Defaults to none.
+   * @example
+   * ```ts
+   * import { decisionLogLine, guardUpgrades } from '@cdn-origin-guard/core';
+   * guardUpgrades(server, verifier, {
+   *   onDecision: (decision, req) => {
+   *     if (!decision.allowed) console.warn(decisionLogLine(decision, { method: req.method, path: req.url }));
+   *   },
+   * });
+   * ```
+   */
+  readonly onDecision?: (decision: Decision, req: IncomingMessage) => void;
+  /**
+   * Called when the verifier threw on an upgrade request (a bug, never a client's doing); the
+   * request was denied. Defaults to a process warning with the core's `guardFailureLogLine`.
+   */
+  readonly onError?: (error: unknown, req: IncomingMessage) => void;
+}
+
+/** One verifier guarding a server's upgrades, with its callbacks and its deny bytes. */
+interface UpgradeGuard {
+  readonly verifier: UpgradeVerifier;
+  readonly options: UpgradeGuardOptions;
+  /** The raw HTTP/1.1 deny response, built once. */
+  readonly deny: Buffer;
+  /** Callbacks that threw and were reported (each once). */
+  readonly reported: Set<'onDecision' | 'onError'>;
+}
+
+/** A server's guards, run in the order they were added, and how to restore its `emit`. */
+interface ServerGuards {
+  readonly guards: UpgradeGuard[];
+  readonly wrapper: UpgradeServer['emit'];
+  readonly original: UpgradeServer['emit'];
+  /** Whether `emit` was the server's own property before the wrap (else the prototype's). */
+  readonly ownEmit: boolean;
+}
+
+/** The guards of each server: one `emit` wrapper per server, whatever the number of guards. */
+const guarded = new WeakMap<object, ServerGuards>();
+
+/**
+ * The deny response as raw HTTP/1.1 bytes: the status line Node's server writes, the deny
+ * response's headers in their order, `connection: close`, then the body. Status, headers and
+ * body are those every adapter sends for an ordinary request.
+ */
+export function rawDenyResponse(deny: DenyResponse): Buffer {
+  let head = `HTTP/1.1 ${deny.status} ${STATUS_CODES[deny.status] ?? 'unknown'}\r\n`;
+  for (const [name, value] of Object.entries(deny.headers)) head += `${name}: ${value}\r\n`;
+  head += 'connection: close\r\n\r\n';
+  return Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(deny.body, 'utf8')]);
+}
+
+function ignoreError(): void {
+  // A client that resets the connection while the deny is written: nothing to do, and with no
+  // 'error' listener (Node removes its own before emitting 'upgrade') the process would crash.
+}
+
+/** Write the deny bytes on the upgrade's socket, then destroy it once they are flushed. */
+function denyOn(socket: Duplex | undefined, bytes: Buffer): void {
+  if (socket === undefined || socket === null) return;
+  socket.on('error', ignoreError);
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(bytes, () => socket.destroy());
+}
+
+/** Call one of a guard's callbacks; a throw or rejection is reported once, never thrown. */
+function callBack(guard: UpgradeGuard, kind: 'onDecision' | 'onError', call: () => unknown): void {
+  const report = (error: unknown) => {
+    if (guard.reported.has(kind)) return;
+    guard.reported.add(kind);
+    warnCallbackThrew(`guardUpgrades ${kind}`, error);
+  };
+  try {
+    handleRejection(call(), report);
+  } catch (error) {
+    report(error);
+  }
+}
+
+/** The guard failed (the verifier threw): report it through `onError` or a process warning. */
+function reportFailure(guard: UpgradeGuard, error: unknown, req: IncomingMessage): void {
+  const onError = guard.options.onError;
+  if (onError !== undefined) {
+    callBack(guard, 'onError', () => onError(error, req));
+    return;
+  }
+  process.emitWarning(
+    guardFailureLogLine(errorText(error), { method: req.method, path: req.url }),
+    {
+      code: 'CDN_ORIGIN_GUARD_UPGRADE_FAILED',
+    },
+  );
+}
+
+/**
+ * Decide on one upgrade request with every guard of the server, in order. Returns whether it
+ * may go on to the listeners; when not, the deny has been written and the socket is closing.
+ * Synchronous: nothing is awaited between the request and the listeners, so no byte the
+ * client sent after the handshake is lost.
+ */
+function admit(guards: readonly UpgradeGuard[], req: IncomingMessage, socket: Duplex): boolean {
+  for (const guard of guards) {
+    let decision: Decision;
+    try {
+      decision = guard.verifier.verify({
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        remoteAddress: req.socket?.remoteAddress,
+        method: req.method,
+        // The raw target: no router routes it; the core cuts it at `?`/`#`, resolves an
+        // absolute form and never matches a path rule on one a router could read another way.
+        path: req.url,
+      });
+      recordDecision(req, decision);
+    } catch (error) {
+      // Fail closed with the uniform response; reported: it is a bug.
+      reportFailure(guard, error, req);
+      denyOn(socket, guard.deny);
+      return false;
+    }
+    const onDecision = guard.options.onDecision;
+    if (onDecision !== undefined) callBack(guard, 'onDecision', () => onDecision(decision, req));
+    if (!decision.allowed) {
+      denyOn(socket, guard.deny);
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Wrap the server's `emit` once; later guards join the same wrapper. */
+function serverGuards(server: UpgradeServer): ServerGuards {
+  const existing = guarded.get(server);
+  if (existing !== undefined) return existing;
+  const original = server.emit;
+  const guards: UpgradeGuard[] = [];
+  // `arguments` passed through as they came: no array is built for the events that are not
+  // `'upgrade'` (every `'request'` and `'connection'` of the server goes through here).
+  function cdnOriginGuardUpgradeEmit(
+    this: unknown,
+    event: string | symbol,
+    req?: unknown,
+    socket?: unknown,
+  ): boolean {
+    if (
+      event === 'upgrade' &&
+      guards.length > 0 &&
+      !admit(guards, req as IncomingMessage, socket as Duplex)
+    )
+      return true;
+    // biome-ignore lint/complexity/noArguments: forwards every argument of every event, allocation-free
+    return Reflect.apply(original, this, arguments);
+  }
+  const state: ServerGuards = {
+    guards,
+    wrapper: cdnOriginGuardUpgradeEmit,
+    original,
+    ownEmit: Object.hasOwn(server, 'emit'),
+  };
+  server.emit = cdnOriginGuardUpgradeEmit;
+  guarded.set(server, state);
+  return state;
+}
+
+function isUpgradeVerifier(value: unknown): value is UpgradeVerifier {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as UpgradeVerifier).verify === 'function' &&
+    typeof (value as UpgradeVerifier).denyResponse === 'object'
+  );
+}
+
+function checkedOptions(options: unknown): UpgradeGuardOptions {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new InvalidOptionError(
+      'guardUpgrades(options)',
+      'is not an object; pass { onDecision, onError } or leave it out.',
+    );
+  const own = options as Record<string, unknown>;
+  for (const key of Object.keys(own)) {
+    if (key !== 'onDecision' && key !== 'onError')
+      throw new InvalidOptionError(
+        key,
+        'is not an option of guardUpgrades; use onDecision and onError.',
+      );
+    if (own[key] !== undefined && typeof own[key] !== 'function')
+      throw new InvalidOptionError(
+        key,
+        `is ${typeof own[key]}; expected a function (decision or error, req).`,
+      );
+  }
+  // A copy of the own properties: never read later from a caller's object that may change.
+  return {
+    onDecision: own.onDecision as UpgradeGuardOptions['onDecision'],
+    onError: own.onError as UpgradeGuardOptions['onError'],
+  };
+}
+
+/**
+ * Check every HTTP upgrade request (`Connection: Upgrade`: a WebSocket handshake) of `server`
+ * with `verifier` before any `'upgrade'` listener sees it, whenever the listeners were added
+ * (`ws`'s `WebSocketServer({ server })`, Socket.IO, your own `server.on('upgrade')`). Node
+ * emits such a request as the server's `'upgrade'` event, not as `'request'`, so framework
+ * middleware and hooks never see it.
+ *
+ * It wraps `server.emit` for the `'upgrade'` event only. An upgrade request the verifier allows
+ * (in report mode too) gets the decision recorded (`req.cdnOriginGuard`, as in an Express
+ * handler) and goes on to the listeners; one it denies, or one met while the verifier throws or
+ * is not ready yet (it denies with `secret-unavailable` / `ranges-unavailable`), gets the
+ * verifier's uniform deny response (status, headers and body, plus `connection: close`) as raw
+ * HTTP/1.1 on its socket, which is then closed: no listener is called. Synchronous, so no data
+ * is lost between the handshake and the listeners.
+ *
+ * Guarding a server again with the same verifier does nothing; with another verifier, an
+ * upgrade must pass both (in the order they were added). Returns a function that removes this
+ * guard (and the wrapper, with the last guard of the server).
+ *
+ * The adapters call it for you: Fastify's plugin on `fastify.server`, Nest's module on the HTTP
+ * server; with Express call the Express package's `guardUpgrades(server, guard)`.
+ *
+ * @param server - a Node `http.Server` or `https.Server`.
+ * @param verifier - the verifier (`createOriginVerifier(...)`).
+ * @param options - callbacks to log decisions and failures.
+ * @returns a function that stops guarding the server's upgrades with this verifier.
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { WebSocketServer } from 'ws';
+ * import { createOriginVerifier, decisionLogLine, guardUpgrades } from '@cdn-origin-guard/core';
+ *
+ * const verifier = createOriginVerifier({ secretId: 'prod/cloudfront/origin-verify', ranges: 'prefix-list' });
+ * await verifier.ready();
+ * const server = createServer(handler);
+ * guardUpgrades(server, verifier, {
+ *   onDecision: (decision, req) => {
+ *     if (!decision.allowed) console.warn(decisionLogLine(decision, { method: req.method, path: req.url }));
+ *   },
+ * });
+ * new WebSocketServer({ server }); // a bot's handshake gets 403 and never reaches it
+ * server.listen(3000);
+ * ```
+ */
+export function guardUpgrades(
+  server: UpgradeServer,
+  verifier: UpgradeVerifier,
+  options?: Readonly<UpgradeGuardOptions>,
+): () => void {
+  if (
+    (typeof server !== 'object' && typeof server !== 'function') ||
+    server === null ||
+    typeof server.emit !== 'function'
+  )
+    throw new InvalidOptionError(
+      'guardUpgrades(server)',
+      `is ${server === null ? 'null' : typeof server} without an emit(); pass the http.Server or https.Server (what app.listen() returns).`,
+    );
+  if (!isUpgradeVerifier(verifier))
+    throw new InvalidOptionError(
+      'guardUpgrades(verifier)',
+      'is not an OriginVerifier; pass the one createOriginVerifier(...) returned.',
+    );
+  const resolved = checkedOptions(options);
+  const state = serverGuards(server);
+  if (state.guards.some((guard) => guard.verifier === verifier)) return () => {};
+  const guard: UpgradeGuard = {
+    verifier,
+    options: resolved,
+    deny: rawDenyResponse(verifier.denyResponse),
+    reported: new Set(),
+  };
+  state.guards.push(guard);
+  return () => {
+    const at = state.guards.indexOf(guard);
+    if (at < 0) return;
+    state.guards.splice(at, 1);
+    // The last guard: restore `emit`, unless someone wrapped it after us (then our wrapper stays,
+    // passing every event through, and a later guard joins it).
+    if (state.guards.length > 0 || server.emit !== state.wrapper) return;
+    if (state.ownEmit) server.emit = state.original;
+    else delete (server as { emit?: unknown }).emit;
+    guarded.delete(server);
+  };
+}

@@ -1,0 +1,245 @@
+/**
+ * `guardUpgrades` on a real Node server: HTTP upgrade requests (WebSocket handshakes) are
+ * emitted as `'upgrade'`, never as `'request'`, so nothing else checks them (outside review).
+ */
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  answer101,
+  BASE,
+  BOT,
+  OUR_CLOUDFRONT,
+  rawRequest,
+  rawUpgrade,
+  SWITCHED,
+  UPGRADE_DENY,
+} from '../../../test/support/adapter-fixtures.js';
+import {
+  createOriginVerifier,
+  type Decision,
+  guardUpgrades,
+  type OriginGuardOptions,
+  type SecretSource,
+} from '../src/index.js';
+
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
+const verifierWith = (options: Partial<OriginGuardOptions> = {}) =>
+  createOriginVerifier({ ...BASE, ...options } as OriginGuardOptions);
+
+/** A listening server answering `ok` to ordinary requests; its port. */
+async function listen(server: Server): Promise<number> {
+  servers.push(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as AddressInfo).port;
+}
+
+function plainServer(): { server: Server; requests: string[] } {
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    requests.push(req.url ?? '');
+    res.end('ok');
+  });
+  return { server, requests };
+}
+
+describe('guardUpgrades', () => {
+  it("denies a bot's upgrade with the exact uniform deny bytes and never calls the listener", async () => {
+    const { server } = plainServer();
+    const ws = answer101();
+    server.on('upgrade', ws.listener);
+    const decisions: Decision[] = [];
+    guardUpgrades(server, verifierWith(), { onDecision: (d) => decisions.push(d) });
+    const port = await listen(server);
+
+    const response = await rawUpgrade(port, '/chat', BOT);
+
+    expect(response).toBe(UPGRADE_DENY);
+    expect(ws.seen).toEqual([]);
+    expect(decisions.map((d) => d.reason)).toEqual(['edge-not-cloudfront']);
+  });
+
+  it('lets an upgrade through our CloudFront reach the listener, the decision recorded on req.cdnOriginGuard', async () => {
+    const { server } = plainServer();
+    const ws = answer101();
+    server.on('upgrade', ws.listener);
+    guardUpgrades(server, verifierWith());
+    const port = await listen(server);
+
+    const response = await rawUpgrade(port, '/chat?room=1', OUR_CLOUDFRONT);
+
+    expect(response).toBe(SWITCHED);
+    expect(ws.seen).toHaveLength(1);
+    expect(ws.seen[0]?.url).toBe('/chat?room=1');
+    expect(ws.seen[0]?.decision).toMatchObject({ allowed: true, reason: 'verified' });
+  });
+
+  it('protects a listener added after it (ws attaching to the server later)', async () => {
+    const { server } = plainServer();
+    guardUpgrades(server, verifierWith());
+    const ws = answer101();
+    server.on('upgrade', ws.listener);
+    const port = await listen(server);
+
+    expect(await rawUpgrade(port, '/chat', BOT)).toBe(UPGRADE_DENY);
+    expect(await rawUpgrade(port, '/chat', OUR_CLOUDFRONT)).toBe(SWITCHED);
+    expect(ws.seen).toHaveLength(1);
+  });
+
+  it('leaves ordinary requests and other events to the server as before', async () => {
+    const { server, requests } = plainServer();
+    server.on('upgrade', answer101().listener);
+    const connections: unknown[] = [];
+    server.on('connection', (socket) => connections.push(socket));
+    guardUpgrades(server, verifierWith());
+    const port = await listen(server);
+
+    const response = await rawRequest(port, '/page', BOT);
+
+    expect(response.startsWith('HTTP/1.1 200 OK')).toBe(true);
+    expect(response.endsWith('ok')).toBe(true);
+    expect(requests).toEqual(['/page']);
+    expect(connections).toHaveLength(1);
+  });
+
+  it('denies every upgrade while the verifier is not ready (fail closed, nothing awaited)', async () => {
+    const never: SecretSource = { name: 'never', load: () => new Promise(() => {}) };
+    const verifier = verifierWith({ secret: never });
+    const { server } = plainServer();
+    const ws = answer101();
+    server.on('upgrade', ws.listener);
+    const decisions: Decision[] = [];
+    guardUpgrades(server, verifier, { onDecision: (d) => decisions.push(d) });
+    const port = await listen(server);
+
+    expect(await rawUpgrade(port, '/chat', OUR_CLOUDFRONT)).toBe(UPGRADE_DENY);
+    expect(ws.seen).toEqual([]);
+    expect(decisions.map((d) => d.reason)).toEqual(['secret-unavailable']);
+  });
+
+  it('in report mode lets a bot through with the would-be deny recorded and reported', async () => {
+    const { server } = plainServer();
+    const ws = answer101();
+    server.on('upgrade', ws.listener);
+    const decisions: Decision[] = [];
+    guardUpgrades(server, verifierWith({ mode: 'report' }), {
+      onDecision: (d) => decisions.push(d),
+    });
+    const port = await listen(server);
+
+    expect(await rawUpgrade(port, '/chat', BOT)).toBe(SWITCHED);
+    expect(ws.seen[0]?.decision).toMatchObject({ allowed: true, reason: 'reported' });
+    expect(decisions.map((d) => d.reason)).toEqual(['reported']);
+  });
+
+  it('writes the configured deny response (JSON body, another status)', async () => {
+    const { server } = plainServer();
+    server.on('upgrade', answer101().listener);
+    guardUpgrades(server, verifierWith({ denyResponse: { status: 404, body: { error: 'nö' } } }));
+    const port = await listen(server);
+
+    const response = await rawUpgrade(port, '/chat', BOT);
+
+    const body = JSON.stringify({ error: 'nö' });
+    expect(Buffer.from(response, 'latin1').toString('utf8')).toBe(
+      `HTTP/1.1 404 Not Found\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
+
+  it('denies and reports through onError when the verifier throws; the process goes on', async () => {
+    const real = verifierWith();
+    const throwing = {
+      verify: () => {
+        throw new Error('boom');
+      },
+      denyResponse: real.denyResponse,
+    };
+    const { server } = plainServer();
+    const ws = answer101();
+    server.on('upgrade', ws.listener);
+    const errors: string[] = [];
+    guardUpgrades(server, throwing, {
+      onError: (error, req) => errors.push(`${(error as Error).message} ${req.url}`),
+    });
+    const port = await listen(server);
+
+    expect(await rawUpgrade(port, '/chat', OUR_CLOUDFRONT)).toBe(UPGRADE_DENY);
+    expect(ws.seen).toEqual([]);
+    expect(errors).toEqual(['boom /chat']);
+  });
+
+  it('reports a throwing verifier as a process warning when no onError is given', async () => {
+    const real = verifierWith();
+    const throwing = {
+      verify: () => {
+        throw new Error('kaputt');
+      },
+      denyResponse: real.denyResponse,
+    };
+    const { server } = plainServer();
+    server.on('upgrade', answer101().listener);
+    guardUpgrades(server, throwing);
+    const port = await listen(server);
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', onWarning);
+    try {
+      expect(await rawUpgrade(port, '/chat?token=abc', BOT)).toBe(UPGRADE_DENY);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toContain(
+      'cdn-origin-guard denied request: the guard failed (kaputt) method=GET path=/chat',
+    );
+  });
+
+  it('does nothing when called again with the same verifier; the undo function restores emit', async () => {
+    const { server } = plainServer();
+    const ws = answer101();
+    server.on('upgrade', ws.listener);
+    const verifier = verifierWith();
+    const decisions: Decision[] = [];
+    const undo = guardUpgrades(server, verifier, { onDecision: (d) => decisions.push(d) });
+    const wrapped = server.emit;
+    guardUpgrades(server, verifier, { onDecision: (d) => decisions.push(d) });
+    const port = await listen(server);
+
+    expect(server.emit).toBe(wrapped);
+    expect(await rawUpgrade(port, '/chat', BOT)).toBe(UPGRADE_DENY);
+    expect(decisions).toHaveLength(1);
+
+    undo();
+    expect(Object.hasOwn(server, 'emit')).toBe(false);
+    expect(await rawUpgrade(port, '/chat', BOT)).toBe(SWITCHED);
+  });
+
+  it('with two verifiers on one server, an upgrade must pass both', async () => {
+    const { server } = plainServer();
+    const ws = answer101();
+    server.on('upgrade', ws.listener);
+    guardUpgrades(server, verifierWith());
+    guardUpgrades(server, verifierWith({ headerName: 'x-other-verify' }));
+    const port = await listen(server);
+
+    expect(await rawUpgrade(port, '/chat', OUR_CLOUDFRONT)).toBe(UPGRADE_DENY);
+    expect(ws.seen).toEqual([]);
+  });
+
+  it('refuses what is not a server or a verifier, naming the fix', () => {
+    expect(() => guardUpgrades({} as never, verifierWith())).toThrow(/http\.Server/);
+    expect(() => guardUpgrades(createServer(), {} as never)).toThrow(/createOriginVerifier/);
+    expect(() =>
+      guardUpgrades(createServer(), verifierWith(), { onDecison: () => {} } as never),
+    ).toThrow(/onDecison.*onDecision and onError/);
+  });
+});
