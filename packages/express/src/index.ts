@@ -7,16 +7,24 @@ import {
   checkOptionKeys,
   createOriginVerifier,
   type Decision,
+  guardUpgrades as guardServerUpgrades,
+  InvalidOptionError,
   OPTION_KEYS,
   type OriginGuardOptions,
   type OriginVerifier,
   pathUnderMount,
   recordDecision,
+  type UpgradeServer,
 } from '@cdn-origin-guard/core';
 import parseurl from 'parseurl';
-import { createGuardLog, type GuardLogger } from './log.js';
+import { createGuardLog, type GuardLog, type GuardLogger } from './log.js';
 
-export type { Decision, OriginGuardOptions, OriginVerifier } from '@cdn-origin-guard/core';
+export type {
+  Decision,
+  OriginGuardOptions,
+  OriginVerifier,
+  UpgradeServer,
+} from '@cdn-origin-guard/core';
 export { optionsFromEnv } from '@cdn-origin-guard/core';
 export type { GuardLogger } from './log.js';
 
@@ -174,7 +182,7 @@ export function cdnOriginGuard(
       });
   }
 
-  return Object.assign(cdnOriginGuardMiddleware, {
+  const middleware = Object.assign(cdnOriginGuardMiddleware, {
     verifier,
     ready: async () => {
       awaited = true;
@@ -190,6 +198,71 @@ export function cdnOriginGuard(
       unsubscribe();
       await verifier.close();
     },
+  });
+  middlewareLogs.set(middleware, log);
+  return middleware;
+}
+
+/** The log of each middleware, so that {@link guardUpgrades} writes its lines the same way. */
+const middlewareLogs = new WeakMap<object, GuardLog>();
+
+/** Options of {@link guardUpgrades}. */
+export interface GuardUpgradesOptions {
+  /**
+   * Where the deny lines of upgrade requests go. Defaults to the middleware's `logger` (given
+   * the middleware), else `console`.
+   */
+  readonly logger?: GuardLogger;
+}
+
+/**
+ * Check the HTTP upgrade requests (WebSocket handshakes) of your server too: Node emits them as
+ * the server's `'upgrade'` event, which no Express middleware sees, so without this a bot's
+ * handshake reaches `ws`, Socket.IO or your own `'upgrade'` listener unchecked. Call it on the
+ * server `app.listen()` returns (or the one you created for the app), with the middleware; the
+ * listeners may be added before or after. A denied handshake gets the same deny response as a
+ * denied request (plus `connection: close`) and its socket is closed; an allowed one goes on
+ * with the decision on `req.cdnOriginGuard`. Denies (and would-be denies in report mode) are
+ * logged like the middleware's. Calling it again with the same guard does nothing; returns a
+ * function that stops checking.
+ *
+ * @example
+ * ```ts
+ * import express from 'express';
+ * import { WebSocketServer } from 'ws';
+ * import { cdnOriginGuard, guardUpgrades } from '@cdn-origin-guard/express';
+ *
+ * const app = express();
+ * const guard = cdnOriginGuard({ secretId: 'prod/cloudfront/origin-verify', ranges: 'prefix-list' });
+ * app.use(guard);
+ * await guard.ready();
+ * const server = app.listen(3000);
+ * guardUpgrades(server, guard);
+ * new WebSocketServer({ server });
+ * ```
+ */
+export function guardUpgrades(
+  server: UpgradeServer,
+  guard: CdnOriginGuardMiddleware | OriginVerifier,
+  options: Readonly<GuardUpgradesOptions> = {},
+): () => void {
+  const verifier = isVerifier(guard)
+    ? guard
+    : (guard as Partial<CdnOriginGuardMiddleware>)?.verifier;
+  if (!isVerifier(verifier))
+    throw new InvalidOptionError(
+      'guardUpgrades(guard)',
+      'is neither the middleware cdnOriginGuard() returned nor an OriginVerifier; pass the middleware.',
+    );
+  const log =
+    (options.logger === undefined ? middlewareLogs.get(guard) : undefined) ??
+    createGuardLog(options.logger ?? console, verifier.logLevel);
+  return guardServerUpgrades(server, verifier, {
+    onDecision: (decision, req) => {
+      if (!decision.allowed || decision.reason === 'reported')
+        log.decision(decision, req.method, req.url);
+    },
+    onError: (error, req) => log.guardFailed(error, req.method, req.url),
   });
 }
 

@@ -1,0 +1,145 @@
+/**
+ * `guardUpgrades(server, guard)`: an Express app's HTTP upgrade requests (WebSocket handshakes)
+ * never reach its middleware (Node emits them as `'upgrade'`), so they are checked on the server.
+ */
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  type CdnOriginGuardMiddleware,
+  type CdnOriginGuardOptions,
+  cdnOriginGuard,
+  guardUpgrades,
+} from '@cdn-origin-guard/express';
+import express from 'express';
+import express4 from 'express4';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  answer101,
+  BASE,
+  BOT,
+  OUR_CLOUDFRONT,
+  rawRequest,
+  rawUpgrade,
+  SWITCHED,
+  UPGRADE_DENY,
+} from '../../../test/support/adapter-fixtures.js';
+
+const guards: CdnOriginGuardMiddleware[] = [];
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(guards.splice(0).map((g) => g.close()));
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
+/** A logger keeping its lines. */
+function recordingLogger() {
+  const lines: string[] = [];
+  const keep = (level: string) => (line: string) => lines.push(`${level} ${line}`);
+  return { lines, logger: { error: keep('error'), warn: keep('warn'), info: keep('info') } };
+}
+
+/** The repro of the outside review: the guard in front of every route, an 'upgrade' listener. */
+async function appWithUpgrades(
+  framework: typeof express,
+  options: Partial<CdnOriginGuardOptions> = {},
+) {
+  const { lines, logger } = recordingLogger();
+  const guard = cdnOriginGuard({ ...BASE, logger, ...options } as CdnOriginGuardOptions);
+  guards.push(guard);
+  const app = framework();
+  app.use(guard);
+  app.get('/admin', (_req, res) => {
+    res.send('admin');
+  });
+  await guard.ready();
+  const server = app.listen(0, '127.0.0.1');
+  servers.push(server);
+  await once(server, 'listening');
+  const ws = answer101();
+  return { guard, server, ws, lines, port: (server.address() as AddressInfo).port };
+}
+
+describe.each([
+  ['Express 5', express],
+  ['Express 4', express4],
+])('guardUpgrades on %s', (_name, framework) => {
+  it("denies a bot's upgrade with the uniform deny bytes; the listener is never called", async () => {
+    const { guard, server, ws, lines, port } = await appWithUpgrades(framework);
+    server.on('upgrade', ws.listener);
+    guardUpgrades(server, guard);
+
+    expect((await rawRequest(port, '/admin', BOT)).startsWith('HTTP/1.1 403 Forbidden')).toBe(true);
+    expect(await rawUpgrade(port, '/admin', BOT)).toBe(UPGRADE_DENY);
+    expect(ws.seen).toEqual([]);
+    // Logged like the middleware's denies: both lines name the reason, method and path.
+    expect(lines.filter((l) => l.includes('reason=edge-not-cloudfront'))).toHaveLength(2);
+    expect(lines.at(-1)).toMatch(
+      /^info cdn-origin-guard denied request: reason=edge-not-cloudfront .* method=GET path=\/admin /,
+    );
+  });
+
+  it('lets an upgrade through our CloudFront reach a listener added after it, with req.cdnOriginGuard set', async () => {
+    const { guard, server, ws, port } = await appWithUpgrades(framework);
+    guardUpgrades(server, guard);
+    server.on('upgrade', ws.listener);
+
+    expect(await rawUpgrade(port, '/chat', OUR_CLOUDFRONT)).toBe(SWITCHED);
+    expect(await rawUpgrade(port, '/chat', BOT)).toBe(UPGRADE_DENY);
+    expect(ws.seen).toHaveLength(1);
+    expect(ws.seen[0]?.decision).toMatchObject({ allowed: true, reason: 'verified' });
+  });
+
+  it('leaves ordinary requests to the middleware', async () => {
+    const { guard, server, ws, port } = await appWithUpgrades(framework);
+    server.on('upgrade', ws.listener);
+    guardUpgrades(server, guard);
+
+    const allowed = await rawRequest(port, '/admin', OUR_CLOUDFRONT);
+    expect(allowed.startsWith('HTTP/1.1 200 OK')).toBe(true);
+    expect(allowed.endsWith('admin')).toBe(true);
+  });
+
+  it('in report mode passes the upgrade and logs the would-be deny', async () => {
+    const { guard, server, ws, lines, port } = await appWithUpgrades(framework, {
+      mode: 'report',
+    });
+    server.on('upgrade', ws.listener);
+    guardUpgrades(server, guard);
+
+    expect(await rawUpgrade(port, '/chat', BOT)).toBe(SWITCHED);
+    expect(ws.seen[0]?.decision).toMatchObject({ allowed: true, reason: 'reported' });
+    expect(lines.at(-1)).toMatch(/would deny request \(report mode\).* path=\/chat /);
+  });
+
+  it('denies while the verifier is not ready', async () => {
+    const { server, ws, port } = await appWithUpgrades(framework);
+    const pending = cdnOriginGuard({
+      ...BASE,
+      secret: { name: 'never', load: () => new Promise(() => {}) },
+      logger: recordingLogger().logger,
+    } as CdnOriginGuardOptions);
+    guards.push(pending);
+    server.on('upgrade', ws.listener);
+    guardUpgrades(server, pending);
+
+    expect(await rawUpgrade(port, '/chat', OUR_CLOUDFRONT)).toBe(UPGRADE_DENY);
+    expect(ws.seen).toEqual([]);
+  });
+});
+
+describe('guardUpgrades arguments', () => {
+  it('accepts a verifier with a logger, and refuses anything else naming the fix', async () => {
+    const { guard, server, ws, port } = await appWithUpgrades(express);
+    server.on('upgrade', ws.listener);
+    const { lines, logger } = recordingLogger();
+    guardUpgrades(server, guard.verifier, { logger });
+
+    expect(await rawUpgrade(port, '/chat', BOT)).toBe(UPGRADE_DENY);
+    expect(lines).toHaveLength(1);
+    expect(() => guardUpgrades(server, {} as never)).toThrow(/pass the middleware/);
+  });
+});
