@@ -8,12 +8,15 @@ import {
   DEFAULT_DENY_RESPONSE,
   type Decision,
   type DeniedDecision,
+  guardUpgrades,
   InvalidOptionError,
+  type LogLevel,
   type OriginGuardOptions,
   type OriginVerifier,
   type ReportedDecision,
 } from '@cdn-origin-guard/core';
 import type {
+  FastifyBaseLogger,
   FastifyError,
   FastifyInstance,
   FastifyReply,
@@ -77,6 +80,20 @@ async function cdnOriginGuardPlugin(
   fastify.decorate('cdnOriginGuard', verifier);
   fastify.decorateRequest('cdnOriginGuard', null);
 
+  // An upgrade request (a WebSocket handshake) is the server's 'upgrade' event, which no hook
+  // sees unless a plugin routes it through them (@fastify/websocket does): checked on the
+  // server, whatever listens to it. Server-wide: one check per server and verifier, so a plugin
+  // registered in several scopes with one `{ verifier }` checks once, and with several
+  // verifiers an upgrade must pass each (route opt-outs do not apply: use `excludePaths`).
+  const level = verifier.logLevel;
+  const unguardUpgrades = guardUpgrades(fastify.server, verifier, {
+    onDecision(decision, req) {
+      if (!decision.allowed || decision.reason === 'reported')
+        logDecision(fastify.log, level, decision, req.method, req.url);
+    },
+    onError: (error, req) => logFailure(fastify.log, level, error, req.method, req.url),
+  });
+
   // Per-route opt-out, declared by the app on its own route: `config: { cdnOriginGuard: false }`.
   // `request.routeOptions` builds a new object on every read (about 1 µs inside a request,
   // bench/RESULTS.md), so the hook reads it only when a route may opt out: one this plugin saw
@@ -126,6 +143,7 @@ async function cdnOriginGuardPlugin(
   });
 
   fastify.addHook('onClose', async function cdnOriginGuardOnClose() {
+    unguardUpgrades();
     unsubscribe();
     if (owned) await verifier.close();
   });
@@ -136,6 +154,7 @@ async function cdnOriginGuardPlugin(
     if (verifier.failOnStartupError) {
       // Boot fails: stop the retry timers of a verifier nobody else will close.
       unsubscribe();
+      unguardUpgrades();
       // The boot error is the one thrown; a failure to close as well is logged, not lost.
       if (owned)
         await verifier
@@ -154,6 +173,57 @@ async function cdnOriginGuardPlugin(
   }
 }
 
+/**
+ * One line per deny (and per would-be deny in report mode), on a request's logger or, for an
+ * upgrade request, the instance's: reason codes and addresses, never a header value.
+ */
+function logDecision(
+  logger: FastifyBaseLogger,
+  level: LogLevel,
+  decision: DeniedDecision | ReportedDecision,
+  method: string | undefined,
+  target: string | undefined,
+): void {
+  if (level === 'silent') return;
+  logger[level](
+    {
+      cdnOriginGuard: {
+        reason: decision.reason,
+        failures: decision.failures,
+        offendingHop: decision.offendingHop,
+        proxyHops: decision.proxyHops,
+        method,
+        path: pathOf(target),
+        peer: decision.peerAddress,
+        edge: decision.edgeAddress,
+      },
+    },
+    decision.allowed
+      ? 'cdn-origin-guard would deny request (report mode)'
+      : 'cdn-origin-guard denied request',
+  );
+}
+
+/** The line for a request denied because the verifier threw (a bug): at `error`. */
+function logFailure(
+  logger: FastifyBaseLogger,
+  level: LogLevel,
+  error: unknown,
+  method: string | undefined,
+  target: string | undefined,
+): void {
+  if (level === 'silent') return;
+  logger.error(
+    { err: error, cdnOriginGuard: { method, path: pathOf(target) } },
+    'cdn-origin-guard denied request: the guard failed',
+  );
+}
+
+/** A request target without its query or fragment (a log line never carries query values). */
+function pathOf(target: string | undefined): string | undefined {
+  return target?.split(/[?#]/, 1)[0];
+}
+
 /** How the plugin and {@link cdnOriginGuardFrameworkErrors} answer, log and record a decision. */
 interface Responder {
   /**
@@ -167,32 +237,6 @@ interface Responder {
 function responder(verifier: OriginVerifier): Responder {
   const { status, headers, body } = verifier.denyResponse;
   const level = verifier.logLevel;
-
-  // One line per deny (and per would-be deny in report mode): reason codes, never a value.
-  const log = (
-    request: FastifyRequest,
-    decision: DeniedDecision | ReportedDecision,
-    target: string,
-  ) => {
-    if (level === 'silent') return;
-    request.log[level](
-      {
-        cdnOriginGuard: {
-          reason: decision.reason,
-          failures: decision.failures,
-          offendingHop: decision.offendingHop,
-          proxyHops: decision.proxyHops,
-          method: request.method,
-          path: target.split(/[?#]/, 1)[0],
-          peer: decision.peerAddress,
-          edge: decision.edgeAddress,
-        },
-      },
-      decision.allowed
-        ? 'cdn-origin-guard would deny request (report mode)'
-        : 'cdn-origin-guard denied request',
-    );
-  };
 
   const denyHeaders = Object.entries(headers);
   const deny = (reply: FastifyReply) => {
@@ -213,14 +257,7 @@ function responder(verifier: OriginVerifier): Responder {
 
   /** The verifier threw (a bug, never a client's doing): log it at `error` and deny. */
   const failed = (request: FastifyRequest, reply: FastifyReply, error: unknown) => {
-    if (level !== 'silent')
-      request.log.error(
-        {
-          err: error,
-          cdnOriginGuard: { method: request.method, path: request.url.split(/[?#]/, 1)[0] },
-        },
-        'cdn-origin-guard denied request: the guard failed',
-      );
+    logFailure(request.log, level, error, request.method, request.url);
     if (!reply.sent) deny(reply);
   };
 
@@ -231,7 +268,8 @@ function responder(verifier: OriginVerifier): Responder {
     decision: Decision,
   ) => {
     request.cdnOriginGuard = decision;
-    if (!decision.allowed || decision.reason === 'reported') log(request, decision, request.url);
+    if (!decision.allowed || decision.reason === 'reported')
+      logDecision(request.log, level, decision, request.method, request.url);
     if (decision.allowed) done();
     else deny(reply);
   };
