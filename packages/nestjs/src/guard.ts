@@ -254,7 +254,7 @@ export function logDecision(
   logger: Logger,
   verifier: OriginVerifier,
   decision: Decision | undefined,
-  input: VerifyInput | undefined,
+  input: Pick<VerifyInput, 'method' | 'path'> | undefined,
   error?: unknown,
 ): void {
   const level = verifier.logLevel;
@@ -283,7 +283,8 @@ function graphqlRequest(context: ExecutionContext): PlatformRequest | undefined 
  * `@RequireOriginGuard()`, method over class. GraphQL over HTTP is checked on the request in
  * the GraphQL context (`req`, `request` or `reply.request`); other non-HTTP contexts (`rpc`,
  * `ws`, a GraphQL context without a request) are denied unless listed in the module's
- * `allowContextTypes`. Needs `CdnOriginGuardModule` imported.
+ * `allowContextTypes` (a WebSocket's handshake is verified by the module on the HTTP server).
+ * Needs `CdnOriginGuardModule` imported.
  *
  * @example
  * ```ts

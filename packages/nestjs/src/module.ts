@@ -6,12 +6,14 @@
 import {
   checkOptionKeys,
   createOriginVerifier,
+  guardUpgrades,
   InvalidOptionError,
   OPTION_KEYS,
   type OriginGuardOptions,
   type OriginVerifier,
   sourceEventLevel,
   sourceEventLogLine,
+  type UpgradeServer,
 } from '@cdn-origin-guard/core';
 import {
   type DynamicModule,
@@ -44,7 +46,7 @@ import {
   CDN_ORIGIN_GUARD_VERIFIER,
   CDN_ORIGIN_GUARD_WIRING,
 } from './constants.js';
-import { CdnOriginGuard } from './guard.js';
+import { CdnOriginGuard, logDecision } from './guard.js';
 import { CdnOriginGuardMiddleware, OriginDeniedFilter } from './middleware.js';
 import { installPlatformCheck } from './platform.js';
 import {
@@ -71,9 +73,11 @@ export interface CdnOriginGuardModuleWiring {
   readonly applyGlobally?: boolean;
   /**
    * Execution context types let through when they carry no HTTP request to verify (`'rpc'`,
-   * `'ws'`, `'graphql'` for subscriptions over WebSocket). A context that has an HTTP request
-   * (GraphQL over HTTP) is always verified, listed or not; anything not listed and without an
-   * HTTP request is denied. Defaults to `[]`.
+   * `'ws'`, `'graphql'` for subscriptions over WebSocket). A WebSocket's handshake is an HTTP
+   * request the module verifies on the server, so `'ws'` lets through only the messages of
+   * connections whose handshake passed. A context that has an HTTP request (GraphQL over HTTP)
+   * is always verified, listed or not; anything not listed and without an HTTP request is
+   * denied. Defaults to `[]`.
    */
   readonly allowContextTypes?: readonly ('rpc' | 'ws' | 'graphql' | (string & {}))[];
 }
@@ -258,7 +262,9 @@ interface Wiring {
  * Nest module providing the verifier (token `CDN_ORIGIN_GUARD_VERIFIER`) and `CdnOriginGuard`.
  * By default it guards every route and every unknown path on both platforms (an `APP_GUARD`
  * plus a middleware on all routes but `@SkipOriginGuard()` ones); `applyGlobally: false`
- * guards only `@RequireOriginGuard()` routes. Sources load during module init: bootstrap fails
+ * guards only `@RequireOriginGuard()` routes. Either way every HTTP upgrade request (a
+ * WebSocket handshake) of the app's HTTP server is verified from bootstrap on, before any
+ * `'upgrade'` listener. Sources load during module init: bootstrap fails
  * with a `NotReadyError` when they cannot load, or, with `failOnStartupError: false`, logs a
  * warning and denies until they load. Source failures after startup and their recovery are
  * logged once per streak. The verifier is closed when the app closes.
@@ -279,7 +285,11 @@ export class CdnOriginGuardModule
   implements NestModule, OnModuleInit, OnApplicationBootstrap, OnModuleDestroy
 {
   private readonly logger = new Logger('CdnOriginGuardModule');
+  /** Where deny lines go, as the guard's. */
+  private readonly denyLogger = new Logger('CdnOriginGuard');
   private readonly unsubscribe: () => void;
+  /** Stops checking the HTTP server's upgrade requests (set at bootstrap). */
+  private unguardUpgrades: (() => void) | undefined;
   /** Whether the all-paths check was installed on the platform when the module was created. */
   private readonly installedEarly: boolean;
   /** Whether a front check (Express, skip mode) decides every path no skipped route is on. */
@@ -480,8 +490,12 @@ export class CdnOriginGuardModule
     }
   }
 
-  /** Warns when nothing uses the guard: a module that guards nothing must not look like one that does. */
+  /**
+   * Checks the HTTP server's upgrade requests, then warns when nothing uses the guard: a module
+   * that guards nothing must not look like one that does.
+   */
   onApplicationBootstrap(): void {
+    this.guardUpgrades();
     if (this.wiring.applyGlobally) return;
     if (usedAsAppGuard(this.scan, CdnOriginGuard) || usedByAnyRoute(this.scan, CdnOriginGuard))
       return;
@@ -490,8 +504,35 @@ export class CdnOriginGuardModule
     );
   }
 
-  /** Stops the verifier's refresh timers. */
+  /**
+   * Checks every HTTP upgrade request (a WebSocket handshake: a gateway on the HTTP server,
+   * GraphQL subscriptions over `graphql-ws`) before the server's `'upgrade'` listeners see it:
+   * Node emits it as `'upgrade'`, not as a request, so neither the platform check nor a guard
+   * ever does. On both platforms, with `applyGlobally` or not: no route stands for a handshake
+   * (`@RequireOriginGuard()` cannot mark one), and the messages of a connection, which
+   * `allowContextTypes: ['ws']` lets through, are only as trusted as its handshake. An app
+   * without an HTTP server (an application context) has no upgrades.
+   */
+  private guardUpgrades(): void {
+    let server: unknown;
+    try {
+      server = this.adapterHost.httpAdapter?.getHttpServer();
+    } catch {
+      return; // no HTTP server: nothing to upgrade
+    }
+    if (typeof (server as Partial<UpgradeServer> | undefined)?.emit !== 'function') return;
+    const { denyLogger: logger, verifier } = this;
+    this.unguardUpgrades = guardUpgrades(server as UpgradeServer, verifier, {
+      onDecision: (decision, req) =>
+        logDecision(logger, verifier, decision, { method: req.method, path: req.url }),
+      onError: (error, req) =>
+        logDecision(logger, verifier, undefined, { method: req.method, path: req.url }, error),
+    });
+  }
+
+  /** Stops the verifier's refresh timers and the check of upgrade requests. */
   async onModuleDestroy(): Promise<void> {
+    this.unguardUpgrades?.();
     this.unsubscribe();
     await this.verifier.close();
   }

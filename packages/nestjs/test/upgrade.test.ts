@@ -1,0 +1,110 @@
+/**
+ * The module checks the HTTP upgrade requests (WebSocket handshakes) of the app's HTTP server
+ * on both platforms: Node emits them as `'upgrade'`, so neither the platform check nor a guard
+ * sees them, and with `allowContextTypes: ['ws']` a bot's messages reached gateway handlers
+ * (outside review). A plain `'upgrade'` listener stands for a gateway's WebSocket server.
+ */
+import 'reflect-metadata';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CdnOriginGuardModule, type CdnOriginGuardModuleOptions } from '@cdn-origin-guard/nestjs';
+import { type INestApplication, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  answer101,
+  BOT,
+  rawRequest,
+  rawUpgrade,
+  SWITCHED,
+  UPGRADE_DENY,
+} from '../../../test/support/adapter-fixtures.js';
+import { BASE_OPTIONS, CONTROLLERS, PLATFORMS, start, THROUGH_CLOUDFRONT } from './fixtures.js';
+
+const apps: INestApplication[] = [];
+afterEach(async () => {
+  for (const app of apps) (app.getHttpServer() as Server).closeAllConnections();
+  await Promise.allSettled(apps.splice(0).map((app) => app.close()));
+});
+
+/** An app with the module (`options` over the base ones) listening, an 'upgrade' listener added after bootstrap. */
+async function startWithUpgrades(
+  adapter: (typeof PLATFORMS)[number][1],
+  options: Partial<CdnOriginGuardModuleOptions> = {},
+) {
+  const started = await start(adapter, {
+    imports: [
+      CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, ...options } as CdnOriginGuardModuleOptions),
+    ],
+    controllers: CONTROLLERS,
+  });
+  apps.push(started.app);
+  const server = started.app.getHttpServer() as Server;
+  const ws = answer101();
+  server.on('upgrade', ws.listener);
+  return { ...started, server, ws, port: (server.address() as AddressInfo).port };
+}
+
+describe.each(PLATFORMS)('upgrade requests on the %s platform', (_platform, adapter) => {
+  it("denies a bot's upgrade with the uniform deny bytes and logs it; the listener is never called", async () => {
+    const { ws, port, logger } = await startWithUpgrades(adapter);
+
+    expect((await rawRequest(port, '/', BOT)).startsWith('HTTP/1.1 403 Forbidden')).toBe(true);
+    expect(await rawUpgrade(port, '/', BOT)).toBe(UPGRADE_DENY);
+    expect(ws.seen).toEqual([]);
+    expect(logger.lines.at(-1)?.message).toMatch(
+      /^cdn-origin-guard denied request: reason=edge-not-cloudfront .* method=GET path=\/ /,
+    );
+  });
+
+  it('lets an upgrade through our CloudFront reach the listener, the decision recorded', async () => {
+    const { ws, port } = await startWithUpgrades(adapter);
+
+    expect(await rawUpgrade(port, '/events', THROUGH_CLOUDFRONT)).toBe(SWITCHED);
+    expect(ws.seen[0]?.decision).toMatchObject({ allowed: true, reason: 'verified' });
+  });
+
+  it("with allowContextTypes: ['ws'] still verifies the handshake", async () => {
+    const { ws, port } = await startWithUpgrades(adapter, { allowContextTypes: ['ws'] });
+
+    expect(await rawUpgrade(port, '/', BOT)).toBe(UPGRADE_DENY);
+    expect(ws.seen).toEqual([]);
+  });
+
+  it('with applyGlobally: false still verifies the handshake (no route stands for it)', async () => {
+    const { ws, port } = await startWithUpgrades(adapter, { applyGlobally: false });
+
+    expect(await rawUpgrade(port, '/', BOT)).toBe(UPGRADE_DENY);
+    expect(await rawUpgrade(port, '/', THROUGH_CLOUDFRONT)).toBe(SWITCHED);
+    expect(ws.seen).toHaveLength(1);
+  });
+
+  it('in report mode passes the upgrade and logs the would-be deny', async () => {
+    const { ws, port, logger } = await startWithUpgrades(adapter, { mode: 'report' });
+
+    expect(await rawUpgrade(port, '/', BOT)).toBe(SWITCHED);
+    expect(ws.seen[0]?.decision).toMatchObject({ allowed: true, reason: 'reported' });
+    expect(logger.lines.at(-1)?.message).toMatch(/would deny request \(report mode\)/);
+  });
+});
+
+@Module({ imports: [CdnOriginGuardModule.forRoot(BASE_OPTIONS)], controllers: CONTROLLERS })
+class AppModule {}
+
+describe.each(PLATFORMS)(
+  'upgrade requests on %s, app made with NestFactory.create()',
+  (_p, adapter) => {
+    it("denies a bot's upgrade whose listener was added before listen()", async () => {
+      const app = await NestFactory.create(AppModule, adapter(), { logger: false });
+      apps.push(app);
+      const ws = answer101();
+      (app.getHttpServer() as Server).on('upgrade', ws.listener);
+      await app.listen(0, '127.0.0.1');
+      const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
+
+      expect(await rawUpgrade(port, '/', BOT)).toBe(UPGRADE_DENY);
+      expect(await rawUpgrade(port, '/', THROUGH_CLOUDFRONT)).toBe(SWITCHED);
+      expect(ws.seen).toHaveLength(1);
+    });
+  },
+);
