@@ -180,8 +180,10 @@ function serverGuards(server: UpgradeServer): ServerGuards {
     req?: unknown,
     socket?: unknown,
   ): boolean {
+    // `'connect'` too: Node hands a CONNECT request to the server's `'connect'` listeners (a
+    // proxy), past the request listener, as it hands an upgrade to its `'upgrade'` listeners.
     if (
-      event === 'upgrade' &&
+      (event === 'upgrade' || event === 'connect') &&
       guards.length > 0 &&
       !admit(guards, req as IncomingMessage, socket as Duplex)
     )
@@ -243,7 +245,9 @@ function checkedOptions(options: unknown): UpgradeGuardOptions {
  * emits such a request as the server's `'upgrade'` event, not as `'request'`, so framework
  * middleware and hooks never see it.
  *
- * It wraps `server.emit` for the `'upgrade'` event only. An upgrade request the verifier allows
+ * It wraps `server.emit` for the `'upgrade'` event (and `'connect'`: a CONNECT request goes to
+ * the `'connect'` listeners the same way, past the request listener), the other events pass
+ * through untouched. An upgrade request the verifier allows
  * (in report mode too) gets the decision recorded (`req.cdnOriginGuard`, as in an Express
  * handler) and goes on to the listeners; one it denies, or one met while the verifier throws or
  * is not ready yet (it denies with `secret-unavailable` / `ranges-unavailable`), gets the

@@ -68,6 +68,23 @@ describe('guardUpgrades', () => {
     expect(decisions.map((d) => d.reason)).toEqual(['edge-not-cloudfront']);
   });
 
+  it("checks a CONNECT request before the server's 'connect' listeners too", async () => {
+    const { server } = plainServer();
+    const tunnel = answer101();
+    server.on('connect', tunnel.listener);
+    guardUpgrades(server, verifierWith());
+    const port = await listen(server);
+    const connect = (headers: Readonly<Record<string, string>>) =>
+      rawRequest(port, 'internal.example:443', headers, 'CONNECT');
+
+    const bot = await connect(BOT);
+    const ours = await connect(OUR_CLOUDFRONT);
+
+    expect(bot).toBe(UPGRADE_DENY);
+    expect(ours).toBe(SWITCHED);
+    expect(tunnel.seen).toHaveLength(1);
+  });
+
   it('lets an upgrade through our CloudFront reach the listener, the decision recorded on req.cdnOriginGuard', async () => {
     const { server } = plainServer();
     const ws = answer101();
