@@ -10,13 +10,15 @@
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   createOriginVerifier,
   type Decision,
   NotReadyError,
   type OriginVerifier,
+  type SecretSource,
   type SecretsManagerOptions,
+  secretsManagerSource,
   type VerifyInput,
 } from '../../packages/core/src/index.js';
 import {
@@ -450,7 +452,7 @@ describe('createOriginVerifier over the wire: sources in use', () => {
       { length: 250 },
       (_, i) => `52.${100 + (i >> 7)}.${(i & 127) * 2}.0/24`,
     );
-    aws.ec2.setPrefixList(name, cidrs);
+    const listId = aws.ec2.setPrefixList(name, cidrs).id;
     const inside = (cidr: string): string => cidr.replace(/\.0\/24$/, '.77');
     const removed = cidrs[17]!;
     const added = '44.224.10.0/24';
@@ -490,7 +492,7 @@ describe('createOriginVerifier over the wire: sources in use', () => {
 
     // Assert 3
     expect(version).toBe(2);
-    expect(v.stats().sources.ranges).toMatchObject({ rebuilds: 2, version: `${name}@2` });
+    expect(v.stats().sources.ranges).toMatchObject({ rebuilds: 2, version: `${name}#${listId}@2` });
     expect(outcome(v.verify(request(V1, inside(added))))).toBe('verified:AWSCURRENT');
     expect(outcome(v.verify(request(V1, inside(removed))))).toBe('edge-not-cloudfront');
   });
@@ -649,6 +651,112 @@ describe('createOriginVerifier over the wire: sources in use', () => {
     expect(closed, 'the previous value denied once its window ended').toBe(true);
     expect(v.stats().sources.secret.loads).toBe(loads);
     expect(outcome(v.verify(request(V2)))).toBe('verified:AWSCURRENT');
+  });
+
+  // Outside review, 4 December (fourth session), High: a source that only confirms values
+  // (DescribeSecret) reported them read longer and longer ago, so with maxStaleMs they expired
+  // for good while every load succeeded, the way secretsManagerSource's own TSDoc shows it used.
+  it('keeps a `secret: secretsManagerSource(...)` with maxStaleMs verified while AWS is healthy: the cache asks it to read the values again', async () => {
+    // Arrange
+    const id = secretName();
+    aws.secrets.put(id, V1);
+    const v = verifier({
+      secret: secretsManagerSource({ secretId: id, timeoutMs: 2_000 }),
+      ranges: 'prefix-list',
+      secretRefreshMs: REFRESH_MS,
+      maxStaleMs: 3_000,
+      refreshJitter: 0,
+    } as unknown as SecretsManagerOptions);
+    const events: string[] = [];
+    v.onSourceEvent((e) => events.push(`${e.source}:${e.type}`));
+    await v.ready();
+    aws.resetCalls();
+
+    // Act: past twice maxStaleMs of scheduled refreshes.
+    await nextRefreshes(v, 'secret', 7);
+
+    // Assert
+    expect(outcome(v.verify(request(V1)))).toBe('verified:AWSCURRENT');
+    expect(events).toEqual([]);
+    expect(v.stats().sources.secret.failures).toBe(0);
+    expect(aws.callCount(GET_SECRET), 'the values were read again').toBeGreaterThanOrEqual(2);
+    expect(aws.callCount('secretsmanager.DescribeSecret')).toBeGreaterThanOrEqual(1);
+  });
+
+  // Outside review, 4 December (fourth session): the list's version tag held its name and
+  // version only, so a list deleted and created again under its name (version 1 again) kept
+  // the old list's ranges in use, with nothing reported.
+  it('picks up a prefix list deleted and created again under its name at the same version', async () => {
+    // Arrange
+    const name = `corp.cf-origin-${counter++}`;
+    aws.ec2.setPrefixList(name, ['130.176.0.0/17'], { ownerId: '111122223333' });
+    const v = verifier({
+      secret: V1,
+      ranges: 'prefix-list',
+      prefixListNames: [name],
+      rangesRefreshMs: REFRESH_MS,
+      refreshJitter: 0,
+    } as unknown as SecretsManagerOptions);
+    await v.ready();
+    const before = v.verify(request(V1, '130.176.12.34'));
+    aws.ec2.removePrefixList(name);
+    const again = aws.ec2.setPrefixList(name, ['64.252.64.0/18'], { ownerId: '111122223333' });
+
+    // Act
+    await nextRefreshes(v, 'ranges');
+
+    // Assert
+    expect(again.version).toBe(1);
+    expect(outcome(before)).toBe('verified:static:0');
+    expect(outcome(v.verify(request(V1, '130.176.12.34')))).toBe('edge-not-cloudfront');
+    expect(outcome(v.verify(request(V1, '64.252.70.1')))).toBe('verified:static:0');
+  });
+
+  // Outside review, 4 December (fourth session): intervals ran on the wall clock, so a clock
+  // stepped back an hour (NTP, a VM resumed) rate-limited the next forced refresh for an hour:
+  // a rotation was picked up only by the scheduled refresh.
+  it('forces a refresh for an unknown value after the wall clock stepped back an hour', async () => {
+    // Arrange: a custom source whose value rotates; the wall clock (Date.now, spied on before
+    // the verifier exists) steps back 1 h later on.
+    let offset = 0;
+    const realNow = Date.now.bind(Date);
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + offset);
+    let value = V1;
+    let loads = 0;
+    const source: SecretSource = {
+      name: 'rotating',
+      load: async () => {
+        loads++;
+        return { values: [{ stage: 'AWSCURRENT', value }], version: value };
+      },
+    };
+    let first: Decision;
+    let rotated: Decision;
+    let loadsBefore: number;
+    try {
+      const v = verifier({
+        secret: source,
+        ranges: 'prefix-list',
+        mismatchRefreshMs: REFRESH_MS,
+      } as unknown as SecretsManagerOptions);
+      await v.ready();
+      value = V2;
+      first = await v.check(request(V2));
+      await new Promise((resolve) => setTimeout(resolve, REFRESH_MS + 100));
+      offset = -3_600_000;
+      value = V3;
+      loadsBefore = loads;
+
+      // Act
+      rotated = await v.check(request(V3));
+    } finally {
+      clock.mockRestore();
+    }
+
+    // Assert
+    expect(outcome(first)).toBe('verified:AWSCURRENT');
+    expect(outcome(rotated)).toBe('verified:AWSCURRENT');
+    expect(loads - loadsBefore).toBe(1);
   });
 
   it('reads the value under `jsonKey` of a JSON secret, through a rotation', async () => {

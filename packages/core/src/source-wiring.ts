@@ -90,9 +90,8 @@ function makeSecretSource(resolved: ResolvedOptions): SecretSource {
         client: secret.client as any,
         region: resolved.region,
         timeoutMs: resolved.timeoutMs,
-        // maxStaleMs counts from the last time the values were read, not only their labels.
-        revalidateMs:
-          resolved.maxStaleMs === undefined ? undefined : Math.floor(resolved.maxStaleMs / 2),
+        // maxStaleMs counts from the last time the values were read, not only their labels: the
+        // cache asks for a read (`context.revalidate`) once they were read half of it ago.
       });
   }
 }

@@ -642,9 +642,10 @@ describe('check(): waiting where it helps', () => {
         return { values: [{ stage: 'AWSCURRENT', value: seen }], version: seen };
       },
     };
-    // Only the clock is fake: each forced load below comes a whole window after the one before
-    // (the window cannot be 0), while the slow load runs on real timers.
-    vi.useFakeTimers({ toFake: ['Date'] });
+    // Only the clocks are fake (the sources measure intervals with `performance.now()`): each
+    // forced load below comes a whole window after the one before (the window cannot be 0),
+    // while the slow load runs on real timers.
+    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
     try {
       const v = make({
         secret: slow,
@@ -660,7 +661,7 @@ describe('check(): waiting where it helps', () => {
         throughCloudFront({ headers: { 'x-origin-verify': 'unrelated-wrong-value-0123' } }),
       );
       current = NEW;
-      vi.setSystemTime(Date.now() + 1_000);
+      vi.advanceTimersByTime(1_000);
       const d = await v.check(throughCloudFront({ headers: { 'x-origin-verify': NEW } }));
       await inFlight;
       expect(d).toMatchObject({ reason: 'verified', secretStage: 'AWSCURRENT' });

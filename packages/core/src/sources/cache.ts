@@ -5,9 +5,11 @@
  * compiled form only when the source's version changes.
  * @module
  */
+
 import { LRUCache } from 'lru-cache';
 import { handleRejection } from '../callbacks.js';
 import { SourceError } from '../errors.js';
+import { monotonicNow } from './clock.js';
 import type { SourceLoadContext } from './types.js';
 
 /** What a callback's rejection becomes where its throw is dropped too. */
@@ -107,6 +109,8 @@ export interface CachedSourceOptions<S, C> {
 const KEY = 'value';
 const SCHEDULED: SourceLoadContext = { forced: false };
 const FORCED: SourceLoadContext = { forced: true };
+/** A scheduled load once the values were last read half of `maxStaleMs` ago: read them again. */
+const REVALIDATE: SourceLoadContext = { forced: false, revalidate: true };
 const FIRST_RETRY_MS = 1_000;
 
 function asSourceError(name: string, error: unknown): SourceError {
@@ -166,11 +170,13 @@ export class CachedSource<S extends Versioned, C> {
   #expired = false;
   /** When the values last expired (ms since epoch), for the `recovered` event's `downMs`. */
   #expiredAt = 0;
+  /** When the values in use were last read from their store (a load's `readAgoMs` before it). */
+  #valuesReadAt: number | undefined;
   #started = false;
 
   constructor(options: CachedSourceOptions<S, C>) {
     this.#options = options;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? monotonicNow;
     this.#random = options.random ?? Math.random;
     this.#cache = new LRUCache<string, Entry<C>, SourceLoadContext>({
       max: 1,
@@ -254,6 +260,9 @@ export class CachedSource<S extends Versioned, C> {
       this.#lastError = undefined;
       this.#version = version;
       this.#loadedAt = this.#now();
+      this.#valuesReadAt =
+        this.#loadedAt -
+        (typeof snapshot.readAgoMs === 'number' && snapshot.readAgoMs > 0 ? snapshot.readAgoMs : 0);
       const wasExpired = this.#expired;
       this.current = entry.compiled;
       // Still expired when the load only confirmed values read too long ago: no new event.
@@ -386,8 +395,21 @@ export class CachedSource<S extends Versioned, C> {
   async #refresh(context: SourceLoadContext): Promise<void> {
     const failuresBefore = this.#failures;
     const loadsBefore = this.#loads;
+    // With `maxStaleMs`, a scheduled load once the values were last read half of it ago asks
+    // the source to read them again, not only confirm them: `maxStaleMs` counts from that read,
+    // so a source left to confirm (Secrets Manager's `DescribeSecret`) would expire values that
+    // every load confirmed (outside review, 4 December: `secret: secretsManagerSource(...)` with
+    // `maxStaleMs` denied every request for good while AWS was healthy).
+    const maxStaleMs = this.#options.maxStaleMs;
+    const effective =
+      context === SCHEDULED &&
+      maxStaleMs !== undefined &&
+      this.#valuesReadAt !== undefined &&
+      this.#now() - this.#valuesReadAt >= maxStaleMs / 2
+        ? REVALIDATE
+        : context;
     try {
-      await this.#cache.fetch(KEY, { forceRefresh: true, allowStale: false, context });
+      await this.#cache.fetch(KEY, { forceRefresh: true, allowStale: false, context: effective });
     } catch {
       // Recorded in #fetch; reported below.
     }

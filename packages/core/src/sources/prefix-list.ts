@@ -306,7 +306,11 @@ export function prefixListSource(options: Readonly<PrefixListSourceOptions> = {}
     );
     const cidrs = [...new Set(lists.flatMap((l) => l.cidrs))];
     const version = lists
-      .map(({ info, cidrs: c }) => `${info.name}@${info.version ?? `sha256:${digest(c)}`}`)
+      // The list id too: a list deleted and created again under its name starts at version 1
+      // again, and the same tag would keep the old list's ranges (outside review, 4 December).
+      .map(
+        ({ info, cidrs: c }) => `${info.name}#${info.id}@${info.version ?? `sha256:${digest(c)}`}`,
+      )
       .join(',');
     return { cidrs, version };
   };

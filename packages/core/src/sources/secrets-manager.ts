@@ -17,6 +17,7 @@ import {
   resolveTimeoutMs,
   untilAborted,
 } from './aws-shared.js';
+import { monotonicNow } from './clock.js';
 import { requirePeer } from './peer.js';
 import type {
   AwsSdkClient,
@@ -91,9 +92,11 @@ export interface SecretsManagerSourceOptions {
    * Longest time, in ms, the values may go without being read again with `GetSecretValue`: a
    * scheduled load after that reads every stage directly, as a forced load does, so a secret
    * whose labels `DescribeSecret` still confirms but whose values can no longer be read (KMS key
-   * disabled, `GetSecretValue` revoked) fails its loads. The guard sets it to half of
-   * `maxStaleMs`, so that `maxStaleMs` counts from the last time the values were read, not from
-   * the last time their labels were confirmed. Defaults to none: a version's value is read once.
+   * disabled, `GetSecretValue` revoked) fails its loads. A load whose context says `revalidate`
+   * reads them too, whatever this option: the guard asks so with `maxStaleMs` once the values
+   * were read half of it ago (as given or wired by the guard alike), since `maxStaleMs` counts
+   * from the last time the values were read, not from the last time their labels were
+   * confirmed. Defaults to none: a version's value is read once, unless a load asks again.
    */
   readonly revalidateMs?: number;
 }
@@ -284,7 +287,7 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
       picked.push({ stage, versionId, ...version });
     }
     const snapshot = assemble(picked, absent);
-    valuesReadAt = Date.now();
+    valuesReadAt = monotonicNow();
     return snapshot;
   };
 
@@ -390,7 +393,10 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
     }
     // Confirmed, not read (except versions new since): maxStaleMs keeps counting from the last
     // time every stage was read (outside review, 4 December: it restarted on each confirmation).
-    return { ...assemble(picked, absent), readAgoMs: Math.max(0, Date.now() - valuesReadAt) };
+    return {
+      ...assemble(picked, absent),
+      readAgoMs: Math.max(0, monotonicNow() - valuesReadAt),
+    };
   };
 
   return {
@@ -410,7 +416,8 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
           describeDenied ||
           lastLoadFailed ||
           context?.forced === true ||
-          (revalidateMs !== undefined && Date.now() - valuesReadAt >= revalidateMs);
+          context?.revalidate === true ||
+          (revalidateMs !== undefined && monotonicNow() - valuesReadAt >= revalidateMs);
         const snapshot = await (direct
           ? loadByStage(client, sdk, deadline.signal)
           : loadByVersion(client, sdk, deadline.signal));

@@ -60,6 +60,13 @@ export interface SourceLoadContext {
    * as few calls as it can. `false` for the first load and scheduled refreshes.
    */
   readonly forced: boolean;
+  /**
+   * `true` when the values in use were last read from their store (see
+   * `SecretSnapshot.readAgoMs`) half of `maxStaleMs` ago or more: a source that can confirm
+   * values without reading them (Secrets Manager's `DescribeSecret`) should read them this time,
+   * or they expire while every load succeeds. Absent (false) otherwise.
+   */
+  readonly revalidate?: boolean;
 }
 
 /** Where accepted secret values come from: static values, Secrets Manager, or your own. */
