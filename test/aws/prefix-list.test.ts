@@ -32,8 +32,10 @@ const ENTRIES = 'ec2.GetManagedPrefixListEntries';
 
 /** The version tag of the lists, each `name#<list id>@version`, as a pattern. */
 function versionTag(...lists: [name: string, version: number][]): RegExp {
-  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`^${lists.map(([name, v]) => `${escape(name)}#pl-[0-9a-f]+@${v}`).join(',')}$`);
+  const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(
+    `^${lists.map(([name, v]) => `${literal(name)}#pl-[0-9a-f]+@${v}`).join(',')}$`,
+  );
 }
 
 let aws: LocalAws;
