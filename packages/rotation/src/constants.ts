@@ -62,6 +62,12 @@ export const MAX_CONDITION_VALUES_PER_RULE = 5;
 /** Header values a rule holds during a rotation: `[AWSCURRENT, AWSPENDING]`, then `[AWSCURRENT, AWSPREVIOUS]`. */
 export const ROTATION_HEADER_VALUES = 2;
 
+/**
+ * At most this many older versions of the secret are read, newest first, to tell a rule value
+ * that is an old one of this secret (dropped) from another site's (kept), per step.
+ */
+export const MAX_FORMER_VERSIONS_READ = 10;
+
 /** The staging label of the value in use. */
 export const AWSCURRENT = 'AWSCURRENT';
 /** The staging label of the value in use before the last rotation. */

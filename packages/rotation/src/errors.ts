@@ -15,6 +15,7 @@ export type RotationFailure =
   | 'no-matching-origin'
   | 'no-matching-rule'
   | 'cloudfront-out-of-step'
+  | 'alb-out-of-step'
   | 'unselected-origin'
   | 'unexpected-secret'
   | 'condition-limit'

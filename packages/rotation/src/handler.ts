@@ -11,6 +11,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   findHeaderRules,
   type HeaderRule,
+  holdsOneOf,
   loadBalancerDomainNames,
   setHeaderValues,
 } from './aws/alb.js';
@@ -23,12 +24,19 @@ import {
 import {
   describeSecret,
   type KnownValues,
+  listVersions,
   promoteToCurrent,
   putPendingSecret,
   readSecretString,
 } from './aws/secrets.js';
 import { type RotationContext, sleep, timeLeft } from './budget.js';
-import { AWSCURRENT, AWSPENDING, AWSPREVIOUS, ROTATION_STEPS } from './constants.js';
+import {
+  AWSCURRENT,
+  AWSPENDING,
+  AWSPREVIOUS,
+  MAX_FORMER_VERSIONS_READ,
+  ROTATION_STEPS,
+} from './constants.js';
 import { RotationError, redacted } from './errors.js';
 import { generateSecretValue, headerValueOf, withHeaderValue } from './generate.js';
 import { type EventFields, writeLog } from './log.js';
@@ -171,8 +179,9 @@ export function createRotationHandler(options: Readonly<RotationOptions>): Rotat
           'rotation-disabled',
           `secret ${secretArn} does not have rotation enabled.`,
         );
-      const stages = versions[token];
-      if (stages === undefined)
+      // An own property only: a token such as `__proto__` or `toString` is no version.
+      const stages = Object.hasOwn(versions, token) ? versions[token] : undefined;
+      if (!Array.isArray(stages))
         throw new RotationError(
           'unknown-version',
           `secret ${secretArn} has no version ${token}; it cannot be rotated to.`,
@@ -291,9 +300,50 @@ async function previousHeaderValue(run: Run): Promise<string | undefined> {
 }
 
 /**
+ * Which of `values` (in a rule of ours, but not AWSCURRENT, AWSPREVIOUS or the pending value)
+ * are older values of this secret, in no accepted label any more: e.g. the value of an abandoned
+ * rotation, whose AWSPENDING was removed. Reads the older versions newest first, at most
+ * {@link MAX_FORMER_VERSIONS_READ}, and stops once every value is told apart; the others are
+ * taken for another site's (sharing the rule).
+ */
+async function formerValuesAmong(run: Run, values: readonly string[]): Promise<string[]> {
+  const { clients, arn, token, known, o } = run;
+  const older = (await listVersions(clients.secretsManager, arn))
+    .filter(
+      (v) => v.id !== token && !v.stages.includes(AWSCURRENT) && !v.stages.includes(AWSPREVIOUS),
+    )
+    .sort((a, b) => b.created - a.created)
+    .slice(0, MAX_FORMER_VERSIONS_READ);
+  const left = new Set(values);
+  const former: string[] = [];
+  for (const version of older) {
+    if (left.size === 0) break;
+    const secretString = await readSecretString(
+      clients.secretsManager,
+      arn,
+      { versionId: version.id },
+      known,
+    );
+    if (secretString === undefined) continue;
+    let value: string;
+    try {
+      value = headerValueOf(secretString, o.jsonKey, `version ${version.id} of ${arn}`);
+    } catch (error) {
+      if (error instanceof RotationError) continue; // not usable: no value of a rule
+      throw error;
+    }
+    known.push(value);
+    if (left.delete(value)) former.push(value);
+  }
+  return former;
+}
+
+/**
  * The ALB rules to keep in step: `ruleArns`, and the rules of `listenerArns` holding one of
  * this secret's values (`current`, `pending`, AWSPREVIOUS); other rules on the header (another
- * site's, on a shared listener) are left alone and logged by ARN.
+ * site's, on a shared listener) are left alone and logged by ARN. Values of our rules that are
+ * older values of this secret are found (and dropped by the next change); those of another site
+ * sharing a rule are kept.
  */
 async function albRules(
   run: Run,
@@ -307,8 +357,22 @@ async function albRules(
   const previous = await previousHeaderValue(run);
   const ownValues = [values.current, values.pending];
   if (previous !== undefined) ownValues.push(previous);
-  const { rules, otherRuleArns } = await findHeaderRules(run.clients.elbv2, { ...o, ownValues });
+  // An older value of this secret in no accepted label (an abandoned rotation's) was kept as
+  // another site's for good, and a second one made every rotation fail with condition-limit
+  // (outside review, 4 December, fifth session).
+  const { rules, otherRuleArns } = await findHeaderRules(run.clients.elbv2, {
+    ...o,
+    ownValues,
+    formerValuesAmong: (unknown) => formerValuesAmong(run, unknown),
+  });
   if (otherRuleArns.length > 0) run.log({ event: 'alb-rules-left-alone', ruleArns: otherRuleArns });
+  const withFormer = rules.filter((r) => r.formerValues.length > 0);
+  if (withFormer.length > 0)
+    run.log({
+      event: 'alb-former-values-found',
+      ruleArns: withFormer.map((r) => r.arn),
+      count: new Set(withFormer.flatMap((r) => r.formerValues)).size,
+    });
   return rules;
 }
 
@@ -402,6 +466,17 @@ async function setSecret(run: Run): Promise<void> {
   }
   run.log({ event: 'waiting-for-apps', waitMs });
   await sleep(waitMs);
+  // The rules again, right before CloudFront sends the pending value: one changed during the
+  // wait (an IaC re-apply) would refuse it (outside review, 4 December, fifth session).
+  const rulesNow = await albRules(run, { current, pending });
+  const rewidened = await setHeaderValues(clients.elbv2, rulesNow, [current, pending], known);
+  if (rewidened.length > 0)
+    run.log({
+      level: 'warn',
+      event: 'alb-rules-rewidened',
+      ruleArns: rulesNow.map((r) => r.arn),
+      modifiedRuleArns: rewidened,
+    });
   for (const id of o.distributionIds) {
     const updateStarted = Date.now();
     const outcome = await putHeaderValue(
@@ -422,39 +497,65 @@ async function setSecret(run: Run): Promise<void> {
   }
 }
 
-/** testSecret: every distribution deployed with the new value (else fail, to be retried), then the optional test URL. */
-async function testSecret(run: Run): Promise<void> {
+/**
+ * Every distribution sends the pending value on all its selected origins (else `not-updated`:
+ * setSecret has not completed) and is `Deployed`, polling until `deployWaitMs` or the time left
+ * runs out (else `not-deployed`). What testSecret checks, and finishSecret again before
+ * AWSCURRENT moves.
+ */
+async function awaitDistributionsOnPending(
+  run: Run,
+  step: RotationStep,
+  values: { current: string; pending: string },
+): Promise<void> {
   const { clients, o, known, context } = run;
-  const { current, pending } = await headerValues(run);
-  if (o.distributionIds.length > 0) {
-    const selector = await originSelector(run);
-    const previous = await previousHeaderValue(run);
-    const own = previous === undefined ? [current, pending] : [current, pending, previous];
-    const deadline = Date.now() + Math.min(o.deployWaitMs, timeLeft(context, o.safetyMarginMs));
-    let waiting = [...o.distributionIds];
-    for (;;) {
-      const still: string[] = [];
-      for (const id of waiting) {
-        const state = await distributionState(clients.cloudFront, id, selector, known);
-        checkUnselected(id, state, own);
-        if (!state.selected.every((origin) => origin.value === pending))
-          throw new RotationError(
-            'not-updated',
-            `distribution ${id} does not send the pending value to all its matching origins; setSecret has not completed (AWSCURRENT is unchanged).`,
-          );
-        if (state.status !== 'Deployed') still.push(id);
-      }
-      waiting = still;
-      if (waiting.length === 0) break;
-      if (Date.now() + o.pollIntervalMs > deadline)
+  const { current, pending } = values;
+  if (o.distributionIds.length === 0) return;
+  const selector = await originSelector(run);
+  const previous = await previousHeaderValue(run);
+  const own = previous === undefined ? [current, pending] : [current, pending, previous];
+  const deadline = Date.now() + Math.min(o.deployWaitMs, timeLeft(context, o.safetyMarginMs));
+  let waiting = [...o.distributionIds];
+  for (;;) {
+    const still: string[] = [];
+    for (const id of waiting) {
+      const state = await distributionState(clients.cloudFront, id, selector, known);
+      checkUnselected(id, state, own);
+      if (!state.selected.every((origin) => origin.value === pending))
         throw new RotationError(
-          'not-deployed',
-          `distribution(s) ${waiting.join(', ')} still InProgress; failing testSecret so Secrets Manager retries it later (AWSCURRENT is unchanged, both values stay accepted).`,
+          'not-updated',
+          `distribution ${id} does not send the pending value to all its matching origins; setSecret has not completed (AWSCURRENT is unchanged). Secrets Manager's retry of the rotation runs setSecret again.`,
         );
-      await sleep(o.pollIntervalMs);
+      if (state.status !== 'Deployed') still.push(id);
     }
-    run.log({ event: 'distributions-deployed', distributionIds: o.distributionIds });
+    waiting = still;
+    if (waiting.length === 0) break;
+    if (Date.now() + o.pollIntervalMs > deadline)
+      throw new RotationError(
+        'not-deployed',
+        `distribution(s) ${waiting.join(', ')} still InProgress; failing ${step} so Secrets Manager retries it later (AWSCURRENT is unchanged, both values stay accepted).`,
+      );
+    await sleep(o.pollIntervalMs);
   }
+  run.log({ event: 'distributions-deployed', distributionIds: o.distributionIds });
+}
+
+/**
+ * testSecret: every distribution deployed with the new value (else fail, to be retried), every
+ * ALB rule accepting it, then the optional test URL.
+ */
+async function testSecret(run: Run): Promise<void> {
+  const { o } = run;
+  const values = await headerValues(run);
+  await awaitDistributionsOnPending(run, 'testSecret', values);
+  const refusing = (await albRules(run, values))
+    .filter((r) => !holdsOneOf(r, [values.pending]))
+    .map((r) => r.arn);
+  if (refusing.length > 0)
+    throw new RotationError(
+      'alb-out-of-step',
+      `rule(s) ${refusing.join(', ')} no longer accept the pending value in their "${o.headerName}" condition (changed since setSecret, e.g. by an infrastructure-as-code re-apply), so requests CloudFront sends with it are refused. AWSCURRENT is unchanged. Keep your infrastructure code from resetting that condition's values; Secrets Manager's retry of the rotation runs setSecret again, which puts them back.`,
+    );
   if (o.testUrl !== undefined) {
     let status: number;
     try {
@@ -480,7 +581,8 @@ async function testSecret(run: Run): Promise<void> {
 }
 
 /**
- * finishSecret: the ALB rules accept [pending, current] (what they accept since setSecret; this
+ * finishSecret: once every distribution sends the pending value and is deployed (what
+ * testSecret checked; else `not-updated` or `not-deployed`, nothing changed), the ALB rules accept [pending, current] (what they accept since setSecret; this
  * repairs a rule changed since then), then AWSCURRENT moves to the token, after which those are
  * [AWSCURRENT, AWSPREVIOUS]. In that order, a failure of either call leaves a step that Secrets
  * Manager's retry completes: once AWSCURRENT has moved, a retry ends as already-current and
@@ -489,6 +591,9 @@ async function testSecret(run: Run): Promise<void> {
 async function finishSecret(run: Run): Promise<void> {
   const { clients, arn, token, versions, known } = run;
   const { current, pending } = await headerValues(run);
+  // Only once CloudFront sends the pending value everywhere: promoted earlier, the value it
+  // still sends would become AWSPREVIOUS (outside review, 4 December, fifth session).
+  await awaitDistributionsOnPending(run, 'finishSecret', { current, pending });
   const currentVersionId = Object.entries(versions).find(([, stages]) =>
     stages.includes(AWSCURRENT),
   )?.[0];

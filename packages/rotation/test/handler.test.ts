@@ -1,7 +1,3 @@
-import {
-  GetDistributionConfigCommand,
-  UpdateDistributionCommand,
-} from '@aws-sdk/client-cloudfront';
 import { UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import type { RotationEvent } from '@cdn-origin-guard/rotation';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -19,6 +15,7 @@ import {
   rejection,
   rotate,
   rotateUntilFinish,
+  setOriginHeader,
   stageValue,
   useRotationTestbed,
 } from './support.js';
@@ -496,6 +493,20 @@ describe('rotation handler: failures keep production serving', () => {
     expect(error.message).toContain('createSecret | setSecret | testSecret | finishSecret');
   });
 
+  // Outside review, 4 December (fifth session): these failed as internal-error "stages.includes is not a function".
+  it.each(['__proto__', 'constructor', 'toString'])(
+    'refuses the token %j as no version of the secret',
+    async (token) => {
+      const account = createAccount(aws, INITIAL);
+
+      const error = await rejection(invoke(handlerFor(account), account, 'createSecret', token));
+
+      expect(error).toMatchObject({ failure: 'unknown-version' });
+      expect(error.message).toContain(`has no version ${token}`);
+      expect(aws.callCount('secretsmanager.PutSecretValue')).toBe(0);
+    },
+  );
+
   it.each([
     [{ Step: 'createSecret' }, ['SecretId is missing', 'ClientRequestToken is missing']],
     [
@@ -622,22 +633,6 @@ describe('rotation handler: what it must not touch', () => {
 
 // Outside review, round 1: setSecret read only the distribution's stored configuration, so while
 // a change was deploying it narrowed the ALB rule to values the edges did not all send yet.
-/** Someone else (an infrastructure-as-code apply) puts `value` in the header of every origin that has it. */
-async function setOriginHeader(id: string, value: string): Promise<void> {
-  const cloudFront = localClients(aws).cloudFront;
-  const read = await cloudFront.send(new GetDistributionConfigCommand({ Id: id }));
-  for (const origin of read.DistributionConfig?.Origins?.Items ?? [])
-    for (const header of origin.CustomHeaders?.Items ?? [])
-      if (header.HeaderName?.toLowerCase() === HEADER) header.HeaderValue = value;
-  await cloudFront.send(
-    new UpdateDistributionCommand({
-      Id: id,
-      IfMatch: read.ETag,
-      DistributionConfig: read.DistributionConfig,
-    }),
-  );
-}
-
 describe('rotation handler: setSecret while CloudFront deploys', () => {
   it('fails setSecret before any change while a distribution still deploys a header change, and the retry goes on once it is Deployed', async () => {
     const account = createAccount(aws, INITIAL);
@@ -646,9 +641,9 @@ describe('rotation handler: setSecret while CloudFront deploys', () => {
     const current = stageValue(aws, account, 'AWSCURRENT');
     const previous = stageValue(aws, account, 'AWSPREVIOUS');
     // A drift back to AWSPREVIOUS deploys; its fix to AWSCURRENT is still deploying.
-    await setOriginHeader(account.distributionId, previous);
+    await setOriginHeader(aws, account.distributionId, previous);
     aws.cloudfront.holdDeployment(account.distributionId);
-    await setOriginHeader(account.distributionId, current);
+    await setOriginHeader(aws, account.distributionId, current);
     const token = aws.secrets.beginRotation(account.secretId);
     await invoke(handler, account, 'createSecret', token);
     const rulesBefore = JSON.stringify(aws.elbv2.rule(account.ruleArn).conditions);
@@ -696,5 +691,103 @@ describe('rotation handler: setSecret while CloudFront deploys', () => {
     expect(events().filter((e) => e.event === 'cloudfront-already-updated')).toHaveLength(1);
     expect(albForwards(aws, account, INITIAL)).toBe(true);
     expect(albForwards(aws, account, pending)).toBe(true);
+  });
+});
+
+// Outside review, 4 December (fifth session): setSecret moved CloudFront to the pending value without looking
+// at the rules again after the wait, testSecret looked at distributions only, and finishSecret
+// promoted the pending value whatever CloudFront sent.
+describe('rotation handler: each step checks what the steps before it did', () => {
+  it('setSecret puts the pending value back in a rule changed during the wait, before CloudFront sends it', async () => {
+    const account = createAccount(aws, INITIAL);
+    let revert: Promise<void> | undefined;
+    const handler = handlerFor(account, {
+      log: (line) => {
+        bed.lines.push(line);
+        if ((JSON.parse(line) as { event: string }).event !== 'waiting-for-apps') return;
+        // An IaC re-apply during the wait: every other call waits until it is done.
+        aws.faults.set({
+          outage: 'hang',
+          actions: ['secretsmanager', 'cloudfront', 'elbv2.DescribeRules'],
+        });
+        revert = ruleDriftsBack(account).then(() => aws.faults.clear());
+      },
+    });
+    const token = aws.secrets.beginRotation(account.secretId);
+    await invoke(handler, account, 'createSecret', token);
+
+    await invoke(handler, account, 'setSecret', token);
+
+    const pending = stageValue(aws, account, 'AWSPENDING');
+    expect(revert).toBeDefined();
+    expect(aws.cloudfront.deployedHeader(account.distributionId, HEADER, 'alb')).toBe(pending);
+    expect(albForwards(aws, account, pending)).toBe(true);
+    expect(albForwards(aws, account, INITIAL)).toBe(true);
+    expect(events().find((e) => e.event === 'alb-rules-rewidened')).toMatchObject({
+      level: 'warn',
+      modifiedRuleArns: [account.ruleArn],
+    });
+    expectNoValueIn(bed.lines, allValues(aws, account));
+  });
+
+  it('testSecret fails with alb-out-of-step when a rule no longer accepts the pending value, and the retried rotation repairs it', async () => {
+    const account = createAccount(aws, INITIAL);
+    const handler = handlerFor(account);
+    const token = aws.secrets.beginRotation(account.secretId);
+    await invoke(handler, account, 'createSecret', token);
+    await invoke(handler, account, 'setSecret', token);
+    await ruleDriftsBack(account);
+
+    const error = await rejection(invoke(handler, account, 'testSecret', token));
+
+    expect(error).toMatchObject({ name: 'RotationError', failure: 'alb-out-of-step' });
+    expect(error.message).toContain(account.ruleArn);
+    expect(aws.secrets.get(account.secretId)?.stages.AWSCURRENT).not.toBe(token);
+    expectNoValueIn(outputs(error), allValues(aws, account));
+
+    // Secrets Manager's retry of the rotation runs the steps again from createSecret.
+    for (const step of ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const)
+      await invoke(handler, account, step, token);
+    expect(aws.secrets.get(account.secretId)?.stages.AWSCURRENT).toBe(token);
+    expect(albForwards(aws, account, stageValue(aws, account, 'AWSCURRENT'))).toBe(true);
+  });
+
+  it('finishSecret right after createSecret fails with not-updated, changing nothing; the rotation then completes and a re-run of finishSecret succeeds', async () => {
+    const account = createAccount(aws, INITIAL);
+    const handler = handlerFor(account);
+    const token = aws.secrets.beginRotation(account.secretId);
+    await invoke(handler, account, 'createSecret', token);
+
+    const error = await rejection(invoke(handler, account, 'finishSecret', token));
+
+    expect(error).toMatchObject({ name: 'RotationError', failure: 'not-updated' });
+    expect(error.message).toContain(account.distributionId);
+    expect(aws.secrets.get(account.secretId)?.stages.AWSCURRENT).not.toBe(token);
+    expect(aws.callCount('elbv2.ModifyRule')).toBe(0);
+    expect(aws.cloudfront.deployedHeader(account.distributionId, HEADER, 'alb')).toBe(INITIAL);
+    expectNoValueIn(outputs(error), allValues(aws, account));
+
+    for (const step of ['setSecret', 'testSecret', 'finishSecret', 'finishSecret'] as const)
+      await invoke(handler, account, step, token);
+    expect(aws.secrets.get(account.secretId)?.stages.AWSCURRENT).toBe(token);
+  });
+
+  it('finishSecret fails with not-deployed while a distribution still deploys, and its retry promotes', async () => {
+    const account = createAccount(aws, INITIAL);
+    const handler = handlerFor(account, { deployWaitMs: 100 });
+    const token = aws.secrets.beginRotation(account.secretId);
+    await invoke(handler, account, 'createSecret', token);
+    await invoke(handler, account, 'setSecret', token);
+    await invoke(handler, account, 'testSecret', token);
+    aws.cloudfront.holdDeployment(account.distributionId);
+    aws.cloudfront.touch(account.distributionId);
+
+    const error = await rejection(invoke(handler, account, 'finishSecret', token));
+
+    expect(error).toMatchObject({ failure: 'not-deployed' });
+    expect(aws.secrets.get(account.secretId)?.stages.AWSCURRENT).not.toBe(token);
+    aws.cloudfront.holdDeployment(account.distributionId, false);
+    await invoke(handler, account, 'finishSecret', token);
+    expect(aws.secrets.get(account.secretId)?.stages.AWSCURRENT).toBe(token);
   });
 });

@@ -2,13 +2,36 @@
  * Assertions and the testbed shared by the rotation tests; the account itself is in `account.ts` (also used by
  * the demo, so it does not import vitest).
  */
+import {
+  GetDistributionConfigCommand,
+  UpdateDistributionCommand,
+} from '@aws-sdk/client-cloudfront';
 import type { RotationHandler, RotationOptions } from '@cdn-origin-guard/rotation';
 import { expect } from 'vitest';
 import { useLocalAws } from '../../../test/aws/support.js';
 import type { LocalAws } from '../../../test/aws-local/index.js';
-import { type Account, rotationHandlerFor } from './account.js';
+import { type Account, HEADER, localClients, rotationHandlerFor } from './account.js';
 
 export * from './account.js';
+
+/**
+ * Someone else (an infrastructure-as-code apply, or an operator) puts `value` in the header of
+ * every origin of distribution `id` that has it, through the CloudFront API.
+ */
+export async function setOriginHeader(aws: LocalAws, id: string, value: string): Promise<void> {
+  const { cloudFront } = localClients(aws);
+  const read = await cloudFront.send(new GetDistributionConfigCommand({ Id: id }));
+  for (const origin of read.DistributionConfig?.Origins?.Items ?? [])
+    for (const header of origin.CustomHeaders?.Items ?? [])
+      if (header.HeaderName?.toLowerCase() === HEADER) header.HeaderValue = value;
+  await cloudFront.send(
+    new UpdateDistributionCommand({
+      Id: id,
+      IfMatch: read.ETag,
+      DistributionConfig: read.DistributionConfig,
+    }),
+  );
+}
 
 /** No value in any of `texts` (log lines, error messages and stacks). */
 export function expectNoValueIn(texts: readonly string[], values: readonly string[]): void {

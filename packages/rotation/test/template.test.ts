@@ -110,6 +110,7 @@ describe('SAM template', () => {
       'elasticloadbalancing:ModifyRule',
       'secretsmanager:DescribeSecret',
       'secretsmanager:GetSecretValue',
+      'secretsmanager:ListSecretVersionIds',
       'secretsmanager:PutSecretValue',
       'secretsmanager:UpdateSecretVersionStage',
     ]);

@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import {
   MAX_CONDITION_VALUES_PER_RULE,
+  MAX_FORMER_VERSIONS_READ,
   MAX_VALUES_PER_CONDITION,
   ROTATION_HEADER_VALUES,
 } from '../constants.js';
@@ -31,6 +32,11 @@ export interface HeaderRule {
    * rule): kept, after this secret's values, on every change.
    */
   readonly foreignValues: readonly string[];
+  /**
+   * Values of the header condition that are older values of this secret, in no accepted label
+   * any more (e.g. an abandoned rotation's): dropped on the next change.
+   */
+  readonly formerValues: readonly string[];
 }
 
 function headerIndexOf(rule: Rule, headerName: string): number {
@@ -103,7 +109,7 @@ function checkConditionLimit(rule: HeaderRule, headerName: string): void {
   if (foreign > 0 && ROTATION_HEADER_VALUES + foreign > MAX_VALUES_PER_CONDITION)
     throw new RotationError(
       'condition-limit',
-      `rule ${rule.arn}'s "${headerName}" condition also holds ${foreign} value(s) that are not this secret's (another site's, sharing the rule), which are kept; with the ${ROTATION_HEADER_VALUES} values a rotation needs that is more than the ${MAX_VALUES_PER_CONDITION} an ALB condition allows. Nothing was changed. Give each site its own rule (one rule per secret), or remove values no longer used, then retry.`,
+      `rule ${rule.arn}'s "${headerName}" condition also holds ${foreign} value(s) that are not this secret's (another site's, sharing the rule; not among this secret's ${MAX_FORMER_VERSIONS_READ} newest older versions either), which are kept; with the ${ROTATION_HEADER_VALUES} values a rotation needs that is more than the ${MAX_VALUES_PER_CONDITION} an ALB condition allows. Nothing was changed. Give each site its own rule (one rule per secret), or remove values no longer used, then retry.`,
     );
   const others = rule.conditions.reduce(
     (n, c, i) => (i === rule.headerIndex ? n : n + conditionValueCount(c)),
@@ -117,7 +123,7 @@ function checkConditionLimit(rule: HeaderRule, headerName: string): void {
 }
 
 /** Does the rule's header condition hold one of `values`? */
-function holdsOneOf(rule: HeaderRule, values: readonly string[]): boolean {
+export function holdsOneOf(rule: HeaderRule, values: readonly string[]): boolean {
   const have = rule.conditions[rule.headerIndex]?.HttpHeaderConfig?.Values ?? [];
   return have.some((v) => values.includes(v));
 }
@@ -127,9 +133,11 @@ function holdsOneOf(rule: HeaderRule, values: readonly string[]): boolean {
  * each rule of `listenerArns` whose header condition holds one of `ownValues` (this secret's
  * AWSCURRENT, AWSPREVIOUS and pending values). A listener's other rules on the header belong
  * to someone else (another site's secret on a shared listener) and are left alone; each
- * listener must have at least one rule of ours. Every rule found must have room for the
- * rotation's two header values within the ALB's condition-value limit (else `condition-limit`,
- * before any change).
+ * listener must have at least one rule of ours. The other values of our rules' header
+ * conditions go to `formerValuesAmong`, which says which of them are older values of this
+ * secret (dropped on the next change); the rest are another site's (kept). Every rule found
+ * must have room for the rotation's two header values next to those kept within the ALB's
+ * condition-value limits (else `condition-limit`, before any change).
  */
 export async function findHeaderRules(
   client: ElasticLoadBalancingV2Client,
@@ -138,6 +146,7 @@ export async function findHeaderRules(
     readonly listenerArns: readonly string[];
     readonly ruleArns: readonly string[];
     readonly ownValues: readonly string[];
+    readonly formerValuesAmong: (values: readonly string[]) => Promise<readonly string[]>;
   },
 ): Promise<HeaderRules> {
   const found = new Map<string, HeaderRule>();
@@ -147,7 +156,7 @@ export async function findHeaderRules(
     const conditions = rule.Conditions ?? [];
     const have = conditions[headerIndex]?.HttpHeaderConfig?.Values ?? [];
     const foreignValues = have.filter((v) => !options.ownValues.includes(v));
-    return { arn: rule.RuleArn, conditions, headerIndex, foreignValues };
+    return { arn: rule.RuleArn, conditions, headerIndex, foreignValues, formerValues: [] };
   };
   if (options.ruleArns.length > 0) {
     for (const rule of await describeRules(client, { RuleArns: [...options.ruleArns] })) {
@@ -182,7 +191,13 @@ export async function findHeaderRules(
       );
     otherRuleArns.push(...others);
   }
-  const rules = [...found.values()];
+  const unknown = [...new Set([...found.values()].flatMap((r) => r.foreignValues))];
+  const former = unknown.length === 0 ? [] : await options.formerValuesAmong(unknown);
+  const rules = [...found.values()].map((rule) => ({
+    ...rule,
+    foreignValues: rule.foreignValues.filter((v) => !former.includes(v)),
+    formerValues: rule.foreignValues.filter((v) => former.includes(v)),
+  }));
   for (const rule of rules) checkConditionLimit(rule, options.headerName);
   return { rules, otherRuleArns };
 }
@@ -197,7 +212,8 @@ function forModify(c: RuleCondition): RuleCondition {
 /**
  * Give each rule's header condition this secret's `values` (deduplicated), followed by the
  * rule's {@link HeaderRule.foreignValues} (another site's, kept as they are, like any
- * `RegexValues`). Rules that already hold exactly that are left alone. Returns the ARNs modified.
+ * `RegexValues`); its {@link HeaderRule.formerValues} are dropped. Rules that already hold
+ * exactly that are left alone. Returns the ARNs modified.
  */
 export async function setHeaderValues(
   client: ElasticLoadBalancingV2Client,

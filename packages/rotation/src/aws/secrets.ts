@@ -1,12 +1,14 @@
 /**
  * The Secrets Manager calls of a rotation: DescribeSecret, GetSecretValue by version or
- * stage, PutSecretValue with the token, UpdateSecretVersionStage.
+ * stage, ListSecretVersionIds, PutSecretValue with the token, UpdateSecretVersionStage.
  * @module
  */
 import {
   DescribeSecretCommand,
   type DescribeSecretCommandOutput,
   GetSecretValueCommand,
+  ListSecretVersionIdsCommand,
+  type ListSecretVersionIdsCommandOutput,
   PutSecretValueCommand,
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
@@ -29,18 +31,21 @@ export async function describeSecret(
   }
 }
 
-/** The SecretString of a version or stage, or `undefined` when it does not exist (yet). */
+/**
+ * The SecretString of a version or stage (a version without a stage too: one no label holds any
+ * more), or `undefined` when it does not exist (yet).
+ */
 export async function readSecretString(
   client: SecretsManagerClient,
   arn: string,
-  where: { readonly versionId?: string; readonly stage: string },
+  where: { readonly versionId: string; readonly stage?: string } | { readonly stage: string },
   known: KnownValues,
 ): Promise<string | undefined> {
   try {
     const out = await client.send(
       new GetSecretValueCommand({
         SecretId: arn,
-        VersionId: where.versionId,
+        VersionId: 'versionId' in where ? where.versionId : undefined,
         VersionStage: where.stage,
       }),
     );
@@ -49,11 +54,51 @@ export async function readSecretString(
   } catch (error) {
     if (awsErrorName(error) === 'ResourceNotFoundException') return undefined;
     throw awsCallFailed(
-      `GetSecretValue (${where.versionId ?? where.stage}) of ${arn}`,
+      `GetSecretValue (${'versionId' in where ? where.versionId : where.stage}) of ${arn}`,
       error,
       known,
     );
   }
+}
+
+/** A version of a secret as {@link listVersions} reports it. */
+export interface SecretVersion {
+  readonly id: string;
+  readonly stages: readonly string[];
+  /** Milliseconds since the epoch (0 when not reported). */
+  readonly created: number;
+}
+
+/** ListSecretVersionIds with `IncludeDeprecated` (every page): each version, with no value. */
+export async function listVersions(
+  client: SecretsManagerClient,
+  arn: string,
+): Promise<SecretVersion[]> {
+  const versions: SecretVersion[] = [];
+  let nextToken: string | undefined;
+  do {
+    let out: ListSecretVersionIdsCommandOutput;
+    try {
+      out = await client.send(
+        new ListSecretVersionIdsCommand({
+          SecretId: arn,
+          IncludeDeprecated: true,
+          NextToken: nextToken,
+        }),
+      );
+    } catch (error) {
+      throw awsCallFailed(`ListSecretVersionIds of ${arn}`, error, []);
+    }
+    for (const v of out.Versions ?? [])
+      if (v.VersionId !== undefined)
+        versions.push({
+          id: v.VersionId,
+          stages: v.VersionStages ?? [],
+          created: v.CreatedDate?.getTime() ?? 0,
+        });
+    nextToken = out.NextToken;
+  } while (nextToken !== undefined && nextToken !== '');
+  return versions;
 }
 
 /** PutSecretValue of the pending version under the rotation token. */

@@ -1,0 +1,166 @@
+/**
+ * An abandoned rotation, cleaned up as the README says (origins back on AWSCURRENT, deployed,
+ * then AWSPENDING removed): its value, left in the ALB rule by its setSecret, is no value of any
+ * accepted label any more, and the next rotation removes it from the rule, while a value of
+ * another site sharing the rule is kept. Real SDK v3 clients against the local AWS endpoint.
+ */
+import { ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { LocalAws } from '../../../test/aws-local/index.js';
+import { MAX_FORMER_VERSIONS_READ } from '../src/constants.js';
+import {
+  type Account,
+  albForwards,
+  allValues,
+  createAccount,
+  expectNoValueIn,
+  HEADER,
+  invoke,
+  localClients,
+  rotate,
+  setOriginHeader,
+  stageValue,
+  useRotationTestbed,
+} from './support.js';
+
+const INITIAL = 'initial-origin-verify-0123456789abcdef';
+const OTHER_SITE_SECRET = 'other-site-origin-verify-fedcba9876543210';
+
+const bed = useRotationTestbed();
+const { handlerFor, events } = bed;
+let aws: LocalAws;
+beforeEach(() => {
+  aws = bed.aws;
+});
+
+function sorted(values: readonly string[] | undefined): string[] {
+  return [...(values ?? [])].sort();
+}
+
+function ruleValues(account: Account): string[] {
+  return sorted(aws.elbv2.rule(account.ruleArn).conditions[0]?.HttpHeaderConfig?.Values);
+}
+
+/** What the secret's accepted labels hold: AWSCURRENT and AWSPREVIOUS. */
+function acceptedValues(account: Account): string[] {
+  return sorted([stageValue(aws, account, 'AWSCURRENT'), stageValue(aws, account, 'AWSPREVIOUS')]);
+}
+
+/**
+ * A rotation that stops after setSecret, cleaned up as the README says: origins back on
+ * AWSCURRENT, deployed, then AWSPENDING removed. Returns its value (now in no label).
+ */
+async function abandonRotation(account: Account): Promise<string> {
+  const handler = handlerFor(account);
+  const token = aws.secrets.beginRotation(account.secretId);
+  await invoke(handler, account, 'createSecret', token);
+  await invoke(handler, account, 'setSecret', token);
+  const abandoned = stageValue(aws, account, 'AWSPENDING');
+  await setOriginHeader(aws, account.distributionId, stageValue(aws, account, 'AWSCURRENT'));
+  await localClients(aws).secretsManager.send(
+    new UpdateSecretVersionStageCommand({
+      SecretId: account.secretArn,
+      VersionStage: 'AWSPENDING',
+      RemoveFromVersionId: token,
+    }),
+  );
+  return abandoned;
+}
+
+async function setRuleHeaderValues(account: Account, values: string[]): Promise<void> {
+  await localClients(aws).elbv2.send(
+    new ModifyRuleCommand({
+      RuleArn: account.ruleArn,
+      Conditions: [
+        { Field: 'http-header', HttpHeaderConfig: { HttpHeaderName: HEADER, Values: values } },
+        { Field: 'path-pattern', PathPatternConfig: { Values: ['/*'] } },
+      ],
+    }),
+  );
+}
+
+// Outside review, 4 December (fifth session): a value of this secret in no accepted label was kept in the rule
+// as another site's on every rotation, so the ALB forwarded it for good, and a second abandoned
+// rotation made every later one fail with condition-limit.
+describe('rotation handler: after an abandoned rotation', () => {
+  it('the next rotation removes the abandoned value from the ALB rule', async () => {
+    const account = createAccount(aws, INITIAL);
+    const abandoned = await abandonRotation(account);
+    expect(albForwards(aws, account, abandoned)).toBe(true);
+
+    await rotate(handlerFor(account), aws, account);
+
+    expect(albForwards(aws, account, abandoned)).toBe(false);
+    expect(ruleValues(account)).toEqual(acceptedValues(account));
+    expect(events().find((e) => e.event === 'alb-former-values-found')).toMatchObject({
+      step: 'setSecret',
+      ruleArns: [account.ruleArn],
+      count: 1,
+    });
+    expectNoValueIn(bed.lines, allValues(aws, account));
+  });
+
+  it('two abandoned rotations in a row, then three rotations: each leaves exactly AWSCURRENT and AWSPREVIOUS', async () => {
+    const account = createAccount(aws, INITIAL);
+    const abandoned = [await abandonRotation(account), await abandonRotation(account)];
+    const handler = handlerFor(account);
+    const accepted: string[][] = [];
+    const expected: string[][] = [];
+
+    for (let i = 0; i < 3; i++) {
+      await rotate(handler, aws, account);
+      accepted.push(ruleValues(account));
+      expected.push(acceptedValues(account));
+    }
+
+    expect(accepted).toEqual(expected);
+    for (const value of abandoned) expect(albForwards(aws, account, value)).toBe(false);
+    expectNoValueIn(bed.lines, allValues(aws, account));
+  });
+
+  it("in a rule both sites share, drops the abandoned value and keeps the other site's", async () => {
+    const account = createAccount(aws, INITIAL);
+    await setRuleHeaderValues(account, [INITIAL, OTHER_SITE_SECRET]);
+    const abandoned = await abandonRotation(account);
+    expect(ruleValues(account)).toEqual(sorted([INITIAL, abandoned, OTHER_SITE_SECRET]));
+    const handler = handlerFor(account);
+
+    await rotate(handler, aws, account);
+    await rotate(handler, aws, account);
+
+    expect(ruleValues(account)).toEqual(sorted([...acceptedValues(account), OTHER_SITE_SECRET]));
+    expect(albForwards(aws, account, abandoned)).toBe(false);
+    expect(albForwards(aws, account, OTHER_SITE_SECRET)).toBe(true);
+    expectNoValueIn(bed.lines, [...allValues(aws, account), OTHER_SITE_SECRET]);
+  });
+
+  it(`reads at most ${MAX_FORMER_VERSIONS_READ} older versions to tell another site's value from an old one of this secret`, async () => {
+    const shared = createAccount(aws, INITIAL);
+    const alone = createAccount(aws, INITIAL);
+    for (const account of [shared, alone]) {
+      for (let i = 0; i < MAX_FORMER_VERSIONS_READ + 5; i++)
+        aws.secrets.put(account.secretId, `older-origin-verify-${i}-0123456789abcdef`);
+      aws.secrets.put(account.secretId, INITIAL);
+    }
+    await setRuleHeaderValues(shared, [INITIAL, OTHER_SITE_SECRET]);
+    const secretReadsOfSetSecret = async (account: Account): Promise<number> => {
+      const handler = handlerFor(account);
+      const token = aws.secrets.beginRotation(account.secretId);
+      await invoke(handler, account, 'createSecret', token);
+      const before = aws.callCount('secretsmanager.GetSecretValue');
+      await invoke(handler, account, 'setSecret', token);
+      return aws.callCount('secretsmanager.GetSecretValue') - before;
+    };
+
+    const extraReads =
+      (await secretReadsOfSetSecret(shared)) - (await secretReadsOfSetSecret(alone));
+
+    expect(extraReads).toBeGreaterThan(0);
+    // setSecret reads the rules twice: before the wait, and again right before CloudFront.
+    expect(extraReads).toBeLessThanOrEqual(2 * MAX_FORMER_VERSIONS_READ);
+    expect(ruleValues(shared)).toEqual(
+      sorted([INITIAL, stageValue(aws, shared, 'AWSPENDING'), OTHER_SITE_SECRET]),
+    );
+  });
+});
