@@ -359,7 +359,7 @@ async function albRules(
   if (previous !== undefined) ownValues.push(previous);
   // An older value of this secret in no accepted label (an abandoned rotation's) was kept as
   // another site's for good, and a second one made every rotation fail with condition-limit
-  // (outside review, 4 December, fifth session).
+  // (outside review, 4 December, fourth session).
   const { rules, otherRuleArns } = await findHeaderRules(run.clients.elbv2, {
     ...o,
     ownValues,
@@ -467,7 +467,7 @@ async function setSecret(run: Run): Promise<void> {
   run.log({ event: 'waiting-for-apps', waitMs });
   await sleep(waitMs);
   // The rules again, right before CloudFront sends the pending value: one changed during the
-  // wait (an IaC re-apply) would refuse it (outside review, 4 December, fifth session).
+  // wait (an IaC re-apply) would refuse it (outside review, 4 December, fourth session).
   const rulesNow = await albRules(run, { current, pending });
   const rewidened = await setHeaderValues(clients.elbv2, rulesNow, [current, pending], known);
   if (rewidened.length > 0)
@@ -592,7 +592,7 @@ async function finishSecret(run: Run): Promise<void> {
   const { clients, arn, token, versions, known } = run;
   const { current, pending } = await headerValues(run);
   // Only once CloudFront sends the pending value everywhere: promoted earlier, the value it
-  // still sends would become AWSPREVIOUS (outside review, 4 December, fifth session).
+  // still sends would become AWSPREVIOUS (outside review, 4 December, fourth session).
   await awaitDistributionsOnPending(run, 'finishSecret', { current, pending });
   const currentVersionId = Object.entries(versions).find(([, stages]) =>
     stages.includes(AWSCURRENT),

@@ -27,7 +27,9 @@ let fromEnv: RotationHandler | undefined;
  * invocation (validated then, once), with SDK clients kept for the container's life.
  * Set the function's handler to `index.handler`.
  */
-export const handler: RotationHandler = (event: RotationEvent, context: RotationContext) => {
+export const handler: RotationHandler = async (event: RotationEvent, context: RotationContext) => {
+  // Async, so a bad configuration rejects the returned promise instead of throwing before it
+  // exists (outside review, 4 December: a caller's `.catch` never ran).
   fromEnv ??= createRotationHandler(rotationOptionsFromEnv());
   return fromEnv(event, context);
 };

@@ -80,7 +80,7 @@ async function setRuleHeaderValues(account: Account, values: string[]): Promise<
   );
 }
 
-// Outside review, 4 December (fifth session): a value of this secret in no accepted label was kept in the rule
+// Outside review, 4 December (fourth session): a value of this secret in no accepted label was kept in the rule
 // as another site's on every rotation, so the ALB forwarded it for good, and a second abandoned
 // rotation made every later one fail with condition-limit.
 describe('rotation handler: after an abandoned rotation', () => {

@@ -12,6 +12,31 @@ import { createAccount, rotate, stageValue } from './support.js';
 const local = useLocalAws({ env: true });
 
 describe('handler (configured from the environment)', () => {
+  // Outside review, 4 December (fourth session): a bad configuration threw before any promise
+  // existed, so a caller's `.catch` never ran. First in this file: the handler keeps the
+  // configuration of its first successful call.
+  it('rejects its promise on a bad configuration instead of throwing', async () => {
+    const restore = setEnv({
+      CDN_ORIGIN_GUARD_ROTATION_DISTRIBUTION_IDS: undefined,
+      CDN_ORIGIN_GUARD_ROTATION_RULE_ARNS: undefined,
+      CDN_ORIGIN_GUARD_ROTATION_PROPAGATION_WAIT_MS: 'soon',
+    });
+    try {
+      let returned: unknown;
+      const call = () => {
+        returned = handler(
+          { SecretId: 'x', ClientRequestToken: 't', Step: 'createSecret' },
+          { getRemainingTimeInMillis: () => 900_000 },
+        );
+      };
+
+      expect(call).not.toThrow();
+      await expect(returned).rejects.toThrow(/option `CDN_ORIGIN_GUARD_ROTATION_/);
+    } finally {
+      restore();
+    }
+  });
+
   it('rotates with the default clients and the environment configuration', async () => {
     const aws = local.aws;
     const account = createAccount(aws, 'initial-origin-verify-0123456789abcdef');

@@ -493,7 +493,7 @@ describe('rotation handler: failures keep production serving', () => {
     expect(error.message).toContain('createSecret | setSecret | testSecret | finishSecret');
   });
 
-  // Outside review, 4 December (fifth session): these failed as internal-error "stages.includes is not a function".
+  // Outside review, 4 December (fourth session): these failed as internal-error "stages.includes is not a function".
   it.each(['__proto__', 'constructor', 'toString'])(
     'refuses the token %j as no version of the secret',
     async (token) => {
@@ -694,7 +694,7 @@ describe('rotation handler: setSecret while CloudFront deploys', () => {
   });
 });
 
-// Outside review, 4 December (fifth session): setSecret moved CloudFront to the pending value without looking
+// Outside review, 4 December (fourth session): setSecret moved CloudFront to the pending value without looking
 // at the rules again after the wait, testSecret looked at distributions only, and finishSecret
 // promoted the pending value whatever CloudFront sent.
 describe('rotation handler: each step checks what the steps before it did', () => {
