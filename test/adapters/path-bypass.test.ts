@@ -224,14 +224,16 @@ describe.each(ADAPTERS)('%s: excluded and health paths over raw sockets', (_name
   // drops the rest silently, so 2000 padding lines hid a bot's X-Forwarded-For and its request
   // for the health path looked like the ALB's own health check.
   it('does not take a request whose X-Forwarded-For Node dropped behind 2000 lines for a health check', async () => {
+    // Names as short as they come (`a`, `b`, ..., `a0`): Node 22 and later answer 431 to a
+    // head this size that Node 20 still parses; either way it must not be the health route.
     const padding: Record<string, string> = {};
-    for (let i = 0; i < 2000; i++) padding[`p${i.toString(36)}`] = '';
+    for (let i = 10; Object.keys(padding).length < 2000; i++) padding[i.toString(36)] = '';
     const plain = await send('/healthz', BOT);
     const padded = await send('/healthz', { ...padding, ...BOT });
     const fewLines = await send('/healthz', { 'user-agent': 'ELB-HealthChecker/2.0' });
 
     expect(plain).toMatch(/^HTTP\/1\.1 403 /);
-    expect(padded).toMatch(/^HTTP\/1\.1 403 /);
+    expect(padded).toMatch(/^HTTP\/1\.1 (403|431) /);
     expect(padded).not.toContain(PUBLIC);
     expect(fewLines).toContain(PUBLIC);
   });

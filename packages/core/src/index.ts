@@ -82,6 +82,7 @@ export type { VerifierStats } from './stats.js';
 export {
   guardUpgrades,
   type UpgradeGuardOptions,
+  type UpgradeRequest,
   type UpgradeServer,
   type UpgradeVerifier,
 } from './upgrade.js';

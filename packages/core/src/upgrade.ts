@@ -5,7 +5,7 @@
  * every `'upgrade'` listener of a server.
  * @module
  */
-import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorText, handleRejection, warnCallbackThrew } from './callbacks.js';
 import type { Decision } from './decision.js';
@@ -21,6 +21,19 @@ import type { OriginVerifier } from './verifier.js';
  */
 export interface UpgradeServer {
   emit(event: string | symbol, ...args: never[]): boolean;
+}
+
+/**
+ * An upgrade (or CONNECT) request as Node's server emits it (an `http.IncomingMessage`): what
+ * the check reads and the callbacks get. Structural, so the published types need no
+ * `@types/node`.
+ */
+export interface UpgradeRequest {
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly rawHeaders?: readonly string[] | undefined;
+  readonly socket?: { readonly remoteAddress?: string | undefined } | null | undefined;
+  readonly method?: string | undefined;
+  readonly url?: string | undefined;
 }
 
 /** The verifier as {@link guardUpgrades} uses it. */
@@ -43,12 +56,12 @@ export interface UpgradeGuardOptions {
    * });
    * ```
    */
-  readonly onDecision?: (decision: Decision, req: IncomingMessage) => void;
+  readonly onDecision?: (decision: Decision, req: UpgradeRequest) => void;
   /**
    * Called when the verifier threw on an upgrade request (a bug, never a client's doing); the
    * request was denied. Defaults to a process warning with the core's `guardFailureLogLine`.
    */
-  readonly onError?: (error: unknown, req: IncomingMessage) => void;
+  readonly onError?: (error: unknown, req: UpgradeRequest) => void;
 }
 
 /** One verifier guarding a server's upgrades, with its callbacks and its deny bytes. */
@@ -56,7 +69,7 @@ interface UpgradeGuard {
   readonly verifier: UpgradeVerifier;
   readonly options: UpgradeGuardOptions;
   /** The raw HTTP/1.1 deny response, built once. */
-  readonly deny: Buffer;
+  readonly deny: Uint8Array;
   /** Callbacks that threw and were reported (each once). */
   readonly reported: Set<'onDecision' | 'onError'>;
 }
@@ -78,7 +91,7 @@ const guarded = new WeakMap<object, ServerGuards>();
  * response's headers in their order, `connection: close`, then the body. Status, headers and
  * body are those every adapter sends for an ordinary request.
  */
-export function rawDenyResponse(deny: DenyResponse): Buffer {
+export function rawDenyResponse(deny: DenyResponse): Uint8Array {
   let head = `HTTP/1.1 ${deny.status} ${STATUS_CODES[deny.status] ?? 'unknown'}\r\n`;
   for (const [name, value] of Object.entries(deny.headers)) head += `${name}: ${value}\r\n`;
   head += 'connection: close\r\n\r\n';
@@ -91,7 +104,7 @@ function ignoreError(): void {
 }
 
 /** Write the deny bytes on the upgrade's socket, then destroy it once they are flushed. */
-function denyOn(socket: Duplex | undefined, bytes: Buffer): void {
+function denyOn(socket: Duplex | undefined, bytes: Uint8Array): void {
   if (socket === undefined || socket === null) return;
   socket.on('error', ignoreError);
   if (!socket.writable) {
@@ -116,7 +129,7 @@ function callBack(guard: UpgradeGuard, kind: 'onDecision' | 'onError', call: () 
 }
 
 /** The guard failed (the verifier threw): report it through `onError` or a process warning. */
-function reportFailure(guard: UpgradeGuard, error: unknown, req: IncomingMessage): void {
+function reportFailure(guard: UpgradeGuard, error: unknown, req: UpgradeRequest): void {
   const onError = guard.options.onError;
   if (onError !== undefined) {
     callBack(guard, 'onError', () => onError(error, req));
@@ -136,7 +149,7 @@ function reportFailure(guard: UpgradeGuard, error: unknown, req: IncomingMessage
  * Synchronous: nothing is awaited between the request and the listeners, so no byte the
  * client sent after the handshake is lost.
  */
-function admit(guards: readonly UpgradeGuard[], req: IncomingMessage, socket: Duplex): boolean {
+function admit(guards: readonly UpgradeGuard[], req: UpgradeRequest, socket: Duplex): boolean {
   for (const guard of guards) {
     let decision: Decision;
     try {
@@ -185,7 +198,7 @@ function serverGuards(server: UpgradeServer): ServerGuards {
     if (
       (event === 'upgrade' || event === 'connect') &&
       guards.length > 0 &&
-      !admit(guards, req as IncomingMessage, socket as Duplex)
+      !admit(guards, req as UpgradeRequest, socket as Duplex)
     )
       return true;
     // biome-ignore lint/complexity/noArguments: forwards every argument of every event, allocation-free
