@@ -237,4 +237,24 @@ describe.each(ADAPTERS)('%s: excluded and health paths over raw sockets', (_name
     expect(padded).not.toContain(PUBLIC);
     expect(fewLines).toContain(PUBLIC);
   });
+
+  // Outside review of this session's diff: Node keeps 2000 rawHeaders *entries* (1000 lines)
+  // by default, so a second X-Forwarded-For line behind 1100 padding lines vanished and a forged
+  // edge on the first line passed the edge check.
+  it('denies our CloudFront request whose second X-Forwarded-For line Node dropped behind 1100 lines', async () => {
+    const padding: Record<string, string> = {};
+    for (let i = 10; Object.keys(padding).length < 1100; i++) padding[i.toString(36)] = '';
+    const lines = [
+      ...Object.entries(OUR_CLOUDFRONT).map(([k, v]) => `${k}: ${v}\r\n`),
+      ...Object.keys(padding).map((k) => `${k}:\r\n`),
+      'X-Forwarded-For: 203.0.113.9\r\n',
+    ];
+    const response = await rawHttp(
+      target.port,
+      `GET /admin HTTP/1.1\r\nHost: origin.example\r\nConnection: close\r\n${lines.join('')}\r\n`,
+    );
+
+    expect(response).toMatch(/^HTTP\/1\.1 (403|431) /);
+    expect(response).not.toContain(GUARDED);
+  });
 });

@@ -573,9 +573,10 @@ describe('createOriginVerifier over the wire: sources in use', () => {
   });
 
   it('with previousMaxAgeMs, denies the previous value as expired-secret once the AWSCURRENT version was created longer ago than that', async () => {
-    // Arrange: V2 is current and was created two hours ago; V1 is previous.
+    // Arrange: V2 is current and was created two hours ago; V1, previous, before it.
     const id = secretName();
-    aws.secrets.put(id, V1);
+    const v1 = aws.secrets.put(id, V1).versionId;
+    aws.secrets.setCreatedDate(id, v1, new Date(Date.now() - 90 * 24 * HOUR));
     const v2 = aws.secrets.rotate(id, V2);
     aws.secrets.setCreatedDate(id, v2, new Date(Date.now() - 2 * HOUR));
     const limited = verifier({ secretId: id, ranges: 'prefix-list', previousMaxAgeMs: HOUR });
@@ -603,7 +604,8 @@ describe('createOriginVerifier over the wire: sources in use', () => {
   it('with previousMaxAgeMs, reads the CreatedDate of a version a scheduled refresh finds (DescribeSecret first), and keeps accepting a pending value', async () => {
     // Arrange
     const id = secretName();
-    aws.secrets.put(id, V1);
+    const v1 = aws.secrets.put(id, V1).versionId;
+    aws.secrets.setCreatedDate(id, v1, new Date(Date.now() - 90 * 24 * HOUR));
     const v = verifier({
       secretId: id,
       ranges: 'prefix-list',
@@ -632,10 +634,57 @@ describe('createOriginVerifier over the wire: sources in use', () => {
     expect(outcome(pending)).toBe('verified:AWSPENDING');
   });
 
-  it('with previousMaxAgeMs, accepts the previous value until the window ends, then denies it with no reload', async () => {
-    // Arrange: the window of V1 (previous) ends 4 s from now.
+  // Outside review of this session's diff: after a rollback (AWSCURRENT moved back to an old
+  // version), the value CloudFront sends holds AWSPREVIOUS and AWSPENDING; it was denied at
+  // once, or not, depending on the order of the stages.
+  it('with previousMaxAgeMs, keeps accepting after a rollback the value another stage holds too, whatever the stage order', async () => {
+    // Arrange: V1 created 30 days ago; V2 rotated in (AWSPENDING stays on it); rolled back.
     const id = secretName();
-    aws.secrets.put(id, V1);
+    const v1 = aws.secrets.put(id, V1).versionId;
+    aws.secrets.setCreatedDate(id, v1, new Date(Date.now() - 30 * 24 * HOUR));
+    const v2 = aws.secrets.rotate(id, V2);
+    aws.secrets.moveStage(id, 'AWSPENDING', v2);
+    aws.secrets.moveStage(id, 'AWSCURRENT', v1);
+    const orders = [
+      ['AWSCURRENT', 'AWSPREVIOUS', 'AWSPENDING'],
+      ['AWSCURRENT', 'AWSPENDING', 'AWSPREVIOUS'],
+    ];
+    const vs = orders.map((secretStages) =>
+      verifier({ secretId: id, ranges: 'prefix-list', previousMaxAgeMs: 24 * HOUR, secretStages }),
+    );
+    await Promise.all(vs.map((v) => v.ready()));
+
+    // Act
+    const sent = vs.map((v) => v.verify(request(V2)).allowed);
+    const old = vs.map((v) => outcome(v.verify(request(V1))));
+
+    // Assert
+    expect(sent).toEqual([true, true]);
+    expect(old).toEqual(['verified:AWSCURRENT', 'verified:AWSCURRENT']);
+  });
+
+  it('with previousMaxAgeMs, counts the window from the later creation: a rollback does not retire the demoted value at once', async () => {
+    // Arrange: V1 created 30 days ago, V2 a minute ago; AWSCURRENT rolled back to V1.
+    const id = secretName();
+    const v1 = aws.secrets.put(id, V1).versionId;
+    aws.secrets.setCreatedDate(id, v1, new Date(Date.now() - 30 * 24 * HOUR));
+    aws.secrets.rotate(id, V2);
+    aws.secrets.moveStage(id, 'AWSCURRENT', v1);
+    const v = verifier({ secretId: id, ranges: 'prefix-list', previousMaxAgeMs: HOUR });
+    await v.ready();
+
+    // Act
+    const demoted = v.verify(request(V2));
+
+    // Assert
+    expect(outcome(demoted)).toBe('verified:AWSPREVIOUS');
+  });
+
+  it('with previousMaxAgeMs, accepts the previous value until the window ends, then denies it with no reload', async () => {
+    // Arrange: the window of V1 (previous, created long before V2) ends 4 s from now.
+    const id = secretName();
+    const v1 = aws.secrets.put(id, V1).versionId;
+    aws.secrets.setCreatedDate(id, v1, new Date(Date.now() - 90 * 24 * HOUR));
     const v2 = aws.secrets.rotate(id, V2);
     aws.secrets.setCreatedDate(id, v2, new Date(Date.now() - HOUR + 4_000));
     const v = verifier({ secretId: id, ranges: 'prefix-list', previousMaxAgeMs: HOUR });

@@ -24,21 +24,32 @@ export interface WiredSources {
 }
 
 /**
- * With `previousMaxAgeMs`, when each value stops being accepted: `AWSPREVIOUS` at the
- * `AWSCURRENT` version's creation plus that age (at once when its creation time is unknown),
- * every other value never. Undefined without the option.
+ * With `previousMaxAgeMs`, when each value stops being accepted: `AWSPREVIOUS` at the later
+ * of its own and the `AWSCURRENT` version's creation plus that age (at once when the latter is
+ * unknown), unless another accepted stage holds the same value; every other value never.
+ * Undefined without the option.
  */
 function expiries(
   values: SecretSnapshot['values'],
   previousMaxAgeMs: number | undefined,
 ): number[] | undefined {
   if (previousMaxAgeMs === undefined) return undefined;
+  const known = (t: number | undefined): t is number => typeof t === 'number' && Number.isFinite(t);
   const currentCreated = values.find((v) => v.stage === 'AWSCURRENT')?.createdAt;
-  const previousUntil =
-    typeof currentCreated === 'number' && Number.isFinite(currentCreated)
-      ? currentCreated + previousMaxAgeMs
-      : Number.NEGATIVE_INFINITY;
-  return values.map((v) => (v.stage === 'AWSPREVIOUS' ? previousUntil : Number.POSITIVE_INFINITY));
+  return values.map((v) => {
+    if (v.stage !== 'AWSPREVIOUS') return Number.POSITIVE_INFINITY;
+    // A value another accepted stage holds too (after a rollback, AWSPENDING stays on the
+    // version CloudFront sends, now AWSPREVIOUS) is that stage's: never limited (outside
+    // review, 4 December: it was denied at once, or not, by the order of the stages).
+    if (values.some((o) => o !== v && o.stage !== 'AWSPREVIOUS' && o.value === v.value))
+      return Number.POSITIVE_INFINITY;
+    if (!known(currentCreated)) return Number.NEGATIVE_INFINITY;
+    // From the later of the two creations: a rollback (AWSCURRENT moved back to an older
+    // version) does not close the window of the value it demoted at once.
+    return (
+      Math.max(currentCreated, known(v.createdAt) ? v.createdAt : currentCreated) + previousMaxAgeMs
+    );
+  });
 }
 
 function compileSecret(name: string, previousMaxAgeMs: number | undefined) {

@@ -103,15 +103,33 @@ function ignoreError(): void {
   // 'error' listener (Node removes its own before emitting 'upgrade') the process would crash.
 }
 
-/** Write the deny bytes on the upgrade's socket, then destroy it once they are flushed. */
-function denyOn(socket: Duplex | undefined, bytes: Uint8Array): void {
+/** An HTTP/2 server's compat response: its `'connect'` event passes one, not a socket. */
+interface CompatResponse {
+  writeHead(status: number, headers: Readonly<Record<string, string>>): { end(body: string): void };
+}
+
+/**
+ * Write the deny on what the event passed: the uniform response on an HTTP/2 compat response
+ * (an h2 CONNECT: raw HTTP/1.1 bytes there were a 200 whose body was the deny's text, outside
+ * review, 4 December), else the deny bytes on the socket, destroyed once they are flushed.
+ */
+function denyOn(
+  socket: Duplex | CompatResponse | undefined,
+  bytes: Uint8Array,
+  deny: DenyResponse,
+): void {
   if (socket === undefined || socket === null) return;
-  socket.on('error', ignoreError);
-  if (!socket.writable) {
-    socket.destroy();
+  if (typeof (socket as CompatResponse).writeHead === 'function') {
+    (socket as CompatResponse).writeHead(deny.status, deny.headers).end(deny.body);
     return;
   }
-  socket.end(bytes, () => socket.destroy());
+  const stream = socket as Duplex;
+  stream.on('error', ignoreError);
+  if (!stream.writable) {
+    stream.destroy();
+    return;
+  }
+  stream.end(bytes, () => stream.destroy());
 }
 
 /** Call one of a guard's callbacks; a throw or rejection is reported once, never thrown. */
@@ -166,13 +184,13 @@ function admit(guards: readonly UpgradeGuard[], req: UpgradeRequest, socket: Dup
     } catch (error) {
       // Fail closed with the uniform response; reported: it is a bug.
       reportFailure(guard, error, req);
-      denyOn(socket, guard.deny);
+      denyOn(socket, guard.deny, guard.verifier.denyResponse);
       return false;
     }
     const onDecision = guard.options.onDecision;
     if (onDecision !== undefined) callBack(guard, 'onDecision', () => onDecision(decision, req));
     if (!decision.allowed) {
-      denyOn(socket, guard.deny);
+      denyOn(socket, guard.deny, guard.verifier.denyResponse);
       return false;
     }
   }

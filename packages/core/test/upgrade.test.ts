@@ -4,6 +4,7 @@
  */
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
+import { connect as connectHttp2, createServer as createHttp2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -83,6 +84,51 @@ describe('guardUpgrades', () => {
     expect(bot).toBe(UPGRADE_DENY);
     expect(ours).toBe(SWITCHED);
     expect(tunnel.seen).toHaveLength(1);
+  });
+
+  // Outside review of this session's diff: an HTTP/2 server's 'connect' event passes a compat
+  // response, not a socket; the raw HTTP/1.1 bytes went out as a 200 whose body was the deny.
+  it('denies an HTTP/2 CONNECT with the uniform deny status and body', async () => {
+    const server = createHttp2Server((_req, res) => {
+      res.writeHead(404).end();
+    });
+    let reached = 0;
+    server.on('connect', (_req, res) => {
+      reached++;
+      res.writeHead(200).end();
+    });
+    guardUpgrades(server, verifierWith());
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const session = connectHttp2(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    try {
+      const stream = session.request(
+        { ':method': 'CONNECT', ':authority': 'internal.example:443', ...BOT },
+        {},
+      );
+      let status = 0;
+      let body = '';
+      stream.on('response', (headers) => {
+        status = Number(headers[':status']);
+      });
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      // A CONNECT stream is a tunnel: end the client's side too.
+      stream.end();
+      await new Promise((resolve) => {
+        stream.on('close', resolve);
+        stream.on('error', resolve);
+      });
+
+      expect(status).toBe(403);
+      expect(body).toBe('Forbidden');
+      expect(reached).toBe(0);
+    } finally {
+      session.close();
+      server.close();
+    }
   });
 
   it('lets an upgrade through our CloudFront reach the listener, the decision recorded on req.cdnOriginGuard', async () => {

@@ -29,12 +29,14 @@ export function forwardedForLines(rawHeaders: readonly string[]): number {
 }
 
 /**
- * Header lines at which Node may have dropped some: its HTTP server keeps at most
- * `maxHeadersCount` lines (2000 by default) and silently drops the rest, an `X-Forwarded-For`
- * line included (outside review, 4 December: 2000 padding lines before it hid it). A request
- * with that many lines is denied `malformed-forwarded-for`; no real request carries them.
+ * Header lines at which Node may have dropped some: its HTTP server keeps at most 2000
+ * `rawHeaders` entries by default (`maxHeadersCount` unset: 2000 entries, i.e. 1000 lines; it
+ * stops collecting at about 1023) and silently drops the rest, an `X-Forwarded-For` line
+ * included (outside review, 4 December: padding before a second line hid it, and a forged edge
+ * then passed). A request with that many lines is denied `malformed-forwarded-for`; no real
+ * request carries them.
  */
-export const NODE_MAX_HEADER_LINES = 2000;
+export const NODE_MAX_HEADER_LINES = 1000;
 
 /**
  * Most header lines an ALB health check may carry to be one (the ALB sends four: Host,
