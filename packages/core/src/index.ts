@@ -84,6 +84,10 @@ export {
   type UpgradeGuardOptions,
   type UpgradeRequest,
   type UpgradeServer,
-  type UpgradeVerifier,
 } from './upgrade.js';
-export { createOriginVerifier, type OriginVerifier, type SourceEvent } from './verifier.js';
+export {
+  createOriginVerifier,
+  isOriginVerifier,
+  type OriginVerifier,
+  type SourceEvent,
+} from './verifier.js';

@@ -13,14 +13,18 @@ import { InvalidOptionError } from './errors.js';
 import { guardFailureLogLine } from './log-lines.js';
 import type { DenyResponse } from './options/types.js';
 import { recordDecision } from './request/record.js';
-import type { OriginVerifier } from './verifier.js';
+import { isOriginVerifier, type OriginVerifier } from './verifier.js';
 
 /**
- * What {@link guardUpgrades} needs of a server: its `emit`. Node's `http.Server` and
- * `https.Server` (what `app.listen()` returns, `fastify.server`, Nest's `getHttpServer()`) are one.
+ * What {@link guardUpgrades} needs of a server: its `emit`, and the `listen()` and `address()`
+ * that tell a server from an app. Node's `http.Server`, `https.Server` and `http2` servers (what
+ * Express's `app.listen()` returns, `fastify.server`, Nest's `getHttpServer()`) are one; an
+ * Express app is not (it has an `emit` too, but Node never emits `'upgrade'` on it).
  */
 export interface UpgradeServer {
   emit(event: string | symbol, ...args: never[]): boolean;
+  listen(...args: never[]): unknown;
+  address(): unknown;
 }
 
 /**
@@ -35,9 +39,6 @@ export interface UpgradeRequest {
   readonly method?: string | undefined;
   readonly url?: string | undefined;
 }
-
-/** The verifier as {@link guardUpgrades} uses it. */
-export type UpgradeVerifier = Pick<OriginVerifier, 'verify' | 'denyResponse'>;
 
 /** Options of {@link guardUpgrades}. */
 export interface UpgradeGuardOptions {
@@ -66,8 +67,13 @@ export interface UpgradeGuardOptions {
 
 /** One verifier guarding a server's upgrades, with its callbacks and its deny bytes. */
 interface UpgradeGuard {
-  readonly verifier: UpgradeVerifier;
+  readonly verifier: OriginVerifier;
   readonly options: UpgradeGuardOptions;
+  /**
+   * The registrations holding it (`guardUpgrades` called again with the same verifier, by two
+   * plugin scopes or modules): it stays until each has removed it.
+   */
+  holders: number;
   /** The raw HTTP/1.1 deny response, built once. */
   readonly deny: Uint8Array;
   /** Callbacks that threw and were reported (each once). */
@@ -233,13 +239,28 @@ function serverGuards(server: UpgradeServer): ServerGuards {
   return state;
 }
 
-function isUpgradeVerifier(value: unknown): value is UpgradeVerifier {
+/**
+ * Whether `server` is a server: an Express app has an `emit` too, but no `address()`, and Node
+ * never emits `'upgrade'` on it, so guarding it would guard nothing, silently (outside review,
+ * 4 December, fifth session).
+ */
+function isServer(server: unknown): server is UpgradeServer {
+  if ((typeof server !== 'object' && typeof server !== 'function') || server === null) return false;
+  const candidate = server as Partial<Record<keyof UpgradeServer, unknown>>;
   return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as UpgradeVerifier).verify === 'function' &&
-    typeof (value as UpgradeVerifier).denyResponse === 'object'
+    typeof candidate.emit === 'function' &&
+    typeof candidate.listen === 'function' &&
+    typeof candidate.address === 'function'
   );
+}
+
+/** Why `server` is not one, and the fix. */
+function notAServer(server: unknown): string {
+  if (server === null || (typeof server !== 'object' && typeof server !== 'function'))
+    return `is ${server === null ? 'null' : typeof server}; pass the http.Server or https.Server (what app.listen() returns).`;
+  if (typeof (server as { emit?: unknown }).emit === 'function')
+    return "is not a server (no listen() and address(): an Express app?); Node emits 'upgrade' on the server, so pass the http.Server that app.listen() returns.";
+  return 'has no emit(); pass the http.Server or https.Server (what app.listen() returns).';
 }
 
 function checkedOptions(options: unknown): UpgradeGuardOptions {
@@ -286,14 +307,17 @@ function checkedOptions(options: unknown): UpgradeGuardOptions {
  * HTTP/1.1 on its socket, which is then closed: no listener is called. Synchronous, so no data
  * is lost between the handshake and the listeners.
  *
- * Guarding a server again with the same verifier does nothing; with another verifier, an
- * upgrade must pass both (in the order they were added). Returns a function that removes this
- * guard (and the wrapper, with the last guard of the server).
+ * Guarding a server again with the same verifier adds no second check (the first call's
+ * callbacks stay), and the check stays until every call's remover has run; with another
+ * verifier, an upgrade must pass both (in the order they were added). Returns a function that
+ * removes this call's guard (and the wrapper, with the last guard of the server); calling it
+ * again does nothing.
  *
  * The adapters call it for you: Fastify's plugin on `fastify.server`, Nest's module on the HTTP
  * server; with Express call the Express package's `guardUpgrades(server, guard)`.
  *
- * @param server - a Node `http.Server` or `https.Server`.
+ * @param server - a Node `http.Server`, `https.Server` or `http2` server: the server, not an
+ * Express app (refused: Node never emits `'upgrade'` on it).
  * @param verifier - the verifier (`createOriginVerifier(...)`).
  * @param options - callbacks to log decisions and failures.
  * @returns a function that stops guarding the server's upgrades with this verifier.
@@ -317,35 +341,40 @@ function checkedOptions(options: unknown): UpgradeGuardOptions {
  */
 export function guardUpgrades(
   server: UpgradeServer,
-  verifier: UpgradeVerifier,
+  verifier: OriginVerifier,
   options?: Readonly<UpgradeGuardOptions>,
 ): () => void {
-  if (
-    (typeof server !== 'object' && typeof server !== 'function') ||
-    server === null ||
-    typeof server.emit !== 'function'
-  )
-    throw new InvalidOptionError(
-      'guardUpgrades(server)',
-      `is ${server === null ? 'null' : typeof server} without an emit(); pass the http.Server or https.Server (what app.listen() returns).`,
-    );
-  if (!isUpgradeVerifier(verifier))
+  if (!isServer(server)) throw new InvalidOptionError('guardUpgrades(server)', notAServer(server));
+  if (!isOriginVerifier(verifier))
     throw new InvalidOptionError(
       'guardUpgrades(verifier)',
       'is not an OriginVerifier; pass the one createOriginVerifier(...) returned.',
     );
   const resolved = checkedOptions(options);
   const state = serverGuards(server);
-  if (state.guards.some((guard) => guard.verifier === verifier)) return () => {};
-  const guard: UpgradeGuard = {
-    verifier,
-    options: resolved,
-    deny: rawDenyResponse(verifier.denyResponse),
-    reported: new Set(),
-  };
-  state.guards.push(guard);
+  let guard = state.guards.find((held) => held.verifier === verifier);
+  if (guard === undefined) {
+    guard = {
+      verifier,
+      options: resolved,
+      deny: rawDenyResponse(verifier.denyResponse),
+      reported: new Set(),
+      holders: 0,
+    };
+    state.guards.push(guard);
+  }
+  guard.holders += 1;
+  // Each call removes its own hold once: a second registration sharing the verifier (two plugin
+  // scopes on one server) closing first must not unguard the other (outside review, 4 December,
+  // fifth session).
+  const held = guard;
+  let removed = false;
   return () => {
-    const at = state.guards.indexOf(guard);
+    if (removed) return;
+    removed = true;
+    held.holders -= 1;
+    if (held.holders > 0) return;
+    const at = state.guards.indexOf(held);
     if (at < 0) return;
     state.guards.splice(at, 1);
     // The last guard: restore `emit`, unless someone wrapped it after us (then our wrapper stays,

@@ -99,6 +99,22 @@ export interface OriginVerifier {
   readonly failOnStartupError: boolean;
 }
 
+/**
+ * Whether `value` is an {@link OriginVerifier} (what {@link createOriginVerifier} returns, or an
+ * object with the same `verify`, `check` and `denyResponse`): how an adapter tells a verifier
+ * passed in place of options, or of a middleware, from anything else.
+ */
+export function isOriginVerifier(value: unknown): value is OriginVerifier {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as OriginVerifier).verify === 'function' &&
+    typeof (value as OriginVerifier).check === 'function' &&
+    typeof (value as OriginVerifier).denyResponse === 'object' &&
+    (value as OriginVerifier).denyResponse !== null
+  );
+}
+
 /** Whether the secret is the only check that failed (the request came through a CloudFront edge). */
 function onlySecretFailed(decision: Decision): boolean {
   return (

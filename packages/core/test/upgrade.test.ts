@@ -2,7 +2,7 @@
  * `guardUpgrades` on a real Node server: HTTP upgrade requests (WebSocket handshakes) are
  * emitted as `'upgrade'`, never as `'request'`, so nothing else checks them (outside review).
  */
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { connect as connectHttp2, createServer as createHttp2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
@@ -219,13 +219,11 @@ describe('guardUpgrades', () => {
   });
 
   it('denies and reports through onError when the verifier throws; the process goes on', async () => {
-    const real = verifierWith();
-    const throwing = {
+    const throwing = Object.assign(verifierWith(), {
       verify: () => {
         throw new Error('boom');
       },
-      denyResponse: real.denyResponse,
-    };
+    });
     const { server } = plainServer();
     const ws = answer101();
     server.on('upgrade', ws.listener);
@@ -241,13 +239,11 @@ describe('guardUpgrades', () => {
   });
 
   it('reports a throwing verifier as a process warning when no onError is given', async () => {
-    const real = verifierWith();
-    const throwing = {
+    const throwing = Object.assign(verifierWith(), {
       verify: () => {
         throw new Error('kaputt');
       },
-      denyResponse: real.denyResponse,
-    };
+    });
     const { server } = plainServer();
     server.on('upgrade', answer101().listener);
     guardUpgrades(server, throwing);
@@ -266,7 +262,7 @@ describe('guardUpgrades', () => {
     );
   });
 
-  it('does nothing when called again with the same verifier; the undo function restores emit', async () => {
+  it('adds no second check for the same verifier; the undo function restores emit', async () => {
     const { server } = plainServer();
     const ws = answer101();
     server.on('upgrade', ws.listener);
@@ -282,6 +278,27 @@ describe('guardUpgrades', () => {
     expect(decisions).toHaveLength(1);
 
     undo();
+    expect(Object.hasOwn(server, 'emit')).toBe(true);
+    expect(await rawUpgrade(port, '/chat', BOT)).toBe(UPGRADE_DENY);
+  });
+
+  it('keeps the check until every registration sharing the verifier removed it (outside review, 4 December, fifth session)', async () => {
+    const { server } = plainServer();
+    const ws = answer101();
+    server.on('upgrade', ws.listener);
+    const verifier = verifierWith();
+    // Two plugin scopes or modules with one verifier on one server: the first to close must not
+    // unguard the other's.
+    const first = guardUpgrades(server, verifier);
+    const second = guardUpgrades(server, verifier);
+    const port = await listen(server);
+
+    first();
+    first(); // a second call of the same remover removes nothing more
+    expect(await rawUpgrade(port, '/chat', BOT)).toBe(UPGRADE_DENY);
+    expect(ws.seen).toEqual([]);
+
+    second();
     expect(Object.hasOwn(server, 'emit')).toBe(false);
     expect(await rawUpgrade(port, '/chat', BOT)).toBe(SWITCHED);
   });
@@ -300,6 +317,17 @@ describe('guardUpgrades', () => {
 
   it('refuses what is not a server or a verifier, naming the fix', () => {
     expect(() => guardUpgrades({} as never, verifierWith())).toThrow(/http\.Server/);
+    expect(() => guardUpgrades(null as never, verifierWith())).toThrow(/is null; pass the http/);
+    // An app with an `emit` and a `listen()` (an Express app) is not the server Node emits
+    // 'upgrade' on: accepted, it guarded nothing, silently (outside review, 4 December, fifth
+    // session).
+    const app = Object.assign(new EventEmitter(), { listen: () => undefined });
+    expect(() => guardUpgrades(app as never, verifierWith())).toThrow(
+      /`guardUpgrades\(server\)` is not a server .*an Express app.*app\.listen\(\) returns/,
+    );
+    expect(() =>
+      guardUpgrades(createServer(), { verify: () => undefined, denyResponse: {} } as never),
+    ).toThrow(/createOriginVerifier/);
     expect(() => guardUpgrades(createServer(), {} as never)).toThrow(/createOriginVerifier/);
     expect(() =>
       guardUpgrades(createServer(), verifierWith(), { onDecison: () => {} } as never),

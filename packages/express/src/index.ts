@@ -9,6 +9,7 @@ import {
   type Decision,
   guardUpgrades as guardServerUpgrades,
   InvalidOptionError,
+  isOriginVerifier,
   OPTION_KEYS,
   type OriginGuardOptions,
   type OriginVerifier,
@@ -104,7 +105,7 @@ export function cdnOriginGuard(
   options: Readonly<CdnOriginGuardOptions> | OriginVerifier,
 ): CdnOriginGuardMiddleware {
   const { logger, core } = splitOptions(options);
-  const verifier = isVerifier(core) ? core : createOriginVerifier(core);
+  const verifier = isOriginVerifier(core) ? core : createOriginVerifier(core);
   const log = createGuardLog(logger ?? console, verifier.logLevel);
   const unsubscribe = log.sourceEvents(verifier);
   const { status, headers, body } = verifier.denyResponse;
@@ -246,10 +247,20 @@ export function guardUpgrades(
   guard: CdnOriginGuardMiddleware | OriginVerifier,
   options: Readonly<GuardUpgradesOptions> = {},
 ): () => void {
-  const verifier = isVerifier(guard)
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new InvalidOptionError(
+      'guardUpgrades(options)',
+      `is ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}; pass { logger } or leave it out.`,
+    );
+  checkOptionKeys(
+    options,
+    GUARD_UPGRADES_KEYS,
+    'is not an option of guardUpgrades; it takes `logger`.',
+  );
+  const verifier = isOriginVerifier(guard)
     ? guard
     : (guard as Partial<CdnOriginGuardMiddleware>)?.verifier;
-  if (!isVerifier(verifier))
+  if (!isOriginVerifier(verifier))
     throw new InvalidOptionError(
       'guardUpgrades(guard)',
       'is neither the middleware cdnOriginGuard() returned nor an OriginVerifier; pass the middleware.',
@@ -280,6 +291,9 @@ function routedPath(req: GuardRequest): string | undefined {
   return pathUnderMount(parseurl.original(req)?.pathname ?? undefined, routed, req.baseUrl);
 }
 
+/** The options of `guardUpgrades`. */
+const GUARD_UPGRADES_KEYS: readonly string[] = ['logger'];
+
 /** The options of this adapter, next to the core's: a typo of either gets a "Did you mean". */
 const KNOWN_KEYS: readonly string[] = [...OPTION_KEYS, 'logger'];
 
@@ -288,21 +302,12 @@ function splitOptions(options: Readonly<CdnOriginGuardOptions> | OriginVerifier)
   logger: GuardLogger | undefined;
   core: Readonly<OriginGuardOptions> | OriginVerifier;
 } {
-  if (isVerifier(options) || options === null || typeof options !== 'object')
+  if (isOriginVerifier(options) || options === null || typeof options !== 'object')
     return { logger: undefined, core: options };
   checkOptionKeys(options, KNOWN_KEYS);
   if (!Object.hasOwn(options, 'logger')) return { logger: undefined, core: options };
   const { logger, ...core } = options;
   return { logger, core };
-}
-
-function isVerifier(value: unknown): value is OriginVerifier {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as OriginVerifier).verify === 'function' &&
-    typeof (value as OriginVerifier).check === 'function'
-  );
 }
 
 export default cdnOriginGuard;

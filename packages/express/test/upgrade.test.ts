@@ -142,4 +142,31 @@ describe('guardUpgrades arguments', () => {
     expect(lines).toHaveLength(1);
     expect(() => guardUpgrades(server, {} as never)).toThrow(/pass the middleware/);
   });
+
+  it('refuses the Express app in place of its server (it has an emit, but Node never emits upgrades on it)', async () => {
+    // Accepted before, it guarded nothing and said nothing (outside review, 4 December, fifth
+    // session).
+    const { guard } = await appWithUpgrades(express);
+    for (const framework of [express, express4]) {
+      const app = framework();
+      app.use(guard);
+      expect(() => guardUpgrades(app as never, guard)).toThrow(
+        /`guardUpgrades\(server\)` is not a server .*app\.listen\(\) returns/,
+      );
+    }
+  });
+
+  it('checks its options: unknown keys, null and a bad logger are errors naming the fix', async () => {
+    const { guard, server } = await appWithUpgrades(express);
+    expect(() => guardUpgrades(server, guard, { loger: console } as never)).toThrow(
+      /`loger` is not an option of guardUpgrades; it takes `logger`\. Did you mean `logger`\?/,
+    );
+    expect(() => guardUpgrades(server, guard, null as never)).toThrow(
+      /`guardUpgrades\(options\)` is null; pass \{ logger \} or leave it out/,
+    );
+    expect(() => guardUpgrades(server, guard, [] as never)).toThrow(/is an array/);
+    expect(() => guardUpgrades(server, guard, { logger: {} } as never)).toThrow(
+      /`logger` has no error\(\) method/,
+    );
+  });
 });

@@ -243,10 +243,13 @@ function responder(verifier: OriginVerifier): Responder {
     // Written on the raw response, past Fastify's reply pipeline: the `onSend` hooks of the route
     // or of its plugin scope (a header, a `cache-control`, a rewritten payload) would otherwise
     // make the deny differ by route and tell a bot which paths exist (outside review, 4
-    // December). Headers set on the reply by earlier hooks are dropped with it; `onResponse`
-    // hooks still run.
+    // December). Headers set on the reply by earlier hooks are dropped with it, and so are those
+    // an earlier hook set on the raw response itself (`@fastify/helmet` does): a deny from the
+    // router's error path has none, so they told routes apart too (outside review, 4 December,
+    // fifth session). `onResponse` hooks still run.
     reply.hijack();
     const raw = reply.raw;
+    for (const name of raw.getHeaderNames()) raw.removeHeader(name);
     raw.statusCode = status;
     for (const [name, value] of denyHeaders) raw.setHeader(name, value);
     // HTTP/1: close the connection, so a denied request's body is not read to its end (Fastify's

@@ -971,6 +971,27 @@ describe('router errors before any hook: cdnOriginGuardFrameworkErrors', () => {
     expect(JSON.stringify(logs)).not.toContain(SECRET);
   });
 
+  // Outside review, 4 December (fifth session): headers an earlier hook set on the raw response
+  // (`@fastify/helmet` sets its headers on `reply.raw` in an onRequest hook) stayed in the
+  // hijacked deny, which the router's error path never has: a route oracle again.
+  it('gives the same deny from a hook as from the router, whatever an earlier hook set on the raw response', async () => {
+    const { port } = await routerErrorsApp({}, async (app) => {
+      app.addHook('onRequest', (_request, reply, done) => {
+        reply.raw.setHeader('x-frame-options', 'SAMEORIGIN');
+        reply.raw.setHeader('strict-transport-security', 'max-age=15552000');
+        done();
+      });
+      await app.register(cdnOriginGuard, BASE);
+    });
+    const hookDeny = parts(await rawRequest(port, '/users/1', BOT));
+    const routerDeny = parts(await rawRequest(port, `/users/${LONG}`, BOT));
+    expect(hookDeny.head.split('\r\n', 1)[0]).toBe('HTTP/1.1 403 Forbidden');
+    expect(hookDeny).toEqual(routerDeny);
+    // What the route answers keeps them.
+    const ours = await rawRequest(port, '/users/1', OUR_CLOUDFRONT);
+    expect(ours).toMatch(/^x-frame-options: SAMEORIGIN\r$/im);
+  });
+
   it("gives our CloudFront Fastify's own answer, or the app's handler's", async () => {
     const { port } = await routerErrorsApp({});
     const bad = await rawRequest(port, '/%zz', OUR_CLOUDFRONT);

@@ -25,6 +25,7 @@ import {
   type ModuleMetadata,
   type NestModule,
   type OnApplicationBootstrap,
+  type OnApplicationShutdown,
   type OnModuleDestroy,
   type OnModuleInit,
   type Provider,
@@ -282,7 +283,12 @@ interface Wiring {
  */
 @Module({})
 export class CdnOriginGuardModule
-  implements NestModule, OnModuleInit, OnApplicationBootstrap, OnModuleDestroy
+  implements
+    NestModule,
+    OnModuleInit,
+    OnApplicationBootstrap,
+    OnModuleDestroy,
+    OnApplicationShutdown
 {
   private readonly logger = new Logger('CdnOriginGuardModule');
   /** Where deny lines go, as the guard's. */
@@ -530,11 +536,21 @@ export class CdnOriginGuardModule
     });
   }
 
-  /** Stops the verifier's refresh timers and the check of upgrade requests. */
+  /** Stops the verifier's refresh timers; decisions go on with the values it holds. */
   async onModuleDestroy(): Promise<void> {
-    this.unguardUpgrades?.();
     this.unsubscribe();
     await this.verifier.close();
+  }
+
+  /**
+   * Stops checking upgrade requests once the HTTP server and its gateways are closed: Nest
+   * closes them after `beforeApplicationShutdown`, so a graceful-shutdown drain still takes
+   * handshakes, and removing the check in `onModuleDestroy` let a bot's open during it (outside
+   * review, 4 December, fifth session).
+   */
+  onApplicationShutdown(): void {
+    this.unguardUpgrades?.();
+    this.unguardUpgrades = undefined;
   }
 }
 

@@ -8,7 +8,12 @@ import 'reflect-metadata';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CdnOriginGuardModule, type CdnOriginGuardModuleOptions } from '@cdn-origin-guard/nestjs';
-import { type INestApplication, Module } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  type INestApplication,
+  Injectable,
+  Module,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -85,6 +90,58 @@ describe.each(PLATFORMS)('upgrade requests on the %s platform', (_platform, adap
     expect(await rawUpgrade(port, '/', BOT)).toBe(SWITCHED);
     expect(ws.seen[0]?.decision).toMatchObject({ allowed: true, reason: 'reported' });
     expect(logger.lines.at(-1)?.message).toMatch(/would deny request \(report mode\)/);
+  });
+});
+
+/** A promise and its resolve (Node 20 has no `Promise.withResolvers`). */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = () => {};
+  const promise = new Promise<void>((done) => {
+    resolve = done;
+  });
+  return { promise, resolve };
+}
+
+/** A graceful-shutdown drain: `beforeApplicationShutdown` waits until the test releases it. */
+@Injectable()
+class Drain implements BeforeApplicationShutdown {
+  readonly entered = deferred();
+  readonly released = deferred();
+  async beforeApplicationShutdown(): Promise<void> {
+    this.entered.resolve();
+    await this.released.promise;
+  }
+}
+
+// Outside review, 4 December (fifth session): the check was removed in `onModuleDestroy`, but
+// Nest closes the HTTP server (and gateways) only after `beforeApplicationShutdown`: during a
+// graceful-shutdown drain a bot's handshake opened.
+describe.each(PLATFORMS)('upgrade requests during app.close() on %s', (_p, adapter) => {
+  it('are still checked while the app drains, and no longer once the server is closed', async () => {
+    const { app } = await start(adapter, {
+      imports: [CdnOriginGuardModule.forRoot(BASE_OPTIONS)],
+      controllers: CONTROLLERS,
+      providers: [Drain],
+    });
+    const server = app.getHttpServer() as Server;
+    const ws = answer101();
+    server.on('upgrade', ws.listener);
+    const { port } = server.address() as AddressInfo;
+    const drain = app.get(Drain);
+
+    const closing = app.close();
+    await drain.entered.promise;
+    try {
+      expect(await rawUpgrade(port, '/', BOT)).toBe(UPGRADE_DENY);
+      expect(await rawUpgrade(port, '/', THROUGH_CLOUDFRONT)).toBe(SWITCHED);
+      expect(ws.seen).toHaveLength(1);
+    } finally {
+      server.closeAllConnections();
+      drain.released.resolve();
+      await closing;
+    }
+    // Removed after the server closed: its emit is Node's again.
+    expect(Object.hasOwn(server, 'emit')).toBe(false);
   });
 });
 
