@@ -173,20 +173,25 @@ export const UPGRADE_DENY =
 /** What {@link answer101}'s listener writes before closing the socket. */
 export const SWITCHED = 'HTTP/1.1 101 Switching Protocols\r\n\r\n';
 
+/** The text of a WebSocket handshake (an HTTP upgrade request) for `target`, with `headers`. */
+export function upgradeRequest(
+  target: string,
+  headers: Readonly<Record<string, string>> = {},
+): string {
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  return `GET ${target} HTTP/1.1\r\nHost: origin.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${lines.join('')}\r\n`;
+}
+
 /**
- * A WebSocket handshake (an HTTP upgrade request) written as given, with `headers`; the raw
- * response once the server closes the connection.
+ * A WebSocket handshake ({@link upgradeRequest}) written as given; the raw response once the
+ * server closes the connection.
  */
 export function rawUpgrade(
   port: number,
   target: string,
   headers: Readonly<Record<string, string>> = {},
 ): Promise<string> {
-  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
-  return rawHttp(
-    port,
-    `GET ${target} HTTP/1.1\r\nHost: origin.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${lines.join('')}\r\n`,
-  );
+  return rawHttp(port, upgradeRequest(target, headers));
 }
 
 /**

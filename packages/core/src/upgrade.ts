@@ -11,7 +11,7 @@ import { errorText, handleRejection, warnCallbackThrew } from './callbacks.js';
 import type { Decision } from './decision.js';
 import { InvalidOptionError } from './errors.js';
 import { guardFailureLogLine } from './log-lines.js';
-import type { DenyResponse } from './options/types.js';
+import type { DenyResponse, VerifyInput } from './options/types.js';
 import { recordDecision } from './request/record.js';
 import { isOriginVerifier, type OriginVerifier } from './verifier.js';
 
@@ -167,40 +167,113 @@ function reportFailure(guard: UpgradeGuard, error: unknown, req: UpgradeRequest)
   );
 }
 
+/** What the verifier reads of an upgrade request. */
+function inputOf(req: UpgradeRequest): VerifyInput {
+  return {
+    headers: req.headers,
+    rawHeaders: req.rawHeaders,
+    remoteAddress: req.socket?.remoteAddress,
+    method: req.method,
+    // The raw target: no router routes it; the core cuts it at `?`/`#`, resolves an absolute
+    // form and never matches a path rule on one a router could read another way.
+    path: req.url,
+  };
+}
+
+/** The verifier threw (a bug): fail closed with the uniform response, and report it. */
+function failed(guard: UpgradeGuard, error: unknown, req: UpgradeRequest, socket: Duplex): false {
+  reportFailure(guard, error, req);
+  denyOn(socket, guard.deny, guard.verifier.denyResponse);
+  return false;
+}
+
 /**
- * Decide on one upgrade request with every guard of the server, in order. Returns whether it
- * may go on to the listeners; when not, the deny has been written and the socket is closing.
- * Synchronous: nothing is awaited between the request and the listeners, so no byte the
- * client sent after the handshake is lost.
+ * One guard's decision: recorded on the request and passed to `onDecision`; a deny is written
+ * on the socket. Returns whether the request may go on.
  */
-function admit(guards: readonly UpgradeGuard[], req: UpgradeRequest, socket: Duplex): boolean {
-  for (const guard of guards) {
-    let decision: Decision;
+function conclude(
+  guard: UpgradeGuard,
+  decision: Decision,
+  req: UpgradeRequest,
+  socket: Duplex,
+): boolean {
+  recordDecision(req, decision);
+  const onDecision = guard.options.onDecision;
+  if (onDecision !== undefined) callBack(guard, 'onDecision', () => onDecision(decision, req));
+  if (decision.allowed) return true;
+  denyOn(socket, guard.deny, guard.verifier.denyResponse);
+  return false;
+}
+
+/**
+ * Decide on one upgrade request with every guard of the server, in order, with `check()` as an
+ * adapter decides on an ordinary request. Returns whether it may go on to the listeners (when
+ * not, the deny has been written and the socket is closing), synchronously in the usual case.
+ * A promise of it only when `check()` waits: the sources' first load is in flight, or the
+ * secret alone matched nothing and a rate-limited re-read may pick up a rotation (a handshake
+ * decided at once denied CloudFront's new value until some ordinary request or the scheduled
+ * refresh re-read it: an app whose traffic is all WebSockets lost them for up to `refreshMs`,
+ * outside review, 4 December).
+ */
+function admit(
+  guards: readonly UpgradeGuard[],
+  req: UpgradeRequest,
+  socket: Duplex,
+): boolean | Promise<boolean> {
+  for (let at = 0; at < guards.length; at++) {
+    const guard = guards[at] as UpgradeGuard;
+    let outcome: Decision | Promise<Decision>;
     try {
-      decision = guard.verifier.verify({
-        headers: req.headers,
-        rawHeaders: req.rawHeaders,
-        remoteAddress: req.socket?.remoteAddress,
-        method: req.method,
-        // The raw target: no router routes it; the core cuts it at `?`/`#`, resolves an
-        // absolute form and never matches a path rule on one a router could read another way.
-        path: req.url,
-      });
-      recordDecision(req, decision);
+      outcome = guard.verifier.check(inputOf(req));
     } catch (error) {
-      // Fail closed with the uniform response; reported: it is a bug.
-      reportFailure(guard, error, req);
-      denyOn(socket, guard.deny, guard.verifier.denyResponse);
-      return false;
+      return failed(guard, error, req, socket);
     }
-    const onDecision = guard.options.onDecision;
-    if (onDecision !== undefined) callBack(guard, 'onDecision', () => onDecision(decision, req));
-    if (!decision.allowed) {
-      denyOn(socket, guard.deny, guard.verifier.denyResponse);
-      return false;
+    if (outcome instanceof Promise) {
+      // The guards after this one, as they are now: one removed while this waits still decides.
+      const rest = guards.slice(at + 1);
+      return outcome.then(
+        (decision) => conclude(guard, decision, req, socket) && admit(rest, req, socket),
+        (error: unknown) => failed(guard, error, req, socket),
+      );
     }
+    if (!conclude(guard, outcome, req, socket)) return false;
   }
   return true;
+}
+
+/**
+ * Pass an upgrade on once `admitted` says so. Meanwhile the socket is left unread: Node stops
+ * reading it before it emits the upgrade (`readableFlowing = null`), so what the client sent
+ * after the handshake waits in its buffer for the listener, as it does while `ws` awaits an
+ * async `verifyClient`. An error on it (a reset) is absorbed meanwhile, and a socket that is
+ * gone by then is not passed on. A listener's throw stays an uncaught exception, as it is on
+ * the synchronous path.
+ */
+function emitWhenAdmitted(admitted: Promise<boolean>, emit: () => unknown, socket: unknown): void {
+  const stream =
+    typeof (socket as Duplex | undefined)?.on === 'function' &&
+    typeof (socket as Duplex).destroyed === 'boolean'
+      ? (socket as Duplex)
+      : undefined;
+  stream?.on('error', ignoreError);
+  const pass = (allowed: boolean) => {
+    stream?.off('error', ignoreError);
+    if (!allowed || stream?.destroyed === true) return;
+    try {
+      emit();
+    } catch (error) {
+      process.nextTick(() => {
+        throw error;
+      });
+    }
+  };
+  admitted.then(pass, (error: unknown) => {
+    // Not reachable by design (every failure of a guard is a deny); fail closed all the same.
+    stream?.destroy();
+    process.emitWarning(`cdn-origin-guard: an upgrade request was dropped (${errorText(error)})`, {
+      code: 'CDN_ORIGIN_GUARD_UPGRADE_FAILED',
+    });
+  });
 }
 
 /** Wrap the server's `emit` once; later guards join the same wrapper. */
@@ -219,12 +292,16 @@ function serverGuards(server: UpgradeServer): ServerGuards {
   ): boolean {
     // `'connect'` too: Node hands a CONNECT request to the server's `'connect'` listeners (a
     // proxy), past the request listener, as it hands an upgrade to its `'upgrade'` listeners.
-    if (
-      (event === 'upgrade' || event === 'connect') &&
-      guards.length > 0 &&
-      !admit(guards, req as UpgradeRequest, socket as Duplex)
-    )
-      return true;
+    if ((event === 'upgrade' || event === 'connect') && guards.length > 0) {
+      const admitted = admit(guards, req as UpgradeRequest, socket as Duplex);
+      if (admitted === false) return true;
+      if (admitted !== true) {
+        // biome-ignore lint/complexity/noArguments: the event's arguments, kept for later
+        const args = Array.prototype.slice.call(arguments);
+        emitWhenAdmitted(admitted, () => Reflect.apply(original, this, args), socket);
+        return true;
+      }
+    }
     // biome-ignore lint/complexity/noArguments: forwards every argument of every event, allocation-free
     return Reflect.apply(original, this, arguments);
   }
@@ -304,8 +381,11 @@ function checkedOptions(options: unknown): UpgradeGuardOptions {
  * handler) and goes on to the listeners; one it denies, or one met while the verifier throws or
  * is not ready yet (it denies with `secret-unavailable` / `ranges-unavailable`), gets the
  * verifier's uniform deny response (status, headers and body, plus `connection: close`) as raw
- * HTTP/1.1 on its socket, which is then closed: no listener is called. Synchronous, so no data
- * is lost between the handshake and the listeners.
+ * HTTP/1.1 on its socket, which is then closed: no listener is called. Decided with the
+ * verifier's `check()`, as adapters decide on an ordinary request: synchronously, except while
+ * the sources first load or when the secret alone matched nothing and a rate-limited re-read may
+ * pick up a rotation; then the upgrade goes on (or is denied) once that is done, the socket left
+ * unread meanwhile, so no byte the client sent after the handshake is lost.
  *
  * Guarding a server again with the same verifier adds no second check (the first call's
  * callbacks stay), and the check stays until every call's remover has run; with another

@@ -3,9 +3,10 @@
  * emitted as `'upgrade'`, never as `'request'`, so nothing else checks them (outside review).
  */
 import { EventEmitter, once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect as connectHttp2, createServer as createHttp2Server } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   answer101,
@@ -14,8 +15,10 @@ import {
   OUR_CLOUDFRONT,
   rawRequest,
   rawUpgrade,
+  SECRET,
   SWITCHED,
   UPGRADE_DENY,
+  upgradeRequest,
 } from '../../../test/support/adapter-fixtures.js';
 import {
   createOriginVerifier,
@@ -42,6 +45,56 @@ async function listen(server: Server): Promise<number> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return (server.address() as AddressInfo).port;
+}
+
+/**
+ * A secret source whose value a test changes (a rotation), each load taking `delayMs`; how many
+ * loads it served.
+ */
+function rotatingSecret(initial: string, delayMs = 0) {
+  let value = initial;
+  let delay = delayMs;
+  let loads = 0;
+  const source: SecretSource = {
+    name: 'rotating',
+    load: async () => {
+      loads += 1;
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      return { values: [{ stage: 'AWSCURRENT', value }], version: value.length.toString() };
+    },
+  };
+  return {
+    source,
+    loads: () => loads,
+    set(next: string, nextDelayMs = delay) {
+      value = next;
+      delay = nextDelayMs;
+    },
+  };
+}
+
+const ROTATED = `${SECRET}-rotated`;
+/** Our CloudFront sending the value a rotation just made. */
+const ROTATED_CLOUDFRONT = { ...OUR_CLOUDFRONT, 'x-origin-verify': ROTATED };
+
+/**
+ * A guarded server with `listener` on `'upgrade'`, whose verifier loaded {@link SECRET}; then the
+ * secret is rotated to {@link ROTATED} (each later load taking `loadDelayMs`), not loaded yet.
+ */
+async function rotatedServer(
+  listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void,
+  loadDelayMs = 0,
+) {
+  const source = rotatingSecret(SECRET);
+  const verifier = verifierWith({ secret: source.source });
+  await verifier.ready();
+  const { server } = plainServer();
+  server.on('upgrade', listener);
+  const decisions: Decision[] = [];
+  guardUpgrades(server, verifier, { onDecision: (d) => decisions.push(d) });
+  const port = await listen(server);
+  source.set(ROTATED, loadDelayMs);
+  return { port, source, decisions };
 }
 
 function plainServer(): { server: Server; requests: string[] } {
@@ -174,9 +227,12 @@ describe('guardUpgrades', () => {
     expect(connections).toHaveLength(1);
   });
 
-  it('denies every upgrade while the verifier is not ready (fail closed, nothing awaited)', async () => {
-    const never: SecretSource = { name: 'never', load: () => new Promise(() => {}) };
-    const verifier = verifierWith({ secret: never });
+  it('denies every upgrade while the verifier cannot load (fail closed)', async () => {
+    const failing: SecretSource = {
+      name: 'failing',
+      load: () => Promise.reject(new Error('AccessDeniedException')),
+    };
+    const verifier = verifierWith({ secret: failing });
     const { server } = plainServer();
     const ws = answer101();
     server.on('upgrade', ws.listener);
@@ -187,6 +243,92 @@ describe('guardUpgrades', () => {
     expect(await rawUpgrade(port, '/chat', OUR_CLOUDFRONT)).toBe(UPGRADE_DENY);
     expect(ws.seen).toEqual([]);
     expect(decisions.map((d) => d.reason)).toEqual(['secret-unavailable']);
+  });
+
+  it('waits for a first load in flight, as an ordinary request does, and then decides', async () => {
+    const source = rotatingSecret(SECRET, 150);
+    const { server } = plainServer();
+    const ws = answer101();
+    server.on('upgrade', ws.listener);
+    guardUpgrades(server, verifierWith({ secret: source.source }));
+    const port = await listen(server);
+
+    const [ours, bot] = await Promise.all([
+      rawUpgrade(port, '/chat', OUR_CLOUDFRONT),
+      rawUpgrade(port, '/chat', BOT),
+    ]);
+
+    expect(ours).toBe(SWITCHED);
+    expect(bot).toBe(UPGRADE_DENY);
+    expect(ws.seen.map((seen) => (seen.decision as Decision).reason)).toEqual(['verified']);
+    expect(source.loads()).toBe(1);
+  });
+
+  // Outside review, 4 December (fourth session): a handshake was decided with verify() at once,
+  // so CloudFront's new value after a rotation was denied until an ordinary request or the
+  // scheduled refresh re-read the secret: an app whose traffic is all WebSockets lost them.
+  it('forces the rate-limited re-read for a value it has not loaded yet, and lets the handshake on once it has it', async () => {
+    const ws = answer101();
+    const { port, source, decisions } = await rotatedServer(ws.listener);
+
+    expect(await rawUpgrade(port, '/chat', ROTATED_CLOUDFRONT)).toBe(SWITCHED);
+    expect(ws.seen[0]?.decision).toMatchObject({ allowed: true, reason: 'verified' });
+    expect(decisions.map((d) => d.reason)).toEqual(['verified']);
+    expect(source.loads()).toBe(2);
+    // A bot cannot drive loads: only a request whose every other check passed forces one.
+    expect(await rawUpgrade(port, '/chat', { ...BOT, 'x-origin-verify': 'guess' })).toBe(
+      UPGRADE_DENY,
+    );
+    expect(source.loads()).toBe(2);
+  });
+
+  it('keeps what the client sent after the handshake for the listener while it waits', async () => {
+    const received: string[] = [];
+    const { port } = await rotatedServer((_req, socket, head) => {
+      let data = head.toString('latin1');
+      const done = () => {
+        received.push(data);
+        socket.end(`${SWITCHED}${data}`);
+      };
+      if (data.length >= 10) return done();
+      socket.on('data', (chunk: Buffer) => {
+        data += chunk.toString('latin1');
+        if (data.length >= 10) done();
+      });
+    }, 150);
+
+    const response = await new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const socket = connect(port, '127.0.0.1', () => {
+        // In the handshake's packet (Node's `head`), then more while the re-read runs.
+        socket.write(`${upgradeRequest('/chat', ROTATED_CLOUDFRONT)}hello`);
+        setTimeout(() => socket.write('world'), 50);
+      });
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    });
+
+    expect(response).toBe(`${SWITCHED}helloworld`);
+    expect(received).toEqual(['helloworld']);
+  });
+
+  it('survives a client that resets while it waits, and never passes that socket on', async () => {
+    const ws = answer101();
+    const { port, source } = await rotatedServer(ws.listener, 200);
+
+    const socket = connect(port, '127.0.0.1', () =>
+      socket.write(upgradeRequest('/chat', ROTATED_CLOUDFRONT)),
+    );
+    socket.on('error', () => {});
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    socket.resetAndDestroy();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    expect(source.loads()).toBe(2);
+    expect(ws.seen).toEqual([]);
+    // The server goes on.
+    expect(await rawUpgrade(port, '/chat', ROTATED_CLOUDFRONT)).toBe(SWITCHED);
   });
 
   it('in report mode lets a bot through with the would-be deny recorded and reported', async () => {
@@ -219,11 +361,10 @@ describe('guardUpgrades', () => {
   });
 
   it('denies and reports through onError when the verifier throws; the process goes on', async () => {
-    const throwing = Object.assign(verifierWith(), {
-      verify: () => {
-        throw new Error('boom');
-      },
-    });
+    const throws = () => {
+      throw new Error('boom');
+    };
+    const throwing = Object.assign(verifierWith(), { verify: throws, check: throws });
     const { server } = plainServer();
     const ws = answer101();
     server.on('upgrade', ws.listener);
@@ -239,11 +380,10 @@ describe('guardUpgrades', () => {
   });
 
   it('reports a throwing verifier as a process warning when no onError is given', async () => {
-    const throwing = Object.assign(verifierWith(), {
-      verify: () => {
-        throw new Error('kaputt');
-      },
-    });
+    const throws = () => {
+      throw new Error('kaputt');
+    };
+    const throwing = Object.assign(verifierWith(), { verify: throws, check: throws });
     const { server } = plainServer();
     server.on('upgrade', answer101().listener);
     guardUpgrades(server, throwing);

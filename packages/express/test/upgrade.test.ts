@@ -115,11 +115,11 @@ describe.each([
     expect(lines.at(-1)).toMatch(/would deny request \(report mode\).* path=\/chat /);
   });
 
-  it('denies while the verifier is not ready', async () => {
+  it('denies while the verifier cannot load', async () => {
     const { server, ws, port } = await appWithUpgrades(framework);
     const pending = cdnOriginGuard({
       ...BASE,
-      secret: { name: 'never', load: () => new Promise(() => {}) },
+      secret: { name: 'failing', load: () => Promise.reject(new Error('AccessDeniedException')) },
       logger: recordingLogger().logger,
     } as CdnOriginGuardOptions);
     guards.push(pending);
