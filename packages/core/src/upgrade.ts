@@ -225,18 +225,21 @@ function admit(
     let outcome: Decision | Promise<Decision>;
     try {
       outcome = guard.verifier.check(inputOf(req));
+      if (!(outcome instanceof Promise)) {
+        if (conclude(guard, outcome, req, socket)) continue;
+        return false;
+      }
     } catch (error) {
       return failed(guard, error, req, socket);
     }
-    if (outcome instanceof Promise) {
-      // The guards after this one, as they are now: one removed while this waits still decides.
-      const rest = guards.slice(at + 1);
-      return outcome.then(
-        (decision) => conclude(guard, decision, req, socket) && admit(rest, req, socket),
+    // The guards after this one, as they are now: one removed while this waits still decides.
+    const rest = guards.slice(at + 1);
+    return outcome
+      .then((decision) => conclude(guard, decision, req, socket))
+      .then(
+        (allowed) => allowed && admit(rest, req, socket),
         (error: unknown) => failed(guard, error, req, socket),
       );
-    }
-    if (!conclude(guard, outcome, req, socket)) return false;
   }
   return true;
 }
