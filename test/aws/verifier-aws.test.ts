@@ -680,6 +680,27 @@ describe('createOriginVerifier over the wire: sources in use', () => {
     expect(outcome(demoted)).toBe('verified:AWSPREVIOUS');
   });
 
+  // Review, 4 December (fifth session): counted from the later creation, a rollback made more
+  // than the window after the rotation denied CloudFront's value at once (Secrets Manager, and
+  // the local endpoint, take AWSPENDING off the version a rotation finished).
+  it('with previousMaxAgeMs, never limits a previous version created after the current one (a rollback, however late)', async () => {
+    // Arrange: V1 created 60 days ago; V2 rotated in two days ago; AWSCURRENT rolled back today.
+    const id = secretName();
+    const v1 = aws.secrets.put(id, V1).versionId;
+    aws.secrets.setCreatedDate(id, v1, new Date(Date.now() - 60 * 24 * HOUR));
+    const v2 = aws.secrets.rotate(id, V2);
+    aws.secrets.setCreatedDate(id, v2, new Date(Date.now() - 48 * HOUR));
+    aws.secrets.moveStage(id, 'AWSCURRENT', v1);
+    const v = verifier({ secretId: id, ranges: 'prefix-list', previousMaxAgeMs: 24 * HOUR });
+    await v.ready();
+
+    // Act
+    const sent = v.verify(request(V2));
+
+    // Assert
+    expect(outcome(sent)).toBe('verified:AWSPREVIOUS');
+  });
+
   it('with previousMaxAgeMs, accepts the previous value until the window ends, then denies it with no reload', async () => {
     // Arrange: the window of V1 (previous, created long before V2) ends 4 s from now.
     const id = secretName();

@@ -24,10 +24,10 @@ export interface WiredSources {
 }
 
 /**
- * With `previousMaxAgeMs`, when each value stops being accepted: `AWSPREVIOUS` at the later
- * of its own and the `AWSCURRENT` version's creation plus that age (at once when the latter is
- * unknown), unless another accepted stage holds the same value; every other value never.
- * Undefined without the option.
+ * With `previousMaxAgeMs`, when each value stops being accepted: `AWSPREVIOUS` at the
+ * `AWSCURRENT` version's creation plus that age (at once when that is unknown), unless another
+ * accepted stage holds the same value or its own version was created after the `AWSCURRENT`
+ * one (a rollback); every other value never. Undefined without the option.
  */
 function expiries(
   values: SecretSnapshot['values'],
@@ -44,11 +44,12 @@ function expiries(
     if (values.some((o) => o !== v && o.stage !== 'AWSPREVIOUS' && o.value === v.value))
       return Number.POSITIVE_INFINITY;
     if (!known(currentCreated)) return Number.NEGATIVE_INFINITY;
-    // From the later of the two creations: a rollback (AWSCURRENT moved back to an older
-    // version) does not close the window of the value it demoted at once.
-    return (
-      Math.max(currentCreated, known(v.createdAt) ? v.createdAt : currentCreated) + previousMaxAgeMs
-    );
+    // A rollback (AWSCURRENT moved back to an older version): the value it demoted is the one
+    // CloudFront was sending, and its creation says nothing of when the labels moved (a
+    // rollback two days after a rotation denied it at once with a one-day window, outside
+    // review, 4 December, fifth session). Never limited: the next rotation retires it.
+    if (known(v.createdAt) && v.createdAt > currentCreated) return Number.POSITIVE_INFINITY;
+    return currentCreated + previousMaxAgeMs;
   });
 }
 

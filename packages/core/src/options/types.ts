@@ -257,7 +257,8 @@ export interface SecretsManagerOptions extends BaseGuardOptions {
    * previous value is denied with `expired-secret` (logged: a leaked old value in use, or
    * CloudFront still sending it), so a rotation retires the old value within this time instead of
    * at the next rotation, up to 90 days later. At least 3600000 (1 hour); a day is typical. A
-   * version whose `CreatedDate` is unknown gives `AWSPREVIOUS` no time at all. Defaults to none
+   * version whose `CreatedDate` is unknown gives `AWSPREVIOUS` no time at all; one created after
+   * the `AWSCURRENT` version (a rollback) is not limited. Defaults to none
    * (`AWSPREVIOUS` accepted for as long as it holds the label).
    * @example
    * ```ts

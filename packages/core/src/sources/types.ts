@@ -17,7 +17,8 @@ export interface SecretValue {
    * When this value's version was created, in ms since the epoch (Secrets Manager's
    * `CreatedDate`), when known. With `previousMaxAgeMs`, the `AWSPREVIOUS` value is accepted
    * until the `AWSCURRENT` value's `createdAt` plus that age, and never when `AWSCURRENT` has no
-   * `createdAt`. Defaults to unknown.
+   * `createdAt`; with no limit when its own `createdAt` is later than that (a rollback).
+   * Defaults to unknown.
    */
   readonly createdAt?: number | undefined;
 }
