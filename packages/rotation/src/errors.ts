@@ -15,7 +15,6 @@ export type RotationFailure =
   | 'no-matching-origin'
   | 'no-matching-rule'
   | 'cloudfront-out-of-step'
-  | 'alb-out-of-step'
   | 'unselected-origin'
   | 'unexpected-secret'
   | 'condition-limit'

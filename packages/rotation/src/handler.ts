@@ -301,17 +301,18 @@ async function previousHeaderValue(run: Run): Promise<string | undefined> {
 
 /**
  * Which of `values` (in a rule of ours, but not AWSCURRENT, AWSPREVIOUS or the pending value)
- * are older values of this secret, in no accepted label any more: e.g. the value of an abandoned
+ * are older values of this secret, in no staging label any more: e.g. the value of an abandoned
  * rotation, whose AWSPENDING was removed. Reads the older versions newest first, at most
  * {@link MAX_FORMER_VERSIONS_READ}, and stops once every value is told apart; the others are
  * taken for another site's (sharing the rule).
  */
 async function formerValuesAmong(run: Run, values: readonly string[]): Promise<string[]> {
   const { clients, arn, token, known, o } = run;
+  // Only versions with no staging label at all: one holding a label of its own (a value pinned
+  // for another consumer, which the apps may accept with `secretStages`) is not a former value
+  // (review, 4 December, fifth session: it was dropped from the rule).
   const older = (await listVersions(clients.secretsManager, arn))
-    .filter(
-      (v) => v.id !== token && !v.stages.includes(AWSCURRENT) && !v.stages.includes(AWSPREVIOUS),
-    )
+    .filter((v) => v.id !== token && v.stages.length === 0)
     .sort((a, b) => b.created - a.created)
     .slice(0, MAX_FORMER_VERSIONS_READ);
   const left = new Set(values);
@@ -542,20 +543,31 @@ async function awaitDistributionsOnPending(
 
 /**
  * testSecret: every distribution deployed with the new value (else fail, to be retried), every
- * ALB rule accepting it, then the optional test URL.
+ * ALB rule accepting it (a rule that no longer does is put back), then the optional test URL.
  */
 async function testSecret(run: Run): Promise<void> {
-  const { o } = run;
+  const { clients, known, o } = run;
   const values = await headerValues(run);
   await awaitDistributionsOnPending(run, 'testSecret', values);
-  const refusing = (await albRules(run, values))
-    .filter((r) => !holdsOneOf(r, [values.pending]))
-    .map((r) => r.arn);
-  if (refusing.length > 0)
-    throw new RotationError(
-      'alb-out-of-step',
-      `rule(s) ${refusing.join(', ')} no longer accept the pending value in their "${o.headerName}" condition (changed since setSecret, e.g. by an infrastructure-as-code re-apply), so requests CloudFront sends with it are refused. AWSCURRENT is unchanged. Keep your infrastructure code from resetting that condition's values; Secrets Manager's retry of the rotation runs setSecret again, which puts them back.`,
+  // CloudFront sends the pending value now: a rule changed since setSecret (an IaC re-apply)
+  // refuses every request until it is put back. Failing the step left it so until Secrets
+  // Manager's retry of the rotation (review, 4 December, fifth session): it is re-widened here,
+  // and said loudly.
+  const refusing = (await albRules(run, values)).filter((r) => !holdsOneOf(r, [values.pending]));
+  if (refusing.length > 0) {
+    const rewidened = await setHeaderValues(
+      clients.elbv2,
+      refusing,
+      [values.current, values.pending],
+      known,
     );
+    run.log({
+      level: 'warn',
+      event: 'alb-rules-rewidened',
+      ruleArns: refusing.map((r) => r.arn),
+      modifiedRuleArns: rewidened,
+    });
+  }
   if (o.testUrl !== undefined) {
     let status: number;
     try {

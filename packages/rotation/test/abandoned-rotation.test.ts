@@ -135,6 +135,23 @@ describe('rotation handler: after an abandoned rotation', () => {
     expectNoValueIn(bed.lines, [...allValues(aws, account), OTHER_SITE_SECRET]);
   });
 
+  // Review, 4 December (fifth session): a version under a staging label of its own (a value
+  // pinned for another consumer, which apps may accept with `secretStages`) was taken for an
+  // older value and dropped from the rule.
+  it('keeps in the rule a value of this secret that a staging label of its own still holds', async () => {
+    const account = createAccount(aws, INITIAL);
+    const PINNED = 'pinned-origin-verify-00112233445566778899';
+    const pinned = aws.secrets.stagePending(account.secretId, PINNED);
+    aws.secrets.moveStage(account.secretId, 'PINNED', pinned);
+    aws.secrets.endRotation(account.secretId); // AWSPENDING removed; PINNED stays
+    await setRuleHeaderValues(account, [INITIAL, PINNED]);
+
+    await rotate(handlerFor(account), aws, account);
+
+    expect(albForwards(aws, account, PINNED)).toBe(true);
+    expect(ruleValues(account)).toEqual(sorted([...acceptedValues(account), PINNED]));
+  });
+
   it(`reads at most ${MAX_FORMER_VERSIONS_READ} older versions to tell another site's value from an old one of this secret`, async () => {
     const shared = createAccount(aws, INITIAL);
     const alone = createAccount(aws, INITIAL);
