@@ -83,6 +83,11 @@ export interface FaultConfig {
    * as a broken proxy might send, whose JSON parse error quotes the start of the value.
    */
   readonly unquotedSecretString?: boolean;
+  /**
+   * Matching Secrets Manager calls answer their normal reply plus a `NextToken` that never
+   * changes (a faulty answer that would page for ever).
+   */
+  readonly repeatNextToken?: boolean;
   /** The next N matching CloudFront `UpdateDistribution` calls answer `PreconditionFailed` (412), as if someone else had updated the distribution. */
   readonly preconditionFailedNext?: number;
   /**
@@ -500,6 +505,14 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       typeof reply.body === 'string'
     )
       reply.body = reply.body.replace(/"SecretString":"((?:[^"\\]|\\.)*)"/, '"SecretString":$1');
+    if (
+      faults.repeatNextToken === true &&
+      routed.service === 'secretsmanager' &&
+      matches(routed.action) &&
+      reply.status === 200 &&
+      typeof reply.body === 'string'
+    )
+      reply.body = JSON.stringify({ ...JSON.parse(reply.body), NextToken: 'the-same-page-again' });
     send(res, reply);
   };
 

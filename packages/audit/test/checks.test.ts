@@ -878,6 +878,15 @@ describe('cloudfront-distribution with a VPC origin whose protocol policy was no
     const result = statusOf(snap, 'cloudfront-distribution');
 
     expect(result.status).toBe('PASS');
+    // Judged as a VPC origin's policy (review, 4 December, fifth session: the assertions above
+    // held on the code before VPC origins were read).
+    expect(
+      result.findings.find((f) => f.evidence.originProtocolPolicy !== undefined),
+    ).toMatchObject({
+      status: 'PASS',
+      message: `E1 origin alb uses https-only to VPC origin ${unread.id}`,
+      evidence: { vpcOrigin: unread.id },
+    });
     expect(result.findings.some((f) => f.evidence.listener === 'l-80')).toBe(false);
   });
 });

@@ -18,6 +18,7 @@ import {
   HEADER,
   invoke,
   localClients,
+  rejection,
   rotate,
   setOriginHeader,
   stageValue,
@@ -133,6 +134,24 @@ describe('rotation handler: after an abandoned rotation', () => {
     expect(albForwards(aws, account, abandoned)).toBe(false);
     expect(albForwards(aws, account, OTHER_SITE_SECRET)).toBe(true);
     expectNoValueIn(bed.lines, [...allValues(aws, account), OTHER_SITE_SECRET]);
+  });
+
+  // Review, 4 December (fifth session): a NextToken that never changes paged until the
+  // Lambda's timeout, with no line logged.
+  it('fails setSecret, named and changing nothing, when ListSecretVersionIds pages for ever', async () => {
+    const account = createAccount(aws, INITIAL);
+    const abandoned = await abandonRotation(account);
+    const before = ruleValues(account);
+    aws.faults.set({ repeatNextToken: true, actions: ['secretsmanager.ListSecretVersionIds'] });
+    aws.resetCalls();
+
+    const error = await rejection(rotate(handlerFor(account), aws, account));
+
+    expect(error).toMatchObject({ name: 'RotationError', failure: 'aws-error' });
+    expect(error.message).toMatch(/ListSecretVersionIds of .* kept paging/);
+    expect(aws.callCount('secretsmanager.ListSecretVersionIds')).toBe(2);
+    expect(ruleValues(account)).toEqual(before);
+    expect(albForwards(aws, account, abandoned)).toBe(true);
   });
 
   // Review, 4 December (fifth session): a version under a staging label of its own (a value
