@@ -248,27 +248,64 @@ function admit(
  * Pass an upgrade on once `admitted` says so. Meanwhile the socket is left unread: Node stops
  * reading it before it emits the upgrade (`readableFlowing = null`), so what the client sent
  * after the handshake waits in its buffer for the listener, as it does while `ws` awaits an
- * async `verifyClient`. An error on it (a reset) is absorbed meanwhile, and a socket that is
- * gone by then is not passed on. A listener's throw stays an uncaught exception, as it is on
- * the synchronous path.
+ * async `verifyClient`. Node no longer owns that socket (no parser, no timeout, not among the
+ * server's connections), so this does, until a listener takes it:
+ * - an error on it meanwhile (a reset) is absorbed, and a socket that closed, or whose client
+ *   ended its side (a listener such as `ws` then drops it without an answer), is destroyed, not
+ *   passed on;
+ * - a socket no listener took (the `'upgrade'` listener was removed during the wait, as
+ *   `WebSocketServer.close()` does at shutdown) is destroyed, or else it stayed open for as
+ *   long as the client kept it and `server.close()` never completed (review, 4 December, fifth
+ *   session); an HTTP/2 CONNECT no listener took gets the 405 Node gives it;
+ * - a listener's throw stays an uncaught exception, as it is on the synchronous path.
  */
-function emitWhenAdmitted(admitted: Promise<boolean>, emit: () => unknown, socket: unknown): void {
+function emitWhenAdmitted(admitted: Promise<boolean>, emit: () => boolean, socket: unknown): void {
+  const compat =
+    typeof (socket as CompatResponse | undefined)?.writeHead === 'function'
+      ? (socket as CompatResponse & { statusCode: number; end(): void })
+      : undefined;
   const stream =
+    compat === undefined &&
     typeof (socket as Duplex | undefined)?.on === 'function' &&
     typeof (socket as Duplex).destroyed === 'boolean'
       ? (socket as Duplex)
       : undefined;
+  let gone = false;
+  const leave = () => {
+    gone = true;
+  };
   stream?.on('error', ignoreError);
+  stream?.once('end', leave);
+  stream?.once('close', leave);
   const pass = (allowed: boolean) => {
+    stream?.off('end', leave);
+    stream?.off('close', leave);
+    if (!allowed) {
+      stream?.off('error', ignoreError);
+      return; // the deny was written
+    }
+    if (gone || stream?.destroyed === true) {
+      stream?.destroy();
+      return;
+    }
     stream?.off('error', ignoreError);
-    if (!allowed || stream?.destroyed === true) return;
+    let taken: boolean;
     try {
-      emit();
+      taken = emit();
     } catch (error) {
       process.nextTick(() => {
         throw error;
       });
+      return;
     }
+    if (taken) return;
+    if (compat !== undefined) {
+      compat.statusCode = 405;
+      compat.end();
+      return;
+    }
+    stream?.on('error', ignoreError);
+    stream?.destroy();
   };
   admitted.then(pass, (error: unknown) => {
     // Not reachable by design (every failure of a guard is a deny); fail closed all the same.
@@ -301,7 +338,7 @@ function serverGuards(server: UpgradeServer): ServerGuards {
       if (admitted !== true) {
         // biome-ignore lint/complexity/noArguments: the event's arguments, kept for later
         const args = Array.prototype.slice.call(arguments);
-        emitWhenAdmitted(admitted, () => Reflect.apply(original, this, args), socket);
+        emitWhenAdmitted(admitted, () => Reflect.apply(original, this, args) as boolean, socket);
         return true;
       }
     }

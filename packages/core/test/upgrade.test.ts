@@ -36,6 +36,8 @@ afterEach(async () => {
   }
 });
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 const verifierWith = (options: Partial<OriginGuardOptions> = {}) =>
   createOriginVerifier({ ...BASE, ...options } as OriginGuardOptions);
 
@@ -94,7 +96,57 @@ async function rotatedServer(
   guardUpgrades(server, verifier, { onDecision: (d) => decisions.push(d) });
   const port = await listen(server);
   source.set(ROTATED, loadDelayMs);
-  return { port, source, decisions };
+  return { port, server, source, decisions };
+}
+
+/** An HTTP/2 CONNECT with `headers` to `server`; the response's status and body. */
+async function http2Connect(
+  server: { address(): unknown },
+  headers: Readonly<Record<string, string>>,
+): Promise<{ status: number; body: string }> {
+  const session = connectHttp2(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  try {
+    const stream = session.request(
+      { ':method': 'CONNECT', ':authority': 'internal.example:443', ...headers },
+      {},
+    );
+    let status = 0;
+    let body = '';
+    stream.on('response', (received) => {
+      status = Number(received[':status']);
+    });
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      body += chunk;
+    });
+    // A CONNECT stream is a tunnel: end the client's side too.
+    stream.end();
+    await new Promise((resolve) => {
+      stream.on('close', resolve);
+      stream.on('error', resolve);
+    });
+    return { status, body };
+  } finally {
+    session.close();
+  }
+}
+
+/** Connect and write `text`; resolves with what came back once the server closed the socket. */
+function sendAndRead(
+  port: number,
+  text: string,
+  after?: (socket: ReturnType<typeof connect>) => void,
+): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(text);
+      after?.(socket);
+    });
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', () => {});
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+  });
 }
 
 function plainServer(): { server: Server; requests: string[] } {
@@ -153,33 +205,36 @@ describe('guardUpgrades', () => {
     guardUpgrades(server, verifierWith());
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
-    const session = connectHttp2(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     try {
-      const stream = session.request(
-        { ':method': 'CONNECT', ':authority': 'internal.example:443', ...BOT },
-        {},
-      );
-      let status = 0;
-      let body = '';
-      stream.on('response', (headers) => {
-        status = Number(headers[':status']);
-      });
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      // A CONNECT stream is a tunnel: end the client's side too.
-      stream.end();
-      await new Promise((resolve) => {
-        stream.on('close', resolve);
-        stream.on('error', resolve);
-      });
+      const { status, body } = await http2Connect(server, BOT);
 
       expect(status).toBe(403);
       expect(body).toBe('Forbidden');
       expect(reached).toBe(0);
     } finally {
-      session.close();
+      server.close();
+    }
+  });
+
+  // Review, 4 December (fifth session): Node answers an HTTP/2 CONNECT no listener took with 405
+  // when emit returns false; one that waited got no answer at all.
+  it('gives an HTTP/2 CONNECT that waited, with no listener, the 405 Node gives it', async () => {
+    const source = rotatingSecret(SECRET);
+    const verifier = verifierWith({ secret: source.source });
+    await verifier.ready();
+    const server = createHttp2Server((_req, res) => {
+      res.writeHead(404).end();
+    });
+    guardUpgrades(server, verifier);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    source.set(ROTATED);
+    try {
+      const { status } = await http2Connect(server, ROTATED_CLOUDFRONT);
+
+      expect(status).toBe(405);
+      expect(source.loads()).toBe(2);
+    } finally {
       server.close();
     }
   });
@@ -297,17 +352,12 @@ describe('guardUpgrades', () => {
       });
     }, 150);
 
-    const response = await new Promise<string>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      const socket = connect(port, '127.0.0.1', () => {
-        // In the handshake's packet (Node's `head`), then more while the re-read runs.
-        socket.write(`${upgradeRequest('/chat', ROTATED_CLOUDFRONT)}hello`);
-        setTimeout(() => socket.write('world'), 50);
-      });
-      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-      socket.on('error', reject);
-      socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
-    });
+    // In the handshake's packet (Node's `head`), then more while the re-read runs.
+    const response = await sendAndRead(
+      port,
+      `${upgradeRequest('/chat', ROTATED_CLOUDFRONT)}hello`,
+      (socket) => setTimeout(() => socket.write('world'), 50),
+    );
 
     expect(response).toBe(`${SWITCHED}helloworld`);
     expect(received).toEqual(['helloworld']);
@@ -317,18 +367,48 @@ describe('guardUpgrades', () => {
     const ws = answer101();
     const { port, source } = await rotatedServer(ws.listener, 200);
 
-    const socket = connect(port, '127.0.0.1', () =>
-      socket.write(upgradeRequest('/chat', ROTATED_CLOUDFRONT)),
+    await sendAndRead(port, upgradeRequest('/chat', ROTATED_CLOUDFRONT), (socket) =>
+      setTimeout(() => socket.resetAndDestroy(), 60),
     );
-    socket.on('error', () => {});
-    await new Promise((resolve) => setTimeout(resolve, 60));
-    socket.resetAndDestroy();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
 
     expect(source.loads()).toBe(2);
     expect(ws.seen).toEqual([]);
     // The server goes on.
     expect(await rawUpgrade(port, '/chat', ROTATED_CLOUDFRONT)).toBe(SWITCHED);
+  });
+
+  // Review, 4 December (fifth session): Node no longer owns the socket of a waiting upgrade; one
+  // whose listener went away meanwhile (WebSocketServer.close() at shutdown) stayed open for as
+  // long as the client kept it, and server.close() never completed.
+  it('closes a waiting socket no listener takes any more, so the server can close', async () => {
+    const ws = answer101();
+    const { port, server } = await rotatedServer(ws.listener, 150);
+
+    const response = sendAndRead(port, upgradeRequest('/chat', ROTATED_CLOUDFRONT));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    server.removeListener('upgrade', ws.listener);
+    const closed = new Promise((resolve) => server.close(resolve));
+
+    expect(await response).toBe('');
+    await expect(
+      Promise.race([closed.then(() => 'closed'), sleep(3_000).then(() => 'still open')]),
+    ).resolves.toBe('closed');
+    expect(ws.seen).toEqual([]);
+  });
+
+  it('does not pass on a socket whose client ended its side during the wait', async () => {
+    const ws = answer101();
+    const { port } = await rotatedServer(ws.listener, 150);
+
+    const response = await sendAndRead(
+      port,
+      upgradeRequest('/chat', ROTATED_CLOUDFRONT),
+      (socket) => setTimeout(() => socket.end(), 30),
+    );
+
+    expect(response).toBe('');
+    expect(ws.seen).toEqual([]);
   });
 
   it('in report mode lets a bot through with the would-be deny recorded and reported', async () => {
