@@ -63,17 +63,36 @@ export interface UpgradeGuardOptions {
    * request was denied. Defaults to a process warning with the core's `guardFailureLogLine`.
    */
   readonly onError?: (error: unknown, req: UpgradeRequest) => void;
+  /**
+   * Path prefixes of ordinary requests to check on the server too, before any `'request'`
+   * listener, as upgrades are: for a listener that answers requests before the framework does.
+   * Socket.IO's engine takes over the server's `'request'` event and answers its HTTP
+   * long-polling requests (under its `path`, `/socket.io/` by default) itself, so no middleware,
+   * hook or guard ever sees them: a bot could hold a Socket.IO connection over polling. A
+   * request whose target starts with one of these (as engine.io matches it) is verified first;
+   * a denied one gets the uniform deny response (plus `connection: close` on HTTP/1). An allowed
+   * one goes on, and the framework checks it again if it answers it (counted twice in
+   * `stats()`). Each must start with `/`; `[]` checks none. Defaults to `['/socket.io/']`: give
+   * your Socket.IO `path` with a trailing `/` when you changed it.
+   */
+  readonly requestPaths?: readonly string[];
 }
+
+/** What {@link UpgradeGuardOptions.requestPaths} defaults to: Socket.IO's default `path`. */
+const DEFAULT_REQUEST_PATHS: readonly string[] = Object.freeze(['/socket.io/']);
 
 /** One verifier guarding a server's upgrades, with its callbacks and its deny bytes. */
 interface UpgradeGuard {
   readonly verifier: OriginVerifier;
+  /** The callbacks of the first registration. */
   readonly options: UpgradeGuardOptions;
   /**
-   * The registrations holding it (`guardUpgrades` called again with the same verifier, by two
-   * plugin scopes or modules): it stays until each has removed it.
+   * The request paths of each registration holding it (`guardUpgrades` called again with the
+   * same verifier, by two plugin scopes or modules): it stays until each has removed it.
    */
-  holders: number;
+  readonly holds: (readonly string[])[];
+  /** Every path prefix of its holds: the ordinary requests it checks. */
+  requestPaths: readonly string[];
   /** The raw HTTP/1.1 deny response, built once. */
   readonly deny: Uint8Array;
   /** Callbacks that threw and were reported (each once). */
@@ -83,6 +102,8 @@ interface UpgradeGuard {
 /** A server's guards, run in the order they were added, and how to restore its `emit`. */
 interface ServerGuards {
   readonly guards: UpgradeGuard[];
+  /** The guards with request paths, as the wrapper reads them (replaced on every change). */
+  readonly routes: { guards: readonly UpgradeGuard[] };
   readonly wrapper: UpgradeServer['emit'];
   readonly original: UpgradeServer['emit'];
   /** Whether `emit` was the server's own property before the wrap (else the prototype's). */
@@ -123,10 +144,17 @@ function denyOn(
   socket: Duplex | CompatResponse | undefined,
   bytes: Uint8Array,
   deny: DenyResponse,
+  req: UpgradeRequest,
 ): void {
   if (socket === undefined || socket === null) return;
   if (typeof (socket as CompatResponse).writeHead === 'function') {
-    (socket as CompatResponse).writeHead(deny.status, deny.headers).end(deny.body);
+    // An ordinary request's response (request paths), or an h2 CONNECT's. On HTTP/1 the
+    // connection is closed, as the adapters do, so a denied request's body is not read.
+    const headers =
+      (req as { httpVersionMajor?: number }).httpVersionMajor === 1
+        ? { ...deny.headers, connection: 'close' }
+        : deny.headers;
+    (socket as CompatResponse).writeHead(deny.status, headers).end(deny.body);
     return;
   }
   const stream = socket as Duplex;
@@ -183,7 +211,7 @@ function inputOf(req: UpgradeRequest): VerifyInput {
 /** The verifier threw (a bug): fail closed with the uniform response, and report it. */
 function failed(guard: UpgradeGuard, error: unknown, req: UpgradeRequest, socket: Duplex): false {
   reportFailure(guard, error, req);
-  denyOn(socket, guard.deny, guard.verifier.denyResponse);
+  denyOn(socket, guard.deny, guard.verifier.denyResponse, req);
   return false;
 }
 
@@ -201,7 +229,7 @@ function conclude(
   const onDecision = guard.options.onDecision;
   if (onDecision !== undefined) callBack(guard, 'onDecision', () => onDecision(decision, req));
   if (decision.allowed) return true;
-  denyOn(socket, guard.deny, guard.verifier.denyResponse);
+  denyOn(socket, guard.deny, guard.verifier.denyResponse, req);
   return false;
 }
 
@@ -256,10 +284,16 @@ function admit(
  * - a socket no listener took (the `'upgrade'` listener was removed during the wait, as
  *   `WebSocketServer.close()` does at shutdown) is destroyed, or else it stayed open for as
  *   long as the client kept it and `server.close()` never completed (review, 4 December, fifth
- *   session); an HTTP/2 CONNECT no listener took gets the 405 Node gives it;
+ *   session); an HTTP/2 CONNECT no listener took gets the 405 Node gives it (an ordinary request
+ *   of `requestPaths` goes on as Node leaves it);
  * - a listener's throw stays an uncaught exception, as it is on the synchronous path.
  */
-function emitWhenAdmitted(admitted: Promise<boolean>, emit: () => boolean, socket: unknown): void {
+function emitWhenAdmitted(
+  admitted: Promise<boolean>,
+  emit: () => boolean,
+  socket: unknown,
+  event: string,
+): void {
   const compat =
     typeof (socket as CompatResponse | undefined)?.writeHead === 'function'
       ? (socket as CompatResponse & { statusCode: number; end(): void })
@@ -300,6 +334,7 @@ function emitWhenAdmitted(admitted: Promise<boolean>, emit: () => boolean, socke
     }
     if (taken) return;
     if (compat !== undefined) {
+      if (event !== 'connect') return; // a request no listener takes: as Node leaves it
       compat.statusCode = 405;
       compat.end();
       return;
@@ -316,12 +351,36 @@ function emitWhenAdmitted(admitted: Promise<boolean>, emit: () => boolean, socke
   });
 }
 
+/** The guards one of whose request paths `target` starts with (engine.io's own match), if any. */
+function guardsForTarget(
+  guards: readonly UpgradeGuard[],
+  target: string | undefined,
+): UpgradeGuard[] | undefined {
+  if (typeof target !== 'string') return undefined;
+  let found: UpgradeGuard[] | undefined;
+  for (const guard of guards)
+    for (const prefix of guard.requestPaths)
+      if (target.startsWith(prefix)) {
+        found ??= [];
+        found.push(guard);
+        break;
+      }
+  return found;
+}
+
+/** A guard's request paths after its holds changed, and the server's guards that have some. */
+function updateRoutes(state: ServerGuards, guard: UpgradeGuard): void {
+  guard.requestPaths = [...new Set(guard.holds.flat())];
+  state.routes.guards = state.guards.filter((held) => held.requestPaths.length > 0);
+}
+
 /** Wrap the server's `emit` once; later guards join the same wrapper. */
 function serverGuards(server: UpgradeServer): ServerGuards {
   const existing = guarded.get(server);
   if (existing !== undefined) return existing;
   const original = server.emit;
   const guards: UpgradeGuard[] = [];
+  const routes: ServerGuards['routes'] = { guards: [] };
   // `arguments` passed through as they came: no array is built for the events that are not
   // `'upgrade'` (every `'request'` and `'connection'` of the server goes through here).
   function cdnOriginGuardUpgradeEmit(
@@ -332,13 +391,26 @@ function serverGuards(server: UpgradeServer): ServerGuards {
   ): boolean {
     // `'connect'` too: Node hands a CONNECT request to the server's `'connect'` listeners (a
     // proxy), past the request listener, as it hands an upgrade to its `'upgrade'` listeners.
-    if ((event === 'upgrade' || event === 'connect') && guards.length > 0) {
-      const admitted = admit(guards, req as UpgradeRequest, socket as Duplex);
+    // An ordinary request under a request path (Socket.IO's long-polling): checked here too,
+    // since the listener answering it may come before the framework.
+    const checking =
+      event === 'upgrade' || event === 'connect'
+        ? guards
+        : event === 'request' && routes.guards.length > 0
+          ? guardsForTarget(routes.guards, (req as UpgradeRequest | undefined)?.url)
+          : undefined;
+    if (checking !== undefined && checking.length > 0) {
+      const admitted = admit(checking, req as UpgradeRequest, socket as Duplex);
       if (admitted === false) return true;
       if (admitted !== true) {
         // biome-ignore lint/complexity/noArguments: the event's arguments, kept for later
         const args = Array.prototype.slice.call(arguments);
-        emitWhenAdmitted(admitted, () => Reflect.apply(original, this, args) as boolean, socket);
+        emitWhenAdmitted(
+          admitted,
+          () => Reflect.apply(original, this, args) as boolean,
+          socket,
+          event as string,
+        );
         return true;
       }
     }
@@ -347,6 +419,7 @@ function serverGuards(server: UpgradeServer): ServerGuards {
   }
   const state: ServerGuards = {
     guards,
+    routes,
     wrapper: cdnOriginGuardUpgradeEmit,
     original,
     ownEmit: Object.hasOwn(server, 'emit'),
@@ -389,10 +462,11 @@ function checkedOptions(options: unknown): UpgradeGuardOptions {
     );
   const own = options as Record<string, unknown>;
   for (const key of Object.keys(own)) {
+    if (key === 'requestPaths') continue;
     if (key !== 'onDecision' && key !== 'onError')
       throw new InvalidOptionError(
         key,
-        'is not an option of guardUpgrades; use onDecision and onError.',
+        'is not an option of guardUpgrades; use onDecision, onError and requestPaths.',
       );
     if (own[key] !== undefined && typeof own[key] !== 'function')
       throw new InvalidOptionError(
@@ -404,7 +478,33 @@ function checkedOptions(options: unknown): UpgradeGuardOptions {
   return {
     onDecision: own.onDecision as UpgradeGuardOptions['onDecision'],
     onError: own.onError as UpgradeGuardOptions['onError'],
+    requestPaths: checkedRequestPaths(own.requestPaths),
   };
+}
+
+/** `requestPaths`, checked: path prefixes, each starting with `/`, without `?` or `#`. */
+function checkedRequestPaths(value: unknown): readonly string[] {
+  if (value === undefined) return DEFAULT_REQUEST_PATHS;
+  if (!Array.isArray(value))
+    throw new InvalidOptionError(
+      'requestPaths',
+      `is ${value === null ? 'null' : typeof value}; expected an array of path prefixes such as ['/socket.io/'].`,
+    );
+  return Object.freeze(
+    value.map((path: unknown, i) => {
+      if (
+        typeof path !== 'string' ||
+        !path.startsWith('/') ||
+        /[?#\s]/.test(path) ||
+        path.length > 1024
+      )
+        throw new InvalidOptionError(
+          `requestPaths[${i}]`,
+          `is ${typeof path === 'string' ? JSON.stringify(path.slice(0, 40)) : typeof path}; expected a path prefix starting with '/' (no '?', '#' or spaces), such as '/socket.io/'.`,
+        );
+      return path;
+    }),
+  );
 }
 
 /**
@@ -479,24 +579,30 @@ export function guardUpgrades(
       options: resolved,
       deny: rawDenyResponse(verifier.denyResponse),
       reported: new Set(),
-      holders: 0,
+      holds: [],
+      requestPaths: [],
     };
     state.guards.push(guard);
   }
-  guard.holders += 1;
-  // Each call removes its own hold once: a second registration sharing the verifier (two plugin
-  // scopes on one server) closing first must not unguard the other (outside review, 4 December,
-  // fifth session).
+  // Each call holds the guard, with its own request paths (a second call adds its paths to
+  // the first's), and removes its own hold once: a second registration sharing the verifier
+  // (two plugin scopes on one server) closing first must not unguard the other (outside
+  // review, 4 December, fifth session).
+  const hold = resolved.requestPaths ?? DEFAULT_REQUEST_PATHS;
+  guard.holds.push(hold);
+  updateRoutes(state, guard);
   const held = guard;
   let removed = false;
   return () => {
     if (removed) return;
     removed = true;
-    held.holders -= 1;
-    if (held.holders > 0) return;
+    held.holds.splice(held.holds.indexOf(hold), 1);
+    updateRoutes(state, held);
+    if (held.holds.length > 0) return;
     const at = state.guards.indexOf(held);
     if (at < 0) return;
     state.guards.splice(at, 1);
+    state.routes.guards = state.guards.filter((other) => other.requestPaths.length > 0);
     // The last guard: restore `emit`, unless someone wrapped it after us (then our wrapper stays,
     // passing every event through, and a later guard joins it).
     if (state.guards.length > 0 || server.emit !== state.wrapper) return;

@@ -158,6 +158,113 @@ function plainServer(): { server: Server; requests: string[] } {
   return { server, requests };
 }
 
+/** The deny an ordinary request gets from the server-level check: the upgrade deny's bytes plus Node's `Date`. */
+const withoutDate = (response: string) => response.replace(/^date: .*\r\n/im, '');
+
+/**
+ * A server whose first `'request'` listener answers `/socket.io/` itself, as Socket.IO's engine
+ * does once attached, and hands the rest to the app's listener.
+ */
+function engineLikeServer(path = '/socket.io/') {
+  const engine: string[] = [];
+  const app: string[] = [];
+  const server = createServer();
+  server.on('request', (req, res) => {
+    if (req.url?.startsWith(path)) {
+      engine.push(req.url);
+      res.end('0{"sid":"engine"}');
+    } else {
+      app.push(req.url ?? '');
+      res.end('app');
+    }
+  });
+  return { server, engine, app };
+}
+
+const POLLING = '/socket.io/?EIO=4&transport=polling&t=abc';
+
+describe('guardUpgrades: requests a listener answers before the framework (requestPaths)', () => {
+  it("denies a bot's Socket.IO long-polling request with the uniform deny, before the engine sees it", async () => {
+    const { server, engine, app } = engineLikeServer();
+    const decisions: Decision[] = [];
+    guardUpgrades(server, verifierWith(), { onDecision: (d) => decisions.push(d) });
+    const port = await listen(server);
+
+    const bot = await rawRequest(port, POLLING, BOT);
+    const ours = await rawRequest(port, POLLING, OUR_CLOUDFRONT);
+    const other = await rawRequest(port, '/page', BOT);
+
+    expect(withoutDate(bot)).toBe(UPGRADE_DENY);
+    expect(ours.endsWith('0{"sid":"engine"}')).toBe(true);
+    expect(engine).toEqual([POLLING]);
+    // Other paths are the framework's to check: passed on untouched, nothing decided here.
+    expect(other.endsWith('app')).toBe(true);
+    expect(app).toEqual(['/page']);
+    expect(decisions.map((d) => d.reason)).toEqual(['edge-not-cloudfront', 'verified']);
+  });
+
+  it('checks the paths given instead (a Socket.IO path of your own), or none with []', async () => {
+    const custom = engineLikeServer('/live/');
+    guardUpgrades(custom.server, verifierWith(), { requestPaths: ['/live/'] });
+    const none = engineLikeServer();
+    guardUpgrades(none.server, verifierWith(), { requestPaths: [] });
+    const [customPort, nonePort] = [await listen(custom.server), await listen(none.server)];
+
+    expect(withoutDate(await rawRequest(customPort, '/live/?EIO=4', BOT))).toBe(UPGRADE_DENY);
+    expect((await rawRequest(customPort, POLLING, BOT)).endsWith('app')).toBe(true);
+    expect((await rawRequest(nonePort, POLLING, BOT)).endsWith('0{"sid":"engine"}')).toBe(true);
+    expect(custom.engine).toEqual([]);
+  });
+
+  it('adds the paths of a second registration with the same verifier, and drops them with it', async () => {
+    const { server, engine } = engineLikeServer();
+    const verifier = verifierWith();
+    const first = guardUpgrades(server, verifier, { requestPaths: ['/socket.io/'] });
+    const second = guardUpgrades(server, verifier, { requestPaths: ['/page'] });
+    const port = await listen(server);
+
+    expect(withoutDate(await rawRequest(port, '/page', BOT))).toBe(UPGRADE_DENY);
+    second();
+    expect((await rawRequest(port, '/page', BOT)).endsWith('app')).toBe(true);
+    expect(withoutDate(await rawRequest(port, POLLING, BOT))).toBe(UPGRADE_DENY);
+    first();
+    expect((await rawRequest(port, POLLING, BOT)).endsWith('0{"sid":"engine"}')).toBe(true);
+    expect(engine).toEqual([POLLING]);
+  });
+
+  it('forces the re-read for a value not loaded yet, and lets the polling request on once it has it', async () => {
+    const source = rotatingSecret(SECRET);
+    const verifier = verifierWith({ secret: source.source });
+    await verifier.ready();
+    const { server, engine } = engineLikeServer();
+    guardUpgrades(server, verifier);
+    const port = await listen(server);
+    source.set(ROTATED, 50);
+
+    const response = await rawRequest(port, POLLING, ROTATED_CLOUDFRONT);
+
+    expect(response.endsWith('0{"sid":"engine"}')).toBe(true);
+    expect(engine).toEqual([POLLING]);
+    expect(source.loads()).toBe(2);
+  });
+
+  it('refuses request paths that are not path prefixes, naming the fix', () => {
+    const server = createServer();
+    for (const [paths, message] of [
+      ['/socket.io/', /`requestPaths` is string; expected an array/],
+      [
+        ['socket.io'],
+        /`requestPaths\[0\]` is "socket.io"; expected a path prefix starting with '\/'/,
+      ],
+      [['/a?b'], /`requestPaths\[0\]` is "\/a\?b"/],
+      [[7], /`requestPaths\[0\]` is number/],
+    ] as const)
+      expect(() => guardUpgrades(server, verifierWith(), { requestPaths: paths as never })).toThrow(
+        message,
+      );
+  });
+});
+
 describe('guardUpgrades', () => {
   it("denies a bot's upgrade with the exact uniform deny bytes and never calls the listener", async () => {
     const { server } = plainServer();
@@ -551,6 +658,6 @@ describe('guardUpgrades', () => {
     expect(() => guardUpgrades(createServer(), {} as never)).toThrow(/createOriginVerifier/);
     expect(() =>
       guardUpgrades(createServer(), verifierWith(), { onDecison: () => {} } as never),
-    ).toThrow(/onDecison.*onDecision and onError/);
+    ).toThrow(/onDecison.*onDecision, onError and requestPaths/);
   });
 });

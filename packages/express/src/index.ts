@@ -214,6 +214,13 @@ export interface GuardUpgradesOptions {
    * the middleware), else `console`.
    */
   readonly logger?: GuardLogger;
+  /**
+   * Path prefixes of ordinary requests to check on the server too, before any `'request'`
+   * listener: Socket.IO's engine answers its HTTP long-polling requests itself, before Express.
+   * Defaults to `['/socket.io/']` (give your Socket.IO `path` with a trailing `/` if you changed
+   * it; `[]` checks none). See the core's `requestPaths`.
+   */
+  readonly requestPaths?: readonly string[];
 }
 
 /**
@@ -250,12 +257,12 @@ export function guardUpgrades(
   if (typeof options !== 'object' || options === null || Array.isArray(options))
     throw new InvalidOptionError(
       'guardUpgrades(options)',
-      `is ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}; pass { logger } or leave it out.`,
+      `is ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}; pass { logger, requestPaths } or leave it out.`,
     );
   checkOptionKeys(
     options,
     GUARD_UPGRADES_KEYS,
-    'is not an option of guardUpgrades; it takes `logger`.',
+    'is not an option of guardUpgrades; it takes `logger` and `requestPaths`.',
   );
   const verifier = isOriginVerifier(guard)
     ? guard
@@ -274,6 +281,7 @@ export function guardUpgrades(
         log.decision(decision, req.method, req.url);
     },
     onError: (error, req) => log.guardFailed(error, req.method, req.url),
+    requestPaths: options.requestPaths,
   });
 }
 
@@ -292,7 +300,7 @@ function routedPath(req: GuardRequest): string | undefined {
 }
 
 /** The options of `guardUpgrades`. */
-const GUARD_UPGRADES_KEYS: readonly string[] = ['logger'];
+const GUARD_UPGRADES_KEYS: readonly string[] = ['logger', 'requestPaths'];
 
 /** The options of this adapter, next to the core's: a typo of either gets a "Did you mean". */
 const KNOWN_KEYS: readonly string[] = [...OPTION_KEYS, 'logger'];

@@ -159,10 +159,10 @@ describe('guardUpgrades arguments', () => {
   it('checks its options: unknown keys, null and a bad logger are errors naming the fix', async () => {
     const { guard, server } = await appWithUpgrades(express);
     expect(() => guardUpgrades(server, guard, { loger: console } as never)).toThrow(
-      /`loger` is not an option of guardUpgrades; it takes `logger`\. Did you mean `logger`\?/,
+      /`loger` is not an option of guardUpgrades; it takes `logger` and `requestPaths`\. Did you mean `logger`\?/,
     );
     expect(() => guardUpgrades(server, guard, null as never)).toThrow(
-      /`guardUpgrades\(options\)` is null; pass \{ logger \} or leave it out/,
+      /`guardUpgrades\(options\)` is null; pass \{ logger, requestPaths \} or leave it out/,
     );
     expect(() => guardUpgrades(server, guard, [] as never)).toThrow(/is an array/);
     expect(() => guardUpgrades(server, guard, { logger: {} } as never)).toThrow(
