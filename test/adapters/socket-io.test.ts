@@ -34,6 +34,9 @@ import {
 const POLLING = '/socket.io/?EIO=4&transport=polling&t=abc';
 const WEBSOCKET = '/socket.io/?EIO=4&transport=websocket';
 
+/** A raw response without Node's per-response `Date` line. */
+const withoutDate = (response: string) => response.replace(/^date: .*\r\n/im, '');
+
 const stops: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const stop of stops.splice(0).reverse()) await stop();
@@ -51,10 +54,15 @@ class Hello {
 class AppModule {}
 
 /** Each adapter's app on 127.0.0.1 with a Socket.IO server on its HTTP server; its port. */
-const APPS: readonly (readonly [string, () => Promise<{ port: number; io: SocketIoServer }>])[] = [
+type SocketIoOptions = ConstructorParameters<typeof SocketIoServer>[1];
+
+const APPS: readonly (readonly [
+  string,
+  (options?: SocketIoOptions) => Promise<{ port: number; io: SocketIoServer }>,
+])[] = [
   [
     'Express (guardUpgrades on the server)',
-    async () => {
+    async (options) => {
       const guard = expressGuard({ ...BASE, logger: { error() {}, warn() {}, info() {} } });
       const app = express();
       app.use(guard);
@@ -65,7 +73,7 @@ const APPS: readonly (readonly [string, () => Promise<{ port: number; io: Socket
       const server = app.listen(0, '127.0.0.1');
       await once(server, 'listening');
       guardUpgrades(server, guard);
-      const io = new SocketIoServer(server);
+      const io = new SocketIoServer(server, options);
       stops.push(async () => {
         server.closeAllConnections();
         await io.close();
@@ -76,11 +84,11 @@ const APPS: readonly (readonly [string, () => Promise<{ port: number; io: Socket
   ],
   [
     'Fastify (the plugin)',
-    async () => {
+    async (options) => {
       const app = Fastify();
       await app.register(fastifyGuard, BASE);
       app.get('/', async () => 'hello');
-      const io = new SocketIoServer(app.server);
+      const io = new SocketIoServer(app.server, options);
       await app.listen({ port: 0, host: '127.0.0.1' });
       stops.push(async () => {
         app.server.closeAllConnections();
@@ -92,13 +100,13 @@ const APPS: readonly (readonly [string, () => Promise<{ port: number; io: Socket
   ],
   [
     'Nest on Express (the module)',
-    async () => {
+    async (options) => {
       const app: INestApplication = await NestFactory.create(AppModule, new ExpressAdapter(), {
         logger: false,
       });
       await app.listen(0, '127.0.0.1');
       const server = app.getHttpServer() as HttpServer;
-      const io = new SocketIoServer(server);
+      const io = new SocketIoServer(server, options);
       stops.push(async () => {
         server.closeAllConnections();
         io.close();
@@ -119,7 +127,7 @@ describe.each(APPS)('Socket.IO on %s', (_name, start) => {
 
     const bot = await rawRequest(port, POLLING, BOT);
 
-    expect(bot.replace(/^date: .*\r\n/im, '')).toBe(UPGRADE_DENY);
+    expect(withoutDate(bot)).toBe(UPGRADE_DENY);
     expect(sessions).toBe(0);
   });
 
@@ -132,5 +140,37 @@ describe.each(APPS)('Socket.IO on %s', (_name, start) => {
     expect(ours.split('\r\n', 1)[0]).toBe('HTTP/1.1 200 OK');
     expect(ours).toMatch(/\r\n\r\n0\{"sid":"[^"]+"/);
     expect(upgrade).toBe(UPGRADE_DENY);
+  });
+
+  // Review, 4 December (fifth session): with a `/socket.io/` prefix, Socket.IO with
+  // `addTrailingSlash: false` opened a bot's session at `/socket.io?EIO=4…`, and its client
+  // bundle was served at `/socket.io?socket.io.js`.
+  it('denies a bot every target Socket.IO answers, with addTrailingSlash: false too', async () => {
+    const { port, io } = await start({ addTrailingSlash: false });
+    let sessions = 0;
+    io.engine.on('connection', () => {
+      sessions++;
+    });
+
+    const targets = [
+      '/socket.io?EIO=4&transport=polling',
+      '/socket.io/?EIO=4&transport=polling',
+      '/socket.io?socket.io.js',
+      '/socket.io.socket.io.min.js',
+      '/socket.io/socket.io.js',
+    ];
+    const answers = await Promise.all(targets.map((target) => rawRequest(port, target, BOT)));
+
+    for (const answer of answers) expect(withoutDate(answer)).toBe(UPGRADE_DENY);
+    expect(sessions).toBe(0);
+  });
+
+  it("gives the same deny bytes as the adapter's own deny of an ordinary request", async () => {
+    const { port } = await start();
+
+    const polling = await rawRequest(port, POLLING, BOT);
+    const ordinary = await rawRequest(port, '/.env', BOT);
+
+    expect(withoutDate(polling)).toBe(withoutDate(ordinary));
   });
 });

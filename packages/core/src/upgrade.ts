@@ -67,19 +67,22 @@ export interface UpgradeGuardOptions {
    * Path prefixes of ordinary requests to check on the server too, before any `'request'`
    * listener, as upgrades are: for a listener that answers requests before the framework does.
    * Socket.IO's engine takes over the server's `'request'` event and answers its HTTP
-   * long-polling requests (under its `path`, `/socket.io/` by default) itself, so no middleware,
+   * long-polling requests (under its `path`, `/socket.io` by default) itself, so no middleware,
    * hook or guard ever sees them: a bot could hold a Socket.IO connection over polling. A
    * request whose target starts with one of these (as engine.io matches it) is verified first;
    * a denied one gets the uniform deny response (plus `connection: close` on HTTP/1). An allowed
    * one goes on, and the framework checks it again if it answers it (counted twice in
-   * `stats()`). Each must start with `/`; `[]` checks none. Defaults to `['/socket.io/']`: give
-   * your Socket.IO `path` with a trailing `/` when you changed it.
+   * `stats()`). Each must start with `/`; `[]` checks none. Defaults to `['/socket.io']`, with
+   * no trailing `/`: Socket.IO's engine with `addTrailingSlash: false` answers
+   * `/socket.io?EIO=4…`, and its client-bundle listener any target starting `/socket.io` (both
+   * answered a bot past a `/socket.io/` prefix, review, 4 December, fifth session). Give your
+   * own Socket.IO `path` the same way, without the trailing `/`.
    */
   readonly requestPaths?: readonly string[];
 }
 
 /** What {@link UpgradeGuardOptions.requestPaths} defaults to: Socket.IO's default `path`. */
-const DEFAULT_REQUEST_PATHS: readonly string[] = Object.freeze(['/socket.io/']);
+const DEFAULT_REQUEST_PATHS: readonly string[] = Object.freeze(['/socket.io']);
 
 /** One verifier guarding a server's upgrades, with its callbacks and its deny bytes. */
 interface UpgradeGuard {
@@ -488,7 +491,7 @@ function checkedRequestPaths(value: unknown): readonly string[] {
   if (!Array.isArray(value))
     throw new InvalidOptionError(
       'requestPaths',
-      `is ${value === null ? 'null' : typeof value}; expected an array of path prefixes such as ['/socket.io/'].`,
+      `is ${value === null ? 'null' : typeof value}; expected an array of path prefixes such as ['/socket.io'].`,
     );
   return Object.freeze(
     value.map((path: unknown, i) => {
@@ -500,7 +503,7 @@ function checkedRequestPaths(value: unknown): readonly string[] {
       )
         throw new InvalidOptionError(
           `requestPaths[${i}]`,
-          `is ${typeof path === 'string' ? JSON.stringify(path.slice(0, 40)) : typeof path}; expected a path prefix starting with '/' (no '?', '#' or spaces), such as '/socket.io/'.`,
+          `is ${typeof path === 'string' ? JSON.stringify(path.slice(0, 40)) : typeof path}; expected a path prefix starting with '/' (no '?', '#' or spaces), such as '/socket.io'.`,
         );
       return path;
     }),

@@ -122,6 +122,10 @@ export function cdnOriginGuard(
 
   function deny(res: ServerResponse): void {
     if (res.headersSent) return;
+    // Only the deny's own headers: what earlier middleware set (Express's `X-Powered-By`, helmet,
+    // CORS) is dropped, so every deny is the one the server-level check writes for an upgrade or
+    // a Socket.IO request (review, 4 December, fifth session: `X-Powered-By` told those apart).
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
     res.statusCode = status;
     for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
     // HTTP/1: close the connection, so a denied request's body is not read to its end (an
@@ -217,8 +221,8 @@ export interface GuardUpgradesOptions {
   /**
    * Path prefixes of ordinary requests to check on the server too, before any `'request'`
    * listener: Socket.IO's engine answers its HTTP long-polling requests itself, before Express.
-   * Defaults to `['/socket.io/']` (give your Socket.IO `path` with a trailing `/` if you changed
-   * it; `[]` checks none). See the core's `requestPaths`.
+   * Defaults to `['/socket.io']` (give your own Socket.IO `path` the same way, without a
+   * trailing `/`; `[]` checks none). See the core's `requestPaths`.
    */
   readonly requestPaths?: readonly string[];
 }

@@ -35,6 +35,9 @@ interface FastifyLikeReply {
 /** Write the deny response on a Node response and end it (nothing is written twice). */
 export function writeDeny(res: ServerResponse, deny: DenyResponse): void {
   if (res.headersSent || res.writableEnded) return;
+  // Only the deny's own headers (Express's `X-Powered-By`, a middleware's CORS headers dropped):
+  // every deny is the one the server-level check writes for an upgrade or a Socket.IO request.
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
   res.statusCode = deny.status;
   for (const [name, value] of Object.entries(deny.headers)) res.setHeader(name, value);
   // HTTP/1: close, so a denied request's body is not read to its end (HTTP/2 has no such header).
