@@ -84,8 +84,9 @@ export interface FaultConfig {
    */
   readonly unquotedSecretString?: boolean;
   /**
-   * Matching Secrets Manager calls answer their normal reply plus a `NextToken` that never
-   * changes (a faulty answer that would page for ever).
+   * Matching Secrets Manager calls answer their normal reply plus a `NextToken`, and matching
+   * ELBv2 `DescribeRules` calls plus a `NextMarker`, that never changes (a faulty answer that
+   * would page for ever).
    */
   readonly repeatNextToken?: boolean;
   /** The next N matching CloudFront `UpdateDistribution` calls answer `PreconditionFailed` (412), as if someone else had updated the distribution. */
@@ -513,6 +514,20 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       typeof reply.body === 'string'
     )
       reply.body = JSON.stringify({ ...JSON.parse(reply.body), NextToken: 'the-same-page-again' });
+    if (
+      faults.repeatNextToken === true &&
+      routed.service === 'elbv2' &&
+      matches(routed.action) &&
+      reply.status === 200 &&
+      typeof reply.body === 'string'
+    )
+      reply.body = reply.body
+        .replace(/<NextMarker>[^<]*<\/NextMarker>/, '')
+        // The local ELBv2's marker of the first page: the same page again, for ever.
+        .replace(
+          '</Rules>',
+          `</Rules><NextMarker>${Buffer.from('0').toString('base64url')}</NextMarker>`,
+        );
     send(res, reply);
   };
 

@@ -396,9 +396,11 @@ function serverGuards(server: UpgradeServer): ServerGuards {
     // proxy), past the request listener, as it hands an upgrade to its `'upgrade'` listeners.
     // An ordinary request under a request path (Socket.IO's long-polling): checked here too,
     // since the listener answering it may come before the framework.
+    // A copy of the guards: a callback removing one while the request is decided must not make
+    // the loop skip the next (review, 4 December, fifth session).
     const checking =
       event === 'upgrade' || event === 'connect'
-        ? guards
+        ? guards.slice()
         : event === 'request' && routes.guards.length > 0
           ? guardsForTarget(routes.guards, (req as UpgradeRequest | undefined)?.url)
           : undefined;
@@ -518,11 +520,13 @@ function checkedRequestPaths(value: unknown): readonly string[] {
  * middleware and hooks never see it.
  *
  * It wraps `server.emit` for the `'upgrade'` event (and `'connect'`: a CONNECT request goes to
- * the `'connect'` listeners the same way, past the request listener), the other events pass
- * through untouched. An upgrade request the verifier allows
+ * the `'connect'` listeners the same way, past the request listener, and `'request'` under
+ * `requestPaths`: Socket.IO's long-polling), the other events pass through untouched. An
+ * upgrade request the verifier allows
  * (in report mode too) gets the decision recorded (`req.cdnOriginGuard`, as in an Express
  * handler) and goes on to the listeners; one it denies, or one met while the verifier throws or
- * is not ready yet (it denies with `secret-unavailable` / `ranges-unavailable`), gets the
+ * cannot load its sources (it denies with `secret-unavailable` / `ranges-unavailable` once a
+ * first load failed), gets the
  * verifier's uniform deny response (status, headers and body, plus `connection: close`) as raw
  * HTTP/1.1 on its socket, which is then closed: no listener is called. Decided with the
  * verifier's `check()`, as adapters decide on an ordinary request: synchronously, except while

@@ -642,6 +642,20 @@ describe('guardUpgrades', () => {
     expect(ws.seen).toEqual([]);
   });
 
+  it('checks every guard there was when the upgrade came, even one a callback removes meanwhile', async () => {
+    const { server } = plainServer();
+    const ws = answer101();
+    server.on('upgrade', ws.listener);
+    const removeFirst = guardUpgrades(server, verifierWith(), {
+      onDecision: () => removeFirst(),
+    });
+    guardUpgrades(server, verifierWith({ headerName: 'x-other-verify' }));
+    const port = await listen(server);
+
+    expect(await rawUpgrade(port, '/chat', OUR_CLOUDFRONT)).toBe(UPGRADE_DENY);
+    expect(ws.seen).toEqual([]);
+  });
+
   it('refuses what is not a server or a verifier, naming the fix', () => {
     expect(() => guardUpgrades({} as never, verifierWith())).toThrow(/http\.Server/);
     expect(() => guardUpgrades(null as never, verifierWith())).toThrow(/is null; pass the http/);

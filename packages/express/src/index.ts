@@ -235,8 +235,9 @@ export interface GuardUpgradesOptions {
  * listeners may be added before or after. A denied handshake gets the same deny response as a
  * denied request (plus `connection: close`) and its socket is closed; an allowed one goes on
  * with the decision on `req.cdnOriginGuard`. Denies (and would-be denies in report mode) are
- * logged like the middleware's. Calling it again with the same guard does nothing; returns a
- * function that stops checking.
+ * logged like the middleware's. Called again with the same guard it adds no second check (its
+ * `requestPaths` are added), and the check stays until every call's remover has run. Returns a
+ * function that stops this call's checking.
  *
  * @example
  * ```ts

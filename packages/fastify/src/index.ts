@@ -10,6 +10,7 @@ import {
   type DeniedDecision,
   guardUpgrades,
   InvalidOptionError,
+  isOriginVerifier,
   type LogLevel,
   type OriginGuardOptions,
   type OriginVerifier,
@@ -315,12 +316,7 @@ function responder(verifier: OriginVerifier): Responder {
  */
 function givenVerifier(options: { readonly verifier: OriginVerifier }): OriginVerifier {
   const verifier = options.verifier;
-  if (
-    typeof verifier !== 'object' ||
-    verifier === null ||
-    typeof verifier.check !== 'function' ||
-    typeof verifier.denyResponse !== 'object'
-  )
+  if (!isOriginVerifier(verifier))
     throw new InvalidOptionError(
       'verifier',
       'is not an OriginVerifier; pass the one createOriginVerifier(...) returned, or leave `verifier` out and pass the guard options.',

@@ -69,10 +69,11 @@ export const ROTATION_HEADER_VALUES = 2;
 export const MAX_FORMER_VERSIONS_READ = 10;
 
 /**
- * The most pages of `ListSecretVersionIds` read (Secrets Manager keeps about 100 versions of a
- * secret, and a page holds up to 100): more, or a `NextToken` repeated, is a faulty answer.
+ * The most pages of one AWS listing read (`ListSecretVersionIds`: Secrets Manager keeps about
+ * 100 versions of a secret; `DescribeRules`: an ALB listener holds at most 100 rules): more, or a
+ * token repeated, is a faulty answer.
  */
-export const MAX_VERSION_PAGES = 50;
+export const MAX_LIST_PAGES = 50;
 
 /** The staging label of the value in use. */
 export const AWSCURRENT = 'AWSCURRENT';

@@ -469,15 +469,7 @@ async function setSecret(run: Run): Promise<void> {
   await sleep(waitMs);
   // The rules again, right before CloudFront sends the pending value: one changed during the
   // wait (an IaC re-apply) would refuse it (outside review, 4 December, fourth session).
-  const rulesNow = await albRules(run, { current, pending });
-  const rewidened = await setHeaderValues(clients.elbv2, rulesNow, [current, pending], known);
-  if (rewidened.length > 0)
-    run.log({
-      level: 'warn',
-      event: 'alb-rules-rewidened',
-      ruleArns: rulesNow.map((r) => r.arn),
-      modifiedRuleArns: rewidened,
-    });
+  await rewiden(run, await albRules(run, { current, pending }), { current, pending });
   for (const id of o.distributionIds) {
     const updateStarted = Date.now();
     const outcome = await putHeaderValue(
@@ -542,32 +534,46 @@ async function awaitDistributionsOnPending(
 }
 
 /**
+ * Give `rules` `[AWSCURRENT, AWSPENDING]` again where something (an IaC re-apply) changed them
+ * since setSecret widened them, logged as a `warn` naming the rules modified.
+ */
+async function rewiden(
+  run: Run,
+  rules: readonly HeaderRule[],
+  values: { readonly current: string; readonly pending: string },
+): Promise<void> {
+  const modified = await setHeaderValues(
+    run.clients.elbv2,
+    rules,
+    [values.current, values.pending],
+    run.known,
+  );
+  if (modified.length > 0)
+    run.log({
+      level: 'warn',
+      event: 'alb-rules-rewidened',
+      ruleArns: rules.map((r) => r.arn),
+      modifiedRuleArns: modified,
+    });
+}
+
+/**
  * testSecret: every distribution deployed with the new value (else fail, to be retried), every
  * ALB rule accepting it (a rule that no longer does is put back), then the optional test URL.
  */
 async function testSecret(run: Run): Promise<void> {
-  const { clients, known, o } = run;
+  const { o } = run;
   const values = await headerValues(run);
   await awaitDistributionsOnPending(run, 'testSecret', values);
   // CloudFront sends the pending value now: a rule changed since setSecret (an IaC re-apply)
   // refuses every request until it is put back. Failing the step left it so until Secrets
   // Manager's retry of the rotation (review, 4 December, fifth session): it is re-widened here,
   // and said loudly.
-  const refusing = (await albRules(run, values)).filter((r) => !holdsOneOf(r, [values.pending]));
-  if (refusing.length > 0) {
-    const rewidened = await setHeaderValues(
-      clients.elbv2,
-      refusing,
-      [values.current, values.pending],
-      known,
-    );
-    run.log({
-      level: 'warn',
-      event: 'alb-rules-rewidened',
-      ruleArns: refusing.map((r) => r.arn),
-      modifiedRuleArns: rewidened,
-    });
-  }
+  await rewiden(
+    run,
+    (await albRules(run, values)).filter((r) => !holdsOneOf(r, [values.pending])),
+    values,
+  );
   if (o.testUrl !== undefined) {
     let status: number;
     try {

@@ -154,6 +154,20 @@ describe('rotation handler: after an abandoned rotation', () => {
     expect(albForwards(aws, account, abandoned)).toBe(true);
   });
 
+  it('fails, named and changing nothing, when DescribeRules pages for ever', async () => {
+    const account = createAccount(aws, INITIAL);
+    const before = ruleValues(account);
+    aws.faults.set({ repeatNextToken: true, actions: ['elbv2.DescribeRules'] });
+    aws.resetCalls();
+
+    const error = await rejection(rotate(handlerFor(account), aws, account));
+
+    expect(error).toMatchObject({ name: 'RotationError', failure: 'aws-error' });
+    expect(error.message).toMatch(/DescribeRules \(.*\) kept paging/);
+    expect(aws.callCount('elbv2.DescribeRules')).toBe(2);
+    expect(ruleValues(account)).toEqual(before);
+  });
+
   // Review, 4 December (fifth session): a version under a staging label of its own (a value
   // pinned for another consumer, which apps may accept with `secretStages`) was taken for an
   // older value and dropped from the rule.

@@ -21,6 +21,7 @@ import {
   ROTATION_HEADER_VALUES,
 } from '../constants.js';
 import { awsCallFailed, RotationError } from '../errors.js';
+import { nextPageOf } from './paging.js';
 
 /** A rule to keep in step, with the header condition found in it. */
 export interface HeaderRule {
@@ -51,6 +52,7 @@ async function describeRules(
   input: { ListenerArn?: string; RuleArns?: string[] },
 ): Promise<Rule[]> {
   const rules: Rule[] = [];
+  const nextPage = nextPageOf(`DescribeRules (${input.ListenerArn ?? input.RuleArns?.join(', ')})`);
   let marker: string | undefined;
   do {
     let out: DescribeRulesCommandOutput;
@@ -64,8 +66,8 @@ async function describeRules(
       );
     }
     rules.push(...(out.Rules ?? []));
-    marker = out.NextMarker;
-  } while (marker !== undefined && marker !== '');
+    marker = nextPage(out.NextMarker);
+  } while (marker !== undefined);
   return rules;
 }
 
@@ -109,7 +111,7 @@ function checkConditionLimit(rule: HeaderRule, headerName: string): void {
   if (foreign > 0 && ROTATION_HEADER_VALUES + foreign > MAX_VALUES_PER_CONDITION)
     throw new RotationError(
       'condition-limit',
-      `rule ${rule.arn}'s "${headerName}" condition also holds ${foreign} value(s) that are not this secret's (another site's, sharing the rule; not among this secret's ${MAX_FORMER_VERSIONS_READ} newest older versions either), which are kept; with the ${ROTATION_HEADER_VALUES} values a rotation needs that is more than the ${MAX_VALUES_PER_CONDITION} an ALB condition allows. Nothing was changed. Give each site its own rule (one rule per secret), or remove values no longer used, then retry.`,
+      `rule ${rule.arn}'s "${headerName}" condition also holds ${foreign} value(s) that are kept (another site's, sharing the rule, or a version of this secret under a staging label of its own; not among this secret's ${MAX_FORMER_VERSIONS_READ} newest label-less older versions either); with the ${ROTATION_HEADER_VALUES} values a rotation needs that is more than the ${MAX_VALUES_PER_CONDITION} an ALB condition allows. Nothing was changed. Give each site its own rule (one rule per secret), or remove values no longer used, then retry.`,
     );
   const others = rule.conditions.reduce(
     (n, c, i) => (i === rule.headerIndex ? n : n + conditionValueCount(c)),

@@ -13,8 +13,9 @@ import {
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { AWSCURRENT, AWSPENDING, MAX_VERSION_PAGES } from '../constants.js';
-import { awsCallFailed, awsErrorName, RotationError } from '../errors.js';
+import { AWSCURRENT, AWSPENDING } from '../constants.js';
+import { awsCallFailed, awsErrorName } from '../errors.js';
+import { nextPageOf } from './paging.js';
 
 /** Values already known in this invocation: redacted from any AWS error message. */
 export type KnownValues = string[];
@@ -75,7 +76,7 @@ export async function listVersions(
   arn: string,
 ): Promise<SecretVersion[]> {
   const versions: SecretVersion[] = [];
-  const seenTokens = new Set<string>();
+  const nextPage = nextPageOf(`ListSecretVersionIds of ${arn}`);
   let nextToken: string | undefined;
   do {
     let out: ListSecretVersionIdsCommandOutput;
@@ -97,18 +98,8 @@ export async function listVersions(
           stages: v.VersionStages ?? [],
           created: v.CreatedDate?.getTime() ?? 0,
         });
-    nextToken = out.NextToken;
-    // A token seen before would page for ever (a faulty answer): fail, named, instead of running
-    // until the Lambda's timeout with no line logged (review, 4 December, fifth session).
-    if (nextToken !== undefined && nextToken !== '') {
-      if (seenTokens.has(nextToken) || seenTokens.size >= MAX_VERSION_PAGES)
-        throw new RotationError(
-          'aws-error',
-          `ListSecretVersionIds of ${arn} kept paging (${seenTokens.size + 1} pages, or a NextToken repeated); the secret's versions could not be listed.`,
-        );
-      seenTokens.add(nextToken);
-    }
-  } while (nextToken !== undefined && nextToken !== '');
+    nextToken = nextPage(out.NextToken);
+  } while (nextToken !== undefined);
   return versions;
 }
 
