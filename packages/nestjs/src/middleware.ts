@@ -29,7 +29,6 @@ interface FastifyLikeReply {
   readonly raw: ServerResponse;
   readonly sent: boolean;
   hijack(): unknown;
-  getHeaders(): Record<string, unknown>;
 }
 
 /** Write the deny response on a Node response and end it (nothing is written twice). */
@@ -155,14 +154,11 @@ export class OriginDeniedFilter implements ExceptionFilter<OriginDeniedException
     if (host.getType() !== 'http') return exception;
     const response = host.switchToHttp().getResponse<ServerResponse | FastifyLikeReply>();
     if ('hijack' in response && typeof response.hijack === 'function') {
-      // Fastify: write on the raw response, so Fastify neither sends a second reply nor warns;
-      // headers earlier hooks set on the reply (e.g. @fastify/helmet) are carried over.
+      // Fastify: write on the raw response, so Fastify neither sends a second reply nor warns.
+      // Only the deny's own headers: those earlier hooks set (e.g. @fastify/helmet) are not
+      // sent with it, so it is the same bytes as every other deny.
       if (response.sent) return undefined;
-      const inherited = response.getHeaders();
       response.hijack();
-      for (const [name, value] of Object.entries(inherited))
-        if (value !== undefined && !response.raw.headersSent)
-          response.raw.setHeader(name, value as string | string[]);
       writeDeny(response.raw, exception.denyResponse);
     } else writeDeny(response as ServerResponse, exception.denyResponse);
     return undefined;
