@@ -57,6 +57,7 @@ export type {
   TrustedProxyName,
   VerifyInput,
 } from './options/types.js';
+export { type DenyTarget, writeDenyResponse } from './request/deny.js';
 export { isReservedHeaderName } from './request/headers.js';
 export { matchablePath, pathUnderMount } from './request/path.js';
 export { recordDecision } from './request/record.js';

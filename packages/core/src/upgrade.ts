@@ -12,6 +12,7 @@ import type { Decision } from './decision.js';
 import { InvalidOptionError } from './errors.js';
 import { guardFailureLogLine } from './log-lines.js';
 import type { DenyResponse, VerifyInput } from './options/types.js';
+import { type DenyTarget, writeDenyResponse } from './request/deny.js';
 import { recordDecision } from './request/record.js';
 import { isOriginVerifier, type OriginVerifier } from './verifier.js';
 
@@ -147,17 +148,11 @@ function denyOn(
   socket: Duplex | CompatResponse | undefined,
   bytes: Uint8Array,
   deny: DenyResponse,
-  req: UpgradeRequest,
 ): void {
   if (socket === undefined || socket === null) return;
   if (typeof (socket as CompatResponse).writeHead === 'function') {
-    // An ordinary request's response (request paths), or an h2 CONNECT's. On HTTP/1 the
-    // connection is closed, as the adapters do, so a denied request's body is not read.
-    const headers =
-      (req as { httpVersionMajor?: number }).httpVersionMajor === 1
-        ? { ...deny.headers, connection: 'close' }
-        : deny.headers;
-    (socket as CompatResponse).writeHead(deny.status, headers).end(deny.body);
+    // An ordinary request's response (request paths), or an h2 CONNECT's: the adapters' deny.
+    writeDenyResponse(socket as unknown as DenyTarget, deny);
     return;
   }
   const stream = socket as Duplex;
@@ -214,7 +209,7 @@ function inputOf(req: UpgradeRequest): VerifyInput {
 /** The verifier threw (a bug): fail closed with the uniform response, and report it. */
 function failed(guard: UpgradeGuard, error: unknown, req: UpgradeRequest, socket: Duplex): false {
   reportFailure(guard, error, req);
-  denyOn(socket, guard.deny, guard.verifier.denyResponse, req);
+  denyOn(socket, guard.deny, guard.verifier.denyResponse);
   return false;
 }
 
@@ -232,7 +227,7 @@ function conclude(
   const onDecision = guard.options.onDecision;
   if (onDecision !== undefined) callBack(guard, 'onDecision', () => onDecision(decision, req));
   if (decision.allowed) return true;
-  denyOn(socket, guard.deny, guard.verifier.denyResponse, req);
+  denyOn(socket, guard.deny, guard.verifier.denyResponse);
   return false;
 }
 
@@ -371,10 +366,15 @@ function guardsForTarget(
   return found;
 }
 
-/** A guard's request paths after its holds changed, and the server's guards that have some. */
+/** The server's guards with request paths, as the wrapper reads them. */
+function refreshRoutes(state: ServerGuards): void {
+  state.routes.guards = state.guards.filter((held) => held.requestPaths.length > 0);
+}
+
+/** A guard's request paths after its holds changed. */
 function updateRoutes(state: ServerGuards, guard: UpgradeGuard): void {
   guard.requestPaths = [...new Set(guard.holds.flat())];
-  state.routes.guards = state.guards.filter((held) => held.requestPaths.length > 0);
+  refreshRoutes(state);
 }
 
 /** Wrap the server's `emit` once; later guards join the same wrapper. */
@@ -609,7 +609,7 @@ export function guardUpgrades(
     const at = state.guards.indexOf(held);
     if (at < 0) return;
     state.guards.splice(at, 1);
-    state.routes.guards = state.guards.filter((other) => other.requestPaths.length > 0);
+    refreshRoutes(state);
     // The last guard: restore `emit`, unless someone wrapped it after us (then our wrapper stays,
     // passing every event through, and a later guard joins it).
     if (state.guards.length > 0 || server.emit !== state.wrapper) return;

@@ -16,6 +16,7 @@ import {
   pathUnderMount,
   recordDecision,
   type UpgradeServer,
+  writeDenyResponse,
 } from '@cdn-origin-guard/core';
 import parseurl from 'parseurl';
 import { createGuardLog, type GuardLog, type GuardLogger } from './log.js';
@@ -108,7 +109,7 @@ export function cdnOriginGuard(
   const verifier = isOriginVerifier(core) ? core : createOriginVerifier(core);
   const log = createGuardLog(logger ?? console, verifier.logLevel);
   const unsubscribe = log.sourceEvents(verifier);
-  const { status, headers, body } = verifier.denyResponse;
+  const denyResponse = verifier.denyResponse;
 
   // Start loading now. A failure is the caller's to handle once they awaited `ready()`;
   // until then it must not pass unseen (an app that answers 403 to everything, silently).
@@ -120,20 +121,13 @@ export function cdnOriginGuard(
     if (!awaited && !closing) log.startupNotAwaited(error);
   });
 
-  function deny(res: ServerResponse): void {
-    if (res.headersSent) return;
-    // Only the deny's own headers: what earlier middleware set (Express's `X-Powered-By`, helmet,
-    // CORS) is dropped, so every deny is the one the server-level check writes for an upgrade or
-    // a Socket.IO request (review, 4 December, fifth session: `X-Powered-By` told those apart).
-    for (const name of res.getHeaderNames()) res.removeHeader(name);
-    res.statusCode = status;
-    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-    // HTTP/1: close the connection, so a denied request's body is not read to its end (an
-    // unguarded app's body parser stops at its limit; a deny before any parser would otherwise
-    // read and discard whatever length the client announced). HTTP/2 has no such header.
-    if (res.req?.httpVersionMajor === 1) res.setHeader('connection', 'close');
-    res.end(body);
-  }
+  /**
+   * The uniform deny (`writeDenyResponse`): only its own headers, so what earlier middleware set
+   * (Express's `X-Powered-By`) cannot tell it from the server-level check's deny of an upgrade
+   * or a Socket.IO request (review, 4 December, fifth session); on HTTP/1 the connection is
+   * closed, so a denied request's body is not read to its end.
+   */
+  const deny = (res: ServerResponse): void => writeDenyResponse(res, denyResponse);
 
   /** Record the decision, log a deny (or would-be deny) and answer or pass the request on. */
   function finish(

@@ -15,6 +15,7 @@ import {
   type OriginGuardOptions,
   type OriginVerifier,
   type ReportedDecision,
+  writeDenyResponse,
 } from '@cdn-origin-guard/core';
 import type {
   FastifyBaseLogger,
@@ -236,10 +237,9 @@ interface Responder {
 }
 
 function responder(verifier: OriginVerifier): Responder {
-  const { status, headers, body } = verifier.denyResponse;
+  const denyResponse = verifier.denyResponse;
   const level = verifier.logLevel;
 
-  const denyHeaders = Object.entries(headers);
   const deny = (reply: FastifyReply) => {
     // Written on the raw response, past Fastify's reply pipeline: the `onSend` hooks of the route
     // or of its plugin scope (a header, a `cache-control`, a rewritten payload) would otherwise
@@ -247,16 +247,11 @@ function responder(verifier: OriginVerifier): Responder {
     // December). Headers set on the reply by earlier hooks are dropped with it, and so are those
     // an earlier hook set on the raw response itself (`@fastify/helmet` does): a deny from the
     // router's error path has none, so they told routes apart too (outside review, 4 December,
-    // fifth session). `onResponse` hooks still run.
+    // fifth session), by the core's `writeDenyResponse`, which also closes an HTTP/1 connection
+    // (Fastify's `bodyLimit` never applies to a denied body, since nothing parses it).
+    // `onResponse` hooks still run.
     reply.hijack();
-    const raw = reply.raw;
-    for (const name of raw.getHeaderNames()) raw.removeHeader(name);
-    raw.statusCode = status;
-    for (const [name, value] of denyHeaders) raw.setHeader(name, value);
-    // HTTP/1: close the connection, so a denied request's body is not read to its end (Fastify's
-    // `bodyLimit` never applies, since nothing parses it). HTTP/2 has no such header.
-    if (reply.request.raw.httpVersionMajor === 1) raw.setHeader('connection', 'close');
-    raw.end(body);
+    writeDenyResponse(reply.raw, denyResponse);
   };
 
   /** The verifier threw (a bug, never a client's doing): log it at `error` and deny. */

@@ -4,7 +4,12 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Decision, DenyResponse, OriginVerifier, VerifyInput } from '@cdn-origin-guard/core';
+import {
+  type Decision,
+  type OriginVerifier,
+  type VerifyInput,
+  writeDenyResponse,
+} from '@cdn-origin-guard/core';
 import {
   type ArgumentsHost,
   Catch,
@@ -29,19 +34,6 @@ interface FastifyLikeReply {
   readonly raw: ServerResponse;
   readonly sent: boolean;
   hijack(): unknown;
-}
-
-/** Write the deny response on a Node response and end it (nothing is written twice). */
-export function writeDeny(res: ServerResponse, deny: DenyResponse): void {
-  if (res.headersSent || res.writableEnded) return;
-  // Only the deny's own headers (Express's `X-Powered-By`, a middleware's CORS headers dropped):
-  // every deny is the one the server-level check writes for an upgrade or a Socket.IO request.
-  for (const name of res.getHeaderNames()) res.removeHeader(name);
-  res.statusCode = deny.status;
-  for (const [name, value] of Object.entries(deny.headers)) res.setHeader(name, value);
-  // HTTP/1: close, so a denied request's body is not read to its end (HTTP/2 has no such header).
-  if (res.req?.httpVersionMajor === 1) res.setHeader('connection', 'close');
-  res.end(deny.body);
 }
 
 /**
@@ -95,7 +87,7 @@ export class AllPathsCheck {
   /** A throw past the verifier (e.g. in `next`): logged, and the deny written if nothing was. */
   failed(res: ServerResponse, error: unknown): void {
     logDecision(this.logger, this.verifier, undefined, undefined, error);
-    writeDeny(res, this.verifier.denyResponse);
+    writeDenyResponse(res, this.verifier.denyResponse);
   }
 
   /**
@@ -117,7 +109,7 @@ export class AllPathsCheck {
       return;
     }
     logDecision(this.logger, this.verifier, decision, input, error);
-    writeDeny(res, this.verifier.denyResponse);
+    writeDenyResponse(res, this.verifier.denyResponse);
   }
 }
 
@@ -159,8 +151,8 @@ export class OriginDeniedFilter implements ExceptionFilter<OriginDeniedException
       // sent with it, so it is the same bytes as every other deny.
       if (response.sent) return undefined;
       response.hijack();
-      writeDeny(response.raw, exception.denyResponse);
-    } else writeDeny(response as ServerResponse, exception.denyResponse);
+      writeDenyResponse(response.raw, exception.denyResponse);
+    } else writeDenyResponse(response as ServerResponse, exception.denyResponse);
     return undefined;
   }
 }
