@@ -5,12 +5,13 @@
  * `'upgrade'`. A bot straight at the ALB opened a Socket.IO session over polling on every
  * adapter (fail-open, documented until 4 December, fifth session, as "use transports:
  * ['websocket']"). Both are now checked on the server (`guardUpgrades`, `requestPaths`
- * defaulting to `['/socket.io/']`).
+ * defaulting to `['/socket.io']`; another Socket.IO `path` is given to each adapter).
  */
 import 'reflect-metadata';
 import { once } from 'node:events';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createOriginVerifier } from '@cdn-origin-guard/core';
 import { cdnOriginGuard as expressGuard, guardUpgrades } from '@cdn-origin-guard/express';
 import { cdnOriginGuard as fastifyGuard } from '@cdn-origin-guard/fastify';
 import { CdnOriginGuardModule } from '@cdn-origin-guard/nestjs';
@@ -56,6 +57,43 @@ class AppModule {}
 /** Each adapter's app on 127.0.0.1 with a Socket.IO server on its HTTP server; its port. */
 type SocketIoOptions = ConstructorParameters<typeof SocketIoServer>[1];
 
+/** A Nest app on Express with `module` and a Socket.IO server given `options`. */
+async function nestApp(
+  module: object,
+  options?: SocketIoOptions,
+): Promise<{ port: number; io: SocketIoServer }> {
+  const app: INestApplication = await NestFactory.create(module, new ExpressAdapter(), {
+    logger: false,
+  });
+  await app.listen(0, '127.0.0.1');
+  const server = app.getHttpServer() as HttpServer;
+  const io = new SocketIoServer(server, options);
+  stops.push(async () => {
+    server.closeAllConnections();
+    io.close();
+    await app.close();
+  });
+  return { port: (server.address() as AddressInfo).port, io };
+}
+
+/** A Fastify app given the plugin's `guardOptions` and a Socket.IO server given `options`. */
+async function fastifyApp(
+  guardOptions: Parameters<typeof fastifyGuard>[1],
+  options?: SocketIoOptions,
+): Promise<{ port: number; io: SocketIoServer }> {
+  const app = Fastify();
+  await app.register(fastifyGuard, guardOptions);
+  app.get('/', async () => 'hello');
+  const io = new SocketIoServer(app.server, options);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  stops.push(async () => {
+    app.server.closeAllConnections();
+    io.close();
+    await app.close();
+  });
+  return { port: (app.server.address() as AddressInfo).port, io };
+}
+
 const APPS: readonly (readonly [
   string,
   (options?: SocketIoOptions) => Promise<{ port: number; io: SocketIoServer }>,
@@ -82,39 +120,8 @@ const APPS: readonly (readonly [
       return { port: (server.address() as AddressInfo).port, io };
     },
   ],
-  [
-    'Fastify (the plugin)',
-    async (options) => {
-      const app = Fastify();
-      await app.register(fastifyGuard, BASE);
-      app.get('/', async () => 'hello');
-      const io = new SocketIoServer(app.server, options);
-      await app.listen({ port: 0, host: '127.0.0.1' });
-      stops.push(async () => {
-        app.server.closeAllConnections();
-        io.close();
-        await app.close();
-      });
-      return { port: (app.server.address() as AddressInfo).port, io };
-    },
-  ],
-  [
-    'Nest on Express (the module)',
-    async (options) => {
-      const app: INestApplication = await NestFactory.create(AppModule, new ExpressAdapter(), {
-        logger: false,
-      });
-      await app.listen(0, '127.0.0.1');
-      const server = app.getHttpServer() as HttpServer;
-      const io = new SocketIoServer(server, options);
-      stops.push(async () => {
-        server.closeAllConnections();
-        io.close();
-        await app.close();
-      });
-      return { port: (server.address() as AddressInfo).port, io };
-    },
-  ],
+  ['Fastify (the plugin)', (options) => fastifyApp(BASE, options)],
+  ['Nest on Express (the module)', (options) => nestApp(AppModule, options)],
 ];
 
 describe.each(APPS)('Socket.IO on %s', (_name, start) => {
@@ -172,5 +179,131 @@ describe.each(APPS)('Socket.IO on %s', (_name, start) => {
     const ordinary = await rawRequest(port, '/.env', BOT);
 
     expect(withoutDate(polling)).toBe(withoutDate(ordinary));
+  });
+});
+
+@Module({
+  imports: [CdnOriginGuardModule.forRoot({ ...BASE, requestPaths: ['/live'] })],
+  controllers: [Hello],
+})
+class LiveModule {}
+
+@Module({
+  imports: [CdnOriginGuardModule.forRootAsync({ useFactory: () => BASE, requestPaths: ['/live'] })],
+  controllers: [Hello],
+})
+class LiveAsyncModule {}
+
+/** Socket.IO under a `path` of its own. */
+const LIVE: SocketIoOptions = { path: '/live' };
+
+// Until 4 December (sixth session) only Express took a custom path itself; on Fastify and Nest a
+// Socket.IO `path` other than `/socket.io` needed a second, core-level call made after the app
+// was ready, and without it a bot's polling session at that path opened unchecked.
+const LIVE_APPS: readonly (readonly [
+  string,
+  () => Promise<{ port: number; io: SocketIoServer }>,
+])[] = [
+  [
+    'Express (guardUpgrades requestPaths)',
+    async () => {
+      const guard = expressGuard({ ...BASE, logger: { error() {}, warn() {}, info() {} } });
+      const app = express();
+      app.use(guard);
+      await guard.ready();
+      const server = app.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      guardUpgrades(server, guard, { requestPaths: ['/live'] });
+      const io = new SocketIoServer(server, { path: '/live' });
+      stops.push(async () => {
+        server.closeAllConnections();
+        await io.close();
+        await guard.close();
+      });
+      return { port: (server.address() as AddressInfo).port, io };
+    },
+  ],
+  ['Fastify (plugin option)', () => fastifyApp({ ...BASE, requestPaths: ['/live'] }, LIVE)],
+  [
+    'Fastify (plugin option with { verifier })',
+    async () => {
+      const verifier = createOriginVerifier(BASE);
+      await verifier.ready();
+      stops.push(() => verifier.close());
+      return fastifyApp({ verifier, requestPaths: ['/live'] }, LIVE);
+    },
+  ],
+  ['Nest on Express (forRoot option)', () => nestApp(LiveModule, LIVE)],
+  ['Nest on Express (forRootAsync option)', () => nestApp(LiveAsyncModule, LIVE)],
+];
+
+describe.each(LIVE_APPS)('Socket.IO under its own path on %s', (_name, start) => {
+  it("denies a bot's polling handshake there, and lets our CloudFront open a session", async () => {
+    const { port, io } = await start();
+    let sessions = 0;
+    io.engine.on('connection', () => {
+      sessions++;
+    });
+
+    const bot = await rawRequest(port, '/live/?EIO=4&transport=polling', BOT);
+    const bundle = await rawRequest(port, '/live/socket.io.js', BOT);
+    expect(sessions).toBe(0);
+    const ours = await rawRequest(port, '/live/?EIO=4&transport=polling', OUR_CLOUDFRONT);
+
+    expect(withoutDate(bot)).toBe(UPGRADE_DENY);
+    expect(withoutDate(bundle)).toBe(UPGRADE_DENY);
+    expect(ours).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n0\{"sid":"[^"]+"/);
+    expect(sessions).toBe(1);
+  });
+});
+
+describe('requestPaths given to the Fastify plugin or the Nest module, checked when the app is built', () => {
+  it.each([
+    ['/live', /`requestPaths` is string; expected an array/],
+    [['live'], /`requestPaths\[0\]` is "live"; expected a path prefix starting with '\/'/],
+  ])('Fastify: %j fails the boot, naming the option', async (requestPaths, message) => {
+    const app = Fastify();
+    stops.push(() => app.close());
+
+    const booted = app
+      .register(fastifyGuard, { ...BASE, requestPaths: requestPaths as never })
+      .ready();
+
+    await expect(booted).rejects.toThrow(message);
+  });
+
+  it.each([
+    ['/live', /`requestPaths` is string; expected an array/],
+    [['live'], /`requestPaths\[0\]` is "live"; expected a path prefix starting with '\/'/],
+  ])(
+    'Nest: %j throws from forRoot and forRootAsync, naming the option',
+    (requestPaths, message) => {
+      expect(() =>
+        CdnOriginGuardModule.forRoot({ ...BASE, requestPaths: requestPaths as never }),
+      ).toThrow(message);
+      expect(() =>
+        CdnOriginGuardModule.forRootAsync({
+          useFactory: () => BASE,
+          requestPaths: requestPaths as never,
+        }),
+      ).toThrow(message);
+    },
+  );
+
+  it('Nest: an options factory cannot return requestPaths (it decides the wiring)', async () => {
+    @Module({
+      imports: [
+        CdnOriginGuardModule.forRootAsync({
+          useFactory: () => ({ ...BASE, requestPaths: ['/live'] }) as never,
+        }),
+      ],
+    })
+    class FromFactory {}
+
+    await expect(
+      NestFactory.create(FromFactory, new ExpressAdapter(), { logger: false, abortOnError: false }),
+    ).rejects.toThrow(
+      /`requestPaths` decides how the module is wired; pass it to forRootAsync\(\{ requestPaths \}\)/,
+    );
   });
 });

@@ -483,12 +483,26 @@ function checkedOptions(options: unknown): UpgradeGuardOptions {
   return {
     onDecision: own.onDecision as UpgradeGuardOptions['onDecision'],
     onError: own.onError as UpgradeGuardOptions['onError'],
-    requestPaths: checkedRequestPaths(own.requestPaths),
+    requestPaths: checkRequestPaths(own.requestPaths),
   };
 }
 
-/** `requestPaths`, checked: path prefixes, each starting with `/`, without `?` or `#`. */
-function checkedRequestPaths(value: unknown): readonly string[] {
+/**
+ * A `requestPaths` option (see {@link UpgradeGuardOptions.requestPaths}), checked as
+ * {@link guardUpgrades} checks it: path prefixes, each starting with `/`, without `?`, `#` or
+ * spaces; `undefined` gives the default, `['/socket.io']`. For an adapter that takes the option
+ * itself, so that a bad value is an error when the app is built, naming the option and the fix.
+ *
+ * @param value - the option as given.
+ * @returns the prefixes (a frozen array).
+ * @throws {@link InvalidOptionError} naming `requestPaths` (or the bad entry) and the fix.
+ * @example
+ * ```ts
+ * checkRequestPaths(['/live']); // ['/live']
+ * checkRequestPaths('/live'); // throws: requestPaths is string; expected an array ...
+ * ```
+ */
+export function checkRequestPaths(value: unknown): readonly string[] {
   if (value === undefined) return DEFAULT_REQUEST_PATHS;
   if (!Array.isArray(value))
     throw new InvalidOptionError(

@@ -31,6 +31,7 @@ describe('public exports', () => {
         'SourceError',
         'TRUSTED_PROXY_NAMES',
         'checkOptionKeys',
+        'checkRequestPaths',
         'createOriginVerifier',
         'decisionLogLine',
         'errorText',

@@ -4,6 +4,7 @@
  */
 import {
   CdnOriginGuardError,
+  checkRequestPaths,
   createOriginVerifier,
   DEFAULT_DENY_RESPONSE,
   type Decision,
@@ -45,13 +46,28 @@ declare module 'fastify' {
   }
 }
 
+/** What the plugin itself takes, with the core options or with `{ verifier }`. */
+export interface CdnOriginGuardPluginWiring {
+  /**
+   * Path prefixes of requests checked on the server, before any `'request'` listener: give
+   * your Socket.IO `path` here when it is not `/socket.io` (without a trailing `/`). Socket.IO's
+   * engine, attached to `app.server` (`fastify-socket.io`, `new Server(app.server, { path })`),
+   * answers its HTTP long-polling requests itself, before any hook, so a request under a path
+   * missing here reaches it unchecked. Each must start with `/`; `[]` checks none. Defaults to
+   * `['/socket.io']`. See the core's `guardUpgrades`.
+   */
+  readonly requestPaths?: readonly string[];
+}
+
 /**
  * Plugin options: the core options, or `{ verifier }` to share one you created (you close it;
- * the app's `onClose` only closes a verifier the plugin created).
+ * the app's `onClose` only closes a verifier the plugin created); either with `requestPaths`.
  */
-export type CdnOriginGuardPluginOptions =
+export type CdnOriginGuardPluginOptions = (
   | Readonly<OriginGuardOptions>
-  | { readonly verifier: OriginVerifier };
+  | { readonly verifier: OriginVerifier }
+) &
+  CdnOriginGuardPluginWiring;
 
 async function cdnOriginGuardPlugin(
   fastify: FastifyInstance,
@@ -71,6 +87,11 @@ async function cdnOriginGuardPlugin(
       'ERR_CDN_ORIGIN_GUARD_OPTION',
       '@cdn-origin-guard/fastify is registered after a plugin that runs Express-style middleware (@fastify/middie or @fastify/express), on this instance, a parent of it or a child plugin registered before it; its onRequest hook runs first, so a middleware could answer a request the guard never checked. Register @cdn-origin-guard/fastify before that plugin.',
     );
+  // Checked before anything is created: a bad value fails the boot, naming the option.
+  const requestPaths =
+    typeof options === 'object' && options !== null && Object.hasOwn(options, 'requestPaths')
+      ? checkRequestPaths(options.requestPaths)
+      : undefined;
   // A verifier passed in belongs to the caller, who closes it; one created here is ours.
   const owned = !('verifier' in options);
   const verifier =
@@ -94,6 +115,7 @@ async function cdnOriginGuardPlugin(
         logDecision(fastify.log, level, decision, req.method, req.url);
     },
     onError: (error, req) => logFailure(fastify.log, level, error, req.method, req.url),
+    requestPaths,
   });
 
   // Per-route opt-out, declared by the app on its own route: `config: { cdnOriginGuard: false }`.
@@ -316,7 +338,9 @@ function givenVerifier(options: { readonly verifier: OriginVerifier }): OriginVe
       'verifier',
       'is not an OriginVerifier; pass the one createOriginVerifier(...) returned, or leave `verifier` out and pass the guard options.',
     );
-  const others = Object.keys(options).filter((key) => key !== 'verifier' && key !== 'prefix');
+  const others = Object.keys(options).filter(
+    (key) => key !== 'verifier' && !(PLUGIN_KEYS as readonly string[]).includes(key),
+  );
   if (others.length > 0)
     throw new InvalidOptionError(
       others[0]!,
@@ -325,9 +349,19 @@ function givenVerifier(options: { readonly verifier: OriginVerifier }): OriginVe
   return verifier;
 }
 
+/** Keys that are not the core's: Fastify's registration `prefix`, and the plugin's own. */
+const PLUGIN_KEYS = ['prefix', 'requestPaths'] as const;
+
 function stripFastifyKeys(options: Readonly<OriginGuardOptions>): OriginGuardOptions {
   // Fastify may pass its own registration keys (prefix, logLevel handled by core) along.
-  const { prefix: _p, ...rest } = options as OriginGuardOptions & { prefix?: unknown };
+  const {
+    prefix: _p,
+    requestPaths: _r,
+    ...rest
+  } = options as OriginGuardOptions & {
+    prefix?: unknown;
+    requestPaths?: unknown;
+  };
   return rest as OriginGuardOptions;
 }
 

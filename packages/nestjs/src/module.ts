@@ -5,6 +5,7 @@
  */
 import {
   checkOptionKeys,
+  checkRequestPaths,
   createOriginVerifier,
   guardUpgrades,
   InvalidOptionError,
@@ -81,11 +82,20 @@ export interface CdnOriginGuardModuleWiring {
    * denied. Defaults to `[]`.
    */
   readonly allowContextTypes?: readonly ('rpc' | 'ws' | 'graphql' | (string & {}))[];
+  /**
+   * Path prefixes of requests checked on the HTTP server, before any `'request'` listener: give
+   * your Socket.IO `path` here when it is not `/socket.io` (without a trailing `/`), e.g. a
+   * gateway's `@WebSocketGateway({ path: '/live' })`. Socket.IO's engine answers its HTTP
+   * long-polling requests itself, before Nest, so a request under a path missing here reaches
+   * it unchecked. Each must start with `/`; `[]` checks none. Defaults to `['/socket.io']`.
+   * See the core's `guardUpgrades`.
+   */
+  readonly requestPaths?: readonly string[];
 }
 
 /**
  * Options of {@link CdnOriginGuardModule.forRoot}: the core options plus the wiring
- * (`isGlobal`, `applyGlobally`, `allowContextTypes`).
+ * (`isGlobal`, `applyGlobally`, `allowContextTypes`, `requestPaths`).
  *
  * @example
  * ```ts
@@ -149,7 +159,13 @@ export interface CdnOriginGuardModuleAsyncOptions extends CdnOriginGuardModuleWi
   readonly useExisting?: Type<CdnOriginGuardOptionsFactory> | string | symbol;
 }
 
-const WIRING_KEYS = ['isGlobal', 'global', 'applyGlobally', 'allowContextTypes'] as const;
+const WIRING_KEYS = [
+  'isGlobal',
+  'global',
+  'applyGlobally',
+  'allowContextTypes',
+  'requestPaths',
+] as const;
 
 /** The wiring options that are booleans. */
 const BOOLEAN_WIRING_KEYS = ['isGlobal', 'global', 'applyGlobally'] as const;
@@ -168,6 +184,7 @@ const FOR_ROOT_ASYNC_KEYS: readonly string[] = Object.keys({
   global: true,
   applyGlobally: true,
   allowContextTypes: true,
+  requestPaths: true,
 } satisfies Record<keyof CdnOriginGuardModuleAsyncOptions, true>);
 
 /**
@@ -257,6 +274,7 @@ const verifierProvider: Provider = {
 interface Wiring {
   readonly applyGlobally: boolean;
   readonly allowContextTypes: readonly string[];
+  readonly requestPaths: readonly string[];
 }
 
 /**
@@ -348,7 +366,7 @@ export class CdnOriginGuardModule
 
   /**
    * Configure the module with static options. `isGlobal` and `applyGlobally` default to
-   * `true`, `allowContextTypes` to `[]`.
+   * `true`, `allowContextTypes` to `[]`, `requestPaths` to `['/socket.io']`.
    *
    * @example
    * ```ts
@@ -393,6 +411,7 @@ export class CdnOriginGuardModule
     const wiring: Wiring = {
       applyGlobally: options.applyGlobally ?? true,
       allowContextTypes: checkedContextTypes(options.allowContextTypes),
+      requestPaths: checkRequestPaths(options.requestPaths),
     };
     return {
       module: CdnOriginGuardModule,
@@ -533,6 +552,7 @@ export class CdnOriginGuardModule
         logDecision(logger, verifier, decision, { method: req.method, path: req.url }),
       onError: (error, req) =>
         logDecision(logger, verifier, undefined, { method: req.method, path: req.url }, error),
+      requestPaths: this.wiring.requestPaths,
     });
   }
 
