@@ -48,6 +48,7 @@ import {
   CDN_ORIGIN_GUARD_VERIFIER,
   CDN_ORIGIN_GUARD_WIRING,
 } from './constants.js';
+import { gatewaysOf, ownPortLine, withGatewayPaths } from './gateways.js';
 import { CdnOriginGuard, logDecision } from './guard.js';
 import { CdnOriginGuardMiddleware, OriginDeniedFilter } from './middleware.js';
 import { installPlatformCheck } from './platform.js';
@@ -547,12 +548,14 @@ export class CdnOriginGuardModule
     }
     if (typeof (server as Partial<UpgradeServer> | undefined)?.emit !== 'function') return;
     const { denyLogger: logger, verifier } = this;
+    const gateways = gatewaysOf(this.discovery);
+    for (const gateway of gateways) if (gateway.port !== 0) this.logger.error(ownPortLine(gateway));
     this.unguardUpgrades = guardUpgrades(server as UpgradeServer, verifier, {
       onDecision: (decision, req) =>
         logDecision(logger, verifier, decision, { method: req.method, path: req.url }),
       onError: (error, req) =>
         logDecision(logger, verifier, undefined, { method: req.method, path: req.url }, error),
-      requestPaths: this.wiring.requestPaths,
+      requestPaths: withGatewayPaths(this.wiring.requestPaths, gateways),
     });
   }
 

@@ -1,0 +1,80 @@
+/**
+ * The app's WebSocket gateways, as `@WebSocketGateway()` declared them (read from the metadata
+ * of `@nestjs/websockets`, which this package does not depend on): where the module's
+ * server-level check must look for Socket.IO's long-polling requests, and which gateways have
+ * a server of their own that the module cannot see.
+ * @module
+ */
+import type { DiscoveryService } from '@nestjs/core';
+
+// @nestjs/websockets' metadata keys (the same from Nest 10 to 12; not exported from its root).
+const GATEWAY_METADATA = 'websockets:is_gateway';
+const PORT_METADATA = 'port';
+const GATEWAY_OPTIONS = 'websockets:gateway_options';
+
+/** Socket.IO's default `path`, which a gateway without one serves under. */
+const SOCKET_IO_PATH = '/socket.io';
+
+/** One gateway class of the app. */
+export interface Gateway {
+  /** Its class name, for log lines. */
+  readonly name: string;
+  /** `0` on the app's HTTP server, else the port of a server of its own. */
+  readonly port: number;
+  /**
+   * The path prefix its Socket.IO engine answers ordinary requests under: its `path` option
+   * without a trailing `/`, or Socket.IO's default; `undefined` when the option is not a path.
+   */
+  readonly requestPath: string | undefined;
+}
+
+/** Every gateway class among the app's providers, once each. */
+export function gatewaysOf(discovery: DiscoveryService): Gateway[] {
+  const found: Gateway[] = [];
+  const seen = new Set<unknown>();
+  for (const { metatype } of discovery.getProviders()) {
+    if (typeof metatype !== 'function' || seen.has(metatype)) continue;
+    seen.add(metatype);
+    if (Reflect.getMetadata(GATEWAY_METADATA, metatype) !== true) continue;
+    const port: unknown = Reflect.getMetadata(PORT_METADATA, metatype);
+    const options: unknown = Reflect.getMetadata(GATEWAY_OPTIONS, metatype);
+    found.push({
+      name: metatype.name || 'an anonymous gateway',
+      port: Number.isInteger(port) ? (port as number) : 0,
+      requestPath: requestPathOf((options as { path?: unknown } | undefined)?.path),
+    });
+  }
+  return found;
+}
+
+/**
+ * The prefix of a gateway's `path` option as engine.io matches it (it drops one trailing `/`
+ * and, with `addTrailingSlash`, adds one back): `undefined` when it is not a path the
+ * server-level check takes.
+ */
+function requestPathOf(path: unknown): string | undefined {
+  if (path === undefined) return SOCKET_IO_PATH;
+  if (typeof path !== 'string' || !path.startsWith('/') || /[?#\s]/.test(path)) return undefined;
+  const trimmed = path.replace(/\/+$/, '');
+  return trimmed === '' ? undefined : trimmed;
+}
+
+/**
+ * `requestPaths` plus the path of every gateway on the HTTP server: a gateway's Socket.IO
+ * engine answers its long-polling requests before Nest, so its path is checked on the server
+ * whatever the option says.
+ */
+export function withGatewayPaths(
+  requestPaths: readonly string[],
+  gateways: readonly Gateway[],
+): readonly string[] {
+  const paths = new Set(requestPaths);
+  for (const { port, requestPath } of gateways)
+    if (port === 0 && requestPath !== undefined) paths.add(requestPath);
+  return [...paths];
+}
+
+/** The error line for a gateway on a port of its own: what is not checked, and the fix. */
+export function ownPortLine(gateway: Gateway): string {
+  return `${gateway.name} listens on port ${gateway.port}, a server of its own that CdnOriginGuardModule cannot see: its WebSocket handshakes and Socket.IO polling requests are NOT verified (and allowContextTypes ['ws'] lets their messages through). Put the gateway on the HTTP server (@WebSocketGateway() without a port), or guard its server yourself in afterInit(server): guardUpgrades(server.httpServer, verifier, { requestPaths: [server.path()] }) from @cdn-origin-guard/core, with the CDN_ORIGIN_GUARD_VERIFIER verifier.`;
+}

@@ -1,0 +1,178 @@
+/**
+ * Real `@nestjs/websockets` gateways (Socket.IO, through `@nestjs/platform-socket.io`'s
+ * `IoAdapter`, Nest's default). A gateway's Socket.IO engine answers its HTTP long-polling
+ * requests before Nest, under its `path`: until 4 December (sixth session) the module checked
+ * only `/socket.io` on the server, so `@WebSocketGateway({ path: '/live' })` answered a bot's
+ * polling handshake and opened a session, unless the app also gave `requestPaths`. The module
+ * now reads every gateway's path. A gateway on a port of its own has a server the module cannot
+ * see: it is named in an error at bootstrap, with the fix, which is tested here too.
+ */
+import 'reflect-metadata';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { guardUpgrades, type OriginVerifier } from '@cdn-origin-guard/core';
+import { CDN_ORIGIN_GUARD_VERIFIER, CdnOriginGuardModule } from '@cdn-origin-guard/nestjs';
+import { type INestApplication, Inject } from '@nestjs/common';
+import {
+  type OnGatewayInit,
+  SubscribeMessage,
+  WebSocketGateway,
+  WebSocketServer,
+} from '@nestjs/websockets';
+import type { Server as SocketIoServer } from 'socket.io';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  BOT,
+  OUR_CLOUDFRONT,
+  rawRequest,
+  rawUpgrade,
+  UPGRADE_DENY,
+} from '../../../test/support/adapter-fixtures.js';
+import { BASE_OPTIONS, CONTROLLERS, PLATFORMS, type Started, start } from './fixtures.js';
+
+const apps: INestApplication[] = [];
+/** Servers of gateways on ports of their own, closed after the apps. */
+const ownServers: (SocketIoServer | undefined)[] = [];
+afterEach(async () => {
+  for (const app of apps) (app.getHttpServer() as Server).closeAllConnections();
+  for (const io of ownServers) (io?.httpServer as Server | undefined)?.closeAllConnections();
+  await Promise.allSettled(apps.splice(0).map((app) => app.close()));
+  await Promise.allSettled(ownServers.splice(0).map((io) => io?.close()));
+});
+
+/** A raw response without Node's per-response `Date` line. */
+const withoutDate = (response: string) => response.replace(/^date: .*\r\n/im, '');
+
+/** Engine.io's polling handshake under `path`, as a Socket.IO client sends it first. */
+const polling = (path: string) => `${path}/?EIO=4&transport=polling&t=abc`;
+
+/** A port nothing listens on (for a gateway that listens on a port of its own). */
+async function freePort(): Promise<number> {
+  const probe = createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+/** Sessions the gateway's engine opened. */
+function sessionsOf(io: SocketIoServer | undefined): { count: number } {
+  const sessions = { count: 0 };
+  io?.engine.on('connection', () => {
+    sessions.count++;
+  });
+  return sessions;
+}
+
+@WebSocketGateway({ path: '/live' })
+class LiveGateway {
+  @WebSocketServer() server: SocketIoServer | undefined;
+
+  @SubscribeMessage('ping')
+  ping(): string {
+    return 'pong';
+  }
+}
+
+@WebSocketGateway()
+class DefaultPathGateway {
+  @WebSocketServer() server: SocketIoServer | undefined;
+}
+
+async function startWith(
+  adapter: (typeof PLATFORMS)[number][1],
+  providers: unknown[],
+  options: Record<string, unknown> = {},
+): Promise<Started & { port: number }> {
+  const started = await start(adapter, {
+    imports: [CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, ...options })],
+    controllers: CONTROLLERS,
+    providers: providers as never[],
+  });
+  apps.push(started.app);
+  const { port } = (started.app.getHttpServer() as Server).address() as AddressInfo;
+  return { ...started, port };
+}
+
+describe.each(PLATFORMS)('Socket.IO gateways on the %s platform', (_platform, adapter) => {
+  it("checks a gateway's own path on the server: a bot's polling is denied, ours opens a session", async () => {
+    const { app, port } = await startWith(adapter, [LiveGateway]);
+    const sessions = sessionsOf(app.get(LiveGateway).server);
+
+    const bot = await rawRequest(port, polling('/live'), BOT);
+    const bundle = await rawRequest(port, '/live/socket.io.js', BOT);
+    const upgrade = await rawUpgrade(port, '/live/?EIO=4&transport=websocket', BOT);
+    expect(sessions.count).toBe(0);
+    const ours = await rawRequest(port, polling('/live'), OUR_CLOUDFRONT);
+
+    expect(withoutDate(bot)).toBe(UPGRADE_DENY);
+    expect(withoutDate(bundle)).toBe(UPGRADE_DENY);
+    expect(upgrade).toBe(UPGRADE_DENY);
+    expect(ours).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n0\{"sid":"[^"]+"/);
+    expect(sessions.count).toBe(1);
+  });
+
+  it("adds the gateway's path even when requestPaths is given, and keeps Socket.IO's default for a gateway without one", async () => {
+    const { app, port } = await startWith(adapter, [LiveGateway, DefaultPathGateway], {
+      requestPaths: ['/other'],
+    });
+    const live = sessionsOf(app.get(LiveGateway).server);
+
+    const answers = await Promise.all(
+      [polling('/live'), polling('/socket.io'), polling('/other')].map((target) =>
+        rawRequest(port, target, BOT),
+      ),
+    );
+
+    for (const answer of answers) expect(withoutDate(answer)).toBe(UPGRADE_DENY);
+    expect(live.count).toBe(0);
+  });
+});
+
+describe('a gateway on a port of its own', () => {
+  it('is named in an error at bootstrap, with the fix', async () => {
+    const own = await freePort();
+    @WebSocketGateway(own)
+    class OwnPortGateway {
+      @WebSocketServer() server: SocketIoServer | undefined;
+    }
+
+    const { logger, app } = await startWith(PLATFORMS[0]![1], [OwnPortGateway]);
+    ownServers.push(app.get(OwnPortGateway).server);
+
+    const line = logger.lines.find(
+      (l) => l.level === 'error' && l.message.includes('OwnPortGateway'),
+    );
+    expect(line?.message).toContain(
+      `OwnPortGateway listens on port ${own}, a server of its own that CdnOriginGuardModule cannot see`,
+    );
+    expect(line?.message).toContain('guardUpgrades(server.httpServer, verifier');
+  });
+
+  it('is checked when it follows the fix the error gives (guardUpgrades in afterInit)', async () => {
+    const own = await freePort();
+    @WebSocketGateway(own, { path: '/live' })
+    class GuardedOwnPort implements OnGatewayInit {
+      @WebSocketServer() server: SocketIoServer | undefined;
+      constructor(@Inject(CDN_ORIGIN_GUARD_VERIFIER) private readonly verifier: OriginVerifier) {}
+      afterInit(server: SocketIoServer): void {
+        guardUpgrades(server.httpServer, this.verifier, { requestPaths: [server.path()] });
+      }
+    }
+
+    const { app } = await startWith(PLATFORMS[0]![1], [GuardedOwnPort]);
+    const io = app.get(GuardedOwnPort).server;
+    ownServers.push(io);
+    const sessions = sessionsOf(io);
+
+    const bot = await rawRequest(own, polling('/live'), BOT);
+    const upgrade = await rawUpgrade(own, '/live/?EIO=4&transport=websocket', BOT);
+    const ours = await rawRequest(own, polling('/live'), OUR_CLOUDFRONT);
+
+    expect(withoutDate(bot)).toBe(UPGRADE_DENY);
+    expect(upgrade).toBe(UPGRADE_DENY);
+    expect(ours).toMatch(/\r\n\r\n0\{"sid":"[^"]+"/);
+    expect(sessions.count).toBe(1);
+  });
+});
