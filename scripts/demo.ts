@@ -258,9 +258,10 @@ async function main(): Promise<void> {
   await play(enforce.port, viaOurCloudFront(current), rows);
   for (const shot of attacks()) await play(enforce.port, shot, rows);
 
-  // 3. Rotation, the way AWS's CloudFront secret-rotation sample does it. The guessed secret
-  // above used this window's forced refresh, so let the 1 s window pass first.
-  await new Promise((r) => setTimeout(r, 1_100));
+  // 3. Rotation, the way AWS's CloudFront secret-rotation sample does it. The other
+  // distribution's requests above (no secret, then a guessed one) used this window's forced
+  // refresh and scheduled the trailing one at its end, so let both windows pass first.
+  await new Promise((r) => setTimeout(r, 2_100));
   const old = current;
   const next = newSecret();
   aws.secrets.stagePending(SECRET_ID, next);

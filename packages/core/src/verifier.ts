@@ -115,14 +115,25 @@ export function isOriginVerifier(value: unknown): value is OriginVerifier {
   );
 }
 
-/** Whether the secret is the only check that failed (the request came through a CloudFront edge). */
+/**
+ * Whether the secret is the only check that failed (the request came through a CloudFront
+ * edge). A missing header counts like a wrong value: both wait for the same forced re-read, so a
+ * deny takes as long whatever the header held. Before, only a wrong value waited, and a request
+ * from another CloudFront distribution told by the deny's delay (one Secrets Manager round trip)
+ * whether it had named our header (review, 4 December, sixth session).
+ */
 function onlySecretFailed(decision: Decision): boolean {
+  if (
+    decision.reason !== 'invalid-secret' &&
+    decision.reason !== 'expired-secret' &&
+    decision.reason !== 'missing-secret' &&
+    decision.reason !== 'reported'
+  )
+    return false;
+  if (decision.failures.length !== 1) return false;
+  const failure = decision.failures[0];
   return (
-    (decision.reason === 'invalid-secret' ||
-      decision.reason === 'expired-secret' ||
-      decision.reason === 'reported') &&
-    decision.failures.length === 1 &&
-    (decision.failures[0] === 'invalid-secret' || decision.failures[0] === 'expired-secret')
+    failure === 'invalid-secret' || failure === 'expired-secret' || failure === 'missing-secret'
   );
 }
 

@@ -694,6 +694,47 @@ describe('check(): waiting where it helps', () => {
     await v.close();
   });
 
+  // Review, 4 December (sixth session): only a wrong value waited for the forced re-read, so a
+  // request from another CloudFront distribution told by the deny's delay whether it had named
+  // our header (a missing header, or another header's name, was denied at once).
+  it('makes a missing secret header wait for the same re-read as a wrong value', async () => {
+    let loads = 0;
+    let release: () => void = () => {};
+    const gated: SecretSource = {
+      name: 'gated',
+      load: async () => {
+        loads++;
+        if (loads > 1) await new Promise<void>((resolve) => (release = resolve));
+        return { values: [{ stage: 'AWSCURRENT', value: SECRET }], version: 'v1' };
+      },
+    };
+    const v = make({ secret: gated, mismatchRefreshMs: 60_000 });
+    await v.ready();
+    const missing = throughCloudFront({ headers: { 'x-origin-verify': undefined } });
+    const otherName = throughCloudFront({
+      headers: { 'x-origin-verify': undefined, 'x-origin-token': 'a-guess-0123456789' },
+    });
+    const wrong = throughCloudFront({ headers: { 'x-origin-verify': 'a-wrong-value-0123456789' } });
+
+    // The first forces the re-read; the others join it while it is in flight: all three wait.
+    const outcomes = [v.check(missing), v.check(otherName), v.check(wrong)];
+    expect(outcomes.map((o) => o instanceof Promise)).toEqual([true, true, true]);
+    expect(loads).toBe(2);
+    release();
+    const decisions = await Promise.all(outcomes);
+
+    expect(decisions.map((d) => d.reason)).toEqual([
+      'missing-secret',
+      'missing-secret',
+      'invalid-secret',
+    ]);
+    expect(v.stats().sources.secret.forcedRefreshes).toBe(1);
+    // Once the window is used, neither waits: both are denied at once alike.
+    expect(v.check(missing)).not.toBeInstanceOf(Promise);
+    expect(v.check(wrong)).not.toBeInstanceOf(Promise);
+    await v.close();
+  });
+
   it('still picks up a rotation within one window while wrong values keep the window busy', async () => {
     vi.useFakeTimers();
     try {
