@@ -10,6 +10,7 @@ import { matchablePath, type OriginVerifier } from '@cdn-origin-guard/core';
 import type { AbstractHttpAdapter } from '@nestjs/core';
 import { targetAt } from './guard.js';
 import { AllPathsCheck } from './middleware.js';
+import type { SkippedPaths } from './routes.js';
 
 /** The part of Express's app the module uses (the package does not depend on Express). */
 interface ExpressLikeApp {
@@ -45,7 +46,7 @@ export interface PlatformCheckSite {
    * path (or whose path it cannot read) is passed on untouched, for the Nest middleware that
    * excludes the skipped routes with Nest's own matching; any other request is decided at once.
    */
-  readonly skippedPaths?: Pick<RegExp, 'test'> | undefined;
+  readonly skippedPaths?: SkippedPaths | undefined;
   /**
    * Whether the module installs the check while the application is being created
    * (`NestFactory.create()`): before `main.ts` can give the adapter any middleware.
@@ -60,10 +61,7 @@ type Middleware = (req: IncomingMessage, res: ServerResponse, next: () => void) 
  * The all-paths check as a middleware: every request, or with `skipped` a front check that
  * leaves the requests on paths a skipped route may be routed on to the Nest middleware.
  */
-function checkMiddleware(
-  check: AllPathsCheck,
-  skipped: Pick<RegExp, 'test'> | undefined,
-): Middleware {
+function checkMiddleware(check: AllPathsCheck, skipped: SkippedPaths | undefined): Middleware {
   if (skipped === undefined)
     return function cdnOriginGuardAllPaths(req, res, next) {
       try {
@@ -80,7 +78,7 @@ function checkMiddleware(
       // registrations run before the Nest middleware, and serve-static resolves
       // `/ops/health/%2e%2e/file` to `/file` (outside review, 4 December).
       const path = target === undefined ? undefined : matchablePath(target);
-      if (target === undefined || (path !== undefined && skipped.test(path))) next();
+      if (target === undefined || (path !== undefined && skipped.test(path, req.method))) next();
       else check.run(req, res, next);
     } catch (error) {
       check.failed(res, error); // fail closed, never a 500; logged

@@ -188,6 +188,22 @@ interface RouteShape {
   /** Whether a segment that may span several (a wildcard, an optional part, a pattern) follows. */
   readonly open: boolean;
   readonly version: VersionValue | undefined;
+  /** The request methods it is routed on (see {@link methodsOf}). */
+  readonly methods: readonly string[];
+}
+
+/** What {@link methodsOf} answers for a route on every method (`@All()`). */
+const ANY_METHOD = '*';
+
+/**
+ * The request methods (as Node writes `req.method`) a route is routed on: `GET` also takes
+ * `HEAD` (Express and Fastify both answer a `HEAD` with the `GET` handler), `ALL` (or a method
+ * this Nest version names and we do not know) any method.
+ */
+function methodsOf(route: RouteInfo): readonly string[] {
+  const name = (RequestMethod as unknown as Record<number, string | undefined>)[route.method];
+  if (route.method === RequestMethod.ALL || typeof name !== 'string') return [ANY_METHOD];
+  return name === 'GET' ? ['GET', 'HEAD'] : [name];
 }
 
 /**
@@ -235,7 +251,7 @@ function routeShapes(routes: readonly RouteInfo[]): RouteShape[] | undefined {
       }
     }
     if (open && parts.length === 0) return undefined;
-    shapes.push({ route, segments: parts.join(''), open, version });
+    shapes.push({ route, segments: parts.join(''), open, version, methods: methodsOf(route) });
   }
   return shapes;
 }
@@ -287,22 +303,41 @@ export function skippedPathPattern(
   return shapes && patternOf(shapes, prefixes);
 }
 
+/** Which requests the front check leaves to the Nest middleware (see {@link skippedPathMatcher}). */
+export interface SkippedPaths {
+  /** Whether a skipped route may be routed on `path` for a request of `method`. */
+  test(path: string, method: string | undefined): boolean;
+}
+
 /**
- * {@link skippedPathPattern} for the front check, built at its first `test`: `main.ts` sets the
- * global prefix and versioning after the module that installs the check is created, and they
- * are final once requests arrive. `undefined` when some skipped route could be on any path.
+ * {@link skippedPathPattern} for the front check, per request method, each built at its first
+ * `test`: `main.ts` sets the global prefix and versioning after the module that installs the
+ * check is created, and they are final once requests arrive. A path is left to the Nest
+ * middleware only for a method one of the routes on it is routed on: a skipped `@Get()` route
+ * left `POST`, `DELETE` and `OPTIONS` requests on its path to run through `main.ts`'s
+ * registrations (CORS preflight, body parsers, `app.use()` middleware) unchecked (outside
+ * review, 4 December, sixth session). `undefined` when some skipped route could be on any path.
  */
 export function skippedPathMatcher(
   routes: readonly RouteInfo[],
   prefixes: () => RoutePrefixes,
-): Pick<RegExp, 'test'> | undefined {
+): SkippedPaths | undefined {
   const shapes = routeShapes(routes);
   if (shapes === undefined) return undefined;
-  let pattern: RegExp | undefined;
+  const known = new Set(shapes.flatMap((shape) => shape.methods));
+  // One pattern per method a route names, and one for every other method (the `@All()` routes):
+  // never a key per method text a client sends.
+  const patterns = new Map<string, RegExp | null>();
   return {
-    test(path: string): boolean {
-      if (pattern === undefined) pattern = patternOf(shapes, prefixes());
-      return pattern.test(path);
+    test(path, method) {
+      const key = method !== undefined && known.has(method) ? method : ANY_METHOD;
+      let pattern = patterns.get(key);
+      if (pattern === undefined) {
+        const on = shapes.filter((s) => s.methods.includes(ANY_METHOD) || s.methods.includes(key));
+        pattern = on.length === 0 ? null : patternOf(on, prefixes());
+        patterns.set(key, pattern);
+      }
+      return pattern?.test(path) === true;
     },
   };
 }

@@ -308,6 +308,46 @@ describe('Nest on Express with a @SkipOriginGuard() route: a front check runs be
     expect([ours.status, ours.body]).toEqual([200, 'STATIC-FILE-BODY']);
   });
 
+  // Outside review, 4 December (sixth session): the front check matched the path only, so a
+  // bot's POST, DELETE or OPTIONS on a skipped GET route's path ran main.ts's middleware, CORS
+  // preflight and body parsers unchecked (a parser's 400 / 413 message, the CORS policy).
+  it.each(['express', 'fastify'] as const)(
+    "leaves a skipped route's path to later only for the methods routed there (%s)",
+    async (platform) => {
+      const ran: string[] = [];
+      const send = await listen(
+        platform,
+        (app) => {
+          app.enableCors({ credentials: true });
+          app.use('/ops/health', (req: IncomingMessage, _res: ServerResponse, next: () => void) => {
+            ran.push(req.method ?? '');
+            next();
+          });
+        },
+        SkipAppModule,
+      );
+      const preflight = { origin: 'https://app.example', 'access-control-request-method': 'POST' };
+
+      const get = await send('/ops/health', { headers: BOT });
+      const head = await send('/ops/health', { method: 'HEAD', headers: BOT });
+      const options = await send('/ops/health', {
+        method: 'OPTIONS',
+        headers: { ...BOT, ...preflight },
+      });
+      const del = await send('/ops/health', { method: 'DELETE', headers: BOT });
+      const post = await send('/ops/health', json(BOT, '{bad json'));
+
+      expect([get.status, get.body]).toEqual([200, 'HEALTHY']);
+      expect(head.status).toBe(200);
+      expect(ran).toEqual(['GET', 'HEAD']);
+      for (const reply of [options, del, post]) expectUniformDeny(reply, DENY);
+      expect(options.headers.get('access-control-allow-origin')).toBeNull();
+      const ours = await send('/ops/health', { method: 'DELETE', headers: THROUGH_CLOUDFRONT });
+      expect(ours.status).toBe(404);
+      expect(ran).toEqual(['GET', 'HEAD', 'DELETE']);
+    },
+  );
+
   it('with a skipped root route, still denies what main.ts registered on every other path', async () => {
     const send = await listen(
       'express',

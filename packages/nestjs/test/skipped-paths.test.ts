@@ -219,8 +219,40 @@ describe('skippedPathPattern', () => {
     let prefixes = { globalPrefix: '' };
     const matcher = skippedPathMatcher(routes('/ops/health'), () => prefixes)!;
     prefixes = { globalPrefix: 'api' }; // main.ts's setGlobalPrefix(), after the module was created
-    expectEach(matcher, ['/api/ops/health'], true);
-    expectEach(matcher, ['/ops/health'], false);
+    const get = { test: (path: string) => matcher.test(path, 'GET') };
+    expectEach(get, ['/api/ops/health'], true);
+    expectEach(get, ['/ops/health'], false);
     expect(skippedPathMatcher(routes('/*path'), () => prefixes)).toBeUndefined();
+  });
+
+  // Outside review, 4 December (sixth session): the matcher was path-only, so a skipped `@Get()`
+  // route left a bot's POST, DELETE and OPTIONS on its path to main.ts's registrations unchecked.
+  it('as the front check matcher, leaves a path to the Nest middleware only for the methods routed there', () => {
+    const matcher = skippedPathMatcher(
+      [
+        { path: '/ops/health', method: RequestMethod.GET },
+        { path: '/hooks/stripe', method: RequestMethod.POST },
+        { path: '/any', method: RequestMethod.ALL },
+      ],
+      () => ({ globalPrefix: '' }),
+    )!;
+    const cases: [string, string | undefined, boolean][] = [
+      ['/ops/health', 'GET', true],
+      ['/ops/health', 'HEAD', true],
+      ['/ops/health', 'POST', false],
+      ['/ops/health', 'DELETE', false],
+      ['/ops/health', 'OPTIONS', false],
+      ['/ops/health', 'PROPFIND', false],
+      ['/ops/health', undefined, false],
+      ['/hooks/stripe', 'POST', true],
+      ['/hooks/stripe', 'GET', false],
+      ['/hooks/stripe', 'HEAD', false],
+      ['/any', 'DELETE', true],
+      ['/any', 'PROPFIND', true],
+      ['/any', 'get', true],
+      ['/ops/health', 'get', false],
+    ];
+    for (const [path, method, left] of cases)
+      expect(matcher.test(path, method), `${method} ${path}`).toBe(left);
   });
 });
