@@ -87,6 +87,14 @@ async function cdnOriginGuardPlugin(
       'ERR_CDN_ORIGIN_GUARD_OPTION',
       '@cdn-origin-guard/fastify is registered after a plugin that runs Express-style middleware (@fastify/middie or @fastify/express), on this instance, a parent of it or a child plugin registered before it; its onRequest hook runs first, so a middleware could answer a request the guard never checked. Register @cdn-origin-guard/fastify before that plugin.',
     );
+  // @fastify/cors answers a CORS preflight in its own `onRequest` hook: registered first, it
+  // answered a bot's preflight (204 and the app's CORS policy) before the guard saw it (outside
+  // review, 4 December, sixth session).
+  if (fastify.printPlugins().includes('@fastify/cors'))
+    throw new CdnOriginGuardError(
+      'ERR_CDN_ORIGIN_GUARD_OPTION',
+      "@cdn-origin-guard/fastify is registered after @fastify/cors, whose onRequest hook runs first and answers a CORS preflight (OPTIONS) itself: a bot's preflight got 204 and your CORS policy before the guard checked it. Register @cdn-origin-guard/fastify before @fastify/cors.",
+    );
   // Checked before anything is created: a bad value fails the boot, naming the option.
   const requestPaths =
     typeof options === 'object' && options !== null && Object.hasOwn(options, 'requestPaths')

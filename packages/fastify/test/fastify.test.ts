@@ -16,6 +16,7 @@ import {
   type SecretSource,
 } from '@cdn-origin-guard/core';
 import { cdnOriginGuard, cdnOriginGuardFrameworkErrors } from '@cdn-origin-guard/fastify';
+import cors from '@fastify/cors';
 import middie from '@fastify/middie';
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
@@ -828,6 +829,45 @@ describe('plugin shape (issue 14) and logs (issue 10)', () => {
     await expect(app.ready()).rejects.toThrow(
       /child plugin registered before it.*Register @cdn-origin-guard\/fastify before that plugin/,
     );
+  });
+
+  // Outside review, 4 December (sixth session): @fastify/cors answers a preflight in its own
+  // onRequest hook, so registered first it gave a bot 204 and the app's CORS policy.
+  it('rejects app.ready() when registered after @fastify/cors, whose hook answers preflights first', async () => {
+    const app = Fastify();
+    apps.push(app);
+    await app.register(cors, { origin: 'https://admin.example', credentials: true });
+    app.register(cdnOriginGuard, { ...BASE });
+
+    await expect(app.ready()).rejects.toThrow(
+      /registered after @fastify\/cors.*Register @cdn-origin-guard\/fastify before @fastify\/cors/,
+    );
+  });
+
+  it('registered before @fastify/cors, answers a preflight only to our CloudFront', async () => {
+    const app = Fastify();
+    apps.push(app);
+    await app.register(cdnOriginGuard, { ...BASE });
+    await app.register(cors, { origin: 'https://admin.example', credentials: true });
+    app.post('/orders', async () => 'ORDERED');
+    await app.ready();
+    const preflight = { origin: 'https://admin.example', 'access-control-request-method': 'POST' };
+
+    const bot = await app.inject({
+      method: 'OPTIONS',
+      url: '/orders',
+      headers: { ...BOT, ...preflight },
+    });
+    const ours = await app.inject({
+      method: 'OPTIONS',
+      url: '/orders',
+      headers: { ...OUR_CLOUDFRONT, ...preflight },
+    });
+
+    expect([bot.statusCode, bot.body]).toEqual([403, 'Forbidden']);
+    expect(bot.headers['access-control-allow-origin']).toBeUndefined();
+    expect(ours.statusCode).toBe(204);
+    expect(ours.headers['access-control-allow-origin']).toBe('https://admin.example');
   });
 
   it('accepts a middleware plugin in a child registered after it, queued in the same tick', async () => {
