@@ -307,3 +307,37 @@ describe('requestPaths given to the Fastify plugin or the Nest module, checked w
     );
   });
 });
+
+describe('Socket.IO on Express without guardUpgrades', () => {
+  it("is checked from the middleware's first request on, with an error line naming the fix", async () => {
+    const lines: string[] = [];
+    const logger = { error: (l: string) => lines.push(l), warn() {}, info() {} };
+    const guard = expressGuard({ ...BASE, logger });
+    const app = express();
+    app.use(guard);
+    await guard.ready();
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const io = new SocketIoServer(server);
+    stops.push(async () => {
+      server.closeAllConnections();
+      await io.close();
+      await guard.close();
+    });
+    const { port } = server.address() as AddressInfo;
+    let sessions = 0;
+    io.engine.on('connection', () => {
+      sessions++;
+    });
+
+    await rawRequest(port, '/healthz', BOT);
+    const bot = await rawRequest(port, POLLING, BOT);
+
+    expect(withoutDate(bot)).toBe(UPGRADE_DENY);
+    expect(sessions).toBe(0);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(
+      "'upgrade' listeners (WebSocket handshakes) and a 'request' listener that is not the Express app (Socket.IO's engine)",
+    );
+  });
+});

@@ -83,6 +83,7 @@ export type { VerifierStats } from './stats.js';
 export {
   checkRequestPaths,
   guardUpgrades,
+  isGuardingUpgrades,
   type UpgradeGuardOptions,
   type UpgradeRequest,
   type UpgradeServer,

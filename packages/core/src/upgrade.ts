@@ -435,6 +435,19 @@ function serverGuards(server: UpgradeServer): ServerGuards {
 }
 
 /**
+ * Whether `verifier` already checks the upgrade requests of `server` ({@link guardUpgrades} was
+ * called with both, and its remover has not run): how an adapter that meets the server only
+ * through its requests (the Express middleware) tells whether the app called it.
+ *
+ * @param server - any object (a server, or anything else: then `false`).
+ * @param verifier - the verifier to look for.
+ */
+export function isGuardingUpgrades(server: unknown, verifier: OriginVerifier): boolean {
+  if ((typeof server !== 'object' && typeof server !== 'function') || server === null) return false;
+  return guarded.get(server)?.guards.some((guard) => guard.verifier === verifier) ?? false;
+}
+
+/**
  * Whether `server` is a server: an Express app has an `emit` too, but no `address()`, and Node
  * never emits `'upgrade'` on it, so guarding it would guard nothing, silently (outside review,
  * 4 December, fifth session).

@@ -41,6 +41,7 @@ describe('public exports', () => {
         'handleRejection',
         'ipRangesSource',
         'isAwsResponseParseFailure',
+        'isGuardingUpgrades',
         'isOriginGuardError',
         'isOriginVerifier',
         'isWellFormedCfId',

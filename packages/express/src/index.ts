@@ -9,6 +9,7 @@ import {
   type Decision,
   guardUpgrades as guardServerUpgrades,
   InvalidOptionError,
+  isGuardingUpgrades,
   isOriginVerifier,
   OPTION_KEYS,
   type OriginGuardOptions,
@@ -144,6 +145,31 @@ export function cdnOriginGuard(
     else deny(res);
   }
 
+  /** The server of the last request, and those already looked at (see {@link watchServer}). */
+  let lastServer: unknown;
+  const watched = new WeakSet<object>();
+
+  /**
+   * The first request from a server: unless the app called `guardUpgrades` on it, guard its
+   * upgrades (and Socket.IO's long-polling) from now on, and say at `error` when listeners that
+   * answer before Express were already there (they took requests unchecked until now). Until 4
+   * December (sixth session) an app that forgot the call left its WebSocket handshakes and
+   * Socket.IO sessions open to any bot, silently.
+   */
+  function watchServer(server: unknown): void {
+    lastServer = server;
+    if (typeof server !== 'object' || server === null || watched.has(server)) return;
+    watched.add(server);
+    if (!isServer(server) || isGuardingUpgrades(server, verifier)) return;
+    const early = answeringBeforeExpress(server);
+    try {
+      guardUpgrades(server, middleware);
+    } catch {
+      return; // not a server guardUpgrades takes: nothing to guard
+    }
+    if (early.length > 0) log.upgradesGuardedLate(early);
+  }
+
   // No closure per request: a decision that is ready (the usual case, `check` returns it
   // synchronously) goes straight to `finish`; only a promise gets callbacks.
   function cdnOriginGuardMiddleware(
@@ -154,11 +180,13 @@ export function cdnOriginGuard(
     let path: string | undefined;
     let result: Decision | Promise<Decision>;
     try {
+      const socket = req.socket as (GuardRequest['socket'] & { server?: unknown }) | undefined;
+      if (socket?.server !== lastServer) watchServer(socket?.server);
       path = routedPath(req);
       result = verifier.check({
         headers: req.headers,
         rawHeaders: req.rawHeaders,
-        remoteAddress: req.socket?.remoteAddress,
+        remoteAddress: socket?.remoteAddress,
         method: req.method,
         path,
       });
@@ -296,6 +324,43 @@ function routedPath(req: GuardRequest): string | undefined {
   const routed = parseurl(req)?.pathname ?? undefined;
   if (req.originalUrl === undefined || req.originalUrl === req.url) return routed;
   return pathUnderMount(parseurl.original(req)?.pathname ?? undefined, routed, req.baseUrl);
+}
+
+/** A Node server (what `guardUpgrades` takes), with its listener counts. */
+type ListeningServer = UpgradeServer & {
+  listenerCount(event: string): number;
+  listeners(event: string): unknown[];
+};
+
+function isServer(server: object): server is ListeningServer {
+  const s = server as Partial<Record<keyof ListeningServer, unknown>>;
+  return (
+    typeof s.emit === 'function' &&
+    typeof s.listen === 'function' &&
+    typeof s.address === 'function' &&
+    typeof s.listenerCount === 'function' &&
+    typeof s.listeners === 'function'
+  );
+}
+
+/** An Express app (or router) as a server's `'request'` listener. */
+function isExpressApp(listener: unknown): boolean {
+  const app = listener as { handle?: unknown; use?: unknown } | undefined;
+  return (
+    typeof listener === 'function' &&
+    typeof app?.handle === 'function' &&
+    typeof app.use === 'function'
+  );
+}
+
+/** What on `server` answers requests before Express: WebSocket and CONNECT listeners, Socket.IO. */
+function answeringBeforeExpress(server: ListeningServer): string[] {
+  const kinds: string[] = [];
+  if (server.listenerCount('upgrade') > 0) kinds.push("'upgrade' listeners (WebSocket handshakes)");
+  if (server.listenerCount('connect') > 0) kinds.push("'connect' listeners (CONNECT requests)");
+  if (server.listeners('request').some((listener) => !isExpressApp(listener)))
+    kinds.push("a 'request' listener that is not the Express app (Socket.IO's engine)");
+  return kinds;
 }
 
 /** The options of `guardUpgrades`. */

@@ -52,6 +52,11 @@ export interface GuardLog {
   /** The verifier threw (a bug): the request was denied; logged at `error` unless silent. */
   guardFailed(error: unknown, method?: string, path?: string): void;
   startupNotAwaited(error: Error): void;
+  /**
+   * The middleware met a server nobody had called `guardUpgrades` on, with listeners that answer
+   * before Express (`kinds`): it guards it from now on; said at `error` (unless silent).
+   */
+  upgradesGuardedLate(kinds: readonly string[]): void;
   startupTolerated(error: Error): void;
   /** Log the verifier's source events; returns the unsubscribe function. */
   sourceEvents(verifier: OriginVerifier): () => void;
@@ -112,6 +117,13 @@ export function createGuardLog(logger: GuardLogger, level: LogLevel): GuardLog {
         'error',
         `cdn-origin-guard sources failed to load and guard.ready() was never awaited; every request is denied until they load: ${error.message}`,
       ),
+    upgradesGuardedLate: (kinds) => {
+      if (level !== 'silent')
+        call(
+          'error',
+          `cdn-origin-guard: guardUpgrades(server, guard) was not called on the server Express listens on, which has ${kinds.join(' and ')}: those requests reached them unchecked until this first request. The middleware checks them from now on (Socket.IO's long-polling under /socket.io only); call guardUpgrades(server, guard) right after app.listen(), with { requestPaths } for another Socket.IO path.`,
+        );
+    },
     startupTolerated: (error) =>
       call(
         'warn',

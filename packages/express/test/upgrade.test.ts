@@ -170,3 +170,61 @@ describe('guardUpgrades arguments', () => {
     );
   });
 });
+
+// Until 4 December (sixth session) an app that forgot guardUpgrades(server, guard) left its
+// WebSocket handshakes (and Socket.IO's long-polling) open to any bot, silently. The middleware
+// now guards the server its first request came from, and says so at `error` when listeners that
+// answer before Express were already there.
+describe.each([
+  ['Express 5', express],
+  ['Express 4', express4],
+])('the middleware on a server nobody called guardUpgrades on (%s)', (_name, framework) => {
+  it('guards its upgrades from the first request on, and logs the window with the fix', async () => {
+    const { server, ws, lines, port } = await appWithUpgrades(framework);
+    server.on('upgrade', ws.listener);
+
+    // Before any ordinary request the middleware has not met the server: the documented window.
+    expect(await rawUpgrade(port, '/before', BOT)).toBe(SWITCHED);
+    await rawRequest(port, '/healthz', BOT);
+    const after = await rawUpgrade(port, '/after', BOT);
+    const ours = await rawUpgrade(port, '/ours', OUR_CLOUDFRONT);
+
+    expect(after).toBe(UPGRADE_DENY);
+    expect(ours).toBe(SWITCHED);
+    expect(ws.seen.map((seen) => seen.url)).toEqual(['/before', '/ours']);
+    const warned = lines.filter((l) => l.includes('guardUpgrades(server, guard) was not called'));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatch(
+      /^error .*'upgrade' listeners \(WebSocket handshakes\).*call guardUpgrades\(server, guard\) right after app\.listen\(\)/,
+    );
+  });
+
+  it('guards a server without such listeners quietly, so one added later is checked too', async () => {
+    const { server, ws, lines, port } = await appWithUpgrades(framework);
+
+    await rawRequest(port, '/admin', OUR_CLOUDFRONT);
+    server.on('upgrade', ws.listener);
+
+    expect(await rawUpgrade(port, '/late', BOT)).toBe(UPGRADE_DENY);
+    expect(ws.seen).toEqual([]);
+    expect(lines.filter((l) => l.includes('was not called'))).toEqual([]);
+  });
+
+  it('leaves a server the app guarded itself as it is: no second check, no line', async () => {
+    const { guard, server, ws, lines, port } = await appWithUpgrades(framework, {
+      excludePaths: [/^\/public-ws$/],
+    });
+    server.on('upgrade', ws.listener);
+    guardUpgrades(server, guard, { requestPaths: [] });
+
+    await rawRequest(port, '/admin', BOT);
+    const open = await rawUpgrade(port, '/public-ws', BOT);
+    const polling = await rawRequest(port, '/socket.io/?EIO=4&transport=polling', OUR_CLOUDFRONT);
+
+    expect(open).toBe(SWITCHED);
+    // requestPaths: [] kept: the polling request went to Express (its 404), not the server check.
+    expect(polling).toMatch(/^HTTP\/1\.1 404 Not Found/);
+    expect(guard.verifier.stats().denied).toBe(1);
+    expect(lines.filter((l) => l.includes('was not called'))).toEqual([]);
+  });
+});
