@@ -435,16 +435,19 @@ function serverGuards(server: UpgradeServer): ServerGuards {
 }
 
 /**
- * Whether `verifier` already checks the upgrade requests of `server` ({@link guardUpgrades} was
- * called with both, and its remover has not run): how an adapter that meets the server only
- * through its requests (the Express middleware) tells whether the app called it.
+ * Whether `verifier` (or, without one, any verifier) already checks the upgrade requests of
+ * `server` ({@link guardUpgrades} was called with both, and its remover has not run): how an
+ * adapter that meets the server only through its requests (the Express middleware) tells
+ * whether the app called it.
  *
  * @param server - any object (a server, or anything else: then `false`).
- * @param verifier - the verifier to look for.
+ * @param verifier - the verifier to look for; any when left out.
  */
-export function isGuardingUpgrades(server: unknown, verifier: OriginVerifier): boolean {
+export function isGuardingUpgrades(server: unknown, verifier?: OriginVerifier): boolean {
   if ((typeof server !== 'object' && typeof server !== 'function') || server === null) return false;
-  return guarded.get(server)?.guards.some((guard) => guard.verifier === verifier) ?? false;
+  const guards = guarded.get(server)?.guards;
+  if (guards === undefined) return false;
+  return verifier === undefined ? guards.length > 0 : guards.some((g) => g.verifier === verifier);
 }
 
 /**

@@ -160,7 +160,9 @@ export function cdnOriginGuard(
     lastServer = server;
     if (typeof server !== 'object' || server === null || watched.has(server)) return;
     watched.add(server);
-    if (!isServer(server) || isGuardingUpgrades(server, verifier)) return;
+    // Guarded by any verifier (the app's own call, or another guard's): left as it is, so an app
+    // with two guards (two distributions) never has its upgrades made to pass both.
+    if (!isServer(server) || isGuardingUpgrades(server)) return;
     const early = answeringBeforeExpress(server);
     try {
       guardUpgrades(server, middleware);

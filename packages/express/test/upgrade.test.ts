@@ -210,6 +210,38 @@ describe.each([
     expect(lines.filter((l) => l.includes('was not called'))).toEqual([]);
   });
 
+  it("with two guards (two distributions' secrets), guards the server once: the first met", async () => {
+    const { lines, logger } = recordingLogger();
+    const first = cdnOriginGuard({ ...BASE, logger });
+    const second = cdnOriginGuard({
+      ...BASE,
+      secret: ['Another-Distribution-Value-0123456789'],
+      logger,
+    });
+    guards.push(first, second);
+    const app = framework();
+    app.use('/a', first);
+    app.use('/b', second);
+    app.get('/a/x', (_req, res) => {
+      res.send('a');
+    });
+    await Promise.all([first.ready(), second.ready()]);
+    const server = app.listen(0, '127.0.0.1');
+    servers.push(server);
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    const ws = answer101();
+    server.on('upgrade', ws.listener);
+
+    await rawRequest(port, '/a/x', OUR_CLOUDFRONT);
+    await rawRequest(port, '/b/x', BOT);
+
+    // The first guard's CloudFront passes; the second guard added no check it would fail.
+    expect(await rawUpgrade(port, '/ws', OUR_CLOUDFRONT)).toBe(SWITCHED);
+    expect(await rawUpgrade(port, '/ws', BOT)).toBe(UPGRADE_DENY);
+    expect(lines.filter((l) => l.includes('was not called'))).toHaveLength(1);
+  });
+
   it('leaves a server the app guarded itself as it is: no second check, no line', async () => {
     const { guard, server, ws, lines, port } = await appWithUpgrades(framework, {
       excludePaths: [/^\/public-ws$/],
