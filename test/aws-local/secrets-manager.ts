@@ -40,6 +40,11 @@ interface StoredSecret {
   lastRotatedDate: number | undefined;
   /** `DeletedDate` (epoch seconds) once deletion is scheduled; GetSecretValue then refuses. */
   deletedDate?: number;
+  /**
+   * The `RotationToken` `PutSecretValue` must carry, as AWS requires of a rotation function that
+   * assumes a role (cross-account rotation); see {@link LocalSecrets.requireRotationToken}.
+   */
+  rotationToken?: string;
 }
 
 /** Rotation settings reported by `DescribeSecret`; see {@link LocalSecrets.setRotation}. */
@@ -141,6 +146,13 @@ export interface LocalSecrets {
   beginRotation(id: string, token?: string): string;
   /** What Secrets Manager does once finishSecret succeeded: remove `AWSPENDING` from the secret. */
   endRotation(id: string): void;
+  /**
+   * Require `token` as the `RotationToken` of every `PutSecretValue` of the secret (`undefined`
+   * stops requiring one), as AWS does for a rotation function calling Secrets Manager through an
+   * assumed role (cross-account rotation) and passing the token of its event: one without it,
+   * or with another, is `AccessDeniedException` (AWS does not document the exact error).
+   */
+  requireRotationToken(id: string, token: string | undefined): void;
   /** Delete a secret; later calls answer `ResourceNotFoundException`. */
   remove(id: string): boolean;
   /** A snapshot of a secret, or `undefined`. */
@@ -297,6 +309,12 @@ export class SecretsManagerService implements LocalSecrets {
     secret.versions.set(token, stub);
     this.#moveLabel(secret, AWSPENDING, stub);
     return token;
+  }
+
+  requireRotationToken(id: string, token: string | undefined): void {
+    const secret = this.#require(id);
+    if (token === undefined) delete secret.rotationToken;
+    else secret.rotationToken = token;
   }
 
   endRotation(id: string): void {
@@ -476,7 +494,7 @@ export class SecretsManagerService implements LocalSecrets {
 
   /**
    * PutSecretValue as AWS does it: the token is the new version's id; the same token with the
-   * same value is a no-op, with another value `ResourceExistsException`; `VersionStages`
+   * same value is a no-op (its `VersionStages` ignored), with another value `ResourceExistsException`; `VersionStages`
    * (default `AWSCURRENT`) move to the version, and a moved `AWSCURRENT` leaves `AWSPREVIOUS`
    * on the old current.
    */
@@ -496,6 +514,14 @@ export class SecretsManagerService implements LocalSecrets {
         'You must provide either SecretString or SecretBinary.',
       );
     }
+    if (
+      secret.rotationToken !== undefined &&
+      optionalString(params, 'RotationToken') !== secret.rotationToken
+    )
+      throw new ServiceError(
+        'AccessDeniedException',
+        'The RotationToken is missing or does not match the rotation in progress.',
+      );
     const stages = optionalStringList(params, 'VersionStages') ?? [AWSCURRENT];
     let version = secret.versions.get(token);
     if (version !== undefined && version.secretString !== undefined) {
@@ -505,6 +531,13 @@ export class SecretsManagerService implements LocalSecrets {
           "You can't modify an existing version, you can only create a new version.",
         );
       }
+      // The same token and value again: AWS ignores the request (idempotent), labels included.
+      return {
+        ARN: secret.arn,
+        Name: secret.name,
+        VersionId: version.id,
+        VersionStages: [...version.stages],
+      };
     } else if (version !== undefined) {
       version.secretString = secretString;
       secret.lastChangedDate = epochSeconds();

@@ -117,6 +117,54 @@ describe('local Secrets Manager rotation calls over the wire', () => {
     expect(local.aws.secrets.get(name)?.versions).toHaveLength(2);
   });
 
+  // Review, 4 December (sixth session): the endpoint moved the repeat's labels; AWS ignores it.
+  it('PutSecretValue repeated with the same token and value leaves the labels as they were', async () => {
+    const { name, current } = secret();
+    const token = '0123456789abcdef0123456789abcdef';
+    await putPending(name, token, 'value-two-0123456789abcdef');
+
+    await local.client.send(
+      new PutSecretValueCommand({
+        SecretId: name,
+        ClientRequestToken: token,
+        SecretString: 'value-two-0123456789abcdef',
+        VersionStages: ['AWSCURRENT'],
+      }),
+    );
+
+    expect(local.aws.secrets.get(name)?.stages).toMatchObject({
+      AWSCURRENT: current,
+      AWSPENDING: token,
+    });
+  });
+
+  it('PutSecretValue refuses a missing or wrong RotationToken where one is required', async () => {
+    const { name } = secret();
+    local.aws.secrets.requireRotationToken(name, 'the-rotation-token-0123456789');
+    const put = (token: string, RotationToken?: string) =>
+      local.client.send(
+        new PutSecretValueCommand({
+          SecretId: name,
+          ClientRequestToken: token,
+          SecretString: 'value-two-0123456789abcdef',
+          VersionStages: ['AWSPENDING'],
+          RotationToken,
+        }),
+      );
+
+    const missing = await errorName(put('0123456789abcdef0123456789abcde1'));
+    const wrong = await errorName(put('0123456789abcdef0123456789abcde2', 'another-token-012345'));
+    const right = await errorName(
+      put('0123456789abcdef0123456789abcde3', 'the-rotation-token-0123456789'),
+    );
+
+    expect([missing, wrong, right]).toEqual([
+      'AccessDeniedException',
+      'AccessDeniedException',
+      'ok',
+    ]);
+  });
+
   it('PutSecretValue without stages makes the version AWSCURRENT and the old one AWSPREVIOUS', async () => {
     const { name, current } = secret();
 

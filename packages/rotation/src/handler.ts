@@ -56,6 +56,10 @@ export interface RotationEvent {
   readonly SecretId: string;
   /** The version id of the new (`AWSPENDING`) version. */
   readonly ClientRequestToken: string;
+  /**
+   * Sent by Secrets Manager: passed on with `PutSecretValue`, where AWS requires it of a function
+   * calling through an assumed role (cross-account rotation). Sensitive: never logged.
+   */
   readonly RotationToken?: string;
 }
 
@@ -74,6 +78,8 @@ interface Run {
   readonly clients: Clients;
   readonly arn: string;
   readonly token: string;
+  /** The event's `RotationToken`, when it has one (sensitive: never logged). */
+  readonly rotationToken: string | undefined;
   readonly versions: Readonly<Record<string, readonly string[]>>;
   readonly context: RotationContext;
   /** Values read or made in this invocation, redacted from any AWS error message. */
@@ -140,6 +146,12 @@ export function createRotationHandler(options: Readonly<RotationOptions>): Rotat
     const token =
       typeof event?.ClientRequestToken === 'string' ? event.ClientRequestToken : undefined;
     const known: KnownValues = [];
+    const rotationToken =
+      typeof event?.RotationToken === 'string' && event.RotationToken !== ''
+        ? event.RotationToken
+        : undefined;
+    // Redacted like the values: it never reaches a log line or an error message.
+    if (rotationToken !== undefined) known.push(rotationToken);
     const log = (fields: EventFields): void =>
       writeLog(o.log, { step, secretArn, versionId: token, ...fields });
     try {
@@ -195,7 +207,17 @@ export function createRotationHandler(options: Readonly<RotationOptions>): Rotat
           'not-pending',
           `version ${token} of secret ${secretArn} is not AWSPENDING (its stages: ${stages.join(', ') || 'none'}).`,
         );
-      const run: Run = { o, clients: c, arn: secretArn, token, versions, context, known, log };
+      const run: Run = {
+        o,
+        clients: c,
+        arn: secretArn,
+        token,
+        rotationToken,
+        versions,
+        context,
+        known,
+        log,
+      };
       await STEP_RUNNERS[step as RotationStep](run);
       log({ event: 'done', durationMs: Date.now() - started });
     } catch (error) {
@@ -228,7 +250,7 @@ const STEP_RUNNERS: Readonly<Record<RotationStep, (run: Run) => Promise<void>>> 
 
 /** createSecret: store a new random value as AWSPENDING under the token, unless it is there. */
 async function createSecret(run: Run): Promise<void> {
-  const { clients, arn, token, known, o } = run;
+  const { clients, arn, token, rotationToken, known, o } = run;
   const existing = await readSecretString(
     clients.secretsManager,
     arn,
@@ -245,7 +267,7 @@ async function createSecret(run: Run): Promise<void> {
   const value = generateSecretValue(o.secretLength, o.alphabet);
   known.push(value);
   const secretString = withHeaderValue(current, value, o.jsonKey, `AWSCURRENT of ${arn}`);
-  await putPendingSecret(clients.secretsManager, arn, token, secretString, known);
+  await putPendingSecret(clients.secretsManager, arn, token, secretString, known, rotationToken);
   run.log({ event: 'pending-created', length: value.length, jsonKey: o.jsonKey });
 }
 

@@ -257,6 +257,36 @@ describe('rotation handler: idempotent steps', () => {
   });
 });
 
+// Review, 4 December (sixth session): the event's RotationToken was never passed on, and AWS
+// requires it of a rotation function calling Secrets Manager through an assumed role
+// (cross-account rotation): createSecret's PutSecretValue would have been refused there.
+describe('rotation handler: the event RotationToken', () => {
+  it('is passed on with PutSecretValue, and never logged or put in an error', async () => {
+    const account = createAccount(aws, INITIAL);
+    const handler = handlerFor(account);
+    const ROTATION_TOKEN = 'rotation-token-a1b2c3d4e5f60718293a4b5c6d7e8f90';
+    const token = aws.secrets.beginRotation(account.secretId);
+    aws.secrets.requireRotationToken(account.secretId, ROTATION_TOKEN);
+    const event = (RotationToken?: string) => ({
+      Step: 'createSecret',
+      SecretId: account.secretArn,
+      ClientRequestToken: token,
+      ...(RotationToken === undefined ? {} : { RotationToken }),
+    });
+
+    const refused = await rejection(handler(event(), lambdaContext()));
+    const wrong = await rejection(
+      handler(event('another-rotation-token-0123456789'), lambdaContext()),
+    );
+    await handler(event(ROTATION_TOKEN), lambdaContext());
+
+    expect([refused.failure, wrong.failure]).toEqual(['aws-error', 'aws-error']);
+    expect(aws.secrets.get(account.secretId)?.stages.AWSPENDING).toBe(token);
+    expect(stageValue(aws, account, 'AWSPENDING')).toMatch(/^[A-Za-z0-9_-]{64}$/);
+    expectNoValueIn([...outputs(wrong), refused.message], [ROTATION_TOKEN]);
+  });
+});
+
 describe('rotation handler: failures keep production serving', () => {
   it('retries UpdateDistribution after PreconditionFailed with a fresh ETag', async () => {
     const account = createAccount(aws, INITIAL);

@@ -103,13 +103,18 @@ export async function listVersions(
   return versions;
 }
 
-/** PutSecretValue of the pending version under the rotation token. */
+/**
+ * PutSecretValue of the pending version under the version token, with the event's
+ * `RotationToken` when it has one (AWS requires it of a function calling through an assumed
+ * role: cross-account rotation).
+ */
 export async function putPendingSecret(
   client: SecretsManagerClient,
   arn: string,
   token: string,
   secretString: string,
   known: KnownValues,
+  rotationToken?: string,
 ): Promise<void> {
   try {
     await client.send(
@@ -118,6 +123,7 @@ export async function putPendingSecret(
         ClientRequestToken: token,
         SecretString: secretString,
         VersionStages: [AWSPENDING],
+        ...(rotationToken === undefined ? {} : { RotationToken: rotationToken }),
       }),
     );
   } catch (error) {
