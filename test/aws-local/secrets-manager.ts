@@ -153,6 +153,11 @@ export interface LocalSecrets {
    * or with another, is `AccessDeniedException` (AWS does not document the exact error).
    */
   requireRotationToken(id: string, token: string | undefined): void;
+  /**
+   * Give at most `size` versions per `ListSecretVersionIds` page (default 100, AWS's most), so a
+   * caller's paging meets real second pages. `clear()` puts back 100.
+   */
+  setListPageSize(size: number): void;
   /** Delete a secret; later calls answer `ResourceNotFoundException`. */
   remove(id: string): boolean;
   /** A snapshot of a secret, or `undefined`. */
@@ -193,6 +198,8 @@ export class SecretsManagerService implements LocalSecrets {
   readonly #byArn = new Map<string, StoredSecret>();
   readonly #region: string;
   readonly #accountId: string;
+  /** Most versions a ListSecretVersionIds page holds (see {@link LocalSecrets.setListPageSize}). */
+  #listPageSize = 100;
 
   constructor(region: string, accountId: string) {
     this.#region = region;
@@ -311,6 +318,10 @@ export class SecretsManagerService implements LocalSecrets {
     return token;
   }
 
+  setListPageSize(size: number): void {
+    this.#listPageSize = size;
+  }
+
   requireRotationToken(id: string, token: string | undefined): void {
     const secret = this.#require(id);
     if (token === undefined) delete secret.rotationToken;
@@ -345,6 +356,7 @@ export class SecretsManagerService implements LocalSecrets {
   clear(): void {
     this.#byName.clear();
     this.#byArn.clear();
+    this.#listPageSize = 100;
   }
 
   // ---- wire --------------------------------------------------------------------------------
@@ -621,10 +633,32 @@ export class SecretsManagerService implements LocalSecrets {
   ): Record<string, unknown> {
     const secret = this.#secretFor(params, operation);
     const includeDeprecated = params.IncludeDeprecated === true;
-    const versions = [...secret.versions.values()]
+    const maxResults = params.MaxResults;
+    if (
+      maxResults !== undefined &&
+      (!Number.isInteger(maxResults) || (maxResults as number) < 1 || (maxResults as number) > 100)
+    )
+      throw new ServiceError(
+        'InvalidParameterException',
+        'MaxResults must be an integer from 1 to 100.',
+      );
+    const all = [...secret.versions.values()]
       .filter((v) => includeDeprecated || v.stages.size > 0)
       .map((v) => ({ VersionId: v.id, VersionStages: [...v.stages], CreatedDate: v.createdDate }));
-    return { ARN: secret.arn, Name: secret.name, Versions: versions };
+    // Pages as AWS may give them: at most MaxResults, and at most the page size set for tests
+    // (AWS "can occasionally return an empty or shorter than expected list": check NextToken).
+    const token = optionalString(params, 'NextToken');
+    const from = token === undefined ? 0 : Number.parseInt(token.replace(/^page-/, ''), 10);
+    if (!Number.isInteger(from) || from < 0 || from > all.length)
+      throw new ServiceError('InvalidNextTokenException', 'The NextToken value is invalid.');
+    const size = Math.min((maxResults as number | undefined) ?? 100, this.#listPageSize);
+    const to = Math.min(all.length, from + size);
+    return {
+      ARN: secret.arn,
+      Name: secret.name,
+      Versions: all.slice(from, to),
+      ...(to < all.length ? { NextToken: `page-${to}` } : {}),
+    };
   }
 
   #secretFor(params: Record<string, unknown>, operation: string): StoredSecret {

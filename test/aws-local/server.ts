@@ -513,7 +513,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       reply.status === 200 &&
       typeof reply.body === 'string'
     )
-      reply.body = JSON.stringify({ ...JSON.parse(reply.body), NextToken: 'the-same-page-again' });
+      reply.body = JSON.stringify({ ...JSON.parse(reply.body), NextToken: 'page-0' }); // the first page, again
     if (
       faults.repeatNextToken === true &&
       routed.service === 'elbv2' &&

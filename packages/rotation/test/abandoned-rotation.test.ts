@@ -120,6 +120,21 @@ describe('rotation handler: after an abandoned rotation', () => {
     expectNoValueIn(bed.lines, allValues(aws, account));
   });
 
+  // Review, 4 December (sixth session): the endpoint never paged, so the paging of
+  // ListSecretVersionIds only ever met the repeated-token fault, never a real second page.
+  it('finds the abandoned values across pages of ListSecretVersionIds, one version a page', async () => {
+    const account = createAccount(aws, INITIAL);
+    const abandoned = [await abandonRotation(account), await abandonRotation(account)];
+    aws.secrets.setListPageSize(1);
+    aws.resetCalls();
+
+    await rotate(handlerFor(account), aws, account);
+
+    expect(aws.callCount('secretsmanager.ListSecretVersionIds')).toBeGreaterThanOrEqual(4);
+    for (const value of abandoned) expect(albForwards(aws, account, value)).toBe(false);
+    expect(ruleValues(account)).toEqual(acceptedValues(account));
+  });
+
   it("in a rule both sites share, drops the abandoned value and keeps the other site's", async () => {
     const account = createAccount(aws, INITIAL);
     await setRuleHeaderValues(account, [INITIAL, OTHER_SITE_SECRET]);
