@@ -341,3 +341,21 @@ describe('Socket.IO on Express without guardUpgrades', () => {
     );
   });
 });
+
+// Review, 4 December (sixth session): `requestPaths: ['/live/']` missed `/live?EIO=4…`, which
+// engine.io answers with `addTrailingSlash: false`; user-given paths lose their trailing `/`.
+it('a requestPaths entry written with a trailing / still covers /live?EIO=4 (addTrailingSlash: false)', async () => {
+  const { port, io } = await fastifyApp(
+    { ...BASE, requestPaths: ['/live/'] },
+    { path: '/live', addTrailingSlash: false },
+  );
+  let sessions = 0;
+  io.engine.on('connection', () => {
+    sessions++;
+  });
+
+  const bot = await rawRequest(port, '/live?EIO=4&transport=polling', BOT);
+
+  expect(withoutDate(bot)).toBe(UPGRADE_DENY);
+  expect(sessions).toBe(0);
+});

@@ -499,15 +499,18 @@ function checkedOptions(options: unknown): UpgradeGuardOptions {
   return {
     onDecision: own.onDecision as UpgradeGuardOptions['onDecision'],
     onError: own.onError as UpgradeGuardOptions['onError'],
-    requestPaths: checkRequestPaths(own.requestPaths),
+    requestPaths: validRequestPaths(own.requestPaths),
   };
 }
 
 /**
  * A `requestPaths` option (see {@link UpgradeGuardOptions.requestPaths}), checked as
  * {@link guardUpgrades} checks it: path prefixes, each starting with `/`, without `?`, `#` or
- * spaces; `undefined` gives the default, `['/socket.io']`. For an adapter that takes the option
- * itself, so that a bad value is an error when the app is built, naming the option and the fix.
+ * spaces; `undefined` gives the default, `['/socket.io']`. Trailing `/`s are cut (`'/'` kept): a
+ * Socket.IO `path` given as `/live/` missed `/live?EIO=4…`, which engine.io answers with
+ * `addTrailingSlash: false` (review, 4 December, sixth session). For an adapter that takes the
+ * option from its user, so that a bad value is an error when the app is built, naming the
+ * option and the fix.
  *
  * @param value - the option as given.
  * @returns the prefixes (a frozen array).
@@ -519,6 +522,15 @@ function checkedOptions(options: unknown): UpgradeGuardOptions {
  * ```
  */
 export function checkRequestPaths(value: unknown): readonly string[] {
+  const paths = validRequestPaths(value);
+  if (paths === DEFAULT_REQUEST_PATHS) return paths;
+  return Object.freeze(
+    paths.map((path) => (path.length > 1 ? path.replace(/\/+$/, '') || '/' : path)),
+  );
+}
+
+/** `requestPaths` as given, checked (trailing `/`s kept: the Nest module adds `/live/` itself). */
+function validRequestPaths(value: unknown): readonly string[] {
   if (value === undefined) return DEFAULT_REQUEST_PATHS;
   if (!Array.isArray(value))
     throw new InvalidOptionError(

@@ -123,18 +123,18 @@ export function isOriginVerifier(value: unknown): value is OriginVerifier {
  * whether it had named our header (review, 4 December, sixth session).
  */
 function onlySecretFailed(decision: Decision): boolean {
+  // An enforced deny only for a missing header: timing matters for denies, and in report mode
+  // (rolled out before CloudFront sends the header) every request would force a re-read.
+  if (decision.reason === 'missing-secret') return decision.failures.length === 1;
   if (
     decision.reason !== 'invalid-secret' &&
     decision.reason !== 'expired-secret' &&
-    decision.reason !== 'missing-secret' &&
     decision.reason !== 'reported'
   )
     return false;
   if (decision.failures.length !== 1) return false;
   const failure = decision.failures[0];
-  return (
-    failure === 'invalid-secret' || failure === 'expired-secret' || failure === 'missing-secret'
-  );
+  return failure === 'invalid-secret' || failure === 'expired-secret';
 }
 
 class Verifier implements OriginVerifier {

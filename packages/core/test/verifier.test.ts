@@ -735,6 +735,28 @@ describe('check(): waiting where it helps', () => {
     await v.close();
   });
 
+  // Review of that change (same session): in report mode, rolled out before CloudFront sends the
+  // header, every request then forced a re-read and waited for it.
+  it('in report mode, lets a request without the secret header on at once, forcing no re-read', async () => {
+    let loads = 0;
+    const counted: SecretSource = {
+      name: 'counted',
+      load: async () => {
+        loads++;
+        return { values: [{ stage: 'AWSCURRENT', value: SECRET }], version: 'v1' };
+      },
+    };
+    const v = make({ secret: counted, mode: 'report' });
+    await v.ready();
+
+    const outcome = v.check(throughCloudFront({ headers: { 'x-origin-verify': undefined } }));
+
+    expect(outcome).not.toBeInstanceOf(Promise);
+    expect((outcome as Decision).reason).toBe('reported');
+    expect(loads).toBe(1);
+    await v.close();
+  });
+
   it('still picks up a rotation within one window while wrong values keep the window busy', async () => {
     vi.useFakeTimers();
     try {

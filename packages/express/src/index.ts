@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   checkOptionKeys,
+  checkRequestPaths,
   createOriginVerifier,
   type Decision,
   guardUpgrades as guardServerUpgrades,
@@ -310,7 +311,7 @@ export function guardUpgrades(
         log.decision(decision, req.method, req.url);
     },
     onError: (error, req) => log.guardFailed(error, req.method, req.url),
-    requestPaths: options.requestPaths,
+    requestPaths: checkRequestPaths(options.requestPaths),
   });
 }
 

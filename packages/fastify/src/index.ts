@@ -89,11 +89,11 @@ async function cdnOriginGuardPlugin(
     );
   // @fastify/cors answers a CORS preflight in its own `onRequest` hook: registered first, it
   // answered a bot's preflight (204 and the app's CORS policy) before the guard saw it (outside
-  // review, 4 December, sixth session).
+  // review, 4 December, sixth session). A warning, not a refusal: the plugin tree cannot tell
+  // a sibling scope or `hook: 'preHandler'` (both safe) from the unsafe order.
   if (fastify.printPlugins().includes('@fastify/cors'))
-    throw new CdnOriginGuardError(
-      'ERR_CDN_ORIGIN_GUARD_OPTION',
-      "@cdn-origin-guard/fastify is registered after @fastify/cors, whose onRequest hook runs first and answers a CORS preflight (OPTIONS) itself: a bot's preflight got 204 and your CORS policy before the guard checked it. Register @cdn-origin-guard/fastify before @fastify/cors.",
+    fastify.log.warn(
+      "cdn-origin-guard is registered after @fastify/cors: unless cors runs in another scope or with hook: 'preHandler', its onRequest hook answers a bot's CORS preflight (204 and your CORS policy) before the guard checks it. Register @cdn-origin-guard/fastify before @fastify/cors.",
     );
   // Checked before anything is created: a bad value fails the boot, naming the option.
   const requestPaths =

@@ -41,7 +41,7 @@ export function gatewaysOf(discovery: DiscoveryService): Gateway[] {
     found.push({
       name: metatype.name || 'an anonymous gateway',
       port: Number.isInteger(port) ? (port as number) : 0,
-      requestPath: requestPathOf((options as { path?: unknown } | undefined)?.path),
+      requestPath: requestPathOf(options as { path?: unknown; addTrailingSlash?: unknown }),
     });
   }
   return found;
@@ -52,11 +52,17 @@ export function gatewaysOf(discovery: DiscoveryService): Gateway[] {
  * and, with `addTrailingSlash`, adds one back): `undefined` when it is not a path the
  * server-level check takes.
  */
-function requestPathOf(path: unknown): string | undefined {
-  if (path === undefined) return SOCKET_IO_PATH;
+function requestPathOf(
+  options: { path?: unknown; addTrailingSlash?: unknown } | undefined,
+): string | undefined {
+  const path = options?.path ?? SOCKET_IO_PATH;
   if (typeof path !== 'string' || !path.startsWith('/') || /[?#\s]/.test(path)) return undefined;
   const trimmed = path.replace(/\/+$/, '');
-  return trimmed === '' ? undefined : trimmed;
+  if (trimmed === '') return undefined;
+  // With engine.io's default `addTrailingSlash` it answers only under `/live/`: a bare `/live`
+  // prefix also took a skipped `/live-status` route for the gateway's (review, 4 December, sixth
+  // session); with `addTrailingSlash: false` it answers `/live?EIO=4…` too.
+  return options?.addTrailingSlash === false ? trimmed : `${trimmed}/`;
 }
 
 /**
@@ -76,5 +82,5 @@ export function withGatewayPaths(
 
 /** The error line for a gateway on a port of its own: what is not checked, and the fix. */
 export function ownPortLine(gateway: Gateway): string {
-  return `${gateway.name} listens on port ${gateway.port}, a server of its own that CdnOriginGuardModule cannot see: its WebSocket handshakes and Socket.IO polling requests are NOT verified (and allowContextTypes ['ws'] lets their messages through). Put the gateway on the HTTP server (@WebSocketGateway() without a port), or guard its server yourself in afterInit(server): guardUpgrades(server.httpServer, verifier, { requestPaths: [server.path()] }) from @cdn-origin-guard/core, with the CDN_ORIGIN_GUARD_VERIFIER verifier.`;
+  return `${gateway.name} listens on port ${gateway.port}, a server of its own that CdnOriginGuardModule cannot see: its WebSocket handshakes and Socket.IO polling requests are NOT verified (and allowContextTypes ['ws'] lets their messages through). Put the gateway on the HTTP server (@WebSocketGateway() without a port). A Socket.IO gateway can instead guard its server in afterInit(server): with io = server.server ?? server (afterInit gets a Namespace when the gateway has a namespace), guardUpgrades(io.httpServer, verifier, { requestPaths: [io.path()] }) from @cdn-origin-guard/core, with the CDN_ORIGIN_GUARD_VERIFIER verifier; a ws gateway (WsAdapter) has no such server: keep it on the HTTP server.`;
 }

@@ -12,15 +12,19 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { guardUpgrades, type OriginVerifier } from '@cdn-origin-guard/core';
-import { CDN_ORIGIN_GUARD_VERIFIER, CdnOriginGuardModule } from '@cdn-origin-guard/nestjs';
-import { type INestApplication, Inject } from '@nestjs/common';
+import {
+  CDN_ORIGIN_GUARD_VERIFIER,
+  CdnOriginGuardModule,
+  SkipOriginGuard,
+} from '@cdn-origin-guard/nestjs';
+import { Controller, Get, type INestApplication, Inject } from '@nestjs/common';
 import {
   type OnGatewayInit,
   SubscribeMessage,
   WebSocketGateway,
   WebSocketServer,
 } from '@nestjs/websockets';
-import type { Server as SocketIoServer } from 'socket.io';
+import type { Namespace, Server as SocketIoServer } from 'socket.io';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   BOT,
@@ -130,6 +134,32 @@ describe.each(PLATFORMS)('Socket.IO gateways on the %s platform', (_platform, ad
   });
 });
 
+describe('a gateway path is checked as engine.io answers it', () => {
+  // Review, 4 December (sixth session): the gateway's `/live` was added as a bare prefix, which
+  // took a skipped `/live-status` route for the gateway's and denied it.
+  it("leaves a skipped route that only starts with the gateway's path to its route", async () => {
+    @Controller()
+    class Status {
+      @SkipOriginGuard() @Get('live-status') status(): string {
+        return 'UP';
+      }
+    }
+    const started = await start(PLATFORMS[0]![1], {
+      imports: [CdnOriginGuardModule.forRoot(BASE_OPTIONS)],
+      controllers: [Status],
+      providers: [LiveGateway],
+    });
+    apps.push(started.app);
+    const { port } = (started.app.getHttpServer() as Server).address() as AddressInfo;
+
+    const status = await rawRequest(port, '/live-status', BOT);
+    const polling2 = await rawRequest(port, polling('/live'), BOT);
+
+    expect(status).toMatch(/^HTTP\/1\.1 200 OK[\s\S]*\r\n\r\nUP$/);
+    expect(withoutDate(polling2)).toBe(UPGRADE_DENY);
+  });
+});
+
 describe('a gateway on a port of its own', () => {
   it('is named in an error at bootstrap, with the fix', async () => {
     const own = await freePort();
@@ -147,22 +177,24 @@ describe('a gateway on a port of its own', () => {
     expect(line?.message).toContain(
       `OwnPortGateway listens on port ${own}, a server of its own that CdnOriginGuardModule cannot see`,
     );
-    expect(line?.message).toContain('guardUpgrades(server.httpServer, verifier');
+    expect(line?.message).toContain('guardUpgrades(io.httpServer, verifier');
   });
 
   it('is checked when it follows the fix the error gives (guardUpgrades in afterInit)', async () => {
     const own = await freePort();
-    @WebSocketGateway(own, { path: '/live' })
+    // With a namespace, as the README's recipe (afterInit then gets the Namespace).
+    @WebSocketGateway(own, { path: '/live', namespace: 'chat' })
     class GuardedOwnPort implements OnGatewayInit {
-      @WebSocketServer() server: SocketIoServer | undefined;
+      @WebSocketServer() server: Namespace | undefined;
       constructor(@Inject(CDN_ORIGIN_GUARD_VERIFIER) private readonly verifier: OriginVerifier) {}
-      afterInit(server: SocketIoServer): void {
-        guardUpgrades(server.httpServer, this.verifier, { requestPaths: [server.path()] });
+      afterInit(server: SocketIoServer | Namespace): void {
+        const io = 'httpServer' in server ? server : server.server;
+        guardUpgrades(io.httpServer, this.verifier, { requestPaths: [io.path()] });
       }
     }
 
     const { app } = await startWith(PLATFORMS[0]![1], [GuardedOwnPort]);
-    const io = app.get(GuardedOwnPort).server;
+    const io = app.get(GuardedOwnPort).server?.server;
     ownServers.push(io);
     const sessions = sessionsOf(io);
 
