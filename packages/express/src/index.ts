@@ -163,12 +163,12 @@ export function cdnOriginGuard(
     watched.add(server);
     // Guarded by any verifier (the app's own call, or another guard's): left as it is, so an app
     // with two guards (two distributions) never has its upgrades made to pass both.
-    if (!isServer(server) || isGuardingUpgrades(server)) return;
+    if (isGuardingUpgrades(server) || !countsListeners(server)) return;
     const early = answeringBeforeExpress(server);
     try {
-      guardUpgrades(server, middleware);
+      guardUpgrades(server as unknown as UpgradeServer, middleware);
     } catch {
-      return; // not a server guardUpgrades takes: nothing to guard
+      return; // not a server guardUpgrades takes (it says which): nothing to guard
     }
     if (early.length > 0) log.upgradesGuardedLate(early);
   }
@@ -329,21 +329,18 @@ function routedPath(req: GuardRequest): string | undefined {
   return pathUnderMount(parseurl.original(req)?.pathname ?? undefined, routed, req.baseUrl);
 }
 
-/** A Node server (what `guardUpgrades` takes), with its listener counts. */
-type ListeningServer = UpgradeServer & {
+/**
+ * Something that counts its listeners (an EventEmitter): what {@link answeringBeforeExpress}
+ * reads. Whether it is a server at all is `guardUpgrades`' own check, which refuses otherwise.
+ */
+type ListeningServer = {
   listenerCount(event: string): number;
   listeners(event: string): unknown[];
 };
 
-function isServer(server: object): server is ListeningServer {
+function countsListeners(server: object): server is ListeningServer {
   const s = server as Partial<Record<keyof ListeningServer, unknown>>;
-  return (
-    typeof s.emit === 'function' &&
-    typeof s.listen === 'function' &&
-    typeof s.address === 'function' &&
-    typeof s.listenerCount === 'function' &&
-    typeof s.listeners === 'function'
-  );
+  return typeof s.listenerCount === 'function' && typeof s.listeners === 'function';
 }
 
 /** An Express app (or router) as a server's `'request'` listener. */
