@@ -445,17 +445,23 @@ describe.each(PLATFORMS)('CdnOriginGuard on the %s platform', (_platform, adapte
       expect((await send(started.url, '/', THROUGH_CLOUDFRONT)).status).toBe(200);
     });
 
-    it('rejects applyGlobally returned by the forRootAsync factory, naming where it belongs', async () => {
-      const compiling = create(adapter, {
-        imports: [
-          CdnOriginGuardModule.forRootAsync({
-            useFactory: () => ({ ...BASE_OPTIONS, applyGlobally: true }) as never,
-          }),
-        ],
-      });
+    it.each([
+      ['applyGlobally', true],
+      ['requestPaths', ['/live']],
+    ])(
+      'rejects %s returned by the forRootAsync factory, naming where it belongs',
+      async (key, value) => {
+        const compiling = create(adapter, {
+          imports: [
+            CdnOriginGuardModule.forRootAsync({
+              useFactory: () => ({ ...BASE_OPTIONS, [key]: value }) as never,
+            }),
+          ],
+        });
 
-      await expect(compiling).rejects.toThrow(/forRootAsync\(\{ applyGlobally \}\)/);
-    });
+        await expect(compiling).rejects.toThrow(new RegExp(`forRootAsync\\(\\{ ${key} \\}\\)`));
+      },
+    );
 
     it('injects the guard into a user-defined consumer with explicit @Inject', async () => {
       @Injectable()
