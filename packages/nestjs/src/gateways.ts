@@ -58,7 +58,10 @@ function requestPathOf(
   const path = options?.path ?? SOCKET_IO_PATH;
   if (typeof path !== 'string' || !path.startsWith('/') || /[?#\s]/.test(path)) return undefined;
   const trimmed = path.replace(/\/+$/, '');
-  if (trimmed === '') return undefined;
+  // A gateway on `/` has its engine answer every target (engine.io's prefix is then `/`, or the
+  // empty string without a trailing slash): every request is checked on the server. Until 4
+  // December (seventh session) such a path was dropped and a bot's polling opened a session.
+  if (trimmed === '') return '/';
   // With engine.io's default `addTrailingSlash` it answers only under `/live/`: a bare `/live`
   // prefix also took a skipped `/live-status` route for the gateway's (review, 4 December, sixth
   // session); with `addTrailingSlash: false` it answers `/live?EIO=4…` too.

@@ -160,6 +160,33 @@ describe('a gateway path is checked as engine.io answers it', () => {
   });
 });
 
+describe('a gateway on the root path', () => {
+  // Outside review, 4 December (seventh session): `path: '/'` was dropped (trimmed to nothing),
+  // so the gateway's engine, which then answers every target, opened a bot's session.
+  @WebSocketGateway({ path: '/' })
+  class RootGateway {
+    @WebSocketServer() server: SocketIoServer | undefined;
+  }
+
+  it.each(PLATFORMS)(
+    'has every request checked on the server (%s platform)',
+    async (_p, adapter) => {
+      const { app, port } = await startWith(adapter, [RootGateway]);
+      const sessions = sessionsOf(app.get(RootGateway).server);
+
+      const handshake = await rawRequest(port, '/?EIO=4&transport=polling&t=abc', BOT);
+      const other = await rawRequest(port, '/anything', BOT);
+      expect(sessions.count).toBe(0);
+      const ours = await rawRequest(port, '/?EIO=4&transport=polling&t=abc', OUR_CLOUDFRONT);
+
+      expect(withoutDate(handshake)).toBe(UPGRADE_DENY);
+      expect(withoutDate(other)).toBe(UPGRADE_DENY);
+      expect(ours).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n0\{"sid":"[^"]+"/);
+      expect(sessions.count).toBe(1);
+    },
+  );
+});
+
 describe('a gateway on a port of its own', () => {
   it('is named in an error at bootstrap, with the fix', async () => {
     const own = await freePort();
