@@ -94,6 +94,35 @@ async function fastifyApp(
   return { port: (app.server.address() as AddressInfo).port, io };
 }
 
+/** An Express app with the guard (its log lines dropped) on 127.0.0.1: its guard, server, port. */
+async function expressServer() {
+  const guard = expressGuard({ ...BASE, logger: { error() {}, warn() {}, info() {} } });
+  const app = express();
+  app.use(guard);
+  app.get('/', (_req, res) => {
+    res.send('hello');
+  });
+  await guard.ready();
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { guard, server, port: (server.address() as AddressInfo).port };
+}
+
+/** A Socket.IO server given `options` on an Express guard's `server`, closed after the test. */
+function withSocketIo(
+  server: HttpServer,
+  guard: { close(): Promise<void> },
+  options?: SocketIoOptions,
+): SocketIoServer {
+  const io = new SocketIoServer(server, options);
+  stops.push(async () => {
+    server.closeAllConnections();
+    await io.close();
+    await guard.close();
+  });
+  return io;
+}
+
 const APPS: readonly (readonly [
   string,
   (options?: SocketIoOptions) => Promise<{ port: number; io: SocketIoServer }>,
@@ -101,23 +130,9 @@ const APPS: readonly (readonly [
   [
     'Express (guardUpgrades on the server)',
     async (options) => {
-      const guard = expressGuard({ ...BASE, logger: { error() {}, warn() {}, info() {} } });
-      const app = express();
-      app.use(guard);
-      app.get('/', (_req, res) => {
-        res.send('hello');
-      });
-      await guard.ready();
-      const server = app.listen(0, '127.0.0.1');
-      await once(server, 'listening');
+      const { guard, server, port } = await expressServer();
       guardUpgrades(server, guard);
-      const io = new SocketIoServer(server, options);
-      stops.push(async () => {
-        server.closeAllConnections();
-        await io.close();
-        await guard.close();
-      });
-      return { port: (server.address() as AddressInfo).port, io };
+      return { port, io: withSocketIo(server, guard, options) };
     },
   ],
   ['Fastify (the plugin)', (options) => fastifyApp(BASE, options)],
@@ -257,6 +272,31 @@ describe.each(LIVE_APPS)('Socket.IO under its own path on %s', (_name, start) =>
   });
 });
 
+// Outside review, 4 December (seventh session): a Socket.IO `path` nobody gave the guard opened a
+// bot's session. engine.io acts only on a request naming a `transport`, so any such request is
+// checked on the server, whatever its path.
+describe.each(APPS)('Socket.IO under a path the guard was not given, on %s', (_name, start) => {
+  it("denies a bot's polling handshake there, and lets our CloudFront open a session", async () => {
+    const { port, io } = await start({ path: '/rt' });
+    let sessions = 0;
+    io.engine.on('connection', () => {
+      sessions++;
+    });
+
+    const bot = await rawRequest(port, '/rt/?EIO=4&transport=polling', BOT);
+    const escaped = await rawRequest(port, '/rt/?EIO=4&tr%61nsport=polling', BOT);
+    const upgrade = await rawUpgrade(port, '/rt/?EIO=4&transport=websocket', BOT);
+    expect(sessions).toBe(0);
+    const ours = await rawRequest(port, '/rt/?EIO=4&transport=polling', OUR_CLOUDFRONT);
+
+    expect(withoutDate(bot)).toBe(UPGRADE_DENY);
+    expect(withoutDate(escaped)).toBe(UPGRADE_DENY);
+    expect(upgrade).toBe(UPGRADE_DENY);
+    expect(ours).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n0\{"sid":"[^"]+"/);
+    expect(sessions).toBe(1);
+  });
+});
+
 describe('requestPaths given to the Fastify plugin or the Nest module, checked when the app is built', () => {
   it.each([
     ['/live', /`requestPaths` is string; expected an array/],
@@ -340,6 +380,21 @@ describe('Socket.IO on Express without guardUpgrades', () => {
       "'upgrade' listeners (WebSocket handshakes) and a 'request' listener that is not the Express app (Socket.IO's engine)",
     );
   });
+});
+
+it('Express without guardUpgrades: Socket.IO attached under its own path after the first request is checked too', async () => {
+  const { guard, server, port } = await expressServer();
+  await rawRequest(port, '/', BOT); // the middleware's first request: it guards the server
+  const io = withSocketIo(server, guard, { path: '/live' });
+  let sessions = 0;
+  io.engine.on('connection', () => {
+    sessions++;
+  });
+
+  const bot = await rawRequest(port, '/live/?EIO=4&transport=polling', BOT);
+
+  expect(withoutDate(bot)).toBe(UPGRADE_DENY);
+  expect(sessions).toBe(0);
 });
 
 // Review, 4 December (sixth session): `requestPaths: ['/live/']` missed `/live?EIO=4…`, which

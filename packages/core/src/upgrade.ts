@@ -349,7 +349,53 @@ function emitWhenAdmitted(
   });
 }
 
-/** The guards one of whose request paths `target` starts with (engine.io's own match), if any. */
+/**
+ * Whether `target`'s query string has a `transport` parameter, read as engine.io reads it
+ * (`new URL(req.url, base).searchParams`: names percent-decoded, tabs and newlines dropped).
+ * engine.io acts on nothing else: without a known `transport` it answers "Transport unknown"
+ * and opens no session. A target the URL parser refuses counts as having one (fail closed).
+ * Cheap for the usual request: the URL is parsed only when its query could spell the name
+ * (see {@link couldSpellTransport}).
+ */
+export function namesEngineTransport(target: string): boolean {
+  const query = target.indexOf('?');
+  if (query === -1 || !couldSpellTransport(target, query)) return false;
+  try {
+    return new URL(target, 'https://socket.io').searchParams.has('transport');
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Whether `text` from `from` on holds `transport`, an escape of one of its letters (`%61`
+ * `a`, `%6E` `n`, `%6F` `o`, `%70` `p`, `%72` `r`, `%73` `s`, `%74` `t`; hex digits in either
+ * case), or a tab, CR or LF (which the URL parser drops): what the name needs to be read from
+ * the query. A query escaping other characters (`?q=caf%C3%A9`) is not parsed.
+ */
+function couldSpellTransport(text: string, from: number): boolean {
+  if (text.indexOf('transport', from) !== -1) return true;
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x09 || c === 0x0a || c === 0x0d) return true;
+    if (c !== 0x25 /* % */) continue;
+    const high = text.charCodeAt(i + 1);
+    const low = text.charCodeAt(i + 2) | 0x20; // lower case
+    if (high === 0x37 /* 7 */ && (low === 0x30 || low === 0x32 || low === 0x33 || low === 0x34))
+      return true;
+    if (high === 0x36 /* 6 */ && (low === 0x31 || low === 0x65 || low === 0x66)) return true;
+  }
+  return false;
+}
+
+/**
+ * The guards that check `target` on the server: those one of whose request paths it starts
+ * with (engine.io's own match), else, when it names an engine.io transport
+ * ({@link namesEngineTransport}), every guard that checks requests at all. So a Socket.IO
+ * engine under a path nobody gave (set in a Nest `IoAdapter`, or attached after the Express
+ * middleware's first request) still opens no session for a bot (outside review, 4 December,
+ * seventh session: both opened one).
+ */
 function guardsForTarget(
   guards: readonly UpgradeGuard[],
   target: string | undefined,
@@ -363,6 +409,7 @@ function guardsForTarget(
         found.push(guard);
         break;
       }
+  if (found === undefined && namesEngineTransport(target)) return guards.slice();
   return found;
 }
 

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect as connectHttp2, createServer as createHttp2Server } from 'node:http2';
 import { type AddressInfo, connect } from 'node:net';
 import type { Duplex } from 'node:stream';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   answer101,
@@ -27,6 +28,7 @@ import {
   type OriginGuardOptions,
   type SecretSource,
 } from '../src/index.js';
+import { namesEngineTransport } from '../src/upgrade.js';
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -211,7 +213,8 @@ describe('guardUpgrades: requests a listener answers before the framework (reque
     const [customPort, nonePort] = [await listen(custom.server), await listen(none.server)];
 
     expect(withoutDate(await rawRequest(customPort, '/live/?EIO=4', BOT))).toBe(UPGRADE_DENY);
-    expect((await rawRequest(customPort, POLLING, BOT)).endsWith('app')).toBe(true);
+    // Under another path and naming no engine.io transport: the framework's to check.
+    expect((await rawRequest(customPort, '/socket.io/?EIO=4', BOT)).endsWith('app')).toBe(true);
     expect((await rawRequest(nonePort, POLLING, BOT)).endsWith('0{"sid":"engine"}')).toBe(true);
     expect(custom.engine).toEqual([]);
   });
@@ -262,6 +265,145 @@ describe('guardUpgrades: requests a listener answers before the framework (reque
       expect(() => guardUpgrades(server, verifierWith(), { requestPaths: paths as never })).toThrow(
         message,
       );
+  });
+});
+
+describe('guardUpgrades: an engine.io request under a path nobody gave', () => {
+  // Outside review, 4 December (seventh session): a Socket.IO `path` set where the guard cannot
+  // see it (a Nest IoAdapter's createIOServer, a server attached after the Express middleware's
+  // first request) opened a bot's session. engine.io acts only on a request naming a
+  // `transport`, so such a request is checked on the server whatever its path.
+  it("denies a bot's polling under another path, however the query spells `transport`", async () => {
+    const { server, engine, app } = engineLikeServer('/rt/');
+    guardUpgrades(server, verifierWith());
+    const port = await listen(server);
+    const targets = [
+      '/rt/?EIO=4&transport=polling&t=abc',
+      '/rt/?EIO=4&tr%61nsport=polling',
+      '/rt/?t=1&%74ransport=polling',
+      '/rt?transport=polling',
+      '/page?transport=truck',
+      'http://example.com/rt/?transport=polling',
+    ];
+
+    const answers = await Promise.all(targets.map((target) => rawRequest(port, target, BOT)));
+    const ours = await rawRequest(port, targets[0]!, OUR_CLOUDFRONT);
+
+    for (const answer of answers) expect(withoutDate(answer)).toBe(UPGRADE_DENY);
+    expect(ours.endsWith('0{"sid":"engine"}')).toBe(true);
+    expect(engine).toEqual([targets[0]]);
+    expect(app).toEqual([]);
+  });
+
+  it('leaves every other request to the framework, query strings with escapes included', async () => {
+    const { server, engine, app } = engineLikeServer('/rt/');
+    guardUpgrades(server, verifierWith());
+    const port = await listen(server);
+    const targets = ['/rt/?EIO=4', '/page?q=caf%C3%A9', '/page?transports=polling', '/transport'];
+
+    const answers = await Promise.all(targets.map((target) => rawRequest(port, target, BOT)));
+
+    for (const answer of answers)
+      expect(answer.endsWith('app') || answer.endsWith('engine"}')).toBe(true);
+    expect(engine).toEqual(['/rt/?EIO=4']);
+    expect(app.sort()).toEqual(targets.slice(1).sort());
+  });
+
+  it.each([
+    ['/socket.io/?EIO=4&transport=polling', true],
+    ['/x?a=1&transport=', true],
+    ['/x?a=1&transport', true],
+    ['/x?%74%72%61%6e%73%70%6f%72%74=websocket', true],
+    ['/x?trans%70ort=polling', true],
+    ['/x?trans\tport=polling', true],
+    ['/x?a=%zz&transport=polling', true],
+    ['//host/x?transport=polling', true],
+    ['/x?transports=polling', false],
+    ['/x?a=transport', false],
+    ['/x?q=%20', false],
+    ['/x?q=caf%C3%A9&n=%6E', false],
+    ['/x?%74%72%61%6E%73%70%6F%72%74=polling', true],
+    ['/x?%54ransport=polling', false],
+    ['/transport', false],
+    ['/x#?transport=polling', false],
+    ['/x', false],
+    ['*', false],
+  ])('namesEngineTransport(%j) is %s, as engine.io reads the query', (target, expected) => {
+    expect(namesEngineTransport(target)).toBe(expected);
+    // The same reading as engine.io's own (`new URL(req.url, base).searchParams`).
+    expect(new URL(target, 'https://socket.io').searchParams.has('transport')).toBe(expected);
+  });
+});
+
+describe('namesEngineTransport reads the query exactly as engine.io does', () => {
+  // Any target where engine.io would find a `transport` parameter must be checked: the quick
+  // pre-test may say "parse" too often, never too rarely.
+  const pieces = fc.constantFrom(
+    'transport',
+    'transports',
+    'tr',
+    'ansport',
+    '%74',
+    '%54',
+    '%72',
+    '%61',
+    '%6e',
+    '%6E',
+    '%73',
+    '%70',
+    '%6f',
+    '%6F',
+    '%7',
+    '%',
+    '%zz',
+    '%C3%A9',
+    '=',
+    '&',
+    '?',
+    '#',
+    '/',
+    'a',
+    '+',
+    '\t',
+    '\n',
+    ';',
+    'EIO=4',
+  );
+  it('agrees with new URL(target).searchParams on generated targets', () => {
+    fc.assert(
+      fc.property(fc.array(pieces, { maxLength: 14 }), (parts) => {
+        const target = `/x?${parts.join('')}`;
+        expect(namesEngineTransport(target)).toBe(
+          new URL(target, 'https://socket.io').searchParams.has('transport'),
+        );
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('agrees on the name with one letter escaped (either hex case), upper-cased or split by a tab', () => {
+    const word = 'transport';
+    const variants = (c: string) => {
+      const hex = c.charCodeAt(0).toString(16);
+      return [c, `%${hex}`, `%${hex.toUpperCase()}`, c.toUpperCase(), `${c}\t`];
+    };
+    const name = fc
+      .tuple(fc.nat(word.length - 1), fc.nat(4))
+      .map(([at, v]) => word.slice(0, at) + variants(word[at]!)[v] + word.slice(at + 1));
+    fc.assert(
+      fc.property(
+        fc.array(pieces, { maxLength: 3 }),
+        name,
+        fc.array(pieces, { maxLength: 3 }),
+        (before, key, after) => {
+          const target = `/x?${before.join('')}${key}${after.join('')}`;
+          expect(namesEngineTransport(target)).toBe(
+            new URL(target, 'https://socket.io').searchParams.has('transport'),
+          );
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 });
 

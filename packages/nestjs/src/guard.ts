@@ -207,6 +207,12 @@ function expressPath(
   return pathUnderMount(parseurl.original(raw)?.pathname ?? undefined, routed, raw.baseUrl);
 }
 
+/** The handshake request of a Socket.IO socket (`socket.request`); other clients have none. */
+function handshakeOf(client: unknown): IncomingMessage | undefined {
+  const request = (client as { request?: unknown } | null | undefined)?.request;
+  return request instanceof IncomingMessage ? request : undefined;
+}
+
 /**
  * The decision this verifier already allowed the request with, if it did: verified, or allowed
  * by a path rule for the path the request is routed on as seen from `site`.
@@ -350,7 +356,11 @@ export class CdnOriginGuard implements CanActivate {
       // verify, so nothing passes unless allowContextTypes lists the type. A context that has an
       // HTTP request is always verified, listed or not (outside review, 4 December: listing
       // 'graphql' for subscriptions let GraphQL queries over HTTP through unchecked).
-      if (this.allowedTypes.has(type)) return true;
+      if (this.allowedTypes.has(type)) {
+        // A Socket.IO message: its connection's handshake request must have been verified.
+        const handshake = type === 'ws' ? handshakeOf(context.getArgByIndex(0)) : undefined;
+        return handshake === undefined ? true : this.admitHandshake(handshake);
+      }
       this.logger.warn(
         `cdn-origin-guard denied a ${type} context: no HTTP request to verify (allow it with allowContextTypes: ['${type}'])`,
       );
@@ -380,6 +390,52 @@ export class CdnOriginGuard implements CanActivate {
           (error: unknown) => this.settle(request, raw, undefined, input, error),
         )
       : this.settle(request, raw, result, input);
+  }
+
+  /**
+   * A Socket.IO message with `ws` listed in `allowContextTypes`: allowed when its connection's
+   * handshake request was allowed (the server-level check recorded that on it), else that request
+   * is verified now, once (the decision is recorded for the connection's next messages). The
+   * server-level check sees a handshake only under the paths it knows or naming an engine.io
+   * transport; this makes "only messages of verified connections" hold whatever the engine's
+   * path (outside review, 4 December, seventh session: a `path` set in an `IoAdapter` let a
+   * bot's messages reach `@SubscribeMessage` handlers). A denied one is `false`, as for any
+   * context the guard refuses: Nest answers the client with its `WsException`.
+   */
+  private admitHandshake(handshake: IncomingMessage): boolean | Promise<boolean> {
+    if ((handshake as { cdnOriginGuard?: Decision }).cdnOriginGuard?.allowed === true) return true;
+    let input: VerifyInput | undefined;
+    let result: Decision | Promise<Decision>;
+    try {
+      input = {
+        headers: handshake.headers,
+        rawHeaders: handshake.rawHeaders,
+        remoteAddress: handshake.socket?.remoteAddress,
+        method: handshake.method,
+        path: handshake.url, // as the server-level check reads it: no router routed it
+      };
+      result = this.verifier.check(input);
+    } catch (error) {
+      return this.settleHandshake(handshake, undefined, input, error);
+    }
+    return result instanceof Promise
+      ? result.then(
+          (decision) => this.settleHandshake(handshake, decision, input),
+          (error: unknown) => this.settleHandshake(handshake, undefined, input, error),
+        )
+      : this.settleHandshake(handshake, result, input);
+  }
+
+  private settleHandshake(
+    handshake: IncomingMessage,
+    decision: Decision | undefined,
+    input: VerifyInput | undefined,
+    error?: unknown,
+  ): boolean {
+    recordDecision(handshake, decision);
+    if (decision?.allowed !== true || decision.reason === 'reported')
+      logDecision(this.logger, this.verifier, decision, input, error);
+    return decision?.allowed === true;
   }
 
   /**

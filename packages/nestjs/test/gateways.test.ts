@@ -18,7 +18,9 @@ import {
   SkipOriginGuard,
 } from '@cdn-origin-guard/nestjs';
 import { Controller, Get, type INestApplication, Inject } from '@nestjs/common';
+import { IoAdapter } from '@nestjs/platform-socket.io';
 import {
+  type OnGatewayConnection,
   type OnGatewayInit,
   SubscribeMessage,
   WebSocketGateway,
@@ -29,11 +31,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   BOT,
   OUR_CLOUDFRONT,
+  rawHttp,
   rawRequest,
   rawUpgrade,
   UPGRADE_DENY,
 } from '../../../test/support/adapter-fixtures.js';
-import { BASE_OPTIONS, CONTROLLERS, PLATFORMS, type Started, start } from './fixtures.js';
+import { BASE_OPTIONS, CONTROLLERS, create, PLATFORMS, type Started, start } from './fixtures.js';
 
 const apps: INestApplication[] = [];
 /** Servers of gateways on ports of their own, closed after the apps. */
@@ -233,5 +236,107 @@ describe('a gateway on a port of its own', () => {
     expect(upgrade).toBe(UPGRADE_DENY);
     expect(ours).toMatch(/\r\n\r\n0\{"sid":"[^"]+"/);
     expect(sessions.count).toBe(1);
+  });
+});
+
+/** What a bot's raw Socket.IO client reached: sessions, connections and `ping` handler calls. */
+const reached = { connections: 0, pings: 0 };
+
+@WebSocketGateway()
+class CountingGateway implements OnGatewayConnection {
+  @WebSocketServer() server: SocketIoServer | undefined;
+
+  handleConnection(): void {
+    reached.connections++;
+  }
+
+  @SubscribeMessage('ping')
+  ping(): string {
+    reached.pings++;
+    return 'pong';
+  }
+}
+
+/** A Socket.IO polling client over raw HTTP: handshake, namespace connect, one `ping` event. */
+async function botSession(port: number, path: string): Promise<string> {
+  const handshake = await rawRequest(port, `${path}/?EIO=4&transport=polling`, BOT);
+  const sid = /0\{"sid":"([^"]+)"/.exec(handshake)?.[1];
+  if (sid === undefined) return handshake;
+  const post = (body: string) =>
+    rawHttp(
+      port,
+      `POST ${path}/?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: origin.example\r\nConnection: close\r\nx-forwarded-for: ${BOT['x-forwarded-for']}\r\ncontent-type: text/plain;charset=UTF-8\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+    );
+  await post('40');
+  await rawRequest(port, `${path}/?EIO=4&transport=polling&sid=${sid}`, BOT);
+  await post('42["ping"]');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  return handshake;
+}
+
+// Outside review, 4 December (seventh session): a Socket.IO `path` set in the app's IoAdapter (not
+// in the decorator, which the module reads) opened a bot's session, ran handleConnection and, with
+// allowContextTypes: ['ws'], its @SubscribeMessage handlers.
+describe('a Socket.IO path set by the WebSocket adapter', () => {
+  class PathIoAdapter extends IoAdapter {
+    override createIOServer(
+      port: number,
+      options?: Parameters<IoAdapter['createIOServer']>[1],
+    ): ReturnType<IoAdapter['createIOServer']> {
+      return super.createIOServer(port, { ...options, path: '/rt' } as typeof options);
+    }
+  }
+
+  it.each(PLATFORMS)("denies a bot's handshake there (%s platform)", async (_p, adapter) => {
+    reached.connections = 0;
+    reached.pings = 0;
+    const app = await create(adapter, {
+      imports: [CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, allowContextTypes: ['ws'] })],
+      controllers: CONTROLLERS,
+      providers: [CountingGateway],
+    });
+    apps.push(app);
+    app.useWebSocketAdapter(new PathIoAdapter(app));
+    await app.listen(0, '127.0.0.1');
+    const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
+    const sessions = sessionsOf(app.get(CountingGateway).server);
+
+    const bot = await botSession(port, '/rt');
+    expect(sessions.count).toBe(0);
+    const ours = await rawRequest(port, '/rt/?EIO=4&transport=polling', OUR_CLOUDFRONT);
+
+    expect(withoutDate(bot)).toBe(UPGRADE_DENY);
+    expect(reached).toEqual({ connections: 0, pings: 0 });
+    expect(ours).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n0\{"sid":"[^"]+"/);
+    expect(sessions.count).toBe(1);
+  });
+});
+
+describe("allowContextTypes: ['ws'] lets through only messages of verified connections", () => {
+  it('refuses the messages of a connection whose handshake nothing checked (a gateway on a port of its own)', async () => {
+    const own = await freePort();
+    const pings = { count: 0 };
+    @WebSocketGateway(own)
+    class OwnPortPing {
+      @WebSocketServer() server: SocketIoServer | undefined;
+
+      @SubscribeMessage('ping')
+      ping(): string {
+        pings.count++;
+        return 'pong';
+      }
+    }
+    const { app } = await startWith(PLATFORMS[0]![1], [OwnPortPing], {
+      allowContextTypes: ['ws'],
+    });
+    ownServers.push(app.get(OwnPortPing).server);
+    const sessions = sessionsOf(app.get(OwnPortPing).server);
+
+    // Nothing checks that server's handshakes (the module named it in an error at bootstrap):
+    // the bot's session opens, but none of its messages reaches a handler.
+    await botSession(own, '/socket.io');
+
+    expect(sessions.count).toBe(1);
+    expect(pings.count).toBe(0);
   });
 });
