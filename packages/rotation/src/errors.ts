@@ -16,6 +16,7 @@ export type RotationFailure =
   | 'no-matching-rule'
   | 'cloudfront-out-of-step'
   | 'unselected-origin'
+  | 'unselected-listener'
   | 'unexpected-secret'
   | 'condition-limit'
   | 'wait-too-long'

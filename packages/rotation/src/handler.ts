@@ -9,6 +9,7 @@ import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
+  checkOtherListeners,
   findHeaderRules,
   type HeaderRule,
   holdsOneOf,
@@ -371,6 +372,7 @@ async function formerValuesAmong(run: Run, values: readonly string[]): Promise<s
 async function albRules(
   run: Run,
   values: { current: string; pending: string },
+  { otherListeners = false }: { otherListeners?: boolean } = {},
 ): Promise<HeaderRule[]> {
   const { o } = run;
   if (o.listenerArns.length === 0 && o.ruleArns.length === 0) return [];
@@ -388,6 +390,8 @@ async function albRules(
     ownValues,
     formerValuesAmong: (unknown) => formerValuesAmong(run, unknown),
   });
+  // setSecret, before any change: no listener of the same ALBs may be left out of the rotation.
+  if (otherListeners) await checkOtherListeners(run.clients.elbv2, { ...o, ownValues });
   if (otherRuleArns.length > 0) run.log({ event: 'alb-rules-left-alone', ruleArns: otherRuleArns });
   const withFormer = rules.filter((r) => r.formerValues.length > 0);
   if (withFormer.length > 0)
@@ -473,7 +477,7 @@ async function setSecret(run: Run): Promise<void> {
       `setSecret must wait ${waitMs} ms for the apps to load the new value (propagationWaitMs) and keep ${o.cloudFrontBudgetMs} ms for CloudFront (cloudFrontBudgetMs), but the Lambda has ${Math.max(0, leftMs)} ms left after a ${o.safetyMarginMs} ms safety margin. Raise the function's timeout to at least ${Math.ceil((neededMs + o.safetyMarginMs) / 1000) + 10} s, or lower propagationWaitMs (0 if your apps rely on refresh-on-mismatch). Nothing was changed on CloudFront.`,
     );
 
-  const rules = await albRules(run, { current, pending });
+  const rules = await albRules(run, { current, pending }, { otherListeners: true });
   const ruleStarted = Date.now();
   const modified = await setHeaderValues(clients.elbv2, rules, [current, pending], known);
   run.log({

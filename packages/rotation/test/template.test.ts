@@ -105,6 +105,7 @@ describe('SAM template', () => {
       'cloudfront:GetDistribution',
       'cloudfront:GetDistributionConfig',
       'cloudfront:UpdateDistribution',
+      'elasticloadbalancing:DescribeListeners',
       'elasticloadbalancing:DescribeLoadBalancers',
       'elasticloadbalancing:DescribeRules',
       'elasticloadbalancing:ModifyRule',

@@ -6,6 +6,8 @@
  * @module
  */
 import {
+  DescribeListenersCommand,
+  type DescribeListenersCommandOutput,
   DescribeLoadBalancersCommand,
   DescribeRulesCommand,
   type DescribeRulesCommandOutput,
@@ -130,6 +132,89 @@ export function holdsOneOf(rule: HeaderRule, values: readonly string[]): boolean
   return have.some((v) => values.includes(v));
 }
 
+/** Where a rotation's rules are, and this secret's values (AWSCURRENT, AWSPREVIOUS, pending). */
+export interface RuleSelection {
+  /** The header, lower case. */
+  readonly headerName: string;
+  readonly listenerArns: readonly string[];
+  readonly ruleArns: readonly string[];
+  readonly ownValues: readonly string[];
+}
+
+/** The listener ARN a rule ARN belongs to (`listener-rule/app/<lb>/<id>/<listener>/<rule>`). */
+function listenerArnOfRule(ruleArn: string): string | undefined {
+  const m =
+    /^(arn:[^:]+:elasticloadbalancing:[^:]*:[^:]*:)listener-rule\/(app\/[^/]+\/[^/]+\/[^/]+)\//.exec(
+      ruleArn,
+    );
+  return m === null ? undefined : `${m[1]}listener/${m[2]}`;
+}
+
+/** Every listener of the load balancer `lbArn`: ARN and port. */
+async function listenersOf(
+  client: ElasticLoadBalancingV2Client,
+  lbArn: string,
+): Promise<{ arn: string; port: number | undefined }[]> {
+  const listeners: { arn: string; port: number | undefined }[] = [];
+  const nextPage = nextPageOf(`DescribeListeners (${lbArn})`);
+  let marker: string | undefined;
+  do {
+    let out: DescribeListenersCommandOutput;
+    try {
+      out = await client.send(
+        new DescribeListenersCommand({ LoadBalancerArn: lbArn, Marker: marker }),
+      );
+    } catch (error) {
+      throw awsCallFailed(`DescribeListeners (${lbArn})`, error, []);
+    }
+    for (const l of out.Listeners ?? [])
+      if (l.ListenerArn !== undefined) listeners.push({ arn: l.ListenerArn, port: l.Port });
+    marker = nextPage(out.NextMarker);
+  } while (marker !== undefined);
+  return listeners;
+}
+
+/**
+ * Fail before any change when another listener of the same load balancers (one not in
+ * `listenerArns`, holding none of `ruleArns`) has a rule whose condition on the header holds one
+ * of `ownValues`: CloudFront switches every origin at the ALB to the new value, and that
+ * listener's rule, never widened, would then refuse every request it checks (a second HTTPS
+ * listener for an origin's custom port, or HTTP:80 for a `match-viewer` origin). The rotation
+ * refuses an origin left out of its selection the same way (review, 4 December, seventh
+ * session: such a listener was left on the old value and the rotation reported success).
+ */
+export async function checkOtherListeners(
+  client: ElasticLoadBalancingV2Client,
+  options: RuleSelection,
+): Promise<void> {
+  const managed = new Set(options.listenerArns);
+  for (const ruleArn of options.ruleArns) {
+    const listener = listenerArnOfRule(ruleArn);
+    if (listener !== undefined) managed.add(listener);
+  }
+  const lbArns = [
+    ...new Set([...options.listenerArns, ...options.ruleArns].map(loadBalancerArnOf)),
+  ];
+  const strays: string[] = [];
+  for (const lbArn of lbArns)
+    for (const listener of await listenersOf(client, lbArn)) {
+      if (managed.has(listener.arn)) continue;
+      for (const rule of await describeRules(client, { ListenerArn: listener.arn })) {
+        const index = headerIndexOf(rule, options.headerName);
+        const values = rule.Conditions?.[index]?.HttpHeaderConfig?.Values ?? [];
+        if (index >= 0 && values.some((v) => options.ownValues.includes(v)))
+          strays.push(
+            `rule ${rule.RuleArn} of listener ${listener.arn} (port ${listener.port ?? '?'})`,
+          );
+      }
+    }
+  if (strays.length > 0)
+    throw new RotationError(
+      'unselected-listener',
+      `${strays.join(', ')} checks "${options.headerName}" against this secret's value but is not in listenerArns (or ruleArns), so a rotation would leave it on a value CloudFront stops sending, and it would refuse every request. Nothing was changed. Add the listener to listenerArns (or the rule to ruleArns) and retry.`,
+    );
+}
+
 /**
  * The rules to keep in step: each of `ruleArns` (which must have the header condition), and
  * each rule of `listenerArns` whose header condition holds one of `ownValues` (this secret's
@@ -143,11 +228,7 @@ export function holdsOneOf(rule: HeaderRule, values: readonly string[]): boolean
  */
 export async function findHeaderRules(
   client: ElasticLoadBalancingV2Client,
-  options: {
-    readonly headerName: string;
-    readonly listenerArns: readonly string[];
-    readonly ruleArns: readonly string[];
-    readonly ownValues: readonly string[];
+  options: RuleSelection & {
     readonly formerValuesAmong: (values: readonly string[]) => Promise<readonly string[]>;
   },
 ): Promise<HeaderRules> {

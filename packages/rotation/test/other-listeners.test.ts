@@ -1,0 +1,120 @@
+/**
+ * Another listener of the same ALB checking this secret (a second HTTPS listener for an origin's
+ * custom port, HTTP:80 for a `match-viewer` origin). CloudFront origins are selected ALB-wide
+ * (by the ALB's DNS name) and all switched to the new value, but only the rules of
+ * `listenerArns` / `ruleArns` are changed: until 4 December (seventh session, review) such a
+ * listener was left on the old value, the rotation reported success, and every request arriving
+ * there was refused from then on. setSecret now refuses before any change, as it does for an
+ * origin left out of its selection. Real SDK v3 clients against the local AWS endpoint.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  fixedResponse,
+  forward,
+  httpHeaderCondition,
+  type LocalAws,
+} from '../../../test/aws-local/index.js';
+import {
+  type Account,
+  createAccount,
+  expectNoValueIn,
+  HEADER,
+  invoke,
+  rejection,
+  rotate,
+  stageValue,
+  TARGET_GROUP,
+  useRotationTestbed,
+} from './support.js';
+
+const INITIAL = 'initial-origin-verify-0123456789abcdef';
+const OTHER_SITE_SECRET = 'other-site-origin-verify-fedcba9876543210';
+
+const bed = useRotationTestbed();
+let aws: LocalAws;
+beforeEach(() => {
+  aws = bed.aws;
+});
+
+/** The load balancer ARN of `account`'s listener. */
+const loadBalancerOf = (account: Account) =>
+  account.listenerArn.replace(':listener/', ':loadbalancer/').replace(/\/[^/]+$/, '');
+
+/** A second listener (port 8443) on `account`'s ALB, its rule checking the header for `value`. */
+function addSecondListener(account: Account, value: string) {
+  const listener = aws.elbv2.addListener(loadBalancerOf(account), {
+    port: 8443,
+    defaultActions: [fixedResponse()],
+  });
+  const rule = aws.elbv2.addRule(listener.arn, {
+    priority: 1,
+    conditions: [httpHeaderCondition('X-Origin-Verify', [value])],
+    actions: [forward(TARGET_GROUP)],
+  });
+  const forwards = (sent: string) =>
+    aws.elbv2.evaluate(listener.arn, { headers: { [HEADER]: sent } }).action.Type === 'forward';
+  return { listenerArn: listener.arn, ruleArn: rule.arn, forwards };
+}
+
+/** What CloudFront's ALB origin of `account` sends. */
+const originValue = (account: Account) =>
+  aws.cloudfront.edgeHeader(account.distributionId, 'X-Origin-Verify', 'alb');
+
+describe('another listener of the same ALB checking this secret', () => {
+  it('is refused by setSecret before anything changes, naming the listener and the fix', async () => {
+    const account = createAccount(aws, INITIAL);
+    const second = addSecondListener(account, INITIAL);
+    const handler = bed.handlerFor(account); // listenerArns: the 443 listener only
+    const token = aws.secrets.beginRotation(account.secretId);
+    await invoke(handler, account, 'createSecret', token);
+
+    const error = await rejection(invoke(handler, account, 'setSecret', token));
+
+    expect(error.failure).toBe('unselected-listener');
+    expect(error.message).toContain(second.listenerArn);
+    expect(error.message).toContain('(port 8443)');
+    expect(error.message).toContain('Nothing was changed. Add the listener to listenerArns');
+    expectNoValueIn([error.message, String(error.stack), ...bed.lines], [INITIAL]);
+    // Nothing changed: CloudFront still sends AWSCURRENT, both listeners still accept it.
+    expect(originValue(account)).toBe(INITIAL);
+    expect(aws.elbv2.rule(account.ruleArn).conditions[0]?.HttpHeaderConfig?.Values).toEqual([
+      INITIAL,
+    ]);
+    expect(second.forwards(INITIAL)).toBe(true);
+  });
+
+  it('rotates both when both listeners are given, each forwarding the new value', async () => {
+    const account = createAccount(aws, INITIAL);
+    const second = addSecondListener(account, INITIAL);
+    const handler = bed.handlerFor(account, {
+      listenerArns: [account.listenerArn, second.listenerArn],
+    });
+
+    await rotate(handler, aws, account);
+
+    const now = stageValue(aws, account, 'AWSCURRENT');
+    expect(now).not.toBe(INITIAL);
+    expect(originValue(account)).toBe(now);
+    expect(second.forwards(now)).toBe(true);
+  });
+
+  it("counts a listener whose rule is named in ruleArns as the rotation's", async () => {
+    const account = createAccount(aws, INITIAL);
+    const second = addSecondListener(account, INITIAL);
+    const handler = bed.handlerFor(account, { ruleArns: [second.ruleArn] });
+
+    await rotate(handler, aws, account);
+
+    expect(second.forwards(stageValue(aws, account, 'AWSCURRENT'))).toBe(true);
+  });
+
+  it("leaves alone another listener whose rule checks another site's secret", async () => {
+    const account = createAccount(aws, INITIAL);
+    const other = addSecondListener(account, OTHER_SITE_SECRET);
+
+    await rotate(bed.handlerFor(account), aws, account);
+
+    expect(stageValue(aws, account, 'AWSCURRENT')).not.toBe(INITIAL);
+    expect(other.forwards(OTHER_SITE_SECRET)).toBe(true);
+  });
+});
