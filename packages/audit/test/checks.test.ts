@@ -987,6 +987,13 @@ describe('direct-reachability', () => {
       protocol: 'HTTP',
       rules,
     });
+    const ruleAt = (
+      priority: number,
+      conditions: RuleInfo['conditions'],
+      action: RuleInfo['action'],
+    ) => ({ arn: `rule-${priority}`, priority, conditions, action }) as RuleInfo;
+    const forward = { type: 'forward' };
+    const path = (...values: string[]) => ({ field: 'path-pattern', values });
     it.each([
       ['301 to https on the same host', 301, 'https://alb:443/', [upgrade], 'PASS'],
       ['302 to https on the same host, any case', 302, 'https://ALB/path', [upgrade], 'PASS'],
@@ -1000,6 +1007,78 @@ describe('direct-reachability', () => {
         'https://alb/',
         [defaultRule({ type: 'forward' })],
         'FAIL',
+      ],
+      // Review, 4 December (seventh session): any upgrading rule of the listener (one for
+      // `/login`) was taken as the answer to the probe of `/`, which the app had redirected.
+      [
+        'an upgrade for /login only; the default forwards',
+        301,
+        'https://alb/',
+        [ruleAt(5, [path('/login')], upgrade.action), defaultRule(forward)],
+        'FAIL',
+      ],
+      [
+        'an upgrade for /* first; the default forwards',
+        301,
+        'https://alb/',
+        [ruleAt(5, [path('/*')], upgrade.action), defaultRule(forward)],
+        'PASS',
+      ],
+      [
+        'an upgrade for /? matching /',
+        301,
+        'https://alb/',
+        [ruleAt(5, [path('/?', '/')], upgrade.action), defaultRule(forward)],
+        'PASS',
+      ],
+      [
+        'a forward for /* before the default upgrade',
+        301,
+        'https://alb/',
+        [ruleAt(1, [path('/*')], forward), upgrade],
+        'FAIL',
+      ],
+      [
+        'a forward on the header before the default upgrade',
+        301,
+        'https://alb/',
+        [
+          ruleAt(1, [{ field: 'http-header', headerName: 'x-origin-verify', values: [] }], forward),
+          upgrade,
+        ],
+        'PASS',
+      ],
+      [
+        'a forward on the ALB host before the default upgrade',
+        301,
+        'https://alb/',
+        [ruleAt(1, [{ field: 'host-header', values: ['ALB'] }], forward), upgrade],
+        'FAIL',
+      ],
+      [
+        'a forward on another host before the default upgrade',
+        301,
+        'https://alb/',
+        [ruleAt(1, [{ field: 'host-header', values: ['www.example.com'] }], forward), upgrade],
+        'PASS',
+      ],
+      [
+        'a forward by source address before the default upgrade',
+        301,
+        'https://alb/',
+        [ruleAt(1, [{ field: 'source-ip', values: [] }], forward), upgrade],
+        'WARN',
+      ],
+      [
+        'rules given out of order: the lower priority decides',
+        301,
+        'https://alb/',
+        [
+          ruleAt(9, [path('/*')], forward),
+          ruleAt(2, [path('/*')], upgrade.action),
+          defaultRule(forward),
+        ],
+        'PASS',
       ],
     ] as const)('%s: %s', (_name, statusCode, location, rules, expected) => {
       const snap = snapshot(

@@ -3,7 +3,7 @@
  * @module
  */
 import { bareDomain } from '../net.js';
-import type { AccountSnapshot, Finding, ProbeResult } from '../types.js';
+import type { AccountSnapshot, ConditionInfo, Finding, ProbeResult, RuleInfo } from '../types.js';
 import { upgradesToHttps } from './listener-rules.js';
 import { type Check, fail, firstSkip, pass, result, skipped, warn } from './result.js';
 
@@ -27,17 +27,70 @@ function redirectsToHttpsSameHost(probe: ProbeResult): boolean {
   }
 }
 
+/** Whether ALB's `*` / `?` pattern `pattern` matches all of `text`. */
+function albPatternMatches(pattern: string, text: string, ignoreCase: boolean): boolean {
+  const body = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
+  return new RegExp(`^${body}$`, ignoreCase ? 'is' : 's').test(text);
+}
+
 /**
- * Whether the rules of the listener `probe` went to redirect to HTTPS on the same host:
- * `undefined` when the rules could not be read.
+ * Whether a rule condition matches the probe (`GET <path>` on the ALB's name, without the
+ * header): `yes`, `no`, or `maybe` for what the audit cannot tell (another header, the source
+ * address, the method or query as the snapshot keeps them).
  */
-function listenerUpgrades(snapshot: AccountSnapshot, probe: ProbeResult): boolean | undefined {
-  if (!snapshot.listeners.ok) return undefined;
+function conditionMatches(
+  c: ConditionInfo,
+  probe: { path: string; host: string },
+  headerName: string,
+): 'yes' | 'no' | 'maybe' {
+  if (c.field === 'path-pattern' && c.values.length > 0)
+    return c.values.some((v) => albPatternMatches(v, probe.path, false)) ? 'yes' : 'no';
+  if (c.field === 'host-header' && c.values.length > 0)
+    return c.values.some((v) => albPatternMatches(v, probe.host, true)) ? 'yes' : 'no';
+  if (c.field === 'http-header' && c.headerName === headerName) return 'no'; // never sent
+  return 'maybe';
+}
+
+/**
+ * Whether the listener `probe` went to answered it with its own redirect to HTTPS on the same
+ * host, as ALB picks a rule (priority order, the default last, the first whose conditions all
+ * match): `confirmed` when that rule is such a redirect, `unread` when the rules could not be
+ * read, `uncertain` when it depends on a condition the audit cannot tell (another header, the
+ * source address, the method or the query), else `no`: the app sent the redirect (review, 4
+ * December, seventh session: any upgrading rule of the listener, e.g. one for `/login`, was
+ * taken as the answer to the probe of `/`).
+ */
+function listenerUpgrades(
+  snapshot: AccountSnapshot,
+  probe: ProbeResult,
+): 'confirmed' | 'unread' | 'uncertain' | 'no' {
+  if (!snapshot.listeners.ok) return 'unread';
   const asked = new URL(probe.url);
   const protocol = asked.protocol === 'https:' ? 'HTTPS' : 'HTTP';
   const port = Number(asked.port || (protocol === 'HTTPS' ? 443 : 80));
   const listener = snapshot.listeners.value.find((l) => l.protocol === protocol && l.port === port);
-  return listener?.rules.some(upgradesToHttps) ?? false;
+  if (listener === undefined) return 'no';
+  const request = { path: asked.pathname, host: asked.hostname.replace(/^\[|\]$/g, '') };
+  const order = (r: RuleInfo) => (r.priority === 'default' ? Number.POSITIVE_INFINITY : r.priority);
+  // Rules that may have answered before the one that surely did: an upgrade, or anything else.
+  let maybeUpgrade = false;
+  let maybeOther = false;
+  for (const rule of [...listener.rules].sort((a, b) => order(a) - order(b))) {
+    const matches = rule.conditions.map((c) => conditionMatches(c, request, snapshot.headerName));
+    if (matches.includes('no')) continue;
+    const upgrades = upgradesToHttps(rule);
+    if (matches.includes('maybe')) {
+      if (upgrades) maybeUpgrade = true;
+      else maybeOther = true;
+      continue;
+    }
+    if (upgrades) return maybeOther ? 'uncertain' : 'confirmed';
+    return maybeUpgrade ? 'uncertain' : 'no';
+  }
+  return maybeUpgrade ? 'uncertain' : 'no';
 }
 
 function run(snapshot: AccountSnapshot) {
@@ -76,15 +129,21 @@ function run(snapshot: AccountSnapshot) {
       // The redirect listener-rules recommends for plain HTTP: nothing is served here, and the
       // HTTPS listener it points to is probed and judged on its own.
       const upgrades = listenerUpgrades(snapshot, p);
-      if (upgrades === true)
+      if (upgrades === 'confirmed')
         return pass(
           `${p.url} without ${headerName}: ${code} to HTTPS on the same host (the listener's redirect; the HTTPS listener is probed on its own)`,
           evidence,
         );
-      if (upgrades === undefined)
+      if (upgrades === 'unread')
         return warn(
           `${p.url} without ${headerName}: ${code} to HTTPS on the same host, not confirmed against the listener rules (they could not be read)`,
           'Grant elasticloadbalancing:DescribeRules to the audit, then probe again',
+          evidence,
+        );
+      if (upgrades === 'uncertain')
+        return warn(
+          `${p.url} without ${headerName}: ${code} to HTTPS on the same host, not confirmed as the listener's redirect (a rule before it has a condition the audit cannot evaluate: another header, the source address, the method or the query)`,
+          "Make the HTTP listener's default (or a /* rule before any other) the redirect to HTTPS, then probe again",
           evidence,
         );
     }
