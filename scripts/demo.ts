@@ -352,7 +352,7 @@ async function main(): Promise<void> {
       .join(', ')}`,
   );
   console.log(
-    `  AWS calls seen by the local endpoint: GetSecretValue=${aws.callCount('secretsmanager.GetSecretValue')}, DescribeManagedPrefixLists=${aws.callCount('ec2.DescribeManagedPrefixLists')}, GetManagedPrefixListEntries=${aws.callCount('ec2.GetManagedPrefixListEntries')}`,
+    `  AWS calls seen by the local endpoint: DescribeSecret=${aws.callCount('secretsmanager.DescribeSecret')}, GetSecretValue=${aws.callCount('secretsmanager.GetSecretValue')}, DescribeManagedPrefixLists=${aws.callCount('ec2.DescribeManagedPrefixLists')}, GetManagedPrefixListEntries=${aws.callCount('ec2.GetManagedPrefixListEntries')}`,
   );
   await aws.close();
 

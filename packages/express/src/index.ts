@@ -24,12 +24,13 @@ import parseurl from 'parseurl';
 import { createGuardLog, type GuardLog, type GuardLogger } from './log.js';
 
 export type {
+  BaseGuardOptions,
   Decision,
   OriginGuardOptions,
   OriginVerifier,
   UpgradeServer,
 } from '@cdn-origin-guard/core';
-export { optionsFromEnv } from '@cdn-origin-guard/core';
+export { InvalidOptionError, isOriginGuardError, optionsFromEnv } from '@cdn-origin-guard/core';
 export type { GuardLogger } from './log.js';
 
 declare global {

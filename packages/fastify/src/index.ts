@@ -28,8 +28,13 @@ import type {
 } from 'fastify';
 import fp from 'fastify-plugin';
 
-export type { Decision, OriginGuardOptions, OriginVerifier } from '@cdn-origin-guard/core';
-export { optionsFromEnv } from '@cdn-origin-guard/core';
+export type {
+  BaseGuardOptions,
+  Decision,
+  OriginGuardOptions,
+  OriginVerifier,
+} from '@cdn-origin-guard/core';
+export { InvalidOptionError, isOriginGuardError, optionsFromEnv } from '@cdn-origin-guard/core';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -4,8 +4,18 @@
  * Nest HTTP platforms (Express and Fastify).
  * @packageDocumentation
  */
-export type { Decision, OriginGuardOptions, OriginVerifier } from '@cdn-origin-guard/core';
-export { optionsFromEnv } from '@cdn-origin-guard/core';
+export type {
+  BaseGuardOptions,
+  Decision,
+  OriginGuardOptions,
+  OriginVerifier,
+} from '@cdn-origin-guard/core';
+export {
+  guardUpgrades,
+  InvalidOptionError,
+  isOriginGuardError,
+  optionsFromEnv,
+} from '@cdn-origin-guard/core';
 export { CDN_ORIGIN_GUARD_VERIFIER, type OriginGuardRule } from './constants.js';
 export { OriginDecision, RequireOriginGuard, SkipOriginGuard } from './decorators.js';
 export { CdnOriginGuard, OriginDeniedException, type OriginGuardRequest } from './guard.js';
