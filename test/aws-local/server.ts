@@ -89,6 +89,11 @@ export interface FaultConfig {
    * would page for ever).
    */
   readonly repeatNextToken?: boolean;
+  /**
+   * Matching ELBv2 calls answer a `ValidationError` whose message quotes every parameter value
+   * of the request, as an AWS validation message may echo its input (what a caller must redact).
+   */
+  readonly echoRequest?: boolean;
   /** The next N matching CloudFront `UpdateDistribution` calls answer `PreconditionFailed` (412), as if someone else had updated the distribution. */
   readonly preconditionFailedNext?: number;
   /**
@@ -481,6 +486,14 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
         }
         if (faults.throttle === true) {
           send(res, faultReply(routed, 'throttle', requestId));
+          return;
+        }
+        if (faults.echoRequest === true && routed.service === 'elbv2') {
+          const values = [...new URLSearchParams(body).values()];
+          send(
+            res,
+            elbv2Error('ValidationError', `Invalid request: ${values.join(', ')}`, requestId),
+          );
           return;
         }
         if (failNextLeft > 0) {

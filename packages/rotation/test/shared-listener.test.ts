@@ -198,6 +198,27 @@ describe('rotation handler: a listener shared with another site', () => {
     expect(albForwards(aws, account, stageValue(aws, account, 'AWSCURRENT'))).toBe(true);
   });
 
+  // Review, 4 December (seventh session): ModifyRule sends another site's values back; an AWS
+  // message echoing them reached the log line and the thrown error unredacted.
+  it("redacts another site's value from a ModifyRule error that echoes the request", async () => {
+    const account = createAccount(aws, INITIAL);
+    await setRuleHeaderValues(account.ruleArn, [INITIAL, OTHER_SITE_SECRET]);
+    const handler = handlerFor(account);
+    const token = aws.secrets.beginRotation(account.secretId);
+    await invoke(handler, account, 'createSecret', token);
+    aws.faults.set({ echoRequest: true, actions: ['elbv2.ModifyRule'] });
+
+    const error = await rejection(invoke(handler, account, 'setSecret', token));
+    aws.faults.clear();
+
+    expect(error.message).toContain('ValidationError');
+    expect(error.message).toContain('[redacted]');
+    expectNoValueIn(
+      [error.message, String(error.stack), ...bed.lines],
+      [...allValues(aws, account), OTHER_SITE_SECRET],
+    );
+  });
+
   it('fails before any change when a shared rule has no room for the rotation next to the other values', async () => {
     const account = createAccount(aws, INITIAL);
     await setRuleHeaderValues(account.ruleArn, [

@@ -328,7 +328,12 @@ export async function setHeaderValues(
     try {
       await client.send(new ModifyRuleCommand({ RuleArn: rule.arn, Conditions: conditions }));
     } catch (error) {
-      throw awsCallFailed(`ModifyRule ${rule.arn}`, error, known);
+      // Another site's values and patterns (sent back as they were) are secrets too.
+      throw awsCallFailed(`ModifyRule ${rule.arn}`, error, [
+        ...known,
+        ...rule.foreignValues,
+        ...(regexValues ?? []),
+      ]);
     }
     modified.push(rule.arn);
   }
