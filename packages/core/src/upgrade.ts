@@ -368,24 +368,18 @@ export function namesEngineTransport(target: string): boolean {
 }
 
 /**
- * Whether `text` from `from` on holds `transport`, an escape of one of its letters (`%61`
- * `a`, `%6E` `n`, `%6F` `o`, `%70` `p`, `%72` `r`, `%73` `s`, `%74` `t`; hex digits in either
- * case), or a tab, CR or LF (which the URL parser drops): what the name needs to be read from
- * the query. A query escaping other characters (`?q=caf%C3%A9`) is not parsed.
+ * What a query needs to hold to spell the name `transport`: the name itself, an escape of one of
+ * its letters (`%61` `a`, `%6E` `n`, `%6F` `o`, `%70` `p`, `%72` `r`, `%73` `s`, `%74` `t`; hex
+ * digits in either case), or a tab, CR or LF (which the URL parser drops; Node's HTTP parser
+ * refuses them in a target, which the check does not rely on). A query escaping other characters
+ * (`?q=caf%C3%A9`) is not parsed.
  */
+const COULD_SPELL_TRANSPORT = /transport|%(?:7[0234]|6[1EeFf])|[\t\n\r]/g;
+
+/** Whether `text` from `from` on could spell the name `transport` ({@link COULD_SPELL_TRANSPORT}). */
 function couldSpellTransport(text: string, from: number): boolean {
-  if (text.indexOf('transport', from) !== -1) return true;
-  for (let i = from; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x09 || c === 0x0a || c === 0x0d) return true;
-    if (c !== 0x25 /* % */) continue;
-    const high = text.charCodeAt(i + 1);
-    const low = text.charCodeAt(i + 2) | 0x20; // lower case
-    if (high === 0x37 /* 7 */ && (low === 0x30 || low === 0x32 || low === 0x33 || low === 0x34))
-      return true;
-    if (high === 0x36 /* 6 */ && (low === 0x31 || low === 0x65 || low === 0x66)) return true;
-  }
-  return false;
+  COULD_SPELL_TRANSPORT.lastIndex = from;
+  return COULD_SPELL_TRANSPORT.test(text);
 }
 
 /**
