@@ -108,6 +108,29 @@ describe('another listener of the same ALB checking this secret', () => {
     expect(second.forwards(stageValue(aws, account, 'AWSCURRENT'))).toBe(true);
   });
 
+  // Review of that fix (same session): naming one rule of a listener in ruleArns counted the whole
+  // listener as the rotation's, and a second rule there on the same secret stayed behind.
+  it('is refused for another rule of a listener whose only named rule is in ruleArns', async () => {
+    const account = createAccount(aws, INITIAL);
+    const api = aws.elbv2.addRule(account.listenerArn, {
+      priority: 7,
+      conditions: [
+        httpHeaderCondition('X-Origin-Verify', [INITIAL]),
+        { Field: 'path-pattern', PathPatternConfig: { Values: ['/api/*'] } },
+      ],
+      actions: [forward(TARGET_GROUP)],
+    });
+    const handler = bed.handlerFor(account, { listenerArns: [], ruleArns: [account.ruleArn] });
+    const token = aws.secrets.beginRotation(account.secretId);
+    await invoke(handler, account, 'createSecret', token);
+
+    const error = await rejection(invoke(handler, account, 'setSecret', token));
+
+    expect(error.failure).toBe('unselected-listener');
+    expect(error.message).toContain(`rule ${api.arn}`);
+    expect(originValue(account)).toBe(INITIAL);
+  });
+
   it("leaves alone another listener whose rule checks another site's secret", async () => {
     const account = createAccount(aws, INITIAL);
     const other = addSecondListener(account, OTHER_SITE_SECRET);

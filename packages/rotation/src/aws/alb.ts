@@ -141,15 +141,6 @@ export interface RuleSelection {
   readonly ownValues: readonly string[];
 }
 
-/** The listener ARN a rule ARN belongs to (`listener-rule/app/<lb>/<id>/<listener>/<rule>`). */
-function listenerArnOfRule(ruleArn: string): string | undefined {
-  const m =
-    /^(arn:[^:]+:elasticloadbalancing:[^:]*:[^:]*:)listener-rule\/(app\/[^/]+\/[^/]+\/[^/]+)\//.exec(
-      ruleArn,
-    );
-  return m === null ? undefined : `${m[1]}listener/${m[2]}`;
-}
-
 /** Every listener of the load balancer `lbArn`: ARN and port. */
 async function listenersOf(
   client: ElasticLoadBalancingV2Client,
@@ -175,31 +166,30 @@ async function listenersOf(
 }
 
 /**
- * Fail before any change when another listener of the same load balancers (one not in
- * `listenerArns`, holding none of `ruleArns`) has a rule whose condition on the header holds one
- * of `ownValues`: CloudFront switches every origin at the ALB to the new value, and that
- * listener's rule, never widened, would then refuse every request it checks (a second HTTPS
- * listener for an origin's custom port, or HTTP:80 for a `match-viewer` origin). The rotation
- * refuses an origin left out of its selection the same way (review, 4 December, seventh
- * session: such a listener was left on the old value and the rotation reported success).
+ * Fail before any change when a rule the rotation does not manage checks the header against one
+ * of `ownValues` on the same load balancers: a rule of a listener not in `listenerArns` that is
+ * not itself in `ruleArns` (the listener of a rule named in `ruleArns` included). CloudFront
+ * switches every origin at the ALB to the new value, and such a rule, never widened, would then
+ * refuse every request it checks (a second HTTPS listener for an origin's custom port, HTTP:80 for
+ * a `match-viewer` origin, a second rule for `/api/*` next to a named one). The rotation refuses
+ * an origin left out of its selection the same way (review, 4 December, seventh session: such a
+ * listener or rule was left on the old value and the rotation reported success).
  */
 export async function checkOtherListeners(
   client: ElasticLoadBalancingV2Client,
   options: RuleSelection,
 ): Promise<void> {
-  const managed = new Set(options.listenerArns);
-  for (const ruleArn of options.ruleArns) {
-    const listener = listenerArnOfRule(ruleArn);
-    if (listener !== undefined) managed.add(listener);
-  }
+  const managedListeners = new Set(options.listenerArns);
+  const managedRules = new Set(options.ruleArns);
   const lbArns = [
     ...new Set([...options.listenerArns, ...options.ruleArns].map(loadBalancerArnOf)),
   ];
   const strays: string[] = [];
   for (const lbArn of lbArns)
     for (const listener of await listenersOf(client, lbArn)) {
-      if (managed.has(listener.arn)) continue;
+      if (managedListeners.has(listener.arn)) continue;
       for (const rule of await describeRules(client, { ListenerArn: listener.arn })) {
+        if (rule.RuleArn !== undefined && managedRules.has(rule.RuleArn)) continue;
         const index = headerIndexOf(rule, options.headerName);
         const values = rule.Conditions?.[index]?.HttpHeaderConfig?.Values ?? [];
         if (index >= 0 && values.some((v) => options.ownValues.includes(v)))
@@ -211,7 +201,7 @@ export async function checkOtherListeners(
   if (strays.length > 0)
     throw new RotationError(
       'unselected-listener',
-      `${strays.join(', ')} checks "${options.headerName}" against this secret's value but is not in listenerArns (or ruleArns), so a rotation would leave it on a value CloudFront stops sending, and it would refuse every request. Nothing was changed. Add the listener to listenerArns (or the rule to ruleArns) and retry.`,
+      `${strays.join(', ')} checks "${options.headerName}" against this secret's value but is in neither listenerArns nor ruleArns, so a rotation would leave it on a value CloudFront stops sending, and it would refuse every request. Nothing was changed. Add the listener to listenerArns (or the rule to ruleArns) and retry.`,
     );
 }
 
@@ -328,11 +318,14 @@ export async function setHeaderValues(
     try {
       await client.send(new ModifyRuleCommand({ RuleArn: rule.arn, Conditions: conditions }));
     } catch (error) {
-      // Another site's values and patterns (sent back as they were) are secrets too.
+      // Every header value sent back (another site's values and patterns, another header's
+      // condition) may be a secret too.
       throw awsCallFailed(`ModifyRule ${rule.arn}`, error, [
         ...known,
-        ...rule.foreignValues,
-        ...(regexValues ?? []),
+        ...rule.conditions.flatMap((c) => [
+          ...(c.HttpHeaderConfig?.Values ?? []),
+          ...(c.HttpHeaderConfig?.RegexValues ?? []),
+        ]),
       ]);
     }
     modified.push(rule.arn);
