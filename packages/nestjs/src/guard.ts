@@ -207,10 +207,50 @@ function expressPath(
   return pathUnderMount(parseurl.original(raw)?.pathname ?? undefined, routed, raw.baseUrl);
 }
 
-/** The handshake request of a Socket.IO socket (`socket.request`); other clients have none. */
-function handshakeOf(client: unknown): IncomingMessage | undefined {
+/** What the guard reads of a Socket.IO connection's handshake request (Node's, or HTTP/2's). */
+interface HandshakeRequest {
+  readonly headers: IncomingMessage['headers'];
+  readonly rawHeaders?: string[];
+  readonly url?: string;
+  readonly method?: string;
+  readonly socket?: { readonly remoteAddress?: string } | null;
+}
+
+/**
+ * The handshake request of a Socket.IO socket (`socket.request`): `undefined` for a client that
+ * has none (a `ws` WebSocket: its upgrade was checked on the server), `null` for a `request` the
+ * guard cannot read (denied).
+ */
+function handshakeOf(client: unknown): HandshakeRequest | null | undefined {
   const request = (client as { request?: unknown } | null | undefined)?.request;
-  return request instanceof IncomingMessage ? request : undefined;
+  if (request === undefined) return undefined;
+  const headers = (request as { headers?: unknown } | null)?.headers;
+  return typeof headers === 'object' && headers !== null ? (request as HandshakeRequest) : null;
+}
+
+/**
+ * Decisions on handshake requests, by the verifier that made them: the module's server-level
+ * check marks those it allowed ({@link markHandshake}); the guard adds those it made itself, a
+ * deny included, so a bot's connection is verified and logged once, not at every message.
+ */
+const handshakeDecisions = new WeakMap<object, { verifier: OriginVerifier; decision: Decision }>();
+
+/** Record that `verifier` allowed `req` on the server (an upgrade, or a polling request). */
+export function markHandshake(req: object, verifier: OriginVerifier, decision: Decision): void {
+  handshakeDecisions.set(req, { verifier, decision });
+}
+
+/** Close a denied Socket.IO connection (`socket.disconnect(true)`); `false`, the refusal. */
+function closeConnection(client: unknown): false {
+  const disconnect = (client as { disconnect?: unknown } | null | undefined)?.disconnect;
+  if (typeof disconnect === 'function') {
+    try {
+      Reflect.apply(disconnect, client, [true]);
+    } catch {
+      // already closed: nothing to do
+    }
+  }
+  return false;
 }
 
 /**
@@ -357,9 +397,11 @@ export class CdnOriginGuard implements CanActivate {
       // HTTP request is always verified, listed or not (outside review, 4 December: listing
       // 'graphql' for subscriptions let GraphQL queries over HTTP through unchecked).
       if (this.allowedTypes.has(type)) {
+        if (type !== 'ws') return true;
         // A Socket.IO message: its connection's handshake request must have been verified.
-        const handshake = type === 'ws' ? handshakeOf(context.getArgByIndex(0)) : undefined;
-        return handshake === undefined ? true : this.admitHandshake(handshake);
+        const client: unknown = context.getArgByIndex(0);
+        const handshake = handshakeOf(client);
+        return handshake === undefined ? true : this.admitHandshake(client, handshake);
       }
       this.logger.warn(
         `cdn-origin-guard denied a ${type} context: no HTTP request to verify (allow it with allowContextTypes: ['${type}'])`,
@@ -393,17 +435,29 @@ export class CdnOriginGuard implements CanActivate {
   }
 
   /**
-   * A Socket.IO message with `ws` listed in `allowContextTypes`: allowed when its connection's
-   * handshake request was allowed (the server-level check recorded that on it), else that request
-   * is verified now, once (the decision is recorded for the connection's next messages). The
-   * server-level check sees a handshake only under the paths it knows or naming an engine.io
-   * transport; this makes "only messages of verified connections" hold whatever the engine's
-   * path (outside review, 4 December, seventh session: a `path` set in an `IoAdapter` let a
-   * bot's messages reach `@SubscribeMessage` handlers). A denied one is `false`, as for any
-   * context the guard refuses: Nest answers the client with its `WsException`.
+   * A Socket.IO message with `ws` listed in `allowContextTypes`: allowed when this verifier allowed
+   * its connection's handshake request, on the server (the module marks it) or here at an earlier
+   * message; else that request is verified now, once per connection (the decision is kept, a deny
+   * logged once). The server-level check sees a handshake only under the paths it knows or naming
+   * an engine.io transport, and not at all on a gateway's own port; this makes "only messages of
+   * verified connections" hold there too (outside review, 4 December, seventh session: a `path`
+   * set in an `IoAdapter` let a bot's messages reach `@SubscribeMessage` handlers). A denied
+   * connection is closed (`disconnect(true)`) and the message refused (`false`: Nest answers with
+   * its `WsException`); a handshake the guard cannot read (`null`) is denied alike.
    */
-  private admitHandshake(handshake: IncomingMessage): boolean | Promise<boolean> {
-    if ((handshake as { cdnOriginGuard?: Decision }).cdnOriginGuard?.allowed === true) return true;
+  private admitHandshake(
+    client: unknown,
+    handshake: HandshakeRequest | null,
+  ): boolean | Promise<boolean> {
+    if (handshake === null) {
+      this.logger.warn(
+        'cdn-origin-guard denied a ws message: its connection has a handshake request the guard cannot read',
+      );
+      return closeConnection(client);
+    }
+    const known = handshakeDecisions.get(handshake);
+    if (known !== undefined && known.verifier === this.verifier)
+      return known.decision.allowed || closeConnection(client);
     let input: VerifyInput | undefined;
     let result: Decision | Promise<Decision>;
     try {
@@ -416,26 +470,30 @@ export class CdnOriginGuard implements CanActivate {
       };
       result = this.verifier.check(input);
     } catch (error) {
-      return this.settleHandshake(handshake, undefined, input, error);
+      return this.settleHandshake(client, handshake, undefined, input, error);
     }
     return result instanceof Promise
       ? result.then(
-          (decision) => this.settleHandshake(handshake, decision, input),
-          (error: unknown) => this.settleHandshake(handshake, undefined, input, error),
+          (decision) => this.settleHandshake(client, handshake, decision, input),
+          (error: unknown) => this.settleHandshake(client, handshake, undefined, input, error),
         )
-      : this.settleHandshake(handshake, result, input);
+      : this.settleHandshake(client, handshake, result, input);
   }
 
   private settleHandshake(
-    handshake: IncomingMessage,
+    client: unknown,
+    handshake: HandshakeRequest,
     decision: Decision | undefined,
     input: VerifyInput | undefined,
     error?: unknown,
   ): boolean {
-    recordDecision(handshake, decision);
+    if (decision !== undefined) {
+      handshakeDecisions.set(handshake, { verifier: this.verifier, decision });
+      recordDecision(handshake, decision);
+    }
     if (decision?.allowed !== true || decision.reason === 'reported')
       logDecision(this.logger, this.verifier, decision, input, error);
-    return decision?.allowed === true;
+    return decision?.allowed === true || closeConnection(client);
   }
 
   /**

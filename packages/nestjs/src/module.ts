@@ -49,7 +49,7 @@ import {
   CDN_ORIGIN_GUARD_WIRING,
 } from './constants.js';
 import { gatewaysOf, ownPortLine, withGatewayPaths } from './gateways.js';
-import { CdnOriginGuard, logDecision } from './guard.js';
+import { CdnOriginGuard, logDecision, markHandshake } from './guard.js';
 import { CdnOriginGuardMiddleware, OriginDeniedFilter } from './middleware.js';
 import { installPlatformCheck } from './platform.js';
 import {
@@ -551,8 +551,10 @@ export class CdnOriginGuardModule
     const gateways = gatewaysOf(this.discovery);
     for (const gateway of gateways) if (gateway.port !== 0) this.logger.error(ownPortLine(gateway));
     this.unguardUpgrades = guardUpgrades(server as UpgradeServer, verifier, {
-      onDecision: (decision, req) =>
-        logDecision(logger, verifier, decision, { method: req.method, path: req.url }),
+      onDecision: (decision, req) => {
+        if (decision.allowed) markHandshake(req, verifier, decision);
+        logDecision(logger, verifier, decision, { method: req.method, path: req.url });
+      },
       onError: (error, req) =>
         logDecision(logger, verifier, undefined, { method: req.method, path: req.url }, error),
       requestPaths: withGatewayPaths(this.wiring.requestPaths, gateways),

@@ -332,11 +332,19 @@ describe("allowContextTypes: ['ws'] lets through only messages of verified conne
     ownServers.push(app.get(OwnPortPing).server);
     const sessions = sessionsOf(app.get(OwnPortPing).server);
 
+    let closed = 0;
+    app.get(OwnPortPing).server?.on('connection', (socket) =>
+      socket.on('disconnect', () => {
+        closed++;
+      }),
+    );
     // Nothing checks that server's handshakes (the module named it in an error at bootstrap):
-    // the bot's session opens, but none of its messages reaches a handler.
+    // the bot's session opens, but none of its messages reaches a handler, and the guard closes
+    // it at the first.
     await botSession(own, '/socket.io');
 
     expect(sessions.count).toBe(1);
     expect(pings.count).toBe(0);
+    expect(closed).toBe(1);
   });
 });

@@ -396,6 +396,69 @@ describe('non-HTTP execution contexts', () => {
     expect(await allowing.canActivate(contextOf(type, [{}, {}]))).toBe(true);
   });
 
+  // Review, 4 December (seventh session): a Socket.IO message's handshake request is verified.
+  describe("a ws message with allowContextTypes: ['ws']", () => {
+    /** A Socket.IO-like client whose handshake is `request`; counts `disconnect(true)` calls. */
+    const clientWith = (request: unknown) => {
+      const client = {
+        request,
+        closed: 0,
+        disconnect(close: boolean) {
+          if (close) client.closed++;
+        },
+      };
+      return client;
+    };
+
+    it("verifies a bot's handshake once, logs it once, and closes the connection", async () => {
+      const guard = await guardOf(['ws']);
+      const lines: string[] = [];
+      (guard as unknown as { logger: { log(l: string): void } }).logger.log = (l) =>
+        void lines.push(l); // logLevel 'info': Nest's log
+      const decisions = await withRequest({ 'x-forwarded-for': '203.0.113.9' }, async (req) => {
+        const client = clientWith(req);
+        const first = await guard.canActivate(contextOf('ws', [client, {}]));
+        const second = await guard.canActivate(contextOf('ws', [client, {}]));
+        return { first, second, closed: client.closed };
+      });
+
+      expect(decisions).toEqual({ first: false, second: false, closed: 2 });
+      expect(lines.filter((l) => l.includes('reason=edge-not-cloudfront'))).toHaveLength(1);
+    });
+
+    it('lets through the messages of a verified handshake, verifying it once', async () => {
+      const guard = await guardOf(['ws']);
+      const verifier = (guard as unknown as { verifier: OriginVerifier }).verifier;
+      const outcome = await withRequest(THROUGH_CLOUDFRONT, async (req) => {
+        const client = clientWith(req);
+        const before = verifier.stats().total;
+        const allowed = [
+          await guard.canActivate(contextOf('ws', [client, {}])),
+          await guard.canActivate(contextOf('ws', [client, {}])),
+        ];
+        return { allowed, checks: verifier.stats().total - before, closed: client.closed };
+      });
+
+      expect(outcome).toEqual({ allowed: [true, true], checks: 1, closed: 0 });
+    });
+
+    it('denies a handshake it cannot read, and trusts no decision set on the request by others', async () => {
+      const guard = await guardOf(['ws']);
+      const unreadable = clientWith('not a request');
+      const forged = await withRequest({ 'x-forwarded-for': '203.0.113.9' }, async (req) => {
+        (req as { cdnOriginGuard?: unknown }).cdnOriginGuard = {
+          allowed: true,
+          reason: 'verified',
+        };
+        return guard.canActivate(contextOf('ws', [clientWith(req), {}]));
+      });
+
+      expect(await guard.canActivate(contextOf('ws', [unreadable, {}]))).toBe(false);
+      expect(unreadable.closed).toBe(1);
+      expect(forged).toBe(false);
+    });
+  });
+
   it('checks GraphQL over HTTP on the request in the GraphQL context (args[2].req)', async () => {
     const guard = await guardOf();
     const gql = (req: IncomingMessage | undefined) =>
