@@ -877,6 +877,31 @@ describe('audit --probe on an HTTP listener that redirects to HTTPS (outside rev
     expect(report.exitCode).toBe(0);
   });
 
+  // Review, 4 December (seventh session): the method of a rule was not read, so the app's own
+  // 301 from a GET-forwarding rule before the redirect could not be told from the listener's.
+  it('FAILs the 301 of a rule forwarding GET before the redirect (the app answered)', async () => {
+    const a = await open([]);
+    redirect = await startRedirectTarget();
+    const http = addHttpListener(a, redirect.port);
+    a.aws.elbv2.addRule(http.arn, {
+      priority: 1,
+      conditions: [{ Field: 'http-request-method', HttpRequestMethodConfig: { Values: ['GET'] } }],
+      actions: [
+        forward(
+          'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/story-app/0123456789abcdef',
+        ),
+      ],
+    });
+
+    const report = await auditOf(a, { probe: true, probeAddress: '127.0.0.1' });
+
+    const probe = check(report, 'direct-reachability')?.findings.find((f) =>
+      String(f.evidence.url).startsWith('http:'),
+    );
+    expect(probe?.status).toBe('FAIL');
+    expect(report.exitCode).toBe(1);
+  });
+
   it('still FAILs a 301 to another host', async () => {
     const a = await open([]);
     redirect = await startRedirectTarget({ host: 'elsewhere.example.net' });

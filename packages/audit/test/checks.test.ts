@@ -1070,6 +1070,27 @@ describe('direct-reachability', () => {
         'WARN',
       ],
       [
+        'a forward for GET before the default upgrade',
+        301,
+        'https://alb/',
+        [ruleAt(1, [{ field: 'http-request-method', values: ['GET', 'HEAD'] }], forward), upgrade],
+        'FAIL',
+      ],
+      [
+        'a forward for POST before the default upgrade',
+        301,
+        'https://alb/',
+        [ruleAt(1, [{ field: 'http-request-method', values: ['POST'] }], forward), upgrade],
+        'PASS',
+      ],
+      [
+        'a forward on a query string before the default upgrade (the probe has none)',
+        301,
+        'https://alb/',
+        [ruleAt(1, [{ field: 'query-string', values: [] }], forward), upgrade],
+        'PASS',
+      ],
+      [
         'rules given out of order: the lower priority decides',
         301,
         'https://alb/',

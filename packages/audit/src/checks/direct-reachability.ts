@@ -43,14 +43,18 @@ function albPatternMatches(pattern: string, text: string, ignoreCase: boolean): 
  */
 function conditionMatches(
   c: ConditionInfo,
-  probe: { path: string; host: string },
+  probe: { path: string; host: string; query: string },
   headerName: string,
 ): 'yes' | 'no' | 'maybe' {
   if (c.field === 'path-pattern' && c.values.length > 0)
     return c.values.some((v) => albPatternMatches(v, probe.path, false)) ? 'yes' : 'no';
   if (c.field === 'host-header' && c.values.length > 0)
     return c.values.some((v) => albPatternMatches(v, probe.host, true)) ? 'yes' : 'no';
+  // The probe is a GET (method names are exact and upper case in ALB).
+  if (c.field === 'http-request-method' && c.values.length > 0)
+    return c.values.includes('GET') ? 'yes' : 'no';
   if (c.field === 'http-header' && c.headerName === headerName) return 'no'; // never sent
+  if (c.field === 'query-string' && probe.query === '') return 'no'; // no pair to match
   return 'maybe';
 }
 
@@ -59,7 +63,7 @@ function conditionMatches(
  * host, as ALB picks a rule (priority order, the default last, the first whose conditions all
  * match): `confirmed` when that rule is such a redirect, `unread` when the rules could not be
  * read, `uncertain` when it depends on a condition the audit cannot tell (another header, the
- * source address, the method or the query), else `no`: the app sent the redirect (review, 4
+ * source address), else `no`: the app sent the redirect (review, 4
  * December, seventh session: any upgrading rule of the listener, e.g. one for `/login`, was
  * taken as the answer to the probe of `/`).
  */
@@ -73,7 +77,11 @@ function listenerUpgrades(
   const port = Number(asked.port || (protocol === 'HTTPS' ? 443 : 80));
   const listener = snapshot.listeners.value.find((l) => l.protocol === protocol && l.port === port);
   if (listener === undefined) return 'no';
-  const request = { path: asked.pathname, host: asked.hostname.replace(/^\[|\]$/g, '') };
+  const request = {
+    path: asked.pathname,
+    host: asked.hostname.replace(/^\[|\]$/g, ''),
+    query: asked.search,
+  };
   const order = (r: RuleInfo) => (r.priority === 'default' ? Number.POSITIVE_INFINITY : r.priority);
   // Rules that may have answered before the one that surely did: an upgrade, or anything else.
   let maybeUpgrade = false;
@@ -142,7 +150,7 @@ function run(snapshot: AccountSnapshot) {
         );
       if (upgrades === 'uncertain')
         return warn(
-          `${p.url} without ${headerName}: ${code} to HTTPS on the same host, not confirmed as the listener's redirect (a rule before it has a condition the audit cannot evaluate: another header, the source address, the method or the query)`,
+          `${p.url} without ${headerName}: ${code} to HTTPS on the same host, not confirmed as the listener's redirect (a rule before it has a condition the audit cannot evaluate: another header or the source address)`,
           "Make the HTTP listener's default (or a /* rule before any other) the redirect to HTTPS, then probe again",
           evidence,
         );

@@ -120,7 +120,11 @@ function toRule(rule: Rule): RuleInfo {
       };
     }
     const values =
-      c.PathPatternConfig?.Values ?? c.HostHeaderConfig?.Values ?? c.Values ?? ([] as string[]);
+      c.PathPatternConfig?.Values ??
+      c.HostHeaderConfig?.Values ??
+      c.HttpRequestMethodConfig?.Values ??
+      c.Values ??
+      ([] as string[]);
     return { field, values };
   });
   const priority =
