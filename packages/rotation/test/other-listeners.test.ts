@@ -83,6 +83,20 @@ describe('another listener of the same ALB checking this secret', () => {
     expect(second.forwards(INITIAL)).toBe(true);
   });
 
+  it('is refused when the other rule holds the value in another case (ALB matches it alike)', async () => {
+    const account = createAccount(aws, INITIAL);
+    const second = addSecondListener(account, INITIAL.toUpperCase());
+    const handler = bed.handlerFor(account);
+    const token = aws.secrets.beginRotation(account.secretId);
+    await invoke(handler, account, 'createSecret', token);
+
+    const error = await rejection(invoke(handler, account, 'setSecret', token));
+
+    expect(second.forwards(INITIAL)).toBe(true);
+    expect(error.failure).toBe('unselected-listener');
+    expectNoValueIn([error.message], [INITIAL, INITIAL.toUpperCase()]);
+  });
+
   it('rotates both when both listeners are given, each forwarding the new value', async () => {
     const account = createAccount(aws, INITIAL);
     const second = addSecondListener(account, INITIAL);

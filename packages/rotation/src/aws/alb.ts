@@ -184,6 +184,9 @@ export async function checkOtherListeners(
   const lbArns = [
     ...new Set([...options.listenerArns, ...options.ruleArns].map(loadBalancerArnOf)),
   ];
+  // ALB compares header values case-insensitively: a rule holding the value in another case
+  // checks the same requests.
+  const own = new Set(options.ownValues.map((v) => v.toLowerCase()));
   const strays: string[] = [];
   for (const lbArn of lbArns)
     for (const listener of await listenersOf(client, lbArn)) {
@@ -192,7 +195,7 @@ export async function checkOtherListeners(
         if (rule.RuleArn !== undefined && managedRules.has(rule.RuleArn)) continue;
         const index = headerIndexOf(rule, options.headerName);
         const values = rule.Conditions?.[index]?.HttpHeaderConfig?.Values ?? [];
-        if (index >= 0 && values.some((v) => options.ownValues.includes(v)))
+        if (index >= 0 && values.some((v) => own.has(v.toLowerCase())))
           strays.push(
             `rule ${rule.RuleArn} of listener ${listener.arn} (port ${listener.port ?? '?'})`,
           );
