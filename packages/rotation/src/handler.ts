@@ -391,7 +391,9 @@ async function albRules(
     formerValuesAmong: (unknown) => formerValuesAmong(run, unknown),
   });
   // setSecret, before any change: no listener of the same ALBs may be left out of the rotation.
-  if (otherListeners) await checkOtherListeners(run.clients.elbv2, { ...o, ownValues });
+  // AWSPREVIOUS aside: a rule accepting only that already refuses what CloudFront sends, and the
+  // rotation cannot make it worse (review, 4 December, seventh session: it was refused).
+  if (otherListeners) await checkOtherListeners(run.clients.elbv2, { ...o, ...values });
   if (otherRuleArns.length > 0) run.log({ event: 'alb-rules-left-alone', ruleArns: otherRuleArns });
   const withFormer = rules.filter((r) => r.formerValues.length > 0);
   if (withFormer.length > 0)

@@ -83,18 +83,69 @@ describe('another listener of the same ALB checking this secret', () => {
     expect(second.forwards(INITIAL)).toBe(true);
   });
 
-  it('is refused when the other rule holds the value in another case (ALB matches it alike)', async () => {
+  it.each([
+    ['in another case', INITIAL.toUpperCase()],
+    ['as a wildcard pattern', `${INITIAL.slice(0, 30)}*`],
+  ])(
+    'is refused when the other rule holds the value %s (ALB matches it alike)',
+    async (_how, held) => {
+      const account = createAccount(aws, INITIAL);
+      const second = addSecondListener(account, held);
+      const handler = bed.handlerFor(account);
+      const token = aws.secrets.beginRotation(account.secretId);
+      await invoke(handler, account, 'createSecret', token);
+
+      const error = await rejection(invoke(handler, account, 'setSecret', token));
+
+      expect(second.forwards(INITIAL)).toBe(true);
+      expect(error.failure).toBe('unselected-listener');
+      expectNoValueIn([error.message], [INITIAL, held]);
+    },
+  );
+
+  it('is refused when the other rule matches the value by a regular expression', async () => {
     const account = createAccount(aws, INITIAL);
-    const second = addSecondListener(account, INITIAL.toUpperCase());
+    const listener = aws.elbv2.addListener(loadBalancerOf(account), {
+      port: 8443,
+      defaultActions: [fixedResponse()],
+    });
+    aws.elbv2.addRule(listener.arn, {
+      priority: 1,
+      conditions: [
+        {
+          Field: 'http-header',
+          HttpHeaderConfig: { HttpHeaderName: 'X-Origin-Verify', RegexValues: ['^initial-'] },
+        },
+      ],
+      actions: [forward(TARGET_GROUP)],
+    });
     const handler = bed.handlerFor(account);
     const token = aws.secrets.beginRotation(account.secretId);
     await invoke(handler, account, 'createSecret', token);
 
     const error = await rejection(invoke(handler, account, 'setSecret', token));
 
-    expect(second.forwards(INITIAL)).toBe(true);
     expect(error.failure).toBe('unselected-listener');
-    expectNoValueIn([error.message], [INITIAL, INITIAL.toUpperCase()]);
+  });
+
+  it('leaves alone a rule that accepts the new value too (a wildcard), or only AWSPREVIOUS', async () => {
+    const account = createAccount(aws, INITIAL);
+    const anyValue = addSecondListener(account, '*');
+    await rotate(bed.handlerFor(account), aws, account);
+    // The value now AWSPREVIOUS, on a third listener: it already refuses what CloudFront sends.
+    const stale = aws.elbv2.addListener(loadBalancerOf(account), {
+      port: 9443,
+      defaultActions: [fixedResponse()],
+    });
+    aws.elbv2.addRule(stale.arn, {
+      priority: 1,
+      conditions: [httpHeaderCondition('X-Origin-Verify', [INITIAL])],
+      actions: [forward(TARGET_GROUP)],
+    });
+
+    await rotate(bed.handlerFor(account), aws, account);
+
+    expect(anyValue.forwards(stageValue(aws, account, 'AWSCURRENT'))).toBe(true);
   });
 
   it('rotates both when both listeners are given, each forwarding the new value', async () => {

@@ -166,27 +166,58 @@ async function listenersOf(
 }
 
 /**
- * Fail before any change when a rule the rotation does not manage checks the header against one
- * of `ownValues` on the same load balancers: a rule of a listener not in `listenerArns` that is
- * not itself in `ruleArns` (the listener of a rule named in `ruleArns` included). CloudFront
- * switches every origin at the ALB to the new value, and such a rule, never widened, would then
- * refuse every request it checks (a second HTTPS listener for an origin's custom port, HTTP:80 for
- * a `match-viewer` origin, a second rule for `/api/*` next to a named one). The rotation refuses
- * an origin left out of its selection the same way (review, 4 December, seventh session: such a
- * listener or rule was left on the old value and the rotation reported success).
+ * Whether an `http-header` condition accepts `value` as ALB matches it: a value compared
+ * case-insensitively with `*` (any run) and `?` (one character), or a regular expression of
+ * `RegexValues` (read as JavaScript's; one that JavaScript cannot compile counts as accepting,
+ * so it is reported rather than missed).
+ */
+function headerConditionAccepts(
+  header: { Values?: string[]; RegexValues?: string[] } | undefined,
+  value: string,
+): boolean {
+  const wildcard = (pattern: string) =>
+    new RegExp(
+      `^${pattern
+        .replace(/[\\^$.|+()[\]{}]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+      'is',
+    ).test(value);
+  const regex = (pattern: string) => {
+    try {
+      return new RegExp(pattern).test(value);
+    } catch {
+      return true;
+    }
+  };
+  return (header?.Values ?? []).some(wildcard) || (header?.RegexValues ?? []).some(regex);
+}
+
+/**
+ * Fail before any change when a rule the rotation does not manage accepts AWSCURRENT (what
+ * CloudFront sends now) but not the pending value in its condition on the header (matched as ALB
+ * matches: {@link headerConditionAccepts}), on the same load balancers: a rule of a listener not
+ * in `listenerArns` that is not itself in `ruleArns` (the listener of a rule named in `ruleArns`
+ * included). CloudFront switches every origin at the ALB to the new value, and such a rule, never
+ * widened, would then refuse every request it checks (a second HTTPS listener for an origin's
+ * custom port, HTTP:80 for a `match-viewer` origin, a second rule for `/api/*` next to a named
+ * one). A rule accepting both (a wildcard) or neither (it already refuses CloudFront) is left
+ * alone. The rotation refuses an origin left out of its selection the same way (review, 4
+ * December, seventh session: such a listener or rule was left on the old value and the rotation
+ * reported success). Listeners of other load balancers are not read.
  */
 export async function checkOtherListeners(
   client: ElasticLoadBalancingV2Client,
-  options: RuleSelection,
+  options: Omit<RuleSelection, 'ownValues'> & {
+    readonly current: string;
+    readonly pending: string;
+  },
 ): Promise<void> {
   const managedListeners = new Set(options.listenerArns);
   const managedRules = new Set(options.ruleArns);
   const lbArns = [
     ...new Set([...options.listenerArns, ...options.ruleArns].map(loadBalancerArnOf)),
   ];
-  // ALB compares header values case-insensitively: a rule holding the value in another case
-  // checks the same requests.
-  const own = new Set(options.ownValues.map((v) => v.toLowerCase()));
   const strays: string[] = [];
   for (const lbArn of lbArns)
     for (const listener of await listenersOf(client, lbArn)) {
@@ -194,8 +225,12 @@ export async function checkOtherListeners(
       for (const rule of await describeRules(client, { ListenerArn: listener.arn })) {
         if (rule.RuleArn !== undefined && managedRules.has(rule.RuleArn)) continue;
         const index = headerIndexOf(rule, options.headerName);
-        const values = rule.Conditions?.[index]?.HttpHeaderConfig?.Values ?? [];
-        if (index >= 0 && values.some((v) => own.has(v.toLowerCase())))
+        const header = rule.Conditions?.[index]?.HttpHeaderConfig;
+        if (
+          index >= 0 &&
+          headerConditionAccepts(header, options.current) &&
+          !headerConditionAccepts(header, options.pending)
+        )
           strays.push(
             `rule ${rule.RuleArn} of listener ${listener.arn} (port ${listener.port ?? '?'})`,
           );
