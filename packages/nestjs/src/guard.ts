@@ -230,14 +230,25 @@ function handshakeOf(client: unknown): HandshakeRequest | null | undefined {
 
 /**
  * Decisions on handshake requests, by the verifier that made them: the module's server-level
- * check marks those it allowed ({@link markHandshake}); the guard adds those it made itself, a
- * deny included, so a bot's connection is verified and logged once, not at every message.
+ * check marks those it verified ({@link markHandshake}); the guard adds those it made itself, a
+ * deny included, and a decision still pending (a `Promise` of whether it is allowed), so a bot's
+ * connection is verified and logged once, not at every message (nor at every message of one
+ * batch while the first check waits).
  */
-const handshakeDecisions = new WeakMap<object, { verifier: OriginVerifier; decision: Decision }>();
+const handshakeDecisions = new WeakMap<
+  object,
+  { verifier: OriginVerifier; allowed: boolean | Promise<boolean> }
+>();
 
-/** Record that `verifier` allowed `req` on the server (an upgrade, or a polling request). */
+/**
+ * Record that `verifier` allowed `req` on the server (an upgrade, or a polling request) because it
+ * passed the checks (`verified`, or `reported` in report mode). A request allowed because of its
+ * path (`excluded`, `health-check`) is not marked: a connection opened there is not verified, and
+ * its messages get the full check (review, 4 December, seventh session).
+ */
 export function markHandshake(req: object, verifier: OriginVerifier, decision: Decision): void {
-  handshakeDecisions.set(req, { verifier, decision });
+  if (decision.reason === 'verified' || decision.reason === 'reported')
+    handshakeDecisions.set(req, { verifier, allowed: true });
 }
 
 /** Close a denied Socket.IO connection (`socket.disconnect(true)`); `false`, the refusal. */
@@ -457,7 +468,9 @@ export class CdnOriginGuard implements CanActivate {
     }
     const known = handshakeDecisions.get(handshake);
     if (known !== undefined && known.verifier === this.verifier)
-      return known.decision.allowed || closeConnection(client);
+      return known.allowed instanceof Promise
+        ? known.allowed.then((allowed) => allowed || closeConnection(client))
+        : known.allowed || closeConnection(client);
     let input: VerifyInput | undefined;
     let result: Decision | Promise<Decision>;
     try {
@@ -466,18 +479,21 @@ export class CdnOriginGuard implements CanActivate {
         rawHeaders: handshake.rawHeaders,
         remoteAddress: handshake.socket?.remoteAddress,
         method: handshake.method,
-        path: handshake.url, // as the server-level check reads it: no router routed it
+        // No path: a path rule (excludePaths, healthCheckPaths) exempts a request, never a
+        // connection's messages.
+        path: undefined,
       };
       result = this.verifier.check(input);
     } catch (error) {
       return this.settleHandshake(client, handshake, undefined, input, error);
     }
-    return result instanceof Promise
-      ? result.then(
-          (decision) => this.settleHandshake(client, handshake, decision, input),
-          (error: unknown) => this.settleHandshake(client, handshake, undefined, input, error),
-        )
-      : this.settleHandshake(client, handshake, result, input);
+    if (!(result instanceof Promise)) return this.settleHandshake(client, handshake, result, input);
+    const allowed = result.then(
+      (decision) => this.settleHandshake(client, handshake, decision, input),
+      (error: unknown) => this.settleHandshake(client, handshake, undefined, input, error),
+    );
+    handshakeDecisions.set(handshake, { verifier: this.verifier, allowed });
+    return allowed;
   }
 
   private settleHandshake(
@@ -488,9 +504,9 @@ export class CdnOriginGuard implements CanActivate {
     error?: unknown,
   ): boolean {
     if (decision !== undefined) {
-      handshakeDecisions.set(handshake, { verifier: this.verifier, decision });
+      handshakeDecisions.set(handshake, { verifier: this.verifier, allowed: decision.allowed });
       recordDecision(handshake, decision);
-    }
+    } else handshakeDecisions.delete(handshake); // the verifier threw: checked again next time
     if (decision?.allowed !== true || decision.reason === 'reported')
       logDecision(this.logger, this.verifier, decision, input, error);
     return decision?.allowed === true || closeConnection(client);

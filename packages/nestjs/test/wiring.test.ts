@@ -30,6 +30,7 @@ import {
   switchableSecret,
   WRONG_SECRET as WRONG_SECRET_HEADERS,
 } from '../../../test/support/adapter-fixtures.js';
+import { markHandshake } from '../src/guard.js';
 import {
   BASE_OPTIONS,
   CONTROLLERS,
@@ -343,9 +344,9 @@ describe('non-HTTP execution contexts', () => {
     await Promise.all(apps.splice(0).map((app) => app.close()));
   });
 
-  async function guardOf(allowContextTypes?: string[]) {
+  async function guardOf(allowContextTypes?: string[], options: Record<string, unknown> = {}) {
     const app = await create(PLATFORMS[0]![1], {
-      imports: [CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, allowContextTypes })],
+      imports: [CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, ...options, allowContextTypes })],
     });
     apps.push(app);
     await app.init();
@@ -440,6 +441,43 @@ describe('non-HTTP execution contexts', () => {
       });
 
       expect(outcome).toEqual({ allowed: [true, true], checks: 1, closed: 0 });
+    });
+
+    // Review, 4 December (seventh session): a handshake allowed for its path (excludePaths) was
+    // taken as verified, and a check that waited ran again, and logged, for every message.
+    it('exempts no connection for its path: a handshake allowed as excluded is verified', async () => {
+      const guard = await guardOf(['ws'], { excludePaths: ['/graphql'] });
+      const verifier = (guard as unknown as { verifier: OriginVerifier }).verifier;
+      const allowed = await withRequest({ 'x-forwarded-for': '203.0.113.9' }, async (req) => {
+        markHandshake(req, verifier, { allowed: true, reason: 'excluded' } as Decision);
+        return guard.canActivate(contextOf('ws', [clientWith(req), {}]));
+      });
+
+      expect(allowed).toBe(false);
+    });
+
+    it('checks a connection once while that check waits, however many messages come', async () => {
+      const { source } = switchableSecret();
+      const guard = await guardOf(['ws'], { secret: source, mismatchRefreshMs: 60_000 });
+      const verifier = (guard as unknown as { verifier: OriginVerifier }).verifier;
+      const lines: string[] = [];
+      (guard as unknown as { logger: { log(l: string): void } }).logger.log = (l) =>
+        void lines.push(l);
+      const outcome = await withRequest(WRONG_SECRET_HEADERS, async (req) => {
+        const client = clientWith(req);
+        const before = verifier.stats().total;
+        const pending = [1, 2, 3, 4, 5].map(() => guard.canActivate(contextOf('ws', [client, {}])));
+        const waited = pending.some((p) => p instanceof Promise);
+        const allowed = await Promise.all(pending);
+        return { waited, allowed, checks: verifier.stats().total - before };
+      });
+
+      expect(outcome).toEqual({
+        waited: true,
+        allowed: [false, false, false, false, false],
+        checks: 1,
+      });
+      expect(lines.filter((l) => l.includes('reason=invalid-secret'))).toHaveLength(1);
     });
 
     it('denies a handshake it cannot read, and trusts no decision set on the request by others', async () => {
