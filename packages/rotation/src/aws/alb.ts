@@ -166,6 +166,32 @@ async function listenersOf(
 }
 
 /**
+ * Whether `text` matches all of `pattern`, `*` standing for any run and `?` for one character:
+ * the greedy two-pointer match, backtracking only to the last `*` (no regular expression, so a
+ * pattern of many `*` costs at most pattern × text steps).
+ */
+export function wildcardMatches(pattern: string, text: string): boolean {
+  let p = 0;
+  let t = 0;
+  let star = -1;
+  let resume = 0;
+  while (t < text.length) {
+    if (p < pattern.length && (pattern[p] === '?' || pattern[p] === text[t])) {
+      p++;
+      t++;
+    } else if (p < pattern.length && pattern[p] === '*') {
+      star = p++;
+      resume = t;
+    } else if (star !== -1) {
+      p = star + 1;
+      t = ++resume;
+    } else return false;
+  }
+  while (pattern[p] === '*') p++;
+  return p === pattern.length;
+}
+
+/**
  * Whether an `http-header` condition accepts `value` as ALB matches it: a value compared
  * case-insensitively with `*` (any run) and `?` (one character), or a regular expression of
  * `RegexValues` (read as JavaScript's; one that JavaScript cannot compile counts as accepting,
@@ -175,14 +201,7 @@ function headerConditionAccepts(
   header: { Values?: string[]; RegexValues?: string[] } | undefined,
   value: string,
 ): boolean {
-  const wildcard = (pattern: string) =>
-    new RegExp(
-      `^${pattern
-        .replace(/[\\^$.|+()[\]{}]/g, '\\$&')
-        .replace(/\*/g, '.*')
-        .replace(/\?/g, '.')}$`,
-      'is',
-    ).test(value);
+  const wildcard = (pattern: string) => wildcardMatches(pattern.toLowerCase(), value.toLowerCase());
   const regex = (pattern: string) => {
     try {
       return new RegExp(pattern).test(value);
