@@ -506,7 +506,8 @@ export class CdnOriginGuard implements CanActivate {
     if (decision !== undefined) {
       handshakeDecisions.set(handshake, { verifier: this.verifier, allowed: decision.allowed });
       recordDecision(handshake, decision);
-    } else handshakeDecisions.delete(handshake); // the verifier threw: checked again next time
+    } else if (handshakeDecisions.get(handshake)?.verifier === this.verifier)
+      handshakeDecisions.delete(handshake); // the verifier threw: checked again next time
     if (decision?.allowed !== true || decision.reason === 'reported')
       logDecision(this.logger, this.verifier, decision, input, error);
     return decision?.allowed === true || closeConnection(client);

@@ -103,7 +103,10 @@ describe('another listener of the same ALB checking this secret', () => {
     },
   );
 
-  it('is refused when the other rule matches the value by a regular expression', async () => {
+  it.each([
+    ['matches the value by a regular expression', '^initial-'],
+    ['has a regular expression the rotation cannot read', '(?i)^initial-'],
+  ])('is refused when the other rule %s', async (_how, pattern) => {
     const account = createAccount(aws, INITIAL);
     const listener = aws.elbv2.addListener(loadBalancerOf(account), {
       port: 8443,
@@ -114,7 +117,7 @@ describe('another listener of the same ALB checking this secret', () => {
       conditions: [
         {
           Field: 'http-header',
-          HttpHeaderConfig: { HttpHeaderName: 'X-Origin-Verify', RegexValues: ['^initial-'] },
+          HttpHeaderConfig: { HttpHeaderName: 'X-Origin-Verify', RegexValues: [pattern] },
         },
       ],
       actions: [forward(TARGET_GROUP)],

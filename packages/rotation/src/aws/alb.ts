@@ -194,8 +194,7 @@ export function wildcardMatches(pattern: string, text: string): boolean {
 /**
  * Whether an `http-header` condition accepts `value` as ALB matches it: a value compared
  * case-insensitively with `*` (any run) and `?` (one character), or a regular expression of
- * `RegexValues` (read as JavaScript's; one that JavaScript cannot compile counts as accepting,
- * so it is reported rather than missed).
+ * `RegexValues` (read as JavaScript's; see {@link unreadableRegex} for one it cannot read).
  */
 function headerConditionAccepts(
   header: { Values?: string[]; RegexValues?: string[] } | undefined,
@@ -206,10 +205,20 @@ function headerConditionAccepts(
     try {
       return new RegExp(pattern).test(value);
     } catch {
-      return true;
+      return false;
     }
   };
   return (header?.Values ?? []).some(wildcard) || (header?.RegexValues ?? []).some(regex);
+}
+
+/** Whether a `RegexValues` pattern is one JavaScript cannot compile (ALB's flavour, `(?i)`). */
+function unreadableRegex(pattern: string): boolean {
+  try {
+    new RegExp(pattern);
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 /**
@@ -245,10 +254,12 @@ export async function checkOtherListeners(
         if (rule.RuleArn !== undefined && managedRules.has(rule.RuleArn)) continue;
         const index = headerIndexOf(rule, options.headerName);
         const header = rule.Conditions?.[index]?.HttpHeaderConfig;
+        // A pattern the rotation cannot evaluate may accept only AWSCURRENT: reported, not missed.
         if (
           index >= 0 &&
-          headerConditionAccepts(header, options.current) &&
-          !headerConditionAccepts(header, options.pending)
+          ((header?.RegexValues ?? []).some(unreadableRegex) ||
+            (headerConditionAccepts(header, options.current) &&
+              !headerConditionAccepts(header, options.pending)))
         )
           strays.push(
             `rule ${rule.RuleArn} of listener ${listener.arn} (port ${listener.port ?? '?'})`,
