@@ -7,10 +7,8 @@
  */
 import {
   DescribeListenersCommand,
-  type DescribeListenersCommandOutput,
   DescribeLoadBalancersCommand,
   DescribeRulesCommand,
-  type DescribeRulesCommandOutput,
   type ElasticLoadBalancingV2Client,
   ModifyRuleCommand,
   type Rule,
@@ -49,28 +47,39 @@ function headerIndexOf(rule: Rule, headerName: string): number {
   );
 }
 
+/**
+ * Every page of an ELBv2 listing (`Marker` / `NextMarker`), bounded by {@link nextPageOf}; a
+ * failed call is an `aws-error` naming `what`.
+ */
+async function elbv2Pages<T extends { NextMarker?: string }>(
+  what: string,
+  send: (marker: string | undefined) => Promise<T>,
+): Promise<T[]> {
+  const pages: T[] = [];
+  const nextPage = nextPageOf(what);
+  let marker: string | undefined;
+  do {
+    let out: T;
+    try {
+      out = await send(marker);
+    } catch (error) {
+      throw awsCallFailed(what, error, []);
+    }
+    pages.push(out);
+    marker = nextPage(out.NextMarker);
+  } while (marker !== undefined);
+  return pages;
+}
+
 async function describeRules(
   client: ElasticLoadBalancingV2Client,
   input: { ListenerArn?: string; RuleArns?: string[] },
 ): Promise<Rule[]> {
-  const rules: Rule[] = [];
-  const nextPage = nextPageOf(`DescribeRules (${input.ListenerArn ?? input.RuleArns?.join(', ')})`);
-  let marker: string | undefined;
-  do {
-    let out: DescribeRulesCommandOutput;
-    try {
-      out = await client.send(new DescribeRulesCommand({ ...input, Marker: marker }));
-    } catch (error) {
-      throw awsCallFailed(
-        `DescribeRules (${input.ListenerArn ?? input.RuleArns?.join(', ')})`,
-        error,
-        [],
-      );
-    }
-    rules.push(...(out.Rules ?? []));
-    marker = nextPage(out.NextMarker);
-  } while (marker !== undefined);
-  return rules;
+  const pages = await elbv2Pages(
+    `DescribeRules (${input.ListenerArn ?? input.RuleArns?.join(', ')})`,
+    (Marker) => client.send(new DescribeRulesCommand({ ...input, Marker })),
+  );
+  return pages.flatMap((page) => page.Rules ?? []);
 }
 
 /** What {@link findHeaderRules} found. */
@@ -146,23 +155,14 @@ async function listenersOf(
   client: ElasticLoadBalancingV2Client,
   lbArn: string,
 ): Promise<{ arn: string; port: number | undefined }[]> {
-  const listeners: { arn: string; port: number | undefined }[] = [];
-  const nextPage = nextPageOf(`DescribeListeners (${lbArn})`);
-  let marker: string | undefined;
-  do {
-    let out: DescribeListenersCommandOutput;
-    try {
-      out = await client.send(
-        new DescribeListenersCommand({ LoadBalancerArn: lbArn, Marker: marker }),
-      );
-    } catch (error) {
-      throw awsCallFailed(`DescribeListeners (${lbArn})`, error, []);
-    }
-    for (const l of out.Listeners ?? [])
-      if (l.ListenerArn !== undefined) listeners.push({ arn: l.ListenerArn, port: l.Port });
-    marker = nextPage(out.NextMarker);
-  } while (marker !== undefined);
-  return listeners;
+  const pages = await elbv2Pages(`DescribeListeners (${lbArn})`, (Marker) =>
+    client.send(new DescribeListenersCommand({ LoadBalancerArn: lbArn, Marker })),
+  );
+  return pages.flatMap((page) =>
+    (page.Listeners ?? []).flatMap((l) =>
+      l.ListenerArn === undefined ? [] : [{ arn: l.ListenerArn, port: l.Port }],
+    ),
+  );
 }
 
 /**
@@ -194,30 +194,23 @@ export function wildcardMatches(pattern: string, text: string): boolean {
 /**
  * Whether an `http-header` condition accepts `value` as ALB matches it: a value compared
  * case-insensitively with `*` (any run) and `?` (one character), or a regular expression of
- * `RegexValues` (read as JavaScript's; see {@link unreadableRegex} for one it cannot read).
+ * `RegexValues` (read as JavaScript's: {@link compiledRegex}).
  */
 function headerConditionAccepts(
   header: { Values?: string[]; RegexValues?: string[] } | undefined,
   value: string,
 ): boolean {
   const wildcard = (pattern: string) => wildcardMatches(pattern.toLowerCase(), value.toLowerCase());
-  const regex = (pattern: string) => {
-    try {
-      return new RegExp(pattern).test(value);
-    } catch {
-      return false;
-    }
-  };
+  const regex = (pattern: string) => compiledRegex(pattern)?.test(value) ?? false;
   return (header?.Values ?? []).some(wildcard) || (header?.RegexValues ?? []).some(regex);
 }
 
-/** Whether a `RegexValues` pattern is one JavaScript cannot compile (ALB's flavour, `(?i)`). */
-function unreadableRegex(pattern: string): boolean {
+/** A `RegexValues` pattern as JavaScript reads it, or `undefined` when it cannot (ALB's `(?i)`). */
+function compiledRegex(pattern: string): RegExp | undefined {
   try {
-    new RegExp(pattern);
-    return false;
+    return new RegExp(pattern);
   } catch {
-    return true;
+    return undefined;
   }
 }
 
@@ -257,7 +250,7 @@ export async function checkOtherListeners(
         // A pattern the rotation cannot evaluate may accept only AWSCURRENT: reported, not missed.
         if (
           index >= 0 &&
-          ((header?.RegexValues ?? []).some(unreadableRegex) ||
+          ((header?.RegexValues ?? []).some((r) => compiledRegex(r) === undefined) ||
             (headerConditionAccepts(header, options.current) &&
               !headerConditionAccepts(header, options.pending)))
         )
