@@ -497,7 +497,12 @@ async function setSecret(run: Run): Promise<void> {
   await sleep(waitMs);
   // The rules again, right before CloudFront sends the pending value: one changed during the
   // wait (an IaC re-apply) would refuse it (outside review, 4 December, fourth session).
-  await rewiden(run, await albRules(run, { current, pending }), { current, pending });
+  // Other listeners too: one added during the wait (a deploy) that accepts only AWSCURRENT would
+  // refuse what CloudFront is about to send (outside review, 8th session).
+  await rewiden(run, await albRules(run, { current, pending }, { otherListeners: true }), [
+    current,
+    pending,
+  ]);
   for (const id of o.distributionIds) {
     const updateStarted = Date.now();
     const outcome = await putHeaderValue(
@@ -528,18 +533,24 @@ async function awaitDistributionsOnPending(
   run: Run,
   step: RotationStep,
   values: { current: string; pending: string },
+  order: readonly [string, string],
 ): Promise<void> {
   const { clients, o, known, context } = run;
   const { current, pending } = values;
-  if (o.distributionIds.length === 0) return;
+  if (o.distributionIds.length === 0) {
+    await rulesAcceptPending(run, values, order);
+    return;
+  }
   const selector = await originSelector(run);
   const previous = await previousHeaderValue(run);
   const own = previous === undefined ? [current, pending] : [current, pending, previous];
   const deadline = Date.now() + Math.min(o.deployWaitMs, timeLeft(context, o.safetyMarginMs));
-  let waiting = [...o.distributionIds];
   for (;;) {
+    // Every distribution on every pass: one found Deployed earlier may have been changed since
+    // (outside review, 8th session: it was read once, and AWSCURRENT moved while it sent the
+    // old value).
     const still: string[] = [];
-    for (const id of waiting) {
+    for (const id of o.distributionIds) {
       const state = await distributionState(clients.cloudFront, id, selector, known);
       checkUnselected(id, state, own);
       if (!state.selected.every((origin) => origin.value === pending))
@@ -549,12 +560,15 @@ async function awaitDistributionsOnPending(
         );
       if (state.status !== 'Deployed') still.push(id);
     }
-    waiting = still;
-    if (waiting.length === 0) break;
+    // CloudFront sends (or deploys) the pending value: the rules must forward it on every pass,
+    // before anything waits. One narrowed while CloudFront deploys (an IaC re-apply) refused the
+    // edges already on the pending value for the whole deployment (outside review, 8th session).
+    await rulesAcceptPending(run, values, order);
+    if (still.length === 0) break;
     if (Date.now() + o.pollIntervalMs > deadline)
       throw new RotationError(
         'not-deployed',
-        `distribution(s) ${waiting.join(', ')} still InProgress; failing ${step} so Secrets Manager retries it later (AWSCURRENT is unchanged, both values stay accepted).`,
+        `distribution(s) ${still.join(', ')} still InProgress; failing ${step} so Secrets Manager retries it later (AWSCURRENT is unchanged, both values stay accepted).`,
       );
     await sleep(o.pollIntervalMs);
   }
@@ -568,14 +582,9 @@ async function awaitDistributionsOnPending(
 async function rewiden(
   run: Run,
   rules: readonly HeaderRule[],
-  values: { readonly current: string; readonly pending: string },
+  values: readonly [string, string],
 ): Promise<void> {
-  const modified = await setHeaderValues(
-    run.clients.elbv2,
-    rules,
-    [values.current, values.pending],
-    run.known,
-  );
+  const modified = await setHeaderValues(run.clients.elbv2, rules, [...values], run.known);
   if (modified.length > 0)
     run.log({
       level: 'warn',
@@ -586,22 +595,35 @@ async function rewiden(
 }
 
 /**
- * testSecret: every distribution deployed with the new value (else fail, to be retried), every
- * ALB rule accepting it (a rule that no longer does is put back), then the optional test URL.
+ * Every rule accepting the pending value, which CloudFront sends (or is deploying) once setSecret
+ * ran: a rule changed since (an IaC re-apply) is put back to `[AWSCURRENT, AWSPENDING]` and said
+ * loudly; another listener of the same ALBs accepting only AWSCURRENT fails the step
+ * (`unselected-listener`), as in setSecret. Failing the step instead of repairing left the rule
+ * refusing every request until Secrets Manager's retry (review, 4 December, fifth session), and
+ * waiting for `Deployed` first left it so for the whole deployment (outside review, 8th
+ * session).
+ */
+async function rulesAcceptPending(
+  run: Run,
+  values: { readonly current: string; readonly pending: string },
+  order: readonly [string, string],
+): Promise<void> {
+  const rules = await albRules(run, values, { otherListeners: true });
+  await rewiden(
+    run,
+    rules.filter((r) => !holdsOneOf(r, [values.pending])),
+    order,
+  );
+}
+
+/**
+ * testSecret: every ALB rule accepting the new value (a rule that no longer does is put back),
+ * every distribution deployed with it (else fail, to be retried), then the optional test URL.
  */
 async function testSecret(run: Run): Promise<void> {
   const { o } = run;
   const values = await headerValues(run);
-  await awaitDistributionsOnPending(run, 'testSecret', values);
-  // CloudFront sends the pending value now: a rule changed since setSecret (an IaC re-apply)
-  // refuses every request until it is put back. Failing the step left it so until Secrets
-  // Manager's retry of the rotation (review, 4 December, fifth session): it is re-widened here,
-  // and said loudly.
-  await rewiden(
-    run,
-    (await albRules(run, values)).filter((r) => !holdsOneOf(r, [values.pending])),
-    values,
-  );
+  await awaitDistributionsOnPending(run, 'testSecret', values, [values.current, values.pending]);
   if (o.testUrl !== undefined) {
     let status: number;
     try {
@@ -639,7 +661,7 @@ async function finishSecret(run: Run): Promise<void> {
   const { current, pending } = await headerValues(run);
   // Only once CloudFront sends the pending value everywhere: promoted earlier, the value it
   // still sends would become AWSPREVIOUS (outside review, 4 December, fourth session).
-  await awaitDistributionsOnPending(run, 'finishSecret', { current, pending });
+  await awaitDistributionsOnPending(run, 'finishSecret', { current, pending }, [pending, current]);
   const currentVersionId = Object.entries(versions).find(([, stages]) =>
     stages.includes(AWSCURRENT),
   )?.[0];

@@ -4,7 +4,6 @@
  * accepted label any more, and the next rotation removes it from the rule, while a value of
  * another site sharing the rule is kept. Real SDK v3 clients against the local AWS endpoint.
  */
-import { ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { LocalAws } from '../../../test/aws-local/index.js';
@@ -15,12 +14,12 @@ import {
   allValues,
   createAccount,
   expectNoValueIn,
-  HEADER,
   invoke,
   localClients,
   rejection,
   rotate,
   setOriginHeader,
+  setRuleHeaderValues,
   stageValue,
   useRotationTestbed,
 } from './support.js';
@@ -67,18 +66,6 @@ async function abandonRotation(account: Account): Promise<string> {
     }),
   );
   return abandoned;
-}
-
-async function setRuleHeaderValues(account: Account, values: string[]): Promise<void> {
-  await localClients(aws).elbv2.send(
-    new ModifyRuleCommand({
-      RuleArn: account.ruleArn,
-      Conditions: [
-        { Field: 'http-header', HttpHeaderConfig: { HttpHeaderName: HEADER, Values: values } },
-        { Field: 'path-pattern', PathPatternConfig: { Values: ['/*'] } },
-      ],
-    }),
-  );
 }
 
 // Outside review, 4 December (fourth session): a value of this secret in no accepted label was kept in the rule
@@ -137,7 +124,7 @@ describe('rotation handler: after an abandoned rotation', () => {
 
   it("in a rule both sites share, drops the abandoned value and keeps the other site's", async () => {
     const account = createAccount(aws, INITIAL);
-    await setRuleHeaderValues(account, [INITIAL, OTHER_SITE_SECRET]);
+    await setRuleHeaderValues(aws, account, [INITIAL, OTHER_SITE_SECRET]);
     const abandoned = await abandonRotation(account);
     expect(ruleValues(account)).toEqual(sorted([INITIAL, abandoned, OTHER_SITE_SECRET]));
     const handler = handlerFor(account);
@@ -192,7 +179,7 @@ describe('rotation handler: after an abandoned rotation', () => {
     const pinned = aws.secrets.stagePending(account.secretId, PINNED);
     aws.secrets.moveStage(account.secretId, 'PINNED', pinned);
     aws.secrets.endRotation(account.secretId); // AWSPENDING removed; PINNED stays
-    await setRuleHeaderValues(account, [INITIAL, PINNED]);
+    await setRuleHeaderValues(aws, account, [INITIAL, PINNED]);
 
     await rotate(handlerFor(account), aws, account);
 
@@ -208,7 +195,7 @@ describe('rotation handler: after an abandoned rotation', () => {
         aws.secrets.put(account.secretId, `older-origin-verify-${i}-0123456789abcdef`);
       aws.secrets.put(account.secretId, INITIAL);
     }
-    await setRuleHeaderValues(shared, [INITIAL, OTHER_SITE_SECRET]);
+    await setRuleHeaderValues(aws, shared, [INITIAL, OTHER_SITE_SECRET]);
     const secretReadsOfSetSecret = async (account: Account): Promise<number> => {
       const handler = handlerFor(account);
       const token = aws.secrets.beginRotation(account.secretId);

@@ -6,6 +6,7 @@ import {
   GetDistributionConfigCommand,
   UpdateDistributionCommand,
 } from '@aws-sdk/client-cloudfront';
+import { ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { RotationHandler, RotationOptions } from '@cdn-origin-guard/rotation';
 import { expect } from 'vitest';
 import { useLocalAws } from '../../../test/aws/support.js';
@@ -13,6 +14,26 @@ import type { LocalAws } from '../../../test/aws-local/index.js';
 import { type Account, HEADER, localClients, rotationHandlerFor } from './account.js';
 
 export * from './account.js';
+
+/**
+ * Someone else (an infrastructure-as-code re-apply) sets the account rule's header condition to
+ * `values` alone, its path condition kept (`/*`), through the ELBv2 API.
+ */
+export async function setRuleHeaderValues(
+  aws: LocalAws,
+  account: Account,
+  values: string[],
+): Promise<void> {
+  await localClients(aws).elbv2.send(
+    new ModifyRuleCommand({
+      RuleArn: account.ruleArn,
+      Conditions: [
+        { Field: 'http-header', HttpHeaderConfig: { HttpHeaderName: HEADER, Values: values } },
+        { Field: 'path-pattern', PathPatternConfig: { Values: ['/*'] } },
+      ],
+    }),
+  );
+}
 
 /**
  * Someone else (an infrastructure-as-code apply, or an operator) puts `value` in the header of
