@@ -15,6 +15,8 @@ import {
   NotReadyError,
   type OriginVerifier,
   type SecretsManagerOptions,
+  type SourceEvent,
+  sourceEventLogLine,
 } from '../../packages/core/src/index.js';
 import { secretsManagerSource } from '../../packages/core/src/sources/secrets-manager.js';
 import { load, loadError, useLocalAws, waitFor } from './support.js';
@@ -248,6 +250,41 @@ describe('maxStaleMs', () => {
     expect(confirmed.readAgoMs).toBeLessThan(60_000);
   });
 
+  // Outside review, 8th session: with maxStaleMs under about 4 s, the refresh ahead of the
+  // expiry was skipped (it would have come sooner than a first retry), and a healthy Secrets
+  // Manager saw its values expire every second, against the README's "nothing expires".
+  it.each([
+    [1_000, 1_000],
+    [2_000, 1_000],
+    [3_000, 1_500],
+  ])(
+    'never expires values while every load succeeds (maxStaleMs %i, secretRefreshMs %i)',
+    async (maxStaleMs, secretRefreshMs) => {
+      const id = secretName();
+      localAws().secrets.put(id, V1);
+      const v = verifier({
+        secretId: id,
+        maxStaleMs,
+        secretRefreshMs,
+        refreshJitter: 0,
+        timeoutMs: 300,
+      });
+      const events: string[] = [];
+      v.onSourceEvent((e) => events.push(e.type));
+      await v.ready();
+      let denied = 0;
+      const end = performance.now() + 6_000;
+      while (performance.now() < end) {
+        if (reasonFor(v, V1) !== 'verified') denied++;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+
+      expect(events).toEqual([]);
+      expect(denied).toBe(0);
+      expect(v.stats().sources.secret.loads).toBeGreaterThanOrEqual(4);
+    },
+  );
+
   it('without maxStaleMs, a refresh where nothing moved stays one DescribeSecret', async () => {
     const id = secretName();
     localAws().secrets.put(id, V1);
@@ -257,6 +294,72 @@ describe('maxStaleMs', () => {
     const before = calls();
     expect(await waitFor(() => v.stats().sources.secret.loads >= 3, 10_000)).toBe(true);
     expect(calls()).toBe(before);
+  });
+});
+
+describe('a deleted secret revokes its values (outside review, 8th session)', () => {
+  // Before: a deleted secret (or one scheduled for deletion) was an outage like any other, and
+  // its values stayed accepted for the life of the process unless maxStaleMs was set.
+  it.each([
+    ['deleted (DescribeSecret: ResourceNotFoundException)', 'remove'],
+    ['scheduled for deletion (DescribeSecret: DeletedDate)', 'schedule'],
+  ] as const)('denies every request once the secret is %s, and says why', async (_, how) => {
+    const id = secretName();
+    localAws().secrets.put(id, V1);
+    localAws().secrets.put(id, V2); // V2 current, V1 previous
+    const v = verifier({ secretId: id, secretRefreshMs: 1_000, refreshJitter: 0 });
+    const events: SourceEvent[] = [];
+    v.onSourceEvent((e) => events.push(e));
+    await v.ready();
+    expect(reasonFor(v, V2)).toBe('verified');
+
+    if (how === 'remove') localAws().secrets.remove(id);
+    else localAws().secrets.scheduleDeletion(id);
+
+    expect(await waitFor(() => events.some((e) => e.type === 'expired'), 10_000)).toBe(true);
+    expect(reasonFor(v, V2)).toBe('secret-unavailable');
+    expect(reasonFor(v, V1)).toBe('secret-unavailable');
+    const expired = events.find((e) => e.type === 'expired');
+    expect(expired).toMatchObject({ source: 'secret', reason: 'revoked', staleMs: 0 });
+    const line = sourceEventLogLine(expired!);
+    expect(line).toMatch(/^cdn-origin-guard secret source revoked: values dropped; denying/);
+    expect(line).toContain(how === 'remove' ? 'ResourceNotFoundException' : 'DeletedDate');
+    expect(line).not.toContain(V1);
+    expect(line).not.toContain(V2);
+    expect(v.stats().sources.secret).toMatchObject({ loaded: false, expired: true });
+  });
+
+  it('takes the values back when the secret is restored, and says so', async () => {
+    const id = secretName();
+    localAws().secrets.put(id, V1);
+    const v = verifier({ secretId: id, secretRefreshMs: 1_000, refreshJitter: 0 });
+    const events: string[] = [];
+    v.onSourceEvent((e) => events.push(e.type));
+    await v.ready();
+    localAws().secrets.scheduleDeletion(id);
+    expect(await waitFor(() => events.includes('expired'), 10_000)).toBe(true);
+
+    localAws().secrets.scheduleDeletion(id, false);
+
+    expect(await waitFor(() => events.includes('recovered'), 10_000)).toBe(true);
+    expect(reasonFor(v, V1)).toBe('verified');
+    expect(events).toEqual(['failing', 'expired', 'recovered']);
+  });
+
+  it('keeps the values through an outage that says nothing of the secret (throttling)', async () => {
+    const id = secretName();
+    localAws().secrets.put(id, V1);
+    const v = verifier({ secretId: id, secretRefreshMs: 1_000, refreshJitter: 0 });
+    await v.ready();
+    localAws().faults.set({ throttle: true, actions: ['secretsmanager'] });
+    try {
+      expect(await waitFor(() => v.stats().sources.secret.failures >= 2, 15_000)).toBe(true);
+
+      expect(reasonFor(v, V1)).toBe('verified');
+      expect(v.stats().sources.secret.expired).toBe(false);
+    } finally {
+      localAws().faults.clear();
+    }
   });
 });
 

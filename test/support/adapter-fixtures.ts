@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { SecretSource } from '@cdn-origin-guard/core';
+import { type SecretSource, SourceError } from '@cdn-origin-guard/core';
 
 export const SECRET = 'S3cr3t-Origin-Verify-Value-0123456789abcdef';
 export const RANGES = ['130.176.0.0/17', '2600:9000:eee::/48'];
@@ -118,6 +118,22 @@ export function switchableSecret(): {
   };
   return { source, state };
 }
+
+/** What {@link skippingSecret} leaves out on every load: a too-long `AWSPENDING`. */
+export const SKIPPED_MESSAGE = 'AWSPENDING is 152 characters long';
+
+/**
+ * A secret source whose every load succeeds but leaves a stage out (as a Secrets Manager load
+ * skipping an `AWSPENDING` that cannot be a secret does): the same problem each time.
+ */
+export const skippingSecret: SecretSource = {
+  name: 'skipping',
+  load: async () => ({
+    values: [{ stage: 'AWSCURRENT', value: SECRET }],
+    version: 'v1',
+    skipped: [new SourceError('skipping', SKIPPED_MESSAGE)],
+  }),
+};
 
 /** Drive one failure streak and its recovery with WRONG_SECRET requests sent by `send`. */
 export async function failAndRecover(

@@ -73,15 +73,23 @@ export class SourceError extends CdnOriginGuardError {
   readonly source: string;
   /** The AWS error code or HTTP status when there is one, e.g. `ResourceNotFoundException`. */
   readonly awsCode: string | undefined;
+  /**
+   * Whether the store said the values no longer exist (Secrets Manager: the secret was deleted
+   * or is scheduled for deletion). The values in use are then dropped, not kept as
+   * last-known-good: requests are denied until a load succeeds. A custom source may throw
+   * such an error too.
+   */
+  readonly revoked: boolean;
   constructor(
     source: string,
     message: string,
-    options?: { cause?: unknown; awsCode?: string | undefined },
+    options?: { cause?: unknown; awsCode?: string | undefined; revoked?: boolean | undefined },
   ) {
     super('ERR_CDN_ORIGIN_GUARD_SOURCE', `@cdn-origin-guard: ${source}: ${message}`, options);
     this.name = 'SourceError';
     this.source = source;
     this.awsCode = options?.awsCode;
+    this.revoked = options?.revoked === true;
   }
 }
 

@@ -88,13 +88,20 @@ export function sourceEventLogLine(event: SourceEvent): string {
     case 'failing':
       return `cdn-origin-guard ${event.source} source failing${event.everLoaded ? ' (serving the last-known-good value)' : ' (never loaded: denying)'}: ${event.error.message}`;
     case 'expired':
-      return `cdn-origin-guard ${event.source} source expired: not read for maxStaleMs (${Math.round(event.staleMs / 1000)} s); denying until a load succeeds`;
+      return event.reason === 'revoked'
+        ? `cdn-origin-guard ${event.source} source revoked: values dropped; denying until a load succeeds: ${event.error?.message ?? 'the store said the values are gone'}`
+        : `cdn-origin-guard ${event.source} source expired: not read for maxStaleMs (${Math.round(event.staleMs / 1000)} s); denying until a load succeeds`;
     case 'recovered':
       return `cdn-origin-guard ${event.source} source recovered after ${event.failedAttempts} failed attempt(s), ${Math.round(event.downMs / 1000)} s`;
+    case 'warning':
+      return `cdn-origin-guard ${event.source} source warning: ${event.error.message}`;
   }
 }
 
-/** The level a source event is logged at: a failure or an expiry is an error, a recovery not. */
-export function sourceEventLevel(event: SourceEvent): 'error' | 'info' {
-  return event.type === 'recovered' ? 'info' : 'error';
+/**
+ * The level a source event is logged at: a failure or an expiry is an error, a warning a
+ * warning, a recovery information.
+ */
+export function sourceEventLevel(event: SourceEvent): 'error' | 'warn' | 'info' {
+  return event.type === 'recovered' ? 'info' : event.type === 'warning' ? 'warn' : 'error';
 }

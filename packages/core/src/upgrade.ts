@@ -193,16 +193,20 @@ function reportFailure(guard: UpgradeGuard, error: unknown, req: UpgradeRequest)
   );
 }
 
-/** What the verifier reads of an upgrade request. */
+/**
+ * What the verifier reads of a request checked on the server. No path: `excludePaths` and
+ * `healthCheckPaths` never apply here. They name paths a framework routes, and the listeners
+ * checked here do not route by the path the rules saw: a `ws` server without a `path`, an
+ * `'upgrade'` listener calling `handleUpgrade`, a Socket.IO engine on `/`, a `'connect'` or
+ * `'checkExpectation'` listener answer any target, so an exclusion meant for `/robots.txt`
+ * opened them all to a bot (outside review, 8th session).
+ */
 function inputOf(req: UpgradeRequest): VerifyInput {
   return {
     headers: req.headers,
     rawHeaders: req.rawHeaders,
     remoteAddress: req.socket?.remoteAddress,
     method: req.method,
-    // The raw target: no router routes it; the core cuts it at `?`/`#`, resolves an absolute
-    // form and never matches a path rule on one a router could read another way.
-    path: req.url,
   };
 }
 
@@ -435,12 +439,18 @@ function serverGuards(server: UpgradeServer): ServerGuards {
   ): boolean {
     // `'connect'` too: Node hands a CONNECT request to the server's `'connect'` listeners (a
     // proxy), past the request listener, as it hands an upgrade to its `'upgrade'` listeners.
+    // And `'checkContinue'` / `'checkExpectation'` (a request with `Expect:`), which Node emits
+    // instead of `'request'` when the app listens to them (outside review, 8th session: app
+    // code ran for a bot, and a bot was told `100 Continue`); the deny goes on their response.
     // An ordinary request under a request path (Socket.IO's long-polling): checked here too,
     // since the listener answering it may come before the framework.
     // A copy of the guards: a callback removing one while the request is decided must not make
     // the loop skip the next (review, 4 December, fifth session).
     const checking =
-      event === 'upgrade' || event === 'connect'
+      event === 'upgrade' ||
+      event === 'connect' ||
+      event === 'checkContinue' ||
+      event === 'checkExpectation'
         ? guards.slice()
         : event === 'request' && routes.guards.length > 0
           ? guardsForTarget(routes.guards, (req as UpgradeRequest | undefined)?.url)
@@ -603,8 +613,13 @@ function validRequestPaths(value: unknown): readonly string[] {
  * middleware and hooks never see it.
  *
  * It wraps `server.emit` for the `'upgrade'` event (and `'connect'`: a CONNECT request goes to
- * the `'connect'` listeners the same way, past the request listener, and `'request'` under
- * `requestPaths`: Socket.IO's long-polling), the other events pass through untouched. An
+ * the `'connect'` listeners the same way, past the request listener; `'checkContinue'` and
+ * `'checkExpectation'`, which replace `'request'` for a request with an `Expect` header when the
+ * app listens to them; and `'request'` under `requestPaths`: Socket.IO's long-polling), the
+ * other events pass through untouched. The verifier's `excludePaths` and `healthCheckPaths` do
+ * not apply to these requests: the listeners answering them do not route by path (a `ws` server
+ * without a `path` takes a handshake for any target), so a path the rules exempt would exempt
+ * them all. An
  * upgrade request the verifier allows
  * (in report mode too) gets the decision recorded (`req.cdnOriginGuard`, as in an Express
  * handler) and goes on to the listeners; one it denies, or one met while the verifier throws or

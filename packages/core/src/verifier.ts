@@ -29,8 +29,10 @@ export type { VerifierStats } from './stats.js';
 
 /**
  * A change in a source's health, for logs: `failing` once at the start of a failure streak
- * (including a failed first load), `recovered` once when the source loads again. Never sent per
- * request. `error` is a `SourceError`, whose message never contains a secret value.
+ * (including a failed first load), `recovered` once when the source loads again, `expired` when
+ * its values are dropped (`maxStaleMs` ran out, or the store revoked them), `warning` once per
+ * problem a successful load left behind. Never sent per request. `error` is a `SourceError`,
+ * whose message never contains a secret value.
  */
 export type SourceEvent =
   | {
@@ -53,14 +55,30 @@ export type SourceEvent =
     }
   | {
       /**
-       * `maxStaleMs` ran out: no load read the values for that long, so they are dropped and
-       * requests are denied (`secret-unavailable` / `ranges-unavailable`) until a load
-       * succeeds, which emits `recovered`.
+       * The values are dropped and requests are denied (`secret-unavailable` /
+       * `ranges-unavailable`) until a load succeeds, which emits `recovered`: `maxStaleMs` ran
+       * out (no load read the values for that long), or the store revoked them (Secrets
+       * Manager: the secret was deleted or scheduled for deletion).
        */
       readonly type: 'expired';
       readonly source: 'secret' | 'ranges';
-      /** The `maxStaleMs` that ran out. */
+      /** `max-stale`: `maxStaleMs` ran out; `revoked`: the store said the values are gone. */
+      readonly reason: 'max-stale' | 'revoked';
+      /** The `maxStaleMs` that ran out (0 when revoked). */
       readonly staleMs: number;
+      /** With `revoked`: the load's error, saying what the store answered. */
+      readonly error?: Error | undefined;
+    }
+  | {
+      /**
+       * A load succeeded but left something out or fell back, e.g. an `AWSPENDING` value that
+       * cannot be a secret (so requests carrying it are denied `invalid-secret`), a custom
+       * staging label no version carries, or `DescribeSecret` denied by IAM. Sent once per
+       * distinct problem (again only after it went away and came back), as `onSourceError` is.
+       */
+      readonly type: 'warning';
+      readonly source: 'secret' | 'ranges';
+      readonly error: Error;
     };
 
 /** A verifier made by {@link createOriginVerifier}. */
@@ -80,7 +98,10 @@ export interface OriginVerifier {
   ready(): Promise<void>;
   /** Whether every source has a value. */
   readonly isReady: boolean;
-  /** Stop timers and abort loads in flight. Decisions keep using the last values. */
+  /**
+   * Stop refreshing and abort loads in flight. Decisions keep using the last values, until
+   * `maxStaleMs` (when set) runs out after the last read: then they deny `secret-unavailable`.
+   */
   close(): Promise<void>;
   /** Counters by outcome, reason and secret stage, and source health. */
   stats(): VerifierStats;

@@ -89,6 +89,10 @@ describe('SourceEvent', () => {
         expectTypeOf(e.everLoaded).toEqualTypeOf<boolean>();
       } else if (e.type === 'expired') {
         expectTypeOf(e.staleMs).toEqualTypeOf<number>();
+        expectTypeOf(e.reason).toEqualTypeOf<'max-stale' | 'revoked'>();
+        expectTypeOf(e.error).toEqualTypeOf<Error | undefined>();
+      } else if (e.type === 'warning') {
+        expectTypeOf(e.error).toEqualTypeOf<Error>();
       } else {
         expectTypeOf(e.failedAttempts).toEqualTypeOf<number>();
         expectTypeOf(e.downMs).toEqualTypeOf<number>();

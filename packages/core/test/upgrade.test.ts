@@ -185,6 +185,9 @@ function engineLikeServer(path = '/socket.io/') {
 
 const POLLING = '/socket.io/?EIO=4&transport=polling&t=abc';
 
+/** A bot's request as the verifier reads it (the ALB appended the bot's own address). */
+const BOT_INPUT = { remoteAddress: '127.0.0.1', headers: { ...BOT } };
+
 describe('guardUpgrades: requests a listener answers before the framework (requestPaths)', () => {
   it("denies a bot's Socket.IO long-polling request with the uniform deny, before the engine sees it", async () => {
     const { server, engine, app } = engineLikeServer();
@@ -405,6 +408,73 @@ describe('namesEngineTransport reads the query exactly as engine.io does', () =>
       { numRuns: 3000 },
     );
   });
+});
+
+// Outside review, 8th session: the server-level check applied excludePaths and
+// healthCheckPaths to the handshake's target, and the listeners it guards do not route by it:
+// an exclusion meant for /robots.txt opened a path-less ws server, a Socket.IO engine on `/`,
+// and a 'connect' listener to every bot.
+describe('guardUpgrades: path rules never exempt a request checked on the server', () => {
+  const ruled = () =>
+    verifierWith({ excludePaths: ['/robots.txt', /^\/assets\//], healthCheckPaths: ['/healthz'] });
+
+  it('denies a bot the upgrade, CONNECT and engine request on an excluded or health-check path', async () => {
+    const { server, engine } = engineLikeServer('/');
+    const ws = answer101();
+    const tunnel = answer101();
+    server.on('upgrade', ws.listener);
+    server.on('connect', tunnel.listener);
+    const v = ruled();
+    guardUpgrades(server, v, { requestPaths: ['/'] });
+    const port = await listen(server);
+
+    for (const path of ['/robots.txt', '/assets/app.js', '/healthz']) {
+      expect(await rawUpgrade(port, path, BOT), path).toBe(UPGRADE_DENY);
+      expect(await rawRequest(port, path, BOT, 'CONNECT'), path).toBe(UPGRADE_DENY);
+      expect(
+        withoutDate(await rawRequest(port, `${path}?EIO=4&transport=polling`, BOT)),
+        path,
+      ).toBe(UPGRADE_DENY);
+    }
+    // The ALB's health check shape (a trusted peer, no X-Forwarded-For) is no handshake either.
+    expect(await rawUpgrade(port, '/healthz', {}), 'health-check shape').toBe(UPGRADE_DENY);
+
+    expect(ws.seen).toEqual([]);
+    expect(tunnel.seen).toEqual([]);
+    expect(engine).toEqual([]);
+    // Through our CloudFront they pass as before; an ordinary request keeps its path rules.
+    expect(await rawUpgrade(port, '/robots.txt', OUR_CLOUDFRONT)).toBe(SWITCHED);
+    expect(v.verify({ ...BOT_INPUT, path: '/robots.txt' }).reason).toBe('excluded');
+  });
+});
+
+// Outside review, 8th session: Node emits these instead of 'request' when the app listens to
+// them, so app code ran for a bot (and a bot could be told 100 Continue).
+describe("guardUpgrades: 'checkContinue' and 'checkExpectation'", () => {
+  it.each([
+    ['checkContinue', '100-continue'],
+    ['checkExpectation', 'something-else'],
+  ] as const)(
+    "checks a request Node hands to '%s' listeners, denying on its response",
+    async (event, expect_) => {
+      const server = createServer();
+      const seen: string[] = [];
+      server.on(event, (req: IncomingMessage, res) => {
+        seen.push(req.headers['x-forwarded-for'] as string);
+        res.writeHead(413, { 'x-app': 'upload-limit' }).end('APP-CODE');
+      });
+      guardUpgrades(server, verifierWith());
+      const port = await listen(server);
+
+      const bot = await rawRequest(port, '/upload', { ...BOT, expect: expect_ });
+      const ours = await rawRequest(port, '/upload', { ...OUR_CLOUDFRONT, expect: expect_ });
+
+      expect(withoutDate(bot)).toBe(UPGRADE_DENY);
+      expect(bot).not.toContain('100 Continue');
+      expect(ours).toMatch(/^HTTP\/1\.1 413 /);
+      expect(seen).toEqual([OUR_CLOUDFRONT['x-forwarded-for']]);
+    },
+  );
 });
 
 describe('guardUpgrades', () => {

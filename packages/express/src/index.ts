@@ -359,6 +359,9 @@ function answeringBeforeExpress(server: ListeningServer): string[] {
   const kinds: string[] = [];
   if (server.listenerCount('upgrade') > 0) kinds.push("'upgrade' listeners (WebSocket handshakes)");
   if (server.listenerCount('connect') > 0) kinds.push("'connect' listeners (CONNECT requests)");
+  for (const event of ['checkContinue', 'checkExpectation'])
+    if (server.listenerCount(event) > 0)
+      kinds.push(`'${event}' listeners (requests with an Expect header)`);
   if (server.listeners('request').some((listener) => !isExpressApp(listener)))
     kinds.push("a 'request' listener that is not the Express app (Socket.IO's engine)");
   return kinds;

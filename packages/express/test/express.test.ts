@@ -27,6 +27,7 @@ import {
   OUR_CLOUDFRONT,
   rawHttp,
   SECRET,
+  skippingSecret,
   switchableSecret,
   UNIFORM_DENY_CASES,
   UNIFORM_DENY_REASONS,
@@ -870,6 +871,29 @@ describe('logging and startup (issue 10)', () => {
     expect(matching(/secret source recovered/)).toEqual([
       { level: 'info', line: expect.stringMatching(/after \d+ failed attempt/) },
     ]);
+  });
+
+  // Outside review, 8th session: what a load left out (an AWSPENDING that cannot be a secret,
+  // whose requests are then denied) reached only stats() and onSourceError, never the log.
+  it('logs a warning once for what a load left out', async () => {
+    const { logger, lines } = recordingLogger();
+    const guard = cdnOriginGuard({
+      ...BASE,
+      secret: skippingSecret,
+      logger,
+      secretRefreshMs: 1_000,
+    });
+    await guard.ready();
+    await new Promise((resolve) => setTimeout(resolve, 1_300)); // a second load, same problem
+
+    expect(guard.verifier.stats().sources.secret.loads).toBeGreaterThanOrEqual(2);
+    expect(lines.filter((l) => /source warning/.test(l.line))).toEqual([
+      {
+        level: 'warn',
+        line: 'cdn-origin-guard secret source warning: @cdn-origin-guard: skipping: AWSPENDING is 152 characters long',
+      },
+    ]);
+    await guard.close();
   });
 
   it('hints the adapter’s own option for a typo of it, and the core’s for theirs', () => {

@@ -167,10 +167,20 @@ async function cdnOriginGuardPlugin(
         { err: event.error, source: event.source },
         `cdn-origin-guard ${event.source} source failing; serving the last-known-good value`,
       );
+    else if (event.type === 'expired' && event.reason === 'revoked')
+      fastify.log.error(
+        { err: event.error, source: event.source },
+        `cdn-origin-guard ${event.source} source revoked (values dropped); denying until a load succeeds`,
+      );
     else if (event.type === 'expired')
       fastify.log.error(
         { source: event.source, staleMs: event.staleMs },
         `cdn-origin-guard ${event.source} source expired (maxStaleMs); denying until a load succeeds`,
+      );
+    else if (event.type === 'warning')
+      fastify.log.warn(
+        { err: event.error, source: event.source },
+        `cdn-origin-guard ${event.source} source warning`,
       );
     else
       fastify.log.info(

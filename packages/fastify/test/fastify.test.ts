@@ -33,6 +33,7 @@ import {
   rawHttp,
   rawRequest,
   SECRET,
+  skippingSecret,
   switchableSecret,
   UNIFORM_DENY_CASES,
   UNIFORM_DENY_REASONS,
@@ -951,6 +952,17 @@ describe('plugin shape (issue 14) and logs (issue 10)', () => {
 
     expect(matching(/secret source failing/)).toEqual([expect.objectContaining({ level: 50 })]);
     expect(matching(/secret source recovered/)).toEqual([expect.objectContaining({ level: 30 })]);
+  });
+
+  // Outside review, 8th session: what a load left out reached only stats() and onSourceError.
+  it('logs a warning once for what a load left out, through the app logger', async () => {
+    const { app, logs } = await makeApp({ secret: skippingSecret, secretRefreshMs: 1_000 });
+    await new Promise((resolve) => setTimeout(resolve, 1_300)); // a second load, same problem
+
+    expect(app.cdnOriginGuard.stats().sources.secret.loads).toBeGreaterThanOrEqual(2);
+    const warnings = logs.filter((l) => /source warning/.test(l.msg));
+    expect(warnings).toEqual([expect.objectContaining({ level: 40, source: 'secret' })]);
+    expect(JSON.stringify(warnings[0])).toContain('AWSPENDING is 152 characters long');
   });
 
   it('warns once, with the cause once, when failOnStartupError is false', async () => {

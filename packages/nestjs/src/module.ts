@@ -333,7 +333,9 @@ export class CdnOriginGuardModule
     this.unsubscribe = verifier.onSourceEvent((event) => {
       // A first load failing is the startup failure, reported by onModuleInit.
       if (event.type === 'failing' && !event.everLoaded) return;
-      if (sourceEventLevel(event) === 'error') this.logger.error(sourceEventLogLine(event));
+      const level = sourceEventLevel(event);
+      if (level === 'error') this.logger.error(sourceEventLogLine(event));
+      else if (level === 'warn') this.logger.warn(sourceEventLogLine(event));
       else this.logger.log(sourceEventLogLine(event));
     });
     this.installedEarly = this.installPlatformCheckNow();

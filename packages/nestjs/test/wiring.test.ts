@@ -27,6 +27,7 @@ import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-hos
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import {
   failAndRecover,
+  skippingSecret,
   switchableSecret,
   WRONG_SECRET as WRONG_SECRET_HEADERS,
 } from '../../../test/support/adapter-fixtures.js';
@@ -334,6 +335,30 @@ describe.each(PLATFORMS)('CdnOriginGuardModule wiring on the %s platform', (_nam
         expect.objectContaining({ level: 'error', message: expect.stringMatching(/unreadable/) }),
       ]);
       expect(lines(/secret source recovered/)).toEqual([expect.objectContaining({ level: 'log' })]);
+    });
+
+    // Outside review, 8th session: what a load left out reached only stats() and onSourceError.
+    it('log a warning once for what a load left out, through the Nest logger', async () => {
+      const started = await boot({
+        imports: [
+          CdnOriginGuardModule.forRoot({
+            ...BASE_OPTIONS,
+            secret: skippingSecret,
+            secretRefreshMs: 1_000,
+          }),
+        ],
+        controllers: CONTROLLERS,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 1_300)); // a second load, same problem
+
+      expect(started.logger.lines.filter((l) => /source warning/.test(l.message))).toEqual([
+        expect.objectContaining({
+          level: 'warn',
+          message: expect.stringMatching(
+            /^cdn-origin-guard secret source warning: @cdn-origin-guard: skipping: AWSPENDING is 152 characters long/,
+          ),
+        }),
+      ]);
     });
   });
 });

@@ -247,20 +247,26 @@ export function awsErrorCode(error: unknown): string | undefined {
  * hidden `$response` / `$responseBodyText`, and a `GetSecretValue` body is the secret. Only the
  * error's name, the HTTP status and a fixed hint are kept, and the error is not the cause.
  */
-export function awsCallError(source: string, what: string, error: unknown): SourceError {
+export function awsCallError(
+  source: string,
+  what: string,
+  error: unknown,
+  options: { readonly revoked?: boolean } = {},
+): SourceError {
   const code = awsErrorCode(error);
+  const revoked = options.revoked === true;
   if (isAwsResponseParseFailure(error)) {
     return new SourceError(
       source,
       `${what} failed with ${code ?? 'an unknown error'}${describeAttempts(error)}: the response body could not be parsed (it is not quoted here: it may hold the secret). Check that the \`endpoint\` option (or the AWS_ENDPOINT_URL_* variable) reaches the AWS service itself, not a proxy or another service that rewrites its answers.`,
-      { awsCode: code },
+      { awsCode: code, revoked },
     );
   }
   const detail = describeAwsError(error);
   return new SourceError(
     source,
     `${what} failed with ${code ?? 'an unknown error'}${detail}.${hintFor(detail)}`,
-    { cause: error, awsCode: code },
+    { cause: error, awsCode: code, revoked },
   );
 }
 

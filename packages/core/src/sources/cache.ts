@@ -71,7 +71,13 @@ export interface SourceStats {
 export type StreakEvent =
   | { readonly type: 'failing'; readonly error: SourceError; readonly everLoaded: boolean }
   | { readonly type: 'recovered'; readonly failedAttempts: number; readonly downMs: number }
-  | { readonly type: 'expired'; readonly staleMs: number };
+  | {
+      readonly type: 'expired';
+      readonly staleMs: number;
+      readonly reason: 'max-stale' | 'revoked';
+      readonly error?: SourceError | undefined;
+    }
+  | { readonly type: 'warning'; readonly error: SourceError };
 
 /** Options of a {@link CachedSource}. */
 export interface CachedSourceOptions<S, C> {
@@ -112,6 +118,11 @@ const FORCED: SourceLoadContext = { forced: true };
 /** A scheduled load once the values were last read half of `maxStaleMs` ago: read them again. */
 const REVALIDATE: SourceLoadContext = { forced: false, revalidate: true };
 const FIRST_RETRY_MS = 1_000;
+/**
+ * A refresh timer may fire a little before its time by the clock the cache reads: one meant to
+ * come at half of `maxStaleMs` still re-reads the values.
+ */
+const REVALIDATE_SLACK_MS = 50;
 
 function asSourceError(name: string, error: unknown): SourceError {
   if (error instanceof SourceError) return error;
@@ -165,6 +176,8 @@ export class CachedSource<S extends Versioned, C> {
   #expiry: NodeJS.Timeout | undefined;
   /** When the values expire (ms since epoch), while an expiry is armed. */
   #expiresAt: number | undefined;
+  /** The `#expiresAt` a refresh was already brought forward for (once per countdown). */
+  #earlyFor: number | undefined;
   /** The expiry came while a load was in flight: that load's outcome decides. */
   #expiryDue = false;
   #expired = false;
@@ -268,7 +281,7 @@ export class CachedSource<S extends Versioned, C> {
       // Still expired when the load only confirmed values read too long ago: no new event.
       if (this.#armExpiry(snapshot.readAgoMs)) this.#expired = false;
       this.#noteSkipped(snapshot.skipped);
-      for (const warning of snapshot.warnings ?? []) this.#report(asSourceError(name, warning));
+      for (const warning of snapshot.warnings ?? []) this.#warn(asSourceError(name, warning));
       // Back in use after failures, or after the values expired (then denied): say so.
       if ((failedAttempts > 0 || wasExpired) && !this.#expired)
         this.#emit({
@@ -292,8 +305,11 @@ export class CachedSource<S extends Versioned, C> {
         this.#emit({ type: 'failing', error: sourceError, everLoaded: this.#loads > 0 });
       }
       this.#report(sourceError);
-      // The values' time ran out while this load was in flight, and it failed: they go now.
-      if (this.#expiryDue) this.#expire();
+      // The store says the values no longer exist (a deleted secret): they go now, whatever
+      // `maxStaleMs` says. Else, the values' time ran out while this load was in flight, and it
+      // failed: they go now.
+      if (sourceError.revoked && this.current !== undefined) this.#expire('revoked', sourceError);
+      else if (this.#expiryDue) this.#expire('max-stale');
       throw sourceError;
     } finally {
       clearTimeout(deadline);
@@ -319,7 +335,7 @@ export class CachedSource<S extends Versioned, C> {
     const ms = maxStaleMs - age;
     if (ms <= 0) {
       // Confirmed, but last read maxStaleMs ago or more: as stale as no load at all.
-      this.#expire();
+      this.#expire('max-stale');
       return false;
     }
     this.#expiresAt = this.#now() + ms;
@@ -328,33 +344,53 @@ export class CachedSource<S extends Versioned, C> {
       // A load in flight (the refresh scheduled ahead of this moment, slower than usual)
       // decides: its success re-arms the countdown, its failure expires the values.
       if (this.#inFlight !== undefined) this.#expiryDue = true;
-      else this.#expire();
+      else this.#expire('max-stale');
     }, ms);
     this.#expiry.unref();
     return true;
   }
 
-  /** The values are too old to use: deny from now until a load succeeds, and say so once. */
-  #expire(): void {
+  /**
+   * The values are too old to use (`max-stale`) or their store revoked them (`revoked`, with
+   * the load's error): deny from now until a load succeeds, and say so once.
+   */
+  #expire(reason: 'max-stale' | 'revoked', error?: SourceError): void {
     this.#expiryDue = false;
     this.#expiresAt = undefined;
+    if (this.#expiry) clearTimeout(this.#expiry);
+    this.#expiry = undefined;
     this.current = undefined;
     if (this.#expired) return;
     this.#expired = true;
     this.#expiredAt = this.#now();
     this.#emit({
       type: 'expired',
-      staleMs: this.#options.maxStaleMs ?? 0,
+      staleMs: reason === 'max-stale' ? (this.#options.maxStaleMs ?? 0) : 0,
+      reason,
+      error,
     });
   }
 
-  /** Keep what a load left out for stats, and report it through `onError` when it changes. */
+  /**
+   * Keep what a load left out for stats, and report it (`onError` and a `warning` event) when
+   * it changes.
+   */
   #noteSkipped(skipped: readonly Error[] | undefined): void {
     const list = (skipped ?? []).map((e) => asSourceError(this.#options.name, e));
     const key = (l: readonly SourceError[]) => l.map((e) => e.message).join('\n');
     const changed = key(list) !== key(this.#skipped);
     this.#skipped = list;
-    if (changed) for (const e of list) this.#report(e);
+    if (changed) for (const e of list) this.#warn(e);
+  }
+
+  /**
+   * A problem that did not stop a load (a value left out, a fallback): through `onError`, and
+   * as a `warning` event, which the adapters log (outside review, 8th session: an invalid
+   * `AWSPENDING` was only in `stats()`, and its requests were denied without a log line).
+   */
+  #warn(error: SourceError): void {
+    this.#report(error);
+    this.#emit({ type: 'warning', error });
   }
 
   /**
@@ -405,7 +441,7 @@ export class CachedSource<S extends Versioned, C> {
       context === SCHEDULED &&
       maxStaleMs !== undefined &&
       this.#valuesReadAt !== undefined &&
-      this.#now() - this.#valuesReadAt >= maxStaleMs / 2
+      this.#now() - this.#valuesReadAt >= maxStaleMs / 2 - REVALIDATE_SLACK_MS
         ? REVALIDATE
         : context;
     try {
@@ -482,15 +518,20 @@ export class CachedSource<S extends Versioned, C> {
     // With `maxStaleMs`, refresh early enough that the load ends before the values expire: a
     // refresh falling after the expiry (jitter, or `maxStaleMs` close to the interval) would
     // deny every request until it ends while every load succeeds. The lead is the load's own
-    // deadline, at most a quarter of `maxStaleMs`. No earlier than a first retry: a source
-    // that only confirms values read long ago (a custom one with `readAgoMs`) is not polled
-    // in a loop as their end nears.
+    // deadline, at most a quarter of `maxStaleMs`. Once per countdown: a source that only
+    // confirms values read long ago (a custom one with `readAgoMs`) leaves the countdown where
+    // it was, and is not polled in a loop as their end nears. (Outside review, 8th session:
+    // this was skipped when it fell sooner than a first retry, 1 s, so with `maxStaleMs` under
+    // about 4 s a healthy source saw its values expire every countdown.)
     const expiresAt = this.#expiresAt;
     const maxStaleMs = this.#options.maxStaleMs;
-    if (expiresAt !== undefined && maxStaleMs !== undefined) {
+    if (expiresAt !== undefined && maxStaleMs !== undefined && this.#earlyFor !== expiresAt) {
       const lead = Math.min(this.#loadDeadlineMs(), maxStaleMs / 4);
       const latest = Math.floor(expiresAt - lead - this.#now());
-      if (latest >= FIRST_RETRY_MS && latest < delay) delay = latest;
+      if (latest < delay) {
+        delay = Math.max(1, latest);
+        this.#earlyFor = expiresAt;
+      }
     }
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
@@ -499,15 +540,18 @@ export class CachedSource<S extends Versioned, C> {
     this.#timer.unref();
   }
 
-  /** Stop timers and abort a load in flight. The current value stays readable. */
+  /**
+   * Stop refreshing and abort a load in flight. The current value stays readable until
+   * `maxStaleMs` runs out, when set: its countdown (an unref'd timer) outlives `close()`, so a
+   * server still wired to a closed guard does not trust the values for ever (outside review,
+   * 8th session).
+   */
   close(): void {
     this.#closed.abort(new Error('closed'));
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#trailing) clearTimeout(this.#trailing);
-    if (this.#expiry) clearTimeout(this.#expiry);
     this.#timer = undefined;
     this.#trailing = undefined;
-    this.#expiry = undefined;
   }
 
   /** Counters and health, without any value. */

@@ -31,6 +31,19 @@ const REQUIRED_STAGE = 'AWSCURRENT';
 /** The labels Secrets Manager moves itself; AWSPREVIOUS and AWSPENDING are absent at times. */
 const MANAGED_STAGES: readonly string[] = [REQUIRED_STAGE, 'AWSPREVIOUS', 'AWSPENDING'];
 
+/**
+ * Whether an AWS error says the secret is scheduled for deletion: what `GetSecretValue` answers
+ * for the whole recovery window (`InvalidRequestException`, "... because it was marked for
+ * deletion.").
+ */
+function markedForDeletion(error: unknown): boolean {
+  return (
+    awsErrorCode(error) === 'InvalidRequestException' &&
+    error instanceof Error &&
+    /marked for deletion/i.test(error.message)
+  );
+}
+
 /** Options of {@link secretsManagerSource}. */
 export interface SecretsManagerSourceOptions {
   /**
@@ -192,6 +205,7 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
       name,
       `GetSecretValue for stage ${stage}${versionId === undefined ? '' : ` (version ${versionId})`} of secret "${secretId}"`,
       error,
+      { revoked: markedForDeletion(error) },
     );
 
   /**
@@ -313,8 +327,14 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
       deleted = out.DeletedDate;
     } catch (error) {
       if (signal.aborted) throw error;
-      if (awsErrorCode(error) !== ACCESS_DENIED)
-        throw awsCallError(name, `DescribeSecret of secret "${secretId}"`, error);
+      const code = awsErrorCode(error);
+      // The secret is gone (deleted, or the name now names nothing): its values are revoked,
+      // not kept as last-known-good (outside review, 8th session: deleting a leaked secret
+      // left it accepted for the life of the process).
+      if (code !== ACCESS_DENIED)
+        throw awsCallError(name, `DescribeSecret of secret "${secretId}"`, error, {
+          revoked: code === NOT_FOUND || markedForDeletion(error),
+        });
       const snapshot = await loadByStage(client, sdk, signal);
       // Remembered only once GetSecretValue worked: a secret denied as a whole stays retried.
       describeDenied = true;
@@ -327,12 +347,13 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
       return { ...snapshot, warnings: [...(snapshot.warnings ?? []), warning] };
     }
     // A secret scheduled for deletion still answers DescribeSecret, with its labels, for the
-    // whole recovery window; GetSecretValue refuses it. Its values are not confirmed.
+    // whole recovery window; GetSecretValue refuses it. Its values are revoked: dropped, and
+    // every request denied until it is restored.
     if (deleted !== undefined && deleted !== null)
       throw new SourceError(
         name,
-        `secret "${secretId}" is scheduled for deletion (DescribeSecret gives a DeletedDate); its values are no longer confirmed. Restore it (aws secretsmanager restore-secret) or point the guard at another secret.`,
-        { awsCode: 'InvalidRequestException' },
+        `secret "${secretId}" is scheduled for deletion (DescribeSecret gives a DeletedDate), so its values are revoked and every request is denied. Restore it (aws secretsmanager restore-secret) or point the guard at another secret.`,
+        { awsCode: 'InvalidRequestException', revoked: true },
       );
     const wanted: { stage: string; versionId: string }[] = [];
     const absent: string[] = [];
