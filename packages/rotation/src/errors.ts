@@ -17,6 +17,7 @@ export type RotationFailure =
   | 'cloudfront-out-of-step'
   | 'unselected-origin'
   | 'unselected-listener'
+  | 'unlisted-distribution'
   | 'unexpected-secret'
   | 'condition-limit'
   | 'wait-too-long'

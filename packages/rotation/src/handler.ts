@@ -21,6 +21,7 @@ import {
   type OriginHeaders,
   type OriginSelector,
   putHeaderValue,
+  unlistedSenders,
 } from './aws/cloudfront.js';
 import {
   describeSecret,
@@ -302,6 +303,20 @@ async function originSelector(run: Run): Promise<OriginSelector> {
   return { headerName: o.headerName, originIds: o.originIds, domainNames };
 }
 
+/**
+ * The origins of *other* distributions that reach the ALB: by domain only (`originDomainNames`
+ * and the ALBs' DNS names), since an origin id names an origin within one distribution.
+ */
+async function albDomainSelector(run: Run): Promise<OriginSelector> {
+  const { o } = run;
+  const albs = [...o.listenerArns, ...o.ruleArns];
+  const domainNames = [
+    ...o.originDomainNames,
+    ...(albs.length > 0 ? await loadBalancerDomainNames(run.clients.elbv2, albs) : []),
+  ];
+  return { headerName: o.headerName, originIds: [], domainNames };
+}
+
 /** The header value of AWSPREVIOUS, or `undefined` when there is none (or it is not usable). */
 async function previousHeaderValue(run: Run): Promise<string | undefined> {
   const { clients, arn, known, o } = run;
@@ -464,6 +479,21 @@ async function setSecret(run: Run): Promise<void> {
       // rotation's own update (a retried setSecret) may still be deploying.
       if (state.status !== 'Deployed') deploying.push(`${id} is ${state.status}`);
     }
+    // A distribution not in distributionIds that sends this secret to the ALB would stay on
+    // the old value: accepted as AWSPREVIOUS after this rotation, refused after the next (outside
+    // review, 8th session: both rotations reported success).
+    const unlisted = await unlistedSenders(
+      clients.cloudFront,
+      o.distributionIds,
+      await albDomainSelector(run),
+      own,
+      known,
+    );
+    if (unlisted.length > 0)
+      throw new RotationError(
+        'unlisted-distribution',
+        `distribution(s) ${unlisted.join(', ')} send one of this secret's values to the ALB but are not in distributionIds: the rotation would leave them on a value the ALB stops accepting at the next rotation. Nothing was changed. Add them to distributionIds (CDN_ORIGIN_GUARD_ROTATION_DISTRIBUTION_IDS), or remove the header from them.`,
+      );
     if (deploying.length > 0)
       throw new RotationError(
         'not-deployed',

@@ -605,7 +605,10 @@ describe('rotation handler: what it must not touch', () => {
         { id: 'alb-custom', domainName: 'origin.example.com', headers: { [HEADER]: INITIAL } },
       ],
     });
-    const handler = bed.handlerFor(account, { distributionIds: [d.id] });
+    // The account's own distribution sends the secret to the ALB too: listed (else
+    // unlisted-distribution, below).
+    const both = [d.id, account.distributionId];
+    const handler = bed.handlerFor(account, { distributionIds: both });
     const token = aws.secrets.beginRotation(account.secretId);
     await invoke(handler, account, 'createSecret', token);
 
@@ -619,8 +622,8 @@ describe('rotation handler: what it must not touch', () => {
     expect(testError).toMatchObject({ failure: 'unselected-origin' });
     // Named, it rotates with the rest.
     const named = bed.handlerFor(account, {
-      distributionIds: [d.id],
-      originIds: ['alb', 'alb-custom'],
+      distributionIds: both,
+      originIds: ['alb', 'alb-dualstack', 'alb-custom'],
     });
     for (const step of ['setSecret', 'testSecret', 'finishSecret'] as const)
       await invoke(named, account, step, token);
@@ -636,7 +639,11 @@ describe('rotation handler: what it must not touch', () => {
         { id: 'other-site', domainName: 'b.example.com', headers: { [HEADER]: OTHER_VALUE } },
       ],
     });
-    await rotate(bed.handlerFor(account, { distributionIds: [d.id] }), aws, account);
+    await rotate(
+      bed.handlerFor(account, { distributionIds: [account.distributionId, d.id] }),
+      aws,
+      account,
+    );
     expect(aws.cloudfront.deployedHeader(d.id, HEADER, 'other-site')).toBe(OTHER_VALUE);
     expect(aws.cloudfront.deployedHeader(d.id, HEADER, 'alb')).toBe(
       stageValue(aws, account, 'AWSCURRENT'),

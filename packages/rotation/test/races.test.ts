@@ -149,4 +149,49 @@ describe('the rotation racing other changes', () => {
       'forward',
     );
   });
+
+  it('fails setSecret before any change when a distribution not listed sends the secret to the ALB', async () => {
+    const account = createAccount(aws, INITIAL);
+    // A second site's distribution on the same ALB, sending the same secret, not listed.
+    const unlisted = aws.cloudfront.addDistribution({
+      origins: [
+        {
+          id: 'alb',
+          domainName: `dualstack.${account.loadBalancerDnsName}`,
+          headers: { 'X-Origin-Verify': INITIAL },
+        },
+      ],
+    });
+    // One sending another value, or to another origin, is no concern.
+    aws.cloudfront.addDistribution({
+      origins: [
+        {
+          id: 'alb',
+          domainName: account.loadBalancerDnsName,
+          headers: { 'X-Origin-Verify': 'another-site-origin-verify-0123456789' },
+        },
+        { id: 'web', domainName: 'www.example.com', headers: { 'X-Origin-Verify': INITIAL } },
+      ],
+    });
+    const handler = bed.handlerFor(account);
+    const token = aws.secrets.beginRotation(account.secretId);
+    await invoke(handler, account, 'createSecret', token);
+
+    const error = await rejection(invoke(handler, account, 'setSecret', token));
+
+    expect(error.failure).toBe('unlisted-distribution');
+    expect(error.message).toContain(unlisted.id);
+    expect(error.message).not.toContain(INITIAL);
+    expect(aws.callCount('elbv2.ModifyRule')).toBe(0);
+    expect(aws.callCount('cloudfront.UpdateDistribution')).toBe(0);
+
+    // Listed, it rotates with the rest.
+    const listed = bed.handlerFor(account, {
+      distributionIds: [account.distributionId, unlisted.id],
+    });
+    for (const step of ['setSecret', 'testSecret', 'finishSecret'] as const)
+      await invoke(listed, account, step, token);
+    const current = stageValue(aws, account, 'AWSCURRENT');
+    expect(aws.cloudfront.deployedHeader(unlisted.id, HEADER, 'alb')).toBe(current);
+  });
 });

@@ -104,6 +104,7 @@ describe('SAM template', () => {
     expect(actionsTheCodeCalls()).toEqual([
       'cloudfront:GetDistribution',
       'cloudfront:GetDistributionConfig',
+      'cloudfront:ListDistributions',
       'cloudfront:UpdateDistribution',
       'elasticloadbalancing:DescribeListeners',
       'elasticloadbalancing:DescribeLoadBalancers',

@@ -11,11 +11,14 @@ import {
   type GetDistributionCommandOutput,
   GetDistributionConfigCommand,
   type GetDistributionConfigCommandOutput,
+  ListDistributionsCommand,
+  type ListDistributionsCommandOutput,
   type Origin,
   UpdateDistributionCommand,
 } from '@aws-sdk/client-cloudfront';
 import { sleep } from '../budget.js';
 import { awsCallFailed, awsErrorName, RotationError } from '../errors.js';
+import { nextPageOf } from './paging.js';
 
 /** Which origins carry the header: by id, or by domain name (an ALB's). */
 export interface OriginSelector {
@@ -167,4 +170,40 @@ export async function distributionState(
     status: out.Distribution?.Status ?? 'unknown',
     ...originHeaders(id, out.Distribution?.DistributionConfig, selector),
   };
+}
+
+/**
+ * The distributions of the account, other than `listed`, with an origin `selector` selects (the
+ * ALB's domain, or an id / domain given) whose header holds one of `values`: each would be left
+ * on a value the rotation stops accepting (`ListDistributions`, paged and bounded).
+ */
+export async function unlistedSenders(
+  client: CloudFrontClient,
+  listed: readonly string[],
+  selector: OriginSelector,
+  values: readonly string[],
+  known: string[],
+): Promise<string[]> {
+  const found: string[] = [];
+  const next = nextPageOf('ListDistributions');
+  let marker: string | undefined;
+  do {
+    let out: ListDistributionsCommandOutput;
+    try {
+      out = await client.send(new ListDistributionsCommand({ Marker: marker }));
+    } catch (error) {
+      throw awsCallFailed('ListDistributions', error, known);
+    }
+    for (const summary of out.DistributionList?.Items ?? []) {
+      if (summary.Id === undefined || listed.includes(summary.Id)) continue;
+      const origins = selectOrigins({ Origins: summary.Origins } as DistributionConfig, selector);
+      const sends = origins.some((o) => {
+        const value = headerOf(o, selector.headerName);
+        return value !== undefined && values.includes(value);
+      });
+      if (sends) found.push(summary.Id);
+    }
+    marker = out.DistributionList?.IsTruncated ? next(out.DistributionList.NextMarker) : undefined;
+  } while (marker !== undefined);
+  return found;
 }
