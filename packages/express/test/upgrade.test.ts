@@ -199,6 +199,26 @@ describe.each([
     );
   });
 
+  // Outside review, 8th session: Node hands a request with `Expect:` to these listeners instead
+  // of Express, so they answer before the middleware too.
+  it("names 'checkContinue' listeners in that line, and checks their requests from then on", async () => {
+    const { server, lines, port } = await appWithUpgrades(framework);
+    const seen: string[] = [];
+    server.on('checkContinue', (req, res) => {
+      seen.push(String(req.headers['x-forwarded-for']));
+      res.writeHead(413).end('too large');
+    });
+
+    await rawRequest(port, '/healthz', BOT);
+    const bot = await rawRequest(port, '/upload', { ...BOT, expect: '100-continue' });
+
+    expect(bot).toMatch(/^HTTP\/1\.1 403 /);
+    expect(seen).toEqual([]);
+    const warned = lines.filter((l) => l.includes('guardUpgrades(server, guard) was not called'));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toContain("'checkContinue' listeners (requests with an Expect header)");
+  });
+
   it('guards a server without such listeners quietly, so one added later is checked too', async () => {
     const { server, ws, lines, port } = await appWithUpgrades(framework);
 
