@@ -329,6 +329,36 @@ describe('a deleted secret revokes its values (outside review, 8th session)', ()
     expect(v.stats().sources.secret).toMatchObject({ loaded: false, expired: true });
   });
 
+  // Review of this change: a load by label (a forced refresh, a retry after a failure, or the
+  // fallback when DescribeSecret is denied) kept a force-deleted secret's values for good.
+  it('revokes a force-deleted secret when a bot forces the first read after the deletion', async () => {
+    const id = secretName();
+    localAws().secrets.put(id, V1);
+    const v = verifier({
+      secretId: id,
+      secretRefreshMs: 60_000,
+      refreshJitter: 0,
+      mismatchRefreshMs: 1_000,
+    });
+    const events: SourceEvent[] = [];
+    v.onSourceEvent((e) => events.push(e));
+    await v.ready();
+    localAws().secrets.remove(id);
+
+    // Someone else's CloudFront (a wrong value) forces a read by label.
+    await v.check({
+      remoteAddress: '10.0.1.15',
+      headers: {
+        'x-forwarded-for': '198.51.100.23, 130.176.12.34',
+        'x-amz-cf-id': CF_ID,
+        'x-origin-verify': V3,
+      },
+    });
+
+    expect(reasonFor(v, V1)).toBe('secret-unavailable');
+    expect(events.find((e) => e.type === 'expired')).toMatchObject({ reason: 'revoked' });
+  });
+
   it('takes the values back when the secret is restored, and says so', async () => {
     const id = secretName();
     localAws().secrets.put(id, V1);

@@ -194,19 +194,22 @@ function reportFailure(guard: UpgradeGuard, error: unknown, req: UpgradeRequest)
 }
 
 /**
- * What the verifier reads of a request checked on the server. No path: `excludePaths` and
- * `healthCheckPaths` never apply here. They name paths a framework routes, and the listeners
- * checked here do not route by the path the rules saw: a `ws` server without a `path`, an
- * `'upgrade'` listener calling `handleUpgrade`, a Socket.IO engine on `/`, a `'connect'` or
- * `'checkExpectation'` listener answer any target, so an exclusion meant for `/robots.txt`
- * opened them all to a bot (outside review, 8th session).
+ * What the verifier reads of a request checked on the server. No path unless `routed`:
+ * `excludePaths` and `healthCheckPaths` name paths a framework routes, and the listeners of a
+ * handshake, a CONNECT or an engine.io request do not route by the path the rules saw (a `ws`
+ * server without a `path`, an `'upgrade'` listener calling `handleUpgrade`, a Socket.IO engine on
+ * `/` answer any target), so an exclusion meant for `/robots.txt` opened them all to a bot
+ * (outside review, 8th session). `routed`: a request with an `Expect` header, which a
+ * `'checkContinue'` listener usually hands on to the app that routes it (review of that change:
+ * an excluded webhook sent `Expect: 100-continue` was denied).
  */
-function inputOf(req: UpgradeRequest): VerifyInput {
+function inputOf(req: UpgradeRequest, routed: boolean): VerifyInput {
   return {
     headers: req.headers,
     rawHeaders: req.rawHeaders,
     remoteAddress: req.socket?.remoteAddress,
     method: req.method,
+    path: routed ? req.url : undefined,
   };
 }
 
@@ -249,12 +252,13 @@ function admit(
   guards: readonly UpgradeGuard[],
   req: UpgradeRequest,
   socket: Duplex,
+  routed: boolean,
 ): boolean | Promise<boolean> {
   for (let at = 0; at < guards.length; at++) {
     const guard = guards[at] as UpgradeGuard;
     let outcome: Decision | Promise<Decision>;
     try {
-      outcome = guard.verifier.check(inputOf(req));
+      outcome = guard.verifier.check(inputOf(req, routed));
       if (!(outcome instanceof Promise)) {
         if (conclude(guard, outcome, req, socket)) continue;
         return false;
@@ -267,7 +271,7 @@ function admit(
     return outcome
       .then((decision) => conclude(guard, decision, req, socket))
       .then(
-        (allowed) => allowed && admit(rest, req, socket),
+        (allowed) => allowed && admit(rest, req, socket, routed),
         (error: unknown) => failed(guard, error, req, socket),
       );
   }
@@ -456,7 +460,12 @@ function serverGuards(server: UpgradeServer): ServerGuards {
           ? guardsForTarget(routes.guards, (req as UpgradeRequest | undefined)?.url)
           : undefined;
     if (checking !== undefined && checking.length > 0) {
-      const admitted = admit(checking, req as UpgradeRequest, socket as Duplex);
+      const admitted = admit(
+        checking,
+        req as UpgradeRequest,
+        socket as Duplex,
+        event === 'checkContinue' || event === 'checkExpectation',
+      );
       if (admitted === false) return true;
       if (admitted !== true) {
         // biome-ignore lint/complexity/noArguments: the event's arguments, kept for later
@@ -617,9 +626,10 @@ function validRequestPaths(value: unknown): readonly string[] {
  * `'checkExpectation'`, which replace `'request'` for a request with an `Expect` header when the
  * app listens to them; and `'request'` under `requestPaths`: Socket.IO's long-polling), the
  * other events pass through untouched. The verifier's `excludePaths` and `healthCheckPaths` do
- * not apply to these requests: the listeners answering them do not route by path (a `ws` server
- * without a `path` takes a handshake for any target), so a path the rules exempt would exempt
- * them all. An
+ * not apply to handshakes, CONNECT and `requestPaths` / `transport` requests: the listeners
+ * answering them do not route by path (a `ws` server without a `path` takes a handshake for any
+ * target), so a path the rules exempt would exempt them all. They do apply to `Expect` requests,
+ * which such a listener usually hands on to the app that routes them. An
  * upgrade request the verifier allows
  * (in report mode too) gets the decision recorded (`req.cdnOriginGuard`, as in an Express
  * handler) and goes on to the listeners; one it denies, or one met while the verifier throws or

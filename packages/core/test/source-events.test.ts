@@ -24,6 +24,20 @@ function switchableSource(down = false) {
   return { source, state };
 }
 
+/** A secret source whose loads succeed leaving out what `state.skipped` names. */
+function skippingSource(skipped: string[]) {
+  const state = { skipped };
+  const source: SecretSource = {
+    name: 'skipping',
+    load: async () => ({
+      values: [{ stage: 'AWSCURRENT', value: SECRET }],
+      version: 'v1',
+      skipped: state.skipped.map((m) => new SourceError('skipping', m)),
+    }),
+  };
+  return { source, state };
+}
+
 /**
  * A secret source that reads its values on the first load, then only confirms them: each later
  * snapshot says how long ago the values were read (`readAgoMs`).
@@ -211,15 +225,7 @@ describe('onSourceEvent: one event per failure streak and per recovery', () => {
   it('says once per distinct problem that a load left something out (a warning line)', async () => {
     // Outside review, 8th session: an AWSPENDING value that cannot be a secret was only in
     // stats() and onSourceError, which no adapter logs; its requests were denied unexplained.
-    const state = { skipped: ['AWSPENDING left out: 152 characters long'] };
-    const source: SecretSource = {
-      name: 'skipping',
-      load: async () => ({
-        values: [{ stage: 'AWSCURRENT', value: SECRET }],
-        version: 'v1',
-        skipped: state.skipped.map((m) => new SourceError('skipping', m)),
-      }),
-    };
+    const { source, state } = skippingSource(['AWSPENDING left out: 152 characters long']);
     const v = make({ secret: source });
     const events: SourceEvent[] = [];
     v.onSourceEvent((e) => events.push(e));
@@ -236,6 +242,24 @@ describe('onSourceEvent: one event per failure streak and per recovery', () => {
     state.skipped = ['AWSPENDING left out: 152 characters long'];
     await vi.advanceTimersByTimeAsync(60_000);
     expect(events.map((e) => e.type)).toEqual(['warning', 'warning']);
+    await v.close();
+  });
+
+  it('says only what is new when a second problem joins the first', async () => {
+    const { source, state } = skippingSource(['AWSPENDING left out']);
+    const v = make({ secret: source });
+    const said: string[] = [];
+    v.onSourceEvent((e) => {
+      if (e.type === 'warning') said.push(e.error.message);
+    });
+    await v.ready();
+    state.skipped = ['AWSPENDING left out', 'label BLUE missing'];
+    await vi.advanceTimersByTimeAsync(60_000);
+
+    expect(said.map((m) => m.replace(/^.*: /, ''))).toEqual([
+      'AWSPENDING left out',
+      'label BLUE missing',
+    ]);
     await v.close();
   });
 
@@ -453,6 +477,30 @@ describe('maxStaleMs: stop trusting a secret nobody could confirm', () => {
     expect(state.loads).toBe(1); // closed: no load was tried
   });
 
+  it('expires the values at close() when their time ran out while the load it aborts was in flight', async () => {
+    let hang = false;
+    const source: SecretSource = {
+      name: 'hanging',
+      load: (signal) =>
+        hang
+          ? new Promise((_resolve, reject) =>
+              signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+            )
+          : Promise.resolve({ values: [{ stage: 'AWSCURRENT', value: SECRET }], version: 'v1' }),
+    };
+    const v = make({ secret: source, maxStaleMs: 120_000, timeoutMs: 100_000 });
+    await v.ready();
+    hang = true;
+    // The refresh at 60 s hangs (its deadline is 100 s); the expiry at 120 s comes while it is
+    // in flight, so that load decides.
+    await vi.advanceTimersByTimeAsync(121_000);
+    expect(v.verify(request()).allowed).toBe(true);
+
+    await v.close();
+
+    expect(v.verify(request()).reason).toBe('secret-unavailable');
+  });
+
   it('does not report a refresh that close() aborted as a source failure', async () => {
     const { source, state } = slowSource(0);
     const sourceErrors: unknown[] = [];
@@ -475,6 +523,34 @@ describe('maxStaleMs: stop trusting a secret nobody could confirm', () => {
 
   // Review of that change: a source that only confirms old values re-emitted `expired` on every
   // load after the first (an error line per refresh interval).
+  // Review of this change: "once per countdown" was keyed on the countdown's end, which a
+  // confirming source moves by fractions of a millisecond each time (two clocks), so the early
+  // refresh came back every millisecond. Real timers: fake ones keep the clocks in step.
+  it('does not poll a source that only confirms its values as their end nears (real timers)', async () => {
+    vi.useRealTimers();
+    const readAt = performance.now() - 0.37;
+    let loads = 0;
+    const source: SecretSource = {
+      name: 'confirming-real',
+      load: async () => {
+        loads++;
+        return {
+          values: [{ stage: 'AWSCURRENT', value: SECRET }],
+          version: 'v1',
+          readAgoMs: performance.now() - readAt,
+        };
+      },
+    };
+    const v = make({ secret: source, maxStaleMs: 2_000, secretRefreshMs: 2_000, timeoutMs: 400 });
+    await v.ready();
+
+    await new Promise((resolve) => setTimeout(resolve, 2_300));
+
+    expect(loads).toBeLessThanOrEqual(4);
+    expect(v.stats().sources.secret.expired).toBe(true);
+    await v.close();
+  });
+
   it('says expired once while a source keeps confirming values read too long ago', async () => {
     const source = confirmingSource();
     const v = make({ secret: source, maxStaleMs: 120_000 });

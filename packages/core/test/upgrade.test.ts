@@ -475,6 +475,27 @@ describe("guardUpgrades: 'checkContinue' and 'checkExpectation'", () => {
       expect(seen).toEqual([OUR_CLOUDFRONT['x-forwarded-for']]);
     },
   );
+
+  // Review of that change: such a listener usually hands the request on to the app, which routes
+  // it, so its path rules hold (an excluded webhook sent `Expect: 100-continue` was denied).
+  it('keeps the path rules for them: an excluded path passes as the app would route it', async () => {
+    const server = createServer();
+    const seen: string[] = [];
+    server.on('checkContinue', (req: IncomingMessage, res) => {
+      seen.push(req.url ?? '');
+      res.writeContinue();
+      res.end('app');
+    });
+    guardUpgrades(server, verifierWith({ excludePaths: ['/webhooks/stripe'] }));
+    const port = await listen(server);
+
+    const excluded = await rawRequest(port, '/webhooks/stripe', { ...BOT, expect: '100-continue' });
+    const other = await rawRequest(port, '/admin', { ...BOT, expect: '100-continue' });
+
+    expect(excluded).toMatch(/^HTTP\/1\.1 100 Continue/);
+    expect(withoutDate(other)).toBe(UPGRADE_DENY);
+    expect(seen).toEqual(['/webhooks/stripe']);
+  });
 });
 
 describe('guardUpgrades', () => {

@@ -73,7 +73,8 @@ describe('another listener of the same ALB checking this secret', () => {
     expect(error.failure).toBe('unselected-listener');
     expect(error.message).toContain(second.listenerArn);
     expect(error.message).toContain('(port 8443)');
-    expect(error.message).toContain('Nothing was changed. Add the listener to listenerArns');
+    expect(error.message).toContain('before CloudFront was pointed at the new value');
+    expect(error.message).toContain('Add the listener to listenerArns');
     expectNoValueIn([error.message, String(error.stack), ...bed.lines], [INITIAL]);
     // Nothing changed: CloudFront still sends AWSCURRENT, both listeners still accept it.
     expect(originValue(account)).toBe(INITIAL);

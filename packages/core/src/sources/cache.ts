@@ -176,8 +176,11 @@ export class CachedSource<S extends Versioned, C> {
   #expiry: NodeJS.Timeout | undefined;
   /** When the values expire (ms since epoch), while an expiry is armed. */
   #expiresAt: number | undefined;
-  /** The `#expiresAt` a refresh was already brought forward for (once per countdown). */
-  #earlyFor: number | undefined;
+  /**
+   * Whether a refresh was already brought forward since the values were last read: once per
+   * read, so a source that only confirms them is not polled in a loop.
+   */
+  #earlyUsed = false;
   /** The expiry came while a load was in flight: that load's outcome decides. */
   #expiryDue = false;
   #expired = false;
@@ -332,6 +335,8 @@ export class CachedSource<S extends Versioned, C> {
     this.#expiresAt = undefined;
     this.#expiryDue = false;
     const age = typeof readAgoMs === 'number' && readAgoMs > 0 ? readAgoMs : 0;
+    // Values read by this load: a new countdown, which may bring its refresh forward once.
+    if (age === 0) this.#earlyUsed = false;
     const ms = maxStaleMs - age;
     if (ms <= 0) {
       // Confirmed, but last read maxStaleMs ago or more: as stale as no load at all.
@@ -372,15 +377,15 @@ export class CachedSource<S extends Versioned, C> {
   }
 
   /**
-   * Keep what a load left out for stats, and report it (`onError` and a `warning` event) when
-   * it changes.
+   * Keep what a load left out for stats, and report what is new since the last load (`onError`
+   * and a `warning` event).
    */
   #noteSkipped(skipped: readonly Error[] | undefined): void {
     const list = (skipped ?? []).map((e) => asSourceError(this.#options.name, e));
-    const key = (l: readonly SourceError[]) => l.map((e) => e.message).join('\n');
-    const changed = key(list) !== key(this.#skipped);
+    // Only what is new since the last load: a problem still there is not said again.
+    const before = new Set(this.#skipped.map((e) => e.message));
     this.#skipped = list;
-    if (changed) for (const e of list) this.#warn(e);
+    for (const e of list) if (!before.has(e.message)) this.#warn(e);
   }
 
   /**
@@ -518,19 +523,20 @@ export class CachedSource<S extends Versioned, C> {
     // With `maxStaleMs`, refresh early enough that the load ends before the values expire: a
     // refresh falling after the expiry (jitter, or `maxStaleMs` close to the interval) would
     // deny every request until it ends while every load succeeds. The lead is the load's own
-    // deadline, at most a quarter of `maxStaleMs`. Once per countdown: a source that only
-    // confirms values read long ago (a custom one with `readAgoMs`) leaves the countdown where
-    // it was, and is not polled in a loop as their end nears. (Outside review, 8th session:
+    // deadline, at most a quarter of `maxStaleMs`. Once per read of the values: a source that
+    // only confirms values read long ago (a custom one with `readAgoMs`) leaves the countdown
+    // where it was, and is not polled in a loop as their end nears (the countdown's end, from
+    // two clocks, is no key: it moved by fractions of a millisecond on every confirmation). (Outside review, 8th session:
     // this was skipped when it fell sooner than a first retry, 1 s, so with `maxStaleMs` under
     // about 4 s a healthy source saw its values expire every countdown.)
     const expiresAt = this.#expiresAt;
     const maxStaleMs = this.#options.maxStaleMs;
-    if (expiresAt !== undefined && maxStaleMs !== undefined && this.#earlyFor !== expiresAt) {
+    if (expiresAt !== undefined && maxStaleMs !== undefined && !this.#earlyUsed) {
       const lead = Math.min(this.#loadDeadlineMs(), maxStaleMs / 4);
       const latest = Math.floor(expiresAt - lead - this.#now());
       if (latest < delay) {
         delay = Math.max(1, latest);
-        this.#earlyFor = expiresAt;
+        this.#earlyUsed = true;
       }
     }
     this.#timer = setTimeout(() => {
@@ -552,6 +558,9 @@ export class CachedSource<S extends Versioned, C> {
     if (this.#trailing) clearTimeout(this.#trailing);
     this.#timer = undefined;
     this.#trailing = undefined;
+    // The time ran out while the load close() aborts was in flight: that load was to decide,
+    // and will not (review of this change, 8th session: the values were then kept for good).
+    if (this.#expiryDue) this.#expire('max-stale');
   }
 
   /** Counters and health, without any value. */

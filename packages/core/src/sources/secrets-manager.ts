@@ -205,7 +205,17 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
       name,
       `GetSecretValue for stage ${stage}${versionId === undefined ? '' : ` (version ${versionId})`} of secret "${secretId}"`,
       error,
-      { revoked: markedForDeletion(error) },
+      {
+        // Scheduled for deletion; or AWSCURRENT read by its label not found, which a live
+        // secret always has: the secret is gone (review of this change, 8th session: a forced
+        // or retried load, which reads by label, kept a force-deleted secret's values for good).
+        // Read by version, a not-found version is a rotation race, not a deletion.
+        revoked:
+          markedForDeletion(error) ||
+          (versionId === undefined &&
+            stage === REQUIRED_STAGE &&
+            awsErrorCode(error) === NOT_FOUND),
+      },
     );
 
   /**

@@ -262,7 +262,7 @@ export async function checkOtherListeners(
   if (strays.length > 0)
     throw new RotationError(
       'unselected-listener',
-      `${strays.join(', ')} checks "${options.headerName}" against this secret's value but is in neither listenerArns nor ruleArns, so a rotation would leave it on a value CloudFront stops sending, and it would refuse every request. Nothing was changed. Add the listener to listenerArns (or the rule to ruleArns) and retry.`,
+      `${strays.join(', ')} checks "${options.headerName}" against this secret's value but is in neither listenerArns nor ruleArns, so a rotation would leave it on a value CloudFront stops sending, and it would refuse every request. The step failed before CloudFront was pointed at the new value, or, in testSecret and finishSecret, with AWSCURRENT unmoved (CloudFront already sends the new value, so that listener refuses it now). Add the listener to listenerArns (or the rule to ruleArns) and retry.`,
     );
 }
 
