@@ -120,7 +120,7 @@ async function cdnOriginGuardPlugin(
   // sees unless a plugin routes it through them (@fastify/websocket does): checked on the
   // server, whatever listens to it. Server-wide: one check per server and verifier, so a plugin
   // registered in several scopes with one `{ verifier }` checks once, and with several
-  // verifiers an upgrade must pass each (route opt-outs do not apply: use `excludePaths`).
+  // verifiers an upgrade must pass each (neither route opt-outs nor path rules apply).
   const level = verifier.logLevel;
   const unguardUpgrades = guardUpgrades(fastify.server, verifier, {
     onDecision(decision, req) {
