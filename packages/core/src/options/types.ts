@@ -122,7 +122,9 @@ export interface BaseGuardOptions {
    * RegExps on the path). Anchor every alternative of a RegExp at the start
    * (`/^\/static\//`): one that is not, or starts with `^.*` or `^.+`, gets a process warning
    * (`CDN_ORIGIN_GUARD_UNANCHORED_EXCLUDE`); one that matches random paths (`/^\//`) is an
-   * error. Defaults to `[]`.
+   * error. Neither this nor `healthCheckPaths` applies to what `guardUpgrades` checks on the
+   * server (WebSocket handshakes, CONNECT, Socket.IO requests): those listeners do not route by
+   * path. Defaults to `[]`.
    */
   readonly excludePaths?: readonly (string | RegExp)[];
   /**
