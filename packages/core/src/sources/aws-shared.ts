@@ -129,8 +129,10 @@ export function lazyAwsClient<M, C extends { destroy(): void }>(
       const pending = created;
       created = undefined;
       if (pending !== undefined) {
-        // A client that failed to be created has nothing to destroy; that failure was the
-        // failure of the load that awaited it, reported through the cache (stats, onError).
+        // A client that failed to be created has nothing to destroy. That failure was the
+        // failure of the load that awaited it, reported through the cache (stats, onError),
+        // unless close() aborted that load first: then the source is closed, no load will use
+        // the client, and the cache reports nothing for a load close() aborted (shutdown).
         const client = await pending.catch(() => undefined);
         client?.destroy();
       }
