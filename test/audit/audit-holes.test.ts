@@ -115,6 +115,108 @@ describe('audit with an AWSPENDING version that has no value yet (A6)', () => {
   });
 });
 
+// Review, 5 December: a rotation that failed leaves AWSPENDING on its version, the apps (and the
+// ALB rules, once setSecret ran) keep accepting that value, and the audit said nothing until the
+// last rotation was overdue, up to 90 days later.
+describe('audit of a rotation left pending', () => {
+  const PENDING = 'pending-value-of-a-failed-rotation-0123456789';
+  const HOUR = 3_600_000;
+
+  it('WARNs an AWSPENDING version older than a day, naming it, with no value in the output', async () => {
+    const a = await open([]);
+    const versionId = a.aws.secrets.stagePending(a.scenario.secretId, PENDING);
+    a.aws.secrets.setCreatedDate(a.scenario.secretId, versionId, new Date(Date.now() - 30 * HOUR));
+
+    const report = await auditOf(a);
+
+    const rotation = check(report, 'secret-rotation');
+    expect(rotation?.status).toBe('WARN');
+    const finding = rotation?.findings.find((f) => f.status === 'WARN');
+    expect(finding?.message).toMatch(
+      new RegExp(
+        `has had a rotation in flight for 30 hours \\(AWSPENDING on version ${versionId}, `,
+      ),
+    );
+    expect(finding?.fix).toContain(`--remove-from-version-id ${versionId}`);
+    expect(a.aws.callCount('secretsmanager.ListSecretVersionIds')).toBeGreaterThan(0);
+    const output = `${renderTable(report)}\n${JSON.stringify(toJson(report))}`;
+    expect(output).toMatch(/has had a rotation in flight for 30 hours/);
+    for (const value of [PENDING, ...a.secretValues()]) expect(output).not.toContain(value);
+  });
+
+  it('passes a rotation that started minutes ago', async () => {
+    const a = await open([]);
+    const versionId = a.aws.secrets.stagePending(a.scenario.secretId, PENDING);
+    a.aws.secrets.setCreatedDate(
+      a.scenario.secretId,
+      versionId,
+      new Date(Date.now() - 20 * 60_000),
+    );
+
+    const rotation = check(await auditOf(a), 'secret-rotation');
+
+    expect(rotation?.status).toBe('PASS');
+    expect(rotation?.findings.map((f) => f.message)).toContainEqual(
+      `${a.scenario.secretId} has a rotation in flight, started 0 hours ago (AWSPENDING on version ${versionId})`,
+    );
+  });
+
+  it('finds the pending version on a later ListSecretVersionIds page', async () => {
+    const a = await open([]);
+    const versionId = a.aws.secrets.stagePending(a.scenario.secretId, PENDING);
+    a.aws.secrets.setCreatedDate(
+      a.scenario.secretId,
+      versionId,
+      new Date(Date.now() - 3 * 24 * HOUR),
+    );
+    // The newest version is listed last by the local endpoint: a page of one puts it on page 2+.
+    a.aws.secrets.setListPageSize(1);
+
+    const rotation = check(await auditOf(a), 'secret-rotation');
+
+    expect(rotation?.findings.find((f) => f.status === 'WARN')?.message).toMatch(
+      /has had a rotation in flight for 3 days/,
+    );
+    expect(a.aws.callCount('secretsmanager.ListSecretVersionIds')).toBeGreaterThan(1);
+  });
+
+  it('says nothing of a finished rotation whose AWSPENDING stayed on the AWSCURRENT version', async () => {
+    const a = await open([]);
+    const current = a.aws.secrets.get(a.scenario.secretId)?.stages.AWSCURRENT ?? '';
+    a.aws.secrets.moveStage(a.scenario.secretId, 'AWSPENDING', current);
+    a.aws.secrets.setCreatedDate(
+      a.scenario.secretId,
+      current,
+      new Date(Date.now() - 10 * 24 * HOUR),
+    );
+
+    const report = await auditOf(a);
+
+    const rotation = check(report, 'secret-rotation');
+    expect(rotation?.status).toBe('PASS');
+    expect(rotation?.findings.some((f) => /in flight/.test(f.message))).toBe(false);
+    expect(a.aws.callCount('secretsmanager.ListSecretVersionIds')).toBe(0);
+  });
+
+  it('marks the audit incomplete (exit 3), not clear, when ListSecretVersionIds is denied', async () => {
+    const a = await open([]);
+    const versionId = a.aws.secrets.stagePending(a.scenario.secretId, PENDING);
+    a.aws.secrets.setCreatedDate(a.scenario.secretId, versionId, new Date(Date.now() - 30 * HOUR));
+    a.aws.faults.set({ accessDenied: true, actions: ['secretsmanager.ListSecretVersionIds'] });
+
+    const report = await auditOf(a);
+
+    const rotation = check(report, 'secret-rotation');
+    expect(rotation?.skipped).toBeUndefined();
+    expect(rotation?.incomplete).toMatchObject({
+      reason: 'access-denied',
+      missingAction: 'secretsmanager:ListSecretVersionIds',
+    });
+    expect(rotation?.findings[0]?.message).toBe(`${a.scenario.secretId} has rotation enabled`);
+    expect(report).toMatchObject({ status: 'INCOMPLETE', exitCode: 3 });
+  });
+});
+
 const CLOUDFRONT_LIST = 'com.amazonaws.global.cloudfront.origin-facing';
 
 /** Replace the ALB's group with the CloudFront list on the listener port plus `rules`. */

@@ -14,6 +14,12 @@ export const DEFAULTS = {
   /** Longest rotation schedule that passes. */
   maxRotationDays: 90,
   /**
+   * An `AWSPENDING` version older than this (not also `AWSCURRENT`) WARNs: a rotation starts
+   * within its window (at most a UTC day) and its four steps take minutes, so one still pending
+   * after a day has failed or is stuck.
+   */
+  maxPendingHours: 24,
+  /**
    * A public CIDR on a listener port this wide or wider (prefix length at most this, per family)
    * FAILs like `0.0.0.0/0`: a /8 alone is 16.7 million IPv4 addresses. The same bounds as the
    * core's refusal of over-broad fetched ranges.
@@ -58,6 +64,7 @@ export const IAM_ACTIONS = [
   'cloudfront:GetVpcOrigin',
   'secretsmanager:DescribeSecret',
   'secretsmanager:GetSecretValue',
+  'secretsmanager:ListSecretVersionIds',
 ] as const;
 
 /** One of {@link IAM_ACTIONS}. */

@@ -207,6 +207,21 @@ export interface SecretDescription {
   readonly automaticallyAfterDays: number | undefined;
   readonly scheduleExpression: string | undefined;
   readonly lastRotatedDate: Date | undefined;
+  /**
+   * The rotation in flight: a version labelled `AWSPENDING` and not `AWSCURRENT`; `undefined`
+   * when there is none. A failed rotation leaves it so, and its value stays accepted.
+   */
+  readonly pendingRotation: PendingRotation | undefined;
+}
+
+/** A version labelled `AWSPENDING` but not `AWSCURRENT` (DescribeSecret's `VersionIdsToStages`). */
+export interface PendingRotation {
+  readonly versionId: string;
+  /**
+   * When the version was created (`ListSecretVersionIds`), `undefined` when that call does not
+   * list it, or why it could not be read (e.g. `secretsmanager:ListSecretVersionIds` denied).
+   */
+  readonly created: Gathered<Date | undefined>;
 }
 
 /** The secret and its staged values, redacted. */

@@ -9,6 +9,7 @@ import {
   buildReport,
   type CheckId,
   type CheckResult,
+  type Gathered,
   type ListenerInfo,
   type OriginInfo,
   type RuleInfo,
@@ -27,6 +28,7 @@ const PENDING = 'pending-value-0123456789abcdef';
 const PL_V4 = 'pl-3b927c52';
 const PL_V6 = 'pl-5da64334';
 const DAY = 86_400_000;
+const HOUR = 3_600_000;
 
 const headerRule = (values: string[], priority = 10): RuleInfo => ({
   arn: `rule-${priority}`,
@@ -158,6 +160,7 @@ function snapshot(
         automaticallyAfterDays: undefined,
         scheduleExpression: 'rate(30 days)',
         lastRotatedDate: new Date(Date.now() - 5 * DAY),
+        pendingRotation: undefined,
         values: new Map([['AWSCURRENT', new SecretText(CURRENT)]]),
       },
     },
@@ -934,6 +937,76 @@ describe('secret-rotation', () => {
     ],
   ])('%s: %s', (_name, over, expected) => {
     expect(statusOf(secretWith(over), 'secret-rotation').status).toBe(expected);
+  });
+
+  // Review, 5 December: a failed rotation's AWSPENDING stayed accepted and the audit said
+  // nothing until the rotation was overdue.
+  const pendingFor = (created: Gathered<Date | undefined>) => ({
+    pendingRotation: { versionId: 'v-pending', created },
+  });
+  const createdAgo = (ms: number) => ({ ok: true as const, value: new Date(Date.now() - ms) });
+
+  it('passes a rotation in flight for less than a day, and says so', () => {
+    const result = statusOf(
+      secretWith(pendingFor(createdAgo(2 * HOUR + 60_000))),
+      'secret-rotation',
+    );
+    expect(result.status).toBe('PASS');
+    expect(result.incomplete).toBeUndefined();
+    expect(result.findings.map((f) => f.message)).toContainEqual(
+      'prod/origin-verify has a rotation in flight, started 2 hours ago (AWSPENDING on version v-pending)',
+    );
+  });
+
+  it.each([
+    ['25 hours', 25 * HOUR + 60_000, /for 25 hours \(AWSPENDING on version v-pending, created /],
+    ['3 days', 3 * DAY + 60_000, /for 3 days \(AWSPENDING on version v-pending, created /],
+  ])(
+    'WARNs a rotation in flight for %s, with the commands to retry or give it up',
+    (_n, ms, re) => {
+      const result = statusOf(secretWith(pendingFor(createdAgo(ms))), 'secret-rotation');
+      expect(result.status).toBe('WARN');
+      const finding = result.findings.find((f) => f.status === 'WARN');
+      expect(finding?.message).toMatch(re);
+      expect(finding?.message).toMatch(/it has failed, the secret is not being rotated/);
+      expect(finding?.fix).toContain(
+        'aws secretsmanager update-secret-version-stage --secret-id prod/origin-verify --version-stage AWSPENDING --remove-from-version-id v-pending',
+      );
+      expect(finding?.evidence).toMatchObject({ pendingVersion: 'v-pending' });
+    },
+  );
+
+  it('WARNs a stale AWSPENDING with rotation turned off too (its value is still accepted)', () => {
+    const result = statusOf(
+      secretWith({ rotationEnabled: false, ...pendingFor(createdAgo(2 * DAY)) }),
+      'secret-rotation',
+    );
+    expect(result.findings.map((f) => f.message)).toEqual([
+      'prod/origin-verify has rotation disabled',
+      expect.stringMatching(/has had a rotation in flight for 2 days/),
+    ]);
+  });
+
+  it("marks the check incomplete, not failed, when the pending version's age cannot be read", () => {
+    const skip = {
+      reason: 'access-denied' as const,
+      message:
+        'Access denied to secretsmanager:ListSecretVersionIds (AccessDeniedException); grant it to run this check',
+      missingAction: 'secretsmanager:ListSecretVersionIds' as const,
+    };
+    const result = statusOf(secretWith(pendingFor({ ok: false, skip })), 'secret-rotation');
+    expect(result.status).toBe('PASS');
+    expect(result.incomplete).toEqual(skip);
+    expect(result.findings.some((f) => /in flight/.test(f.message))).toBe(false);
+  });
+
+  it('passes a pending version ListSecretVersionIds does not list, saying its age is unknown', () => {
+    const result = statusOf(
+      secretWith(pendingFor({ ok: true, value: undefined })),
+      'secret-rotation',
+    );
+    expect(result.status).toBe('PASS');
+    expect(result.findings.at(-1)?.message).toMatch(/which ListSecretVersionIds does not list/);
   });
 });
 

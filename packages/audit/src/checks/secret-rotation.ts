@@ -3,13 +3,14 @@
  * @module
  */
 import { DEFAULTS } from '../constants.js';
-import type { AccountSnapshot, Finding, SecretDescription } from '../types.js';
+import type { AccountSnapshot, CheckResult, Finding, SecretDescription, Skip } from '../types.js';
 import { cronGapDays } from './cron.js';
-import { type Check, firstSkip, pass, result, skipped, warn } from './result.js';
+import { type Check, firstSkip, partly, pass, result, skipped, warn } from './result.js';
 
 const check = { id: 'secret-rotation', title: 'Secret rotation' } as const;
 
 const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
 
 /**
  * Days between rotations from `AutomaticallyAfterDays` or a `rate(...)` expression, or the
@@ -24,7 +25,58 @@ export function scheduleDays(secret: SecretDescription, now = Date.now()): numbe
   return m[2]?.startsWith('hour') ? Number(m[1]) / 24 : Number(m[1]);
 }
 
-function run(snapshot: AccountSnapshot, now = Date.now()) {
+/** "5 hours", "3 days": how long ago, for a message. */
+function ago(ms: number): string {
+  const hours = Math.floor(ms / HOUR_MS);
+  if (hours < 48) return `${hours} hour${hours === 1 ? '' : 's'}`;
+  return `${Math.floor(ms / DAY_MS)} days`;
+}
+
+/** What a rotation in flight adds to the check: a finding, or why its age could not be read. */
+type PendingOutcome = { readonly finding: Finding } | { readonly unread: Skip };
+
+/**
+ * The rotation in flight: PASS while it is young, WARN once older than
+ * `DEFAULTS.maxPendingHours` (it has failed, and its value stays accepted by the guard, and by
+ * the ALB rules once its setSecret step ran). Review, 5 December: a failed rotation's
+ * AWSPENDING was accepted indefinitely and nothing said so until the rotation was overdue.
+ */
+function judgePending(s: SecretDescription, now: number): PendingOutcome | undefined {
+  const pending = s.pendingRotation;
+  if (pending === undefined) return undefined;
+  if (!pending.created.ok) return { unread: pending.created.skip };
+  const evidence = { secret: s.arn, pendingVersion: pending.versionId };
+  const created = pending.created.value;
+  if (created === undefined) {
+    // ListSecretVersionIds does not list it: a version RotateSecret labelled before createSecret
+    // stored a value (nothing to accept yet). A rotation stuck there shows as overdue below.
+    return {
+      finding: pass(
+        `${s.name} has a rotation in flight (AWSPENDING on version ${pending.versionId}, which ListSecretVersionIds does not list, so its age is unknown)`,
+        evidence,
+      ),
+    };
+  }
+  const age = now - created.getTime();
+  const withAge = { ...evidence, pendingCreated: created.toISOString() };
+  if (age <= DEFAULTS.maxPendingHours * HOUR_MS) {
+    return {
+      finding: pass(
+        `${s.name} has a rotation in flight, started ${ago(Math.max(0, age))} ago (AWSPENDING on version ${pending.versionId})`,
+        withAge,
+      ),
+    };
+  }
+  return {
+    finding: warn(
+      `${s.name} has had a rotation in flight for ${ago(age)} (AWSPENDING on version ${pending.versionId}, created ${created.toISOString()}): it has failed, the secret is not being rotated, and its value stays accepted by the apps (AWSPENDING is in the guard's default secretStages) and by the ALB rules once the rotation's setSecret step ran, until a rotation finishes`,
+      `Read the rotation function's logs (CloudWatch Logs, /aws/lambda/<function>) and fix the cause; Secrets Manager retries the same version. To give it up instead: aws secretsmanager update-secret-version-stage --secret-id ${s.name} --version-stage AWSPENDING --remove-from-version-id ${pending.versionId}, then aws secretsmanager rotate-secret --secret-id ${s.name} (the next rotation takes the abandoned value out of the ALB rules)`,
+      withAge,
+    ),
+  };
+}
+
+function run(snapshot: AccountSnapshot, now = Date.now()): CheckResult {
   // DescribeSecret alone: the rotation is judged even when the values cannot be read.
   const secret = snapshot.secretDescription;
   const skip = firstSkip(secret);
@@ -42,9 +94,16 @@ function run(snapshot: AccountSnapshot, now = Date.now()) {
       (s.automaticallyAfterDays === undefined ? undefined : `${s.automaticallyAfterDays} days`),
     lastRotated: s.lastRotatedDate?.toISOString(),
   };
+  // Judged with rotation off too: a rotation left pending keeps its value accepted either way.
+  const pending = judgePending(s, now);
+  const done = (): CheckResult => {
+    if (pending !== undefined && 'finding' in pending) findings.push(pending.finding);
+    const unread = pending !== undefined && 'unread' in pending ? pending.unread : undefined;
+    return partly(result(check, findings), unread);
+  };
   if (!s.rotationEnabled) {
     findings.push(warn(`${s.name} has rotation disabled`, rotate, evidence));
-    return result(check, findings);
+    return done();
   }
   findings.push(pass(`${s.name} has rotation enabled`, evidence));
   if (s.rotationLambdaArn === undefined) {
@@ -99,7 +158,7 @@ function run(snapshot: AccountSnapshot, now = Date.now()) {
       );
     }
   }
-  return result(check, findings);
+  return done();
 }
 
 /** Secret rotation. */

@@ -5,11 +5,12 @@
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
+  ListSecretVersionIdsCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { STAGES } from '../constants.js';
 import { SecretText } from '../secret-text.js';
-import type { Gathered, SecretDescription, SecretInfo } from '../types.js';
+import type { Gathered, PendingRotation, SecretDescription, SecretInfo } from '../types.js';
 import { awsCode, gather, type Step } from './errors.js';
 
 /** The value the guard would read from a SecretString: the whole string, or one key of a JSON secret. */
@@ -24,6 +25,56 @@ function headerValue(secretString: string, jsonKey: string | undefined): string 
   }
 }
 
+/** Most `ListSecretVersionIds` pages read looking for the pending version. */
+const MAX_VERSION_PAGES = 20;
+
+/**
+ * The `CreatedDate` of `versionId` from ListSecretVersionIds (labelled versions only, every page
+ * up to {@link MAX_VERSION_PAGES}); `undefined` when no page lists it.
+ */
+async function createdDateOf(
+  client: SecretsManagerClient,
+  secretId: string,
+  versionId: string,
+  step: Step,
+): Promise<Date | undefined> {
+  let nextToken: string | undefined;
+  for (let page = 0; page < MAX_VERSION_PAGES; page++) {
+    const out = await step('secretsmanager:ListSecretVersionIds', () =>
+      client.send(
+        new ListSecretVersionIdsCommand({
+          SecretId: secretId,
+          MaxResults: 100,
+          NextToken: nextToken,
+        }),
+      ),
+    );
+    const version = out.Versions?.find((v) => v.VersionId === versionId);
+    if (version !== undefined) return version.CreatedDate;
+    if (out.NextToken === undefined || out.NextToken === nextToken) return undefined;
+    nextToken = out.NextToken;
+  }
+  return undefined;
+}
+
+/**
+ * The rotation in flight, if any: the version DescribeSecret lists with `AWSPENDING` and without
+ * `AWSCURRENT` (a finished rotation may leave both on one version), with its age read apart so a
+ * denied ListSecretVersionIds costs only that.
+ */
+async function pendingRotationOf(
+  client: SecretsManagerClient,
+  secretId: string,
+  versionIdsToStages: Readonly<Record<string, string[]>>,
+): Promise<PendingRotation | undefined> {
+  const versionId = Object.entries(versionIdsToStages).find(
+    ([, stages]) => stages.includes(STAGES.pending) && !stages.includes(STAGES.current),
+  )?.[0];
+  if (versionId === undefined) return undefined;
+  const created = await gather((step) => createdDateOf(client, secretId, versionId, step));
+  return { versionId, created };
+}
+
 /** DescribeSecret: the secret's description and the staging labels that have a version. */
 async function describeSecret(
   client: SecretsManagerClient,
@@ -35,6 +86,7 @@ async function describeSecret(
     () => client.send(new DescribeSecretCommand({ SecretId: secretId })),
     `no secret ${secretId} in Secrets Manager: check --secret-id and --region`,
   );
+  const versionIdsToStages = described.VersionIdsToStages ?? {};
   return {
     description: {
       arn: described.ARN ?? secretId,
@@ -44,8 +96,9 @@ async function describeSecret(
       automaticallyAfterDays: described.RotationRules?.AutomaticallyAfterDays,
       scheduleExpression: described.RotationRules?.ScheduleExpression,
       lastRotatedDate: described.LastRotatedDate,
+      pendingRotation: await pendingRotationOf(client, secretId, versionIdsToStages),
     },
-    staged: new Set(Object.values(described.VersionIdsToStages ?? {}).flat()),
+    staged: new Set(Object.values(versionIdsToStages).flat()),
   };
 }
 
