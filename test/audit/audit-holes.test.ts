@@ -137,11 +137,38 @@ describe('audit of a rotation left pending', () => {
         `has had a rotation in flight for 30 hours \\(AWSPENDING on version ${versionId}, `,
       ),
     );
-    expect(finding?.fix).toContain(`--remove-from-version-id ${versionId}`);
+    // No distribution sends the pending value: giving the rotation up is safe, and the fix says so.
+    expect(finding?.fix).toMatch(/No distribution sends the pending value, so give it up/);
+    expect(finding?.fix).toContain(
+      `--version-stage AWSPENDING --remove-from-version-id ${versionId}`,
+    );
     expect(a.aws.callCount('secretsmanager.ListSecretVersionIds')).toBeGreaterThan(0);
     const output = `${renderTable(report)}\n${JSON.stringify(toJson(report))}`;
     expect(output).toMatch(/has had a rotation in flight for 30 hours/);
     for (const value of [PENDING, ...a.secretValues()]) expect(output).not.toContain(value);
+  });
+
+  it('tells to finish, not give up, a stuck rotation whose value CloudFront already sends', async () => {
+    const a = await open([]);
+    const current = a.aws.secrets.get(a.scenario.secretId)?.stages.AWSCURRENT;
+    const versionId = a.aws.secrets.stagePending(a.scenario.secretId, PENDING);
+    a.aws.secrets.setCreatedDate(a.scenario.secretId, versionId, new Date(Date.now() - 30 * HOUR));
+    // setSecret switched CloudFront, then testSecret or finishSecret failed.
+    const d = a.aws.cloudfront.addDistribution({
+      origins: [
+        { id: 'alb', domainName: a.scenario.dnsName, headers: { 'X-Origin-Verify': PENDING } },
+      ],
+    });
+
+    const report = await auditOf(a, { distributionIds: [d.id] });
+
+    const fix = check(report, 'secret-rotation')?.findings.find((f) => f.status === 'WARN')?.fix;
+    expect(fix).toContain(`CloudFront already sends the pending value (${d.id})`);
+    expect(fix).toContain(
+      `--version-stage AWSCURRENT --move-to-version-id ${versionId} --remove-from-version-id ${current}`,
+    );
+    expect(fix).not.toContain('--version-stage AWSPENDING --remove-from-version-id');
+    expect(JSON.stringify(toJson(report))).not.toContain(PENDING);
   });
 
   it('passes a rotation that started minutes ago', async () => {

@@ -217,6 +217,8 @@ export interface SecretDescription {
 /** A version labelled `AWSPENDING` but not `AWSCURRENT` (DescribeSecret's `VersionIdsToStages`). */
 export interface PendingRotation {
   readonly versionId: string;
+  /** The version labelled `AWSCURRENT` (DescribeSecret), for the command that finishes it. */
+  readonly currentVersionId: string | undefined;
   /**
    * When the version was created (`ListSecretVersionIds`), `undefined` when that call does not
    * list it, or why it could not be read (e.g. `secretsmanager:ListSecretVersionIds` denied).

@@ -942,7 +942,7 @@ describe('secret-rotation', () => {
   // Review, 5 December: a failed rotation's AWSPENDING stayed accepted and the audit said
   // nothing until the rotation was overdue.
   const pendingFor = (created: Gathered<Date | undefined>) => ({
-    pendingRotation: { versionId: 'v-pending', created },
+    pendingRotation: { versionId: 'v-pending', currentVersionId: 'v-current', created },
   });
   const createdAgo = (ms: number) => ({ ok: true as const, value: new Date(Date.now() - ms) });
 
@@ -972,9 +972,72 @@ describe('secret-rotation', () => {
       expect(finding?.fix).toContain(
         'aws secretsmanager update-secret-version-stage --secret-id prod/origin-verify --version-stage AWSPENDING --remove-from-version-id v-pending',
       );
+      expect(finding?.fix).toContain(
+        'aws secretsmanager update-secret-version-stage --secret-id prod/origin-verify --version-stage AWSCURRENT --move-to-version-id v-pending --remove-from-version-id v-current',
+      );
       expect(finding?.evidence).toMatchObject({ pendingVersion: 'v-pending' });
     },
   );
+
+  // Giving a rotation up once CloudFront sends its value would cut CloudFront off when the apps
+  // drop the value: the fix finishes it then, and gives it up only when no distribution sends it.
+  describe('the fix for a stuck rotation follows what CloudFront sends', () => {
+    const PENDING = 'pending-value-0123456789abcdefghij';
+    const stuck = (values: [string, string][], sends: string) => {
+      const base = secretWith(pendingFor(createdAgo(2 * DAY)));
+      if (!base.secret.ok) throw new Error('unreachable');
+      const secret = {
+        ok: true as const,
+        value: {
+          ...base.secret.value,
+          values: new Map(values.map(([k, v]) => [k, new SecretText(v)])),
+        },
+      };
+      const snap = originChanged(
+        { ...base, secret, secretDescription: secret },
+        { headers: new Map([['x-origin-verify', new SecretText(sends)]]) },
+      );
+      const fix = statusOf(snap, 'secret-rotation').findings.find((f) => f.status === 'WARN')?.fix;
+      return fix ?? '';
+    };
+    const FINISH =
+      '--version-stage AWSCURRENT --move-to-version-id v-pending --remove-from-version-id v-current';
+    const GIVE_UP = '--version-stage AWSPENDING --remove-from-version-id v-pending';
+
+    it('finishes it when a distribution already sends the pending value', () => {
+      const fix = stuck(
+        [
+          ['AWSCURRENT', CURRENT],
+          ['AWSPENDING', PENDING],
+        ],
+        PENDING,
+      );
+      expect(fix).toContain(FINISH);
+      expect(fix).toMatch(/CloudFront already sends the pending value \(E1\)/);
+      expect(fix).not.toContain(GIVE_UP);
+      expect(fix).not.toContain(PENDING);
+    });
+
+    it('gives it up when no distribution sends the pending value', () => {
+      const fix = stuck(
+        [
+          ['AWSCURRENT', CURRENT],
+          ['AWSPENDING', PENDING],
+        ],
+        CURRENT,
+      );
+      expect(fix).toContain(GIVE_UP);
+      expect(fix).toMatch(/No distribution sends the pending value/);
+      expect(fix).not.toContain(FINISH);
+    });
+
+    it('names both, and when to pick which, when the pending value was not read', () => {
+      const fix = stuck([['AWSCURRENT', CURRENT]], CURRENT);
+      expect(fix).toContain(FINISH);
+      expect(fix).toContain(GIVE_UP);
+      expect(fix).toMatch(/If CloudFront already sends the pending value/);
+    });
+  });
 
   it('WARNs a stale AWSPENDING with rotation turned off too (its value is still accepted)', () => {
     const result = statusOf(

@@ -2,9 +2,17 @@
  * Secret: rotation enabled on a schedule of at most 90 days, by an attached function, and recent.
  * @module
  */
-import { DEFAULTS } from '../constants.js';
-import type { AccountSnapshot, CheckResult, Finding, SecretDescription, Skip } from '../types.js';
+import { DEFAULTS, STAGES } from '../constants.js';
+import type {
+  AccountSnapshot,
+  CheckResult,
+  Finding,
+  PendingRotation,
+  SecretDescription,
+  Skip,
+} from '../types.js';
 import { cronGapDays } from './cron.js';
+import { originsAtAlb } from './distribution.js';
 import { type Check, firstSkip, partly, pass, result, skipped, warn } from './result.js';
 
 const check = { id: 'secret-rotation', title: 'Secret rotation' } as const;
@@ -36,12 +44,54 @@ function ago(ms: number): string {
 type PendingOutcome = { readonly finding: Finding } | { readonly unread: Skip };
 
 /**
+ * The distributions whose origins at the ALB send the pending value: `undefined` when that
+ * cannot be told (the values or the distributions unread, or the version has no value yet).
+ */
+function sendingPending(snapshot: AccountSnapshot): string[] | undefined {
+  const { secret, distributions, loadBalancer, headerName } = snapshot;
+  if (!secret.ok || !distributions.ok) return undefined;
+  const pending = secret.value.values.get(STAGES.pending);
+  if (pending === undefined) return undefined;
+  return distributions.value
+    .filter((d) =>
+      originsAtAlb(d, loadBalancer.dnsName, headerName).some(
+        (o) => o.headers.get(headerName)?.equals(pending) === true,
+      ),
+    )
+    .map((d) => d.id);
+}
+
+/**
+ * How to end a stuck rotation. Giving it up while CloudFront already sends the pending value
+ * (a failure after setSecret switched it) would cut CloudFront off once the apps drop the
+ * value, so the fix depends on what the distributions send.
+ */
+function stuckRotationFix(
+  s: SecretDescription,
+  pending: PendingRotation,
+  sending: string[] | undefined,
+): string {
+  const logs = `Read the rotation function's logs (CloudWatch Logs, /aws/lambda/<function>) and fix the cause; RotateSecret refuses to start while AWSPENDING is on a version other than AWSCURRENT, so end this rotation by hand`;
+  const finish = `finish it as finishSecret would: aws secretsmanager update-secret-version-stage --secret-id ${s.name} --version-stage AWSCURRENT --move-to-version-id ${pending.versionId} --remove-from-version-id ${pending.currentVersionId ?? '<the AWSCURRENT version>'}`;
+  const giveUp = `give it up: aws secretsmanager update-secret-version-stage --secret-id ${s.name} --version-stage AWSPENDING --remove-from-version-id ${pending.versionId}, then aws secretsmanager rotate-secret --secret-id ${s.name} (the next rotation takes the abandoned value out of the ALB rules)`;
+  if (sending === undefined)
+    return `${logs}. If CloudFront already sends the pending value (cloudfront-distribution names it AWSPENDING), ${finish}; giving it up would cut CloudFront off. Otherwise ${giveUp}`;
+  if (sending.length > 0)
+    return `${logs}. CloudFront already sends the pending value (${sending.join(', ')}), so ${finish}; do not remove AWSPENDING, which would cut CloudFront off once the apps drop the value`;
+  return `${logs}. No distribution sends the pending value, so ${giveUp}`;
+}
+
+/**
  * The rotation in flight: PASS while it is young, WARN once older than
  * `DEFAULTS.maxPendingHours` (it has failed, and its value stays accepted by the guard, and by
  * the ALB rules once its setSecret step ran). Review, 5 December: a failed rotation's
  * AWSPENDING was accepted indefinitely and nothing said so until the rotation was overdue.
  */
-function judgePending(s: SecretDescription, now: number): PendingOutcome | undefined {
+function judgePending(
+  snapshot: AccountSnapshot,
+  s: SecretDescription,
+  now: number,
+): PendingOutcome | undefined {
   const pending = s.pendingRotation;
   if (pending === undefined) return undefined;
   if (!pending.created.ok) return { unread: pending.created.skip };
@@ -70,7 +120,7 @@ function judgePending(s: SecretDescription, now: number): PendingOutcome | undef
   return {
     finding: warn(
       `${s.name} has had a rotation in flight for ${ago(age)} (AWSPENDING on version ${pending.versionId}, created ${created.toISOString()}): it has failed, the secret is not being rotated, and its value stays accepted by the apps (AWSPENDING is in the guard's default secretStages) and by the ALB rules once the rotation's setSecret step ran, until a rotation finishes`,
-      `Read the rotation function's logs (CloudWatch Logs, /aws/lambda/<function>) and fix the cause; Secrets Manager retries the same version. To give it up instead: aws secretsmanager update-secret-version-stage --secret-id ${s.name} --version-stage AWSPENDING --remove-from-version-id ${pending.versionId}, then aws secretsmanager rotate-secret --secret-id ${s.name} (the next rotation takes the abandoned value out of the ALB rules)`,
+      stuckRotationFix(s, pending, sendingPending(snapshot)),
       withAge,
     ),
   };
@@ -95,7 +145,7 @@ function run(snapshot: AccountSnapshot, now = Date.now()): CheckResult {
     lastRotated: s.lastRotatedDate?.toISOString(),
   };
   // Judged with rotation off too: a rotation left pending keeps its value accepted either way.
-  const pending = judgePending(s, now);
+  const pending = judgePending(snapshot, s, now);
   const done = (): CheckResult => {
     if (pending !== undefined && 'finding' in pending) findings.push(pending.finding);
     const unread = pending !== undefined && 'unread' in pending ? pending.unread : undefined;

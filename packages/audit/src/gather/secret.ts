@@ -67,12 +67,13 @@ async function pendingRotationOf(
   secretId: string,
   versionIdsToStages: Readonly<Record<string, string[]>>,
 ): Promise<PendingRotation | undefined> {
-  const versionId = Object.entries(versionIdsToStages).find(
-    ([, stages]) => stages.includes(STAGES.pending) && !stages.includes(STAGES.current),
-  )?.[0];
-  if (versionId === undefined) return undefined;
+  const holding = (stage: string) =>
+    Object.entries(versionIdsToStages).find(([, stages]) => stages.includes(stage))?.[0];
+  const versionId = holding(STAGES.pending);
+  const currentVersionId = holding(STAGES.current);
+  if (versionId === undefined || versionId === currentVersionId) return undefined;
   const created = await gather((step) => createdDateOf(client, secretId, versionId, step));
-  return { versionId, created };
+  return { versionId, currentVersionId, created };
 }
 
 /** DescribeSecret: the secret's description and the staging labels that have a version. */
