@@ -529,3 +529,80 @@ describe('a configured staging label the secret does not have', () => {
     expect(again[0]).toContain('has no version labelled CANARY,');
   });
 });
+
+// Review, 5 December: a rotation that failed leaves AWSPENDING on its version, and the guard
+// kept accepting that value with nothing in its logs. It still accepts it (CloudFront may already
+// send it), and now says so once per version.
+describe('an AWSPENDING left by a failed rotation', () => {
+  const HOUR = 3_600_000;
+  const stalePending = (warnings: readonly Error[] | undefined): Error[] =>
+    (warnings ?? []).filter((w) => (w as { awsCode?: string }).awsCode === 'StalePending');
+
+  it('is accepted, and reported once per version when created over a day ago, never with its value', async () => {
+    const id = secretName();
+    localAws().secrets.put(id, V1);
+    const pending = localAws().secrets.stagePending(id, V2);
+    localAws().secrets.setCreatedDate(id, pending, new Date(Date.now() - 30 * HOUR));
+    const source = secretsManagerSource({ secretId: id, timeoutMs: 2_000 });
+
+    const first = await load(source);
+    const second = await load(source);
+
+    expect(first.values.map((v) => v.stage).sort()).toEqual(['AWSCURRENT', 'AWSPENDING']);
+    const [warning] = stalePending(first.warnings);
+    expect(warning?.message).toMatch(
+      new RegExp(`has had AWSPENDING on version ${pending} for 30 hours \\(created `),
+    );
+    expect(warning?.message).toContain(`cdn-origin-guard audit --secret-id ${id}`);
+    for (const value of [V1, V2]) expect(warning?.message).not.toContain(value);
+    expect(stalePending(second.warnings)).toEqual([]);
+
+    // A later stuck rotation (another version) is reported again.
+    localAws().secrets.endRotation(id);
+    const next = localAws().secrets.stagePending(id, V3);
+    localAws().secrets.setCreatedDate(id, next, new Date(Date.now() - 26 * HOUR));
+    const third = await load(source);
+    expect(stalePending(third.warnings).map((w) => w.message)).toEqual([
+      expect.stringContaining(`AWSPENDING on version ${next} for 26 hours`),
+    ]);
+  });
+
+  it('is not reported while young, nor once AWSPENDING sits on the AWSCURRENT version', async () => {
+    const id = secretName();
+    const { versionId: current } = localAws().secrets.put(id, V1);
+    const pending = localAws().secrets.stagePending(id, V2);
+    localAws().secrets.setCreatedDate(id, pending, new Date(Date.now() - 2 * HOUR));
+    localAws().secrets.setCreatedDate(id, current, new Date(Date.now() - 40 * 24 * HOUR));
+    const source = secretsManagerSource({ secretId: id, timeoutMs: 2_000 });
+
+    expect(stalePending((await load(source)).warnings)).toEqual([]);
+
+    // A finished rotation that left AWSPENDING on the (old, here) AWSCURRENT version.
+    localAws().secrets.endRotation(id);
+    localAws().secrets.moveStage(id, 'AWSPENDING', current);
+    expect(stalePending((await load(source)).warnings)).toEqual([]);
+  });
+
+  it('reaches the guard as one warning event, which every adapter logs', async () => {
+    const id = secretName();
+    localAws().secrets.put(id, V1);
+    const pending = localAws().secrets.stagePending(id, V2);
+    localAws().secrets.setCreatedDate(id, pending, new Date(Date.now() - 3 * 24 * HOUR));
+    const events: SourceEvent[] = [];
+    const v = verifier({
+      secretId: id,
+      secretRefreshMs: 1_000,
+      refreshJitter: 0,
+      onSourceError: () => undefined,
+    });
+    v.onSourceEvent((e) => events.push(e));
+
+    await v.ready();
+    expect(await waitFor(() => v.stats().sources.secret.loads >= 3, 10_000)).toBe(true);
+
+    expect(reasonFor(v, V2)).toBe('verified');
+    const warnings = events.filter((e) => e.type === 'warning');
+    expect(warnings).toHaveLength(1);
+    expect(sourceEventLogLine(warnings[0] as SourceEvent)).toMatch(/for 72 hours/);
+  });
+});

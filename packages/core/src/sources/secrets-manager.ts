@@ -30,6 +30,13 @@ import type {
 const REQUIRED_STAGE = 'AWSCURRENT';
 /** The labels Secrets Manager moves itself; AWSPREVIOUS and AWSPENDING are absent at times. */
 const MANAGED_STAGES: readonly string[] = [REQUIRED_STAGE, 'AWSPREVIOUS', 'AWSPENDING'];
+const PENDING_STAGE = 'AWSPENDING';
+/**
+ * An `AWSPENDING` version (not the `AWSCURRENT` one) older than this is a failed rotation: a
+ * rotation starts within its window (at most a UTC day) and its steps take minutes. The audit's
+ * `secret-rotation` check uses the same bound.
+ */
+const STUCK_PENDING_MS = 24 * 3_600_000;
 
 /**
  * Whether an AWS error says the secret is scheduled for deletion: what `GetSecretValue` answers
@@ -139,7 +146,10 @@ export interface SecretsManagerSourceOptions {
  * holds it; a version listed without a value yet (RotateSecret's `AWSPENDING` before
  * createSecret stored one) is skipped like a missing stage and read again next time.
  * A custom staging label in `stages` that no version carries (a typo such as `PREVIOUS`) is
- * returned once in `snapshot.warnings` (code `MissingStage`), while it stays missing.
+ * returned once in `snapshot.warnings` (code `MissingStage`), while it stays missing. A usable
+ * `AWSPENDING` on a version other than `AWSCURRENT`'s, created over 24 hours ago (a failed
+ * rotation), stays accepted and is returned once per version in `snapshot.warnings` (code
+ * `StalePending`).
  * Values must be 16-128 printable ASCII characters (0x21-0x7E). Errors are `SourceError`s
  * naming the secret id, the stage and the AWS error code (`awsCode`); they never contain a value.
  * A response the SDK cannot parse is reported by the parser error's name and the HTTP status
@@ -239,6 +249,34 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
     });
   };
 
+  /** The `AWSPENDING` version last reported as left by a failed rotation (reported once). */
+  let reportedStuck: string | undefined;
+  /**
+   * A warning, once per version, when the accepted `AWSPENDING` value is a version other than
+   * `AWSCURRENT`'s created over a day ago (review, 5 December: a failed rotation's value stayed
+   * accepted with nothing in the logs). Its value stays accepted: CloudFront may already send
+   * it (a failure after setSecret switched it), and denying it then would cut CloudFront off.
+   */
+  const stuckPendingWarnings = (values: readonly SecretValue[]): SourceError[] => {
+    const current = values.find((v) => v.stage === REQUIRED_STAGE);
+    const pending = values.find((v) => v.stage === PENDING_STAGE);
+    const id = pending?.versionId;
+    if (pending?.createdAt === undefined || id === undefined || id === current?.versionId) {
+      reportedStuck = undefined;
+      return [];
+    }
+    if (Date.now() - pending.createdAt <= STUCK_PENDING_MS || reportedStuck === id) return [];
+    reportedStuck = id;
+    const hours = Math.floor((Date.now() - pending.createdAt) / 3_600_000);
+    return [
+      new SourceError(
+        name,
+        `secret "${secretId}" has had AWSPENDING on version ${id} for ${hours} hours (created ${new Date(pending.createdAt).toISOString()}) and no rotation has finished: the rotation has failed, and the pending value is still accepted. Read the rotation function's logs; \`cdn-origin-guard audit --secret-id ${secretId}\` (secret-rotation) says how to end the rotation. Reported once per version.`,
+        { awsCode: 'StalePending' },
+      ),
+    ];
+  };
+
   /**
    * The snapshot of what each stage holds; a bad optional stage is skipped, a bad AWSCURRENT
    * fails. `absent` lists the configured stages no version carries.
@@ -269,7 +307,7 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
     // Forget versions no accepted stage holds any more.
     const inUse = new Set(picked.map((p) => p.versionId));
     for (const id of known.keys()) if (!inUse.has(id)) known.delete(id);
-    const warnings = missingLabelWarnings(absent);
+    const warnings = [...missingLabelWarnings(absent), ...stuckPendingWarnings(values)];
     return {
       values,
       version,
