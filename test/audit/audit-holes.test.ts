@@ -171,6 +171,34 @@ describe('audit of a rotation left pending', () => {
     expect(JSON.stringify(toJson(report))).not.toContain(PENDING);
   });
 
+  it('WARNs AWSPENDING left on the AWSPREVIOUS version by a rollback, and says CloudFront still sends it', async () => {
+    const a = await open([]);
+    const secretId = a.scenario.secretId;
+    const before = a.aws.secrets.get(secretId)?.stages.AWSCURRENT ?? '';
+    // A finished rotation as AWS's templates leave it (AWSPENDING with AWSCURRENT)...
+    const rotated = a.aws.secrets.put(secretId, PENDING).versionId;
+    a.aws.secrets.moveStage(secretId, 'AWSPENDING', rotated);
+    // ...then a rollback: AWSCURRENT back on the old version, the new one AWSPREVIOUS.
+    a.aws.secrets.moveStage(secretId, 'AWSCURRENT', before);
+    const d = a.aws.cloudfront.addDistribution({
+      origins: [
+        { id: 'alb', domainName: a.scenario.dnsName, headers: { 'X-Origin-Verify': PENDING } },
+      ],
+    });
+
+    const report = await auditOf(a, { distributionIds: [d.id] });
+
+    const finding = check(report, 'secret-rotation')?.findings.find((f) => f.status === 'WARN');
+    expect(finding?.message).toContain(
+      `has AWSPENDING on version ${rotated}, which is AWSPREVIOUS too (AWSCURRENT was moved back after a rotation)`,
+    );
+    expect(finding?.fix).toContain(
+      `--version-stage AWSPENDING --remove-from-version-id ${rotated}`,
+    );
+    expect(finding?.fix).toContain(`CloudFront still sends that value (${d.id})`);
+    expect(JSON.stringify(toJson(report))).not.toContain(PENDING);
+  });
+
   it('passes a rotation that started minutes ago', async () => {
     const a = await open([]);
     const versionId = a.aws.secrets.stagePending(a.scenario.secretId, PENDING);

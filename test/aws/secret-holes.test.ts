@@ -583,6 +583,26 @@ describe('an AWSPENDING left by a failed rotation', () => {
     expect(stalePending((await load(source)).warnings)).toEqual([]);
   });
 
+  it('is reported at once, as a blocked rotation, when a rollback left it on the AWSPREVIOUS version', async () => {
+    const id = secretName();
+    const { versionId: before } = localAws().secrets.put(id, V1);
+    const { versionId: rotated } = localAws().secrets.put(id, V2);
+    localAws().secrets.moveStage(id, 'AWSPENDING', rotated); // a finished rotation, as AWS leaves it
+    localAws().secrets.moveStage(id, 'AWSCURRENT', before); // the rollback
+    const source = secretsManagerSource({ secretId: id, timeoutMs: 2_000 });
+
+    const first = await load(source);
+
+    const messages = stalePending(first.warnings).map((w) => w.message);
+    expect(messages).toEqual([
+      expect.stringContaining(
+        `has AWSPENDING on version ${rotated}, which is AWSPREVIOUS too (AWSCURRENT was moved back after a rotation): RotateSecret refuses to start`,
+      ),
+    ]);
+    for (const value of [V1, V2]) expect(messages[0]).not.toContain(value);
+    expect(stalePending((await load(source)).warnings)).toEqual([]);
+  });
+
   it('reaches the guard as one warning event, which every adapter logs', async () => {
     const id = secretName();
     localAws().secrets.put(id, V1);

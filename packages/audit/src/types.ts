@@ -220,6 +220,11 @@ export interface PendingRotation {
   /** The version labelled `AWSCURRENT` (DescribeSecret), for the command that finishes it. */
   readonly currentVersionId: string | undefined;
   /**
+   * The version is also `AWSPREVIOUS`: a finished rotation left `AWSPENDING` on its version (as
+   * AWS's templates do) and `AWSCURRENT` was then moved back (a rollback), not a failed rotation.
+   */
+  readonly rolledBack: boolean;
+  /**
    * When the version was created (`ListSecretVersionIds`), `undefined` when that call does not
    * list it, or why it could not be read (e.g. `secretsmanager:ListSecretVersionIds` denied).
    */

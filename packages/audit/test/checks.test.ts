@@ -942,7 +942,12 @@ describe('secret-rotation', () => {
   // Review, 5 December: a failed rotation's AWSPENDING stayed accepted and the audit said
   // nothing until the rotation was overdue.
   const pendingFor = (created: Gathered<Date | undefined>) => ({
-    pendingRotation: { versionId: 'v-pending', currentVersionId: 'v-current', created },
+    pendingRotation: {
+      versionId: 'v-pending',
+      currentVersionId: 'v-current',
+      rolledBack: false,
+      created,
+    },
   });
   const createdAgo = (ms: number) => ({ ok: true as const, value: new Date(Date.now() - ms) });
 
@@ -1037,6 +1042,27 @@ describe('secret-rotation', () => {
       expect(fix).toContain(GIVE_UP);
       expect(fix).toMatch(/If CloudFront already sends the pending value/);
     });
+  });
+
+  it('WARNs AWSPENDING left on the AWSPREVIOUS version by a rollback, whatever its age, as a blocked rotation', () => {
+    const rolledBack = {
+      pendingRotation: {
+        versionId: 'v-pending',
+        currentVersionId: 'v-current',
+        rolledBack: true,
+        created: createdAgo(HOUR),
+      },
+    };
+    const result = statusOf(secretWith(rolledBack), 'secret-rotation');
+    expect(result.status).toBe('WARN');
+    const finding = result.findings.find((f) => f.status === 'WARN');
+    expect(finding?.message).toMatch(
+      /AWSPENDING on version v-pending, which is AWSPREVIOUS too \(AWSCURRENT was moved back after a rotation\): RotateSecret refuses to start/,
+    );
+    expect(finding?.message).not.toMatch(/has failed/);
+    expect(finding?.fix).toContain('--version-stage AWSPENDING --remove-from-version-id v-pending');
+    expect(finding?.fix).not.toContain('--version-stage AWSCURRENT');
+    expect(finding?.evidence).toMatchObject({ rolledBack: true });
   });
 
   it('WARNs a stale AWSPENDING with rotation turned off too (its value is still accepted)', () => {

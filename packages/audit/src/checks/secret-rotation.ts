@@ -82,6 +82,35 @@ function stuckRotationFix(
 }
 
 /**
+ * `AWSPENDING` on the `AWSPREVIOUS` version: a rotation finished (leaving `AWSPENDING` with
+ * `AWSCURRENT`, as AWS's templates do), then `AWSCURRENT` was moved back. Nothing failed, but
+ * RotateSecret refuses to start until the label goes, whatever its age; removing it is safe,
+ * as the value stays accepted as `AWSPREVIOUS`.
+ */
+function rolledBackFinding(
+  snapshot: AccountSnapshot,
+  s: SecretDescription,
+  pending: PendingRotation,
+): Finding {
+  const created = pending.created.ok ? pending.created.value : undefined;
+  const sending = sendingPending(snapshot) ?? [];
+  const cloudFront =
+    sending.length > 0
+      ? `. CloudFront still sends that value (${sending.join(', ')}): point the origins' header back at AWSCURRENT before the next rotation, whose setSecret step refuses to change anything while an origin sends neither AWSCURRENT nor the new value`
+      : '';
+  return warn(
+    `${s.name} has AWSPENDING on version ${pending.versionId}, which is AWSPREVIOUS too (AWSCURRENT was moved back after a rotation): RotateSecret refuses to start while AWSPENDING is on a version other than AWSCURRENT, so the secret is not being rotated`,
+    `Remove the label: aws secretsmanager update-secret-version-stage --secret-id ${s.name} --version-stage AWSPENDING --remove-from-version-id ${pending.versionId} (its value stays accepted as AWSPREVIOUS until the next rotation)${cloudFront}`,
+    {
+      secret: s.arn,
+      pendingVersion: pending.versionId,
+      rolledBack: true,
+      pendingCreated: created?.toISOString(),
+    },
+  );
+}
+
+/**
  * The rotation in flight: PASS while it is young, WARN once older than
  * `DEFAULTS.maxPendingHours` (it has failed, and its value stays accepted by the guard, and by
  * the ALB rules once its setSecret step ran). Review, 5 December: a failed rotation's
@@ -94,6 +123,7 @@ function judgePending(
 ): PendingOutcome | undefined {
   const pending = s.pendingRotation;
   if (pending === undefined) return undefined;
+  if (pending.rolledBack) return { finding: rolledBackFinding(snapshot, s, pending) };
   if (!pending.created.ok) return { unread: pending.created.skip };
   const evidence = { secret: s.arn, pendingVersion: pending.versionId };
   const created = pending.created.value;

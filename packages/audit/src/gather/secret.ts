@@ -73,7 +73,8 @@ async function pendingRotationOf(
   const currentVersionId = holding(STAGES.current);
   if (versionId === undefined || versionId === currentVersionId) return undefined;
   const created = await gather((step) => createdDateOf(client, secretId, versionId, step));
-  return { versionId, currentVersionId, created };
+  const rolledBack = versionIdsToStages[versionId]?.includes(STAGES.previous) === true;
+  return { versionId, currentVersionId, rolledBack, created };
 }
 
 /** DescribeSecret: the secret's description and the staging labels that have a version. */

@@ -149,7 +149,8 @@ export interface SecretsManagerSourceOptions {
  * returned once in `snapshot.warnings` (code `MissingStage`), while it stays missing. A usable
  * `AWSPENDING` on a version other than `AWSCURRENT`'s, created over 24 hours ago (a failed
  * rotation), stays accepted and is returned once per version in `snapshot.warnings` (code
- * `StalePending`).
+ * `StalePending`); so is, at any age, an `AWSPENDING` that is also `AWSPREVIOUS` (a rollback,
+ * which blocks the next rotation).
  * Values must be 16-128 printable ASCII characters (0x21-0x7E). Errors are `SourceError`s
  * naming the secret id, the stage and the AWS error code (`awsCode`); they never contain a value.
  * A response the SDK cannot parse is reported by the parser error's name and the HTTP status
@@ -249,29 +250,45 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
     });
   };
 
-  /** The `AWSPENDING` version last reported as left by a failed rotation (reported once). */
+  /** The `AWSPENDING` version last reported as stuck (each is reported once). */
   let reportedStuck: string | undefined;
   /**
    * A warning, once per version, when the accepted `AWSPENDING` value is a version other than
    * `AWSCURRENT`'s created over a day ago (review, 5 December: a failed rotation's value stayed
-   * accepted with nothing in the logs). Its value stays accepted: CloudFront may already send
-   * it (a failure after setSecret switched it), and denying it then would cut CloudFront off.
+   * accepted with nothing in the logs), or at once when that version is `AWSPREVIOUS` (a
+   * rollback, which blocks the next rotation). Its value stays accepted: CloudFront may already
+   * send it (a failure after setSecret switched it), and denying it then would cut CloudFront off.
    */
   const stuckPendingWarnings = (values: readonly SecretValue[]): SourceError[] => {
-    const current = values.find((v) => v.stage === REQUIRED_STAGE);
+    const versionOf = (stage: string) => values.find((v) => v.stage === stage)?.versionId;
     const pending = values.find((v) => v.stage === PENDING_STAGE);
     const id = pending?.versionId;
-    if (pending?.createdAt === undefined || id === undefined || id === current?.versionId) {
+    if (id === undefined || id === versionOf(REQUIRED_STAGE)) {
       reportedStuck = undefined;
       return [];
     }
-    if (Date.now() - pending.createdAt <= STUCK_PENDING_MS || reportedStuck === id) return [];
+    if (reportedStuck === id) return [];
+    const audit = `\`cdn-origin-guard audit --secret-id ${secretId}\` (secret-rotation) says how to end it`;
+    // A rollback (AWSCURRENT moved back after a finished rotation left AWSPENDING with it):
+    // nothing failed, but RotateSecret refuses to start until the label goes, whatever its age.
+    if (id === versionOf('AWSPREVIOUS')) {
+      reportedStuck = id;
+      return [
+        new SourceError(
+          name,
+          `secret "${secretId}" has AWSPENDING on version ${id}, which is AWSPREVIOUS too (AWSCURRENT was moved back after a rotation): RotateSecret refuses to start until the label is removed (aws secretsmanager update-secret-version-stage --secret-id ${secretId} --version-stage AWSPENDING --remove-from-version-id ${id}; the value stays accepted as AWSPREVIOUS). Reported once per version.`,
+          { awsCode: 'StalePending' },
+        ),
+      ];
+    }
+    if (pending?.createdAt === undefined || Date.now() - pending.createdAt <= STUCK_PENDING_MS)
+      return [];
     reportedStuck = id;
     const hours = Math.floor((Date.now() - pending.createdAt) / 3_600_000);
     return [
       new SourceError(
         name,
-        `secret "${secretId}" has had AWSPENDING on version ${id} for ${hours} hours (created ${new Date(pending.createdAt).toISOString()}) and no rotation has finished: the rotation has failed, and the pending value is still accepted. Read the rotation function's logs; \`cdn-origin-guard audit --secret-id ${secretId}\` (secret-rotation) says how to end the rotation. Reported once per version.`,
+        `secret "${secretId}" has had AWSPENDING on version ${id} for ${hours} hours (created ${new Date(pending.createdAt).toISOString()}) and no rotation has finished: the rotation has failed, and the pending value is still accepted. Read the rotation function's logs; ${audit}. Reported once per version.`,
         { awsCode: 'StalePending' },
       ),
     ];
