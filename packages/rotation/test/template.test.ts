@@ -89,6 +89,16 @@ describe('SAM template', () => {
     const pattern = new RegExp(String(template.Parameters.DistributionId?.AllowedPattern));
     expect(pattern.test('E2QWRUHEXAMPLE')).toBe(true);
     expect(pattern.test('')).toBe(false);
+    // Review, 4 December: a partial ARN (no 6-character suffix) was accepted, and matched nothing.
+    // A name that itself ends in "-" and 6 letters or digits (`origin-verify`) cannot be told
+    // from a complete ARN by its shape; AWS advises against such names for this reason.
+    const arn = new RegExp(String(template.Parameters.SecretArn?.AllowedPattern));
+    const partial = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/cloudfront/origin';
+    expect(arn.test(`${partial}-a1B2c3`)).toBe(true);
+    expect(arn.test(partial)).toBe(false);
+    expect(arn.test(`${partial}-a1B2c`)).toBe(false);
+    expect(arn.test('arn:aws:secretsmanager:us-east-1:1234:secret:x-a1B2c3')).toBe(false);
+    expect(template.Parameters.SecretArn?.ConstraintDescription).toMatch(/6-character suffix/);
     expect(permission?.Properties.SourceArn).toEqual({ Ref: 'SecretArn' });
     expect(fn?.Properties.Environment).toMatchObject({
       Variables: { CDN_ORIGIN_GUARD_ROTATION_SECRET_IDS: { Ref: 'SecretArn' } },
