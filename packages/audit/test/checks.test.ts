@@ -1032,8 +1032,27 @@ describe('secret-rotation', () => {
         CURRENT,
       );
       expect(fix).toContain(GIVE_UP);
-      expect(fix).toMatch(/No distribution sends the pending value/);
+      expect(fix).toMatch(/No distribution read \(E1\) sends the pending value; if no other/);
       expect(fix).not.toContain(FINISH);
+    });
+
+    it('names both when no distribution was read: one not read may send the value', () => {
+      const base = secretWith(pendingFor(createdAgo(2 * DAY)));
+      if (!base.secret.ok) throw new Error('unreachable');
+      const values = new Map([
+        ['AWSCURRENT', new SecretText(CURRENT)],
+        ['AWSPENDING', new SecretText(PENDING)],
+      ]);
+      const secret = { ok: true as const, value: { ...base.secret.value, values } };
+      const none = {
+        ...base,
+        secret,
+        secretDescription: secret,
+        distributions: { ok: true as const, value: [] },
+      };
+      const fix = statusOf(none, 'secret-rotation').findings.find((f) => f.status === 'WARN')?.fix;
+      expect(fix).toContain(FINISH);
+      expect(fix).toContain(GIVE_UP);
     });
 
     it('names both, and when to pick which, when the pending value was not read', () => {

@@ -43,22 +43,31 @@ function ago(ms: number): string {
 /** What a rotation in flight adds to the check: a finding, or why its age could not be read. */
 type PendingOutcome = { readonly finding: Finding } | { readonly unread: Skip };
 
+/** Which of the distributions read send the pending value to the ALB. */
+interface PendingSenders {
+  /** The distributions read (with `--distribution`, only those named). */
+  readonly read: readonly string[];
+  /** Those of them whose origins at the ALB send the pending value. */
+  readonly sending: readonly string[];
+}
+
 /**
- * The distributions whose origins at the ALB send the pending value: `undefined` when that
- * cannot be told (the values or the distributions unread, or the version has no value yet).
+ * Which distributions send the pending value: `undefined` when that cannot be told (the values
+ * or the distributions unread, none found, or the version has no value yet).
  */
-function sendingPending(snapshot: AccountSnapshot): string[] | undefined {
+function sendingPending(snapshot: AccountSnapshot): PendingSenders | undefined {
   const { secret, distributions, loadBalancer, headerName } = snapshot;
-  if (!secret.ok || !distributions.ok) return undefined;
+  if (!secret.ok || !distributions.ok || distributions.value.length === 0) return undefined;
   const pending = secret.value.values.get(STAGES.pending);
   if (pending === undefined) return undefined;
-  return distributions.value
+  const sending = distributions.value
     .filter((d) =>
       originsAtAlb(d, loadBalancer.dnsName, headerName).some(
         (o) => o.headers.get(headerName)?.equals(pending) === true,
       ),
     )
     .map((d) => d.id);
+  return { read: distributions.value.map((d) => d.id), sending };
 }
 
 /**
@@ -69,16 +78,16 @@ function sendingPending(snapshot: AccountSnapshot): string[] | undefined {
 function stuckRotationFix(
   s: SecretDescription,
   pending: PendingRotation,
-  sending: string[] | undefined,
+  senders: PendingSenders | undefined,
 ): string {
   const logs = `Read the rotation function's logs (CloudWatch Logs, /aws/lambda/<function>) and fix the cause; RotateSecret refuses to start while AWSPENDING is on a version other than AWSCURRENT, so end this rotation by hand`;
   const finish = `finish it as finishSecret would: aws secretsmanager update-secret-version-stage --secret-id ${s.name} --version-stage AWSCURRENT --move-to-version-id ${pending.versionId} --remove-from-version-id ${pending.currentVersionId ?? '<the AWSCURRENT version>'}`;
   const giveUp = `give it up: aws secretsmanager update-secret-version-stage --secret-id ${s.name} --version-stage AWSPENDING --remove-from-version-id ${pending.versionId}, then aws secretsmanager rotate-secret --secret-id ${s.name} (the next rotation takes the abandoned value out of the ALB rules)`;
-  if (sending === undefined)
+  if (senders === undefined)
     return `${logs}. If CloudFront already sends the pending value (cloudfront-distribution names it AWSPENDING), ${finish}; giving it up would cut CloudFront off. Otherwise ${giveUp}`;
-  if (sending.length > 0)
-    return `${logs}. CloudFront already sends the pending value (${sending.join(', ')}), so ${finish}; do not remove AWSPENDING, which would cut CloudFront off once the apps drop the value`;
-  return `${logs}. No distribution sends the pending value, so ${giveUp}`;
+  if (senders.sending.length > 0)
+    return `${logs}. CloudFront already sends the pending value (${senders.sending.join(', ')}), so ${finish}; do not remove AWSPENDING, which would cut CloudFront off once the apps drop the value`;
+  return `${logs}. No distribution read (${senders.read.join(', ')}) sends the pending value; if no other distribution sends it to this ALB either, ${giveUp}`;
 }
 
 /**
@@ -93,7 +102,7 @@ function rolledBackFinding(
   pending: PendingRotation,
 ): Finding {
   const created = pending.created.ok ? pending.created.value : undefined;
-  const sending = sendingPending(snapshot) ?? [];
+  const sending = sendingPending(snapshot)?.sending ?? [];
   const cloudFront =
     sending.length > 0
       ? `. CloudFront still sends that value (${sending.join(', ')}): point the origins' header back at AWSCURRENT before the next rotation, whose setSecret step refuses to change anything while an origin sends neither AWSCURRENT nor the new value`
