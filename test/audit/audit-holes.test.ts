@@ -255,6 +255,73 @@ describe('audit of a rotation left pending', () => {
     expect(a.aws.callCount('secretsmanager.ListSecretVersionIds')).toBe(0);
   });
 
+  // Review, 5 December: a version RotateSecret labelled before createSecret stored a value was
+  // said to have "its value" accepted.
+  it('WARNs a rotation stuck before createSecret stored a value: nothing accepted, give it up', async () => {
+    const a = await open([]);
+    const versionId = a.aws.secrets.beginRotation(a.scenario.secretId);
+    a.aws.secrets.setCreatedDate(a.scenario.secretId, versionId, new Date(Date.now() - 30 * HOUR));
+
+    const report = await auditOf(a);
+
+    const finding = check(report, 'secret-rotation')?.findings.find((f) => f.status === 'WARN');
+    expect(finding?.message).toContain(
+      `has had a rotation in flight for 30 hours (AWSPENDING on version ${versionId}, created `,
+    );
+    expect(finding?.message).toMatch(
+      /it failed before its createSecret step stored a value, .*nothing is accepted for it$/,
+    );
+    expect(finding?.fix).toContain(
+      `so give it up: aws secretsmanager update-secret-version-stage --secret-id ${a.scenario.secretId} --version-stage AWSPENDING --remove-from-version-id ${versionId}`,
+    );
+    expect(finding?.fix).not.toContain('--version-stage AWSCURRENT');
+    expect(report.exitCode).toBe(0);
+  });
+
+  // Review, 5 December: a NextToken loop or the page limit read as "not listed" and PASSed.
+  it('marks the check incomplete when ListSecretVersionIds repeats a NextToken', async () => {
+    const a = await open([]);
+    const versionId = a.aws.secrets.stagePending(a.scenario.secretId, PENDING);
+    a.aws.secrets.setCreatedDate(a.scenario.secretId, versionId, new Date(Date.now() - 30 * HOUR));
+    a.aws.secrets.setListPageSize(1);
+    a.aws.faults.set({ repeatNextToken: true, actions: ['secretsmanager.ListSecretVersionIds'] });
+
+    const report = await auditOf(a);
+
+    const rotation = check(report, 'secret-rotation');
+    expect(rotation?.incomplete?.reason).toBe('error');
+    expect(rotation?.incomplete?.message).toMatch(
+      new RegExp(
+        `ListSecretVersionIds was not read to its end \\(it answered a NextToken it had already given \\(a loop\\)\\), so the age of the pending version ${versionId} was not read`,
+      ),
+    );
+    expect(rotation?.findings.some((f) => /in flight/.test(f.message))).toBe(false);
+    expect(report).toMatchObject({ status: 'INCOMPLETE', exitCode: 3 });
+    expect(a.aws.callCount('secretsmanager.ListSecretVersionIds')).toBe(2);
+  });
+
+  it('marks the check incomplete when the pending version is not on the first 20 pages', async () => {
+    const a = await open([]);
+    const secretId = a.scenario.secretId;
+    // 25 versions kept by labels of their own, listed before the pending one, a page each.
+    for (let i = 0; i < 25; i++) {
+      const id = a.aws.secrets.stagePending(secretId, `kept-value-${i}-0123456789abcdef`);
+      a.aws.secrets.moveStage(secretId, `KEEP${i}`, id);
+    }
+    const versionId = a.aws.secrets.stagePending(secretId, PENDING);
+    a.aws.secrets.setCreatedDate(secretId, versionId, new Date(Date.now() - 30 * HOUR));
+    a.aws.secrets.setListPageSize(1);
+
+    const report = await auditOf(a);
+
+    const rotation = check(report, 'secret-rotation');
+    expect(rotation?.incomplete?.message).toMatch(
+      /not read to its end \(it still had pages after 20\)/,
+    );
+    expect(report.exitCode).toBe(3);
+    expect(a.aws.callCount('secretsmanager.ListSecretVersionIds')).toBe(20);
+  });
+
   it('marks the audit incomplete (exit 3), not clear, when ListSecretVersionIds is denied', async () => {
     const a = await open([]);
     const versionId = a.aws.secrets.stagePending(a.scenario.secretId, PENDING);

@@ -20,6 +20,12 @@ export const DEFAULTS = {
    */
   maxPendingHours: 24,
   /**
+   * A pending version created more than this many minutes after this machine's clock WARNs that
+   * the clock is behind (the SDK corrects its signatures for skew, so the calls still succeed,
+   * and every age would be read short).
+   */
+  clockSkewMinutes: 5,
+  /**
    * A public CIDR on a listener port this wide or wider (prefix length at most this, per family)
    * FAILs like `0.0.0.0/0`: a /8 alone is 16.7 million IPv4 addresses. The same bounds as the
    * core's refusal of over-broad fetched ranges.

@@ -18,7 +18,7 @@ import {
   SecretText,
   type SecurityGroupRuleInfo,
 } from '@cdn-origin-guard/audit';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cronGapDays } from '../src/checks/cron.js';
 import { probeUrls } from '../src/gather/probe.js';
 import { bareDomain, coveredFamilies, isPublicCidr, prefixLength } from '../src/net.js';
@@ -941,14 +941,21 @@ describe('secret-rotation', () => {
 
   // Review, 5 December: a failed rotation's AWSPENDING stayed accepted and the audit said
   // nothing until the rotation was overdue.
-  const pendingFor = (created: Gathered<Date | undefined>) => ({
+  const PENDING_VALUE = 'pending-value-0123456789abcdefghij';
+  const bothValues = new Map([
+    ['AWSCURRENT', new SecretText(CURRENT)],
+    ['AWSPENDING', new SecretText(PENDING_VALUE)],
+  ]);
+  const pendingFor = (created: Gathered<Date | undefined>, values = bothValues) => ({
     pendingRotation: {
       versionId: 'v-pending',
       currentVersionId: 'v-current',
       rolledBack: false,
       created,
     },
+    values,
   });
+  const onlyCurrent = new Map([['AWSCURRENT', new SecretText(CURRENT)]]);
   const createdAgo = (ms: number) => ({ ok: true as const, value: new Date(Date.now() - ms) });
 
   it('passes a rotation in flight for less than a day, and says so', () => {
@@ -967,22 +974,101 @@ describe('secret-rotation', () => {
     ['25 hours', 25 * HOUR + 60_000, /for 25 hours \(AWSPENDING on version v-pending, created /],
     ['3 days', 3 * DAY + 60_000, /for 3 days \(AWSPENDING on version v-pending, created /],
   ])(
-    'WARNs a rotation in flight for %s, with the commands to retry or give it up',
+    'WARNs a rotation in flight for %s, with the commands to give it up (no distribution sends its value)',
     (_n, ms, re) => {
       const result = statusOf(secretWith(pendingFor(createdAgo(ms))), 'secret-rotation');
       expect(result.status).toBe('WARN');
       const finding = result.findings.find((f) => f.status === 'WARN');
       expect(finding?.message).toMatch(re);
-      expect(finding?.message).toMatch(/it has failed, the secret is not being rotated/);
+      expect(finding?.message).toMatch(
+        /it has failed, the secret is not being rotated, and its value stays accepted by the apps/,
+      );
       expect(finding?.fix).toContain(
         'aws secretsmanager update-secret-version-stage --secret-id prod/origin-verify --version-stage AWSPENDING --remove-from-version-id v-pending',
       );
-      expect(finding?.fix).toContain(
-        'aws secretsmanager update-secret-version-stage --secret-id prod/origin-verify --version-stage AWSCURRENT --move-to-version-id v-pending --remove-from-version-id v-current',
-      );
-      expect(finding?.evidence).toMatchObject({ pendingVersion: 'v-pending' });
+      expect(finding?.fix).not.toContain('--version-stage AWSCURRENT');
+      expect(finding?.evidence).toMatchObject({
+        pendingVersion: 'v-pending',
+        pendingHasValue: true,
+      });
+      expect(JSON.stringify(finding)).not.toContain(PENDING_VALUE);
     },
   );
+
+  // Review, 5 December: a version RotateSecret labelled before createSecret stored a value was
+  // said to have "its value" accepted, and the fix hedged between finishing and giving up.
+  it('WARNs a stuck rotation whose version has no value: nothing is accepted, and giving up is safe', () => {
+    const result = statusOf(
+      secretWith(pendingFor(createdAgo(30 * HOUR), onlyCurrent)),
+      'secret-rotation',
+    );
+    const finding = result.findings.find((f) => f.status === 'WARN');
+    expect(finding?.message).toMatch(
+      /for 30 hours \(AWSPENDING on version v-pending, created [^)]+\): it failed before its createSecret step stored a value, and the secret is not being rotated; the version has no value, so nothing is accepted for it$/,
+    );
+    expect(finding?.message).not.toMatch(/stays accepted/);
+    expect(finding?.fix).toContain(
+      'so give it up: aws secretsmanager update-secret-version-stage --secret-id prod/origin-verify --version-stage AWSPENDING --remove-from-version-id v-pending, then aws secretsmanager rotate-secret --secret-id prod/origin-verify',
+    );
+    expect(finding?.fix).not.toContain('--version-stage AWSCURRENT');
+    expect(finding?.evidence).toMatchObject({ pendingHasValue: false });
+  });
+
+  it('says a pending version with no value that ListSecretVersionIds does not list has nothing accepted', () => {
+    const result = statusOf(
+      secretWith(pendingFor({ ok: true, value: undefined }, onlyCurrent)),
+      'secret-rotation',
+    );
+    expect(result.status).toBe('PASS');
+    expect(result.findings.at(-1)?.message).toMatch(
+      /its age is unknown; it has no value, so nothing is accepted for it\)$/,
+    );
+  });
+
+  // Review, 5 December: a CreatedDate in the future was clamped to "0 hours ago" and PASSed.
+  it.each([
+    ['10 minutes', 'WARN', 10 * 60_000],
+    ['2 minutes (within the 5 allowed)', 'PASS', 2 * 60_000],
+  ])('a pending version created %s after this clock: %s', (_n, expected, ahead) => {
+    const result = statusOf(
+      secretWith(pendingFor({ ok: true, value: new Date(Date.now() + ahead) })),
+      'secret-rotation',
+    );
+    expect(result.status).toBe(expected);
+    const last = result.findings.at(-1);
+    if (expected === 'WARN') {
+      expect(last?.message).toMatch(
+        /^prod\/origin-verify's pending version v-pending was created at \S+, 10 minutes after this machine's clock \(\S+\): this machine's clock is behind/,
+      );
+      expect(last?.fix).toMatch(/Set this machine's clock right/);
+    } else {
+      expect(last?.message).toMatch(/started 0 hours ago/);
+    }
+  });
+
+  describe('at the edges of the day and of the hours', () => {
+    const NOW = new Date('2027-03-10T12:00:00.000Z');
+    beforeEach(() => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(NOW);
+    });
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+    it.each([
+      ['exactly 24 hours', 24 * HOUR, 'PASS', /started 24 hours ago/],
+      ['24 hours and 1 ms', 24 * HOUR + 1, 'WARN', /in flight for 24 hours \(/],
+      ['47 hours 59 minutes', 48 * HOUR - 60_000, 'WARN', /in flight for 47 hours \(/],
+      ['48 hours', 48 * HOUR, 'WARN', /in flight for 2 days \(/],
+    ])('%s: %s', (_n, ms, expected, re) => {
+      const result = statusOf(
+        secretWith(pendingFor({ ok: true, value: new Date(NOW.getTime() - ms) })),
+        'secret-rotation',
+      );
+      expect(result.status).toBe(expected);
+      expect(result.findings.at(-1)?.message).toMatch(re);
+    });
+  });
 
   // Giving a rotation up once CloudFront sends its value would cut CloudFront off when the apps
   // drop the value: the fix finishes it then, and gives it up only when no distribution sends it.
@@ -1055,11 +1141,26 @@ describe('secret-rotation', () => {
       expect(fix).toContain(GIVE_UP);
     });
 
-    it('names both, and when to pick which, when the pending value was not read', () => {
-      const fix = stuck([['AWSCURRENT', CURRENT]], CURRENT);
-      expect(fix).toContain(FINISH);
-      expect(fix).toContain(GIVE_UP);
-      expect(fix).toMatch(/If CloudFront already sends the pending value/);
+    it('names both, and when to pick which, when the values could not be read', () => {
+      const description = secretWith(pendingFor(createdAgo(2 * DAY))).secret;
+      const unread = snapshot({
+        secret: {
+          ok: false,
+          skip: {
+            reason: 'access-denied',
+            message: 'denied',
+            missingAction: 'secretsmanager:GetSecretValue',
+          },
+        },
+        secretDescription: description,
+      });
+      const warned = statusOf(unread, 'secret-rotation').findings.find((f) => f.status === 'WARN');
+      expect(warned?.fix).toContain(FINISH);
+      expect(warned?.fix).toContain(GIVE_UP);
+      expect(warned?.fix).toMatch(/If CloudFront already sends the pending value/);
+      expect(warned?.message).toMatch(
+        /its value, if createSecret stored one \(the values could not be read\), stays accepted/,
+      );
     });
   });
 

@@ -52,8 +52,17 @@ interface PendingSenders {
 }
 
 /**
+ * Whether the pending version has a value (GetSecretValue answered one for `AWSPENDING`):
+ * `undefined` when the values could not be read. RotateSecret labels the version before its
+ * createSecret step stores a value, so a rotation that failed there has none.
+ */
+function pendingHasValue(snapshot: AccountSnapshot): boolean | undefined {
+  return snapshot.secret.ok ? snapshot.secret.value.values.has(STAGES.pending) : undefined;
+}
+
+/**
  * Which distributions send the pending value: `undefined` when that cannot be told (the values
- * or the distributions unread, none found, or the version has no value yet).
+ * or the distributions unread, none found, or the version has no value).
  */
 function sendingPending(snapshot: AccountSnapshot): PendingSenders | undefined {
   const { secret, distributions, loadBalancer, headerName } = snapshot;
@@ -70,24 +79,30 @@ function sendingPending(snapshot: AccountSnapshot): PendingSenders | undefined {
   return { read: distributions.value.map((d) => d.id), sending };
 }
 
+const LOGS = `Read the rotation function's logs (CloudWatch Logs, /aws/lambda/<function>) and fix the cause; RotateSecret refuses to start while AWSPENDING is on a version other than AWSCURRENT, so end this rotation by hand`;
+
+/** The commands that give a rotation up: remove the label, then start a new rotation. */
+function giveUpCommands(s: SecretDescription, pending: PendingRotation): string {
+  return `aws secretsmanager update-secret-version-stage --secret-id ${s.name} --version-stage AWSPENDING --remove-from-version-id ${pending.versionId}, then aws secretsmanager rotate-secret --secret-id ${s.name}`;
+}
+
 /**
- * How to end a stuck rotation. Giving it up while CloudFront already sends the pending value
- * (a failure after setSecret switched it) would cut CloudFront off once the apps drop the
- * value, so the fix depends on what the distributions send.
+ * How to end a stuck rotation whose version may have a value. Giving it up while CloudFront
+ * already sends the pending value (a failure after setSecret switched it) would cut CloudFront
+ * off once the apps drop the value, so the fix depends on what the distributions send.
  */
 function stuckRotationFix(
   s: SecretDescription,
   pending: PendingRotation,
   senders: PendingSenders | undefined,
 ): string {
-  const logs = `Read the rotation function's logs (CloudWatch Logs, /aws/lambda/<function>) and fix the cause; RotateSecret refuses to start while AWSPENDING is on a version other than AWSCURRENT, so end this rotation by hand`;
   const finish = `finish it as finishSecret would: aws secretsmanager update-secret-version-stage --secret-id ${s.name} --version-stage AWSCURRENT --move-to-version-id ${pending.versionId} --remove-from-version-id ${pending.currentVersionId ?? '<the AWSCURRENT version>'}`;
-  const giveUp = `give it up: aws secretsmanager update-secret-version-stage --secret-id ${s.name} --version-stage AWSPENDING --remove-from-version-id ${pending.versionId}, then aws secretsmanager rotate-secret --secret-id ${s.name} (the next rotation takes the abandoned value out of the ALB rules)`;
+  const giveUp = `give it up: ${giveUpCommands(s, pending)} (the next rotation takes the abandoned value out of the ALB rules)`;
   if (senders === undefined)
-    return `${logs}. If CloudFront already sends the pending value (cloudfront-distribution names it AWSPENDING), ${finish}; giving it up would cut CloudFront off. Otherwise ${giveUp}`;
+    return `${LOGS}. If CloudFront already sends the pending value (cloudfront-distribution names it AWSPENDING), ${finish}; giving it up would cut CloudFront off. Otherwise ${giveUp}`;
   if (senders.sending.length > 0)
-    return `${logs}. CloudFront already sends the pending value (${senders.sending.join(', ')}), so ${finish}; do not remove AWSPENDING, which would cut CloudFront off once the apps drop the value`;
-  return `${logs}. No distribution read (${senders.read.join(', ')}) sends the pending value; if no other distribution sends it to this ALB either, ${giveUp}`;
+    return `${LOGS}. CloudFront already sends the pending value (${senders.sending.join(', ')}), so ${finish}; do not remove AWSPENDING, which would cut CloudFront off once the apps drop the value`;
+  return `${LOGS}. No distribution read (${senders.read.join(', ')}) sends the pending value; if no other distribution sends it to this ALB either, ${giveUp}`;
 }
 
 /**
@@ -121,9 +136,10 @@ function rolledBackFinding(
 
 /**
  * The rotation in flight: PASS while it is young, WARN once older than
- * `DEFAULTS.maxPendingHours` (it has failed, and its value stays accepted by the guard, and by
- * the ALB rules once its setSecret step ran). Review, 5 December: a failed rotation's
- * AWSPENDING was accepted indefinitely and nothing said so until the rotation was overdue.
+ * `DEFAULTS.maxPendingHours` (it has failed, and its value, if createSecret stored one, stays
+ * accepted by the guard, and by the ALB rules once its setSecret step ran). Review, 5 December:
+ * a failed rotation's AWSPENDING was accepted indefinitely and nothing said so until the
+ * rotation was overdue.
  */
 function judgePending(
   snapshot: AccountSnapshot,
@@ -134,20 +150,33 @@ function judgePending(
   if (pending === undefined) return undefined;
   if (pending.rolledBack) return { finding: rolledBackFinding(snapshot, s, pending) };
   if (!pending.created.ok) return { unread: pending.created.skip };
-  const evidence = { secret: s.arn, pendingVersion: pending.versionId };
+  const hasValue = pendingHasValue(snapshot);
+  const evidence = { secret: s.arn, pendingVersion: pending.versionId, pendingHasValue: hasValue };
   const created = pending.created.value;
   if (created === undefined) {
-    // ListSecretVersionIds does not list it: a version RotateSecret labelled before createSecret
-    // stored a value (nothing to accept yet). A rotation stuck there shows as overdue below.
+    // ListSecretVersionIds does not list it. Whether AWS lists a version that has a label and
+    // no value yet is not documented (the local endpoint does); a rotation stuck with such a
+    // version shows only once it is overdue.
+    const value = hasValue === false ? '; it has no value, so nothing is accepted for it' : '';
     return {
       finding: pass(
-        `${s.name} has a rotation in flight (AWSPENDING on version ${pending.versionId}, which ListSecretVersionIds does not list, so its age is unknown)`,
+        `${s.name} has a rotation in flight (AWSPENDING on version ${pending.versionId}, which ListSecretVersionIds does not list, so its age is unknown${value})`,
         evidence,
       ),
     };
   }
   const age = now - created.getTime();
   const withAge = { ...evidence, pendingCreated: created.toISOString() };
+  if (age < -DEFAULTS.clockSkewMinutes * 60_000) {
+    // Review, 5 December: a CreatedDate in the future read as "started 0 hours ago" and PASSed.
+    return {
+      finding: warn(
+        `${s.name}'s pending version ${pending.versionId} was created at ${created.toISOString()}, ${Math.ceil(-age / 60_000)} minutes after this machine's clock (${new Date(now).toISOString()}): this machine's clock is behind, so how long the rotation has been in flight, and every other age, cannot be judged`,
+        `Set this machine's clock right (NTP, e.g. timedatectl set-ntp true) and run the audit again`,
+        { ...withAge, now: new Date(now).toISOString() },
+      ),
+    };
+  }
   if (age <= DEFAULTS.maxPendingHours * HOUR_MS) {
     return {
       finding: pass(
@@ -156,9 +185,24 @@ function judgePending(
       ),
     };
   }
+  const inFlight = `${s.name} has had a rotation in flight for ${ago(age)} (AWSPENDING on version ${pending.versionId}, created ${created.toISOString()})`;
+  if (hasValue === false) {
+    // Review, 5 December: this said "its value stays accepted" of a version with no value.
+    return {
+      finding: warn(
+        `${inFlight}: it failed before its createSecret step stored a value, and the secret is not being rotated; the version has no value, so nothing is accepted for it`,
+        `${LOGS}. With no value, no distribution can send it and no ALB rule holds it, so give it up: ${giveUpCommands(s, pending)}`,
+        withAge,
+      ),
+    };
+  }
+  const accepted =
+    hasValue === true
+      ? 'its value stays accepted'
+      : 'its value, if createSecret stored one (the values could not be read), stays accepted';
   return {
     finding: warn(
-      `${s.name} has had a rotation in flight for ${ago(age)} (AWSPENDING on version ${pending.versionId}, created ${created.toISOString()}): it has failed, the secret is not being rotated, and its value stays accepted by the apps (AWSPENDING is in the guard's default secretStages) and by the ALB rules once the rotation's setSecret step ran, until a rotation finishes`,
+      `${inFlight}: it has failed, the secret is not being rotated, and ${accepted} by the apps (AWSPENDING is in the guard's default secretStages) and by the ALB rules once the rotation's setSecret step ran, until a rotation finishes`,
       stuckRotationFix(s, pending, sendingPending(snapshot)),
       withAge,
     ),

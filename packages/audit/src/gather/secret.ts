@@ -29,15 +29,26 @@ function headerValue(secretString: string, jsonKey: string | undefined): string 
 const MAX_VERSION_PAGES = 20;
 
 /**
- * The `CreatedDate` of `versionId` from ListSecretVersionIds (labelled versions only, every page
- * up to {@link MAX_VERSION_PAGES}); `undefined` when no page lists it.
+ * What the pages of ListSecretVersionIds say about one version: its `CreatedDate` (`undefined`
+ * when the last page was read and none listed it), or why the listing was not read to its end.
+ */
+type VersionListing =
+  | { readonly read: true; readonly created: Date | undefined }
+  | { readonly read: false; readonly why: string };
+
+/**
+ * The `CreatedDate` of `versionId` from ListSecretVersionIds (labelled versions only), reading
+ * pages until it is found or the last page, at most {@link MAX_VERSION_PAGES} and never a
+ * `NextToken` twice. Review, 5 December: a cycle or the page limit read as "not listed", and a
+ * rotation stuck for weeks PASSed with its age unknown.
  */
 async function createdDateOf(
   client: SecretsManagerClient,
   secretId: string,
   versionId: string,
   step: Step,
-): Promise<Date | undefined> {
+): Promise<VersionListing> {
+  const seen = new Set<string>();
   let nextToken: string | undefined;
   for (let page = 0; page < MAX_VERSION_PAGES; page++) {
     const out = await step('secretsmanager:ListSecretVersionIds', () =>
@@ -50,11 +61,33 @@ async function createdDateOf(
       ),
     );
     const version = out.Versions?.find((v) => v.VersionId === versionId);
-    if (version !== undefined) return version.CreatedDate;
-    if (out.NextToken === undefined || out.NextToken === nextToken) return undefined;
+    if (version !== undefined) return { read: true, created: version.CreatedDate };
+    if (out.NextToken === undefined || out.NextToken === '')
+      return { read: true, created: undefined };
+    if (seen.has(out.NextToken))
+      return { read: false, why: 'it answered a NextToken it had already given (a loop)' };
+    seen.add(out.NextToken);
     nextToken = out.NextToken;
   }
-  return undefined;
+  return { read: false, why: `it still had pages after ${MAX_VERSION_PAGES}` };
+}
+
+/** The pending version's age, or a skip when the listing failed or was not read to its end. */
+async function pendingCreated(
+  client: SecretsManagerClient,
+  secretId: string,
+  versionId: string,
+): Promise<Gathered<Date | undefined>> {
+  const listing = await gather((step) => createdDateOf(client, secretId, versionId, step));
+  if (!listing.ok) return listing;
+  if (listing.value.read) return { ok: true, value: listing.value.created };
+  return {
+    ok: false,
+    skip: {
+      reason: 'error',
+      message: `secretsmanager:ListSecretVersionIds was not read to its end (${listing.value.why}), so the age of the pending version ${versionId} was not read; run the audit again`,
+    },
+  };
 }
 
 /**
@@ -72,7 +105,7 @@ async function pendingRotationOf(
   const versionId = holding(STAGES.pending);
   const currentVersionId = holding(STAGES.current);
   if (versionId === undefined || versionId === currentVersionId) return undefined;
-  const created = await gather((step) => createdDateOf(client, secretId, versionId, step));
+  const created = await pendingCreated(client, secretId, versionId);
   const rolledBack = versionIdsToStages[versionId]?.includes(STAGES.previous) === true;
   return { versionId, currentVersionId, rolledBack, created };
 }
