@@ -30,10 +30,10 @@ describe('npm run demo', () => {
       /setSecret .* denied 0 .*alb-rules-widened, waiting-for-apps, distribution-updated/,
     );
     expect(result.stdout).toContain('every decision as designed');
-    // The audit runs before the attack table: five holes in the story's account, none once fixed.
-    expect(result.stdout).toContain('5 of 5 holes found');
-    expect(result.stdout).toContain('all 8 checks PASS');
-    expect(result.stdout.indexOf('all 8 checks PASS')).toBeLessThan(
+    // The audit runs before the attack table: six holes in the story's account, none once fixed.
+    expect(result.stdout).toContain('6 of 6 holes found');
+    expect(result.stdout).toContain('all 9 checks PASS');
+    expect(result.stdout.indexOf('all 9 checks PASS')).toBeLessThan(
       result.stdout.indexOf('Enforce mode'),
     );
   }, 120_000);

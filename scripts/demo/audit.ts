@@ -1,6 +1,6 @@
 /**
  * The audit part of `npm run demo`: `cdn-origin-guard audit` (the library, with the real SDK
- * clients) over the story's starting account, where the five holes are found, then over the
+ * clients) over the story's starting account, where the six holes are found, then over the
  * fixed account, where every check passes. Each account is a fresh local AWS endpoint on
  * 127.0.0.1, and the probe goes to a local HTTPS stand-in for the ALB, never anywhere else.
  */

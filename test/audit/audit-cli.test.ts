@@ -41,7 +41,7 @@ afterEach(async () => {
 const baseEnv = () => ({ ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' });
 
 describe('cdn-origin-guard audit (CLI)', () => {
-  it("prints the story's five holes as a table with the fix on each failing line and exits 1", async () => {
+  it("prints the story's six holes as a table with the fix on each failing line and exits 1", async () => {
     account = await openAccount(HOLES);
     const { scenario } = account;
 
@@ -61,12 +61,15 @@ describe('cdn-origin-guard audit (CLI)', () => {
 
     expect(run.code, run.stderr).toBe(1);
     expect(run.stdout).toContain(`cdn-origin-guard audit: ${scenario.albName} (us-east-1): FAIL`);
-    expect(run.stdout).toContain('6 fail, 0 warn, 2 pass, 0 skipped');
+    expect(run.stdout).toContain('7 fail, 0 warn, 2 pass, 0 skipped');
     expect(run.stdout).toMatch(/FAIL {2}.*allows port \d+ from 0\.0\.0\.0\/0/);
     expect(run.stdout).toMatch(/fix: aws ec2 revoke-security-group-ingress/);
     expect(run.stdout).toMatch(/FAIL {2}.*at or over the ceiling/);
     expect(run.stdout).toMatch(/FAIL {2}.*evaluated before the header check/);
     expect(run.stdout).toMatch(/FAIL {2}.*was served \(200\)/);
+    expect(run.stdout).toMatch(
+      /FAIL {2}.*allows port 8080 from 0\.0\.0\.0\/0, and targets i-0\w+ \(54\.210\.33\.7\) have a public address/,
+    );
     expect(run.stdout).not.toContain('\x1b[');
     for (const value of account.secretValues()) {
       expect(run.stdout).not.toContain(value);
@@ -104,7 +107,7 @@ describe('cdn-origin-guard audit (CLI)', () => {
       region: 'us-east-1',
       status: 'PASS',
       exitCode: 0,
-      summary: { PASS: 8, WARN: 0, FAIL: 0, SKIPPED: 0 },
+      summary: { PASS: 9, WARN: 0, FAIL: 0, SKIPPED: 0 },
       loadBalancer: { arn: scenario.albArn, name: scenario.albName, dnsName: scenario.dnsName },
     });
     expect(json.checks.map((c: { id: string }) => c.id)).toEqual(CHECK_IDS);

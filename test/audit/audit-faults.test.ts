@@ -241,7 +241,9 @@ describe('audit faults', () => {
     expect(check(report, 'security-groups')?.skipped?.message).toMatch(
       /throttled \(RequestLimitExceeded\) after 2 attempts/,
     );
-    expect(a.aws.callCount('ec2.DescribeSecurityGroupRules')).toBe(2);
+    // Two reads (the ALB's groups, the targets' groups), two attempts each.
+    expect(a.aws.callCount('ec2.DescribeSecurityGroupRules')).toBe(4);
+    expect(check(report, 'targets')?.skipped).toMatchObject({ reason: 'throttled' });
     expect(check(report, 'listener-rules')?.status).toBe('PASS');
   });
 

@@ -29,7 +29,7 @@ const byId = (report: Awaited<ReturnType<typeof runAudit>>) =>
 
 const cases: [string, readonly Hole[]][] = [
   ['the correct setup', []],
-  ["the story's starting point (all five holes)", HOLES],
+  ["the story's starting point (all six holes)", HOLES],
   ...HOLES.map((h): [string, readonly Hole[]] => [`${h} alone`, [h]]),
 ];
 

@@ -1,6 +1,6 @@
 /**
  * Scenario accounts for the audit, each a whole account on the local AWS endpoint: the correct
- * setup, the story's starting point (all five holes) and each hole alone. Used by the tests and
+ * setup, the story's starting point (all six holes) and each hole alone. Used by the tests and
  * by `npm run demo`.
  * @module
  */
@@ -18,13 +18,14 @@ import {
   type LocalSecurityGroupRuleInput,
 } from '../aws-local/index.js';
 
-/** The five holes of the story (issue 11). */
+/** The six holes of the story (issue 11, and the app's own security group). */
 export const HOLES = [
   'open-security-group',
   'rules-quota',
   'listener-rule-order',
   'direct-reachability',
   'header-drift',
+  'open-target',
 ] as const;
 export type Hole = (typeof HOLES)[number];
 
@@ -35,6 +36,7 @@ export const FAILS_OF_HOLE: Readonly<Record<Hole, readonly CheckId[]>> = {
   'listener-rule-order': ['listener-rules'],
   'direct-reachability': ['direct-reachability'],
   'header-drift': ['cloudfront-distribution', 'alb-rule-values'],
+  'open-target': ['targets'],
 };
 
 /** Every check id, in report order. */
@@ -46,6 +48,7 @@ export const CHECK_IDS: readonly CheckId[] = [
   'cloudfront-distribution',
   'alb-rule-values',
   'secret-rotation',
+  'targets',
   'direct-reachability',
 ];
 
@@ -68,6 +71,12 @@ export interface Scenario {
   /** The inbound rule ids of the ALB's group, by role. */
   readonly ruleIds: { readonly cloudFront: string; readonly open?: string };
   readonly listenerArn: string;
+  /** The app's target group, its one instance and that instance's security group. */
+  readonly app: {
+    readonly targetGroupArn: string;
+    readonly instanceId: string;
+    readonly securityGroupId: string;
+  };
 }
 
 /** Options of {@link buildAccount}. */
@@ -84,15 +93,12 @@ export interface AccountOptions {
 }
 
 const HEADER = 'X-Origin-Verify';
-const TARGET_GROUP =
-  'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/story-app/0123456789abcdef';
 /** Real weight of the CloudFront IPv4 origin-facing list against the rules quota. */
 export const CLOUDFRONT_V4_MAX_ENTRIES = 55;
 /** Weight given to the IPv6 list in these fixtures. */
 export const CLOUDFRONT_V6_MAX_ENTRIES = 45;
 const DAY_MS = 86_400_000;
 
-const toApp = [forward(TARGET_GROUP)];
 const deny403 = [fixedResponse('403')];
 
 /**
@@ -149,6 +155,28 @@ export function buildAccount(aws: LocalAws, options: AccountOptions): Scenario {
     'Inbound or outbound rules per security group',
   );
 
+  // The app: one instance on port 8080 in a group that admits the ALB's group alone.
+  // Hole 6: the group also admits 8080 from anywhere, and the instance has a public address.
+  const appGroupId = `sg-0${Buffer.from(`app:${albName}`).toString('hex').slice(0, 16)}`;
+  aws.ec2.securityGroups.set({
+    id: appGroupId,
+    name: `${albName}-app-sg`,
+    inbound: [
+      { port: 8080, referencedGroupId: securityGroupId, description: 'from the ALB' },
+      ...(has('open-target') ? [{ port: 8080, cidrIpv4: '0.0.0.0/0' }] : []),
+    ],
+  });
+  const instanceId = `i-0${randomBytes(8).toString('hex')}`;
+  aws.ec2.hosts.setInstance({
+    id: instanceId,
+    securityGroupIds: [appGroupId],
+    privateIp: '10.0.1.25',
+    ...(has('open-target') ? { publicIp: '54.210.33.7' } : {}),
+  });
+  const targetGroup = aws.elbv2.addTargetGroup({ name: `${albName}-app`, port: 8080 });
+  aws.elbv2.registerTargets(targetGroup.arn, [{ id: instanceId }]);
+  const toApp = [forward(targetGroup.arn)];
+
   // ELBv2: one HTTPS listener; header rule forwards, everything else gets 403.
   const alb = aws.elbv2.addLoadBalancer({
     name: albName,
@@ -200,5 +228,6 @@ export function buildAccount(aws: LocalAws, options: AccountOptions): Scenario {
       ...(has('open-security-group') ? { open: ids.inbound[1] as string } : {}),
     },
     listenerArn: listener.arn,
+    app: { targetGroupArn: targetGroup.arn, instanceId, securityGroupId: appGroupId },
   };
 }

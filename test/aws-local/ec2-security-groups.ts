@@ -220,11 +220,13 @@ export class SecurityGroupStore implements LocalSecurityGroups {
   }
 }
 
-function set(name: string, items: readonly string[]): string {
+/** An EC2 XML list: `<name><item>...</item></name>`, or `<name/>` when empty. */
+export function set(name: string, items: readonly string[]): string {
   return items.length === 0 ? `<${name}/>` : `<${name}>${items.join('')}</${name}>`;
 }
 
-function token(nextToken: string | undefined): string {
+/** The `nextToken` element of a page, when there is a next page. */
+export function token(nextToken: string | undefined): string {
   return nextToken === undefined ? '' : `<nextToken>${nextToken}</nextToken>`;
 }
 

@@ -5,6 +5,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
+import { HostStore, type LocalHosts } from './ec2-hosts.js';
 import {
   type LocalSecurityGroups,
   type QueryTools,
@@ -64,6 +65,8 @@ export interface LocalEc2 {
   deny(denied?: boolean): void;
   /** Security groups answered by `DescribeSecurityGroups` / `DescribeSecurityGroupRules`. */
   readonly securityGroups: LocalSecurityGroups;
+  /** Instances and network interfaces answered by `DescribeInstances` / `DescribeNetworkInterfaces`. */
+  readonly hosts: LocalHosts;
 }
 
 interface StoredPrefixList {
@@ -97,6 +100,7 @@ export class Ec2Service implements LocalEc2 {
   readonly #region: string;
   #denied = false;
   readonly securityGroups = new SecurityGroupStore();
+  readonly hosts = new HostStore();
 
   constructor(region: string) {
     this.#region = region;
@@ -202,6 +206,14 @@ export class Ec2Service implements LocalEc2 {
             action === 'DescribeSecurityGroups'
               ? this.securityGroups.describeGroups(params, QUERY_TOOLS)
               : this.securityGroups.describeRules(params, QUERY_TOOLS);
+          return xmlReply(200, envelope(`${action}Response`, requestId, inner), requestId);
+        }
+        case 'DescribeInstances':
+        case 'DescribeNetworkInterfaces': {
+          const inner =
+            action === 'DescribeInstances'
+              ? this.hosts.describeInstances(params, QUERY_TOOLS)
+              : this.hosts.describeNetworkInterfaces(params, QUERY_TOOLS);
           return xmlReply(200, envelope(`${action}Response`, requestId, inner), requestId);
         }
         case '':

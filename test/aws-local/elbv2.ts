@@ -2,7 +2,8 @@
  * Local Elastic Load Balancing v2 (query protocol, API version 2015-12-01): Application Load
  * Balancers with attributes, listeners and listener rules, `DescribeLoadBalancers`,
  * `DescribeLoadBalancerAttributes`, `DescribeListeners`, `DescribeRules` and `ModifyRule`
- * (with AWS's limits on condition values), fixture builders to lay out a whole account, and
+ * (with AWS's limits on condition values), target groups and their registered targets
+ * (`DescribeTargetGroups`, `DescribeTargetHealth`), fixture builders to lay out a whole account, and
  * {@link LocalElbv2.evaluate}, which applies a listener's rules to a request the way an ALB
  * does (the "ALB stand-in" of the end-to-end tests).
  * @module
@@ -90,6 +91,33 @@ export interface LocalRuleSpec {
   readonly actions: readonly Action[];
 }
 
+/** A target group to create with {@link LocalElbv2.addTargetGroup}. */
+export interface LocalTargetGroupSpec {
+  readonly name: string;
+  /** Defaults to `8080`. */
+  readonly port?: number;
+  /** Defaults to `HTTP`. */
+  readonly protocol?: 'HTTP' | 'HTTPS';
+  /** Defaults to `instance`. */
+  readonly targetType?: 'instance' | 'ip' | 'lambda' | 'alb';
+  /** `traffic-port` (the default) or a port number, as text. */
+  readonly healthCheckPort?: string;
+  /** A fixed ARN (a fixture's forward action may name it first). Defaults to a new one. */
+  readonly arn?: string;
+  /** Defaults to `vpc-0local`, the VPC local network interfaces default to. */
+  readonly vpcId?: string;
+}
+
+/** A target to register with {@link LocalElbv2.registerTargets}. */
+export interface LocalTargetSpec {
+  /** An instance id, an IP address, a Lambda function ARN or an ALB ARN. */
+  readonly id: string;
+  /** Defaults to the target group's port (none for Lambda targets). */
+  readonly port?: number;
+  /** `all` for an IP address outside the VPC. */
+  readonly availabilityZone?: string;
+}
+
 /** A stored rule, as a test reads it back. */
 export interface LocalRuleView {
   readonly arn: string;
@@ -126,8 +154,26 @@ export interface LocalElbv2 {
   rules(listenerArn: string): LocalRuleView[];
   /** The first rule (in priority order) whose conditions all match, and its first action. */
   evaluate(listenerArn: string, request: LocalAlbRequest): { rule: LocalRuleView; action: Action };
+  /**
+   * Add a target group. `DescribeTargetGroups` with a `LoadBalancerArn` lists it for every load
+   * balancer with a rule (default rules included) that forwards to it, as AWS does.
+   */
+  addTargetGroup(spec: LocalTargetGroupSpec): { arn: string };
+  /** Register targets with a target group (`DescribeTargetHealth` lists them, `healthy`). */
+  registerTargets(targetGroupArn: string, targets: readonly LocalTargetSpec[]): void;
   /** Answer `AccessDenied` to every ELBv2 call (`false` undoes it). */
   deny(denied?: boolean): void;
+}
+
+interface StoredTargetGroup {
+  readonly arn: string;
+  readonly name: string;
+  readonly port: number;
+  readonly protocol: string;
+  readonly targetType: string;
+  readonly healthCheckPort: string;
+  readonly vpcId: string;
+  readonly targets: LocalTargetSpec[];
 }
 
 interface StoredLoadBalancer {
@@ -174,6 +220,7 @@ export class Elbv2Service implements LocalElbv2 {
   readonly #loadBalancers = new Map<string, StoredLoadBalancer>();
   readonly #listeners = new Map<string, StoredListener>();
   readonly #rules = new Map<string, StoredRule>();
+  readonly #targetGroups = new Map<string, StoredTargetGroup>();
   readonly #region: string;
   readonly #accountId: string;
   #denied = false;
@@ -280,6 +327,30 @@ export class Elbv2Service implements LocalElbv2 {
     throw new Error(`local elbv2: listener ${listenerArn} has no default rule`);
   }
 
+  addTargetGroup(spec: LocalTargetGroupSpec): { arn: string } {
+    const arn =
+      spec.arn ??
+      `arn:aws:elasticloadbalancing:${this.#region}:${this.#accountId}:targetgroup/${spec.name}/${hex(8)}`;
+    if (this.#targetGroups.has(arn)) throw new Error(`local elbv2: target group ${arn} exists`);
+    this.#targetGroups.set(arn, {
+      arn,
+      name: spec.name,
+      port: spec.port ?? 8080,
+      protocol: spec.protocol ?? 'HTTP',
+      targetType: spec.targetType ?? 'instance',
+      healthCheckPort: spec.healthCheckPort ?? 'traffic-port',
+      vpcId: spec.vpcId ?? 'vpc-0local',
+      targets: [],
+    });
+    return { arn };
+  }
+
+  registerTargets(targetGroupArn: string, targets: readonly LocalTargetSpec[]): void {
+    const group = this.#targetGroups.get(targetGroupArn);
+    if (group === undefined) throw new Error(`local elbv2: no target group ${targetGroupArn}`);
+    group.targets.push(...targets.map((t) => ({ ...t })));
+  }
+
   deny(denied = true): void {
     this.#denied = denied;
   }
@@ -308,6 +379,10 @@ export class Elbv2Service implements LocalElbv2 {
           return this.#reply(action, this.#describeRules(input), requestId);
         case 'ModifyRule':
           return this.#reply(action, this.#modifyRule(input), requestId);
+        case 'DescribeTargetGroups':
+          return this.#reply(action, this.#describeTargetGroups(input), requestId);
+        case 'DescribeTargetHealth':
+          return this.#reply(action, this.#describeTargetHealth(input), requestId);
         default:
           throw new Elbv2Error(
             'InvalidAction',
@@ -424,6 +499,74 @@ export class Elbv2Service implements LocalElbv2 {
     };
     if (nextMarker !== undefined) out.NextMarker = nextMarker;
     return out;
+  }
+
+  /** The target groups the rules of a load balancer's listeners forward to. */
+  #forwardedBy(loadBalancerArn: string): Set<string> {
+    const arns = new Set<string>();
+    for (const r of this.#rules.values()) {
+      if (this.#listeners.get(r.listenerArn)?.loadBalancerArn !== loadBalancerArn) continue;
+      for (const a of r.actions) {
+        if (a.TargetGroupArn !== undefined) arns.add(a.TargetGroupArn);
+        for (const t of a.ForwardConfig?.TargetGroups ?? [])
+          if (t.TargetGroupArn !== undefined) arns.add(t.TargetGroupArn);
+      }
+    }
+    return arns;
+  }
+
+  #describeTargetGroups(input: Decoded): Record<string, unknown> {
+    const lbArn = optionalString(input.LoadBalancerArn);
+    const arns = stringList(input.TargetGroupArns);
+    let groups: StoredTargetGroup[];
+    if (arns.length > 0) {
+      groups = pick(arns, this.#targetGroups, 'TargetGroupNotFound', 'target groups');
+    } else if (lbArn !== undefined) {
+      if (!this.#loadBalancers.has(lbArn))
+        throw new Elbv2Error('LoadBalancerNotFound', `Load balancer '${lbArn}' not found`);
+      const used = this.#forwardedBy(lbArn);
+      groups = [...this.#targetGroups.values()].filter((g) => used.has(g.arn));
+    } else {
+      groups = [...this.#targetGroups.values()];
+    }
+    const { items, nextMarker } = paginate(groups, input);
+    const out: Record<string, unknown> = {
+      TargetGroups: items.map((g) => ({
+        TargetGroupArn: g.arn,
+        TargetGroupName: g.name,
+        ...(g.targetType === 'lambda' ? {} : { Protocol: g.protocol, Port: g.port }),
+        HealthCheckPort: g.healthCheckPort,
+        ...(g.targetType === 'lambda' ? {} : { VpcId: g.vpcId }),
+        TargetType: g.targetType,
+        LoadBalancerArns: [...this.#loadBalancers.keys()].filter((lb) =>
+          this.#forwardedBy(lb).has(g.arn),
+        ),
+      })),
+    };
+    if (nextMarker !== undefined) out.NextMarker = nextMarker;
+    return out;
+  }
+
+  #describeTargetHealth(input: Decoded): Record<string, unknown> {
+    const arn = requiredString(input.TargetGroupArn, 'TargetGroupArn');
+    const group = this.#targetGroups.get(arn);
+    if (group === undefined)
+      throw new Elbv2Error('TargetGroupNotFound', `Target groups '${arn}' not found`);
+    return {
+      TargetHealthDescriptions: group.targets.map((t) => {
+        const port = t.port ?? (group.targetType === 'lambda' ? undefined : group.port);
+        return {
+          Target: {
+            Id: t.id,
+            ...(port === undefined ? {} : { Port: port }),
+            ...(t.availabilityZone === undefined ? {} : { AvailabilityZone: t.availabilityZone }),
+          },
+          HealthCheckPort:
+            group.healthCheckPort === 'traffic-port' ? String(port ?? '') : group.healthCheckPort,
+          TargetHealth: { State: 'healthy' },
+        };
+      }),
+    };
   }
 
   #describeRules(input: Decoded): Record<string, unknown> {

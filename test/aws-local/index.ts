@@ -15,6 +15,11 @@ export type {
 } from './cloudfront.js';
 export type { LocalEc2, LocalPrefixListInfo, LocalPrefixListOptions } from './ec2.js';
 export type {
+  LocalHosts,
+  LocalInstanceInput,
+  LocalNetworkInterfaceInput,
+} from './ec2-hosts.js';
+export type {
   LocalSecurityGroupInput,
   LocalSecurityGroupRuleInput,
   LocalSecurityGroups,
@@ -30,6 +35,8 @@ export {
   type LocalLoadBalancerSpec,
   type LocalRuleSpec,
   type LocalRuleView,
+  type LocalTargetGroupSpec,
+  type LocalTargetSpec,
 } from './elbv2.js';
 export { setEnv } from './env.js';
 export {

@@ -17,6 +17,7 @@ export type CheckId =
   | 'cloudfront-distribution'
   | 'alb-rule-values'
   | 'secret-rotation'
+  | 'targets'
   | 'direct-reachability';
 
 /** Evidence values: ids, ports, priorities, counts. Never a secret value. */
@@ -198,6 +199,52 @@ export interface DistributionInfo {
   readonly origins: readonly OriginInfo[];
 }
 
+/**
+ * Where a target runs, as EC2 tells it: the network interface that receives the ALB's traffic
+ * (an instance's primary one, or the one holding an IP target's address).
+ */
+export interface TargetHost {
+  /** `i-...` for an instance target, `eni-...` for an IP target. */
+  readonly resourceId: string;
+  readonly securityGroupIds: readonly string[];
+  /** Its public IPv4 address, when it has one. */
+  readonly publicIpv4: string | undefined;
+  /** Its IPv6 addresses (globally routable in a VPC). */
+  readonly ipv6: readonly string[];
+}
+
+/** A registered target (`DescribeTargetHealth`). */
+export interface TargetInfo {
+  /** An instance id, an IP address, a Lambda function ARN or an ALB ARN. */
+  readonly id: string;
+  /** The port the ALB sends to; `undefined` for Lambda targets. */
+  readonly port: number | undefined;
+  /** The health-check port when it is not the traffic port. */
+  readonly healthCheckPort: number | undefined;
+  /** `all`: an IP target outside the VPC (on premises, a peered VPC). */
+  readonly availabilityZone: string | undefined;
+  /** Where it runs; `undefined` when EC2 does not know it (terminated, an address outside this account's network interfaces), or for Lambda and ALB targets. */
+  readonly host: TargetHost | undefined;
+}
+
+/** A target group the load balancer forwards to, and its registered targets. */
+export interface TargetGroupInfo {
+  readonly arn: string;
+  readonly name: string;
+  /** `instance`, `ip`, `lambda` or `alb`. */
+  readonly targetType: string;
+  readonly targets: readonly TargetInfo[];
+}
+
+/** The load balancer's targets, and the security groups of the hosts they run on. */
+export interface TargetsInfo {
+  readonly groups: readonly TargetGroupInfo[];
+  /** Every security group of a target's host, with its inbound rules. */
+  readonly securityGroups: readonly SecurityGroupInfo[];
+  /** The prefix lists those groups' rules reference (entries read for customer-managed lists). */
+  readonly prefixLists: ReadonlyMap<string, PrefixListInfo>;
+}
+
 /** The secret as `DescribeSecret` tells it: its names and rotation settings, no value. */
 export interface SecretDescription {
   readonly arn: string;
@@ -274,6 +321,11 @@ export interface AccountSnapshot {
   readonly secretDescription: Gathered<SecretDescription>;
   /** The secret with its values (`DescribeSecret`, then `GetSecretValue`), for the value checks. */
   readonly secret: Gathered<SecretInfo>;
+  /**
+   * The targets of the target groups the load balancer forwards to, with their hosts' security
+   * groups: whether the app can be reached around the ALB.
+   */
+  readonly targets: Gathered<TargetsInfo>;
   readonly probes: Gathered<readonly ProbeResult[]>;
 }
 

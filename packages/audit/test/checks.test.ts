@@ -17,6 +17,7 @@ import {
   runChecks,
   SecretText,
   type SecurityGroupRuleInfo,
+  type TargetInfo,
 } from '@cdn-origin-guard/audit';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cronGapDays } from '../src/checks/cron.js';
@@ -164,6 +165,49 @@ function snapshot(
         values: new Map([['AWSCURRENT', new SecretText(CURRENT)]]),
       },
     },
+    targets: {
+      ok: true,
+      value: {
+        groups: [
+          {
+            arn: 'arn:tg',
+            name: 'app',
+            targetType: 'instance',
+            targets: [
+              {
+                id: 'i-1',
+                port: 8080,
+                healthCheckPort: undefined,
+                availabilityZone: 'us-east-1a',
+                host: {
+                  resourceId: 'i-1',
+                  securityGroupIds: ['sg-app'],
+                  publicIpv4: undefined,
+                  ipv6: [],
+                },
+              },
+            ],
+          },
+        ],
+        securityGroups: [
+          {
+            id: 'sg-app',
+            name: 'app',
+            inbound: [
+              {
+                id: 'sgr-app',
+                groupId: 'sg-app',
+                protocol: 'tcp',
+                fromPort: 8080,
+                toPort: 8080,
+                referencedGroupId: 'sg-1',
+              },
+            ],
+          },
+        ],
+        prefixLists: new Map(),
+      },
+    },
     probes: { ok: true, value: [{ url: 'https://alb:443/', outcome: 'refused' }] },
     ...over,
   };
@@ -196,7 +240,7 @@ const statusOf = (snap: AccountSnapshot, id: CheckId) =>
 describe('checks over a correct snapshot', () => {
   it('passes every check', () => {
     const results = runChecks(snapshot());
-    expect(results).toHaveLength(8);
+    expect(results).toHaveLength(9);
     for (const c of results)
       expect(c.status, `${c.id}: ${JSON.stringify(c.findings)}`).toBe('PASS');
   });
@@ -1529,5 +1573,295 @@ describe('prefixLength and coveredFamilies', () => {
     [[], []],
   ])('%j covers %j', (cidrs, families) => {
     expect(coveredFamilies(cidrs)).toEqual(families);
+  });
+});
+
+describe('targets', () => {
+  type Targets = Extract<AccountSnapshot['targets'], { ok: true }>['value'];
+  const base = (): Targets => {
+    const t = snapshot().targets;
+    if (!t.ok) throw new Error('unreachable');
+    return t.value;
+  };
+  const withTargets = (edit: (t: Targets) => Targets) =>
+    statusOf(snapshot({ targets: { ok: true, value: edit(base()) } }), 'targets');
+  /** The app group's rules replaced by `rules`, the host's addresses by `host`. */
+  const opened = (
+    rules: Partial<SecurityGroupRuleInfo>[],
+    host: { publicIpv4?: string; ipv6?: string[] } = {},
+    targetOver: Partial<TargetInfo> = {},
+    prefixLists: Targets['prefixLists'] = new Map(),
+  ) =>
+    withTargets((t) => ({
+      ...t,
+      prefixLists,
+      groups: t.groups.map((g) => ({
+        ...g,
+        targets: g.targets.map((x) => ({
+          ...x,
+          ...targetOver,
+          host: x.host && {
+            ...x.host,
+            publicIpv4: host.publicIpv4,
+            ipv6: host.ipv6 ?? [],
+          },
+        })),
+      })),
+      securityGroups: [
+        {
+          id: 'sg-app',
+          name: 'app',
+          inbound: rules.map((r, i) => ({
+            id: `sgr-${i}`,
+            groupId: 'sg-app',
+            protocol: 'tcp',
+            fromPort: 8080,
+            toPort: 8080,
+            ...r,
+          })),
+        },
+      ],
+    }));
+
+  it('passes targets reachable only from the ALB security group and private ranges', () => {
+    const r = opened([{ referencedGroupId: 'sg-1' }, { cidrIpv4: '10.0.0.0/16' }], {
+      publicIpv4: '54.1.2.3',
+    });
+    expect(r.status).toBe('PASS');
+    expect(r.findings.map((f) => f.message)).toEqual([
+      'Target group app: 1 target on port 8080, none open to a public address (their security groups allow security groups and private ranges only)',
+    ]);
+  });
+
+  it('FAILs a target with a public address whose group allows its port from 0.0.0.0/0, with the fix', () => {
+    const r = opened([{ cidrIpv4: '0.0.0.0/0' }], { publicIpv4: '54.1.2.3' });
+    expect(r.status).toBe('FAIL');
+    const f = r.findings.find((x) => x.status === 'FAIL');
+    expect(f?.message).toBe(
+      'sgr-0 in sg-app allows port 8080 from 0.0.0.0/0, and targets i-1 (54.1.2.3) have a public address: anyone can reach the app around the ALB (its header rule) and CloudFront',
+    );
+    expect(f?.fix).toContain(
+      "aws ec2 authorize-security-group-ingress --group-id sg-app --ip-permissions 'IpProtocol=tcp,FromPort=8080,ToPort=8080,UserIdGroupPairs=[{GroupId=sg-1}]'",
+    );
+    expect(f?.fix).toContain(
+      'aws ec2 revoke-security-group-ingress --group-id sg-app --security-group-rule-ids sgr-0',
+    );
+    expect(f?.evidence).toMatchObject({
+      exposedTargets: ['i-1 (54.1.2.3)'],
+      targetGroups: ['app'],
+    });
+  });
+
+  it('WARNs, not FAILs, the same rule on a target without a public address', () => {
+    const r = opened([{ cidrIpv4: '0.0.0.0/0' }]);
+    expect(r.status).toBe('WARN');
+    expect(r.findings[0]?.message).toMatch(
+      /allows port 8080 of targets i-1 from 0\.0\.0\.0\/0; none of them has a public address for it/,
+    );
+  });
+
+  it.each([
+    ['::/0 on a host with IPv4 only', 'WARN', [{ cidrIpv6: '::/0' }], { publicIpv4: '54.1.2.3' }],
+    [
+      '::/0 on a host with an IPv6 address',
+      'FAIL',
+      [{ cidrIpv6: '::/0' }],
+      { ipv6: ['2600:1f18::5'] },
+    ],
+    [
+      'a public /8 (as wide as 0.0.0.0/0 for the audit)',
+      'FAIL',
+      [{ cidrIpv4: '44.0.0.0/8' }],
+      { publicIpv4: '54.1.2.3' },
+    ],
+    ['an office /32', 'WARN', [{ cidrIpv4: '198.51.100.7/32' }], { publicIpv4: '54.1.2.3' }],
+    [
+      'all traffic (-1) from 0.0.0.0/0',
+      'FAIL',
+      [{ protocol: '-1', fromPort: -1, toPort: -1, cidrIpv4: '0.0.0.0/0' }],
+      { publicIpv4: '54.1.2.3' },
+    ],
+    [
+      'SSH only from 0.0.0.0/0 (not the app port)',
+      'PASS',
+      [{ fromPort: 22, toPort: 22, cidrIpv4: '0.0.0.0/0' }],
+      { publicIpv4: '54.1.2.3' },
+    ],
+    [
+      'UDP on the port from 0.0.0.0/0',
+      'PASS',
+      [{ protocol: 'udp', cidrIpv4: '0.0.0.0/0' }],
+      { publicIpv4: '54.1.2.3' },
+    ],
+  ])('%s: %s', (_n, expected, rules, host) => {
+    expect(opened(rules, host).status).toBe(expected);
+  });
+
+  it('judges the health-check port too', () => {
+    const r = opened(
+      [{ referencedGroupId: 'sg-1' }, { fromPort: 9000, toPort: 9000, cidrIpv4: '0.0.0.0/0' }],
+      { publicIpv4: '54.1.2.3' },
+      { healthCheckPort: 9000 },
+    );
+    expect(r.status).toBe('FAIL');
+    expect(r.findings.find((f) => f.status === 'FAIL')?.message).toMatch(/allows port 9000 from/);
+  });
+
+  /** A rule from prefix list `id` on a host with a public address, with `lists` read. */
+  const fromList = (id: string, lists: Targets['prefixLists']) =>
+    opened([{ prefixListId: id }], { publicIpv4: '54.1.2.3' }, {}, lists);
+
+  it("WARNs the CloudFront list on a target: every distribution, not only yours, skips the ALB's header rule", () => {
+    const cloudFront = {
+      id: 'pl-cf',
+      name: 'com.amazonaws.global.cloudfront.origin-facing',
+      addressFamily: 'IPv4' as const,
+      maxEntries: 55,
+    };
+    const r = fromList('pl-cf', new Map([['pl-cf', cloudFront]]));
+    expect(r.status).toBe('WARN');
+    expect(r.findings[0]?.message).toMatch(
+      /every CloudFront distribution, not only yours, can reach the app/,
+    );
+  });
+
+  it('judges a customer-managed list by its entries, and marks the check incomplete when they cannot be read', () => {
+    const run = (entries: Gathered<readonly string[]>) =>
+      fromList(
+        'pl-mine',
+        new Map([
+          [
+            'pl-mine',
+            {
+              id: 'pl-mine',
+              name: 'office',
+              addressFamily: 'IPv4' as const,
+              maxEntries: 5,
+              entries,
+            },
+          ],
+        ]),
+      );
+    expect(run({ ok: true, value: ['10.0.0.0/8', '0.0.0.0/0'] }).status).toBe('FAIL');
+    expect(run({ ok: true, value: ['10.0.0.0/8'] }).status).toBe('PASS');
+    const skip = {
+      reason: 'access-denied' as const,
+      message: 'denied',
+      missingAction: 'ec2:GetManagedPrefixListEntries',
+    };
+    const unread = run({ ok: false, skip });
+    expect(unread.status).toBe('WARN');
+    expect(unread.incomplete).toEqual(skip);
+    // A list that could not be described at all is not judged either.
+    const undescribed = fromList('pl-gone', new Map());
+    expect(undescribed.status).toBe('WARN');
+    expect(undescribed.incomplete?.message).toMatch(
+      /pl-gone, which sgr-0 allows, could not be described/,
+    );
+  });
+
+  it('names every target behind one open rule in one finding', () => {
+    const r = withTargets((t) => ({
+      ...t,
+      groups: t.groups.map((g) => ({
+        ...g,
+        targets: ['i-1', 'i-2', 'i-3'].map((id, n) => ({
+          id,
+          port: 8080,
+          healthCheckPort: undefined,
+          availabilityZone: 'us-east-1a',
+          host: {
+            resourceId: id,
+            securityGroupIds: ['sg-app'],
+            publicIpv4: n === 2 ? undefined : `54.1.2.${n + 1}`,
+            ipv6: [],
+          },
+        })),
+      })),
+      securityGroups: [
+        {
+          id: 'sg-app',
+          name: 'app',
+          inbound: [
+            {
+              id: 'sgr-open',
+              groupId: 'sg-app',
+              protocol: 'tcp',
+              fromPort: 8080,
+              toPort: 8080,
+              cidrIpv4: '0.0.0.0/0',
+            },
+          ],
+        },
+      ],
+    }));
+    expect(r.findings).toHaveLength(1);
+    expect(r.findings[0]?.message).toContain(
+      'targets i-1 (54.1.2.1), i-2 (54.1.2.2) have a public address',
+    );
+    expect(r.findings[0]?.evidence).toMatchObject({
+      targets: ['i-1 (54.1.2.1)', 'i-2 (54.1.2.2)', 'i-3'],
+    });
+  });
+
+  it('WARNs targets it cannot judge: outside the VPC, or unknown to EC2', () => {
+    const r = withTargets((t) => ({
+      ...t,
+      groups: [
+        {
+          arn: 'arn:tg-ip',
+          name: 'ip-app',
+          targetType: 'ip',
+          targets: [
+            {
+              id: '192.168.1.5',
+              port: 8080,
+              healthCheckPort: undefined,
+              availabilityZone: 'all',
+              host: undefined,
+            },
+            {
+              id: '10.0.9.9',
+              port: 8080,
+              healthCheckPort: undefined,
+              availabilityZone: 'us-east-1a',
+              host: undefined,
+            },
+          ],
+        },
+      ],
+    }));
+    expect(r.status).toBe('WARN');
+    expect(r.findings.map((f) => f.message)).toEqual([
+      'IP target 192.168.1.5 of ip-app is outside the VPC: no security group the audit can read guards port 8080',
+      "Target 10.0.9.9 of ip-app is held by no network interface of this account in the target group's VPC: not judged",
+    ]);
+    expect(r.findings[1]?.fix).toBe(
+      'If it is gone, deregister it: aws elbv2 deregister-targets --target-group-arn arn:tg-ip --targets Id=10.0.9.9,Port=8080',
+    );
+  });
+
+  it('passes a Lambda target group, and a load balancer with no target group', () => {
+    const lambda = withTargets((t) => ({
+      ...t,
+      groups: [{ arn: 'arn:tg-l', name: 'fn', targetType: 'lambda', targets: [] }],
+    }));
+    expect(lambda.status).toBe('PASS');
+    expect(lambda.findings[0]?.message).toBe(
+      'Target group fn sends to a Lambda function: not reachable by address around the ALB',
+    );
+    const none = withTargets((t) => ({ ...t, groups: [] }));
+    expect(none.findings[0]?.message).toBe('The load balancer forwards to no target group');
+  });
+
+  it('is skipped, and the audit incomplete, when the targets cannot be read', () => {
+    const skip = {
+      reason: 'access-denied' as const,
+      message: 'Access denied to ec2:DescribeInstances',
+      missingAction: 'ec2:DescribeInstances',
+    };
+    const r = statusOf(snapshot({ targets: { ok: false, skip } }), 'targets');
+    expect(r.status).toBe('SKIPPED');
+    expect(r.skipped).toEqual(skip);
   });
 });

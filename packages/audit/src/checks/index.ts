@@ -12,6 +12,7 @@ import type { Check } from './result.js';
 import { rulesQuotaCheck } from './rules-quota.js';
 import { secretRotationCheck } from './secret-rotation.js';
 import { securityGroupsCheck } from './security-groups.js';
+import { targetsCheck } from './targets.js';
 
 /** The checks, in report order. */
 export const CHECKS: readonly Check[] = [
@@ -22,6 +23,7 @@ export const CHECKS: readonly Check[] = [
   distributionCheck,
   albRuleValuesCheck,
   secretRotationCheck,
+  targetsCheck,
   directReachabilityCheck,
 ];
 

@@ -46,7 +46,7 @@ const wideBits = (cidr: string) =>
   DEFAULTS.widePublicPrefixLength[cidr.includes(':') ? 'IPv6' : 'IPv4'];
 
 /** A public CIDR of {@link DEFAULTS.widePublicPrefixLength} or wider, but not the whole space. */
-function isWidePublic(cidr: string): boolean {
+export function isWidePublic(cidr: string): boolean {
   const bits = prefixLength(cidr);
   return !isAnywhere(cidr) && bits !== undefined && bits <= wideBits(cidr) && isPublicCidr(cidr);
 }

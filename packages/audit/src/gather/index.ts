@@ -24,6 +24,7 @@ import { gather } from './errors.js';
 import { probeUrl, probeUrls } from './probe.js';
 import { readRulesQuota } from './quota.js';
 import { readSecret } from './secret.js';
+import { readTargets } from './targets.js';
 
 type ClientConfig = { region?: string; maxAttempts?: number };
 
@@ -61,7 +62,7 @@ export async function gatherSnapshot(options: ResolvedAuditOptions): Promise<Acc
           ? gather((step) => readListenerRules(elbv2, heads.value, step))
           : Promise.resolve(heads),
     );
-    const [listeners, attributes, securityGroups, quota, distributions, secretParts] =
+    const [listeners, attributes, securityGroups, quota, distributions, secretParts, targets] =
       await Promise.all([
         listenersPromise,
         gather((step) => readAttributes(elbv2, loadBalancer.arn, step)),
@@ -76,6 +77,7 @@ export async function gatherSnapshot(options: ResolvedAuditOptions): Promise<Acc
               secret: notRequested<SecretInfo>('--secret-id was not given'),
             }
           : readSecret(secretsManager, options.secretId, options.jsonKey),
+        gather((step) => readTargets(elbv2, ec2, loadBalancer.arn, step)),
       ]);
     const prefixLists = await gather((step) =>
       readPrefixLists(ec2, securityGroups.ok ? securityGroups.value : [], step),
@@ -117,6 +119,7 @@ export async function gatherSnapshot(options: ResolvedAuditOptions): Promise<Acc
       distributions,
       secretDescription: secretParts.description,
       secret: secretParts.secret,
+      targets,
       probes,
     };
   } finally {

@@ -1,0 +1,239 @@
+/**
+ * The load balancer's targets and where they run: the target groups it forwards to
+ * (`DescribeTargetGroups`), their registered targets (`DescribeTargetHealth`), the network
+ * interface each target receives the ALB's traffic on (`DescribeInstances` for instance targets,
+ * `DescribeNetworkInterfaces` for IP targets) and that interface's security groups.
+ * @module
+ */
+import {
+  DescribeInstancesCommand,
+  DescribeNetworkInterfacesCommand,
+  type EC2Client,
+  type Filter,
+  type Instance,
+  type NetworkInterface,
+} from '@aws-sdk/client-ec2';
+import {
+  DescribeTargetGroupsCommand,
+  DescribeTargetHealthCommand,
+  type ElasticLoadBalancingV2Client,
+  type TargetGroup,
+  type TargetHealthDescription,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { TargetGroupInfo, TargetHost, TargetInfo, TargetsInfo } from '../types.js';
+import { readPrefixLists, readSecurityGroups } from './ec2.js';
+import type { Step } from './errors.js';
+
+/** Most values EC2 takes in one filter. */
+const FILTER_VALUES = 200;
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** DescribeTargetGroups for the load balancer, every page. */
+async function describeTargetGroups(
+  client: ElasticLoadBalancingV2Client,
+  loadBalancerArn: string,
+  step: Step,
+): Promise<TargetGroup[]> {
+  const groups: TargetGroup[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await step('elasticloadbalancing:DescribeTargetGroups', () =>
+      client.send(
+        new DescribeTargetGroupsCommand({ LoadBalancerArn: loadBalancerArn, Marker: marker }),
+      ),
+    );
+    groups.push(...(page.TargetGroups ?? []));
+    marker = page.NextMarker;
+  } while (marker !== undefined && marker !== '');
+  return groups;
+}
+
+/** Pages of an EC2 Describe call filtered by `name` = each chunk of `values`. */
+async function describeFiltered<T>(
+  values: readonly string[],
+  name: string,
+  extra: readonly Filter[],
+  call: (filters: Filter[], token: string | undefined) => Promise<{ items: T[]; next?: string }>,
+): Promise<T[]> {
+  const out: T[] = [];
+  for (const chunk of chunks(values, FILTER_VALUES)) {
+    let token: string | undefined;
+    do {
+      const page = await call([{ Name: name, Values: chunk }, ...extra], token);
+      out.push(...page.items);
+      token = page.next;
+    } while (token !== undefined && token !== '');
+  }
+  return out;
+}
+
+function hostOfInstance(instance: Instance): TargetHost {
+  // The ALB sends to the instance's primary private address, on its primary interface.
+  const primary = instance.NetworkInterfaces?.find((n) => n.Attachment?.DeviceIndex === 0);
+  const ipv6 = (primary?.Ipv6Addresses ?? [])
+    .map((a) => a.Ipv6Address)
+    .filter((a): a is string => a !== undefined);
+  if (ipv6.length === 0 && instance.Ipv6Address !== undefined) ipv6.push(instance.Ipv6Address);
+  return {
+    resourceId: instance.InstanceId ?? '',
+    securityGroupIds: (primary?.Groups ?? instance.SecurityGroups ?? [])
+      .map((g) => g.GroupId)
+      .filter((g): g is string => g !== undefined),
+    publicIpv4: instance.PublicIpAddress ?? primary?.Association?.PublicIp,
+    ipv6,
+  };
+}
+
+function hostOfInterface(eni: NetworkInterface): TargetHost {
+  return {
+    resourceId: eni.NetworkInterfaceId ?? '',
+    securityGroupIds: (eni.Groups ?? [])
+      .map((g) => g.GroupId)
+      .filter((g): g is string => g !== undefined),
+    publicIpv4: eni.Association?.PublicIp,
+    ipv6: (eni.Ipv6Addresses ?? [])
+      .map((a) => a.Ipv6Address)
+      .filter((a): a is string => a !== undefined),
+  };
+}
+
+/** Instance id -> host. Instances EC2 does not know (terminated) are left out. */
+async function readInstances(
+  client: EC2Client,
+  ids: readonly string[],
+  step: Step,
+): Promise<Map<string, TargetHost>> {
+  const instances = await describeFiltered(ids, 'instance-id', [], async (Filters, NextToken) => {
+    const page = await step('ec2:DescribeInstances', () =>
+      client.send(new DescribeInstancesCommand({ Filters, NextToken })),
+    );
+    return {
+      items: (page.Reservations ?? []).flatMap((r) => r.Instances ?? []),
+      next: page.NextToken,
+    };
+  });
+  return new Map(instances.map((i) => [i.InstanceId ?? '', hostOfInstance(i)]));
+}
+
+/**
+ * Address -> host, for IP targets, looked up in the target group's VPC. An address held by no
+ * network interface of this account (on premises, a peered VPC's) is left out.
+ */
+async function readInterfaces(
+  client: EC2Client,
+  addresses: readonly string[],
+  vpcId: string | undefined,
+  step: Step,
+): Promise<Map<string, TargetHost>> {
+  const hosts = new Map<string, TargetHost>();
+  const vpc: Filter[] = vpcId === undefined ? [] : [{ Name: 'vpc-id', Values: [vpcId] }];
+  for (const [name, family] of [
+    ['addresses.private-ip-address', (a: string) => !a.includes(':')],
+    ['ipv6-addresses.ipv6-address', (a: string) => a.includes(':')],
+  ] as const) {
+    const mine = addresses.filter(family);
+    if (mine.length === 0) continue;
+    const enis = await describeFiltered(mine, name, vpc, async (Filters, NextToken) => {
+      const page = await step('ec2:DescribeNetworkInterfaces', () =>
+        client.send(new DescribeNetworkInterfacesCommand({ Filters, NextToken })),
+      );
+      return { items: page.NetworkInterfaces ?? [], next: page.NextToken };
+    });
+    for (const eni of enis) {
+      const held = [
+        ...(eni.PrivateIpAddresses ?? []).map((p) => p.PrivateIpAddress),
+        eni.PrivateIpAddress,
+        ...(eni.Ipv6Addresses ?? []).map((a) => a.Ipv6Address),
+      ];
+      for (const address of mine)
+        if (held.includes(address)) hosts.set(address, hostOfInterface(eni));
+    }
+  }
+  return hosts;
+}
+
+/** A port given as text (`HealthCheckPort`), or `undefined` for `traffic-port`. */
+function portOf(text: string | undefined): number | undefined {
+  const n = Number(text);
+  return text !== undefined && /^\d+$/.test(text) ? n : undefined;
+}
+
+/**
+ * The targets of every target group the load balancer forwards to, their hosts, and those
+ * hosts' security groups and referenced prefix lists.
+ */
+export async function readTargets(
+  elbv2: ElasticLoadBalancingV2Client,
+  ec2: EC2Client,
+  loadBalancerArn: string,
+  step: Step,
+): Promise<TargetsInfo> {
+  const described = await describeTargetGroups(elbv2, loadBalancerArn, step);
+  const registered: { group: TargetGroup; targets: TargetHealthDescription[] }[] = [];
+  for (const group of described) {
+    const health = await step('elasticloadbalancing:DescribeTargetHealth', () =>
+      elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: group.TargetGroupArn })),
+    );
+    registered.push({ group, targets: health.TargetHealthDescriptions ?? [] });
+  }
+  const ids = (type: string) => [
+    ...new Set(
+      registered
+        .filter((r) => r.group.TargetType === type)
+        .flatMap((r) => r.targets.map((t) => t.Target?.Id ?? ''))
+        .filter((id) => id !== ''),
+    ),
+  ];
+  const instanceIds = ids('instance');
+  const instances =
+    instanceIds.length === 0 ? new Map() : await readInstances(ec2, instanceIds, step);
+  const interfaces = new Map<string, Map<string, TargetHost>>();
+  for (const r of registered) {
+    if (r.group.TargetType !== 'ip') continue;
+    const vpc = r.group.VpcId ?? '';
+    const inVpc = r.targets
+      .filter((t) => t.Target?.AvailabilityZone !== 'all')
+      .map((t) => t.Target?.Id ?? '')
+      .filter((id) => id !== '' && !interfaces.get(vpc)?.has(id));
+    if (inVpc.length === 0) continue;
+    const found = await readInterfaces(ec2, inVpc, r.group.VpcId, step);
+    interfaces.set(vpc, new Map([...(interfaces.get(vpc) ?? []), ...found]));
+  }
+  const groups: TargetGroupInfo[] = registered.map(({ group, targets }) => {
+    const type = group.TargetType ?? 'instance';
+    const hosts =
+      type === 'instance' ? instances : (interfaces.get(group.VpcId ?? '') ?? new Map());
+    return {
+      arn: group.TargetGroupArn ?? '',
+      name: group.TargetGroupName ?? '',
+      targetType: type,
+      targets: targets.map((t): TargetInfo => {
+        const id = t.Target?.Id ?? '';
+        const port = t.Target?.Port ?? group.Port;
+        const health = portOf(group.HealthCheckPort);
+        return {
+          id,
+          port,
+          healthCheckPort: health !== undefined && health !== port ? health : undefined,
+          availabilityZone: t.Target?.AvailabilityZone,
+          host: type === 'instance' || type === 'ip' ? hosts.get(id) : undefined,
+        };
+      }),
+    };
+  });
+  const groupIds = [
+    ...new Set(groups.flatMap((g) => g.targets.flatMap((t) => t.host?.securityGroupIds ?? []))),
+  ];
+  const securityGroups = await readSecurityGroups(ec2, groupIds, step);
+  const prefixLists = securityGroups.some((g) =>
+    g.inbound.some((r) => r.prefixListId !== undefined),
+  )
+    ? await readPrefixLists(ec2, securityGroups, step)
+    : new Map();
+  return { groups, securityGroups, prefixLists };
+}

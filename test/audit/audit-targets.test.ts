@@ -1,0 +1,154 @@
+/**
+ * The `targets` check over the wire: the load balancer's target groups and targets (ELBv2), the
+ * hosts they run on (EC2 instances and network interfaces) and those hosts' security groups,
+ * read by the real SDK clients from the local AWS endpoint.
+ */
+
+import { renderTable, runAudit } from '@cdn-origin-guard/audit';
+import { afterEach, describe, expect, it } from 'vitest';
+import { forward } from '../aws-local/index.js';
+import type { Hole } from './scenarios.js';
+import { type Account, openAccount } from './support.js';
+
+let account: Account | undefined;
+afterEach(async () => {
+  await account?.close();
+  account = undefined;
+});
+
+async function open(holes: readonly Hole[] = []): Promise<Account> {
+  account = await openAccount(holes);
+  return account;
+}
+
+type Report = Awaited<ReturnType<typeof runAudit>>;
+const auditOf = (a: Account) =>
+  runAudit({ loadBalancer: a.scenario.albName, secretId: a.scenario.secretId });
+const targetsOf = (report: Report) => report.checks.find((c) => c.id === 'targets');
+
+/** A second target group of IP targets (tasks), forwarded to by the listener's default rule. */
+function addIpTargetGroup(a: Account, options: { healthCheckPort?: string } = {}) {
+  const group = a.aws.elbv2.addTargetGroup({
+    name: 'tasks',
+    port: 3000,
+    targetType: 'ip',
+    ...(options.healthCheckPort === undefined ? {} : { healthCheckPort: options.healthCheckPort }),
+  });
+  // A header rule of its own (the scenario's header condition, on /tasks/*), so the listener
+  // rules stay correct.
+  const header = a.aws.elbv2.rules(a.scenario.listenerArn).find((r) => r.priority === 10);
+  a.aws.elbv2.addRule(a.scenario.listenerArn, {
+    priority: 20,
+    conditions: [
+      ...(header?.conditions ?? []),
+      { Field: 'path-pattern', PathPatternConfig: { Values: ['/tasks/*'] } },
+    ],
+    actions: [forward(group.arn)],
+  });
+  return group;
+}
+
+describe('audit targets', () => {
+  it('passes the correct account: the instance admits the ALB security group alone', async () => {
+    const a = await open();
+
+    const report = await auditOf(a);
+
+    const targets = targetsOf(report);
+    expect(targets?.status).toBe('PASS');
+    expect(targets?.findings.map((f) => f.message)).toEqual([
+      'Target group story-alb-app: 1 target on port 8080, none open to a public address (their security groups allow security groups and private ranges only)',
+    ]);
+    expect(a.aws.callCount('elbv2.DescribeTargetGroups')).toBe(1);
+    expect(a.aws.callCount('elbv2.DescribeTargetHealth')).toBe(1);
+    expect(a.aws.callCount('ec2.DescribeInstances')).toBe(1);
+  });
+
+  it('FAILs an instance with a public address whose group admits 8080 from 0.0.0.0/0', async () => {
+    const a = await open(['open-target']);
+
+    const report = await auditOf(a);
+
+    const failed = targetsOf(report)?.findings.find((f) => f.status === 'FAIL');
+    expect(failed?.message).toMatch(
+      new RegExp(
+        `in ${a.scenario.app.securityGroupId} allows port 8080 from 0\\.0\\.0\\.0/0, and targets ${a.scenario.app.instanceId} \\(54\\.210\\.33\\.7\\) have a public address: anyone can reach the app around the ALB`,
+      ),
+    );
+    expect(failed?.fix).toContain(
+      `--group-id ${a.scenario.app.securityGroupId} --ip-permissions 'IpProtocol=tcp,FromPort=8080,ToPort=8080,UserIdGroupPairs=[{GroupId=${a.scenario.securityGroupId}}]'`,
+    );
+    expect(report.exitCode).toBe(1);
+    expect(renderTable(report)).toMatch(/Targets behind the ALB\s+FAIL/);
+  });
+
+  it('finds IP targets through their network interfaces, and judges the health-check port', async () => {
+    const a = await open();
+    const group = addIpTargetGroup(a, { healthCheckPort: '9000' });
+    a.aws.ec2.securityGroups.set({
+      id: 'sg-0tasks',
+      inbound: [
+        { port: 3000, referencedGroupId: a.scenario.securityGroupId },
+        { port: 9000, cidrIpv4: '0.0.0.0/0' },
+      ],
+    });
+    const eni = a.aws.ec2.hosts.setNetworkInterface({
+      privateIp: '10.0.2.40',
+      securityGroupIds: ['sg-0tasks'],
+      publicIp: '3.91.7.7',
+    });
+    a.aws.elbv2.registerTargets(group.arn, [{ id: '10.0.2.40' }]);
+
+    const report = await auditOf(a);
+
+    const targets = targetsOf(report);
+    expect(targets?.status).toBe('FAIL');
+    expect(targets?.findings.find((f) => f.status === 'FAIL')?.message).toMatch(
+      /in sg-0tasks allows port 9000 from 0\.0\.0\.0\/0, and targets 10\.0\.2\.40 \(3\.91\.7\.7\) have a public address/,
+    );
+    expect(targets?.findings.map((f) => f.message)).toContainEqual(
+      expect.stringMatching(/^Target group story-alb-app: 1 target on port 8080, none open/),
+    );
+    expect(a.aws.callCount('ec2.DescribeNetworkInterfaces')).toBe(1);
+    expect(eni).toMatch(/^eni-/);
+  });
+
+  it('WARNs a registered instance EC2 no longer knows, and an IP target outside the VPC', async () => {
+    const a = await open();
+    a.aws.elbv2.registerTargets(a.scenario.app.targetGroupArn, [{ id: 'i-0deadbeef00000000' }]);
+    const group = addIpTargetGroup(a);
+    a.aws.elbv2.registerTargets(group.arn, [{ id: '192.168.50.5', availabilityZone: 'all' }]);
+
+    const report = await auditOf(a);
+
+    const messages = targetsOf(report)?.findings.map((f) => f.message);
+    expect(messages).toContain(
+      'Target i-0deadbeef00000000 of story-alb-app is not known to EC2 (terminated?): not judged',
+    );
+    expect(messages).toContain(
+      'IP target 192.168.50.5 of tasks is outside the VPC: no security group the audit can read guards port 3000',
+    );
+    expect(targetsOf(report)?.status).toBe('WARN');
+    expect(report.exitCode).toBe(0);
+  });
+
+  it.each([
+    ['ec2.DescribeInstances', 'ec2:DescribeInstances'],
+    ['elbv2.DescribeTargetHealth', 'elasticloadbalancing:DescribeTargetHealth'],
+  ])(
+    'is SKIPPED, and the audit INCOMPLETE (exit 3), when %s is denied',
+    async (action, missing) => {
+      const a = await open();
+      a.aws.faults.set({ accessDenied: true, actions: [action] });
+
+      const report = await auditOf(a);
+
+      expect(targetsOf(report)?.skipped).toMatchObject({
+        reason: 'access-denied',
+        missingAction: missing,
+      });
+      expect(report).toMatchObject({ status: 'INCOMPLETE', exitCode: 3 });
+      expect(report.checks.find((c) => c.id === 'security-groups')?.status).toBe('PASS');
+    },
+  );
+});

@@ -1,0 +1,176 @@
+/**
+ * Local EC2 instances and network interfaces (query protocol, API version 2016-11-15), as far as
+ * an audit of a load balancer's targets reads them: `DescribeInstances` (by `InstanceId.N` or the
+ * `instance-id` filter) and `DescribeNetworkInterfaces` (by `NetworkInterfaceId.N` or the
+ * `addresses.private-ip-address` filter), each with its security groups and public addresses,
+ * paginated with MaxResults/NextToken.
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { OWNER_ID, type QueryTools, set, token } from './ec2-security-groups.js';
+import { escapeXml } from './reply.js';
+
+/** An instance to store. */
+export interface LocalInstanceInput {
+  /** `i-...` */
+  readonly id: string;
+  /** The primary network interface's security groups. */
+  readonly securityGroupIds: readonly string[];
+  /** Defaults to a `10.0.x.y` address. */
+  readonly privateIp?: string;
+  /** A public IPv4 address (`ipAddress` in the reply). Defaults to none. */
+  readonly publicIp?: string;
+  /** IPv6 addresses of the primary network interface. Defaults to none. */
+  readonly ipv6?: readonly string[];
+}
+
+/** A network interface to store (an IP target: an ECS task, a container, a host elsewhere). */
+export interface LocalNetworkInterfaceInput {
+  /** Defaults to a random `eni-...`. */
+  readonly id?: string;
+  readonly privateIp: string;
+  readonly securityGroupIds: readonly string[];
+  /** The public IPv4 address associated with it. Defaults to none. */
+  readonly publicIp?: string;
+  /** Defaults to none. */
+  readonly ipv6?: readonly string[];
+  /** Defaults to `vpc-0local`, the VPC local target groups default to. */
+  readonly vpcId?: string;
+}
+
+/** Test helpers to arrange instances and network interfaces on the local endpoint. */
+export interface LocalHosts {
+  /** Create or replace an instance. */
+  setInstance(instance: LocalInstanceInput): void;
+  /** Create or replace a network interface; returns its id. */
+  setNetworkInterface(eni: LocalNetworkInterfaceInput): string;
+  clear(): void;
+}
+
+interface StoredHost {
+  readonly id: string;
+  readonly privateIp: string;
+  readonly securityGroupIds: readonly string[];
+  readonly publicIp: string | undefined;
+  readonly ipv6: readonly string[];
+  readonly vpcId: string;
+}
+
+const groupSet = (ids: readonly string[]) =>
+  set(
+    'groupSet',
+    ids.map(
+      (g) =>
+        `<item><groupId>${escapeXml(g)}</groupId><groupName>${escapeXml(g)}</groupName></item>`,
+    ),
+  );
+
+const ipv6Set = (addresses: readonly string[]) =>
+  set(
+    'ipv6AddressesSet',
+    addresses.map((a) => `<item><ipv6Address>${escapeXml(a)}</ipv6Address></item>`),
+  );
+
+/** The instance and network interface store and its two Describe calls. */
+export class HostStore implements LocalHosts {
+  readonly #instances = new Map<string, StoredHost>();
+  readonly #interfaces = new Map<string, StoredHost>();
+
+  setInstance(instance: LocalInstanceInput): void {
+    this.#instances.set(instance.id, {
+      id: instance.id,
+      privateIp: instance.privateIp ?? `10.0.${randomBytes(1)[0]}.${(randomBytes(1)[0] ?? 0) | 1}`,
+      securityGroupIds: [...instance.securityGroupIds],
+      publicIp: instance.publicIp,
+      ipv6: [...(instance.ipv6 ?? [])],
+      vpcId: 'vpc-0local',
+    });
+  }
+
+  setNetworkInterface(eni: LocalNetworkInterfaceInput): string {
+    const id = eni.id ?? `eni-${randomBytes(8).toString('hex')}`;
+    this.#interfaces.set(id, {
+      id,
+      privateIp: eni.privateIp,
+      securityGroupIds: [...eni.securityGroupIds],
+      publicIp: eni.publicIp,
+      ipv6: [...(eni.ipv6 ?? [])],
+      vpcId: eni.vpcId ?? 'vpc-0local',
+    });
+    return id;
+  }
+
+  clear(): void {
+    this.#instances.clear();
+    this.#interfaces.clear();
+  }
+
+  /** `DescribeInstances`: InstanceId.N (every id must exist, as AWS requires) or Filter instance-id. */
+  describeInstances(params: URLSearchParams, tools: QueryTools): string {
+    const ids = tools.indexed(params, 'InstanceId');
+    let hosts =
+      ids.length === 0
+        ? [...this.#instances.values()]
+        : ids.map(
+            (id) =>
+              this.#instances.get(id) ??
+              tools.fail('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`),
+          );
+    for (const { name, values } of tools.filters(params)) {
+      if (name === 'instance-id') hosts = hosts.filter((h) => values.includes(h.id));
+      else tools.fail('InvalidParameterValue', `The filter '${name}' is invalid`);
+    }
+    const { start, end, nextToken } = tools.page(
+      params.get('NextToken'),
+      hosts.length,
+      tools.maxResults(params.get('MaxResults')),
+      'instances',
+    );
+    const items = hosts.slice(start, end).map((h) => {
+      const eni = `<item><networkInterfaceId>eni-${escapeXml(h.id.slice(2))}</networkInterfaceId><privateIpAddress>${escapeXml(h.privateIp)}</privateIpAddress><attachment><deviceIndex>0</deviceIndex></attachment>${groupSet(h.securityGroupIds)}${ipv6Set(h.ipv6)}${h.publicIp === undefined ? '' : `<association><publicIp>${escapeXml(h.publicIp)}</publicIp></association>`}</item>`;
+      const instance = `<item><instanceId>${escapeXml(h.id)}</instanceId><instanceState><code>16</code><name>running</name></instanceState><privateIpAddress>${escapeXml(h.privateIp)}</privateIpAddress>${h.publicIp === undefined ? '' : `<ipAddress>${escapeXml(h.publicIp)}</ipAddress>`}${h.ipv6[0] === undefined ? '' : `<ipv6Address>${escapeXml(h.ipv6[0])}</ipv6Address>`}${groupSet(h.securityGroupIds)}${set('networkInterfaceSet', [eni])}</item>`;
+      return `<item><reservationId>r-${escapeXml(h.id.slice(2))}</reservationId><ownerId>${OWNER_ID}</ownerId>${set('instancesSet', [instance])}</item>`;
+    });
+    return `${set('reservationSet', items)}${token(nextToken)}`;
+  }
+
+  /**
+   * `DescribeNetworkInterfaces`: NetworkInterfaceId.N or Filters `addresses.private-ip-address`
+   * (also `private-ip-address`), `ipv6-addresses.ipv6-address` and `vpc-id`.
+   */
+  describeNetworkInterfaces(params: URLSearchParams, tools: QueryTools): string {
+    const ids = tools.indexed(params, 'NetworkInterfaceId');
+    let hosts =
+      ids.length === 0
+        ? [...this.#interfaces.values()]
+        : ids.map(
+            (id) =>
+              this.#interfaces.get(id) ??
+              tools.fail(
+                'InvalidNetworkInterfaceID.NotFound',
+                `The networkInterface ID '${id}' does not exist`,
+              ),
+          );
+    for (const { name, values } of tools.filters(params)) {
+      if (name === 'addresses.private-ip-address' || name === 'private-ip-address')
+        hosts = hosts.filter((h) => values.includes(h.privateIp));
+      else if (name === 'ipv6-addresses.ipv6-address')
+        hosts = hosts.filter((h) => h.ipv6.some((a) => values.includes(a)));
+      else if (name === 'vpc-id') hosts = hosts.filter((h) => values.includes(h.vpcId));
+      else tools.fail('InvalidParameterValue', `The filter '${name}' is invalid`);
+    }
+    const { start, end, nextToken } = tools.page(
+      params.get('NextToken'),
+      hosts.length,
+      tools.maxResults(params.get('MaxResults')),
+      'network-interfaces',
+    );
+    const items = hosts
+      .slice(start, end)
+      .map(
+        (h) =>
+          `<item><networkInterfaceId>${escapeXml(h.id)}</networkInterfaceId><ownerId>${OWNER_ID}</ownerId><privateIpAddress>${escapeXml(h.privateIp)}</privateIpAddress>${groupSet(h.securityGroupIds)}${ipv6Set(h.ipv6)}${h.publicIp === undefined ? '' : `<association><publicIp>${escapeXml(h.publicIp)}</publicIp></association>`}</item>`,
+      );
+    return `${set('networkInterfaceSet', items)}${token(nextToken)}`;
+  }
+}
