@@ -1663,8 +1663,8 @@ describe('targets', () => {
   it.each([
     ['::/0 on a host with IPv4 only', 'WARN', [{ cidrIpv6: '::/0' }], { publicIpv4: '54.1.2.3' }],
     [
-      '::/0 on a host with an IPv6 address',
-      'FAIL',
+      '::/0 on a host with an IPv6 address (an egress-only gateway may stop it: routes are not read)',
+      'WARN',
       [{ cidrIpv6: '::/0' }],
       { ipv6: ['2600:1f18::5'] },
     ],
@@ -1695,6 +1695,13 @@ describe('targets', () => {
     ],
   ])('%s: %s', (_n, expected, rules, host) => {
     expect(opened(rules, host).status).toBe(expected);
+  });
+
+  it('says why ::/0 on an IPv6 target is a WARN: an egress-only gateway takes no inbound connection', () => {
+    const r = opened([{ cidrIpv6: '::/0' }], { ipv6: ['2600:1f18::5'] });
+    expect(r.findings[0]?.message).toBe(
+      'sgr-0 in sg-app allows port 8080 from ::/0, and targets i-1 (2600:1f18::5) have an IPv6 address: anyone can reach the app around the ALB (its header rule) and CloudFront, unless their subnets route IPv6 only through an egress-only internet gateway (route tables are not read)',
+    );
   });
 
   it('judges the health-check port too', () => {

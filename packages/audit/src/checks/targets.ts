@@ -157,9 +157,16 @@ function openRuleFinding(open: OpenTargetRule, albGroups: readonly string[]): Fi
     : sources.some((s) => s.reach === 'cloudfront')
       ? 'every CloudFront distribution, not only yours,'
       : 'those ranges';
-  const message = `${ruleLabel(rule)} allows port ${portList} from ${from}, and targets ${listed(open.exposed)} have a public address: ${who} can reach the app around the ALB (its header rule) and CloudFront`;
+  // IPv6 addresses are global, but a subnet that routes IPv6 only through an egress-only
+  // internet gateway takes no inbound connection, and route tables are not read: a WARN.
+  const ipv6Only = sources.every((s) => s.family === 'IPv6');
+  const address = ipv6Only ? 'an IPv6 address' : 'a public address';
+  const unless = ipv6Only
+    ? ', unless their subnets route IPv6 only through an egress-only internet gateway (route tables are not read)'
+    : '';
+  const message = `${ruleLabel(rule)} allows port ${portList} from ${from}, and targets ${listed(open.exposed)} have ${address}: ${who} can reach the app around the ALB (its header rule) and CloudFront${unless}`;
   const fix = `${`${instead[0]?.toUpperCase()}${instead.slice(1)}`}; or take the public addresses off the targets (a private subnet)`;
-  return sources.some((s) => s.reach === 'anyone')
+  return who === 'anyone' && !ipv6Only
     ? fail(message, fix, evidence)
     : warn(message, fix, evidence);
 }
