@@ -113,6 +113,30 @@ describe('audit targets', () => {
     expect(eni).toMatch(/^eni-/);
   });
 
+  // AvailabilityZone `all` marks an address outside the VPC, but one inside may carry it too
+  // (ELBv2 API reference: with cross-zone load balancing on, the zone is treated as `all`).
+  it('judges an IP target registered with AvailabilityZone all that a network interface holds', async () => {
+    const a = await open();
+    const group = addIpTargetGroup(a);
+    a.aws.ec2.securityGroups.set({
+      id: 'sg-0tasks',
+      inbound: [{ port: 3000, cidrIpv4: '0.0.0.0/0' }],
+    });
+    a.aws.ec2.hosts.setNetworkInterface({
+      privateIp: '10.0.2.41',
+      securityGroupIds: ['sg-0tasks'],
+      publicIp: '3.91.7.8',
+    });
+    a.aws.elbv2.registerTargets(group.arn, [{ id: '10.0.2.41', availabilityZone: 'all' }]);
+
+    const report = await auditOf(a);
+
+    expect(targetsOf(report)?.status).toBe('FAIL');
+    expect(targetsOf(report)?.findings.find((f) => f.status === 'FAIL')?.message).toMatch(
+      /targets 10\.0\.2\.41 \(3\.91\.7\.8\) have a public address/,
+    );
+  });
+
   it('WARNs a registered instance EC2 no longer knows, and an IP target outside the VPC', async () => {
     const a = await open();
     a.aws.elbv2.registerTargets(a.scenario.app.targetGroupArn, [{ id: 'i-0deadbeef00000000' }]);
@@ -126,7 +150,7 @@ describe('audit targets', () => {
       'Target i-0deadbeef00000000 of story-alb-app is not known to EC2 (terminated?): not judged',
     );
     expect(messages).toContain(
-      'IP target 192.168.50.5 of tasks is outside the VPC: no security group the audit can read guards port 3000',
+      'IP target 192.168.50.5 of tasks is outside the VPC (no network interface of this account holds it): no security group the audit can read guards port 3000',
     );
     expect(targetsOf(report)?.status).toBe('WARN');
     expect(report.exitCode).toBe(0);

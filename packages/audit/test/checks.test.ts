@@ -1840,7 +1840,7 @@ describe('targets', () => {
     }));
     expect(r.status).toBe('WARN');
     expect(r.findings.map((f) => f.message)).toEqual([
-      'IP target 192.168.1.5 of ip-app is outside the VPC: no security group the audit can read guards port 8080',
+      'IP target 192.168.1.5 of ip-app is outside the VPC (no network interface of this account holds it): no security group the audit can read guards port 8080',
       "Target 10.0.9.9 of ip-app is held by no network interface of this account in the target group's VPC: not judged",
     ]);
     expect(r.findings[1]?.fix).toBe(

@@ -176,7 +176,7 @@ function unjudgedFinding(group: TargetGroupInfo, target: TargetInfo): Finding {
   const evidence = { targetGroup: group.name, target: target.id, port: target.port };
   if (target.availabilityZone === 'all') {
     return warn(
-      `IP target ${target.id} of ${group.name} is outside the VPC: no security group the audit can read guards port ${target.port}`,
+      `IP target ${target.id} of ${group.name} is outside the VPC (no network interface of this account holds it): no security group the audit can read guards port ${target.port}`,
       `Make sure the firewall in front of ${target.id} admits port ${target.port} only from the ALB's subnets`,
       evidence,
     );

@@ -196,8 +196,9 @@ export async function readTargets(
   for (const r of registered) {
     if (r.group.TargetType !== 'ip') continue;
     const vpc = r.group.VpcId ?? '';
+    // Every address is looked up, `AvailabilityZone` `all` too: it marks an address outside the
+    // VPC, but an address inside it may carry `all` as well (cross-zone load balancing).
     const inVpc = r.targets
-      .filter((t) => t.Target?.AvailabilityZone !== 'all')
       .map((t) => t.Target?.Id ?? '')
       .filter((id) => id !== '' && !interfaces.get(vpc)?.has(id));
     if (inVpc.length === 0) continue;
