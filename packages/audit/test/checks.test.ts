@@ -1848,6 +1848,15 @@ describe('targets', () => {
     );
   });
 
+  it('WARNs, and marks the check incomplete, when a host security group was not read', () => {
+    const r = withTargets((t) => ({ ...t, securityGroups: [] }));
+    expect(r.status).toBe('WARN');
+    expect(r.findings[0]?.message).toBe(
+      'security group sg-app of i-1 was not returned by DescribeSecurityGroups: its rules on port 8080 of i-1 (app) were not judged',
+    );
+    expect(r.incomplete?.reason).toBe('error');
+  });
+
   it('passes a Lambda target group, and a load balancer with no target group', () => {
     const lambda = withTargets((t) => ({
       ...t,

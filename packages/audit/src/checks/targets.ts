@@ -226,7 +226,23 @@ function run(snapshot: AccountSnapshot): CheckResult {
       const ports = portsOf(target);
       for (const groupId of host.securityGroupIds) {
         const sg = byId.get(groupId);
-        if (sg === undefined) continue;
+        if (sg === undefined) {
+          // Never a silent pass: a group of the host that could not be read may admit anyone.
+          const why: Skip = {
+            reason: 'error',
+            message: `security group ${groupId} of ${host.resourceId} was not returned by DescribeSecurityGroups`,
+          };
+          unread ??= why;
+          flagged = true;
+          findings.push(
+            warn(
+              `${why.message}: its rules on port ${ports.join(', ')} of ${target.id} (${group.name}) were not judged`,
+              `Check it by hand: aws ec2 describe-security-group-rules --filters Name=group-id,Values=${groupId}`,
+              { group: groupId, target: target.id, ports },
+            ),
+          );
+          continue;
+        }
         for (const rule of sg.inbound) {
           const opened = openedPorts(rule, ports);
           if (opened.length === 0) continue;

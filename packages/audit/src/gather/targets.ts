@@ -184,7 +184,7 @@ export async function readTargets(
   const ids = (type: string) => [
     ...new Set(
       registered
-        .filter((r) => r.group.TargetType === type)
+        .filter((r) => (r.group.TargetType ?? 'instance') === type)
         .flatMap((r) => r.targets.map((t) => t.Target?.Id ?? ''))
         .filter((id) => id !== ''),
     ),
