@@ -17,6 +17,7 @@ import { createAccount, rotate, stageValue } from '../../packages/rotation/test/
 import { HOLES } from '../audit/scenarios.js';
 import { type Account, openAccount } from '../audit/support.js';
 import { setEnv, startLocalAws } from '../aws-local/index.js';
+import { NPM_INSTALL, packWorkspaces } from './npm.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let scratch: string;
@@ -29,32 +30,14 @@ beforeAll(() => {
   scratch = mkdtempSync(join(tmpdir(), 'cdn-origin-guard-aws-side-pack-'));
   const tarballs = join(scratch, 'tarballs');
   mkdirSync(tarballs);
-  execFileSync(
-    'npm',
-    [
-      'pack',
-      '--silent',
-      '--pack-destination',
-      tarballs,
-      ...['core', 'audit', 'rotation'].flatMap((p) => ['--workspace', `packages/${p}`]),
-    ],
-    { cwd: root, stdio: 'ignore' },
-  );
+  packWorkspaces(root, ['core', 'audit', 'rotation'], tarballs);
   app = join(scratch, 'app');
   mkdirSync(app);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'ops', private: true }));
-  execFileSync(
-    'npm',
-    [
-      'install',
-      '--prefer-offline',
-      '--no-audit',
-      '--no-fund',
-      '--loglevel=error',
-      ...readdirSync(tarballs).map((f) => join(tarballs, f)),
-    ],
-    { cwd: app, stdio: 'ignore' },
-  );
+  execFileSync('npm', [...NPM_INSTALL, ...readdirSync(tarballs).map((f) => join(tarballs, f))], {
+    cwd: app,
+    stdio: 'ignore',
+  });
   bin = join(app, 'node_modules', '.bin', 'cdn-origin-guard');
 }, 240_000);
 

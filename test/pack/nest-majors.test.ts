@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NPM_INSTALL } from './npm.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const SECRET = 'NestMajor-Origin-Verify-Value-0123456789abcdef';
@@ -144,11 +145,7 @@ function installApp(major: number): string {
   run(
     'npm',
     [
-      'install',
-      '--prefer-offline',
-      '--no-audit',
-      '--no-fund',
-      '--loglevel=error',
+      ...NPM_INSTALL,
       `@nestjs/common@^${major}`,
       `@nestjs/core@^${major}`,
       `@nestjs/platform-express@^${major}`,
