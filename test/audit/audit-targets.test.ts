@@ -156,6 +156,64 @@ describe('audit targets', () => {
     expect(report.exitCode).toBe(0);
   });
 
+  it("reads the subnet's route table: a public address with no route to an internet gateway is a WARN", async () => {
+    const a = await open(['open-target']);
+    // The instance's subnet gets a table of its own: the internet only through a NAT gateway.
+    a.aws.ec2.hosts.setRouteTable({
+      subnetIds: ['subnet-0local'],
+      routes: [
+        { destinationCidrBlock: '10.0.0.0/16', gatewayId: 'local' },
+        { destinationCidrBlock: '0.0.0.0/0', natGatewayId: 'nat-0local' },
+      ],
+    });
+
+    const report = await auditOf(a);
+
+    const targets = targetsOf(report);
+    expect(targets?.status).toBe('WARN');
+    expect(targets?.findings[0]?.message).toMatch(
+      /none of them has a public address for it in a subnet that routes to an internet gateway/,
+    );
+    expect(report.exitCode).toBe(0);
+    // The explicit association answered: no lookup of the VPC's main table.
+    expect(a.aws.callCount('ec2.DescribeRouteTables')).toBe(1);
+  });
+
+  it.each([
+    ['an internet gateway', 'FAIL', { gatewayId: 'igw-0local' }],
+    ['an egress-only internet gateway', 'WARN', { egressOnlyInternetGatewayId: 'eigw-0local' }],
+  ])('::/0 on an IPv6 task whose subnet routes IPv6 through %s: %s', async (_n, expected, via) => {
+    const a = await open();
+    const group = addIpTargetGroup(a);
+    a.aws.ec2.securityGroups.set({ id: 'sg-0tasks', inbound: [{ port: 3000, cidrIpv6: '::/0' }] });
+    a.aws.ec2.hosts.setNetworkInterface({
+      privateIp: '10.0.3.7',
+      securityGroupIds: ['sg-0tasks'],
+      ipv6: ['2600:1f18:aaaa::7'],
+      subnetId: 'subnet-0v6',
+    });
+    a.aws.ec2.hosts.setRouteTable({
+      subnetIds: ['subnet-0v6'],
+      routes: [{ destinationIpv6CidrBlock: '::/0', ...via }],
+    });
+    a.aws.elbv2.registerTargets(group.arn, [{ id: '10.0.3.7' }]);
+
+    const report = await auditOf(a);
+
+    expect(targetsOf(report)?.status).toBe(expected);
+  });
+
+  it('judges without the routes when DescribeRouteTables is denied: IPv4 still FAILs, the check is incomplete', async () => {
+    const a = await open(['open-target']);
+    a.aws.faults.set({ accessDenied: true, actions: ['ec2.DescribeRouteTables'] });
+
+    const report = await auditOf(a);
+
+    const targets = targetsOf(report);
+    expect(targets?.status).toBe('FAIL');
+    expect(targets?.incomplete).toMatchObject({ missingAction: 'ec2:DescribeRouteTables' });
+  });
+
   it.each([
     ['ec2.DescribeInstances', 'ec2:DescribeInstances'],
     ['elbv2.DescribeTargetHealth', 'elasticloadbalancing:DescribeTargetHealth'],

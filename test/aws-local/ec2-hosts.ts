@@ -3,7 +3,9 @@
  * an audit of a load balancer's targets reads them: `DescribeInstances` (by `InstanceId.N` or the
  * `instance-id` filter) and `DescribeNetworkInterfaces` (by `NetworkInterfaceId.N` or the
  * `addresses.private-ip-address` filter), each with its security groups and public addresses,
- * paginated with MaxResults/NextToken.
+ * and the route tables of their subnets (`DescribeRouteTables`), paginated with
+ * MaxResults/NextToken. The VPC `vpc-0local` starts with a main route table that routes IPv4
+ * and IPv6 to an internet gateway, as a default VPC does.
  * @module
  */
 import { randomBytes } from 'node:crypto';
@@ -22,6 +24,8 @@ export interface LocalInstanceInput {
   readonly publicIp?: string;
   /** IPv6 addresses of the primary network interface. Defaults to none. */
   readonly ipv6?: readonly string[];
+  /** Defaults to `subnet-0local` (in `vpc-0local`). */
+  readonly subnetId?: string;
 }
 
 /** A network interface to store (an IP target: an ECS task, a container, a host elsewhere). */
@@ -36,6 +40,33 @@ export interface LocalNetworkInterfaceInput {
   readonly ipv6?: readonly string[];
   /** Defaults to `vpc-0local`, the VPC local target groups default to. */
   readonly vpcId?: string;
+  /** Defaults to `subnet-0local`. */
+  readonly subnetId?: string;
+}
+
+/** A route of {@link LocalRouteTableInput}. */
+export interface LocalRouteInput {
+  readonly destinationCidrBlock?: string;
+  readonly destinationIpv6CidrBlock?: string;
+  /** `local`, or an internet gateway `igw-...`. */
+  readonly gatewayId?: string;
+  readonly egressOnlyInternetGatewayId?: string;
+  readonly natGatewayId?: string;
+  /** Defaults to `active`. */
+  readonly state?: 'active' | 'blackhole';
+}
+
+/** A route table to store. */
+export interface LocalRouteTableInput {
+  /** Defaults to a random `rtb-...`. */
+  readonly id?: string;
+  /** Defaults to `vpc-0local`. */
+  readonly vpcId?: string;
+  /** The VPC's main table (subnets without a table of their own use it). Defaults to `false`. */
+  readonly main?: boolean;
+  /** Subnets explicitly associated with it. */
+  readonly subnetIds?: readonly string[];
+  readonly routes: readonly LocalRouteInput[];
 }
 
 /** Test helpers to arrange instances and network interfaces on the local endpoint. */
@@ -44,8 +75,33 @@ export interface LocalHosts {
   setInstance(instance: LocalInstanceInput): void;
   /** Create or replace a network interface; returns its id. */
   setNetworkInterface(eni: LocalNetworkInterfaceInput): string;
+  /**
+   * Create or replace a route table; returns its id. A new main table of a VPC replaces the
+   * old one as main, and a subnet is associated with one table at most.
+   */
+  setRouteTable(table: LocalRouteTableInput): string;
   clear(): void;
 }
+
+interface StoredRouteTable {
+  readonly id: string;
+  readonly vpcId: string;
+  main: boolean;
+  readonly subnetIds: Set<string>;
+  readonly routes: readonly LocalRouteInput[];
+}
+
+/** The main route table every `vpc-0local` starts with: IPv4 and IPv6 to an internet gateway. */
+const DEFAULT_MAIN: LocalRouteTableInput = {
+  id: 'rtb-0localmain',
+  vpcId: 'vpc-0local',
+  main: true,
+  routes: [
+    { destinationCidrBlock: '10.0.0.0/16', gatewayId: 'local' },
+    { destinationCidrBlock: '0.0.0.0/0', gatewayId: 'igw-0local' },
+    { destinationIpv6CidrBlock: '::/0', gatewayId: 'igw-0local' },
+  ],
+};
 
 interface StoredHost {
   readonly id: string;
@@ -54,6 +110,7 @@ interface StoredHost {
   readonly publicIp: string | undefined;
   readonly ipv6: readonly string[];
   readonly vpcId: string;
+  readonly subnetId: string;
 }
 
 const groupSet = (ids: readonly string[]) =>
@@ -75,6 +132,11 @@ const ipv6Set = (addresses: readonly string[]) =>
 export class HostStore implements LocalHosts {
   readonly #instances = new Map<string, StoredHost>();
   readonly #interfaces = new Map<string, StoredHost>();
+  readonly #routeTables = new Map<string, StoredRouteTable>();
+
+  constructor() {
+    this.setRouteTable(DEFAULT_MAIN);
+  }
 
   setInstance(instance: LocalInstanceInput): void {
     this.#instances.set(instance.id, {
@@ -84,6 +146,7 @@ export class HostStore implements LocalHosts {
       publicIp: instance.publicIp,
       ipv6: [...(instance.ipv6 ?? [])],
       vpcId: 'vpc-0local',
+      subnetId: instance.subnetId ?? 'subnet-0local',
     });
   }
 
@@ -96,6 +159,25 @@ export class HostStore implements LocalHosts {
       publicIp: eni.publicIp,
       ipv6: [...(eni.ipv6 ?? [])],
       vpcId: eni.vpcId ?? 'vpc-0local',
+      subnetId: eni.subnetId ?? 'subnet-0local',
+    });
+    return id;
+  }
+
+  setRouteTable(table: LocalRouteTableInput): string {
+    const id = table.id ?? `rtb-${randomBytes(8).toString('hex')}`;
+    const vpcId = table.vpcId ?? 'vpc-0local';
+    const subnetIds = new Set(table.subnetIds ?? []);
+    for (const other of this.#routeTables.values()) {
+      if (table.main === true && other.vpcId === vpcId) other.main = false;
+      for (const subnet of subnetIds) other.subnetIds.delete(subnet);
+    }
+    this.#routeTables.set(id, {
+      id,
+      vpcId,
+      main: table.main === true,
+      subnetIds,
+      routes: table.routes.map((r) => ({ ...r })),
     });
     return id;
   }
@@ -103,6 +185,76 @@ export class HostStore implements LocalHosts {
   clear(): void {
     this.#instances.clear();
     this.#interfaces.clear();
+    this.#routeTables.clear();
+    this.setRouteTable(DEFAULT_MAIN);
+  }
+
+  /**
+   * `DescribeRouteTables`: RouteTableId.N, Filters `association.subnet-id`, `vpc-id`,
+   * `association.main` and `route-table-id`.
+   */
+  describeRouteTables(params: URLSearchParams, tools: QueryTools): string {
+    const ids = tools.indexed(params, 'RouteTableId');
+    let tables =
+      ids.length === 0
+        ? [...this.#routeTables.values()]
+        : ids.map(
+            (id) =>
+              this.#routeTables.get(id) ??
+              tools.fail(
+                'InvalidRouteTableID.NotFound',
+                `The routeTable ID '${id}' does not exist`,
+              ),
+          );
+    for (const { name, values } of tools.filters(params)) {
+      if (name === 'association.subnet-id')
+        tables = tables.filter((t) => values.some((v) => t.subnetIds.has(v)));
+      else if (name === 'vpc-id') tables = tables.filter((t) => values.includes(t.vpcId));
+      else if (name === 'association.main')
+        tables = tables.filter((t) => values.includes(String(t.main)));
+      else if (name === 'route-table-id') tables = tables.filter((t) => values.includes(t.id));
+      else tools.fail('InvalidParameterValue', `The filter '${name}' is invalid`);
+    }
+    const { start, end, nextToken } = tools.page(
+      params.get('NextToken'),
+      tables.length,
+      tools.maxResults(params.get('MaxResults')),
+      'route-tables',
+    );
+    const items = tables.slice(start, end).map((t) => {
+      const routes = t.routes.map((r) => {
+        const parts = [
+          r.destinationCidrBlock === undefined
+            ? ''
+            : `<destinationCidrBlock>${escapeXml(r.destinationCidrBlock)}</destinationCidrBlock>`,
+          r.destinationIpv6CidrBlock === undefined
+            ? ''
+            : `<destinationIpv6CidrBlock>${escapeXml(r.destinationIpv6CidrBlock)}</destinationIpv6CidrBlock>`,
+          r.gatewayId === undefined ? '' : `<gatewayId>${escapeXml(r.gatewayId)}</gatewayId>`,
+          r.egressOnlyInternetGatewayId === undefined
+            ? ''
+            : `<egressOnlyInternetGatewayId>${escapeXml(r.egressOnlyInternetGatewayId)}</egressOnlyInternetGatewayId>`,
+          r.natGatewayId === undefined
+            ? ''
+            : `<natGatewayId>${escapeXml(r.natGatewayId)}</natGatewayId>`,
+          `<state>${r.state ?? 'active'}</state><origin>CreateRoute</origin>`,
+        ];
+        return `<item>${parts.join('')}</item>`;
+      });
+      const associations = [
+        ...(t.main
+          ? [
+              `<item><routeTableAssociationId>rtbassoc-${escapeXml(t.id.slice(4))}m</routeTableAssociationId><routeTableId>${escapeXml(t.id)}</routeTableId><main>true</main></item>`,
+            ]
+          : []),
+        ...[...t.subnetIds].map(
+          (subnet) =>
+            `<item><routeTableAssociationId>rtbassoc-${escapeXml(subnet.slice(7))}</routeTableAssociationId><routeTableId>${escapeXml(t.id)}</routeTableId><subnetId>${escapeXml(subnet)}</subnetId><main>false</main></item>`,
+        ),
+      ];
+      return `<item><routeTableId>${escapeXml(t.id)}</routeTableId><vpcId>${escapeXml(t.vpcId)}</vpcId><ownerId>${OWNER_ID}</ownerId>${set('routeSet', routes)}${set('associationSet', associations)}</item>`;
+    });
+    return `${set('routeTableSet', items)}${token(nextToken)}`;
   }
 
   /** `DescribeInstances`: InstanceId.N (every id must exist, as AWS requires) or Filter instance-id. */
@@ -128,7 +280,7 @@ export class HostStore implements LocalHosts {
     );
     const items = hosts.slice(start, end).map((h) => {
       const eni = `<item><networkInterfaceId>eni-${escapeXml(h.id.slice(2))}</networkInterfaceId><privateIpAddress>${escapeXml(h.privateIp)}</privateIpAddress><attachment><deviceIndex>0</deviceIndex></attachment>${groupSet(h.securityGroupIds)}${ipv6Set(h.ipv6)}${h.publicIp === undefined ? '' : `<association><publicIp>${escapeXml(h.publicIp)}</publicIp></association>`}</item>`;
-      const instance = `<item><instanceId>${escapeXml(h.id)}</instanceId><instanceState><code>16</code><name>running</name></instanceState><privateIpAddress>${escapeXml(h.privateIp)}</privateIpAddress>${h.publicIp === undefined ? '' : `<ipAddress>${escapeXml(h.publicIp)}</ipAddress>`}${h.ipv6[0] === undefined ? '' : `<ipv6Address>${escapeXml(h.ipv6[0])}</ipv6Address>`}${groupSet(h.securityGroupIds)}${set('networkInterfaceSet', [eni])}</item>`;
+      const instance = `<item><instanceId>${escapeXml(h.id)}</instanceId><instanceState><code>16</code><name>running</name></instanceState><subnetId>${escapeXml(h.subnetId)}</subnetId><vpcId>${escapeXml(h.vpcId)}</vpcId><privateIpAddress>${escapeXml(h.privateIp)}</privateIpAddress>${h.publicIp === undefined ? '' : `<ipAddress>${escapeXml(h.publicIp)}</ipAddress>`}${h.ipv6[0] === undefined ? '' : `<ipv6Address>${escapeXml(h.ipv6[0])}</ipv6Address>`}${groupSet(h.securityGroupIds)}${set('networkInterfaceSet', [eni])}</item>`;
       return `<item><reservationId>r-${escapeXml(h.id.slice(2))}</reservationId><ownerId>${OWNER_ID}</ownerId>${set('instancesSet', [instance])}</item>`;
     });
     return `${set('reservationSet', items)}${token(nextToken)}`;
@@ -169,7 +321,7 @@ export class HostStore implements LocalHosts {
       .slice(start, end)
       .map(
         (h) =>
-          `<item><networkInterfaceId>${escapeXml(h.id)}</networkInterfaceId><ownerId>${OWNER_ID}</ownerId><privateIpAddress>${escapeXml(h.privateIp)}</privateIpAddress>${groupSet(h.securityGroupIds)}${ipv6Set(h.ipv6)}${h.publicIp === undefined ? '' : `<association><publicIp>${escapeXml(h.publicIp)}</publicIp></association>`}</item>`,
+          `<item><networkInterfaceId>${escapeXml(h.id)}</networkInterfaceId><ownerId>${OWNER_ID}</ownerId><subnetId>${escapeXml(h.subnetId)}</subnetId><vpcId>${escapeXml(h.vpcId)}</vpcId><privateIpAddress>${escapeXml(h.privateIp)}</privateIpAddress>${groupSet(h.securityGroupIds)}${ipv6Set(h.ipv6)}${h.publicIp === undefined ? '' : `<association><publicIp>${escapeXml(h.publicIp)}</publicIp></association>`}</item>`,
       );
     return `${set('networkInterfaceSet', items)}${token(nextToken)}`;
   }

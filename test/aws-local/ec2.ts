@@ -209,11 +209,14 @@ export class Ec2Service implements LocalEc2 {
           return xmlReply(200, envelope(`${action}Response`, requestId, inner), requestId);
         }
         case 'DescribeInstances':
-        case 'DescribeNetworkInterfaces': {
+        case 'DescribeNetworkInterfaces':
+        case 'DescribeRouteTables': {
           const inner =
             action === 'DescribeInstances'
               ? this.hosts.describeInstances(params, QUERY_TOOLS)
-              : this.hosts.describeNetworkInterfaces(params, QUERY_TOOLS);
+              : action === 'DescribeNetworkInterfaces'
+                ? this.hosts.describeNetworkInterfaces(params, QUERY_TOOLS)
+                : this.hosts.describeRouteTables(params, QUERY_TOOLS);
           return xmlReply(200, envelope(`${action}Response`, requestId, inner), requestId);
         }
         case '':

@@ -18,6 +18,8 @@ export type {
   LocalHosts,
   LocalInstanceInput,
   LocalNetworkInterfaceInput,
+  LocalRouteInput,
+  LocalRouteTableInput,
 } from './ec2-hosts.js';
 export type {
   LocalSecurityGroupInput,

@@ -68,6 +68,7 @@ export const IAM_ACTIONS = [
   'ec2:GetManagedPrefixListEntries',
   'ec2:DescribeInstances',
   'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeRouteTables',
   'servicequotas:GetServiceQuota',
   'cloudfront:GetDistribution',
   'cloudfront:ListDistributions',

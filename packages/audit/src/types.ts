@@ -211,6 +211,18 @@ export interface TargetHost {
   readonly publicIpv4: string | undefined;
   /** Its IPv6 addresses (globally routable in a VPC). */
   readonly ipv6: readonly string[];
+  /** The subnet and VPC it is in, whose route table says whether the internet reaches it. */
+  readonly subnetId: string | undefined;
+  readonly vpcId: string | undefined;
+}
+
+/** What a subnet's route table (its own, or the VPC's main one) says of the internet. */
+export interface SubnetRoutes {
+  readonly routeTableId: string;
+  /** An active IPv4 route to an internet gateway (`igw-`). */
+  readonly internetIpv4: boolean;
+  /** An active IPv6 route to an internet gateway (not an egress-only one, which takes no inbound connection). */
+  readonly internetIpv6: boolean;
 }
 
 /** A registered target (`DescribeTargetHealth`). */
@@ -243,6 +255,11 @@ export interface TargetsInfo {
   readonly securityGroups: readonly SecurityGroupInfo[];
   /** The prefix lists those groups' rules reference (entries read for customer-managed lists). */
   readonly prefixLists: ReadonlyMap<string, PrefixListInfo>;
+  /**
+   * Subnet id -> its routes (`DescribeRouteTables`), or why they could not be read: a target is
+   * then judged as if its subnet routed to an internet gateway.
+   */
+  readonly routes: Gathered<ReadonlyMap<string, SubnetRoutes>>;
 }
 
 /** The secret as `DescribeSecret` tells it: its names and rotation settings, no value. */

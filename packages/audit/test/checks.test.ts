@@ -184,6 +184,8 @@ function snapshot(
                   securityGroupIds: ['sg-app'],
                   publicIpv4: undefined,
                   ipv6: [],
+                  subnetId: 'subnet-1',
+                  vpcId: 'vpc-1',
                 },
               },
             ],
@@ -206,6 +208,12 @@ function snapshot(
           },
         ],
         prefixLists: new Map(),
+        routes: {
+          ok: true,
+          value: new Map([
+            ['subnet-1', { routeTableId: 'rtb-1', internetIpv4: true, internetIpv6: true }],
+          ]),
+        },
       },
     },
     probes: { ok: true, value: [{ url: 'https://alb:443/', outcome: 'refused' }] },
@@ -1591,10 +1599,12 @@ describe('targets', () => {
     host: { publicIpv4?: string; ipv6?: string[] } = {},
     targetOver: Partial<TargetInfo> = {},
     prefixLists: Targets['prefixLists'] = new Map(),
+    routes?: Targets['routes'],
   ) =>
     withTargets((t) => ({
       ...t,
       prefixLists,
+      ...(routes === undefined ? {} : { routes }),
       groups: t.groups.map((g) => ({
         ...g,
         targets: g.targets.map((x) => ({
@@ -1663,8 +1673,8 @@ describe('targets', () => {
   it.each([
     ['::/0 on a host with IPv4 only', 'WARN', [{ cidrIpv6: '::/0' }], { publicIpv4: '54.1.2.3' }],
     [
-      '::/0 on a host with an IPv6 address (an egress-only gateway may stop it: routes are not read)',
-      'WARN',
+      '::/0 on a host with an IPv6 address, its subnet routing IPv6 to an internet gateway',
+      'FAIL',
       [{ cidrIpv6: '::/0' }],
       { ipv6: ['2600:1f18::5'] },
     ],
@@ -1697,11 +1707,50 @@ describe('targets', () => {
     expect(opened(rules, host).status).toBe(expected);
   });
 
-  it('says why ::/0 on an IPv6 target is a WARN: an egress-only gateway takes no inbound connection', () => {
-    const r = opened([{ cidrIpv6: '::/0' }], { ipv6: ['2600:1f18::5'] });
-    expect(r.findings[0]?.message).toBe(
-      'sgr-0 in sg-app allows port 8080 from ::/0, and targets i-1 (2600:1f18::5) have an IPv6 address: anyone can reach the app around the ALB (its header rule) and CloudFront, unless their subnets route IPv6 only through an egress-only internet gateway (route tables are not read)',
+  /** `opened` with the subnet's routes replaced by `routes`. */
+  const routedBy = (
+    routes: Targets['routes'],
+    rules: Partial<SecurityGroupRuleInfo>[],
+    host: { publicIpv4?: string; ipv6?: string[] },
+  ) => opened(rules, host, {}, new Map(), routes);
+  const tableOf = (internetIpv4: boolean, internetIpv6: boolean): Targets['routes'] => ({
+    ok: true,
+    value: new Map([['subnet-1', { routeTableId: 'rtb-1', internetIpv4, internetIpv6 }]]),
+  });
+
+  it('WARNs, not FAILs, a public IPv4 address in a subnet with no route to an internet gateway', () => {
+    const r = routedBy(tableOf(false, false), [{ cidrIpv4: '0.0.0.0/0' }], {
+      publicIpv4: '54.1.2.3',
+    });
+    expect(r.status).toBe('WARN');
+    expect(r.findings[0]?.message).toMatch(
+      /none of them has a public address for it in a subnet that routes to an internet gateway/,
     );
+  });
+
+  it('WARNs ::/0 on an IPv6 target whose subnet routes IPv6 only through an egress-only gateway', () => {
+    const r = routedBy(tableOf(true, false), [{ cidrIpv6: '::/0' }], { ipv6: ['2600:1f18::5'] });
+    expect(r.status).toBe('WARN');
+    expect(r.findings[0]?.message).toMatch(/none of them has a public address for it/);
+  });
+
+  it('says why ::/0 on an IPv6 target is only a WARN when the routes could not be read, and marks the check incomplete', () => {
+    const skip = {
+      reason: 'access-denied' as const,
+      message: 'Access denied to ec2:DescribeRouteTables',
+      missingAction: 'ec2:DescribeRouteTables',
+    };
+    const r = routedBy({ ok: false, skip }, [{ cidrIpv6: '::/0' }], { ipv6: ['2600:1f18::5'] });
+    expect(r.status).toBe('WARN');
+    expect(r.findings[0]?.message).toBe(
+      'sgr-0 in sg-app allows port 8080 from ::/0, and targets i-1 (2600:1f18::5) have an IPv6 address: anyone can reach the app around the ALB (its header rule) and CloudFront, unless their subnets route IPv6 only through an egress-only internet gateway (their route tables could not be read)',
+    );
+    expect(r.incomplete).toEqual(skip);
+    // IPv4 stays a FAIL without the routes: a public address is taken as reachable.
+    const v4 = routedBy({ ok: false, skip }, [{ cidrIpv4: '0.0.0.0/0' }], {
+      publicIpv4: '54.1.2.3',
+    });
+    expect(v4.status).toBe('FAIL');
   });
 
   it('judges the health-check port too', () => {
@@ -1782,6 +1831,8 @@ describe('targets', () => {
             securityGroupIds: ['sg-app'],
             publicIpv4: n === 2 ? undefined : `54.1.2.${n + 1}`,
             ipv6: [],
+            subnetId: 'subnet-1',
+            vpcId: 'vpc-1',
           },
         })),
       })),

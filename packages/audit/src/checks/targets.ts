@@ -10,10 +10,12 @@ import type {
   AccountSnapshot,
   CheckResult,
   Finding,
+  Gathered,
   PrefixListInfo,
   SecurityGroupInfo,
   SecurityGroupRuleInfo,
   Skip,
+  SubnetRoutes,
   TargetGroupInfo,
   TargetInfo,
 } from '../types.js';
@@ -44,6 +46,8 @@ interface OpenTargetRule {
   readonly exposed: Set<string>;
   /** Targets without one. */
   readonly unexposed: Set<string>;
+  /** Exposed targets whose subnet's routes could not be read (taken as reaching the internet). */
+  readonly unrouted: Set<string>;
   readonly targetGroups: Set<string>;
 }
 
@@ -113,15 +117,36 @@ function sourcesOf(
   };
 }
 
-/** `i-1 (54.1.2.3)`: the target and the public address it is reached on. */
-function exposure(target: TargetInfo, families: ReadonlySet<'IPv4' | 'IPv6'>): string | undefined {
+/** How a target is reached from the internet on a family's public sources. */
+interface Exposure {
+  /** `i-1 (54.1.2.3)`: the target and the public addresses it is reached on. */
+  readonly label: string;
+  /** Its subnet's routes were not read: reaching it is assumed, not seen. */
+  readonly unrouted: boolean;
+}
+
+/**
+ * The target's exposure to `families`: a public address of the family, in a subnet whose route
+ * table has an active route to an internet gateway for it (or whose routes were not read).
+ * `undefined` when the internet does not reach it.
+ */
+function exposure(
+  target: TargetInfo,
+  families: ReadonlySet<'IPv4' | 'IPv6'>,
+  routes: Gathered<ReadonlyMap<string, SubnetRoutes>>,
+): Exposure | undefined {
   const host = target.host;
   if (host === undefined) return undefined;
+  const table =
+    routes.ok && host.subnetId !== undefined ? routes.value.get(host.subnetId) : undefined;
   const addresses = [
-    ...(families.has('IPv4') && host.publicIpv4 !== undefined ? [host.publicIpv4] : []),
-    ...(families.has('IPv6') ? host.ipv6 : []),
+    ...(families.has('IPv4') && host.publicIpv4 !== undefined && table?.internetIpv4 !== false
+      ? [host.publicIpv4]
+      : []),
+    ...(families.has('IPv6') && table?.internetIpv6 !== false ? host.ipv6 : []),
   ];
-  return addresses.length === 0 ? undefined : `${target.id} (${addresses.join(', ')})`;
+  if (addresses.length === 0) return undefined;
+  return { label: `${target.id} (${addresses.join(', ')})`, unrouted: table === undefined };
 }
 
 /** The ports the ALB reaches a target on: the traffic port, and the health-check port. */
@@ -147,7 +172,7 @@ function openRuleFinding(open: OpenTargetRule, albGroups: readonly string[]): Fi
   const instead = `allow the ALB's security group instead (aws ec2 authorize-security-group-ingress --group-id ${group.id} --ip-permissions 'IpProtocol=tcp,FromPort=${ports[0]},ToPort=${ports.at(-1)},UserIdGroupPairs=[{GroupId=${alb}}]'), then remove this rule (aws ec2 revoke-security-group-ingress --group-id ${group.id} --security-group-rule-ids ${rule.id})`;
   if (open.exposed.size === 0) {
     return warn(
-      `${ruleLabel(rule)} allows port ${portList} of targets ${listed(open.unexposed)} from ${from}; none of them has a public address for it, so they are not reachable from the internet today, but a public address (an Elastic IP, a subnet that assigns them) would open the app around the ALB`,
+      `${ruleLabel(rule)} allows port ${portList} of targets ${listed(open.unexposed)} from ${from}; none of them has a public address for it in a subnet that routes to an internet gateway, so they are not reachable from the internet today, but a public address (an Elastic IP, a subnet that assigns them) or such a route would open the app around the ALB`,
       `${instead[0]?.toUpperCase()}${instead.slice(1)}`,
       evidence,
     );
@@ -158,17 +183,16 @@ function openRuleFinding(open: OpenTargetRule, albGroups: readonly string[]): Fi
       ? 'every CloudFront distribution, not only yours,'
       : 'those ranges';
   // IPv6 addresses are global, but a subnet that routes IPv6 only through an egress-only
-  // internet gateway takes no inbound connection, and route tables are not read: a WARN.
+  // internet gateway takes no inbound connection: unless its routes were read, a WARN.
   const ipv6Only = sources.every((s) => s.family === 'IPv6');
+  const guessed = ipv6Only && open.unrouted.size > 0;
   const address = ipv6Only ? 'an IPv6 address' : 'a public address';
-  const unless = ipv6Only
-    ? ', unless their subnets route IPv6 only through an egress-only internet gateway (route tables are not read)'
+  const unless = guessed
+    ? ', unless their subnets route IPv6 only through an egress-only internet gateway (their route tables could not be read)'
     : '';
   const message = `${ruleLabel(rule)} allows port ${portList} from ${from}, and targets ${listed(open.exposed)} have ${address}: ${who} can reach the app around the ALB (its header rule) and CloudFront${unless}`;
   const fix = `${`${instead[0]?.toUpperCase()}${instead.slice(1)}`}; or take the public addresses off the targets (a private subnet)`;
-  return who === 'anyone' && !ipv6Only
-    ? fail(message, fix, evidence)
-    : warn(message, fix, evidence);
+  return who === 'anyone' && !guessed ? fail(message, fix, evidence) : warn(message, fix, evidence);
 }
 
 /** A target the audit cannot judge: outside the VPC, or not known to EC2. */
@@ -195,7 +219,7 @@ function unjudgedFinding(group: TargetGroupInfo, target: TargetInfo): Finding {
 function run(snapshot: AccountSnapshot): CheckResult {
   const { targets } = snapshot;
   if (!targets.ok) return skipped(check, targets.skip);
-  const { groups, securityGroups } = targets.value;
+  const { groups, securityGroups, routes } = targets.value;
   const albGroups = snapshot.loadBalancer.securityGroupIds;
   if (groups.length === 0)
     return result(check, [pass('The load balancer forwards to no target group', {})]);
@@ -269,13 +293,17 @@ function run(snapshot: AccountSnapshot): CheckResult {
             ports: new Set(),
             exposed: new Set(),
             unexposed: new Set(),
+            unrouted: new Set(),
             targetGroups: new Set(),
           };
           for (const p of opened) entry.ports.add(p);
           entry.targetGroups.add(group.name);
-          const reached = exposure(target, new Set(sources.map((s) => s.family)));
+          const reached = exposure(target, new Set(sources.map((s) => s.family)), routes);
           if (reached === undefined) entry.unexposed.add(target.id);
-          else entry.exposed.add(reached);
+          else {
+            entry.exposed.add(reached.label);
+            if (reached.unrouted) entry.unrouted.add(reached.label);
+          }
           open.set(key, entry);
         }
       }
@@ -293,7 +321,9 @@ function run(snapshot: AccountSnapshot): CheckResult {
     }
   }
   for (const entry of open.values()) findings.push(openRuleFinding(entry, albGroups));
-  return partly(result(check, findings), unread);
+  // Without the routes every public address was taken as reachable: a FAIL stands, but an
+  // IPv6 verdict was only a WARN, so the check could not look everywhere.
+  return partly(result(check, findings), unread ?? (routes.ok ? undefined : routes.skip));
 }
 
 /** Targets behind the ALB. */

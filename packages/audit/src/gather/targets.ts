@@ -8,10 +8,12 @@
 import {
   DescribeInstancesCommand,
   DescribeNetworkInterfacesCommand,
+  DescribeRouteTablesCommand,
   type EC2Client,
   type Filter,
   type Instance,
   type NetworkInterface,
+  type RouteTable,
 } from '@aws-sdk/client-ec2';
 import {
   DescribeTargetGroupsCommand,
@@ -20,9 +22,15 @@ import {
   type TargetGroup,
   type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { TargetGroupInfo, TargetHost, TargetInfo, TargetsInfo } from '../types.js';
+import type {
+  SubnetRoutes,
+  TargetGroupInfo,
+  TargetHost,
+  TargetInfo,
+  TargetsInfo,
+} from '../types.js';
 import { readPrefixLists, readSecurityGroups } from './ec2.js';
-import type { Step } from './errors.js';
+import { gather, type Step } from './errors.js';
 
 /** Most values EC2 takes in one filter. */
 const FILTER_VALUES = 200;
@@ -86,6 +94,8 @@ function hostOfInstance(instance: Instance): TargetHost {
       .filter((g): g is string => g !== undefined),
     publicIpv4: instance.PublicIpAddress ?? primary?.Association?.PublicIp,
     ipv6,
+    subnetId: instance.SubnetId ?? primary?.SubnetId,
+    vpcId: instance.VpcId ?? primary?.VpcId,
   };
 }
 
@@ -99,6 +109,8 @@ function hostOfInterface(eni: NetworkInterface): TargetHost {
     ipv6: (eni.Ipv6Addresses ?? [])
       .map((a) => a.Ipv6Address)
       .filter((a): a is string => a !== undefined),
+    subnetId: eni.SubnetId,
+    vpcId: eni.VpcId,
   };
 }
 
@@ -155,6 +167,60 @@ async function readInterfaces(
     }
   }
   return hosts;
+}
+
+/** What a route table says of the internet: an active route to an internet gateway, per family. */
+function routesOf(table: RouteTable): SubnetRoutes {
+  const toInternet = (family: 'v4' | 'v6') =>
+    (table.Routes ?? []).some(
+      (r) =>
+        r.State !== 'blackhole' &&
+        r.GatewayId?.startsWith('igw-') === true &&
+        (family === 'v4'
+          ? r.DestinationCidrBlock !== undefined || r.DestinationPrefixListId !== undefined
+          : r.DestinationIpv6CidrBlock !== undefined),
+    );
+  return {
+    routeTableId: table.RouteTableId ?? '',
+    internetIpv4: toInternet('v4'),
+    internetIpv6: toInternet('v6'),
+  };
+}
+
+/**
+ * Subnet id -> its routes: the table associated with the subnet, else its VPC's main table
+ * (`DescribeRouteTables`, every page). A subnet neither answers for is left out (judged as if
+ * it routed to the internet).
+ */
+async function readRoutes(
+  client: EC2Client,
+  hosts: readonly TargetHost[],
+  step: Step,
+): Promise<Map<string, SubnetRoutes>> {
+  const subnets = [...new Set(hosts.map((h) => h.subnetId).filter((id) => id !== undefined))];
+  const routes = new Map<string, SubnetRoutes>();
+  if (subnets.length === 0) return routes;
+  const describe = (name: string, values: readonly string[], extra: Filter[] = []) =>
+    describeFiltered(values, name, extra, async (Filters, NextToken) => {
+      const page = await step('ec2:DescribeRouteTables', () =>
+        client.send(new DescribeRouteTablesCommand({ Filters, NextToken })),
+      );
+      return { items: page.RouteTables ?? [], next: page.NextToken };
+    });
+  for (const table of await describe('association.subnet-id', subnets))
+    for (const a of table.Associations ?? [])
+      if (a.SubnetId !== undefined && subnets.includes(a.SubnetId))
+        routes.set(a.SubnetId, routesOf(table));
+  const implicit = hosts.filter((h) => h.subnetId !== undefined && !routes.has(h.subnetId));
+  const vpcs = [...new Set(implicit.map((h) => h.vpcId).filter((id) => id !== undefined))];
+  if (vpcs.length === 0) return routes;
+  const mains = await describe('vpc-id', vpcs, [{ Name: 'association.main', Values: ['true'] }]);
+  for (const host of implicit) {
+    const main = mains.find((t) => t.VpcId === host.vpcId);
+    if (main !== undefined && host.subnetId !== undefined)
+      routes.set(host.subnetId, routesOf(main));
+  }
+  return routes;
 }
 
 /** A port given as text (`HealthCheckPort`), or `undefined` for `traffic-port`. */
@@ -231,10 +297,13 @@ export async function readTargets(
     ...new Set(groups.flatMap((g) => g.targets.flatMap((t) => t.host?.securityGroupIds ?? []))),
   ];
   const securityGroups = await readSecurityGroups(ec2, groupIds, step);
+  // Apart, so a denied DescribeRouteTables leaves the rest judged (conservatively).
+  const hosts = groups.flatMap((g) => g.targets.flatMap((t) => (t.host ? [t.host] : [])));
+  const routes = await gather((s) => readRoutes(ec2, hosts, s));
   const prefixLists = securityGroups.some((g) =>
     g.inbound.some((r) => r.prefixListId !== undefined),
   )
     ? await readPrefixLists(ec2, securityGroups, step)
     : new Map();
-  return { groups, securityGroups, prefixLists };
+  return { groups, securityGroups, prefixLists, routes };
 }
