@@ -214,6 +214,31 @@ describe('audit targets', () => {
     expect(targets?.incomplete).toMatchObject({ missingAction: 'ec2:DescribeRouteTables' });
   });
 
+  // Review, 5 December: only the primary interface was read; the app listens on all of them.
+  it('FAILs an instance reachable through a second interface with an Elastic IP and its own open group', async () => {
+    const a = await open();
+    a.aws.ec2.securityGroups.set({
+      id: 'sg-0mgmt',
+      inbound: [{ port: 8080, cidrIpv4: '0.0.0.0/0' }],
+    });
+    a.aws.ec2.hosts.setInstance({
+      id: a.scenario.app.instanceId,
+      securityGroupIds: [a.scenario.app.securityGroupId],
+      extraInterfaces: [
+        { id: 'eni-0second', securityGroupIds: ['sg-0mgmt'], publicIp: '18.1.2.3' },
+      ],
+    });
+
+    const report = await auditOf(a);
+
+    const failed = targetsOf(report)?.findings.find((f) => f.status === 'FAIL');
+    expect(failed?.message).toMatch(
+      new RegExp(
+        `in sg-0mgmt allows port 8080 from 0\\.0\\.0\\.0/0, and targets ${a.scenario.app.instanceId} \\(18\\.1\\.2\\.3, through eni-0second\\) have a public address`,
+      ),
+    );
+  });
+
   it.each([
     ['ec2.DescribeInstances', 'ec2:DescribeInstances'],
     ['elbv2.DescribeTargetHealth', 'elasticloadbalancing:DescribeTargetHealth'],

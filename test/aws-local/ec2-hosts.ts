@@ -26,6 +26,12 @@ export interface LocalInstanceInput {
   readonly ipv6?: readonly string[];
   /** Defaults to `subnet-0local` (in `vpc-0local`). */
   readonly subnetId?: string;
+  /** More network interfaces (device index 1, 2, ...), each with its groups and public address. */
+  readonly extraInterfaces?: readonly {
+    readonly id: string;
+    readonly securityGroupIds: readonly string[];
+    readonly publicIp?: string;
+  }[];
 }
 
 /** A network interface to store (an IP target: an ECS task, a container, a host elsewhere). */
@@ -111,6 +117,7 @@ interface StoredHost {
   readonly ipv6: readonly string[];
   readonly vpcId: string;
   readonly subnetId: string;
+  readonly extra?: LocalInstanceInput['extraInterfaces'];
 }
 
 const groupSet = (ids: readonly string[]) =>
@@ -147,6 +154,7 @@ export class HostStore implements LocalHosts {
       ipv6: [...(instance.ipv6 ?? [])],
       vpcId: 'vpc-0local',
       subnetId: instance.subnetId ?? 'subnet-0local',
+      extra: instance.extraInterfaces,
     });
   }
 
@@ -280,7 +288,7 @@ export class HostStore implements LocalHosts {
     );
     const items = hosts.slice(start, end).map((h) => {
       const eni = `<item><networkInterfaceId>eni-${escapeXml(h.id.slice(2))}</networkInterfaceId><privateIpAddress>${escapeXml(h.privateIp)}</privateIpAddress><attachment><deviceIndex>0</deviceIndex></attachment>${groupSet(h.securityGroupIds)}${ipv6Set(h.ipv6)}${h.publicIp === undefined ? '' : `<association><publicIp>${escapeXml(h.publicIp)}</publicIp></association>`}</item>`;
-      const instance = `<item><instanceId>${escapeXml(h.id)}</instanceId><instanceState><code>16</code><name>running</name></instanceState><subnetId>${escapeXml(h.subnetId)}</subnetId><vpcId>${escapeXml(h.vpcId)}</vpcId><privateIpAddress>${escapeXml(h.privateIp)}</privateIpAddress>${h.publicIp === undefined ? '' : `<ipAddress>${escapeXml(h.publicIp)}</ipAddress>`}${h.ipv6[0] === undefined ? '' : `<ipv6Address>${escapeXml(h.ipv6[0])}</ipv6Address>`}${groupSet(h.securityGroupIds)}${set('networkInterfaceSet', [eni])}</item>`;
+      const instance = `<item><instanceId>${escapeXml(h.id)}</instanceId><instanceState><code>16</code><name>running</name></instanceState><subnetId>${escapeXml(h.subnetId)}</subnetId><vpcId>${escapeXml(h.vpcId)}</vpcId><privateIpAddress>${escapeXml(h.privateIp)}</privateIpAddress>${h.publicIp === undefined ? '' : `<ipAddress>${escapeXml(h.publicIp)}</ipAddress>`}${h.ipv6[0] === undefined ? '' : `<ipv6Address>${escapeXml(h.ipv6[0])}</ipv6Address>`}${groupSet(h.securityGroupIds)}${set('networkInterfaceSet', [eni, ...(h.extra ?? []).map((x, i) => `<item><networkInterfaceId>${escapeXml(x.id)}</networkInterfaceId><attachment><deviceIndex>${i + 1}</deviceIndex></attachment>${groupSet(x.securityGroupIds)}${x.publicIp === undefined ? '' : `<association><publicIp>${escapeXml(x.publicIp)}</publicIp></association>`}</item>`)])}</item>`;
       return `<item><reservationId>r-${escapeXml(h.id.slice(2))}</reservationId><ownerId>${OWNER_ID}</ownerId>${set('instancesSet', [instance])}</item>`;
     });
     return `${set('reservationSet', items)}${token(nextToken)}`;

@@ -199,15 +199,12 @@ export interface DistributionInfo {
   readonly origins: readonly OriginInfo[];
 }
 
-/**
- * Where a target runs, as EC2 tells it: the network interface that receives the ALB's traffic
- * (an instance's primary one, or the one holding an IP target's address).
- */
+/** A network interface a target runs on, as EC2 tells it. */
 export interface TargetHost {
-  /** `i-...` for an instance target, `eni-...` for an IP target. */
+  /** `i-...` for an instance's primary interface, `eni-...` for another one or an IP target's. */
   readonly resourceId: string;
   readonly securityGroupIds: readonly string[];
-  /** Its public IPv4 address, when it has one. */
+  /** A public IPv4 address of it (its primary private address's, else a secondary's), when it has one. */
   readonly publicIpv4: string | undefined;
   /** Its IPv6 addresses (globally routable in a VPC). */
   readonly ipv6: readonly string[];
@@ -235,8 +232,13 @@ export interface TargetInfo {
   readonly healthCheckPort: number | undefined;
   /** `all`: an IP target outside the VPC (on premises, a peered VPC). */
   readonly availabilityZone: string | undefined;
-  /** Where it runs; `undefined` when EC2 does not know it (terminated, an address outside this account's network interfaces), or for Lambda and ALB targets. */
-  readonly host: TargetHost | undefined;
+  /**
+   * Where it runs: every network interface of an instance target (the app listens on all of
+   * them), the one interface holding an IP target's address. Empty when EC2 does not know it
+   * (terminated, an address outside this account's network interfaces), and for Lambda and ALB
+   * targets.
+   */
+  readonly hosts: readonly TargetHost[];
 }
 
 /** A target group the load balancer forwards to, and its registered targets. */

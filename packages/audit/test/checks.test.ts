@@ -179,14 +179,16 @@ function snapshot(
                 port: 8080,
                 healthCheckPort: undefined,
                 availabilityZone: 'us-east-1a',
-                host: {
-                  resourceId: 'i-1',
-                  securityGroupIds: ['sg-app'],
-                  publicIpv4: undefined,
-                  ipv6: [],
-                  subnetId: 'subnet-1',
-                  vpcId: 'vpc-1',
-                },
+                hosts: [
+                  {
+                    resourceId: 'i-1',
+                    securityGroupIds: ['sg-app'],
+                    publicIpv4: undefined,
+                    ipv6: [],
+                    subnetId: 'subnet-1',
+                    vpcId: 'vpc-1',
+                  },
+                ],
               },
             ],
           },
@@ -1610,11 +1612,11 @@ describe('targets', () => {
         targets: g.targets.map((x) => ({
           ...x,
           ...targetOver,
-          host: x.host && {
-            ...x.host,
+          hosts: x.hosts.map((h) => ({
+            ...h,
             publicIpv4: host.publicIpv4,
             ipv6: host.ipv6 ?? [],
-          },
+          })),
         })),
       })),
       securityGroups: [
@@ -1826,14 +1828,16 @@ describe('targets', () => {
           port: 8080,
           healthCheckPort: undefined,
           availabilityZone: 'us-east-1a',
-          host: {
-            resourceId: id,
-            securityGroupIds: ['sg-app'],
-            publicIpv4: n === 2 ? undefined : `54.1.2.${n + 1}`,
-            ipv6: [],
-            subnetId: 'subnet-1',
-            vpcId: 'vpc-1',
-          },
+          hosts: [
+            {
+              resourceId: id,
+              securityGroupIds: ['sg-app'],
+              publicIpv4: n === 2 ? undefined : `54.1.2.${n + 1}`,
+              ipv6: [],
+              subnetId: 'subnet-1',
+              vpcId: 'vpc-1',
+            },
+          ],
         })),
       })),
       securityGroups: [
@@ -1876,14 +1880,14 @@ describe('targets', () => {
               port: 8080,
               healthCheckPort: undefined,
               availabilityZone: 'all',
-              host: undefined,
+              hosts: [],
             },
             {
               id: '10.0.9.9',
               port: 8080,
               healthCheckPort: undefined,
               availabilityZone: 'us-east-1a',
-              host: undefined,
+              hosts: [],
             },
           ],
         },
@@ -1904,6 +1908,70 @@ describe('targets', () => {
     expect(r.status).toBe('WARN');
     expect(r.findings[0]?.message).toBe(
       'security group sg-app of i-1 was not returned by DescribeSecurityGroups: its rules on port 8080 of i-1 (app) were not judged',
+    );
+    expect(r.incomplete?.reason).toBe('error');
+  });
+
+  it("gives a fix that never revokes the ALB's own group, and names the other ports a wide rule opened", () => {
+    const shared = withTargets((t) => ({
+      ...t,
+      groups: t.groups.map((g) => ({
+        ...g,
+        targets: g.targets.map((x) => ({
+          ...x,
+          hosts: x.hosts.map((h) => ({ ...h, securityGroupIds: ['sg-1'], publicIpv4: '54.1.2.3' })),
+        })),
+      })),
+      securityGroups: [
+        {
+          id: 'sg-1',
+          name: 'alb',
+          inbound: [
+            {
+              id: 'sgr-w',
+              groupId: 'sg-1',
+              protocol: 'tcp',
+              fromPort: 8080,
+              toPort: 8080,
+              cidrIpv4: '0.0.0.0/0',
+            },
+          ],
+        },
+      ],
+    }));
+    const fix = shared.findings.find((f) => f.status === 'FAIL')?.fix;
+    expect(fix).toMatch(
+      /^sg-1 is the ALB's security group too: give the targets a security group of their own/,
+    );
+    expect(fix).not.toContain('revoke-security-group-ingress');
+    const wide = opened(
+      [{ fromPort: 22, toPort: 9000, cidrIpv4: '0.0.0.0/0' }],
+      { publicIpv4: '54.1.2.3' },
+      { healthCheckPort: 8443 },
+    );
+    const wideFix = wide.findings.find((f) => f.status === 'FAIL')?.fix;
+    expect(wideFix).toContain(
+      "--ip-permissions 'IpProtocol=tcp,FromPort=8080,ToPort=8080,UserIdGroupPairs=[{GroupId=sg-1}] IpProtocol=tcp,FromPort=8443,ToPort=8443,UserIdGroupPairs=[{GroupId=sg-1}]'",
+    );
+    expect(wideFix).toContain(
+      '(it covers ports 22-9000: add back, from where they are needed, the other ports it opened)',
+    );
+  });
+
+  it('WARNs an interface with no security group, and marks the check incomplete', () => {
+    const r = withTargets((t) => ({
+      ...t,
+      groups: t.groups.map((g) => ({
+        ...g,
+        targets: g.targets.map((x) => ({
+          ...x,
+          hosts: x.hosts.map((h) => ({ ...h, securityGroupIds: [] })),
+        })),
+      })),
+    }));
+    expect(r.status).toBe('WARN');
+    expect(r.findings[0]?.message).toBe(
+      'i-1 has no security group the audit could read (an interface AWS manages?): port 8080 of i-1 (app) was not judged',
     );
     expect(r.incomplete?.reason).toBe('error');
   });

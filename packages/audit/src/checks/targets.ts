@@ -17,6 +17,7 @@ import type {
   Skip,
   SubnetRoutes,
   TargetGroupInfo,
+  TargetHost,
   TargetInfo,
 } from '../types.js';
 import { openedPorts, ruleLabel, sourceOf } from './ports.js';
@@ -132,11 +133,10 @@ interface Exposure {
  */
 function exposure(
   target: TargetInfo,
+  host: TargetHost,
   families: ReadonlySet<'IPv4' | 'IPv6'>,
   routes: Gathered<ReadonlyMap<string, SubnetRoutes>>,
 ): Exposure | undefined {
-  const host = target.host;
-  if (host === undefined) return undefined;
   const table =
     routes.ok && host.subnetId !== undefined ? routes.value.get(host.subnetId) : undefined;
   const addresses = [
@@ -146,12 +146,43 @@ function exposure(
     ...(families.has('IPv6') && table?.internetIpv6 !== false ? host.ipv6 : []),
   ];
   if (addresses.length === 0) return undefined;
-  return { label: `${target.id} (${addresses.join(', ')})`, unrouted: table === undefined };
+  // An instance's other interface (an IP target's interface is the target itself).
+  const through =
+    target.id.startsWith('i-') && host.resourceId !== target.id
+      ? `, through ${host.resourceId}`
+      : '';
+  return {
+    label: `${target.id} (${addresses.join(', ')}${through})`,
+    unrouted: table === undefined,
+  };
 }
 
 /** The ports the ALB reaches a target on: the traffic port, and the health-check port. */
 const portsOf = (t: TargetInfo) =>
   [t.port, t.healthCheckPort].filter((p): p is number => p !== undefined);
+
+/**
+ * How to close a rule on targets: admit the ALB's security group, one permission per port, then
+ * revoke the rule. Review, 5 December: when the targets share the ALB's own group, revoking its
+ * rule (the CloudFront prefix list, say) would cut CloudFront off, so the fix is a group of the
+ * targets' own; and a rule wider than the judged ports takes other access with it when revoked.
+ */
+function targetFix(open: OpenTargetRule, ports: readonly number[], albGroups: readonly string[]) {
+  const { group, rule } = open;
+  const alb = albGroups[0] ?? '<the ALB security group>';
+  if (albGroups.includes(group.id)) {
+    return `${group.id} is the ALB's security group too: give the targets a security group of their own that admits port ${ports.join(', ')} from ${group.id} alone (aws ec2 create-security-group, then authorize-security-group-ingress with UserIdGroupPairs=[{GroupId=${group.id}}]), attach it to the targets in place of ${group.id}, and leave the ALB's rules as the security-groups check says`;
+  }
+  const permissions = ports
+    .map((p) => `IpProtocol=tcp,FromPort=${p},ToPort=${p},UserIdGroupPairs=[{GroupId=${alb}}]`)
+    .join(' ');
+  const every = rule.protocol === '-1' || rule.fromPort === -1;
+  const wider =
+    every || rule.toPort - rule.fromPort + 1 > ports.length
+      ? ` (it covers ${every ? 'every port' : `ports ${rule.fromPort}-${rule.toPort}`}: add back, from where they are needed, the other ports it opened)`
+      : '';
+  return `Allow the ALB's security group instead (aws ec2 authorize-security-group-ingress --group-id ${group.id} --ip-permissions '${permissions}'), then remove this rule (aws ec2 revoke-security-group-ingress --group-id ${group.id} --security-group-rule-ids ${rule.id})${wider}`;
+}
 
 /** The findings for one rule that admits public sources. */
 function openRuleFinding(open: OpenTargetRule, albGroups: readonly string[]): Finding {
@@ -168,12 +199,11 @@ function openRuleFinding(open: OpenTargetRule, albGroups: readonly string[]): Fi
     exposedTargets: [...open.exposed],
     targets: [...open.exposed, ...open.unexposed],
   };
-  const alb = albGroups[0] ?? '<the ALB security group>';
-  const instead = `allow the ALB's security group instead (aws ec2 authorize-security-group-ingress --group-id ${group.id} --ip-permissions 'IpProtocol=tcp,FromPort=${ports[0]},ToPort=${ports.at(-1)},UserIdGroupPairs=[{GroupId=${alb}}]'), then remove this rule (aws ec2 revoke-security-group-ingress --group-id ${group.id} --security-group-rule-ids ${rule.id})`;
+  const instead = targetFix(open, ports, albGroups);
   if (open.exposed.size === 0) {
     return warn(
       `${ruleLabel(rule)} allows port ${portList} of targets ${listed(open.unexposed)} from ${from}; none of them has a public address for it in a subnet that routes to an internet gateway, so they are not reachable from the internet today, but a public address (an Elastic IP, a subnet that assigns them) or such a route would open the app around the ALB`,
-      `${instead[0]?.toUpperCase()}${instead.slice(1)}`,
+      instead,
       evidence,
     );
   }
@@ -191,7 +221,7 @@ function openRuleFinding(open: OpenTargetRule, albGroups: readonly string[]): Fi
     ? ', unless their subnets route IPv6 only through an egress-only internet gateway (their route tables could not be read)'
     : '';
   const message = `${ruleLabel(rule)} allows port ${portList} from ${from}, and targets ${listed(open.exposed)} have ${address}: ${who} can reach the app around the ALB (its header rule) and CloudFront${unless}`;
-  const fix = `${`${instead[0]?.toUpperCase()}${instead.slice(1)}`}; or take the public addresses off the targets (a private subnet)`;
+  const fix = `${instead}; or take the public addresses off the targets (a private subnet)`;
   return who === 'anyone' && !guessed ? fail(message, fix, evidence) : warn(message, fix, evidence);
 }
 
@@ -240,71 +270,89 @@ function run(snapshot: AccountSnapshot): CheckResult {
     let judged = 0;
     let flagged = false;
     for (const target of group.targets) {
-      const host = target.host;
-      if (host === undefined) {
+      if (target.hosts.length === 0) {
         findings.push(unjudgedFinding(group, target));
         flagged = true;
         continue;
       }
       judged++;
       const ports = portsOf(target);
-      for (const groupId of host.securityGroupIds) {
-        const sg = byId.get(groupId);
-        if (sg === undefined) {
-          // Never a silent pass: a group of the host that could not be read may admit anyone.
+      for (const host of target.hosts) {
+        if (host.securityGroupIds.length === 0) {
+          // Review, 5 December: an interface without security groups (an AWS-managed one) PASSed.
           const why: Skip = {
             reason: 'error',
-            message: `security group ${groupId} of ${host.resourceId} was not returned by DescribeSecurityGroups`,
+            message: `${host.resourceId} has no security group the audit could read (an interface AWS manages?)`,
           };
           unread ??= why;
           flagged = true;
           findings.push(
             warn(
-              `${why.message}: its rules on port ${ports.join(', ')} of ${target.id} (${group.name}) were not judged`,
-              `Check it by hand: aws ec2 describe-security-group-rules --filters Name=group-id,Values=${groupId}`,
-              { group: groupId, target: target.id, ports },
+              `${why.message}: port ${ports.join(', ')} of ${target.id} (${group.name}) was not judged`,
+              `Check what admits port ${ports.join(', ')} on ${host.resourceId} by hand`,
+              { target: target.id, interface: host.resourceId, ports },
             ),
           );
           continue;
         }
-        for (const rule of sg.inbound) {
-          const opened = openedPorts(rule, ports);
-          if (opened.length === 0) continue;
-          const { sources, unread: why } = sourcesOf(rule, snapshot);
-          if (why !== undefined) {
+        for (const groupId of host.securityGroupIds) {
+          const sg = byId.get(groupId);
+          if (sg === undefined) {
+            // Never a silent pass: a group of the host that could not be read may admit anyone.
+            const why: Skip = {
+              reason: 'error',
+              message: `security group ${groupId} of ${host.resourceId} was not returned by DescribeSecurityGroups`,
+            };
             unread ??= why;
             flagged = true;
             findings.push(
               warn(
-                `${ruleLabel(rule)} allows port ${opened.join(', ')} of ${target.id} (${group.name}) from ${sourceOf(rule)}, which could not be read (${why.message}): not judged`,
-                `Check ${sourceOf(rule)} by hand: aws ec2 get-managed-prefix-list-entries --prefix-list-id ${sourceOf(rule)}`,
-                { group: sg.id, rule: rule.id, target: target.id, ports: opened },
+                `${why.message}: its rules on port ${ports.join(', ')} of ${target.id} (${group.name}) were not judged`,
+                `Check it by hand: aws ec2 describe-security-group-rules --filters Name=group-id,Values=${groupId}`,
+                { group: groupId, target: target.id, ports },
               ),
             );
             continue;
           }
-          if (sources.length === 0) continue;
-          flagged = true;
-          const key = `${sg.id}|${rule.id}`;
-          const entry: OpenTargetRule = open.get(key) ?? {
-            group: sg,
-            rule,
-            sources,
-            ports: new Set(),
-            exposed: new Set(),
-            unexposed: new Set(),
-            unrouted: new Set(),
-            targetGroups: new Set(),
-          };
-          for (const p of opened) entry.ports.add(p);
-          entry.targetGroups.add(group.name);
-          const reached = exposure(target, new Set(sources.map((s) => s.family)), routes);
-          if (reached === undefined) entry.unexposed.add(target.id);
-          else {
-            entry.exposed.add(reached.label);
-            if (reached.unrouted) entry.unrouted.add(reached.label);
+          for (const rule of sg.inbound) {
+            const opened = openedPorts(rule, ports);
+            if (opened.length === 0) continue;
+            const { sources, unread: why } = sourcesOf(rule, snapshot);
+            if (why !== undefined) {
+              unread ??= why;
+              flagged = true;
+              findings.push(
+                warn(
+                  `${ruleLabel(rule)} allows port ${opened.join(', ')} of ${target.id} (${group.name}) from ${sourceOf(rule)}, which could not be read (${why.message}): not judged`,
+                  `Check ${sourceOf(rule)} by hand: aws ec2 get-managed-prefix-list-entries --prefix-list-id ${sourceOf(rule)}`,
+                  { group: sg.id, rule: rule.id, target: target.id, ports: opened },
+                ),
+              );
+              continue;
+            }
+            if (sources.length === 0) continue;
+            flagged = true;
+            const key = `${sg.id}|${rule.id}`;
+            const entry: OpenTargetRule = open.get(key) ?? {
+              group: sg,
+              rule,
+              sources,
+              ports: new Set(),
+              exposed: new Set(),
+              unexposed: new Set(),
+              unrouted: new Set(),
+              targetGroups: new Set(),
+            };
+            for (const p of opened) entry.ports.add(p);
+            entry.targetGroups.add(group.name);
+            const reached = exposure(target, host, new Set(sources.map((s) => s.family)), routes);
+            if (reached === undefined) entry.unexposed.add(target.id);
+            else {
+              entry.exposed.add(reached.label);
+              if (reached.unrouted) entry.unrouted.add(reached.label);
+            }
+            open.set(key, entry);
           }
-          open.set(key, entry);
         }
       }
     }

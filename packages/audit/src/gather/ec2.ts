@@ -25,32 +25,36 @@ export async function readSecurityGroups(
     client.send(new DescribeSecurityGroupsCommand({ GroupIds: [...groupIds] })),
   );
   const rules: SecurityGroupRuleInfo[] = [];
-  let token: string | undefined;
-  do {
-    const page = await step('ec2:DescribeSecurityGroupRules', () =>
-      client.send(
-        new DescribeSecurityGroupRulesCommand({
-          Filters: [{ Name: 'group-id', Values: [...groupIds] }],
-          NextToken: token,
-        }),
-      ),
-    );
-    for (const r of page.SecurityGroupRules ?? []) {
-      if (r.IsEgress === true) continue;
-      rules.push({
-        id: r.SecurityGroupRuleId ?? '',
-        groupId: r.GroupId ?? '',
-        protocol: r.IpProtocol ?? '-1',
-        fromPort: r.FromPort ?? -1,
-        toPort: r.ToPort ?? -1,
-        cidrIpv4: r.CidrIpv4,
-        cidrIpv6: r.CidrIpv6,
-        prefixListId: r.PrefixListId,
-        referencedGroupId: r.ReferencedGroupInfo?.GroupId,
-      });
-    }
-    token = page.NextToken;
-  } while (token !== undefined && token !== '');
+  // EC2 takes at most 200 values in one filter (review, 5 December: the targets' groups may be more).
+  for (let i = 0; i < groupIds.length; i += 200) {
+    const chunk = groupIds.slice(i, i + 200);
+    let token: string | undefined;
+    do {
+      const page = await step('ec2:DescribeSecurityGroupRules', () =>
+        client.send(
+          new DescribeSecurityGroupRulesCommand({
+            Filters: [{ Name: 'group-id', Values: [...chunk] }],
+            NextToken: token,
+          }),
+        ),
+      );
+      for (const r of page.SecurityGroupRules ?? []) {
+        if (r.IsEgress === true) continue;
+        rules.push({
+          id: r.SecurityGroupRuleId ?? '',
+          groupId: r.GroupId ?? '',
+          protocol: r.IpProtocol ?? '-1',
+          fromPort: r.FromPort ?? -1,
+          toPort: r.ToPort ?? -1,
+          cidrIpv4: r.CidrIpv4,
+          cidrIpv6: r.CidrIpv6,
+          prefixListId: r.PrefixListId,
+          referencedGroupId: r.ReferencedGroupInfo?.GroupId,
+        });
+      }
+      token = page.NextToken;
+    } while (token !== undefined && token !== '');
+  }
   return (groups.SecurityGroups ?? []).map((g) => ({
     id: g.GroupId ?? '',
     name: g.GroupName ?? '',

@@ -12,6 +12,7 @@ import {
   type EC2Client,
   type Filter,
   type Instance,
+  type InstanceNetworkInterface,
   type NetworkInterface,
   type RouteTable,
 } from '@aws-sdk/client-ec2';
@@ -80,46 +81,78 @@ async function describeFiltered<T>(
   return out;
 }
 
-function hostOfInstance(instance: Instance): TargetHost {
-  // The ALB sends to the instance's primary private address, on its primary interface.
-  const primary = instance.NetworkInterfaces?.find((n) => n.Attachment?.DeviceIndex === 0);
-  const ipv6 = (primary?.Ipv6Addresses ?? [])
-    .map((a) => a.Ipv6Address)
-    .filter((a): a is string => a !== undefined);
-  if (ipv6.length === 0 && instance.Ipv6Address !== undefined) ipv6.push(instance.Ipv6Address);
-  return {
-    resourceId: instance.InstanceId ?? '',
-    securityGroupIds: (primary?.Groups ?? instance.SecurityGroups ?? [])
-      .map((g) => g.GroupId)
-      .filter((g): g is string => g !== undefined),
-    publicIpv4: instance.PublicIpAddress ?? primary?.Association?.PublicIp,
-    ipv6,
-    subnetId: instance.SubnetId ?? primary?.SubnetId,
-    vpcId: instance.VpcId ?? primary?.VpcId,
-  };
+/** The public IPv4 address of an interface: its primary address's, else a secondary address's. */
+function publicOf(eni: NetworkInterface | InstanceNetworkInterface): string | undefined {
+  return (
+    eni.Association?.PublicIp ??
+    eni.PrivateIpAddresses?.find((p) => p.Association?.PublicIp !== undefined)?.Association
+      ?.PublicIp
+  );
+}
+
+const groupIdsOf = (groups: readonly { GroupId?: string }[] | undefined) =>
+  (groups ?? []).map((g) => g.GroupId).filter((g): g is string => g !== undefined);
+
+const ipv6Of = (eni: { Ipv6Addresses?: { Ipv6Address?: string }[] } | undefined) =>
+  (eni?.Ipv6Addresses ?? []).map((a) => a.Ipv6Address).filter((a): a is string => a !== undefined);
+
+/**
+ * Every network interface of an instance, each with its own security groups and addresses: the
+ * app listens on all of them, so an interface the ALB does not use (a second one with an
+ * Elastic IP) reaches it too (review, 5 December). None for a terminated instance.
+ */
+function hostsOfInstance(instance: Instance): TargetHost[] {
+  const state = instance.State?.Name;
+  if (state === 'terminated' || state === 'shutting-down') return [];
+  const id = instance.InstanceId ?? '';
+  const interfaces = instance.NetworkInterfaces ?? [];
+  const isPrimary = (n: InstanceNetworkInterface) =>
+    n.Attachment?.DeviceIndex === 0 && (n.Attachment?.NetworkCardIndex ?? 0) === 0;
+  if (interfaces.length === 0) {
+    return [
+      {
+        resourceId: id,
+        securityGroupIds: groupIdsOf(instance.SecurityGroups),
+        publicIpv4: instance.PublicIpAddress,
+        ipv6: instance.Ipv6Address === undefined ? [] : [instance.Ipv6Address],
+        subnetId: instance.SubnetId,
+        vpcId: instance.VpcId,
+      },
+    ];
+  }
+  return interfaces.map((n) => {
+    const primary = isPrimary(n);
+    const ipv6 = ipv6Of(n);
+    if (primary && ipv6.length === 0 && instance.Ipv6Address !== undefined)
+      ipv6.push(instance.Ipv6Address);
+    return {
+      resourceId: primary ? id : (n.NetworkInterfaceId ?? id),
+      securityGroupIds: groupIdsOf(n.Groups),
+      publicIpv4: (primary ? instance.PublicIpAddress : undefined) ?? publicOf(n),
+      ipv6,
+      subnetId: n.SubnetId ?? instance.SubnetId,
+      vpcId: n.VpcId ?? instance.VpcId,
+    };
+  });
 }
 
 function hostOfInterface(eni: NetworkInterface): TargetHost {
   return {
     resourceId: eni.NetworkInterfaceId ?? '',
-    securityGroupIds: (eni.Groups ?? [])
-      .map((g) => g.GroupId)
-      .filter((g): g is string => g !== undefined),
-    publicIpv4: eni.Association?.PublicIp,
-    ipv6: (eni.Ipv6Addresses ?? [])
-      .map((a) => a.Ipv6Address)
-      .filter((a): a is string => a !== undefined),
+    securityGroupIds: groupIdsOf(eni.Groups),
+    publicIpv4: publicOf(eni),
+    ipv6: ipv6Of(eni),
     subnetId: eni.SubnetId,
     vpcId: eni.VpcId,
   };
 }
 
-/** Instance id -> host. Instances EC2 does not know (terminated) are left out. */
+/** Instance id -> its interfaces. Instances EC2 does not know (terminated) are left out. */
 async function readInstances(
   client: EC2Client,
   ids: readonly string[],
   step: Step,
-): Promise<Map<string, TargetHost>> {
+): Promise<Map<string, TargetHost[]>> {
   const instances = await describeFiltered(ids, 'instance-id', [], async (Filters, NextToken) => {
     const page = await step('ec2:DescribeInstances', () =>
       client.send(new DescribeInstancesCommand({ Filters, NextToken })),
@@ -129,7 +162,11 @@ async function readInstances(
       next: page.NextToken,
     };
   });
-  return new Map(instances.map((i) => [i.InstanceId ?? '', hostOfInstance(i)]));
+  return new Map(
+    instances
+      .map((i): [string, TargetHost[]] => [i.InstanceId ?? '', hostsOfInstance(i)])
+      .filter(([, hosts]) => hosts.length > 0),
+  );
 }
 
 /**
@@ -273,8 +310,12 @@ export async function readTargets(
   }
   const groups: TargetGroupInfo[] = registered.map(({ group, targets }) => {
     const type = group.TargetType ?? 'instance';
-    const hosts =
-      type === 'instance' ? instances : (interfaces.get(group.VpcId ?? '') ?? new Map());
+    const byAddress = interfaces.get(group.VpcId ?? '') ?? new Map<string, TargetHost>();
+    const hostsOf = (id: string): readonly TargetHost[] => {
+      if (type === 'instance') return instances.get(id) ?? [];
+      const eni = type === 'ip' ? byAddress.get(id) : undefined;
+      return eni === undefined ? [] : [eni];
+    };
     return {
       arn: group.TargetGroupArn ?? '',
       name: group.TargetGroupName ?? '',
@@ -288,17 +329,19 @@ export async function readTargets(
           port,
           healthCheckPort: health !== undefined && health !== port ? health : undefined,
           availabilityZone: t.Target?.AvailabilityZone,
-          host: type === 'instance' || type === 'ip' ? hosts.get(id) : undefined,
+          hosts: hostsOf(id),
         };
       }),
     };
   });
   const groupIds = [
-    ...new Set(groups.flatMap((g) => g.targets.flatMap((t) => t.host?.securityGroupIds ?? []))),
+    ...new Set(
+      groups.flatMap((g) => g.targets.flatMap((t) => t.hosts.flatMap((h) => h.securityGroupIds))),
+    ),
   ];
   const securityGroups = await readSecurityGroups(ec2, groupIds, step);
   // Apart, so a denied DescribeRouteTables leaves the rest judged (conservatively).
-  const hosts = groups.flatMap((g) => g.targets.flatMap((t) => (t.host ? [t.host] : [])));
+  const hosts = groups.flatMap((g) => g.targets.flatMap((t) => t.hosts));
   const routes = await gather((s) => readRoutes(ec2, hosts, s));
   const prefixLists = securityGroups.some((g) =>
     g.inbound.some((r) => r.prefixListId !== undefined),
