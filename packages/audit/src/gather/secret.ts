@@ -85,7 +85,7 @@ async function pendingCreated(
     ok: false,
     skip: {
       reason: 'error',
-      message: `secretsmanager:ListSecretVersionIds was not read to its end (${listing.value.why}), so the age of the pending version ${versionId} was not read; run the audit again`,
+      message: `secretsmanager:ListSecretVersionIds was not read to its end (${listing.value.why}), so the age of the pending version ${versionId} was not read. A secret has at most 20 labelled versions, one page: a faulty endpoint or proxy (AWS_ENDPOINT_URL*, HTTPS_PROXY) answered this`,
     },
   };
 }
