@@ -126,6 +126,8 @@ export interface LocalCloudFront {
   deny(denied?: boolean): void;
   /** Delete a distribution; its id then answers `NoSuchDistribution`. */
   removeDistribution(id: string): boolean;
+  /** Delete every distribution (a test's account starts with none). */
+  removeAllDistributions(): void;
   /** Create a VPC origin (`GetVpcOrigin` reads it; a missing id answers `EntityNotFound`). */
   addVpcOrigin(spec: LocalVpcOriginSpec): { id: string; arn: string };
 }
@@ -286,6 +288,10 @@ export class CloudFrontService implements LocalCloudFront {
 
   removeDistribution(id: string): boolean {
     return this.#byId.delete(id);
+  }
+
+  removeAllDistributions(): void {
+    this.#byId.clear();
   }
 
   addVpcOrigin(spec: LocalVpcOriginSpec): { id: string; arn: string } {

@@ -303,20 +303,6 @@ async function originSelector(run: Run): Promise<OriginSelector> {
   return { headerName: o.headerName, originIds: o.originIds, domainNames };
 }
 
-/**
- * The origins of *other* distributions that reach the ALB: by domain only (`originDomainNames`
- * and the ALBs' DNS names), since an origin id names an origin within one distribution.
- */
-async function albDomainSelector(run: Run): Promise<OriginSelector> {
-  const { o } = run;
-  const albs = [...o.listenerArns, ...o.ruleArns];
-  const domainNames = [
-    ...o.originDomainNames,
-    ...(albs.length > 0 ? await loadBalancerDomainNames(run.clients.elbv2, albs) : []),
-  ];
-  return { headerName: o.headerName, originIds: [], domainNames };
-}
-
 /** The header value of AWSPREVIOUS, or `undefined` when there is none (or it is not usable). */
 async function previousHeaderValue(run: Run): Promise<string | undefined> {
   const { clients, arn, known, o } = run;
@@ -479,20 +465,20 @@ async function setSecret(run: Run): Promise<void> {
       // rotation's own update (a retried setSecret) may still be deploying.
       if (state.status !== 'Deployed') deploying.push(`${id} is ${state.status}`);
     }
-    // A distribution not in distributionIds that sends this secret to the ALB would stay on
-    // the old value: accepted as AWSPREVIOUS after this rotation, refused after the next (outside
-    // review, 8th session: both rotations reported success).
+    // A distribution not in distributionIds that sends this secret (to the ALB, by its DNS name
+    // or a CNAME of it) would stay on the old value: accepted as AWSPREVIOUS after this rotation,
+    // refused after the next (outside review, 8th session: both rotations reported success).
     const unlisted = await unlistedSenders(
       clients.cloudFront,
       o.distributionIds,
-      await albDomainSelector(run),
+      { headerName: o.headerName, originIds: [], domainNames: [] },
       own,
       known,
     );
     if (unlisted.length > 0)
       throw new RotationError(
         'unlisted-distribution',
-        `distribution(s) ${unlisted.join(', ')} send one of this secret's values to the ALB but are not in distributionIds: the rotation would leave them on a value the ALB stops accepting at the next rotation. Nothing was changed. Add them to distributionIds (CDN_ORIGIN_GUARD_ROTATION_DISTRIBUTION_IDS), or remove the header from them.`,
+        `distribution(s) ${unlisted.join(', ')} send one of this secret's values (from an origin of any domain: the ALB's DNS name or a name pointing at it) but are not in distributionIds: the rotation would leave them on a value the ALB stops accepting at the next rotation. Nothing was changed. Add them to distributionIds (CDN_ORIGIN_GUARD_ROTATION_DISTRIBUTION_IDS), or remove the header from them.`,
       );
     if (deploying.length > 0)
       throw new RotationError(

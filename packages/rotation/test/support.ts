@@ -98,6 +98,9 @@ export function useRotationTestbed(): RotationTestbed {
   let lines: string[] = [];
   const local = useLocalAws({
     beforeEachTest: (aws) => {
+      // Each test's account alone: the setSecret step flags any distribution sending this
+      // secret's values, and tests share initial values.
+      aws.cloudfront.removeAllDistributions();
       aws.cloudfront.setDeployDelay(0);
       lines = [];
     },

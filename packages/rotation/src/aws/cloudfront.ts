@@ -173,9 +173,13 @@ export async function distributionState(
 }
 
 /**
- * The distributions of the account, other than `listed`, with an origin `selector` selects (the
- * ALB's domain, or an id / domain given) whose header holds one of `values`: each would be left
- * on a value the rotation stops accepting (`ListDistributions`, paged and bounded).
+ * The distributions of the account, other than `listed`, with an origin whose header (the
+ * selector's header name) holds one of `values`, whatever the origin's domain: each would be
+ * left on a value the rotation stops accepting (`ListDistributions`, paged and bounded). The
+ * values are this secret's own random values, so an origin sending one reaches something that
+ * checks it. Review, 5 December: only the ALB's domains were looked at, so an origin on a CNAME
+ * of the ALB, or any origin with `originIds`-only options, was missed, and cut off two
+ * rotations later.
  */
 export async function unlistedSenders(
   client: CloudFrontClient,
@@ -196,8 +200,7 @@ export async function unlistedSenders(
     }
     for (const summary of out.DistributionList?.Items ?? []) {
       if (summary.Id === undefined || listed.includes(summary.Id)) continue;
-      const origins = selectOrigins({ Origins: summary.Origins } as DistributionConfig, selector);
-      const sends = origins.some((o) => {
+      const sends = (summary.Origins?.Items ?? []).some((o) => {
         const value = headerOf(o, selector.headerName);
         return value !== undefined && values.includes(value);
       });
