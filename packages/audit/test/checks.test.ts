@@ -173,24 +173,7 @@ function snapshot(
             arn: 'arn:tg',
             name: 'app',
             targetType: 'instance',
-            targets: [
-              {
-                id: 'i-1',
-                port: 8080,
-                healthCheckPort: undefined,
-                availabilityZone: 'us-east-1a',
-                hosts: [
-                  {
-                    resourceId: 'i-1',
-                    securityGroupIds: ['sg-app'],
-                    publicIpv4: undefined,
-                    ipv6: [],
-                    subnetId: 'subnet-1',
-                    vpcId: 'vpc-1',
-                  },
-                ],
-              },
-            ],
+            targets: [appTarget('i-1')],
           },
         ],
         securityGroups: [
@@ -232,6 +215,26 @@ function snapshot(
 
 function portsOf(listeners: AccountSnapshot['listeners']): AccountSnapshot['listenerPorts'] {
   return listeners.ok ? { ok: true, value: listeners.value.map((l) => l.port) } : listeners;
+}
+
+/** An instance target on port 8080 with one interface in sg-app (subnet-1), public at `publicIpv4`. */
+function appTarget(id: string, publicIpv4?: string): TargetInfo {
+  return {
+    id,
+    port: 8080,
+    healthCheckPort: undefined,
+    availabilityZone: 'us-east-1a',
+    hosts: [
+      {
+        resourceId: id,
+        securityGroupIds: ['sg-app'],
+        publicIpv4,
+        ipv6: [],
+        subnetId: 'subnet-1',
+        vpcId: 'vpc-1',
+      },
+    ],
+  };
 }
 
 /** `snap` with every origin of its distributions changed by `over`. */
@@ -1823,22 +1826,9 @@ describe('targets', () => {
       ...t,
       groups: t.groups.map((g) => ({
         ...g,
-        targets: ['i-1', 'i-2', 'i-3'].map((id, n) => ({
-          id,
-          port: 8080,
-          healthCheckPort: undefined,
-          availabilityZone: 'us-east-1a',
-          hosts: [
-            {
-              resourceId: id,
-              securityGroupIds: ['sg-app'],
-              publicIpv4: n === 2 ? undefined : `54.1.2.${n + 1}`,
-              ipv6: [],
-              subnetId: 'subnet-1',
-              vpcId: 'vpc-1',
-            },
-          ],
-        })),
+        targets: ['i-1', 'i-2', 'i-3'].map((id, n) =>
+          appTarget(id, n === 2 ? undefined : `54.1.2.${n + 1}`),
+        ),
       })),
       securityGroups: [
         {

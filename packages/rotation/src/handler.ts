@@ -471,7 +471,7 @@ async function setSecret(run: Run): Promise<void> {
     const unlisted = await unlistedSenders(
       clients.cloudFront,
       o.distributionIds,
-      { headerName: o.headerName, originIds: [], domainNames: [] },
+      o.headerName,
       own,
       known,
     );

@@ -173,8 +173,8 @@ export async function distributionState(
 }
 
 /**
- * The distributions of the account, other than `listed`, with an origin whose header (the
- * selector's header name) holds one of `values`, whatever the origin's domain: each would be
+ * The distributions of the account, other than `listed`, with an origin whose `headerName`
+ * header holds one of `values`, whatever the origin's domain: each would be
  * left on a value the rotation stops accepting (`ListDistributions`, paged and bounded). The
  * values are this secret's own random values, so an origin sending one reaches something that
  * checks it. Review, 5 December: only the ALB's domains were looked at, so an origin on a CNAME
@@ -184,7 +184,7 @@ export async function distributionState(
 export async function unlistedSenders(
   client: CloudFrontClient,
   listed: readonly string[],
-  selector: OriginSelector,
+  headerName: string,
   values: readonly string[],
   known: string[],
 ): Promise<string[]> {
@@ -201,7 +201,7 @@ export async function unlistedSenders(
     for (const summary of out.DistributionList?.Items ?? []) {
       if (summary.Id === undefined || listed.includes(summary.Id)) continue;
       const sends = (summary.Origins?.Items ?? []).some((o) => {
-        const value = headerOf(o, selector.headerName);
+        const value = headerOf(o, headerName);
         return value !== undefined && values.includes(value);
       });
       if (sends) found.push(summary.Id);
