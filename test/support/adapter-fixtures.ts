@@ -92,6 +92,36 @@ export function rawRequest(
   );
 }
 
+/**
+ * A bot's request (a `POST` unless `method` says) with `Expect: 100-continue` to `target`
+ * (Node hands it to the server's `'checkContinue'` listeners when it has some); the raw
+ * response.
+ */
+export function rawExpectContinue(port: number, target: string, method = 'POST'): Promise<string> {
+  return rawRequest(port, target, { ...BOT, expect: '100-continue' }, method);
+}
+
+/** The start of the response to an `Expect: 100-continue` request the app answered `200`. */
+export const CONTINUED_OK = /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK/;
+
+/**
+ * The status codes of the responses to a bot's {@link rawExpectContinue} `POST` to each of
+ * `targets`, in order, and the body: `'100 200 webhook'` for a request the app answered after
+ * `100 Continue`, `'403 Forbidden'` for the guard's deny.
+ */
+export async function expectContinueOutcomes(
+  port: number,
+  targets: readonly string[],
+): Promise<string[]> {
+  const outcomes: string[] = [];
+  for (const target of targets) {
+    const raw = await rawExpectContinue(port, target);
+    const statuses = [...raw.matchAll(/^HTTP\/1\.1 (\d{3}) /gm)].map((match) => match[1]);
+    outcomes.push(`${statuses.join(' ')} ${raw.slice(raw.lastIndexOf('\r\n\r\n') + 4)}`);
+  }
+  return outcomes;
+}
+
 /** Our CloudFront with a wrong secret: denied, and it makes the verifier refresh the secret. */
 export const WRONG_SECRET: Readonly<Record<string, string>> = {
   ...OUR_CLOUDFRONT,

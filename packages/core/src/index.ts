@@ -81,6 +81,7 @@ export type {
 } from './sources/types.js';
 export type { VerifierStats } from './stats.js';
 export {
+  checkContinuePathRules,
   checkRequestPaths,
   guardUpgrades,
   isGuardingUpgrades,

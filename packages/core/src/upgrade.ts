@@ -80,6 +80,28 @@ export interface UpgradeGuardOptions {
    * own Socket.IO `path` the same way, without the trailing `/`.
    */
   readonly requestPaths?: readonly string[];
+  /**
+   * Whether the verifier's `excludePaths` and `healthCheckPaths` apply to a request Node hands
+   * to the server's `'checkContinue'` listeners (one with `Expect: 100-continue`, when the app
+   * listens to that event). Set it only when every such listener hands each request on to the
+   * app that routes it (`res.writeContinue(); app(req, res)`): then a path the app excludes (a
+   * webhook that sends `Expect: 100-continue`) passes here as it passes in the app. Defaults to
+   * `false`: the path rules do not apply, so an excluded path is checked like any other. A
+   * listener that answers by itself (an upload-size limit) or that runs one handler for every
+   * target does not route as the framework does, and with the rules applied, an exclusion meant
+   * for `/robots.txt` ran it for a bot who sent `POST /robots.txt` with `Expect: 100-continue`
+   * (review, eleventh session). Requests Node hands to `'checkExpectation'` (any other
+   * `Expect` value) never get the path rules: such a listener answers them itself. With several
+   * registrations of one verifier (see {@link guardUpgrades}), the rules apply only if every one
+   * of them sets it.
+   */
+  readonly continuePathRules?: boolean;
+}
+
+/** One registration's hold on a guard: its request paths and whether it routes `'checkContinue'`. */
+interface Hold {
+  readonly requestPaths: readonly string[];
+  readonly continuePathRules: boolean;
 }
 
 /** What {@link UpgradeGuardOptions.requestPaths} defaults to: Socket.IO's default `path`. */
@@ -94,9 +116,11 @@ interface UpgradeGuard {
    * The request paths of each registration holding it (`guardUpgrades` called again with the
    * same verifier, by two plugin scopes or modules): it stays until each has removed it.
    */
-  readonly holds: (readonly string[])[];
+  readonly holds: Hold[];
   /** Every path prefix of its holds: the ordinary requests it checks. */
   requestPaths: readonly string[];
+  /** Whether every hold sets `continuePathRules`: the path rules apply to `'checkContinue'`. */
+  continuePathRules: boolean;
   /** The raw HTTP/1.1 deny response, built once. */
   readonly deny: Uint8Array;
   /** Callbacks that threw and were reported (each once). */
@@ -199,9 +223,10 @@ function reportFailure(guard: UpgradeGuard, error: unknown, req: UpgradeRequest)
  * handshake, a CONNECT or an engine.io request do not route by the path the rules saw (a `ws`
  * server without a `path`, an `'upgrade'` listener calling `handleUpgrade`, a Socket.IO engine on
  * `/` answer any target), so an exclusion meant for `/robots.txt` opened them all to a bot
- * (outside review, 8th session). `routed`: a request with an `Expect` header, which a
- * `'checkContinue'` listener usually hands on to the app that routes it (review of that change:
- * an excluded webhook sent `Expect: 100-continue` was denied).
+ * (outside review, 8th session). `routed`: a request Node handed to `'checkContinue'`, when the
+ * guard's registrations say their listener hands it on to the app that routes it
+ * (`continuePathRules`: an excluded webhook that sends `Expect: 100-continue`). Not by default:
+ * a listener answering by itself ran for a bot on an excluded path (review, eleventh session).
  */
 function inputOf(req: UpgradeRequest, routed: boolean): VerifyInput {
   return {
@@ -252,13 +277,13 @@ function admit(
   guards: readonly UpgradeGuard[],
   req: UpgradeRequest,
   socket: Duplex,
-  routed: boolean,
+  continued: boolean,
 ): boolean | Promise<boolean> {
   for (let at = 0; at < guards.length; at++) {
     const guard = guards[at] as UpgradeGuard;
     let outcome: Decision | Promise<Decision>;
     try {
-      outcome = guard.verifier.check(inputOf(req, routed));
+      outcome = guard.verifier.check(inputOf(req, continued && guard.continuePathRules));
       if (!(outcome instanceof Promise)) {
         if (conclude(guard, outcome, req, socket)) continue;
         return false;
@@ -271,7 +296,7 @@ function admit(
     return outcome
       .then((decision) => conclude(guard, decision, req, socket))
       .then(
-        (allowed) => allowed && admit(rest, req, socket, routed),
+        (allowed) => allowed && admit(rest, req, socket, continued),
         (error: unknown) => failed(guard, error, req, socket),
       );
   }
@@ -422,7 +447,9 @@ function refreshRoutes(state: ServerGuards): void {
 
 /** A guard's request paths after its holds changed. */
 function updateRoutes(state: ServerGuards, guard: UpgradeGuard): void {
-  guard.requestPaths = [...new Set(guard.holds.flat())];
+  guard.requestPaths = [...new Set(guard.holds.flatMap((hold) => hold.requestPaths))];
+  guard.continuePathRules =
+    guard.holds.length > 0 && guard.holds.every((hold) => hold.continuePathRules);
   refreshRoutes(state);
 }
 
@@ -464,7 +491,7 @@ function serverGuards(server: UpgradeServer): ServerGuards {
         checking,
         req as UpgradeRequest,
         socket as Duplex,
-        event === 'checkContinue' || event === 'checkExpectation',
+        event === 'checkContinue',
       );
       if (admitted === false) return true;
       if (admitted !== true) {
@@ -544,10 +571,14 @@ function checkedOptions(options: unknown): UpgradeGuardOptions {
   const own = options as Record<string, unknown>;
   for (const key of Object.keys(own)) {
     if (key === 'requestPaths') continue;
+    if (key === 'continuePathRules') {
+      checkContinuePathRules(own[key]);
+      continue;
+    }
     if (key !== 'onDecision' && key !== 'onError')
       throw new InvalidOptionError(
         key,
-        'is not an option of guardUpgrades; use onDecision, onError and requestPaths.',
+        'is not an option of guardUpgrades; use onDecision, onError, requestPaths and continuePathRules.',
       );
     if (own[key] !== undefined && typeof own[key] !== 'function')
       throw new InvalidOptionError(
@@ -560,7 +591,30 @@ function checkedOptions(options: unknown): UpgradeGuardOptions {
     onDecision: own.onDecision as UpgradeGuardOptions['onDecision'],
     onError: own.onError as UpgradeGuardOptions['onError'],
     requestPaths: validRequestPaths(own.requestPaths),
+    continuePathRules: own.continuePathRules === true,
   };
+}
+
+/**
+ * A `continuePathRules` option (see {@link UpgradeGuardOptions.continuePathRules}), checked as
+ * {@link guardUpgrades} checks it, for an adapter that takes it among its own options and fails
+ * at construction.
+ *
+ * @param value - the option as given: `true`, `false` or `undefined`.
+ * @returns the value, `undefined` left as it is.
+ * @throws {@link InvalidOptionError} naming `continuePathRules` and the fix.
+ * @example
+ * ```ts
+ * checkContinuePathRules(true); // true
+ * checkContinuePathRules('yes'); // throws: continuePathRules is string; expected true or false
+ * ```
+ */
+export function checkContinuePathRules(value: unknown): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  throw new InvalidOptionError(
+    'continuePathRules',
+    `is ${value === null ? 'null' : typeof value}; expected true (your 'checkContinue' listener hands every request to the app, which routes it) or false.`,
+  );
 }
 
 /**
@@ -628,8 +682,10 @@ function validRequestPaths(value: unknown): readonly string[] {
  * other events pass through untouched. The verifier's `excludePaths` and `healthCheckPaths` do
  * not apply to handshakes, CONNECT and `requestPaths` / `transport` requests: the listeners
  * answering them do not route by path (a `ws` server without a `path` takes a handshake for any
- * target), so a path the rules exempt would exempt them all. They do apply to `Expect` requests,
- * which such a listener usually hands on to the app that routes them. An
+ * target), so a path the rules exempt would exempt them all. Nor, by default, to `Expect`
+ * requests: a `'checkExpectation'` listener answers them itself, and a `'checkContinue'` one
+ * may too; set `continuePathRules` when your `'checkContinue'` listener hands every request on
+ * to the app that routes it. An
  * upgrade request the verifier allows
  * (in report mode too) gets the decision recorded (`req.cdnOriginGuard`, as in an Express
  * handler) and goes on to the listeners; one it denies, or one met while the verifier throws or
@@ -696,6 +752,7 @@ export function guardUpgrades(
       reported: new Set(),
       holds: [],
       requestPaths: [],
+      continuePathRules: false,
     };
     state.guards.push(guard);
   }
@@ -703,7 +760,10 @@ export function guardUpgrades(
   // the first's), and removes its own hold once: a second registration sharing the verifier
   // (two plugin scopes on one server) closing first must not unguard the other (outside
   // review, 4 December, fifth session).
-  const hold = resolved.requestPaths ?? DEFAULT_REQUEST_PATHS;
+  const hold: Hold = {
+    requestPaths: resolved.requestPaths ?? DEFAULT_REQUEST_PATHS,
+    continuePathRules: resolved.continuePathRules === true,
+  };
   guard.holds.push(hold);
   updateRoutes(state, guard);
   const held = guard;

@@ -14,6 +14,7 @@ import {
   BASE,
   BOT,
   OUR_CLOUDFRONT,
+  rawExpectContinue,
   rawRequest,
   rawUpgrade,
   SECRET,
@@ -448,6 +449,18 @@ describe('guardUpgrades: path rules never exempt a request checked on the server
   });
 });
 
+/** A server whose 'checkContinue' listener answers by itself; the targets it ran for. */
+function continueServer() {
+  const server = createServer();
+  const seen: string[] = [];
+  server.on('checkContinue', (req: IncomingMessage, res) => {
+    seen.push(req.url ?? '');
+    res.writeContinue();
+    res.end('app');
+  });
+  return { server, seen };
+}
+
 // Outside review, 8th session: Node emits these instead of 'request' when the app listens to
 // them, so app code ran for a bot (and a bot could be told 100 Continue).
 describe("guardUpgrades: 'checkContinue' and 'checkExpectation'", () => {
@@ -476,25 +489,100 @@ describe("guardUpgrades: 'checkContinue' and 'checkExpectation'", () => {
     },
   );
 
-  // Review of that change: such a listener usually hands the request on to the app, which routes
-  // it, so its path rules hold (an excluded webhook sent `Expect: 100-continue` was denied).
-  it('keeps the path rules for them: an excluded path passes as the app would route it', async () => {
-    const server = createServer();
-    const seen: string[] = [];
-    server.on('checkContinue', (req: IncomingMessage, res) => {
-      seen.push(req.url ?? '');
-      res.writeContinue();
-      res.end('app');
-    });
-    guardUpgrades(server, verifierWith({ excludePaths: ['/webhooks/stripe'] }));
+  // Review, eleventh session: with the path rules applied by default, a 'checkContinue' listener
+  // that answers by itself (or runs one handler for every target) ran for a bot who sent
+  // `POST /robots.txt` with `Expect: 100-continue`: it does not route as the framework does.
+  it('checks an excluded or health-check path like any other by default', async () => {
+    const { server, seen } = continueServer();
+    const v = verifierWith({ excludePaths: ['/robots.txt'], healthCheckPaths: ['/healthz'] });
+    guardUpgrades(server, v);
     const port = await listen(server);
 
-    const excluded = await rawRequest(port, '/webhooks/stripe', { ...BOT, expect: '100-continue' });
-    const other = await rawRequest(port, '/admin', { ...BOT, expect: '100-continue' });
+    for (const path of ['/robots.txt', '/healthz']) {
+      const bot = await rawExpectContinue(port, path);
+      expect(withoutDate(bot), path).toBe(UPGRADE_DENY);
+    }
+    const health = await rawRequest(port, '/healthz', { expect: '100-continue' }, 'POST');
+    expect(withoutDate(health), 'health-check shape').toBe(UPGRADE_DENY);
+    expect(seen).toEqual([]);
+    // Through our CloudFront the listener runs, and an ordinary request keeps its path rules.
+    const ours = await rawRequest(port, '/robots.txt', {
+      ...OUR_CLOUDFRONT,
+      expect: '100-continue',
+    });
+    expect(ours).toMatch(/^HTTP\/1\.1 100 Continue/);
+    expect(seen).toEqual(['/robots.txt']);
+    expect(v.verify({ ...BOT_INPUT, path: '/robots.txt' }).reason).toBe('excluded');
+  });
+
+  // Review of the 8th session's change: a listener that hands the request on to the app, which
+  // routes it, should keep the app's path rules (an excluded webhook sent `Expect:
+  // 100-continue` was denied): `continuePathRules` says so.
+  it('applies the path rules with continuePathRules: an excluded path passes as the app routes it', async () => {
+    const { server, seen } = continueServer();
+    const decisions: Decision[] = [];
+    guardUpgrades(server, verifierWith({ excludePaths: ['/webhooks/stripe'] }), {
+      continuePathRules: true,
+      onDecision: (decision) => decisions.push(decision),
+    });
+    const port = await listen(server);
+
+    const excluded = await rawExpectContinue(port, '/webhooks/stripe');
+    const other = await rawExpectContinue(port, '/admin');
 
     expect(excluded).toMatch(/^HTTP\/1\.1 100 Continue/);
     expect(withoutDate(other)).toBe(UPGRADE_DENY);
     expect(seen).toEqual(['/webhooks/stripe']);
+    expect(decisions.map((d) => d.reason)).toEqual(['excluded', 'edge-not-cloudfront']);
+  });
+
+  it("never applies them to 'checkExpectation', whose listener answers by itself", async () => {
+    const server = createServer();
+    const seen: string[] = [];
+    server.on('checkExpectation', (req: IncomingMessage, res) => {
+      seen.push(req.url ?? '');
+      res.writeHead(417).end('app');
+    });
+    guardUpgrades(server, verifierWith({ excludePaths: ['/webhooks/stripe'] }), {
+      continuePathRules: true,
+    });
+    const port = await listen(server);
+
+    const bot = await rawRequest(port, '/webhooks/stripe', { ...BOT, expect: 'x-custom' });
+
+    expect(withoutDate(bot)).toBe(UPGRADE_DENY);
+    expect(seen).toEqual([]);
+  });
+
+  it('applies them only while every registration of the verifier sets continuePathRules', async () => {
+    const { server, seen } = continueServer();
+    const v = verifierWith({ excludePaths: ['/webhooks/stripe'] });
+    const removeRouted = guardUpgrades(server, v, { continuePathRules: true });
+    const removeOther = guardUpgrades(server, v);
+    const port = await listen(server);
+    const send = () => rawExpectContinue(port, '/webhooks/stripe');
+
+    expect(withoutDate(await send()), 'one registration does not set it').toBe(UPGRADE_DENY);
+    removeOther();
+    expect(await send(), 'the one left sets it').toMatch(/^HTTP\/1\.1 100 Continue/);
+    guardUpgrades(server, v);
+    removeRouted();
+    expect(withoutDate(await send()), 'the one left does not').toBe(UPGRADE_DENY);
+    expect(seen).toEqual(['/webhooks/stripe']);
+  });
+
+  it.each([
+    ['yes', 'is string'],
+    [1, 'is number'],
+    [null, 'is null'],
+  ])('refuses continuePathRules %j, naming it and the fix', (value, is) => {
+    const server = createServer();
+    expect(() =>
+      guardUpgrades(server, verifierWith(), {
+        continuePathRules: value as unknown as boolean,
+      }),
+    ).toThrow(new RegExp(`continuePathRules.*${is}; expected true .* or false`));
+    expect(server.emit).toBe(createServer().emit);
   });
 });
 
@@ -905,6 +993,6 @@ describe('guardUpgrades', () => {
     expect(() => guardUpgrades(createServer(), {} as never)).toThrow(/createOriginVerifier/);
     expect(() =>
       guardUpgrades(createServer(), verifierWith(), { onDecison: () => {} } as never),
-    ).toThrow(/onDecison.*onDecision, onError and requestPaths/);
+    ).toThrow(/onDecison.*onDecision, onError, requestPaths and continuePathRules/);
   });
 });

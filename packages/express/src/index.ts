@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  checkContinuePathRules,
   checkOptionKeys,
   checkRequestPaths,
   createOriginVerifier,
@@ -251,6 +252,14 @@ export interface GuardUpgradesOptions {
    * trailing `/`; `[]` checks none). See the core's `requestPaths`.
    */
   readonly requestPaths?: readonly string[];
+  /**
+   * Set it when your server's `'checkContinue'` listener hands every request on to the app
+   * (`res.writeContinue(); app(req, res)`): the middleware's `excludePaths` and
+   * `healthCheckPaths` then apply to those requests too, so an excluded webhook that sends
+   * `Expect: 100-continue` passes. Defaults to `false`: a listener that answers by itself would
+   * otherwise run for a bot on an excluded path. See the core's `continuePathRules`.
+   */
+  readonly continuePathRules?: boolean;
 }
 
 /**
@@ -288,12 +297,12 @@ export function guardUpgrades(
   if (typeof options !== 'object' || options === null || Array.isArray(options))
     throw new InvalidOptionError(
       'guardUpgrades(options)',
-      `is ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}; pass { logger, requestPaths } or leave it out.`,
+      `is ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}; pass { logger, requestPaths, continuePathRules } or leave it out.`,
     );
   checkOptionKeys(
     options,
     GUARD_UPGRADES_KEYS,
-    'is not an option of guardUpgrades; it takes `logger` and `requestPaths`.',
+    'is not an option of guardUpgrades; it takes `logger`, `requestPaths` and `continuePathRules`.',
   );
   const verifier = isOriginVerifier(guard)
     ? guard
@@ -313,6 +322,7 @@ export function guardUpgrades(
     },
     onError: (error, req) => log.guardFailed(error, req.method, req.url),
     requestPaths: checkRequestPaths(options.requestPaths),
+    continuePathRules: checkContinuePathRules(options.continuePathRules),
   });
 }
 
@@ -368,7 +378,7 @@ function answeringBeforeExpress(server: ListeningServer): string[] {
 }
 
 /** The options of `guardUpgrades`. */
-const GUARD_UPGRADES_KEYS: readonly string[] = ['logger', 'requestPaths'];
+const GUARD_UPGRADES_KEYS: readonly string[] = ['logger', 'requestPaths', 'continuePathRules'];
 
 /** The options of this adapter, next to the core's: a typo of either gets a "Did you mean". */
 const KNOWN_KEYS: readonly string[] = [...OPTION_KEYS, 'logger'];

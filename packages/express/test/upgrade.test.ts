@@ -18,6 +18,7 @@ import {
   answer101,
   BASE,
   BOT,
+  expectContinueOutcomes,
   OUR_CLOUDFRONT,
   rawRequest,
   rawUpgrade,
@@ -159,10 +160,10 @@ describe('guardUpgrades arguments', () => {
   it('checks its options: unknown keys, null and a bad logger are errors naming the fix', async () => {
     const { guard, server } = await appWithUpgrades(express);
     expect(() => guardUpgrades(server, guard, { loger: console } as never)).toThrow(
-      /`loger` is not an option of guardUpgrades; it takes `logger` and `requestPaths`\. Did you mean `logger`\?/,
+      /`loger` is not an option of guardUpgrades; it takes `logger`, `requestPaths` and `continuePathRules`\. Did you mean `logger`\?/,
     );
     expect(() => guardUpgrades(server, guard, null as never)).toThrow(
-      /`guardUpgrades\(options\)` is null; pass \{ logger, requestPaths \} or leave it out/,
+      /`guardUpgrades\(options\)` is null; pass \{ logger, requestPaths, continuePathRules \} or leave it out/,
     );
     expect(() => guardUpgrades(server, guard, [] as never)).toThrow(/is an array/);
     expect(() => guardUpgrades(server, guard, { logger: {} } as never)).toThrow(
@@ -217,6 +218,41 @@ describe.each([
     const warned = lines.filter((l) => l.includes('guardUpgrades(server, guard) was not called'));
     expect(warned).toHaveLength(1);
     expect(warned[0]).toContain("'checkContinue' listeners (requests with an Expect header)");
+  });
+
+  // Review, eleventh session: the path rules applied to such requests by default, so a listener
+  // answering by itself ran for a bot on an excluded path; `continuePathRules` says the
+  // listener hands each request on to Express, which routes it.
+  it("applies excludePaths to 'checkContinue' requests only with continuePathRules", async () => {
+    for (const continuePathRules of [undefined, true]) {
+      const { guard, server, port } = await appWithUpgrades(framework, {
+        excludePaths: ['/webhooks/stripe'],
+      });
+      const app = server.listeners('request')[0] as express.Express;
+      app.post('/webhooks/stripe', (_req, res) => {
+        res.send('webhook');
+      });
+      const seen: string[] = [];
+      server.on('checkContinue', (req, res) => {
+        seen.push(req.url ?? '');
+        res.writeContinue();
+        app(req, res);
+      });
+      guardUpgrades(server, guard, continuePathRules ? { continuePathRules } : {});
+
+      const outcomes = await expectContinueOutcomes(port, ['/webhooks/stripe', '/admin']);
+
+      expect(outcomes, String(continuePathRules)).toEqual([
+        continuePathRules ? '100 200 webhook' : '403 Forbidden',
+        '403 Forbidden',
+      ]);
+      expect(seen).toEqual(continuePathRules ? ['/webhooks/stripe'] : []);
+    }
+    expect(() =>
+      guardUpgrades(servers[0] as Server, guards[0] as CdnOriginGuardMiddleware, {
+        continuePathRules: 'yes' as never,
+      }),
+    ).toThrow(/`continuePathRules` is string; expected true/);
   });
 
   it('guards a server without such listeners quietly, so one added later is checked too', async () => {

@@ -4,6 +4,7 @@
  */
 import {
   CdnOriginGuardError,
+  checkContinuePathRules,
   checkRequestPaths,
   createOriginVerifier,
   DEFAULT_DENY_RESPONSE,
@@ -62,11 +63,20 @@ export interface CdnOriginGuardPluginWiring {
    * `['/socket.io']`. See the core's `guardUpgrades`.
    */
   readonly requestPaths?: readonly string[];
+  /**
+   * Set it when a `'checkContinue'` listener you add to `app.server` hands every request on to
+   * Fastify (`res.writeContinue(); app.routing(req, res)`): the core's `excludePaths` and
+   * `healthCheckPaths` then apply to those requests on the server too, so an excluded webhook
+   * that sends `Expect: 100-continue` passes. Defaults to `false`: a listener that answers by
+   * itself would otherwise run for a bot on an excluded path. See the core's
+   * `continuePathRules`.
+   */
+  readonly continuePathRules?: boolean;
 }
 
 /**
  * Plugin options: the core options, or `{ verifier }` to share one you created (you close it;
- * the app's `onClose` only closes a verifier the plugin created); either with `requestPaths`.
+ * the app's `onClose` only closes a verifier the plugin created); either with `requestPaths` and `continuePathRules`.
  */
 export type CdnOriginGuardPluginOptions = (
   | Readonly<OriginGuardOptions>
@@ -105,6 +115,10 @@ async function cdnOriginGuardPlugin(
     typeof options === 'object' && options !== null && Object.hasOwn(options, 'requestPaths')
       ? checkRequestPaths(options.requestPaths)
       : undefined;
+  const continuePathRules =
+    typeof options === 'object' && options !== null
+      ? checkContinuePathRules((options as CdnOriginGuardPluginWiring).continuePathRules)
+      : undefined;
   // A verifier passed in belongs to the caller, who closes it; one created here is ours.
   const owned = !('verifier' in options);
   const verifier =
@@ -129,6 +143,7 @@ async function cdnOriginGuardPlugin(
     },
     onError: (error, req) => logFailure(fastify.log, level, error, req.method, req.url),
     requestPaths,
+    continuePathRules,
   });
 
   // Per-route opt-out, declared by the app on its own route: `config: { cdnOriginGuard: false }`.
@@ -373,17 +388,19 @@ function givenVerifier(options: { readonly verifier: OriginVerifier }): OriginVe
 }
 
 /** Keys that are not the core's: Fastify's registration `prefix`, and the plugin's own. */
-const PLUGIN_KEYS = ['prefix', 'requestPaths'] as const;
+const PLUGIN_KEYS = ['prefix', 'requestPaths', 'continuePathRules'] as const;
 
 function stripFastifyKeys(options: Readonly<OriginGuardOptions>): OriginGuardOptions {
   // Fastify may pass its own registration keys (prefix, logLevel handled by core) along.
   const {
     prefix: _p,
     requestPaths: _r,
+    continuePathRules: _c,
     ...rest
   } = options as OriginGuardOptions & {
     prefix?: unknown;
     requestPaths?: unknown;
+    continuePathRules?: unknown;
   };
   return rest as OriginGuardOptions;
 }

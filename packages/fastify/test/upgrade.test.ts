@@ -15,6 +15,7 @@ import {
   answer101,
   BASE,
   BOT,
+  expectContinueOutcomes,
   OUR_CLOUDFRONT,
   rawRequest,
   rawUpgrade,
@@ -136,6 +137,39 @@ describe('the Fastify plugin and upgrade requests', () => {
     expect(decisions).toEqual(['edge-not-cloudfront']);
     expect(logs.filter((l) => l.cdnOriginGuard !== undefined)).toHaveLength(1);
     await counted.close();
+  });
+
+  // Review, eleventh session: the path rules applied to requests Node hands to 'checkContinue'
+  // by default, so a listener answering by itself ran for a bot on an excluded path.
+  it("applies excludePaths to 'checkContinue' requests only with continuePathRules", async () => {
+    for (const continuePathRules of [undefined, true]) {
+      const { app } = makeApp();
+      app.post('/webhooks/stripe', async () => 'webhook');
+      const seen: string[] = [];
+      app.server.on('checkContinue', (req, res) => {
+        seen.push(req.url ?? '');
+        res.writeContinue();
+        app.routing(req, res);
+      });
+      await app.register(cdnOriginGuard, {
+        ...BASE,
+        excludePaths: ['/webhooks/stripe'],
+        ...(continuePathRules ? { continuePathRules } : {}),
+      } as OriginGuardOptions);
+      const port = await listen(app);
+
+      const outcomes = await expectContinueOutcomes(port, ['/webhooks/stripe', '/admin']);
+
+      expect(outcomes, String(continuePathRules)).toEqual([
+        continuePathRules ? '100 200 webhook' : '403 Forbidden',
+        '403 Forbidden',
+      ]);
+      expect(seen).toEqual(continuePathRules ? ['/webhooks/stripe'] : []);
+    }
+    const { app } = makeApp();
+    await expect(
+      app.register(cdnOriginGuard, { ...BASE, continuePathRules: 1 } as never).ready(),
+    ).rejects.toThrow(/`continuePathRules` is number; expected true/);
   });
 
   it('stops checking when the app closes', async () => {

@@ -4,6 +4,7 @@
  * @module
  */
 import {
+  checkContinuePathRules,
   checkOptionKeys,
   checkRequestPaths,
   createOriginVerifier,
@@ -92,11 +93,20 @@ export interface CdnOriginGuardModuleWiring {
    * See the core's `guardUpgrades`.
    */
   readonly requestPaths?: readonly string[];
+  /**
+   * Set it when a `'checkContinue'` listener you add to the HTTP server hands every request on
+   * to Nest (`res.writeContinue(); server.emit('request', req, res)`): the core's
+   * `excludePaths` and `healthCheckPaths` then apply to those requests on the server too, so an
+   * excluded webhook that sends `Expect: 100-continue` passes. Defaults to `false`: a listener
+   * that answers by itself would otherwise run for a bot on an excluded path. See the core's
+   * `continuePathRules`.
+   */
+  readonly continuePathRules?: boolean;
 }
 
 /**
  * Options of {@link CdnOriginGuardModule.forRoot}: the core options plus the wiring
- * (`isGlobal`, `applyGlobally`, `allowContextTypes`, `requestPaths`).
+ * (`isGlobal`, `applyGlobally`, `allowContextTypes`, `requestPaths`, `continuePathRules`).
  *
  * @example
  * ```ts
@@ -166,6 +176,7 @@ const WIRING_KEYS = [
   'applyGlobally',
   'allowContextTypes',
   'requestPaths',
+  'continuePathRules',
 ] as const;
 
 /** The wiring options that are booleans. */
@@ -186,6 +197,7 @@ const FOR_ROOT_ASYNC_KEYS: readonly string[] = Object.keys({
   applyGlobally: true,
   allowContextTypes: true,
   requestPaths: true,
+  continuePathRules: true,
 } satisfies Record<keyof CdnOriginGuardModuleAsyncOptions, true>);
 
 /**
@@ -276,6 +288,7 @@ interface Wiring {
   readonly applyGlobally: boolean;
   readonly allowContextTypes: readonly string[];
   readonly requestPaths: readonly string[];
+  readonly continuePathRules: boolean;
 }
 
 /**
@@ -415,6 +428,7 @@ export class CdnOriginGuardModule
       applyGlobally: options.applyGlobally ?? true,
       allowContextTypes: checkedContextTypes(options.allowContextTypes),
       requestPaths: checkRequestPaths(options.requestPaths),
+      continuePathRules: checkContinuePathRules(options.continuePathRules) ?? false,
     };
     return {
       module: CdnOriginGuardModule,
@@ -560,6 +574,7 @@ export class CdnOriginGuardModule
       onError: (error, req) =>
         logDecision(logger, verifier, undefined, { method: req.method, path: req.url }, error),
       requestPaths: withGatewayPaths(this.wiring.requestPaths, gateways),
+      continuePathRules: this.wiring.continuePathRules,
     });
   }
 

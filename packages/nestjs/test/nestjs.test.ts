@@ -448,6 +448,7 @@ describe.each(PLATFORMS)('CdnOriginGuard on the %s platform', (_platform, adapte
     it.each([
       ['applyGlobally', true],
       ['requestPaths', ['/live']],
+      ['continuePathRules', true],
     ])(
       'rejects %s returned by the forRootAsync factory, naming where it belongs',
       async (key, value) => {

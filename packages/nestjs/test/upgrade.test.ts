@@ -19,6 +19,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   answer101,
   BOT,
+  CONTINUED_OK,
+  rawExpectContinue,
   rawRequest,
   rawUpgrade,
   SWITCHED,
@@ -67,6 +69,38 @@ describe.each(PLATFORMS)('upgrade requests on the %s platform', (_platform, adap
 
     expect(await rawUpgrade(port, '/events', THROUGH_CLOUDFRONT)).toBe(SWITCHED);
     expect(ws.seen[0]?.decision).toMatchObject({ allowed: true, reason: 'verified' });
+  });
+
+  // Review, eleventh session: the path rules applied by default to requests Node hands to
+  // 'checkContinue', so a listener answering by itself ran for a bot on an excluded path.
+  it("applies excludePaths to 'checkContinue' requests only with continuePathRules", async () => {
+    for (const continuePathRules of [undefined, true]) {
+      const { server, port } = await startWithUpgrades(adapter, {
+        excludePaths: ['/whoami'],
+        ...(continuePathRules ? { continuePathRules } : {}),
+      });
+      const seen: string[] = [];
+      server.on('checkContinue', (req, res) => {
+        seen.push(req.url ?? '');
+        res.writeContinue();
+        server.emit('request', req, res);
+      });
+
+      const excluded = await rawExpectContinue(port, '/whoami', 'GET');
+      const other = await rawExpectContinue(port, '/', 'GET');
+
+      expect(other, String(continuePathRules)).toMatch(/^HTTP\/1\.1 403 /);
+      if (continuePathRules) {
+        expect(excluded).toMatch(CONTINUED_OK);
+        expect(seen).toEqual(['/whoami']);
+      } else {
+        expect(excluded).toMatch(/^HTTP\/1\.1 403 /);
+        expect(seen).toEqual([]);
+      }
+    }
+    expect(() =>
+      CdnOriginGuardModule.forRoot({ ...BASE_OPTIONS, continuePathRules: 'yes' } as never),
+    ).toThrow(/`continuePathRules` is string; expected true/);
   });
 
   it("with allowContextTypes: ['ws'] still verifies the handshake", async () => {
