@@ -11,7 +11,7 @@ const {
 } = core;
 
 describe('public exports', () => {
-  it('are the ones before the restructure, plus isOriginGuardError, the log-line formatters, pathUnderMount, isReservedHeaderName, recordDecision, matchablePath, handleRejection, sourceEventLevel, isAwsResponseParseFailure, checkOptionKeys, OPTION_KEYS, errorText, DEFAULT_DENY_RESPONSE, guardUpgrades, isOriginVerifier and writeDenyResponse', () => {
+  it('are the ones before the restructure, plus isOriginGuardError, the log-line formatters, pathUnderMount, isReservedHeaderName, recordDecision, matchablePath, handleRejection, sourceEventLevel, isAwsResponseParseFailure, checkOptionKeys, OPTION_KEYS, errorText, DEFAULT_DENY_RESPONSE, guardUpgrades, isOriginVerifier, writeDenyResponse and checkContinuePathRules', () => {
     expect(Object.keys(core).sort()).toEqual(
       [
         'ALLOW_REASONS',
@@ -31,6 +31,7 @@ describe('public exports', () => {
         'SourceError',
         'TRUSTED_PROXY_NAMES',
         'checkOptionKeys',
+        'checkContinuePathRules',
         'checkRequestPaths',
         'createOriginVerifier',
         'decisionLogLine',
