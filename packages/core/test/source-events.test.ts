@@ -551,6 +551,41 @@ describe('maxStaleMs: stop trusting a secret nobody could confirm', () => {
     await v.close();
   });
 
+  // Review, eleventh session: the early refresh was allowed again only after a load with
+  // `readAgoMs` 0, so a source whose every fresh read reports an age (a sidecar's file, written
+  // 3 s before it is read) had it once: with `maxStaleMs` equal to the refresh interval, its
+  // values then expired 3 s before every later refresh, and every request was denied meanwhile.
+  it('brings the refresh forward on every new read, whatever age the source reports', async () => {
+    let loads = 0;
+    const source: SecretSource = {
+      name: 'sidecar-file',
+      load: async () => {
+        loads++;
+        return {
+          values: [{ stage: 'AWSCURRENT', value: SECRET }],
+          version: 'v1',
+          readAgoMs: 3_000,
+        };
+      },
+    };
+    const v = make({ secret: source, maxStaleMs: 60_000, secretRefreshMs: 60_000 });
+    const events: SourceEvent[] = [];
+    v.onSourceEvent((e) => events.push(e));
+    await v.ready();
+    const denied: number[] = [];
+    for (let second = 1; second <= 600; second++) {
+      await vi.advanceTimersByTimeAsync(1_000);
+      if (v.verify(request()).reason !== 'verified') denied.push(second);
+    }
+
+    expect(denied).toEqual([]);
+    expect(events.map((e) => e.type)).toEqual([]);
+    // One load per countdown, brought forward: about 600 s / (60 s - 3 s - the lead).
+    expect(loads).toBeGreaterThanOrEqual(11);
+    expect(loads).toBeLessThanOrEqual(16);
+    await v.close();
+  });
+
   it('says expired once while a source keeps confirming values read too long ago', async () => {
     const source = confirmingSource();
     const v = make({ secret: source, maxStaleMs: 120_000 });

@@ -124,6 +124,15 @@ const FIRST_RETRY_MS = 1_000;
  */
 const REVALIDATE_SLACK_MS = 50;
 
+/**
+ * How much later than the values in use a load's values must have been read to count as a new
+ * read, which starts a new `maxStaleMs` countdown that may bring its refresh forward once. A
+ * source that only confirms old values reports their read time through `readAgoMs`, on its own
+ * clock: it moves by fractions of a millisecond from one confirmation to the next. A real
+ * re-read comes a refresh interval (or a forced re-read's 1 s floor) after the last one.
+ */
+const NEW_READ_MS = 1_000;
+
 function asSourceError(name: string, error: unknown): SourceError {
   if (error instanceof SourceError) return error;
   if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))
@@ -276,13 +285,22 @@ export class CachedSource<S extends Versioned, C> {
       this.#lastError = undefined;
       this.#version = version;
       this.#loadedAt = this.#now();
-      this.#valuesReadAt =
-        this.#loadedAt -
-        (typeof snapshot.readAgoMs === 'number' && snapshot.readAgoMs > 0 ? snapshot.readAgoMs : 0);
+      const readAgoMs =
+        typeof snapshot.readAgoMs === 'number' && snapshot.readAgoMs > 0 ? snapshot.readAgoMs : 0;
+      const readBefore = this.#valuesReadAt;
+      this.#valuesReadAt = this.#loadedAt - readAgoMs;
+      // Values read by this load, or read again since the last one (a custom source that says
+      // its fresh reads are a few seconds old, a sidecar's file): a new countdown. Keyed on age 0
+      // alone, such a source never got its early refresh again, and with `maxStaleMs` near the
+      // refresh interval its values expired before every refresh (review, eleventh session).
+      const newRead =
+        readAgoMs === 0 ||
+        readBefore === undefined ||
+        this.#valuesReadAt - readBefore >= NEW_READ_MS;
       const wasExpired = this.#expired;
       this.current = entry.compiled;
       // Still expired when the load only confirmed values read too long ago: no new event.
-      if (this.#armExpiry(snapshot.readAgoMs)) this.#expired = false;
+      if (this.#armExpiry(readAgoMs, newRead)) this.#expired = false;
       this.#noteSkipped(snapshot.skipped);
       for (const warning of snapshot.warnings ?? []) this.#warn(asSourceError(name, warning));
       // Back in use after failures, or after the values expired (then denied): say so.
@@ -326,17 +344,18 @@ export class CachedSource<S extends Versioned, C> {
    * last read (`readAgoMs` before now): a load that only confirmed them (Secrets Manager's
    * `DescribeSecret`) does not extend their life. Returns whether the values are in use (false
    * when they were read `maxStaleMs` ago or more: expired at once).
+   * @param age - how long ago the values were read (0: by this load).
+   * @param newRead - whether they were read since the values in use were: a new countdown,
+   * which may bring its refresh forward once.
    */
-  #armExpiry(readAgoMs: number | undefined): boolean {
+  #armExpiry(age: number, newRead: boolean): boolean {
     const maxStaleMs = this.#options.maxStaleMs;
     if (maxStaleMs === undefined || this.#closed.signal.aborted) return true;
     if (this.#expiry) clearTimeout(this.#expiry);
     this.#expiry = undefined;
     this.#expiresAt = undefined;
     this.#expiryDue = false;
-    const age = typeof readAgoMs === 'number' && readAgoMs > 0 ? readAgoMs : 0;
-    // Values read by this load: a new countdown, which may bring its refresh forward once.
-    if (age === 0) this.#earlyUsed = false;
+    if (newRead) this.#earlyUsed = false;
     const ms = maxStaleMs - age;
     if (ms <= 0) {
       // Confirmed, but last read maxStaleMs ago or more: as stale as no load at all.

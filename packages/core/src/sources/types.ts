@@ -48,7 +48,10 @@ export interface SecretSnapshot {
    * How long ago, in ms, the values in this snapshot were last read from their store, when the
    * load only confirmed them (e.g. Secrets Manager's `DescribeSecret` said nothing moved). The
    * guard's `maxStaleMs` counts from that read, so confirmations alone never keep values alive
-   * past it. Defaults to 0: read by this load.
+   * past it. Defaults to 0: read by this load. A source whose fresh reads are some time old (a
+   * sidecar's file) may report that age too: values read at least a second later than the
+   * ones in use count as a new read, so the refresh is again brought forward ahead of the
+   * countdown's end.
    */
   readonly readAgoMs?: number | undefined;
 }
