@@ -158,6 +158,11 @@ export interface LocalSecrets {
    * caller's paging meets real second pages. `clear()` puts back 100.
    */
   setListPageSize(size: number): void;
+  /**
+   * Leave `versionId` out of every `ListSecretVersionIds` answer, as a faulty endpoint or proxy
+   * might (AWS lists every labelled version). `clear()` lists every version again.
+   */
+  omitFromListing(versionId: string): void;
   /** Delete a secret; later calls answer `ResourceNotFoundException`. */
   remove(id: string): boolean;
   /** A snapshot of a secret, or `undefined`. */
@@ -200,6 +205,8 @@ export class SecretsManagerService implements LocalSecrets {
   readonly #accountId: string;
   /** Most versions a ListSecretVersionIds page holds (see {@link LocalSecrets.setListPageSize}). */
   #listPageSize = 100;
+  /** Versions `ListSecretVersionIds` leaves out (see {@link LocalSecrets.omitFromListing}). */
+  readonly #omitted = new Set<string>();
 
   constructor(region: string, accountId: string) {
     this.#region = region;
@@ -322,6 +329,10 @@ export class SecretsManagerService implements LocalSecrets {
     this.#listPageSize = size;
   }
 
+  omitFromListing(versionId: string): void {
+    this.#omitted.add(versionId);
+  }
+
   requireRotationToken(id: string, token: string | undefined): void {
     const secret = this.#require(id);
     if (token === undefined) delete secret.rotationToken;
@@ -357,6 +368,7 @@ export class SecretsManagerService implements LocalSecrets {
     this.#byName.clear();
     this.#byArn.clear();
     this.#listPageSize = 100;
+    this.#omitted.clear();
   }
 
   // ---- wire --------------------------------------------------------------------------------
@@ -643,7 +655,7 @@ export class SecretsManagerService implements LocalSecrets {
         'MaxResults must be an integer from 1 to 100.',
       );
     const all = [...secret.versions.values()]
-      .filter((v) => includeDeprecated || v.stages.size > 0)
+      .filter((v) => (includeDeprecated || v.stages.size > 0) && !this.#omitted.has(v.id))
       .map((v) => ({ VersionId: v.id, VersionStages: [...v.stages], CreatedDate: v.createdDate }));
     // Pages as AWS may give them: at most MaxResults, and at most the page size set for tests
     // (AWS "can occasionally return an empty or shorter than expected list": check NextToken).

@@ -94,6 +94,11 @@ export interface FaultConfig {
    * of the request, as an AWS validation message may echo its input (what a caller must redact).
    */
   readonly echoRequest?: boolean;
+  /**
+   * Matching calls answer with a `Date` header this many ms after this machine's clock
+   * (negative: before it), as AWS answers a machine whose clock is wrong.
+   */
+  readonly clockSkewMs?: number;
   /** The next N matching CloudFront `UpdateDistribution` calls answer `PreconditionFailed` (412), as if someone else had updated the distribution. */
   readonly preconditionFailedNext?: number;
   /**
@@ -333,8 +338,8 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     if (res.destroyed || res.writableEnded) return;
     const body = typeof reply.body === 'string' ? Buffer.from(reply.body, 'utf8') : reply.body;
     res.writeHead(reply.status, {
-      ...reply.headers,
       date: new Date().toUTCString(),
+      ...reply.headers,
       'content-length': String(body.length),
     });
     res.end(body);
@@ -541,6 +546,11 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
           '</Rules>',
           `</Rules><NextMarker>${Buffer.from('0').toString('base64url')}</NextMarker>`,
         );
+    if (faults.clockSkewMs !== undefined && matches(routed.action))
+      reply.headers = {
+        ...reply.headers,
+        date: new Date(Date.now() + faults.clockSkewMs).toUTCString(),
+      };
     send(res, reply);
   };
 

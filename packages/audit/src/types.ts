@@ -278,6 +278,13 @@ export interface SecretDescription {
    * when there is none. A failed rotation leaves it so, and its value stays accepted.
    */
   readonly pendingRotation: PendingRotation | undefined;
+  /**
+   * How far Secrets Manager's clock is ahead of this machine's, in ms (negative: behind), from
+   * the `Date` of its answers as the AWS SDK reads it (`systemClockOffset`); `undefined` when
+   * not known. Ages are judged on AWS's clock: with this machine's clock wrong by a day, a
+   * rotation started an hour ago read as stuck, and a stuck one as young.
+   */
+  readonly clockOffsetMs?: number | undefined;
 }
 
 /** A version labelled `AWSPENDING` but not `AWSCURRENT` (DescribeSecret's `VersionIdsToStages`). */

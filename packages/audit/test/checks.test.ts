@@ -1095,13 +1095,47 @@ describe('secret-rotation', () => {
     const last = result.findings.at(-1);
     if (expected === 'WARN') {
       expect(last?.message).toMatch(
-        /^prod\/origin-verify's pending version v-pending was created at \S+, 10 minutes after this machine's clock \(\S+\): this machine's clock is behind/,
+        /^prod\/origin-verify's pending version v-pending was created at \S+, 10 minutes after the time the audit judges by \(\S+, this machine's clock\): a clock is wrong/,
       );
       expect(last?.fix).toMatch(/Set this machine's clock right/);
     } else {
       expect(last?.message).toMatch(/started 0 hours ago/);
     }
   });
+
+  // Review, eleventh session: ages were judged on this machine's clock, so a clock ahead by a day
+  // called a rotation started an hour ago stuck, and one behind called a stuck one young.
+  it.each([
+    [
+      'ahead of AWS by 30 hours: a rotation AWS started 2 hours ago',
+      -30 * HOUR,
+      32 * HOUR,
+      'PASS',
+      /started 2 hours ago/,
+    ],
+    [
+      'behind AWS by 30 hours: a rotation AWS started 26 hours ago',
+      30 * HOUR,
+      -4 * HOUR,
+      'WARN',
+      /in flight for 26 hours/,
+    ],
+  ])(
+    'judges ages on AWS clock, this machine %s',
+    (_n, clockOffsetMs, createdAgoMs, expected, message) => {
+      const snapshot = secretWith({
+        ...pendingFor(createdAgo(createdAgoMs)),
+        clockOffsetMs,
+      });
+      const result = statusOf(snapshot, 'secret-rotation');
+      expect(result.status).toBe(expected);
+      expect(result.findings.at(-1)?.message).toMatch(message);
+      // Without the offset, the same dates are misjudged: the reason it is read.
+      const local = statusOf(secretWith(pendingFor(createdAgo(createdAgoMs))), 'secret-rotation');
+      expect(local.status).toBe('WARN');
+      expect(local.findings.at(-1)?.message).not.toMatch(message);
+    },
+  );
 
   describe('at the edges of the day and of the hours', () => {
     const NOW = new Date('2027-03-10T12:00:00.000Z');
@@ -1266,13 +1300,20 @@ describe('secret-rotation', () => {
     expect(result.findings.some((f) => /in flight/.test(f.message))).toBe(false);
   });
 
-  it('passes a pending version ListSecretVersionIds does not list, saying its age is unknown', () => {
+  // Review, eleventh session: AWS lists every labelled version, so a pending version with a
+  // value missing from the listing is a listing not to trust, not "age unknown" and PASS.
+  it('marks the check incomplete when ListSecretVersionIds does not list a pending version that has a value', () => {
     const result = statusOf(
       secretWith(pendingFor({ ok: true, value: undefined })),
       'secret-rotation',
     );
     expect(result.status).toBe('PASS');
-    expect(result.findings.at(-1)?.message).toMatch(/which ListSecretVersionIds does not list/);
+    expect(result.incomplete?.reason).toBe('error');
+    expect(result.incomplete?.message).toMatch(
+      /ListSecretVersionIds did not list the pending version v-pending, though DescribeSecret labels it AWSPENDING and GetSecretValue read its value, so its age was not read/,
+    );
+    expect(result.findings.some((f) => /in flight/.test(f.message))).toBe(false);
+    expect(JSON.stringify(result)).not.toContain(PENDING_VALUE);
   });
 });
 

@@ -154,9 +154,18 @@ function judgePending(
   const evidence = { secret: s.arn, pendingVersion: pending.versionId, pendingHasValue: hasValue };
   const created = pending.created.value;
   if (created === undefined) {
-    // ListSecretVersionIds does not list it. Whether AWS lists a version that has a label and
-    // no value yet is not documented (the local endpoint does); a rotation stuck with such a
+    // ListSecretVersionIds does not list it. A labelled version with a value is listed by AWS,
+    // so a listing without it is not to be trusted: the age is unread (review, eleventh
+    // session: it PASSed as "age unknown"). Whether AWS lists a version that has a label and no
+    // value yet is not documented (the local endpoint does); a rotation stuck with such a
     // version shows only once it is overdue.
+    if (hasValue === true)
+      return {
+        unread: {
+          reason: 'error',
+          message: `secretsmanager:ListSecretVersionIds did not list the pending version ${pending.versionId}, though DescribeSecret labels it AWSPENDING and GetSecretValue read its value, so its age was not read. AWS lists every labelled version: if the rotation started seconds ago, run the audit again; else a faulty endpoint or proxy (AWS_ENDPOINT_URL*, HTTPS_PROXY) answered this`,
+        },
+      };
     const value = hasValue === false ? '; it has no value, so nothing is accepted for it' : '';
     return {
       finding: pass(
@@ -171,9 +180,9 @@ function judgePending(
     // Review, 5 December: a CreatedDate in the future read as "started 0 hours ago" and PASSed.
     return {
       finding: warn(
-        `${s.name}'s pending version ${pending.versionId} was created at ${created.toISOString()}, ${Math.ceil(-age / 60_000)} minutes after this machine's clock (${new Date(now).toISOString()}): this machine's clock is behind, so how long the rotation has been in flight, and every other age, cannot be judged`,
-        `Set this machine's clock right (NTP, e.g. timedatectl set-ntp true) and run the audit again`,
-        { ...withAge, now: new Date(now).toISOString() },
+        `${s.name}'s pending version ${pending.versionId} was created at ${created.toISOString()}, ${Math.ceil(-age / 60_000)} minutes after the time the audit judges by (${new Date(now).toISOString()}, ${s.clockOffsetMs === undefined ? "this machine's clock" : "this machine's clock set by the Date of Secrets Manager's answers"}): a clock is wrong, so how long the rotation has been in flight, and every other age, cannot be judged`,
+        `Set this machine's clock right (NTP, e.g. timedatectl set-ntp true) and run the audit again; if it is right, a faulty endpoint or proxy (AWS_ENDPOINT_URL*, HTTPS_PROXY) answered`,
+        { ...withAge, now: new Date(now).toISOString(), clockOffsetMs: s.clockOffsetMs },
       ),
     };
   }
@@ -209,13 +218,19 @@ function judgePending(
   };
 }
 
-function run(snapshot: AccountSnapshot, now = Date.now()): CheckResult {
+function run(snapshot: AccountSnapshot, localNow = Date.now()): CheckResult {
   // DescribeSecret alone: the rotation is judged even when the values cannot be read.
   const secret = snapshot.secretDescription;
   const skip = firstSkip(secret);
   if (skip !== undefined || !secret.ok)
     return skipped(check, skip ?? { reason: 'error', message: 'not gathered' });
   const s = secret.value;
+  // AWS's clock, which set every date judged here, when this one is off by more than the skew
+  // allowed (review, eleventh session: a clock wrong in either direction misjudged the ages;
+  // only a clock behind by over 5 minutes was caught). Within it, this clock: the `Date` header
+  // the offset comes from has a resolution of one second.
+  const offset = s.clockOffsetMs ?? 0;
+  const now = Math.abs(offset) > DEFAULTS.clockSkewMinutes * 60_000 ? localNow + offset : localNow;
   const findings: Finding[] = [];
   const rotate = `aws secretsmanager rotate-secret --secret-id ${s.name} --rotation-lambda-arn <function> --rotation-rules '{"ScheduleExpression":"rate(${DEFAULTS.maxRotationDays} days)"}'`;
   const evidence = {

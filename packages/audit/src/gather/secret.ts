@@ -110,6 +110,15 @@ async function pendingRotationOf(
   return { versionId, currentVersionId, rolledBack, created };
 }
 
+/**
+ * How far Secrets Manager's clock is ahead of this one (ms), as the SDK read it from the `Date`
+ * of the answers so far (`systemClockOffset`): `undefined` when it holds no number.
+ */
+function clockOffsetOf(client: SecretsManagerClient): number | undefined {
+  const offset: unknown = client.config.systemClockOffset;
+  return typeof offset === 'number' && Number.isFinite(offset) ? offset : undefined;
+}
+
 /** DescribeSecret: the secret's description and the staging labels that have a version. */
 async function describeSecret(
   client: SecretsManagerClient,
@@ -132,6 +141,7 @@ async function describeSecret(
       scheduleExpression: described.RotationRules?.ScheduleExpression,
       lastRotatedDate: described.LastRotatedDate,
       pendingRotation: await pendingRotationOf(client, secretId, versionIdsToStages),
+      clockOffsetMs: clockOffsetOf(client),
     },
     staged: new Set(Object.values(versionIdsToStages).flat()),
   };
