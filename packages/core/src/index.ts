@@ -85,6 +85,7 @@ export {
   checkRequestPaths,
   guardUpgrades,
   isGuardingUpgrades,
+  listenersBeforeFramework,
   type UpgradeGuardOptions,
   type UpgradeRequest,
   type UpgradeServer,

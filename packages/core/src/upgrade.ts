@@ -522,6 +522,32 @@ function serverGuards(server: UpgradeServer): ServerGuards {
 }
 
 /**
+ * The listeners on `server` that answer requests before a framework does, and that
+ * {@link guardUpgrades} checks: `'upgrade'` (WebSocket handshakes), `'connect'`, and
+ * `'checkContinue'` / `'checkExpectation'` (requests with an `Expect` header), each named in
+ * words for a log line. What an adapter that finds a server nobody guarded says was exposed.
+ *
+ * @param server - anything with `listenerCount` (an `EventEmitter`).
+ * @returns the kinds of such listeners `server` has, in that order; `[]` for none.
+ * @example
+ * ```ts
+ * server.on('upgrade', onUpgrade);
+ * listenersBeforeFramework(server); // ["'upgrade' listeners (WebSocket handshakes)"]
+ * ```
+ */
+export function listenersBeforeFramework(server: {
+  listenerCount(event: string): number;
+}): string[] {
+  const kinds: string[] = [];
+  if (server.listenerCount('upgrade') > 0) kinds.push("'upgrade' listeners (WebSocket handshakes)");
+  if (server.listenerCount('connect') > 0) kinds.push("'connect' listeners (CONNECT requests)");
+  for (const event of ['checkContinue', 'checkExpectation'])
+    if (server.listenerCount(event) > 0)
+      kinds.push(`'${event}' listeners (requests with an Expect header)`);
+  return kinds;
+}
+
+/**
  * Whether `verifier` (or, without one, any verifier) already checks the upgrade requests of
  * `server` ({@link guardUpgrades} was called with both, and its remover has not run): how an
  * adapter that meets the server only through its requests (the Express middleware) tells

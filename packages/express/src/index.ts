@@ -13,6 +13,7 @@ import {
   InvalidOptionError,
   isGuardingUpgrades,
   isOriginVerifier,
+  listenersBeforeFramework,
   OPTION_KEYS,
   type OriginGuardOptions,
   type OriginVerifier,
@@ -366,12 +367,7 @@ function isExpressApp(listener: unknown): boolean {
 
 /** What on `server` answers requests before Express: WebSocket and CONNECT listeners, Socket.IO. */
 function answeringBeforeExpress(server: ListeningServer): string[] {
-  const kinds: string[] = [];
-  if (server.listenerCount('upgrade') > 0) kinds.push("'upgrade' listeners (WebSocket handshakes)");
-  if (server.listenerCount('connect') > 0) kinds.push("'connect' listeners (CONNECT requests)");
-  for (const event of ['checkContinue', 'checkExpectation'])
-    if (server.listenerCount(event) > 0)
-      kinds.push(`'${event}' listeners (requests with an Expect header)`);
+  const kinds = listenersBeforeFramework(server);
   if (server.listeners('request').some((listener) => !isExpressApp(listener)))
     kinds.push("a 'request' listener that is not the Express app (Socket.IO's engine)");
   return kinds;

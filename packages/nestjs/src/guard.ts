@@ -31,6 +31,7 @@ import {
   ORIGIN_GUARD_RULE,
   type OriginGuardRule,
 } from './constants.js';
+import { type ServerWatch, serverOf, serverWatchOf } from './servers.js';
 
 declare global {
   namespace Express {
@@ -357,6 +358,7 @@ function graphqlRequest(context: ExecutionContext): PlatformRequest | undefined 
 export class CdnOriginGuard implements CanActivate {
   private readonly logger = new Logger('CdnOriginGuard');
   private readonly allowedTypes: ReadonlySet<string>;
+  private readonly watch: ServerWatch;
 
   constructor(
     @Inject(CDN_ORIGIN_GUARD_VERIFIER) private readonly verifier: OriginVerifier,
@@ -364,6 +366,7 @@ export class CdnOriginGuard implements CanActivate {
     @Optional() @Inject(CDN_ORIGIN_GUARD_WIRING) wiring?: { allowContextTypes?: readonly string[] },
   ) {
     this.allowedTypes = new Set(wiring?.allowContextTypes ?? []);
+    this.watch = serverWatchOf(verifier);
   }
 
   /**
@@ -429,6 +432,9 @@ export class CdnOriginGuard implements CanActivate {
       if (request !== raw) request.cdnOriginGuard = before;
       return true;
     }
+    // Not decided by the all-paths check (`applyGlobally: false`), which watches the servers.
+    const server = serverOf(raw);
+    if (server !== this.watch.last) this.watch.see(server);
     let input: VerifyInput | undefined;
     let result: Decision | Promise<Decision>;
     try {

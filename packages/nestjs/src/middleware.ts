@@ -28,6 +28,7 @@ import {
   OriginDeniedException,
   toVerifyInput,
 } from './guard.js';
+import { type ServerWatch, serverOf, serverWatchOf } from './servers.js';
 
 /** The part of Fastify's reply the filter uses (the package does not depend on Fastify). */
 interface FastifyLikeReply {
@@ -44,6 +45,7 @@ interface FastifyLikeReply {
  */
 export class AllPathsCheck {
   private readonly logger = new Logger('CdnOriginGuard');
+  private readonly watch: ServerWatch;
 
   /**
    * @param site - where it runs. On the platform it is the first of the module's checks on a
@@ -55,9 +57,13 @@ export class AllPathsCheck {
     private readonly verifier: OriginVerifier,
     private readonly site: Exclude<CheckSite, 'guard'>,
     readonly onExpress = false,
-  ) {}
+  ) {
+    this.watch = serverWatchOf(verifier);
+  }
 
   run(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void {
+    const server = serverOf(req);
+    if (server !== this.watch.last) this.watch.see(server);
     if (this.site !== 'platform' && allowedBefore(req, this.verifier, this.site) !== undefined) {
       next();
       return;

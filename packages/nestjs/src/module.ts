@@ -15,6 +15,7 @@ import {
   type OriginVerifier,
   sourceEventLevel,
   sourceEventLogLine,
+  type UpgradeGuardOptions,
   type UpgradeServer,
 } from '@cdn-origin-guard/core';
 import {
@@ -61,6 +62,7 @@ import {
   usedAsAppGuard,
   usedByAnyRoute,
 } from './routes.js';
+import { serverWatchOf } from './servers.js';
 
 /** How the module is wired into the app; not passed to the core. */
 export interface CdnOriginGuardModuleWiring {
@@ -566,7 +568,7 @@ export class CdnOriginGuardModule
     const { denyLogger: logger, verifier } = this;
     const gateways = gatewaysOf(this.discovery);
     for (const gateway of gateways) if (gateway.port !== 0) this.logger.error(ownPortLine(gateway));
-    this.unguardUpgrades = guardUpgrades(server as UpgradeServer, verifier, {
+    const options: UpgradeGuardOptions = {
       onDecision: (decision, req) => {
         if (decision.allowed) markHandshake(req, verifier, decision);
         logDecision(logger, verifier, decision, { method: req.method, path: req.url });
@@ -575,7 +577,11 @@ export class CdnOriginGuardModule
         logDecision(logger, verifier, undefined, { method: req.method, path: req.url }, error),
       requestPaths: withGatewayPaths(this.wiring.requestPaths, gateways),
       continuePathRules: this.wiring.continuePathRules,
-    });
+    };
+    this.unguardUpgrades = guardUpgrades(server as UpgradeServer, verifier, options);
+    // Any other server Nest's requests come from (one created around the adapter's instance):
+    // guarded at its first request, with an error line if it already had listeners.
+    serverWatchOf(verifier).start((other) => guardUpgrades(other, verifier, options));
   }
 
   /** Stops the verifier's refresh timers; decisions go on with the values it holds. */
@@ -593,6 +599,7 @@ export class CdnOriginGuardModule
   onApplicationShutdown(): void {
     this.unguardUpgrades?.();
     this.unguardUpgrades = undefined;
+    serverWatchOf(this.verifier).stop();
   }
 }
 

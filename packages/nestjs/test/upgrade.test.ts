@@ -5,9 +5,16 @@
  * (outside review). A plain `'upgrade'` listener stands for a gateway's WebSocket server.
  */
 import 'reflect-metadata';
-import type { Server } from 'node:http';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CdnOriginGuardModule, type CdnOriginGuardModuleOptions } from '@cdn-origin-guard/nestjs';
+import { isGuardingUpgrades } from '@cdn-origin-guard/core';
+import {
+  CDN_ORIGIN_GUARD_VERIFIER,
+  CdnOriginGuardModule,
+  type CdnOriginGuardModuleOptions,
+  guardUpgrades,
+} from '@cdn-origin-guard/nestjs';
 import {
   type BeforeApplicationShutdown,
   type INestApplication,
@@ -15,6 +22,8 @@ import {
   Module,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   answer101,
@@ -26,7 +35,15 @@ import {
   SWITCHED,
   UPGRADE_DENY,
 } from '../../../test/support/adapter-fixtures.js';
-import { BASE_OPTIONS, CONTROLLERS, PLATFORMS, start, THROUGH_CLOUDFRONT } from './fixtures.js';
+import {
+  BASE_OPTIONS,
+  CONTROLLERS,
+  create,
+  PLATFORMS,
+  RecordingLogger,
+  start,
+  THROUGH_CLOUDFRONT,
+} from './fixtures.js';
 
 const apps: INestApplication[] = [];
 afterEach(async () => {
@@ -199,3 +216,108 @@ describe.each(PLATFORMS)(
     });
   },
 );
+
+// Review, eleventh session (left open since the fourth): a server created around the adapter's
+// instance (Nest's "multiple simultaneous servers") is one the module cannot see at bootstrap,
+// and its WebSocket handshakes reached their listeners unchecked, silently.
+describe('a server created around the Express adapter instance', () => {
+  const extraServers: Server[] = [];
+  afterEach(() => {
+    for (const server of extraServers.splice(0)) {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  async function appAndServer(options: Partial<CdnOriginGuardModuleOptions> = {}) {
+    const instance = express();
+    const logger = new RecordingLogger();
+    const app = await create(
+      () => new ExpressAdapter(instance),
+      {
+        imports: [
+          CdnOriginGuardModule.forRoot({
+            ...BASE_OPTIONS,
+            ...options,
+          } as CdnOriginGuardModuleOptions),
+        ],
+        controllers: CONTROLLERS,
+      },
+      logger,
+    );
+    apps.push(app);
+    await app.init();
+    const server = createServer(instance);
+    extraServers.push(server);
+    const listen = async () => {
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      return (server.address() as AddressInfo).port;
+    };
+    return { app, server, logger, listen };
+  }
+
+  it('guards its upgrades from its first request on, naming the listeners it already had', async () => {
+    const { app, server, logger, listen } = await appAndServer();
+    const ws = answer101();
+    server.on('upgrade', ws.listener);
+    const port = await listen();
+
+    // Before any request the module has not seen the server: the gap the error line names.
+    expect(await rawUpgrade(port, '/', BOT)).toBe(SWITCHED);
+    expect(isGuardingUpgrades(server)).toBe(false);
+
+    expect(await rawRequest(port, '/', BOT)).toMatch(/^HTTP\/1\.1 403 /);
+
+    expect(await rawUpgrade(port, '/', BOT)).toBe(UPGRADE_DENY);
+    expect(await rawUpgrade(port, '/', THROUGH_CLOUDFRONT)).toBe(SWITCHED);
+    expect(ws.seen).toHaveLength(2);
+    const errors = logger.lines.filter((l) => l.level === 'error');
+    expect(errors.map((l) => l.message)).toEqual([
+      expect.stringMatching(
+        /^cdn-origin-guard: a server Nest's requests come from is not the adapter's own HTTP server .*nothing guarded its 'upgrade' listeners \(WebSocket handshakes\): those requests reached them unchecked until this first request\. .*call guardUpgrades\(server, verifier\)/,
+      ),
+    ]);
+    // Once per server; stopped with the app.
+    await rawRequest(port, '/', THROUGH_CLOUDFRONT);
+    expect(logger.lines.filter((l) => l.level === 'error')).toHaveLength(1);
+    await app.close();
+    expect(isGuardingUpgrades(server)).toBe(false);
+  });
+
+  it.each([
+    ['guarded globally', {}, '/'],
+    [
+      'with applyGlobally: false (the guard on a route sees it)',
+      { applyGlobally: false },
+      '/required',
+    ],
+  ])(
+    '%s, guards one without such listeners quietly, so a listener added later is checked',
+    async (_n, options, path) => {
+      const { server, logger, listen } = await appAndServer(options);
+      const port = await listen();
+
+      expect(await rawRequest(port, path, THROUGH_CLOUDFRONT)).toMatch(/^HTTP\/1\.1 200 /);
+      const ws = answer101();
+      server.on('upgrade', ws.listener);
+
+      expect(await rawUpgrade(port, '/late', BOT)).toBe(UPGRADE_DENY);
+      expect(ws.seen).toEqual([]);
+      expect(logger.lines.filter((l) => l.level === 'error')).toEqual([]);
+    },
+  );
+
+  it('leaves a server you guarded yourself as it is, with no error line', async () => {
+    const { app, server, logger, listen } = await appAndServer();
+    const ws = answer101();
+    server.on('upgrade', ws.listener);
+    guardUpgrades(server, app.get(CDN_ORIGIN_GUARD_VERIFIER), { requestPaths: [] });
+    const port = await listen();
+
+    await rawRequest(port, '/', BOT);
+
+    expect(await rawUpgrade(port, '/', BOT)).toBe(UPGRADE_DENY);
+    expect(logger.lines.filter((l) => l.level === 'error')).toEqual([]);
+  });
+});
