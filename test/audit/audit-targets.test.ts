@@ -92,7 +92,7 @@ describe('audit targets', () => {
         { port: 9000, cidrIpv4: '0.0.0.0/0' },
       ],
     });
-    const eni = a.aws.ec2.hosts.setNetworkInterface({
+    a.aws.ec2.hosts.setNetworkInterface({
       privateIp: '10.0.2.40',
       securityGroupIds: ['sg-0tasks'],
       publicIp: '3.91.7.7',
@@ -103,14 +103,25 @@ describe('audit targets', () => {
 
     const targets = targetsOf(report);
     expect(targets?.status).toBe('FAIL');
-    expect(targets?.findings.find((f) => f.status === 'FAIL')?.message).toMatch(
-      /in sg-0tasks allows port 9000 from 0\.0\.0\.0\/0, and targets 10\.0\.2\.40 \(3\.91\.7\.7\) have a public address/,
-    );
+    const failed = targets?.findings.filter((f) => f.status === 'FAIL');
+    expect(failed?.map((f) => f.message)).toEqual([
+      expect.stringMatching(
+        /in sg-0tasks allows port 9000 from 0\.0\.0\.0\/0, and targets 10\.0\.2\.40 \(3\.91\.7\.7\) have a public address/,
+      ),
+    ]);
+    // The interface's own group judged on the health-check port alone (port 3000 admits the
+    // ALB's group), and the address it holds named as the exposed target.
+    expect(failed?.[0]?.evidence).toMatchObject({
+      group: 'sg-0tasks',
+      ports: [9000],
+      targetGroups: ['tasks'],
+      exposedTargets: ['10.0.2.40 (3.91.7.7)'],
+      targets: ['10.0.2.40 (3.91.7.7)'],
+    });
     expect(targets?.findings.map((f) => f.message)).toContainEqual(
       expect.stringMatching(/^Target group story-alb-app: 1 target on port 8080, none open/),
     );
     expect(a.aws.callCount('ec2.DescribeNetworkInterfaces')).toBe(1);
-    expect(eni).toMatch(/^eni-/);
   });
 
   // AvailabilityZone `all` marks an address outside the VPC, but one inside may carry it too
