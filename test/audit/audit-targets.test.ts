@@ -27,12 +27,16 @@ const auditOf = (a: Account) =>
 const targetsOf = (report: Report) => report.checks.find((c) => c.id === 'targets');
 
 /** A second target group of IP targets (tasks), forwarded to by the listener's default rule. */
-function addIpTargetGroup(a: Account, options: { healthCheckPort?: string } = {}) {
+function addIpTargetGroup(
+  a: Account,
+  options: { healthCheckPort?: string; ipAddressType?: 'ipv4' | 'ipv6' } = {},
+) {
   const group = a.aws.elbv2.addTargetGroup({
     name: 'tasks',
     port: 3000,
     targetType: 'ip',
     ...(options.healthCheckPort === undefined ? {} : { healthCheckPort: options.healthCheckPort }),
+    ...(options.ipAddressType === undefined ? {} : { ipAddressType: options.ipAddressType }),
   });
   // A header rule of its own (the scenario's header condition, on /tasks/*), so the listener
   // rules stay correct.
@@ -212,6 +216,31 @@ describe('audit targets', () => {
     const report = await auditOf(a);
 
     expect(targetsOf(report)?.status).toBe(expected);
+  });
+
+  // Review, 5 December: the target's id and the interface's addresses were compared as text, so
+  // an IPv6 target registered in another spelling than EC2 writes was "held by no interface".
+  it('finds an IPv6 target registered in another spelling than EC2 writes the address', async () => {
+    const a = await open();
+    const group = addIpTargetGroup(a, { ipAddressType: 'ipv6' });
+    a.aws.ec2.securityGroups.set({ id: 'sg-0tasks', inbound: [{ port: 3000, cidrIpv6: '::/0' }] });
+    a.aws.ec2.hosts.setNetworkInterface({
+      privateIp: '10.0.3.9',
+      securityGroupIds: ['sg-0tasks'],
+      ipv6: ['2001:db8::1'],
+    });
+    a.aws.elbv2.registerTargets(group.arn, [{ id: '2001:0db8:0:0:0:0:0:1' }]);
+
+    const report = await auditOf(a);
+
+    const targets = targetsOf(report);
+    expect(targets?.status).toBe('FAIL');
+    expect(targets?.findings.map((f) => f.message)).toEqual([
+      expect.stringMatching(/^Target group story-alb-app: 1 target on port 8080, none open/),
+      expect.stringMatching(
+        /in sg-0tasks allows port 3000 from ::\/0, and targets 2001:0db8:0:0:0:0:0:1 \(2001:db8::1\) have an IPv6 address: anyone can reach the app/,
+      ),
+    ]);
   });
 
   it('judges without the routes when DescribeRouteTables is denied: IPv4 still FAILs, the check is incomplete', async () => {

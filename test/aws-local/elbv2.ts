@@ -106,6 +106,11 @@ export interface LocalTargetGroupSpec {
   readonly arn?: string;
   /** Defaults to `vpc-0local`, the VPC local network interfaces default to. */
   readonly vpcId?: string;
+  /**
+   * The address family of its IP targets (`IpAddressType`): an `ipv6` group takes IPv6
+   * addresses only, an `ipv4` one IPv4 only. Defaults to `ipv4`.
+   */
+  readonly ipAddressType?: 'ipv4' | 'ipv6';
 }
 
 /** A target to register with {@link LocalElbv2.registerTargets}. */
@@ -159,7 +164,11 @@ export interface LocalElbv2 {
    * balancer with a rule (default rules included) that forwards to it, as AWS does.
    */
   addTargetGroup(spec: LocalTargetGroupSpec): { arn: string };
-  /** Register targets with a target group (`DescribeTargetHealth` lists them, `healthy`). */
+  /**
+   * Register targets with a target group (`DescribeTargetHealth` lists them, `healthy`, with the
+   * id as given). An IP address of the other family than the group's `ipAddressType` throws, as
+   * `RegisterTargets` refuses it.
+   */
   registerTargets(targetGroupArn: string, targets: readonly LocalTargetSpec[]): void;
   /** Answer `AccessDenied` to every ELBv2 call (`false` undoes it). */
   deny(denied?: boolean): void;
@@ -173,6 +182,7 @@ interface StoredTargetGroup {
   readonly targetType: string;
   readonly healthCheckPort: string;
   readonly vpcId: string;
+  readonly ipAddressType: 'ipv4' | 'ipv6';
   readonly targets: LocalTargetSpec[];
 }
 
@@ -340,6 +350,7 @@ export class Elbv2Service implements LocalElbv2 {
       targetType: spec.targetType ?? 'instance',
       healthCheckPort: spec.healthCheckPort ?? 'traffic-port',
       vpcId: spec.vpcId ?? 'vpc-0local',
+      ipAddressType: spec.ipAddressType ?? 'ipv4',
       targets: [],
     });
     return { arn };
@@ -348,6 +359,13 @@ export class Elbv2Service implements LocalElbv2 {
   registerTargets(targetGroupArn: string, targets: readonly LocalTargetSpec[]): void {
     const group = this.#targetGroups.get(targetGroupArn);
     if (group === undefined) throw new Error(`local elbv2: no target group ${targetGroupArn}`);
+    if (group.targetType === 'ip') {
+      const other = targets.find((t) => t.id.includes(':') !== (group.ipAddressType === 'ipv6'));
+      if (other !== undefined)
+        throw new Error(
+          `local elbv2: ${other.id} is not an ${group.ipAddressType} address, which target group ${group.name} takes`,
+        );
+    }
     group.targets.push(...targets.map((t) => ({ ...t })));
   }
 
@@ -538,6 +556,7 @@ export class Elbv2Service implements LocalElbv2 {
         HealthCheckPort: g.healthCheckPort,
         ...(g.targetType === 'lambda' ? {} : { VpcId: g.vpcId }),
         TargetType: g.targetType,
+        ...(g.targetType === 'lambda' ? {} : { IpAddressType: g.ipAddressType }),
         LoadBalancerArns: [...this.#loadBalancers.keys()].filter((lb) =>
           this.#forwardedBy(lb).has(g.arn),
         ),

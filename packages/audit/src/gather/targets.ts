@@ -23,6 +23,7 @@ import {
   type TargetGroup,
   type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { normalizeIp } from '@cdn-origin-guard/core';
 import type {
   SubnetRoutes,
   TargetGroupInfo,
@@ -170,8 +171,16 @@ async function readInstances(
 }
 
 /**
- * Address -> host, for IP targets, looked up in the target group's VPC. An address held by no
- * network interface of this account (on premises, a peered VPC's) is left out.
+ * An address in the one text two writers agree on: ELBv2 keeps a target's id as registered, and
+ * an IPv6 address has many spellings (`2001:0db8:0:0:0:0:0:1` is `2001:db8::1`). Text that is no
+ * address stays as it is.
+ */
+const canonical = (address: string): string => normalizeIp(address) ?? address;
+
+/**
+ * Address -> host, for IP targets, looked up in the target group's VPC. Addresses are compared
+ * in canonical form. An address held by no network interface of this account (on premises, a
+ * peered VPC's) is left out.
  */
 async function readInterfaces(
   client: EC2Client,
@@ -181,26 +190,32 @@ async function readInterfaces(
 ): Promise<Map<string, TargetHost>> {
   const hosts = new Map<string, TargetHost>();
   const vpc: Filter[] = vpcId === undefined ? [] : [{ Name: 'vpc-id', Values: [vpcId] }];
-  for (const [name, family] of [
-    ['addresses.private-ip-address', (a: string) => !a.includes(':')],
-    ['ipv6-addresses.ipv6-address', (a: string) => a.includes(':')],
+  for (const [name, v6] of [
+    ['addresses.private-ip-address', false],
+    ['ipv6-addresses.ipv6-address', true],
   ] as const) {
-    const mine = addresses.filter(family);
+    const mine = addresses.filter((a) => canonical(a).includes(':') === v6);
     if (mine.length === 0) continue;
-    const enis = await describeFiltered(mine, name, vpc, async (Filters, NextToken) => {
+    // An EC2 filter compares text: each address as registered and in canonical form.
+    const values = [...new Set(mine.flatMap((a) => [a, canonical(a)]))];
+    const enis = await describeFiltered(values, name, vpc, async (Filters, NextToken) => {
       const page = await step('ec2:DescribeNetworkInterfaces', () =>
         client.send(new DescribeNetworkInterfacesCommand({ Filters, NextToken })),
       );
       return { items: page.NetworkInterfaces ?? [], next: page.NextToken };
     });
     for (const eni of enis) {
-      const held = [
-        ...(eni.PrivateIpAddresses ?? []).map((p) => p.PrivateIpAddress),
-        eni.PrivateIpAddress,
-        ...(eni.Ipv6Addresses ?? []).map((a) => a.Ipv6Address),
-      ];
+      const held = new Set(
+        [
+          ...(eni.PrivateIpAddresses ?? []).map((p) => p.PrivateIpAddress),
+          eni.PrivateIpAddress,
+          ...(eni.Ipv6Addresses ?? []).map((a) => a.Ipv6Address),
+        ]
+          .filter((a) => a !== undefined)
+          .map(canonical),
+      );
       for (const address of mine)
-        if (held.includes(address)) hosts.set(address, hostOfInterface(eni));
+        if (held.has(canonical(address))) hosts.set(address, hostOfInterface(eni));
     }
   }
   return hosts;
