@@ -279,6 +279,64 @@ describe('audit targets', () => {
     );
   });
 
+  // The public address of a secondary private address, as DescribeInstances lists it in each
+  // interface's privateIpAddressesSet: the primary interface's, and another interface's.
+  it('FAILs an instance reached on an Elastic IP of a secondary private address of either interface', async () => {
+    const a = await open(['open-target']);
+    a.aws.ec2.securityGroups.set({
+      id: 'sg-0mgmt',
+      inbound: [{ port: 8080, cidrIpv4: '0.0.0.0/0' }],
+    });
+    a.aws.ec2.hosts.setInstance({
+      id: a.scenario.app.instanceId,
+      securityGroupIds: [a.scenario.app.securityGroupId],
+      privateIp: '10.0.1.25',
+      secondaryPrivateIps: [
+        { privateIp: '10.0.1.26' },
+        { privateIp: '10.0.1.27', publicIp: '44.200.1.9' },
+      ],
+      extraInterfaces: [
+        {
+          id: 'eni-0second',
+          securityGroupIds: ['sg-0mgmt'],
+          privateIp: '10.0.1.30',
+          secondaryPrivateIps: [{ privateIp: '10.0.1.31', publicIp: '18.1.2.4' }],
+        },
+      ],
+    });
+
+    const report = await auditOf(a);
+
+    const failed = targetsOf(report)?.findings.filter((f) => f.status === 'FAIL');
+    const id = a.scenario.app.instanceId;
+    expect(failed?.map((f) => f.evidence.exposedTargets)).toEqual([
+      [`${id} (44.200.1.9)`],
+      [`${id} (18.1.2.4, through eni-0second)`],
+    ]);
+  });
+
+  it('judges an IP target on a secondary private address of its interface', async () => {
+    const a = await open();
+    const group = addIpTargetGroup(a);
+    a.aws.ec2.securityGroups.set({
+      id: 'sg-0tasks',
+      inbound: [{ port: 3000, cidrIpv4: '0.0.0.0/0' }],
+    });
+    a.aws.ec2.hosts.setNetworkInterface({
+      privateIp: '10.0.2.70',
+      securityGroupIds: ['sg-0tasks'],
+      secondaryPrivateIps: [{ privateIp: '10.0.2.77', publicIp: '3.91.7.9' }],
+    });
+    a.aws.elbv2.registerTargets(group.arn, [{ id: '10.0.2.77' }]);
+
+    const report = await auditOf(a);
+
+    expect(targetsOf(report)?.status).toBe('FAIL');
+    expect(targetsOf(report)?.findings.find((f) => f.status === 'FAIL')?.message).toMatch(
+      /in sg-0tasks allows port 3000 from 0\.0\.0\.0\/0, and targets 10\.0\.2\.77 \(3\.91\.7\.9\) have a public address/,
+    );
+  });
+
   it.each([
     ['ec2.DescribeInstances', 'ec2:DescribeInstances'],
     ['elbv2.DescribeTargetHealth', 'elasticloadbalancing:DescribeTargetHealth'],

@@ -2,7 +2,8 @@
  * Local EC2 instances and network interfaces (query protocol, API version 2016-11-15), as far as
  * an audit of a load balancer's targets reads them: `DescribeInstances` (by `InstanceId.N` or the
  * `instance-id` filter) and `DescribeNetworkInterfaces` (by `NetworkInterfaceId.N` or the
- * `addresses.private-ip-address` filter), each with its security groups and public addresses,
+ * `addresses.private-ip-address` filter), each with its security groups, its private addresses
+ * (`privateIpAddressesSet`: the primary one and secondary ones) and their public addresses,
  * and the route tables of their subnets (`DescribeRouteTables`), paginated with
  * MaxResults/NextToken. The VPC `vpc-0local` starts with a main route table that routes IPv4
  * and IPv6 to an internet gateway, as a default VPC does.
@@ -11,6 +12,13 @@
 import { randomBytes } from 'node:crypto';
 import { OWNER_ID, type QueryTools, set, token } from './ec2-security-groups.js';
 import { escapeXml } from './reply.js';
+
+/** A private IPv4 address of an interface beyond its primary one (`privateIpAddressesSet`). */
+export interface LocalSecondaryAddressInput {
+  readonly privateIp: string;
+  /** The public IPv4 address (an Elastic IP) associated with it. Defaults to none. */
+  readonly publicIp?: string;
+}
 
 /** An instance to store. */
 export interface LocalInstanceInput {
@@ -24,13 +32,20 @@ export interface LocalInstanceInput {
   readonly publicIp?: string;
   /** IPv6 addresses of the primary network interface. Defaults to none. */
   readonly ipv6?: readonly string[];
+  /** Secondary private addresses of the primary network interface. Defaults to none. */
+  readonly secondaryPrivateIps?: readonly LocalSecondaryAddressInput[];
   /** Defaults to `subnet-0local` (in `vpc-0local`). */
   readonly subnetId?: string;
   /** More network interfaces (device index 1, 2, ...), each with its groups and public address. */
   readonly extraInterfaces?: readonly {
     readonly id: string;
     readonly securityGroupIds: readonly string[];
+    /** Defaults to a `10.0.x.y` address. */
+    readonly privateIp?: string;
+    /** The public IPv4 address of its primary private address. Defaults to none. */
     readonly publicIp?: string;
+    /** Defaults to none. */
+    readonly secondaryPrivateIps?: readonly LocalSecondaryAddressInput[];
   }[];
 }
 
@@ -40,8 +55,13 @@ export interface LocalNetworkInterfaceInput {
   readonly id?: string;
   readonly privateIp: string;
   readonly securityGroupIds: readonly string[];
-  /** The public IPv4 address associated with it. Defaults to none. */
+  /** The public IPv4 address associated with its primary private address. Defaults to none. */
   readonly publicIp?: string;
+  /**
+   * Secondary private addresses (an IP target may be one: EKS pods in secondary-IP mode), each
+   * found by the `addresses.private-ip-address` filter. Defaults to none.
+   */
+  readonly secondaryPrivateIps?: readonly LocalSecondaryAddressInput[];
   /** Defaults to none. */
   readonly ipv6?: readonly string[];
   /** Defaults to `vpc-0local`, the VPC local target groups default to. */
@@ -114,11 +134,43 @@ interface StoredHost {
   readonly privateIp: string;
   readonly securityGroupIds: readonly string[];
   readonly publicIp: string | undefined;
+  readonly secondary: readonly LocalSecondaryAddressInput[];
   readonly ipv6: readonly string[];
   readonly vpcId: string;
   readonly subnetId: string;
   readonly extra?: LocalInstanceInput['extraInterfaces'];
 }
+
+/** A random `10.0.x.y` address (never `.0`). */
+const randomPrivateIp = () => `10.0.${randomBytes(1)[0]}.${(randomBytes(1)[0] ?? 0) | 1}`;
+
+/** Every private address of an interface, primary first. */
+const privateIpsOf = (h: Pick<StoredHost, 'privateIp' | 'secondary'>) => [
+  h.privateIp,
+  ...h.secondary.map((a) => a.privateIp),
+];
+
+const association = (publicIp: string | undefined) =>
+  publicIp === undefined
+    ? ''
+    : `<association><publicIp>${escapeXml(publicIp)}</publicIp><ipOwnerId>amazon</ipOwnerId></association>`;
+
+/**
+ * `privateIpAddressesSet`: the primary private address (with the interface's public address)
+ * and each secondary one with its own, as EC2 lists them.
+ */
+const privateIpSet = (
+  primary: string,
+  publicIp: string | undefined,
+  secondary: readonly LocalSecondaryAddressInput[] = [],
+) =>
+  set('privateIpAddressesSet', [
+    `<item><privateIpAddress>${escapeXml(primary)}</privateIpAddress><primary>true</primary>${association(publicIp)}</item>`,
+    ...secondary.map(
+      (a) =>
+        `<item><privateIpAddress>${escapeXml(a.privateIp)}</privateIpAddress><primary>false</primary>${association(a.publicIp)}</item>`,
+    ),
+  ]);
 
 const groupSet = (ids: readonly string[]) =>
   set(
@@ -148,13 +200,17 @@ export class HostStore implements LocalHosts {
   setInstance(instance: LocalInstanceInput): void {
     this.#instances.set(instance.id, {
       id: instance.id,
-      privateIp: instance.privateIp ?? `10.0.${randomBytes(1)[0]}.${(randomBytes(1)[0] ?? 0) | 1}`,
+      privateIp: instance.privateIp ?? randomPrivateIp(),
       securityGroupIds: [...instance.securityGroupIds],
       publicIp: instance.publicIp,
+      secondary: [...(instance.secondaryPrivateIps ?? [])],
       ipv6: [...(instance.ipv6 ?? [])],
       vpcId: 'vpc-0local',
       subnetId: instance.subnetId ?? 'subnet-0local',
-      extra: instance.extraInterfaces,
+      extra: instance.extraInterfaces?.map((x) => ({
+        ...x,
+        privateIp: x.privateIp ?? randomPrivateIp(),
+      })),
     });
   }
 
@@ -165,6 +221,7 @@ export class HostStore implements LocalHosts {
       privateIp: eni.privateIp,
       securityGroupIds: [...eni.securityGroupIds],
       publicIp: eni.publicIp,
+      secondary: [...(eni.secondaryPrivateIps ?? [])],
       ipv6: [...(eni.ipv6 ?? [])],
       vpcId: eni.vpcId ?? 'vpc-0local',
       subnetId: eni.subnetId ?? 'subnet-0local',
@@ -287,8 +344,12 @@ export class HostStore implements LocalHosts {
       'instances',
     );
     const items = hosts.slice(start, end).map((h) => {
-      const eni = `<item><networkInterfaceId>eni-${escapeXml(h.id.slice(2))}</networkInterfaceId><privateIpAddress>${escapeXml(h.privateIp)}</privateIpAddress><attachment><deviceIndex>0</deviceIndex></attachment>${groupSet(h.securityGroupIds)}${ipv6Set(h.ipv6)}${h.publicIp === undefined ? '' : `<association><publicIp>${escapeXml(h.publicIp)}</publicIp></association>`}</item>`;
-      const instance = `<item><instanceId>${escapeXml(h.id)}</instanceId><instanceState><code>16</code><name>running</name></instanceState><subnetId>${escapeXml(h.subnetId)}</subnetId><vpcId>${escapeXml(h.vpcId)}</vpcId><privateIpAddress>${escapeXml(h.privateIp)}</privateIpAddress>${h.publicIp === undefined ? '' : `<ipAddress>${escapeXml(h.publicIp)}</ipAddress>`}${h.ipv6[0] === undefined ? '' : `<ipv6Address>${escapeXml(h.ipv6[0])}</ipv6Address>`}${groupSet(h.securityGroupIds)}${set('networkInterfaceSet', [eni, ...(h.extra ?? []).map((x, i) => `<item><networkInterfaceId>${escapeXml(x.id)}</networkInterfaceId><attachment><deviceIndex>${i + 1}</deviceIndex></attachment>${groupSet(x.securityGroupIds)}${x.publicIp === undefined ? '' : `<association><publicIp>${escapeXml(x.publicIp)}</publicIp></association>`}</item>`)])}</item>`;
+      const eni = `<item><networkInterfaceId>eni-${escapeXml(h.id.slice(2))}</networkInterfaceId><subnetId>${escapeXml(h.subnetId)}</subnetId><vpcId>${escapeXml(h.vpcId)}</vpcId><privateIpAddress>${escapeXml(h.privateIp)}</privateIpAddress><attachment><deviceIndex>0</deviceIndex></attachment>${groupSet(h.securityGroupIds)}${ipv6Set(h.ipv6)}${association(h.publicIp)}${privateIpSet(h.privateIp, h.publicIp, h.secondary)}</item>`;
+      const extra = (h.extra ?? []).map(
+        (x, i) =>
+          `<item><networkInterfaceId>${escapeXml(x.id)}</networkInterfaceId><subnetId>${escapeXml(h.subnetId)}</subnetId><vpcId>${escapeXml(h.vpcId)}</vpcId><privateIpAddress>${escapeXml(x.privateIp ?? '')}</privateIpAddress><attachment><deviceIndex>${i + 1}</deviceIndex></attachment>${groupSet(x.securityGroupIds)}${association(x.publicIp)}${privateIpSet(x.privateIp ?? '', x.publicIp, x.secondaryPrivateIps)}</item>`,
+      );
+      const instance = `<item><instanceId>${escapeXml(h.id)}</instanceId><instanceState><code>16</code><name>running</name></instanceState><subnetId>${escapeXml(h.subnetId)}</subnetId><vpcId>${escapeXml(h.vpcId)}</vpcId><privateIpAddress>${escapeXml(h.privateIp)}</privateIpAddress>${h.publicIp === undefined ? '' : `<ipAddress>${escapeXml(h.publicIp)}</ipAddress>`}${h.ipv6[0] === undefined ? '' : `<ipv6Address>${escapeXml(h.ipv6[0])}</ipv6Address>`}${groupSet(h.securityGroupIds)}${set('networkInterfaceSet', [eni, ...extra])}</item>`;
       return `<item><reservationId>r-${escapeXml(h.id.slice(2))}</reservationId><ownerId>${OWNER_ID}</ownerId>${set('instancesSet', [instance])}</item>`;
     });
     return `${set('reservationSet', items)}${token(nextToken)}`;
@@ -313,7 +374,7 @@ export class HostStore implements LocalHosts {
           );
     for (const { name, values } of tools.filters(params)) {
       if (name === 'addresses.private-ip-address' || name === 'private-ip-address')
-        hosts = hosts.filter((h) => values.includes(h.privateIp));
+        hosts = hosts.filter((h) => privateIpsOf(h).some((a) => values.includes(a)));
       else if (name === 'ipv6-addresses.ipv6-address')
         hosts = hosts.filter((h) => h.ipv6.some((a) => values.includes(a)));
       else if (name === 'vpc-id') hosts = hosts.filter((h) => values.includes(h.vpcId));
@@ -329,7 +390,7 @@ export class HostStore implements LocalHosts {
       .slice(start, end)
       .map(
         (h) =>
-          `<item><networkInterfaceId>${escapeXml(h.id)}</networkInterfaceId><ownerId>${OWNER_ID}</ownerId><subnetId>${escapeXml(h.subnetId)}</subnetId><vpcId>${escapeXml(h.vpcId)}</vpcId><privateIpAddress>${escapeXml(h.privateIp)}</privateIpAddress>${groupSet(h.securityGroupIds)}${ipv6Set(h.ipv6)}${h.publicIp === undefined ? '' : `<association><publicIp>${escapeXml(h.publicIp)}</publicIp></association>`}</item>`,
+          `<item><networkInterfaceId>${escapeXml(h.id)}</networkInterfaceId><ownerId>${OWNER_ID}</ownerId><subnetId>${escapeXml(h.subnetId)}</subnetId><vpcId>${escapeXml(h.vpcId)}</vpcId><privateIpAddress>${escapeXml(h.privateIp)}</privateIpAddress>${groupSet(h.securityGroupIds)}${ipv6Set(h.ipv6)}${association(h.publicIp)}${privateIpSet(h.privateIp, h.publicIp, h.secondary)}</item>`,
       );
     return `${set('networkInterfaceSet', items)}${token(nextToken)}`;
   }

@@ -20,6 +20,7 @@ export type {
   LocalNetworkInterfaceInput,
   LocalRouteInput,
   LocalRouteTableInput,
+  LocalSecondaryAddressInput,
 } from './ec2-hosts.js';
 export type {
   LocalSecurityGroupInput,
