@@ -337,6 +337,41 @@ describe('audit targets', () => {
     );
   });
 
+  // The audit asks for pages (MaxResults) and follows NextToken; EC2 may answer fewer items than
+  // asked, so here each instance and each interface comes on a page of its own.
+  it('reads instances and network interfaces across pages', async () => {
+    const a = await open(['open-target']);
+    a.aws.ec2.hosts.setPageSize(1);
+    a.aws.ec2.hosts.setInstance({
+      id: 'i-0second000000000',
+      securityGroupIds: [a.scenario.app.securityGroupId],
+      publicIp: '54.210.33.8',
+    });
+    a.aws.elbv2.registerTargets(a.scenario.app.targetGroupArn, [{ id: 'i-0second000000000' }]);
+    const group = addIpTargetGroup(a);
+    a.aws.ec2.securityGroups.set({
+      id: 'sg-0tasks',
+      inbound: [{ port: 3000, cidrIpv4: '0.0.0.0/0' }],
+    });
+    for (const n of [1, 2])
+      a.aws.ec2.hosts.setNetworkInterface({
+        privateIp: `10.0.2.${n}`,
+        securityGroupIds: ['sg-0tasks'],
+        publicIp: `3.91.8.${n}`,
+      });
+    a.aws.elbv2.registerTargets(group.arn, [{ id: '10.0.2.1' }, { id: '10.0.2.2' }]);
+
+    const report = await auditOf(a);
+
+    const failed = targetsOf(report)?.findings.filter((f) => f.status === 'FAIL');
+    expect(failed?.map((f) => f.evidence.exposedTargets)).toEqual([
+      [`${a.scenario.app.instanceId} (54.210.33.7)`, 'i-0second000000000 (54.210.33.8)'],
+      ['10.0.2.1 (3.91.8.1)', '10.0.2.2 (3.91.8.2)'],
+    ]);
+    expect(a.aws.callCount('ec2.DescribeInstances')).toBe(2);
+    expect(a.aws.callCount('ec2.DescribeNetworkInterfaces')).toBe(2);
+  });
+
   it.each([
     ['ec2.DescribeInstances', 'ec2:DescribeInstances'],
     ['elbv2.DescribeTargetHealth', 'elasticloadbalancing:DescribeTargetHealth'],

@@ -5,7 +5,8 @@
  * `addresses.private-ip-address` filter), each with its security groups, its private addresses
  * (`privateIpAddressesSet`: the primary one and secondary ones) and their public addresses,
  * and the route tables of their subnets (`DescribeRouteTables`), paginated with
- * MaxResults/NextToken. The VPC `vpc-0local` starts with a main route table that routes IPv4
+ * MaxResults/NextToken (instances and interfaces: all at once without MaxResults, as EC2 answers;
+ * with it, pages no longer than {@link LocalHosts.setPageSize} allows). The VPC `vpc-0local` starts with a main route table that routes IPv4
  * and IPv6 to an internet gateway, as a default VPC does.
  * @module
  */
@@ -106,6 +107,13 @@ export interface LocalHosts {
    * old one as main, and a subnet is associated with one table at most.
    */
   setRouteTable(table: LocalRouteTableInput): string;
+  /**
+   * Give at most `size` items per `DescribeInstances` / `DescribeNetworkInterfaces` page when the
+   * caller pages (sends `MaxResults`): EC2 may return fewer items than asked, with a `NextToken`,
+   * so a caller's paging meets real second pages. Without `MaxResults` a call answers every item
+   * at once, as EC2 does. `clear()` lifts the limit.
+   */
+  setPageSize(size: number): void;
   clear(): void;
 }
 
@@ -192,6 +200,8 @@ export class HostStore implements LocalHosts {
   readonly #instances = new Map<string, StoredHost>();
   readonly #interfaces = new Map<string, StoredHost>();
   readonly #routeTables = new Map<string, StoredRouteTable>();
+  /** Most items a paged Describe answers (see {@link LocalHosts.setPageSize}). */
+  #pageSize = Number.POSITIVE_INFINITY;
 
   constructor() {
     this.setRouteTable(DEFAULT_MAIN);
@@ -247,11 +257,42 @@ export class HostStore implements LocalHosts {
     return id;
   }
 
+  setPageSize(size: number): void {
+    if (!Number.isInteger(size) || size < 1) throw new Error(`local ec2: page size ${size}`);
+    this.#pageSize = size;
+  }
+
   clear(): void {
     this.#instances.clear();
     this.#interfaces.clear();
     this.#routeTables.clear();
+    this.#pageSize = Number.POSITIVE_INFINITY;
     this.setRouteTable(DEFAULT_MAIN);
+  }
+
+  /**
+   * A page of `total` items for `DescribeInstances` / `DescribeNetworkInterfaces`: every item
+   * without `MaxResults` (EC2 refuses it together with ids, and takes 5 to 1000), else at most
+   * `MaxResults` and the page size set for tests.
+   */
+  #page(
+    params: URLSearchParams,
+    total: number,
+    scope: string,
+    ids: readonly string[],
+    tools: QueryTools,
+  ): { start: number; end: number; nextToken: string | undefined } {
+    const raw = params.get('MaxResults');
+    if (raw !== null && ids.length > 0)
+      tools.fail(
+        'InvalidParameterCombination',
+        `The parameter ${scope === 'instances' ? 'instancesSet' : 'networkInterfaceIdSet'} cannot be used with the parameter maxResults`,
+      );
+    const size =
+      raw === null
+        ? Math.max(total, 1)
+        : Math.min(tools.maxResults(raw, { min: 5, max: 1000 }), this.#pageSize);
+    return tools.page(params.get('NextToken'), total, size, scope);
   }
 
   /**
@@ -337,12 +378,7 @@ export class HostStore implements LocalHosts {
       if (name === 'instance-id') hosts = hosts.filter((h) => values.includes(h.id));
       else tools.fail('InvalidParameterValue', `The filter '${name}' is invalid`);
     }
-    const { start, end, nextToken } = tools.page(
-      params.get('NextToken'),
-      hosts.length,
-      tools.maxResults(params.get('MaxResults')),
-      'instances',
-    );
+    const { start, end, nextToken } = this.#page(params, hosts.length, 'instances', ids, tools);
     const items = hosts.slice(start, end).map((h) => {
       const eni = `<item><networkInterfaceId>eni-${escapeXml(h.id.slice(2))}</networkInterfaceId><subnetId>${escapeXml(h.subnetId)}</subnetId><vpcId>${escapeXml(h.vpcId)}</vpcId><privateIpAddress>${escapeXml(h.privateIp)}</privateIpAddress><attachment><deviceIndex>0</deviceIndex></attachment>${groupSet(h.securityGroupIds)}${ipv6Set(h.ipv6)}${association(h.publicIp)}${privateIpSet(h.privateIp, h.publicIp, h.secondary)}</item>`;
       const extra = (h.extra ?? []).map(
@@ -380,11 +416,12 @@ export class HostStore implements LocalHosts {
       else if (name === 'vpc-id') hosts = hosts.filter((h) => values.includes(h.vpcId));
       else tools.fail('InvalidParameterValue', `The filter '${name}' is invalid`);
     }
-    const { start, end, nextToken } = tools.page(
-      params.get('NextToken'),
+    const { start, end, nextToken } = this.#page(
+      params,
       hosts.length,
-      tools.maxResults(params.get('MaxResults')),
       'network-interfaces',
+      ids,
+      tools,
     );
     const items = hosts
       .slice(start, end)

@@ -78,7 +78,11 @@ export interface QueryTools {
     maxResults: number,
     scope: string,
   ): { start: number; end: number; nextToken: string | undefined };
-  maxResults(raw: string | null): number;
+  /**
+   * `MaxResults` as a number, checked against the call's bounds (default 1 to 100); absent, the
+   * most the bounds allow.
+   */
+  maxResults(raw: string | null, bounds?: { readonly min: number; readonly max: number }): number;
   fail(code: string, message: string): never;
 }
 

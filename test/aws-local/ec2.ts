@@ -392,13 +392,16 @@ function parseFilters(params: URLSearchParams): { name: string; values: string[]
   }
 }
 
-function parseMaxResults(raw: string | null): number {
-  if (raw === null) return MAX_RESULTS_LIMIT;
+function parseMaxResults(
+  raw: string | null,
+  bounds: { readonly min: number; readonly max: number } = { min: 1, max: MAX_RESULTS_LIMIT },
+): number {
+  if (raw === null) return bounds.max;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_RESULTS_LIMIT) {
+  if (!Number.isInteger(n) || n < bounds.min || n > bounds.max) {
     throw new Ec2Error(
       'InvalidParameterValue',
-      `Value ( ${raw} ) for parameter maxResults is invalid. Expecting a value between 1 and ${MAX_RESULTS_LIMIT}.`,
+      `Value ( ${raw} ) for parameter maxResults is invalid. Expecting a value between ${bounds.min} and ${bounds.max}.`,
     );
   }
   return n;

@@ -37,6 +37,14 @@ import { gather, type Step } from './errors.js';
 /** Most values EC2 takes in one filter. */
 const FILTER_VALUES = 200;
 
+/**
+ * Most items asked of one `DescribeInstances` / `DescribeNetworkInterfaces` page (EC2 takes 5 to
+ * 1000). Always sent: AWS recommends only paginated requests of these calls (an unpaginated one
+ * is liable to throttling and time-outs, and `DescribeNetworkInterfaces` fails outright on an
+ * account with many interfaces).
+ */
+const MAX_RESULTS = 1000;
+
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -156,7 +164,7 @@ async function readInstances(
 ): Promise<Map<string, TargetHost[]>> {
   const instances = await describeFiltered(ids, 'instance-id', [], async (Filters, NextToken) => {
     const page = await step('ec2:DescribeInstances', () =>
-      client.send(new DescribeInstancesCommand({ Filters, NextToken })),
+      client.send(new DescribeInstancesCommand({ Filters, NextToken, MaxResults: MAX_RESULTS })),
     );
     return {
       items: (page.Reservations ?? []).flatMap((r) => r.Instances ?? []),
@@ -200,7 +208,9 @@ async function readInterfaces(
     const values = [...new Set(mine.flatMap((a) => [a, canonical(a)]))];
     const enis = await describeFiltered(values, name, vpc, async (Filters, NextToken) => {
       const page = await step('ec2:DescribeNetworkInterfaces', () =>
-        client.send(new DescribeNetworkInterfacesCommand({ Filters, NextToken })),
+        client.send(
+          new DescribeNetworkInterfacesCommand({ Filters, NextToken, MaxResults: MAX_RESULTS }),
+        ),
       );
       return { items: page.NetworkInterfaces ?? [], next: page.NextToken };
     });
