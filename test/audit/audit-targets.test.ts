@@ -372,6 +372,93 @@ describe('audit targets', () => {
     expect(a.aws.callCount('ec2.DescribeNetworkInterfaces')).toBe(2);
   });
 
+  // Review, 5 December: an address from a prefix delegated to an interface (EKS, ECS) is held by
+  // no interface as an address, and was "not judged"; it is judged with that interface's groups.
+  describe('an IP target inside a prefix delegated to a node interface', () => {
+    it('FAILs an IPv6 pod address when its subnet routes ::/0 to an internet gateway, naming the interface and prefix', async () => {
+      const a = await open();
+      const group = addIpTargetGroup(a, { ipAddressType: 'ipv6' });
+      a.aws.ec2.securityGroups.set({
+        id: 'sg-0node',
+        inbound: [{ port: 3000, cidrIpv6: '::/0' }],
+      });
+      a.aws.ec2.hosts.setNetworkInterface({
+        id: 'eni-0node',
+        privateIp: '10.0.4.10',
+        securityGroupIds: ['sg-0node'],
+        ipv6: ['2600:1f18:aaaa:4::10'],
+        ipv6Prefixes: ['2600:1f18:aaaa:4:1::/80'],
+      });
+      a.aws.elbv2.registerTargets(group.arn, [{ id: '2600:1f18:aaaa:4:1:0:0:7' }]);
+
+      const report = await auditOf(a);
+
+      const targets = targetsOf(report);
+      expect(targets?.status).toBe('FAIL');
+      expect(targets?.findings.find((f) => f.status === 'FAIL')?.evidence).toMatchObject({
+        group: 'sg-0node',
+        ports: [3000],
+        targetGroups: ['tasks'],
+        exposedTargets: [
+          "2600:1f18:aaaa:4:1:0:0:7 (2600:1f18:aaaa:4:1::7, in eni-0node's delegated prefix 2600:1f18:aaaa:4:1::/80)",
+        ],
+      });
+      expect(targets?.findings.map((f) => f.message).join('\n')).not.toMatch(/not judged/);
+    });
+
+    it("WARNs an IPv4 pod address: the node's public address is not the pod's, read across pages of the VPC's interfaces", async () => {
+      const a = await open();
+      a.aws.ec2.hosts.setPageSize(1);
+      const group = addIpTargetGroup(a);
+      a.aws.ec2.securityGroups.set({
+        id: 'sg-0node',
+        inbound: [{ port: 3000, cidrIpv4: '0.0.0.0/0' }],
+      });
+      a.aws.ec2.hosts.setNetworkInterface({
+        privateIp: '10.0.5.9',
+        securityGroupIds: ['sg-0node'],
+        ipv4Prefixes: ['10.0.5.32/28'],
+      });
+      a.aws.ec2.hosts.setNetworkInterface({
+        id: 'eni-0node',
+        privateIp: '10.0.5.10',
+        securityGroupIds: ['sg-0node'],
+        publicIp: '3.91.9.9',
+        ipv4Prefixes: ['10.0.5.16/28'],
+      });
+      a.aws.elbv2.registerTargets(group.arn, [{ id: '10.0.5.20' }]);
+
+      const report = await auditOf(a);
+
+      const targets = targetsOf(report);
+      expect(targets?.status).toBe('WARN');
+      expect(targets?.findings.map((f) => f.message)).toContainEqual(
+        expect.stringMatching(
+          /allows port 3000 of targets 10\.0\.5\.20 from 0\.0\.0\.0\/0; none of them has a public address for it/,
+        ),
+      );
+      // One lookup by address (no match), then the VPC's two interfaces, one page each.
+      expect(a.aws.callCount('ec2.DescribeNetworkInterfaces')).toBe(3);
+    });
+
+    it('leaves an address in no delegated prefix not judged, saying it looked in prefixes too', async () => {
+      const a = await open();
+      const group = addIpTargetGroup(a);
+      a.aws.ec2.hosts.setNetworkInterface({
+        privateIp: '10.0.5.10',
+        securityGroupIds: ['sg-0node'],
+        ipv4Prefixes: ['10.0.5.16/28'],
+      });
+      a.aws.elbv2.registerTargets(group.arn, [{ id: '10.0.5.40' }]);
+
+      const report = await auditOf(a);
+
+      expect(targetsOf(report)?.findings.map((f) => f.message)).toContain(
+        "Target 10.0.5.40 of tasks is held by no network interface of this account in the target group's VPC, as an address or in a delegated prefix: not judged",
+      );
+    });
+  });
+
   it.each([
     ['ec2.DescribeInstances', 'ec2:DescribeInstances'],
     ['elbv2.DescribeTargetHealth', 'elasticloadbalancing:DescribeTargetHealth'],

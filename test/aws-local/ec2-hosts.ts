@@ -65,6 +65,13 @@ export interface LocalNetworkInterfaceInput {
   readonly secondaryPrivateIps?: readonly LocalSecondaryAddressInput[];
   /** Defaults to none. */
   readonly ipv6?: readonly string[];
+  /**
+   * Prefixes delegated to it (`ipv4PrefixSet`, `/28`s; `ipv6PrefixSet`, `/80`s), from which EKS
+   * and ECS give pods and tasks their addresses. No address filter finds an address inside one,
+   * as on EC2. Defaults to none.
+   */
+  readonly ipv4Prefixes?: readonly string[];
+  readonly ipv6Prefixes?: readonly string[];
   /** Defaults to `vpc-0local`, the VPC local target groups default to. */
   readonly vpcId?: string;
   /** Defaults to `subnet-0local`. */
@@ -144,6 +151,8 @@ interface StoredHost {
   readonly publicIp: string | undefined;
   readonly secondary: readonly LocalSecondaryAddressInput[];
   readonly ipv6: readonly string[];
+  readonly ipv4Prefixes: readonly string[];
+  readonly ipv6Prefixes: readonly string[];
   readonly vpcId: string;
   readonly subnetId: string;
   readonly extra?: LocalInstanceInput['extraInterfaces'];
@@ -180,6 +189,23 @@ const privateIpSet = (
     ),
   ]);
 
+/** `ipv4PrefixSet` / `ipv6PrefixSet`: the delegated prefixes, left out when there are none. */
+const prefixSets = (h: Pick<StoredHost, 'ipv4Prefixes' | 'ipv6Prefixes'>) =>
+  [
+    h.ipv4Prefixes.length === 0
+      ? ''
+      : set(
+          'ipv4PrefixSet',
+          h.ipv4Prefixes.map((p) => `<item><ipv4Prefix>${escapeXml(p)}</ipv4Prefix></item>`),
+        ),
+    h.ipv6Prefixes.length === 0
+      ? ''
+      : set(
+          'ipv6PrefixSet',
+          h.ipv6Prefixes.map((p) => `<item><ipv6Prefix>${escapeXml(p)}</ipv6Prefix></item>`),
+        ),
+  ].join('');
+
 const groupSet = (ids: readonly string[]) =>
   set(
     'groupSet',
@@ -214,6 +240,8 @@ export class HostStore implements LocalHosts {
       securityGroupIds: [...instance.securityGroupIds],
       publicIp: instance.publicIp,
       secondary: [...(instance.secondaryPrivateIps ?? [])],
+      ipv4Prefixes: [],
+      ipv6Prefixes: [],
       ipv6: [...(instance.ipv6 ?? [])],
       vpcId: 'vpc-0local',
       subnetId: instance.subnetId ?? 'subnet-0local',
@@ -233,6 +261,8 @@ export class HostStore implements LocalHosts {
       publicIp: eni.publicIp,
       secondary: [...(eni.secondaryPrivateIps ?? [])],
       ipv6: [...(eni.ipv6 ?? [])],
+      ipv4Prefixes: [...(eni.ipv4Prefixes ?? [])],
+      ipv6Prefixes: [...(eni.ipv6Prefixes ?? [])],
       vpcId: eni.vpcId ?? 'vpc-0local',
       subnetId: eni.subnetId ?? 'subnet-0local',
     });
@@ -427,7 +457,7 @@ export class HostStore implements LocalHosts {
       .slice(start, end)
       .map(
         (h) =>
-          `<item><networkInterfaceId>${escapeXml(h.id)}</networkInterfaceId><ownerId>${OWNER_ID}</ownerId><subnetId>${escapeXml(h.subnetId)}</subnetId><vpcId>${escapeXml(h.vpcId)}</vpcId><privateIpAddress>${escapeXml(h.privateIp)}</privateIpAddress>${groupSet(h.securityGroupIds)}${ipv6Set(h.ipv6)}${association(h.publicIp)}${privateIpSet(h.privateIp, h.publicIp, h.secondary)}</item>`,
+          `<item><networkInterfaceId>${escapeXml(h.id)}</networkInterfaceId><ownerId>${OWNER_ID}</ownerId><subnetId>${escapeXml(h.subnetId)}</subnetId><vpcId>${escapeXml(h.vpcId)}</vpcId><privateIpAddress>${escapeXml(h.privateIp)}</privateIpAddress>${groupSet(h.securityGroupIds)}${ipv6Set(h.ipv6)}${association(h.publicIp)}${privateIpSet(h.privateIp, h.publicIp, h.secondary)}${prefixSets(h)}</item>`,
       );
     return `${set('networkInterfaceSet', items)}${token(nextToken)}`;
   }

@@ -127,6 +127,22 @@ function cidrRange(cidr: string): CidrRange | undefined {
   return { family: v6 ? 'IPv6' : 'IPv4', start, end: start + size - 1n };
 }
 
+/**
+ * Whether the address lies inside the CIDR (`10.0.5.20` in `10.0.5.16/28`; any spelling of an
+ * IPv6 address). `false` across families or when either cannot be parsed.
+ */
+export function cidrHolds(cidr: string, address: string): boolean {
+  const range = cidrRange(cidr);
+  const at = cidrRange(address);
+  return (
+    range !== undefined &&
+    at !== undefined &&
+    range.family === at.family &&
+    at.start >= range.start &&
+    at.end <= range.end
+  );
+}
+
 /** The prefix length of a CIDR (`32`/`128` for a bare address); `undefined` when unparsable. */
 export function prefixLength(cidr: string): number | undefined {
   const range = cidrRange(cidr);

@@ -211,6 +211,13 @@ export interface TargetHost {
   /** The subnet and VPC it is in, whose route table says whether the internet reaches it. */
   readonly subnetId: string | undefined;
   readonly vpcId: string | undefined;
+  /**
+   * The prefix delegated to the interface (`Ipv4Prefixes` / `Ipv6Prefixes`: EKS and ECS give
+   * pods and tasks addresses from them) that holds the IP target's address, when it is held that
+   * way. Its `publicIpv4` is then none (no public IPv4 address maps to a prefix's address) and
+   * its `ipv6` the target's own address alone.
+   */
+  readonly delegatedPrefix?: string;
 }
 
 /** What a subnet's route table (its own, or the VPC's main one) says of the internet. */

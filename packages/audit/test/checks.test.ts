@@ -22,7 +22,7 @@ import {
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cronGapDays } from '../src/checks/cron.js';
 import { probeUrls } from '../src/gather/probe.js';
-import { bareDomain, coveredFamilies, isPublicCidr, prefixLength } from '../src/net.js';
+import { bareDomain, cidrHolds, coveredFamilies, isPublicCidr, prefixLength } from '../src/net.js';
 
 const CURRENT = 'current-value-0123456789abcdef';
 const PENDING = 'pending-value-0123456789abcdef';
@@ -1630,6 +1630,23 @@ describe('prefixLength and coveredFamilies', () => {
   });
 });
 
+describe('cidrHolds', () => {
+  it.each([
+    ['10.0.5.16/28', '10.0.5.16', true],
+    ['10.0.5.16/28', '10.0.5.31', true],
+    ['10.0.5.16/28', '10.0.5.32', false],
+    ['10.0.5.16/28', '10.0.5.15', false],
+    ['2600:1f18:aaaa:4:1::/80', '2600:1f18:aaaa:4:1::7', true],
+    ['2600:1f18:aaaa:4:1::/80', '2600:1F18:AAAA:0004:0001:0000:0000:0007', true],
+    ['2600:1f18:aaaa:4:1::/80', '2600:1f18:aaaa:4:2::7', false],
+    ['10.0.0.0/8', '::ffff:10.0.0.1', false],
+    ['2600::/16', '10.0.0.1', false],
+    ['10.0.5.16/28', 'not-an-address', false],
+  ])('cidrHolds(%s, %s) = %s', (cidr, address, holds) => {
+    expect(cidrHolds(cidr, address)).toBe(holds);
+  });
+});
+
 describe('targets', () => {
   type Targets = Extract<AccountSnapshot['targets'], { ok: true }>['value'];
   const base = (): Targets => {
@@ -1897,6 +1914,58 @@ describe('targets', () => {
     });
   });
 
+  it("names the interface and delegated prefix that hold an exposed IP target's address", () => {
+    const r = withTargets((t) => ({
+      ...t,
+      groups: [
+        {
+          arn: 'arn:tg-ip',
+          name: 'pods',
+          targetType: 'ip',
+          targets: [
+            {
+              id: '2600:1f18::1:0:0:7',
+              port: 8080,
+              healthCheckPort: undefined,
+              availabilityZone: 'us-east-1a',
+              hosts: [
+                {
+                  resourceId: 'eni-node',
+                  securityGroupIds: ['sg-app'],
+                  publicIpv4: undefined,
+                  ipv6: ['2600:1f18::1:0:0:7'],
+                  subnetId: 'subnet-1',
+                  vpcId: 'vpc-1',
+                  delegatedPrefix: '2600:1f18:0:0:1::/80',
+                },
+              ],
+            },
+          ],
+        },
+      ],
+      securityGroups: [
+        {
+          id: 'sg-app',
+          name: 'app',
+          inbound: [
+            {
+              id: 'sgr-0',
+              groupId: 'sg-app',
+              protocol: 'tcp',
+              fromPort: 8080,
+              toPort: 8080,
+              cidrIpv6: '::/0',
+            },
+          ],
+        },
+      ],
+    }));
+    expect(r.status).toBe('FAIL');
+    expect(r.findings.map((f) => f.message)).toEqual([
+      "sgr-0 in sg-app allows port 8080 from ::/0, and targets 2600:1f18::1:0:0:7 (2600:1f18::1:0:0:7, in eni-node's delegated prefix 2600:1f18:0:0:1::/80) have an IPv6 address: anyone can reach the app around the ALB (its header rule) and CloudFront",
+    ]);
+  });
+
   it('WARNs targets it cannot judge: outside the VPC, or unknown to EC2', () => {
     const r = withTargets((t) => ({
       ...t,
@@ -1927,7 +1996,7 @@ describe('targets', () => {
     expect(r.status).toBe('WARN');
     expect(r.findings.map((f) => f.message)).toEqual([
       'IP target 192.168.1.5 of ip-app is outside the VPC (no network interface of this account holds it): no security group the audit can read guards port 8080',
-      "Target 10.0.9.9 of ip-app is held by no network interface of this account in the target group's VPC: not judged",
+      "Target 10.0.9.9 of ip-app is held by no network interface of this account in the target group's VPC, as an address or in a delegated prefix: not judged",
     ]);
     expect(r.findings[1]?.fix).toBe(
       'If it is gone, deregister it: aws elbv2 deregister-targets --target-group-arn arn:tg-ip --targets Id=10.0.9.9,Port=8080',

@@ -146,11 +146,14 @@ function exposure(
     ...(families.has('IPv6') && table?.internetIpv6 !== false ? host.ipv6 : []),
   ];
   if (addresses.length === 0) return undefined;
-  // An instance's other interface (an IP target's interface is the target itself).
+  // An instance's other interface (an IP target's interface is the target itself), or the
+  // interface whose delegated prefix holds an IP target's address.
   const through =
-    target.id.startsWith('i-') && host.resourceId !== target.id
-      ? `, through ${host.resourceId}`
-      : '';
+    host.delegatedPrefix !== undefined
+      ? `, in ${host.resourceId}'s delegated prefix ${host.delegatedPrefix}`
+      : target.id.startsWith('i-') && host.resourceId !== target.id
+        ? `, through ${host.resourceId}`
+        : '';
   return {
     label: `${target.id} (${addresses.join(', ')}${through})`,
     unrouted: table === undefined,
@@ -237,7 +240,7 @@ function unjudgedFinding(group: TargetGroupInfo, target: TargetInfo): Finding {
   }
   const what =
     group.targetType === 'ip'
-      ? "held by no network interface of this account in the target group's VPC"
+      ? "held by no network interface of this account in the target group's VPC, as an address or in a delegated prefix"
       : 'not known to EC2 (terminated?)';
   return warn(
     `Target ${target.id} of ${group.name} is ${what}: not judged`,

@@ -2,7 +2,8 @@
  * The load balancer's targets and where they run: the target groups it forwards to
  * (`DescribeTargetGroups`), their registered targets (`DescribeTargetHealth`), the network
  * interface each target receives the ALB's traffic on (`DescribeInstances` for instance targets,
- * `DescribeNetworkInterfaces` for IP targets) and that interface's security groups.
+ * `DescribeNetworkInterfaces` for IP targets: the interface holding the address, else the one
+ * a delegated prefix holding it is assigned to) and that interface's security groups.
  * @module
  */
 import {
@@ -24,6 +25,7 @@ import {
   type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { normalizeIp } from '@cdn-origin-guard/core';
+import { cidrHolds } from '../net.js';
 import type {
   SubnetRoutes,
   TargetGroupInfo,
@@ -89,6 +91,13 @@ async function describeFiltered<T>(
   }
   return out;
 }
+
+/**
+ * An address in the one text two writers agree on: ELBv2 keeps a target's id as registered, and
+ * an IPv6 address has many spellings (`2001:0db8:0:0:0:0:0:1` is `2001:db8::1`). Text that is no
+ * address stays as it is.
+ */
+const canonical = (address: string): string => normalizeIp(address) ?? address;
 
 /** The public IPv4 address of an interface: its primary address's, else a secondary address's. */
 function publicOf(eni: NetworkInterface | InstanceNetworkInterface): string | undefined {
@@ -156,6 +165,33 @@ function hostOfInterface(eni: NetworkInterface): TargetHost {
   };
 }
 
+/**
+ * The host of an address inside a prefix delegated to `eni`: the interface's security groups
+ * and subnet, but not its addresses. A public IPv4 address (an Elastic IP, an auto-assigned one)
+ * maps to a private address of the interface, never to a prefix's, so the address has none; an
+ * IPv6 address of a prefix is global like any other, and reached when the subnet routes it to an
+ * internet gateway.
+ */
+function hostOfPrefix(eni: NetworkInterface, address: string, prefix: string): TargetHost {
+  const own = canonical(address);
+  return {
+    resourceId: eni.NetworkInterfaceId ?? '',
+    securityGroupIds: groupIdsOf(eni.Groups),
+    publicIpv4: undefined,
+    ipv6: own.includes(':') ? [own] : [],
+    subnetId: eni.SubnetId,
+    vpcId: eni.VpcId,
+    delegatedPrefix: prefix,
+  };
+}
+
+/** The prefixes delegated to an interface, IPv4 and IPv6. */
+const prefixesOf = (eni: NetworkInterface): string[] =>
+  [
+    ...(eni.Ipv4Prefixes ?? []).map((p) => p.Ipv4Prefix),
+    ...(eni.Ipv6Prefixes ?? []).map((p) => p.Ipv6Prefix),
+  ].filter((p) => p !== undefined);
+
 /** Instance id -> its interfaces. Instances EC2 does not know (terminated) are left out. */
 async function readInstances(
   client: EC2Client,
@@ -178,17 +214,48 @@ async function readInstances(
   );
 }
 
-/**
- * An address in the one text two writers agree on: ELBv2 keeps a target's id as registered, and
- * an IPv6 address has many spellings (`2001:0db8:0:0:0:0:0:1` is `2001:db8::1`). Text that is no
- * address stays as it is.
- */
-const canonical = (address: string): string => normalizeIp(address) ?? address;
+/** One `DescribeNetworkInterfaces` page, for {@link describeFiltered}. */
+const interfacePage =
+  (client: EC2Client, step: Step) => async (Filters: Filter[], NextToken: string | undefined) => {
+    const page = await step('ec2:DescribeNetworkInterfaces', () =>
+      client.send(
+        new DescribeNetworkInterfacesCommand({ Filters, NextToken, MaxResults: MAX_RESULTS }),
+      ),
+    );
+    return { items: page.NetworkInterfaces ?? [], next: page.NextToken };
+  };
 
 /**
- * Address -> host, for IP targets, looked up in the target group's VPC. Addresses are compared
- * in canonical form. An address held by no network interface of this account (on premises, a
- * peered VPC's) is left out.
+ * Address -> host, for the IP targets no interface holds as an address: an address inside a
+ * prefix delegated to an interface of the VPC (EKS and ECS prefix delegation). No
+ * `DescribeNetworkInterfaces` filter finds an interface by an address inside its prefix (the
+ * `ipv4-prefix` filters are `DescribeInstances`', and take the prefix itself), so every interface
+ * of the VPC is read, in pages, and its prefixes matched here.
+ */
+async function readDelegated(
+  client: EC2Client,
+  addresses: readonly string[],
+  vpcId: string,
+  step: Step,
+): Promise<Map<string, TargetHost>> {
+  const hosts = new Map<string, TargetHost>();
+  const enis = await describeFiltered([vpcId], 'vpc-id', [], interfacePage(client, step));
+  for (const eni of enis) {
+    const prefixes = prefixesOf(eni);
+    if (prefixes.length === 0) continue;
+    for (const address of addresses) {
+      const prefix = hosts.has(address) ? undefined : prefixes.find((p) => cidrHolds(p, address));
+      if (prefix !== undefined) hosts.set(address, hostOfPrefix(eni, address, prefix));
+    }
+  }
+  return hosts;
+}
+
+/**
+ * Address -> host, for IP targets, looked up in the target group's VPC: the interface holding
+ * the address (compared in canonical form), else the interface a delegated prefix holding it is
+ * assigned to. An address held neither way by a network interface of this account (on
+ * premises, a peered VPC's) is left out.
  */
 async function readInterfaces(
   client: EC2Client,
@@ -206,14 +273,7 @@ async function readInterfaces(
     if (mine.length === 0) continue;
     // An EC2 filter compares text: each address as registered and in canonical form.
     const values = [...new Set(mine.flatMap((a) => [a, canonical(a)]))];
-    const enis = await describeFiltered(values, name, vpc, async (Filters, NextToken) => {
-      const page = await step('ec2:DescribeNetworkInterfaces', () =>
-        client.send(
-          new DescribeNetworkInterfacesCommand({ Filters, NextToken, MaxResults: MAX_RESULTS }),
-        ),
-      );
-      return { items: page.NetworkInterfaces ?? [], next: page.NextToken };
-    });
+    const enis = await describeFiltered(values, name, vpc, interfacePage(client, step));
     for (const eni of enis) {
       const held = new Set(
         [
@@ -228,6 +288,10 @@ async function readInterfaces(
         if (held.has(canonical(address))) hosts.set(address, hostOfInterface(eni));
     }
   }
+  const rest = addresses.filter((a) => !hosts.has(a));
+  if (rest.length > 0 && vpcId !== undefined)
+    for (const [address, host] of await readDelegated(client, rest, vpcId, step))
+      hosts.set(address, host);
   return hosts;
 }
 
@@ -320,18 +384,27 @@ export async function readTargets(
   const instanceIds = ids('instance');
   const instances =
     instanceIds.length === 0 ? new Map() : await readInstances(ec2, instanceIds, step);
-  const interfaces = new Map<string, Map<string, TargetHost>>();
+  // IP targets, looked up once per VPC (so its interfaces are read at most once for delegated
+  // prefixes). Every address is looked up, `AvailabilityZone` `all` too: it marks an address
+  // outside the VPC, but an address inside it may carry `all` as well (cross-zone load balancing).
+  const addressesByVpc = new Map<string, Set<string>>();
   for (const r of registered) {
     if (r.group.TargetType !== 'ip') continue;
     const vpc = r.group.VpcId ?? '';
-    // Every address is looked up, `AvailabilityZone` `all` too: it marks an address outside the
-    // VPC, but an address inside it may carry `all` as well (cross-zone load balancing).
-    const inVpc = r.targets
-      .map((t) => t.Target?.Id ?? '')
-      .filter((id) => id !== '' && !interfaces.get(vpc)?.has(id));
-    if (inVpc.length === 0) continue;
-    const found = await readInterfaces(ec2, inVpc, r.group.VpcId, step);
-    interfaces.set(vpc, new Map([...(interfaces.get(vpc) ?? []), ...found]));
+    const addresses = addressesByVpc.get(vpc) ?? new Set<string>();
+    for (const t of r.targets) {
+      const id = t.Target?.Id;
+      if (id !== undefined && id !== '') addresses.add(id);
+    }
+    addressesByVpc.set(vpc, addresses);
+  }
+  const interfaces = new Map<string, Map<string, TargetHost>>();
+  for (const [vpc, addresses] of addressesByVpc) {
+    if (addresses.size === 0) continue;
+    interfaces.set(
+      vpc,
+      await readInterfaces(ec2, [...addresses], vpc === '' ? undefined : vpc, step),
+    );
   }
   const groups: TargetGroupInfo[] = registered.map(({ group, targets }) => {
     const type = group.TargetType ?? 'instance';
