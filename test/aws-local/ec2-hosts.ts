@@ -6,8 +6,10 @@
  * (`privateIpAddressesSet`: the primary one and secondary ones) and their public addresses,
  * and the route tables of their subnets (`DescribeRouteTables`), paginated with
  * MaxResults/NextToken (instances and interfaces: all at once without MaxResults, as EC2 answers;
- * with it, pages no longer than {@link LocalHosts.setPageSize} allows). The VPC `vpc-0local` starts with a main route table that routes IPv4
- * and IPv6 to an internet gateway, as a default VPC does.
+ * with it, pages no longer than {@link LocalHosts.setPageSize} allows). Interfaces carry their
+ * delegated prefixes (`ipv4PrefixSet`, `ipv6PrefixSet`), which no address filter matches. The VPC
+ * `vpc-0local` starts with a main route table that routes IPv4 and IPv6 to an internet gateway,
+ * as a default VPC does.
  * @module
  */
 import { randomBytes } from 'node:crypto';
