@@ -31,8 +31,13 @@ const PUBLIC = 'PUBLIC-ROUTE-BODY';
 /** Exclusions as the issue found them, plus an exact one; `/healthz` is the ALB's path. */
 const OPTIONS = {
   ...BASE,
-  excludePaths: [/\.(css|js|png)$/, '/public'],
+  // The last: a public prefix whose bare path is a guarded route (the shape the guard's own
+  // error message suggests; outside review, eleventh session: `/hooks/` reached `/hooks`).
+  excludePaths: [/\.(css|js|png)$/, '/public', /^\/hooks\//],
 } satisfies OriginGuardOptions;
+
+/** `/hooks` (guarded) in the spellings routers take for it, which the `/^\/hooks\//` exclusion matches. */
+const SLASHED_HOOKS = ['/hooks/', '/hooks//', '//hooks/', '/hooks/?x=1', '/hooks/#x', '/hooks///'];
 
 /** Excluded and health paths an attacker appends or disguises. */
 const DISGUISES = ['.css', '/app.js', '/public', '/healthz'] as const;
@@ -92,10 +97,10 @@ async function listenExpress(framework: typeof express): Promise<Target> {
   const guard = expressGuard(OPTIONS);
   await guard.verifier.ready();
   app.use(guard);
-  app.get('/admin', (_req, res) => {
+  app.get(['/admin', '/hooks'], (_req, res) => {
     res.send(GUARDED);
   });
-  app.get(['/public', '/healthz', '/app.css', '/admin.css'], (_req, res) => {
+  app.get(['/public', '/healthz', '/app.css', '/admin.css', '/hooks/stripe'], (_req, res) => {
     res.send(PUBLIC);
   });
   const server = app.listen(0, '127.0.0.1');
@@ -109,12 +114,22 @@ async function listenExpress(framework: typeof express): Promise<Target> {
   };
 }
 
-async function listenFastify(useSemicolonDelimiter = false): Promise<Target> {
+async function listenFastify(
+  useSemicolonDelimiter = false,
+  slashes: { ignoreTrailingSlash?: boolean; ignoreDuplicateSlashes?: boolean } = {},
+): Promise<Target> {
   // find-my-way's option; Fastify 5's type for routerOptions does not list it yet.
-  const app = Fastify({ routerOptions: { useSemicolonDelimiter } as never });
+  const app = Fastify({ routerOptions: { useSemicolonDelimiter, ...slashes } as never });
   await app.register(fastifyGuard, OPTIONS);
   app.get('/admin', async () => GUARDED);
-  for (const path of ['/public', '/healthz', '/app.css', '/admin.css'])
+  // A prefixed plugin's `/` route answers `/hooks` and, by default, `/hooks/` too.
+  await app.register(
+    async (hooks) => {
+      hooks.get('/', async () => GUARDED);
+    },
+    { prefix: '/hooks' },
+  );
+  for (const path of ['/public', '/healthz', '/app.css', '/admin.css', '/hooks/stripe'])
     app.get(path, async () => PUBLIC);
   await app.listen({ port: 0, host: '127.0.0.1' });
   return { port: (app.server.address() as AddressInfo).port, close: () => app.close() };
@@ -122,14 +137,14 @@ async function listenFastify(useSemicolonDelimiter = false): Promise<Target> {
 
 @Controller()
 class BypassController {
-  @Get('admin') admin() {
+  @Get(['admin', 'hooks']) admin() {
     return GUARDED;
   }
   @Get('healthz') health() {
     return PUBLIC;
   }
   @SkipOriginGuard()
-  @Get(['public', 'app.css', 'admin.css'])
+  @Get(['public', 'app.css', 'admin.css', 'hooks/stripe'])
   open() {
     return PUBLIC;
   }
@@ -138,10 +153,10 @@ class BypassController {
 /** The same routes with no `@SkipOriginGuard()`: the module's check then runs as a platform hook. */
 @Controller()
 class BypassNoSkipController {
-  @Get('admin') admin() {
+  @Get(['admin', 'hooks']) admin() {
     return GUARDED;
   }
-  @Get(['healthz', 'public', 'app.css', 'admin.css']) open() {
+  @Get(['healthz', 'public', 'app.css', 'admin.css', 'hooks/stripe']) open() {
     return PUBLIC;
   }
 }
@@ -178,6 +193,10 @@ const ADAPTERS: [string, () => Promise<Target>][] = [
   ['Fastify', () => listenFastify()],
   // The router cuts at `;` here, so `/admin;.css` routes to `/admin`: the core never excludes a `;`.
   ['Fastify (useSemicolonDelimiter)', () => listenFastify(true)],
+  [
+    'Fastify (ignoreTrailingSlash, ignoreDuplicateSlashes)',
+    () => listenFastify(false, { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true }),
+  ],
   ['Nest (Express platform)', () => listenNest('express')],
   ['Nest (Fastify platform)', () => listenNest('fastify')],
   // No skipped route: the module's check is an Express `app.use` / a Fastify `onRequest` hook.
@@ -205,7 +224,27 @@ describe.each(ADAPTERS)('%s: excluded and health paths over raw sockets', (_name
     expect(bot).toMatch(/^HTTP\/1\.1 403 /);
     expect(excluded).toContain(PUBLIC);
     expect(health).toContain(PUBLIC);
+    // The excluded prefix: its paths are open, the guarded route at its bare path is not.
+    expect(await send('/hooks/stripe', BOT)).toContain(PUBLIC);
+    expect(await send('/hooks', BOT)).toMatch(/^HTTP\/1\.1 403 /);
+    expect(await send('/hooks', OUR_CLOUDFRONT)).toContain(GUARDED);
   });
+
+  it.each([
+    ['a bot through the ALB', BOT],
+    ['an ALB-health-check look-alike (no X-Forwarded-For)', {}],
+  ])(
+    'never serves %s the guarded route at an excluded prefix spelt with a trailing or doubled slash',
+    async (_who, headers) => {
+      const leaks: string[] = [];
+      for (const path of SLASHED_HOOKS) {
+        const response = await send(path, headers);
+        if (response.includes(GUARDED)) leaks.push(`${path} -> ${response.split('\r\n', 1)[0]}`);
+      }
+
+      expect(leaks).toEqual([]);
+    },
+  );
 
   it.each([
     ['a bot through the ALB', BOT],

@@ -150,9 +150,7 @@ export class DecisionPipeline {
       path !== undefined &&
       (options.excludeExact.size > 0 || options.excludePatterns.length > 0)
     ) {
-      if (options.excludeExact.has(path)) return { allowed: true, reason: 'excluded', peerAddress };
-      for (const pattern of options.excludePatterns)
-        if (pattern.test(path)) return { allowed: true, reason: 'excluded', peerAddress };
+      if (isExcluded(options, path)) return { allowed: true, reason: 'excluded', peerAddress };
     }
     const xffHeader = headers['x-forwarded-for'];
     // Several X-Forwarded-For lines: Node joins them, and which one the ALB appended to is not
@@ -290,4 +288,34 @@ export class DecisionPipeline {
       proxyHops,
     };
   }
+}
+
+/** Whether `path` is one of `excludePaths` as given: an exact string or a pattern's match. */
+function matchesExclusion(options: ResolvedOptions, path: string): boolean {
+  if (options.excludeExact.has(path)) return true;
+  for (const pattern of options.excludePatterns) if (pattern.test(path)) return true;
+  return false;
+}
+
+/**
+ * Whether `path` is excluded: it matches `excludePaths`, and so does the path a router may route
+ * it on instead, runs of `/` collapsed and a trailing `/` cut (`/assets/` → `/assets`,
+ * `/assets//x` → `/assets/x`). Express routes `/x/` to the route `/x`, Fastify a prefixed
+ * plugin's `/` route at `/x/` (and, with `ignoreTrailingSlash` / `ignoreDuplicateSlashes`, `/x//`
+ * to `/x`), so `/^\/api\/webhooks\//` let a bot reach the guarded `GET /api/webhooks` as
+ * `/api/webhooks/` (outside review, eleventh session). Costs nothing on a path that is not
+ * excluded.
+ */
+function isExcluded(options: ResolvedOptions, path: string): boolean {
+  if (!matchesExclusion(options, path)) return false;
+  const routed = collapsedPath(path);
+  return routed === path || matchesExclusion(options, routed);
+}
+
+/** `path` with runs of `/` collapsed and a trailing `/` cut (`/` stays `/`). */
+export function collapsedPath(path: string): string {
+  let out = path;
+  if (out.includes('//')) out = out.replace(/\/{2,}/g, '/');
+  if (out.length > 1 && out.charCodeAt(out.length - 1) === 0x2f) out = out.slice(0, -1);
+  return out;
 }

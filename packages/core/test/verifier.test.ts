@@ -300,6 +300,41 @@ describe('health checks and exclusions', () => {
     healthCheckPaths: ['/healthz'],
     excludePaths: ['/public', /^\/assets\//],
   });
+  // Outside review, eleventh session: routers take `/x/` for the route `/x` (Express; Fastify's
+  // prefixed `/` route, and with its slash options `/x//` too), so `/^\/assets\//` excluded the
+  // guarded `/assets` spelt `/assets/`. A path is excluded only when the path a router may take
+  // it for (slashes collapsed, a trailing one cut) is excluded too.
+  it.each([
+    ['/assets/app.js', 'excluded'],
+    ['/assets//app.js', 'excluded'],
+    ['/assets/app.js/', 'excluded'],
+    ['/assets/', 'edge-not-cloudfront'],
+    ['/assets//', 'edge-not-cloudfront'],
+    ['/assets///', 'edge-not-cloudfront'],
+    ['/public', 'excluded'],
+    ['/public/', 'edge-not-cloudfront'],
+    ['//public', 'edge-not-cloudfront'],
+  ])('takes %s for the path a router routes: %s', (path, reason) => {
+    const bot = { remoteAddress: ALB, path, headers: { 'x-forwarded-for': '203.0.113.9' } };
+    expect(verifier.verify(bot).reason).toBe(reason);
+  });
+  it('excludes a path with a trailing slash when the bare path is excluded as well', () => {
+    const both = make({ excludePaths: ['/docs', '/docs/', '/'] });
+    const bot = (path: string) =>
+      both.verify({ remoteAddress: ALB, path, headers: { 'x-forwarded-for': '203.0.113.9' } })
+        .reason;
+    expect(bot('/docs/')).toBe('excluded');
+    expect(bot('/docs')).toBe('excluded');
+    expect(bot('/')).toBe('excluded');
+    expect(bot('//')).toBe('edge-not-cloudfront'); // not listed as such
+    expect(
+      make({ excludePaths: ['/docs/'] }).verify({
+        remoteAddress: ALB,
+        path: '/docs/',
+        headers: { 'x-forwarded-for': '203.0.113.9' },
+      }).reason,
+    ).toBe('edge-not-cloudfront');
+  });
   it('lets the ALB health check through: trusted peer, no X-Forwarded-For', () => {
     const d = verifier.verify({
       remoteAddress: '10.0.3.4',
