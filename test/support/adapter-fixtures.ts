@@ -122,6 +122,29 @@ export async function expectContinueOutcomes(
   return outcomes;
 }
 
+/**
+ * Run `make` with `Object.prototype[key]` set to `value` (a polluted prototype), then remove it
+ * (once the promise `make` returns settles, if it returns one): what an option read through the
+ * prototype would pick up.
+ */
+export function withPollutedPrototype<T>(key: string, value: unknown, make: () => T): T {
+  const proto = Object.prototype as Record<string, unknown>;
+  proto[key] = value;
+  let result: T;
+  try {
+    result = make();
+  } catch (error) {
+    delete proto[key];
+    throw error;
+  }
+  if (result instanceof Promise)
+    return result.finally(() => {
+      delete proto[key];
+    }) as T;
+  delete proto[key];
+  return result;
+}
+
 /** Our CloudFront with a wrong secret: denied, and it makes the verifier refresh the secret. */
 export const WRONG_SECRET: Readonly<Record<string, string>> = {
   ...OUR_CLOUDFRONT,

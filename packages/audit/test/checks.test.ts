@@ -1087,8 +1087,12 @@ describe('secret-rotation', () => {
     ['10 minutes', 'WARN', 10 * 60_000],
     ['2 minutes (within the 5 allowed)', 'PASS', 2 * 60_000],
   ])('a pending version created %s after this clock: %s', (_n, expected, ahead) => {
+    // An offset within the skew allowed (as the SDK holds one after every answer): this clock.
     const result = statusOf(
-      secretWith(pendingFor({ ok: true, value: new Date(Date.now() + ahead) })),
+      secretWith({
+        ...pendingFor({ ok: true, value: new Date(Date.now() + ahead) }),
+        clockOffsetMs: 4 * 60_000,
+      }),
       'secret-rotation',
     );
     expect(result.status).toBe(expected);
@@ -1101,6 +1105,19 @@ describe('secret-rotation', () => {
     } else {
       expect(last?.message).toMatch(/started 0 hours ago/);
     }
+  });
+
+  it("names AWS's clock when the ages were judged on it and a version is still in the future", () => {
+    const result = statusOf(
+      secretWith({
+        ...pendingFor({ ok: true, value: new Date(Date.now() + 6 * HOUR + 10 * 60_000) }),
+        clockOffsetMs: 6 * HOUR,
+      }),
+      'secret-rotation',
+    );
+    expect(result.findings.at(-1)?.message).toMatch(
+      /10 minutes after the time the audit judges by \(\S+, AWS's clock, from the Date of Secrets Manager's answers\): a clock is wrong/,
+    );
   });
 
   // Review, eleventh session: ages were judged on this machine's clock, so a clock ahead by a day

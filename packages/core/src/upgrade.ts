@@ -93,7 +93,10 @@ export interface UpgradeGuardOptions {
    * (review, eleventh session). Requests Node hands to `'checkExpectation'` (any other
    * `Expect` value) never get the path rules: such a listener answers them itself. With several
    * registrations of one verifier (see {@link guardUpgrades}), the rules apply only if every one
-   * of them sets it.
+   * of them sets it (a process warning says so when they disagree). Only the verifier's path
+   * rules are known on the server: an adapter's route opt-outs (Fastify's
+   * `config: { cdnOriginGuard: false }`, Nest's `@SkipOriginGuard()`) are not, so such a request
+   * is checked in full here.
    */
   readonly continuePathRules?: boolean;
 }
@@ -121,6 +124,8 @@ interface UpgradeGuard {
   requestPaths: readonly string[];
   /** Whether every hold sets `continuePathRules`: the path rules apply to `'checkContinue'`. */
   continuePathRules: boolean;
+  /** Holds that disagree on `continuePathRules` were reported (once). */
+  reportedDisagreement: boolean;
   /** The raw HTTP/1.1 deny response, built once. */
   readonly deny: Uint8Array;
   /** Callbacks that threw and were reported (each once). */
@@ -592,7 +597,7 @@ function checkedOptions(options: unknown): UpgradeGuardOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options))
     throw new InvalidOptionError(
       'guardUpgrades(options)',
-      'is not an object; pass { onDecision, onError } or leave it out.',
+      'is not an object; pass { onDecision, onError, requestPaths, continuePathRules } or leave it out.',
     );
   const own = options as Record<string, unknown>;
   for (const key of Object.keys(own)) {
@@ -612,12 +617,16 @@ function checkedOptions(options: unknown): UpgradeGuardOptions {
         `is ${typeof own[key]}; expected a function (decision or error, req).`,
       );
   }
-  // A copy of the own properties: never read later from a caller's object that may change.
+  // A copy of the own properties: never read later from a caller's object that may change, and
+  // never from its prototype (a polluted `Object.prototype.continuePathRules` turned the path
+  // rules on for every guard; review, eleventh session).
+  const mine = (key: keyof UpgradeGuardOptions): unknown =>
+    Object.hasOwn(own, key) ? own[key] : undefined;
   return {
-    onDecision: own.onDecision as UpgradeGuardOptions['onDecision'],
-    onError: own.onError as UpgradeGuardOptions['onError'],
-    requestPaths: validRequestPaths(own.requestPaths),
-    continuePathRules: own.continuePathRules === true,
+    onDecision: mine('onDecision') as UpgradeGuardOptions['onDecision'],
+    onError: mine('onError') as UpgradeGuardOptions['onError'],
+    requestPaths: validRequestPaths(mine('requestPaths')),
+    continuePathRules: mine('continuePathRules') === true,
   };
 }
 
@@ -736,7 +745,8 @@ function validRequestPaths(value: unknown): readonly string[] {
  * @param server - a Node `http.Server`, `https.Server` or `http2` server: the server, not an
  * Express app (refused: Node never emits `'upgrade'` on it).
  * @param verifier - the verifier (`createOriginVerifier(...)`).
- * @param options - callbacks to log decisions and failures.
+ * @param options - callbacks to log decisions and failures, `requestPaths` and
+ * `continuePathRules`.
  * @returns a function that stops guarding the server's upgrades with this verifier.
  * @example
  * ```ts
@@ -779,6 +789,7 @@ export function guardUpgrades(
       holds: [],
       requestPaths: [],
       continuePathRules: false,
+      reportedDisagreement: false,
     };
     state.guards.push(guard);
   }
@@ -790,6 +801,18 @@ export function guardUpgrades(
     requestPaths: resolved.requestPaths ?? DEFAULT_REQUEST_PATHS,
     continuePathRules: resolved.continuePathRules === true,
   };
+  // Registrations that disagree turn the path rules off for `'checkContinue'`: say so, once per
+  // guard, rather than deny an excluded webhook with no word why (review, eleventh session).
+  if (
+    !guard.reportedDisagreement &&
+    guard.holds.some((held) => held.continuePathRules !== hold.continuePathRules)
+  ) {
+    guard.reportedDisagreement = true;
+    process.emitWarning(
+      "cdn-origin-guard: guardUpgrades was called on one server with the same verifier both with and without continuePathRules; the path rules apply to 'checkContinue' requests only while every call sets it, so they do not now. Set it the same way in every call (the Express middleware's own call, made when it finds the server unguarded at its first request, does not set it: call guardUpgrades yourself right after app.listen()).",
+      { code: 'CDN_ORIGIN_GUARD_CONTINUE_PATH_RULES' },
+    );
+  }
   guard.holds.push(hold);
   updateRoutes(state, guard);
   const held = guard;

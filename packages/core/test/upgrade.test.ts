@@ -8,7 +8,7 @@ import { connect as connectHttp2, createServer as createHttp2Server } from 'node
 import { type AddressInfo, connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   answer101,
   BASE,
@@ -21,6 +21,7 @@ import {
   SWITCHED,
   UPGRADE_DENY,
   upgradeRequest,
+  withPollutedPrototype,
 } from '../../../test/support/adapter-fixtures.js';
 import {
   createOriginVerifier,
@@ -554,11 +555,42 @@ describe("guardUpgrades: 'checkContinue' and 'checkExpectation'", () => {
     expect(seen).toEqual([]);
   });
 
+  // Review, eleventh session: the option was read through the prototype.
+  it('never takes continuePathRules from a polluted Object.prototype', async () => {
+    const { server, seen } = continueServer();
+    const v = verifierWith({ excludePaths: ['/robots.txt'] });
+    withPollutedPrototype('continuePathRules', true, () => guardUpgrades(server, v, {}));
+    const port = await listen(server);
+
+    expect(withoutDate(await rawExpectContinue(port, '/robots.txt'))).toBe(UPGRADE_DENY);
+    expect(seen).toEqual([]);
+    // Nor requestPaths: the default held, so Socket.IO's polling is still checked on the server.
+    const { server: polled, engine } = engineLikeServer('/socket.io/');
+    withPollutedPrototype('requestPaths', [], () => guardUpgrades(polled, v, {}));
+    const polledPort = await listen(polled);
+    expect(
+      withoutDate(await rawRequest(polledPort, '/socket.io/?EIO=4&transport=polling', BOT)),
+    ).toBe(UPGRADE_DENY);
+    expect(engine).toEqual([]);
+  });
+
   it('applies them only while every registration of the verifier sets continuePathRules', async () => {
     const { server, seen } = continueServer();
     const v = verifierWith({ excludePaths: ['/webhooks/stripe'] });
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     const removeRouted = guardUpgrades(server, v, { continuePathRules: true });
     const removeOther = guardUpgrades(server, v);
+    // Said once, naming the option and the fix.
+    guardUpgrades(server, v)();
+    expect(warnings.mock.calls).toEqual([
+      [
+        expect.stringMatching(
+          /with and without continuePathRules; the path rules apply to 'checkContinue' requests only while every call sets it, so they do not now\. Set it the same way in every call/,
+        ),
+        { code: 'CDN_ORIGIN_GUARD_CONTINUE_PATH_RULES' },
+      ],
+    ]);
+    warnings.mockRestore();
     const port = await listen(server);
     const send = () => rawExpectContinue(port, '/webhooks/stripe');
 

@@ -313,17 +313,20 @@ export function guardUpgrades(
       'guardUpgrades(guard)',
       'is neither the middleware cdnOriginGuard() returned nor an OriginVerifier; pass the middleware.',
     );
+  // Own properties only: never an option from a polluted `Object.prototype` (review, eleventh
+  // session: `continuePathRules` read through the prototype turned the path rules on).
+  const own: Readonly<GuardUpgradesOptions> = Object.assign(Object.create(null), options);
   const log =
-    (options.logger === undefined ? middlewareLogs.get(guard) : undefined) ??
-    createGuardLog(options.logger ?? console, verifier.logLevel);
+    (own.logger === undefined ? middlewareLogs.get(guard) : undefined) ??
+    createGuardLog(own.logger ?? console, verifier.logLevel);
   return guardServerUpgrades(server, verifier, {
     onDecision: (decision, req) => {
       if (!decision.allowed || decision.reason === 'reported')
         log.decision(decision, req.method, req.url);
     },
     onError: (error, req) => log.guardFailed(error, req.method, req.url),
-    requestPaths: checkRequestPaths(options.requestPaths),
-    continuePathRules: checkContinuePathRules(options.continuePathRules),
+    requestPaths: checkRequestPaths(own.requestPaths),
+    continuePathRules: checkContinuePathRules(own.continuePathRules),
   });
 }
 

@@ -24,6 +24,7 @@ import {
   rawUpgrade,
   SWITCHED,
   UPGRADE_DENY,
+  withPollutedPrototype,
 } from '../../../test/support/adapter-fixtures.js';
 
 const guards: CdnOriginGuardMiddleware[] = [];
@@ -166,6 +167,11 @@ describe('guardUpgrades arguments', () => {
       /`guardUpgrades\(options\)` is null; pass \{ logger, requestPaths, continuePathRules \} or leave it out/,
     );
     expect(() => guardUpgrades(server, guard, [] as never)).toThrow(/is an array/);
+    // Given to the middleware, as Fastify and Nest take it: says where it belongs.
+    for (const key of ['continuePathRules', 'requestPaths'])
+      expect(() => cdnOriginGuard({ ...BASE, [key]: true } as never)).toThrow(
+        `\`${key}\` is not a known option. It is an option of the check on the server, not of the verifier: pass it to guardUpgrades(server, guard, { ${key} })`,
+      );
     expect(() => guardUpgrades(server, guard, { logger: {} } as never)).toThrow(
       /`logger` has no error\(\) method/,
     );
@@ -253,6 +259,19 @@ describe.each([
         continuePathRules: 'yes' as never,
       }),
     ).toThrow(/`continuePathRules` is string; expected true/);
+    // Never from a polluted prototype (review, eleventh session).
+    const { guard, server, port } = await appWithUpgrades(framework, {
+      excludePaths: ['/webhooks/stripe'],
+    });
+    const seen: string[] = [];
+    server.on('checkContinue', (req, res) => {
+      seen.push(req.url ?? '');
+      res.writeContinue();
+      res.end('app');
+    });
+    withPollutedPrototype('continuePathRules', true, () => guardUpgrades(server, guard, {}));
+    expect(await expectContinueOutcomes(port, ['/webhooks/stripe'])).toEqual(['403 Forbidden']);
+    expect(seen).toEqual([]);
   });
 
   it('guards a server without such listeners quietly, so one added later is checked too', async () => {

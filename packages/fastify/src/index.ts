@@ -5,6 +5,7 @@
 import {
   CdnOriginGuardError,
   checkContinuePathRules,
+  checkOptionKeys,
   checkRequestPaths,
   createOriginVerifier,
   DEFAULT_DENY_RESPONSE,
@@ -14,6 +15,7 @@ import {
   InvalidOptionError,
   isOriginVerifier,
   type LogLevel,
+  OPTION_KEYS,
   type OriginGuardOptions,
   type OriginVerifier,
   type ReportedDecision,
@@ -110,13 +112,18 @@ async function cdnOriginGuardPlugin(
     fastify.log.warn(
       "cdn-origin-guard is registered after @fastify/cors: unless cors runs in another scope or with hook: 'preHandler', its onRequest hook answers a bot's CORS preflight (204 and your CORS policy) before the guard checks it. Register @cdn-origin-guard/fastify before @fastify/cors.",
     );
-  // Checked before anything is created: a bad value fails the boot, naming the option.
+  // Checked before anything is created: a bad value fails the boot, naming the option; a typo
+  // of the plugin's own keys gets its "Did you mean" too (review, eleventh session).
+  if (typeof options === 'object' && options !== null && !('verifier' in options))
+    checkOptionKeys(options, FASTIFY_KNOWN_KEYS);
   const requestPaths =
     typeof options === 'object' && options !== null && Object.hasOwn(options, 'requestPaths')
       ? checkRequestPaths(options.requestPaths)
       : undefined;
+  // Own properties only, as `requestPaths`: a polluted `Object.prototype.continuePathRules`
+  // turned the path rules on (review, eleventh session).
   const continuePathRules =
-    typeof options === 'object' && options !== null
+    typeof options === 'object' && options !== null && Object.hasOwn(options, 'continuePathRules')
       ? checkContinuePathRules((options as CdnOriginGuardPluginWiring).continuePathRules)
       : undefined;
   // A verifier passed in belongs to the caller, who closes it; one created here is ours.
@@ -389,6 +396,9 @@ function givenVerifier(options: { readonly verifier: OriginVerifier }): OriginVe
 
 /** Keys that are not the core's: Fastify's registration `prefix`, and the plugin's own. */
 const PLUGIN_KEYS = ['prefix', 'requestPaths', 'continuePathRules'] as const;
+
+/** Every key the plugin takes without `verifier`: the core's options and its own. */
+const FASTIFY_KNOWN_KEYS: readonly string[] = [...OPTION_KEYS, ...PLUGIN_KEYS];
 
 function stripFastifyKeys(options: Readonly<OriginGuardOptions>): OriginGuardOptions {
   // Fastify may pass its own registration keys (prefix, logLevel handled by core) along.

@@ -21,6 +21,7 @@ import {
   rawUpgrade,
   SWITCHED,
   UPGRADE_DENY,
+  withPollutedPrototype,
 } from '../../../test/support/adapter-fixtures.js';
 
 interface LogLine {
@@ -170,6 +171,24 @@ describe('the Fastify plugin and upgrade requests', () => {
     await expect(
       app.register(cdnOriginGuard, { ...BASE, continuePathRules: 1 } as never).ready(),
     ).rejects.toThrow(/`continuePathRules` is number; expected true/);
+    const typo = makeApp().app;
+    await expect(
+      typo.register(cdnOriginGuard, { ...BASE, continuePathRule: true } as never).ready(),
+    ).rejects.toThrow(
+      /`continuePathRule` is not a known option\. Did you mean `continuePathRules`\?/,
+    );
+    // Never from a polluted prototype (review, eleventh session).
+    const polluted = makeApp().app;
+    polluted.post('/webhooks/stripe', async () => 'webhook');
+    polluted.server.on('checkContinue', (req, res) => {
+      res.writeContinue();
+      polluted.routing(req, res);
+    });
+    await withPollutedPrototype('continuePathRules', true, () =>
+      polluted.register(cdnOriginGuard, { ...BASE, excludePaths: ['/webhooks/stripe'] }).ready(),
+    );
+    const port = await listen(polluted);
+    expect(await expectContinueOutcomes(port, ['/webhooks/stripe'])).toEqual(['403 Forbidden']);
   });
 
   it('stops checking when the app closes', async () => {

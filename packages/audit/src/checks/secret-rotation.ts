@@ -145,6 +145,7 @@ function judgePending(
   snapshot: AccountSnapshot,
   s: SecretDescription,
   now: number,
+  onAwsClock: boolean,
 ): PendingOutcome | undefined {
   const pending = s.pendingRotation;
   if (pending === undefined) return undefined;
@@ -180,7 +181,7 @@ function judgePending(
     // Review, 5 December: a CreatedDate in the future read as "started 0 hours ago" and PASSed.
     return {
       finding: warn(
-        `${s.name}'s pending version ${pending.versionId} was created at ${created.toISOString()}, ${Math.ceil(-age / 60_000)} minutes after the time the audit judges by (${new Date(now).toISOString()}, ${s.clockOffsetMs === undefined ? "this machine's clock" : "this machine's clock set by the Date of Secrets Manager's answers"}): a clock is wrong, so how long the rotation has been in flight, and every other age, cannot be judged`,
+        `${s.name}'s pending version ${pending.versionId} was created at ${created.toISOString()}, ${Math.ceil(-age / 60_000)} minutes after the time the audit judges by (${new Date(now).toISOString()}, ${onAwsClock ? "AWS's clock, from the Date of Secrets Manager's answers" : "this machine's clock"}): a clock is wrong, so how long the rotation has been in flight, and every other age, cannot be judged`,
         `Set this machine's clock right (NTP, e.g. timedatectl set-ntp true) and run the audit again; if it is right, a faulty endpoint or proxy (AWS_ENDPOINT_URL*, HTTPS_PROXY) answered`,
         { ...withAge, now: new Date(now).toISOString(), clockOffsetMs: s.clockOffsetMs },
       ),
@@ -230,7 +231,8 @@ function run(snapshot: AccountSnapshot, localNow = Date.now()): CheckResult {
   // only a clock behind by over 5 minutes was caught). Within it, this clock: the `Date` header
   // the offset comes from has a resolution of one second.
   const offset = s.clockOffsetMs ?? 0;
-  const now = Math.abs(offset) > DEFAULTS.clockSkewMinutes * 60_000 ? localNow + offset : localNow;
+  const onAwsClock = Math.abs(offset) > DEFAULTS.clockSkewMinutes * 60_000;
+  const now = onAwsClock ? localNow + offset : localNow;
   const findings: Finding[] = [];
   const rotate = `aws secretsmanager rotate-secret --secret-id ${s.name} --rotation-lambda-arn <function> --rotation-rules '{"ScheduleExpression":"rate(${DEFAULTS.maxRotationDays} days)"}'`;
   const evidence = {
@@ -243,7 +245,7 @@ function run(snapshot: AccountSnapshot, localNow = Date.now()): CheckResult {
     lastRotated: s.lastRotatedDate?.toISOString(),
   };
   // Judged with rotation off too: a rotation left pending keeps its value accepted either way.
-  const pending = judgePending(snapshot, s, now);
+  const pending = judgePending(snapshot, s, now, onAwsClock);
   const done = (): CheckResult => {
     if (pending !== undefined && 'finding' in pending) findings.push(pending.finding);
     const unread = pending !== undefined && 'unread' in pending ? pending.unread : undefined;

@@ -111,6 +111,13 @@ export function checkOptionKeys(
         key,
         `${notKnown} Only the Express adapter takes a \`logger\`: the Fastify plugin logs through \`request.log\` and \`app.log\`, the Nest module through Nest's \`Logger\`, at the level \`logLevel\` sets; the core logs nothing itself (use \`onDecision\` and \`onSourceError\`).`,
       );
+    // The server check's own options, given to the verifier (review, eleventh session: Fastify
+    // and Nest take them next to the core's options, so they land in cdnOriginGuard() too).
+    if (key === 'requestPaths' || key === 'continuePathRules')
+      throw new InvalidOptionError(
+        key,
+        `${notKnown} It is an option of the check on the server, not of the verifier: pass it to guardUpgrades(server, guard, { ${key} }) (Express, or the core's guardUpgrades(server, verifier, ...)); the Fastify plugin and the Nest module take it next to the core options.`,
+      );
     const hint = suggestOption(key, known);
     throw new InvalidOptionError(key, `${notKnown}${hint ? ` Did you mean \`${hint}\`?` : ''}`);
   }
