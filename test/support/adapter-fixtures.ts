@@ -253,14 +253,23 @@ export function upgradeRequest(
 
 /**
  * A WebSocket handshake ({@link upgradeRequest}) written as given; the raw response once the
- * server closes the connection.
+ * server closes the connection, without its `Date` line ({@link withoutDateLine}).
  */
-export function rawUpgrade(
+export async function rawUpgrade(
   port: number,
   target: string,
   headers: Readonly<Record<string, string>> = {},
 ): Promise<string> {
-  return rawHttp(port, upgradeRequest(target, headers));
+  return withoutDateLine(await rawHttp(port, upgradeRequest(target, headers)));
+}
+
+/**
+ * A response without its `Date` line, which changes every second: what tests compare. Every
+ * deny has one (Node writes it, and the server check writes it on a denied handshake), so
+ * {@link rawUpgrade} gives a deny without it, to compare with {@link UPGRADE_DENY}.
+ */
+export function withoutDateLine(response: string): string {
+  return response.replace(/^date: [^\r\n]*\r\n/im, '');
 }
 
 /**
