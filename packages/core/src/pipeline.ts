@@ -25,7 +25,7 @@ import {
   showHop,
 } from './request/forwarded.js';
 import { singleHeader } from './request/headers.js';
-import { matchablePath } from './request/path.js';
+import { collapsedPath, matchablePath } from './request/path.js';
 import type { SecretMatcher } from './secret/compare.js';
 
 /** Where the pipeline reads the current compiled values (a `CachedSource`'s `current`). */
@@ -310,12 +310,4 @@ function isExcluded(options: ResolvedOptions, path: string): boolean {
   if (!matchesExclusion(options, path)) return false;
   const routed = collapsedPath(path);
   return routed === path || matchesExclusion(options, routed);
-}
-
-/** `path` with runs of `/` collapsed and a trailing `/` cut (`/` stays `/`). */
-export function collapsedPath(path: string): string {
-  let out = path;
-  if (out.includes('//')) out = out.replace(/\/{2,}/g, '/');
-  if (out.length > 1 && out.charCodeAt(out.length - 1) === 0x2f) out = out.slice(0, -1);
-  return out;
 }

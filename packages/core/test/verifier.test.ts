@@ -327,13 +327,12 @@ describe('health checks and exclusions', () => {
     expect(bot('/docs')).toBe('excluded');
     expect(bot('/')).toBe('excluded');
     expect(bot('//')).toBe('edge-not-cloudfront'); // not listed as such
-    expect(
-      make({ excludePaths: ['/docs/'] }).verify({
-        remoteAddress: ALB,
-        path: '/docs/',
-        headers: { 'x-forwarded-for': '203.0.113.9' },
-      }).reason,
-    ).toBe('edge-not-cloudfront');
+    // Alone, it would exclude nothing: an error at construction naming the fix.
+    expect(() => make({ excludePaths: ['/robots.txt', '/docs/'] })).toThrow(
+      "`excludePaths[1]` is '/docs/', which excludes nothing on its own: a router takes it for '/docs'",
+    );
+    expect(() => make({ excludePaths: ['/a//b'] })).toThrow(/List '\/a\/b' as well, or instead/);
+    expect(() => make({ excludePaths: [/^\/docs/, '/docs/'] })).not.toThrow();
   });
   it('lets the ALB health check through: trusted peer, no X-Forwarded-For', () => {
     const d = verifier.verify({

@@ -114,7 +114,11 @@ async function cdnOriginGuardPlugin(
     );
   // Checked before anything is created: a bad value fails the boot, naming the option; a typo
   // of the plugin's own keys gets its "Did you mean" too (review, eleventh session).
-  if (typeof options === 'object' && options !== null && !('verifier' in options))
+  // `{ verifier }` as an own property only, as every option (a polluted prototype's `verifier`
+  // failed the boot; review, eleventh session).
+  const given =
+    typeof options === 'object' && options !== null && Object.hasOwn(options, 'verifier');
+  if (typeof options === 'object' && options !== null && !given)
     checkOptionKeys(options, FASTIFY_KNOWN_KEYS);
   const requestPaths =
     typeof options === 'object' && options !== null && Object.hasOwn(options, 'requestPaths')
@@ -127,11 +131,10 @@ async function cdnOriginGuardPlugin(
       ? checkContinuePathRules((options as CdnOriginGuardPluginWiring).continuePathRules)
       : undefined;
   // A verifier passed in belongs to the caller, who closes it; one created here is ours.
-  const owned = !('verifier' in options);
-  const verifier =
-    'verifier' in options
-      ? givenVerifier(options)
-      : createOriginVerifier(stripFastifyKeys(options));
+  const owned = !given;
+  const verifier = given
+    ? givenVerifier(options as { readonly verifier: OriginVerifier })
+    : createOriginVerifier(stripFastifyKeys(options as Readonly<OriginGuardOptions>));
   const { check } = responder(verifier);
 
   fastify.decorate('cdnOriginGuard', verifier);

@@ -61,9 +61,17 @@ export class AllPathsCheck {
     this.watch = serverWatchOf(verifier);
   }
 
-  run(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void {
+  /**
+   * Note the server `req` came in on, so a server created around the adapter's instance is
+   * guarded at its first request ({@link ServerWatch}); one comparison per request.
+   */
+  noteServer(req: IncomingMessage): void {
     const server = serverOf(req);
     if (server !== this.watch.last) this.watch.see(server);
+  }
+
+  run(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void {
+    this.noteServer(req);
     if (this.site !== 'platform' && allowedBefore(req, this.verifier, this.site) !== undefined) {
       next();
       return;

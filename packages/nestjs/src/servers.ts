@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import {
+  errorText,
   isGuardingUpgrades,
   listenersBeforeFramework,
   type OriginVerifier,
@@ -14,6 +15,11 @@ import { Logger } from '@nestjs/common';
 
 /** Guards one server's upgrades with the module's callbacks; returns the remover. */
 type GuardServer = (server: UpgradeServer) => () => void;
+
+/** A server that says when it closes. */
+interface ClosingServer {
+  once(event: 'close', listener: () => void): unknown;
+}
 
 /** Something that counts its listeners (an EventEmitter): a server, as far as this reads it. */
 interface ListeningServer {
@@ -38,45 +44,65 @@ function countsListeners(server: object): server is ListeningServer {
 export class ServerWatch {
   /** The server of the last request: the per-request cost is one comparison with it. */
   last: unknown;
-  private readonly seen = new WeakSet<object>();
-  private readonly removers: (() => void)[] = [];
+  /** The servers this watch guarded, until each closes. */
+  private readonly guarded = new WeakSet<object>();
   private guard: GuardServer | undefined;
   private readonly logger = new Logger('CdnOriginGuardModule');
 
   /**
    * Start guarding the servers requests come from, with `guard` (the module's callbacks, at
-   * bootstrap, once it has guarded the adapter's own server).
+   * bootstrap, once it has guarded the adapter's own server). A server met before this (a
+   * request while the app starts) is looked at again.
    */
   start(guard: GuardServer): void {
     this.guard = guard;
+    this.last = undefined;
   }
 
-  /** Stop guarding the servers this watch guarded (at shutdown, with the adapter's own). */
+  /**
+   * Guard no more servers (the app is shutting down). The servers already guarded stay guarded
+   * until each closes: Nest does not close a server you created, and its handshakes during a
+   * graceful shutdown must not go unchecked (review, eleventh session).
+   */
   stop(): void {
     this.guard = undefined;
-    for (const remove of this.removers.splice(0)) remove();
+    this.last = undefined;
   }
 
-  /** A request came from `server`, another than the last one's. */
+  /** A request came from `server`, another than the last one's. Never throws. */
   see(server: unknown): void {
-    this.last = server;
     const guard = this.guard;
-    if (guard === undefined || typeof server !== 'object' || server === null) return;
-    if (this.seen.has(server)) return;
-    this.seen.add(server);
-    // Guarded by any verifier (the module's own, or your call): left as it is, so an app with two
-    // verifiers never has its upgrades made to pass both.
-    if (isGuardingUpgrades(server) || !countsListeners(server)) return;
-    const early = listenersBeforeFramework(server);
+    // Not started (a request while the app starts): not recorded, so the next request from the
+    // server looks again (review, eleventh session: one early request left it unguarded).
+    if (guard === undefined) return;
+    this.last = server;
+    if (typeof server !== 'object' || server === null || this.guarded.has(server)) return;
     try {
-      this.removers.push(guard(server as unknown as UpgradeServer));
-    } catch {
-      return; // not a server guardUpgrades takes: nothing to guard
-    }
-    if (early.length > 0)
+      // Guarded by any verifier (the module's own, another app's, or your call): left as it is,
+      // so an app with two verifiers never has its upgrades made to pass both; not recorded, so
+      // it is looked at again when the requests come from it anew.
+      if (isGuardingUpgrades(server) || !countsListeners(server)) return;
+      const early = listenersBeforeFramework(server);
+      const remove = guard(server as unknown as UpgradeServer);
+      this.guarded.add(server);
+      const closed = () => {
+        remove();
+        this.guarded.delete(server);
+        if (this.last === server) this.last = undefined;
+      };
+      if (typeof (server as Partial<ClosingServer>).once === 'function')
+        (server as unknown as ClosingServer).once('close', closed);
+      if (early.length > 0)
+        this.logger.error(
+          `cdn-origin-guard: a server Nest's requests come from is not the adapter's own HTTP server (one you created around the adapter's instance), and nothing guarded its ${early.join(' and ')}: those requests reached them unchecked until this first request. The module checks them from now on (Socket.IO's long-polling under requestPaths too); call guardUpgrades(server, verifier) (the CDN_ORIGIN_GUARD_VERIFIER provider) on each server you create, before it listens.`,
+        );
+    } catch (error) {
+      // Not a server guardUpgrades takes: said once, never a failed request.
+      this.guarded.add(server);
       this.logger.error(
-        `cdn-origin-guard: a server Nest's requests come from is not the adapter's own HTTP server (one you created around the adapter's instance), and nothing guarded its ${early.join(' and ')}: those requests reached them unchecked until this first request. The module checks them from now on (Socket.IO's long-polling under requestPaths too); call guardUpgrades(server, verifier) (the CDN_ORIGIN_GUARD_VERIFIER provider) on each server you create, before it listens.`,
+        `cdn-origin-guard: could not guard the upgrades of a server Nest's requests come from: ${errorText(error)}. Call guardUpgrades(server, verifier) on it yourself.`,
       );
+    }
   }
 }
 

@@ -278,11 +278,40 @@ describe('a server created around the Express adapter instance', () => {
         /^cdn-origin-guard: a server Nest's requests come from is not the adapter's own HTTP server .*nothing guarded its 'upgrade' listeners \(WebSocket handshakes\): those requests reached them unchecked until this first request\. .*call guardUpgrades\(server, verifier\)/,
       ),
     ]);
-    // Once per server; stopped with the app.
+    // Once per server. Nest does not close this server: it stays guarded through the app's
+    // shutdown until it closes (review, eleventh session: handshakes went unchecked meanwhile).
     await rawRequest(port, '/', THROUGH_CLOUDFRONT);
     expect(logger.lines.filter((l) => l.level === 'error')).toHaveLength(1);
     await app.close();
+    expect(await rawUpgrade(port, '/', BOT)).toBe(UPGRADE_DENY);
+    server.closeAllConnections();
+    server.close();
+    await once(server, 'close');
     expect(isGuardingUpgrades(server)).toBe(false);
+  });
+
+  // Review, eleventh session: a request while the app started recorded the server as seen, and
+  // it was never guarded.
+  it('guards it after a request that came while the app started', async () => {
+    const instance = express();
+    const app = await NestFactory.create(AppModule, new ExpressAdapter(instance), {
+      logger: false,
+    });
+    apps.push(app);
+    const server = createServer(instance);
+    extraServers.push(server);
+    const ws = answer101();
+    server.on('upgrade', ws.listener);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+
+    await rawRequest(port, '/healthz', BOT); // before init: the module has not started
+    await app.init();
+    expect(await rawRequest(port, '/', THROUGH_CLOUDFRONT)).toMatch(/^HTTP\/1\.1 200 /);
+
+    expect(await rawUpgrade(port, '/', BOT)).toBe(UPGRADE_DENY);
+    expect(ws.seen).toEqual([]);
   });
 
   it.each([
@@ -307,6 +336,29 @@ describe('a server created around the Express adapter instance', () => {
       expect(logger.lines.filter((l) => l.level === 'error')).toEqual([]);
     },
   );
+
+  // Review, eleventh session: the front check passed a skipped path on before the server was
+  // noted, so a server that took only skipped paths was never guarded.
+  it('guards one whose requests so far were all to @SkipOriginGuard() routes', async () => {
+    const instance = express();
+    const app = await NestFactory.create(AppModule, new ExpressAdapter(instance), {
+      logger: false,
+    });
+    apps.push(app);
+    await app.init();
+    const server = createServer(instance);
+    extraServers.push(server);
+    const ws = answer101();
+    server.on('upgrade', ws.listener);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+
+    expect(await rawRequest(port, '/skipped', BOT)).toMatch(/^HTTP\/1\.1 200 /);
+
+    expect(await rawUpgrade(port, '/', BOT)).toBe(UPGRADE_DENY);
+    expect(ws.seen).toEqual([]);
+  });
 
   it('leaves a server you guarded yourself as it is, with no error line', async () => {
     const { app, server, logger, listen } = await appAndServer();

@@ -4,7 +4,7 @@
  * @module
  */
 import { InvalidOptionError } from '../errors.js';
-import { matchablePath } from '../request/path.js';
+import { collapsedPath, matchablePath } from '../request/path.js';
 import { DEFAULTS } from './defaults.js';
 import { describe, stringList } from './readers.js';
 
@@ -45,6 +45,17 @@ export function resolvePaths(given: Readonly<Record<string, unknown>>): Resolved
         name,
         `is ${describe(exclude)}; expected a path starting with "/" or a RegExp.`,
       );
+  });
+  // An exact path ending in `/` or holding `//` excludes nothing on its own: it is excluded only
+  // when the path a router routes it on is too (review, eleventh session).
+  excludeExact.forEach((entry) => {
+    const routed = collapsedPath(entry);
+    if (routed === entry || excludeExact.includes(routed)) return;
+    if (excludePatterns.some((pattern) => pattern.test(routed))) return;
+    throw new InvalidOptionError(
+      `excludePaths[${excludes.indexOf(entry)}]`,
+      `is '${entry}', which excludes nothing on its own: a router takes it for '${routed}' (Express routes '/x/' to the route '/x'; Fastify a prefixed plugin's '/' route), so it is excluded only when '${routed}' is too. List '${routed}' as well, or instead.`,
+    );
   });
   return {
     healthCheckPaths: new Set(health),

@@ -128,3 +128,15 @@ export function pathUnderMount(
     (routedPath === '/' && originalPath === base);
   return mounted ? originalPath : undefined;
 }
+
+/**
+ * `path` as a router may route it: runs of `/` collapsed and a trailing `/` cut (`/` stays `/`).
+ * Express routes `/x/` to the route `/x`; Fastify answers `/x/` from a prefixed plugin's `/`
+ * route, and with `ignoreTrailingSlash` / `ignoreDuplicateSlashes` routes `/x//` to `/x`.
+ */
+export function collapsedPath(path: string): string {
+  let out = path;
+  if (out.includes('//')) out = out.replace(/\/{2,}/g, '/');
+  if (out.length > 1 && out.charCodeAt(out.length - 1) === SLASH) out = out.slice(0, -1);
+  return out;
+}
