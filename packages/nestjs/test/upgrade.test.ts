@@ -257,6 +257,26 @@ describe('a server created around the Express adapter instance', () => {
     return { app, server, logger, listen };
   }
 
+  /**
+   * An app made with `NestFactory.create()` (its module's check runs from then on, before
+   * `init()`), not initialised yet, and a listening server around its instance with an
+   * `'upgrade'` listener.
+   */
+  async function factoryAppAndServer() {
+    const instance = express();
+    const app = await NestFactory.create(AppModule, new ExpressAdapter(instance), {
+      logger: false,
+    });
+    apps.push(app);
+    const server = createServer(instance);
+    extraServers.push(server);
+    const ws = answer101();
+    server.on('upgrade', ws.listener);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return { app, ws, port: (server.address() as AddressInfo).port };
+  }
+
   it('guards its upgrades from its first request on, naming the listeners it already had', async () => {
     const { app, server, logger, listen } = await appAndServer();
     const ws = answer101();
@@ -293,18 +313,7 @@ describe('a server created around the Express adapter instance', () => {
   // Review, eleventh session: a request while the app started recorded the server as seen, and
   // it was never guarded.
   it('guards it after a request that came while the app started', async () => {
-    const instance = express();
-    const app = await NestFactory.create(AppModule, new ExpressAdapter(instance), {
-      logger: false,
-    });
-    apps.push(app);
-    const server = createServer(instance);
-    extraServers.push(server);
-    const ws = answer101();
-    server.on('upgrade', ws.listener);
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const { port } = server.address() as AddressInfo;
+    const { app, ws, port } = await factoryAppAndServer();
 
     await rawRequest(port, '/healthz', BOT); // before init: the module has not started
     await app.init();
@@ -340,19 +349,8 @@ describe('a server created around the Express adapter instance', () => {
   // Review, eleventh session: the front check passed a skipped path on before the server was
   // noted, so a server that took only skipped paths was never guarded.
   it('guards one whose requests so far were all to @SkipOriginGuard() routes', async () => {
-    const instance = express();
-    const app = await NestFactory.create(AppModule, new ExpressAdapter(instance), {
-      logger: false,
-    });
-    apps.push(app);
+    const { app, ws, port } = await factoryAppAndServer();
     await app.init();
-    const server = createServer(instance);
-    extraServers.push(server);
-    const ws = answer101();
-    server.on('upgrade', ws.listener);
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const { port } = server.address() as AddressInfo;
 
     expect(await rawRequest(port, '/skipped', BOT)).toMatch(/^HTTP\/1\.1 200 /);
 
