@@ -567,6 +567,39 @@ describe('an AWSPENDING left by a failed rotation', () => {
     ]);
   });
 
+  // Review, eleventh session: judged on this machine's clock. AWS's clock (the `Date` of its
+  // answers, as the SDK reads it) set the CreatedDate, so ages are judged on it once this clock
+  // is off by more than 5 minutes.
+  it.each([
+    ['ahead of AWS by 30 hours: a rotation AWS started 2.5 hours ago is young', -30, 32.5, []],
+    [
+      'behind AWS by 30 hours: one AWS started 26.5 hours ago is stuck',
+      30,
+      -3.5,
+      [expect.stringContaining('for 26 hours')],
+    ],
+  ])('with this clock %s', async (_n, skewHours, createdHoursAgo, expected) => {
+    const id = secretName();
+    localAws().secrets.put(id, V1);
+    const pending = localAws().secrets.stagePending(id, V2);
+    localAws().secrets.setCreatedDate(id, pending, new Date(Date.now() - createdHoursAgo * HOUR));
+    localAws().faults.set({ clockSkewMs: skewHours * HOUR, actions: ['secretsmanager'] });
+    try {
+      // A client of its own: the SDK keeps the offset on the client's config.
+      const source = secretsManagerSource({ secretId: id, timeoutMs: 2_000 });
+      await load(source); // the SDK reads AWS's clock from this load's answers
+      localAws().secrets.endRotation(id);
+      const again = localAws().secrets.stagePending(id, V3);
+      localAws().secrets.setCreatedDate(id, again, new Date(Date.now() - createdHoursAgo * HOUR));
+
+      const messages = stalePending((await load(source)).warnings).map((w) => w.message);
+
+      expect(messages).toEqual(expected);
+    } finally {
+      localAws().faults.clear();
+    }
+  });
+
   it('is not reported while young, nor once AWSPENDING sits on the AWSCURRENT version', async () => {
     const id = secretName();
     const { versionId: current } = localAws().secrets.put(id, V1);

@@ -34,9 +34,26 @@ const PENDING_STAGE = 'AWSPENDING';
 /**
  * An `AWSPENDING` version (not the `AWSCURRENT` one) older than this is a failed rotation: a
  * rotation starts within its window (at most a UTC day) and its steps take minutes. The audit's
- * `secret-rotation` check uses the same bound.
+ * `secret-rotation` check uses the same bound, and the same clock ({@link awsNow}).
  */
 const STUCK_PENDING_MS = 24 * 3_600_000;
+
+/** How far this clock may be from AWS's before ages are judged on AWS's (the audit's bound). */
+const CLOCK_SKEW_MS = 5 * 60_000;
+
+/**
+ * Now, on AWS's clock when this one is off by more than {@link CLOCK_SKEW_MS}: the SDK reads
+ * AWS's time from the `Date` of its answers (`systemClockOffset` on the client's config), and a
+ * version's `CreatedDate` is AWS's. Within that bound, this clock (the header is read to the
+ * second). Review, eleventh session: with this clock a day ahead, a rotation started an hour
+ * ago was reported stuck.
+ */
+function awsNow(client: unknown): number {
+  const now = Date.now();
+  const offset = (client as { config?: { systemClockOffset?: unknown } } | undefined)?.config
+    ?.systemClockOffset;
+  return typeof offset === 'number' && Math.abs(offset) > CLOCK_SKEW_MS ? now + offset : now;
+}
 
 /**
  * Whether an AWS error says the secret is scheduled for deletion: what `GetSecretValue` answers
@@ -259,7 +276,7 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
    * rollback, which blocks the next rotation). Its value stays accepted: CloudFront may already
    * send it (a failure after setSecret switched it), and denying it then would cut CloudFront off.
    */
-  const stuckPendingWarnings = (values: readonly SecretValue[]): SourceError[] => {
+  const stuckPendingWarnings = (values: readonly SecretValue[], now: number): SourceError[] => {
     const versionOf = (stage: string) => values.find((v) => v.stage === stage)?.versionId;
     const pending = values.find((v) => v.stage === PENDING_STAGE);
     const id = pending?.versionId;
@@ -281,10 +298,9 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
         ),
       ];
     }
-    if (pending?.createdAt === undefined || Date.now() - pending.createdAt <= STUCK_PENDING_MS)
-      return [];
+    if (pending?.createdAt === undefined || now - pending.createdAt <= STUCK_PENDING_MS) return [];
     reportedStuck = id;
-    const hours = Math.floor((Date.now() - pending.createdAt) / 3_600_000);
+    const hours = Math.floor((now - pending.createdAt) / 3_600_000);
     return [
       new SourceError(
         name,
@@ -298,7 +314,11 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
    * The snapshot of what each stage holds; a bad optional stage is skipped, a bad AWSCURRENT
    * fails. `absent` lists the configured stages no version carries.
    */
-  const assemble = (picked: readonly Picked[], absent: readonly string[]): SecretSnapshot => {
+  const assemble = (
+    picked: readonly Picked[],
+    absent: readonly string[],
+    client: SecretsManagerClient,
+  ): SecretSnapshot => {
     const values: SecretValue[] = [];
     const skipped: SourceError[] = [];
     for (const { stage, versionId, read, createdAt } of picked) {
@@ -324,7 +344,10 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
     // Forget versions no accepted stage holds any more.
     const inUse = new Set(picked.map((p) => p.versionId));
     for (const id of known.keys()) if (!inUse.has(id)) known.delete(id);
-    const warnings = [...missingLabelWarnings(absent), ...stuckPendingWarnings(values)];
+    const warnings = [
+      ...missingLabelWarnings(absent),
+      ...stuckPendingWarnings(values, awsNow(client)),
+    ];
     return {
       values,
       version,
@@ -365,7 +388,7 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
       if (versionId !== undefined) known.set(versionId, version);
       picked.push({ stage, versionId, ...version });
     }
-    const snapshot = assemble(picked, absent);
+    const snapshot = assemble(picked, absent, client);
     valuesReadAt = monotonicNow();
     return snapshot;
   };
@@ -480,7 +503,7 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
     // Confirmed, not read (except versions new since): maxStaleMs keeps counting from the last
     // time every stage was read (outside review, 4 December: it restarted on each confirmation).
     return {
-      ...assemble(picked, absent),
+      ...assemble(picked, absent, client),
       readAgoMs: Math.max(0, monotonicNow() - valuesReadAt),
     };
   };
