@@ -5,6 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import {
   createOriginVerifier,
+  isOriginVerifier,
   type OriginGuardOptions,
   type SecretSource,
 } from '@cdn-origin-guard/core';
@@ -189,6 +190,12 @@ describe('the Fastify plugin and upgrade requests', () => {
     );
     const port = await listen(polluted);
     expect(await expectContinueOutcomes(port, ['/webhooks/stripe'])).toEqual(['403 Forbidden']);
+    // Nor `verifier`: a polluted one is not taken for `{ verifier }` (the options build one).
+    const own = makeApp().app;
+    await withPollutedPrototype('verifier', { not: 'a verifier' }, () =>
+      own.register(cdnOriginGuard, { ...BASE }).ready(),
+    );
+    expect(isOriginVerifier(own.cdnOriginGuard)).toBe(true);
   });
 
   it('stops checking when the app closes', async () => {

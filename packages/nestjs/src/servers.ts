@@ -77,31 +77,55 @@ export class ServerWatch {
     if (guard === undefined) return;
     this.last = server;
     if (typeof server !== 'object' || server === null || this.guarded.has(server)) return;
+    let early: string[];
     try {
       // Guarded by any verifier (the module's own, another app's, or your call): left as it is,
       // so an app with two verifiers never has its upgrades made to pass both; not recorded, so
       // it is looked at again when the requests come from it anew.
       if (isGuardingUpgrades(server) || !countsListeners(server)) return;
-      const early = listenersBeforeFramework(server);
+      early = listenersBeforeFramework(server);
       const remove = guard(server as unknown as UpgradeServer);
       this.guarded.add(server);
-      const closed = () => {
-        remove();
-        this.guarded.delete(server);
-        if (this.last === server) this.last = undefined;
-      };
-      if (typeof (server as Partial<ClosingServer>).once === 'function')
-        (server as unknown as ClosingServer).once('close', closed);
-      if (early.length > 0)
-        this.logger.error(
-          `cdn-origin-guard: a server Nest's requests come from is not the adapter's own HTTP server (one you created around the adapter's instance), and nothing guarded its ${early.join(' and ')}: those requests reached them unchecked until this first request. The module checks them from now on (Socket.IO's long-polling under requestPaths too); call guardUpgrades(server, verifier) (the CDN_ORIGIN_GUARD_VERIFIER provider) on each server you create, before it listens.`,
-        );
+      this.releaseOnClose(server, remove);
     } catch (error) {
       // Not a server guardUpgrades takes: said once, never a failed request.
       this.guarded.add(server);
-      this.logger.error(
+      this.say(
         `cdn-origin-guard: could not guard the upgrades of a server Nest's requests come from: ${errorText(error)}. Call guardUpgrades(server, verifier) on it yourself.`,
       );
+      return;
+    }
+    if (early.length > 0)
+      this.say(
+        `cdn-origin-guard: a server Nest's requests come from is not the adapter's own HTTP server (one you created around the adapter's instance), and nothing guarded its ${early.join(' and ')}: those requests reached them unchecked until this first request. The module checks them from now on (Socket.IO's long-polling under requestPaths too); call guardUpgrades(server, verifier) (the CDN_ORIGIN_GUARD_VERIFIER provider) on each server you create, before it listens.`,
+      );
+  }
+
+  /**
+   * Remove a server's guard once it closes after the app stopped. Closed while the app runs, it
+   * stays guarded: listening again, its first handshake came before any request that could
+   * guard it anew (review, eleventh session).
+   */
+  private releaseOnClose(server: object, remove: () => void): void {
+    if (typeof (server as Partial<ClosingServer>).once !== 'function') return;
+    const closed = () => {
+      if (this.guard !== undefined) {
+        (server as ClosingServer).once('close', closed);
+        return;
+      }
+      remove();
+      this.guarded.delete(server);
+      if (this.last === server) this.last = undefined;
+    };
+    (server as ClosingServer).once('close', closed);
+  }
+
+  /** An error line; a logger that throws never fails the request that brought it. */
+  private say(line: string): void {
+    try {
+      this.logger.error(line);
+    } catch {
+      // The app's logger failed: the server is guarded all the same.
     }
   }
 }

@@ -358,6 +358,24 @@ describe('a server created around the Express adapter instance', () => {
     expect(ws.seen).toEqual([]);
   });
 
+  // Review, eleventh session: the guard went with the server's 'close', so a server closed and
+  // listening again took a bot's handshake before any request guarded it anew.
+  it('keeps guarding it when it closes and listens again while the app runs', async () => {
+    const { server, listen } = await appAndServer();
+    const ws = answer101();
+    server.on('upgrade', ws.listener);
+    const first = await listen();
+    await rawRequest(first, '/', THROUGH_CLOUDFRONT);
+    server.closeAllConnections();
+    server.close();
+    await once(server, 'close');
+
+    const port = await listen();
+
+    expect(await rawUpgrade(port, '/', BOT)).toBe(UPGRADE_DENY);
+    expect(ws.seen).toEqual([]);
+  });
+
   it('leaves a server you guarded yourself as it is, with no error line', async () => {
     const { app, server, logger, listen } = await appAndServer();
     const ws = answer101();

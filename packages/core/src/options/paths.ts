@@ -54,7 +54,7 @@ export function resolvePaths(given: Readonly<Record<string, unknown>>): Resolved
     if (excludePatterns.some((pattern) => pattern.test(routed))) return;
     throw new InvalidOptionError(
       `excludePaths[${excludes.indexOf(entry)}]`,
-      `is '${entry}', which excludes nothing on its own: a router takes it for '${routed}' (Express routes '/x/' to the route '/x'; Fastify a prefixed plugin's '/' route), so it is excluded only when '${routed}' is too. List '${routed}' as well, or instead.`,
+      `is '${entry}', which excludes nothing on its own: a router takes it for '${routed}' (Express routes '/x/' to the route '/x'; Fastify a prefixed plugin's '/' route), so it is excluded only when '${routed}' is too. A string is one exact path, not a prefix: to exclude the path, list '${routed}' as well, or instead; to exclude everything under it, pass a RegExp in code (e.g. /^\\/assets\\/[^/]/; CDN_ORIGIN_GUARD_EXCLUDE_PATHS takes exact paths only).`,
     );
   });
   return {
