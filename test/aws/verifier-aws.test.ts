@@ -601,6 +601,44 @@ describe('createOriginVerifier over the wire: sources in use', () => {
     expectNoSecretIn(JSON.stringify(previous));
   });
 
+  // Review, eleventh session: the limit (AWS's CreatedDate plus the age) was compared with this
+  // machine's clock. Behind AWS's by a day, a previous value retired 2 hours ago (limit 1 hour)
+  // was still accepted; ahead by a day, one retired 2 hours ago with a 3-hour limit was denied.
+  it.each([
+    [
+      'behind AWS by a day: denies a previous value past the limit on AWS clock',
+      24,
+      HOUR,
+      'expired-secret',
+    ],
+    [
+      'ahead of AWS by a day: accepts a previous value within it',
+      -24,
+      3 * HOUR,
+      'verified:AWSPREVIOUS',
+    ],
+  ])(
+    'with previousMaxAgeMs and this clock %s',
+    async (_n, skewHours, previousMaxAgeMs, expected) => {
+      const id = secretName();
+      const v1 = aws.secrets.put(id, V1).versionId;
+      aws.secrets.setCreatedDate(id, v1, new Date(Date.now() - 90 * 24 * HOUR));
+      const v2 = aws.secrets.rotate(id, V2);
+      // Two hours ago on AWS's clock.
+      aws.secrets.setCreatedDate(id, v2, new Date(Date.now() + skewHours * HOUR - 2 * HOUR));
+      aws.faults.set({ clockSkewMs: skewHours * HOUR, actions: ['secretsmanager'] });
+      try {
+        const limited = verifier({ secretId: id, ranges: 'prefix-list', previousMaxAgeMs });
+        await limited.ready();
+
+        expect(outcome(await limited.check(request(V1)))).toBe(expected);
+        expect(outcome(await limited.check(request(V2)))).toBe('verified:AWSCURRENT');
+      } finally {
+        aws.faults.clear();
+      }
+    },
+  );
+
   it('with previousMaxAgeMs, reads the CreatedDate of a version a scheduled refresh finds (DescribeSecret first), and keeps accepting a pending value', async () => {
     // Arrange
     const id = secretName();

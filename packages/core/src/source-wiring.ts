@@ -27,11 +27,14 @@ export interface WiredSources {
  * With `previousMaxAgeMs`, when each value stops being accepted: `AWSPREVIOUS` at the
  * `AWSCURRENT` version's creation plus that age (at once when that is unknown), unless another
  * accepted stage holds the same value or its own version was created after the `AWSCURRENT`
- * one (a rollback); every other value never. Undefined without the option.
+ * one (a rollback); every other value never. Undefined without the option. The creation times
+ * are the store's clock; `clockOffsetMs` (how far it is ahead of this one) moves the limit onto
+ * this clock, which the verifier reads.
  */
 function expiries(
   values: SecretSnapshot['values'],
   previousMaxAgeMs: number | undefined,
+  clockOffsetMs: number,
 ): number[] | undefined {
   if (previousMaxAgeMs === undefined) return undefined;
   const known = (t: number | undefined): t is number => typeof t === 'number' && Number.isFinite(t);
@@ -49,7 +52,7 @@ function expiries(
     // rollback two days after a rotation denied it at once with a one-day window, outside
     // review, 4 December, fifth session). Never limited: the next rotation retires it.
     if (known(v.createdAt) && v.createdAt > currentCreated) return Number.POSITIVE_INFINITY;
-    return currentCreated + previousMaxAgeMs;
+    return currentCreated + previousMaxAgeMs - clockOffsetMs;
   });
 }
 
@@ -62,7 +65,12 @@ function compileSecret(name: string, previousMaxAgeMs: number | undefined) {
       if (problem)
         throw new SourceError(name, `value #${i} (stage ${String(entry?.stage)}) ${problem}`);
     });
-    return new SecretMatcher(snapshot.values, expiries(snapshot.values, previousMaxAgeMs));
+    const offset = snapshot.clockOffsetMs;
+    const clockOffsetMs = typeof offset === 'number' && Number.isFinite(offset) ? offset : 0;
+    return new SecretMatcher(
+      snapshot.values,
+      expiries(snapshot.values, previousMaxAgeMs, clockOffsetMs),
+    );
   };
 }
 

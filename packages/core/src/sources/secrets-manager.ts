@@ -49,10 +49,14 @@ const CLOCK_SKEW_MS = 5 * 60_000;
  * ago was reported stuck.
  */
 function awsNow(client: unknown): number {
-  const now = Date.now();
+  return Date.now() + awsOffset(client);
+}
+
+/** How far AWS's clock is ahead of this one, when over {@link CLOCK_SKEW_MS}; else 0. */
+function awsOffset(client: unknown): number {
   const offset = (client as { config?: { systemClockOffset?: unknown } } | undefined)?.config
     ?.systemClockOffset;
-  return typeof offset === 'number' && Math.abs(offset) > CLOCK_SKEW_MS ? now + offset : now;
+  return typeof offset === 'number' && Math.abs(offset) > CLOCK_SKEW_MS ? offset : 0;
 }
 
 /**
@@ -348,11 +352,15 @@ export function secretsManagerSource(options: Readonly<SecretsManagerSourceOptio
       ...missingLabelWarnings(absent),
       ...stuckPendingWarnings(values, awsNow(client)),
     ];
+    // The `CreatedDate`s are AWS's: `previousMaxAgeMs` is judged on AWS's clock too (review,
+    // eleventh session: with this clock behind, a retired AWSPREVIOUS was accepted for longer).
+    const clockOffsetMs = awsOffset(client);
     return {
       values,
       version,
       ...(skipped.length > 0 ? { skipped } : {}),
       ...(warnings.length > 0 ? { warnings } : {}),
+      ...(clockOffsetMs !== 0 ? { clockOffsetMs } : {}),
     };
   };
 

@@ -54,6 +54,13 @@ export interface SecretSnapshot {
    * countdown's end.
    */
   readonly readAgoMs?: number | undefined;
+  /**
+   * How far the store's clock is ahead of this machine's, in ms (negative: behind), when this
+   * one is off by enough to matter: the values' `createdAt` times are the store's, so the
+   * `previousMaxAgeMs` limit is moved onto this clock by it. `secretsManagerSource` sets it
+   * from the AWS SDK's `systemClockOffset` when it is over 5 minutes. Defaults to 0.
+   */
+  readonly clockOffsetMs?: number | undefined;
 }
 
 /** Why the guard loads a source now, so a source can trade API calls for latency. */
