@@ -26,6 +26,11 @@ const auditOf = (a: Account) =>
   runAudit({ loadBalancer: a.scenario.albName, secretId: a.scenario.secretId });
 const targetsOf = (report: Report) => report.checks.find((c) => c.id === 'targets');
 
+/** The tasks' security group `sg-0tasks`, admitting their port 3000 from `source`. */
+function openTasksGroup(a: Account, source: { cidrIpv4: string } | { cidrIpv6: string }): void {
+  a.aws.ec2.securityGroups.set({ id: 'sg-0tasks', inbound: [{ port: 3000, ...source }] });
+}
+
 /** A second target group of IP targets (tasks), forwarded to by the listener's default rule. */
 function addIpTargetGroup(
   a: Account,
@@ -133,10 +138,7 @@ describe('audit targets', () => {
   it('judges an IP target registered with AvailabilityZone all that a network interface holds', async () => {
     const a = await open();
     const group = addIpTargetGroup(a);
-    a.aws.ec2.securityGroups.set({
-      id: 'sg-0tasks',
-      inbound: [{ port: 3000, cidrIpv4: '0.0.0.0/0' }],
-    });
+    openTasksGroup(a, { cidrIpv4: '0.0.0.0/0' });
     a.aws.ec2.hosts.setNetworkInterface({
       privateIp: '10.0.2.41',
       securityGroupIds: ['sg-0tasks'],
@@ -200,7 +202,7 @@ describe('audit targets', () => {
   ])('::/0 on an IPv6 task whose subnet routes IPv6 through %s: %s', async (_n, expected, via) => {
     const a = await open();
     const group = addIpTargetGroup(a);
-    a.aws.ec2.securityGroups.set({ id: 'sg-0tasks', inbound: [{ port: 3000, cidrIpv6: '::/0' }] });
+    openTasksGroup(a, { cidrIpv6: '::/0' });
     a.aws.ec2.hosts.setNetworkInterface({
       privateIp: '10.0.3.7',
       securityGroupIds: ['sg-0tasks'],
@@ -223,7 +225,7 @@ describe('audit targets', () => {
   it('finds an IPv6 target registered in another spelling than EC2 writes the address', async () => {
     const a = await open();
     const group = addIpTargetGroup(a, { ipAddressType: 'ipv6' });
-    a.aws.ec2.securityGroups.set({ id: 'sg-0tasks', inbound: [{ port: 3000, cidrIpv6: '::/0' }] });
+    openTasksGroup(a, { cidrIpv6: '::/0' });
     a.aws.ec2.hosts.setNetworkInterface({
       privateIp: '10.0.3.9',
       securityGroupIds: ['sg-0tasks'],
@@ -318,10 +320,7 @@ describe('audit targets', () => {
   it('judges an IP target on a secondary private address of its interface', async () => {
     const a = await open();
     const group = addIpTargetGroup(a);
-    a.aws.ec2.securityGroups.set({
-      id: 'sg-0tasks',
-      inbound: [{ port: 3000, cidrIpv4: '0.0.0.0/0' }],
-    });
+    openTasksGroup(a, { cidrIpv4: '0.0.0.0/0' });
     a.aws.ec2.hosts.setNetworkInterface({
       privateIp: '10.0.2.70',
       securityGroupIds: ['sg-0tasks'],
@@ -349,10 +348,7 @@ describe('audit targets', () => {
     });
     a.aws.elbv2.registerTargets(a.scenario.app.targetGroupArn, [{ id: 'i-0second000000000' }]);
     const group = addIpTargetGroup(a);
-    a.aws.ec2.securityGroups.set({
-      id: 'sg-0tasks',
-      inbound: [{ port: 3000, cidrIpv4: '0.0.0.0/0' }],
-    });
+    openTasksGroup(a, { cidrIpv4: '0.0.0.0/0' });
     for (const n of [1, 2])
       a.aws.ec2.hosts.setNetworkInterface({
         privateIp: `10.0.2.${n}`,

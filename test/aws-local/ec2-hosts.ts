@@ -224,6 +224,15 @@ const ipv6Set = (addresses: readonly string[]) =>
   );
 
 /** The instance and network interface store and its two Describe calls. */
+/** Every item of `map`, or those `ids` name (an unknown id is `missing`'s error, as EC2 answers). */
+function byIds<T>(
+  map: ReadonlyMap<string, T>,
+  ids: readonly string[],
+  missing: (id: string) => never,
+): T[] {
+  return ids.length === 0 ? [...map.values()] : ids.map((id) => map.get(id) ?? missing(id));
+}
+
 export class HostStore implements LocalHosts {
   readonly #instances = new Map<string, StoredHost>();
   readonly #interfaces = new Map<string, StoredHost>();
@@ -332,18 +341,9 @@ export class HostStore implements LocalHosts {
    * `association.main` and `route-table-id`.
    */
   describeRouteTables(params: URLSearchParams, tools: QueryTools): string {
-    const ids = tools.indexed(params, 'RouteTableId');
-    let tables =
-      ids.length === 0
-        ? [...this.#routeTables.values()]
-        : ids.map(
-            (id) =>
-              this.#routeTables.get(id) ??
-              tools.fail(
-                'InvalidRouteTableID.NotFound',
-                `The routeTable ID '${id}' does not exist`,
-              ),
-          );
+    let tables = byIds(this.#routeTables, tools.indexed(params, 'RouteTableId'), (id) =>
+      tools.fail('InvalidRouteTableID.NotFound', `The routeTable ID '${id}' does not exist`),
+    );
     for (const { name, values } of tools.filters(params)) {
       if (name === 'association.subnet-id')
         tables = tables.filter((t) => values.some((v) => t.subnetIds.has(v)));
@@ -398,14 +398,9 @@ export class HostStore implements LocalHosts {
   /** `DescribeInstances`: InstanceId.N (every id must exist, as AWS requires) or Filter instance-id. */
   describeInstances(params: URLSearchParams, tools: QueryTools): string {
     const ids = tools.indexed(params, 'InstanceId');
-    let hosts =
-      ids.length === 0
-        ? [...this.#instances.values()]
-        : ids.map(
-            (id) =>
-              this.#instances.get(id) ??
-              tools.fail('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`),
-          );
+    let hosts = byIds(this.#instances, ids, (id) =>
+      tools.fail('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`),
+    );
     for (const { name, values } of tools.filters(params)) {
       if (name === 'instance-id') hosts = hosts.filter((h) => values.includes(h.id));
       else tools.fail('InvalidParameterValue', `The filter '${name}' is invalid`);
@@ -429,17 +424,12 @@ export class HostStore implements LocalHosts {
    */
   describeNetworkInterfaces(params: URLSearchParams, tools: QueryTools): string {
     const ids = tools.indexed(params, 'NetworkInterfaceId');
-    let hosts =
-      ids.length === 0
-        ? [...this.#interfaces.values()]
-        : ids.map(
-            (id) =>
-              this.#interfaces.get(id) ??
-              tools.fail(
-                'InvalidNetworkInterfaceID.NotFound',
-                `The networkInterface ID '${id}' does not exist`,
-              ),
-          );
+    let hosts = byIds(this.#interfaces, ids, (id) =>
+      tools.fail(
+        'InvalidNetworkInterfaceID.NotFound',
+        `The networkInterface ID '${id}' does not exist`,
+      ),
+    );
     for (const { name, values } of tools.filters(params)) {
       if (name === 'addresses.private-ip-address' || name === 'private-ip-address')
         hosts = hosts.filter((h) => privateIpsOf(h).some((a) => values.includes(a)));
