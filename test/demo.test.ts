@@ -32,8 +32,8 @@ describe('npm run demo', () => {
     expect(result.stdout).toContain('every decision as designed');
     // The audit runs before the attack table: six holes in the story's account, none once fixed.
     expect(result.stdout).toContain('6 of 6 holes found');
-    expect(result.stdout).toContain('all 9 checks PASS');
-    expect(result.stdout.indexOf('all 9 checks PASS')).toBeLessThan(
+    expect(result.stdout).toContain('all 10 checks PASS');
+    expect(result.stdout.indexOf('all 10 checks PASS')).toBeLessThan(
       result.stdout.indexOf('Enforce mode'),
     );
   }, 120_000);

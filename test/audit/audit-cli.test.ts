@@ -61,7 +61,7 @@ describe('cdn-origin-guard audit (CLI)', () => {
 
     expect(run.code, run.stderr).toBe(1);
     expect(run.stdout).toContain(`cdn-origin-guard audit: ${scenario.albName} (us-east-1): FAIL`);
-    expect(run.stdout).toContain('7 fail, 0 warn, 2 pass, 0 skipped');
+    expect(run.stdout).toContain('7 fail, 0 warn, 3 pass, 0 skipped');
     expect(run.stdout).toMatch(/FAIL {2}.*allows port \d+ from 0\.0\.0\.0\/0/);
     expect(run.stdout).toMatch(/fix: aws ec2 revoke-security-group-ingress/);
     expect(run.stdout).toMatch(/FAIL {2}.*at or over the ceiling/);
@@ -107,7 +107,7 @@ describe('cdn-origin-guard audit (CLI)', () => {
       region: 'us-east-1',
       status: 'PASS',
       exitCode: 0,
-      summary: { PASS: 9, WARN: 0, FAIL: 0, SKIPPED: 0 },
+      summary: { PASS: 10, WARN: 0, FAIL: 0, SKIPPED: 0 },
       loadBalancer: { arn: scenario.albArn, name: scenario.albName, dnsName: scenario.dnsName },
     });
     expect(json.checks.map((c: { id: string }) => c.id)).toEqual(CHECK_IDS);

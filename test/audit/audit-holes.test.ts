@@ -407,6 +407,116 @@ function setInbound(a: Account, rules: LocalSecurityGroupRuleInput[]): void {
   });
 }
 
+// Thirteenth session: the audit compared a JSON value without the key as an empty string and
+// called a binary version "no value"; a value the guard refuses (which takes the site down, or
+// makes CloudFront's switch to the pending value fail) was named by no check.
+describe('audit secret-values: staged values the guard refuses', () => {
+  const HOUR = 3_600_000;
+  const outputOf = (report: Report) => `${renderTable(report)}\n${JSON.stringify(toJson(report))}`;
+
+  it('PASSes the values of a correct setup, naming the stages', async () => {
+    const a = await open([]);
+
+    const report = await auditOf(a);
+
+    const values = check(report, 'secret-values');
+    expect(values?.status).toBe('PASS');
+    expect(values?.findings.map((f) => f.message)).toEqual([
+      `AWSCURRENT, AWSPREVIOUS of ${a.scenario.secretId}: each a value the guard accepts`,
+    ]);
+  });
+
+  it('FAILs a binary AWSCURRENT (exit 1): the guard cannot load it, with the fix and no value', async () => {
+    const a = await open([]);
+    const { versionId } = a.aws.secrets.put(a.scenario.secretId, '', {
+      binary: Buffer.from('binary-secret-value-0123456789abcdef'),
+    });
+
+    const report = await auditOf(a);
+
+    const values = check(report, 'secret-values');
+    expect(values?.status).toBe('FAIL');
+    const finding = values?.findings.find((f) => f.status === 'FAIL');
+    expect(finding?.message).toBe(
+      `AWSCURRENT of ${a.scenario.secretId} (version ${versionId}) has no SecretString; binary secrets are not supported: the guard refuses it: an app that starts now cannot load the secret and denies every request (secret-unavailable), and a running app keeps the value it loaded and reports every refresh failing`,
+    );
+    expect(finding?.fix).toContain(
+      `aws secretsmanager rotate-secret --secret-id ${a.scenario.secretId}`,
+    );
+    expect(finding?.evidence).toMatchObject({ stage: 'AWSCURRENT', version: versionId });
+    expect(report.exitCode).toBe(1);
+    const output = outputOf(report);
+    expect(output).not.toContain('binary-secret-value-0123456789abcdef');
+    expect(output).not.toContain(
+      Buffer.from('binary-secret-value-0123456789abcdef').toString('base64'),
+    );
+  });
+
+  it('FAILs a JSON secret audited without --json-key, saying to pass it, and PASSes it with the key', async () => {
+    account = await openAccount([], { jsonKey: 'header' });
+    const a = account;
+
+    const without = await auditOf(a);
+    const finding = check(without, 'secret-values')?.findings.find((f) => f.status === 'FAIL');
+    expect(finding?.message).toMatch(
+      /^AWSCURRENT of \S+ \(version [^)]+\) is a JSON object \(keys: "header", "note"\), not a header value; set the `jsonKey` option/,
+    );
+    expect(finding?.fix).toContain(
+      'Run the audit with --json-key <key>, the key your apps read (jsonKey).',
+    );
+
+    const withKey = await auditOf(a, { jsonKey: 'header' });
+    expect(check(withKey, 'secret-values')?.status).toBe('PASS');
+    // A key the secret lacks: the guard refuses every stage, and the keys are named, not values.
+    const wrongKey = await auditOf(a, { jsonKey: 'value' });
+    expect(check(wrongKey, 'secret-values')?.findings[0]?.message).toMatch(
+      /has no key "value" \(`jsonKey`\); its keys are: "header", "note": the guard refuses it/,
+    );
+    for (const value of a.secretValues()) expect(outputOf(wrongKey)).not.toContain(value);
+  });
+
+  it('WARNs an AWSPREVIOUS the guard skips (too short), and keeps exit 0', async () => {
+    const a = await open([]);
+    const current = a.aws.secrets.get(a.scenario.secretId)?.stages.AWSCURRENT ?? '';
+    const short = a.aws.secrets.stagePending(a.scenario.secretId, 'short-value');
+    a.aws.secrets.moveStage(a.scenario.secretId, 'AWSPREVIOUS', short);
+    a.aws.secrets.moveStage(a.scenario.secretId, 'AWSPENDING', current);
+
+    const report = await auditOf(a);
+
+    const values = check(report, 'secret-values');
+    expect(values?.status).toBe('WARN');
+    const finding = values?.findings.find((f) => f.status === 'WARN');
+    expect(finding?.message).toBe(
+      `AWSPREVIOUS of ${a.scenario.secretId} (version ${short}) is not a usable header value: it is 11 characters long; use at least 16 (32+ random characters recommended): the guard skips it (SkippedStage): CloudFront sending that value (after a rollback, or before its header was switched) is denied`,
+    );
+    expect(report.exitCode).toBe(0);
+    expect(outputOf(report)).not.toContain('short-value');
+  });
+
+  it('says of a stuck rotation whose pending version is binary that the apps refuse its value, not that it has none', async () => {
+    const a = await open([]);
+    const versionId = a.aws.secrets.stagePending(a.scenario.secretId, '', {
+      binary: Buffer.from('pending-binary-value-0123456789abcdef'),
+    });
+    a.aws.secrets.setCreatedDate(a.scenario.secretId, versionId, new Date(Date.now() - 30 * HOUR));
+
+    const report = await auditOf(a);
+
+    const rotation = check(report, 'secret-rotation')?.findings.find((f) => f.status === 'WARN');
+    expect(rotation?.message).toMatch(
+      /: it has failed, the secret is not being rotated, and its value, which the apps refuse \(secret-values says why\), stays accepted by the ALB rules once the rotation's setSecret step ran, until a rotation finishes$/,
+    );
+    expect(rotation?.message).not.toMatch(/no value/);
+    const values = check(report, 'secret-values')?.findings.find((f) => f.status === 'WARN');
+    expect(values?.message).toMatch(
+      new RegExp(
+        `^AWSPENDING of \\S+ \\(version ${versionId}\\) has no SecretString; binary secrets are not supported: the guard skips it \\(SkippedStage\\): once CloudFront sends the pending value, every request is denied$`,
+      ),
+    );
+  });
+});
+
 describe('audit security-groups when prefix lists cannot be read (A2)', () => {
   it('still FAILs a 0.0.0.0/0 rule when ec2:DescribeManagedPrefixLists is denied, and says the prefix-list part was skipped', async () => {
     const a = await open(['open-security-group']);

@@ -48,6 +48,7 @@ export const CHECK_IDS: readonly CheckId[] = [
   'cloudfront-distribution',
   'alb-rule-values',
   'secret-rotation',
+  'secret-values',
   'targets',
   'direct-reachability',
 ];

@@ -42,7 +42,9 @@ export async function openAccount(
     target,
     env,
     secretValues: () =>
-      (aws.secrets.get(scenario.secretId)?.versions ?? []).map((v) => v.secretString),
+      (aws.secrets.get(scenario.secretId)?.versions ?? [])
+        .map((v) => v.secretString)
+        .filter((v) => v !== ''),
     async close() {
       restore();
       await Promise.all([aws.close(), target.close()]);

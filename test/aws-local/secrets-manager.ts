@@ -18,8 +18,13 @@ const MAX_DEPRECATED_VERSIONS = 20;
 
 interface StoredVersion {
   readonly id: string;
-  /** `undefined` for the AWSPENDING stub RotateSecret creates before createSecret stores a value. */
+  /**
+   * `undefined` for the AWSPENDING stub RotateSecret creates before createSecret stores a value,
+   * and for a binary version.
+   */
   secretString: string | undefined;
+  /** A binary version's `SecretBinary`, base64 as the JSON protocol carries it (no SecretString). */
+  secretBinary?: string;
   /** Epoch seconds, as the JSON protocol sends timestamps; see {@link LocalSecrets.setCreatedDate}. */
   createdDate: number;
   readonly stages: Set<string>;
@@ -70,6 +75,11 @@ export type LocalSecretValue = string | Readonly<Record<string, unknown>>;
 export interface LocalSecretPutOptions {
   /** Store `JSON.stringify(json)` as the SecretString (the `value` argument is then ignored). */
   readonly json?: Readonly<Record<string, unknown>>;
+  /**
+   * Store these bytes as the version's `SecretBinary`, with no SecretString (the `value` argument
+   * is then ignored): a binary secret, which the guard refuses.
+   */
+  readonly binary?: Uint8Array;
 }
 
 /** A read-only view of a stored secret, for assertions. */
@@ -183,10 +193,19 @@ class ServiceError extends Error {
 
 const epochSeconds = (): number => Date.now() / 1000;
 
-function serialise(value: LocalSecretValue, options?: LocalSecretPutOptions): string {
-  if (options?.json !== undefined) return JSON.stringify(options.json);
-  if (typeof value === 'string') return value;
-  return JSON.stringify(value);
+/** What a version stores: a SecretString, or a SecretBinary (base64). */
+type StoredValue =
+  | { readonly secretString: string; readonly secretBinary?: undefined }
+  | { readonly secretString?: undefined; readonly secretBinary: string };
+
+function serialise(value: LocalSecretValue, options?: LocalSecretPutOptions): StoredValue {
+  if (options?.binary !== undefined) {
+    if (options.binary.length === 0)
+      throw new Error('local secrets: a SecretBinary must not be empty');
+    return { secretBinary: Buffer.from(options.binary).toString('base64') };
+  }
+  if (options?.json !== undefined) return { secretString: JSON.stringify(options.json) };
+  return { secretString: typeof value === 'string' ? value : JSON.stringify(value) };
 }
 
 function arnSuffix(): string {
@@ -220,7 +239,7 @@ export class SecretsManagerService implements LocalSecrets {
     value: LocalSecretValue,
     options?: LocalSecretPutOptions,
   ): { arn: string; name: string; versionId: string } {
-    const secretString = serialise(value, options);
+    const stored = serialise(value, options);
     let secret = this.#find(id);
     if (secret === undefined) {
       if (id.startsWith('arn:'))
@@ -241,7 +260,7 @@ export class SecretsManagerService implements LocalSecrets {
       this.#byName.set(secret.name, secret);
       this.#byArn.set(secret.arn, secret);
     }
-    const version = this.#addVersion(secret, secretString);
+    const version = this.#addVersion(secret, stored);
     this.#moveCurrentTo(secret, version);
     return { arn: secret.arn, name: secret.name, versionId: version.id };
   }
@@ -466,7 +485,7 @@ export class SecretsManagerService implements LocalSecrets {
         );
       }
     }
-    if (version.secretString === undefined) {
+    if (version.secretString === undefined && version.secretBinary === undefined) {
       throw new ServiceError(
         'ResourceNotFoundException',
         `Secrets Manager can't find the specified secret value for VersionId: ${version.id}`,
@@ -477,7 +496,9 @@ export class SecretsManagerService implements LocalSecrets {
       ARN: secret.arn,
       Name: secret.name,
       VersionId: version.id,
-      SecretString: version.secretString,
+      ...(version.secretBinary === undefined
+        ? { SecretString: version.secretString }
+        : { SecretBinary: version.secretBinary }),
       VersionStages: [...version.stages],
       CreatedDate: version.createdDate,
     };
@@ -548,7 +569,10 @@ export class SecretsManagerService implements LocalSecrets {
       );
     const stages = optionalStringList(params, 'VersionStages') ?? [AWSCURRENT];
     let version = secret.versions.get(token);
-    if (version !== undefined && version.secretString !== undefined) {
+    if (
+      version !== undefined &&
+      (version.secretString !== undefined || version.secretBinary !== undefined)
+    ) {
       if (version.secretString !== secretString) {
         throw new ServiceError(
           'ResourceExistsException',
@@ -566,7 +590,7 @@ export class SecretsManagerService implements LocalSecrets {
       version.secretString = secretString;
       secret.lastChangedDate = epochSeconds();
     } else {
-      version = this.#addVersion(secret, secretString, token);
+      version = this.#addVersion(secret, { secretString }, token);
     }
     for (const stage of stages) {
       if (stage === AWSCURRENT) this.#moveCurrentTo(secret, version);
@@ -620,7 +644,10 @@ export class SecretsManagerService implements LocalSecrets {
       return { ARN: secret.arn, Name: secret.name };
     }
     const target = secret.versions.get(moveTo);
-    if (target === undefined || target.secretString === undefined) {
+    if (
+      target === undefined ||
+      (target.secretString === undefined && target.secretBinary === undefined)
+    ) {
       throw new ServiceError(
         'ResourceNotFoundException',
         `Secrets Manager can't find the specified secret version: ${moveTo}`,
@@ -717,16 +744,13 @@ export class SecretsManagerService implements LocalSecrets {
     return secret;
   }
 
-  #addVersion(
-    secret: StoredSecret,
-    secretString: string,
-    id: string = randomUUID(),
-  ): StoredVersion {
-    if (secretString.length === 0)
+  #addVersion(secret: StoredSecret, value: StoredValue, id: string = randomUUID()): StoredVersion {
+    if (value.secretString?.length === 0)
       throw new Error('local secrets: a SecretString must not be empty');
     const version: StoredVersion = {
       id,
-      secretString,
+      secretString: value.secretString,
+      ...(value.secretBinary === undefined ? {} : { secretBinary: value.secretBinary }),
       createdDate: epochSeconds(),
       stages: new Set(),
     };

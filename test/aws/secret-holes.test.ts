@@ -143,6 +143,32 @@ describe('a bad AWSPENDING no longer freezes the guard', () => {
     const error = await loadError(secretsManagerSource({ secretId: id, timeoutMs: 2_000 }));
     expect(error.message).toMatch(/stage AWSCURRENT.*not a usable header value/);
   });
+
+  // The local endpoint serves SecretBinary since the thirteenth session (the audit's
+  // secret-values check reads values with the same rule).
+  it('fails the load for a binary AWSCURRENT and skips a binary AWSPENDING, never printing the bytes', async () => {
+    const bytes = Buffer.from('binary-origin-verify-0123456789abcdef');
+    const current = secretName();
+    localAws().secrets.put(current, '', { binary: bytes });
+    const error = await loadError(secretsManagerSource({ secretId: current, timeoutMs: 2_000 }));
+    expect(error.message).toMatch(
+      /stage AWSCURRENT.* has no SecretString; binary secrets are not supported\.$/,
+    );
+    expect(error.message).not.toContain(bytes.toString('base64'));
+
+    const pending = secretName();
+    localAws().secrets.put(pending, V1);
+    localAws().secrets.stagePending(pending, '', { binary: bytes });
+    const errors: Error[] = [];
+    const v = verifier({ secretId: pending, onSourceError: (e) => errors.push(e) });
+    await v.ready();
+    expect(reasonFor(v, V1)).toBe('verified');
+    expect(errors.map((e) => e.message)).toEqual([
+      expect.stringMatching(
+        /stage AWSPENDING.* has no SecretString; binary secrets are not supported\. Stage AWSPENDING is skipped/,
+      ),
+    ]);
+  });
 });
 
 describe('maxStaleMs', () => {

@@ -17,6 +17,7 @@ export type CheckId =
   | 'cloudfront-distribution'
   | 'alb-rule-values'
   | 'secret-rotation'
+  | 'secret-values'
   | 'targets'
   | 'direct-reachability';
 
@@ -313,8 +314,20 @@ export interface PendingRotation {
 
 /** The secret and its staged values, redacted. */
 export interface SecretInfo extends SecretDescription {
-  /** Staging label -> value (AWSCURRENT, AWSPENDING, AWSPREVIOUS when present). */
+  /**
+   * Staging label -> value (AWSCURRENT, AWSPENDING, AWSPREVIOUS when present), for the values the
+   * guard accepts.
+   */
   readonly values: ReadonlyMap<string, SecretText>;
+  /** Staging label -> why the guard refuses the value that stage holds (see `secret-values`). */
+  readonly refused: ReadonlyMap<string, RefusedValue>;
+}
+
+/** A staged value the guard refuses, as the core's `readSecretString` says: never the value. */
+export interface RefusedValue {
+  readonly versionId: string | undefined;
+  /** Why, ending with the fix: "has no SecretString; binary secrets are not supported." */
+  readonly problem: string;
 }
 
 /** The answer to one direct request to the ALB. */

@@ -163,6 +163,7 @@ function snapshot(
         lastRotatedDate: new Date(Date.now() - 5 * DAY),
         pendingRotation: undefined,
         values: new Map([['AWSCURRENT', new SecretText(CURRENT)]]),
+        refused: new Map(),
       },
     },
     targets: {
@@ -253,7 +254,7 @@ const statusOf = (snap: AccountSnapshot, id: CheckId) =>
 describe('checks over a correct snapshot', () => {
   it('passes every check', () => {
     const results = runChecks(snapshot());
-    expect(results).toHaveLength(9);
+    expect(results).toHaveLength(10);
     for (const c of results)
       expect(c.status, `${c.id}: ${JSON.stringify(c.findings)}`).toBe('PASS');
   });

@@ -66,6 +66,8 @@ export type { SourceStats } from './sources/cache.js';
 export { type IpRangesSourceOptions, ipRangesSource } from './sources/ip-ranges.js';
 export { type PrefixListSourceOptions, prefixListSource } from './sources/prefix-list.js';
 export {
+  readSecretString,
+  type SecretStringRead,
   type SecretsManagerSourceOptions,
   secretsManagerSource,
 } from './sources/secrets-manager.js';

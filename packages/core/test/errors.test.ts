@@ -11,7 +11,7 @@ const {
 } = core;
 
 describe('public exports', () => {
-  it('are the ones before the restructure, plus isOriginGuardError, the log-line formatters, pathUnderMount, isReservedHeaderName, recordDecision, matchablePath, handleRejection, sourceEventLevel, isAwsResponseParseFailure, checkOptionKeys, OPTION_KEYS, errorText, DEFAULT_DENY_RESPONSE, guardUpgrades, isOriginVerifier, writeDenyResponse, checkContinuePathRules and listenersBeforeFramework', () => {
+  it('are the ones before the restructure, plus isOriginGuardError, the log-line formatters, pathUnderMount, isReservedHeaderName, recordDecision, matchablePath, handleRejection, sourceEventLevel, isAwsResponseParseFailure, checkOptionKeys, OPTION_KEYS, errorText, DEFAULT_DENY_RESPONSE, guardUpgrades, isOriginVerifier, writeDenyResponse, checkContinuePathRules, listenersBeforeFramework and readSecretString', () => {
     expect(Object.keys(core).sort()).toEqual(
       [
         'ALLOW_REASONS',
@@ -56,6 +56,7 @@ describe('public exports', () => {
         'pathUnderMount',
         'isReservedHeaderName',
         'prefixListSource',
+        'readSecretString',
         'recordDecision',
         'secretsManagerSource',
         'sourceEventLevel',

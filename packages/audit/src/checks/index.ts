@@ -11,6 +11,7 @@ import { listenerRulesCheck } from './listener-rules.js';
 import type { Check } from './result.js';
 import { rulesQuotaCheck } from './rules-quota.js';
 import { secretRotationCheck } from './secret-rotation.js';
+import { secretValuesCheck } from './secret-values.js';
 import { securityGroupsCheck } from './security-groups.js';
 import { targetsCheck } from './targets.js';
 
@@ -23,6 +24,7 @@ export const CHECKS: readonly Check[] = [
   distributionCheck,
   albRuleValuesCheck,
   secretRotationCheck,
+  secretValuesCheck,
   targetsCheck,
   directReachabilityCheck,
 ];

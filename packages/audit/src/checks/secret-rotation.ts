@@ -52,12 +52,17 @@ interface PendingSenders {
 }
 
 /**
- * Whether the pending version has a value (GetSecretValue answered one for `AWSPENDING`):
- * `undefined` when the values could not be read. RotateSecret labels the version before its
- * createSecret step stores a value, so a rotation that failed there has none.
+ * What the pending version holds (GetSecretValue for `AWSPENDING`): a value the guard accepts, a
+ * value it refuses (`secret-values` says why), or none; `undefined` when the values could not be
+ * read. RotateSecret labels the version before its createSecret step stores a value, so a
+ * rotation that failed there has none. Until the thirteenth session a refused value (a binary
+ * version) was called "no value".
  */
-function pendingHasValue(snapshot: AccountSnapshot): boolean | undefined {
-  return snapshot.secret.ok ? snapshot.secret.value.values.has(STAGES.pending) : undefined;
+function pendingValue(snapshot: AccountSnapshot): 'accepted' | 'refused' | 'none' | undefined {
+  if (!snapshot.secret.ok) return undefined;
+  const { values, refused } = snapshot.secret.value;
+  if (values.has(STAGES.pending)) return 'accepted';
+  return refused.has(STAGES.pending) ? 'refused' : 'none';
 }
 
 /**
@@ -151,7 +156,8 @@ function judgePending(
   if (pending === undefined) return undefined;
   if (pending.rolledBack) return { finding: rolledBackFinding(snapshot, s, pending) };
   if (!pending.created.ok) return { unread: pending.created.skip };
-  const hasValue = pendingHasValue(snapshot);
+  const held = pendingValue(snapshot);
+  const hasValue = held === undefined ? undefined : held !== 'none';
   const evidence = { secret: s.arn, pendingVersion: pending.versionId, pendingHasValue: hasValue };
   const created = pending.created.value;
   if (created === undefined) {
@@ -207,12 +213,12 @@ function judgePending(
     };
   }
   const accepted =
-    hasValue === true
-      ? 'its value stays accepted'
-      : 'its value, if createSecret stored one (the values could not be read), stays accepted';
+    held === 'refused'
+      ? "its value, which the apps refuse (secret-values says why), stays accepted by the ALB rules once the rotation's setSecret step ran, until a rotation finishes"
+      : `${held === 'accepted' ? 'its value stays accepted' : 'its value, if createSecret stored one (the values could not be read), stays accepted'} by the apps (AWSPENDING is in the guard's default secretStages) and by the ALB rules once the rotation's setSecret step ran, until a rotation finishes`;
   return {
     finding: warn(
-      `${inFlight}: it has failed, the secret is not being rotated, and ${accepted} by the apps (AWSPENDING is in the guard's default secretStages) and by the ALB rules once the rotation's setSecret step ran, until a rotation finishes`,
+      `${inFlight}: it has failed, the secret is not being rotated, and ${accepted}`,
       stuckRotationFix(s, pending, sendingPending(snapshot)),
       withAge,
     ),

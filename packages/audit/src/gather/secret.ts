@@ -8,22 +8,17 @@ import {
   ListSecretVersionIdsCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { readSecretString } from '@cdn-origin-guard/core';
 import { STAGES } from '../constants.js';
 import { SecretText } from '../secret-text.js';
-import type { Gathered, PendingRotation, SecretDescription, SecretInfo } from '../types.js';
+import type {
+  Gathered,
+  PendingRotation,
+  RefusedValue,
+  SecretDescription,
+  SecretInfo,
+} from '../types.js';
 import { awsCode, gather, type Step } from './errors.js';
-
-/** The value the guard would read from a SecretString: the whole string, or one key of a JSON secret. */
-function headerValue(secretString: string, jsonKey: string | undefined): string {
-  if (jsonKey === undefined) return secretString;
-  try {
-    const parsed = JSON.parse(secretString) as Record<string, unknown>;
-    const value = parsed[jsonKey];
-    return typeof value === 'string' ? value : '';
-  } catch {
-    return '';
-  }
-}
 
 /** Most `ListSecretVersionIds` pages read looking for the pending version. */
 const MAX_VERSION_PAGES = 20;
@@ -147,11 +142,20 @@ async function describeSecret(
   };
 }
 
+/** The staged values the guard accepts, and those it refuses (with why). */
+interface StagedValues {
+  readonly values: Map<string, SecretText>;
+  readonly refused: Map<string, RefusedValue>;
+}
+
 /**
  * GetSecretValue for AWSCURRENT, AWSPENDING and AWSPREVIOUS when staged. An optional stage
  * (AWSPENDING, AWSPREVIOUS) that answers `ResourceNotFoundException` is left out: RotateSecret
  * labels a new version AWSPENDING before createSecret stores its value, and a failed rotation
- * leaves it so. AWSCURRENT missing stays an error.
+ * leaves it so. AWSCURRENT missing stays an error. Each value is read as the guard reads it
+ * (the core's `readSecretString`): one it refuses (binary, a JSON object without `jsonKey`, too
+ * short...) is kept apart with the reason. Until the thirteenth session a JSON value without the
+ * key was compared as an empty string, and a binary version read as "no value".
  */
 async function readValues(
   client: SecretsManagerClient,
@@ -159,8 +163,9 @@ async function readValues(
   staged: ReadonlySet<string>,
   jsonKey: string | undefined,
   step: Step,
-): Promise<Map<string, SecretText>> {
+): Promise<StagedValues> {
   const values = new Map<string, SecretText>();
+  const refused = new Map<string, RefusedValue>();
   for (const stage of [STAGES.current, STAGES.pending, STAGES.previous]) {
     if (!staged.has(stage)) continue;
     const out = await step('secretsmanager:GetSecretValue', async () => {
@@ -174,10 +179,12 @@ async function readValues(
         throw error;
       }
     });
-    if (out?.SecretString !== undefined)
-      values.set(stage, new SecretText(headerValue(out.SecretString, jsonKey)));
+    if (out === undefined) continue;
+    const read = readSecretString(out.SecretString, jsonKey);
+    if (read.ok) values.set(stage, new SecretText(read.value));
+    else refused.set(stage, { versionId: out.VersionId, problem: read.problem });
   }
-  return values;
+  return { values, refused };
 }
 
 /**
@@ -197,6 +204,6 @@ export async function readSecret(
   const values = await gather((step) => readValues(client, secretId, staged, jsonKey, step));
   return {
     description: { ok: true, value: description },
-    secret: values.ok ? { ok: true, value: { ...description, values: values.value } } : values,
+    secret: values.ok ? { ok: true, value: { ...description, ...values.value } } : values,
   };
 }

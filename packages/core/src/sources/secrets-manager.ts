@@ -602,6 +602,32 @@ function holderOfEachStage(
   return holders;
 }
 
+/**
+ * What one version of the secret gives the guard: the header value in its `SecretString` (the
+ * whole string, or the `jsonKey` of a JSON object), or why the guard refuses it (a binary secret,
+ * not a JSON object, no such key, a JSON-quoted string, too short or long, a character outside
+ * printable ASCII). This is the rule {@link secretsManagerSource} applies to every version it
+ * reads: a refused `AWSCURRENT` fails the load, a refused optional stage is skipped. `problem`
+ * never holds the value; it reads after the version's description and ends with the fix
+ * ("has no SecretString; binary secrets are not supported."). The audit uses it to say which
+ * stages the guard would refuse.
+ *
+ * @param secretString the version's `SecretString` (`undefined` for a `SecretBinary` version).
+ * @param jsonKey the key holding the header value in a JSON secret (the `jsonKey` option).
+ */
+export function readSecretString(
+  secretString: string | undefined,
+  jsonKey?: string,
+): SecretStringRead {
+  const read = readVersion(secretString, jsonKey);
+  return read.ok ? read : { ok: false, problem: read.problem.trimStart() };
+}
+
+/** What {@link readSecretString} gives: the header value, or why the guard refuses the version. */
+export type SecretStringRead =
+  | { readonly ok: true; readonly value: string }
+  | { readonly ok: false; readonly problem: string };
+
 /** The header value in `raw` (the whole string, or `jsonKey` of a JSON object), or the problem. */
 function readVersion(raw: string | undefined, jsonKey: string | undefined): VersionRead {
   const problem = (text: string): VersionRead => ({ ok: false, problem: text });
