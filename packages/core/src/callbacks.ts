@@ -61,3 +61,38 @@ export function warnCallbackThrew(kind: string, error: unknown): void {
     { code: 'CDN_ORIGIN_GUARD_CALLBACK_THREW' },
   );
 }
+
+/**
+ * A caller of an app's logger for one adapter: `log(name, call)` runs `call` (one logger method
+ * call). A logger that throws, or whose promise rejects, never breaks the request that brought
+ * the line: the line is lost, and the first such failure is said once, as a process warning
+ * (code `CDN_ORIGIN_GUARD_LOGGER_THREW`), since the logger itself cannot be trusted to say it.
+ * Before the thirteenth session only the Express adapter did this: a Fastify logger that threw
+ * on a deny line turned the uniform deny into a 500 carrying the error's message, or, on a deny
+ * decided asynchronously, into an unhandled rejection that ends the process (outside review).
+ *
+ * @param packageName the adapter's package, for the warning (`@cdn-origin-guard/fastify`).
+ * @example
+ * ```ts
+ * const log = loggerCaller('@cdn-origin-guard/fastify');
+ * log('info', () => request.log.info({ reason }, 'cdn-origin-guard denied request'));
+ * ```
+ */
+export function loggerCaller(packageName: string): (name: string, call: () => unknown) => void {
+  let said = false;
+  return (name, call) => {
+    const threw = (error: unknown) => {
+      if (said) return;
+      said = true;
+      process.emitWarning(
+        `${packageName}: the logger's ${name}() threw (${errorText(error)}); its guard lines are lost. Further throws are not reported.`,
+        { code: 'CDN_ORIGIN_GUARD_LOGGER_THREW' },
+      );
+    };
+    try {
+      handleRejection(call(), threw);
+    } catch (error) {
+      threw(error);
+    }
+  };
+}

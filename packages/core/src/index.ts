@@ -3,7 +3,7 @@
  * @packageDocumentation
  */
 
-export { errorText, handleRejection } from './callbacks.js';
+export { errorText, handleRejection, loggerCaller } from './callbacks.js';
 export { isWellFormedCfId } from './checks/cf-id.js';
 export type {
   AllowedDecision,

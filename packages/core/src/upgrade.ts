@@ -48,6 +48,10 @@ export interface UpgradeGuardOptions {
    * request goes on to the `'upgrade'` listeners or gets the deny response: log a deny or a
    * would-be deny (report mode) as your adapter logs an ordinary request. Errors it throws, and
    * an `async` callback's rejection, are reported once as a process warning. Defaults to none.
+   * `req` is the live request, so its `headers` hold the secret header (as every middleware's
+   * request does): log the decision (which never holds the secret; `decisionLogLine`) and the
+   * method and path, never `req.headers` whole. The verifier's own `onDecision` gets the input
+   * with the secret header removed.
    * @example
    * ```ts
    * import { decisionLogLine, guardUpgrades } from '@cdn-origin-guard/core';
@@ -152,6 +156,8 @@ interface RawDeny {
   readonly head: Buffer;
   /** The blank line and the body. */
   readonly tail: Buffer;
+  /** The blank line alone: the tail of a `HEAD` request's deny. */
+  readonly headTail: Buffer;
 }
 
 /**
@@ -167,6 +173,7 @@ function rawDenyResponse(deny: DenyResponse): RawDeny {
   return {
     head: Buffer.from(head, 'latin1'),
     tail: Buffer.concat([Buffer.from('\r\n', 'latin1'), Buffer.from(deny.body, 'utf8')]),
+    headTail: Buffer.from('\r\n', 'latin1'),
   };
 }
 
@@ -175,11 +182,13 @@ function rawDenyResponse(deny: DenyResponse): RawDeny {
  * denied handshake's answer told a bot that a WebSocket listener was there (an ordinary request
  * to the same server gets Node's `Date`; outside review, eleventh session, Nit).
  */
-function rawDenyBytes(raw: RawDeny): Buffer {
+function rawDenyBytes(raw: RawDeny, method: string | undefined): Buffer {
   return Buffer.concat([
     raw.head,
     Buffer.from(`Date: ${new Date().toUTCString()}\r\n`, 'latin1'),
-    raw.tail,
+    // A `HEAD` request's: the headers without the body, as Node writes any response to `HEAD`
+    // (the body told a bot a WebSocket listener was there; outside review, thirteenth session).
+    method === 'HEAD' ? raw.headTail : raw.tail,
   ]);
 }
 
@@ -202,6 +211,7 @@ function denyOn(
   socket: Duplex | CompatResponse | undefined,
   raw: RawDeny,
   deny: DenyResponse,
+  method: string | undefined,
 ): void {
   if (socket === undefined || socket === null) return;
   if (typeof (socket as CompatResponse).writeHead === 'function') {
@@ -215,7 +225,7 @@ function denyOn(
     stream.destroy();
     return;
   }
-  stream.end(rawDenyBytes(raw), () => stream.destroy());
+  stream.end(rawDenyBytes(raw, method), () => stream.destroy());
 }
 
 /** Call one of a guard's callbacks; a throw or rejection is reported once, never thrown. */
@@ -271,7 +281,7 @@ function inputOf(req: UpgradeRequest, routed: boolean): VerifyInput {
 /** The verifier threw (a bug): fail closed with the uniform response, and report it. */
 function failed(guard: UpgradeGuard, error: unknown, req: UpgradeRequest, socket: Duplex): false {
   reportFailure(guard, error, req);
-  denyOn(socket, guard.deny, guard.verifier.denyResponse);
+  denyOn(socket, guard.deny, guard.verifier.denyResponse, req.method);
   return false;
 }
 
@@ -289,7 +299,7 @@ function conclude(
   const onDecision = guard.options.onDecision;
   if (onDecision !== undefined) callBack(guard, 'onDecision', () => onDecision(decision, req));
   if (decision.allowed) return true;
-  denyOn(socket, guard.deny, guard.verifier.denyResponse);
+  denyOn(socket, guard.deny, guard.verifier.denyResponse, req.method);
   return false;
 }
 

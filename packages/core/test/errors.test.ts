@@ -11,7 +11,7 @@ const {
 } = core;
 
 describe('public exports', () => {
-  it('are the ones before the restructure, plus isOriginGuardError, the log-line formatters, pathUnderMount, isReservedHeaderName, recordDecision, matchablePath, handleRejection, sourceEventLevel, isAwsResponseParseFailure, checkOptionKeys, OPTION_KEYS, errorText, DEFAULT_DENY_RESPONSE, guardUpgrades, isOriginVerifier, writeDenyResponse, checkContinuePathRules, listenersBeforeFramework and readSecretString', () => {
+  it('are the ones before the restructure, plus isOriginGuardError, the log-line formatters, pathUnderMount, isReservedHeaderName, recordDecision, matchablePath, handleRejection, sourceEventLevel, isAwsResponseParseFailure, checkOptionKeys, OPTION_KEYS, errorText, DEFAULT_DENY_RESPONSE, guardUpgrades, isOriginVerifier, writeDenyResponse, checkContinuePathRules, listenersBeforeFramework, readSecretString and loggerCaller', () => {
     expect(Object.keys(core).sort()).toEqual(
       [
         'ALLOW_REASONS',
@@ -44,6 +44,7 @@ describe('public exports', () => {
         'isAwsResponseParseFailure',
         'isGuardingUpgrades',
         'listenersBeforeFramework',
+        'loggerCaller',
         'isOriginGuardError',
         'isOriginVerifier',
         'isWellFormedCfId',

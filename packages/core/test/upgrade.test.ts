@@ -676,6 +676,18 @@ describe('guardUpgrades', () => {
     expect(ordinary).toMatch(dateLine);
     expect(withoutDate(handshake)).toBe(withoutDate(ordinary));
     expect(withoutDate(handshake)).toBe(UPGRADE_DENY);
+
+    // Outside review, thirteenth session (Nit): a `HEAD` handshake's deny carried the body,
+    // which Node never sends in answer to `HEAD`, so it told the listener apart too.
+    const headHandshake = await rawHttp(
+      port,
+      upgradeRequest('/chat', BOT).replace(/^GET /, 'HEAD '),
+    );
+    const headOrdinary = await rawRequest(port, '/chat', BOT, 'HEAD');
+    expect(withoutDate(headHandshake)).toBe(withoutDate(headOrdinary));
+    expect(withoutDate(headHandshake)).toBe(
+      UPGRADE_DENY.slice(0, UPGRADE_DENY.indexOf('\r\n\r\n') + 4),
+    );
   });
 
   // Outside review of this session's diff: an HTTP/2 server's 'connect' event passes a compat

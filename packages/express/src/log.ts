@@ -7,11 +7,10 @@
 import {
   type DeniedDecision,
   decisionLogLine,
-  errorText,
   guardFailureLogLine,
-  handleRejection,
   InvalidOptionError,
   type LogLevel,
+  loggerCaller,
   type OriginVerifier,
   type ReportedDecision,
   sourceEventLevel,
@@ -81,26 +80,12 @@ export function createGuardLog(logger: GuardLogger, level: LogLevel): GuardLog {
         'logger',
         `has no ${method}() method; pass console or a pino/winston-like logger.`,
       );
-  let loggerThrew = false;
+  // A logger that throws must never break a request: the line is lost, and that is reported
+  // once as a process warning (the logger itself cannot be trusted to say it).
+  const log = loggerCaller('@cdn-origin-guard/express');
   const call = (name: keyof GuardLogger, line: string) => {
     const method = logger[name] ?? logger.info;
-    // A logger that throws must never break a request: the line is lost, and that is reported
-    // once as a process warning (the logger itself cannot be trusted to say it).
-    const threw = (error: unknown) => {
-      if (loggerThrew) return;
-      loggerThrew = true;
-      process.emitWarning(
-        `@cdn-origin-guard/express: the logger's ${String(name)}() threw (${errorText(error)}); its guard lines are lost. Further throws are not reported.`,
-        { code: 'CDN_ORIGIN_GUARD_LOGGER_THREW' },
-      );
-    };
-    try {
-      // An async logger's rejection is a throw too, never an unhandled rejection (which would
-      // end the process on a bot's request).
-      handleRejection(method.call(logger, line), threw);
-    } catch (error) {
-      threw(error);
-    }
+    log(String(name), () => method.call(logger, line));
   };
   // console.trace prints a stack trace: for console, trace lines go to debug.
   const levelMethod: keyof GuardLogger | undefined =

@@ -15,6 +15,7 @@ import {
   InvalidOptionError,
   isOriginVerifier,
   type LogLevel,
+  loggerCaller,
   OPTION_KEYS,
   type OriginGuardOptions,
   type OriginVerifier,
@@ -135,7 +136,8 @@ async function cdnOriginGuardPlugin(
   const verifier = given
     ? givenVerifier(options as { readonly verifier: OriginVerifier })
     : createOriginVerifier(stripFastifyKeys(options as Readonly<OriginGuardOptions>));
-  const { check } = responder(verifier);
+  const log = loggerCaller('@cdn-origin-guard/fastify');
+  const { check } = responder(verifier, log);
 
   fastify.decorate('cdnOriginGuard', verifier);
   fastify.decorateRequest('cdnOriginGuard', null);
@@ -149,9 +151,9 @@ async function cdnOriginGuardPlugin(
   const unguardUpgrades = guardUpgrades(fastify.server, verifier, {
     onDecision(decision, req) {
       if (!decision.allowed || decision.reason === 'reported')
-        logDecision(fastify.log, level, decision, req.method, req.url);
+        logDecision(log, fastify.log, level, decision, req.method, req.url);
     },
-    onError: (error, req) => logFailure(fastify.log, level, error, req.method, req.url),
+    onError: (error, req) => logFailure(log, fastify.log, level, error, req.method, req.url),
     requestPaths,
     continuePathRules,
   });
@@ -250,6 +252,7 @@ async function cdnOriginGuardPlugin(
  * upgrade request, the instance's: reason codes and addresses, never a header value.
  */
 function logDecision(
+  log: LogCall,
   logger: FastifyBaseLogger,
   level: LogLevel,
   decision: DeniedDecision | ReportedDecision,
@@ -257,27 +260,30 @@ function logDecision(
   target: string | undefined,
 ): void {
   if (level === 'silent') return;
-  logger[level](
-    {
-      cdnOriginGuard: {
-        reason: decision.reason,
-        failures: decision.failures,
-        offendingHop: decision.offendingHop,
-        proxyHops: decision.proxyHops,
-        method,
-        path: pathOf(target),
-        peer: decision.peerAddress,
-        edge: decision.edgeAddress,
+  log(level, () =>
+    logger[level](
+      {
+        cdnOriginGuard: {
+          reason: decision.reason,
+          failures: decision.failures,
+          offendingHop: decision.offendingHop,
+          proxyHops: decision.proxyHops,
+          method,
+          path: pathOf(target),
+          peer: decision.peerAddress,
+          edge: decision.edgeAddress,
+        },
       },
-    },
-    decision.allowed
-      ? 'cdn-origin-guard would deny request (report mode)'
-      : 'cdn-origin-guard denied request',
+      decision.allowed
+        ? 'cdn-origin-guard would deny request (report mode)'
+        : 'cdn-origin-guard denied request',
+    ),
   );
 }
 
 /** The line for a request denied because the verifier threw (a bug): at `error`. */
 function logFailure(
+  log: LogCall,
   logger: FastifyBaseLogger,
   level: LogLevel,
   error: unknown,
@@ -285,11 +291,19 @@ function logFailure(
   target: string | undefined,
 ): void {
   if (level === 'silent') return;
-  logger.error(
-    { err: error, cdnOriginGuard: { method, path: pathOf(target) } },
-    'cdn-origin-guard denied request: the guard failed',
+  log('error', () =>
+    logger.error(
+      { err: error, cdnOriginGuard: { method, path: pathOf(target) } },
+      'cdn-origin-guard denied request: the guard failed',
+    ),
   );
 }
+
+/**
+ * Calls the app's logger; a logger that throws (a failing serializer or transport) never breaks
+ * the request (the core's `loggerCaller`): its deny stays the uniform response.
+ */
+type LogCall = ReturnType<typeof loggerCaller>;
 
 /** A request target without its query or fragment (a log line never carries query values). */
 function pathOf(target: string | undefined): string | undefined {
@@ -306,7 +320,7 @@ interface Responder {
   check(request: FastifyRequest, reply: FastifyReply, done: () => void): void;
 }
 
-function responder(verifier: OriginVerifier): Responder {
+function responder(verifier: OriginVerifier, log: LogCall): Responder {
   const denyResponse = verifier.denyResponse;
   const level = verifier.logLevel;
 
@@ -326,7 +340,7 @@ function responder(verifier: OriginVerifier): Responder {
 
   /** The verifier threw (a bug, never a client's doing): log it at `error` and deny. */
   const failed = (request: FastifyRequest, reply: FastifyReply, error: unknown) => {
-    logFailure(request.log, level, error, request.method, request.url);
+    logFailure(log, request.log, level, error, request.method, request.url);
     if (!reply.sent) deny(reply);
   };
 
@@ -338,7 +352,7 @@ function responder(verifier: OriginVerifier): Responder {
   ) => {
     request.cdnOriginGuard = decision;
     if (!decision.allowed || decision.reason === 'reported')
-      logDecision(request.log, level, decision, request.method, request.url);
+      logDecision(log, request.log, level, decision, request.method, request.url);
     if (decision.allowed) done();
     else deny(reply);
   };
@@ -370,7 +384,15 @@ function responder(verifier: OriginVerifier): Responder {
       }
       result
         .then((decision) => finish(request, reply, done, decision))
-        .catch((error: unknown) => failed(request, reply, error));
+        .catch((error: unknown) => {
+          // Never a rejection out of here: unhandled, it would end the process on a request.
+          try {
+            failed(request, reply, error);
+          } catch {
+            // Not even the deny could be written: close the connection, unanswered.
+            request.raw.destroy();
+          }
+        });
     },
   };
 }
@@ -546,7 +568,7 @@ export function cdnOriginGuardFrameworkErrors(
     }
     let respond = responders.get(found);
     if (respond === undefined) {
-      respond = responder(found);
+      respond = responder(found, loggerCaller('@cdn-origin-guard/fastify'));
       responders.set(found, respond);
     }
     respond.check(request, reply, () => {

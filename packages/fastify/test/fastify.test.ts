@@ -40,6 +40,7 @@ import {
   VIEWER,
   WRONG_SECRET,
 } from '../../../test/support/adapter-fixtures.js';
+import { watchProcess } from '../../../test/support/process-watch.js';
 
 interface LogLine {
   level: number;
@@ -617,6 +618,68 @@ describe('logging through request.log', () => {
 
     expect(res.statusCode).toBe(403);
     expect(guardLogs()).toEqual([]);
+  });
+
+  // Outside review, thirteenth session: a logger that threw on the deny line turned the uniform
+  // deny into Fastify's 500 carrying the error's message, and a deny decided asynchronously
+  // (another distribution, no secret, forcing a re-read) into an unhandled rejection, which
+  // ends the process by default.
+  it('still answers the uniform deny when the logger throws on its lines, and says so once', async () => {
+    const watch = watchProcess();
+    try {
+      const broken = (obj: unknown) => {
+        if (typeof obj === 'object' && obj !== null && 'cdnOriginGuard' in obj)
+          throw new Error('log sink failed: EPIPE');
+      };
+      const noop = () => {};
+      const logger = {
+        level: 'info',
+        fatal: noop,
+        error: broken,
+        warn: broken,
+        info: broken,
+        debug: noop,
+        trace: noop,
+        silent: noop,
+        child: () => logger,
+      };
+      const app = Fastify({ loggerInstance: logger as unknown as FastifyBaseLogger });
+      apps.push(app);
+      // A secret from a source: a wrong or missing secret through CloudFront forces a re-read,
+      // so its deny is decided on the promise path.
+      await app.register(cdnOriginGuard, {
+        ...BASE,
+        secret: {
+          name: 'custom',
+          load: async () => ({ values: [{ stage: 'AWSCURRENT', value: SECRET }], version: 'v1' }),
+        },
+      } as OriginGuardOptions);
+      app.get('/', async () => 'GUARDED');
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const port = (app.server.address() as AddressInfo).port;
+      const { 'x-origin-verify': _secret, ...noSecret } = OUR_CLOUDFRONT;
+
+      const bot = await rawRequest(port, '/', BOT);
+      const otherCloudFront = await rawRequest(port, '/', noSecret);
+      const ours = await rawRequest(port, '/', OUR_CLOUDFRONT);
+
+      const expected = await rawRequest(port, '/', { ...BOT, 'x-forwarded-for': '203.0.113.10' });
+      const withoutDate = (text: string) => text.replace(/^date: .*\r\n/im, '');
+      expect(bot.startsWith('HTTP/1.1 403 ')).toBe(true);
+      expect(withoutDate(otherCloudFront)).toBe(withoutDate(bot));
+      expect(withoutDate(expected)).toBe(withoutDate(bot));
+      expect(bot).not.toContain('EPIPE');
+      expect(ours).toMatch(/^HTTP\/1\.1 200 [\s\S]*GUARDED$/);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(watch.unhandled).toEqual([]);
+      const said = watch.warnings.filter((w) => w.code === 'CDN_ORIGIN_GUARD_LOGGER_THREW');
+      expect(said).toHaveLength(1);
+      expect(said[0]!.message).toBe(
+        "@cdn-origin-guard/fastify: the logger's info() threw (log sink failed: EPIPE); its guard lines are lost. Further throws are not reported.",
+      );
+    } finally {
+      watch.stop();
+    }
   });
 
   it('logs nothing for allowed requests', async () => {
