@@ -9,6 +9,7 @@ import {
   type DenyResponse,
   decisionLogLine,
   guardFailureLogLine,
+  loggerCaller,
   type OriginVerifier,
   pathUnderMount,
   recordDecision,
@@ -31,6 +32,7 @@ import {
   ORIGIN_GUARD_RULE,
   type OriginGuardRule,
 } from './constants.js';
+import { denyHeld, releaseHold } from './hold.js';
 import { type ServerWatch, serverOf, serverWatchOf } from './servers.js';
 
 declare global {
@@ -318,9 +320,29 @@ export function logDecision(
   const level = verifier.logLevel;
   if (level === 'silent') return;
   const where = { method: input?.method, path: input?.path };
-  if (decision === undefined) logger.error(guardFailureLogLine(error, where));
-  else if (!decision.allowed || decision.reason === 'reported')
-    logger[LOG_METHOD[level]](decisionLogLine(decision, where));
+  // The app's logger may throw (a failing transport): never a 500 or an unhandled rejection
+  // instead of the deny (outside review, thirteenth session).
+  const log = logCallOf(verifier);
+  if (decision === undefined) log('error', () => logger.error(guardFailureLogLine(error, where)));
+  else if (!decision.allowed || decision.reason === 'reported') {
+    const method = LOG_METHOD[level];
+    log(method, () => logger[method](decisionLogLine(decision, where)));
+  }
+}
+
+const logCalls = new WeakMap<OriginVerifier, ReturnType<typeof loggerCaller>>();
+
+/**
+ * Calls the app's logger (through Nest's `Logger`) for one verifier's lines: a throw is said
+ * once per verifier, never thrown.
+ */
+function logCallOf(verifier: OriginVerifier): ReturnType<typeof loggerCaller> {
+  let log = logCalls.get(verifier);
+  if (log === undefined) {
+    log = loggerCaller('@cdn-origin-guard/nestjs');
+    logCalls.set(verifier, log);
+  }
+  return log;
 }
 
 /** Where a GraphQL-over-HTTP request lives in a resolver's context (Apollo: `req`; Mercurius: `reply.request`). */
@@ -330,6 +352,17 @@ function graphqlRequest(context: ExecutionContext): PlatformRequest | undefined 
     | undefined
   >(2);
   return gql?.req ?? gql?.request ?? gql?.reply?.request;
+}
+
+/**
+ * The Node request of a platform's request: Express's is one (told by its class: reading the
+ * absent `raw` up an Express request's prototype chain costs a cache miss on Node 20 and 22);
+ * Fastify's wraps one.
+ */
+function nodeRequest(request: PlatformRequest): IncomingMessage {
+  return request instanceof IncomingMessage
+    ? request
+    : (request.raw ?? (request as IncomingMessage));
 }
 
 /**
@@ -397,7 +430,11 @@ export class CdnOriginGuard implements CanActivate {
   }
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
-    if (this.ruleOf(context) === 'skip') return true;
+    if (this.ruleOf(context) === 'skip') {
+      // A skipped handler answers: a deny the front check held is let go (hold.ts).
+      if (context.getType<string>() === 'http') releaseHold(nodeRequest(context.getArgByIndex(0)));
+      return true;
+    }
     const type = context.getType<string>();
     const request =
       type === 'http'
@@ -417,21 +454,22 @@ export class CdnOriginGuard implements CanActivate {
         const handshake = handshakeOf(client);
         return handshake === undefined ? true : this.admitHandshake(client, handshake);
       }
-      this.logger.warn(
-        `cdn-origin-guard denied a ${type} context: no HTTP request to verify (allow it with allowContextTypes: ['${type}'])`,
+      logCallOf(this.verifier)('warn', () =>
+        this.logger.warn(
+          `cdn-origin-guard denied a ${type} context: no HTTP request to verify (allow it with allowContextTypes: ['${type}'])`,
+        ),
       );
       return false;
     }
-    // Express's request is the Node request (told by its class: reading the absent `raw` up an
-    // Express request's prototype chain costs a cache miss on Node 20 and 22); Fastify's wraps it.
-    const raw: IncomingMessage =
-      request instanceof IncomingMessage ? request : (request.raw ?? (request as IncomingMessage));
+    const raw = nodeRequest(request);
     const before = allowedBefore(raw, this.verifier, 'guard');
     if (before !== undefined) {
       // The module's all-paths check decided on this very request (Express: the same object).
       if (request !== raw) request.cdnOriginGuard = before;
       return true;
     }
+    // Decided at the front, denied, on a handler that is not skipped: the held deny, now.
+    if (denyHeld(raw)) throw new OriginDeniedException(this.verifier.denyResponse);
     // Not decided by the all-paths check (`applyGlobally: false`), which watches the servers.
     const server = serverOf(raw);
     if (server !== this.watch.last) this.watch.see(server);
@@ -467,8 +505,10 @@ export class CdnOriginGuard implements CanActivate {
     handshake: HandshakeRequest | null,
   ): boolean | Promise<boolean> {
     if (handshake === null) {
-      this.logger.warn(
-        'cdn-origin-guard denied a ws message: its connection has a handshake request the guard cannot read',
+      logCallOf(this.verifier)('warn', () =>
+        this.logger.warn(
+          'cdn-origin-guard denied a ws message: its connection has a handshake request the guard cannot read',
+        ),
       );
       return closeConnection(client);
     }

@@ -28,6 +28,7 @@ import {
   OriginDeniedException,
   toVerifyInput,
 } from './guard.js';
+import { denyHeld, holdDeny } from './hold.js';
 import { type ServerWatch, serverOf, serverWatchOf } from './servers.js';
 
 /** The part of Fastify's reply the filter uses (the package does not depend on Fastify). */
@@ -71,10 +72,33 @@ export class AllPathsCheck {
   }
 
   run(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void {
+    this.decide(req, res, next, false);
+  }
+
+  /**
+   * The front check's way with a request Nest may route to a `@SkipOriginGuard()` handler:
+   * decided now; allowed, it goes on marked; denied, it goes on with the deny held on `res`
+   * (hold.ts), written by the first thing that answers unless the guard reaches a skipped
+   * handler first.
+   */
+  runHolding(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void {
+    this.decide(req, res, next, true);
+  }
+
+  private decide(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: (error?: unknown) => void,
+    holding: boolean,
+  ): void {
     this.noteServer(req);
-    if (this.site !== 'platform' && allowedBefore(req, this.verifier, this.site) !== undefined) {
-      next();
-      return;
+    if (this.site !== 'platform') {
+      if (allowedBefore(req, this.verifier, this.site) !== undefined) {
+        next();
+        return;
+      }
+      // Decided at the front, denied, on a route that is not skipped: the held deny, now.
+      if (denyHeld(req)) return;
     }
     let input: VerifyInput | undefined;
     let result: Decision | Promise<Decision>;
@@ -82,18 +106,18 @@ export class AllPathsCheck {
       input = toVerifyInput(req, this.site, this.onExpress);
       result = this.verifier.check(input);
     } catch (error) {
-      this.settle(req, res, next, undefined, input, error); // fail closed, never a 500
+      this.settle(req, res, next, holding, undefined, input, error); // fail closed, never a 500
       return;
     }
     // No closure per request: a decision that is ready (the usual case) is settled at once.
     if (!(result instanceof Promise)) {
-      this.settle(req, res, next, result, input);
+      this.settle(req, res, next, holding, result, input);
       return;
     }
     result
       .then(
-        (decision) => this.settle(req, res, next, decision, input),
-        (error: unknown) => this.settle(req, res, next, undefined, input, error),
+        (decision) => this.settle(req, res, next, holding, decision, input),
+        (error: unknown) => this.settle(req, res, next, holding, undefined, input, error),
       )
       .catch((error: unknown) => this.failed(res, error));
   }
@@ -101,7 +125,12 @@ export class AllPathsCheck {
   /** A throw past the verifier (e.g. in `next`): logged, and the deny written if nothing was. */
   failed(res: ServerResponse, error: unknown): void {
     logDecision(this.logger, this.verifier, undefined, undefined, error);
-    writeDenyResponse(res, this.verifier.denyResponse);
+    try {
+      writeDenyResponse(res, this.verifier.denyResponse);
+    } catch {
+      // Not even the deny could be written (a response the app broke): close the connection.
+      res.destroy();
+    }
   }
 
   /**
@@ -112,6 +141,7 @@ export class AllPathsCheck {
     req: IncomingMessage,
     res: ServerResponse,
     next: (error?: unknown) => void,
+    holding: boolean,
     decision: Decision | undefined,
     input: VerifyInput | undefined,
     error?: unknown,
@@ -122,8 +152,16 @@ export class AllPathsCheck {
       next();
       return;
     }
-    logDecision(this.logger, this.verifier, decision, input, error);
-    writeDenyResponse(res, this.verifier.denyResponse);
+    const deny = () => {
+      logDecision(this.logger, this.verifier, decision, input, error);
+      writeDenyResponse(res, this.verifier.denyResponse);
+    };
+    if (!holding) {
+      deny();
+      return;
+    }
+    holdDeny(req, res, deny);
+    next();
   }
 }
 

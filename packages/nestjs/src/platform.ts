@@ -78,12 +78,12 @@ function checkMiddleware(check: AllPathsCheck, skipped: SkippedPaths | undefined
       // registrations run before the Nest middleware, and serve-static resolves
       // `/ops/health/%2e%2e/file` to `/file` (outside review, 4 December).
       const path = target === undefined ? undefined : matchablePath(target);
-      if (target === undefined || (path !== undefined && skipped.test(path, req.method))) {
-        // Left to the Nest middleware: the server is noted here all the same (a server that
-        // only takes skipped paths was never guarded; review, eleventh session).
-        check.noteServer(req);
-        next();
-      } else check.run(req, res, next);
+      if (target === undefined || (path !== undefined && skipped.test(path, req.method)))
+        // Nest's matching tells later whether a skipped route takes it: decided now, a deny
+        // held until then (outside review, thirteenth session: left undecided, a static file or
+        // any `main.ts` middleware answered a bot on such a path unchecked).
+        check.runHolding(req, res, next);
+      else check.run(req, res, next);
     } catch (error) {
       check.failed(res, error); // fail closed, never a 500; logged
     }

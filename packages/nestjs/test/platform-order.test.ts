@@ -23,6 +23,7 @@ import {
   type MiddlewareConsumer,
   Module,
   type NestModule,
+  Param,
   Post,
   type Type,
   VersioningType,
@@ -245,6 +246,21 @@ class RootController {
 }
 
 const RootSkipAppModule = appWith(RootController);
+
+@Controller()
+class SlugController {
+  @SkipOriginGuard() @Get(':slug') page(@Param('slug') slug: string) {
+    return `PUBLIC-PAGE ${slug}`;
+  }
+}
+
+const SlugSkipAppModule = appWith(SlugController);
+
+/** A `main.ts` middleware answering `/ping` itself, before Nest's router. */
+const ping = (req: IncomingMessage, res: ServerResponse, next: () => void) => {
+  if ((req.url ?? '').split('?')[0] === '/ping') res.end('PONG');
+  else next();
+};
 
 @Controller({ version: '1' })
 class VersionedRootController {
@@ -511,6 +527,53 @@ describe('Nest on Express with a @SkipOriginGuard() route: a front check runs be
     expect(ours.body).toBe('STATIC-FILE-BODY');
   });
 });
+
+// Outside review, thirteenth session (Medium): with a skipped `@Get(':slug')`, every one-segment
+// GET was left to the Nest middleware, which Nest's own matching then excluded, so
+// `useStaticAssets()` served any top-level file, and a `main.ts` middleware answered, to a bot.
+describe.each(['express', 'fastify'] as const)(
+  'Nest on %s with a skipped root parameter route: only that route answers a request that is not verified',
+  (platform) => {
+    it("denies a bot what main.ts answers on the route's paths, and still serves the skipped route to anyone", async () => {
+      const send = await listen(
+        platform,
+        (app) => {
+          if (platform === 'express') app.useStaticAssets(staticDir);
+          app.use(ping);
+        },
+        SlugSkipAppModule,
+      );
+      if (platform === 'express') {
+        expectUniformDeny(await send('/internal-report.txt', { headers: BOT }), DENY);
+        expectUniformDeny(await send('/internal-report.txt', { method: 'HEAD', headers: BOT }), {
+          ...DENY,
+          body: '',
+        });
+        const ours = await send('/internal-report.txt', { headers: THROUGH_CLOUDFRONT });
+        expect([ours.status, ours.body]).toEqual([200, 'STATIC-FILE-BODY']);
+      }
+      expectUniformDeny(await send('/ping', { headers: BOT }), DENY);
+      expect((await send('/ping', { headers: THROUGH_CLOUDFRONT })).body).toBe('PONG');
+      // The guarded one-segment route, which Nest's matching takes for the skipped one too.
+      expectUniformDeny(await send('/admin', { headers: BOT }), DENY);
+      expect((await send('/admin', { headers: THROUGH_CLOUDFRONT })).body).toBe(GUARDED);
+      // The skipped route itself: public, for a bot too, and the same bytes for our CloudFront.
+      expect(await send('/about', { headers: BOT })).toMatchObject({
+        status: 200,
+        body: 'PUBLIC-PAGE about',
+      });
+      expect((await send('/about', { headers: THROUGH_CLOUDFRONT })).body).toBe(
+        'PUBLIC-PAGE about',
+      );
+      // Every deny the same bytes, whatever would have answered.
+      const raw = async (path: string) =>
+        (await rawRequest(send.port, path, BOT)).replace(/^date: .*\r\n/im, '');
+      expect(await raw('/ping')).toBe(await raw('/admin'));
+      if (platform === 'express')
+        expect(await raw('/internal-report.txt')).toBe(await raw('/admin'));
+    });
+  },
+);
 
 describe('a denied body (outside review, 4 December, third session)', () => {
   it.each(['express', 'fastify'] as const)(
