@@ -29,54 +29,67 @@ interface Hold {
 /** The hold of each request (its Node request), while there is one. */
 const holds = new WeakMap<object, Hold>();
 
+type Writer = (this: unknown, ...args: unknown[]) => unknown;
+
 /**
  * Hold a deny on `res`: `deny` (log the decision and write the uniform deny on `res`) runs at the
  * first write of a response, or when a check of the module meets the request ({@link denyHeld}),
  * unless a skipped handler is reached first ({@link releaseHold}).
+ *
+ * Each writer of `res` is replaced by one that writes the deny while it is held, passes on to the
+ * writer it replaced once released, and drops the call once denied. Middleware that wraps the
+ * writers in turn (`compression`, `on-headers`) wraps these, so released it works as before; the
+ * deny itself is written with the writers `res` had before the hold, past any such wrapper, so
+ * it is the same bytes as every other deny (a `Vary` or `Content-Encoding` of theirs would tell
+ * it apart).
  */
 export function holdDeny(req: object, res: ServerResponse, deny: () => void): void {
   const writable = res as unknown as Record<string, unknown>;
-  let held = true;
-  /** Give back the response's own methods (the prototype's, or what the app set before). */
-  const own = new Map<string, unknown>();
-  for (const name of WRITERS) if (Object.hasOwn(writable, name)) own.set(name, writable[name]);
-  const restore = () => {
-    for (const name of WRITERS)
-      if (own.has(name)) writable[name] = own.get(name);
-      else delete writable[name];
-  };
+  let state: 'held' | 'released' | 'denied' = 'held';
+  /** Each writer as it was before the hold (the prototype's, or the response's own). */
+  const before = new Map<string, Writer>();
+  const hadOwn = new Set<string>();
+  const ours = new Map<string, Writer>();
   const hold: Hold = {
     deny() {
-      if (!held) return false;
-      held = false;
+      if (state !== 'held') return false;
+      state = 'denied';
       holds.delete(req);
-      restore();
-      deny();
-      // The rest of what the app was writing is dropped: the deny ended the response (and, on
-      // HTTP/1, the connection), and a write after its end would be an error on the response.
-      for (const name of WRITERS) writable[name] = name === 'write' ? dropWrite : dropCall;
+      for (const [name, writer] of before) writable[name] = writer;
+      try {
+        deny();
+      } finally {
+        // The rest of what the app was writing is dropped: the deny ended the response (and, on
+        // HTTP/1, the connection), and a write after its end would be an error on the response.
+        for (const name of before.keys()) writable[name] = name === 'write' ? dropWrite : dropCall;
+      }
       return true;
     },
     release() {
-      if (!held) return;
-      held = false;
+      if (state !== 'held') return;
+      state = 'released';
       holds.delete(req);
-      restore();
+      for (const [name, writer] of ours) {
+        if (writable[name] !== writer) continue; // wrapped since: it passes on
+        if (hadOwn.has(name)) writable[name] = before.get(name);
+        else delete writable[name];
+      }
     },
   };
+  for (const name of WRITERS) {
+    const writer = writable[name];
+    if (typeof writer !== 'function') continue;
+    before.set(name, writer as Writer);
+    if (Object.hasOwn(writable, name)) hadOwn.add(name);
+    const held: Writer = function (this: unknown, ...args: unknown[]) {
+      if (state === 'released') return (writer as Writer).apply(this, args);
+      hold.deny();
+      return name === 'write' ? false : this;
+    };
+    ours.set(name, held);
+    writable[name] = held;
+  }
   holds.set(req, hold);
-  const intercept = function (this: ServerResponse) {
-    hold.deny();
-    return this;
-  };
-  for (const name of WRITERS)
-    writable[name] =
-      name === 'write'
-        ? () => {
-            hold.deny();
-            return false;
-          }
-        : intercept;
 }
 
 /** `write` after the deny: dropped, as a full buffer would say. */

@@ -572,6 +572,43 @@ describe.each(['express', 'fastify'] as const)(
       if (platform === 'express')
         expect(await raw('/internal-report.txt')).toBe(await raw('/admin'));
     });
+
+    // A middleware that wraps the response's writers, as `compression` and `on-headers` do: it
+    // adds a `Vary` at `writeHead`. The held deny is written past it (the same bytes as every
+    // deny); a skipped handler's answer goes through it as without the guard.
+    it('writes a held deny past a middleware that wraps the writers, which still wraps the skipped route', async () => {
+      const wrapping = (_req: IncomingMessage, res: ServerResponse, next: () => void) => {
+        const writeHead = res.writeHead as (...args: unknown[]) => ServerResponse;
+        res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+          this.setHeader('vary', 'Accept-Encoding');
+          return writeHead.apply(this, args);
+        } as typeof res.writeHead;
+        next();
+      };
+      const send = await listen(
+        platform,
+        (app) => {
+          app.use(wrapping);
+          app.use(ping);
+        },
+        SlugSkipAppModule,
+      );
+      const raw = async (path: string) =>
+        (await rawRequest(send.port, path, BOT)).replace(/^date: .*\r\n/im, '');
+
+      const skipped = await raw('/about');
+      expect(skipped).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(skipped).toMatch(/\r\nvary: Accept-Encoding\r\n/i);
+      expect(skipped.endsWith('PUBLIC-PAGE about')).toBe(true);
+      // Decided at once (two segments: no skipped route's), before the wrapper ran.
+      const atOnce = await raw('/no/such/page');
+      expect(atOnce).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n/);
+      expect(atOnce).not.toMatch(/vary/i);
+      // Held, then written: by the guard on a route that is not skipped, and at a main.ts
+      // middleware's first write.
+      expect(await raw('/admin')).toBe(atOnce);
+      expect(await raw('/ping')).toBe(atOnce);
+    });
   },
 );
 
