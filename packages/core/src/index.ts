@@ -61,6 +61,14 @@ export { type DenyTarget, writeDenyResponse } from './request/deny.js';
 export { isReservedHeaderName } from './request/headers.js';
 export { matchablePath, pathUnderMount } from './request/path.js';
 export { recordDecision } from './request/record.js';
+export {
+  type AppListener,
+  EXPRESS_APP,
+  ServerWatch,
+  type ServerWatchEvent,
+  type ServerWatchOptions,
+  type ServerWatchStart,
+} from './server-watch.js';
 export { isAwsResponseParseFailure } from './sources/aws-errors.js';
 export type { SourceStats } from './sources/cache.js';
 export { type IpRangesSourceOptions, ipRangesSource } from './sources/ip-ranges.js';

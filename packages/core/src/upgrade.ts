@@ -14,6 +14,7 @@ import { guardFailureLogLine } from './log-lines.js';
 import type { DenyResponse, VerifyInput } from './options/types.js';
 import { type DenyTarget, writeDenyResponse } from './request/deny.js';
 import { recordDecision } from './request/record.js';
+import type { AppListener } from './server-watch.js';
 import { isOriginVerifier, type OriginVerifier } from './verifier.js';
 
 /**
@@ -563,27 +564,43 @@ function serverGuards(server: UpgradeServer): ServerGuards {
 
 /**
  * The listeners on `server` that answer requests before a framework does, and that
- * {@link guardUpgrades} checks: `'upgrade'` (WebSocket handshakes), `'connect'`, and
- * `'checkContinue'` / `'checkExpectation'` (requests with an `Expect` header), each named in
- * words for a log line. What an adapter that finds a server nobody guarded says was exposed.
+ * {@link guardUpgrades} checks: `'upgrade'` (WebSocket handshakes), `'connect'`,
+ * `'checkContinue'` / `'checkExpectation'` (requests with an `Expect` header) and, given the
+ * framework's own `'request'` listener, any other `'request'` listener (Socket.IO's engine, which
+ * answers its long-polling requests before the framework and, polling only, has no `'upgrade'`
+ * listener to show it), each named in words for a log line. What an adapter that finds a server
+ * nobody guarded says was exposed.
  *
- * @param server - anything with `listenerCount` (an `EventEmitter`).
+ * @param server - anything with `listenerCount` (an `EventEmitter`; `listeners` too for `app`).
+ * @param app - the framework's own `'request'` listener (`EXPRESS_APP` for an Express
+ *   app); without it, `'request'` listeners are not looked at.
  * @returns the kinds of such listeners `server` has, in that order; `[]` for none.
  * @example
  * ```ts
+ * import { EXPRESS_APP, listenersBeforeFramework } from '@cdn-origin-guard/core';
  * server.on('upgrade', onUpgrade);
- * listenersBeforeFramework(server); // ["'upgrade' listeners (WebSocket handshakes)"]
+ * listenersBeforeFramework(server, EXPRESS_APP); // ["'upgrade' listeners (WebSocket handshakes)"]
  * ```
  */
-export function listenersBeforeFramework(server: {
-  listenerCount(event: string): number;
-}): string[] {
+export function listenersBeforeFramework(
+  server: {
+    listenerCount(event: string): number;
+    listeners?(event: string): unknown[];
+  },
+  app?: AppListener,
+): string[] {
   const kinds: string[] = [];
   if (server.listenerCount('upgrade') > 0) kinds.push("'upgrade' listeners (WebSocket handshakes)");
   if (server.listenerCount('connect') > 0) kinds.push("'connect' listeners (CONNECT requests)");
   for (const event of ['checkContinue', 'checkExpectation'])
     if (server.listenerCount(event) > 0)
       kinds.push(`'${event}' listeners (requests with an Expect header)`);
+  if (
+    app !== undefined &&
+    typeof server.listeners === 'function' &&
+    server.listeners('request').some((listener) => !app.is(listener))
+  )
+    kinds.push(`a 'request' listener that is not ${app.name} (Socket.IO's engine)`);
   return kinds;
 }
 

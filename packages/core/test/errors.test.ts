@@ -11,7 +11,7 @@ const {
 } = core;
 
 describe('public exports', () => {
-  it('are the ones before the restructure, plus isOriginGuardError, the log-line formatters, pathUnderMount, isReservedHeaderName, recordDecision, matchablePath, handleRejection, sourceEventLevel, isAwsResponseParseFailure, checkOptionKeys, OPTION_KEYS, errorText, DEFAULT_DENY_RESPONSE, guardUpgrades, isOriginVerifier, writeDenyResponse, checkContinuePathRules, listenersBeforeFramework, readSecretString and loggerCaller', () => {
+  it('are the ones before the restructure, plus isOriginGuardError, the log-line formatters, pathUnderMount, isReservedHeaderName, recordDecision, matchablePath, handleRejection, sourceEventLevel, isAwsResponseParseFailure, checkOptionKeys, OPTION_KEYS, errorText, DEFAULT_DENY_RESPONSE, guardUpgrades, isOriginVerifier, writeDenyResponse, checkContinuePathRules, listenersBeforeFramework, readSecretString, loggerCaller, ServerWatch and EXPRESS_APP', () => {
     expect(Object.keys(core).sort()).toEqual(
       [
         'ALLOW_REASONS',
@@ -22,12 +22,14 @@ describe('public exports', () => {
         'DEFAULT_DENY_RESPONSE',
         'DEFAULT_IP_RANGES_URL',
         'DEFAULT_SECRET_STAGES',
+        'EXPRESS_APP',
         'DENY_REASONS',
         'ENV_VARIABLES',
         'InvalidOptionError',
         'NotReadyError',
         'OPTION_KEYS',
         'RangeMatcher',
+        'ServerWatch',
         'SourceError',
         'TRUSTED_PROXY_NAMES',
         'checkOptionKeys',

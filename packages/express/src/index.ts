@@ -9,16 +9,16 @@ import {
   checkRequestPaths,
   createOriginVerifier,
   type Decision,
+  EXPRESS_APP,
   guardUpgrades as guardServerUpgrades,
   InvalidOptionError,
-  isGuardingUpgrades,
   isOriginVerifier,
-  listenersBeforeFramework,
   OPTION_KEYS,
   type OriginGuardOptions,
   type OriginVerifier,
   pathUnderMount,
   recordDecision,
+  ServerWatch,
   type UpgradeServer,
   writeDenyResponse,
 } from '@cdn-origin-guard/core';
@@ -149,32 +149,25 @@ export function cdnOriginGuard(
     else deny(res);
   }
 
-  /** The server of the last request, and those already looked at (see {@link watchServer}). */
-  let lastServer: unknown;
-  const watched = new WeakSet<object>();
-
   /**
-   * The first request from a server: unless the app called `guardUpgrades` on it, guard its
-   * upgrades (and Socket.IO's long-polling) from now on, and say at `error` when listeners that
-   * answer before Express were already there (they took requests unchecked until now). Until 4
+   * The servers this middleware's requests come from (the core's `ServerWatch`): unless the app
+   * called `guardUpgrades` on one (or another guard guards it), its upgrades (and Socket.IO's
+   * long-polling) are guarded from its first request on, with an `error` line naming the
+   * listeners that answered before Express (they took requests unchecked until then). Until 4
    * December (sixth session) an app that forgot the call left its WebSocket handshakes and
-   * Socket.IO sessions open to any bot, silently.
+   * Socket.IO sessions open to any bot, silently. Express has no startup or shutdown hook: the
+   * watch runs from now on and is never stopped.
    */
-  function watchServer(server: unknown): void {
-    lastServer = server;
-    if (typeof server !== 'object' || server === null || watched.has(server)) return;
-    watched.add(server);
-    // Guarded by any verifier (the app's own call, or another guard's): left as it is, so an app
-    // with two guards (two distributions) never has its upgrades made to pass both.
-    if (isGuardingUpgrades(server) || !countsListeners(server)) return;
-    const early = answeringBeforeExpress(server);
-    try {
-      guardUpgrades(server as unknown as UpgradeServer, middleware);
-    } catch {
-      return; // not a server guardUpgrades takes (it says which): nothing to guard
-    }
-    if (early.length > 0) log.upgradesGuardedLate(early);
-  }
+  const watch = new ServerWatch({
+    report: (event) =>
+      event.type === 'guarded-late'
+        ? log.upgradesGuardedLate(event.listeners)
+        : log.upgradesUnguardable(event.error),
+  });
+  watch.start({
+    guard: (server) => guardUpgrades(server, middleware),
+    app: EXPRESS_APP,
+  });
 
   // No closure per request: a decision that is ready (the usual case, `check` returns it
   // synchronously) goes straight to `finish`; only a promise gets callbacks.
@@ -187,7 +180,7 @@ export function cdnOriginGuard(
     let result: Decision | Promise<Decision>;
     try {
       const socket = req.socket as (GuardRequest['socket'] & { server?: unknown }) | undefined;
-      if (socket?.server !== lastServer) watchServer(socket?.server);
+      if (socket?.server !== watch.last) watch.see(socket?.server);
       path = routedPath(req);
       result = verifier.check({
         headers: req.headers,
@@ -342,38 +335,6 @@ function routedPath(req: GuardRequest): string | undefined {
   const routed = parseurl(req)?.pathname ?? undefined;
   if (req.originalUrl === undefined || req.originalUrl === req.url) return routed;
   return pathUnderMount(parseurl.original(req)?.pathname ?? undefined, routed, req.baseUrl);
-}
-
-/**
- * Something that counts its listeners (an EventEmitter): what {@link answeringBeforeExpress}
- * reads. Whether it is a server at all is `guardUpgrades`' own check, which refuses otherwise.
- */
-type ListeningServer = {
-  listenerCount(event: string): number;
-  listeners(event: string): unknown[];
-};
-
-function countsListeners(server: object): server is ListeningServer {
-  const s = server as Partial<Record<keyof ListeningServer, unknown>>;
-  return typeof s.listenerCount === 'function' && typeof s.listeners === 'function';
-}
-
-/** An Express app (or router) as a server's `'request'` listener. */
-function isExpressApp(listener: unknown): boolean {
-  const app = listener as { handle?: unknown; use?: unknown } | undefined;
-  return (
-    typeof listener === 'function' &&
-    typeof app?.handle === 'function' &&
-    typeof app.use === 'function'
-  );
-}
-
-/** What on `server` answers requests before Express: WebSocket and CONNECT listeners, Socket.IO. */
-function answeringBeforeExpress(server: ListeningServer): string[] {
-  const kinds = listenersBeforeFramework(server);
-  if (server.listeners('request').some((listener) => !isExpressApp(listener)))
-    kinds.push("a 'request' listener that is not the Express app (Socket.IO's engine)");
-  return kinds;
 }
 
 /** The options of `guardUpgrades`. */

@@ -7,6 +7,7 @@
 import {
   type DeniedDecision,
   decisionLogLine,
+  errorText,
   guardFailureLogLine,
   InvalidOptionError,
   type LogLevel,
@@ -56,6 +57,11 @@ export interface GuardLog {
    * before Express (`kinds`): it guards it from now on; said at `error` (unless silent).
    */
   upgradesGuardedLate(kinds: readonly string[]): void;
+  /**
+   * `guardUpgrades` refused the server a request came from (not a server it takes): said once
+   * per server, at `error` (unless silent).
+   */
+  upgradesUnguardable(error: unknown): void;
   startupTolerated(error: Error): void;
   /** Log the verifier's source events; returns the unsubscribe function. */
   sourceEvents(verifier: OriginVerifier): () => void;
@@ -107,6 +113,13 @@ export function createGuardLog(logger: GuardLogger, level: LogLevel): GuardLog {
         call(
           'error',
           `cdn-origin-guard: guardUpgrades(server, guard) was not called on the server Express listens on, which has ${kinds.join(' and ')}: those requests reached them unchecked until this first request. The middleware checks them from now on (Socket.IO's long-polling under /socket.io only); call guardUpgrades(server, guard) right after app.listen(), with { requestPaths } for another Socket.IO path.`,
+        );
+    },
+    upgradesUnguardable: (error) => {
+      if (level !== 'silent')
+        call(
+          'error',
+          `cdn-origin-guard: could not guard the upgrades of a server Express's requests come from: ${errorText(error)}. Call guardUpgrades(server, guard) on it yourself.`,
         );
     },
     startupTolerated: (error) =>

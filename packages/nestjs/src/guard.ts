@@ -13,6 +13,7 @@ import {
   type OriginVerifier,
   pathUnderMount,
   recordDecision,
+  type ServerWatch,
   type VerifyInput,
 } from '@cdn-origin-guard/core';
 import {
@@ -33,7 +34,7 @@ import {
   type OriginGuardRule,
 } from './constants.js';
 import { denyHeld, releaseHold } from './hold.js';
-import { type ServerWatch, serverOf, serverWatchOf } from './servers.js';
+import { serverOf, serverWatchOf } from './servers.js';
 
 declare global {
   namespace Express {

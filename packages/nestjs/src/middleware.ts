@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type Decision,
   type OriginVerifier,
+  type ServerWatch,
   type VerifyInput,
   writeDenyResponse,
 } from '@cdn-origin-guard/core';
@@ -29,7 +30,7 @@ import {
   toVerifyInput,
 } from './guard.js';
 import { denyHeld, holdDeny } from './hold.js';
-import { type ServerWatch, serverOf, serverWatchOf } from './servers.js';
+import { serverOf, serverWatchOf } from './servers.js';
 
 /** The part of Fastify's reply the filter uses (the package does not depend on Fastify). */
 interface FastifyLikeReply {

@@ -581,7 +581,7 @@ export class CdnOriginGuardModule
     this.unguardUpgrades = guardUpgrades(server as UpgradeServer, verifier, options);
     // Any other server Nest's requests come from (one created around the adapter's instance):
     // guarded at its first request, with an error line if it already had listeners.
-    serverWatchOf(verifier).start((other) => guardUpgrades(other, verifier, options));
+    serverWatchOf(verifier).start({ guard: (other) => guardUpgrades(other, verifier, options) });
   }
 
   /** Stops the verifier's refresh timers; decisions go on with the values it holds. */
