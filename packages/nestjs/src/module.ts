@@ -62,7 +62,7 @@ import {
   usedAsAppGuard,
   usedByAnyRoute,
 } from './routes.js';
-import { serverWatchOf } from './servers.js';
+import { appListenerOf, serverWatchOf } from './servers.js';
 
 /** How the module is wired into the app; not passed to the core. */
 export interface CdnOriginGuardModuleWiring {
@@ -581,7 +581,10 @@ export class CdnOriginGuardModule
     this.unguardUpgrades = guardUpgrades(server as UpgradeServer, verifier, options);
     // Any other server Nest's requests come from (one created around the adapter's instance):
     // guarded at its first request, with an error line if it already had listeners.
-    serverWatchOf(verifier).start({ guard: (other) => guardUpgrades(other, verifier, options) });
+    serverWatchOf(verifier).start({
+      guard: (other) => guardUpgrades(other, verifier, options),
+      app: appListenerOf(this.adapterHost.httpAdapter ?? undefined),
+    });
   }
 
   /** Stops the verifier's refresh timers; decisions go on with the values it holds. */

@@ -24,6 +24,7 @@ import {
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import express from 'express';
+import { Server as SocketIoServer } from 'socket.io';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   answer101,
@@ -247,14 +248,19 @@ describe('a server created around the Express adapter instance', () => {
     );
     apps.push(app);
     await app.init();
-    const server = createServer(instance);
+    return { app, logger, ...serverAround(instance) };
+  }
+
+  /** A server created around `listener` (closed after the test), and how to make it listen. */
+  function serverAround(listener: express.Express) {
+    const server = createServer(listener);
     extraServers.push(server);
     const listen = async () => {
       server.listen(0, '127.0.0.1');
       await once(server, 'listening');
       return (server.address() as AddressInfo).port;
     };
-    return { app, server, logger, listen };
+    return { server, listen };
   }
 
   /**
@@ -295,7 +301,7 @@ describe('a server created around the Express adapter instance', () => {
     const errors = logger.lines.filter((l) => l.level === 'error');
     expect(errors.map((l) => l.message)).toEqual([
       expect.stringMatching(
-        /^cdn-origin-guard: a server Nest's requests come from is not the adapter's own HTTP server .*nothing guarded its 'upgrade' listeners \(WebSocket handshakes\): those requests reached them unchecked until this first request\. .*call guardUpgrades\(server, verifier\)/,
+        /^cdn-origin-guard: a server Nest's requests come from is not the adapter's own HTTP server .*; it has 'upgrade' listeners \(WebSocket handshakes\), which nothing guarded: those requests reached them unchecked until this first request\. .*call guardUpgrades\(server, verifier\)/,
       ),
     ]);
     // Once per server. Nest does not close this server: it stays guarded through the app's
@@ -374,6 +380,34 @@ describe('a server created around the Express adapter instance', () => {
 
     expect(await rawUpgrade(port, '/', BOT)).toBe(UPGRADE_DENY);
     expect(ws.seen).toEqual([]);
+  });
+
+  // Found moving the watch to the core: a Socket.IO engine polling only has no 'upgrade'
+  // listener, only its own 'request' listener in front of the app, and the module's line (unlike
+  // the Express middleware's) did not name it: such a server was guarded without a word about the
+  // sessions a bot could open on it until then.
+  it("names a Socket.IO engine's own 'request' listener (polling only) among the listeners it already had", async () => {
+    const { server, logger, listen } = await appAndServer();
+    const io = new SocketIoServer(server, { transports: ['polling'] });
+    let sessions = 0;
+    io.engine.on('connection', () => {
+      sessions++;
+    });
+    const port = await listen();
+    expect(server.listenerCount('upgrade')).toBe(0);
+
+    await rawRequest(port, '/', BOT); // the module's first request from this server
+    const polling = await rawRequest(port, '/socket.io/?EIO=4&transport=polling&t=abc', BOT);
+
+    expect(polling).toMatch(/^HTTP\/1\.1 403 /);
+    expect(sessions).toBe(0);
+    const errors = logger.lines.filter((l) => l.level === 'error').map((l) => l.message);
+    expect(errors).toEqual([
+      expect.stringContaining(
+        "it has a 'request' listener that is not the Express app (Socket.IO's engine), which nothing guarded",
+      ),
+    ]);
+    await io.close();
   });
 
   it('leaves a server you guarded yourself as it is, with no error line', async () => {
