@@ -432,8 +432,7 @@ export class CdnOriginGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (this.ruleOf(context) === 'skip') {
-      // A skipped handler answers: a deny the front check held is let go (hold.ts).
-      if (context.getType<string>() === 'http') releaseHold(nodeRequest(context.getArgByIndex(0)));
+      this.noteSkipped(context);
       return true;
     }
     const type = context.getType<string>();
@@ -488,6 +487,24 @@ export class CdnOriginGuard implements CanActivate {
           (error: unknown) => this.settle(request, raw, undefined, input, error),
         )
       : this.settle(request, raw, result, input);
+  }
+
+  /**
+   * Note the server of a request to a `@SkipOriginGuard()` route: no check of the module saw it
+   * before (the Nest middleware excludes the route, and a front check runs only where it can tell
+   * a skipped route's paths), so a server whose requests all went to skipped routes was never
+   * guarded where no front check ran (found moving the watch to the core). One comparison. And
+   * let go a deny the front check held on it (hold.ts): the skipped handler answers.
+   */
+  private noteSkipped(context: ExecutionContext): void {
+    if (context.getType<string>() !== 'http') return;
+    const request = context.getArgByIndex<PlatformRequest | undefined>(0);
+    const raw = request instanceof IncomingMessage ? request : request?.raw;
+    if (raw === undefined) return;
+    // A skipped handler answers: a deny the front check held is let go (hold.ts).
+    releaseHold(raw);
+    const server = serverOf(raw);
+    if (server !== this.watch.last) this.watch.see(server);
   }
 
   /**

@@ -14,9 +14,12 @@ import {
   CdnOriginGuardModule,
   type CdnOriginGuardModuleOptions,
   guardUpgrades,
+  SkipOriginGuard,
 } from '@cdn-origin-guard/nestjs';
 import {
   type BeforeApplicationShutdown,
+  Controller,
+  Get,
   type INestApplication,
   Injectable,
   Module,
@@ -199,6 +202,22 @@ describe.each(PLATFORMS)('upgrade requests during app.close() on %s', (_p, adapt
 
 @Module({ imports: [CdnOriginGuardModule.forRoot(BASE_OPTIONS)], controllers: CONTROLLERS })
 class AppModule {}
+
+/** Every path is a page no CloudFront check guards: no front check can tell its paths. */
+@Controller()
+class CatchAllController {
+  @SkipOriginGuard()
+  @Get('*path')
+  page() {
+    return 'page';
+  }
+}
+
+@Module({
+  imports: [CdnOriginGuardModule.forRoot(BASE_OPTIONS)],
+  controllers: [CatchAllController],
+})
+class CatchAllModule {}
 
 describe.each(PLATFORMS)(
   'upgrade requests on %s, app made with NestFactory.create()',
@@ -409,6 +428,40 @@ describe('a server created around the Express adapter instance', () => {
     ]);
     await io.close();
   });
+
+  // Found moving the watch to the core: a request to a @SkipOriginGuard() route passes no check
+  // of the module but the guard (the Nest middleware excludes it) unless a front check runs, and
+  // none does under @nestjs/testing or when a skipped route could be on any path. A server that
+  // took only such requests was never guarded.
+  it.each([
+    ['an app made with @nestjs/testing', '/skipped', () => appAndServer()],
+    [
+      'a skipped route that could be on any path',
+      '/any/page',
+      async () => {
+        const instance = express();
+        const app = await NestFactory.create(CatchAllModule, new ExpressAdapter(instance), {
+          logger: false,
+        });
+        apps.push(app);
+        await app.init();
+        return serverAround(instance);
+      },
+    ],
+  ])(
+    'with %s (no front check), guards one whose requests so far were all to skipped routes',
+    async (_n, path, make) => {
+      const { server, listen } = await make();
+      const ws = answer101();
+      server.on('upgrade', ws.listener);
+      const port = await listen();
+
+      expect(await rawRequest(port, path, BOT)).toMatch(/^HTTP\/1\.1 200 /);
+
+      expect(await rawUpgrade(port, '/', BOT)).toBe(UPGRADE_DENY);
+      expect(ws.seen).toEqual([]);
+    },
+  );
 
   it('leaves a server you guarded yourself as it is, with no error line', async () => {
     const { app, server, logger, listen } = await appAndServer();
