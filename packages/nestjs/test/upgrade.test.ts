@@ -463,6 +463,49 @@ describe('a server created around the Express adapter instance', () => {
     },
   );
 
+  // Two Nest apps sharing one HTTP server (each mounted on a root Express app): the first that
+  // sees a request from it guards it, the other leaves it as it is (and, its last server being
+  // this one, does not look again). Closing either app must not leave the server unguarded while
+  // the other runs: the guard of the app that closed goes only with the server's 'close' (a
+  // release at app.close(), as before the eleventh session's review, fails the first case).
+  it.each(['a', 'b'])(
+    'keeps guarding a server two apps share when app %s closes while the other runs',
+    async (closing) => {
+      const root = express();
+      const made: Record<string, INestApplication> = {};
+      for (const name of ['a', 'b']) {
+        const instance = express();
+        root.use(`/${name}`, instance);
+        const app = await create(() => new ExpressAdapter(instance), {
+          imports: [CdnOriginGuardModule.forRoot(BASE_OPTIONS)],
+          controllers: CONTROLLERS,
+        });
+        apps.push(app);
+        await app.init();
+        made[name] = app;
+      }
+      const { server, listen } = serverAround(root);
+      const ws = answer101();
+      server.on('upgrade', ws.listener);
+      const port = await listen();
+      expect(await rawRequest(port, '/a/', THROUGH_CLOUDFRONT)).toMatch(/^HTTP\/1\.1 200 /);
+      expect(await rawRequest(port, '/b/', THROUGH_CLOUDFRONT)).toMatch(/^HTTP\/1\.1 200 /);
+      const verifierOf = (name: string) => made[name]?.get(CDN_ORIGIN_GUARD_VERIFIER);
+      expect(isGuardingUpgrades(server, verifierOf('a'))).toBe(true);
+      expect(isGuardingUpgrades(server, verifierOf('b'))).toBe(false);
+
+      await made[closing]?.close();
+      const open = closing === 'a' ? 'b' : 'a';
+      expect(await rawRequest(port, `/${open}/`, THROUGH_CLOUDFRONT)).toMatch(/^HTTP\/1\.1 200 /);
+      expect(await rawRequest(port, `/${open}/`, BOT)).toMatch(/^HTTP\/1\.1 403 /);
+
+      expect(isGuardingUpgrades(server)).toBe(true);
+      expect(await rawUpgrade(port, '/', BOT)).toBe(UPGRADE_DENY);
+      expect(await rawUpgrade(port, '/', THROUGH_CLOUDFRONT)).toBe(SWITCHED);
+      expect(ws.seen).toHaveLength(1);
+    },
+  );
+
   it('leaves a server you guarded yourself as it is, with no error line', async () => {
     const { app, server, logger, listen } = await appAndServer();
     const ws = answer101();
