@@ -277,3 +277,68 @@ describe('audit faults', () => {
     expect(statement.flatMap((s) => s.Action).sort()).toEqual([...IAM_ACTIONS].sort());
   });
 });
+
+// Review, thirteenth session: only ListSecretVersionIds was bounded; a NextMarker answered again
+// by DescribeRules kept the CLI paging until it was killed, and a ListDistributions page
+// truncated without a NextMarker ended the listing silently (distributions after it unread).
+describe('audit listings a faulty endpoint answers for ever', () => {
+  it.each([
+    ['elbv2.DescribeListeners', 'listener-rules'],
+    ['elbv2.DescribeRules', 'listener-rules'],
+    ['elbv2.DescribeTargetGroups', 'targets'],
+    ['ec2.DescribeSecurityGroupRules', 'security-groups'],
+    ['ec2.DescribeManagedPrefixLists', 'rules-quota'],
+    ['ec2.DescribeInstances', 'targets'],
+    ['cloudfront.ListDistributions', 'cloudfront-distribution'],
+  ])(
+    '%s repeating its next-page token is an error skip of %s (INCOMPLETE, exit 3), read twice',
+    async (action, id) => {
+      const a = await correctAccount();
+      a.aws.faults.set({ repeatNextToken: true, actions: [action] });
+
+      const report = await auditOf(a);
+
+      const c = check(report, id);
+      const hole = c?.skipped ?? c?.incomplete;
+      expect(hole?.reason).toBe('error');
+      expect(hole?.message).toMatch(
+        new RegExp(
+          `^${iamAction(action)} was not read to its end \\(it answered a Next(Token|Marker) it had already given \\(a loop\\)\\): a faulty endpoint`,
+        ),
+      );
+      expect(report).toMatchObject({ status: 'INCOMPLETE', exitCode: 3 });
+      // The first page, then the token it gave: answered again, so the listing stops there (the
+      // EC2 groups are read twice, the ALB's and the targets').
+      expect(a.aws.callCount(action)).toBeLessThanOrEqual(4);
+      expect(JSON.stringify(report)).not.toMatch(new RegExp(a.secretValues().join('|')));
+    },
+  );
+
+  it('marks the targets incomplete when DescribeRouteTables repeats its NextToken', async () => {
+    const a = await correctAccount();
+    a.aws.faults.set({ repeatNextToken: true, actions: ['ec2.DescribeRouteTables'] });
+
+    const report = await auditOf(a);
+
+    expect(check(report, 'targets')?.incomplete?.message).toMatch(
+      /^ec2:DescribeRouteTables was not read to its end \(it answered a NextToken it had already given \(a loop\)\)/,
+    );
+    expect(report).toMatchObject({ status: 'INCOMPLETE', exitCode: 3 });
+  });
+
+  it('skips the distribution check when a ListDistributions page is truncated with no NextMarker', async () => {
+    const a = await correctAccount();
+    a.aws.faults.set({ truncatedWithoutMarker: true, actions: ['cloudfront.ListDistributions'] });
+
+    const report = await auditOf(a);
+
+    expect(check(report, 'cloudfront-distribution')?.skipped).toMatchObject({
+      reason: 'error',
+      message: expect.stringMatching(
+        /^cloudfront:ListDistributions was not read to its end \(a page said it was truncated with no NextMarker\)/,
+      ),
+    });
+    expect(report).toMatchObject({ status: 'INCOMPLETE', exitCode: 3 });
+    expect(a.aws.callCount('cloudfront.ListDistributions')).toBe(1);
+  });
+});

@@ -407,6 +407,12 @@ function parseMaxResults(
   return n;
 }
 
+/**
+ * A `NextToken` every paged call reads as its first page: the one the `repeatNextToken` fault
+ * answers, so a caller that follows it gets the same page again, for ever.
+ */
+export const EC2_FIRST_PAGE_AGAIN = 'first-page-again';
+
 interface PageToken {
   readonly scope: string;
   readonly offset: number;
@@ -439,7 +445,8 @@ function page(
   scope: string,
   version = 0,
 ): { start: number; end: number; nextToken: string | undefined } {
-  const start = token === null ? 0 : decodeToken(token, scope).offset;
+  const start =
+    token === null || token === EC2_FIRST_PAGE_AGAIN ? 0 : decodeToken(token, scope).offset;
   const end = Math.min(total, start + maxResults);
   const nextToken =
     end < total

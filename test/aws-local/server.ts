@@ -15,7 +15,7 @@ import {
   cloudFrontError,
   type LocalCloudFront,
 } from './cloudfront.js';
-import { Ec2Service, ec2Error, type LocalEc2 } from './ec2.js';
+import { EC2_FIRST_PAGE_AGAIN, Ec2Service, ec2Error, type LocalEc2 } from './ec2.js';
 import { ELBV2_API_VERSION, Elbv2Service, elbv2Error, type LocalElbv2 } from './elbv2.js';
 import { CLOUDFRONT_ORIGIN_FACING_V4, CLOUDFRONT_ORIGIN_FACING_V6 } from './fixtures.js';
 import { IpRangesService, ipRangesError, type LocalIpRanges } from './ip-ranges.js';
@@ -84,11 +84,17 @@ export interface FaultConfig {
    */
   readonly unquotedSecretString?: boolean;
   /**
-   * Matching Secrets Manager calls answer their normal reply plus a `NextToken`, and matching
-   * ELBv2 `DescribeRules` calls plus a `NextMarker`, that never changes (a faulty answer that
+   * Matching Secrets Manager and EC2 calls answer their normal reply plus a `NextToken`, matching
+   * ELBv2 calls plus a `NextMarker`, and CloudFront `ListDistributions` `IsTruncated` true plus a
+   * `NextMarker`, that never changes and asks for the first page again (a faulty answer that
    * would page for ever).
    */
   readonly repeatNextToken?: boolean;
+  /**
+   * Matching CloudFront `ListDistributions` calls answer `IsTruncated` true with no `NextMarker`
+   * (a faulty page: the listing cannot go on, and must not be taken as complete).
+   */
+  readonly truncatedWithoutMarker?: boolean;
   /**
    * Matching ELBv2 calls answer a `ValidationError` whose message quotes every parameter value
    * of the request, as an AWS validation message may echo its input (what a caller must redact).
@@ -108,6 +114,53 @@ export interface FaultConfig {
    * Defaults to every action.
    */
   readonly actions?: readonly string[];
+}
+
+/**
+ * A successful reply of `routed` as the paging faults answer it: with `repeatNextToken`, a
+ * next-page token that asks for the first page again (Secrets Manager's `page-0`, the local
+ * ELBv2's offset-0 marker, EC2's {@link EC2_FIRST_PAGE_AGAIN}, a CloudFront marker before every
+ * id, with `IsTruncated` true); with `truncatedWithoutMarker`, a `ListDistributions` page
+ * truncated with no `NextMarker`. Other replies are left as they are.
+ */
+function pagingFault(
+  faults: FaultConfig,
+  routed: { readonly service: string; readonly action: string },
+  reply: Reply,
+): Reply['body'] {
+  const body = reply.body;
+  if (reply.status !== 200 || typeof body !== 'string') return body;
+  const repeat = faults.repeatNextToken === true;
+  switch (routed.service) {
+    case 'secretsmanager':
+      return repeat ? JSON.stringify({ ...JSON.parse(body), NextToken: 'page-0' }) : body;
+    case 'elbv2':
+      return repeat
+        ? body
+            .replace(/<NextMarker>[^<]*<\/NextMarker>/, '')
+            .replace(
+              /<\/(\w+)Result>/,
+              `<NextMarker>${Buffer.from('0').toString('base64url')}</NextMarker></$1Result>`,
+            )
+        : body;
+    case 'ec2':
+      return repeat
+        ? body
+            .replace(/<nextToken>[^<]*<\/nextToken>/, '')
+            .replace(
+              /<\/(\w+)Response>\s*$/,
+              `<nextToken>${EC2_FIRST_PAGE_AGAIN}</nextToken></$1Response>`,
+            )
+        : body;
+    case 'cloudfront':
+      if (routed.action !== 'cloudfront.ListDistributions') return body;
+      return body
+        .replace(/<NextMarker>[^<]*<\/NextMarker>/, '')
+        .replace(/<IsTruncated>[^<]*<\/IsTruncated>/, '<IsTruncated>true</IsTruncated>')
+        .replace('<MaxItems>', repeat ? '<NextMarker>0</NextMarker><MaxItems>' : '<MaxItems>');
+    default:
+      return body;
+  }
 }
 
 /** Fault injection. */
@@ -525,27 +578,10 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     )
       reply.body = reply.body.replace(/"SecretString":"((?:[^"\\]|\\.)*)"/, '"SecretString":$1');
     if (
-      faults.repeatNextToken === true &&
-      routed.service === 'secretsmanager' &&
-      matches(routed.action) &&
-      reply.status === 200 &&
-      typeof reply.body === 'string'
+      (faults.repeatNextToken === true || faults.truncatedWithoutMarker === true) &&
+      matches(routed.action)
     )
-      reply.body = JSON.stringify({ ...JSON.parse(reply.body), NextToken: 'page-0' }); // the first page, again
-    if (
-      faults.repeatNextToken === true &&
-      routed.service === 'elbv2' &&
-      matches(routed.action) &&
-      reply.status === 200 &&
-      typeof reply.body === 'string'
-    )
-      reply.body = reply.body
-        .replace(/<NextMarker>[^<]*<\/NextMarker>/, '')
-        // The local ELBv2's marker of the first page: the same page again, for ever.
-        .replace(
-          '</Rules>',
-          `</Rules><NextMarker>${Buffer.from('0').toString('base64url')}</NextMarker>`,
-        );
+      reply.body = pagingFault(faults, routed, reply);
     if (faults.clockSkewMs !== undefined && matches(routed.action))
       reply.headers = {
         ...reply.headers,

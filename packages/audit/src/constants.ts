@@ -31,6 +31,11 @@ export const DEFAULTS = {
    * core's refusal of over-broad fetched ranges.
    */
   widePublicPrefixLength: { IPv4: 8, IPv6: 16 },
+  /**
+   * Most pages of one AWS listing read (a VPC's interfaces at 1000 a page, an account's
+   * distributions at 100): more is a faulty answer, an `error` skip, never a listing cut short.
+   */
+  maxListPages: 1_000,
   /** Per-request timeout of `--probe`. */
   probeTimeoutMs: 3_000,
 } as const;

@@ -13,6 +13,7 @@ import { bareDomain } from '../net.js';
 import { SecretText } from '../secret-text.js';
 import type { DistributionInfo, Gathered, OriginInfo } from '../types.js';
 import { gather, type Step } from './errors.js';
+import { allPages } from './paging.js';
 
 function toOrigins(origins: Origins | undefined): OriginInfo[] {
   return (origins?.Items ?? []).map((o) => {
@@ -100,20 +101,24 @@ export async function readDistributions(
     );
     return withVpcOriginPolicies(client, given);
   }
-  const found: DistributionInfo[] = [];
+  const summaries = await allPages(
+    step,
+    {
+      action: 'cloudfront:ListDistributions',
+      ask: (Marker) => client.send(new ListDistributionsCommand({ Marker })),
+      next: (out) => ({
+        token: out.DistributionList?.NextMarker,
+        truncated: out.DistributionList?.IsTruncated === true,
+      }),
+    },
+    (out) => out.DistributionList?.Items,
+  );
   const dns = bareDomain(dnsName);
-  let marker: string | undefined;
-  do {
-    const out = await step('cloudfront:ListDistributions', () =>
-      client.send(new ListDistributionsCommand({ Marker: marker })),
-    );
-    for (const d of out.DistributionList?.Items ?? []) {
-      const origins = toOrigins(d.Origins);
-      if (origins.some((o) => bareDomain(o.domainName) === dns))
-        found.push({ id: d.Id ?? '', status: d.Status ?? 'unknown', origins });
-    }
-    marker =
-      out.DistributionList?.IsTruncated === true ? out.DistributionList.NextMarker : undefined;
-  } while (marker !== undefined && marker !== '');
+  const found: DistributionInfo[] = [];
+  for (const d of summaries) {
+    const origins = toOrigins(d.Origins);
+    if (origins.some((o) => bareDomain(o.domainName) === dns))
+      found.push({ id: d.Id ?? '', status: d.Status ?? 'unknown', origins });
+  }
   return withVpcOriginPolicies(client, found);
 }

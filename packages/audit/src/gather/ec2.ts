@@ -13,6 +13,7 @@ import {
 import { CLOUDFRONT_PREFIX_LISTS } from '../constants.js';
 import type { PrefixListInfo, SecurityGroupInfo, SecurityGroupRuleInfo } from '../types.js';
 import { awsCode, gather, type Step } from './errors.js';
+import { allPages } from './paging.js';
 
 /** The groups with their inbound rules (DescribeSecurityGroups, DescribeSecurityGroupRules). */
 export async function readSecurityGroups(
@@ -28,32 +29,35 @@ export async function readSecurityGroups(
   // EC2 takes at most 200 values in one filter (review, 5 December: the targets' groups may be more).
   for (let i = 0; i < groupIds.length; i += 200) {
     const chunk = groupIds.slice(i, i + 200);
-    let token: string | undefined;
-    do {
-      const page = await step('ec2:DescribeSecurityGroupRules', () =>
-        client.send(
-          new DescribeSecurityGroupRulesCommand({
-            Filters: [{ Name: 'group-id', Values: [...chunk] }],
-            NextToken: token,
-          }),
-        ),
-      );
-      for (const r of page.SecurityGroupRules ?? []) {
-        if (r.IsEgress === true) continue;
-        rules.push({
-          id: r.SecurityGroupRuleId ?? '',
-          groupId: r.GroupId ?? '',
-          protocol: r.IpProtocol ?? '-1',
-          fromPort: r.FromPort ?? -1,
-          toPort: r.ToPort ?? -1,
-          cidrIpv4: r.CidrIpv4,
-          cidrIpv6: r.CidrIpv6,
-          prefixListId: r.PrefixListId,
-          referencedGroupId: r.ReferencedGroupInfo?.GroupId,
-        });
-      }
-      token = page.NextToken;
-    } while (token !== undefined && token !== '');
+    const groupRules = await allPages(
+      step,
+      {
+        action: 'ec2:DescribeSecurityGroupRules',
+        ask: (NextToken) =>
+          client.send(
+            new DescribeSecurityGroupRulesCommand({
+              Filters: [{ Name: 'group-id', Values: [...chunk] }],
+              NextToken,
+            }),
+          ),
+        next: (out) => ({ token: out.NextToken }),
+      },
+      (out) => out.SecurityGroupRules,
+    );
+    for (const r of groupRules) {
+      if (r.IsEgress === true) continue;
+      rules.push({
+        id: r.SecurityGroupRuleId ?? '',
+        groupId: r.GroupId ?? '',
+        protocol: r.IpProtocol ?? '-1',
+        fromPort: r.FromPort ?? -1,
+        toPort: r.ToPort ?? -1,
+        cidrIpv4: r.CidrIpv4,
+        cidrIpv6: r.CidrIpv6,
+        prefixListId: r.PrefixListId,
+        referencedGroupId: r.ReferencedGroupInfo?.GroupId,
+      });
+    }
   }
   return (groups.SecurityGroups ?? []).map((g) => ({
     id: g.GroupId ?? '',
@@ -87,40 +91,39 @@ async function describeLists(
   step: Step,
   tolerateNotFound = false,
 ): Promise<ManagedPrefixList[]> {
-  const out: ManagedPrefixList[] = [];
-  let token: string | undefined;
-  do {
-    const page: { PrefixLists?: ManagedPrefixList[]; NextToken?: string } = await step(
-      'ec2:DescribeManagedPrefixLists',
-      async () => {
+  return allPages(
+    step,
+    {
+      action: 'ec2:DescribeManagedPrefixLists',
+      ask: async (
+        NextToken,
+      ): Promise<{ PrefixLists?: ManagedPrefixList[]; NextToken?: string }> => {
         try {
-          return await client.send(
-            new DescribeManagedPrefixListsCommand({ ...input, NextToken: token }),
-          );
+          return await client.send(new DescribeManagedPrefixListsCommand({ ...input, NextToken }));
         } catch (error) {
           if (tolerateNotFound && /NotFound/.test(awsCode(error))) return { PrefixLists: [] };
           throw error;
         }
       },
-    );
-    out.push(...(page.PrefixLists ?? []));
-    token = page.NextToken;
-  } while (token !== undefined && token !== '');
-  return out;
+      next: (page) => ({ token: page.NextToken }),
+    },
+    (page) => page.PrefixLists,
+  );
 }
 
 /** GetManagedPrefixListEntries, every page: the list's CIDRs. */
 async function readEntries(client: EC2Client, id: string, step: Step): Promise<string[]> {
-  const cidrs: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await step('ec2:GetManagedPrefixListEntries', () =>
-      client.send(new GetManagedPrefixListEntriesCommand({ PrefixListId: id, NextToken: token })),
-    );
-    for (const e of page.Entries ?? []) if (e.Cidr !== undefined) cidrs.push(e.Cidr);
-    token = page.NextToken;
-  } while (token !== undefined && token !== '');
-  return cidrs;
+  const entries = await allPages(
+    step,
+    {
+      action: 'ec2:GetManagedPrefixListEntries',
+      ask: (NextToken) =>
+        client.send(new GetManagedPrefixListEntriesCommand({ PrefixListId: id, NextToken })),
+      next: (page) => ({ token: page.NextToken }),
+    },
+    (page) => page.Entries,
+  );
+  return entries.flatMap((e) => (e.Cidr === undefined ? [] : [e.Cidr]));
 }
 
 /**

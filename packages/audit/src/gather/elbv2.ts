@@ -21,6 +21,7 @@ import type {
   RuleInfo,
 } from '../types.js';
 import { awsCode, credentialsError, type Step, skipFor } from './errors.js';
+import { allPages } from './paging.js';
 
 /** Find the load balancer by name or ARN; not found, denied or throttled is an {@link AuditError}. */
 export async function findLoadBalancer(
@@ -149,24 +150,22 @@ export async function readListenerHeads(
   loadBalancerArn: string,
   step: Step,
 ): Promise<ListenerHead[]> {
-  const heads: ListenerHead[] = [];
-  let marker: string | undefined;
-  do {
-    const page = await step('elasticloadbalancing:DescribeListeners', () =>
-      client.send(
-        new DescribeListenersCommand({ LoadBalancerArn: loadBalancerArn, Marker: marker }),
-      ),
-    );
-    for (const l of page.Listeners ?? [])
-      heads.push({
-        arn: l.ListenerArn ?? '',
-        port: l.Port ?? 0,
-        protocol: l.Protocol ?? 'HTTP',
-        defaultActions: l.DefaultActions,
-      });
-    marker = page.NextMarker;
-  } while (marker !== undefined && marker !== '');
-  return heads;
+  const listeners = await allPages(
+    step,
+    {
+      action: 'elasticloadbalancing:DescribeListeners',
+      ask: (Marker) =>
+        client.send(new DescribeListenersCommand({ LoadBalancerArn: loadBalancerArn, Marker })),
+      next: (page) => ({ token: page.NextMarker }),
+    },
+    (page) => page.Listeners,
+  );
+  return listeners.map((l) => ({
+    arn: l.ListenerArn ?? '',
+    port: l.Port ?? 0,
+    protocol: l.Protocol ?? 'HTTP',
+    defaultActions: l.DefaultActions,
+  }));
 }
 
 /** The listeners with their rules (DescribeRules, every page of every listener). */
@@ -177,15 +176,17 @@ export async function readListenerRules(
 ): Promise<ListenerInfo[]> {
   const listeners: ListenerInfo[] = [];
   for (const l of heads) {
-    const rules: RuleInfo[] = [];
-    let ruleMarker: string | undefined;
-    do {
-      const out = await step('elasticloadbalancing:DescribeRules', () =>
-        client.send(new DescribeRulesCommand({ ListenerArn: l.arn, Marker: ruleMarker })),
-      );
-      rules.push(...(out.Rules ?? []).map(toRule));
-      ruleMarker = out.NextMarker;
-    } while (ruleMarker !== undefined && ruleMarker !== '');
+    const rules: RuleInfo[] = (
+      await allPages(
+        step,
+        {
+          action: 'elasticloadbalancing:DescribeRules',
+          ask: (Marker) => client.send(new DescribeRulesCommand({ ListenerArn: l.arn, Marker })),
+          next: (page) => ({ token: page.NextMarker }),
+        },
+        (page) => page.Rules,
+      )
+    ).map(toRule);
     if (!rules.some((r) => r.priority === 'default')) {
       rules.push({
         arn: `${l.arn} (default)`,

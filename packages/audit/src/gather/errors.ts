@@ -6,6 +6,7 @@ import { isAwsResponseParseFailure } from '@cdn-origin-guard/core';
 import type { IamAction } from '../constants.js';
 import { AuditError } from '../errors.js';
 import type { Gathered, Skip } from '../types.js';
+import { PagingFault } from './paging.js';
 
 const ACCESS_DENIED = new Set([
   'AccessDenied',
@@ -120,7 +121,8 @@ const step: Step = async (action, call, notFound) => {
 
 /**
  * Run a read that calls one or more actions through `step`; the first failure becomes a skip
- * naming the action that failed. Credentials problems throw an {@link AuditError}.
+ * naming the action that failed, and a listing not read to its end ({@link PagingFault}) an
+ * `error` skip. Credentials problems throw an {@link AuditError}.
  */
 export async function gather<T>(read: (step: Step) => Promise<T>): Promise<Gathered<T>> {
   try {
@@ -128,6 +130,8 @@ export async function gather<T>(read: (step: Step) => Promise<T>): Promise<Gathe
   } catch (error) {
     if (error instanceof StepFailure)
       return { ok: false, skip: skipFor(error.error, error.action) };
+    if (error instanceof PagingFault)
+      return { ok: false, skip: { reason: 'error', message: error.message } };
     throw error;
   }
 }

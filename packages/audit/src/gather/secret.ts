@@ -19,70 +19,40 @@ import type {
   SecretInfo,
 } from '../types.js';
 import { awsCode, gather, type Step } from './errors.js';
+import { pagesOf } from './paging.js';
 
 /** Most `ListSecretVersionIds` pages read looking for the pending version. */
 const MAX_VERSION_PAGES = 20;
 
 /**
- * What the pages of ListSecretVersionIds say about one version: its `CreatedDate` (`undefined`
- * when the last page was read and none listed it), or why the listing was not read to its end.
- */
-type VersionListing =
-  | { readonly read: true; readonly created: Date | undefined }
-  | { readonly read: false; readonly why: string };
-
-/**
  * The `CreatedDate` of `versionId` from ListSecretVersionIds (labelled versions only), reading
- * pages until it is found or the last page, at most {@link MAX_VERSION_PAGES} and never a
- * `NextToken` twice. Review, 5 December: a cycle or the page limit read as "not listed", and a
- * rotation stuck for weeks PASSed with its age unknown.
+ * pages until it is found (`undefined` when the last page was read and none listed it), at most
+ * {@link MAX_VERSION_PAGES} and never a `NextToken` twice ({@link pagesOf}). Review, 5 December:
+ * a cycle or the page limit read as "not listed", and a rotation stuck for weeks PASSed with its
+ * age unknown; now either is an `error` skip.
  */
-async function createdDateOf(
-  client: SecretsManagerClient,
-  secretId: string,
-  versionId: string,
-  step: Step,
-): Promise<VersionListing> {
-  const seen = new Set<string>();
-  let nextToken: string | undefined;
-  for (let page = 0; page < MAX_VERSION_PAGES; page++) {
-    const out = await step('secretsmanager:ListSecretVersionIds', () =>
-      client.send(
-        new ListSecretVersionIdsCommand({
-          SecretId: secretId,
-          MaxResults: 100,
-          NextToken: nextToken,
-        }),
-      ),
-    );
-    const version = out.Versions?.find((v) => v.VersionId === versionId);
-    if (version !== undefined) return { read: true, created: version.CreatedDate };
-    if (out.NextToken === undefined || out.NextToken === '')
-      return { read: true, created: undefined };
-    if (seen.has(out.NextToken))
-      return { read: false, why: 'it answered a NextToken it had already given (a loop)' };
-    seen.add(out.NextToken);
-    nextToken = out.NextToken;
-  }
-  return { read: false, why: `it still had pages after ${MAX_VERSION_PAGES}` };
-}
-
-/** The pending version's age, or a skip when the listing failed or was not read to its end. */
 async function pendingCreated(
   client: SecretsManagerClient,
   secretId: string,
   versionId: string,
 ): Promise<Gathered<Date | undefined>> {
-  const listing = await gather((step) => createdDateOf(client, secretId, versionId, step));
-  if (!listing.ok) return listing;
-  if (listing.value.read) return { ok: true, value: listing.value.created };
-  return {
-    ok: false,
-    skip: {
-      reason: 'error',
-      message: `secretsmanager:ListSecretVersionIds was not read to its end (${listing.value.why}), so the age of the pending version ${versionId} was not read. A secret has at most 20 labelled versions, one page: a faulty endpoint or proxy (AWS_ENDPOINT_URL*, HTTPS_PROXY) answered this`,
-    },
-  };
+  return gather(async (step) => {
+    const pages = pagesOf(step, {
+      action: 'secretsmanager:ListSecretVersionIds',
+      ask: (NextToken) =>
+        client.send(
+          new ListSecretVersionIdsCommand({ SecretId: secretId, MaxResults: 100, NextToken }),
+        ),
+      next: (page) => ({ token: page.NextToken }),
+      maxPages: MAX_VERSION_PAGES,
+      lost: `, so the age of the pending version ${versionId} was not read. A secret has at most 20 labelled versions, one page`,
+    });
+    for await (const page of pages) {
+      const version = page.Versions?.find((v) => v.VersionId === versionId);
+      if (version !== undefined) return version.CreatedDate;
+    }
+    return undefined;
+  });
 }
 
 /**

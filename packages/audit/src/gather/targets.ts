@@ -25,6 +25,7 @@ import {
   type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { normalizeIp } from '@cdn-origin-guard/core';
+import type { IamAction } from '../constants.js';
 import { cidrHolds } from '../net.js';
 import type {
   SubnetRoutes,
@@ -35,6 +36,7 @@ import type {
 } from '../types.js';
 import { readPrefixLists, readSecurityGroups } from './ec2.js';
 import { gather, type Step } from './errors.js';
+import { allPages } from './paging.js';
 
 /** Most values EC2 takes in one filter. */
 const FILTER_VALUES = 200;
@@ -59,35 +61,46 @@ async function describeTargetGroups(
   loadBalancerArn: string,
   step: Step,
 ): Promise<TargetGroup[]> {
-  const groups: TargetGroup[] = [];
-  let marker: string | undefined;
-  do {
-    const page = await step('elasticloadbalancing:DescribeTargetGroups', () =>
-      client.send(
-        new DescribeTargetGroupsCommand({ LoadBalancerArn: loadBalancerArn, Marker: marker }),
-      ),
-    );
-    groups.push(...(page.TargetGroups ?? []));
-    marker = page.NextMarker;
-  } while (marker !== undefined && marker !== '');
-  return groups;
+  return allPages(
+    step,
+    {
+      action: 'elasticloadbalancing:DescribeTargetGroups',
+      ask: (Marker) =>
+        client.send(new DescribeTargetGroupsCommand({ LoadBalancerArn: loadBalancerArn, Marker })),
+      next: (page) => ({ token: page.NextMarker }),
+    },
+    (page) => page.TargetGroups,
+  );
 }
 
-/** Pages of an EC2 Describe call filtered by `name` = each chunk of `values`. */
-async function describeFiltered<T>(
-  values: readonly string[],
-  name: string,
-  extra: readonly Filter[],
-  call: (filters: Filter[], token: string | undefined) => Promise<{ items: T[]; next?: string }>,
-): Promise<T[]> {
+/** An EC2 Describe call filtered by `name` = each chunk of `values` (and `extra`). */
+interface FilteredListing<T> {
+  readonly action: IamAction;
+  readonly name: string;
+  readonly values: readonly string[];
+  readonly extra?: readonly Filter[];
+  /** One page: its items and the next token. */
+  readonly ask: (
+    filters: Filter[],
+    token: string | undefined,
+  ) => Promise<{ items: T[]; next?: string | undefined }>;
+}
+
+/** Every item of every page ({@link allPages}) for each chunk of the values. */
+async function describeFiltered<T>(step: Step, listing: FilteredListing<T>): Promise<T[]> {
   const out: T[] = [];
-  for (const chunk of chunks(values, FILTER_VALUES)) {
-    let token: string | undefined;
-    do {
-      const page = await call([{ Name: name, Values: chunk }, ...extra], token);
-      out.push(...page.items);
-      token = page.next;
-    } while (token !== undefined && token !== '');
+  for (const chunk of chunks(listing.values, FILTER_VALUES)) {
+    const filters = [{ Name: listing.name, Values: chunk }, ...(listing.extra ?? [])];
+    const items = await allPages(
+      step,
+      {
+        action: listing.action,
+        ask: (token) => listing.ask(filters, token),
+        next: (page) => ({ token: page.next }),
+      },
+      (page) => page.items,
+    );
+    out.push(...items);
   }
   return out;
 }
@@ -198,14 +211,19 @@ async function readInstances(
   ids: readonly string[],
   step: Step,
 ): Promise<Map<string, TargetHost[]>> {
-  const instances = await describeFiltered(ids, 'instance-id', [], async (Filters, NextToken) => {
-    const page = await step('ec2:DescribeInstances', () =>
-      client.send(new DescribeInstancesCommand({ Filters, NextToken, MaxResults: MAX_RESULTS })),
-    );
-    return {
-      items: (page.Reservations ?? []).flatMap((r) => r.Instances ?? []),
-      next: page.NextToken,
-    };
+  const instances = await describeFiltered(step, {
+    action: 'ec2:DescribeInstances',
+    name: 'instance-id',
+    values: ids,
+    ask: async (Filters, NextToken) => {
+      const page = await client.send(
+        new DescribeInstancesCommand({ Filters, NextToken, MaxResults: MAX_RESULTS }),
+      );
+      return {
+        items: (page.Reservations ?? []).flatMap((r) => r.Instances ?? []),
+        next: page.NextToken,
+      };
+    },
   });
   return new Map(
     instances
@@ -214,16 +232,20 @@ async function readInstances(
   );
 }
 
-/** One `DescribeNetworkInterfaces` page, for {@link describeFiltered}. */
-const interfacePage =
-  (client: EC2Client, step: Step) => async (Filters: Filter[], NextToken: string | undefined) => {
-    const page = await step('ec2:DescribeNetworkInterfaces', () =>
-      client.send(
-        new DescribeNetworkInterfacesCommand({ Filters, NextToken, MaxResults: MAX_RESULTS }),
-      ),
+/** `DescribeNetworkInterfaces` filtered by `name` = `values` (and `extra`), for {@link describeFiltered}. */
+const interfacesBy = (
+  client: EC2Client,
+  filter: { name: string; values: readonly string[]; extra?: readonly Filter[] },
+): FilteredListing<NetworkInterface> => ({
+  action: 'ec2:DescribeNetworkInterfaces',
+  ...filter,
+  ask: async (Filters, NextToken) => {
+    const page = await client.send(
+      new DescribeNetworkInterfacesCommand({ Filters, NextToken, MaxResults: MAX_RESULTS }),
     );
     return { items: page.NetworkInterfaces ?? [], next: page.NextToken };
-  };
+  },
+});
 
 /**
  * Address -> host, for the IP targets no interface holds as an address: an address inside a
@@ -239,7 +261,10 @@ async function readDelegated(
   step: Step,
 ): Promise<Map<string, TargetHost>> {
   const hosts = new Map<string, TargetHost>();
-  const enis = await describeFiltered([vpcId], 'vpc-id', [], interfacePage(client, step));
+  const enis = await describeFiltered(
+    step,
+    interfacesBy(client, { name: 'vpc-id', values: [vpcId] }),
+  );
   for (const eni of enis) {
     const prefixes = prefixesOf(eni);
     if (prefixes.length === 0) continue;
@@ -273,7 +298,7 @@ async function readInterfaces(
     if (mine.length === 0) continue;
     // An EC2 filter compares text: each address as registered and in canonical form.
     const values = [...new Set(mine.flatMap((a) => [a, canonical(a)]))];
-    const enis = await describeFiltered(values, name, vpc, interfacePage(client, step));
+    const enis = await describeFiltered(step, interfacesBy(client, { name, values, extra: vpc }));
     for (const eni of enis) {
       const held = new Set(
         [
@@ -327,11 +352,15 @@ async function readRoutes(
   const routes = new Map<string, SubnetRoutes>();
   if (subnets.length === 0) return routes;
   const describe = (name: string, values: readonly string[], extra: Filter[] = []) =>
-    describeFiltered(values, name, extra, async (Filters, NextToken) => {
-      const page = await step('ec2:DescribeRouteTables', () =>
-        client.send(new DescribeRouteTablesCommand({ Filters, NextToken })),
-      );
-      return { items: page.RouteTables ?? [], next: page.NextToken };
+    describeFiltered(step, {
+      action: 'ec2:DescribeRouteTables',
+      name,
+      values,
+      extra,
+      ask: async (Filters, NextToken) => {
+        const page = await client.send(new DescribeRouteTablesCommand({ Filters, NextToken }));
+        return { items: page.RouteTables ?? [], next: page.NextToken };
+      },
     });
   for (const table of await describe('association.subnet-id', subnets))
     for (const a of table.Associations ?? [])
