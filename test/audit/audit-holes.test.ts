@@ -1328,3 +1328,107 @@ describe('audit --probe on a load balancer without listeners (outside review, 4 
     expect(dr?.skipped?.message).toMatch(/no HTTP or HTTPS listener .*nothing to probe/);
   });
 });
+
+// Review, thirteenth session, Medium: without --distribution only distributions with an origin
+// at the ALB's DNS name were read, so one reaching the ALB through a CNAME and sending the
+// secret over http-only (in clear text across the internet) was never named: PASS, exit 0.
+describe('audit cloudfront-distribution finds origins on a CNAME of the ALB by the header they send', () => {
+  const currentValue = (a: Account) =>
+    a.aws.secrets.get(a.scenario.secretId)?.versions.find((v) => v.stages.includes('AWSCURRENT'))
+      ?.secretString as string;
+  const findingsOf = (report: Report, distributionId: string) =>
+    check(report, 'cloudfront-distribution')?.findings.filter(
+      (f) => f.evidence.distribution === distributionId,
+    ) ?? [];
+  /** No stored value in the JSON or the table. */
+  const expectNoValue = (a: Account, report: Report) => {
+    for (const value of a.secretValues()) {
+      expect(toJson(report)).not.toContain(value);
+      expect(renderTable(report)).not.toContain(value);
+    }
+  };
+
+  it('FAILs (exit 1) a CNAME origin sending AWSCURRENT over http-only, found without --distribution', async () => {
+    const a = await open([]);
+    const leaky = a.aws.cloudfront.addDistribution({
+      origins: [
+        {
+          id: 'alb-by-cname',
+          domainName: 'origin.example.com',
+          protocolPolicy: 'http-only',
+          headers: { 'X-Origin-Verify': currentValue(a) },
+        },
+      ],
+    });
+
+    const report = await auditOf(a);
+
+    const found = findingsOf(report, leaky.id);
+    expect(found.find((f) => f.message.includes('sends x-origin-verify equal to'))).toMatchObject({
+      status: 'PASS',
+      evidence: { origin: 'alb-by-cname', matches: ['AWSCURRENT'] },
+    });
+    expect(found.find((f) => f.evidence.originProtocolPolicy === 'http-only')).toMatchObject({
+      status: 'FAIL',
+      message: expect.stringMatching(
+        /alb-by-cname uses http-only .*crosses the internet in clear text/,
+      ),
+    });
+    expect(check(report, 'cloudfront-distribution')?.status).toBe('FAIL');
+    expect(report.exitCode).toBe(1);
+    expectNoValue(a, report);
+  });
+
+  it("leaves another site's origin on the same header name unjudged (a PASS note, never drift), deployed or not", async () => {
+    const a = await open([]);
+    const siteB = a.aws.cloudfront.addDistribution({
+      status: 'InProgress',
+      origins: [
+        {
+          id: 'site-b-alb',
+          domainName: 'site-b-123.us-east-1.elb.amazonaws.com',
+          protocolPolicy: 'http-only',
+          headers: { 'X-Origin-Verify': 'site-b-secret-value-0123456789abcdef' },
+        },
+      ],
+    });
+
+    const report = await auditOf(a);
+
+    const found = findingsOf(report, siteB.id);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({
+      status: 'PASS',
+      message: expect.stringMatching(
+        /sends x-origin-verify to site-b-123\.us-east-1\.elb\.amazonaws\.com, not the ALB's DNS name, with a value that is no stage of .*: another site's origin, not judged/,
+      ),
+      evidence: { otherSite: true },
+    });
+    expect(check(report, 'cloudfront-distribution')?.status).toBe('PASS');
+    expect(report).toMatchObject({ status: 'PASS', exitCode: 0 });
+  });
+
+  it('WARNs, naming it, a distribution sending the header elsewhere when --secret-id is not given', async () => {
+    const a = await open([]);
+    const cname = a.aws.cloudfront.addDistribution({
+      origins: [
+        {
+          id: 'alb-by-cname',
+          domainName: 'origin.example.com',
+          headers: { 'X-Origin-Verify': currentValue(a) },
+        },
+      ],
+    });
+
+    const report = await runAudit({ loadBalancer: a.scenario.albName });
+
+    expect(findingsOf(report, cname.id)).toEqual([
+      expect.objectContaining({
+        status: 'WARN',
+        message: `${cname.id} origin alb-by-cname sends x-origin-verify to origin.example.com, not the ALB's DNS name; pass --secret-id to tell whether it is this site's`,
+      }),
+    ]);
+    expect(report.exitCode).toBe(0);
+    expectNoValue(a, report);
+  });
+});

@@ -198,6 +198,12 @@ export interface DistributionInfo {
   /** `Deployed` or `InProgress`. */
   readonly status: string;
   readonly origins: readonly OriginInfo[];
+  /**
+   * Found by `ListDistributions` rather than named with `--distribution`: an origin of it that
+   * sends the header to another domain than the ALB's is then this site's only when the value
+   * it sends is one of the secret's (another site may use the same header name).
+   */
+  readonly listed?: boolean;
 }
 
 /** A network interface a target runs on, as EC2 tells it. */

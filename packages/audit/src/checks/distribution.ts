@@ -26,17 +26,77 @@ import { type Check, fail, firstSkip, pass, result, skipped, warn } from './resu
 const check = { id: 'cloudfront-distribution', title: 'CloudFront distribution' } as const;
 
 /**
- * Origins of `distribution` that point at the ALB (its DNS name or `dualstack.` + it, any case,
- * with or without a trailing dot) or carry the header.
+ * How an origin is judged. `alb`: at the ALB's DNS name (or `dualstack.` + it, any case, with or
+ * without a trailing dot). `named`: sends the header from a distribution named with
+ * `--distribution` (the way to audit an origin on a custom domain). `secret`: sends the header
+ * to another domain with a value of the secret (a CNAME of the ALB, found by ListDistributions).
+ * `unknown`: sends the header to another domain, its value not compared (no `--secret-id`, or
+ * the values unread). `other-site`: sends the header to another domain with no value of the
+ * secret: another site on the same header name, with its own secret. `undefined`: neither at the
+ * ALB nor sending the header (an S3 bucket, another app).
  */
-export function originsAtAlb(
+export type OriginRole = 'alb' | 'named' | 'secret' | 'unknown' | 'other-site';
+
+/** The role of `origin` of `distribution` ({@link OriginRole}). */
+export function roleOf(
+  snapshot: Pick<AccountSnapshot, 'loadBalancer' | 'headerName' | 'secret'>,
   distribution: DistributionInfo,
-  dnsName: string,
-  headerName: string,
+  origin: OriginInfo,
+): OriginRole | undefined {
+  const { loadBalancer, headerName, secret } = snapshot;
+  if (bareDomain(origin.domainName) === bareDomain(loadBalancer.dnsName)) return 'alb';
+  const value = origin.headers.get(headerName);
+  if (value === undefined) return undefined;
+  if (distribution.listed !== true) return 'named';
+  if (!secret.ok) return 'unknown';
+  return matchingStages(value, secret.value.values).length > 0 ? 'secret' : 'other-site';
+}
+
+/** Roles of the origins this site's: judged in full. */
+const OWN_ROLES: ReadonlySet<OriginRole | undefined> = new Set(['alb', 'named', 'secret']);
+
+/**
+ * Origins of `distribution` that are this site's: at the ALB, sending the header from a
+ * distribution named with `--distribution`, or sending a value of the secret elsewhere.
+ */
+export function ownOrigins(
+  snapshot: Pick<AccountSnapshot, 'loadBalancer' | 'headerName' | 'secret'>,
+  distribution: DistributionInfo,
 ): OriginInfo[] {
-  const dns = bareDomain(dnsName);
-  return distribution.origins.filter(
-    (o) => bareDomain(o.domainName) === dns || o.headers.has(headerName),
+  return distribution.origins.filter((o) => OWN_ROLES.has(roleOf(snapshot, distribution, o)));
+}
+
+/**
+ * What is said of an origin that sends the header to another domain than the ALB's and is not
+ * known to be this site's: without the secret's values, a WARN (it may be this site's, on a
+ * CNAME of the ALB, sending the header in clear text); with them and no value of the secret, a
+ * PASS note that it is another site's, not judged (never drift: another site behind its own ALB
+ * may use the same header name with its own secret).
+ */
+function otherOriginFinding(
+  snapshot: AccountSnapshot,
+  distribution: DistributionInfo,
+  origin: OriginInfo,
+): Finding {
+  const { headerName, secret } = snapshot;
+  const where = `${distribution.id} origin ${origin.id} sends ${headerName} to ${origin.domainName}, not the ALB's DNS name`;
+  const evidence = {
+    distribution: distribution.id,
+    origin: origin.id,
+    domain: origin.domainName,
+    originProtocolPolicy: origin.protocolPolicy ?? 'none',
+  };
+  if (secret.ok)
+    return pass(
+      `${where}, with a value that is no stage of ${secret.value.name}: another site's origin, not judged against this secret (if it reaches this ALB through a CNAME, it has drifted past every stage: pass --distribution ${distribution.id} to judge it)`,
+      { ...evidence, otherSite: true },
+    );
+  return warn(
+    secret.skip.reason === 'not-requested'
+      ? `${where}; pass --secret-id to tell whether it is this site's`
+      : `${where}; its value was not compared (${secret.skip.message}), so whether it is this site's is not known`,
+    `Pass --secret-id (an origin sending a value of the secret is judged as this site's), or --distribution ${distribution.id} if it reaches this ALB through a custom domain`,
+    evidence,
   );
 }
 
@@ -393,23 +453,24 @@ function originFindings(
 }
 
 function run(snapshot: AccountSnapshot) {
-  const { distributions, loadBalancer, headerName } = snapshot;
+  const { distributions, loadBalancer, headerName, secret } = snapshot;
   const skip = firstSkip(distributions);
   if (skip !== undefined || !distributions.ok)
     return skipped(check, skip ?? { reason: 'error', message: 'not gathered' });
   const findings: Finding[] = [];
-  if (distributions.value.length === 0) {
+  const own = new Map(distributions.value.map((d) => [d, ownOrigins(snapshot, d)]));
+  if (!distributions.value.some((d) => d.listed !== true || (own.get(d)?.length ?? 0) > 0)) {
     findings.push(
       warn(
-        `No CloudFront distribution has an origin at ${loadBalancer.dnsName}`,
+        `No CloudFront distribution has an origin at ${loadBalancer.dnsName}${secret.ok ? ` or sends ${headerName} with a value of ${secret.value.name}` : ''}`,
         'Pass --distribution <id> when the origin uses a custom domain name',
         { dnsName: loadBalancer.dnsName },
       ),
     );
   }
   for (const distribution of distributions.value) {
-    const origins = originsAtAlb(distribution, loadBalancer.dnsName, headerName);
-    if (origins.length === 0) {
+    const origins = own.get(distribution) ?? [];
+    if (origins.length === 0 && distribution.listed !== true) {
       findings.push(
         fail(
           `${distribution.id} has no origin at ${loadBalancer.dnsName} and none sends ${headerName}`,
@@ -419,6 +480,14 @@ function run(snapshot: AccountSnapshot) {
       );
     }
     for (const origin of origins) findings.push(...originFindings(snapshot, distribution, origin));
+    for (const origin of distribution.origins) {
+      const role = roleOf(snapshot, distribution, origin);
+      if (role === 'unknown' || role === 'other-site')
+        findings.push(otherOriginFinding(snapshot, distribution, origin));
+    }
+    // Another site's distribution (every origin sending the header elsewhere): its deployment
+    // is not this site's concern.
+    if (origins.length === 0) continue;
     if (distribution.status === 'Deployed') {
       findings.push(pass(`${distribution.id} is Deployed`, { distribution: distribution.id }));
     } else {

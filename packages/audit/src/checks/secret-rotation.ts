@@ -12,7 +12,7 @@ import type {
   Skip,
 } from '../types.js';
 import { cronGapDays } from './cron.js';
-import { originsAtAlb } from './distribution.js';
+import { ownOrigins } from './distribution.js';
 import { type Check, firstSkip, partly, pass, result, skipped, warn } from './result.js';
 
 const check = { id: 'secret-rotation', title: 'Secret rotation' } as const;
@@ -47,7 +47,7 @@ type PendingOutcome = { readonly finding: Finding } | { readonly unread: Skip };
 interface PendingSenders {
   /** The distributions read (with `--distribution`, only those named). */
   readonly read: readonly string[];
-  /** Those of them whose origins at the ALB send the pending value. */
+  /** Those of them whose own origins (at the ALB, or sending a value of the secret) send the pending value. */
   readonly sending: readonly string[];
 }
 
@@ -70,18 +70,21 @@ function pendingValue(snapshot: AccountSnapshot): 'accepted' | 'refused' | 'none
  * or the distributions unread, none found, or the version has no value).
  */
 function sendingPending(snapshot: AccountSnapshot): PendingSenders | undefined {
-  const { secret, distributions, loadBalancer, headerName } = snapshot;
+  const { secret, distributions, headerName } = snapshot;
   if (!secret.ok || !distributions.ok || distributions.value.length === 0) return undefined;
   const pending = secret.value.values.get(STAGES.pending);
   if (pending === undefined) return undefined;
-  const sending = distributions.value
+  // Another site's distributions (found by the header name alone) are not this site's to name.
+  const read = distributions.value.filter(
+    (d) => d.listed !== true || ownOrigins(snapshot, d).length > 0,
+  );
+  if (read.length === 0) return undefined;
+  const sending = read
     .filter((d) =>
-      originsAtAlb(d, loadBalancer.dnsName, headerName).some(
-        (o) => o.headers.get(headerName)?.equals(pending) === true,
-      ),
+      ownOrigins(snapshot, d).some((o) => o.headers.get(headerName)?.equals(pending) === true),
     )
     .map((d) => d.id);
-  return { read: distributions.value.map((d) => d.id), sending };
+  return { read: read.map((d) => d.id), sending };
 }
 
 const LOGS = `Read the rotation function's logs (CloudWatch Logs, /aws/lambda/<function>) and fix the cause; RotateSecret refuses to start while AWSPENDING is on a version other than AWSCURRENT, so end this rotation by hand`;

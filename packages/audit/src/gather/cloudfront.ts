@@ -73,17 +73,31 @@ async function withVpcOriginPolicies(
   }));
 }
 
+/** Which distributions to read. */
+export interface DistributionQuery {
+  /** `--distribution`: read these (GetDistribution); none: find them (ListDistributions). */
+  readonly ids: readonly string[];
+  /** The ALB's DNS name. */
+  readonly dnsName: string;
+  /** The header's name, lower case. */
+  readonly headerName: string;
+}
+
 /**
- * Read the given distributions (GetDistribution), or find those with an origin at `dnsName`
- * (ListDistributions), compared as {@link bareDomain}s so `dualstack.<dnsName>` is found too;
- * then the protocol policies of their VPC origins (GetVpcOrigin).
+ * Read the given distributions (GetDistribution), or find those with an origin at the ALB or
+ * sending the header (ListDistributions, whose summaries carry every origin's custom headers):
+ * domains compared as {@link bareDomain}s so `dualstack.<dnsName>` is found too, and an origin
+ * on a CNAME of the ALB by the header it sends (review, thirteenth session: a distribution
+ * sending the secret in clear text to `origin.example.com`, a CNAME of the ALB, was never
+ * read). The checks tell this site's origins from another site's on the same header name. Then
+ * the protocol policies of their VPC origins (GetVpcOrigin).
  */
 export async function readDistributions(
   client: CloudFrontClient,
-  ids: readonly string[],
-  dnsName: string,
+  query: DistributionQuery,
   step: Step,
 ): Promise<DistributionInfo[]> {
+  const { ids, dnsName, headerName } = query;
   if (ids.length > 0) {
     const given = await Promise.all(
       ids.map(async (id) => {
@@ -117,8 +131,8 @@ export async function readDistributions(
   const found: DistributionInfo[] = [];
   for (const d of summaries) {
     const origins = toOrigins(d.Origins);
-    if (origins.some((o) => bareDomain(o.domainName) === dns))
-      found.push({ id: d.Id ?? '', status: d.Status ?? 'unknown', origins });
+    if (origins.some((o) => bareDomain(o.domainName) === dns || o.headers.has(headerName)))
+      found.push({ id: d.Id ?? '', status: d.Status ?? 'unknown', origins, listed: true });
   }
   return withVpcOriginPolicies(client, found);
 }

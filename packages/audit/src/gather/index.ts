@@ -69,7 +69,15 @@ export async function gatherSnapshot(options: ResolvedAuditOptions): Promise<Acc
         securityGroupsPromise,
         readRulesQuota(serviceQuotas),
         gather((step) =>
-          readDistributions(cloudFront, options.distributionIds, loadBalancer.dnsName, step),
+          readDistributions(
+            cloudFront,
+            {
+              ids: options.distributionIds,
+              dnsName: loadBalancer.dnsName,
+              headerName: options.headerName,
+            },
+            step,
+          ),
         ),
         options.secretId === undefined
           ? {
