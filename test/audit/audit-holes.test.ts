@@ -68,6 +68,11 @@ async function retireHeaderRule(a: Account): Promise<void> {
 const auditOf = (a: Account, extra: Partial<Parameters<typeof runAudit>[0]> = {}) =>
   runAudit({ loadBalancer: a.scenario.albName, secretId: a.scenario.secretId, ...extra });
 
+/** The secret's AWSCURRENT value, as stored. */
+const currentValue = (a: Account) =>
+  a.aws.secrets.get(a.scenario.secretId)?.versions.find((v) => v.stages.includes('AWSCURRENT'))
+    ?.secretString as string;
+
 describe('audit with an AWSPENDING version that has no value yet (A6)', () => {
   it('still reports header drift while RotateSecret has labelled an AWSPENDING without a value', async () => {
     const a = await open(['header-drift']);
@@ -783,10 +788,6 @@ describe('audit cloudfront-distribution: what the ALB answers CloudFront', () =>
 });
 
 describe('audit cloudfront-distribution with the dualstack. origin name (A3, A4)', () => {
-  const currentValue = (a: Account) =>
-    a.aws.secrets.get(a.scenario.secretId)?.versions.find((v) => v.stages.includes('AWSCURRENT'))
-      ?.secretString as string;
-
   it('checks a second origin at dualstack.<ALB DNS> and FAILs it for sending no header', async () => {
     const a = await open([]);
     const d = a.aws.cloudfront.addDistribution({
@@ -849,6 +850,7 @@ describe('audit cloudfront-distribution with a VPC origin (outside review, 4 Dec
     const vpcOrigin = a.aws.cloudfront.addVpcOrigin({
       endpointArn: a.scenario.albArn,
       protocolPolicy: policy,
+      httpsPort: a.scenario.listenerPort,
     });
     const d = a.aws.cloudfront.addDistribution({
       origins: [
@@ -886,6 +888,17 @@ describe('audit cloudfront-distribution with a VPC origin (outside review, 4 Dec
   it('WARNs, not FAILs, a VPC origin on http-only: the header stays inside AWS, not on the internet', async () => {
     const a = await open([]);
     const { distributionId, vpcOriginId } = vpcDistribution(a, 'http-only');
+    // An HTTP listener on the VPC origin's HTTPPort, checking the header as the HTTPS one does.
+    const http = a.aws.elbv2.addListener(a.scenario.albArn, {
+      port: 80,
+      protocol: 'HTTP',
+      defaultActions: [fixedResponse('403')],
+    });
+    a.aws.elbv2.addRule(http.arn, {
+      priority: 10,
+      conditions: [httpHeaderCondition('X-Origin-Verify', [stageValue(a, 'AWSCURRENT')])],
+      actions: [forward(a.scenario.app.targetGroupArn)],
+    });
 
     const report = await auditOf(a, { distributionIds: [distributionId] });
 
@@ -937,7 +950,12 @@ describe('audit compares what CloudFront sends with what the ALB rule accepts (A
     // A distribution that already sends the pending value (CloudFront updated before the ALB rule).
     const d = a.aws.cloudfront.addDistribution({
       origins: [
-        { id: 'alb', domainName: a.scenario.dnsName, headers: { 'X-Origin-Verify': pending } },
+        {
+          id: 'alb',
+          domainName: a.scenario.dnsName,
+          httpsPort: a.scenario.listenerPort,
+          headers: { 'X-Origin-Verify': pending },
+        },
       ],
     });
     // The ALB stand-in denies what CloudFront sends:
@@ -1333,9 +1351,6 @@ describe('audit --probe on a load balancer without listeners (outside review, 4 
 // at the ALB's DNS name were read, so one reaching the ALB through a CNAME and sending the
 // secret over http-only (in clear text across the internet) was never named: PASS, exit 0.
 describe('audit cloudfront-distribution finds origins on a CNAME of the ALB by the header they send', () => {
-  const currentValue = (a: Account) =>
-    a.aws.secrets.get(a.scenario.secretId)?.versions.find((v) => v.stages.includes('AWSCURRENT'))
-      ?.secretString as string;
   const findingsOf = (report: Report, distributionId: string) =>
     check(report, 'cloudfront-distribution')?.findings.filter(
       (f) => f.evidence.distribution === distributionId,
@@ -1430,5 +1445,116 @@ describe('audit cloudfront-distribution finds origins on a CNAME of the ALB by t
     ]);
     expect(report.exitCode).toBe(0);
     expectNoValue(a, report);
+  });
+});
+
+// Review, thirteenth session, Low: the listeners an origin connects to were chosen by protocol
+// alone, and none was no finding at all: an https-only origin in front of an ALB with HTTP:80
+// only PASSed though every request through CloudFront fails.
+describe('audit cloudfront-distribution: a listener answers the origin protocol and port', () => {
+  const unanswered = (report: Report) =>
+    check(report, 'cloudfront-distribution')?.findings.filter((f) =>
+      /no listener answers CloudFront's/.test(f.message),
+    );
+
+  it('FAILs (exit 1) an https-only origin in front of an ALB with an HTTP listener only', async () => {
+    const a = await open([]);
+    const lb = a.aws.elbv2.addLoadBalancer({
+      name: 'http-only-alb',
+      securityGroups: [a.scenario.securityGroupId],
+      attributes: { 'routing.http.drop_invalid_header_fields.enabled': 'true' },
+    });
+    const listener = a.aws.elbv2.addListener(lb.arn, {
+      port: 80,
+      protocol: 'HTTP',
+      defaultActions: [fixedResponse('403')],
+    });
+    a.aws.elbv2.addRule(listener.arn, {
+      priority: 1,
+      conditions: [httpHeaderCondition('X-Origin-Verify', [currentValue(a)])],
+      actions: [forward(a.scenario.app.targetGroupArn)],
+    });
+    const d = a.aws.cloudfront.addDistribution({
+      origins: [
+        {
+          id: 'alb',
+          domainName: lb.dnsName,
+          protocolPolicy: 'https-only',
+          headers: { 'X-Origin-Verify': currentValue(a) },
+        },
+      ],
+    });
+
+    const report = await runAudit({ loadBalancer: 'http-only-alb', secretId: a.scenario.secretId });
+
+    expect(unanswered(report)).toEqual([
+      expect.objectContaining({
+        status: 'FAIL',
+        message: `${d.id} origin alb: no listener answers CloudFront's HTTPS on port 443 (https-only): every request through CloudFront fails`,
+        evidence: expect.objectContaining({ protocol: 'HTTPS', port: 443, listeners: ['HTTP:80'] }),
+        fix: expect.stringContaining('--protocol HTTPS --port 443'),
+      }),
+    ]);
+    expect(check(report, 'cloudfront-distribution')?.status).toBe('FAIL');
+    expect(report.exitCode).toBe(1);
+    const output = `${renderTable(report)}\n${JSON.stringify(toJson(report))}`;
+    for (const value of a.secretValues()) expect(output).not.toContain(value);
+  });
+
+  it("FAILs an origin whose HTTPSPort is not the HTTPS listener's port", async () => {
+    const a = await open([]);
+    const d = a.aws.cloudfront.addDistribution({
+      origins: [
+        {
+          id: 'alb',
+          domainName: a.scenario.dnsName,
+          httpsPort: 8443,
+          headers: { 'X-Origin-Verify': currentValue(a) },
+        },
+      ],
+    });
+
+    const report = await auditOf(a, { distributionIds: [d.id] });
+
+    expect(unanswered(report)).toEqual([
+      expect.objectContaining({
+        status: 'FAIL',
+        message: `${d.id} origin alb: no listener answers CloudFront's HTTPS on port 8443 (https-only): every request through CloudFront fails`,
+        evidence: expect.objectContaining({
+          port: 8443,
+          listeners: [`HTTPS:${a.scenario.listenerPort}`],
+        }),
+        fix: expect.stringContaining(
+          `CustomOriginConfig.HTTPSPort to the port of the ALB's HTTPS listener (it has HTTPS:${a.scenario.listenerPort})`,
+        ),
+      }),
+    ]);
+    expect(report.exitCode).toBe(1);
+  });
+
+  it('WARNs, not FAILs, the HTTP side of a match-viewer origin when the ALB answers HTTPS only', async () => {
+    const a = await open([]);
+    const d = a.aws.cloudfront.addDistribution({
+      origins: [
+        {
+          id: 'alb',
+          domainName: a.scenario.dnsName,
+          protocolPolicy: 'match-viewer',
+          httpsPort: a.scenario.listenerPort,
+          headers: { 'X-Origin-Verify': currentValue(a) },
+        },
+      ],
+    });
+
+    const report = await auditOf(a, { distributionIds: [d.id] });
+
+    expect(unanswered(report)).toEqual([
+      expect.objectContaining({
+        status: 'WARN',
+        message: `${d.id} origin alb: no listener answers CloudFront's HTTP on port 80: with match-viewer, every request from a viewer on HTTP fails (none if the cache behaviours redirect viewers to HTTPS)`,
+      }),
+    ]);
+    expect(check(report, 'cloudfront-distribution')?.status).toBe('WARN');
+    expect(report.exitCode).toBe(0);
   });
 });

@@ -72,6 +72,8 @@ export interface Scenario {
   /** The inbound rule ids of the ALB's group, by role. */
   readonly ruleIds: { readonly cloudFront: string; readonly open?: string };
   readonly listenerArn: string;
+  /** The HTTPS listener's port, the one the distribution's origin connects to (`HTTPSPort`). */
+  readonly listenerPort: number;
   /** The app's target group, its one instance and that instance's security group. */
   readonly app: {
     readonly targetGroupArn: string;
@@ -211,6 +213,7 @@ export function buildAccount(aws: LocalAws, options: AccountOptions): Scenario {
         id: 'alb-origin',
         domainName: alb.dnsName,
         protocolPolicy: has('header-drift') ? 'http-only' : 'https-only',
+        httpsPort: port,
         headers: { [HEADER]: sent },
       },
       { id: 'static-assets', domainName: 'story-assets.s3.amazonaws.com', s3: true },
@@ -229,6 +232,7 @@ export function buildAccount(aws: LocalAws, options: AccountOptions): Scenario {
       ...(has('open-security-group') ? { open: ids.inbound[1] as string } : {}),
     },
     listenerArn: listener.arn,
+    listenerPort: port,
     app: { targetGroupArn: targetGroup.arn, instanceId, securityGroupId: appGroupId },
   };
 }

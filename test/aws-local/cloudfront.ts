@@ -39,6 +39,10 @@ export interface LocalOriginSpec {
   readonly domainName: string;
   /** Custom origin's protocol policy. Defaults to `https-only`. */
   readonly protocolPolicy?: OriginProtocolPolicy;
+  /** Custom origin's `HTTPPort`. Defaults to `80`. */
+  readonly httpPort?: number;
+  /** Custom origin's `HTTPSPort`. Defaults to `443`. */
+  readonly httpsPort?: number;
   /** Origin custom headers (name -> value). Defaults to none. */
   readonly headers?: Readonly<Record<string, string>>;
   /** An S3 origin (`S3OriginConfig`) instead of a custom origin. Defaults to `false`. */
@@ -60,6 +64,10 @@ export interface LocalVpcOriginSpec {
   readonly endpointArn: string;
   /** `VpcOriginEndpointConfig.OriginProtocolPolicy`. Defaults to `https-only`. */
   readonly protocolPolicy?: OriginProtocolPolicy;
+  /** `VpcOriginEndpointConfig.HTTPPort`. Defaults to `80`. */
+  readonly httpPort?: number;
+  /** `VpcOriginEndpointConfig.HTTPSPort`. Defaults to `443`. */
+  readonly httpsPort?: number;
 }
 
 /** A distribution to create with {@link LocalCloudFront.addDistribution}. */
@@ -442,8 +450,8 @@ export class CloudFrontService implements LocalCloudFront {
       el('VpcOriginEndpointConfig', [
         leaf('Name', o.name ?? 'vpc-origin'),
         leaf('Arn', o.endpointArn),
-        leaf('HTTPPort', 80),
-        leaf('HTTPSPort', 443),
+        leaf('HTTPPort', o.httpPort ?? 80),
+        leaf('HTTPSPort', o.httpsPort ?? 443),
         leaf('OriginProtocolPolicy', o.protocolPolicy ?? 'https-only'),
         el('OriginSslProtocols', [
           leaf('Quantity', 1),
@@ -543,8 +551,8 @@ function buildConfig(spec: LocalDistributionSpec): XmlNode {
             leaf('OriginKeepaliveTimeout', 5),
           ])
         : el('CustomOriginConfig', [
-            leaf('HTTPPort', 80),
-            leaf('HTTPSPort', 443),
+            leaf('HTTPPort', o.httpPort ?? 80),
+            leaf('HTTPSPort', o.httpsPort ?? 443),
             leaf('OriginProtocolPolicy', o.protocolPolicy ?? 'https-only'),
             el('OriginSslProtocols', [
               leaf('Quantity', 1),

@@ -184,6 +184,12 @@ export interface OriginInfo {
    */
   readonly protocolPolicy: string | undefined;
   /**
+   * The ports CloudFront connects to over HTTP and HTTPS (`HTTPPort`, `HTTPSPort`: the custom
+   * origin's, or the VPC origin's); undefined when not read (an S3 origin, a VPC origin that
+   * could not be read), and then any listener of the protocol may be the one it connects to.
+   */
+  readonly ports?: { readonly http: number; readonly https: number };
+  /**
    * Set for a VPC origin (`VpcOriginConfig`): CloudFront connects to the ALB inside its VPC,
    * with the protocol policy of the VPC origin. `unread` says why that could not be read.
    */

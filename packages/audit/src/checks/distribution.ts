@@ -52,6 +52,24 @@ export function roleOf(
   return matchingStages(value, secret.value.values).length > 0 ? 'secret' : 'other-site';
 }
 
+/** An Elastic Load Balancing DNS name (`*.elb.amazonaws.com`, China `.com.cn`). */
+const LOAD_BALANCER_DOMAIN = /\.elb\.amazonaws\.com(\.cn)?$/;
+
+/**
+ * Whether `origin` sends a value of the secret to another load balancer's DNS name (not a CNAME,
+ * which may be this ALB's): that ALB's listeners answer it, not this one's.
+ */
+function atOtherLoadBalancer(
+  snapshot: AccountSnapshot,
+  distribution: DistributionInfo,
+  origin: OriginInfo,
+): boolean {
+  return (
+    roleOf(snapshot, distribution, origin) === 'secret' &&
+    LOAD_BALANCER_DOMAIN.test(bareDomain(origin.domainName))
+  );
+}
+
 /** Roles of the origins this site's: judged in full. */
 const OWN_ROLES: ReadonlySet<OriginRole | undefined> = new Set(['alb', 'named', 'secret']);
 
@@ -100,11 +118,86 @@ function otherOriginFinding(
   );
 }
 
-/** The listeners an origin with `policy` connects to: HTTPS ones, HTTP ones, or both. */
-function listenersFor(listeners: readonly ListenerInfo[], policy: string): ListenerInfo[] {
-  const protocols =
-    policy === 'https-only' ? ['HTTPS'] : policy === 'http-only' ? ['HTTP'] : ['HTTPS', 'HTTP'];
-  return listeners.filter((l) => protocols.includes(l.protocol));
+type Protocol = 'HTTPS' | 'HTTP';
+
+/** The protocols an origin with `policy` connects over: HTTPS, HTTP, or both (`match-viewer`, or not known). */
+function protocolsOf(policy: string | undefined): Protocol[] {
+  return policy === 'https-only'
+    ? ['HTTPS']
+    : policy === 'http-only'
+      ? ['HTTP']
+      : ['HTTPS', 'HTTP'];
+}
+
+/** The port the origin connects to over `protocol` (`HTTPSPort` / `HTTPPort`), when read. */
+function portOf(origin: OriginInfo, protocol: Protocol): number | undefined {
+  return protocol === 'HTTPS' ? origin.ports?.https : origin.ports?.http;
+}
+
+/** Whether `listener` is one `origin` connects to over `protocol`: that protocol, on its port when read. */
+function answers(listener: ListenerInfo, origin: OriginInfo, protocol: Protocol): boolean {
+  const port = portOf(origin, protocol);
+  return listener.protocol === protocol && (port === undefined || listener.port === port);
+}
+
+/**
+ * The listeners an origin connects to: HTTPS ones, HTTP ones, or both, each on the origin's
+ * port for that protocol when it was read (`HTTPSPort`, `HTTPPort`).
+ */
+function listenersFor(listeners: readonly ListenerInfo[], origin: OriginInfo): ListenerInfo[] {
+  const protocols = protocolsOf(origin.protocolPolicy);
+  return listeners.filter((l) => protocols.some((p) => answers(l, origin, p)));
+}
+
+/**
+ * A protocol the origin connects over that no listener answers (none of that protocol on the
+ * origin's port): every request CloudFront sends that way fails (review, thirteenth session: an
+ * `https-only` origin in front of an ALB with `HTTP:80` alone PASSed). A FAIL; a WARN for the
+ * HTTP side of `match-viewer` (only viewers on HTTP are sent there, none when the cache
+ * behaviours redirect them to HTTPS). Not judged when the policy is not known (an S3 origin, a
+ * VPC origin that could not be read).
+ */
+function unansweredFindings(
+  snapshot: AccountSnapshot,
+  origin: OriginInfo,
+  context: { where: string; update: string; evidence: Readonly<Record<string, string>> },
+): Finding[] {
+  const { listeners, loadBalancer } = snapshot;
+  if (!listeners.ok || origin.protocolPolicy === undefined) return [];
+  const { where, update, evidence } = context;
+  const findings: Finding[] = [];
+  for (const protocol of protocolsOf(origin.protocolPolicy)) {
+    if (listeners.value.some((l) => answers(l, origin, protocol))) continue;
+    const port = portOf(origin, protocol);
+    const on = port === undefined ? '' : ` on port ${port}`;
+    const have = listeners.value.map((l) => `${l.protocol}:${l.port}`);
+    const field = protocol === 'HTTPS' ? 'HTTPSPort' : 'HTTPPort';
+    const setPort =
+      origin.vpcOrigin === undefined
+        ? `${update}.CustomOriginConfig.${field}`
+        : `aws cloudfront update-vpc-origin --id ${origin.vpcOrigin.id} --if-match <ETag> with VpcOriginEndpointConfig.${field}`;
+    const fix = `Set ${setPort} to the port of the ALB's ${protocol} listener (it has ${have.length > 0 ? have.join(', ') : 'none'}), or add one: aws elbv2 create-listener --load-balancer-arn ${loadBalancer.arn} --protocol ${protocol} --port ${port ?? (protocol === 'HTTPS' ? 443 : 80)}${protocol === 'HTTPS' ? ' --certificates CertificateArn=<the site certificate>' : ''} ... with the header rule`;
+    const found = {
+      ...evidence,
+      protocol,
+      ...(port === undefined ? {} : { port }),
+      listeners: have,
+    };
+    findings.push(
+      origin.protocolPolicy === 'match-viewer' && protocol === 'HTTP'
+        ? warn(
+            `${where}: no listener answers CloudFront's HTTP${on}: with match-viewer, every request from a viewer on HTTP fails (none if the cache behaviours redirect viewers to HTTPS)`,
+            `${fix}; or set the origin to https-only`,
+            found,
+          )
+        : fail(
+            `${where}: no listener answers CloudFront's ${protocol}${on} (${origin.protocolPolicy}): every request through CloudFront ${origin.protocolPolicy === 'match-viewer' ? 'from a viewer on HTTPS ' : ''}fails`,
+            fix,
+            found,
+          ),
+    );
+  }
+  return findings;
 }
 
 /** The header values a rule lets through to the app (a header rule that does not answer itself). */
@@ -138,8 +231,8 @@ function mayHandOn(listener: ListenerInfo, headerName: string, value: SecretText
  * on (only fixed responses and redirects elsewhere): every request CloudFront sends there gets
  * the listener's own answer (outside review, 4 December: this was left to listener-rules, which
  * passes a catch-all 403, and the audit passed an ALB that forwarded nothing CloudFront sent).
- * A FAIL, unless another listener of the same protocol may hand the value on (the origin's port
- * is not read, so the origin may connect there) or the origin uses match-viewer and this is an
+ * A FAIL, unless another listener of the same protocol may hand the value on (when the origin's
+ * port was not read, so the origin may connect there) or the origin uses match-viewer and this is an
  * HTTP listener (only viewers on HTTP land there): then a WARN.
  */
 function denyingListenerFinding(
@@ -250,7 +343,7 @@ function acceptanceFindings(
       : 'a value not compared with Secrets Manager';
   };
   const findings: Finding[] = [];
-  const connected = listenersFor(listeners.value, origin.protocolPolicy ?? 'none');
+  const connected = listenersFor(listeners.value, origin);
   for (const listener of connected) {
     const headerRules = listener.rules.filter((r) => checksHeader(r, headerName));
     if (headerRules.length === 0) {
@@ -446,8 +539,14 @@ function originFindings(
       );
     }
   }
-  if (value !== undefined)
-    findings.push(...acceptanceFindings(snapshot, where, origin, value, evidence));
+  // An origin at another load balancer that sends a value of the secret (one secret shared by
+  // two ALBs) exposes the secret like this site's, so its value and protocol are judged, but it
+  // connects to that load balancer's listeners, not to this one's.
+  if (!atOtherLoadBalancer(snapshot, distribution, origin)) {
+    findings.push(...unansweredFindings(snapshot, origin, { where, update, evidence }));
+    if (value !== undefined)
+      findings.push(...acceptanceFindings(snapshot, where, origin, value, evidence));
+  }
   findings.push(policyFinding(origin, { where, headerName, update, evidence }));
   return findings;
 }

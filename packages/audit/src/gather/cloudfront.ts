@@ -15,6 +15,14 @@ import type { DistributionInfo, Gathered, OriginInfo } from '../types.js';
 import { gather, type Step } from './errors.js';
 import { allPages } from './paging.js';
 
+/** `HTTPPort` and `HTTPSPort` of a custom origin or a VPC origin (both are required fields). */
+function portsOf(
+  config: { HTTPPort?: number; HTTPSPort?: number } | undefined,
+): OriginInfo['ports'] {
+  if (config?.HTTPPort === undefined || config.HTTPSPort === undefined) return undefined;
+  return { http: config.HTTPPort, https: config.HTTPSPort };
+}
+
 function toOrigins(origins: Origins | undefined): OriginInfo[] {
   return (origins?.Items ?? []).map((o) => {
     const headers = new Map<string, SecretText>();
@@ -23,10 +31,12 @@ function toOrigins(origins: Origins | undefined): OriginInfo[] {
         headers.set(h.HeaderName.toLowerCase(), new SecretText(h.HeaderValue ?? ''));
     }
     const vpcOriginId = o.VpcOriginConfig?.VpcOriginId;
+    const ports = portsOf(o.CustomOriginConfig);
     return {
       id: o.Id ?? '',
       domainName: o.DomainName ?? '',
       protocolPolicy: o.CustomOriginConfig?.OriginProtocolPolicy,
+      ...(ports === undefined ? {} : { ports }),
       ...(vpcOriginId === undefined ? {} : { vpcOrigin: { id: vpcOriginId } }),
       headers,
     };
@@ -47,7 +57,10 @@ async function withVpcOriginPolicies(
     distributions.flatMap((d) => d.origins.flatMap((o) => o.vpcOrigin?.id ?? [])),
   );
   if (ids.size === 0) return distributions;
-  const policies = new Map<string, Gathered<string | undefined>>();
+  const policies = new Map<
+    string,
+    Gathered<{ policy: string | undefined; ports: OriginInfo['ports'] }>
+  >();
   await Promise.all(
     [...ids].map(async (id) => {
       const read = await gather((step) =>
@@ -56,7 +69,13 @@ async function withVpcOriginPolicies(
       policies.set(
         id,
         read.ok
-          ? { ok: true, value: read.value.VpcOrigin?.VpcOriginEndpointConfig?.OriginProtocolPolicy }
+          ? {
+              ok: true,
+              value: {
+                policy: read.value.VpcOrigin?.VpcOriginEndpointConfig?.OriginProtocolPolicy,
+                ports: portsOf(read.value.VpcOrigin?.VpcOriginEndpointConfig),
+              },
+            }
           : read,
       );
     }),
@@ -67,7 +86,11 @@ async function withVpcOriginPolicies(
       const policy = o.vpcOrigin === undefined ? undefined : policies.get(o.vpcOrigin.id);
       if (o.vpcOrigin === undefined || policy === undefined) return o;
       return policy.ok
-        ? { ...o, protocolPolicy: policy.value }
+        ? {
+            ...o,
+            protocolPolicy: policy.value.policy,
+            ...(policy.value.ports === undefined ? {} : { ports: policy.value.ports }),
+          }
         : { ...o, vpcOrigin: { id: o.vpcOrigin.id, unread: policy.skip } };
     }),
   }));
