@@ -152,6 +152,11 @@ export interface LocalElbv2 {
     loadBalancerArn: string,
     spec: LocalListenerSpec,
   ): { arn: string; defaultRuleArn: string };
+  /**
+   * Add a rule. Its conditions are stored and returned by `DescribeRules` as given, keys the SDK
+   * does not model included (as elements of the same name): a newer ALB setting, for tests of
+   * what an older SDK would drop.
+   */
   addRule(listenerArn: string, spec: LocalRuleSpec): { arn: string };
   /** A rule's current state. */
   rule(ruleArn: string): LocalRuleView;

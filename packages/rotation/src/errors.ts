@@ -22,6 +22,7 @@ export type RotationFailure =
   | 'condition-limit'
   | 'wait-too-long'
   | 'update-conflict'
+  | 'unmodelled-config'
   | 'not-updated'
   | 'not-deployed'
   | 'test-request-failed'

@@ -17,6 +17,7 @@ import {
   setHeaderValues,
 } from './aws/alb.js';
 import {
+  checkHeaderUpdate,
   distributionState,
   type OriginHeaders,
   type OriginSelector,
@@ -456,11 +457,13 @@ async function setSecret(run: Run): Promise<void> {
     const own = previous === undefined ? [current, pending] : [current, pending, previous];
     // Every distribution is read and checked before anything changes.
     const deploying: string[] = [];
+    const toUpdate: string[] = [];
     for (const id of o.distributionIds) {
       const state = await distributionState(clients.cloudFront, id, selector, known);
       checkUnselected(id, state, own);
       if (checkInStep(id, state, { current, pending })) continue;
       cloudFrontDone = false;
+      toUpdate.push(id);
       // Its stored configuration is not what the edges send until it is deployed. Only this
       // rotation's own update (a retried setSecret) may still be deploying.
       if (state.status !== 'Deployed') deploying.push(`${id} is ${state.status}`);
@@ -485,6 +488,12 @@ async function setSecret(run: Run): Promise<void> {
         'not-deployed',
         `distribution(s) of distributionIds not Deployed: ${deploying.join(', ')}. A change is still deploying, so edges may still send a value from before it (e.g. AWSPREVIOUS) that this step would drop from the ALB rules. Nothing was changed. Let the distribution deploy; Secrets Manager retries the step, which goes on once it is Deployed.`,
       );
+    // Each update is built (not sent) and must write back every element AWS returned: one this
+    // function's SDK does not know would be removed (unmodelled-config), refused here before any
+    // rule is widened (review, 5 December: a newer CloudFront setting was dropped by every
+    // rotation run on an older Lambda runtime SDK).
+    for (const id of toUpdate)
+      await checkHeaderUpdate(clients.cloudFront, id, pending, selector, known);
   }
   const waitMs = cloudFrontDone ? 0 : o.propagationWaitMs;
   const neededMs = waitMs + (cloudFrontDone ? 0 : o.cloudFrontBudgetMs);

@@ -22,6 +22,17 @@ import {
 } from '../constants.js';
 import { awsCallFailed, RotationError } from '../errors.js';
 import { nextPageOf } from './paging.js';
+import {
+  checkRequestBody,
+  elementPaths,
+  formListPaths,
+  keepResponseBody,
+  listPaths,
+  missingPaths,
+  readXml,
+  type XmlElement,
+  XmlReadError,
+} from './round-trip.js';
 
 /** A rule to keep in step, with the header condition found in it. */
 export interface HeaderRule {
@@ -38,6 +49,12 @@ export interface HeaderRule {
    * any more (e.g. an abandoned rotation's): dropped on the next change.
    */
   readonly formerValues: readonly string[];
+  /**
+   * The element paths of each of {@link HeaderRule.conditions} as DescribeRules returned it
+   * (`member` list wrappers and empty elements left out), or `undefined` when that response could
+   * not be read: ModifyRule must send each back ({@link setHeaderValues}).
+   */
+  readonly receivedConditionPaths: readonly ReadonlySet<string>[] | undefined;
 }
 
 function headerIndexOf(rule: Rule, headerName: string): number {
@@ -71,15 +88,59 @@ async function elbv2Pages<T extends { NextMarker?: string }>(
   return pages;
 }
 
+/** Rules as the SDK parsed them, and each one's condition paths as AWS sent them, by ARN. */
+interface DescribedRules {
+  readonly rules: Rule[];
+  readonly receivedConditionPaths: ReadonlyMap<string, readonly ReadonlySet<string>[]>;
+}
+
+const childNamed = (element: XmlElement | undefined, name: string): XmlElement | undefined =>
+  element?.children.find((c) => c.name === name);
+
+/**
+ * Record the element paths of each rule's conditions in a raw DescribeRules body (nothing when it
+ * cannot be read: such a rule is refused at ModifyRule, not guessed).
+ */
+function recordConditionPaths(
+  raw: string | undefined,
+  into: Map<string, readonly ReadonlySet<string>[]>,
+): void {
+  if (raw === undefined) return;
+  let root: XmlElement;
+  try {
+    root = readXml(raw);
+  } catch (error) {
+    if (error instanceof XmlReadError) return;
+    throw error;
+  }
+  const rules = childNamed(childNamed(root, 'DescribeRulesResult'), 'Rules');
+  for (const rule of rules?.children ?? []) {
+    const arn = childNamed(rule, 'RuleArn')?.text.trim();
+    if (arn === undefined || arn === '') continue;
+    const conditions = childNamed(rule, 'Conditions')?.children ?? [];
+    into.set(
+      arn,
+      conditions.map((c) => elementPaths(c, { listWrapper: 'member', withContentOnly: true })),
+    );
+  }
+}
+
 async function describeRules(
   client: ElasticLoadBalancingV2Client,
   input: { ListenerArn?: string; RuleArns?: string[] },
-): Promise<Rule[]> {
+): Promise<DescribedRules> {
+  const receivedConditionPaths = new Map<string, readonly ReadonlySet<string>[]>();
   const pages = await elbv2Pages(
     `DescribeRules (${input.ListenerArn ?? input.RuleArns?.join(', ')})`,
-    (Marker) => client.send(new DescribeRulesCommand({ ...input, Marker })),
+    async (Marker) => {
+      const command = new DescribeRulesCommand({ ...input, Marker });
+      const body = keepResponseBody(command, client);
+      const out = await client.send(command);
+      recordConditionPaths(body(), receivedConditionPaths);
+      return out;
+    },
   );
-  return pages.flatMap((page) => page.Rules ?? []);
+  return { rules: pages.flatMap((page) => page.Rules ?? []), receivedConditionPaths };
 }
 
 /** What {@link findHeaderRules} found. */
@@ -243,7 +304,7 @@ export async function checkOtherListeners(
   for (const lbArn of lbArns)
     for (const listener of await listenersOf(client, lbArn)) {
       if (managedListeners.has(listener.arn)) continue;
-      for (const rule of await describeRules(client, { ListenerArn: listener.arn })) {
+      for (const rule of (await describeRules(client, { ListenerArn: listener.arn })).rules) {
         if (rule.RuleArn !== undefined && managedRules.has(rule.RuleArn)) continue;
         const index = headerIndexOf(rule, options.headerName);
         const header = rule.Conditions?.[index]?.HttpHeaderConfig;
@@ -284,17 +345,25 @@ export async function findHeaderRules(
   },
 ): Promise<HeaderRules> {
   const found = new Map<string, HeaderRule>();
-  const headerRuleOf = (rule: Rule): HeaderRule | undefined => {
+  const headerRuleOf = (rule: Rule, described: DescribedRules): HeaderRule | undefined => {
     const headerIndex = headerIndexOf(rule, options.headerName);
     if (headerIndex < 0 || rule.RuleArn === undefined) return undefined;
     const conditions = rule.Conditions ?? [];
     const have = conditions[headerIndex]?.HttpHeaderConfig?.Values ?? [];
     const foreignValues = have.filter((v) => !options.ownValues.includes(v));
-    return { arn: rule.RuleArn, conditions, headerIndex, foreignValues, formerValues: [] };
+    return {
+      arn: rule.RuleArn,
+      conditions,
+      headerIndex,
+      foreignValues,
+      formerValues: [],
+      receivedConditionPaths: described.receivedConditionPaths.get(rule.RuleArn),
+    };
   };
   if (options.ruleArns.length > 0) {
-    for (const rule of await describeRules(client, { RuleArns: [...options.ruleArns] })) {
-      const headerRule = headerRuleOf(rule);
+    const described = await describeRules(client, { RuleArns: [...options.ruleArns] });
+    for (const rule of described.rules) {
+      const headerRule = headerRuleOf(rule, described);
       if (headerRule === undefined)
         throw new RotationError(
           'no-matching-rule',
@@ -307,8 +376,9 @@ export async function findHeaderRules(
   for (const listenerArn of options.listenerArns) {
     let ours = 0;
     const others: string[] = [];
-    for (const rule of await describeRules(client, { ListenerArn: listenerArn })) {
-      const headerRule = headerRuleOf(rule);
+    const described = await describeRules(client, { ListenerArn: listenerArn });
+    for (const rule of described.rules) {
+      const headerRule = headerRuleOf(rule, described);
       if (headerRule === undefined) continue;
       if (found.has(headerRule.arn)) ours++;
       else if (holdsOneOf(headerRule, options.ownValues)) {
@@ -344,10 +414,67 @@ function forModify(c: RuleCondition): RuleCondition {
 }
 
 /**
+ * Refuse a `ModifyRule` body that leaves out an element path of a condition as DescribeRules
+ * returned it: the SDK parsed only the elements its model knows, and ModifyRule replaces the
+ * rule's whole condition list, so the others would be removed from the rule (another site's
+ * too, on a shared rule). A condition-level `Values` is left out on purpose when the condition
+ * has a typed config (see {@link forModify}). Names only in the message, never values.
+ */
+function checkConditionsWrittenBack(rule: HeaderRule, body: string): void {
+  const received = rule.receivedConditionPaths;
+  if (received === undefined)
+    throw new RotationError(
+      'unmodelled-config',
+      `rule ${rule.arn}: the DescribeRules response could not be read as AWS sent it, so this function cannot tell whether ModifyRule would write all of the rule's conditions back. ModifyRule was not sent for any rule of this change.`,
+    );
+  const sent = formListPaths(body, 'Conditions');
+  const missing: string[] = [];
+  received.forEach((paths, i) => {
+    const out = sent.get(i) ?? new Set<string>();
+    const typed = [...out].some((p) => !p.includes('/') && p.endsWith('Config'));
+    for (const path of missingPaths(paths, out))
+      if (!(path === 'Values' && typed)) missing.push(`Conditions[${i + 1}]/${path}`);
+  });
+  if (missing.length > 0)
+    throw new RotationError(
+      'unmodelled-config',
+      `rule ${rule.arn}: its conditions hold element(s) that this function's AWS SDK does not know, so the ModifyRule it built leaves them out, and sending it would remove them from the rule (ModifyRule replaces the whole condition list): ${listPaths(missing)}. ModifyRule was not sent for any rule of this change. Deploy the function bundled with a newer @aws-sdk/client-elastic-load-balancing-v2 (esbuild without --external for it; see the README's deployment section), or on a newer Lambda runtime, then retry.`,
+    );
+}
+
+/** One ModifyRule of {@link setHeaderValues}: checked, and sent unless `dryRun`. */
+async function modifyRule(
+  client: ElasticLoadBalancingV2Client,
+  rule: HeaderRule,
+  conditions: RuleCondition[],
+  known: string[],
+  dryRun: boolean,
+): Promise<void> {
+  const command = new ModifyRuleCommand({ RuleArn: rule.arn, Conditions: conditions });
+  checkRequestBody(command, (body) => checkConditionsWrittenBack(rule, body), { dryRun });
+  try {
+    await client.send(command);
+  } catch (error) {
+    if (error instanceof RotationError) throw error;
+    // Every header value sent back (another site's values and patterns, another header's
+    // condition) may be a secret too.
+    throw awsCallFailed(`ModifyRule ${rule.arn}`, error, [
+      ...known,
+      ...rule.conditions.flatMap((c) => [
+        ...(c.HttpHeaderConfig?.Values ?? []),
+        ...(c.HttpHeaderConfig?.RegexValues ?? []),
+      ]),
+    ]);
+  }
+}
+
+/**
  * Give each rule's header condition this secret's `values` (deduplicated), followed by the
  * rule's {@link HeaderRule.foreignValues} (another site's, kept as they are, like any
- * `RegexValues`); its {@link HeaderRule.formerValues} are dropped. Rules that already hold
- * exactly that are left alone. Returns the ARNs modified.
+ * `RegexValues` and any other setting of the condition); its {@link HeaderRule.formerValues}
+ * are dropped. Rules that already hold exactly that are left alone. Every ModifyRule is built
+ * and checked first, and none is sent if one would leave out an element of a condition as AWS
+ * returned it (`unmodelled-config`). Returns the ARNs modified.
  */
 export async function setHeaderValues(
   client: ElasticLoadBalancingV2Client,
@@ -355,40 +482,31 @@ export async function setHeaderValues(
   values: readonly string[],
   known: string[],
 ): Promise<string[]> {
-  const modified: string[] = [];
+  const changes: { rule: HeaderRule; conditions: RuleCondition[] }[] = [];
   for (const rule of rules) {
     const wanted = [...new Set([...values, ...rule.foreignValues])];
     const header = rule.conditions[rule.headerIndex];
     const have = header?.HttpHeaderConfig?.Values ?? [];
     if (have.length === wanted.length && wanted.every((v) => have.includes(v))) continue;
-    const regexValues = header?.HttpHeaderConfig?.RegexValues;
-    const conditions = rule.conditions.map((c, i) =>
-      i === rule.headerIndex
-        ? {
-            Field: 'http-header',
-            HttpHeaderConfig: {
-              HttpHeaderName: c.HttpHeaderConfig?.HttpHeaderName,
-              Values: wanted,
-              ...(regexValues === undefined || regexValues.length === 0
-                ? {}
-                : { RegexValues: regexValues }),
-            },
-          }
-        : forModify(c),
-    );
-    try {
-      await client.send(new ModifyRuleCommand({ RuleArn: rule.arn, Conditions: conditions }));
-    } catch (error) {
-      // Every header value sent back (another site's values and patterns, another header's
-      // condition) may be a secret too.
-      throw awsCallFailed(`ModifyRule ${rule.arn}`, error, [
-        ...known,
-        ...rule.conditions.flatMap((c) => [
-          ...(c.HttpHeaderConfig?.Values ?? []),
-          ...(c.HttpHeaderConfig?.RegexValues ?? []),
-        ]),
-      ]);
-    }
+    const conditions = rule.conditions.map((c, i) => {
+      if (i !== rule.headerIndex) return forModify(c);
+      const { RegexValues, ...config } = c.HttpHeaderConfig ?? {};
+      return {
+        Field: 'http-header',
+        HttpHeaderConfig: {
+          ...config,
+          Values: wanted,
+          ...(RegexValues === undefined || RegexValues.length === 0 ? {} : { RegexValues }),
+        },
+      };
+    });
+    changes.push({ rule, conditions });
+  }
+  for (const { rule, conditions } of changes)
+    await modifyRule(client, rule, conditions, known, true);
+  const modified: string[] = [];
+  for (const { rule, conditions } of changes) {
+    await modifyRule(client, rule, conditions, known, false);
     modified.push(rule.arn);
   }
   return modified;

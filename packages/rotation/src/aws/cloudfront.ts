@@ -19,6 +19,14 @@ import {
 import { sleep } from '../budget.js';
 import { awsCallFailed, awsErrorName, RotationError } from '../errors.js';
 import { nextPageOf } from './paging.js';
+import {
+  checkRequestBody,
+  documentPaths,
+  keepResponseBody,
+  listPaths,
+  missingPaths,
+  XmlReadError,
+} from './round-trip.js';
 
 /** Which origins carry the header: by id, or by domain name (an ALB's). */
 export interface OriginSelector {
@@ -78,9 +86,97 @@ export interface UpdateOutcome {
   readonly originIds: readonly string[];
 }
 
+/** A configuration read with `GetDistributionConfig`, and the element paths AWS sent for it. */
+interface ReadConfig {
+  readonly read: GetDistributionConfigCommandOutput;
+  /** The element paths of the body as AWS sent it, empty elements left out. */
+  readonly received: ReadonlySet<string>;
+}
+
+async function readConfig(
+  client: CloudFrontClient,
+  id: string,
+  known: string[],
+): Promise<ReadConfig> {
+  const command = new GetDistributionConfigCommand({ Id: id });
+  const body = keepResponseBody(command, client);
+  let read: GetDistributionConfigCommandOutput;
+  try {
+    read = await client.send(command);
+  } catch (error) {
+    throw awsCallFailed(`GetDistributionConfig ${id}`, error, known);
+  }
+  const raw = body();
+  try {
+    if (raw === undefined) throw new XmlReadError('no response body was kept');
+    return { read, received: documentPaths(raw, { withContentOnly: true }) };
+  } catch (error) {
+    if (!(error instanceof XmlReadError)) throw error;
+    throw new RotationError(
+      'unmodelled-config',
+      `distribution ${id}: the GetDistributionConfig response could not be read as AWS sent it (${error.message}), so this function cannot tell whether UpdateDistribution would write all of it back; UpdateDistribution was not sent, the distribution is unchanged.`,
+    );
+  }
+}
+
+/**
+ * Refuse an `UpdateDistribution` body that leaves out an element path `received` holds: the SDK
+ * parsed only the elements its model knows, and UpdateDistribution replaces the whole
+ * configuration, so the others would be removed from the distribution (review of the rotation
+ * function, 5 December: a CloudFront feature newer than the Lambda runtime's SDK was dropped by
+ * every rotation). Names only in the message, never text: a header value is the secret.
+ */
+function checkWrittenBack(id: string, received: ReadonlySet<string>, body: string): void {
+  let missing: string[];
+  try {
+    missing = missingPaths(received, documentPaths(body));
+  } catch (error) {
+    if (!(error instanceof XmlReadError)) throw error;
+    missing = [...received].sort();
+  }
+  if (missing.length > 0)
+    throw new RotationError(
+      'unmodelled-config',
+      `distribution ${id}: its configuration holds element(s) that this function's AWS SDK does not know, so the UpdateDistribution it built leaves them out, and sending it would remove them from the distribution (UpdateDistribution replaces the whole configuration): ${listPaths(missing)}. UpdateDistribution was not sent; the distribution is unchanged. Deploy the function bundled with a newer @aws-sdk/client-cloudfront (esbuild without --external for it; see the README's deployment section), or on a newer Lambda runtime, then retry.`,
+    );
+}
+
+/**
+ * Read distribution `id`, put `value` in its selected origins' header and send the update
+ * (`changed: false`, no update, when they hold it already). The update is checked before it is
+ * sent ({@link checkWrittenBack}); with `dryRun` it is built and checked, not sent.
+ */
+async function updateOnce(
+  client: CloudFrontClient,
+  id: string,
+  value: string,
+  selector: OriginSelector,
+  known: string[],
+  dryRun: boolean,
+): Promise<{ readonly changed: boolean; readonly originIds: string[] }> {
+  const { read, received } = await readConfig(client, id, known);
+  const config = read.DistributionConfig;
+  const origins = selectOrigins(config, selector);
+  if (config === undefined || origins.length === 0) throw noOrigin(id, selector);
+  const originIds = origins.map((o) => o.Id ?? '');
+  let changed = false;
+  for (const origin of origins) changed = setHeader(origin, selector.headerName, value) || changed;
+  if (!changed) return { changed, originIds };
+  const command = new UpdateDistributionCommand({
+    Id: id,
+    IfMatch: read.ETag,
+    DistributionConfig: config,
+  });
+  checkRequestBody(command, (body) => checkWrittenBack(id, received, body), { dryRun });
+  await client.send(command);
+  return { changed, originIds };
+}
+
 /**
  * Put `value` in the header of every selected origin of distribution `id`. Re-reads and
  * retries on `PreconditionFailed` up to `maxAttempts` times; no call when it is already there.
+ * An update that would leave out an element of the configuration as AWS sent it (one this
+ * function's SDK does not know) is not sent: `unmodelled-config`.
  */
 export async function putHeaderValue(
   client: CloudFrontClient,
@@ -91,26 +187,11 @@ export async function putHeaderValue(
   known: string[],
 ): Promise<UpdateOutcome> {
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    let read: GetDistributionConfigCommandOutput;
     try {
-      read = await client.send(new GetDistributionConfigCommand({ Id: id }));
+      const { changed, originIds } = await updateOnce(client, id, value, selector, known, false);
+      return { updated: changed, attempts: attempt, originIds };
     } catch (error) {
-      throw awsCallFailed(`GetDistributionConfig ${id}`, error, known);
-    }
-    const config = read.DistributionConfig;
-    const origins = selectOrigins(config, selector);
-    if (config === undefined || origins.length === 0) throw noOrigin(id, selector);
-    const originIds = origins.map((o) => o.Id ?? '');
-    let changed = false;
-    for (const origin of origins)
-      changed = setHeader(origin, selector.headerName, value) || changed;
-    if (!changed) return { updated: false, attempts: attempt, originIds };
-    try {
-      await client.send(
-        new UpdateDistributionCommand({ Id: id, IfMatch: read.ETag, DistributionConfig: config }),
-      );
-      return { updated: true, attempts: attempt, originIds };
-    } catch (error) {
+      if (error instanceof RotationError) throw error;
       if (awsErrorName(error) !== 'PreconditionFailed')
         throw awsCallFailed(`UpdateDistribution ${id}`, error, known);
       await sleep(100 * attempt);
@@ -121,6 +202,22 @@ export async function putHeaderValue(
     `UpdateDistribution ${id} answered PreconditionFailed ${maxAttempts} times (someone else keeps changing the distribution); the step will be retried.`,
     'PreconditionFailed',
   );
+}
+
+/**
+ * What {@link putHeaderValue} would do, without sending anything: read distribution `id`, build
+ * the update and refuse it (`unmodelled-config`) if it would leave out an element of the
+ * configuration as AWS sent it. setSecret runs it before any change, so such a distribution
+ * stops the rotation with nothing changed (no rule widened).
+ */
+export async function checkHeaderUpdate(
+  client: CloudFrontClient,
+  id: string,
+  value: string,
+  selector: OriginSelector,
+  known: string[],
+): Promise<void> {
+  await updateOnce(client, id, value, selector, known, true);
 }
 
 /** The header each origin of a distribution sends, split by whether the selector selects it. */
