@@ -3,6 +3,7 @@
  * server-level check (`guardUpgrades`), so that every deny is the same bytes.
  * @module
  */
+import { STATUS_CODES } from 'node:http';
 import type { DenyResponse } from '../options/types.js';
 
 /**
@@ -14,6 +15,9 @@ export interface DenyTarget {
   readonly writableEnded?: boolean;
   readonly req?: { readonly httpVersionMajor?: number } | undefined;
   statusCode: number;
+  /** HTTP/1 only (HTTP/2 has no reason phrase, and warns when one is set). */
+  statusMessage?: string | undefined;
+  sendDate?: boolean;
   getHeaderNames(): string[];
   removeHeader(name: string): void;
   setHeader(name: string, value: string): unknown;
@@ -30,7 +34,13 @@ export function writeDenyResponse(res: DenyTarget, deny: DenyResponse): void {
   if (res.headersSent || res.writableEnded === true) return;
   for (const name of res.getHeaderNames()) res.removeHeader(name);
   res.statusCode = deny.status;
+  // What an earlier middleware set on the response (a proxy copying an upstream's `Not Found`,
+  // `sendDate = false`) would tell this deny from the others (review, thirteenth session).
+  if (res.sendDate === false) res.sendDate = true;
   for (const [name, value] of Object.entries(deny.headers)) res.setHeader(name, value);
-  if (res.req?.httpVersionMajor === 1) res.setHeader('connection', 'close');
+  if (res.req?.httpVersionMajor === 1) {
+    res.statusMessage = STATUS_CODES[deny.status] ?? 'unknown';
+    res.setHeader('connection', 'close');
+  }
   res.end(deny.body);
 }
