@@ -32,6 +32,7 @@ export const ENV_VARIABLES = [
   'CDN_ORIGIN_GUARD_SECRET_REFRESH_SECONDS',
   'CDN_ORIGIN_GUARD_RANGES_REFRESH_SECONDS',
   'CDN_ORIGIN_GUARD_MAX_STALE_SECONDS',
+  'CDN_ORIGIN_GUARD_RANGES_MAX_STALE_SECONDS',
   'CDN_ORIGIN_GUARD_TIMEOUT_MS',
   'CDN_ORIGIN_GUARD_LOG_LEVEL',
   'CDN_ORIGIN_GUARD_FAIL_ON_STARTUP_ERROR',
@@ -62,6 +63,7 @@ const VARIABLE_OF_OPTION: Readonly<Record<string, string>> = {
   secretRefreshMs: 'CDN_ORIGIN_GUARD_SECRET_REFRESH_SECONDS',
   rangesRefreshMs: 'CDN_ORIGIN_GUARD_RANGES_REFRESH_SECONDS',
   maxStaleMs: 'CDN_ORIGIN_GUARD_MAX_STALE_SECONDS',
+  rangesMaxStaleMs: 'CDN_ORIGIN_GUARD_RANGES_MAX_STALE_SECONDS',
   timeoutMs: 'CDN_ORIGIN_GUARD_TIMEOUT_MS',
   logLevel: 'CDN_ORIGIN_GUARD_LOG_LEVEL',
   failOnStartupError: 'CDN_ORIGIN_GUARD_FAIL_ON_STARTUP_ERROR',
@@ -92,6 +94,28 @@ function seconds(env: Env, name: string, option: keyof typeof INTERVALS): number
       `is "${raw}"; expected a whole number of seconds from ${min} to ${max} (option \`${option}\`).`,
     );
   return n * 1000;
+}
+
+/**
+ * The seconds variable of a staleness bound (`maxStaleMs`, `rangesMaxStaleMs`), in ms, checked
+ * against the refresh interval `options` already holds (else its default); errors speak seconds.
+ */
+function staleBound(
+  env: Env,
+  options: Readonly<Record<string, unknown>>,
+  option: 'maxStaleMs' | 'rangesMaxStaleMs',
+  interval: 'secretRefreshMs' | 'rangesRefreshMs',
+): number | undefined {
+  const name = VARIABLE_OF_OPTION[option]!;
+  const ms = seconds(env, name, option);
+  if (ms === undefined) return undefined;
+  const intervalMs = (options[interval] as number | undefined) ?? INTERVALS[interval].default;
+  if (ms < intervalMs)
+    throw new InvalidOptionError(
+      name,
+      `is ${ms / 1000} seconds, shorter than the ${interval === 'secretRefreshMs' ? 'secret' : 'ranges'} refresh interval (${intervalMs / 1000} seconds); set it to at least that (a few intervals is typical).`,
+    );
+  return ms;
 }
 
 /** Throw on a `CDN_ORIGIN_GUARD_*` variable that is not read, with the closest known name. */
@@ -224,17 +248,10 @@ export function optionsFromEnv(variables: Env = process.env): OriginGuardOptions
   const rangesRefresh = seconds(env, 'CDN_ORIGIN_GUARD_RANGES_REFRESH_SECONDS', 'rangesRefreshMs');
   if ((secretRefresh ?? refresh) !== undefined) options.secretRefreshMs = secretRefresh ?? refresh;
   if ((rangesRefresh ?? refresh) !== undefined) options.rangesRefreshMs = rangesRefresh ?? refresh;
-  const maxStale = seconds(env, 'CDN_ORIGIN_GUARD_MAX_STALE_SECONDS', 'maxStaleMs');
-  if (maxStale !== undefined) {
-    const interval =
-      (options.secretRefreshMs as number | undefined) ?? INTERVALS.secretRefreshMs.default;
-    if (maxStale < interval)
-      throw new InvalidOptionError(
-        'CDN_ORIGIN_GUARD_MAX_STALE_SECONDS',
-        `is ${maxStale / 1000} seconds, shorter than the secret refresh interval (${interval / 1000} seconds); set it to at least that (a few intervals is typical).`,
-      );
-    options.maxStaleMs = maxStale;
-  }
+  const maxStale = staleBound(env, options, 'maxStaleMs', 'secretRefreshMs');
+  if (maxStale !== undefined) options.maxStaleMs = maxStale;
+  const rangesMaxStale = staleBound(env, options, 'rangesMaxStaleMs', 'rangesRefreshMs');
+  if (rangesMaxStale !== undefined) options.rangesMaxStaleMs = rangesMaxStale;
   const timeout = whole(env, 'CDN_ORIGIN_GUARD_TIMEOUT_MS');
   if (timeout !== undefined) options.timeoutMs = timeout;
   const logLevel = env.CDN_ORIGIN_GUARD_LOG_LEVEL?.trim().toLowerCase();

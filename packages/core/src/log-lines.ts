@@ -75,7 +75,7 @@ export function guardFailureLogLine(error: unknown, where: RequestWhere = {}): s
 /**
  * The one-line text of a source's health change (see `OriginVerifier.onSourceEvent`): a
  * failure streak starting (with the error, whose message never holds a secret value), the
- * values expiring (`maxStaleMs`), or the recovery.
+ * values expiring (`maxStaleMs`, `rangesMaxStaleMs`) or being revoked, or the recovery.
  *
  * @example
  * ```ts
@@ -90,7 +90,7 @@ export function sourceEventLogLine(event: SourceEvent): string {
     case 'expired':
       return event.reason === 'revoked'
         ? `cdn-origin-guard ${event.source} source revoked: values dropped; denying until a load succeeds: ${event.error?.message ?? 'the store said the values are gone'}`
-        : `cdn-origin-guard ${event.source} source expired: not read for maxStaleMs (${Math.round(event.staleMs / 1000)} s); denying until a load succeeds`;
+        : `cdn-origin-guard ${event.source} source expired: ${event.source === 'ranges' ? 'not confirmed current for rangesMaxStaleMs' : 'not read for maxStaleMs'} (${Math.round(event.staleMs / 1000)} s); denying until a load succeeds`;
     case 'recovered':
       return `cdn-origin-guard ${event.source} source recovered after ${event.failedAttempts} failed attempt(s), ${Math.round(event.downMs / 1000)} s`;
     case 'warning':

@@ -186,6 +186,11 @@ export function wireSources(
     compile: staticRanges ? () => staticRanges : compileRanges(rangeSource.name),
     refreshMs: resolved.rangesRefreshMs,
     fixed: resolved.ranges.kind === 'static',
+    // Every successful load confirms the list and restarts the countdown (the AWS range sources
+    // never report `readAgoMs`): a full read, an ip-ranges 304 and an unchanged prefix-list
+    // version alike; a failed or refused load does not. Undefined with static ranges (an error
+    // at resolution).
+    maxStaleMs: resolved.rangesMaxStaleMs,
   });
   if (resolved.secret.kind === 'static') secret.prime(resolved.secret.snapshot);
   if (resolved.ranges.kind === 'static')

@@ -30,9 +30,9 @@ export type { VerifierStats } from './stats.js';
 /**
  * A change in a source's health, for logs: `failing` once at the start of a failure streak
  * (including a failed first load), `recovered` once when the source loads again, `expired` when
- * its values are dropped (`maxStaleMs` ran out, or the store revoked them), `warning` once per
- * problem a successful load left behind. Never sent per request. `error` is a `SourceError`,
- * whose message never contains a secret value.
+ * its values are dropped (`maxStaleMs` / `rangesMaxStaleMs` ran out, or the store revoked them),
+ * `warning` once per problem a successful load left behind. Never sent per request. `error` is
+ * a `SourceError`, whose message never contains a secret value.
  */
 export type SourceEvent =
   | {
@@ -57,14 +57,18 @@ export type SourceEvent =
       /**
        * The values are dropped and requests are denied (`secret-unavailable` /
        * `ranges-unavailable`) until a load succeeds, which emits `recovered`: `maxStaleMs` ran
-       * out (no load read the values for that long), or the store revoked them (Secrets
-       * Manager: the secret was deleted or scheduled for deletion).
+       * out (no load read the secret values for that long) or `rangesMaxStaleMs` did (no load
+       * confirmed the range list for that long), or the store revoked them (Secrets Manager: the
+       * secret was deleted or scheduled for deletion).
        */
       readonly type: 'expired';
       readonly source: 'secret' | 'ranges';
-      /** `max-stale`: `maxStaleMs` ran out; `revoked`: the store said the values are gone. */
+      /**
+       * `max-stale`: `maxStaleMs` (`source: 'secret'`) or `rangesMaxStaleMs` (`source: 'ranges'`)
+       * ran out; `revoked`: the store said the values are gone.
+       */
       readonly reason: 'max-stale' | 'revoked';
-      /** The `maxStaleMs` that ran out (0 when revoked). */
+      /** The `maxStaleMs` or `rangesMaxStaleMs` that ran out (0 when revoked). */
       readonly staleMs: number;
       /** With `revoked`: the load's error, saying what the store answered. */
       readonly error?: Error | undefined;
@@ -100,7 +104,8 @@ export interface OriginVerifier {
   readonly isReady: boolean;
   /**
    * Stop refreshing and abort loads in flight. Decisions keep using the last values, until
-   * `maxStaleMs` (when set) runs out after the last read: then they deny `secret-unavailable`.
+   * `maxStaleMs` (when set) runs out after the last read, then they deny `secret-unavailable`,
+   * and `rangesMaxStaleMs` (when set) after the last confirmation, then `ranges-unavailable`.
    */
   close(): Promise<void>;
   /** Counters by outcome, reason and secret stage, and source health. */

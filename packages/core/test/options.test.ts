@@ -22,6 +22,17 @@ function errorFor(options: unknown): InvalidOptionError {
   throw new Error('expected an InvalidOptionError');
 }
 
+/** The `InvalidOptionError` `optionsFromEnv(vars)` throws. */
+function envErrorFor(vars: Record<string, string>): InvalidOptionError {
+  try {
+    optionsFromEnv(vars);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    return error as InvalidOptionError;
+  }
+  throw new Error('expected an InvalidOptionError');
+}
+
 describe('options are validated once, at construction', () => {
   it.each([
     [{ ...good, proxyHops: 0 }, 'proxyHops', /whole number from 1 to 32/],
@@ -584,14 +595,7 @@ describe('optionsFromEnv', () => {
   });
 
   it('names the variable of a path no request can match, a RegExp written in EXCLUDE_PATHS among them', () => {
-    const error = (vars: Record<string, string>) => {
-      try {
-        optionsFromEnv({ ...env, ...vars });
-      } catch (e) {
-        return e as InvalidOptionError;
-      }
-      throw new Error('expected an InvalidOptionError');
-    };
+    const error = (vars: Record<string, string>) => envErrorFor({ ...env, ...vars });
 
     const regexp = error({ CDN_ORIGIN_GUARD_EXCLUDE_PATHS: '/robots.txt,/^\\/static\\//' });
     const query = error({ CDN_ORIGIN_GUARD_HEALTH_PATHS: '/healthz?probe=alb' });
@@ -682,5 +686,105 @@ describe('exclusion patterns that can match away from the start of the path', ()
     } finally {
       process.off('warning', onWarning);
     }
+  });
+});
+
+describe('rangesMaxStaleMs', () => {
+  /** Ranges loaded from AWS (ip-ranges needs no SDK), so the bound applies. */
+  const fetched = { secret: SECRET, ranges: 'ip-ranges' } as const;
+
+  it.each([
+    [
+      'under the 1 s floor',
+      { ...fetched, rangesMaxStaleMs: 500 },
+      /is the number 500; expected a whole number from 1000 to 1728000000 \(ms\)/,
+    ],
+    [
+      'a fraction',
+      { ...fetched, rangesMaxStaleMs: 3_600_000.5 },
+      /is the number 3600000\.5; expected a whole number/,
+    ],
+    ['negative', { ...fetched, rangesMaxStaleMs: -1 }, /is the number -1; expected a whole number/],
+    [
+      'a string of words',
+      { ...fetched, rangesMaxStaleMs: 'a day' },
+      /is the string "a day"; expected a whole number/,
+    ],
+    [
+      'shorter than the default rangesRefreshMs',
+      { ...fetched, rangesMaxStaleMs: 1_800_000 },
+      /is 1800000 ms, shorter than `rangesRefreshMs` \(3600000 ms\), so the list would expire between two refreshes; set it to at least `rangesRefreshMs`/,
+    ],
+    [
+      'shorter than the rangesRefreshMs given',
+      { ...fetched, rangesRefreshMs: 60_000, rangesMaxStaleMs: 59_999 },
+      /is 59999 ms, shorter than `rangesRefreshMs` \(60000 ms\)/,
+    ],
+    [
+      'given with a static ranges list',
+      { secret: SECRET, ranges: CF_RANGES, rangesMaxStaleMs: 86_400_000 },
+      /does not apply to a static `ranges` list, which is never refreshed and so never confirmed current; remove it, or load the ranges from AWS with `ranges: 'prefix-list'` or `'ip-ranges'`/,
+    ],
+    ['misspelt', { ...fetched, rangesMaxStale: 86_400_000 }, /Did you mean `rangesMaxStaleMs`\?/],
+  ])('rejects rangesMaxStaleMs %s, naming the option and the fix', (_label, options, message) => {
+    const error = errorFor(options);
+    expect(error.option).toMatch(/^rangesMaxStale/);
+    expect(error.message).toMatch(message);
+  });
+
+  it('accepts the refresh interval itself, a numeric string, and a custom range source', () => {
+    expect(resolveOptions({ ...fetched, rangesMaxStaleMs: 3_600_000 }).rangesMaxStaleMs).toBe(
+      3_600_000,
+    );
+    expect(
+      resolveOptions({ ...fetched, rangesMaxStaleMs: ' 86400000 ' as unknown as number })
+        .rangesMaxStaleMs,
+    ).toBe(86_400_000);
+    const custom = { name: 'mine', load: async () => ({ cidrs: [...CF_RANGES] }) };
+    expect(
+      resolveOptions({ secret: SECRET, ranges: custom, rangesMaxStaleMs: 86_400_000 })
+        .rangesMaxStaleMs,
+    ).toBe(86_400_000);
+  });
+
+  it('reads CDN_ORIGIN_GUARD_RANGES_MAX_STALE_SECONDS in seconds, at least the ranges refresh interval', () => {
+    const env = { CDN_ORIGIN_GUARD_SECRET: SECRET, CDN_ORIGIN_GUARD_RANGES: 'ip-ranges' };
+    const error = (vars: Record<string, string>) => envErrorFor({ ...env, ...vars });
+
+    expect(
+      optionsFromEnv({ ...env, CDN_ORIGIN_GUARD_RANGES_MAX_STALE_SECONDS: '86400' }),
+    ).toMatchObject({ rangesMaxStaleMs: 86_400_000 });
+    expect(
+      optionsFromEnv({
+        ...env,
+        CDN_ORIGIN_GUARD_RANGES_REFRESH_SECONDS: '300',
+        CDN_ORIGIN_GUARD_RANGES_MAX_STALE_SECONDS: '600',
+      }),
+    ).toMatchObject({ rangesRefreshMs: 300_000, rangesMaxStaleMs: 600_000 });
+    const short = error({ CDN_ORIGIN_GUARD_RANGES_MAX_STALE_SECONDS: '600' });
+    const shortOfBoth = error({
+      CDN_ORIGIN_GUARD_REFRESH_SECONDS: '7200',
+      CDN_ORIGIN_GUARD_RANGES_MAX_STALE_SECONDS: '3600',
+    });
+    const unit = error({ CDN_ORIGIN_GUARD_RANGES_MAX_STALE_SECONDS: '1d' });
+    const staticList = error({
+      CDN_ORIGIN_GUARD_RANGES: '130.176.0.0/17',
+      CDN_ORIGIN_GUARD_RANGES_MAX_STALE_SECONDS: '86400',
+    });
+
+    for (const e of [short, shortOfBoth, unit, staticList])
+      expect(e.option).toBe('CDN_ORIGIN_GUARD_RANGES_MAX_STALE_SECONDS');
+    expect(short.message).toMatch(
+      /is 600 seconds, shorter than the ranges refresh interval \(3600 seconds\); set it to at least that/,
+    );
+    expect(shortOfBoth.message).toMatch(
+      /3600 seconds, shorter than the ranges refresh interval \(7200 seconds\)/,
+    );
+    expect(unit.message).toMatch(
+      /is "1d"; expected a whole number of seconds from 1 to 1728000 \(option `rangesMaxStaleMs`\)/,
+    );
+    expect(staticList.message).toMatch(
+      /\(option `rangesMaxStaleMs`\) does not apply to a static `ranges` list/,
+    );
   });
 });

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   createOriginVerifier,
   type OriginGuardOptions,
+  type RangeSource,
   type SecretSource,
   SourceError,
   type SourceEvent,
@@ -680,6 +681,74 @@ describe('a custom range source is held to the same floor as the AWS feeds (revi
     );
     expect(v.verify(attacker)).toMatchObject({ allowed: false, reason: 'edge-not-cloudfront' });
     expect(v.verify(throughCloudFront()).allowed).toBe(true);
+    await v.close();
+  });
+});
+
+describe('rangesMaxStaleMs: stop trusting a range list AWS no longer confirms', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A range source whose next loads fail while `state.down` is true. */
+  function switchableRanges() {
+    const state = { down: false, loads: 0 };
+    const source: RangeSource = {
+      name: 'switchable-ranges',
+      load: async () => {
+        state.loads++;
+        if (state.down) throw new Error('DescribeManagedPrefixLists: UnauthorizedOperation');
+        return { cidrs: CF_RANGES, version: 'v1' };
+      },
+    };
+    return { source, state };
+  }
+
+  it('drops the list a day after the last successful load (hourly refreshes failing), with its own events, then recovers', async () => {
+    // Arrange: the default hourly refresh, bounded to a day.
+    const { source, state } = switchableRanges();
+    const v = make({ ranges: source, rangesMaxStaleMs: 86_400_000 });
+    const events: SourceEvent[] = [];
+    v.onSourceEvent((e) => events.push(e));
+    await v.ready();
+
+    // Act: every refresh fails from now on.
+    state.down = true;
+    await vi.advanceTimersByTimeAsync(86_399_000);
+    const before = v.verify(throughCloudFront()).reason;
+    await vi.advanceTimersByTimeAsync(1_000);
+
+    // Assert
+    expect(before).toBe('verified');
+    expect(v.verify(throughCloudFront())).toMatchObject({
+      allowed: false,
+      reason: 'ranges-unavailable',
+    });
+    expect(v.stats().sources.ranges).toMatchObject({ expired: true, loaded: false });
+    expect(v.stats().sources.secret.expired).toBe(false);
+    expect(events.map((e) => e.type)).toEqual(['failing', 'expired']);
+    expect(events[1]).toEqual({
+      type: 'expired',
+      source: 'ranges',
+      staleMs: 86_400_000,
+      reason: 'max-stale',
+    });
+    expect(sourceEventLevel(events[1]!)).toBe('error');
+    expect(sourceEventLogLine(events[1]!)).toBe(
+      'cdn-origin-guard ranges source expired: not confirmed current for rangesMaxStaleMs (86400 s); denying until a load succeeds',
+    );
+
+    // Act: the feed answers again; the next refresh (within the hour's backoff) brings it back.
+    state.down = false;
+    await vi.advanceTimersByTimeAsync(3_600_000);
+
+    // Assert
+    expect(v.verify(throughCloudFront()).reason).toBe('verified');
+    expect(events.map((e) => e.type)).toEqual(['failing', 'expired', 'recovered']);
+    expect(events[2]).toMatchObject({ source: 'ranges' });
     await v.close();
   });
 });

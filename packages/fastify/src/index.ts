@@ -202,7 +202,7 @@ async function cdnOriginGuardPlugin(
     else if (event.type === 'expired')
       fastify.log.error(
         { source: event.source, staleMs: event.staleMs },
-        `cdn-origin-guard ${event.source} source expired (maxStaleMs); denying until a load succeeds`,
+        `cdn-origin-guard ${event.source} source expired (${event.source === 'ranges' ? 'rangesMaxStaleMs' : 'maxStaleMs'}); denying until a load succeeds`,
       );
     else if (event.type === 'warning')
       fastify.log.warn(

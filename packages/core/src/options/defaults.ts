@@ -51,6 +51,7 @@ export const DEFAULTS = Object.freeze({
   maxStaleMs: undefined,
   previousMaxAgeMs: undefined,
   rangesRefreshMs: 3_600_000,
+  rangesMaxStaleMs: undefined,
   refreshJitter: 0.1,
   mismatchRefreshMs: 30_000,
   timeoutMs: 3_000,
@@ -82,6 +83,7 @@ export const BOUNDS = Object.freeze({
   rangesRefreshMs: { min: 1_000, max: 604_800_000, unit: ' (ms)', integer: true },
   // setTimeout holds at most 2^31-1 ms (~24.8 days).
   maxStaleMs: { min: 1_000, max: 1_728_000_000, unit: ' (ms)', integer: true },
+  rangesMaxStaleMs: { min: 1_000, max: 1_728_000_000, unit: ' (ms)', integer: true },
   // Checked per request against the clock (no timer), so any span up to a year. The floor:
   // requests already in flight when a rotation promotes the new value still carry the old one.
   previousMaxAgeMs: {
@@ -117,5 +119,6 @@ export const INTERVALS = Object.freeze({
   secretRefreshMs: { default: DEFAULTS.secretRefreshMs, ...BOUNDS.secretRefreshMs },
   rangesRefreshMs: { default: DEFAULTS.rangesRefreshMs, ...BOUNDS.rangesRefreshMs },
   maxStaleMs: { default: DEFAULTS.maxStaleMs, ...BOUNDS.maxStaleMs },
+  rangesMaxStaleMs: { default: DEFAULTS.rangesMaxStaleMs, ...BOUNDS.rangesMaxStaleMs },
   previousMaxAgeMs: { default: DEFAULTS.previousMaxAgeMs, ...BOUNDS.previousMaxAgeMs },
 });

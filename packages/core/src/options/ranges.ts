@@ -76,6 +76,12 @@ export function resolveRanges(given: Readonly<Record<string, unknown>>): Resolve
     return { kind: 'source', source: ranges };
   }
   if (Array.isArray(ranges)) {
+    // As the other options of one kind of ranges: given where it would do nothing, an error.
+    if (given.rangesMaxStaleMs !== undefined)
+      throw new InvalidOptionError(
+        'rangesMaxStaleMs',
+        "does not apply to a static `ranges` list, which is never refreshed and so never confirmed current; remove it, or load the ranges from AWS with `ranges: 'prefix-list'` or `'ip-ranges'`.",
+      );
     if (ranges.length === 0)
       throw new InvalidOptionError(
         'ranges',

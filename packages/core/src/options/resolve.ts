@@ -57,6 +57,7 @@ const KNOWN_OPTIONS: Readonly<Record<OptionKey, true>> = Object.freeze({
   secretRefreshMs: true,
   maxStaleMs: true,
   rangesRefreshMs: true,
+  rangesMaxStaleMs: true,
   refreshJitter: true,
   mismatchRefreshMs: true,
   timeoutMs: true,
@@ -287,6 +288,7 @@ export function resolveOptions(options: Readonly<OriginGuardOptions>): ResolvedO
     secretRefreshMs: numberOption('secretRefreshMs', given.secretRefreshMs),
     maxStaleMs: numberOption('maxStaleMs', given.maxStaleMs),
     rangesRefreshMs: numberOption('rangesRefreshMs', given.rangesRefreshMs),
+    rangesMaxStaleMs: numberOption('rangesMaxStaleMs', given.rangesMaxStaleMs),
     refreshJitter: numberOption('refreshJitter', given.refreshJitter),
     mismatchRefreshMs: numberOption('mismatchRefreshMs', given.mismatchRefreshMs),
     timeoutMs: numberOption('timeoutMs', given.timeoutMs),
@@ -295,17 +297,33 @@ export function resolveOptions(options: Readonly<OriginGuardOptions>): ResolvedO
     logLevel: resolveLogLevel(given.logLevel),
     failOnStartupError: booleanOption('failOnStartupError', given.failOnStartupError),
   };
-  if (resolved.maxStaleMs !== undefined && resolved.maxStaleMs < resolved.secretRefreshMs)
-    throw new InvalidOptionError(
-      'maxStaleMs',
-      `is ${resolved.maxStaleMs} ms, shorter than \`secretRefreshMs\` (${resolved.secretRefreshMs} ms), so values would expire between two refreshes; set it to at least \`secretRefreshMs\` (a few intervals is typical).`,
-    );
+  checkStaleBound(resolved, 'maxStaleMs', 'secretRefreshMs', 'values');
+  checkStaleBound(resolved, 'rangesMaxStaleMs', 'rangesRefreshMs', 'the list');
   if (isReservedHeaderName(resolved.headerName))
     throw new InvalidOptionError(
       'headerName',
       `is "${resolved.headerName}", which CloudFront cannot add as an origin custom header, or which CloudFront or the ALB set themselves; use a custom header such as "x-origin-verify".`,
     );
   return Object.freeze(resolved);
+}
+
+/**
+ * Throws when a staleness bound (`maxStaleMs`, `rangesMaxStaleMs`) is shorter than the refresh
+ * interval of its source: what it holds would expire between two refreshes while every load
+ * succeeds.
+ */
+function checkStaleBound(
+  resolved: ResolvedOptions,
+  bound: 'maxStaleMs' | 'rangesMaxStaleMs',
+  interval: 'secretRefreshMs' | 'rangesRefreshMs',
+  what: string,
+): void {
+  const ms = resolved[bound];
+  if (ms === undefined || ms >= resolved[interval]) return;
+  throw new InvalidOptionError(
+    bound,
+    `is ${ms} ms, shorter than \`${interval}\` (${resolved[interval]} ms), so ${what} would expire between two refreshes; set it to at least \`${interval}\` (a few intervals is typical).`,
+  );
 }
 
 /** Whether the guard creates an AWS client (the only thing `region` is used for). */

@@ -162,6 +162,23 @@ export interface BaseGuardOptions {
   readonly maxStaleMs?: number;
   /** Ranges refresh interval in ms. Defaults to `3600000` (1 hour). */
   readonly rangesRefreshMs?: number;
+  /**
+   * Longest time, in ms, the guard keeps trusting a range list AWS has not confirmed as current:
+   * when no ranges load has succeeded for this long (the prefix list or ip-ranges.json keeps
+   * failing: an IAM change, a blocked endpoint), the list is dropped and requests are denied
+   * with `ranges-unavailable` until a load succeeds, so ranges AWS has since withdrawn from
+   * CloudFront are not accepted for ever. Every successful load confirms the list and restarts
+   * the countdown: a full read, an ip-ranges `304 Not Modified` (the ETag is still current) and
+   * a prefix list whose version has not moved alike; a failed or refused load does not. At least
+   * `rangesRefreshMs`; an error with a static `ranges` list, which is never refreshed. Defaults
+   * to off (`undefined`: the last-known-good list stays in use for as long as the outage lasts).
+   * @example
+   * ```ts
+   * import { createOriginVerifier } from '@cdn-origin-guard/core';
+   * createOriginVerifier({ secretId: 'prod/cloudfront/origin-verify', ranges: 'prefix-list', rangesMaxStaleMs: 86_400_000 });
+   * ```
+   */
+  readonly rangesMaxStaleMs?: number;
   /** Jitter on refresh timers, as a fraction of the interval (0 to 0.5). Defaults to `0.1`. */
   readonly refreshJitter?: number;
   /**
@@ -317,6 +334,8 @@ export interface ResolvedOptions {
   readonly secretRefreshMs: number;
   readonly maxStaleMs: number | undefined;
   readonly rangesRefreshMs: number;
+  /** Undefined: off, and always with static ranges (an error at resolution). */
+  readonly rangesMaxStaleMs: number | undefined;
   readonly refreshJitter: number;
   readonly mismatchRefreshMs: number;
   readonly timeoutMs: number;

@@ -36,7 +36,10 @@ interface Versioned {
 export interface SourceStats {
   /** The source's name. */
   readonly name: string;
-  /** Whether a value is in use (false before the first load, and after `maxStaleMs` expired it). */
+  /**
+   * Whether a value is in use (false before the first load, and after `maxStaleMs` /
+   * `rangesMaxStaleMs` expired it).
+   */
   readonly loaded: boolean;
   /** The version in use (e.g. a prefix-list version or `syncToken`). */
   readonly version: string | undefined;
@@ -58,8 +61,9 @@ export interface SourceStats {
    */
   readonly skipped: readonly { readonly code: string; readonly message: string }[];
   /**
-   * Whether the value was dropped because no load succeeded for `maxStaleMs` (requests are
-   * denied with `secret-unavailable` until a load succeeds).
+   * Whether the value was dropped because no load succeeded for `maxStaleMs` (the secret) or
+   * `rangesMaxStaleMs` (the ranges), or its store revoked it: requests are denied with
+   * `secret-unavailable` / `ranges-unavailable` until a load succeeds.
    */
   readonly expired: boolean;
 }
