@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type SecretSource, SourceError } from '@cdn-origin-guard/core';
+import { type RangeSource, type SecretSource, SourceError } from '@cdn-origin-guard/core';
 
 export const SECRET = 'S3cr3t-Origin-Verify-Value-0123456789abcdef';
 export const RANGES = ['130.176.0.0/17', '2600:9000:eee::/48'];
@@ -171,6 +171,54 @@ export function switchableSecret(): {
   };
   return { source, state };
 }
+
+/**
+ * A range source serving {@link RANGES} until `state.failing` is set: a feed that stops
+ * answering (an IAM change), for `rangesMaxStaleMs`.
+ */
+export function switchableRanges(): {
+  source: RangeSource;
+  state: { failing: boolean };
+} {
+  const state = { failing: false };
+  const source: RangeSource = {
+    name: 'switchable-ranges',
+    load: async () => {
+      if (state.failing) throw new Error('UnauthorizedOperation: ec2:DescribeManagedPrefixLists');
+      return { cidrs: RANGES, version: 'v1' };
+    },
+  };
+  return { source, state };
+}
+
+/**
+ * Make {@link switchableRanges} fail until `logged` shows the ranges expired, send one request
+ * meanwhile, then let it load until `logged` shows the recovery: whether each was logged (within
+ * 5 s) and the answer to the request.
+ */
+export async function expireAndRecover<R>(
+  state: { failing: boolean },
+  logged: (pattern: RegExp) => boolean,
+  send: () => Promise<R>,
+): Promise<{ expired: boolean; meanwhile: R; recovered: boolean }> {
+  state.failing = true;
+  const expired = await waitFor(() => logged(/ranges source expired/), 5_000);
+  const meanwhile = await send();
+  state.failing = false;
+  const recovered = await waitFor(() => logged(/ranges source recovered/), 5_000);
+  return { expired, meanwhile, recovered };
+}
+
+/** Ranges refreshed every second and dropped after one second unconfirmed. */
+export const RANGES_STALE_AFTER_1S = {
+  rangesRefreshMs: 1_000,
+  rangesMaxStaleMs: 1_000,
+  refreshJitter: 0,
+} as const;
+
+/** The line the Express and Nest adapters log when {@link switchableRanges} expires after 1 s. */
+export const RANGES_EXPIRED_LINE =
+  'cdn-origin-guard ranges source expired: not confirmed current for rangesMaxStaleMs (1 s); denying until a load succeeds';
 
 /** What {@link skippingSecret} leaves out on every load: a too-long `AWSPENDING`. */
 export const SKIPPED_MESSAGE = 'AWSPENDING is 152 characters long';

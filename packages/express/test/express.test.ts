@@ -23,11 +23,15 @@ import {
   CF_ID,
   denyOfAnnouncedBody,
   EDGE,
+  expireAndRecover,
   failAndRecover,
   OUR_CLOUDFRONT,
+  RANGES_EXPIRED_LINE,
+  RANGES_STALE_AFTER_1S,
   rawHttp,
   SECRET,
   skippingSecret,
+  switchableRanges,
   switchableSecret,
   UNIFORM_DENY_CASES,
   UNIFORM_DENY_REASONS,
@@ -871,6 +875,33 @@ describe('logging and startup (issue 10)', () => {
     expect(matching(/secret source recovered/)).toEqual([
       { level: 'info', line: expect.stringMatching(/after \d+ failed attempt/) },
     ]);
+  });
+
+  it('passes rangesMaxStaleMs to the core: denies once the ranges go unconfirmed that long, logging the expiry and the recovery', async () => {
+    // Arrange
+    const { logger, lines } = recordingLogger();
+    const { source, state } = switchableRanges();
+    const { app, guard } = makeApp(express, {
+      ranges: source,
+      ...RANGES_STALE_AFTER_1S,
+      logger,
+    });
+    await guard.ready();
+    const matching = (re: RegExp) => lines.filter((l) => re.test(l.line));
+
+    // Act: the feed stops answering, then answers again.
+    const { expired, meanwhile, recovered } = await expireAndRecover(
+      state,
+      (re) => matching(re).length > 0,
+      () => send(app, '/', OUR_CLOUDFRONT),
+    );
+
+    // Assert
+    expect([expired, meanwhile.status, recovered]).toEqual([true, 403, true]);
+    expect(matching(/ranges source expired/)).toEqual([
+      { level: 'error', line: RANGES_EXPIRED_LINE },
+    ]);
+    expect((await send(app, '/', OUR_CLOUDFRONT)).status).toBe(200);
   });
 
   // Outside review, 8th session: what a load left out (an AWSPENDING that cannot be a secret,

@@ -27,13 +27,16 @@ import {
   CF_ID,
   denyOfAnnouncedBody,
   EDGE,
+  expireAndRecover,
   failAndRecover,
   OUR_CLOUDFRONT,
   RANGES,
+  RANGES_STALE_AFTER_1S,
   rawHttp,
   rawRequest,
   SECRET,
   skippingSecret,
+  switchableRanges,
   switchableSecret,
   UNIFORM_DENY_CASES,
   UNIFORM_DENY_REASONS,
@@ -1015,6 +1018,35 @@ describe('plugin shape (issue 14) and logs (issue 10)', () => {
 
     expect(matching(/secret source failing/)).toEqual([expect.objectContaining({ level: 50 })]);
     expect(matching(/secret source recovered/)).toEqual([expect.objectContaining({ level: 30 })]);
+  });
+
+  it('passes rangesMaxStaleMs to the core: denies once the ranges go unconfirmed that long, logging the expiry and the recovery', async () => {
+    // Arrange
+    const { source, state } = switchableRanges();
+    const { app, logs } = await makeApp({
+      ranges: source,
+      ...RANGES_STALE_AFTER_1S,
+    });
+    const matching = (re: RegExp) => logs.filter((l) => re.test(l.msg));
+
+    // Act: the feed stops answering, then answers again.
+    const { expired, meanwhile, recovered } = await expireAndRecover(
+      state,
+      (re) => matching(re).length > 0,
+      () => inject(app, '/', OUR_CLOUDFRONT),
+    );
+
+    // Assert
+    expect([expired, meanwhile.statusCode, recovered]).toEqual([true, 403, true]);
+    expect(matching(/ranges source expired/)).toEqual([
+      expect.objectContaining({
+        level: 50,
+        source: 'ranges',
+        staleMs: 1_000,
+        msg: 'cdn-origin-guard ranges source expired (rangesMaxStaleMs); denying until a load succeeds',
+      }),
+    ]);
+    expect((await inject(app, '/', OUR_CLOUDFRONT)).statusCode).toBe(200);
   });
 
   // Outside review, 8th session: what a load left out reached only stats() and onSourceError.

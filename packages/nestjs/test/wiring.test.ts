@@ -26,8 +26,12 @@ import { APP_FILTER, APP_GUARD, HttpAdapterHost, Reflector } from '@nestjs/core'
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import {
+  expireAndRecover,
   failAndRecover,
+  RANGES_EXPIRED_LINE,
+  RANGES_STALE_AFTER_1S,
   skippingSecret,
+  switchableRanges,
   switchableSecret,
   WRONG_SECRET as WRONG_SECRET_HEADERS,
 } from '../../../test/support/adapter-fixtures.js';
@@ -335,6 +339,39 @@ describe.each(PLATFORMS)('CdnOriginGuardModule wiring on the %s platform', (_nam
         expect.objectContaining({ level: 'error', message: expect.stringMatching(/unreadable/) }),
       ]);
       expect(lines(/secret source recovered/)).toEqual([expect.objectContaining({ level: 'log' })]);
+    });
+
+    it('pass rangesMaxStaleMs to the core: deny once the ranges go unconfirmed that long, logging the expiry and the recovery', async () => {
+      // Arrange
+      const { source, state } = switchableRanges();
+      const started = await boot({
+        imports: [
+          CdnOriginGuardModule.forRoot({
+            ...BASE_OPTIONS,
+            ranges: source,
+            ...RANGES_STALE_AFTER_1S,
+          }),
+        ],
+        controllers: CONTROLLERS,
+      });
+      const lines = (re: RegExp) => started.logger.lines.filter((l) => re.test(l.message));
+
+      // Act: the feed stops answering, then answers again.
+      const { expired, meanwhile, recovered } = await expireAndRecover(
+        state,
+        (re) => lines(re).length > 0,
+        () => send(started.url, '/', THROUGH_CLOUDFRONT),
+      );
+
+      // Assert
+      expect([expired, meanwhile.status, recovered]).toEqual([true, 403, true]);
+      expect(lines(/ranges source expired/)).toEqual([
+        expect.objectContaining({
+          level: 'error',
+          message: expect.stringContaining(RANGES_EXPIRED_LINE),
+        }),
+      ]);
+      expect((await send(started.url, '/', THROUGH_CLOUDFRONT)).status).toBe(200);
     });
 
     // Outside review, 8th session: what a load left out reached only stats() and onSourceError.
