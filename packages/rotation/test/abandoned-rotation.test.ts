@@ -170,6 +170,22 @@ describe('rotation handler: after an abandoned rotation', () => {
     expect(ruleValues(account)).toEqual(before);
   });
 
+  // Review, thirteenth session: a ListDistributions page truncated without a NextMarker ended
+  // the search for distributions that still send the secret there, silently.
+  it('fails setSecret, named and changing nothing, when ListDistributions is truncated without a marker', async () => {
+    const account = createAccount(aws, INITIAL);
+    const before = ruleValues(account);
+    aws.faults.set({ truncatedWithoutMarker: true, actions: ['cloudfront.ListDistributions'] });
+
+    const error = await rejection(rotate(handlerFor(account), aws, account));
+
+    expect(error).toMatchObject({ name: 'RotationError', failure: 'aws-error' });
+    expect(error.message).toMatch(
+      /ListDistributions said more distributions follow but gave no NextMarker/,
+    );
+    expect(ruleValues(account)).toEqual(before);
+  });
+
   // Review, 4 December (fifth session): a version under a staging label of its own (a value
   // pinned for another consumer, which apps may accept with `secretStages`) was taken for an
   // older value and dropped from the rule.

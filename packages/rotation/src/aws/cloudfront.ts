@@ -303,7 +303,15 @@ export async function unlistedSenders(
       });
       if (sends) found.push(summary.Id);
     }
-    marker = out.DistributionList?.IsTruncated ? next(out.DistributionList.NextMarker) : undefined;
+    const list = out.DistributionList;
+    // Truncated without a marker: the rest cannot be asked for, and a distribution on it would be
+    // missed (review, thirteenth session: the listing ended there silently).
+    if (list?.IsTruncated === true && !list.NextMarker)
+      throw new RotationError(
+        'aws-error',
+        'ListDistributions said more distributions follow but gave no NextMarker; the listing could not be read to its end.',
+      );
+    marker = list?.IsTruncated ? next(list.NextMarker) : undefined;
   } while (marker !== undefined);
   return found;
 }
