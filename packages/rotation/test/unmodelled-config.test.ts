@@ -237,6 +237,33 @@ describe('rotation: an ALB rule condition element this SDK does not model', () =
     );
   });
 
+  // Review, thirteenth session (Medium): patterns at the header condition's own level
+  // (RuleCondition.RegexValues, which this SDK models) were left out of the rewritten condition,
+  // and the check refused every rotation of the rule, blaming the SDK.
+  it('rotates a header condition with patterns at its own level, keeping them in its config', async () => {
+    const { aws } = bed;
+    const account = createAccount(aws, INITIAL);
+    const ruleArn = withRuleConditions(aws, account, [
+      {
+        Field: 'http-header',
+        RegexValues: ['^legacy-[a-z0-9]{32}$'],
+        HttpHeaderConfig: {
+          HttpHeaderName: 'X-Origin-Verify',
+          Values: [INITIAL],
+          RegexValues: ['^legacy-[a-z0-9]{32}$'],
+        },
+      },
+      { Field: 'path-pattern', PathPatternConfig: { Values: ['/api/*'] } },
+    ]);
+
+    await rotate(bed.handlerFor(account), aws, account);
+
+    const current = stageValue(aws, account, 'AWSCURRENT');
+    const header = aws.elbv2.rule(ruleArn).conditions[0]?.HttpHeaderConfig;
+    expect(header?.Values).toContain(current);
+    expect(header?.RegexValues).toEqual(['^legacy-[a-z0-9]{32}$']);
+  });
+
   it('rotates a rule whose conditions DescribeRules reports both ways (Values and a config), and empty lists', async () => {
     const { aws } = bed;
     const account = createAccount(aws, INITIAL);
@@ -299,6 +326,23 @@ describe('checkHeaderUpdate: the configuration byte for byte as AWS sends it', (
     try {
       await expect(
         checkHeaderUpdate(cf.client, 'E1', 'new-origin-verify-value-0123456789', selector, []),
+      ).resolves.toBeUndefined();
+      expect(cf.puts()).toBe(0);
+    } finally {
+      cf.close();
+    }
+  });
+
+  // Review, thirteenth session: a caller's wrapper client (`{ send }` delegating to a real one)
+  // has no `config`; every rotation failed with a misleading "could not be parsed".
+  it("checks through a caller's wrapper client as through the client itself", async () => {
+    const cf = await serving(xml);
+    const wrapper = {
+      send: (command: never) => cf.client.send(command),
+    } as unknown as CloudFrontClient;
+    try {
+      await expect(
+        checkHeaderUpdate(wrapper, 'E1', 'new-origin-verify-value-0123456789', selector, []),
       ).resolves.toBeUndefined();
       expect(cf.puts()).toBe(0);
     } finally {

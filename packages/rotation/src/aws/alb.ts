@@ -418,7 +418,9 @@ function forModify(c: RuleCondition): RuleCondition {
  * returned it: the SDK parsed only the elements its model knows, and ModifyRule replaces the
  * rule's whole condition list, so the others would be removed from the rule (another site's
  * too, on a shared rule). A condition-level `Values` is left out on purpose when the condition
- * has a typed config (see {@link forModify}). Names only in the message, never values.
+ * has a typed config (see {@link forModify}), and condition-level `RegexValues` when the typed
+ * config carries patterns (the header condition's rewrite moves them there). Names only in the
+ * message, never values.
  */
 function checkConditionsWrittenBack(rule: HeaderRule, body: string): void {
   const received = rule.receivedConditionPaths;
@@ -432,8 +434,11 @@ function checkConditionsWrittenBack(rule: HeaderRule, body: string): void {
   received.forEach((paths, i) => {
     const out = sent.get(i) ?? new Set<string>();
     const typed = [...out].some((p) => !p.includes('/') && p.endsWith('Config'));
+    // Condition-level patterns are sent in the typed config (the header condition's rewrite).
+    const typedRegex = [...out].some((p) => /^[A-Za-z]+Config\/RegexValues$/.test(p));
     for (const path of missingPaths(paths, out))
-      if (!(path === 'Values' && typed)) missing.push(`Conditions[${i + 1}]/${path}`);
+      if (!((path === 'Values' && typed) || (path === 'RegexValues' && typedRegex)))
+        missing.push(`Conditions[${i + 1}]/${path}`);
   });
   if (missing.length > 0)
     throw new RotationError(
@@ -491,12 +496,16 @@ export async function setHeaderValues(
     const conditions = rule.conditions.map((c, i) => {
       if (i !== rule.headerIndex) return forModify(c);
       const { RegexValues, ...config } = c.HttpHeaderConfig ?? {};
+      // Patterns at the condition's level (RuleCondition.RegexValues, which DescribeRules may
+      // echo there too) are kept, in the header config (review, thirteenth session: they were
+      // dropped, and the check blamed the SDK).
+      const regex = [...new Set([...(RegexValues ?? []), ...(c.RegexValues ?? [])])];
       return {
         Field: 'http-header',
         HttpHeaderConfig: {
           ...config,
           Values: wanted,
-          ...(RegexValues === undefined || RegexValues.length === 0 ? {} : { RegexValues }),
+          ...(regex.length === 0 ? {} : { RegexValues: regex }),
         },
       };
     });

@@ -108,7 +108,10 @@ async function readConfig(
   }
   const raw = body();
   try {
-    if (raw === undefined) throw new XmlReadError('no response body was kept');
+    if (raw === undefined)
+      throw new XmlReadError(
+        "no response body was kept: the client's send did not run the command's middleware (a mock or stub of send); pass a real SDK client",
+      );
     return { read, received: documentPaths(raw, { withContentOnly: true }) };
   } catch (error) {
     if (!(error instanceof XmlReadError)) throw error;

@@ -199,9 +199,31 @@ export interface CommandWithStack {
   };
 }
 
-/** What of an SDK v3 client this module uses: its stream collector. */
+/**
+ * What of an SDK v3 client this module uses: its stream collector, when it has one (a caller's
+ * wrapper `{ send }` around a real client has none: the body is then read as a Node stream).
+ */
 export interface ClientWithCollector {
-  readonly config: { readonly streamCollector: (body: unknown) => Promise<Uint8Array> };
+  readonly config?: { readonly streamCollector?: (body: unknown) => Promise<Uint8Array> };
+}
+
+/**
+ * The bytes of a response body: as they are, through the client's collector, or read as an
+ * async-iterable stream (Node's `IncomingMessage`). Review, thirteenth session: a caller's
+ * wrapper client, without `config`, failed every rotation with a misleading parse error.
+ */
+async function bodyBytes(body: unknown, client: ClientWithCollector): Promise<Uint8Array> {
+  if (body instanceof Uint8Array) return body;
+  const collector = client.config?.streamCollector;
+  if (typeof collector === 'function') return collector(body);
+  if (typeof body === 'string') return new TextEncoder().encode(body);
+  if (body !== null && typeof body === 'object' && Symbol.asyncIterator in body) {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of body as AsyncIterable<Uint8Array | string>)
+      chunks.push(typeof chunk === 'string' ? new TextEncoder().encode(chunk) : chunk);
+    return Buffer.concat(chunks);
+  }
+  throw new XmlReadError('the response body is neither bytes nor a stream');
 }
 
 type Handler = (args: { request?: unknown }) => Promise<{ response?: unknown; output?: unknown }>;
@@ -222,10 +244,7 @@ export function keepResponseBody(
     const response = result.response as { statusCode?: number; body?: unknown } | undefined;
     const status = response?.statusCode ?? 0;
     if (response !== undefined && status >= 200 && status < 300) {
-      const bytes =
-        response.body instanceof Uint8Array
-          ? response.body
-          : await client.config.streamCollector(response.body);
+      const bytes = await bodyBytes(response.body, client);
       response.body = bytes;
       body = new TextDecoder().decode(bytes);
     }
