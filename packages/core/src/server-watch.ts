@@ -5,7 +5,7 @@
  * and the wording of its log lines.
  * @module
  */
-import { handleRejection } from './callbacks.js';
+import { loggerCaller } from './callbacks.js';
 import { isGuardingUpgrades, listenersBeforeFramework, type UpgradeServer } from './upgrade.js';
 
 /**
@@ -58,7 +58,8 @@ export type ServerWatchEvent =
 export interface ServerWatchOptions {
   /**
    * Logs an event at `error`, in the adapter's words. A throw (or an `async` logger's rejection)
-   * is swallowed: it never fails the request that brought the server, which is guarded anyway.
+   * never fails the request that brought the server, which is guarded anyway: the line is lost,
+   * and the first such failure is said as a process warning (`CDN_ORIGIN_GUARD_LOGGER_THREW`).
    */
   readonly report: (event: ServerWatchEvent) => unknown;
 }
@@ -127,6 +128,7 @@ export class ServerWatch {
   private readonly guarded = new WeakSet<object>();
   private started: ServerWatchStart | undefined;
   private readonly report: ServerWatchOptions['report'];
+  private readonly log = loggerCaller('@cdn-origin-guard');
 
   constructor(options: Readonly<ServerWatchOptions>) {
     this.report = options.report;
@@ -189,12 +191,11 @@ export class ServerWatch {
     (server as ClosingServer).once('close', closed);
   }
 
-  /** An event for the adapter's log; a logger that throws or rejects never fails the request. */
+  /**
+   * An event for the adapter's log. A logger that throws or rejects never fails the request; its
+   * failure is said once as a process warning (the core's `loggerCaller`), not swallowed.
+   */
   private say(event: ServerWatchEvent): void {
-    try {
-      handleRejection(this.report(event), () => {});
-    } catch {
-      // The app's logger failed: the server is guarded all the same.
-    }
+    this.log('error', () => this.report(event));
   }
 }

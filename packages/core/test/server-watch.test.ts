@@ -142,6 +142,38 @@ describe('ServerWatch', () => {
     expect(reports).toBe(1);
   });
 
+  it("says once, as a process warning, that the adapter's logger failed", async () => {
+    const warnings: (Error & { code?: string })[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const watch = new ServerWatch({
+        report: () => {
+          throw new Error('log sink down');
+        },
+      });
+      watch.start({
+        guard: () => {
+          throw new Error('not a server');
+        },
+      });
+      request(watch, { listenerCount: () => 0 });
+      request(watch, {});
+      request(watch, { listenerCount: () => 0 });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(
+        warnings
+          .filter((w) => w.code === 'CDN_ORIGIN_GUARD_LOGGER_THREW')
+          .map((w) => w.message)
+          .filter((m) => m.includes('log sink down')),
+      ).toEqual([
+        "@cdn-origin-guard: the logger's error() threw (log sink down); its guard lines are lost. Further throws are not reported.",
+      ]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('passes the adapter guard its server as an UpgradeServer and ignores non-objects', () => {
     const seen: UpgradeServer[] = [];
     const watch = new ServerWatch({ report: () => {} });
