@@ -499,8 +499,8 @@ export class CdnOriginGuard implements CanActivate {
   private noteSkipped(context: ExecutionContext): void {
     if (context.getType<string>() !== 'http') return;
     const request = context.getArgByIndex<PlatformRequest | undefined>(0);
-    const raw = request instanceof IncomingMessage ? request : request?.raw;
-    if (raw === undefined) return;
+    if (request === undefined || request === null) return;
+    const raw = nodeRequest(request);
     // A skipped handler answers: a deny the front check held is let go (hold.ts).
     releaseHold(raw);
     const server = serverOf(raw);
