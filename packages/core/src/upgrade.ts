@@ -5,14 +5,13 @@
  * every `'upgrade'` listener of a server.
  * @module
  */
-import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorText, handleRejection, warnCallbackThrew } from './callbacks.js';
 import type { Decision } from './decision.js';
 import { InvalidOptionError } from './errors.js';
 import { guardFailureLogLine } from './log-lines.js';
 import type { DenyResponse, VerifyInput } from './options/types.js';
-import { type DenyTarget, writeDenyResponse } from './request/deny.js';
+import { type DenyTarget, reasonPhrase, writeDenyResponse } from './request/deny.js';
 import { recordDecision } from './request/record.js';
 import type { AppListener } from './server-watch.js';
 import { isOriginVerifier, type OriginVerifier } from './verifier.js';
@@ -168,7 +167,7 @@ interface RawDeny {
  * Node adds to those (where Node puts it).
  */
 function rawDenyResponse(deny: DenyResponse): RawDeny {
-  let head = `HTTP/1.1 ${deny.status} ${STATUS_CODES[deny.status] ?? 'unknown'}\r\n`;
+  let head = `HTTP/1.1 ${deny.status} ${reasonPhrase(deny.status)}\r\n`;
   for (const [name, value] of Object.entries(deny.headers)) head += `${name}: ${value}\r\n`;
   head += 'connection: close\r\n';
   return {

@@ -25,6 +25,15 @@ export interface DenyTarget {
 }
 
 /**
+ * The reason phrase Node's HTTP/1 server writes for `status` (`unknown` for a code it does not
+ * name): one rule for the deny an adapter writes and the raw deny `guardUpgrades` writes, so the
+ * two are the same bytes.
+ */
+export function reasonPhrase(status: number): string {
+  return STATUS_CODES[status] ?? 'unknown';
+}
+
+/**
  * Write `deny` on `res` and end it; nothing when a response was already started. Only the
  * deny's own headers go out: any header set earlier (Express's `X-Powered-By`, helmet, CORS)
  * is removed, so a bot cannot tell one deny from another by them. On HTTP/1 the connection is
@@ -39,7 +48,7 @@ export function writeDenyResponse(res: DenyTarget, deny: DenyResponse): void {
   if (res.sendDate === false) res.sendDate = true;
   for (const [name, value] of Object.entries(deny.headers)) res.setHeader(name, value);
   if (res.req?.httpVersionMajor === 1) {
-    res.statusMessage = STATUS_CODES[deny.status] ?? 'unknown';
+    res.statusMessage = reasonPhrase(deny.status);
     res.setHeader('connection', 'close');
   }
   res.end(deny.body);
